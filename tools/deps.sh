@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs every Debian package sluice needs to build, test and run its demo.
+# Idempotent: does nothing when all packages are present. Needs root (or sudo).
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
+      libzmq3-dev libczmq-dev libmsgpack-dev libwebsockets-dev liblmdb-dev
+      libcmocka-dev libjansson-dev libssl-dev openssl
+      python3 python3-zmq python3-msgpack)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
