@@ -1,0 +1,335 @@
+/*  sl_wire.h: the analyzers' JSON wire formats (legacy, generation, mux).
+
+    Pure functions: no I/O, no threads, no global state of our own; safe to
+    call from any thread on distinct objects. The endpoint actor builds request
+    frames here, parses every frame a replica (or the out-of-band progress
+    gateway) sends into an sl_wire_frame_t, and classifies result frames into
+    an sl_outcome_t. The mock fleet uses the same functions from the server
+    side (parse requests, build mux frames).
+
+    JSON library: jansson (Debian libjansson-dev). Chosen because it has a
+    small, stable C API; a strict parser that rejects invalid UTF-8, raw
+    control bytes and "\u0000" in strings, reports error positions, and caps
+    nesting depth (JSON_PARSER_MAX_DEPTH, 2048 in Debian's build) so deep input
+    fails instead of overflowing the stack; objects keep insertion order (so
+    builders reproduce the fleet's key order); no global state beyond its
+    hash seed; and it is in Debian.
+
+    Ownership: builders return a malloc'd, NUL-terminated, compact JSON string
+    that the caller frees with free(). A parsed sl_wire_frame_t owns its json_t
+    tree; every `const char *` and `const json_t *` inside it borrows from
+    that tree and stays valid until sl_wire_frame_clear().
+
+    Errors: negative codes from runtime/sl_err.h. Builders return SL_EINVAL
+    for NULL required arguments or strings that are not valid UTF-8,
+    SL_ENOMEM on allocation failure. Parsing never aborts on any bytes.
+
+    ---- legacy protocol (the existing fleet; DESIGN.md §6) ----------------
+    One analysis per connection. Client sends
+      {"type":"static_analyze"|"dynamic_analyze"|"performance_test"|"ai_analyze",
+       "model_slug","app_number","tools"?,"id","timestamp"?,"config"?{"target_urls":[..]}}
+    (keys in this order; "tools" omitted when empty = all tools). The server
+    may send {"type":"status_update","stage","message","analysis_id"}, then one
+    result frame {"type":"<x>_analysis_result","status","service","analysis":{..}}
+    and closes with 1000. Error frames: {"type":"error","message"|"error":..}.
+    Control: {"type":"ping"} -> {"type":"pong"}; {"type":"health_check"} ->
+    {"type":"health_response","status","available_tools":[..]}.
+    Out-of-band progress (pushed to sluiced's gateway):
+      {"type":"progress_update","correlation_id","stage","message","service",
+       "data":{..}} (correlation_id is empty from dynamic/performance).
+
+    ---- generation -------------------------------------------------------
+      {"type":"generate","id","model_slug","template_slug","options":{..}}
+      -> optional progress -> {"type":"generation_result","status":
+         "success"|"error","app_number":N,"error"?}
+
+    ---- mux protocol (ours, for analyzers built for sluice and the mock) ---
+    A persistent connection carrying many analyses keyed by "id".
+    Client -> server:
+      - the legacy request frames above (analyze or generate), each with an
+        "id" unique on the connection;
+      - {"type":"ping"}, {"type":"health_check"} as in legacy;
+      - {"type":"cancel","id"}.
+    Server -> client:
+      - {"type":"accepted","id"}                       optional, once per id;
+      - {"type":"progress","id","stage","pct","message","checkpoint"}
+        pct is a number 0..100 (optional), checkpoint an optional opaque
+        string the analyzer could resume from;
+      - {"type":"heartbeat","id"} per running analysis, at least every
+        progress_timeout/3; {"type":"heartbeat"} without id = connection
+        liveness only;
+      - the legacy result frame plus "id" (or generation_result plus "id");
+      - {"type":"error","id","message"} ends that id like a result;
+        {"type":"error","message"} without id is about the connection;
+      - {"type":"cancelled","id"} answers a cancel; no result follows for id.
+    Exactly one of result / error / cancelled ends each id.
+*/
+#ifndef SL_WIRE_H
+#define SL_WIRE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/sl_outcome.h"
+
+/* Largest frame sl_wire_frame_parse accepts (bytes). */
+#define SL_WIRE_MAX_FRAME (64u * 1024u * 1024u)
+
+/* Longest error text kept by sl_wire_classify (bytes, with the NUL). */
+#define SL_WIRE_ERROR_MAX 256
+
+/* ---- requests ---------------------------------------------------------- */
+
+/* The four legacy analysis request types. */
+typedef enum {
+    SL_WIRE_STATIC = 0,  /* "static_analyze",   service "static-analyzer" */
+    SL_WIRE_DYNAMIC,     /* "dynamic_analyze",  service "dynamic-analyzer" */
+    SL_WIRE_PERFORMANCE, /* "performance_test", service "performance-tester" */
+    SL_WIRE_AI,          /* "ai_analyze",       service "ai-analyzer" */
+    SL_WIRE__ANALYSIS_COUNT
+} sl_wire_analysis_t;
+
+/* Request "type" string of an analysis ("static_analyze"); NULL if out of
+   range. Static storage. */
+const char *sl_wire_analysis_type(sl_wire_analysis_t analysis);
+
+/* Maps a service name ("static-analyzer", ...) to its request type.
+   Returns 0, SL_EINVAL (NULL args) or SL_ENOTFOUND (not an analyzer, e.g.
+   "generator"). */
+int sl_wire_analysis_for_service(const char *service, sl_wire_analysis_t *out);
+
+/* True for the analyses that test a running app (dynamic, performance, ai):
+   they need target URLs in config. */
+bool sl_wire_analysis_tests_running_app(sl_wire_analysis_t analysis);
+
+/* An analysis request. All pointers are borrowed for the call only. */
+typedef struct {
+    sl_wire_analysis_t analysis;
+    const char *model_slug;        /* required */
+    int64_t app_number;            /* required */
+    const char *const *tools;      /* tools_count strings; 0 = omit = all */
+    size_t tools_count;
+    const char *id;                /* required: legacy id / mux correlation */
+    int64_t wall_ms;               /* "timestamp" from epoch ms; < 0 = omit */
+    const char *const *target_urls; /* already expanded; 0 = no "config" */
+    size_t target_urls_count;
+} sl_wire_analyze_req_t;
+
+/* Builds an analysis request frame, keys in the fleet's order: type,
+   model_slug, app_number, tools, id, timestamp, config. The timestamp is
+   UTC like Python's isoformat(): "2026-11-28T20:55:00+00:00", with
+   ".mmm000" before the offset when wall_ms has a millisecond part.
+   On success *out is a malloc'd NUL-terminated string (caller frees with
+   free()) and *out_len (if out_len is not NULL) its length.
+   Returns 0, SL_EINVAL, SL_ENOMEM. */
+int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *out_len);
+
+/* {"type":"generate","id","model_slug","template_slug","options"}.
+   options is borrowed; it must be a JSON object or NULL (sent as {}).
+   Same output and return rules as sl_wire_build_analyze. */
+int sl_wire_build_generate(const char *id, const char *model_slug, const char *template_slug,
+                           const json_t *options, char **out, size_t *out_len);
+
+/* {"type":"ping"} / {"type":"health_check"}; with ,"id" when id is not NULL
+   (the fleet ignores it; mux servers may echo it). */
+int sl_wire_build_ping(const char *id, char **out, size_t *out_len);
+int sl_wire_build_health_check(const char *id, char **out, size_t *out_len);
+
+/* mux: {"type":"cancel","id"}. */
+int sl_wire_build_cancel(const char *id, char **out, size_t *out_len);
+
+/* ---- mux server frames (for the mock fleet and tests) ------------------ */
+
+/* {"type":"accepted","id"} */
+int sl_wire_build_accepted(const char *id, char **out, size_t *out_len);
+
+/* {"type":"progress","id","stage","pct","message","checkpoint"}; stage,
+   message and checkpoint may be NULL (omitted); pct < 0 omits "pct". */
+int sl_wire_build_progress(const char *id, const char *stage, double pct, const char *message,
+                           const char *checkpoint, char **out, size_t *out_len);
+
+/* {"type":"heartbeat","id"}; id NULL = {"type":"heartbeat"}. */
+int sl_wire_build_heartbeat(const char *id, char **out, size_t *out_len);
+
+/* {"type":"cancelled","id"} */
+int sl_wire_build_cancelled(const char *id, char **out, size_t *out_len);
+
+/* {"type":"error","id","message"}; id NULL omits "id". */
+int sl_wire_build_error(const char *id, const char *message, char **out, size_t *out_len);
+
+/* ---- target URLs ------------------------------------------------------- */
+
+/* Expands one target URL template: every "{model}" becomes model_slug and
+   every "{app}" the decimal app_number; other text (including other braces)
+   is copied verbatim. *out is malloc'd (caller frees with free()).
+   Returns 0, SL_EINVAL (NULL args), SL_ENOMEM, SL_ETOOBIG (result > 64 KiB). */
+int sl_wire_expand_url(const char *tmpl, const char *model_slug, int64_t app_number, char **out);
+
+/* Expands count templates. *out is a malloc'd array of count malloc'd
+   strings plus a NULL terminator; free it with sl_wire_strv_destroy().
+   On failure *out is NULL and nothing is left allocated. */
+int sl_wire_expand_urls(const char *const *templates, size_t count, const char *model_slug,
+                        int64_t app_number, char ***out);
+
+/* Frees a NULL-terminated string array from sl_wire_expand_urls; accepts
+   NULL and nulls *p_strv. */
+void sl_wire_strv_destroy(char ***p_strv);
+
+/* ---- parsing ----------------------------------------------------------- */
+
+typedef enum {
+    SL_WIRE_UNKNOWN = 0,      /* a valid object whose "type" we do not know */
+    /* server -> client, legacy and generation */
+    SL_WIRE_STATUS_UPDATE,    /* u.status_update */
+    SL_WIRE_ANALYSIS_RESULT,  /* any "*_analysis_result": u.result */
+    SL_WIRE_GENERATION_RESULT, /* u.generation */
+    SL_WIRE_ERROR,            /* u.error (legacy or mux, id optional) */
+    SL_WIRE_PONG,             /* nothing beyond the common fields */
+    SL_WIRE_HEALTH_RESPONSE,  /* u.health */
+    SL_WIRE_PROGRESS_UPDATE,  /* legacy out-of-band push: u.progress_update */
+    /* server -> client, mux */
+    SL_WIRE_ACCEPTED,         /* id */
+    SL_WIRE_PROGRESS,         /* id + u.progress */
+    SL_WIRE_HEARTBEAT,        /* id or NULL (connection liveness) */
+    SL_WIRE_CANCELLED,        /* id */
+    /* client -> server (for the mock fleet) */
+    SL_WIRE_ANALYZE_REQUEST,  /* u.analyze */
+    SL_WIRE_GENERATE_REQUEST, /* u.generate */
+    SL_WIRE_PING,
+    SL_WIRE_HEALTH_CHECK,
+    SL_WIRE_CANCEL,           /* id */
+    SL_WIRE__KIND_COUNT
+} sl_wire_kind_t;
+
+/* Stable name of a kind ("analysis_result"); "invalid" if out of range. */
+const char *sl_wire_kind_name(sl_wire_kind_t kind);
+
+/* A parsed frame. Strings are NUL-free UTF-8 borrowed from root; a field the
+   frame lacks (or sends as null) is NULL / has_x = false. Which union member
+   is valid depends on kind (see sl_wire_kind_t). */
+typedef struct {
+    sl_wire_kind_t kind;
+    const char *type;      /* "type" as sent; always set after a successful parse */
+    const char *id;        /* "id": mux correlation, request id; NULL if absent */
+    const char *service;   /* "service"; NULL if absent */
+    const char *timestamp; /* "timestamp" as sent; NULL if absent */
+    union {
+        struct {
+            const char *stage, *message, *analysis_id;
+        } status_update;
+        struct {
+            const char *status;        /* outer "status" (required) */
+            const json_t *analysis;    /* "analysis" object or NULL */
+            const char *inner_status;  /* analysis.status or NULL */
+            const char *inner_error;   /* analysis.error (or .message) or NULL */
+            const char *error;         /* top-level "error" / "message" or NULL */
+        } result;
+        struct {
+            const char *status; /* required */
+            int64_t app_number;
+            bool has_app_number;
+            const char *error; /* "error" / "message" or NULL */
+        } generation;
+        struct {
+            const char *message; /* "message", else "error" (string, or an
+                                    object's "message"); NULL if neither */
+        } error;
+        struct {
+            const char *status;
+            const json_t *available_tools; /* array of strings, or NULL */
+        } health;
+        struct {
+            const char *correlation_id; /* "" when the service sends it empty */
+            const char *stage, *message;
+            const json_t *data; /* object or NULL */
+            double pct;         /* data.pct or data.progress, clamped 0..100 */
+            bool has_pct;
+        } progress_update;
+        struct {
+            const char *stage, *message, *checkpoint;
+            double pct; /* clamped 0..100 */
+            bool has_pct;
+        } progress;
+        struct {
+            sl_wire_analysis_t analysis;
+            const char *model_slug; /* required */
+            int64_t app_number;     /* required */
+            const json_t *tools;    /* array of strings, or NULL = all */
+            const json_t *target_urls; /* config.target_urls strings, or NULL */
+        } analyze;
+        struct {
+            const char *model_slug, *template_slug; /* required */
+            const json_t *options;                  /* object or NULL */
+        } generate;
+    } u;
+    json_t *root; /* owned; freed by sl_wire_frame_clear */
+} sl_wire_frame_t;
+
+/* Parses one text frame of len bytes (need not be NUL-terminated; embedded
+   NULs are rejected, never truncate). self need not be initialised and is
+   overwritten without being freed: clear a frame before parsing into it
+   again. On failure self is zeroed (clearing it is safe).
+   Validation: the whole input must be one JSON object with a string "type";
+   fields this header names are checked for type (absent or null = NULL);
+   required fields: result/generation "status"; mux accepted/progress/
+   cancelled/cancel "id"; request model_slug, app_number (and template_slug).
+   Returns 0 (also for unknown types: kind SL_WIRE_UNKNOWN),
+   SL_EINVAL (NULL self, or NULL buf with len > 0), SL_ETOOBIG (len >
+   SL_WIRE_MAX_FRAME), SL_EPROTO (not JSON, not an object, bad UTF-8, too
+   deep, a field of the wrong type), SL_EMISSING (a required field absent),
+   SL_ENOMEM. Callers treat every failure as a malformed frame. */
+int sl_wire_frame_parse(sl_wire_frame_t *self, const void *buf, size_t len);
+
+/* Frees the tree and zeroes self; accepts NULL and cleared frames. */
+void sl_wire_frame_clear(sl_wire_frame_t *self);
+
+/* ---- classification ---------------------------------------------------- */
+
+/* What a terminal frame means for the attempt. */
+typedef struct {
+    sl_outcome_t outcome;
+    int64_t app_number; /* generation success: the new app's number */
+    bool has_app_number;
+    char error[SL_WIRE_ERROR_MAX]; /* short human text; "" on success */
+} sl_wire_verdict_t;
+
+/* Classifies a terminal frame (analysis result, generation result, error,
+   cancelled) into an outcome. Rule table:
+
+     frame                         status / condition            outcome
+     *_analysis_result             "success", analysis.status    VERDICT (the static
+                                   "error" or "failed"           analyzer's "app not found")
+     *_analysis_result             "success"                     SUCCESS
+     *_analysis_result             "partial", "partial_success"  PARTIAL
+     *_analysis_result             "targets_unreachable"         TARGETS_UNREACHABLE
+     *_analysis_result             "error"/"failed", bad input   VERDICT
+     *_analysis_result             "error"/"failed", otherwise   ANALYZER_ERROR
+     *_analysis_result             any other status              ANALYZER_ERROR
+     generation_result             "success"                     SUCCESS (+ app_number;
+                                                                 ANALYZER_ERROR if missing)
+     generation_result             "error", bad input / other    VERDICT / ANALYZER_ERROR
+     generation_result             any other status              ANALYZER_ERROR
+     error                         bad input / other             VERDICT / ANALYZER_ERROR
+     cancelled                     -                             CANCELLED
+
+   "Bad input" = the error text names the input as wrong (case-insensitive):
+   "not found" about a path/app/model/template ("path not found", "app not
+   found", "model not found", "template not found", "application not
+   found"), "does not exist", "no such app/model/template", "invalid
+   request", "invalid app", "invalid model", "invalid template", "unknown
+   tool", "invalid tool", "unsupported tool", "missing required". Protocol
+   errors ("Unknown message type", "Invalid JSON format") and everything else
+   stay ANALYZER_ERROR (retryable, counts against the replica).
+   verdict->error gets the analyzer's text, truncated on a UTF-8 boundary,
+   or a synthesized one ("unknown status: x").
+   Returns 0, SL_EINVAL (NULL args, or a frame kind that does not end an
+   attempt: verdict untouched). */
+int sl_wire_classify(const sl_wire_frame_t *frame, sl_wire_verdict_t *verdict);
+
+/* True if the error text means the analyzer rejected the input (the "bad
+   input" rule above). NULL -> false. */
+bool sl_wire_error_is_verdict(const char *text);
+
+#endif
