@@ -1,0 +1,111 @@
+/*  sl_config.h: sluiced's configuration, with a built-in default for every key.
+
+    The file format is czmq's ZPL (zconfig): sections by 4-space indentation,
+    `key = value` lines, `#` comments. sluiced runs with no file at all. Every
+    key is described once, in the key tables of sl_config.c, with its type,
+    range and default; validation walks those tables, so an unknown key, a
+    value of the wrong type or out of range is refused with the file, line and
+    key path in the message, and nothing of the file is applied.
+
+    Precedence: built-in defaults < the file < the fleet's environment
+    variables (STATIC_ANALYZER_URLS, DYNAMIC_ANALYZER_URLS, PERF_TESTER_URLS,
+    AI_ANALYZER_URLS, GENERATOR_URLS: comma-separated ws:// or wss:// URLs).
+
+    Not thread-safe; load once at start-up. All durations are milliseconds in
+    memory; keys say their unit in their name (`_ms`, `_s`).
+*/
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SL_CONFIG_MAX_SERVICES 8
+#define SL_CONFIG_MAX_REPLICAS 32
+#define SL_CONFIG_STR 256
+
+typedef struct {
+    char name[64];     /* static-analyzer, dynamic-analyzer, ... */
+    char protocol[16]; /* legacy | mux */
+    char op[32];       /* request type: static_analyze, ..., generate */
+    char urls[SL_CONFIG_MAX_REPLICAS][SL_CONFIG_STR];
+    size_t n_urls;
+    char ca_file[SL_CONFIG_STR]; /* "" = system trust store */
+    int64_t connect_timeout_ms;
+    int64_t ping_interval_ms;
+    int64_t pong_timeout_ms;
+    int64_t queue_timeout_ms;
+    int64_t progress_timeout_ms; /* 0 = off */
+    int64_t attempt_timeout_ms;
+    int64_t max_in_flight;
+    int64_t queue_max;
+    int64_t failure_threshold;
+    int64_t failure_rate_pct;
+    int64_t window;
+    int64_t open_for_ms;
+    int64_t open_max_ms;
+    int64_t half_open_max_ms;
+    int64_t progress_per_sec;
+} sl_service_conf_t;
+
+typedef struct {
+    /* [sluice] */
+    char data_dir[SL_CONFIG_STR];
+    char log_level[16];
+    int64_t shards; /* 0 = number of cores */
+    int64_t shutdown_grace_ms;
+    /* [api] */
+    char api_endpoint[SL_CONFIG_STR];
+    char pub_endpoint[SL_CONFIG_STR];
+    int64_t max_request_bytes;
+    /* [progress] */
+    char progress_listen[SL_CONFIG_STR]; /* ws://host:port, "" = off */
+    /* [store] */
+    int64_t map_size_mb;
+    bool nosync;
+    int64_t retention_s;
+    /* [pipeline] */
+    int64_t task_timeout_ms;
+    int64_t stage_timeout_ms;
+    int64_t pipeline_timeout_ms;
+    int64_t max_attempts;
+    int64_t backoff_initial_ms;
+    double backoff_coefficient;
+    int64_t backoff_max_ms;
+    int64_t max_concurrent_tasks;
+    /* [watchdog] */
+    int64_t stuck_after_ms;
+    int64_t ping_interval_ms;
+    int64_t ping_late_ms;
+    int64_t hard_limit_ms;
+    /* [services] */
+    sl_service_conf_t services[SL_CONFIG_MAX_SERVICES];
+    size_t n_services;
+} sl_config_t;
+
+/* Fills every key with its built-in default (the five fleet services on
+   their usual loopback ports). Does not read the environment. */
+void sl_config_defaults(sl_config_t *cfg);
+
+/* Loads a ZPL file over the defaults already in cfg. On error returns
+   SL_ECONFIG (or SL_EIO for an unreadable file), writes "file:line: key:
+   problem" into err, and leaves cfg unchanged. */
+int sl_config_load(sl_config_t *cfg, const char *path, char *err, size_t errlen);
+
+/* Same, from a string (name is used in messages). */
+int sl_config_load_str(sl_config_t *cfg, const char *text, const char *name, char *err,
+                       size_t errlen);
+
+/* Applies the fleet's environment overrides (see the file comment). A bad
+   URL list is refused like a bad file value. */
+int sl_config_apply_env(sl_config_t *cfg, char *err, size_t errlen);
+
+/* The service entry with that name, or NULL. Borrowed from cfg. */
+sl_service_conf_t *sl_config_service(sl_config_t *cfg, const char *name);
+
+/* Writes the effective configuration as ZPL (for `sluiced --print-config`). */
+int sl_config_write(const sl_config_t *cfg, FILE *out);
+
+#endif
