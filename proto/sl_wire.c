@@ -1,0 +1,960 @@
+/*  sl_wire.c: builders, parser and classifier for the analyzers' JSON frames.
+
+    Pure code over jansson: no I/O, no threads, no state outside the objects
+    the caller passes in. Builders assemble a json_t in the fleet's key order
+    (jansson objects keep insertion order) and dump it compactly; the caller
+    owns the returned string. The parser loads the whole frame, then walks
+    only the fields sl_wire.h names, checking each one's JSON type, and
+    points the frame's fields into the tree it owns. Nothing here trusts the
+    input: every lookup checks the type before reading a value.
+*/
+#include "proto/sl_wire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/sl_err.h"
+
+/* A URL template never needs more; a bigger result is a config mistake. */
+#define S_URL_MAX (64u * 1024u)
+
+static const char *s_analysis_types[SL_WIRE__ANALYSIS_COUNT] = {
+    "static_analyze", "dynamic_analyze", "performance_test", "ai_analyze"};
+
+static const char *s_analysis_services[SL_WIRE__ANALYSIS_COUNT] = {
+    "static-analyzer", "dynamic-analyzer", "performance-tester", "ai-analyzer"};
+
+static const char *s_kind_names[SL_WIRE__KIND_COUNT] = {
+    "unknown",         "status_update", "analysis_result", "generation_result",
+    "error",           "pong",          "health_response", "progress_update",
+    "accepted",        "progress",      "heartbeat",       "cancelled",
+    "analyze_request", "generate_request", "ping",         "health_check",
+    "cancel"};
+
+const char *sl_wire_analysis_type(sl_wire_analysis_t analysis)
+{
+    if ((int)analysis < 0 || analysis >= SL_WIRE__ANALYSIS_COUNT) {
+        return NULL;
+    }
+    return s_analysis_types[analysis];
+}
+
+int sl_wire_analysis_for_service(const char *service, sl_wire_analysis_t *out)
+{
+    if (!service || !out) {
+        return SL_EINVAL;
+    }
+    for (int i = 0; i < SL_WIRE__ANALYSIS_COUNT; i++) {
+        if (strcmp(service, s_analysis_services[i]) == 0) {
+            *out = (sl_wire_analysis_t)i;
+            return 0;
+        }
+    }
+    return SL_ENOTFOUND;
+}
+
+bool sl_wire_analysis_tests_running_app(sl_wire_analysis_t analysis)
+{
+    return analysis == SL_WIRE_DYNAMIC || analysis == SL_WIRE_PERFORMANCE ||
+           analysis == SL_WIRE_AI;
+}
+
+const char *sl_wire_kind_name(sl_wire_kind_t kind)
+{
+    if ((int)kind < 0 || kind >= SL_WIRE__KIND_COUNT) {
+        return "invalid";
+    }
+    return s_kind_names[kind];
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+/* json_string() refuses invalid UTF-8 by returning NULL; that is the
+   caller's mistake, so it maps to SL_EINVAL. */
+static int s_set_str(json_t *obj, const char *key, const char *value)
+{
+    json_t *s = json_string(value);
+    if (!s) {
+        return SL_EINVAL;
+    }
+    if (json_object_set_new(obj, key, s) != 0) {
+        return SL_ENOMEM;
+    }
+    return 0;
+}
+
+static int s_set_new(json_t *obj, const char *key, json_t *value)
+{
+    if (!value) {
+        return SL_ENOMEM;
+    }
+    /* set_new steals the reference even when it fails */
+    if (json_object_set_new(obj, key, value) != 0) {
+        return SL_ENOMEM;
+    }
+    return 0;
+}
+
+static int s_str_array(const char *const *items, size_t count, json_t **out)
+{
+    json_t *arr = json_array();
+    if (!arr) {
+        return SL_ENOMEM;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!items[i]) {
+            json_decref(arr);
+            return SL_EINVAL;
+        }
+        json_t *s = json_string(items[i]);
+        if (!s) {
+            json_decref(arr);
+            return SL_EINVAL;
+        }
+        if (json_array_append_new(arr, s) != 0) {
+            json_decref(arr);
+            return SL_ENOMEM;
+        }
+    }
+    *out = arr;
+    return 0;
+}
+
+/* Dumps and always releases obj, so builders can end with
+   `return s_finish(obj, rc, out, out_len);`. */
+static int s_finish(json_t *obj, int rc, char **out, size_t *out_len)
+{
+    if (rc == 0) {
+        char *text = json_dumps(obj, JSON_COMPACT);
+        if (!text) {
+            rc = SL_ENOMEM;
+        } else {
+            *out = text;
+            if (out_len) {
+                *out_len = strlen(text);
+            }
+        }
+    }
+    json_decref(obj);
+    return rc;
+}
+
+/* Civil date from days since 1970-01-01 (proleptic Gregorian), so the
+   timestamp needs no time_t, gmtime_r or locale. */
+static void s_civil_from_days(int64_t days, int64_t *y, int *m, int *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2 ? 1 : 0);
+}
+
+static int s_iso_timestamp(int64_t wall_ms, char *buf, size_t size)
+{
+    int64_t secs = wall_ms / 1000;
+    int ms = (int)(wall_ms % 1000);
+    int64_t days = secs / 86400;
+    int64_t rem = secs % 86400;
+    int64_t year;
+    int month, day;
+    s_civil_from_days(days, &year, &month, &day);
+    if (year > 9999) {
+        return SL_EINVAL;
+    }
+    int n;
+    /* Python's isoformat() prints microseconds only when they are not 0 */
+    if (ms) {
+        n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03d000+00:00", (int)year, month,
+                     day, (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60), ms);
+    } else {
+        n = snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", (int)year, month, day,
+                     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
+    }
+    if (n < 0 || (size_t)n >= size) {
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *out_len)
+{
+    if (!req || !out || !req->model_slug || !req->id || !sl_wire_analysis_type(req->analysis) ||
+        (req->tools_count && !req->tools) || (req->target_urls_count && !req->target_urls)) {
+        return SL_EINVAL;
+    }
+    json_t *obj = json_object();
+    if (!obj) {
+        return SL_ENOMEM;
+    }
+    int rc = s_set_str(obj, "type", sl_wire_analysis_type(req->analysis));
+    if (rc == 0) {
+        rc = s_set_str(obj, "model_slug", req->model_slug);
+    }
+    if (rc == 0) {
+        rc = s_set_new(obj, "app_number", json_integer(req->app_number));
+    }
+    if (rc == 0 && req->tools_count > 0) {
+        json_t *tools = NULL;
+        rc = s_str_array(req->tools, req->tools_count, &tools);
+        if (rc == 0) {
+            rc = s_set_new(obj, "tools", tools);
+        }
+    }
+    if (rc == 0) {
+        rc = s_set_str(obj, "id", req->id);
+    }
+    if (rc == 0 && req->wall_ms >= 0) {
+        char ts[64];
+        rc = s_iso_timestamp(req->wall_ms, ts, sizeof ts);
+        if (rc == 0) {
+            rc = s_set_str(obj, "timestamp", ts);
+        }
+    }
+    if (rc == 0 && req->target_urls_count > 0) {
+        json_t *urls = NULL;
+        rc = s_str_array(req->target_urls, req->target_urls_count, &urls);
+        if (rc == 0) {
+            json_t *config = json_object();
+            rc = s_set_new(obj, "config", config);
+            if (rc == 0) {
+                rc = s_set_new(config, "target_urls", urls);
+            } else {
+                json_decref(urls);
+            }
+        }
+    }
+    return s_finish(obj, rc, out, out_len);
+}
+
+int sl_wire_build_generate(const char *id, const char *model_slug, const char *template_slug,
+                           const json_t *options, char **out, size_t *out_len)
+{
+    if (!id || !model_slug || !template_slug || !out || (options && !json_is_object(options))) {
+        return SL_EINVAL;
+    }
+    json_t *obj = json_object();
+    if (!obj) {
+        return SL_ENOMEM;
+    }
+    int rc = s_set_str(obj, "type", "generate");
+    if (rc == 0) {
+        rc = s_set_str(obj, "id", id);
+    }
+    if (rc == 0) {
+        rc = s_set_str(obj, "model_slug", model_slug);
+    }
+    if (rc == 0) {
+        rc = s_set_str(obj, "template_slug", template_slug);
+    }
+    if (rc == 0) {
+        /* a deep copy keeps the caller's object untouched and ours private */
+        rc = s_set_new(obj, "options", options ? json_deep_copy(options) : json_object());
+    }
+    return s_finish(obj, rc, out, out_len);
+}
+
+/* {"type":type,"id":id?} */
+static int s_build_typed(const char *type, const char *id, bool id_required, char **out,
+                         size_t *out_len)
+{
+    if (!out || (id_required && !id)) {
+        return SL_EINVAL;
+    }
+    json_t *obj = json_object();
+    if (!obj) {
+        return SL_ENOMEM;
+    }
+    int rc = s_set_str(obj, "type", type);
+    if (rc == 0 && id) {
+        rc = s_set_str(obj, "id", id);
+    }
+    return s_finish(obj, rc, out, out_len);
+}
+
+int sl_wire_build_ping(const char *id, char **out, size_t *out_len)
+{
+    return s_build_typed("ping", id, false, out, out_len);
+}
+
+int sl_wire_build_health_check(const char *id, char **out, size_t *out_len)
+{
+    return s_build_typed("health_check", id, false, out, out_len);
+}
+
+int sl_wire_build_cancel(const char *id, char **out, size_t *out_len)
+{
+    return s_build_typed("cancel", id, true, out, out_len);
+}
+
+int sl_wire_build_accepted(const char *id, char **out, size_t *out_len)
+{
+    return s_build_typed("accepted", id, true, out, out_len);
+}
+
+int sl_wire_build_heartbeat(const char *id, char **out, size_t *out_len)
+{
+    return s_build_typed("heartbeat", id, false, out, out_len);
+}
+
+int sl_wire_build_cancelled(const char *id, char **out, size_t *out_len)
+{
+    return s_build_typed("cancelled", id, true, out, out_len);
+}
+
+int sl_wire_build_progress(const char *id, const char *stage, double pct, const char *message,
+                           const char *checkpoint, char **out, size_t *out_len)
+{
+    if (!id || !out) {
+        return SL_EINVAL;
+    }
+    json_t *obj = json_object();
+    if (!obj) {
+        return SL_ENOMEM;
+    }
+    int rc = s_set_str(obj, "type", "progress");
+    if (rc == 0) {
+        rc = s_set_str(obj, "id", id);
+    }
+    if (rc == 0 && stage) {
+        rc = s_set_str(obj, "stage", stage);
+    }
+    if (rc == 0 && pct >= 0) {
+        rc = s_set_new(obj, "pct", json_real(pct > 100 ? 100 : pct));
+    }
+    if (rc == 0 && message) {
+        rc = s_set_str(obj, "message", message);
+    }
+    if (rc == 0 && checkpoint) {
+        rc = s_set_str(obj, "checkpoint", checkpoint);
+    }
+    return s_finish(obj, rc, out, out_len);
+}
+
+int sl_wire_build_error(const char *id, const char *message, char **out, size_t *out_len)
+{
+    if (!message || !out) {
+        return SL_EINVAL;
+    }
+    json_t *obj = json_object();
+    if (!obj) {
+        return SL_ENOMEM;
+    }
+    int rc = s_set_str(obj, "type", "error");
+    if (rc == 0 && id) {
+        rc = s_set_str(obj, "id", id);
+    }
+    if (rc == 0) {
+        rc = s_set_str(obj, "message", message);
+    }
+    return s_finish(obj, rc, out, out_len);
+}
+
+/* ---- target URLs --------------------------------------------------------- */
+
+int sl_wire_expand_url(const char *tmpl, const char *model_slug, int64_t app_number, char **out)
+{
+    if (!tmpl || !model_slug || !out) {
+        return SL_EINVAL;
+    }
+    char app[24];
+    snprintf(app, sizeof app, "%lld", (long long)app_number);
+    size_t model_len = strlen(model_slug);
+    size_t app_len = strlen(app);
+
+    /* first pass sizes the result so the copy needs no reallocation */
+    size_t need = 0;
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{model}", 7) == 0) {
+            need += model_len;
+            p += 7;
+        } else if (strncmp(p, "{app}", 5) == 0) {
+            need += app_len;
+            p += 5;
+        } else {
+            need++;
+            p++;
+        }
+        if (need > S_URL_MAX) {
+            return SL_ETOOBIG;
+        }
+    }
+    char *url = malloc(need + 1);
+    if (!url) {
+        return SL_ENOMEM;
+    }
+    char *w = url;
+    for (const char *p = tmpl; *p;) {
+        if (strncmp(p, "{model}", 7) == 0) {
+            memcpy(w, model_slug, model_len);
+            w += model_len;
+            p += 7;
+        } else if (strncmp(p, "{app}", 5) == 0) {
+            memcpy(w, app, app_len);
+            w += app_len;
+            p += 5;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    *out = url;
+    return 0;
+}
+
+int sl_wire_expand_urls(const char *const *templates, size_t count, const char *model_slug,
+                        int64_t app_number, char ***out)
+{
+    if (!out || !model_slug || (count && !templates) || count > S_URL_MAX) {
+        return SL_EINVAL;
+    }
+    *out = NULL;
+    char **strv = calloc(count + 1, sizeof *strv);
+    if (!strv) {
+        return SL_ENOMEM;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < count; i++) {
+        rc = sl_wire_expand_url(templates[i], model_slug, app_number, &strv[i]);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
+    *out = strv;
+    return 0;
+fail:
+    sl_wire_strv_destroy(&strv);
+    return rc;
+}
+
+void sl_wire_strv_destroy(char ***p_strv)
+{
+    if (!p_strv || !*p_strv) {
+        return;
+    }
+    for (char **s = *p_strv; *s; s++) {
+        free(*s);
+    }
+    free(*p_strv);
+    *p_strv = NULL;
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+/* Reads an optional string field: absent or null -> NULL, another JSON type
+   -> SL_EPROTO. required turns absence into SL_EMISSING. */
+static int s_get_str(const json_t *obj, const char *key, bool required, const char **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        return required ? SL_EMISSING : 0;
+    }
+    if (!json_is_string(v)) {
+        return SL_EPROTO;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* Like s_get_str but never fails: fields that are not ours to define
+   (timestamps, texts inside an analyzer's own "analysis") are taken only
+   when they are strings. */
+static const char *s_peek_str(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static int s_get_obj(const json_t *obj, const char *key, const json_t **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return SL_EPROTO;
+    }
+    *out = v;
+    return 0;
+}
+
+static int s_get_str_array(const json_t *obj, const char *key, const json_t **out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = NULL;
+    if (!v || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        return SL_EPROTO;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item)
+    {
+        if (!json_is_string(item)) {
+            return SL_EPROTO;
+        }
+    }
+    *out = v;
+    return 0;
+}
+
+static int s_get_int(const json_t *obj, const char *key, bool required, int64_t *out, bool *has)
+{
+    json_t *v = json_object_get(obj, key);
+    *has = false;
+    if (!v || json_is_null(v)) {
+        return required ? SL_EMISSING : 0;
+    }
+    if (!json_is_integer(v)) {
+        return SL_EPROTO;
+    }
+    *out = (int64_t)json_integer_value(v);
+    *has = true;
+    return 0;
+}
+
+static double s_clamp_pct(double pct)
+{
+    if (!(pct >= 0)) {
+        return 0; /* also catches NaN, which JSON cannot carry but be safe */
+    }
+    return pct > 100 ? 100 : pct;
+}
+
+/* An error text: the first key that holds a string, or an object with a
+   string "message" (some services nest it). Never fails. */
+static const char *s_error_text(const json_t *obj, const char *first, const char *second)
+{
+    const char *keys[2] = {first, second};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(obj, keys[i]);
+        if (json_is_string(v)) {
+            return json_string_value(v);
+        }
+        if (json_is_object(v) && json_is_string(json_object_get(v, "message"))) {
+            return json_string_value(json_object_get(v, "message"));
+        }
+    }
+    return NULL;
+}
+
+static bool s_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+static sl_wire_kind_t s_kind_of(const char *type, sl_wire_analysis_t *analysis)
+{
+    static const struct {
+        const char *type;
+        sl_wire_kind_t kind;
+    } table[] = {
+        {"status_update", SL_WIRE_STATUS_UPDATE},
+        {"generation_result", SL_WIRE_GENERATION_RESULT},
+        {"error", SL_WIRE_ERROR},
+        {"pong", SL_WIRE_PONG},
+        {"health_response", SL_WIRE_HEALTH_RESPONSE},
+        {"progress_update", SL_WIRE_PROGRESS_UPDATE},
+        {"accepted", SL_WIRE_ACCEPTED},
+        {"progress", SL_WIRE_PROGRESS},
+        {"heartbeat", SL_WIRE_HEARTBEAT},
+        {"cancelled", SL_WIRE_CANCELLED},
+        {"generate", SL_WIRE_GENERATE_REQUEST},
+        {"ping", SL_WIRE_PING},
+        {"health_check", SL_WIRE_HEALTH_CHECK},
+        {"cancel", SL_WIRE_CANCEL},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        if (strcmp(type, table[i].type) == 0) {
+            return table[i].kind;
+        }
+    }
+    for (int i = 0; i < SL_WIRE__ANALYSIS_COUNT; i++) {
+        if (strcmp(type, s_analysis_types[i]) == 0) {
+            *analysis = (sl_wire_analysis_t)i;
+            return SL_WIRE_ANALYZE_REQUEST;
+        }
+    }
+    if (s_ends_with(type, "_analysis_result")) {
+        return SL_WIRE_ANALYSIS_RESULT;
+    }
+    return SL_WIRE_UNKNOWN;
+}
+
+/* Fills the kind-specific part of self from obj; returns 0 or an error. */
+static int s_parse_body(sl_wire_frame_t *self, const json_t *obj, sl_wire_analysis_t analysis)
+{
+    int rc = 0;
+    bool has = false;
+    switch (self->kind) {
+    case SL_WIRE_STATUS_UPDATE:
+        rc = s_get_str(obj, "stage", false, &self->u.status_update.stage);
+        if (rc == 0) {
+            rc = s_get_str(obj, "message", false, &self->u.status_update.message);
+        }
+        if (rc == 0) {
+            rc = s_get_str(obj, "analysis_id", false, &self->u.status_update.analysis_id);
+        }
+        return rc;
+
+    case SL_WIRE_ANALYSIS_RESULT:
+        rc = s_get_str(obj, "status", true, &self->u.result.status);
+        if (rc == 0) {
+            rc = s_get_obj(obj, "analysis", &self->u.result.analysis);
+        }
+        if (rc == 0 && self->u.result.analysis) {
+            /* the analysis body is the analyzer's own: read, never judge */
+            self->u.result.inner_status = s_peek_str(self->u.result.analysis, "status");
+            self->u.result.inner_error =
+                s_error_text(self->u.result.analysis, "error", "message");
+        }
+        self->u.result.error = s_error_text(obj, "error", "message");
+        return rc;
+
+    case SL_WIRE_GENERATION_RESULT:
+        rc = s_get_str(obj, "status", true, &self->u.generation.status);
+        if (rc == 0) {
+            rc = s_get_int(obj, "app_number", false, &self->u.generation.app_number,
+                           &self->u.generation.has_app_number);
+        }
+        self->u.generation.error = s_error_text(obj, "error", "message");
+        return rc;
+
+    case SL_WIRE_ERROR:
+        self->u.error.message = s_error_text(obj, "message", "error");
+        return 0;
+
+    case SL_WIRE_HEALTH_RESPONSE:
+        rc = s_get_str(obj, "status", false, &self->u.health.status);
+        if (rc == 0) {
+            rc = s_get_str_array(obj, "available_tools", &self->u.health.available_tools);
+        }
+        return rc;
+
+    case SL_WIRE_PROGRESS_UPDATE: {
+        rc = s_get_str(obj, "correlation_id", false, &self->u.progress_update.correlation_id);
+        if (rc == 0) {
+            rc = s_get_str(obj, "stage", false, &self->u.progress_update.stage);
+        }
+        if (rc == 0) {
+            rc = s_get_str(obj, "message", false, &self->u.progress_update.message);
+        }
+        if (rc == 0) {
+            rc = s_get_obj(obj, "data", &self->u.progress_update.data);
+        }
+        const json_t *data = self->u.progress_update.data;
+        if (rc == 0 && data) {
+            /* data is free-form: a pct is taken only when it is a number */
+            json_t *pct = json_object_get(data, "pct");
+            if (!json_is_number(pct)) {
+                pct = json_object_get(data, "progress");
+            }
+            if (json_is_number(pct)) {
+                self->u.progress_update.pct = s_clamp_pct(json_number_value(pct));
+                self->u.progress_update.has_pct = true;
+            }
+        }
+        return rc;
+    }
+
+    case SL_WIRE_PROGRESS: {
+        rc = s_get_str(obj, "stage", false, &self->u.progress.stage);
+        if (rc == 0) {
+            rc = s_get_str(obj, "message", false, &self->u.progress.message);
+        }
+        if (rc == 0) {
+            rc = s_get_str(obj, "checkpoint", false, &self->u.progress.checkpoint);
+        }
+        json_t *pct = json_object_get(obj, "pct");
+        if (rc == 0 && pct && !json_is_null(pct)) {
+            if (!json_is_number(pct)) {
+                return SL_EPROTO;
+            }
+            self->u.progress.pct = s_clamp_pct(json_number_value(pct));
+            self->u.progress.has_pct = true;
+        }
+        return rc;
+    }
+
+    case SL_WIRE_ANALYZE_REQUEST: {
+        self->u.analyze.analysis = analysis;
+        rc = s_get_str(obj, "model_slug", true, &self->u.analyze.model_slug);
+        if (rc == 0) {
+            rc = s_get_int(obj, "app_number", true, &self->u.analyze.app_number, &has);
+        }
+        if (rc == 0) {
+            rc = s_get_str_array(obj, "tools", &self->u.analyze.tools);
+        }
+        const json_t *config = NULL;
+        if (rc == 0) {
+            rc = s_get_obj(obj, "config", &config);
+        }
+        if (rc == 0 && config) {
+            rc = s_get_str_array(config, "target_urls", &self->u.analyze.target_urls);
+        }
+        return rc;
+    }
+
+    case SL_WIRE_GENERATE_REQUEST:
+        rc = s_get_str(obj, "model_slug", true, &self->u.generate.model_slug);
+        if (rc == 0) {
+            rc = s_get_str(obj, "template_slug", true, &self->u.generate.template_slug);
+        }
+        if (rc == 0) {
+            rc = s_get_obj(obj, "options", &self->u.generate.options);
+        }
+        return rc;
+
+    default:
+        /* pong, ping, health_check, heartbeat, accepted, cancelled, cancel:
+           nothing beyond the common fields */
+        return 0;
+    }
+}
+
+int sl_wire_frame_parse(sl_wire_frame_t *self, const void *buf, size_t len)
+{
+    if (!self) {
+        return SL_EINVAL;
+    }
+    memset(self, 0, sizeof *self);
+    if (!buf && len > 0) {
+        return SL_EINVAL;
+    }
+    if (len > SL_WIRE_MAX_FRAME) {
+        return SL_ETOOBIG;
+    }
+    if (len == 0) {
+        return SL_EPROTO;
+    }
+    json_error_t jerr;
+    /* no JSON_ALLOW_NUL: "\u0000" is rejected, so every string is a C string;
+       duplicate keys would make "which status?" ambiguous, so reject them */
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        return json_error_code(&jerr) == json_error_out_of_memory ? SL_ENOMEM : SL_EPROTO;
+    }
+    int rc = 0;
+    if (!json_is_object(root)) {
+        rc = SL_EPROTO;
+        goto fail;
+    }
+    self->root = root;
+    rc = s_get_str(root, "type", true, &self->type);
+    if (rc != 0) {
+        goto fail;
+    }
+    sl_wire_analysis_t analysis = SL_WIRE_STATIC;
+    self->kind = s_kind_of(self->type, &analysis);
+    self->timestamp = s_peek_str(root, "timestamp");
+    if (self->kind == SL_WIRE_UNKNOWN) {
+        /* an unknown frame is not an error: keep what is readable */
+        self->id = s_peek_str(root, "id");
+        self->service = s_peek_str(root, "service");
+        return 0;
+    }
+    bool id_required = self->kind == SL_WIRE_ACCEPTED || self->kind == SL_WIRE_PROGRESS ||
+                       self->kind == SL_WIRE_CANCELLED || self->kind == SL_WIRE_CANCEL;
+    rc = s_get_str(root, "id", id_required, &self->id);
+    if (rc == 0) {
+        rc = s_get_str(root, "service", false, &self->service);
+    }
+    if (rc == 0) {
+        rc = s_parse_body(self, root, analysis);
+    }
+    if (rc != 0) {
+        goto fail;
+    }
+    return 0;
+fail:
+    json_decref(root);
+    memset(self, 0, sizeof *self);
+    return rc;
+}
+
+void sl_wire_frame_clear(sl_wire_frame_t *self)
+{
+    if (!self) {
+        return;
+    }
+    json_decref(self->root);
+    memset(self, 0, sizeof *self);
+}
+
+/* ---- classification ------------------------------------------------------ */
+
+/* ASCII case-insensitive substring search; strcasestr is not C11. */
+static bool s_contains_ci(const char *hay, const char *needle)
+{
+    size_t m = strlen(needle);
+    for (const char *p = hay; *p; p++) {
+        size_t i = 0;
+        while (i < m && p[i]) {
+            char a = p[i], b = needle[i];
+            if (a >= 'A' && a <= 'Z') {
+                a = (char)(a - 'A' + 'a');
+            }
+            if (a != b) {
+                break;
+            }
+            i++;
+        }
+        if (i == m) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool sl_wire_error_is_verdict(const char *text)
+{
+    /* Phrases that blame the request, not the replica. Kept specific on
+       purpose: a bare "not found" would also match "bandit: command not
+       found", which is the replica's fault and must stay retryable. */
+    static const char *phrases[] = {
+        "path not found",   "app not found",     "model not found",  "template not found",
+        "application not found", "does not exist", "no such app",    "no such model",
+        "no such template", "invalid request",   "invalid app",      "invalid model",
+        "invalid template", "unknown tool",      "invalid tool",     "unsupported tool",
+        "missing required",
+    };
+    if (!text) {
+        return false;
+    }
+    for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++) {
+        if (s_contains_ci(text, phrases[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Copies text into the verdict, cut on a UTF-8 boundary (the parser only
+   hands out valid UTF-8, so backing off continuation bytes is enough). */
+static void s_set_error(sl_wire_verdict_t *v, const char *text)
+{
+    size_t n = strlen(text);
+    if (n >= sizeof v->error) {
+        n = sizeof v->error - 1;
+        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) {
+            n--;
+        }
+    }
+    memcpy(v->error, text, n);
+    v->error[n] = '\0';
+}
+
+static void s_set_errorf(sl_wire_verdict_t *v, const char *prefix, const char *what)
+{
+    char buf[SL_WIRE_ERROR_MAX];
+    snprintf(buf, sizeof buf, "%s%s", prefix, what);
+    s_set_error(v, buf);
+}
+
+static void s_error_outcome(sl_wire_verdict_t *v, const char *text, const char *fallback)
+{
+    v->outcome = sl_wire_error_is_verdict(text) ? SL_OUT_VERDICT : SL_OUT_ANALYZER_ERROR;
+    s_set_error(v, text ? text : fallback);
+}
+
+static void s_classify_result(const sl_wire_frame_t *f, sl_wire_verdict_t *v)
+{
+    const char *status = f->u.result.status;
+    const char *inner = f->u.result.inner_status;
+    const char *text = f->u.result.error ? f->u.result.error : f->u.result.inner_error;
+    if (strcmp(status, "success") == 0) {
+        /* the static analyzer reports a task failure (app not found) as an
+           outer success with analysis.status "error": the input is bad */
+        if (inner && (strcmp(inner, "error") == 0 || strcmp(inner, "failed") == 0)) {
+            v->outcome = SL_OUT_VERDICT;
+            s_set_error(v, f->u.result.inner_error ? f->u.result.inner_error
+                                                   : "analysis reported an error");
+            return;
+        }
+        v->outcome = SL_OUT_SUCCESS;
+        return;
+    }
+    if (strcmp(status, "partial") == 0 || strcmp(status, "partial_success") == 0) {
+        v->outcome = SL_OUT_PARTIAL;
+        if (text) {
+            s_set_error(v, text);
+        }
+        return;
+    }
+    if (strcmp(status, "targets_unreachable") == 0) {
+        v->outcome = SL_OUT_TARGETS_UNREACHABLE;
+        s_set_error(v, text ? text : "targets unreachable");
+        return;
+    }
+    if (strcmp(status, "error") == 0 || strcmp(status, "failed") == 0) {
+        s_error_outcome(v, text, "analyzer reported an error");
+        return;
+    }
+    v->outcome = SL_OUT_ANALYZER_ERROR;
+    s_set_errorf(v, "unknown result status: ", status);
+}
+
+static void s_classify_generation(const sl_wire_frame_t *f, sl_wire_verdict_t *v)
+{
+    const char *status = f->u.generation.status;
+    if (strcmp(status, "success") == 0) {
+        if (!f->u.generation.has_app_number || f->u.generation.app_number < 0) {
+            v->outcome = SL_OUT_ANALYZER_ERROR;
+            s_set_error(v, "generation_result success without a valid app_number");
+            return;
+        }
+        v->outcome = SL_OUT_SUCCESS;
+        v->app_number = f->u.generation.app_number;
+        v->has_app_number = true;
+        return;
+    }
+    if (strcmp(status, "error") == 0 || strcmp(status, "failed") == 0) {
+        s_error_outcome(v, f->u.generation.error, "generator reported an error");
+        return;
+    }
+    v->outcome = SL_OUT_ANALYZER_ERROR;
+    s_set_errorf(v, "unknown generation status: ", status);
+}
+
+int sl_wire_classify(const sl_wire_frame_t *frame, sl_wire_verdict_t *verdict)
+{
+    if (!frame || !verdict) {
+        return SL_EINVAL;
+    }
+    switch (frame->kind) {
+    case SL_WIRE_ANALYSIS_RESULT:
+    case SL_WIRE_GENERATION_RESULT:
+    case SL_WIRE_ERROR:
+    case SL_WIRE_CANCELLED:
+        break;
+    default:
+        return SL_EINVAL;
+    }
+    memset(verdict, 0, sizeof *verdict);
+    switch (frame->kind) {
+    case SL_WIRE_ANALYSIS_RESULT:
+        s_classify_result(frame, verdict);
+        break;
+    case SL_WIRE_GENERATION_RESULT:
+        s_classify_generation(frame, verdict);
+        break;
+    case SL_WIRE_ERROR:
+        s_error_outcome(verdict, frame->u.error.message, "error frame without a message");
+        break;
+    default:
+        verdict->outcome = SL_OUT_CANCELLED;
+        s_set_error(verdict, "cancelled");
+        break;
+    }
+    return 0;
+}

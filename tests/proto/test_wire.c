@@ -1,0 +1,971 @@
+/*  test_wire.c: the analyzers' JSON frames (proto/sl_wire.h).
+
+    Single-threaded cmocka program. Every frame captured from the real fleet
+    (tests/data/protocol/) must parse to the right kind and fields, requests
+    built from the captured "sent" fields must equal the captured ones (value
+    and key order), every status must classify as the rule table says, and
+    hostile bytes must come back as errors, never as a crash.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/sl_wire.h"
+#include "runtime/sl_err.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char *s_data_path(const char *name)
+{
+    const char *root = getenv("SLUICE_SOURCE_DIR");
+    assert_non_null(root);
+    size_t n = strlen(root) + strlen(name) + 32;
+    char *path = malloc(n);
+    assert_non_null(path);
+    snprintf(path, n, "%s/tests/data/protocol/%s", root, name);
+    return path;
+}
+
+static char *s_read_file(const char *name, size_t *len)
+{
+    char *path = s_data_path(name);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    free(path);
+    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
+    long size = ftell(fp);
+    assert_true(size > 0);
+    rewind(fp);
+    char *buf = malloc((size_t)size + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)size, fp), (size_t)size);
+    buf[size] = '\0';
+    fclose(fp);
+    *len = (size_t)size;
+    return buf;
+}
+
+static json_t *s_load_json(const char *name)
+{
+    size_t len;
+    char *text = s_read_file(name, &len);
+    json_error_t err;
+    json_t *root = json_loadb(text, len, 0, &err);
+    free(text);
+    assert_non_null(root);
+    return root;
+}
+
+/* Dumps a captured frame back to text and parses it like a received frame. */
+static void s_parse_json(sl_wire_frame_t *f, const json_t *frame)
+{
+    char *text = json_dumps(frame, JSON_COMPACT);
+    assert_non_null(text);
+    int rc = sl_wire_frame_parse(f, text, strlen(text));
+    free(text);
+    assert_int_equal(rc, 0);
+}
+
+static int s_parse_str(sl_wire_frame_t *f, const char *text)
+{
+    return sl_wire_frame_parse(f, text, strlen(text));
+}
+
+/* Equal values AND the same key order at the top level. */
+static void s_assert_same_json(const char *built, const json_t *expected)
+{
+    json_error_t err;
+    json_t *got = json_loads(built, 0, &err);
+    assert_non_null(got);
+    assert_true(json_equal(got, expected));
+    void *a = json_object_iter(got);
+    void *b = json_object_iter((json_t *)expected);
+    while (a && b) {
+        assert_string_equal(json_object_iter_key(a), json_object_iter_key(b));
+        a = json_object_iter_next(got, a);
+        b = json_object_iter_next((json_t *)expected, b);
+    }
+    assert_null(a);
+    assert_null(b);
+    json_decref(got);
+}
+
+/* Wall ms from "YYYY-MM-DDTHH:MM:SS+00:00", computed independently of the
+   code under test (day counting by brute force). */
+static int64_t s_wall_ms(const char *iso)
+{
+    int y, mo, d, h, mi, s;
+    assert_int_equal(sscanf(iso, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &s), 6);
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int64_t days = 0;
+    for (int yy = 1970; yy < y; yy++) {
+        days += (yy % 4 == 0 && (yy % 100 != 0 || yy % 400 == 0)) ? 366 : 365;
+    }
+    for (int m = 1; m < mo; m++) {
+        days += mdays[m - 1];
+        if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) {
+            days++;
+        }
+    }
+    days += d - 1;
+    return ((days * 86400) + h * 3600 + mi * 60 + s) * 1000;
+}
+
+/* Builds the request the way the endpoint would, from a captured "sent". */
+static char *s_build_from_sent(const json_t *sent)
+{
+    sl_wire_analyze_req_t req = {0};
+    sl_wire_frame_t f;
+    s_parse_json(&f, sent);
+    assert_int_equal(f.kind, SL_WIRE_ANALYZE_REQUEST);
+    req.analysis = f.u.analyze.analysis;
+    req.model_slug = f.u.analyze.model_slug;
+    req.app_number = f.u.analyze.app_number;
+    req.id = f.id;
+    req.wall_ms = f.timestamp ? s_wall_ms(f.timestamp) : -1;
+    const char *tools[16];
+    if (f.u.analyze.tools) {
+        req.tools_count = json_array_size(f.u.analyze.tools);
+        assert_true(req.tools_count <= 16);
+        for (size_t i = 0; i < req.tools_count; i++) {
+            tools[i] = json_string_value(json_array_get(f.u.analyze.tools, i));
+        }
+        req.tools = tools;
+    }
+    char *out = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, &len), 0);
+    assert_int_equal(len, strlen(out));
+    sl_wire_frame_clear(&f);
+    return out;
+}
+
+/* ---- captured frames ---------------------------------------------------- */
+
+static void test_wire_analyze_capture_parses(void **state)
+{
+    (void)state;
+    json_t *records = s_load_json("analyze_frames.json");
+    assert_true(json_array_size(records) >= 1);
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec)
+    {
+        const char *sent_id = json_string_value(json_object_get(json_object_get(rec, "sent"), "id"));
+        json_t *frames = json_object_get(rec, "frames");
+        assert_int_equal(json_array_size(frames), 2);
+
+        sl_wire_frame_t f;
+        s_parse_json(&f, json_object_get(json_array_get(frames, 0), "frame"));
+        assert_int_equal(f.kind, SL_WIRE_STATUS_UPDATE);
+        assert_string_equal(f.u.status_update.stage, "started");
+        assert_string_equal(f.u.status_update.analysis_id, sent_id);
+        assert_non_null(strstr(f.u.status_update.message, "Starting static analysis"));
+        sl_wire_verdict_t v;
+        assert_int_equal(sl_wire_classify(&f, &v), SL_EINVAL);
+        sl_wire_frame_clear(&f);
+
+        s_parse_json(&f, json_object_get(json_array_get(frames, 1), "frame"));
+        assert_int_equal(f.kind, SL_WIRE_ANALYSIS_RESULT);
+        assert_string_equal(f.type, "static_analysis_result");
+        assert_string_equal(f.u.result.status, "success");
+        assert_string_equal(f.service, "static-analyzer");
+        assert_non_null(f.u.result.analysis);
+        assert_null(f.u.result.inner_status);
+        assert_null(f.id);
+        assert_string_equal(f.timestamp, "2026-11-28T20:54:30.185113");
+        assert_int_equal(json_integer_value(json_object_get(f.u.result.analysis, "app_number")),
+                         1);
+        assert_int_equal(sl_wire_classify(&f, &v), 0);
+        assert_int_equal(v.outcome, SL_OUT_SUCCESS);
+        assert_string_equal(v.error, "");
+        sl_wire_frame_clear(&f);
+    }
+    json_decref(records);
+}
+
+static void test_wire_missing_app_is_verdict(void **state)
+{
+    (void)state;
+    json_t *records = s_load_json("analyze_missing_frames.json");
+    json_t *frames = json_object_get(json_array_get(records, 0), "frames");
+    sl_wire_frame_t f;
+    s_parse_json(&f, json_object_get(json_array_get(frames, 0), "frame"));
+    assert_int_equal(f.kind, SL_WIRE_STATUS_UPDATE);
+    assert_string_equal(f.u.status_update.analysis_id, "x1");
+    sl_wire_frame_clear(&f);
+
+    s_parse_json(&f, json_object_get(json_array_get(frames, 1), "frame"));
+    assert_int_equal(f.kind, SL_WIRE_ANALYSIS_RESULT);
+    assert_string_equal(f.u.result.status, "success");
+    assert_string_equal(f.u.result.inner_status, "error");
+    assert_non_null(strstr(f.u.result.inner_error, "Model path not found"));
+    sl_wire_verdict_t v;
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    assert_int_equal(v.outcome, SL_OUT_VERDICT);
+    assert_false(sl_outcome_retryable(v.outcome));
+    assert_false(sl_outcome_replica_fault(v.outcome));
+    assert_non_null(strstr(v.error, "Model path not found for no_such_model app7"));
+    sl_wire_frame_clear(&f);
+    json_decref(records);
+}
+
+static void test_wire_basic_capture_parses(void **state)
+{
+    (void)state;
+    json_t *records = s_load_json("basic_frames.json");
+    assert_int_equal(json_array_size(records), 4);
+    sl_wire_frame_t f;
+    sl_wire_verdict_t v;
+
+    s_parse_json(&f, json_object_get(json_array_get(json_object_get(json_array_get(records, 0),
+                                                                    "frames"), 0), "frame"));
+    assert_int_equal(f.kind, SL_WIRE_PONG);
+    assert_string_equal(f.service, "static-analyzer");
+    assert_non_null(f.timestamp);
+    sl_wire_frame_clear(&f);
+
+    s_parse_json(&f, json_object_get(json_array_get(json_object_get(json_array_get(records, 1),
+                                                                    "frames"), 0), "frame"));
+    assert_int_equal(f.kind, SL_WIRE_HEALTH_RESPONSE);
+    assert_string_equal(f.u.health.status, "healthy");
+    assert_int_equal(json_array_size(f.u.health.available_tools), 4);
+    assert_string_equal(json_string_value(json_array_get(f.u.health.available_tools, 3)),
+                        "npm-audit");
+    sl_wire_frame_clear(&f);
+
+    /* protocol errors blame the replica (or us), never the app */
+    for (size_t r = 2; r < 4; r++) {
+        s_parse_json(&f, json_object_get(json_array_get(json_object_get(json_array_get(records, r),
+                                                                        "frames"), 0), "frame"));
+        assert_int_equal(f.kind, SL_WIRE_ERROR);
+        assert_non_null(f.u.error.message);
+        assert_int_equal(sl_wire_classify(&f, &v), 0);
+        assert_int_equal(v.outcome, SL_OUT_ANALYZER_ERROR);
+        assert_string_equal(v.error, f.u.error.message);
+        sl_wire_frame_clear(&f);
+    }
+
+    /* the requests the capture sent parse as control frames */
+    s_parse_json(&f, json_object_get(json_array_get(records, 0), "sent"));
+    assert_int_equal(f.kind, SL_WIRE_PING);
+    assert_string_equal(f.id, "p1");
+    sl_wire_frame_clear(&f);
+    s_parse_json(&f, json_object_get(json_array_get(records, 1), "sent"));
+    assert_int_equal(f.kind, SL_WIRE_HEALTH_CHECK);
+    sl_wire_frame_clear(&f);
+    s_parse_json(&f, json_object_get(json_array_get(records, 2), "sent"));
+    assert_int_equal(f.kind, SL_WIRE_UNKNOWN);
+    assert_string_equal(f.type, "server_status");
+    assert_string_equal(f.id, "s1");
+    sl_wire_frame_clear(&f);
+    json_decref(records);
+}
+
+static void test_wire_progress_capture_parses(void **state)
+{
+    (void)state;
+    size_t len;
+    char *text = s_read_file("progress_capture.jsonl", &len);
+    int lines = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t err;
+        json_t *rec = json_loads(line, 0, &err);
+        assert_non_null(rec);
+        json_t *frame = json_object_get(rec, "frame");
+        sl_wire_frame_t f;
+        s_parse_json(&f, frame);
+        assert_int_equal(f.kind, SL_WIRE_PROGRESS_UPDATE);
+        assert_string_equal(f.u.progress_update.correlation_id,
+                            json_string_value(json_object_get(frame, "correlation_id")));
+        assert_string_equal(f.u.progress_update.stage,
+                            json_string_value(json_object_get(frame, "stage")));
+        assert_string_equal(f.u.progress_update.message,
+                            json_string_value(json_object_get(frame, "message")));
+        assert_string_equal(f.service, "static-analyzer");
+        assert_non_null(f.u.progress_update.data);
+        assert_string_equal(json_string_value(json_object_get(f.u.progress_update.data, "stage")),
+                            f.u.progress_update.stage);
+        assert_false(f.u.progress_update.has_pct);
+        sl_wire_frame_clear(&f);
+        json_decref(rec);
+        lines++;
+    }
+    assert_int_equal(lines, 30);
+    free(text);
+
+    /* dynamic/performance push an empty correlation_id; pct comes from data */
+    sl_wire_frame_t f;
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"progress_update\",\"correlation_id\":\"\","
+                                     "\"stage\":\"load\",\"service\":\"performance-tester\","
+                                     "\"data\":{\"pct\":42.5}}"),
+                     0);
+    assert_string_equal(f.u.progress_update.correlation_id, "");
+    assert_true(f.u.progress_update.has_pct);
+    assert_true(f.u.progress_update.pct > 42.4 && f.u.progress_update.pct < 42.6);
+    sl_wire_frame_clear(&f);
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"progress_update\",\"data\":{\"progress\":150,"
+                                     "\"pct\":\"x\"}}"),
+                     0);
+    assert_true(f.u.progress_update.has_pct);
+    assert_true(f.u.progress_update.pct == 100.0);
+    assert_null(f.u.progress_update.correlation_id);
+    sl_wire_frame_clear(&f);
+    /* data is ours to read: a non-object is malformed */
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"progress_update\",\"data\":[1]}"), SL_EPROTO);
+}
+
+static void test_wire_trimmed_result_parses(void **state)
+{
+    (void)state;
+    size_t len;
+    char *text = s_read_file("static_analysis_result_trimmed.json", &len);
+    sl_wire_frame_t f;
+    assert_int_equal(sl_wire_frame_parse(&f, text, len), 0);
+    assert_int_equal(f.kind, SL_WIRE_ANALYSIS_RESULT);
+    assert_string_equal(f.u.result.status, "success");
+    sl_wire_verdict_t v;
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    assert_int_equal(v.outcome, SL_OUT_SUCCESS);
+    sl_wire_frame_clear(&f);
+    sl_wire_frame_clear(&f); /* clearing twice is harmless */
+    free(text);
+}
+
+/* ---- building ----------------------------------------------------------- */
+
+static void test_wire_build_matches_capture(void **state)
+{
+    (void)state;
+    const char *files[] = {"analyze_frames.json", "analyze_missing_frames.json"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *records = s_load_json(files[k]);
+        size_t i;
+        json_t *rec;
+        json_array_foreach(records, i, rec)
+        {
+            json_t *sent = json_object_get(rec, "sent");
+            char *built = s_build_from_sent(sent);
+            s_assert_same_json(built, sent);
+            free(built);
+        }
+        json_decref(records);
+    }
+
+    /* the ping and health_check the capture sent, ids included */
+    json_t *basic = s_load_json("basic_frames.json");
+    char *out = NULL;
+    assert_int_equal(sl_wire_build_ping("p1", &out, NULL), 0);
+    s_assert_same_json(out, json_object_get(json_array_get(basic, 0), "sent"));
+    free(out);
+    assert_int_equal(sl_wire_build_health_check("h1", &out, NULL), 0);
+    s_assert_same_json(out, json_object_get(json_array_get(basic, 1), "sent"));
+    free(out);
+    json_decref(basic);
+
+    assert_int_equal(sl_wire_build_ping(NULL, &out, NULL), 0);
+    assert_string_equal(out, "{\"type\":\"ping\"}");
+    free(out);
+    assert_int_equal(sl_wire_build_health_check(NULL, &out, NULL), 0);
+    assert_string_equal(out, "{\"type\":\"health_check\"}");
+    free(out);
+}
+
+static void test_wire_build_analyze_options(void **state)
+{
+    (void)state;
+    const char *urls[] = {"http://m-app3_backend:5000", "http://m-app3_frontend:8000"};
+    sl_wire_analyze_req_t req = {
+        .analysis = SL_WIRE_DYNAMIC,
+        .model_slug = "m",
+        .app_number = 3,
+        .id = "p0193f1c2a4b7c01a2f-t0007-a2",
+        .wall_ms = 1795899300123,
+        .target_urls = urls,
+        .target_urls_count = 2,
+    };
+    char *out = NULL;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
+    /* no tools key when the list is empty; config last */
+    assert_string_equal(out, "{\"type\":\"dynamic_analyze\",\"model_slug\":\"m\",\"app_number\":3,"
+                             "\"id\":\"p0193f1c2a4b7c01a2f-t0007-a2\","
+                             "\"timestamp\":\"2026-11-28T20:55:00.123000+00:00\","
+                             "\"config\":{\"target_urls\":[\"http://m-app3_backend:5000\","
+                             "\"http://m-app3_frontend:8000\"]}}");
+    free(out);
+
+    req.analysis = SL_WIRE_AI;
+    req.wall_ms = 0;
+    req.target_urls_count = 0;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
+    assert_non_null(strstr(out, "\"type\":\"ai_analyze\""));
+    assert_non_null(strstr(out, "\"timestamp\":\"1970-01-01T00:00:00+00:00\""));
+    assert_null(strstr(out, "config"));
+    free(out);
+
+    /* 2000-02-29T12:34:56Z: leap day in a century leap year */
+    req.wall_ms = 951827696000;
+    req.analysis = SL_WIRE_PERFORMANCE;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
+    assert_non_null(strstr(out, "\"timestamp\":\"2000-02-29T12:34:56+00:00\""));
+    assert_non_null(strstr(out, "\"type\":\"performance_test\""));
+    free(out);
+
+    /* caller mistakes */
+    out = NULL;
+    req.id = NULL;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
+    req.id = "x";
+    req.model_slug = "bad\xff";
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
+    req.model_slug = "m";
+    req.analysis = SL_WIRE__ANALYSIS_COUNT;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
+    req.analysis = SL_WIRE_STATIC;
+    req.tools_count = 1;
+    req.tools = NULL;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
+    const char *bad_tools[] = {"bandit", NULL};
+    req.tools = bad_tools;
+    req.tools_count = 2;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
+    req.tools_count = 0;
+    req.wall_ms = INT64_MAX;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
+    assert_null(out);
+    assert_int_equal(sl_wire_build_analyze(NULL, &out, NULL), SL_EINVAL);
+}
+
+static void test_wire_build_generate(void **state)
+{
+    (void)state;
+    json_t *options = json_pack("{s:i,s:s}", "temperature", 0, "style", "compact");
+    assert_non_null(options);
+    char *out = NULL;
+    assert_int_equal(
+        sl_wire_build_generate("t1-a1", "test_model-1", "crud_todo_list", options, &out, NULL), 0);
+    assert_string_equal(out, "{\"type\":\"generate\",\"id\":\"t1-a1\",\"model_slug\":"
+                             "\"test_model-1\",\"template_slug\":\"crud_todo_list\",\"options\":"
+                             "{\"temperature\":0,\"style\":\"compact\"}}");
+    sl_wire_frame_t f;
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_GENERATE_REQUEST);
+    assert_string_equal(f.id, "t1-a1");
+    assert_string_equal(f.u.generate.model_slug, "test_model-1");
+    assert_string_equal(f.u.generate.template_slug, "crud_todo_list");
+    assert_true(json_equal((json_t *)f.u.generate.options, options));
+    sl_wire_frame_clear(&f);
+    free(out);
+
+    assert_int_equal(sl_wire_build_generate("t1", "m", "t", NULL, &out, NULL), 0);
+    assert_non_null(strstr(out, "\"options\":{}"));
+    free(out);
+    json_t *arr = json_array();
+    assert_int_equal(sl_wire_build_generate("t1", "m", "t", arr, &out, NULL), SL_EINVAL);
+    assert_int_equal(sl_wire_build_generate("t1", NULL, "t", NULL, &out, NULL), SL_EINVAL);
+    json_decref(arr);
+    json_decref(options);
+
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"generate\",\"model_slug\":\"m\"}"),
+                     SL_EMISSING);
+}
+
+/* ---- classification ----------------------------------------------------- */
+
+static void s_check_class(const char *frame, sl_outcome_t expect, const char *error_part)
+{
+    sl_wire_frame_t f;
+    sl_wire_verdict_t v;
+    assert_int_equal(s_parse_str(&f, frame), 0);
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    if (v.outcome != expect) {
+        fail_msg("%s -> %s, want %s", frame, sl_outcome_name(v.outcome), sl_outcome_name(expect));
+    }
+    if (error_part) {
+        assert_non_null(strstr(v.error, error_part));
+    }
+    sl_wire_frame_clear(&f);
+}
+
+static void test_wire_classify_statuses(void **state)
+{
+    (void)state;
+    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"success\",\"analysis\":{}}",
+                  SL_OUT_SUCCESS, "");
+    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"partial\"}",
+                  SL_OUT_PARTIAL, NULL);
+    s_check_class("{\"type\":\"ai_analysis_result\",\"status\":\"partial_success\","
+                  "\"error\":\"2 of 3 tools failed\"}",
+                  SL_OUT_PARTIAL, "2 of 3 tools failed");
+    s_check_class("{\"type\":\"performance_analysis_result\",\"status\":\"targets_unreachable\","
+                  "\"analysis\":{\"error\":\"connection refused\"}}",
+                  SL_OUT_TARGETS_UNREACHABLE, "connection refused");
+    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"error\","
+                  "\"error\":\"ZAP daemon crashed\"}",
+                  SL_OUT_ANALYZER_ERROR, "ZAP daemon crashed");
+    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"error\","
+                  "\"analysis\":null,\"message\":\"bandit: command not found\"}",
+                  SL_OUT_ANALYZER_ERROR, "command not found");
+    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"error\","
+                  "\"error\":\"App not found: m app 9\"}",
+                  SL_OUT_VERDICT, "App not found");
+    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"error\","
+                  "\"error\":{\"message\":\"Unknown tool: frobnicate\"}}",
+                  SL_OUT_VERDICT, "Unknown tool");
+    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"error\"}",
+                  SL_OUT_ANALYZER_ERROR, "analyzer reported an error");
+    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"weird\"}",
+                  SL_OUT_ANALYZER_ERROR, "unknown result status: weird");
+    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"success\","
+                  "\"analysis\":{\"status\":\"failed\"}}",
+                  SL_OUT_VERDICT, "analysis reported an error");
+    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"success\","
+                  "\"analysis\":{\"status\":\"completed\",\"error\":7}}",
+                  SL_OUT_SUCCESS, NULL);
+
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"success\",\"app_number\":3}",
+                  SL_OUT_SUCCESS, NULL);
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"success\"}",
+                  SL_OUT_ANALYZER_ERROR, "app_number");
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"error\","
+                  "\"error\":\"Template not found: nope\"}",
+                  SL_OUT_VERDICT, "Template not found");
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"error\",\"error\":\"LLM timeout\"}",
+                  SL_OUT_ANALYZER_ERROR, "LLM timeout");
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"queued\"}",
+                  SL_OUT_ANALYZER_ERROR, "unknown generation status");
+
+    s_check_class("{\"type\":\"error\",\"error\":\"Invalid request: missing model_slug\"}",
+                  SL_OUT_VERDICT, "Invalid request");
+    s_check_class("{\"type\":\"error\",\"message\":\"Unknown message type: x\"}",
+                  SL_OUT_ANALYZER_ERROR, "Unknown message type");
+    s_check_class("{\"type\":\"error\",\"message\":\"Invalid JSON format\"}",
+                  SL_OUT_ANALYZER_ERROR, "Invalid JSON format");
+    s_check_class("{\"type\":\"error\"}", SL_OUT_ANALYZER_ERROR, "without a message");
+    s_check_class("{\"type\":\"cancelled\",\"id\":\"a\"}", SL_OUT_CANCELLED, NULL);
+
+    sl_wire_frame_t f;
+    sl_wire_verdict_t v;
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"generation_result\",\"status\":\"success\","
+                                     "\"app_number\":12}"),
+                     0);
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    assert_true(v.has_app_number);
+    assert_int_equal(v.app_number, 12);
+    sl_wire_frame_clear(&f);
+
+    /* frames that do not end an attempt are not classified */
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"heartbeat\"}"), 0);
+    assert_int_equal(sl_wire_classify(&f, &v), SL_EINVAL);
+    sl_wire_frame_clear(&f);
+    assert_int_equal(sl_wire_classify(NULL, &v), SL_EINVAL);
+
+    assert_true(sl_wire_error_is_verdict("MODEL PATH NOT FOUND"));
+    assert_true(sl_wire_error_is_verdict("app does not exist"));
+    assert_false(sl_wire_error_is_verdict("timeout while scanning"));
+    assert_false(sl_wire_error_is_verdict(NULL));
+}
+
+static void test_wire_classify_truncates_on_utf8_boundary(void **state)
+{
+    (void)state;
+    /* 300 x "é" (2 bytes each) would cut mid-character at byte 255 */
+    size_t n = 300;
+    char *msg = malloc(n * 2 + 64);
+    assert_non_null(msg);
+    char *w = msg + sprintf(msg, "{\"type\":\"error\",\"message\":\"");
+    for (size_t i = 0; i < n; i++) {
+        *w++ = (char)0xC3;
+        *w++ = (char)0xA9;
+    }
+    strcpy(w, "\"}");
+    sl_wire_frame_t f;
+    sl_wire_verdict_t v;
+    assert_int_equal(s_parse_str(&f, msg), 0);
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    size_t len = strlen(v.error);
+    assert_true(len < SL_WIRE_ERROR_MAX && len >= SL_WIRE_ERROR_MAX - 3);
+    assert_int_equal(len % 2, 0);
+    json_t *s = json_string(v.error); /* NULL if not valid UTF-8 */
+    assert_non_null(s);
+    json_decref(s);
+    sl_wire_frame_clear(&f);
+    free(msg);
+}
+
+/* ---- hostile input ------------------------------------------------------ */
+
+static void s_check_bad(const void *buf, size_t len, int expect)
+{
+    sl_wire_frame_t f;
+    memset(&f, 0xA5, sizeof f); /* parse must not trust prior contents */
+    int rc = sl_wire_frame_parse(&f, buf, len);
+    if (rc != expect) {
+        fail_msg("rc %d (%s), want %d for %.*s", rc, sl_err_name(rc), expect,
+                 (int)(len > 60 ? 60 : len), (const char *)buf);
+    }
+    assert_null(f.root);
+    sl_wire_frame_clear(&f);
+}
+
+#define S_BAD(lit, expect) s_check_bad(lit, sizeof(lit) - 1, expect)
+
+static void test_wire_malformed_input_rejected(void **state)
+{
+    (void)state;
+    /* every truncation of a valid frame is an error, none a crash */
+    const char *good = "{\"type\":\"static_analysis_result\",\"status\":\"success\","
+                       "\"analysis\":{\"status\":\"error\",\"error\":\"x\"},\"id\":\"a\"}";
+    for (size_t cut = 0; cut < strlen(good); cut++) {
+        char *copy = malloc(cut + 1); /* exact size: ASan sees any over-read */
+        assert_non_null(copy);
+        memcpy(copy, good, cut);
+        sl_wire_frame_t f;
+        int rc = sl_wire_frame_parse(&f, copy, cut);
+        assert_true(rc == SL_EPROTO);
+        free(copy);
+    }
+
+    S_BAD("", SL_EPROTO);
+    S_BAD("not json", SL_EPROTO);
+    S_BAD("[]", SL_EPROTO);
+    S_BAD("[{\"type\":\"pong\"}]", SL_EPROTO);
+    S_BAD("42", SL_EPROTO);
+    S_BAD("\"pong\"", SL_EPROTO);
+    S_BAD("null", SL_EPROTO);
+    S_BAD("{}", SL_EMISSING);
+    S_BAD("{\"type\":5}", SL_EPROTO);
+    S_BAD("{\"type\":null}", SL_EMISSING);
+    S_BAD("{\"type\":\"pong\"} trailing", SL_EPROTO);
+    S_BAD("{\"type\":\"pong\",\"type\":\"error\"}", SL_EPROTO);
+    S_BAD("{\"type\":\"static_analysis_result\"}", SL_EMISSING);
+    S_BAD("{\"type\":\"static_analysis_result\",\"status\":5}", SL_EPROTO);
+    S_BAD("{\"type\":\"static_analysis_result\",\"status\":\"success\",\"analysis\":[]}",
+          SL_EPROTO);
+    S_BAD("{\"type\":\"static_analysis_result\",\"status\":\"success\",\"id\":7}", SL_EPROTO);
+    S_BAD("{\"type\":\"generation_result\",\"status\":\"success\",\"app_number\":\"3\"}",
+          SL_EPROTO);
+    S_BAD("{\"type\":\"generation_result\",\"status\":\"success\",\"app_number\":3.5}",
+          SL_EPROTO);
+    S_BAD("{\"type\":\"status_update\",\"stage\":{}}", SL_EPROTO);
+    S_BAD("{\"type\":\"health_response\",\"available_tools\":[1]}", SL_EPROTO);
+    S_BAD("{\"type\":\"health_response\",\"available_tools\":\"bandit\"}", SL_EPROTO);
+    S_BAD("{\"type\":\"progress\",\"id\":\"a\",\"pct\":\"50\"}", SL_EPROTO);
+    S_BAD("{\"type\":\"progress\",\"pct\":50}", SL_EMISSING);
+    S_BAD("{\"type\":\"cancelled\"}", SL_EMISSING);
+    S_BAD("{\"type\":\"accepted\",\"id\":[]}", SL_EPROTO);
+    S_BAD("{\"type\":\"static_analyze\",\"model_slug\":\"m\"}", SL_EMISSING);
+    S_BAD("{\"type\":\"static_analyze\",\"model_slug\":\"m\",\"app_number\":1,\"tools\":[1]}",
+          SL_EPROTO);
+    S_BAD("{\"type\":\"dynamic_analyze\",\"model_slug\":\"m\",\"app_number\":1,"
+          "\"config\":{\"target_urls\":\"http://x\"}}",
+          SL_EPROTO);
+    S_BAD("{\"type\":\"progress_update\",\"correlation_id\":5}", SL_EPROTO);
+
+    /* NUL bytes: raw inside the text, after a valid object, and escaped */
+    S_BAD("{\"type\":\"po\0ng\"}", SL_EPROTO);
+    S_BAD("{\"type\":\"pong\"}\0garbage", SL_EPROTO);
+    S_BAD("{\"type\":\"pong\",\"service\":\"a\\u0000b\"}", SL_EPROTO);
+    S_BAD("\0", SL_EPROTO);
+
+    /* invalid UTF-8: a lone continuation byte, an overlong form, a surrogate */
+    S_BAD("{\"type\":\"pong\",\"service\":\"\x80\"}", SL_EPROTO);
+    S_BAD("{\"type\":\"pong\",\"service\":\"\xC0\xAF\"}", SL_EPROTO);
+    S_BAD("{\"type\":\"pong\",\"service\":\"\xED\xA0\x80\"}", SL_EPROTO);
+    S_BAD("{\"type\":\"\xFF\xFE\"}", SL_EPROTO);
+
+    /* caller mistakes */
+    assert_int_equal(sl_wire_frame_parse(NULL, "{}", 2), SL_EINVAL);
+    sl_wire_frame_t f;
+    assert_int_equal(sl_wire_frame_parse(&f, NULL, 3), SL_EINVAL);
+    assert_int_equal(sl_wire_frame_parse(&f, NULL, 0), SL_EPROTO);
+    sl_wire_frame_clear(&f);
+    sl_wire_frame_clear(NULL);
+
+    /* unknown types are not errors */
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"surprise\",\"id\":5,\"service\":[]}"), 0);
+    assert_int_equal(f.kind, SL_WIRE_UNKNOWN);
+    assert_string_equal(f.type, "surprise");
+    assert_null(f.id);
+    assert_null(f.service);
+    sl_wire_frame_clear(&f);
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"_analysis_result\",\"status\":1}"), 0);
+    assert_int_equal(f.kind, SL_WIRE_UNKNOWN);
+    sl_wire_frame_clear(&f);
+}
+
+static void test_wire_deep_nesting_rejected(void **state)
+{
+    (void)state;
+    size_t depth = 100000;
+    char *buf = malloc(depth * 2 + 64);
+    assert_non_null(buf);
+    memset(buf, '[', depth);
+    s_check_bad(buf, depth, SL_EPROTO);
+
+    /* balanced, inside an otherwise valid frame, still too deep */
+    size_t n = (size_t)sprintf(buf, "{\"type\":\"pong\",\"x\":");
+    memset(buf + n, '[', depth);
+    memset(buf + n + depth, ']', depth);
+    buf[n + 2 * depth] = '}';
+    s_check_bad(buf, n + 2 * depth + 1, SL_EPROTO);
+
+    /* and objects: {"a":{"a":...}} */
+    size_t pos = 0;
+    for (size_t i = 0; i < 5000; i++) {
+        memcpy(buf + pos, "{\"a\":", 5);
+        pos += 5;
+    }
+    memset(buf + pos, '}', 5000);
+    s_check_bad(buf, pos + 5000, SL_EPROTO);
+
+    /* modest nesting inside "analysis" is fine */
+    n = (size_t)sprintf(buf, "{\"type\":\"x_analysis_result\",\"status\":\"success\","
+                             "\"analysis\":{\"deep\":");
+    memset(buf + n, '[', 100);
+    memset(buf + n + 100, ']', 100);
+    memcpy(buf + n + 200, "}}", 2);
+    sl_wire_frame_t f;
+    assert_int_equal(sl_wire_frame_parse(&f, buf, n + 202), 0);
+    assert_int_equal(f.kind, SL_WIRE_ANALYSIS_RESULT);
+    sl_wire_frame_clear(&f);
+    free(buf);
+}
+
+static void test_wire_oversize_rejected(void **state)
+{
+    (void)state;
+    size_t len = (size_t)SL_WIRE_MAX_FRAME + 1;
+    char *buf = malloc(len);
+    assert_non_null(buf);
+    memset(buf, ' ', len);
+    memcpy(buf, "{\"type\":\"pong\"}", 15);
+    s_check_bad(buf, len, SL_ETOOBIG);
+    free(buf);
+}
+
+/* ---- target URLs -------------------------------------------------------- */
+
+static void test_wire_expand_target_urls(void **state)
+{
+    (void)state;
+    char *url = NULL;
+    assert_int_equal(
+        sl_wire_expand_url("http://{model}-app{app}_backend:5000", "test_model-1", 1, &url), 0);
+    assert_string_equal(url, "http://test_model-1-app1_backend:5000");
+    free(url);
+    assert_int_equal(sl_wire_expand_url("{app}{app}/{model}/{x}/{mod/{app", "m", 42, &url), 0);
+    assert_string_equal(url, "4242/m/{x}/{mod/{app");
+    free(url);
+    assert_int_equal(sl_wire_expand_url("", "m", 1, &url), 0);
+    assert_string_equal(url, "");
+    free(url);
+    assert_int_equal(sl_wire_expand_url(NULL, "m", 1, &url), SL_EINVAL);
+
+    const char *tmpls[] = {"http://{model}-app{app}_backend:5000",
+                           "http://{model}-app{app}_frontend:8000"};
+    char **urls = NULL;
+    assert_int_equal(sl_wire_expand_urls(tmpls, 2, "gpt", 7, &urls), 0);
+    assert_string_equal(urls[0], "http://gpt-app7_backend:5000");
+    assert_string_equal(urls[1], "http://gpt-app7_frontend:8000");
+    assert_null(urls[2]);
+    sl_wire_strv_destroy(&urls);
+    assert_null(urls);
+    sl_wire_strv_destroy(&urls);
+    sl_wire_strv_destroy(NULL);
+
+    assert_int_equal(sl_wire_expand_urls(NULL, 0, "m", 1, &urls), 0);
+    assert_null(urls[0]);
+    sl_wire_strv_destroy(&urls);
+
+    /* a failure part-way leaves nothing allocated (ASan checks the leak) */
+    const char *bad[] = {"http://{model}", NULL};
+    assert_int_equal(sl_wire_expand_urls(bad, 2, "m", 1, &urls), SL_EINVAL);
+    assert_null(urls);
+
+    /* a model slug that blows the result past 64 KiB */
+    char *big = malloc(40000);
+    assert_non_null(big);
+    memset(big, 'a', 39999);
+    big[39999] = '\0';
+    assert_int_equal(sl_wire_expand_url("{model}{model}", big, 1, &url), SL_ETOOBIG);
+    free(big);
+}
+
+/* ---- mux ---------------------------------------------------------------- */
+
+static void test_wire_mux_round_trip(void **state)
+{
+    (void)state;
+    char *out = NULL;
+    sl_wire_frame_t f;
+
+    assert_int_equal(sl_wire_build_cancel("t1-a1", &out, NULL), 0);
+    assert_string_equal(out, "{\"type\":\"cancel\",\"id\":\"t1-a1\"}");
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_CANCEL);
+    assert_string_equal(f.id, "t1-a1");
+    sl_wire_frame_clear(&f);
+    free(out);
+
+    assert_int_equal(sl_wire_build_accepted("t1-a1", &out, NULL), 0);
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_ACCEPTED);
+    assert_string_equal(f.id, "t1-a1");
+    sl_wire_frame_clear(&f);
+    free(out);
+
+    size_t len = 0;
+    assert_int_equal(
+        sl_wire_build_progress("t1-a1", "scanning", 37.5, "Scanning files", "ck-3", &out, &len),
+        0);
+    assert_int_equal(len, strlen(out));
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_PROGRESS);
+    assert_string_equal(f.id, "t1-a1");
+    assert_string_equal(f.u.progress.stage, "scanning");
+    assert_string_equal(f.u.progress.message, "Scanning files");
+    assert_string_equal(f.u.progress.checkpoint, "ck-3");
+    assert_true(f.u.progress.has_pct);
+    assert_true(f.u.progress.pct == 37.5);
+    sl_wire_frame_clear(&f);
+    free(out);
+
+    assert_int_equal(sl_wire_build_progress("t2", NULL, -1, NULL, NULL, &out, NULL), 0);
+    assert_string_equal(out, "{\"type\":\"progress\",\"id\":\"t2\"}");
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_false(f.u.progress.has_pct);
+    assert_null(f.u.progress.stage);
+    sl_wire_frame_clear(&f);
+    free(out);
+    /* integer pct from a server is fine too */
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"progress\",\"id\":\"t\",\"pct\":-5}"), 0);
+    assert_true(f.u.progress.has_pct && f.u.progress.pct == 0.0);
+    sl_wire_frame_clear(&f);
+
+    assert_int_equal(sl_wire_build_heartbeat("t1-a1", &out, NULL), 0);
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_HEARTBEAT);
+    assert_string_equal(f.id, "t1-a1");
+    sl_wire_frame_clear(&f);
+    free(out);
+    assert_int_equal(sl_wire_build_heartbeat(NULL, &out, NULL), 0);
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_HEARTBEAT);
+    assert_null(f.id);
+    sl_wire_frame_clear(&f);
+    free(out);
+
+    assert_int_equal(sl_wire_build_cancelled("t1-a1", &out, NULL), 0);
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_CANCELLED);
+    assert_string_equal(f.id, "t1-a1");
+    sl_wire_frame_clear(&f);
+    free(out);
+
+    assert_int_equal(sl_wire_build_error("t1-a1", "App not found", &out, NULL), 0);
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_ERROR);
+    assert_string_equal(f.id, "t1-a1");
+    sl_wire_verdict_t v;
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    assert_int_equal(v.outcome, SL_OUT_VERDICT);
+    sl_wire_frame_clear(&f);
+    free(out);
+    assert_int_equal(sl_wire_build_error(NULL, "busy", &out, NULL), 0);
+    assert_string_equal(out, "{\"type\":\"error\",\"message\":\"busy\"}");
+    free(out);
+
+    /* a mux result is the legacy result plus "id" */
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"static_analysis_result\",\"id\":\"t1-a2\","
+                                     "\"status\":\"success\",\"service\":\"static-analyzer\","
+                                     "\"analysis\":{\"tools_used\":[]}}"),
+                     0);
+    assert_int_equal(f.kind, SL_WIRE_ANALYSIS_RESULT);
+    assert_string_equal(f.id, "t1-a2");
+    sl_wire_frame_clear(&f);
+
+    /* the analyze request as a mux server sees it */
+    const char *urls[] = {"http://m-app3_backend:5000"};
+    const char *tools[] = {"zap"};
+    sl_wire_analyze_req_t req = {.analysis = SL_WIRE_DYNAMIC,
+                                 .model_slug = "m",
+                                 .app_number = 3,
+                                 .tools = tools,
+                                 .tools_count = 1,
+                                 .id = "t9-a1",
+                                 .wall_ms = -1,
+                                 .target_urls = urls,
+                                 .target_urls_count = 1};
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_ANALYZE_REQUEST);
+    assert_int_equal(f.u.analyze.analysis, SL_WIRE_DYNAMIC);
+    assert_string_equal(f.id, "t9-a1");
+    assert_string_equal(f.u.analyze.model_slug, "m");
+    assert_int_equal(f.u.analyze.app_number, 3);
+    assert_string_equal(json_string_value(json_array_get(f.u.analyze.tools, 0)), "zap");
+    assert_string_equal(json_string_value(json_array_get(f.u.analyze.target_urls, 0)), urls[0]);
+    assert_null(f.timestamp);
+    sl_wire_frame_clear(&f);
+    free(out);
+
+    assert_int_equal(sl_wire_build_cancel(NULL, &out, NULL), SL_EINVAL);
+    assert_int_equal(sl_wire_build_accepted(NULL, &out, NULL), SL_EINVAL);
+    assert_int_equal(sl_wire_build_cancelled(NULL, &out, NULL), SL_EINVAL);
+    assert_int_equal(sl_wire_build_progress(NULL, "s", 1, NULL, NULL, &out, NULL), SL_EINVAL);
+    assert_int_equal(sl_wire_build_error("x", NULL, &out, NULL), SL_EINVAL);
+    assert_int_equal(sl_wire_build_ping("bad\xc3", &out, NULL), SL_EINVAL);
+}
+
+static void test_wire_names(void **state)
+{
+    (void)state;
+    sl_wire_analysis_t a;
+    assert_int_equal(sl_wire_analysis_for_service("static-analyzer", &a), 0);
+    assert_int_equal(a, SL_WIRE_STATIC);
+    assert_int_equal(sl_wire_analysis_for_service("performance-tester", &a), 0);
+    assert_int_equal(a, SL_WIRE_PERFORMANCE);
+    assert_string_equal(sl_wire_analysis_type(a), "performance_test");
+    assert_int_equal(sl_wire_analysis_for_service("ai-analyzer", &a), 0);
+    assert_string_equal(sl_wire_analysis_type(a), "ai_analyze");
+    assert_int_equal(sl_wire_analysis_for_service("generator", &a), SL_ENOTFOUND);
+    assert_int_equal(sl_wire_analysis_for_service(NULL, &a), SL_EINVAL);
+    assert_null(sl_wire_analysis_type(SL_WIRE__ANALYSIS_COUNT));
+    assert_false(sl_wire_analysis_tests_running_app(SL_WIRE_STATIC));
+    assert_true(sl_wire_analysis_tests_running_app(SL_WIRE_DYNAMIC));
+    assert_true(sl_wire_analysis_tests_running_app(SL_WIRE_AI));
+    assert_string_equal(sl_wire_kind_name(SL_WIRE_ANALYSIS_RESULT), "analysis_result");
+    assert_string_equal(sl_wire_kind_name(SL_WIRE_CANCEL), "cancel");
+    assert_string_equal(sl_wire_kind_name(SL_WIRE__KIND_COUNT), "invalid");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_wire_analyze_capture_parses),
+        cmocka_unit_test(test_wire_missing_app_is_verdict),
+        cmocka_unit_test(test_wire_basic_capture_parses),
+        cmocka_unit_test(test_wire_progress_capture_parses),
+        cmocka_unit_test(test_wire_trimmed_result_parses),
+        cmocka_unit_test(test_wire_build_matches_capture),
+        cmocka_unit_test(test_wire_build_analyze_options),
+        cmocka_unit_test(test_wire_build_generate),
+        cmocka_unit_test(test_wire_classify_statuses),
+        cmocka_unit_test(test_wire_classify_truncates_on_utf8_boundary),
+        cmocka_unit_test(test_wire_malformed_input_rejected),
+        cmocka_unit_test(test_wire_deep_nesting_rejected),
+        cmocka_unit_test(test_wire_oversize_rejected),
+        cmocka_unit_test(test_wire_expand_target_urls),
+        cmocka_unit_test(test_wire_mux_round_trip),
+        cmocka_unit_test(test_wire_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
