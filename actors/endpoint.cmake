@@ -7,3 +7,5 @@ target_link_libraries(sl_endpoint PUBLIC sl_runtime sl_proto sl_wire PkgConfig::
 
 # breaker + replica choice (pure), endpoint actor, progress listener
 target_sources(sl_endpoint PRIVATE sl_breaker.c)
+# the lws I/O thread
+target_sources(sl_endpoint PRIVATE sl_wsio.c)
