@@ -19,18 +19,17 @@
 /* A URL template never needs more; a bigger result is a config mistake. */
 #define S_URL_MAX (64u * 1024u)
 
-static const char *s_analysis_types[SL_WIRE__ANALYSIS_COUNT] = {
-    "static_analyze", "dynamic_analyze", "performance_test", "ai_analyze"};
+static const char *s_analysis_types[SL_WIRE__ANALYSIS_COUNT] = {"static_analyze", "dynamic_analyze",
+                                                                "performance_test", "ai_analyze"};
 
 static const char *s_analysis_services[SL_WIRE__ANALYSIS_COUNT] = {
     "static-analyzer", "dynamic-analyzer", "performance-tester", "ai-analyzer"};
 
 static const char *s_kind_names[SL_WIRE__KIND_COUNT] = {
-    "unknown",         "status_update", "analysis_result", "generation_result",
-    "error",           "pong",          "health_response", "progress_update",
-    "accepted",        "progress",      "heartbeat",       "cancelled",
-    "analyze_request", "generate_request", "ping",         "health_check",
-    "cancel"};
+    "unknown",      "status_update",   "analysis_result", "generation_result", "error",
+    "pong",         "health_response", "progress_update", "accepted",          "progress",
+    "heartbeat",    "cancelled",       "analyze_request", "generate_request",  "ping",
+    "health_check", "cancel"};
 
 const char *sl_wire_analysis_type(sl_wire_analysis_t analysis)
 {
@@ -56,8 +55,7 @@ int sl_wire_analysis_for_service(const char *service, sl_wire_analysis_t *out)
 
 bool sl_wire_analysis_tests_running_app(sl_wire_analysis_t analysis)
 {
-    return analysis == SL_WIRE_DYNAMIC || analysis == SL_WIRE_PERFORMANCE ||
-           analysis == SL_WIRE_AI;
+    return analysis == SL_WIRE_DYNAMIC || analysis == SL_WIRE_PERFORMANCE || analysis == SL_WIRE_AI;
 }
 
 const char *sl_wire_kind_name(sl_wire_kind_t kind)
@@ -355,6 +353,65 @@ int sl_wire_build_error(const char *id, const char *message, char **out, size_t 
     return s_finish(obj, rc, out, out_len);
 }
 
+static const char *s_result_types[SL_WIRE__ANALYSIS_COUNT] = {
+    "static_analysis_result", "dynamic_analysis_result", "performance_analysis_result",
+    "ai_analysis_result"};
+
+int sl_wire_build_result(sl_wire_analysis_t analysis, const char *id, const char *status,
+                         const json_t *body, const char *error, char **out, size_t *out_len)
+{
+    if (!sl_wire_analysis_type(analysis) || !status || !out || (body && !json_is_object(body))) {
+        return SL_EINVAL;
+    }
+    json_t *obj = json_object();
+    if (!obj) {
+        return SL_ENOMEM;
+    }
+    int rc = s_set_str(obj, "type", s_result_types[analysis]);
+    if (rc == 0 && id) {
+        rc = s_set_str(obj, "id", id);
+    }
+    if (rc == 0) {
+        rc = s_set_str(obj, "status", status);
+    }
+    if (rc == 0) {
+        rc = s_set_str(obj, "service", s_analysis_services[analysis]);
+    }
+    if (rc == 0 && body) {
+        rc = s_set_new(obj, "analysis", json_deep_copy(body));
+    }
+    if (rc == 0 && error) {
+        rc = s_set_str(obj, "error", error);
+    }
+    return s_finish(obj, rc, out, out_len);
+}
+
+int sl_wire_build_generation_result(const char *id, const char *status, int64_t app_number,
+                                    const char *error, char **out, size_t *out_len)
+{
+    if (!status || !out) {
+        return SL_EINVAL;
+    }
+    json_t *obj = json_object();
+    if (!obj) {
+        return SL_ENOMEM;
+    }
+    int rc = s_set_str(obj, "type", "generation_result");
+    if (rc == 0 && id) {
+        rc = s_set_str(obj, "id", id);
+    }
+    if (rc == 0) {
+        rc = s_set_str(obj, "status", status);
+    }
+    if (rc == 0 && app_number >= 0) {
+        rc = s_set_new(obj, "app_number", json_integer(app_number));
+    }
+    if (rc == 0 && error) {
+        rc = s_set_str(obj, "error", error);
+    }
+    return s_finish(obj, rc, out, out_len);
+}
+
 /* ---- target URLs --------------------------------------------------------- */
 
 int sl_wire_expand_url(const char *tmpl, const char *model_slug, int64_t app_number, char **out)
@@ -615,8 +672,7 @@ static int s_parse_body(sl_wire_frame_t *self, const json_t *obj, sl_wire_analys
         if (rc == 0 && self->u.result.analysis) {
             /* the analysis body is the analyzer's own: read, never judge */
             self->u.result.inner_status = s_peek_str(self->u.result.analysis, "status");
-            self->u.result.inner_error =
-                s_error_text(self->u.result.analysis, "error", "message");
+            self->u.result.inner_error = s_error_text(self->u.result.analysis, "error", "message");
         }
         self->u.result.error = s_error_text(obj, "error", "message");
         return rc;
@@ -793,6 +849,15 @@ void sl_wire_frame_clear(sl_wire_frame_t *self)
 
 /* ---- classification ------------------------------------------------------ */
 
+bool sl_wire_frame_is_terminal(const sl_wire_frame_t *self)
+{
+    if (!self) {
+        return false;
+    }
+    return self->kind == SL_WIRE_ANALYSIS_RESULT || self->kind == SL_WIRE_GENERATION_RESULT ||
+           self->kind == SL_WIRE_ERROR || self->kind == SL_WIRE_CANCELLED;
+}
+
 /* ASCII case-insensitive substring search; strcasestr is not C11. */
 static bool s_contains_ci(const char *hay, const char *needle)
 {
@@ -822,10 +887,10 @@ bool sl_wire_error_is_verdict(const char *text)
        purpose: a bare "not found" would also match "bandit: command not
        found", which is the replica's fault and must stay retryable. */
     static const char *phrases[] = {
-        "path not found",   "app not found",     "model not found",  "template not found",
-        "application not found", "does not exist", "no such app",    "no such model",
-        "no such template", "invalid request",   "invalid app",      "invalid model",
-        "invalid template", "unknown tool",      "invalid tool",     "unsupported tool",
+        "path not found",        "app not found",   "model not found", "template not found",
+        "application not found", "does not exist",  "no such app",     "no such model",
+        "no such template",      "invalid request", "invalid app",     "invalid model",
+        "invalid template",      "unknown tool",    "invalid tool",    "unsupported tool",
         "missing required",
     };
     if (!text) {
@@ -931,13 +996,7 @@ int sl_wire_classify(const sl_wire_frame_t *frame, sl_wire_verdict_t *verdict)
     if (!frame || !verdict) {
         return SL_EINVAL;
     }
-    switch (frame->kind) {
-    case SL_WIRE_ANALYSIS_RESULT:
-    case SL_WIRE_GENERATION_RESULT:
-    case SL_WIRE_ERROR:
-    case SL_WIRE_CANCELLED:
-        break;
-    default:
+    if (!sl_wire_frame_is_terminal(frame)) {
         return SL_EINVAL;
     }
     memset(verdict, 0, sizeof *verdict);

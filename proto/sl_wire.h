@@ -107,12 +107,12 @@ bool sl_wire_analysis_tests_running_app(sl_wire_analysis_t analysis);
 /* An analysis request. All pointers are borrowed for the call only. */
 typedef struct {
     sl_wire_analysis_t analysis;
-    const char *model_slug;        /* required */
-    int64_t app_number;            /* required */
-    const char *const *tools;      /* tools_count strings; 0 = omit = all */
+    const char *model_slug;   /* required */
+    int64_t app_number;       /* required */
+    const char *const *tools; /* tools_count strings; 0 = omit = all */
     size_t tools_count;
-    const char *id;                /* required: legacy id / mux correlation */
-    int64_t wall_ms;               /* "timestamp" from epoch ms; < 0 = omit */
+    const char *id;                 /* required: legacy id / mux correlation */
+    int64_t wall_ms;                /* "timestamp" from epoch ms; < 0 = omit */
     const char *const *target_urls; /* already expanded; 0 = no "config" */
     size_t target_urls_count;
 } sl_wire_analyze_req_t;
@@ -159,6 +159,20 @@ int sl_wire_build_cancelled(const char *id, char **out, size_t *out_len);
 /* {"type":"error","id","message"}; id NULL omits "id". */
 int sl_wire_build_error(const char *id, const char *message, char **out, size_t *out_len);
 
+/* A result frame as the fleet sends it, plus "id" for mux (id NULL omits it):
+   {"type":"<x>_analysis_result","id"?,"status","service","analysis"?,"error"?}
+   with type and service from the analysis ("static_analysis_result",
+   "static-analyzer"; performance is "performance_analysis_result").
+   body is borrowed (deep-copied; must be an object or NULL = omitted); error
+   NULL omits "error". */
+int sl_wire_build_result(sl_wire_analysis_t analysis, const char *id, const char *status,
+                         const json_t *body, const char *error, char **out, size_t *out_len);
+
+/* {"type":"generation_result","id"?,"status","app_number"?,"error"?};
+   id NULL / app_number < 0 / error NULL omit those keys. */
+int sl_wire_build_generation_result(const char *id, const char *status, int64_t app_number,
+                                    const char *error, char **out, size_t *out_len);
+
 /* ---- target URLs ------------------------------------------------------- */
 
 /* Expands one target URL template: every "{model}" becomes model_slug and
@@ -180,26 +194,26 @@ void sl_wire_strv_destroy(char ***p_strv);
 /* ---- parsing ----------------------------------------------------------- */
 
 typedef enum {
-    SL_WIRE_UNKNOWN = 0,      /* a valid object whose "type" we do not know */
+    SL_WIRE_UNKNOWN = 0, /* a valid object whose "type" we do not know */
     /* server -> client, legacy and generation */
-    SL_WIRE_STATUS_UPDATE,    /* u.status_update */
-    SL_WIRE_ANALYSIS_RESULT,  /* any "*_analysis_result": u.result */
+    SL_WIRE_STATUS_UPDATE,     /* u.status_update */
+    SL_WIRE_ANALYSIS_RESULT,   /* any "*_analysis_result": u.result */
     SL_WIRE_GENERATION_RESULT, /* u.generation */
-    SL_WIRE_ERROR,            /* u.error (legacy or mux, id optional) */
-    SL_WIRE_PONG,             /* nothing beyond the common fields */
-    SL_WIRE_HEALTH_RESPONSE,  /* u.health */
-    SL_WIRE_PROGRESS_UPDATE,  /* legacy out-of-band push: u.progress_update */
+    SL_WIRE_ERROR,             /* u.error (legacy or mux, id optional) */
+    SL_WIRE_PONG,              /* nothing beyond the common fields */
+    SL_WIRE_HEALTH_RESPONSE,   /* u.health */
+    SL_WIRE_PROGRESS_UPDATE,   /* legacy out-of-band push: u.progress_update */
     /* server -> client, mux */
-    SL_WIRE_ACCEPTED,         /* id */
-    SL_WIRE_PROGRESS,         /* id + u.progress */
-    SL_WIRE_HEARTBEAT,        /* id or NULL (connection liveness) */
-    SL_WIRE_CANCELLED,        /* id */
+    SL_WIRE_ACCEPTED,  /* id */
+    SL_WIRE_PROGRESS,  /* id + u.progress */
+    SL_WIRE_HEARTBEAT, /* id or NULL (connection liveness) */
+    SL_WIRE_CANCELLED, /* id */
     /* client -> server (for the mock fleet) */
     SL_WIRE_ANALYZE_REQUEST,  /* u.analyze */
     SL_WIRE_GENERATE_REQUEST, /* u.generate */
     SL_WIRE_PING,
     SL_WIRE_HEALTH_CHECK,
-    SL_WIRE_CANCEL,           /* id */
+    SL_WIRE_CANCEL, /* id */
     SL_WIRE__KIND_COUNT
 } sl_wire_kind_t;
 
@@ -220,11 +234,11 @@ typedef struct {
             const char *stage, *message, *analysis_id;
         } status_update;
         struct {
-            const char *status;        /* outer "status" (required) */
-            const json_t *analysis;    /* "analysis" object or NULL */
-            const char *inner_status;  /* analysis.status or NULL */
-            const char *inner_error;   /* analysis.error (or .message) or NULL */
-            const char *error;         /* top-level "error" / "message" or NULL */
+            const char *status;       /* outer "status" (required) */
+            const json_t *analysis;   /* "analysis" object or NULL */
+            const char *inner_status; /* analysis.status or NULL */
+            const char *inner_error;  /* analysis.error (or .message) or NULL */
+            const char *error;        /* top-level "error" / "message" or NULL */
         } result;
         struct {
             const char *status; /* required */
@@ -254,9 +268,9 @@ typedef struct {
         } progress;
         struct {
             sl_wire_analysis_t analysis;
-            const char *model_slug; /* required */
-            int64_t app_number;     /* required */
-            const json_t *tools;    /* array of strings, or NULL = all */
+            const char *model_slug;    /* required */
+            int64_t app_number;        /* required */
+            const json_t *tools;       /* array of strings, or NULL = all */
             const json_t *target_urls; /* config.target_urls strings, or NULL */
         } analyze;
         struct {
@@ -284,6 +298,12 @@ int sl_wire_frame_parse(sl_wire_frame_t *self, const void *buf, size_t len);
 
 /* Frees the tree and zeroes self; accepts NULL and cleared frames. */
 void sl_wire_frame_clear(sl_wire_frame_t *self);
+
+/* True for the frames that end an attempt: analysis result, generation
+   result, error, cancelled (exactly the kinds sl_wire_classify accepts).
+   On mux, an error frame without id is about the connection, not one
+   attempt: the endpoint checks self->id. NULL -> false. */
+bool sl_wire_frame_is_terminal(const sl_wire_frame_t *self);
 
 /* ---- classification ---------------------------------------------------- */
 

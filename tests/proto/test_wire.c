@@ -157,7 +157,8 @@ static void test_wire_analyze_capture_parses(void **state)
     json_t *rec;
     json_array_foreach(records, i, rec)
     {
-        const char *sent_id = json_string_value(json_object_get(json_object_get(rec, "sent"), "id"));
+        const char *sent_id =
+            json_string_value(json_object_get(json_object_get(rec, "sent"), "id"));
         json_t *frames = json_object_get(rec, "frames");
         assert_int_equal(json_array_size(frames), 2);
 
@@ -180,8 +181,7 @@ static void test_wire_analyze_capture_parses(void **state)
         assert_null(f.u.result.inner_status);
         assert_null(f.id);
         assert_string_equal(f.timestamp, "2026-11-28T20:54:30.185113");
-        assert_int_equal(json_integer_value(json_object_get(f.u.result.analysis, "app_number")),
-                         1);
+        assert_int_equal(json_integer_value(json_object_get(f.u.result.analysis, "app_number")), 1);
         assert_int_equal(sl_wire_classify(&f, &v), 0);
         assert_int_equal(v.outcome, SL_OUT_SUCCESS);
         assert_string_equal(v.error, "");
@@ -224,15 +224,17 @@ static void test_wire_basic_capture_parses(void **state)
     sl_wire_frame_t f;
     sl_wire_verdict_t v;
 
-    s_parse_json(&f, json_object_get(json_array_get(json_object_get(json_array_get(records, 0),
-                                                                    "frames"), 0), "frame"));
+    s_parse_json(
+        &f, json_object_get(
+                json_array_get(json_object_get(json_array_get(records, 0), "frames"), 0), "frame"));
     assert_int_equal(f.kind, SL_WIRE_PONG);
     assert_string_equal(f.service, "static-analyzer");
     assert_non_null(f.timestamp);
     sl_wire_frame_clear(&f);
 
-    s_parse_json(&f, json_object_get(json_array_get(json_object_get(json_array_get(records, 1),
-                                                                    "frames"), 0), "frame"));
+    s_parse_json(
+        &f, json_object_get(
+                json_array_get(json_object_get(json_array_get(records, 1), "frames"), 0), "frame"));
     assert_int_equal(f.kind, SL_WIRE_HEALTH_RESPONSE);
     assert_string_equal(f.u.health.status, "healthy");
     assert_int_equal(json_array_size(f.u.health.available_tools), 4);
@@ -242,8 +244,10 @@ static void test_wire_basic_capture_parses(void **state)
 
     /* protocol errors blame the replica (or us), never the app */
     for (size_t r = 2; r < 4; r++) {
-        s_parse_json(&f, json_object_get(json_array_get(json_object_get(json_array_get(records, r),
-                                                                        "frames"), 0), "frame"));
+        s_parse_json(
+            &f,
+            json_object_get(
+                json_array_get(json_object_get(json_array_get(records, r), "frames"), 0), "frame"));
         assert_int_equal(f.kind, SL_WIRE_ERROR);
         assert_non_null(f.u.error.message);
         assert_int_equal(sl_wire_classify(&f, &v), 0);
@@ -473,8 +477,7 @@ static void test_wire_build_generate(void **state)
     json_decref(arr);
     json_decref(options);
 
-    assert_int_equal(s_parse_str(&f, "{\"type\":\"generate\",\"model_slug\":\"m\"}"),
-                     SL_EMISSING);
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"generate\",\"model_slug\":\"m\"}"), SL_EMISSING);
 }
 
 /* ---- classification ----------------------------------------------------- */
@@ -499,8 +502,8 @@ static void test_wire_classify_statuses(void **state)
     (void)state;
     s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"success\",\"analysis\":{}}",
                   SL_OUT_SUCCESS, "");
-    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"partial\"}",
-                  SL_OUT_PARTIAL, NULL);
+    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"partial\"}", SL_OUT_PARTIAL,
+                  NULL);
     s_check_class("{\"type\":\"ai_analysis_result\",\"status\":\"partial_success\","
                   "\"error\":\"2 of 3 tools failed\"}",
                   SL_OUT_PARTIAL, "2 of 3 tools failed");
@@ -532,23 +535,26 @@ static void test_wire_classify_statuses(void **state)
 
     s_check_class("{\"type\":\"generation_result\",\"status\":\"success\",\"app_number\":3}",
                   SL_OUT_SUCCESS, NULL);
-    s_check_class("{\"type\":\"generation_result\",\"status\":\"success\"}",
-                  SL_OUT_ANALYZER_ERROR, "app_number");
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"success\"}", SL_OUT_ANALYZER_ERROR,
+                  "app_number");
     s_check_class("{\"type\":\"generation_result\",\"status\":\"error\","
                   "\"error\":\"Template not found: nope\"}",
                   SL_OUT_VERDICT, "Template not found");
     s_check_class("{\"type\":\"generation_result\",\"status\":\"error\",\"error\":\"LLM timeout\"}",
                   SL_OUT_ANALYZER_ERROR, "LLM timeout");
-    s_check_class("{\"type\":\"generation_result\",\"status\":\"queued\"}",
-                  SL_OUT_ANALYZER_ERROR, "unknown generation status");
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"queued\"}", SL_OUT_ANALYZER_ERROR,
+                  "unknown generation status");
 
     s_check_class("{\"type\":\"error\",\"error\":\"Invalid request: missing model_slug\"}",
                   SL_OUT_VERDICT, "Invalid request");
     s_check_class("{\"type\":\"error\",\"message\":\"Unknown message type: x\"}",
                   SL_OUT_ANALYZER_ERROR, "Unknown message type");
-    s_check_class("{\"type\":\"error\",\"message\":\"Invalid JSON format\"}",
-                  SL_OUT_ANALYZER_ERROR, "Invalid JSON format");
+    s_check_class("{\"type\":\"error\",\"message\":\"Invalid JSON format\"}", SL_OUT_ANALYZER_ERROR,
+                  "Invalid JSON format");
     s_check_class("{\"type\":\"error\"}", SL_OUT_ANALYZER_ERROR, "without a message");
+    s_check_class("{\"type\":\"error\",\"error\":\"Analysis service temporarily unavailable - "
+                  "event loop error\"}",
+                  SL_OUT_ANALYZER_ERROR, "event loop");
     s_check_class("{\"type\":\"cancelled\",\"id\":\"a\"}", SL_OUT_CANCELLED, NULL);
 
     sl_wire_frame_t f;
@@ -652,8 +658,7 @@ static void test_wire_malformed_input_rejected(void **state)
     S_BAD("{\"type\":\"static_analysis_result\",\"status\":\"success\",\"id\":7}", SL_EPROTO);
     S_BAD("{\"type\":\"generation_result\",\"status\":\"success\",\"app_number\":\"3\"}",
           SL_EPROTO);
-    S_BAD("{\"type\":\"generation_result\",\"status\":\"success\",\"app_number\":3.5}",
-          SL_EPROTO);
+    S_BAD("{\"type\":\"generation_result\",\"status\":\"success\",\"app_number\":3.5}", SL_EPROTO);
     S_BAD("{\"type\":\"status_update\",\"stage\":{}}", SL_EPROTO);
     S_BAD("{\"type\":\"health_response\",\"available_tools\":[1]}", SL_EPROTO);
     S_BAD("{\"type\":\"health_response\",\"available_tools\":\"bandit\"}", SL_EPROTO);
@@ -824,8 +829,7 @@ static void test_wire_mux_round_trip(void **state)
 
     size_t len = 0;
     assert_int_equal(
-        sl_wire_build_progress("t1-a1", "scanning", 37.5, "Scanning files", "ck-3", &out, &len),
-        0);
+        sl_wire_build_progress("t1-a1", "scanning", 37.5, "Scanning files", "ck-3", &out, &len), 0);
     assert_int_equal(len, strlen(out));
     assert_int_equal(s_parse_str(&f, out), 0);
     assert_int_equal(f.kind, SL_WIRE_PROGRESS);
@@ -916,6 +920,71 @@ static void test_wire_mux_round_trip(void **state)
     assert_null(f.timestamp);
     sl_wire_frame_clear(&f);
     free(out);
+
+    /* result frames as the mock sends them */
+    json_t *body = json_pack("{s:s,s:i}", "model_slug", "m", "app_number", 3);
+    assert_non_null(body);
+    assert_int_equal(sl_wire_build_result(SL_WIRE_PERFORMANCE, "t9-a1", "targets_unreachable", body,
+                                          "connection refused", &out, NULL),
+                     0);
+    assert_string_equal(out, "{\"type\":\"performance_analysis_result\",\"id\":\"t9-a1\","
+                             "\"status\":\"targets_unreachable\",\"service\":"
+                             "\"performance-tester\",\"analysis\":{\"model_slug\":\"m\","
+                             "\"app_number\":3},\"error\":\"connection refused\"}");
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(f.kind, SL_WIRE_ANALYSIS_RESULT);
+    assert_true(sl_wire_frame_is_terminal(&f));
+    assert_string_equal(f.id, "t9-a1");
+    assert_string_equal(f.service, "performance-tester");
+    assert_true(json_equal((json_t *)f.u.result.analysis, body));
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    assert_int_equal(v.outcome, SL_OUT_TARGETS_UNREACHABLE);
+    assert_string_equal(v.error, "connection refused");
+    sl_wire_frame_clear(&f);
+    free(out);
+    assert_int_equal(sl_wire_build_result(SL_WIRE_STATIC, NULL, "success", NULL, NULL, &out, NULL),
+                     0);
+    assert_string_equal(out, "{\"type\":\"static_analysis_result\",\"status\":\"success\","
+                             "\"service\":\"static-analyzer\"}");
+    free(out);
+    json_t *arr = json_array();
+    assert_int_equal(sl_wire_build_result(SL_WIRE_STATIC, NULL, "success", arr, NULL, &out, NULL),
+                     SL_EINVAL);
+    assert_int_equal(
+        sl_wire_build_result(SL_WIRE__ANALYSIS_COUNT, NULL, "success", NULL, NULL, &out, NULL),
+        SL_EINVAL);
+    json_decref(arr);
+    json_decref(body);
+
+    assert_int_equal(sl_wire_build_generation_result("g1-a1", "success", 4, NULL, &out, NULL), 0);
+    assert_string_equal(out, "{\"type\":\"generation_result\",\"id\":\"g1-a1\","
+                             "\"status\":\"success\",\"app_number\":4}");
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    assert_int_equal(v.outcome, SL_OUT_SUCCESS);
+    assert_int_equal(v.app_number, 4);
+    sl_wire_frame_clear(&f);
+    free(out);
+    assert_int_equal(
+        sl_wire_build_generation_result(NULL, "error", -1, "Template not found", &out, NULL), 0);
+    assert_string_equal(out, "{\"type\":\"generation_result\",\"status\":\"error\","
+                             "\"error\":\"Template not found\"}");
+    assert_int_equal(s_parse_str(&f, out), 0);
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    assert_int_equal(v.outcome, SL_OUT_VERDICT);
+    sl_wire_frame_clear(&f);
+    free(out);
+
+    /* only frames that end an attempt are terminal */
+    const char *live[] = {"{\"type\":\"accepted\",\"id\":\"a\"}", "{\"type\":\"heartbeat\"}",
+                          "{\"type\":\"progress\",\"id\":\"a\"}", "{\"type\":\"pong\"}",
+                          "{\"type\":\"status_update\"}",         "{\"type\":\"new_thing\"}"};
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++) {
+        assert_int_equal(s_parse_str(&f, live[i]), 0);
+        assert_false(sl_wire_frame_is_terminal(&f));
+        sl_wire_frame_clear(&f);
+    }
+    assert_false(sl_wire_frame_is_terminal(NULL));
 
     assert_int_equal(sl_wire_build_cancel(NULL, &out, NULL), SL_EINVAL);
     assert_int_equal(sl_wire_build_accepted(NULL, &out, NULL), SL_EINVAL);
