@@ -1,5 +1,7 @@
-# sl_api: configuration, the API front door (ROUTER + PUB) and embedding.
+# sl_api: configuration, ids, the API front door (ROUTER + PUB) and embedding.
 add_library(sl_api STATIC
   ${CMAKE_CURRENT_LIST_DIR}/sl_config.c
+  ${CMAKE_CURRENT_LIST_DIR}/sl_ids.c
+  ${CMAKE_CURRENT_LIST_DIR}/sl_api.c
 )
-target_link_libraries(sl_api PUBLIC sl_err PkgConfig::CZMQ PkgConfig::ZMQ)
+target_link_libraries(sl_api PUBLIC sl_runtime sl_proto sl_err PkgConfig::CZMQ PkgConfig::ZMQ)

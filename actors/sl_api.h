@@ -1,0 +1,56 @@
+/*  sl_api.h: the API front door and event publisher (actor `api`).
+
+    The api actor owns a ZMQ_ROUTER socket (clients: DEALER or REQ, over tcp,
+    ipc or inproc) and a ZMQ_PUB socket (monitors). A request is one msgpack
+    map {op, id?, ...}; the reply is {ok: true, ...} or {ok: false, error:
+    {code, message}}, with the request's `id` echoed when it had one. The api
+    validates the envelope (size, msgpack, map, op) and routes: pipeline and
+    task operations to the owning pipeline shard (API_CALL), results, events
+    and the DLQ listing to the store, endpoints.list to every endpoint actor;
+    fan-out operations are merged here. Bad requests get a clear error and
+    change nothing. Committed events arrive from the store as EVENT_PUBLISH and
+    go out on the PUB socket as two frames: topic, msgpack body.
+
+    Runs on its own actor thread; both sockets are created, used and closed
+    on that thread only.
+*/
+#ifndef SL_API_H
+#define SL_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/sl_actor.h"
+
+#define SL_API_MAX_BINDS 4
+#define SL_API_MAX_SERVICES 8
+
+typedef struct {
+    const char *binds[SL_API_MAX_BINDS];     /* ROUTER endpoints, e.g. tcp://127.0.0.1:5570 */
+    size_t n_binds;
+    const char *pub_binds[SL_API_MAX_BINDS]; /* PUB endpoints */
+    size_t n_pub_binds;
+    size_t max_request_bytes;  /* [1 MiB] larger requests are refused */
+    int shards;                /* pipeline shards: pipeline.0 .. pipeline.<shards-1> */
+    const char *services[SL_API_MAX_SERVICES]; /* endpoint services, for endpoints.list */
+    size_t n_services;
+    int64_t call_timeout_ms;   /* [10 s] deadline for an internal call */
+} sl_api_config_t;
+
+void sl_api_config_defaults(sl_api_config_t *cfg);
+
+/* Spawns the actor `api`, binding every endpoint before it is ready. Fails
+   with SL_EZMQ (an endpoint that cannot be bound, e.g. in use; the reason is
+   logged) or SL_EINVAL. The strings in cfg are copied. */
+int sl_api_spawn(sl_rt_t *rt, const sl_api_config_t *cfg, sl_actor_t **out);
+
+typedef struct {
+    uint64_t requests;  /* client requests received */
+    uint64_t errors;    /* replies with ok: false */
+    uint64_t published; /* events sent on PUB */
+} sl_api_stats_t;
+
+/* Any thread. */
+void sl_api_stats(sl_actor_t *api, sl_api_stats_t *out);
+
+#endif

@@ -1,0 +1,46 @@
+/*  sl_ids.c: id generation and shard routing (see sl_ids.h). */
+#include "actors/sl_ids.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void sl_ids_new_pipeline(char *out, size_t size, int64_t wall_ms)
+{
+    /* The counter keeps ids from one process distinct within a millisecond;
+       the seed (pid and clock) keeps two processes from colliding. */
+    static uint32_t counter;
+    static uint32_t seed;
+    uint32_t s = __atomic_load_n(&seed, __ATOMIC_RELAXED);
+    if (s == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        s = ((uint32_t)getpid() * 2654435761u) ^ (uint32_t)ts.tv_nsec;
+        s |= 1;
+        __atomic_store_n(&seed, s, __ATOMIC_RELAXED);
+    }
+    uint32_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    uint32_t mix = (n * 0x9e3779b1u + s) & 0xffffff;
+    snprintf(out, size, "p%012llx%06x", (unsigned long long)(wall_ms & 0xffffffffffffLL), mix);
+}
+
+size_t sl_ids_pipeline_len(const char *id)
+{
+    const char *t = strstr(id, "-t");
+    return t ? (size_t)(t - id) : strlen(id);
+}
+
+int sl_ids_shard_of(const char *id, int shards)
+{
+    if (shards <= 1) {
+        return 0;
+    }
+    uint32_t h = 2166136261u;
+    size_t len = sl_ids_pipeline_len(id);
+    for (size_t i = 0; i < len; i++) {
+        h ^= (uint8_t)id[i];
+        h *= 16777619u;
+    }
+    return (int)(h % (uint32_t)shards);
+}

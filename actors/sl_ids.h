@@ -1,0 +1,37 @@
+/*  sl_ids.h: pipeline and task ids, shard routing, store database ids.
+
+    The rules are in docs/internals.md: a pipeline id is `p` + 12 hex digits
+    of wall-clock ms + 6 hex digits of a per-process counter mixed with
+    randomness (ids grow with time, so LMDB appends); a task id is
+    `<pipeline_id>-t<4 digits>`; the shard of either is FNV-1a 32 of the
+    pipeline id modulo the shard count. Pure functions, thread-safe.
+*/
+#ifndef SL_IDS_H
+#define SL_IDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_IDS_MAX 96 /* room for any id sluice makes, with the NUL */
+
+/* Store database ids (docs/internals.md). */
+enum {
+    SL_IDS_DB_META = 0,
+    SL_IDS_DB_PIPELINES = 1,
+    SL_IDS_DB_TASKS = 2,
+    SL_IDS_DB_ATTEMPTS = 3,
+    SL_IDS_DB_RESULTS = 4,
+    SL_IDS_DB_EVENTS = 5,
+    SL_IDS_DB_DLQ = 6
+};
+
+/* Writes a fresh pipeline id into out (size >= 20). */
+void sl_ids_new_pipeline(char *out, size_t size, int64_t wall_ms);
+
+/* Length of the pipeline part of a pipeline or task id (up to "-t"). */
+size_t sl_ids_pipeline_len(const char *id);
+
+/* Shard in [0, shards) of a pipeline id or of a task id. */
+int sl_ids_shard_of(const char *id, int shards);
+
+#endif
