@@ -28,6 +28,14 @@
     itself from the actor's loop (so a wedged handler misses pings), replies
     are routed to the pending request's callback, SL_MSG_ACTOR_EXIT is passed
     to the handler (supervisors need it).
+
+    Ordering guarantee (group commit relies on it): within one loop
+    iteration the actor first drains every waiting mailbox message, then runs
+    due timers, then fd/socket callbacks. A timer armed with delay 0 inside a
+    handler therefore fires after the current drain, in the same iteration,
+    before the actor sleeps again; so "on each write: if no commit timer is
+    armed, arm one with delay 0" commits every write of a burst at once.
+    Timers due at the same time fire in the order they were armed.
 */
 #ifndef SL_ACTOR_H
 #define SL_ACTOR_H
@@ -175,7 +183,10 @@ int sl_actor_timer_cancel(sl_actor_t *self, uint64_t id);
 /* ---- reactor (own thread) ----------------------------------------------- */
 
 /* revents as in poll(2)/zmq_poll (ZMQ_POLLIN == POLLIN, ...). A return < 0
-   is fatal for the actor like a handler error. */
+   is fatal for the actor like a handler error.
+   Note: events/revents are zmq_poll's ZMQ_POLL* values for fds too.
+   ZMQ_POLLIN == POLLIN, but ZMQ_POLLOUT (2) != POLLOUT (4) and
+   ZMQ_POLLERR (4) != POLLERR (8): use the ZMQ_ names. */
 typedef int(sl_fd_fn)(sl_actor_t *self, int fd, short revents, void *arg);
 typedef int(sl_socket_fn)(sl_actor_t *self, void *zsock, short revents, void *arg);
 
@@ -222,6 +233,7 @@ typedef struct {
     uint64_t late_replies;   /* replies dropped after their deadline */
     uint64_t timers;         /* pending timers */
     bool running;
+    uint64_t malformed;      /* frames dropped: bad envelope or unknown runtime type */
 } sl_actor_stats_t;
 
 /* Any thread: a consistent-enough snapshot (counters are relaxed atomics). */
