@@ -2,3 +2,9 @@
 # Pure functions over jansson; no I/O, no runtime.
 add_library(sl_wire STATIC sl_wire.c)
 target_link_libraries(sl_wire PUBLIC sl_err PkgConfig::JANSSON)
+
+# Fuzzing needs coverage instrumentation in the code under test, not only in
+# the fuzz target (tests/wire.cmake).
+if(SLUICE_FUZZ)
+  target_compile_options(sl_wire PRIVATE -fsanitize=fuzzer-no-link,address,undefined)
+endif()

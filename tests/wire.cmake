@@ -1,2 +1,12 @@
-# sl_wire: JSON wire formats, checked against frames captured from the fleet.
-sl_add_test(NAME test_wire SOURCES proto/test_wire.c LIBS sl_wire LABEL unit TIMEOUT 60)
+# sl_wire: JSON wire formats, checked against frames captured from the fleet,
+# plus a libFuzzer target over the frame parser (only with -DSLUICE_FUZZ=ON
+# and clang; seed corpus: tests/data/protocol/).
+sl_add_test(NAME test_wire SOURCES proto/test_wire.c
+            LIBS sl_wire LABEL unit TIMEOUT 60)
+
+if(SLUICE_FUZZ)
+  add_executable(fuzz_wire ${CMAKE_CURRENT_LIST_DIR}/proto/fuzz_wire.c)
+  target_compile_options(fuzz_wire PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_options(fuzz_wire PRIVATE -fsanitize=fuzzer,address,undefined)
+  target_link_libraries(fuzz_wire PRIVATE sl_wire)
+endif()
