@@ -71,7 +71,8 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
     switch (msg->type) {
     case T_DATA: {
         uint32_t seq = 0;
-        int who = msg->from[strlen(msg->from) - 1] == 'b' ? 1 : 0;
+        size_t fl = strlen(msg->from);
+        int who = fl > 0 && msg->from[fl - 1] == 'b' ? 1 : 0;
         if (msg->body_len == 4) {
             memcpy(&seq, msg->body, 4);
         }
