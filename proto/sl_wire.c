@@ -858,11 +858,16 @@ bool sl_wire_frame_is_terminal(const sl_wire_frame_t *self)
            self->kind == SL_WIRE_ERROR || self->kind == SL_WIRE_CANCELLED;
 }
 
-/* ASCII case-insensitive substring search; strcasestr is not C11. */
+/* Verdict phrases sit at the start of an error text; scanning a hostile
+   multi-megabyte "error" in full would stall the endpoint's handler. */
+#define S_VERDICT_SCAN_MAX 4096
+
+/* ASCII case-insensitive substring search within the first
+   S_VERDICT_SCAN_MAX bytes; strcasestr is not C11. */
 static bool s_contains_ci(const char *hay, const char *needle)
 {
     size_t m = strlen(needle);
-    for (const char *p = hay; *p; p++) {
+    for (const char *p = hay; *p && (size_t)(p - hay) < S_VERDICT_SCAN_MAX; p++) {
         size_t i = 0;
         while (i < m && p[i]) {
             char a = p[i], b = needle[i];

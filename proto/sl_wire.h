@@ -339,9 +339,10 @@ typedef struct {
    found", "model not found", "template not found", "application not
    found"), "does not exist", "no such app/model/template", "invalid
    request", "invalid app", "invalid model", "invalid template", "unknown
-   tool", "invalid tool", "unsupported tool", "missing required". Protocol
-   errors ("Unknown message type", "Invalid JSON format") and everything else
-   stay ANALYZER_ERROR (retryable, counts against the replica).
+   tool", "invalid tool", "unsupported tool", "missing required" (searched
+   in the text's first 4 KiB). Protocol errors ("Unknown message type",
+   "Invalid JSON format") and everything else stay ANALYZER_ERROR
+   (retryable, counts against the replica).
    verdict->error gets the analyzer's text, truncated on a UTF-8 boundary,
    or a synthesized one ("unknown status: x").
    Returns 0, SL_EINVAL (NULL args, or a frame kind that does not end an

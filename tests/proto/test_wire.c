@@ -577,6 +577,17 @@ static void test_wire_classify_statuses(void **state)
     assert_true(sl_wire_error_is_verdict("app does not exist"));
     assert_false(sl_wire_error_is_verdict("timeout while scanning"));
     assert_false(sl_wire_error_is_verdict(NULL));
+
+    /* only the head of a huge error text is searched */
+    size_t big = 1 << 20;
+    char *text = malloc(big + 32);
+    assert_non_null(text);
+    memset(text, 'x', big);
+    strcpy(text + big, "app not found");
+    assert_false(sl_wire_error_is_verdict(text));
+    memcpy(text + 100, "app not found", 13);
+    assert_true(sl_wire_error_is_verdict(text));
+    free(text);
 }
 
 static void test_wire_classify_truncates_on_utf8_boundary(void **state)
