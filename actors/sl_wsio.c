@@ -521,7 +521,7 @@ static int s_on_writeable(sl_wsio_t *self, s_conn_t *c, struct lws *wsi)
             s_cmd_free(s_queue_pop(&c->out));
         }
     } else if (item->kind == S_CMD_PING) {
-        if (lws_write(wsi, item->buf + LWS_PRE, 0, LWS_WRITE_PING) < 0) {
+        if (lws_write(wsi, item->buf + LWS_PRE, item->len, LWS_WRITE_PING) < 0) {
             s_conn_why(c, 0, "write failed");
             return -1;
         }
@@ -601,6 +601,10 @@ static void s_on_accept(sl_wsio_t *self, struct lws *wsi)
     char peer[64] = "";
     char path[256] = "";
     lws_get_peer_simple(wsi, peer, sizeof peer);
+    /* lws listens dual-stack: show an IPv4 peer as IPv4. */
+    if (strncmp(peer, "::ffff:", 7) == 0 && strchr(peer + 7, '.')) {
+        memmove(peer, peer + 7, strlen(peer + 7) + 1);
+    }
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0) {
         path[0] = '\0';
     }
@@ -737,6 +741,12 @@ static void *s_thread(void *arg)
     info.uid = -1;
     info.user = self;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* lws 4.1 binds an IPv6 context to [::] whatever iface says: a listener
+       asked for an IPv4 address (or an interface name) gets an IPv4-only
+       context, so "127.0.0.1" really means loopback only. */
+    if (self->listen_port >= 0 && !strchr(self->iface, ':')) {
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
     info.client_ssl_ca_filepath = self->ca_file ? self->ca_file : X509_get_default_cert_file();
     if (self->listen_port >= 0 && self->cert_file) {
         info.ssl_cert_filepath = self->cert_file;
@@ -990,7 +1000,8 @@ int sl_wsio_send(sl_wsio_t *self, uint64_t conn, const void *data, size_t len)
 
 int sl_wsio_ping(sl_wsio_t *self, uint64_t conn)
 {
-    return s_payload_cmd(self, S_CMD_PING, conn, NULL, 0);
+    /* A payload, because lws 4.1 silently drops zero-length pings. */
+    return s_payload_cmd(self, S_CMD_PING, conn, "sluice", 6);
 }
 
 int sl_wsio_close(sl_wsio_t *self, uint64_t conn, int code, const char *reason)

@@ -3,3 +3,6 @@
 sl_add_test(NAME test_breaker
   SOURCES actors/test_breaker.c ${CMAKE_SOURCE_DIR}/actors/sl_breaker.c
   LIBS sl_err LABEL unit TIMEOUT 30)
+# the lws I/O thread, against real lws peers on loopback (plain and TLS)
+sl_add_test(NAME test_wsio SOURCES actors/test_wsio.c
+  LIBS sl_endpoint LABEL unit TIMEOUT 60)
