@@ -1,0 +1,21 @@
+/*  bench.h: the subcommands of sluice-bench.
+
+    Each subcommand lives in its own file tools/bench/bench_<name>.c and
+    exports one function `int sl_bench_<name>(int argc, char **argv)` (argv[0]
+    is the subcommand name) returning a process exit code. To add one: write
+    the file, optionally tools/bench/bench_<name>.cmake appending libraries
+    to SL_BENCH_LIBS, and add its row to the table in bench_main.c (rows
+    are guarded by SL_BENCH_HAVE_<NAME>, defined by tools/bench.cmake when
+    the file exists).
+*/
+#ifndef SL_BENCH_H
+#define SL_BENCH_H
+
+typedef int(sl_bench_fn)(int argc, char **argv);
+
+sl_bench_fn sl_bench_runtime;
+sl_bench_fn sl_bench_endpoint;
+sl_bench_fn sl_bench_store;
+sl_bench_fn sl_bench_recovery;
+
+#endif
