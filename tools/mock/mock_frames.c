@@ -1,0 +1,478 @@
+/*  mock_frames.c: builders for the frames the mock fleet sends.
+
+    Pure functions (no state beyond static tables); called on the fleet's
+    service thread. Shapes follow tests/data/protocol/: where the captures
+    only show the static analyzer, the other services get the same structure
+    with their own tool names and stages.
+*/
+#include "tools/mock/mock_frames.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+typedef struct {
+    const char *name;
+    const char *message; /* stage 0: followed by " for MODEL app N" */
+} s_stage_t;
+
+static const s_stage_t s_static_stages[] = {
+    {"starting", "Starting static analysis"},
+    {"scanning_python", "Scanning Python files"},
+    {"python_completed", "Python analysis complete"},
+    {"scanning_js", "Scanning JavaScript/TypeScript files"},
+    {"js_completed", "JS/TS analysis complete (0 findings)"},
+    {"scanning_css", "Scanning CSS files"},
+    {"scanning_html", "Scanning HTML files"},
+    {"analyzing_structure", "Analyzing project structure"},
+    {"reporting", "Compiling report"},
+    {"completed", "Static analysis completed"},
+};
+static const s_stage_t s_dynamic_stages[] = {
+    {"starting", "Starting dynamic analysis"},
+    {"checking_targets", "Checking target reachability"},
+    {"connectivity", "Testing connectivity"},
+    {"vulnerability_scan", "Running vulnerability scan"},
+    {"reporting", "Compiling report"},
+    {"completed", "Dynamic analysis completed"},
+};
+static const s_stage_t s_performance_stages[] = {
+    {"starting", "Starting performance test"},
+    {"checking_targets", "Checking target reachability"},
+    {"load_testing", "Running load test"},
+    {"measuring", "Measuring response times"},
+    {"reporting", "Compiling report"},
+    {"completed", "Performance test completed"},
+};
+static const s_stage_t s_ai_stages[] = {
+    {"starting", "Starting AI analysis"},
+    {"collecting_files", "Collecting source files"},
+    {"requirements_check", "Checking requirements"},
+    {"code_review", "Reviewing code quality"},
+    {"reporting", "Compiling report"},
+    {"completed", "AI analysis completed"},
+};
+static const s_stage_t s_generator_stages[] = {
+    {"starting", "Starting generation"},
+    {"generating_backend", "Generating backend"},
+    {"generating_frontend", "Generating frontend"},
+    {"writing_files", "Writing files"},
+    {"completed", "Generation completed"},
+};
+
+#define S_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static const s_stage_t *s_stages(sl_mock_service_t svc, int *count)
+{
+    switch (svc) {
+    case SL_MOCK_SVC_STATIC:
+        *count = S_N(s_static_stages);
+        return s_static_stages;
+    case SL_MOCK_SVC_DYNAMIC:
+        *count = S_N(s_dynamic_stages);
+        return s_dynamic_stages;
+    case SL_MOCK_SVC_PERFORMANCE:
+        *count = S_N(s_performance_stages);
+        return s_performance_stages;
+    case SL_MOCK_SVC_AI:
+        *count = S_N(s_ai_stages);
+        return s_ai_stages;
+    default:
+        *count = S_N(s_generator_stages);
+        return s_generator_stages;
+    }
+}
+
+static const char *const s_static_tools[] = {"bandit", "pylint", "vulture", "npm-audit"};
+static const char *const s_dynamic_tools[] = {"curl", "nmap", "zap"};
+static const char *const s_performance_tools[] = {"ab", "locust", "aiohttp"};
+static const char *const s_ai_tools[] = {"requirements-scanner", "code-quality-analyzer"};
+
+static const char *const *s_tools(sl_mock_service_t svc, int *count)
+{
+    switch (svc) {
+    case SL_MOCK_SVC_STATIC:
+        *count = S_N(s_static_tools);
+        return s_static_tools;
+    case SL_MOCK_SVC_DYNAMIC:
+        *count = S_N(s_dynamic_tools);
+        return s_dynamic_tools;
+    case SL_MOCK_SVC_PERFORMANCE:
+        *count = S_N(s_performance_tools);
+        return s_performance_tools;
+    case SL_MOCK_SVC_AI:
+        *count = S_N(s_ai_tools);
+        return s_ai_tools;
+    default:
+        *count = 0;
+        return NULL;
+    }
+}
+
+int sl_mock_stage_count(sl_mock_service_t svc)
+{
+    int n;
+    s_stages(svc, &n);
+    return n;
+}
+
+const char *sl_mock_stage_name(sl_mock_service_t svc, int i)
+{
+    int n;
+    const s_stage_t *st = s_stages(svc, &n);
+    if (i < 0) {
+        i = 0;
+    }
+    if (i >= n) {
+        i = n - 1;
+    }
+    return st[i].name;
+}
+
+const char *sl_mock_request_type(sl_mock_service_t svc)
+{
+    switch (svc) {
+    case SL_MOCK_SVC_STATIC:
+        return "static_analyze";
+    case SL_MOCK_SVC_DYNAMIC:
+        return "dynamic_analyze";
+    case SL_MOCK_SVC_PERFORMANCE:
+        return "performance_test";
+    case SL_MOCK_SVC_AI:
+        return "ai_analyze";
+    default:
+        return "generate";
+    }
+}
+
+static const char *s_result_type(sl_mock_service_t svc)
+{
+    switch (svc) {
+    case SL_MOCK_SVC_STATIC:
+        return "static_analysis_result";
+    case SL_MOCK_SVC_DYNAMIC:
+        return "dynamic_analysis_result";
+    case SL_MOCK_SVC_PERFORMANCE:
+        return "performance_analysis_result";
+    default:
+        return "ai_analysis_result";
+    }
+}
+
+void sl_mock_iso_now(char *buf, size_t size)
+{
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    time_t t = tv.tv_sec;
+    gmtime_r(&t, &tm);
+    char base[24];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, size, "%s.%06ld", base, (long)tv.tv_usec);
+}
+
+/* Python's json.dumps defaults: ", " / ": " separators, ASCII escapes. */
+static char *s_dump(json_t *obj)
+{
+    if (!obj) {
+        return NULL;
+    }
+    char *s = json_dumps(obj, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
+    json_decref(obj);
+    return s;
+}
+
+/* json_object_set_new that tolerates a NULL value (OOM): the frame is then
+   dropped by s_dump's caller seeing NULL from a later step, or sent without
+   the key; both are acceptable for a mock under memory pressure. */
+static void s_set(json_t *obj, const char *key, json_t *value)
+{
+    if (obj && value) {
+        json_object_set_new(obj, key, value);
+    } else {
+        json_decref(value);
+    }
+}
+
+static void s_set_ts(json_t *obj)
+{
+    char ts[32];
+    sl_mock_iso_now(ts, sizeof ts);
+    s_set(obj, "timestamp", json_string(ts));
+}
+
+static const char *s_svc(int svc)
+{
+    return sl_mock_service_name((sl_mock_service_t)svc);
+}
+
+static char *s_stage_message(sl_mock_service_t svc, int i, const char *model, int64_t app,
+                             int issues)
+{
+    int n;
+    const s_stage_t *st = s_stages(svc, &n);
+    if (i < 0) {
+        i = 0;
+    }
+    if (i >= n) {
+        i = n - 1;
+    }
+    char buf[512];
+    if (i == 0) {
+        snprintf(buf, sizeof buf, "%s for %s app %lld", st[i].message, model ? model : "",
+                 (long long)app);
+    } else if (svc == SL_MOCK_SVC_STATIC && strcmp(st[i].name, "python_completed") == 0) {
+        snprintf(buf, sizeof buf, "%s (%d findings)", st[i].message, issues);
+    } else {
+        snprintf(buf, sizeof buf, "%s", st[i].message);
+    }
+    return strdup(buf);
+}
+
+char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id)
+{
+    json_t *o = json_object();
+    s_set(o, "type", json_string("pong"));
+    s_set_ts(o);
+    s_set(o, "service", json_string(s_svc(svc)));
+    return s_dump(o);
+}
+
+char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime)
+{
+    json_t *o = json_object();
+    s_set(o, "type", json_string("health_response"));
+    s_set(o, "status", json_string("healthy"));
+    s_set(o, "service", json_string(s_svc(svc)));
+    s_set(o, "version", json_string("1.0.0"));
+    s_set(o, "uptime", json_real((double)(int64_t)(uptime * 1e6) / 1e6));
+    json_t *tools = json_array();
+    int n;
+    const char *const *t = s_tools(svc, &n);
+    for (int i = 0; tools && i < n; i++) {
+        json_array_append_new(tools, json_string(t[i]));
+    }
+    s_set(o, "available_tools", tools);
+    s_set_ts(o);
+    return s_dump(o);
+}
+
+char *sl_mock_frame_error(const char *id, const char *message, int svc)
+{
+    json_t *o = json_object();
+    s_set(o, "type", json_string("error"));
+    if (id) {
+        s_set(o, "id", json_string(id));
+    }
+    s_set(o, "message", json_string(message));
+    if (svc >= 0) {
+        s_set(o, "service", json_string(s_svc(svc)));
+    }
+    return s_dump(o);
+}
+
+char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id,
+                                  const char *model, int64_t app)
+{
+    char *msg = s_stage_message(svc, 0, model, app, 0);
+    json_t *o = json_object();
+    s_set(o, "type", json_string("status_update"));
+    s_set(o, "stage", json_string("started"));
+    s_set(o, "message", msg ? json_string(msg) : NULL);
+    s_set(o, "analysis_id", json_string(analysis_id));
+    free(msg);
+    return s_dump(o);
+}
+
+char *sl_mock_frame_progress_update(sl_mock_service_t svc, const char *correlation_id, int i,
+                                    const char *model, int64_t app, int issues)
+{
+    int n = sl_mock_stage_count(svc);
+    const char *stage = sl_mock_stage_name(svc, i);
+    char *msg = s_stage_message(svc, i, model, app, issues);
+    json_t *o = json_object();
+    s_set(o, "type", json_string("progress_update"));
+    s_set(o, "correlation_id", json_string(correlation_id ? correlation_id : ""));
+    s_set(o, "stage", json_string(stage));
+    s_set(o, "message", msg ? json_string(msg) : NULL);
+    s_set(o, "service", json_string(s_svc(svc)));
+    json_t *data = json_object();
+    s_set(data, "stage", json_string(stage));
+    s_set(data, "message", msg ? json_string(msg) : NULL);
+    if (i <= 0) {
+        s_set(data, "model_slug", json_string(model ? model : ""));
+        s_set(data, "app_number", json_integer(app));
+    } else if (i >= n - 1) {
+        s_set(data, "total_issues", json_integer(issues));
+    } else if (i == n - 2) {
+        s_set(data, "total_issues", json_integer(issues));
+        s_set(data, "tools_run", json_integer(2));
+    }
+    s_set(o, "data", data);
+    s_set_ts(o);
+    free(msg);
+    return s_dump(o);
+}
+
+char *sl_mock_frame_progress(sl_mock_service_t svc, const char *id, int i, double pct,
+                             const char *model, int64_t app)
+{
+    char *msg = s_stage_message(svc, i, model, app, 0);
+    json_t *o = json_object();
+    s_set(o, "type", json_string("progress"));
+    s_set(o, "id", json_string(id));
+    s_set(o, "stage", json_string(sl_mock_stage_name(svc, i)));
+    s_set(o, "pct", json_real((double)(int)(pct * 10.0) / 10.0));
+    s_set(o, "message", msg ? json_string(msg) : NULL);
+    free(msg);
+    return s_dump(o);
+}
+
+char *sl_mock_frame_simple(const char *type, const char *id)
+{
+    json_t *o = json_object();
+    s_set(o, "type", json_string(type));
+    if (id) {
+        s_set(o, "id", json_string(id));
+    }
+    return s_dump(o);
+}
+
+/* Deterministic issue count from the app, so repeated runs compare. */
+static int s_issues(const char *model, int64_t app, int salt)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = model ? model : ""; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    h = (h ^ (uint32_t)app) * 16777619u;
+    h = (h ^ (uint32_t)salt) * 16777619u;
+    return (int)(h % 7);
+}
+
+static json_t *s_tool_entry(const char *tool, int issues)
+{
+    json_t *t = json_object();
+    s_set(t, "tool", json_string(tool));
+    s_set(t, "executed", json_true());
+    s_set(t, "status", json_string("success"));
+    s_set(t, "issues", json_array());
+    s_set(t, "total_issues", json_integer(issues));
+    s_set(t, "issue_count", json_integer(issues));
+    return t;
+}
+
+static json_t *s_no_files(const char *what)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "No %s files found", what);
+    json_t *o = json_object();
+    s_set(o, "status", json_string("no_files"));
+    s_set(o, "message", json_string(buf));
+    return o;
+}
+
+char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
+                           const json_t *tools, int verdict)
+{
+    json_t *o = json_object();
+    s_set(o, "type", json_string(s_result_type(svc)));
+    if (id) {
+        s_set(o, "id", json_string(id));
+    }
+    s_set(o, "status", json_string("success"));
+    s_set(o, "service", json_string(s_svc(svc)));
+    json_t *a = json_object();
+    if (verdict) {
+        char buf[512];
+        snprintf(buf, sizeof buf,
+                 "Model path not found for %s app%lld (checked flat and template structures)",
+                 model ? model : "", (long long)app);
+        s_set(a, "status", json_string("error"));
+        s_set(a, "error", json_string(buf));
+        s_set(o, "analysis", a);
+        s_set_ts(o);
+        return s_dump(o);
+    }
+    char ts[32];
+    sl_mock_iso_now(ts, sizeof ts);
+    s_set(a, "model_slug", json_string(model ? model : ""));
+    s_set(a, "app_number", json_integer(app));
+    s_set(a, "analysis_time", json_string(ts));
+    json_t *used = json_array();
+    if (tools && json_is_array(tools) && json_array_size(tools) > 0) {
+        size_t k;
+        json_t *v;
+        json_array_foreach(tools, k, v)
+        {
+            if (json_is_string(v)) {
+                json_array_append_new(used, json_string(json_string_value(v)));
+            }
+        }
+    } else {
+        int n;
+        const char *const *t = s_tools(svc, &n);
+        for (int i = 0; i < n; i++) {
+            json_array_append_new(used, json_string(t[i]));
+        }
+    }
+    int total = 0, high = 0, medium = 0, low = 0;
+    json_t *results = json_object();
+    json_t *bucket = svc == SL_MOCK_SVC_STATIC ? json_object() : results;
+    size_t k;
+    json_t *v;
+    json_array_foreach(used, k, v)
+    {
+        int issues = s_issues(model, app, (int)k);
+        total += issues;
+        high += issues / 4;
+        medium += (issues - issues / 4) / 2;
+        low += issues - issues / 4 - (issues - issues / 4) / 2;
+        s_set(bucket, json_string_value(v), s_tool_entry(json_string_value(v), issues));
+    }
+    if (svc == SL_MOCK_SVC_STATIC) {
+        s_set(results, "python", bucket);
+        s_set(results, "javascript", s_no_files("JavaScript/TypeScript"));
+        s_set(results, "css", s_no_files("CSS"));
+        s_set(results, "html", s_no_files("HTML"));
+        json_t *st = json_object();
+        s_set(st, "status", json_string("success"));
+        s_set(results, "structure", st);
+    }
+    s_set(a, "tools_used", used);
+    s_set(a, "configuration_applied", json_false());
+    s_set(a, "results", results);
+    json_t *sum = json_object();
+    s_set(sum, "total_issues_found", json_integer(total));
+    s_set(sum, "tools_run_successfully", json_integer((json_int_t)json_array_size(used)));
+    json_t *sev = json_object();
+    s_set(sev, "high", json_integer(high));
+    s_set(sev, "medium", json_integer(medium));
+    s_set(sev, "low", json_integer(low));
+    s_set(sum, "severity_breakdown", sev);
+    s_set(sum, "analysis_status", json_string("completed"));
+    s_set(sum, "configuration_preset", json_string("default"));
+    s_set(a, "summary", sum);
+    s_set(o, "analysis", a);
+    s_set_ts(o);
+    return s_dump(o);
+}
+
+char *sl_mock_frame_generation(const char *id, const char *model, const char *template_slug,
+                               int64_t app_number)
+{
+    json_t *o = json_object();
+    s_set(o, "type", json_string("generation_result"));
+    if (id) {
+        s_set(o, "id", json_string(id));
+    }
+    s_set(o, "status", json_string("success"));
+    s_set(o, "app_number", json_integer(app_number));
+    s_set(o, "service", json_string("generator"));
+    s_set(o, "model_slug", json_string(model ? model : ""));
+    s_set(o, "template_slug", json_string(template_slug ? template_slug : ""));
+    s_set_ts(o);
+    return s_dump(o);
+}

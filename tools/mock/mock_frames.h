@@ -1,0 +1,50 @@
+/*  mock_frames.h: the JSON frames the mock fleet sends.
+
+    Pure builders over jansson, shaped like the frames captured from the real
+    fleet (tests/data/protocol/): same keys, same key order, same types, and
+    Python's json.dumps() separators (", " and ": ") and ASCII escaping.
+    Every builder returns a malloc'd NUL-terminated string that the caller
+    frees with free(), or NULL when out of memory. String arguments are
+    borrowed for the call; NULL "id" arguments omit the key (legacy frames).
+*/
+#ifndef SL_MOCK_FRAMES_H
+#define SL_MOCK_FRAMES_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "tools/mock/mock_fleet.h"
+
+/* Number of progress stages of a service (first is "starting", last
+   "completed"), and the stage name and message of stage i (clamped). */
+int sl_mock_stage_count(sl_mock_service_t svc);
+const char *sl_mock_stage_name(sl_mock_service_t svc, int i);
+
+/* Request "type" a service answers ("static_analyze", "generate"). */
+const char *sl_mock_request_type(sl_mock_service_t svc);
+
+/* Python-style naive UTC ISO time with microseconds:
+   "2026-11-28T20:54:18.778754". buf must hold 32 bytes. */
+void sl_mock_iso_now(char *buf, size_t size);
+
+char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id);
+char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime);
+/* {"type":"error",("id",)"message",("service")}; svc < 0 omits service. */
+char *sl_mock_frame_error(const char *id, const char *message, int svc);
+char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id,
+                                  const char *model, int64_t app);
+/* Legacy out-of-band push for stage i. */
+char *sl_mock_frame_progress_update(sl_mock_service_t svc, const char *correlation_id, int i,
+                                    const char *model, int64_t app, int issues);
+/* mux in-band progress for stage i. */
+char *sl_mock_frame_progress(sl_mock_service_t svc, const char *id, int i, double pct,
+                             const char *model, int64_t app);
+char *sl_mock_frame_simple(const char *type, const char *id); /* accepted, heartbeat, cancelled */
+/* "<x>_analysis_result". tools: the request's array of strings or NULL
+   (= every available tool). verdict: outer success, inner error. */
+char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
+                           const json_t *tools, int verdict);
+char *sl_mock_frame_generation(const char *id, const char *model, const char *template_slug,
+                               int64_t app_number);
+
+#endif
