@@ -34,6 +34,9 @@
 #include "runtime/sl_u64map.h"
 
 #define S_RECEIVED_BATCH 256 /* publish the received counter this often */
+/* A drain stops after this many messages so a flooded actor still runs its
+   timers and fd callbacks; the rest is read in the next iteration. */
+#define S_DRAIN_MAX 65536
 
 typedef struct {
     bool is_socket;
@@ -380,18 +383,15 @@ static void s_notify_parent(sl_actor_t *self, int reason)
 
 static void s_fail_pending(sl_actor_t *self)
 {
-    /* Callbacks may issue new requests; those fail at once (stop is set). */
-    while (self->pending.count > 0) {
-        s_pending_t *pr = NULL;
-        for (size_t i = 0; i < self->pending.cap; i++) {
-            if (self->pending.keys[i]) {
-                pr = sl_u64map_take(&self->pending, self->pending.keys[i]);
-                break;
-            }
+    /* One sweep: backward-shift deletion only moves entries into the hole at
+       i or behind it, so re-examine i after each take. New requests made by
+       the callbacks fail at once (stop is set) and add nothing. */
+    for (size_t i = 0; i < self->pending.cap;) {
+        if (!self->pending.keys[i]) {
+            i++;
+            continue;
         }
-        if (!pr) {
-            break;
-        }
+        s_pending_t *pr = sl_u64map_take(&self->pending, self->pending.keys[i]);
         sl_timers_cancel(self->timers, pr->timer_id);
         pr->fn(self, pr->arg, SL_ECLOSED, NULL);
         free(pr);
@@ -854,7 +854,8 @@ static void s_drain(sl_actor_t *self)
     zmq_msg_init(&frame);
     uint64_t got = 0;
     uint64_t unpublished = 0;
-    while (!self->fatal && !atomic_load_explicit(&self->stop, memory_order_relaxed)) {
+    while (!self->fatal && !atomic_load_explicit(&self->stop, memory_order_relaxed) &&
+           got < S_DRAIN_MAX) {
         if (zmq_msg_recv(&frame, self->mailbox, ZMQ_DONTWAIT) < 0) {
             break; /* EAGAIN: drained; ETERM: the loop notices on poll */
         }

@@ -35,7 +35,14 @@
     handler therefore fires after the current drain, in the same iteration,
     before the actor sleeps again; so "on each write: if no commit timer is
     armed, arm one with delay 0" commits every write of a burst at once.
-    Timers due at the same time fire in the order they were armed.
+    Timers due at the same time fire in the order they were armed. So that
+    a flooded actor still runs its timers, one drain reads at most 65,536
+    messages; the rest is read in the next iteration (a poll that returns at
+    once), after the timers.
+
+    Resources: each actor holds two file descriptors (its eventfd and its
+    mailbox socket's signaler) plus one per destination it has sent to; a
+    runtime with thousands of actors needs RLIMIT_NOFILE raised.
 */
 #ifndef SL_ACTOR_H
 #define SL_ACTOR_H

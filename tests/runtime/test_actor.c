@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -366,6 +367,12 @@ static void test_actor_stop_while_busy(void **unused)
 static void test_actor_thousand_actors(void **unused)
 {
     enum { N = 1000 };
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4 * N) {
+        print_message("RLIMIT_NOFILE %lu is too low for %d actors\n",
+                      (unsigned long)rl.rlim_cur, N);
+        skip();
+    }
     static rec_t r[N];
     static sl_actor_t *a[N];
     memset(r, 0, sizeof(r));
@@ -677,6 +684,12 @@ static void test_actor_handler_error_tells_parent(void **unused)
 int main(void)
 {
     sl_log_set_level(SL_LOG_ERROR);
+    /* 1,000 actors need about 2,000 descriptors: lift a 1,024 soft limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 8192) {
+        rl.rlim_cur = rl.rlim_max < 8192 ? rl.rlim_max : 8192;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_actor_spawn_ready_stop),
         cmocka_unit_test(test_actor_init_error),
