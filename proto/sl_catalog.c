@@ -215,8 +215,9 @@ static int s_field_check(const sl_field_desc_t *f, const char *base, bool *write
         if (b->len > SL_MSG_MAX_BIN) {
             return SL_ETOOBIG;
         }
-        /* Verbatim bytes: make sure the body stays one well-formed map. */
-        return sl_mp_validate(b->ptr, b->len) == 0 ? 0 : SL_EINVAL;
+        /* Verbatim bytes: make sure the body stays one well-formed map,
+           within the depth limit once nested one level into it. */
+        return sl_mp_validate_depth(b->ptr, b->len, SL_MP_MAX_DEPTH - 1) == 0 ? 0 : SL_EINVAL;
     }
     case SL_FK_STRS: {
         const sl_strs_t *l = at;
@@ -425,12 +426,20 @@ int sl_msg_decode(uint16_t type, const uint8_t *buf, size_t len, void *out)
     char *base = out;
     memset(base, 0, d->size);
 
+    /* One well-formed object, depth-limited as a whole (so a RAW field
+       nests at most SL_MP_MAX_DEPTH - 1 levels), nothing after it: checked
+       first so every malformed body fails the same way whatever field
+       the damage is in. */
+    int rc = sl_mp_validate(buf, len);
+    if (rc < 0) {
+        goto fail;
+    }
     sl_mp_reader_t r;
     sl_mp_reader_init(&r, buf, len);
     uint64_t seen = 0;    /* key met (duplicates) */
     uint64_t present = 0; /* key met with a non-nil value */
     uint32_t n;
-    int rc = sl_mp_read_map(&r, &n);
+    rc = sl_mp_read_map(&r, &n);
     if (rc < 0) {
         goto fail;
     }

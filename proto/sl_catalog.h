@@ -24,7 +24,9 @@
         absent for OPT fields (and as missing for REQ fields),
       - a REQ field absent is SL_EMISSING; a key twice is SL_EPROTO,
       - STR must not contain NUL (SL_EPROTO),
-      - RAW must be one complete well-formed object (copied),
+      - RAW must be one complete well-formed object (copied); as the whole
+        body is depth-limited, a RAW nests at most SL_MP_MAX_DEPTH - 1
+        levels,
       - sizes over SL_MSG_MAX_STR / SL_MSG_MAX_BIN / SL_MSG_MAX_STRS are
         SL_ETOOBIG (encoding refuses them too, so we never emit a body we
         would not accept).

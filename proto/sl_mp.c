@@ -647,9 +647,10 @@ int sl_mp_read_nil(sl_mp_reader_t *self)
     return 0;
 }
 
-/* Skips the object at *pos (at nesting depth depth, top level 1) and moves
-   *pos past it; *pos is only written on success. */
-static int s_skip_at(const sl_mp_reader_t *r, size_t *pos, int depth)
+/* Skips the object at *pos (at nesting depth depth, top level 1; containers
+   deeper than max are refused) and moves *pos past it; *pos is only written
+   on success. */
+static int s_skip_at(const sl_mp_reader_t *r, size_t *pos, int depth, int max)
 {
     s_head_t h;
     int rc = s_head(r, *pos, &h);
@@ -665,13 +666,13 @@ static int s_skip_at(const sl_mp_reader_t *r, size_t *pos, int depth)
         break;
     case SL_MP_ARRAY:
     case SL_MP_MAP: {
-        if (depth > SL_MP_MAX_DEPTH) {
+        if (depth > max) {
             return SL_ETOOBIG;
         }
         /* n < 2^32, so 2n fits in uint64_t. */
         uint64_t count = h.type == SL_MP_MAP ? 2 * (uint64_t)h.n : (uint64_t)h.n;
         for (uint64_t k = 0; k < count; k++) {
-            rc = s_skip_at(r, &p, depth + 1);
+            rc = s_skip_at(r, &p, depth + 1, max);
             if (rc < 0) {
                 return rc;
             }
@@ -688,7 +689,7 @@ static int s_skip_at(const sl_mp_reader_t *r, size_t *pos, int depth)
 int sl_mp_skip(sl_mp_reader_t *self)
 {
     size_t p = self->pos;
-    int rc = s_skip_at(self, &p, 1);
+    int rc = s_skip_at(self, &p, 1, SL_MP_MAX_DEPTH);
     if (rc < 0) {
         return rc;
     }
@@ -708,15 +709,21 @@ int sl_mp_read_raw(sl_mp_reader_t *self, const uint8_t **p, size_t *len)
     return 0;
 }
 
-int sl_mp_validate(const void *buf, size_t len)
+int sl_mp_validate_depth(const void *buf, size_t len, int max_depth)
 {
     sl_mp_reader_t r;
     sl_mp_reader_init(&r, buf, len);
-    int rc = sl_mp_skip(&r);
+    size_t p = 0;
+    int rc = s_skip_at(&r, &p, 1, max_depth < SL_MP_MAX_DEPTH ? max_depth : SL_MP_MAX_DEPTH);
     if (rc < 0) {
         return rc;
     }
-    return sl_mp_reader_done(&r) ? 0 : SL_ETRAILING;
+    return p == r.len ? 0 : SL_ETRAILING;
+}
+
+int sl_mp_validate(const void *buf, size_t len)
+{
+    return sl_mp_validate_depth(buf, len, SL_MP_MAX_DEPTH);
 }
 
 bool sl_mp_str_eq(const char *s, size_t len, const char *lit)
@@ -749,7 +756,7 @@ int sl_mp_reader_find(const sl_mp_reader_t *self, const char *key, sl_mp_reader_
             /* Keys that are containers count toward depth like any
                value: skip them with the same bound. */
             size_t p = r.pos;
-            rc = s_skip_at(&r, &p, 2);
+            rc = s_skip_at(&r, &p, 2, SL_MP_MAX_DEPTH);
             if (rc < 0) {
                 return rc;
             }
@@ -757,7 +764,7 @@ int sl_mp_reader_find(const sl_mp_reader_t *self, const char *key, sl_mp_reader_
         }
         size_t vstart = r.pos;
         size_t p = r.pos;
-        rc = s_skip_at(&r, &p, 2);
+        rc = s_skip_at(&r, &p, 2, SL_MP_MAX_DEPTH);
         if (rc < 0) {
             return rc;
         }

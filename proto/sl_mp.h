@@ -162,6 +162,9 @@ int sl_mp_read_raw(sl_mp_reader_t *self, const uint8_t **p, size_t *len);
 /* Exactly one complete, well-formed object and nothing after it: 0,
    SL_ETRUNC, SL_EPROTO, SL_ETOOBIG, or SL_ETRAILING. */
 int sl_mp_validate(const void *buf, size_t len);
+/* The same with a tighter nesting limit (capped at SL_MP_MAX_DEPTH), for
+   bytes that will be embedded max - SL_MP_MAX_DEPTH levels down. */
+int sl_mp_validate_depth(const void *buf, size_t len, int max_depth);
 
 /* True when the str slice (s, len) equals the C string lit. */
 bool sl_mp_str_eq(const char *s, size_t len, const char *lit);

@@ -613,8 +613,9 @@ static void test_catalog_raw_depth(void **state)
 {
     const sl_msg_desc_t *d = sl_msg_desc(SL_MSG_API_RESULT);
     assert_non_null(d);
-    /* {"body": [[[...nil...]]]} with n levels of arrays. */
-    for (size_t n = SL_MP_MAX_DEPTH - 1; n <= SL_MP_MAX_DEPTH + 1; n++) {
+    /* {"body": [[[...nil...]]]} with n levels of arrays: the body as a whole
+       is depth-limited, so RAW gets one level less. */
+    for (size_t n = SL_MP_MAX_DEPTH - 2; n <= SL_MP_MAX_DEPTH + 1; n++) {
         uint8_t buf[64];
         size_t len = 0;
         buf[len++] = 0x81;
@@ -624,7 +625,16 @@ static void test_catalog_raw_depth(void **state)
         memset(buf + len, 0x91, n);
         len += n;
         buf[len++] = 0xc0;
-        s_expect(d, buf, len, n <= SL_MP_MAX_DEPTH ? 0 : SL_ETOOBIG);
+        s_expect(d, buf, len, n <= SL_MP_MAX_DEPTH - 1 ? 0 : SL_ETOOBIG);
+        /* Encoding agrees: a RAW that deep is refused. */
+        sl_api_result_t m = {0};
+        assert_int_equal(sl_bytes_set(&m.body, buf + 6, len - 6), 0);
+        uint8_t *enc = NULL;
+        size_t enc_len = 0;
+        assert_int_equal(sl_api_result_encode(&m, &enc, &enc_len),
+                         n <= SL_MP_MAX_DEPTH - 1 ? 0 : SL_EINVAL);
+        free(enc);
+        sl_api_result_clear(&m);
     }
     /* Encoding refuses a RAW that is not one well-formed object. */
     sl_api_result_t r = {0};

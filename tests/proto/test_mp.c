@@ -301,6 +301,11 @@ static void test_mp_depth_limit(void **state)
     size_t len;
     uint8_t *ok = s_nested(SL_MP_MAX_DEPTH, &len);
     assert_int_equal(sl_mp_validate(ok, len), 0);
+    /* A tighter limit for bytes to be embedded one level down. */
+    assert_int_equal(sl_mp_validate_depth(ok, len, SL_MP_MAX_DEPTH - 1), SL_ETOOBIG);
+    assert_int_equal(sl_mp_validate_depth(ok + 1, len - 1, SL_MP_MAX_DEPTH - 1), 0);
+    /* Looser limits are capped. */
+    assert_int_equal(sl_mp_validate_depth(ok, len, 1000), 0);
     free(ok);
     uint8_t *deep = s_nested(SL_MP_MAX_DEPTH + 1, &len);
     assert_int_equal(sl_mp_validate(deep, len), SL_ETOOBIG);

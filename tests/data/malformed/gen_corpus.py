@@ -48,6 +48,9 @@ cases = {
     "array32_huge_strs": (ATTEMPT_START, b"\x81" + s("tools") + b"\xdd\xff\xff\xff\xff" + s("x")),
     "raw_map32_huge": (API_RESULT, b"\x81" + s("body") + b"\xdf\xff\xff\xff\xff\x01\x01"),
     "raw_deep_nesting": (API_RESULT, b"\x81" + s("body") + b"\x91" * 40 + b"\xc0"),
+    # found by fuzz_catalog: a RAW within its own limit, but the body as a
+    # whole one level too deep (encode and validate refuse it, so must decode)
+    "raw_depth_body_33": (API_RESULT, b"\x81" + s("body") + b"\x91" * 32 + b"\xc0"),
     "raw_deep_maps": (API_RESULT, b"\x81" + s("body") + (b"\x81" + s("a")) * 40 + b"\x01"),
     "raw_c1": (API_RESULT, b"\x81" + s("body") + b"\x92\x01\xc1"),
     "trailing_nil": (ATTEMPT_CANCEL, cancel + b"\xc0"),
