@@ -1,0 +1,85 @@
+/*  sluice.h: the public embedding API.
+
+    A host program (or sluiced itself) runs the whole sluice runtime with
+    these calls: the store, one endpoint actor per analyzer service, the
+    progress listener, the pipeline shards, the watchdog and the API actor,
+    wired as in docs/internals.md. The host may pass its own ZeroMQ context
+    and bind the API and PUB sockets on inproc:// endpoints of that context
+    (`sluice_set(s, "api/endpoint", "inproc://sluice-api")`), then talk to
+    sluice with its own sockets exactly as a remote client would.
+
+        sluice_t *s = sluice_new(host_ctx);
+        sluice_set(s, "sluice/data_dir", "/var/lib/sluice");
+        sluice_set(s, "api/endpoint", "inproc://sluice-api");
+        sluice_set(s, "api/pub", "inproc://sluice-pub");
+        if (sluice_start(s) != 0) { fprintf(stderr, "%s\n", sluice_error(s)); }
+        ...
+        sluice_destroy(&s);   // stops everything, in reverse start order
+
+    Threads: call everything from one host thread. sluice_start returns once
+    every actor is ready (pipelines recovered from the data directory);
+    sluice_destroy returns once every thread has exited. Configuration keys
+    are those of sluiced's config file (README, "Configuration").
+*/
+#ifndef SLUICE_H
+#define SLUICE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct sluice_t sluice_t;
+
+/* zmq_ctx: the host's ZeroMQ context (borrowed; must outlive the sluice_t)
+   or NULL for a private one. Starts with the built-in defaults. Caller owns;
+   NULL on ENOMEM. */
+sluice_t *sluice_new(void *zmq_ctx);
+
+/* Loads a config file over the current settings. 0, or a negative code
+   with the reason in sluice_error() ("file:line: key: problem"); a bad file
+   changes nothing. Before sluice_start only. */
+int sluice_load_config(sluice_t *self, const char *path);
+
+/* Sets one key, e.g. ("services/static-analyzer/urls", "ws://a:1,ws://b:1"),
+   ("api/endpoint", "inproc://x,tcp://127.0.0.1:5570"). Errors as above. */
+int sluice_set(sluice_t *self, const char *key, const char *value);
+
+/* Applies the fleet's STATIC_ANALYZER_URLS, DYNAMIC_ANALYZER_URLS,
+   PERF_TESTER_URLS, AI_ANALYZER_URLS and GENERATOR_URLS variables. */
+int sluice_apply_env(sluice_t *self);
+
+/* Writes the effective configuration in the config file's format. */
+int sluice_write_config(sluice_t *self, FILE *out);
+
+/* Called (from the watchdog's thread) when an actor is dead or wedged past
+   the hard limit. The default logs and exits the process with code 70 so an
+   outer supervisor restarts it; recovery resumes everything. */
+typedef void(sluice_fatal_fn)(const char *why, void *arg);
+void sluice_on_fatal(sluice_t *self, sluice_fatal_fn *fn, void *arg);
+
+/* Starts every actor. 0, or a negative code with the reason in
+   sluice_error() (data directory held by another daemon, an API endpoint
+   that cannot be bound, ...); on failure nothing is left running. */
+int sluice_start(sluice_t *self);
+
+/* Graceful stop, step one: closes the API (no new work) and waits up to
+   grace_ms (< 0: the configured sluice/shutdown_grace_ms) for running
+   attempts to end. Returns how many attempts were
+   still running when it gave up (they resume at the next start). */
+int sluice_drain(sluice_t *self, int64_t grace_ms);
+
+/* Stops everything that runs and frees. Accepts NULL; nulls *p. */
+void sluice_destroy(sluice_t **p);
+
+/* The last error message ("" if none). Borrowed until the next call. */
+const char *sluice_error(const sluice_t *self);
+
+/* The port the progress listener bound (useful with a configured port 0),
+   or -1 when it is off or not started. */
+int sluice_progress_port(const sluice_t *self);
+
+/* Validates a config file without starting anything (sluiced
+   --check-config): 0, or SL_ECONFIG/SL_EIO with "file:line: key: problem"
+   in err. */
+int sluice_check_config(const char *path, char *err, size_t errlen);
+
+#endif
