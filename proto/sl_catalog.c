@@ -27,18 +27,18 @@
 
 /* ---- descriptors ---------------------------------------------------------- */
 
-#define SL_F(kind, name, presence)                                                       \
+#define SL_F(kind, name, presence)                                                                 \
     {#name, SL_FK_##kind, S_PRES_##presence, offsetof(s_cur_t, name)},
-#define SL_MSG(sym, id, cname, ...)                                                      \
-    static const sl_msg_desc_t *s_desc_##cname(void)                                     \
-    {                                                                                    \
-        typedef sl_##cname##_t s_cur_t;                                                  \
-        static const sl_field_desc_t fields[] = {__VA_ARGS__};                           \
-        _Static_assert(sizeof fields / sizeof fields[0] <= S_MAX_FIELDS,                 \
-                       "too many fields in " #cname);                                    \
-        static const sl_msg_desc_t desc = {sym, #cname, sizeof(s_cur_t), fields,        \
-                                           sizeof fields / sizeof fields[0]};            \
-        return &desc;                                                                    \
+#define SL_MSG(sym, id, cname, ...)                                                                \
+    static const sl_msg_desc_t *s_desc_##cname(void)                                               \
+    {                                                                                              \
+        typedef sl_##cname##_t s_cur_t;                                                            \
+        static const sl_field_desc_t fields[] = {__VA_ARGS__};                                     \
+        _Static_assert(sizeof fields / sizeof fields[0] <= S_MAX_FIELDS,                           \
+                       "too many fields in " #cname);                                              \
+        static const sl_msg_desc_t desc = {sym, #cname, sizeof(s_cur_t), fields,                   \
+                                           sizeof fields / sizeof fields[0]};                      \
+        return &desc;                                                                              \
     }
 #include "proto/sl_catalog.def"
 #undef SL_MSG
@@ -58,8 +58,8 @@ const sl_msg_desc_t *sl_msg_desc(uint16_t type)
 {
     switch (type) {
 #define SL_F(kind, name, presence)
-#define SL_MSG(sym, id, cname, ...)                                                      \
-    case sym:                                                                            \
+#define SL_MSG(sym, id, cname, ...)                                                                \
+    case sym:                                                                                      \
         return s_desc_##cname();
 #include "proto/sl_catalog.def"
 #undef SL_MSG
@@ -554,22 +554,22 @@ void sl_msg_free(uint16_t type, void **msg)
 /* ---- typed wrappers ------------------------------------------------------- */
 
 #define SL_F(kind, name, presence)
-#define SL_MSG(sym, id, cname, ...)                                                      \
-    int sl_##cname##_write(const sl_##cname##_t *m, sl_mp_writer_t *w)                   \
-    {                                                                                    \
-        return sl_msg_encode(sym, m, w);                                                 \
-    }                                                                                    \
-    int sl_##cname##_encode(const sl_##cname##_t *m, uint8_t **out, size_t *len)         \
-    {                                                                                    \
-        return sl_msg_encode_buf(sym, m, out, len);                                      \
-    }                                                                                    \
-    int sl_##cname##_decode(const uint8_t *buf, size_t len, sl_##cname##_t *out)         \
-    {                                                                                    \
-        return sl_msg_decode(sym, buf, len, out);                                        \
-    }                                                                                    \
-    void sl_##cname##_clear(sl_##cname##_t *m)                                           \
-    {                                                                                    \
-        sl_msg_clear(sym, m);                                                            \
+#define SL_MSG(sym, id, cname, ...)                                                                \
+    int sl_##cname##_write(const sl_##cname##_t *m, sl_mp_writer_t *w)                             \
+    {                                                                                              \
+        return sl_msg_encode(sym, m, w);                                                           \
+    }                                                                                              \
+    int sl_##cname##_encode(const sl_##cname##_t *m, uint8_t **out, size_t *len)                   \
+    {                                                                                              \
+        return sl_msg_encode_buf(sym, m, out, len);                                                \
+    }                                                                                              \
+    int sl_##cname##_decode(const uint8_t *buf, size_t len, sl_##cname##_t *out)                   \
+    {                                                                                              \
+        return sl_msg_decode(sym, buf, len, out);                                                  \
+    }                                                                                              \
+    void sl_##cname##_clear(sl_##cname##_t *m)                                                     \
+    {                                                                                              \
+        sl_msg_clear(sym, m);                                                                      \
     }
 #include "proto/sl_catalog.def"
 #undef SL_MSG

@@ -83,9 +83,9 @@ enum {
 };
 
 #define SL_F(kind, name, presence) SL_FT_##kind name;
-#define SL_MSG(sym, id, cname, ...)                                                      \
-    typedef struct {                                                                     \
-        __VA_ARGS__                                                                      \
+#define SL_MSG(sym, id, cname, ...)                                                                \
+    typedef struct {                                                                               \
+        __VA_ARGS__                                                                                \
     } sl_##cname##_t;
 #include "proto/sl_catalog.def"
 #undef SL_MSG
@@ -152,17 +152,17 @@ void sl_msg_clear(uint16_t type, void *msg);
    SL_ETYPE for an unknown type; *out is NULL on any error. */
 int sl_msg_decode_any(uint16_t type, const uint8_t *buf, size_t len, void **out);
 
-/* Clears and frees a struct from sl_msg_decode_any; nulls *msg. NULL and
-   *msg NULL are OK. */
+/* Clears and frees a struct from sl_msg_decode_any and nulls *msg; msg
+   NULL or pointing to NULL is OK. */
 void sl_msg_free(uint16_t type, void **msg);
 
 /* ---- generated: typed wrappers --------------------------------------------- */
 
 #define SL_F(kind, name, presence)
-#define SL_MSG(sym, id, cname, ...)                                                      \
-    int sl_##cname##_write(const sl_##cname##_t *m, sl_mp_writer_t *w);                  \
-    int sl_##cname##_encode(const sl_##cname##_t *m, uint8_t **out, size_t *len);        \
-    int sl_##cname##_decode(const uint8_t *buf, size_t len, sl_##cname##_t *out);        \
+#define SL_MSG(sym, id, cname, ...)                                                                \
+    int sl_##cname##_write(const sl_##cname##_t *m, sl_mp_writer_t *w);                            \
+    int sl_##cname##_encode(const sl_##cname##_t *m, uint8_t **out, size_t *len);                  \
+    int sl_##cname##_decode(const uint8_t *buf, size_t len, sl_##cname##_t *out);                  \
     void sl_##cname##_clear(sl_##cname##_t *m);
 #include "proto/sl_catalog.def"
 #undef SL_MSG

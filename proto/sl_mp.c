@@ -797,8 +797,7 @@ static int s_get(const void *buf, size_t len, const char *key, sl_mp_reader_t *v
     return 0;
 }
 
-int sl_mp_map_get_str(const void *buf, size_t len, const char *key, const char **s,
-                      size_t *slen)
+int sl_mp_map_get_str(const void *buf, size_t len, const char *key, const char **s, size_t *slen)
 {
     sl_mp_reader_t v;
     int rc = s_get(buf, len, key, &v);

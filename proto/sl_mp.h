@@ -185,8 +185,7 @@ int sl_mp_map_find(const void *buf, size_t len, const char *key, sl_mp_reader_t 
 /* Convenience lookups in a buffer holding a map: find key, then read the
    value as the given type. SL_ENOTFOUND when absent (nil counts as absent),
    SL_EPROTO on the wrong type. str results are borrowed slices. */
-int sl_mp_map_get_str(const void *buf, size_t len, const char *key, const char **s,
-                      size_t *slen);
+int sl_mp_map_get_str(const void *buf, size_t len, const char *key, const char **s, size_t *slen);
 int sl_mp_map_get_int(const void *buf, size_t len, const char *key, int64_t *v);
 int sl_mp_map_get_uint(const void *buf, size_t len, const char *key, uint64_t *v);
 int sl_mp_map_get_bool(const void *buf, size_t len, const char *key, bool *v);

@@ -177,46 +177,68 @@ static bool s_write_bad(sl_mp_writer_t *w, const sl_field_desc_t *f, int v)
     switch (f->kind) {
     case SL_FK_U64:
         switch (v) {
-        case 0: return sl_mp_write_str(w, "1") == 0;
-        case 1: return sl_mp_write_int(w, -1) == 0;
-        case 2: return sl_mp_write_double(w, 1.0) == 0;
-        default: return false;
+        case 0:
+            return sl_mp_write_str(w, "1") == 0;
+        case 1:
+            return sl_mp_write_int(w, -1) == 0;
+        case 2:
+            return sl_mp_write_double(w, 1.0) == 0;
+        default:
+            return false;
         }
     case SL_FK_I64:
         switch (v) {
-        case 0: return sl_mp_write_str(w, "1") == 0;
-        case 1: return sl_mp_write_bool(w, true) == 0;
-        default: return false;
+        case 0:
+            return sl_mp_write_str(w, "1") == 0;
+        case 1:
+            return sl_mp_write_bool(w, true) == 0;
+        default:
+            return false;
         }
     case SL_FK_BOOL:
         switch (v) {
-        case 0: return sl_mp_write_int(w, 1) == 0;
-        case 1: return sl_mp_write_str(w, "true") == 0;
-        default: return false;
+        case 0:
+            return sl_mp_write_int(w, 1) == 0;
+        case 1:
+            return sl_mp_write_str(w, "true") == 0;
+        default:
+            return false;
         }
     case SL_FK_DBL:
         switch (v) {
-        case 0: return sl_mp_write_str(w, "1.0") == 0;
-        case 1: return sl_mp_write_array(w, 0) == 0;
-        default: return false;
+        case 0:
+            return sl_mp_write_str(w, "1.0") == 0;
+        case 1:
+            return sl_mp_write_array(w, 0) == 0;
+        default:
+            return false;
         }
     case SL_FK_STR:
         switch (v) {
-        case 0: return sl_mp_write_int(w, 5) == 0;
-        case 1: return sl_mp_write_bin(w, "ab", 2) == 0;
-        case 2: return sl_mp_write_strn(w, "a\0b", 3) == 0; /* embedded NUL */
-        case 3: return sl_mp_write_map(w, 0) == 0;
-        default: return false;
+        case 0:
+            return sl_mp_write_int(w, 5) == 0;
+        case 1:
+            return sl_mp_write_bin(w, "ab", 2) == 0;
+        case 2:
+            return sl_mp_write_strn(w, "a\0b", 3) == 0; /* embedded NUL */
+        case 3:
+            return sl_mp_write_map(w, 0) == 0;
+        default:
+            return false;
         }
     case SL_FK_BIN:
         switch (v) {
-        case 0: return sl_mp_write_str(w, "ab") == 0;
-        case 1: return sl_mp_write_int(w, 0) == 0;
-        default: return false;
+        case 0:
+            return sl_mp_write_str(w, "ab") == 0;
+        case 1:
+            return sl_mp_write_int(w, 0) == 0;
+        default:
+            return false;
         }
     case SL_FK_STRS:
         switch (v) {
-        case 0: return sl_mp_write_str(w, "ab") == 0;
+        case 0:
+            return sl_mp_write_str(w, "ab") == 0;
         case 1: /* an array holding a non-str */
             sl_mp_write_array(w, 2);
             sl_mp_write_str(w, "ok");
@@ -224,7 +246,8 @@ static bool s_write_bad(sl_mp_writer_t *w, const sl_field_desc_t *f, int v)
         case 2:
             sl_mp_write_array(w, 1);
             return sl_mp_write_strn(w, "a\0", 2) == 0;
-        default: return false;
+        default:
+            return false;
         }
     case SL_FK_RAW:
         return false; /* any well-formed object is a valid RAW */
@@ -369,8 +392,8 @@ static void test_catalog_round_trip_required_only(void **state)
             const sl_field_desc_t *f = &d->fields[i];
             sl_mp_reader_t v;
             int rc = sl_mp_map_find(buf, len, f->name, &v);
-            bool numeric = f->kind == SL_FK_U64 || f->kind == SL_FK_I64 ||
-                           f->kind == SL_FK_BOOL || f->kind == SL_FK_DBL;
+            bool numeric = f->kind == SL_FK_U64 || f->kind == SL_FK_I64 || f->kind == SL_FK_BOOL ||
+                           f->kind == SL_FK_DBL;
             /* Absent OPT strings/bytes/lists are omitted; numbers always go. */
             assert_int_equal(rc, (f->required || numeric) ? 0 : SL_ENOTFOUND);
         }
@@ -525,8 +548,7 @@ static void test_catalog_unknown_keys_skipped(void **state)
     sl_mp_kv_str(&w, "task_id", "t");
     sl_mp_kv_uint(&w, "attempt", 3);
     sl_attempt_cancel_t c = {0};
-    assert_int_equal(sl_attempt_cancel_decode(sl_mp_writer_data(&w), sl_mp_writer_len(&w), &c),
-                     0);
+    assert_int_equal(sl_attempt_cancel_decode(sl_mp_writer_data(&w), sl_mp_writer_len(&w), &c), 0);
     assert_string_equal(c.task_id, "t");
     assert_true(c.attempt == 3);
     sl_attempt_cancel_clear(&c);
@@ -588,14 +610,18 @@ static void test_catalog_huge_declared_lengths(void **state)
         /* top-level map32 claiming 4G pairs */
         S_CASE(SL_MSG_ALERT, "\xdf\xff\xff\xff\xff\xa4kind"),
         /* STR: str32 */
-        S_CASE(SL_MSG_ALERT, "\x81\xa4kind\xdb\xff\xff\xff\xff" "abc"),
+        S_CASE(SL_MSG_ALERT, "\x81\xa4kind\xdb\xff\xff\xff\xff"
+                             "abc"),
         /* BIN: bin32 */
-        S_CASE(SL_MSG_STORE_GET, "\x81\xa3key\xc6\xff\xff\xff\xff" "abc"),
+        S_CASE(SL_MSG_STORE_GET, "\x81\xa3key\xc6\xff\xff\xff\xff"
+                                 "abc"),
         /* STRS: array32 */
         S_CASE(SL_MSG_ATTEMPT_START, "\x81\xa5tools\xdd\xff\xff\xff\xff\xa1x"),
         /* RAW: map32 and a nested array32 */
-        S_CASE(SL_MSG_API_RESULT, "\x81\xa4" "body\xdf\xff\xff\xff\xff\x01\x01"),
-        S_CASE(SL_MSG_API_RESULT, "\x81\xa4" "body\x91\xdd\xff\xff\xff\xff\x01"),
+        S_CASE(SL_MSG_API_RESULT, "\x81\xa4"
+                                  "body\xdf\xff\xff\xff\xff\x01\x01"),
+        S_CASE(SL_MSG_API_RESULT, "\x81\xa4"
+                                  "body\x91\xdd\xff\xff\xff\xff\x01"),
         /* unknown key with a huge value */
         S_CASE(SL_MSG_ENDPOINT_STATUS, "\x81\xa1z\xc6\xff\xff\xff\xff"),
         /* a huge key */

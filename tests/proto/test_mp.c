@@ -273,7 +273,10 @@ static void test_mp_container_needs_bytes(void **state)
     assert_int_equal(sl_mp_read_array(&r, &n), 0);
     assert_int_equal(n, 3);
     /* 2 pairs need at least 4 bytes; 3 are left. */
-    sl_mp_reader_init(&r, "\x82\xa1" "a\x01", 4);
+    sl_mp_reader_init(&r,
+                      "\x82\xa1"
+                      "a\x01",
+                      4);
     assert_int_equal(sl_mp_read_map(&r, &n), SL_ETRUNC);
     /* array16 of 1000 declared with 2 bytes of content. */
     sl_mp_reader_init(&r, "\xdc\x03\xe8\x01\x02", 5);
@@ -349,8 +352,8 @@ static void test_mp_invalid_byte_and_validate(void **state)
 static void test_mp_ext_and_peek(void **state)
 {
     /* fixext1, fixext16, ext8 (len 2), all skippable. */
-    const uint8_t ext[] = {0x93, 0xd4, 0x01, 0xaa, 0xd8, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                           0,    0,    0,    0,    0,    0,    0xc7, 0x02, 0x05, 0xbb, 0xcc};
+    const uint8_t ext[] = {0x93, 0xd4, 0x01, 0xaa, 0xd8, 0x01, 0, 0, 0,    0,    0,    0,    0,   0,
+                           0,    0,    0,    0,    0,    0,    0, 0, 0xc7, 0x02, 0x05, 0xbb, 0xcc};
     assert_int_equal(sl_mp_validate(ext, sizeof ext), 0);
     assert_int_equal(sl_mp_validate(ext, sizeof ext - 1), SL_ETRUNC);
     sl_mp_reader_t r;
@@ -371,11 +374,17 @@ static void test_mp_strdup(void **state)
 {
     sl_mp_reader_t r;
     char *s = (char *)"x";
-    sl_mp_reader_init(&r, "\xa3" "a\0b", 4);
+    sl_mp_reader_init(&r,
+                      "\xa3"
+                      "a\0b",
+                      4);
     assert_int_equal(sl_mp_read_strdup(&r, 100, &s), SL_EPROTO);
     assert_null(s);
     assert_int_equal(r.pos, 0);
-    sl_mp_reader_init(&r, "\xa3" "abc", 4);
+    sl_mp_reader_init(&r,
+                      "\xa3"
+                      "abc",
+                      4);
     assert_int_equal(sl_mp_read_strdup(&r, 2, &s), SL_ETOOBIG);
     assert_int_equal(sl_mp_read_strdup(&r, 3, &s), 0);
     assert_string_equal(s, "abc");
