@@ -191,11 +191,13 @@ void sl_rt_destroy(sl_rt_t **p)
         s_actor_unref(&a);
     }
     int ports = atomic_load(&self->ports);
-    if (ports > 0) {
-        sl_error("runtime destroyed with %d port(s) still open", ports);
-    }
     sl_registry_fini(self);
-    if (self->own_ctx) {
+    if (ports > 0) {
+        /* zmq_ctx_term would wait forever for the ports' sockets: leak the
+           context instead of hanging the host. */
+        sl_error("runtime destroyed with %d port(s) still open; context left open", ports);
+    }
+    else if (self->own_ctx) {
         zmq_ctx_term(self->ctx);
     }
     if (self->own_clock) {
@@ -425,8 +427,8 @@ static void *s_actor_main(void *arg)
     if (rc < 0) {
         /* Requests made by init that failed still owe their callbacks. */
         s_fail_pending(self);
-        sl_registry_release(self->rt, self->entry);
         s_mailbox_close(self);
+        sl_registry_release(self->rt, self->entry);
         sl_sendcache_fini(&self->cache);
         sl_timers_destroy(&self->timers);
         sl_u64map_fini(&self->pending);
@@ -440,8 +442,10 @@ static void *s_actor_main(void *arg)
     int reason = s_loop(self);
 
     atomic_store(&self->exit_reason, reason);
-    sl_registry_release(self->rt, self->entry);
+    /* Unbind before the name is released, so whoever claims it next can
+       bind at once (a restart never sees EADDRINUSE). */
     s_mailbox_close(self);
+    sl_registry_release(self->rt, self->entry);
     atomic_store(&self->stop, true);
     s_fail_pending(self);
     if (self->fini) {

@@ -18,13 +18,13 @@
 #include "runtime/sl_log.h"
 #include "tests/runtime/rt_testutil.h"
 
-enum { T_DATA = 256, T_TRIGGER, T_ECHO, T_FAIL, T_GATE, T_ARM0 };
+enum { T_DATA = 256, T_TRIGGER, T_ECHO, T_FAIL, T_GATE, T_ARM0, T_SLOW };
 
 /* What handlers record; one per test. */
 typedef struct {
     _Atomic int inits, finis, handled, fd_calls, sock_calls;
     _Atomic int cb_calls, cb_status, cb_ok, out_of_order;
-    _Atomic int gate_open, commit_seen, commits;
+    _Atomic int gate_open, in_gate, commit_seen, commits;
     _Atomic uint32_t last_seq[2];
     _Atomic int seen;
     uint64_t timer_id;
@@ -101,9 +101,19 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
     case T_GATE: {
         /* Hold the handler (bounded) so messages pile up in the mailbox. */
         int64_t deadline = rt_test_now_ms() + 5000;
+        atomic_store(&r->in_gate, 1);
         while (!atomic_load(&r->gate_open) && rt_test_now_ms() < deadline) {
             rt_test_pause();
         }
+        break;
+    }
+    case T_SLOW: {
+        /* 20 us of work per message */
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        do {
+            clock_gettime(CLOCK_MONOTONIC, &b);
+        } while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 20000);
         break;
     }
     case T_ARM0:
@@ -352,13 +362,15 @@ static void test_actor_stop_while_busy(void **unused)
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
     sl_actor_t *a = s_spawn(rt, "busy", &r);
     sl_port_t *port = sl_port_new(rt, NULL);
-    uint32_t v = 0;
-    for (int i = 0; i < 200000; i++) {
-        assert_int_equal(sl_port_send(port, "busy", T_DATA, &v, 4), 0);
+    enum { N = 100000 }; /* 2 s of work queued */
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(sl_port_send(port, "busy", T_SLOW, NULL, 0), 0);
     }
+    assert_true(RT_WAIT_UNTIL(atomic_load(&r.handled) > 0, 5000));
     int64_t t0 = rt_test_now_ms();
     sl_actor_destroy(&a);
-    assert_true(rt_test_now_ms() - t0 < 2000);
+    assert_true(rt_test_now_ms() - t0 < 500);
+    assert_true(atomic_load(&r.handled) < N);
     assert_int_equal(atomic_load(&r.finis), 1);
     sl_port_destroy(&port);
     sl_rt_destroy(&rt);
@@ -440,9 +452,9 @@ static void test_actor_delay0_timer_after_drain(void **unused)
     sl_actor_t *a = s_spawn(rt, "store", &r);
     sl_port_t *port = sl_port_new(rt, NULL);
     /* The gate holds the first drain while the burst piles up behind it. */
-    assert_int_equal(sl_port_send(port, "store", T_ARM0, NULL, 0), 0);
     assert_int_equal(sl_port_send(port, "store", T_GATE, NULL, 0), 0);
-    for (int i = 0; i < 998; i++) {
+    assert_true(RT_WAIT_UNTIL(atomic_load(&r.in_gate) == 1, 5000));
+    for (int i = 0; i < 999; i++) {
         assert_int_equal(sl_port_send(port, "store", T_ARM0, NULL, 0), 0);
     }
     atomic_store(&r.gate_open, 1);

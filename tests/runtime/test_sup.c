@@ -160,6 +160,28 @@ static void test_sup_restarts_spread_over_periods(void **unused)
     sl_clock_destroy(&clock);
 }
 
+static void test_sup_runtime_destroy_stops_tree(void **unused)
+{
+    child_rec_t ra = {0}, rb = {0};
+    sl_rt_t *rt = sl_rt_new(NULL, NULL);
+    sl_actor_spec_t kids[2] = {s_child("a", &ra), s_child("b", &rb)};
+    sl_actor_t *sup = NULL;
+    assert_int_equal(sl_sup_spawn(rt, "sup", (sl_sup_policy_t){3, 5000}, kids, 2, &sup), 0);
+    sl_port_t *port = sl_port_new(rt, NULL);
+    /* b's new incarnation is younger than the supervisor */
+    assert_int_equal(sl_port_send(port, "b", T_CRASH, NULL, 0), 0);
+    assert_true(RT_WAIT_UNTIL(sl_sup_restarts(sup) == 1, 5000));
+    sl_port_destroy(&port);
+    sl_rt_destroy(&rt); /* stops everything, restarts nothing */
+    assert_false(sl_actor_running(sup));
+    assert_int_equal(sl_actor_exit_reason(sup), 0);
+    assert_int_equal(sl_sup_restarts(sup), 1);
+    assert_int_equal(atomic_load(&ra.finis), 1);
+    assert_int_equal(atomic_load(&rb.finis), 2);
+    assert_int_equal(atomic_load(&rb.inits), 2);
+    sl_actor_destroy(&sup); /* the caller still frees what it owns */
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_OFF);
@@ -168,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_sup_clean_stop_not_restarted),
         cmocka_unit_test(test_sup_intensity_exceeded),
         cmocka_unit_test(test_sup_restarts_spread_over_periods),
+        cmocka_unit_test(test_sup_runtime_destroy_stops_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
