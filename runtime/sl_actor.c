@@ -425,8 +425,14 @@ static void *s_actor_main(void *arg)
         }
     }
     if (rc < 0) {
-        /* Requests made by init that failed still owe their callbacks. */
-        s_fail_pending(self);
+        /* The actor never existed: requests init made are dropped without
+           their callbacks, whose args likely point into state that init's
+           error path already freed. */
+        for (size_t i = 0; i < self->pending.cap; i++) {
+            if (self->pending.keys[i]) {
+                free(self->pending.vals[i]);
+            }
+        }
         s_mailbox_close(self);
         sl_registry_release(self->rt, self->entry);
         sl_sendcache_fini(&self->cache);

@@ -115,7 +115,8 @@ bool sl_rt_has(sl_rt_t *self, const char *name);
 /* ---- actors ----------------------------------------------------------- */
 
 /* init runs on the new thread before spawn returns; returning < 0 makes
-   spawn fail with that code (and fini is not called). *state is the actor's
+   spawn fail with that code (and fini is not called; timers, watches and
+   requests init made are dropped without firing). *state is the actor's
    private state, passed to handle and fini.
    handle gets every non-runtime message. It must not block. A return < 0 is
    fatal: the actor stops, fini runs, and the parent (if any) receives

@@ -165,9 +165,29 @@ static int s_init_fails(sl_actor_t *self, void *args, void **state)
     return SL_ECONFIG;
 }
 
+static int s_init_requests_then_fails(sl_actor_t *self, void *args, void **state)
+{
+    rec_t *r = args;
+    if (sl_actor_request(self, "sink", T_ECHO, NULL, 0, 1000, s_reply_cb, r) < 0) {
+        return SL_EINVAL;
+    }
+    sl_actor_timer(self, 0, 0, s_commit, r);
+    return SL_ECONFIG;
+}
+
 static void test_actor_init_error(void **unused)
 {
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
+    rec_t rf = {0};
+    sl_port_t *sink = sl_port_new(rt, "sink");
+    sl_actor_spec_t rspec = {.name = "req", .init = s_init_requests_then_fails,
+                             .handle = s_handle, .fini = s_fini, .args = &rf};
+    sl_actor_t *ra = NULL;
+    assert_int_equal(sl_actor_spawn(rt, &rspec, &ra), SL_ECONFIG);
+    assert_int_equal(atomic_load(&rf.cb_calls), 0); /* dropped, not fired */
+    assert_int_equal(atomic_load(&rf.commits), 0);
+    assert_int_equal(atomic_load(&rf.finis), 0);
+    sl_port_destroy(&sink);
     sl_actor_spec_t spec = {.name = "bad", .init = s_init_fails, .handle = s_handle};
     sl_actor_t *a = NULL;
     assert_int_equal(sl_actor_spawn(rt, &spec, &a), SL_ECONFIG);
