@@ -174,8 +174,7 @@ void sl_rt_destroy(sl_rt_t **p)
             self->tail = a->prev;
             if (self->tail) {
                 self->tail->next = NULL;
-            }
-            else {
+            } else {
                 self->head = NULL;
             }
             a->prev = a->next = NULL;
@@ -196,8 +195,7 @@ void sl_rt_destroy(sl_rt_t **p)
         /* zmq_ctx_term would wait forever for the ports' sockets: leak the
            context instead of hanging the host. */
         sl_error("runtime destroyed with %d port(s) still open; context left open", ports);
-    }
-    else if (self->own_ctx) {
+    } else if (self->own_ctx) {
         zmq_ctx_term(self->ctx);
     }
     if (self->own_clock) {
@@ -541,8 +539,7 @@ int sl_actor_spawn(sl_rt_t *rt, const sl_actor_spec_t *spec, sl_actor_t **out)
     self->next = NULL;
     if (rt->tail) {
         rt->tail->next = self;
-    }
-    else {
+    } else {
         rt->head = self;
     }
     rt->tail = self;
@@ -579,14 +576,12 @@ void sl_actor_destroy(sl_actor_t **p)
         sl_rt_t *rt = self->rt;
         if (self->prev) {
             self->prev->next = self->next;
-        }
-        else {
+        } else {
             rt->head = self->next;
         }
         if (self->next) {
             self->next->prev = self->prev;
-        }
-        else {
+        } else {
             rt->tail = self->prev;
         }
         self->prev = self->next = NULL;
@@ -663,8 +658,8 @@ static void s_request_expired(void *arg, uint64_t timer_id)
     free(pr);
 }
 
-int sl_actor_request(sl_actor_t *self, const char *to, uint16_t type, const void *body,
-                     size_t len, int64_t timeout_ms, sl_reply_fn *fn, void *arg)
+int sl_actor_request(sl_actor_t *self, const char *to, uint16_t type, const void *body, size_t len,
+                     int64_t timeout_ms, sl_reply_fn *fn, void *arg)
 {
     if (!self || !to || !fn || timeout_ms < 0) {
         return SL_EINVAL;
@@ -684,8 +679,8 @@ int sl_actor_request(sl_actor_t *self, const char *to, uint16_t type, const void
         free(pr);
         return SL_ENOMEM;
     }
-    pr->timer_id = sl_timers_add(self->timers, sl_actor_now(self) + timeout_ms, 0,
-                                 s_request_expired, pr);
+    pr->timer_id =
+        sl_timers_add(self->timers, sl_actor_now(self) + timeout_ms, 0, s_request_expired, pr);
     if (pr->timer_id == 0) {
         sl_u64map_take(&self->pending, pr->corr);
         free(pr);
@@ -791,14 +786,13 @@ int sl_actor_unwatch_fd(sl_actor_t *self, int fd)
     return 0;
 }
 
-int sl_actor_watch_socket(sl_actor_t *self, void *zsock, short events, sl_socket_fn *fn,
-                          void *arg)
+int sl_actor_watch_socket(sl_actor_t *self, void *zsock, short events, sl_socket_fn *fn, void *arg)
 {
     if (!self || !zsock || !fn || events == 0) {
         return SL_EINVAL;
     }
-    s_watch_t w = {.is_socket = true, .fd = -1, .zsock = zsock, .events = events,
-                   .sock_fn = fn, .arg = arg};
+    s_watch_t w = {
+        .is_socket = true, .fd = -1, .zsock = zsock, .events = events, .sock_fn = fn, .arg = arg};
     return s_watch_add(self, w);
 }
 

@@ -25,7 +25,7 @@ typedef struct sl_entry_t {
     struct sl_entry_t *next; /* registry hash chain */
     _Atomic int refs;
     _Atomic bool alive;
-    uint64_t hwm; /* messages; 0 = unlimited */
+    uint64_t hwm;      /* messages; 0 = unlimited */
     sl_actor_t *actor; /* NULL for ports; valid while registered (lock held) */
     bool is_actor;     /* immutable */
     /* Senders and the owner write these from different threads: keep them

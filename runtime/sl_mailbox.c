@@ -234,8 +234,8 @@ int sl_env_decode(const uint8_t *data, size_t size, sl_msg_t *msg)
     return 0;
 }
 
-static void s_env_write(uint8_t *out, uint8_t flags, uint16_t type, uint64_t corr,
-                        const char *from, size_t from_len, const void *body, size_t len)
+static void s_env_write(uint8_t *out, uint8_t flags, uint16_t type, uint64_t corr, const char *from,
+                        size_t from_len, const void *body, size_t len)
 {
     out[0] = SL_ENVELOPE_VERSION;
     out[1] = flags;

@@ -125,8 +125,8 @@ int sl_port_reply(sl_port_t *self, const sl_msg_t *request, uint16_t type, const
     if (!self || !request || !(request->flags & SL_MSG_F_REQUEST) || !request->from[0]) {
         return SL_EINVAL;
     }
-    return sl_sendcache_send(&self->cache, request->from, type, SL_MSG_F_REPLY, request->corr,
-                             body, len);
+    return sl_sendcache_send(&self->cache, request->from, type, SL_MSG_F_REPLY, request->corr, body,
+                             len);
 }
 
 static int64_t s_mono_ms(void)
@@ -209,8 +209,8 @@ int sl_port_recv(sl_port_t *self, int64_t timeout_ms, sl_msg_t **msg)
     return 0;
 }
 
-int sl_port_request(sl_port_t *self, const char *to, uint16_t type, const void *body,
-                    size_t len, int64_t timeout_ms, sl_msg_t **reply)
+int sl_port_request(sl_port_t *self, const char *to, uint16_t type, const void *body, size_t len,
+                    int64_t timeout_ms, sl_msg_t **reply)
 {
     if (!self || !to || !reply || !self->mailbox) {
         return SL_EINVAL; /* a send-only port has nowhere to receive the reply */
@@ -240,8 +240,7 @@ int sl_port_request(sl_port_t *self, const char *to, uint16_t type, const void *
         }
         if (self->kept_tail) {
             self->kept_tail->next = o;
-        }
-        else {
+        } else {
             self->kept_head = o;
         }
         self->kept_tail = o;

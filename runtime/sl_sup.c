@@ -58,8 +58,7 @@ static int s_sup_init(sl_actor_t *self, void *args, void **state)
     s_sup_t *sup = args;
     *state = sup;
     for (size_t i = 0; i < sup->n_children; i++) {
-        int rc = sl_actor_spawn(sl_actor_rt(self), &sup->children[i].spec,
-                                &sup->children[i].actor);
+        int rc = sl_actor_spawn(sl_actor_rt(self), &sup->children[i].spec, &sup->children[i].actor);
         if (rc < 0) {
             sl_error("supervisor %s: child %s failed to start: %s", sup->name,
                      sup->children[i].name, sl_err_name(rc));
@@ -102,13 +101,11 @@ static int s_decode_exit(const sl_msg_t *msg, char *name, int *reason)
             memcpy(name, v->via.str.ptr, v->via.str.size);
             name[v->via.str.size] = '\0';
             have_name = true;
-        }
-        else if (k->via.str.size == 6 && memcmp(k->via.str.ptr, "reason", 6) == 0) {
+        } else if (k->via.str.size == 6 && memcmp(k->via.str.ptr, "reason", 6) == 0) {
             if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && v->via.i64 >= INT32_MIN) {
                 *reason = (int)v->via.i64;
                 have_reason = true;
-            }
-            else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT32_MAX) {
+            } else if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 <= INT32_MAX) {
                 *reason = (int)v->via.u64;
                 have_reason = true;
             }

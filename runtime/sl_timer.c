@@ -19,7 +19,7 @@
 #include "runtime/sl_u64map.h"
 
 typedef struct {
-    uint64_t id;  /* 0 when the slot is free */
+    uint64_t id; /* 0 when the slot is free */
     uint64_t seq;
     int64_t due;
     int64_t period;
@@ -128,8 +128,7 @@ static void s_heap_remove(sl_timers_t *self, size_t pos)
     s_place(self, pos, self->heap[self->heap_len]);
     if (pos > 0 && s_less(self, self->heap[pos], self->heap[(pos - 1) / 2])) {
         s_sift_up(self, pos);
-    }
-    else {
+    } else {
         s_sift_down(self, pos);
     }
 }
@@ -161,8 +160,7 @@ uint64_t sl_timers_add(sl_timers_t *self, int64_t due_ms, int64_t period_ms, sl_
     if (self->free_head != SIZE_MAX) {
         slot = self->free_head;
         self->free_head = self->slab[slot].next_free;
-    }
-    else {
+    } else {
         if (self->slab_used == self->slab_cap) {
             size_t ncap = self->slab_cap ? self->slab_cap * 2 : 64;
             s_timer_t *nslab = realloc(self->slab, ncap * sizeof(*nslab));
@@ -246,8 +244,7 @@ size_t sl_timers_run(sl_timers_t *self, int64_t now_ms)
             t->due = next;
             t->seq = self->next_seq++;
             s_sift_down(self, 0);
-        }
-        else {
+        } else {
             s_heap_remove(self, 0);
             s_slot_free(self, slot);
         }

@@ -11,7 +11,7 @@
 typedef struct {
     uint64_t *keys; /* 0 = empty */
     void **vals;
-    size_t cap;     /* power of two, 0 before the first put */
+    size_t cap; /* power of two, 0 before the first put */
     size_t count;
 } sl_u64map_t;
 

@@ -22,13 +22,13 @@ static inline void rt_test_pause(void)
 
 /* Polls `cond` until it holds or timeout_ms passed; evaluates to the final
    value of cond. */
-#define RT_WAIT_UNTIL(cond, timeout_ms)                                                    \
-    ({                                                                                     \
-        int64_t rt_deadline_ = rt_test_now_ms() + (timeout_ms);                            \
-        while (!(cond) && rt_test_now_ms() < rt_deadline_) {                               \
-            rt_test_pause();                                                               \
-        }                                                                                  \
-        (bool)(cond);                                                                      \
+#define RT_WAIT_UNTIL(cond, timeout_ms)                                                            \
+    ({                                                                                             \
+        int64_t rt_deadline_ = rt_test_now_ms() + (timeout_ms);                                    \
+        while (!(cond) && rt_test_now_ms() < rt_deadline_) {                                       \
+            rt_test_pause();                                                                       \
+        }                                                                                          \
+        (bool)(cond);                                                                              \
     })
 
 #endif

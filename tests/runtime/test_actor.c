@@ -130,8 +130,8 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
 
 static sl_actor_t *s_spawn(sl_rt_t *rt, const char *name, rec_t *r)
 {
-    sl_actor_spec_t spec = {.name = name, .init = s_init, .handle = s_handle, .fini = s_fini,
-                            .args = r};
+    sl_actor_spec_t spec = {
+        .name = name, .init = s_init, .handle = s_handle, .fini = s_fini, .args = r};
     sl_actor_t *a = NULL;
     assert_int_equal(sl_actor_spawn(rt, &spec, &a), 0);
     return a;
@@ -180,8 +180,11 @@ static void test_actor_init_error(void **unused)
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
     rec_t rf = {0};
     sl_port_t *sink = sl_port_new(rt, "sink");
-    sl_actor_spec_t rspec = {.name = "req", .init = s_init_requests_then_fails,
-                             .handle = s_handle, .fini = s_fini, .args = &rf};
+    sl_actor_spec_t rspec = {.name = "req",
+                             .init = s_init_requests_then_fails,
+                             .handle = s_handle,
+                             .fini = s_fini,
+                             .args = &rf};
     sl_actor_t *ra = NULL;
     assert_int_equal(sl_actor_spawn(rt, &rspec, &ra), SL_ECONFIG);
     assert_int_equal(atomic_load(&rf.cb_calls), 0); /* dropped, not fired */
@@ -401,8 +404,8 @@ static void test_actor_thousand_actors(void **unused)
     enum { N = 1000 };
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4 * N) {
-        print_message("RLIMIT_NOFILE %lu is too low for %d actors\n",
-                      (unsigned long)rl.rlim_cur, N);
+        print_message("RLIMIT_NOFILE %lu is too low for %d actors\n", (unsigned long)rl.rlim_cur,
+                      N);
         skip();
     }
     static rec_t r[N];
@@ -437,8 +440,8 @@ static void test_actor_counters_and_full_mailbox(void **unused)
 {
     rec_t r = {0};
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
-    sl_actor_spec_t spec = {.name = "small", .init = s_init, .handle = s_handle, .args = &r,
-                            .mailbox_hwm = 10};
+    sl_actor_spec_t spec = {
+        .name = "small", .init = s_init, .handle = s_handle, .args = &r, .mailbox_hwm = 10};
     sl_actor_t *a = NULL;
     assert_int_equal(sl_actor_spawn(rt, &spec, &a), 0);
     sl_port_t *port = sl_port_new(rt, NULL);
@@ -496,10 +499,10 @@ static int s_timer_init(sl_actor_t *self, void *args, void **state)
 {
     rec_t *r = args;
     *state = r;
-    sl_actor_timer(self, 100, 0, s_tick, r);     /* once at 100 */
-    sl_actor_timer(self, 50, 50, s_tick, r);     /* every 50 */
+    sl_actor_timer(self, 100, 0, s_tick, r); /* once at 100 */
+    sl_actor_timer(self, 50, 50, s_tick, r); /* every 50 */
     uint64_t id = sl_actor_timer(self, 10, 0, s_tick, r);
-    return sl_actor_timer_cancel(self, id);      /* never fires */
+    return sl_actor_timer_cancel(self, id); /* never fires */
 }
 
 static void test_actor_timers_on_manual_clock(void **unused)
@@ -602,8 +605,8 @@ static void test_actor_watch_socket(void **unused)
 {
     rec_t r = {0};
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
-    sl_actor_spec_t spec = {.name = "sockw", .init = s_sock_init, .handle = s_handle,
-                            .fini = s_sock_fini, .args = &r};
+    sl_actor_spec_t spec = {
+        .name = "sockw", .init = s_sock_init, .handle = s_handle, .fini = s_sock_fini, .args = &r};
     sl_actor_t *a = NULL;
     assert_int_equal(sl_actor_spawn(rt, &spec, &a), 0);
     void *push = zmq_socket(sl_rt_zmq_ctx(rt), ZMQ_PUSH);
@@ -675,8 +678,12 @@ static void test_actor_handler_error_tells_parent(void **unused)
     rec_t r = {0};
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
     sl_port_t *parent = sl_port_new(rt, "boss");
-    sl_actor_spec_t spec = {.name = "kid", .init = s_init, .handle = s_handle, .fini = s_fini,
-                            .args = &r, .parent = "boss"};
+    sl_actor_spec_t spec = {.name = "kid",
+                            .init = s_init,
+                            .handle = s_handle,
+                            .fini = s_fini,
+                            .args = &r,
+                            .parent = "boss"};
     sl_actor_t *a = NULL;
     assert_int_equal(sl_actor_spawn(rt, &spec, &a), 0);
     sl_port_t *port = sl_port_new(rt, NULL);

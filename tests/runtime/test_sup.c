@@ -51,8 +51,11 @@ static int s_child_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
 
 static sl_actor_spec_t s_child(const char *name, child_rec_t *r)
 {
-    sl_actor_spec_t spec = {.name = name, .init = s_child_init, .handle = s_child_handle,
-                            .fini = s_child_fini, .args = r};
+    sl_actor_spec_t spec = {.name = name,
+                            .init = s_child_init,
+                            .handle = s_child_handle,
+                            .fini = s_child_fini,
+                            .args = r};
     return spec;
 }
 

@@ -12,8 +12,7 @@ static const struct {
     sl_bench_fn *fn;
     const char *help;
 } s_commands[] = {
-    {"runtime", sl_bench_runtime,
-     "actor messaging and request/reply next to raw libzmq inproc"},
+    {"runtime", sl_bench_runtime, "actor messaging and request/reply next to raw libzmq inproc"},
 #ifdef SL_BENCH_HAVE_ENDPOINT
     {"endpoint", sl_bench_endpoint, "endpoint actor against the mock analyzers"},
 #endif

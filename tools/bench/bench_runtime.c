@@ -44,7 +44,7 @@ static void s_pause(void)
 
 typedef struct {
     uint64_t target;
-    uint64_t count;        /* actor thread only */
+    uint64_t count; /* actor thread only */
     _Atomic double done_at;
 } sink_t;
 
@@ -301,11 +301,9 @@ int sl_bench_runtime(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
             n = strtoull(argv[++i], NULL, 10);
-        }
-        else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
+        } else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
             rtn = strtoull(argv[++i], NULL, 10);
-        }
-        else {
+        } else {
             s_usage();
             return strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ? 0 : 2;
         }
