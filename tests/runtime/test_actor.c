@@ -720,6 +720,80 @@ static void test_actor_handler_error_tells_parent(void **unused)
     sl_rt_destroy(&rt);
 }
 
+static int s_on_fd_fails(sl_actor_t *self, int fd, short revents, void *arg)
+{
+    return SL_EIO;
+}
+
+static int s_fd_fail_init(sl_actor_t *self, void *args, void **state)
+{
+    rec_t *r = args;
+    *state = r;
+    /* A second watch of one fd is refused; unwatch frees the slot. */
+    if (sl_actor_watch_fd(self, r->fd, ZMQ_POLLIN, s_on_fd, r) < 0 ||
+        sl_actor_watch_fd(self, r->fd, ZMQ_POLLIN, s_on_fd, r) != SL_EEXIST ||
+        sl_actor_unwatch_fd(self, r->fd) < 0 || sl_actor_unwatch_fd(self, r->fd) != SL_ENOTFOUND) {
+        return SL_EINVAL;
+    }
+    return sl_actor_watch_fd(self, r->fd, ZMQ_POLLIN, s_on_fd_fails, r);
+}
+
+static void test_actor_fd_callback_error_is_fatal(void **unused)
+{
+    rec_t r = {0};
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    r.fd = fds[0];
+    sl_rt_t *rt = sl_rt_new(NULL, NULL);
+    sl_actor_spec_t spec = {.name = "fdf", .init = s_fd_fail_init, .handle = s_handle,
+                            .fini = s_fini, .args = &r};
+    sl_actor_t *a = NULL;
+    assert_int_equal(sl_actor_spawn(rt, &spec, &a), 0);
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    assert_true(RT_WAIT_UNTIL(!sl_actor_running(a), 5000));
+    assert_int_equal(sl_actor_exit_reason(a), SL_EIO);
+    assert_int_equal(atomic_load(&r.finis), 1);
+    assert_false(sl_rt_has(rt, "fdf"));
+    sl_actor_destroy(&a);
+    sl_rt_destroy(&rt);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void test_actor_port_request_timeout(void **unused)
+{
+    sl_rt_t *rt = sl_rt_new(NULL, NULL);
+    sl_port_t *client = sl_port_new(rt, "client");
+    sl_port_t *server = sl_port_new(rt, "server");
+    sl_msg_t *reply = NULL;
+    int64_t t0 = rt_test_now_ms();
+    assert_int_equal(sl_port_request(client, "server", T_ECHO, "q", 1, 30, &reply), SL_ETIMEOUT);
+    assert_true(rt_test_now_ms() - t0 >= 30);
+    assert_null(reply);
+    /* the late reply is not mistaken for the next request's */
+    sl_msg_t *req = NULL;
+    assert_int_equal(sl_port_recv(server, 1000, &req), 0);
+    assert_int_equal(sl_port_reply(server, req, T_ECHO, "late", 4), 0);
+    sl_msg_destroy(&req);
+    assert_int_equal(sl_port_request(client, "server", T_ECHO, "q2", 2, 30, &reply), SL_ETIMEOUT);
+    assert_int_equal(sl_port_recv(server, 1000, &req), 0);
+    assert_int_equal(req->body_len, 2);
+    assert_int_equal(sl_port_reply(server, req, T_ECHO, "ok", 2), 0);
+    sl_msg_destroy(&req);
+    sl_msg_t *m = NULL;
+    assert_int_equal(sl_port_recv(client, 1000, &m), 0); /* a plain recv sees it */
+    assert_memory_equal(m->body, "ok", 2);
+    sl_msg_destroy(&m);
+    /* a non-request cannot be replied to */
+    assert_int_equal(sl_port_send(client, "server", T_DATA, NULL, 0), 0);
+    assert_int_equal(sl_port_recv(server, 1000, &req), 0);
+    assert_int_equal(sl_port_reply(server, req, T_ECHO, NULL, 0), SL_EINVAL);
+    sl_msg_destroy(&req);
+    sl_port_destroy(&server);
+    sl_port_destroy(&client);
+    sl_rt_destroy(&rt);
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_ERROR);
@@ -749,6 +823,8 @@ int main(void)
         cmocka_unit_test(test_actor_host_context),
         cmocka_unit_test(test_actor_malformed_frame_dropped),
         cmocka_unit_test(test_actor_handler_error_tells_parent),
+        cmocka_unit_test(test_actor_fd_callback_error_is_fatal),
+        cmocka_unit_test(test_actor_port_request_timeout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
