@@ -404,9 +404,13 @@ static int s_field_read(const sl_field_desc_t *f, char *base, sl_mp_reader_t *r)
     return SL_EINVAL;
 }
 
-static int s_find_field(const sl_msg_desc_t *d, const char *key, size_t klen)
+/* Field index of key, or -1. Our encoder writes fields in table order, so
+   the search starts after the previous match (hint) and usually hits at
+   once. */
+static int s_find_field(const sl_msg_desc_t *d, const char *key, size_t klen, size_t hint)
 {
-    for (size_t i = 0; i < d->nfields; i++) {
+    for (size_t k = 0; k < d->nfields; k++) {
+        size_t i = (hint + k) % d->nfields;
         if (sl_mp_str_eq(key, klen, d->fields[i].name)) {
             return (int)i;
         }
@@ -438,6 +442,7 @@ int sl_msg_decode(uint16_t type, const uint8_t *buf, size_t len, void *out)
     sl_mp_reader_init(&r, buf, len);
     uint64_t seen = 0;    /* key met (duplicates) */
     uint64_t present = 0; /* key met with a non-nil value */
+    size_t hint = 0;
     uint32_t n;
     rc = sl_mp_read_map(&r, &n);
     if (rc < 0) {
@@ -450,7 +455,7 @@ int sl_msg_decode(uint16_t type, const uint8_t *buf, size_t len, void *out)
         if (rc < 0) {
             goto fail;
         }
-        int i = s_find_field(d, key, klen);
+        int i = s_find_field(d, key, klen, hint);
         if (i < 0) {
             /* Unknown key: a newer writer's field. */
             rc = sl_mp_skip(&r);
@@ -459,6 +464,7 @@ int sl_msg_decode(uint16_t type, const uint8_t *buf, size_t len, void *out)
             }
             continue;
         }
+        hint = (size_t)i + 1;
         uint64_t bit = (uint64_t)1 << i;
         if (seen & bit) {
             rc = SL_EPROTO;

@@ -9,6 +9,10 @@
     threads, no global mutable state: every function is safe to call from any
     thread on distinct messages.
 
+    Each SL_MSG in the .def needs at least one field (C has no empty
+    structs) and at most 64 (a compile-time check); a reused type id is a
+    compile error.
+
     Ownership: a message struct owns its STR, BIN, STRS and RAW fields (heap,
     free()); sl_<name>_clear frees them and zeroes the struct. Build messages
     with sl_strdup_or_null, sl_str_set, sl_strs_push and sl_bytes_set, or

@@ -45,7 +45,9 @@ typedef struct {
     int err; /* sticky: first error, 0 if none */
 } sl_mp_writer_t;
 
-/* Initialises an empty writer (allocates nothing until the first write). */
+/* Initialises an empty writer (allocates nothing until the first write).
+   The packer points at the writer's own buffer: do not copy an initialised
+   writer by value. */
 void sl_mp_writer_init(sl_mp_writer_t *self);
 
 /* Frees the writer's buffer and leaves it empty and reusable. NULL is OK. */

@@ -44,6 +44,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    /* Key lookups walk any bytes without trusting them. */
+    sl_mp_reader_t v;
+    const char *str;
+    size_t slen;
+    int64_t i64;
+    if (sl_mp_map_find(body, len, "task_id", &v) == 0 && v.pos + v.len > len) {
+        abort();
+    }
+    (void)sl_mp_map_get_str(body, len, "op", &str, &slen);
+    (void)sl_mp_map_get_int(body, len, "pct", &i64);
+
     void *msg = NULL;
     if (sl_msg_decode_any(type, body, len, &msg) < 0) {
         if (msg) {
