@@ -25,9 +25,9 @@ struct sl_db_t {
     int lock_fd;
     MDB_env *env;
     MDB_dbi dbi[SL_DB_COUNT];
-    MDB_txn *wtxn;  /* open write transaction, or NULL */
-    MDB_txn *rtxn;  /* kept read transaction: reset when idle */
-    bool rtxn_live; /* rtxn is renewed (in use) */
+    MDB_txn *wtxn;     /* open write transaction, or NULL */
+    MDB_txn *rtxn;     /* kept read transaction: reset when idle */
+    bool rtxn_live;    /* rtxn is renewed (in use) */
     uint64_t last_seq; /* committed */
     uint64_t txn_seq;  /* last seq inside wtxn */
     uint64_t txn_bytes;
@@ -130,8 +130,8 @@ static int s_unframe(const MDB_val *v, const uint8_t **p, size_t *len)
     if (v->mv_size < SL_DB_VALUE_HEADER || memcmp(b, s_magic, 4) != 0) {
         return SL_ECORRUPT;
     }
-    uint32_t want = (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 |
-                    (uint32_t)b[7] << 24;
+    uint32_t want =
+        (uint32_t)b[4] | (uint32_t)b[5] << 8 | (uint32_t)b[6] << 16 | (uint32_t)b[7] << 24;
     size_t n = v->mv_size - SL_DB_VALUE_HEADER;
     if (sl_db_crc32(0, b + SL_DB_VALUE_HEADER, n) != want) {
         return SL_ECORRUPT;
@@ -234,8 +234,8 @@ static int s_lock_dir(sl_db_t *self, char *err, size_t errlen)
         long pid = r > 0 ? strtol(buf, NULL, 10) : 0;
         close(fd);
         if (e == EWOULDBLOCK) {
-            s_errf(err, errlen, "data directory %s is held by another sluiced (pid %ld)",
-                   self->dir, pid);
+            s_errf(err, errlen, "data directory %s is held by another sluiced (pid %ld)", self->dir,
+                   pid);
             return SL_EBUSY;
         }
         s_errf(err, errlen, "cannot lock %s: %s", path, strerror(e));
@@ -280,8 +280,7 @@ static int s_meta_init(sl_db_t *self, MDB_txn *txn, char *err, size_t errlen)
     }
     uint32_t ver = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
     if (ver != SL_DB_SCHEMA_VERSION) {
-        s_errf(err, errlen,
-               "data directory %s has schema version %u; this sluice reads version %u",
+        s_errf(err, errlen, "data directory %s has schema version %u; this sluice reads version %u",
                self->dir, ver, SL_DB_SCHEMA_VERSION);
         return SL_EVERSION;
     }
@@ -496,8 +495,7 @@ int sl_db_quarantine(sl_db_t *self, unsigned db, const void *key, size_t klen)
     if (!self->wtxn) {
         return SL_ESTATE;
     }
-    if (db >= SL_DB_COUNT || db == SL_DB_QUARANTINE || !key || klen == 0 ||
-        klen > SL_DB_MAX_KEY) {
+    if (db >= SL_DB_COUNT || db == SL_DB_QUARANTINE || !key || klen == 0 || klen > SL_DB_MAX_KEY) {
         return SL_EINVAL;
     }
     MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
@@ -596,8 +594,7 @@ static void s_read_end(sl_db_t *self)
     }
 }
 
-int sl_db_get(sl_db_t *self, unsigned db, const void *key, size_t klen, uint8_t **val,
-              size_t *vlen)
+int sl_db_get(sl_db_t *self, unsigned db, const void *key, size_t klen, uint8_t **val, size_t *vlen)
 {
     if (db >= SL_DB_COUNT || !key || klen == 0 || klen > SL_DB_MAX_KEY + 1 || !val || !vlen) {
         return SL_EINVAL;
@@ -645,9 +642,8 @@ static int s_keycmp(const void *a, size_t alen, const void *b, size_t blen)
     return alen < blen ? -1 : alen > blen ? 1 : 0;
 }
 
-int sl_db_scan(sl_db_t *self, unsigned db, const void *prefix, size_t plen,
-               const void *start_after, size_t salen, size_t limit, sl_db_row_fn *fn,
-               void *arg, bool *more)
+int sl_db_scan(sl_db_t *self, unsigned db, const void *prefix, size_t plen, const void *start_after,
+               size_t salen, size_t limit, sl_db_row_fn *fn, void *arg, bool *more)
 {
     if (db >= SL_DB_COUNT || !fn || (plen > 0 && !prefix) || (salen > 0 && !start_after) ||
         plen > SL_DB_MAX_KEY + 1 || salen > SL_DB_MAX_KEY + 1) {

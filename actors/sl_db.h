@@ -48,8 +48,8 @@ enum {
 };
 
 #define SL_DB_SCHEMA_VERSION 1u
-#define SL_DB_MAX_KEY 500         /* bytes; LMDB's limit is 511, quarantine adds 1 */
-#define SL_DB_VALUE_HEADER 8      /* bytes added in front of every stored value */
+#define SL_DB_MAX_KEY 500                   /* bytes; LMDB's limit is 511, quarantine adds 1 */
+#define SL_DB_VALUE_HEADER 8                /* bytes added in front of every stored value */
 #define SL_DB_DEFAULT_MAP_SIZE (8ull << 30) /* 8 GiB, sparse */
 
 typedef struct sl_db_t sl_db_t;
@@ -139,9 +139,8 @@ typedef int(sl_db_row_fn)(void *arg, const uint8_t *key, size_t klen, const uint
    to fn but not counted). *more (may be NULL) says whether a further row matched after the
    last one visited. Returns 0, the callback's error, SL_EINVAL, SL_ESTATE,
    SL_ELMDB. */
-int sl_db_scan(sl_db_t *self, unsigned db, const void *prefix, size_t plen,
-               const void *start_after, size_t salen, size_t limit, sl_db_row_fn *fn,
-               void *arg, bool *more);
+int sl_db_scan(sl_db_t *self, unsigned db, const void *prefix, size_t plen, const void *start_after,
+               size_t salen, size_t limit, sl_db_row_fn *fn, void *arg, bool *more);
 
 /* Rows in db (0..7), from the last committed state; 0 on error. */
 uint64_t sl_db_count(sl_db_t *self, unsigned db);

@@ -34,6 +34,9 @@
 #define S_SCAN_BYTES (16u << 20) /* one STORE_ROWS stays well under SL_MSG_MAX_BIN */
 #define S_TOPIC_MAX 128
 #define S_SCAN_QUARANTINE_MAX 64
+/* Commit early past this many payload bytes: keeps one group well inside
+   LMDB's dirty-page limit for a single transaction (MDB_TXN_FULL). */
+#define S_GROUP_BYTES (64u << 20)
 
 static _Thread_local char s_last_error[S_ERR_MAX];
 
@@ -59,8 +62,8 @@ typedef struct {
     sl_store_counters_t *counters; /* borrowed, may point at own_counters */
     sl_store_counters_t own_counters;
 
-    bool open;          /* a write transaction (group) is open */
-    uint64_t timer_id;  /* the 0 ms commit timer, 0 when not armed */
+    bool open;           /* a write transaction (group) is open */
+    uint64_t timer_id;   /* the 0 ms commit timer, 0 when not armed */
     uint32_t group_msgs; /* writes applied to the open group */
     s_waiter_t *waiters;
     size_t n_waiters, cap_waiters;
@@ -184,8 +187,8 @@ static void s_publish(s_store_t *self)
 {
     for (size_t i = 0; i < self->n_events; i++) {
         s_event_t *e = &self->events[i];
-        sl_event_publish_t m = {.seq = e->seq, .topic = e->topic,
-                                .body = {.ptr = e->body, .len = e->len}};
+        sl_event_publish_t m = {
+            .seq = e->seq, .topic = e->topic, .body = {.ptr = e->body, .len = e->len}};
         sl_mp_writer_reset(&self->w);
         if (sl_event_publish_write(&m, &self->w) < 0) {
             continue;
@@ -330,8 +333,8 @@ static bool s_reserved_key(const char *k, size_t len)
 }
 
 /* Checks one [topic, {fields}] pair and returns its parts. */
-static int s_read_event(sl_mp_reader_t *r, const char **topic, size_t *tlen,
-                        const uint8_t **body, size_t *blen, uint32_t *kept)
+static int s_read_event(sl_mp_reader_t *r, const char **topic, size_t *tlen, const uint8_t **body,
+                        size_t *blen, uint32_t *kept)
 {
     uint32_t m;
     int rc = sl_mp_read_array(r, &m);
@@ -369,8 +372,8 @@ static int s_read_event(sl_mp_reader_t *r, const char **topic, size_t *tlen,
 
 /* Builds {seq, ts, topic, ...fields} into self->w, dropping any seq/ts/
    topic the sender put in the fields (the store's are the truth). */
-static int s_build_event(s_store_t *self, uint64_t seq, int64_t ts, const char *topic,
-                         size_t tlen, const uint8_t *body, size_t blen, uint32_t kept)
+static int s_build_event(s_store_t *self, uint64_t seq, int64_t ts, const char *topic, size_t tlen,
+                         const uint8_t *body, size_t blen, uint32_t kept)
 {
     sl_mp_writer_t *w = &self->w;
     sl_mp_writer_reset(w);
@@ -511,7 +514,7 @@ static void s_reject(s_store_t *self, const sl_msg_t *msg, int rc)
 static void s_joined(s_store_t *self)
 {
     self->group_msgs++;
-    if (self->group_msgs >= self->max_group) {
+    if (self->group_msgs >= self->max_group || sl_db_txn_bytes(self->db) >= S_GROUP_BYTES) {
         s_flush(self);
     }
 }
@@ -623,8 +626,8 @@ static void s_quarantine(s_store_t *self, unsigned db, const uint8_t *key, size_
     char kt[256], subject[300], message[400];
     s_key_text(key, klen, kt, sizeof kt);
     snprintf(subject, sizeof subject, "%s/%s", sl_db_name(db), kt);
-    snprintf(message, sizeof message,
-             "corrupt value in %s (CRC mismatch) moved to quarantine", subject);
+    snprintf(message, sizeof message, "corrupt value in %s (CRC mismatch) moved to quarantine",
+             subject);
     sl_error("store: %s", message);
     s_count(&self->counters->corrupt, 1);
     int rc = s_open_group(self);
@@ -656,8 +659,7 @@ static void s_on_get(s_store_t *self, const sl_msg_t *msg)
         s_count(&self->counters->rejected, 1);
     } else {
         s_flush(self); /* read-after-write */
-        rc = sl_db_get(self->db, (unsigned)m.db, m.key.ptr, m.key.len, &v.value.ptr,
-                       &v.value.len);
+        rc = sl_db_get(self->db, (unsigned)m.db, m.key.ptr, m.key.len, &v.value.ptr, &v.value.len);
         s_count(&self->counters->reads, 1);
     }
     v.status = rc;
@@ -686,8 +688,8 @@ typedef struct {
     size_t n_bad;
 } s_scan_t;
 
-static int s_scan_row(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                      size_t vlen, int status)
+static int s_scan_row(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                      int status)
 {
     s_scan_t *sc = arg;
     if (status < 0) {
@@ -877,11 +879,8 @@ int sl_store_spawn(sl_rt_t *rt, const sl_store_config_t *cfg, sl_actor_t **out)
     *out = NULL;
     sl_store_config_t defaults = sl_store_config_defaults();
     s_args_t args = {.cfg = cfg ? cfg : &defaults};
-    sl_actor_spec_t spec = {.name = SL_STORE_NAME,
-                            .init = s_init,
-                            .handle = s_handle,
-                            .fini = s_fini,
-                            .args = &args};
+    sl_actor_spec_t spec = {
+        .name = SL_STORE_NAME, .init = s_init, .handle = s_handle, .fini = s_fini, .args = &args};
     int rc = sl_actor_spawn(rt, &spec, out);
     if (rc < 0) {
         if (args.err[0]) {

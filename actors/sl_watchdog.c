@@ -167,7 +167,8 @@ static void s_on_pong(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
     s_count(&self->counters->pongs);
     if (rtt > self->cfg.ping_late_ms && !p->late_alerted) {
         char msg[200];
-        snprintf(msg, sizeof msg, "actor %s answered a ping after %" PRId64 " ms (late after %" PRId64 " ms)",
+        snprintf(msg, sizeof msg,
+                 "actor %s answered a ping after %" PRId64 " ms (late after %" PRId64 " ms)",
                  p->name, rtt, self->cfg.ping_late_ms);
         s_count(&self->counters->late);
         s_alert(self, "actor_late", p->name, msg);
@@ -182,7 +183,9 @@ static void s_check_late(s_wd_t *self, int64_t now)
         if (p->outstanding && !p->late_alerted && now - p->sent_at > self->cfg.ping_late_ms) {
             p->late_alerted = true;
             char msg[200];
-            snprintf(msg, sizeof msg, "actor %s has not answered a ping for %" PRId64 " ms (late after %" PRId64 " ms)",
+            snprintf(msg, sizeof msg,
+                     "actor %s has not answered a ping for %" PRId64 " ms (late after %" PRId64
+                     " ms)",
                      p->name, now - p->sent_at, self->cfg.ping_late_ms);
             s_count(&self->counters->late);
             s_alert(self, "actor_late", p->name, msg);
@@ -501,10 +504,7 @@ int sl_watchdog_spawn(sl_rt_t *rt, const sl_watchdog_config_t *cfg, sl_actor_t *
     if (c.scan_interval_ms < 100) {
         c.scan_interval_ms = 100;
     }
-    sl_actor_spec_t spec = {.name = SL_WATCHDOG_NAME,
-                            .init = s_init,
-                            .handle = s_handle,
-                            .fini = s_fini,
-                            .args = &c};
+    sl_actor_spec_t spec = {
+        .name = SL_WATCHDOG_NAME, .init = s_init, .handle = s_handle, .fini = s_fini, .args = &c};
     return sl_actor_spawn(rt, &spec, out);
 }

@@ -46,26 +46,26 @@ typedef void(sl_watchdog_fatal_fn)(const char *why, void *arg);
 
 /* Relaxed atomics, readable from any thread. */
 typedef struct {
-    _Atomic uint64_t scans;      /* WD_SCAN requests sent */
-    _Atomic uint64_t reports;    /* WD_REPORT replies read */
-    _Atomic uint64_t reconciles; /* WD_RECONCILE sent */
+    _Atomic uint64_t scans;       /* WD_SCAN requests sent */
+    _Atomic uint64_t reports;     /* WD_REPORT replies read */
+    _Atomic uint64_t reconciles;  /* WD_RECONCILE sent */
     _Atomic uint64_t bad_reports; /* malformed WD_REPORT bodies or entries */
-    _Atomic uint64_t pings;      /* pings sent */
-    _Atomic uint64_t pongs;      /* pongs received (on time or late) */
-    _Atomic uint64_t late;       /* actor_late alerts raised */
-    _Atomic uint64_t fatal;      /* on_fatal calls (0 or 1) */
+    _Atomic uint64_t pings;       /* pings sent */
+    _Atomic uint64_t pongs;       /* pongs received (on time or late) */
+    _Atomic uint64_t late;        /* actor_late alerts raised */
+    _Atomic uint64_t fatal;       /* on_fatal calls (0 or 1) */
 } sl_watchdog_counters_t;
 
 typedef struct {
-    int64_t stuck_after_ms;   /* [60000] no live work and no change for this long */
-    int64_t scan_interval_ms; /* [0 = stuck_after/4, at least 100] */
-    uint32_t shards;          /* [number of online CPUs] pipeline.0 .. pipeline.<shards-1> */
-    int64_t ping_interval_ms; /* [2000] */
-    int64_t ping_late_ms;     /* [1000] a pong later than this raises actor_late */
-    int64_t hard_limit_ms;    /* [30000] no pong for this long calls on_fatal */
+    int64_t stuck_after_ms;         /* [60000] no live work and no change for this long */
+    int64_t scan_interval_ms;       /* [0 = stuck_after/4, at least 100] */
+    uint32_t shards;                /* [number of online CPUs] pipeline.0 .. pipeline.<shards-1> */
+    int64_t ping_interval_ms;       /* [2000] */
+    int64_t ping_late_ms;           /* [1000] a pong later than this raises actor_late */
+    int64_t hard_limit_ms;          /* [30000] no pong for this long calls on_fatal */
     sl_watchdog_fatal_fn *on_fatal; /* [NULL = log and _exit(70)] */
     void *fatal_arg;
-    const char *alert_to;     /* ["store"] mailbox for ALERT messages */
+    const char *alert_to;             /* ["store"] mailbox for ALERT messages */
     sl_watchdog_counters_t *counters; /* optional, borrowed: must outlive the actor */
 } sl_watchdog_config_t;
 

@@ -86,8 +86,8 @@ static void s_expect(sl_db_t *db, unsigned dbi, const char *k, const char *want)
 
 /* Writes raw bytes (no sluice header handling) straight into the env, the
    way a disk fault or a foreign tool would. */
-static void s_raw_put(const char *dir, const char *dbname, const void *k, size_t kl,
-                      const void *v, size_t vl)
+static void s_raw_put(const char *dir, const char *dbname, const void *k, size_t kl, const void *v,
+                      size_t vl)
 {
     MDB_env *env;
     MDB_txn *txn;
@@ -264,8 +264,7 @@ static void test_db_batch_apply(void **state)
     assert_int_equal(sl_db_put_event(db, 2, "e", 1), SL_EINVAL);
     assert_int_equal(sl_db_put_event(db, 1, "e1", 2), 0);
     assert_int_equal(sl_db_next_seq(db), 2);
-    assert_int_equal(sl_db_get(db, SL_DB_TASKS, "a", 1, &(uint8_t *){0}, &(size_t){0}),
-                     SL_ESTATE);
+    assert_int_equal(sl_db_get(db, SL_DB_TASKS, "a", 1, &(uint8_t *){0}, &(size_t){0}), SL_ESTATE);
     assert_int_equal(sl_db_commit(db), 0);
     s_expect(db, SL_DB_TASKS, "a", "1");
     s_expect(db, SL_DB_RESULTS, "a", "");
@@ -321,8 +320,8 @@ static void test_db_scan_prefix_start_after_limit(void **state)
     fx_t *fx = *state;
     sl_db_t *db = s_open(fx, 0);
     assert_int_equal(sl_db_begin(db), 0);
-    const char *keys[] = {"a/001", "a/002", "a/003", "a/004", "a/005", "a/006",
-                          "b/001", "b/002", "c/001"};
+    const char *keys[] = {"a/001", "a/002", "a/003", "a/004", "a/005",
+                          "a/006", "b/001", "b/002", "c/001"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         s_put_str(db, SL_DB_TASKS, keys[i], "v");
     }
@@ -330,32 +329,28 @@ static void test_db_scan_prefix_start_after_limit(void **state)
 
     rows_t r = {0};
     bool more = false;
-    assert_int_equal(sl_db_scan(db, SL_DB_TASKS, "a/", 2, "a/003", 5, 2, s_collect, &r, &more),
-                     0);
+    assert_int_equal(sl_db_scan(db, SL_DB_TASKS, "a/", 2, "a/003", 5, 2, s_collect, &r, &more), 0);
     assert_int_equal(r.n, 2);
     assert_string_equal(r.keys[0], "a/004");
     assert_string_equal(r.keys[1], "a/005");
     assert_true(more);
 
     memset(&r, 0, sizeof r);
-    assert_int_equal(sl_db_scan(db, SL_DB_TASKS, "a/", 2, "a/005", 5, 10, s_collect, &r, &more),
-                     0);
+    assert_int_equal(sl_db_scan(db, SL_DB_TASKS, "a/", 2, "a/005", 5, 10, s_collect, &r, &more), 0);
     assert_int_equal(r.n, 1);
     assert_string_equal(r.keys[0], "a/006");
     assert_false(more);
 
     /* start_after before the prefix: from the prefix's start. */
     memset(&r, 0, sizeof r);
-    assert_int_equal(sl_db_scan(db, SL_DB_TASKS, "b/", 2, "a/003", 5, 0, s_collect, &r, &more),
-                     0);
+    assert_int_equal(sl_db_scan(db, SL_DB_TASKS, "b/", 2, "a/003", 5, 0, s_collect, &r, &more), 0);
     assert_int_equal(r.n, 2);
     assert_string_equal(r.keys[0], "b/001");
     assert_string_equal(r.keys[1], "b/002");
 
     /* start_after a key that does not exist, no prefix, no limit. */
     memset(&r, 0, sizeof r);
-    assert_int_equal(sl_db_scan(db, SL_DB_TASKS, NULL, 0, "a/0055", 6, 0, s_collect, &r, &more),
-                     0);
+    assert_int_equal(sl_db_scan(db, SL_DB_TASKS, NULL, 0, "a/0055", 6, 0, s_collect, &r, &more), 0);
     assert_int_equal(r.n, 4);
     assert_string_equal(r.keys[0], "a/006");
     assert_string_equal(r.keys[3], "c/001");
@@ -446,8 +441,8 @@ static void test_db_map_full_fails_cleanly(void **state)
     sl_db_close(&db);
 }
 
-static int s_count_rows(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
-                        size_t vlen, int status)
+static int s_count_rows(void *arg, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
+                        int status)
 {
     size_t *n = arg;
     if (status == 0 && vlen == 24) {
@@ -501,8 +496,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_db_schema_mismatch_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_lock_held_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_batch_apply, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_db_scan_prefix_start_after_limit, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_db_scan_prefix_start_after_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_corrupt_value_quarantined, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_map_full_fails_cleanly, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_large_store_reopen_scan, s_setup, s_teardown),

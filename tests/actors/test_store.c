@@ -298,7 +298,7 @@ typedef struct {
     fx_t *fx;
     int id;
     int n;
-    int acked;      /* recorded by the writer thread */
+    int acked; /* recorded by the writer thread */
     int failed;
     uint64_t seqs[64];
 } writer_t;
@@ -319,8 +319,8 @@ static void *s_writer(void *arg)
         size_t len;
         uint8_t *body = s_batch_body(&b, &len);
         sl_msg_t *reply = NULL;
-        int rc = sl_port_request(port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len, T_WAIT,
-                                 &reply);
+        int rc =
+            sl_port_request(port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
         free(body);
         sl_store_ack_t ack = {0};
         if (rc == 0 && sl_store_ack_decode(reply->body, reply->body_len, &ack) == 0 &&
@@ -389,7 +389,10 @@ static void test_store_gapless_seqs_across_restart(void **state)
             expect += 2;
         }
         /* A failed (malformed) write in between consumes no seq. */
-        assert_true(s_raw_write(fx->port, "\x81\xa6" "events\x91\xc0", 10) < 0);
+        assert_true(s_raw_write(fx->port,
+                                "\x81\xa6"
+                                "events\x91\xc0",
+                                10) < 0);
         sl_actor_destroy(&fx->store);
         assert_int_equal(s_spawn(fx), 0);
     }
@@ -422,8 +425,7 @@ static void test_store_publishes_in_seq_order(void **state)
         size_t len;
         uint8_t *body = s_batch_body(&b, &len);
         /* fire-and-forget: committed and published, never acked */
-        assert_int_equal(sl_port_send(fx->port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len),
-                         0);
+        assert_int_equal(sl_port_send(fx->port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len), 0);
         free(body);
     }
     for (uint64_t want = 1; want <= N; want++) {
@@ -484,8 +486,7 @@ static void test_store_read_after_write_per_sender(void **state)
         s_batch_put(&b, SL_DB_ATTEMPTS, key, val);
         size_t len;
         uint8_t *body = s_batch_body(&b, &len);
-        assert_int_equal(sl_port_send(fx->port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len),
-                         0);
+        assert_int_equal(sl_port_send(fx->port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len), 0);
         free(body);
         /* No ack awaited: the GET behind it must still see it. */
         s_expect(fx->port, SL_DB_ATTEMPTS, key, val);
@@ -527,7 +528,10 @@ static void test_store_malformed_writes_rejected(void **state)
     /* Garbage bodies, ops of the wrong shape, a key over the limit. */
     assert_true(s_raw_write(fx->port, "\xc1", 1) < 0);
     assert_true(s_raw_write(fx->port, "\x81\xa3ops\x91\x92\x01\xc4\x01k", 11) < 0);
-    assert_true(s_raw_write(fx->port, "\x81\xa3ops\xa3" "abc", 9) < 0);
+    assert_true(s_raw_write(fx->port,
+                            "\x81\xa3ops\xa3"
+                            "abc",
+                            9) < 0);
     char big[SL_DB_MAX_KEY + 2];
     memset(big, 'k', sizeof big - 1);
     big[sizeof big - 1] = '\0';
@@ -568,8 +572,7 @@ static void test_store_scan_rows(void **state)
     sl_store_scan_clear(&sc);
     sl_msg_t *reply = NULL;
     assert_int_equal(
-        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply),
-        0);
+        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply), 0);
     free(body);
     sl_store_rows_t rows = {0};
     assert_int_equal(sl_store_rows_decode(reply->body, reply->body_len, &rows), 0);
@@ -704,11 +707,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_publishes_in_seq_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_read_after_write_per_sender, s_setup,
                                         s_teardown),
-        cmocka_unit_test_setup_teardown(test_store_malformed_writes_rejected, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_store_malformed_writes_rejected, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_scan_rows, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_store_corrupt_value_quarantined, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_store_corrupt_value_quarantined, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_map_full_error_ack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_held_dir, s_setup, s_teardown),
     };

@@ -115,8 +115,7 @@ static void s_wait_counter(_Atomic uint64_t *c, uint64_t want)
             return;
         }
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
-            T_WAIT) {
+        if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 > T_WAIT) {
             fail_msg("counter stuck at %llu, wanted %llu", (unsigned long long)atomic_load(c),
                      (unsigned long long)want);
         }
@@ -165,8 +164,8 @@ static void s_expect_scan_and_report(fx_t *fx, const pl_t *pls, size_t n, bool w
         sl_mp_kv_int(&w, "stage_deadline_ms", pls[i].stage_deadline_ms);
         sl_mp_kv_int(&w, "pipeline_deadline_ms", pls[i].pipeline_deadline_ms);
     }
-    sl_wd_report_t rep = {.pipelines = {.ptr = (uint8_t *)sl_mp_writer_data(&w),
-                                        .len = sl_mp_writer_len(&w)}};
+    sl_wd_report_t rep = {
+        .pipelines = {.ptr = (uint8_t *)sl_mp_writer_data(&w), .len = sl_mp_writer_len(&w)}};
     uint8_t *body = NULL;
     size_t len = 0;
     assert_int_equal(sl_wd_report_encode(&rep, &body, &len), 0);
@@ -249,14 +248,16 @@ static void test_watchdog_deadlines(void **state)
     sl_watchdog_config_t cfg = s_config(fx, 1);
     assert_int_equal(sl_watchdog_spawn(fx->rt, &cfg, &fx->wd), 0);
     pl_t pls[] = {
-        {.id = "pStage", .last_change_ms = T0, .live_attempts = 1,
-         .stage_deadline_ms = T0 + 20000},
-        {.id = "pWhole", .last_change_ms = T0, .live_attempts = 1,
-         .pipeline_deadline_ms = T0 + 40000, .stage_deadline_ms = T0 + 90000},
+        {.id = "pStage", .last_change_ms = T0, .live_attempts = 1, .stage_deadline_ms = T0 + 20000},
+        {.id = "pWhole",
+         .last_change_ms = T0,
+         .live_attempts = 1,
+         .pipeline_deadline_ms = T0 + 40000,
+         .stage_deadline_ms = T0 + 90000},
     };
     sl_rt_advance(fx->rt, 15000);
     s_expect_scan_and_report(fx, pls, 2, true); /* plus one entry without id */
-    sl_rt_advance(fx->rt, 15000);                /* T0 + 30000 */
+    sl_rt_advance(fx->rt, 15000);               /* T0 + 30000 */
     s_expect_scan_and_report(fx, pls, 2, false);
     s_expect_reconcile(fx, "pStage", "stage_timeout");
     sl_rt_advance(fx->rt, 15000); /* T0 + 45000; pStage was finalized */

@@ -71,10 +71,9 @@ static int s_transition(const char *run, uint64_t i, uint8_t **out, size_t *len)
     sl_mp_kv_uint(&evs, "attempt", 1);
     sl_mp_kv_str(&evs, "service", "static-analyzer");
 
-    sl_store_write_t m = {.ops = {.ptr = (uint8_t *)sl_mp_writer_data(&ops),
-                                  .len = sl_mp_writer_len(&ops)},
-                          .events = {.ptr = (uint8_t *)sl_mp_writer_data(&evs),
-                                     .len = sl_mp_writer_len(&evs)}};
+    sl_store_write_t m = {
+        .ops = {.ptr = (uint8_t *)sl_mp_writer_data(&ops), .len = sl_mp_writer_len(&ops)},
+        .events = {.ptr = (uint8_t *)sl_mp_writer_data(&evs), .len = sl_mp_writer_len(&evs)}};
     int rc = sl_mp_writer_error(&rec);
     if (rc == 0) {
         rc = sl_store_write_encode(&m, out, len);
@@ -169,12 +168,10 @@ int sl_bench_store(int argc, char **argv)
 {
     uint64_t serial = 2000, group = 50000, inflight = 64;
     const char *parent = "/tmp";
-    static const struct option opts[] = {{"serial", required_argument, NULL, 's'},
-                                         {"group", required_argument, NULL, 'g'},
-                                         {"inflight", required_argument, NULL, 'k'},
-                                         {"dir", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"serial", required_argument, NULL, 's'},   {"group", required_argument, NULL, 'g'},
+        {"inflight", required_argument, NULL, 'k'}, {"dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "s:g:k:d:h", opts, NULL)) != -1) {
         switch (c) {
