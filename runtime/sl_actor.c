@@ -164,7 +164,14 @@ void sl_rt_destroy(sl_rt_t **p)
         return;
     }
     sl_rt_t *self = *p;
+    /* Refuse new spawns, then let spawns already admitted finish and list
+       themselves, so that no actor escapes the stop loop below. */
+    pthread_mutex_lock(&sl_list_lock_);
     atomic_store(&self->closing, true);
+    while (self->spawning > 0) {
+        pthread_cond_wait(&sl_list_cond_, &sl_list_lock_);
+    }
+    pthread_mutex_unlock(&sl_list_lock_);
     /* Newest first: later actors tend to depend on earlier ones (a
        supervisor is listed after the children it spawned in init). */
     for (;;) {
@@ -473,6 +480,8 @@ static void *s_actor_main(void *arg)
     return NULL;
 }
 
+static int s_spawn(sl_rt_t *rt, const sl_actor_spec_t *spec, sl_actor_t **out);
+
 int sl_actor_spawn(sl_rt_t *rt, const sl_actor_spec_t *spec, sl_actor_t **out)
 {
     if (!rt || !spec || !out || !spec->name || !spec->handle || !spec->name[0] ||
@@ -480,9 +489,25 @@ int sl_actor_spawn(sl_rt_t *rt, const sl_actor_spec_t *spec, sl_actor_t **out)
         (spec->parent && strlen(spec->parent) >= SL_NAME_MAX)) {
         return SL_EINVAL;
     }
+    pthread_mutex_lock(&sl_list_lock_);
     if (atomic_load(&rt->closing)) {
+        pthread_mutex_unlock(&sl_list_lock_);
         return SL_ECLOSED;
     }
+    rt->spawning++;
+    pthread_mutex_unlock(&sl_list_lock_);
+    int rc = s_spawn(rt, spec, out);
+    pthread_mutex_lock(&sl_list_lock_);
+    if (--rt->spawning == 0) {
+        pthread_cond_broadcast(&sl_list_cond_);
+    }
+    pthread_mutex_unlock(&sl_list_lock_);
+    return rc;
+}
+
+/* Admitted by sl_actor_spawn: rt_destroy waits for this to return. */
+static int s_spawn(sl_rt_t *rt, const sl_actor_spec_t *spec, sl_actor_t **out)
+{
     sl_actor_t *self = calloc(1, sizeof(*self));
     if (!self) {
         return SL_ENOMEM;

@@ -43,7 +43,8 @@ struct sl_rt_t {
     sl_entry_t **buckets;
     size_t n_buckets;
     size_t n_entries;
-    _Atomic bool closing;
+    _Atomic bool closing; /* set under sl_list_lock_ */
+    int spawning;         /* spawns between admission and listing; under sl_list_lock_ */
     _Atomic int ports;
     sl_actor_t *head; /* actor list, oldest first; guarded by sl_list_lock_ */
     sl_actor_t *tail;
@@ -52,6 +53,8 @@ struct sl_rt_t {
 /* Guards every runtime's actor list; global so an actor can leave its list
    even after its runtime is gone. */
 extern pthread_mutex_t sl_list_lock_;
+/* Signalled (with sl_list_lock_) when a runtime's `spawning` drops to 0. */
+extern pthread_cond_t sl_list_cond_;
 
 /* ---- registry (sl_mailbox.c) ---- */
 int sl_registry_init(sl_rt_t *rt);

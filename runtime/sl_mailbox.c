@@ -22,6 +22,7 @@
 #include "runtime/sl_log.h"
 
 pthread_mutex_t sl_list_lock_ = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t sl_list_cond_ = PTHREAD_COND_INITIALIZER;
 
 int sl_zmq_err(int err)
 {
