@@ -208,7 +208,11 @@ static int s_mkdirs(const char *dir)
         }
     }
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (stat(dir, &st) != 0) {
+        return SL_EIO;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR; /* for the caller's message */
         return SL_EIO;
     }
     return 0;

@@ -239,6 +239,23 @@ static void test_db_lock_held_refused(void **state)
     sl_db_close(&db);
 }
 
+static void test_db_dir_not_usable_refused(void **state)
+{
+    fx_t *fx = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/file", fx->dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    sl_db_config_t cfg = {.dir = path};
+    sl_db_t *db = NULL;
+    assert_int_equal(sl_db_open(&cfg, &db, fx->err, sizeof fx->err), SL_EIO);
+    assert_null(db);
+    assert_non_null(strstr(fx->err, path));
+    cfg.dir = NULL;
+    assert_int_equal(sl_db_open(&cfg, &db, fx->err, sizeof fx->err), SL_EINVAL);
+}
+
 static void test_db_batch_apply(void **state)
 {
     fx_t *fx = *state;
@@ -495,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_db_open_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_schema_mismatch_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_lock_held_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_db_dir_not_usable_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_batch_apply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_scan_prefix_start_after_limit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_db_corrupt_value_quarantined, s_setup, s_teardown),

@@ -594,37 +594,31 @@ static void test_store_scan_rows(void **state)
     sl_msg_destroy(&reply);
 }
 
-static void test_store_corrupt_value_quarantined(void **state)
+/* Flips one payload byte of a stored value on disk (store stopped). */
+static void s_flip(const char *dir, const char *dbname, const char *key)
 {
-    fx_t *fx = *state;
-    batch_t b;
-    s_batch_init(&b);
-    s_batch_put(&b, SL_DB_RESULTS, "p1-t0003", "{\"status\":\"success\"}");
-    assert_int_equal(s_write(fx->port, &b, NULL, NULL), 0);
-    sl_actor_destroy(&fx->store);
-
-    /* Flip a byte of the stored value on disk. */
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, fx->dir, 0, 0600), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "results", 0, &dbi), 0);
-    MDB_val k = {.mv_size = 8, .mv_data = "p1-t0003"}, v;
+    assert_int_equal(mdb_dbi_open(txn, dbname, 0, &dbi), 0);
+    MDB_val k = {.mv_size = strlen(key), .mv_data = (void *)key}, v;
     assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
     uint8_t copy[64];
+    assert_true(v.mv_size <= sizeof copy);
     memcpy(copy, v.mv_data, v.mv_size);
     copy[v.mv_size - 2] ^= 0x01;
     v.mv_data = copy;
     assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
+}
 
-    assert_int_equal(s_spawn(fx), 0);
-    assert_int_equal(s_get(fx->port, SL_DB_RESULTS, "p1-t0003", 8, NULL, NULL), SL_ECORRUPT);
-    /* Reported as an alert event... */
+static void s_expect_corrupt_alert(fx_t *fx, const char *subject)
+{
     sl_msg_t *msg = NULL;
     assert_int_equal(sl_port_recv(fx->api, T_WAIT, &msg), 0);
     sl_event_publish_t ev = {0};
@@ -635,17 +629,68 @@ static void test_store_corrupt_value_quarantined(void **state)
     assert_int_equal(sl_mp_map_get_str(ev.body.ptr, ev.body.len, "kind", &s, &sl), 0);
     assert_true(sl_mp_str_eq(s, sl, "corrupt_value"));
     assert_int_equal(sl_mp_map_get_str(ev.body.ptr, ev.body.len, "subject", &s, &sl), 0);
-    assert_true(sl_mp_str_eq(s, sl, "results/p1-t0003"));
+    assert_true(sl_mp_str_eq(s, sl, subject));
     sl_event_publish_clear(&ev);
     sl_msg_destroy(&msg);
+}
+
+static void test_store_corrupt_value_quarantined(void **state)
+{
+    fx_t *fx = *state;
+    batch_t b;
+    s_batch_init(&b);
+    s_batch_put(&b, SL_DB_RESULTS, "p1-t0003", "{\"status\":\"success\"}");
+    s_batch_put(&b, SL_DB_RESULTS, "p1-t0004", "{\"status\":\"error\"}");
+    s_batch_put(&b, SL_DB_RESULTS, "p1-t0005", "{\"status\":\"partial\"}");
+    assert_int_equal(s_write(fx->port, &b, NULL, NULL), 0);
+    sl_actor_destroy(&fx->store);
+    s_flip(fx->dir, "results", "p1-t0003");
+    s_flip(fx->dir, "results", "p1-t0004");
+    assert_int_equal(s_spawn(fx), 0);
+
+    /* Found by a GET: answered `corrupt`, reported as an alert event... */
+    assert_int_equal(s_get(fx->port, SL_DB_RESULTS, "p1-t0003", 8, NULL, NULL), SL_ECORRUPT);
+    s_expect_corrupt_alert(fx, "results/p1-t0003");
     /* ...moved to quarantine, and the store keeps serving. */
     s_expect(fx->port, SL_DB_RESULTS, "p1-t0003", NULL);
     uint8_t qk[9] = {SL_DB_RESULTS};
     memcpy(qk + 1, "p1-t0003", 8);
     assert_int_equal(s_get(fx->port, SL_DB_QUARANTINE, qk, 9, NULL, NULL), 0);
+
+    /* Found by a SCAN: left out of the rows, reported and quarantined. */
+    sl_store_scan_t sc = {.db = SL_DB_RESULTS};
+    sl_bytes_set(&sc.prefix, "p1-", 3);
+    uint8_t *body = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_store_scan_encode(&sc, &body, &len), 0);
+    sl_store_scan_clear(&sc);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(
+        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply),
+        0);
+    free(body);
+    sl_store_rows_t rows = {0};
+    assert_int_equal(sl_store_rows_decode(reply->body, reply->body_len, &rows), 0);
+    assert_int_equal(rows.status, 0);
+    sl_mp_reader_t r;
+    sl_mp_reader_init(&r, rows.rows.ptr, rows.rows.len);
+    uint32_t n = 0, two;
+    const uint8_t *k;
+    size_t kl;
+    assert_int_equal(sl_mp_read_array(&r, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sl_mp_read_array(&r, &two), 0);
+    assert_int_equal(sl_mp_read_bin(&r, &k, &kl), 0);
+    assert_int_equal(kl, 8);
+    assert_memory_equal(k, "p1-t0005", 8);
+    sl_store_rows_clear(&rows);
+    sl_msg_destroy(&reply);
+    s_expect_corrupt_alert(fx, "results/p1-t0004");
+    s_expect(fx->port, SL_DB_RESULTS, "p1-t0004", NULL);
+
     sl_store_stats_t st;
     sl_store_counters_read(&fx->counters, &st);
-    assert_int_equal(st.corrupt, 1);
+    assert_int_equal(st.corrupt, 2);
     assert_true(sl_actor_running(fx->store));
 }
 
