@@ -167,12 +167,11 @@ static void s_close_group(s_store_t *self)
 }
 
 /* Aborts the open group: every waiting request learns rc, nothing of the
-   group is stored or published. */
-static void s_fail_group(s_store_t *self, int rc)
+   group is stored or published. msgs: messages lost with it. */
+static void s_fail_group(s_store_t *self, int rc, uint32_t msgs)
 {
     sl_db_abort(self->db);
-    sl_error("store: write group of %u messages failed, nothing of it committed: %s",
-             self->group_msgs + 1,
+    sl_error("store: write group of %u messages failed, nothing of it committed: %s", msgs,
              rc == SL_EFULL ? "LMDB map full (raise the store's map_size)" : sl_err_msg(rc));
     s_close_group(self);
     s_count(&self->counters->failed_commits, 1);
@@ -213,7 +212,7 @@ static void s_flush(s_store_t *self)
     uint32_t msgs = self->group_msgs;
     int rc = sl_db_commit(self->db);
     if (rc < 0) {
-        s_fail_group(self, rc);
+        s_fail_group(self, rc, msgs);
         return;
     }
     s_close_group(self);
@@ -550,7 +549,7 @@ static void s_on_write(s_store_t *self, const sl_msg_t *msg)
             s_ack(self, msg->from, msg->corr, rc, 0, 0);
         }
         if (self->open) {
-            s_fail_group(self, rc);
+            s_fail_group(self, rc, self->group_msgs + 1);
         }
         goto done;
     }
@@ -582,7 +581,7 @@ static int s_raise_alert(s_store_t *self, const char *kind, const char *message,
     }
     sl_mp_writer_fini(&fields);
     if (rc < 0 && self->open) {
-        s_fail_group(self, rc);
+        s_fail_group(self, rc, self->group_msgs + 1);
     }
     return rc;
 }
@@ -636,7 +635,7 @@ static void s_quarantine(s_store_t *self, unsigned db, const uint8_t *key, size_
     }
     if (rc < 0 && rc != SL_ENOTFOUND) {
         if (self->open) {
-            s_fail_group(self, rc);
+            s_fail_group(self, rc, self->group_msgs + 1);
         }
         return;
     }
