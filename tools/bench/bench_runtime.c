@@ -290,25 +290,29 @@ static double s_raw_rtt_us(void *ctx, uint64_t n)
 
 static void s_usage(void)
 {
-    printf("usage: sluice-bench runtime [-n messages] [-r round_trips]\n"
+    printf("usage: sluice-bench runtime [-n messages] [-r round_trips] [-k repeats]\n"
            "  -n  one-way messages for the throughput runs (default 2000000)\n"
-           "  -r  round trips for the latency runs (default 100000)\n");
+           "  -r  round trips for the latency runs (default 100000)\n"
+           "  -k  runs of each measurement; the best is shown (default 3)\n");
 }
 
 int sl_bench_runtime(int argc, char **argv)
 {
     uint64_t n = 2000000, rtn = 100000;
+    int repeats = 3;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "-n") == 0 && i + 1 < argc) {
             n = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "-r") == 0 && i + 1 < argc) {
             rtn = strtoull(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "-k") == 0 && i + 1 < argc) {
+            repeats = atoi(argv[++i]);
         } else {
             s_usage();
             return strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0 ? 0 : 2;
         }
     }
-    if (n == 0 || rtn == 0) {
+    if (n == 0 || rtn == 0 || repeats < 1 || repeats > 100) {
         s_usage();
         return 2;
     }
@@ -318,13 +322,32 @@ int sl_bench_runtime(int argc, char **argv)
         fprintf(stderr, "sluice-bench: cannot create the runtime\n");
         return 1;
     }
-    printf("sluice-bench runtime: %llu messages, %llu round trips, %d-byte frames\n",
-           (unsigned long long)n, (unsigned long long)rtn, FRAME_LEN);
+    printf("sluice-bench runtime: %llu messages, %llu round trips, %d-byte frames, best of %d\n",
+           (unsigned long long)n, (unsigned long long)rtn, FRAME_LEN, repeats);
+    /* Best of `repeats` for every figure: the machine is shared, and the
+       best run is the one least disturbed by other work. */
     uint64_t retries = 0;
-    double raw_tp = s_raw_throughput(sl_rt_zmq_ctx(rt), n);
-    double act_tp = s_actor_throughput(rt, n, &retries);
-    double raw_rtt = s_raw_rtt_us(sl_rt_zmq_ctx(rt), rtn);
-    double act_rtt = s_actor_rtt_us(rt, rtn);
+    double raw_tp = 0, act_tp = 0, raw_rtt = 0, act_rtt = 0;
+    for (int k = 0; k < repeats; k++) {
+        uint64_t r = 0;
+        double v = s_raw_throughput(sl_rt_zmq_ctx(rt), n);
+        raw_tp = v > raw_tp ? v : raw_tp;
+        v = s_actor_throughput(rt, n, &r);
+        if (v < 0) {
+            act_tp = -1;
+            break;
+        }
+        act_tp = v > act_tp ? v : act_tp;
+        retries += r;
+        v = s_raw_rtt_us(sl_rt_zmq_ctx(rt), rtn);
+        raw_rtt = (k == 0 || v < raw_rtt) ? v : raw_rtt;
+        v = s_actor_rtt_us(rt, rtn);
+        if (v < 0) {
+            act_rtt = -1;
+            break;
+        }
+        act_rtt = (k == 0 || v < act_rtt) ? v : act_rtt;
+    }
     sl_rt_destroy(&rt);
     if (act_tp < 0 || act_rtt < 0) {
         fprintf(stderr, "sluice-bench: an actor run did not finish\n");
