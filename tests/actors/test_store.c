@@ -14,6 +14,8 @@
 #include <ftw.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -666,8 +668,7 @@ static void test_store_corrupt_value_quarantined(void **state)
     sl_store_scan_clear(&sc);
     sl_msg_t *reply = NULL;
     assert_int_equal(
-        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply),
-        0);
+        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply), 0);
     free(body);
     sl_store_rows_t rows = {0};
     assert_int_equal(sl_store_rows_decode(reply->body, reply->body_len, &rows), 0);
@@ -740,6 +741,138 @@ static void test_store_refuses_held_dir(void **state)
     sl_rt_destroy(&rt2);
 }
 
+/* ---- crash safety: kill -9 loses nothing that was acknowledged -------------------- */
+
+typedef struct {
+    uint32_t index;
+    uint64_t seq;
+} acked_t;
+
+/* Child process: its own runtime and store on dir, writing transitions as
+   fast as acks come back and reporting each ack on fd. Never returns. */
+static void s_crash_child(const char *dir, uint32_t start, int fd)
+{
+    sl_rt_t *rt = sl_rt_new(NULL, NULL);
+    sl_store_config_t cfg = sl_store_config_defaults();
+    cfg.data_dir = dir;
+    sl_actor_t *store = NULL;
+    if (!rt || sl_store_spawn(rt, &cfg, &store) != 0) {
+        _exit(3);
+    }
+    sl_port_t *port = sl_port_new(rt, "crash.client");
+    for (uint32_t i = start;; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "k%08u", i);
+        batch_t b;
+        s_batch_init(&b);
+        s_batch_put(&b, SL_DB_TASKS, key, "succeeded");
+        s_batch_event(&b, "task.status", key);
+        uint64_t first = 0;
+        if (s_write(port, &b, &first, NULL) != 0) {
+            _exit(4);
+        }
+        acked_t a = {.index = i, .seq = first};
+        if (write(fd, &a, sizeof a) != sizeof a) {
+            _exit(5);
+        }
+    }
+}
+
+static int s_setup_bare(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    strcpy(fx->dir, "/tmp/sl_test_store.XXXXXX");
+    if (!mkdtemp(fx->dir)) {
+        free(fx);
+        return -1;
+    }
+    *state = fx;
+    return 0;
+}
+
+static int s_count_events(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen, int status)
+{
+    uint64_t *next = arg;
+    uint64_t seq = 0;
+    if (status != 0 || klen != 8 || sl_mp_map_get_uint(val, vlen, "seq", &seq) != 0) {
+        return SL_ECORRUPT;
+    }
+    for (int i = 0; i < 8; i++) {
+        if (key[i] != (uint8_t)(seq >> (56 - 8 * i))) {
+            return SL_ECORRUPT;
+        }
+    }
+    if (seq != *next) {
+        return SL_EINVAL; /* a gap */
+    }
+    (*next)++;
+    return 0;
+}
+
+static void test_store_kill9_loses_nothing_acked(void **state)
+{
+    fx_t *fx = *state;
+    uint32_t next_index = 0;
+    uint64_t acked_total = 0;
+    for (int round = 0; round < 3; round++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            s_crash_child(fx->dir, next_index, fds[1]);
+        }
+        close(fds[1]);
+        /* Let it get some acks out (a different number each round), then
+           kill it in the middle of whatever it is doing. */
+        uint32_t want = 50 + 70 * (uint32_t)round;
+        static acked_t acked[4096];
+        size_t n = 0;
+        while (n < sizeof acked / sizeof *acked) {
+            ssize_t r = read(fds[0], &acked[n], sizeof *acked);
+            if (r != (ssize_t)sizeof *acked) {
+                break; /* EOF: the child died on its own */
+            }
+            n++;
+            if (n == want) {
+                kill(pid, SIGKILL);
+            }
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(fds[0]);
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+            fail_msg("round %d: the child exited on its own (status %d)", round, status);
+        }
+        assert_true(n >= want);
+
+        /* Every acknowledged write is there, and the seqs have no gap. */
+        sl_db_config_t cfg = {.dir = fx->dir};
+        sl_db_t *db = NULL;
+        char err[256];
+        assert_int_equal(sl_db_open(&cfg, &db, err, sizeof err), 0);
+        for (size_t i = 0; i < n; i++) {
+            char key[32];
+            snprintf(key, sizeof key, "k%08u", acked[i].index);
+            uint8_t *v = NULL;
+            size_t vl = 0;
+            assert_int_equal(sl_db_get(db, SL_DB_TASKS, key, strlen(key), &v, &vl), 0);
+            free(v);
+            assert_true(acked[i].seq <= sl_db_last_seq(db));
+        }
+        uint64_t next = 1;
+        assert_int_equal(
+            sl_db_scan(db, SL_DB_EVENTS, NULL, 0, NULL, 0, 0, s_count_events, &next, NULL), 0);
+        assert_int_equal(next - 1, sl_db_last_seq(db));
+        next_index = (uint32_t)sl_db_count(db, SL_DB_TASKS);
+        sl_db_close(&db);
+        acked_total += n;
+    }
+    print_message("3 kills, %llu acknowledged writes all found\n", (unsigned long long)acked_total);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -757,6 +890,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_corrupt_value_quarantined, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_map_full_error_ack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_held_dir, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_store_kill9_loses_nothing_acked, s_setup_bare,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
