@@ -258,7 +258,7 @@ bool sl_rt_has(sl_rt_t *self, const char *name)
         return false;
     }
     sl_entry_t *e = sl_registry_get(self, name);
-    bool has = e && e->is_actor;
+    bool has = e && e->is_actor && atomic_load(&e->ready);
     sl_entry_unref(&e);
     return has;
 }
@@ -448,6 +448,7 @@ static void *s_actor_main(void *arg)
         return NULL;
     }
     atomic_store(&self->running, true);
+    atomic_store(&self->entry->ready, true);
     s_signal_ready(self, 1, 0);
 
     int reason = s_loop(self);

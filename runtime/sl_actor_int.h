@@ -28,6 +28,7 @@ typedef struct sl_entry_t {
     uint64_t hwm;      /* messages; 0 = unlimited */
     sl_actor_t *actor; /* NULL for ports; valid while registered (lock held) */
     bool is_actor;     /* immutable */
+    _Atomic bool ready; /* actors: init returned successfully */
     /* Senders and the owner write these from different threads: keep them
        on separate cache lines. */
     _Alignas(64) _Atomic uint64_t enqueued;

@@ -111,6 +111,7 @@ int sl_registry_claim(sl_rt_t *rt, const char *name, uint64_t hwm, sl_actor_t *a
     snprintf(entry->name, sizeof(entry->name), "%s", name);
     atomic_init(&entry->refs, 2);
     atomic_init(&entry->alive, true);
+    atomic_init(&entry->ready, actor == NULL);
     atomic_init(&entry->enqueued, 0);
     atomic_init(&entry->received, 0);
     entry->hwm = hwm;

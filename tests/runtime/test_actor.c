@@ -27,6 +27,7 @@ typedef struct {
     _Atomic int gate_open, in_gate, commit_seen, commits;
     _Atomic uint32_t last_seq[2];
     _Atomic int seen;
+    _Atomic int has_in_init; /* sl_rt_has(own name) seen by init */
     uint64_t timer_id;
     int fd;
     void *zsock;
@@ -38,6 +39,7 @@ static int s_init(sl_actor_t *self, void *args, void **state)
 {
     rec_t *r = args;
     atomic_fetch_add(&r->inits, 1);
+    atomic_store(&r->has_in_init, sl_rt_has(sl_actor_rt(self), sl_actor_name(self)) ? 1 : 0);
     *state = r;
     return 0;
 }
@@ -143,8 +145,10 @@ static void test_actor_spawn_ready_stop(void **unused)
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
     assert_non_null(rt);
     sl_actor_t *a = s_spawn(rt, "a", &r);
-    /* init ran before spawn returned */
+    /* init ran before spawn returned; during init the actor is not yet
+       "registered and running" */
     assert_int_equal(atomic_load(&r.inits), 1);
+    assert_int_equal(atomic_load(&r.has_in_init), 0);
     assert_true(sl_actor_running(a));
     assert_true(sl_rt_has(rt, "a"));
     assert_string_equal(sl_actor_name(a), "a");
