@@ -1,0 +1,929 @@
+/*  test_sluicectl.c: the real sluicectl binary against a fake daemon.
+
+    The test thread owns a ZMQ_ROUTER (the API) and a ZMQ_XPUB (the event
+    socket) bound to ipc:// paths in a mkdtemp directory, runs sluicectl as a
+    child process with its stdout/stderr on pipes, and serves it from one
+    zmq_poll loop over the sockets and the pipes until the child has exited,
+    with a deadline (the child is killed by pid when it passes). Each request
+    is decoded with msgpack-c (not with sluicectl's own code), recorded as
+    JSON, and answered from a per-op script; all asserts run afterwards on
+    the test thread.
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <msgpack.h>
+#include <zmq.h>
+
+#define S_RUN_DEADLINE_MS 30000
+#define S_MAX_RULES 8
+#define S_MAX_STEPS 4
+
+/* ---- JSON <-> msgpack, independent of sluicectl -------------------------------- */
+
+/* Strings "bin:..." become bin (so a script can send bytes). */
+static void s_pack(msgpack_packer *pk, const json_t *v)
+{
+    const char *key;
+    json_t *item;
+    size_t i;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT:
+        msgpack_pack_map(pk, json_object_size(v));
+        json_object_foreach((json_t *)v, key, item) {
+            msgpack_pack_str(pk, strlen(key));
+            msgpack_pack_str_body(pk, key, strlen(key));
+            s_pack(pk, item);
+        }
+        break;
+    case JSON_ARRAY:
+        msgpack_pack_array(pk, json_array_size(v));
+        json_array_foreach(v, i, item) {
+            s_pack(pk, item);
+        }
+        break;
+    case JSON_STRING: {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (strncmp(s, "bin:", 4) == 0) {
+            msgpack_pack_bin(pk, n - 4);
+            msgpack_pack_bin_body(pk, s + 4, n - 4);
+        } else {
+            msgpack_pack_str(pk, n);
+            msgpack_pack_str_body(pk, s, n);
+        }
+        break;
+    }
+    case JSON_INTEGER:
+        msgpack_pack_int64(pk, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        msgpack_pack_double(pk, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        msgpack_pack_true(pk);
+        break;
+    case JSON_FALSE:
+        msgpack_pack_false(pk);
+        break;
+    case JSON_NULL:
+        msgpack_pack_nil(pk);
+        break;
+    }
+}
+
+/* Decoded requests keep the msgpack type visible: ints stay integers,
+   doubles reals, bin becomes {"$bin": len}. */
+static json_t *s_unpack(const msgpack_object *o)
+{
+    json_t *v = NULL;
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return json_null();
+    case MSGPACK_OBJECT_BOOLEAN:
+        return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return json_integer((json_int_t)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return json_integer((json_int_t)o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return json_real(o->via.f64);
+    case MSGPACK_OBJECT_STR:
+        return json_stringn(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN:
+        return json_pack("{sI}", "$bin", (json_int_t)o->via.bin.size);
+    case MSGPACK_OBJECT_ARRAY:
+        v = json_array();
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            json_array_append_new(v, s_unpack(&o->via.array.ptr[i]));
+        }
+        return v;
+    case MSGPACK_OBJECT_MAP:
+        v = json_object();
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            char *key = k->type == MSGPACK_OBJECT_STR
+                            ? strndup(k->via.str.ptr, k->via.str.size)
+                            : strdup("$nonstr");
+            json_object_set_new(v, key, s_unpack(&o->via.map.ptr[i].val));
+            free(key);
+        }
+        return v;
+    default:
+        return json_string("$other");
+    }
+}
+
+/* ---- the fake daemon --------------------------------------------------------------- */
+
+typedef struct {
+    const char *op;
+    /* Replies in order (the last repeats): JSON text of the reply map
+       without its id (the fake adds the request's id), or, with raw, bytes
+       sent verbatim. NULL: no reply at all. */
+    const char *steps[S_MAX_STEPS];
+    size_t raw_len[S_MAX_STEPS]; /* > 0: steps[i] is raw bytes of this length */
+    int used;
+} s_rule_t;
+
+typedef struct {
+    char dir[64];
+    char api[128];
+    char pub[128];
+    void *ctx;
+    void *router;
+    void *xpub;
+    s_rule_t rules[S_MAX_RULES];
+    int nrules;
+    json_t *requests; /* every request, decoded */
+    /* watch test: what to publish once the child has subscribed and asked
+       pipeline.get */
+    bool subscribed;
+    bool got_get;
+    const char *const *publish; /* NULL-terminated "topic", "json body", ... */
+    bool published;
+} s_fake_t;
+
+typedef struct {
+    int status;   /* waitpid status */
+    char out[65536];
+    size_t out_len;
+    char err[16384];
+    size_t err_len;
+    int64_t elapsed_ms;
+} s_run_t;
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *s_ctl_path(void)
+{
+    return SLUICECTL_PATH;
+}
+
+static const char *s_source_dir(void)
+{
+    const char *dir = getenv("SLUICE_SOURCE_DIR");
+    return dir && *dir ? dir : SLUICE_SOURCE_DIR_DEFAULT;
+}
+
+static int setup(void **state)
+{
+    s_fake_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/test_sluicectl.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->api, sizeof(f->api), "ipc://%s/api", f->dir);
+    snprintf(f->pub, sizeof(f->pub), "ipc://%s/pub", f->dir);
+    f->ctx = zmq_ctx_new();
+    f->router = zmq_socket(f->ctx, ZMQ_ROUTER);
+    f->xpub = zmq_socket(f->ctx, ZMQ_XPUB);
+    int zero = 0;
+    zmq_setsockopt(f->router, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(f->xpub, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(zmq_bind(f->router, f->api), 0);
+    assert_int_equal(zmq_bind(f->xpub, f->pub), 0);
+    f->requests = json_array();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    s_fake_t *f = *state;
+    zmq_close(f->router);
+    zmq_close(f->xpub);
+    zmq_ctx_term(f->ctx);
+    char path[160];
+    snprintf(path, sizeof(path), "%s/api", f->dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/pub", f->dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/out", f->dir);
+    unlink(path);
+    rmdir(f->dir);
+    json_decref(f->requests);
+    free(f);
+    return 0;
+}
+
+static s_rule_t *s_rule(s_fake_t *f, const char *op)
+{
+    assert_true(f->nrules < S_MAX_RULES);
+    s_rule_t *r = &f->rules[f->nrules++];
+    memset(r, 0, sizeof(*r));
+    r->op = op;
+    return r;
+}
+
+/* Scripts op with JSON replies (up to S_MAX_STEPS, the last repeats). */
+static void s_script(s_fake_t *f, const char *op, const char *a, const char *b)
+{
+    s_rule_t *r = s_rule(f, op);
+    r->steps[0] = a;
+    r->steps[1] = b;
+}
+
+static void s_script_raw(s_fake_t *f, const char *op, const char *bytes, size_t len)
+{
+    s_rule_t *r = s_rule(f, op);
+    r->steps[0] = bytes;
+    r->raw_len[0] = len;
+}
+
+static void s_send_map(void *sock, const json_t *map, int flags)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sbuf);
+    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+    s_pack(&pk, map);
+    zmq_send(sock, sbuf.data, sbuf.size, flags);
+    msgpack_sbuffer_destroy(&sbuf);
+}
+
+static void s_serve_router(s_fake_t *f)
+{
+    zmq_msg_t id, body;
+    zmq_msg_init(&id);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&id, f->router, ZMQ_DONTWAIT) < 0) {
+        goto out;
+    }
+    if (!zmq_msg_more(&id) || zmq_msg_recv(&body, f->router, 0) < 0) {
+        goto out;
+    }
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    json_t *req = NULL;
+    if (msgpack_unpack_next(&up, zmq_msg_data(&body), zmq_msg_size(&body), NULL) ==
+        MSGPACK_UNPACK_SUCCESS) {
+        req = s_unpack(&up.data);
+    }
+    msgpack_unpacked_destroy(&up);
+    if (!req) {
+        req = json_string("$undecodable");
+    }
+    json_array_append(f->requests, req);
+    const char *op = json_string_value(json_object_get(req, "op"));
+    s_rule_t *rule = NULL;
+    for (int i = 0; op && i < f->nrules; i++) {
+        if (strcmp(f->rules[i].op, op) == 0) {
+            rule = &f->rules[i];
+        }
+    }
+    if (op && strcmp(op, "pipeline.get") == 0) {
+        f->got_get = true;
+    }
+    if (rule) {
+        int step = rule->used;
+        while (step > 0 && (step >= S_MAX_STEPS || !rule->steps[step])) {
+            step--;
+        }
+        rule->used++;
+        const char *text = rule->steps[step];
+        if (text && rule->raw_len[step]) {
+            zmq_send(f->router, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
+            zmq_send(f->router, text, rule->raw_len[step], 0);
+        } else if (text) {
+            json_error_t jerr;
+            json_t *reply = json_loads(text, 0, &jerr);
+            if (!reply) {
+                fprintf(stderr, "bad script JSON: %s: %s\n", text, jerr.text);
+            }
+            json_t *rid = json_object_get(req, "id");
+            if (json_is_object(reply) && rid) {
+                json_object_set(reply, "id", rid);
+            }
+            zmq_send(f->router, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
+            s_send_map(f->router, reply, 0);
+            json_decref(reply);
+        }
+    }
+    json_decref(req);
+out:
+    zmq_msg_close(&id);
+    zmq_msg_close(&body);
+}
+
+static void s_serve_xpub(s_fake_t *f)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, f->xpub, ZMQ_DONTWAIT) >= 0 && zmq_msg_size(&m) >= 1 &&
+        ((const uint8_t *)zmq_msg_data(&m))[0] == 1) {
+        f->subscribed = true;
+    }
+    zmq_msg_close(&m);
+}
+
+static void s_maybe_publish(s_fake_t *f)
+{
+    if (!f->publish || f->published || !f->subscribed || !f->got_get) {
+        return;
+    }
+    for (const char *const *p = f->publish; p[0] && p[1]; p += 2) {
+        json_t *body = json_loads(p[1], 0, NULL);
+        assert_non_null(body);
+        zmq_send(f->xpub, p[0], strlen(p[0]), ZMQ_SNDMORE);
+        s_send_map(f->xpub, body, 0);
+        json_decref(body);
+    }
+    f->published = true;
+}
+
+static void s_drain(int fd, char *buf, size_t cap, size_t *len, bool *open)
+{
+    char tmp[4096];
+    ssize_t n = read(fd, tmp, sizeof(tmp));
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            *open = false;
+        }
+        return;
+    }
+    size_t room = cap - 1 - *len;
+    size_t take = (size_t)n < room ? (size_t)n : room;
+    memcpy(buf + *len, tmp, take);
+    *len += take;
+    buf[*len] = '\0';
+}
+
+/* Runs sluicectl with args (NULL-terminated, without argv[0]) and serves it
+   until it exits; fails the test if it outlives the deadline. */
+static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
+{
+    memset(run, 0, sizeof(*run));
+    const char *argv[64];
+    int n = 0;
+    /* SLUICECTL_WRAPPER="valgrind -q --error-exitcode=99" runs every child
+       under a checker (words split on spaces). */
+    char wrapper[256] = "";
+    const char *w = getenv("SLUICECTL_WRAPPER");
+    snprintf(wrapper, sizeof(wrapper), "%s", w ? w : "");
+    char *save = NULL;
+    for (char *word = strtok_r(wrapper, " ", &save); word && n < 16;
+         word = strtok_r(NULL, " ", &save)) {
+        argv[n++] = word;
+    }
+    argv[n++] = s_ctl_path();
+    for (int i = 0; args[i] && n < 63; i++) {
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    int out[2], err[2];
+    assert_int_equal(pipe(out), 0);
+    assert_int_equal(pipe(err), 0);
+    int64_t t0 = s_now_ms();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(out[1], STDOUT_FILENO);
+        dup2(err[1], STDERR_FILENO);
+        close(out[0]);
+        close(err[0]);
+        close(out[1]);
+        close(err[1]);
+        unsetenv("SLUICE_API");
+        unsetenv("SLUICE_PUB");
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
+    bool out_open = true, err_open = true, exited = false;
+    int64_t deadline = t0 + S_RUN_DEADLINE_MS;
+    while ((out_open || err_open || !exited) && s_now_ms() < deadline) {
+        zmq_pollitem_t items[4] = {
+            {f->router, 0, ZMQ_POLLIN, 0},
+            {f->xpub, 0, ZMQ_POLLIN, 0},
+            {NULL, out_open ? out[0] : -1, ZMQ_POLLIN, 0},
+            {NULL, err_open ? err[0] : -1, ZMQ_POLLIN, 0},
+        };
+        zmq_poll(items, 4, 20);
+        if (items[0].revents) {
+            s_serve_router(f);
+        }
+        if (items[1].revents) {
+            s_serve_xpub(f);
+        }
+        s_maybe_publish(f);
+        if (out_open && items[2].revents) {
+            s_drain(out[0], run->out, sizeof(run->out), &run->out_len, &out_open);
+        }
+        if (err_open && items[3].revents) {
+            s_drain(err[0], run->err, sizeof(run->err), &run->err_len, &err_open);
+        }
+        if (!exited && waitpid(pid, &run->status, WNOHANG) == pid) {
+            exited = true;
+            run->elapsed_ms = s_now_ms() - t0;
+        }
+    }
+    close(out[0]);
+    close(err[0]);
+    if (!exited) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &run->status, 0);
+        fail_msg("sluicectl did not finish within %d ms; stderr: %s", S_RUN_DEADLINE_MS,
+                 run->err);
+    }
+}
+
+/* The exit code; fails on a crash (a signal). */
+static int s_code(const s_run_t *run)
+{
+    if (!WIFEXITED(run->status)) {
+        fail_msg("sluicectl died by signal %d; stderr: %s", WTERMSIG(run->status), run->err);
+    }
+    return WEXITSTATUS(run->status);
+}
+
+static const json_t *s_at(const json_t *v, const char *path)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k && v; k = strtok_r(NULL, ".", &save)) {
+        v = json_object_get(v, k);
+    }
+    return v;
+}
+
+static const json_t *s_request(s_fake_t *f, const char *op, int nth)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(f->requests, i, r) {
+        const char *o = json_string_value(json_object_get(r, "op"));
+        if (o && strcmp(o, op) == 0 && nth-- == 0) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static int s_count(s_fake_t *f, const char *op)
+{
+    int n = 0;
+    while (s_request(f, op, n)) {
+        n++;
+    }
+    return n;
+}
+
+#define RUN(f, run, ...)                                                                   \
+    do {                                                                                   \
+        const char *const args_[] = {__VA_ARGS__, NULL};                                   \
+        s_run((f), (run), args_);                                                          \
+    } while (0)
+
+static const char s_started[] = "{\"ok\":true,\"pipeline_id\":\"p0193f1c2a4b7c01a2f\"}";
+
+/* ---- cases ---------------------------------------------------------------------------- */
+
+static void test_sluicectl_submit_file_request(void **state)
+{
+    s_fake_t *f = *state;
+    s_script(f, "pipeline.start", s_started, NULL);
+    char file[512];
+    snprintf(file, sizeof(file), "%s/tests/data/requests/incident.json", s_source_dir());
+    s_run_t run;
+    RUN(f, &run, "--api", f->api, "--timeout", "5000", "submit", "--file", file);
+    assert_int_equal(s_code(&run), 0);
+    assert_string_equal(run.out, "p0193f1c2a4b7c01a2f\n");
+    assert_int_equal(json_array_size(f->requests), 1);
+    const json_t *req = s_request(f, "pipeline.start", 0);
+    assert_non_null(req);
+    assert_true(json_is_string(s_at(req, "id")));
+    assert_true(json_is_string(s_at(req, "name")));
+    const json_t *gen = s_at(req, "config.generation");
+    assert_string_equal(json_string_value(json_object_get(gen, "mode")), "generate");
+    const json_t *models = json_object_get(gen, "models");
+    assert_int_equal(json_array_size(models), 1);
+    assert_string_equal(json_string_value(json_array_get(models, 0)),
+                        "google_gemini-3-flash-preview-20251217");
+    const json_t *templates = json_object_get(gen, "templates");
+    assert_int_equal(json_array_size(templates), 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_true(json_is_string(json_array_get(templates, i)));
+    }
+    const json_t *ana = s_at(req, "config.analysis");
+    assert_true(json_is_true(json_object_get(ana, "enabled")));
+    assert_true(json_is_array(json_object_get(ana, "tools")));
+    assert_int_equal(json_array_size(json_object_get(ana, "tools")), 0); /* all 4 analyzers */
+    assert_true(json_is_boolean(s_at(ana, "options.parallel")));
+    assert_true(json_is_integer(s_at(ana, "options.max_concurrent_tasks")));
+    assert_true(json_is_string(json_array_get(s_at(ana, "options.target_urls"), 0)));
+    assert_true(json_is_integer(s_at(req, "timeouts.task")));
+    assert_int_equal(json_integer_value(s_at(req, "retry.max_attempts")), 3);
+    /* The seed's top level is folded under config, not sent twice. */
+    assert_null(s_at(req, "generation"));
+}
+
+static void test_sluicectl_submit_flags_request(void **state)
+{
+    s_fake_t *f = *state;
+    s_script(f, "pipeline.start", s_started, NULL);
+    s_run_t run;
+    RUN(f, &run, "submit", "--api", f->api, "--name", "n1", "--model", "m1", "--template", "a",
+        "--template", "b", "--analyzer", "dynamic", "--tool", "bandit", "--task-timeout", "30",
+        "--pipeline-timeout", "1.5", "--max-attempts", "2", "--max-concurrent", "3",
+        "--target-url", "http://{model}-app{app}:5000");
+    assert_int_equal(s_code(&run), 0);
+    const json_t *req = s_request(f, "pipeline.start", 0);
+    assert_non_null(req);
+    assert_string_equal(json_string_value(s_at(req, "name")), "n1");
+    assert_int_equal(json_array_size(s_at(req, "config.generation.models")), 1);
+    assert_int_equal(json_array_size(s_at(req, "config.generation.templates")), 2);
+    const json_t *tools = s_at(req, "config.analysis.tools");
+    assert_int_equal(json_array_size(tools), 5); /* zap curl nmap nikto + bandit */
+    assert_string_equal(json_string_value(json_array_get(tools, 0)), "zap");
+    assert_string_equal(json_string_value(json_array_get(tools, 4)), "bandit");
+    assert_int_equal(json_integer_value(s_at(req, "timeouts.task")), 30);
+    assert_true(json_is_real(s_at(req, "timeouts.pipeline")));
+    assert_int_equal(json_integer_value(s_at(req, "retry.max_attempts")), 2);
+    assert_int_equal(json_integer_value(s_at(req, "config.analysis.options.max_concurrent_tasks")),
+                     3);
+    assert_true(json_is_true(s_at(req, "config.analysis.options.parallel")));
+    assert_int_equal(json_array_size(s_at(req, "config.analysis.options.target_urls")), 1);
+
+    /* existing mode */
+    json_array_clear(f->requests);
+    RUN(f, &run, "--api", f->api, "submit", "--existing-app", "org/model:29",
+        "--existing-app", "org/model:30");
+    assert_int_equal(s_code(&run), 0);
+    req = s_request(f, "pipeline.start", 0);
+    assert_string_equal(json_string_value(s_at(req, "config.generation.mode")), "existing");
+    const json_t *apps = s_at(req, "config.generation.existing_apps");
+    assert_int_equal(json_array_size(apps), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(apps, 0), "model")),
+                        "org/model");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(apps, 1), "app_number")),
+                     30);
+}
+
+static void test_sluicectl_json_output(void **state)
+{
+    s_fake_t *f = *state;
+    s_script(f, "pipeline.get",
+             "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"status\":\"running\",\"stage\":"
+             "\"analysis\",\"created_at\":1770000000000,\"counts\":{\"total\":2},\"tasks\":["
+             "{\"id\":\"p1-t0000\",\"service\":\"generator\",\"status\":\"succeeded\","
+             "\"attempts\":1,\"progress\":{\"stage\":\"done\",\"pct\":100},\"ratio\":0.5},"
+             "{\"id\":\"p1-t0001\",\"service\":\"static-analyzer\",\"status\":\"running\","
+             "\"attempts\":2,\"progress\":{\"stage\":\"bandit\",\"pct\":40},\"error\":null}]}}",
+             NULL);
+    s_script(f, "result.get", "{\"ok\":true,\"result\":\"bin:{\\\"type\\\":\\\"static_analysis_"
+                              "result\\\",\\\"status\\\":\\\"success\\\"}\"}",
+             NULL);
+    s_script(f, "ping", "{\"ok\":true,\"pong\":true,\"ts\":1770000000000,\"blob\":\"bin:\\u0001"
+                        "\\u0002\"}",
+             NULL);
+    s_run_t run;
+    RUN(f, &run, "--api", f->api, "--json", "get", "p1");
+    assert_int_equal(s_code(&run), 0);
+    json_error_t jerr;
+    json_t *out = json_loads(run.out, 0, &jerr);
+    assert_non_null(out);
+    assert_true(json_is_true(json_object_get(out, "ok")));
+    assert_int_equal(json_array_size(s_at(out, "pipeline.tasks")), 2);
+    const json_t *t1 = json_array_get(s_at(out, "pipeline.tasks"), 1);
+    assert_int_equal(json_integer_value(s_at(t1, "progress.pct")), 40);
+    assert_true(json_is_null(json_object_get(t1, "error")));
+    assert_true(json_is_real(json_object_get(json_array_get(s_at(out, "pipeline.tasks"), 0),
+                                             "ratio")));
+    json_decref(out);
+
+    RUN(f, &run, "result", "p1-t0001", "--json", "--api", f->api);
+    assert_int_equal(s_code(&run), 0);
+    out = json_loads(run.out, 0, &jerr);
+    assert_non_null(out);
+    assert_string_equal(json_string_value(s_at(out, "result.type")), "static_analysis_result");
+    json_decref(out);
+
+    RUN(f, &run, "--json", "--api", f->api, "ping");
+    assert_int_equal(s_code(&run), 0);
+    out = json_loads(run.out, 0, &jerr);
+    assert_non_null(out);
+    assert_string_equal(json_string_value(json_object_get(out, "blob")), "AQI="); /* base64 */
+    json_decref(out);
+}
+
+static void test_sluicectl_tables(void **state)
+{
+    s_fake_t *f = *state;
+    s_script(f, "pipeline.get",
+             "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"name\":\"demo\",\"status\":"
+             "\"partial_success\",\"stage\":\"done\",\"tasks\":[{\"id\":\"p1-t0003\",\"service\":"
+             "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":29,\"status\":\"dead\","
+             "\"attempts\":3,\"error\":\"no response from service\"}]}}",
+             NULL);
+    s_script(f, "endpoints.list",
+             "{\"ok\":true,\"services\":[{\"name\":\"static-analyzer\",\"protocol\":\"legacy\","
+             "\"replicas\":[{\"url\":\"ws://127.0.0.1:2001\",\"breaker\":\"open\",\"in_flight\":0,"
+             "\"ewma_ms\":12.5,\"calls\":7,\"failures\":5}]}]}",
+             NULL);
+    s_run_t run;
+    RUN(f, &run, "--api", f->api, "get", "p1");
+    assert_int_equal(s_code(&run), 0);
+    assert_non_null(strstr(run.out, "partial_success"));
+    assert_non_null(strstr(run.out, "p1-t0003"));
+    assert_non_null(strstr(run.out, "no response from service"));
+    assert_non_null(strstr(run.out, "m app 29"));
+    RUN(f, &run, "--api", f->api, "endpoints");
+    assert_int_equal(s_code(&run), 0);
+    assert_non_null(strstr(run.out, "ws://127.0.0.1:2001"));
+    assert_non_null(strstr(run.out, "open"));
+    assert_non_null(strstr(run.out, "BREAKER"));
+}
+
+static void s_wait_case(s_fake_t *f, const char *final, int want)
+{
+    char done[256];
+    snprintf(done, sizeof(done),
+             "{\"ok\":true,\"pipeline\":{\"id\":\"p0193f1c2a4b7c01a2f\",\"status\":\"%s\","
+             "\"stage\":\"done\",\"tasks\":[]}}",
+             final);
+    f->nrules = 0;
+    json_array_clear(f->requests);
+    s_script(f, "pipeline.start", s_started, NULL);
+    s_rule_t *r = s_rule(f, "pipeline.get");
+    r->steps[0] = "{\"ok\":true,\"pipeline\":{\"status\":\"pending\",\"stage\":\"generation\"}}";
+    r->steps[1] = "{\"ok\":true,\"pipeline\":{\"status\":\"running\",\"stage\":\"analysis\"}}";
+    r->steps[2] = done;
+    s_run_t run;
+    RUN(f, &run, "--api", f->api, "submit", "--model", "m", "--template", "t", "--wait",
+        "--poll", "10");
+    assert_int_equal(s_code(&run), want);
+    assert_int_equal(s_count(f, "pipeline.get"), 3);
+    assert_string_equal(json_string_value(s_at(s_request(f, "pipeline.get", 0), "pipeline_id")),
+                        "p0193f1c2a4b7c01a2f");
+    assert_non_null(strstr(run.out, final));
+}
+
+static void test_sluicectl_wait_exit_codes(void **state)
+{
+    s_fake_t *f = *state;
+    s_wait_case(f, "completed", 0);
+    s_wait_case(f, "partial_success", 2);
+    s_wait_case(f, "failed", 3);
+    s_wait_case(f, "cancelled", 4);
+}
+
+static void test_sluicectl_unreachable(void **state)
+{
+    s_fake_t *f = *state;
+    char nobody[160];
+    snprintf(nobody, sizeof(nobody), "ipc://%s/nobody", f->dir);
+    s_run_t run;
+    RUN(f, &run, "--api", nobody, "--timeout", "300", "ping");
+    assert_int_equal(s_code(&run), 5);
+    assert_true(run.elapsed_ms < 3000);
+    assert_non_null(strstr(run.err, "no reply"));
+    /* A daemon that takes the request and never answers: the same. */
+    s_rule_t *r = s_rule(f, "pipeline.get");
+    r->steps[0] = NULL;
+    RUN(f, &run, "--api", f->api, "--timeout", "300", "get", "p1");
+    assert_int_equal(s_code(&run), 5);
+    assert_true(run.elapsed_ms < 3000);
+    RUN(f, &run, "--api", nobody, "--timeout", "200", "submit", "--model", "m", "--template",
+        "t", "--wait");
+    assert_int_equal(s_code(&run), 5);
+}
+
+static void test_sluicectl_error_reply(void **state)
+{
+    s_fake_t *f = *state;
+    s_script(f, "pipeline.start",
+             "{\"ok\":false,\"error\":{\"code\":\"invalid\",\"message\":\"config.generation."
+             "models[0]: must be a non-empty string\"}}",
+             NULL);
+    s_run_t run;
+    RUN(f, &run, "--api", f->api, "submit", "--model", "m", "--template", "t");
+    assert_int_equal(s_code(&run), 6);
+    assert_non_null(strstr(run.err, "config.generation.models[0]: must be a non-empty string"));
+    assert_non_null(strstr(run.err, "invalid"));
+    assert_int_equal(run.out_len, 0);
+    RUN(f, &run, "--api", f->api, "--json", "submit", "--model", "m", "--template", "t");
+    assert_int_equal(s_code(&run), 6);
+    json_t *out = json_loads(run.out, 0, NULL);
+    assert_non_null(out);
+    assert_true(json_is_false(json_object_get(out, "ok")));
+    json_decref(out);
+}
+
+static void test_sluicectl_usage_errors(void **state)
+{
+    s_fake_t *f = *state;
+    static const char *const cases[][8] = {
+        {"--api", NULL},
+        {"frobnicate", NULL},
+        {"get", NULL},
+        {"get", "a", "b", NULL},
+        {"--timeout", "soon", "ping", NULL},
+        {"--bogus", "ping", NULL},
+        {"submit", NULL},
+        {"submit", "--model", "m", NULL},
+        {"submit", "--model", "m", "--template", "t", "--max-attempts", "0", NULL},
+        {"submit", "--existing-app", "nocolon", NULL},
+        {"submit", "--file", "/nonexistent/request.json", NULL},
+        {"list", "--limit", "-3", NULL},
+        {"dlq", "retry", NULL},
+        {"dlq", "explode", NULL},
+        {"result", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *args[12] = {"--api", f->api};
+        int n = 2;
+        for (int k = 0; cases[i][k]; k++) {
+            args[n++] = cases[i][k];
+        }
+        args[n] = NULL;
+        s_run_t run;
+        s_run(f, &run, args);
+        if (s_code(&run) != 1) {
+            fail_msg("case %zu (%s %s): exit %d, want 1", i, cases[i][0],
+                     cases[i][1] ? cases[i][1] : "", s_code(&run));
+        }
+        assert_true(run.err_len > 0);
+    }
+    assert_int_equal(json_array_size(f->requests), 0); /* nothing was sent */
+    s_run_t run;
+    RUN(f, &run, "submit", "--help");
+    assert_int_equal(s_code(&run), 0);
+    assert_non_null(strstr(run.out, "partial_success"));
+}
+
+static void test_sluicectl_bad_replies(void **state)
+{
+    s_fake_t *f = *state;
+    static const char garbage[] = "\xc1\xff\x00garbage";
+    static const char array[] = "\x92\x01\x02";
+    char deep[64];
+    memset(deep, 0x91, sizeof(deep) - 1); /* 63 nested arrays */
+    deep[sizeof(deep) - 1] = (char)0xc0;
+    static const char truncated[] = "\x82\xa2ok\xc3\xa5" "error\xdb\xff\xff\xff\xff";
+    const struct {
+        const char *bytes;
+        size_t len;
+    } raws[] = {{garbage, sizeof(garbage) - 1},
+                {array, sizeof(array) - 1},
+                {deep, sizeof(deep)},
+                {truncated, sizeof(truncated) - 1}};
+    for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
+        f->nrules = 0;
+        s_script_raw(f, "pipeline.get", raws[i].bytes, raws[i].len);
+        s_run_t run;
+        RUN(f, &run, "--api", f->api, "--timeout", "2000", "get", "p1");
+        assert_int_equal(s_code(&run), 6);
+        assert_non_null(strstr(run.err, "malformed"));
+    }
+    /* Well-formed maps of the wrong shape: no crash, whatever the output. */
+    static const char *const odd[] = {
+        "{\"nothing\":1}",
+        "{\"ok\":\"yes\"}",
+        "{\"ok\":false}",
+        "{\"ok\":false,\"error\":\"flat\"}",
+        "{\"ok\":true}",
+        "{\"ok\":true,\"pipeline\":\"p1\"}",
+        "{\"ok\":true,\"pipeline\":{\"id\":7,\"status\":[],\"counts\":3,\"tasks\":[1,\"x\",null,"
+        "{\"progress\":\"half\",\"attempts\":\"two\",\"app_number\":\"x\"}]}}",
+    };
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        f->nrules = 0;
+        s_script(f, "pipeline.get", odd[i], NULL);
+        s_script(f, "endpoints.list", odd[i], NULL);
+        s_script(f, "pipeline.start", s_started, NULL);
+        s_run_t run;
+        RUN(f, &run, "--api", f->api, "get", "p1");
+        int code = s_code(&run);
+        assert_true(code == 0 || code == 6);
+        RUN(f, &run, "--api", f->api, "endpoints");
+        code = s_code(&run);
+        assert_true(code == 0 || code == 6);
+        RUN(f, &run, "--api", f->api, "submit", "--model", "m", "--template", "t", "--wait",
+            "--poll", "10", "--wait-timeout", "0.2");
+        code = s_code(&run);
+        assert_true(code == 5 || code == 6);
+    }
+}
+
+static void test_sluicectl_result_to_file(void **state)
+{
+    s_fake_t *f = *state;
+    s_script(f, "result.get", "{\"ok\":true,\"result\":\"bin:{\\\"status\\\":\\\"partial\\\"}\"}",
+             NULL);
+    char path[160];
+    snprintf(path, sizeof(path), "%s/out", f->dir);
+    s_run_t run;
+    RUN(f, &run, "--api", f->api, "result", "p1-t0001", "-o", path);
+    assert_int_equal(s_code(&run), 0);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char buf[128] = "";
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    assert_string_equal(buf, "{\"status\":\"partial\"}");
+    RUN(f, &run, "--api", f->api, "result", "p1-t0001");
+    assert_int_equal(s_code(&run), 0);
+    assert_string_equal(run.out, "{\"status\":\"partial\"}\n");
+}
+
+static void test_sluicectl_watch_fills_gap(void **state)
+{
+    s_fake_t *f = *state;
+    s_script(f, "pipeline.get",
+             "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"status\":\"running\",\"stage\":"
+             "\"analysis\",\"tasks\":[]}}",
+             NULL);
+    s_script(f, "events.since",
+             "{\"ok\":true,\"last_seq\":8,\"events\":["
+             "{\"seq\":7,\"ts\":1770000000007,\"topic\":\"task.status\",\"pipeline_id\":\"p1\","
+             "\"task_id\":\"p1-t0001\",\"status\":\"retry_wait\",\"attempt\":1,\"service\":"
+             "\"static-analyzer\"},"
+             "{\"seq\":8,\"ts\":1770000000008,\"topic\":\"endpoint.breaker\",\"service\":"
+             "\"static-analyzer\",\"replica\":\"ws://127.0.0.1:2001\",\"from\":\"closed\","
+             "\"to\":\"open\",\"reason\":\"failures\"}]}",
+             NULL);
+    static const char *const events[] = {
+        "task.status",
+        "{\"seq\":5,\"ts\":1770000000005,\"pipeline_id\":\"p1\",\"task_id\":\"p1-t0001\","
+        "\"status\":\"running\",\"attempt\":1,\"service\":\"static-analyzer\"}",
+        "task.progress",
+        "{\"seq\":6,\"ts\":1770000000006,\"pipeline_id\":\"p1\",\"task_id\":\"p1-t0001\","
+        "\"attempt\":1,\"stage\":\"bandit\",\"pct\":30,\"message\":\"scanning files\"}",
+        "task.status",
+        "{\"seq\":9,\"ts\":1770000000009,\"pipeline_id\":\"other\",\"task_id\":\"other-t0000\","
+        "\"status\":\"running\",\"attempt\":1,\"service\":\"generator\"}",
+        "pipeline.status",
+        "{\"seq\":10,\"ts\":1770000000010,\"pipeline_id\":\"p1\",\"status\":\"partial_success\","
+        "\"stage\":\"done\"}",
+        NULL,
+        NULL,
+    };
+    f->publish = events;
+    s_run_t run;
+    char pub[160];
+    snprintf(pub, sizeof(pub), "%s", f->pub);
+    RUN(f, &run, "--api", f->api, "--pub", pub, "watch", "p1");
+    assert_int_equal(s_code(&run), 2);
+    const json_t *since = s_request(f, "events.since", 0);
+    assert_non_null(since);
+    assert_int_equal(json_integer_value(json_object_get(since, "seq")), 6);
+    /* In order: 5 6 (7 8 replayed) 10; the other pipeline's 9 is not shown. */
+    const char *p5 = strstr(run.out, "\n5 ") ? strstr(run.out, "\n5 ") : strstr(run.out, "5 ");
+    const char *p6 = strstr(run.out, "\n6 ");
+    const char *p7 = strstr(run.out, "\n7 ");
+    const char *p8 = strstr(run.out, "\n8 ");
+    const char *p10 = strstr(run.out, "\n10 ");
+    assert_non_null(p5);
+    assert_non_null(p6);
+    assert_non_null(p7);
+    assert_non_null(p8);
+    assert_non_null(p10);
+    assert_true(p5 < p6 && p6 < p7 && p7 < p8 && p8 < p10);
+    assert_null(strstr(run.out, "other-t0000"));
+    assert_non_null(strstr(p7, "status=retry_wait"));
+    assert_non_null(strstr(p8, "to=open"));
+    assert_non_null(strstr(p10, "status=partial_success"));
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sluicectl_submit_file_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_submit_flags_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_json_output, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_wait_exit_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_error_reply, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_usage_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_bad_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_result_to_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_watch_fills_gap, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
