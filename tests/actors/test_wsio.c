@@ -429,6 +429,7 @@ static void test_wsio_connect_refused_once(void **state)
     assert_true(ev.conn == 5);
     assert_false(ev.opened);
     assert_int_equal(ev.code, 0);
+    print_message("refused: %s\n", ev.error);
     assert_non_null(strstr(ev.error, "connect failed"));
     /* Exactly one: a second connection's events come next, nothing for 5. */
     s_open(fx, 6);
@@ -510,8 +511,33 @@ static void test_wsio_wss_untrusted_refused(void **state)
     s_expect(fx->cli_port, SL_MSG_WSIO_CLOSED, &ev);
     assert_true(ev.conn == 12);
     assert_false(ev.opened);
+    print_message("refused: %s\n", ev.error);
     assert_true(strncmp(ev.error, "tls: ", 5) == 0);
     /* The server never accepted it. */
+    assert_int_equal(s_next(fx->srv_port, 100, &ev), SL_ETIMEOUT);
+    fx_destroy(&fx);
+}
+
+/* A certificate from the trusted CA, but for another name: the server
+   listens on 127.0.0.2, its certificate names only 127.0.0.1 and localhost. */
+static void test_wsio_wss_wrong_host_refused(void **state)
+{
+    (void) state;
+    sl_wsio_opts_t so = {.owner = "t.srv", .listen_port = 0, .listen_iface = "127.0.0.2",
+                         .cert_file = s_tls_file("server.pem"),
+                         .key_file = s_tls_file("server.key")};
+    sl_wsio_opts_t co = {.owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN,
+                         .ca_file = s_tls_file("ca.pem")};
+    fx_t *fx = fx_new(&so, &co);
+    char url[64];
+    snprintf(url, sizeof url, "wss://127.0.0.2:%d/", fx->port);
+    ev_t ev;
+    assert_int_equal(sl_wsio_connect(fx->cli, 13, url), 0);
+    s_expect(fx->cli_port, SL_MSG_WSIO_CLOSED, &ev);
+    assert_true(ev.conn == 13);
+    assert_false(ev.opened);
+    print_message("refused: %s\n", ev.error);
+    assert_true(strncmp(ev.error, "tls: ", 5) == 0);
     assert_int_equal(s_next(fx->srv_port, 100, &ev), SL_ETIMEOUT);
     fx_destroy(&fx);
 }
@@ -631,8 +657,11 @@ static void test_wsio_round_trips(void **state)
     fx_destroy(&fx);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) {
+        cmocka_set_test_filter(argv[1]); /* e.g. "*wss*" */
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wsio_echo_and_close_codes),
         cmocka_unit_test(test_wsio_listens_on_loopback_only),
@@ -644,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_wsio_ping_pong),
         cmocka_unit_test(test_wsio_wss_trusted_ca),
         cmocka_unit_test(test_wsio_wss_untrusted_refused),
+        cmocka_unit_test(test_wsio_wss_wrong_host_refused),
         cmocka_unit_test(test_wsio_bad_arguments),
         cmocka_unit_test(test_wsio_destroy_with_open_connections),
         cmocka_unit_test(test_wsio_round_trips),
