@@ -561,9 +561,11 @@ static void test_endpoint_slow_analysis_with_progress_survives(void **state)
     assert_true(progress <= 2 * (int)(took / 1000 + 1) + 1);
     assert_non_null(r.last_stage);
     sl_attempt_result_clear(&r);
-    uint64_t unknown = 99;
-    s_status(c, "static-analyzer", NULL, NULL, 0, "unknown_progress", &unknown);
-    assert_int_equal(unknown, 0);
+    /* A push that lands after the result is an unknown id by then; the
+       ones before it were matched and forwarded. */
+    uint64_t sent = 0;
+    s_status(c, "static-analyzer", NULL, NULL, 0, "progress_sent", &sent);
+    assert_true(sent >= 2);
 }
 
 static void test_endpoint_breaker_opens_and_traffic_moves(void **state)
@@ -990,6 +992,9 @@ static void test_endpoint_invalid_start_and_config(void **state)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("SL_TEST_FILTER")) {
+        cmocka_set_test_filter(getenv("SL_TEST_FILTER"));
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_endpoint_invalid_start_and_config, s_setup,
                                         s_teardown),

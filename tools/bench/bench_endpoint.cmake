@@ -1,0 +1,1 @@
+list(APPEND SL_BENCH_LIBS sl_endpoint) # sluice-bench endpoint
