@@ -449,7 +449,7 @@ static void s_do_connect(sl_wsio_t *self, s_cmd_t *cmd)
     struct lws *wsi = lws_client_connect_via_info(&info);
     /* lws may already have reported a failure through the callback (and we
        freed c there): look the id up again rather than trusting c. */
-    if (!wsi && sl_u64map_get(&self->conns, id) == c) {
+    if (!wsi && (c = sl_u64map_get(&self->conns, id)) != NULL) {
         c->wsi = NULL;
         s_conn_end(self, c, "connect failed: cannot start the connection");
     }

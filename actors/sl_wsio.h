@@ -43,10 +43,13 @@
       emitted once sl_wsio_destroy() has begun: the owner that destroys the
       wsio knows every connection ended.
       code: the WebSocket close code (received from the peer, or the one we
-      sent), 0 when the connection ended without a close frame.
-      error: why, human-readable: "connect failed: ...", "tls: ...",
-      "peer closed", "closed", "connection lost", "message too big", ...
-      (never NULL; "closed" for a close the owner asked for).
+      sent), 1005 for a peer's close frame without a code, 0 when the
+      connection ended without a close frame.
+      error: why, human-readable (never NULL): "connect failed: ...",
+      "tls: certificate refused: <OpenSSL's reason>", "tls: ...",
+      "peer closed" / "peer closed: <peer's reason, sanitised>", "closed"
+      (a close the owner asked for), "connection lost", "message too big",
+      "write failed".
       opened: whether WSIO_OPEN/WSIO_ACCEPTED was emitted for it.
 
     Threads
@@ -55,10 +58,27 @@
       commands are executed in the order they were queued.
     - Events are sent from the I/O thread only.
 
-    TLS: wss:// always verifies the server certificate and host name, against
-    opts.ca_file when given, else the system's default trust store. There is
-    no switch to turn verification off. Server mode serves wss:// when
-    opts.cert_file and opts.key_file are given, plain ws:// otherwise.
+    TLS: wss:// always verifies the server certificate and host name (or IP
+    address), against opts.ca_file when given, else OpenSSL's default paths
+    (the system store). There is no switch to turn verification off. Server
+    mode serves wss:// when opts.cert_file and opts.key_file are given, plain
+    ws:// otherwise.
+
+    Server mode accepts WebSocket upgrades on any path from clients that ask
+    for no subprotocol (the fleet's Python clients) or for "sluice". Client
+    connections ask for no subprotocol.
+
+    Limits and caveats (lws 4.1.6 as packaged by Debian)
+    - Host names are resolved synchronously on the I/O thread (no async DNS
+      in that build): a slow resolver delays the wsio's other connections.
+      Use IP addresses for replicas where that matters.
+    - A listener on an IPv4 address or an interface name makes the whole
+      context IPv4-only (lws 4.1 would otherwise bind [::], every
+      interface); its client connections are then IPv4-only too.
+    - Queued sends are not bounded here; the owner bounds what it sends
+      (one request per attempt, in-flight limits).
+    - Only text messages are sent; received binary messages are delivered
+      like text ones.
 */
 #ifndef SL_WSIO_H
 #define SL_WSIO_H
@@ -146,7 +166,8 @@ int sl_wsio_connect(sl_wsio_t *self, uint64_t conn, const char *url);
    opens wait for it; sends on a connection that ends are dropped. */
 int sl_wsio_send(sl_wsio_t *self, uint64_t conn, const void *data, size_t len);
 
-/* Queues a ping frame; a pong arrives as WSIO_PONG. The owner times it. */
+/* Queues a ping frame (with a short payload: lws 4.1 ignores empty pings);
+   a pong arrives as WSIO_PONG. The owner times it. */
 int sl_wsio_ping(sl_wsio_t *self, uint64_t conn);
 
 /* Closes a connection: after the messages already queued for it are

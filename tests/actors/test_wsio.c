@@ -617,7 +617,38 @@ static void test_wsio_destroy_with_open_connections(void **state)
         assert_int_equal(sl_wsio_send(fx->cli, id, "pending", 7), 0);
     }
     sl_wsio_destroy(&fx->cli);
+    /* No event once destroy has begun: at most the OPEN of 4, if it won. */
+    ev_t ev;
+    while (s_next(fx->cli_port, 100, &ev) == 0) {
+        if (ev.type != SL_MSG_WSIO_OPEN || ev.conn != 4) {
+            fail_msg("event %u for conn %llu after destroy", (unsigned) ev.type,
+                     (unsigned long long) ev.conn);
+        }
+    }
     sl_wsio_destroy(&fx->srv);
+    fx_destroy(&fx);
+}
+
+/* The server goes away under open connections: each client connection
+   still ends with exactly one WSIO_CLOSED, opened = true. */
+static void test_wsio_peer_vanishes(void **state)
+{
+    (void) state;
+    fx_t *fx = fx_new(NULL, NULL);
+    s_open(fx, 1);
+    s_open(fx, 2);
+    sl_wsio_destroy(&fx->srv);
+    ev_t ev;
+    bool seen[3] = {false, false, false};
+    for (int i = 0; i < 2; i++) {
+        s_expect(fx->cli_port, SL_MSG_WSIO_CLOSED, &ev);
+        assert_true(ev.conn == 1 || ev.conn == 2);
+        assert_false(seen[ev.conn]);
+        seen[ev.conn] = true;
+        assert_true(ev.opened);
+        print_message("vanished: code %lld, %s\n", (long long) ev.code, ev.error);
+    }
+    assert_int_equal(s_next(fx->cli_port, 200, &ev), SL_ETIMEOUT);
     fx_destroy(&fx);
 }
 
@@ -676,6 +707,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wsio_wss_wrong_host_refused),
         cmocka_unit_test(test_wsio_bad_arguments),
         cmocka_unit_test(test_wsio_destroy_with_open_connections),
+        cmocka_unit_test(test_wsio_peer_vanishes),
         cmocka_unit_test(test_wsio_round_trips),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
