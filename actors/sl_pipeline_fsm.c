@@ -995,7 +995,11 @@ static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, c
         sl_pl_task_id(t, id, sizeof(id));
         /* The raw result goes into the same write as the succeeded record:
            a committed success always has its result, so it is never re-run. */
-        sl_pl_op_put(sh, SL_PL_DB_RESULTS, id, result ? result : (const uint8_t *)"", result_len);
+        if (result && result_len) {
+            sl_pl_op_put(sh, SL_PL_DB_RESULTS, id, result, result_len);
+        } else {
+            sl_pl_op_put(sh, SL_PL_DB_RESULTS, id, "null", 4); /* no frame: JSON null */
+        }
         if (t->kind == SL_TK_GENERATION) {
             t->app_number = (int32_t)app_number;
         }

@@ -1,0 +1,1168 @@
+/*  test_pipeline.c: the pipeline shard actor against fake endpoints and the
+    real store (LMDB in a temp dir), on a manual clock.
+
+    Fake endpoints are tiny actors named endpoint.<service> that answer each
+    ATTEMPT_START as the test's script says (an outcome now, or hold the
+    attempt until told), pick the first of three replica URLs not in the
+    start's exclude list, and record every start and cancel. Handlers only
+    record; the test thread asserts, after bounded polling of pipeline.get.
+    Pure cases (final status, ids, shard routing) come first.
+*/
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "actors/sl_pipeline.h"
+#include "actors/sl_store.h"
+#include "proto/sl_outcome.h"
+#include "runtime/sl_log.h"
+#include "tests/actors/pl_testutil.h"
+
+#define RELEASE_MSG (SL_MSG_USER_BASE + 900) /* test -> fake: answer held attempts */
+#define HOLD -1
+
+/* ---- pure rules ---------------------------------------------------------------------- */
+
+static void test_pipeline_final_status_every_combination(void **state)
+{
+    /* Enumerate small pipelines: every split of up to 4 tasks among the
+       terminal statuses, with and without a user cancel. */
+    for (uint32_t total = 0; total <= 4; total++) {
+        for (uint32_t s = 0; s <= total; s++) {
+            for (uint32_t f = 0; s + f <= total; f++) {
+                for (uint32_t d = 0; s + f + d <= total; d++) {
+                    sl_pipeline_counts_t c = {.total = total,
+                                              .succeeded = s,
+                                              .failed = f,
+                                              .dead = d,
+                                              .cancelled = total - s - f - d};
+                    assert_int_equal(sl_pipeline_final_status(&c, true), SL_PS_CANCELLED);
+                    sl_pstatus_t want = s == total ? SL_PS_COMPLETED
+                                        : s == 0   ? SL_PS_FAILED
+                                                   : SL_PS_PARTIAL;
+                    assert_int_equal(sl_pipeline_final_status(&c, false), want);
+                }
+            }
+        }
+    }
+    /* The incident: 4 of 12 succeeded is partial_success, never running. */
+    sl_pipeline_counts_t seed = {.total = 12, .succeeded = 4, .failed = 8};
+    assert_int_equal(sl_pipeline_final_status(&seed, false), SL_PS_PARTIAL);
+}
+
+static void test_pipeline_ids_and_shards(void **state)
+{
+    char a[SL_PIPELINE_ID_MAX], b[SL_PIPELINE_ID_MAX];
+    sl_pipeline_id_new(a, 0x193f1c2a4b7LL);
+    sl_pipeline_id_new(b, 0x193f1c2a4b7LL);
+    assert_true(sl_pipeline_id_valid(a));
+    assert_string_not_equal(a, b);
+    assert_memory_equal(a, "p0193f1c2a4b7", 13);
+    assert_false(sl_pipeline_id_valid("p0193f1c2a4b7c01a2"));
+    assert_false(sl_pipeline_id_valid("P0193f1c2a4b7c01a2f"));
+    assert_false(sl_pipeline_id_valid("p0193f1c2a4b7c01a2g"));
+    assert_false(sl_pipeline_id_valid(NULL));
+    /* A task routes with its pipeline; FNV-1a 32 as in docs/internals.md. */
+    char task[64];
+    snprintf(task, sizeof(task), "%s-t0007", a);
+    for (int shards = 1; shards <= 8; shards++) {
+        assert_int_equal(sl_pipeline_shard_of(task, shards), sl_pipeline_shard_of(a, shards));
+    }
+    uint32_t h = 2166136261u;
+    for (const char *p = "p0193f1c2a4b7c01a2f"; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    assert_int_equal(sl_pipeline_shard_of("p0193f1c2a4b7c01a2f-t0001", 7), (int)(h % 7));
+}
+
+/* ---- the fake fleet ---------------------------------------------------------------------- */
+
+typedef int (*s_script_fn)(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err);
+
+typedef struct {
+    int svc;
+    char task_id[64];
+    uint64_t attempt;
+    int64_t app;
+    size_t nexclude;
+    char exclude[3][32];
+    int64_t attempt_timeout_ms;
+    size_t ntools;
+    size_t ntargets;
+    char target0[128];
+} s_start_t;
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static s_start_t g_starts[1024];
+static int g_nstarts, g_ncancels;
+static s_script_fn g_script;
+
+typedef struct {
+    int svc;
+    struct {
+        char task_id[64];
+        uint64_t attempt;
+        char from[SL_NAME_MAX];
+        int64_t app;
+    } held[64];
+    int nheld;
+} s_fake_t;
+
+static s_fake_t g_fakes[SL_SVC__COUNT];
+
+static void s_send_result(sl_actor_t *self, const char *to, const char *task_id, uint64_t attempt,
+                          int outcome, const char *replica, const char *err, int64_t app)
+{
+    sl_attempt_result_t r = {.task_id = (char *)task_id,
+                             .attempt = attempt,
+                             .outcome = (uint64_t)outcome,
+                             .replica = (char *)replica,
+                             .error = (char *)err,
+                             .app_number = app,
+                             .last_stage = (char *)"finished",
+                             .last_pct = 100};
+    const char *frame = "{\"type\":\"analysis_result\",\"status\":\"success\"}";
+    if (sl_outcome_succeeded(outcome)) {
+        r.result.ptr = (uint8_t *)frame;
+        r.result.len = strlen(frame);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (sl_attempt_result_encode(&r, &buf, &len) == 0) {
+        sl_actor_send(self, to, SL_MSG_ATTEMPT_RESULT, buf, len);
+    }
+    free(buf);
+}
+
+static int s_fake_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
+{
+    s_fake_t *f = state;
+    static const char *urls[3] = {"ws://r1", "ws://r2", "ws://r3"};
+    if (msg->type == SL_MSG_ATTEMPT_START) {
+        sl_attempt_start_t m = {0};
+        if (sl_attempt_start_decode(msg->body, msg->body_len, &m) < 0) {
+            return 0;
+        }
+        const char *replica = urls[2];
+        for (int i = 0; i < 3; i++) {
+            bool excluded = false;
+            for (size_t j = 0; j < m.exclude.n; j++) {
+                excluded = excluded || strcmp(m.exclude.v[j], urls[i]) == 0;
+            }
+            if (!excluded) {
+                replica = urls[i];
+                break;
+            }
+        }
+        pthread_mutex_lock(&g_mu);
+        if (g_nstarts < 1024) {
+            s_start_t *s = &g_starts[g_nstarts++];
+            memset(s, 0, sizeof(*s));
+            s->svc = f->svc;
+            snprintf(s->task_id, sizeof(s->task_id), "%s", m.task_id);
+            s->attempt = m.attempt;
+            s->app = m.app_number;
+            s->nexclude = m.exclude.n;
+            for (size_t j = 0; j < m.exclude.n && j < 3; j++) {
+                snprintf(s->exclude[j], sizeof(s->exclude[j]), "%s", m.exclude.v[j]);
+            }
+            s->attempt_timeout_ms = m.attempt_timeout_ms;
+            s->ntools = m.tools.n;
+            s->ntargets = m.target_urls.n;
+            if (m.target_urls.n) {
+                snprintf(s->target0, sizeof(s->target0), "%s", m.target_urls.v[0]);
+            }
+        }
+        s_script_fn script = g_script;
+        pthread_mutex_unlock(&g_mu);
+        int64_t app = m.app_number;
+        const char *err = NULL;
+        int outcome = script ? script(f->svc, &m, &app, &err) : SL_OUT_SUCCESS;
+        if (outcome == HOLD) {
+            if (f->nheld < 64) {
+                snprintf(f->held[f->nheld].task_id, 64, "%s", m.task_id);
+                f->held[f->nheld].attempt = m.attempt;
+                f->held[f->nheld].app = app;
+                snprintf(f->held[f->nheld].from, SL_NAME_MAX, "%s", msg->from);
+                f->nheld++;
+            }
+        } else {
+            sl_attempt_progress_t p = {.task_id = m.task_id,
+                                       .attempt = m.attempt,
+                                       .replica = (char *)replica,
+                                       .stage = (char *)"started",
+                                       .pct = 0};
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            if (sl_attempt_progress_encode(&p, &buf, &len) == 0) {
+                sl_actor_send(self, msg->from, SL_MSG_ATTEMPT_PROGRESS, buf, len);
+            }
+            free(buf);
+            s_send_result(self, msg->from, m.task_id, m.attempt, outcome, replica, err, app);
+        }
+        sl_attempt_start_clear(&m);
+    } else if (msg->type == SL_MSG_ATTEMPT_CANCEL) {
+        sl_attempt_cancel_t m = {0};
+        if (sl_attempt_cancel_decode(msg->body, msg->body_len, &m) == 0) {
+            pthread_mutex_lock(&g_mu);
+            g_ncancels++;
+            pthread_mutex_unlock(&g_mu);
+            for (int i = 0; i < f->nheld; i++) {
+                if (strcmp(f->held[i].task_id, m.task_id) == 0 &&
+                    f->held[i].attempt == m.attempt) {
+                    s_send_result(self, f->held[i].from, m.task_id, m.attempt, SL_OUT_CANCELLED,
+                                  "ws://r1", "cancelled", 0);
+                    f->held[i] = f->held[--f->nheld];
+                    break;
+                }
+            }
+        }
+        sl_attempt_cancel_clear(&m);
+    } else if (msg->type == RELEASE_MSG) {
+        int64_t outcome = 0;
+        sl_mp_map_get_int(msg->body, msg->body_len, "outcome", &outcome);
+        for (int i = 0; i < f->nheld; i++) {
+            s_send_result(self, f->held[i].from, f->held[i].task_id, f->held[i].attempt,
+                          (int)outcome, "ws://r1", outcome ? "released with an error" : NULL,
+                          f->held[i].app);
+        }
+        f->nheld = 0;
+    }
+    return 0;
+}
+
+/* ---- fixture ------------------------------------------------------------------------------ */
+
+typedef struct {
+    char dir[64];
+    sl_clock_t *clock;
+    sl_rt_t *rt;
+    sl_actor_t *store;
+    sl_actor_t *fakes[SL_SVC__COUNT];
+    sl_actor_t *shard;
+    sl_port_t *port;
+    sl_port_t *events;
+    sl_pipeline_config_t cfg;
+} s_fix_t;
+
+static int s_setup(void **state)
+{
+    s_fix_t *x = calloc(1, sizeof(*x));
+    snprintf(x->dir, sizeof(x->dir), "/tmp/sl_pipe_XXXXXX");
+    assert_non_null(mkdtemp(x->dir));
+    x->clock = sl_clock_new_manual(1000000, 1700000000000LL);
+    x->rt = sl_rt_new(NULL, x->clock);
+    assert_non_null(x->rt);
+    x->events = sl_port_new(x->rt, "test.events");
+    x->port = sl_port_new(x->rt, "test");
+    sl_store_config_t sc = sl_store_config_defaults();
+    sc.data_dir = x->dir;
+    sc.nosync = true;
+    sc.publish_to = "test.events";
+    sc.map_size = 64u << 20;
+    assert_int_equal(sl_store_spawn(x->rt, &sc, &x->store), 0);
+    pthread_mutex_lock(&g_mu);
+    g_nstarts = g_ncancels = 0;
+    g_script = NULL;
+    pthread_mutex_unlock(&g_mu);
+    for (int s = 0; s < SL_SVC__COUNT; s++) {
+        memset(&g_fakes[s], 0, sizeof(g_fakes[s]));
+        g_fakes[s].svc = s;
+        char name[SL_NAME_MAX];
+        snprintf(name, sizeof(name), "endpoint.%s", sl_service_name(s));
+        sl_actor_spec_t spec = {.name = name, .handle = s_fake_handle, .args = &g_fakes[s]};
+        assert_int_equal(sl_actor_spawn(x->rt, &spec, &x->fakes[s]), 0);
+    }
+    sl_pipeline_config_init(&x->cfg);
+    x->cfg.shards = 1;
+    x->cfg.seed = 7;
+    x->cfg.progress_throttle_ms = 0;
+    *state = x;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_fix_t *x = *state;
+    sl_actor_destroy(&x->shard);
+    for (int s = 0; s < SL_SVC__COUNT; s++) {
+        sl_actor_destroy(&x->fakes[s]);
+    }
+    sl_actor_destroy(&x->store);
+    sl_port_destroy(&x->port);
+    sl_port_destroy(&x->events);
+    sl_rt_destroy(&x->rt);
+    sl_clock_destroy(&x->clock);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", x->dir);
+    assert_int_equal(system(cmd), 0);
+    free(x);
+    return 0;
+}
+
+static void s_spawn_shard(s_fix_t *x)
+{
+    assert_int_equal(sl_pipeline_spawn(x->rt, &x->cfg, 0, &x->shard), 0);
+}
+
+static void s_set_script(s_script_fn fn)
+{
+    pthread_mutex_lock(&g_mu);
+    g_script = fn;
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void s_pause(void)
+{
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* One API call; returns the reply map (caller frees). */
+static uint8_t *s_call(s_fix_t *x, const char *op, const char *args_json, const char *target,
+                       size_t *out_len)
+{
+    uint8_t *args = NULL;
+    size_t alen = 0;
+    assert_int_equal(pl_json_to_mp(args_json, &args, &alen), 0);
+    sl_api_call_t c = {.op = (char *)op, .args = {args, alen}, .target = (char *)target};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
+    free(args);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(
+        sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, buf, len, 5000, &reply), 0);
+    free(buf);
+    sl_api_result_t r = {0};
+    assert_int_equal(sl_api_result_decode(reply->body, reply->body_len, &r), 0);
+    sl_msg_destroy(&reply);
+    *out_len = r.body.len;
+    return r.body.ptr; /* taken over from r */
+}
+
+static bool s_ok(const uint8_t *b, size_t n)
+{
+    bool ok = false;
+    sl_mp_map_get_bool(b, n, "ok", &ok);
+    return ok;
+}
+
+/* The error code of a failed reply into code. */
+static void s_err_code(const uint8_t *b, size_t n, char *code, size_t cap)
+{
+    sl_mp_reader_t e, c;
+    code[0] = '\0';
+    if (sl_mp_map_find(b, n, "error", &e) == 0 && sl_mp_reader_find(&e, "code", &c) == 0) {
+        const char *s;
+        size_t l;
+        if (sl_mp_read_str(&c, &s, &l) == 0) {
+            snprintf(code, cap, "%.*s", (int)l, s);
+        }
+    }
+}
+
+static char *s_start(s_fix_t *x, const char *json)
+{
+    static char id[SL_PIPELINE_ID_MAX];
+    sl_pipeline_id_new(id, 1700000000000LL);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.start", json, id, &n);
+    if (!s_ok(b, n)) {
+        char code[64];
+        s_err_code(b, n, code, sizeof(code));
+        fail_msg("pipeline.start failed: %s", code);
+    }
+    const char *pid;
+    size_t plen;
+    assert_int_equal(sl_mp_map_get_str(b, n, "pipeline_id", &pid, &plen), 0);
+    assert_true(plen == strlen(id) && memcmp(pid, id, plen) == 0);
+    free(b);
+    return id;
+}
+
+typedef struct {
+    char id[64], kind[16], service[32], status[16], error[256];
+    int64_t app;
+    uint64_t attempts;
+} s_tview_t;
+
+typedef struct {
+    char status[32], stage[32], error[512];
+    uint64_t total, succeeded, failed, dead, cancelled, running, queued;
+    s_tview_t tasks[64];
+    int ntasks;
+} s_pview_t;
+
+static void s_rd_str(const sl_mp_reader_t *m, const char *key, char *out, size_t cap)
+{
+    sl_mp_reader_t v;
+    const char *s;
+    size_t l;
+    out[0] = '\0';
+    if (sl_mp_reader_find(m, key, &v) == 0 && sl_mp_read_str(&v, &s, &l) == 0) {
+        snprintf(out, cap, "%.*s", (int)l, s);
+    }
+}
+
+static uint64_t s_rd_uint(const sl_mp_reader_t *m, const char *key)
+{
+    sl_mp_reader_t v;
+    uint64_t u = 0;
+    if (sl_mp_reader_find(m, key, &v) == 0) {
+        sl_mp_read_uint(&v, &u);
+    }
+    return u;
+}
+
+static void s_view(s_fix_t *x, const char *pid, s_pview_t *v)
+{
+    char args[96];
+    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", pid);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.get", args, pid, &n);
+    assert_true(s_ok(b, n));
+    memset(v, 0, sizeof(*v));
+    sl_mp_reader_t p, c, t;
+    assert_int_equal(sl_mp_map_find(b, n, "pipeline", &p), 0);
+    s_rd_str(&p, "status", v->status, sizeof(v->status));
+    s_rd_str(&p, "stage", v->stage, sizeof(v->stage));
+    s_rd_str(&p, "error_message", v->error, sizeof(v->error));
+    assert_int_equal(sl_mp_reader_find(&p, "counts", &c), 0);
+    v->total = s_rd_uint(&c, "total");
+    v->succeeded = s_rd_uint(&c, "succeeded");
+    v->failed = s_rd_uint(&c, "failed");
+    v->dead = s_rd_uint(&c, "dead");
+    v->cancelled = s_rd_uint(&c, "cancelled");
+    v->running = s_rd_uint(&c, "running");
+    v->queued = s_rd_uint(&c, "queued");
+    assert_int_equal(sl_mp_reader_find(&p, "tasks", &t), 0);
+    uint32_t nt;
+    assert_int_equal(sl_mp_read_array(&t, &nt), 0);
+    for (uint32_t i = 0; i < nt && i < 64; i++) {
+        s_tview_t *tv = &v->tasks[v->ntasks++];
+        s_rd_str(&t, "id", tv->id, sizeof(tv->id));
+        s_rd_str(&t, "kind", tv->kind, sizeof(tv->kind));
+        s_rd_str(&t, "service", tv->service, sizeof(tv->service));
+        s_rd_str(&t, "status", tv->status, sizeof(tv->status));
+        s_rd_str(&t, "error", tv->error, sizeof(tv->error));
+        tv->attempts = s_rd_uint(&t, "attempts");
+        sl_mp_reader_t a;
+        tv->app = -1;
+        if (sl_mp_reader_find(&t, "app_number", &a) == 0) {
+            sl_mp_read_int(&a, &tv->app);
+        }
+        assert_int_equal(sl_mp_skip(&t), 0);
+    }
+    free(b);
+}
+
+/* Polls pipeline.get until its status is `want` (real-time deadline). */
+static void s_wait_status(s_fix_t *x, const char *pid, const char *want, s_pview_t *v)
+{
+    for (int i = 0; i < 2500; i++) {
+        s_view(x, pid, v);
+        if (strcmp(v->status, want) == 0) {
+            return;
+        }
+        s_pause();
+    }
+    fail_msg("pipeline %s is %s, wanted %s", pid, v->status, want);
+}
+
+static int s_nstarts(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int n = g_nstarts;
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+static void s_wait_starts(int n)
+{
+    for (int i = 0; i < 2500 && s_nstarts() < n; i++) {
+        s_pause();
+    }
+    assert_true(s_nstarts() >= n);
+}
+
+static const s_tview_t *s_task(const s_pview_t *v, const char *service, int64_t app)
+{
+    for (int i = 0; i < v->ntasks; i++) {
+        if (strcmp(v->tasks[i].service, service) == 0 && v->tasks[i].app == app) {
+            return &v->tasks[i];
+        }
+    }
+    fail_msg("no %s task for app %lld", service, (long long)app);
+    return NULL;
+}
+
+static void s_release(s_fix_t *x, int svc, int outcome)
+{
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    sl_mp_write_map(&w, 1);
+    sl_mp_kv_int(&w, "outcome", outcome);
+    char name[SL_NAME_MAX];
+    snprintf(name, sizeof(name), "endpoint.%s", sl_service_name(svc));
+    assert_int_equal(sl_port_send(x->port, name, RELEASE_MSG, sl_mp_writer_data(&w),
+                                  sl_mp_writer_len(&w)),
+                     0);
+    sl_mp_writer_fini(&w);
+}
+
+/* ---- scripts -------------------------------------------------------------------------------- */
+
+static int s_gen_app(const sl_attempt_start_t *m, int64_t *app)
+{
+    static const char *tmpl[] = {"api_url_shortener", "api_weather_display", "auth_user_login"};
+    for (int i = 0; i < 3; i++) {
+        if (m->template_slug && strcmp(m->template_slug, tmpl[i]) == 0) {
+            *app = 29 + i;
+        }
+    }
+    return SL_OUT_SUCCESS;
+}
+
+/* The incident report, task by task. */
+static int s_script_seed(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    if (svc == SL_SVC_GENERATOR) {
+        return s_gen_app(m, app);
+    }
+    if (m->app_number == 30) {
+        *err = "Analysis service temporarily unavailable - event loop error";
+        return SL_OUT_ANALYZER_ERROR;
+    }
+    if (m->app_number == 29 && (svc == SL_SVC_DYNAMIC || svc == SL_SVC_PERFORMANCE)) {
+        *err = "Connection closed before result received";
+        return SL_OUT_TRANSPORT;
+    }
+    if (m->app_number == 31 && svc == SL_SVC_DYNAMIC) {
+        *err = "No response from service";
+        return SL_OUT_PROGRESS_TIMEOUT;
+    }
+    return SL_OUT_SUCCESS;
+}
+
+static const char *SEED_REQ =
+    "{\"name\": \"incident\", \"config\": {\"generation\": {\"mode\": \"generate\", \"models\": "
+    "[\"google_gemini-3-flash-preview-20251217\"], \"templates\": [\"api_url_shortener\", "
+    "\"api_weather_display\", \"auth_user_login\"]}, \"analysis\": {\"enabled\": true, \"tools\": "
+    "[], \"options\": {\"target_urls\": [\"http://{model}-app{app}_backend:5000\"]}}}, "
+    "\"retry\": {\"initial\": 0, \"max\": 0}}";
+
+static void test_pipeline_seed_incident_ends_partial_success(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_seed);
+    s_spawn_shard(x);
+    char *pid = s_start(x, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_string_equal(v.stage, "done");
+    assert_int_equal(v.total, 15);
+    assert_int_equal(v.succeeded, 8); /* 3 generations + 5 analyses */
+    assert_int_equal(v.dead, 7);      /* every retry exhausted: parked in the DLQ */
+    assert_int_equal(v.running + v.queued, 0);
+    assert_non_null(strstr(v.error, "8/15 tasks succeeded"));
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(v.tasks[i].kind, "generation");
+        assert_string_equal(v.tasks[i].status, "succeeded");
+        assert_int_equal(v.tasks[i].app, 29 + i);
+    }
+    const char *svcs[] = {"static-analyzer", "dynamic-analyzer", "performance-tester",
+                          "ai-analyzer"};
+    const char *want[3][4] = {{"succeeded", "dead", "dead", "succeeded"},
+                              {"dead", "dead", "dead", "dead"},
+                              {"succeeded", "dead", "succeeded", "succeeded"}};
+    for (int a = 0; a < 3; a++) {
+        for (int s = 0; s < 4; s++) {
+            const s_tview_t *t = s_task(&v, svcs[s], 29 + a);
+            assert_string_equal(t->status, want[a][s]);
+            assert_int_equal(t->attempts, strcmp(want[a][s], "dead") == 0 ? 3 : 1);
+        }
+    }
+    assert_non_null(strstr(s_task(&v, "ai-analyzer", 30)->error, "event loop error"));
+    /* Retries went elsewhere: attempt n excluded the replicas of 1..n-1. */
+    pthread_mutex_lock(&g_mu);
+    int checked = 0;
+    for (int i = 0; i < g_nstarts; i++) {
+        const s_start_t *s = &g_starts[i];
+        if (s->svc != SL_SVC_GENERATOR) {
+            assert_int_equal(s->nexclude, s->attempt - 1);
+            if (s->attempt == 3) {
+                assert_string_equal(s->exclude[0], "ws://r1");
+                assert_string_equal(s->exclude[1], "ws://r2");
+                checked++;
+            }
+            if (s->svc == SL_SVC_STATIC) {
+                assert_int_equal(s->ntargets, 0);
+            } else {
+                assert_int_equal(s->ntargets, 1);
+                char want_url[128];
+                snprintf(want_url, sizeof(want_url),
+                         "http://google_gemini-3-flash-preview-20251217-app%lld_backend:5000",
+                         (long long)s->app);
+                assert_string_equal(s->target0, want_url);
+            }
+        }
+    }
+    assert_int_equal(checked, 7);
+    assert_int_equal(g_nstarts, 3 + 5 + 7 * 3);
+    pthread_mutex_unlock(&g_mu);
+}
+
+static int s_script_ok(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    return svc == SL_SVC_GENERATOR ? s_gen_app(m, app) : SL_OUT_SUCCESS;
+}
+
+static void test_pipeline_all_succeed_completed(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_ok);
+    s_spawn_shard(x);
+    char *pid = s_start(x, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(v.succeeded, 15);
+    assert_string_equal(v.error, "");
+    /* Nothing live any more: no attempt went out twice. */
+    assert_int_equal(s_nstarts(), 15);
+}
+
+static int s_script_verdict(int svc, const sl_attempt_start_t *m, int64_t *app,
+                            const char **err)
+{
+    *err = "model path not found";
+    return SL_OUT_VERDICT;
+}
+
+static void test_pipeline_generation_verdict_fails_at_once(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_verdict);
+    s_spawn_shard(x);
+    char *pid = s_start(x, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    /* A failed generation creates no analysis tasks; a verdict is not retried. */
+    assert_int_equal(v.total, 3);
+    assert_int_equal(v.failed, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(v.tasks[i].status, "failed");
+        assert_int_equal(v.tasks[i].attempts, 1);
+        assert_non_null(strstr(v.tasks[i].error, "model path not found"));
+    }
+    assert_int_equal(s_nstarts(), 3);
+}
+
+static int s_script_one_gen_fails(int svc, const sl_attempt_start_t *m, int64_t *app,
+                                  const char **err)
+{
+    if (svc == SL_SVC_GENERATOR && strcmp(m->template_slug, "auth_user_login") == 0) {
+        *err = "template rejected";
+        return SL_OUT_VERDICT;
+    }
+    return s_script_ok(svc, m, app, err);
+}
+
+static void test_pipeline_generation_failure_counts_against(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_one_gen_fails);
+    s_spawn_shard(x);
+    char *pid = s_start(x, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_int_equal(v.total, 3 + 8);
+    assert_int_equal(v.succeeded, 10);
+    assert_int_equal(v.failed, 1);
+}
+
+static int s_script_hold(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    return HOLD;
+}
+
+static const char *EXISTING_REQ =
+    "{\"config\": {\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": "
+    "\"m\", \"app_number\": 1}, {\"model\": \"m\", \"app_number\": 2}]}, \"analysis\": "
+    "{\"tools\": [\"bandit\"]}}, \"timeouts\": {\"task\": 10, \"stage\": 100, \"pipeline\": 200, "
+    "\"attempt\": 10}, \"retry\": {\"max_attempts\": 2, \"initial\": 0, \"max\": 0}}";
+
+static void test_pipeline_cancel_mid_run(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    char *pid = s_start(x, EXISTING_REQ);
+    s_wait_starts(2);
+    s_pview_t v;
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running");
+    assert_string_equal(v.stage, "analysis");
+    assert_int_equal(v.running, 2);
+    char args[96];
+    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", pid);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.cancel", args, pid, &n);
+    assert_true(s_ok(b, n));
+    free(b);
+    s_wait_status(x, pid, "cancelled", &v);
+    assert_int_equal(v.cancelled, 2);
+    /* The endpoint was told, and its late cancelled results changed nothing. */
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&g_mu);
+        int c = g_ncancels;
+        pthread_mutex_unlock(&g_mu);
+        if (c == 2) {
+            break;
+        }
+        s_pause();
+    }
+    pthread_mutex_lock(&g_mu);
+    assert_int_equal(g_ncancels, 2);
+    pthread_mutex_unlock(&g_mu);
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "cancelled");
+    /* A second cancel is refused; nothing changes. */
+    b = s_call(x, "pipeline.cancel", args, pid, &n);
+    assert_false(s_ok(b, n));
+    char code[32];
+    s_err_code(b, n, code, sizeof(code));
+    assert_string_equal(code, "bad_state");
+    free(b);
+}
+
+static void test_pipeline_cancel_one_task(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    char *pid = s_start(x, EXISTING_REQ);
+    s_wait_starts(2);
+    char args[128];
+    snprintf(args, sizeof(args), "{\"task_id\": \"%s-t0000\"}", pid);
+    size_t n;
+    uint8_t *b = s_call(x, "task.cancel", args, NULL, &n);
+    assert_true(s_ok(b, n));
+    free(b);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_pview_t v;
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_string_equal(v.tasks[0].status, "cancelled");
+    assert_string_equal(v.tasks[1].status, "succeeded");
+}
+
+static void test_pipeline_task_timeout_parks_in_dlq(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    char *pid = s_start(x, EXISTING_REQ);
+    s_wait_starts(2);
+    s_pview_t v;
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running");
+    sl_rt_advance(x->rt, 9000);
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running"); /* not yet */
+    sl_rt_advance(x->rt, 2000);
+    s_wait_status(x, pid, "failed", &v);
+    assert_int_equal(v.dead, 2);
+    assert_non_null(strstr(v.tasks[0].error, "task_timeout"));
+}
+
+static void test_pipeline_stage_timeout(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    char *pid = s_start(
+        x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+           "\"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\", \"zap\"]}, "
+           "\"timeouts\": {\"task\": 100, \"stage\": 5, \"pipeline\": 200}}");
+    s_wait_starts(2);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_pview_t v;
+    for (int i = 0; i < 2500; i++) {
+        s_view(x, pid, &v);
+        if (v.succeeded == 1) {
+            break;
+        }
+        s_pause();
+    }
+    assert_int_equal(v.succeeded, 1);
+    sl_rt_advance(x->rt, 6000);
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_non_null(strstr(v.error, "stage_timeout"));
+    assert_string_equal(s_task(&v, "dynamic-analyzer", 1)->status, "cancelled");
+}
+
+static void test_pipeline_pipeline_timeout(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    char *pid = s_start(x, "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}, "
+                           "\"analysis\": {\"tools\": [\"bandit\"]}, "
+                           "\"timeouts\": {\"task\": 100, \"stage\": 100, \"pipeline\": 3}}");
+    s_wait_starts(1);
+    sl_rt_advance(x->rt, 3500);
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    assert_non_null(strstr(v.error, "pipeline_timeout"));
+    assert_int_equal(v.cancelled, 1);
+}
+
+static int s_script_transport(int svc, const sl_attempt_start_t *m, int64_t *app,
+                              const char **err)
+{
+    *err = "connection reset";
+    return SL_OUT_TRANSPORT;
+}
+
+/* Waits for an `alert` event with the given kind on the events port. */
+static bool s_saw_alert(s_fix_t *x, const char *kind)
+{
+    for (int i = 0; i < 200; i++) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(x->events, 10, &m) < 0) {
+            continue;
+        }
+        sl_event_publish_t e = {0};
+        bool hit = false;
+        if (sl_event_publish_decode(m->body, m->body_len, &e) == 0 &&
+            strcmp(e.topic, "alert") == 0) {
+            const char *k;
+            size_t kl;
+            hit = sl_mp_map_get_str(e.body.ptr, e.body.len, "kind", &k, &kl) == 0 &&
+                  sl_mp_str_eq(k, kl, kind);
+        }
+        sl_event_publish_clear(&e);
+        sl_msg_destroy(&m);
+        if (hit) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_pipeline_dlq_park_retry_third_strike(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_transport);
+    s_spawn_shard(x);
+    char *pid = s_start(
+        x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+           "\"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\"]}, "
+           "\"timeouts\": {\"attempt\": 10}, \"retry\": {\"max_attempts\": 2, \"initial\": 0, "
+           "\"max\": 0}}");
+    char tid[64], args[128];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    snprintf(args, sizeof(args), "{\"task_id\": \"%s\"}", tid);
+    s_pview_t v;
+    size_t n;
+    uint8_t *b;
+    for (int round = 1; round <= 3; round++) {
+        s_wait_status(x, pid, "failed", &v);
+        assert_string_equal(v.tasks[0].status, "dead");
+        assert_int_equal(v.tasks[0].attempts, 2 * round);
+        assert_non_null(strstr(v.tasks[0].error, "exhausted 2 attempts"));
+        b = s_call(x, "task.get", args, tid, &n);
+        assert_true(s_ok(b, n));
+        sl_mp_reader_t t, f;
+        assert_int_equal(sl_mp_map_find(b, n, "task", &t), 0);
+        assert_int_equal(s_rd_uint(&t, "dlq_returns"), round);
+        assert_int_equal(sl_mp_reader_find(&t, "history", &f), 0);
+        uint32_t nh;
+        assert_int_equal(sl_mp_read_array(&f, &nh), 0);
+        assert_int_equal(nh, 2 * round);
+        free(b);
+        b = s_call(x, "dlq.retry", args, tid, &n);
+        if (round < 3) {
+            assert_true(s_ok(b, n));
+        } else {
+            /* The third return raised an alert and the task stays parked. */
+            assert_false(s_ok(b, n));
+            char code[32];
+            s_err_code(b, n, code, sizeof(code));
+            assert_string_equal(code, "bad_state");
+        }
+        free(b);
+        if (round < 3) {
+            /* Re-opened, and ending again the same way. */
+            s_wait_starts(2 * round + 2);
+        }
+    }
+    assert_true(s_saw_alert(x, "dlq_third_strike"));
+    /* Each DLQ retry stretched the attempt timeout by 1.5. */
+    pthread_mutex_lock(&g_mu);
+    assert_int_equal(g_nstarts, 6);
+    assert_int_equal(g_starts[0].attempt_timeout_ms, 10000);
+    assert_int_equal(g_starts[2].attempt_timeout_ms, 15000);
+    assert_int_equal(g_starts[4].attempt_timeout_ms, 22500);
+    /* A fresh budget per retry, and the exclude list starts afresh too. */
+    assert_int_equal(g_starts[2].nexclude, 0);
+    assert_int_equal(g_starts[3].nexclude, 1);
+    pthread_mutex_unlock(&g_mu);
+    /* Dropping takes it out of the DLQ; a second drop finds nothing. */
+    b = s_call(x, "dlq.drop", args, tid, &n);
+    assert_true(s_ok(b, n));
+    free(b);
+    b = s_call(x, "dlq.drop", args, tid, &n);
+    assert_false(s_ok(b, n));
+    free(b);
+}
+
+static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.drop_finalize_every_n = 1;
+    s_set_script(s_script_ok);
+    s_spawn_shard(x);
+    char *pid = s_start(x, EXISTING_REQ);
+    s_pview_t v;
+    for (int i = 0; i < 2500; i++) {
+        s_view(x, pid, &v);
+        if (v.succeeded == 2) {
+            break;
+        }
+        s_pause();
+    }
+    assert_int_equal(v.succeeded, 2);
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running"); /* the seed's stuck pipeline */
+    /* The watchdog sees it with nothing live... */
+    sl_wd_scan_t scan = {.now_ms = 0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_wd_scan_encode(&scan, &buf, &len), 0);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(
+        sl_port_request(x->port, "pipeline.0", SL_MSG_WD_SCAN, buf, len, 5000, &reply), 0);
+    free(buf);
+    sl_wd_report_t rep = {0};
+    assert_int_equal(sl_wd_report_decode(reply->body, reply->body_len, &rep), 0);
+    sl_mp_reader_t r;
+    sl_mp_reader_init(&r, rep.pipelines.ptr, rep.pipelines.len);
+    uint32_t np;
+    assert_int_equal(sl_mp_read_array(&r, &np), 0);
+    assert_int_equal(np, 1);
+    assert_int_equal(s_rd_uint(&r, "live_attempts"), 0);
+    char id[64];
+    s_rd_str(&r, "id", id, sizeof(id));
+    assert_string_equal(id, pid);
+    sl_wd_report_clear(&rep);
+    sl_msg_destroy(&reply);
+    /* ...and reconciles it. */
+    sl_wd_reconcile_t rc = {.pipeline_id = pid, .reason = (char *)"stuck"};
+    assert_int_equal(sl_wd_reconcile_encode(&rc, &buf, &len), 0);
+    assert_int_equal(sl_port_send(x->port, "pipeline.0", SL_MSG_WD_RECONCILE, buf, len), 0);
+    free(buf);
+    s_wait_status(x, pid, "completed", &v);
+    assert_non_null(strstr(v.error, "reconciled by watchdog: stuck"));
+}
+
+/* Polls the store until the task record has the given status. */
+static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
+{
+    for (int i = 0; i < 2500; i++) {
+        sl_store_get_t g = {.db = 2, .key = {(uint8_t *)tid, strlen(tid)}};
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(sl_store_get_encode(&g, &buf, &len), 0);
+        sl_msg_t *reply = NULL;
+        assert_int_equal(sl_port_request(x->port, "store", SL_MSG_STORE_GET, buf, len, 5000, &reply),
+                         0);
+        free(buf);
+        sl_store_value_t val = {0};
+        bool hit = false;
+        if (sl_store_value_decode(reply->body, reply->body_len, &val) == 0 && val.status == 0) {
+            sl_task_rec_t rec;
+            if (sl_task_rec_decode(val.value.ptr, val.value.len, &rec) == 0) {
+                hit = strcmp(sl_tstatus_name(rec.status), want) == 0;
+                sl_task_rec_clear(&rec);
+            }
+        }
+        sl_store_value_clear(&val);
+        sl_msg_destroy(&reply);
+        if (hit) {
+            return;
+        }
+        s_pause();
+    }
+    fail_msg("task %s never stored as %s", tid, want);
+}
+
+static int s_script_app1_ok(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    return m->app_number == 1 ? SL_OUT_SUCCESS : HOLD;
+}
+
+static void test_pipeline_recovery_resumes_without_rerun(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_app1_ok);
+    s_spawn_shard(x);
+    char *pid = s_start(x, EXISTING_REQ);
+    char t0[64], t1[64];
+    snprintf(t0, sizeof(t0), "%s-t0000", pid);
+    snprintf(t1, sizeof(t1), "%s-t0001", pid);
+    s_wait_stored_status(x, t0, "succeeded");
+    s_wait_stored_status(x, t1, "queued");
+    assert_int_equal(s_nstarts(), 2);
+    /* The daemon goes away with task 1 in flight. */
+    sl_actor_destroy(&x->shard);
+    sl_rt_advance(x->rt, 1000);
+    s_spawn_shard(x);
+    s_wait_starts(3);
+    pthread_mutex_lock(&g_mu);
+    /* Only the interrupted task went out again, under the same number. */
+    assert_string_equal(g_starts[2].task_id, t1);
+    assert_int_equal(g_starts[2].attempt, 1);
+    pthread_mutex_unlock(&g_mu);
+    s_pview_t v;
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running");
+    assert_string_equal(v.tasks[0].status, "succeeded");
+    assert_int_equal(v.tasks[1].attempts, 1);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(s_nstarts(), 3);
+}
+
+static void test_pipeline_bad_requests_change_nothing(void **state)
+{
+    s_fix_t *x = *state;
+    s_spawn_shard(x);
+    char id[SL_PIPELINE_ID_MAX];
+    sl_pipeline_id_new(id, 1700000000000LL);
+    size_t n;
+    char code[32];
+    struct {
+        const char *op, *args, *target, *code;
+    } cases[] = {
+        {"pipeline.start", "{\"generation\": {\"models\": []}}", id, "invalid"},
+        {"pipeline.start", "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}}",
+         "not-an-id", "invalid"},
+        {"pipeline.get", "{}", NULL, "missing_field"},
+        {"pipeline.get", "{\"pipeline_id\": 5}", NULL, "invalid"},
+        {"pipeline.get", "{\"pipeline_id\": \"p0000000000000000000\"}", NULL, "not_found"},
+        {"task.get", "{\"task_id\": \"p0000000000000000000-t0001\"}", NULL, "not_found"},
+        {"task.get", "{\"task_id\": \"garbage\"}", NULL, "not_found"},
+        {"dlq.retry", "{\"task_id\": \"x-t99999999999\"}", NULL, "not_found"},
+        {"pipeline.explode", "{}", NULL, "unsupported"},
+        {"pipeline.list", "{\"status\": \"stuck\"}", NULL, "invalid"},
+        {"pipeline.list", "{\"limit\": -1}", NULL, "invalid"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t *b = s_call(x, cases[i].op, cases[i].args, cases[i].target, &n);
+        assert_false(s_ok(b, n));
+        s_err_code(b, n, code, sizeof(code));
+        if (strcmp(code, cases[i].code) != 0) {
+            fail_msg("%s %s: code %s, wanted %s", cases[i].op, cases[i].args, code,
+                     cases[i].code);
+        }
+        free(b);
+    }
+    /* Args that are not a map, and a body that is not an API_CALL at all. */
+    sl_api_call_t c = {.op = (char *)"pipeline.list", .args = {(uint8_t *)"\x93\x01\x02\x03", 4}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, buf, len, 5000, &reply),
+                     0);
+    free(buf);
+    sl_msg_destroy(&reply);
+    assert_int_equal(
+        sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, "\xc1", 1, 5000, &reply), 0);
+    sl_msg_destroy(&reply);
+    uint8_t *b = s_call(x, "pipeline.list", "{}", NULL, &n);
+    assert_true(s_ok(b, n));
+    sl_mp_reader_t l;
+    uint32_t np = 99;
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    assert_int_equal(np, 0);
+    free(b);
+    assert_int_equal(s_nstarts(), 0);
+}
+
+static void test_pipeline_list_and_task_get(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_ok);
+    s_spawn_shard(x);
+    char a[SL_PIPELINE_ID_MAX];
+    snprintf(a, sizeof(a), "%s", s_start(x, EXISTING_REQ));
+    s_pview_t v;
+    s_wait_status(x, a, "completed", &v);
+    s_set_script(s_script_hold);
+    char *b_id = s_start(x, EXISTING_REQ);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.list", "{\"status\": \"running\"}", NULL, &n);
+    sl_mp_reader_t l;
+    uint32_t np;
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    assert_int_equal(np, 1);
+    char id[64];
+    s_rd_str(&l, "id", id, sizeof(id));
+    assert_string_equal(id, b_id);
+    free(b);
+    b = s_call(x, "pipeline.list", "{\"limit\": 1}", NULL, &n);
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    assert_int_equal(np, 1);
+    free(b);
+    b = s_call(x, "pipeline.list", "{}", NULL, &n);
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    assert_int_equal(np, 2);
+    free(b);
+}
+
+int main(void)
+{
+    sl_log_set_level(SL_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline_final_status_every_combination),
+        cmocka_unit_test(test_pipeline_ids_and_shards),
+        cmocka_unit_test_setup_teardown(test_pipeline_seed_incident_ends_partial_success, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_all_succeed_completed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_generation_verdict_fails_at_once, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_generation_failure_counts_against, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_cancel_mid_run, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_cancel_one_task, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_task_timeout_parks_in_dlq, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_stage_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_pipeline_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_dlq_park_retry_third_strike, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_watchdog_reconciles_lost_finalize, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_recovery_resumes_without_rerun, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_bad_requests_change_nothing, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_list_and_task_get, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
