@@ -353,11 +353,11 @@ static int s_read_hist(sl_mp_reader_t *r, sl_attempt_rec_t **out, uint32_t *nout
     *out = h;
     for (uint32_t i = 0; i < n; i++) {
         s_attempt_defaults(&h[i]);
+        *nout = i + 1; /* counted first: a half-read entry is cleared too */
         rc = s_read_fields(s_attempt_fields, N_ATTEMPT, r, &h[i]);
         if (rc < 0) {
             return rc; /* the caller clears the entries read so far */
         }
-        *nout = i + 1;
     }
     return 0;
 }
