@@ -12,8 +12,13 @@ if(TARGET sluicectl)
   endif()
 endif()
 
-find_program(SL_PYTHON3 python3)
-if(SL_PYTHON3)
+# Debian's python3 (where python3-zmq/python3-msgpack live), not whatever
+# python3 comes first on PATH (pyenv, venvs).
+find_program(SL_TOOLS_PYTHON3 python3 PATHS /usr/bin NO_DEFAULT_PATH)
+if(NOT SL_TOOLS_PYTHON3)
+  find_program(SL_TOOLS_PYTHON3 python3)
+endif()
+if(SL_TOOLS_PYTHON3)
   set(SL_PY_SLUICED "")
   set(SL_PY_MOCK "")
   set(SL_PY_CTL "")
@@ -24,7 +29,7 @@ if(SL_PYTHON3)
     set(SL_PY_MOCK "$<TARGET_FILE:sluice-mock-analyzer>")
   endif()
   add_test(NAME test_python_client
-           COMMAND ${SL_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/tools/test_python_client.py)
+           COMMAND ${SL_TOOLS_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/tools/test_python_client.py)
   set_tests_properties(test_python_client PROPERTIES
     TIMEOUT 180 LABELS integration SKIP_RETURN_CODE 77
     ENVIRONMENT "SLUICE_SOURCE_DIR=${CMAKE_SOURCE_DIR};SLUICE_BUILD_DIR=${CMAKE_BINARY_DIR};SLUICED=${SL_PY_SLUICED};SLUICE_MOCK=${SL_PY_MOCK}")
