@@ -561,6 +561,12 @@ static void test_endpoint_slow_analysis_with_progress_survives(void **state)
     assert_true(progress <= 2 * (int)(took / 1000 + 1) + 1);
     assert_non_null(r.last_stage);
     sl_attempt_result_clear(&r);
+    /* Nothing for this attempt after its result. */
+    sl_msg_t *late = NULL;
+    if (sl_port_recv(c->owner, 150, &late) == 0) {
+        assert_int_not_equal(late->type, SL_MSG_ATTEMPT_PROGRESS);
+        sl_msg_destroy(&late);
+    }
     /* A push that lands after the result is an unknown id by then; the
        ones before it were matched and forwarded. */
     uint64_t sent = 0;
@@ -927,6 +933,58 @@ static void test_endpoint_mux_many_and_stall(void **state)
     sl_attempt_result_clear(&r);
 }
 
+static void s_tweak_mux(sl_endpoint_config_t *cfg)
+{
+    cfg->protocol = SL_ENDPOINT_MUX;
+}
+
+static void test_endpoint_mux_malformed(void **state)
+{
+    /* An unattributable bad frame ends the attempts on that connection. */
+    s_one_fault(state, "static:127.0.0.1:0:proto=mux:fault=malformed:latency=20:heartbeat=50",
+                SL_OUT_MALFORMED, 2000, s_tweak_mux);
+}
+
+static void test_endpoint_mux_disconnect(void **state)
+{
+    s_one_fault(state, "static:127.0.0.1:0:proto=mux:fault=disconnect:latency=50:heartbeat=50",
+                SL_OUT_TRANSPORT, 2000, s_tweak_mux);
+}
+
+static void test_endpoint_mux_error_frame(void **state)
+{
+    s_one_fault(state, "static:127.0.0.1:0:proto=mux:fault=error:latency=20:heartbeat=50",
+                SL_OUT_ANALYZER_ERROR, 2000, s_tweak_mux);
+}
+
+static void test_endpoint_mux_verdict(void **state)
+{
+    /* The app is bad, not the replica: no breaker count, not retryable. */
+    s_one_fault(state, "static:127.0.0.1:0:proto=mux:fault=verdict:latency=20:heartbeat=50",
+                SL_OUT_VERDICT, 2000, s_tweak_mux);
+}
+
+static void test_endpoint_generator(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"generator:127.0.0.1:0:latency=20"};
+    s_fleet_start(&c->fleet, NULL, specs, 1);
+    sl_endpoint_config_t cfg;
+    s_cfg(&cfg, "generator", &c->fleet);
+    cfg.progress_timeout_ms = 0;
+    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_start(c, "generator", "p0001-t0500", 1, NULL);
+    sl_attempt_result_t r;
+    s_result(c, 5000, &r, NULL);
+    if (r.outcome != SL_OUT_SUCCESS) {
+        fail_msg("generate: %s (%s)", sl_outcome_name((int)r.outcome), r.error ? r.error : "");
+    }
+    assert_true(r.app_number > 0);
+    assert_non_null(r.status);
+    assert_string_equal(r.status, "success");
+    sl_attempt_result_clear(&r);
+}
+
 static void test_endpoint_mux_cancel(void **state)
 {
     s_ctx_t *c = *state;
@@ -1026,6 +1084,11 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_mux_many_and_stall, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_mux_cancel, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_mux_malformed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_mux_disconnect, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_mux_error_frame, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_mux_verdict, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_generator, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
