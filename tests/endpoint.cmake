@@ -6,6 +6,7 @@ sl_add_test(NAME test_breaker
 # the lws I/O thread, against real lws peers on loopback (plain and TLS)
 sl_add_test(NAME test_wsio SOURCES actors/test_wsio.c
   LIBS sl_endpoint LABEL unit TIMEOUT 60)
+target_compile_definitions(test_wsio PRIVATE SL_TEST_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
 
 # The endpoint actor and the progress listener against the mock fleet (a
 # child process on loopback ports).

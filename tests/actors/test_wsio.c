@@ -142,6 +142,11 @@ static const char *s_tls_file(const char *name)
     static char paths[4][512];
     static int i;
     const char *src = getenv("SLUICE_SOURCE_DIR");
+#ifdef SL_TEST_SOURCE_DIR
+    if (!src) {
+        src = SL_TEST_SOURCE_DIR; /* run by hand, outside ctest */
+    }
+#endif
     char *p = paths[i++ % 4];
     snprintf(p, 512, "%s/tests/data/tls/%s", src ? src : ".", name);
     return p;
