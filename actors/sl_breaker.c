@@ -14,13 +14,13 @@
 struct sl_breaker_t {
     sl_breaker_config_t cfg;
     sl_breaker_state_t state;
-    uint64_t ring;         /* bit i = call i of the window failed */
-    uint32_t ring_pos;     /* next bit to write */
-    uint32_t ring_count;   /* calls in the window (<= cfg.window) */
-    uint32_t consecutive;  /* current run of failures */
+    uint64_t ring;        /* bit i = call i of the window failed */
+    uint32_t ring_pos;    /* next bit to write */
+    uint32_t ring_count;  /* calls in the window (<= cfg.window) */
+    uint32_t consecutive; /* current run of failures */
     uint64_t calls, failures;
-    int64_t open_period;   /* the period of the current / next opening */
-    int64_t open_until;    /* when open: when it may half-open */
+    int64_t open_period; /* the period of the current / next opening */
+    int64_t open_until;  /* when open: when it may half-open */
     int64_t half_open_since;
     bool probe_taken;
 };
@@ -54,10 +54,9 @@ int sl_breaker_config_check(const sl_breaker_config_t *cfg)
     if (!cfg) {
         return SL_EINVAL;
     }
-    if (cfg->failure_threshold < 1 || cfg->failure_rate_pct < 0 ||
-        cfg->failure_rate_pct > 100 || cfg->window < 1 || cfg->window > 64 ||
-        cfg->min_calls < 1 || cfg->min_calls > cfg->window || cfg->open_ms < 1 ||
-        cfg->open_max_ms < cfg->open_ms || cfg->half_open_max_wait_ms < 1) {
+    if (cfg->failure_threshold < 1 || cfg->failure_rate_pct < 0 || cfg->failure_rate_pct > 100 ||
+        cfg->window < 1 || cfg->window > 64 || cfg->min_calls < 1 || cfg->min_calls > cfg->window ||
+        cfg->open_ms < 1 || cfg->open_max_ms < cfg->open_ms || cfg->half_open_max_wait_ms < 1) {
         return SL_ECONFIG;
     }
     return 0;

@@ -28,22 +28,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    SL_BREAKER_CLOSED = 0,
-    SL_BREAKER_OPEN,
-    SL_BREAKER_HALF_OPEN
-} sl_breaker_state_t;
+typedef enum { SL_BREAKER_CLOSED = 0, SL_BREAKER_OPEN, SL_BREAKER_HALF_OPEN } sl_breaker_state_t;
 
 /* "closed", "open", "half_open"; "unknown" otherwise. Static storage. */
 const char *sl_breaker_state_name(int state);
 
 typedef struct {
-    int failure_threshold;        /* consecutive failures that open it [3] */
-    int failure_rate_pct;         /* open when failures% > this [50] */
-    int window;                   /* last calls considered for the rate [10], <= 64 */
-    int min_calls;                /* calls needed before the rate counts [5] */
-    int64_t open_ms;              /* first open period [30000] */
-    int64_t open_max_ms;          /* doubling cap [300000] */
+    int failure_threshold;         /* consecutive failures that open it [3] */
+    int failure_rate_pct;          /* open when failures% > this [50] */
+    int window;                    /* last calls considered for the rate [10], <= 64 */
+    int min_calls;                 /* calls needed before the rate counts [5] */
+    int64_t open_ms;               /* first open period [30000] */
+    int64_t open_max_ms;           /* doubling cap [300000] */
     int64_t half_open_max_wait_ms; /* longest wait for the probe [60000] */
 } sl_breaker_config_t;
 

@@ -188,11 +188,11 @@ typedef struct s_attempt {
     uint64_t hkey;
     sl_attempt_start_t start; /* decoded start, owned */
     char owner[SL_NAME_MAX];
-    bool probe;     /* internal health_check of a half-open breaker */
+    bool probe; /* internal health_check of a half-open breaker */
     s_astate_t state;
-    int replica;    /* -1 while queued */
-    uint64_t conn;  /* legacy/probe connection, 0 none */
-    char *frame;    /* the request frame (JSON) */
+    int replica;   /* -1 while queued */
+    uint64_t conn; /* legacy/probe connection, 0 none */
+    char *frame;   /* the request frame (JSON) */
     size_t frame_len;
     int64_t started_ms, started_wall, dispatched_ms;
     int64_t queue_timeout, progress_timeout, attempt_timeout; /* effective */
@@ -202,7 +202,7 @@ typedef struct s_attempt {
     int64_t timer_due;
     /* last checkpoint */
     char *last_stage, *last_message, *last_checkpoint;
-    int64_t last_pct; /* -1 unknown */
+    int64_t last_pct;   /* -1 unknown */
     uint8_t *last_data; /* msgpack map or NULL */
     size_t last_data_len;
     bool has_progress;
@@ -358,9 +358,9 @@ int sl_endpoint_config_check(const sl_endpoint_config_t *cfg)
             return SL_ECONFIG;
         }
     }
-    if (cfg->connect_timeout_ms <= 0 || cfg->ping_interval_ms <= 0 ||
-        cfg->pong_timeout_ms <= 0 || cfg->queue_timeout_ms <= 0 ||
-        cfg->progress_timeout_ms < 0 || cfg->attempt_timeout_ms <= 0) {
+    if (cfg->connect_timeout_ms <= 0 || cfg->ping_interval_ms <= 0 || cfg->pong_timeout_ms <= 0 ||
+        cfg->queue_timeout_ms <= 0 || cfg->progress_timeout_ms < 0 ||
+        cfg->attempt_timeout_ms <= 0) {
         return SL_ECONFIG;
     }
     if (cfg->max_in_flight == 0 || cfg->progress_max_per_sec == 0) {
@@ -384,8 +384,8 @@ static int64_t s_wall(s_ep_t *ep)
 static void s_send_writer(s_ep_t *ep, const char *to, uint16_t type)
 {
     if (sl_mp_writer_error(&ep->w) == 0) {
-        int rc = sl_actor_send(ep->self, to, type, sl_mp_writer_data(&ep->w),
-                               sl_mp_writer_len(&ep->w));
+        int rc =
+            sl_actor_send(ep->self, to, type, sl_mp_writer_data(&ep->w), sl_mp_writer_len(&ep->w));
         if (rc != 0 && rc != SL_ENOTFOUND) {
             sl_warn("%s: send %s to %s failed: %s", ep->name, sl_msg_type_name(type), to,
                     sl_err_name(rc));
@@ -674,8 +674,8 @@ static void s_attempt_timer_fn(void *arg, uint64_t id);
 static int64_t s_min_deadline(const s_attempt_t *a)
 {
     int64_t d = a->d_queue;
-    const int64_t all[] = {a->d_connect, a->d_ping, a->d_pong, a->d_stall, a->d_attempt,
-                           a->d_flush};
+    const int64_t all[] = {a->d_connect, a->d_ping,    a->d_pong,
+                           a->d_stall,   a->d_attempt, a->d_flush};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         if (all[i] < d) {
             d = all[i];
@@ -1178,8 +1178,8 @@ static int s_on_start(s_ep_t *ep, const sl_msg_t *msg)
     a->progress_timeout =
         st.progress_timeout_ms > 0 ? st.progress_timeout_ms : ep->progress_timeout;
     a->attempt_timeout = st.attempt_timeout_ms > 0 ? st.attempt_timeout_ms : ep->attempt_timeout;
-    a->d_queue = a->d_connect = a->d_ping = a->d_pong = a->d_stall = a->d_attempt =
-        a->d_flush = S_NONE;
+    a->d_queue = a->d_connect = a->d_ping = a->d_pong = a->d_stall = a->d_attempt = a->d_flush =
+        S_NONE;
     a->pwin_start = INT64_MIN / 2;
 
     const char *reject = NULL;
@@ -1443,8 +1443,8 @@ static void s_attempt_frame(s_attempt_t *a, const sl_wire_frame_t *f, const uint
     case SL_WIRE_STATUS_UPDATE:
         /* "started" proves nothing about liveness later on: forward it, but
            only real progress arms the stall timer (DESIGN.md §3). */
-        s_progress(a, f->u.status_update.stage, f->u.status_update.message, false, 0, NULL, 0,
-                   NULL, ep->protocol == SL_ENDPOINT_MUX);
+        s_progress(a, f->u.status_update.stage, f->u.status_update.message, false, 0, NULL, 0, NULL,
+                   ep->protocol == SL_ENDPOINT_MUX);
         break;
     case SL_WIRE_PROGRESS:
         s_progress(a, f->u.progress.stage, f->u.progress.message, f->u.progress.has_pct,
@@ -1459,8 +1459,7 @@ static void s_attempt_frame(s_attempt_t *a, const sl_wire_frame_t *f, const uint
         bool ok = sl_mp_writer_error(&dw) == 0 && sl_mp_writer_len(&dw) > 0;
         s_progress(a, f->u.progress_update.stage, f->u.progress_update.message,
                    f->u.progress_update.has_pct, f->u.progress_update.pct,
-                   ok ? sl_mp_writer_data(&dw) : NULL, ok ? sl_mp_writer_len(&dw) : 0, NULL,
-                   true);
+                   ok ? sl_mp_writer_data(&dw) : NULL, ok ? sl_mp_writer_len(&dw) : 0, NULL, true);
         sl_mp_writer_fini(&dw);
         break;
     }
@@ -1593,8 +1592,7 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     ep->progress_max = cfg->progress_max_per_sec;
     ep->next_conn = S_CONN_FIRST;
     ep->replicas = calloc(cfg->n_replicas, sizeof *ep->replicas);
-    if (!ep->service || !ep->op || !ep->store || !ep->replicas ||
-        (cfg->ca_file && !ep->ca_file)) {
+    if (!ep->service || !ep->op || !ep->store || !ep->replicas || (cfg->ca_file && !ep->ca_file)) {
         goto fail;
     }
     ep->n_replicas = cfg->n_replicas;

@@ -50,27 +50,27 @@ int sl_endpoint_protocol_parse(const char *text, sl_endpoint_protocol_t *out);
 /* An endpoint's configuration. Strings are borrowed until
    sl_endpoint_spawn returns (the actor copies them). Defaults in brackets. */
 typedef struct {
-    const char *service;        /* "static-analyzer", ..., "generator" (required) */
+    const char *service;             /* "static-analyzer", ..., "generator" (required) */
     sl_endpoint_protocol_t protocol; /* [legacy] */
     /* Request type sent for this service: static_analyze, dynamic_analyze,
        performance_test, ai_analyze or generate. [from the service name] An
        ATTEMPT_START's own op wins when it is one of these. */
     const char *op;
-    const char *const *replicas; /* ws:// or wss:// URLs */
-    size_t n_replicas;           /* 1..SL_ENDPOINT_MAX_REPLICAS */
-    const char *ca_file;         /* PEM CA trusted for wss:// [NULL = system] */
-    int64_t connect_timeout_ms;  /* TCP+TLS+WS handshake [10000] */
-    int64_t ping_interval_ms;    /* WebSocket ping on an open link [20000] */
-    int64_t pong_timeout_ms;     /* no pong within this = dead link [10000] */
-    int64_t queue_timeout_ms;    /* waiting for a replica slot [300000] */
-    int64_t progress_timeout_ms; /* stall; 0 = off [120000] */
-    int64_t attempt_timeout_ms;  /* one attempt, dispatch to end [900000] */
-    sl_breaker_config_t breaker; /* see sl_breaker.h [3, 50 %, 10, 5, 30 s..300 s, 60 s] */
-    uint32_t max_in_flight;      /* bulkhead per replica [2] */
-    uint32_t queue_max;          /* bounded service queue [1000] */
+    const char *const *replicas;   /* ws:// or wss:// URLs */
+    size_t n_replicas;             /* 1..SL_ENDPOINT_MAX_REPLICAS */
+    const char *ca_file;           /* PEM CA trusted for wss:// [NULL = system] */
+    int64_t connect_timeout_ms;    /* TCP+TLS+WS handshake [10000] */
+    int64_t ping_interval_ms;      /* WebSocket ping on an open link [20000] */
+    int64_t pong_timeout_ms;       /* no pong within this = dead link [10000] */
+    int64_t queue_timeout_ms;      /* waiting for a replica slot [300000] */
+    int64_t progress_timeout_ms;   /* stall; 0 = off [120000] */
+    int64_t attempt_timeout_ms;    /* one attempt, dispatch to end [900000] */
+    sl_breaker_config_t breaker;   /* see sl_breaker.h [3, 50 %, 10, 5, 30 s..300 s, 60 s] */
+    uint32_t max_in_flight;        /* bulkhead per replica [2] */
+    uint32_t queue_max;            /* bounded service queue [1000] */
     uint32_t progress_max_per_sec; /* ATTEMPT_PROGRESS per task per second [2] */
-    const char *store;           /* mailbox for breaker events ["store"] */
-    const char *parent;          /* told of the actor's exit [NULL] */
+    const char *store;             /* mailbox for breaker events ["store"] */
+    const char *parent;            /* told of the actor's exit [NULL] */
 } sl_endpoint_config_t;
 
 /* Fills cfg with the defaults above for service (borrowed), with no

@@ -255,8 +255,7 @@ static void s_fini(sl_actor_t *self, void *state)
     free(pl);
 }
 
-int sl_progress_spawn(sl_rt_t *rt, const sl_progress_config_t *cfg, sl_actor_t **out,
-                      int *port)
+int sl_progress_spawn(sl_rt_t *rt, const sl_progress_config_t *cfg, sl_actor_t **out, int *port)
 {
     if (!rt || !cfg || !out || cfg->port < 0 || cfg->port > 65535) {
         return SL_EINVAL;

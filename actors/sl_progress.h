@@ -26,12 +26,12 @@
 #define SL_PROGRESS_DEFAULT_PORT 8765
 
 typedef struct {
-    const char *name;      /* actor name ["progress"] */
+    const char *name;         /* actor name ["progress"] */
     const char *listen_iface; /* IP to bind ["127.0.0.1"] */
-    int port;              /* [8765]; 0 = ephemeral (tests) */
-    const char *cert_file; /* PEM cert for wss:// [NULL = ws://] */
-    const char *key_file;  /* PEM key for cert_file */
-    const char *parent;    /* told of the actor's exit [NULL] */
+    int port;                 /* [8765]; 0 = ephemeral (tests) */
+    const char *cert_file;    /* PEM cert for wss:// [NULL = ws://] */
+    const char *key_file;     /* PEM key for cert_file */
+    const char *parent;       /* told of the actor's exit [NULL] */
 } sl_progress_config_t;
 
 /* Fills cfg with the defaults above. */
@@ -41,8 +41,7 @@ void sl_progress_config_defaults(sl_progress_config_t *cfg);
    *out (caller owns; sl_actor_destroy) and *port (may be NULL) the bound
    port; SL_EINVAL, SL_EEXIST (name taken), SL_ELWS (cannot listen: port in
    use, bad cert), SL_ENOMEM. */
-int sl_progress_spawn(sl_rt_t *rt, const sl_progress_config_t *cfg, sl_actor_t **out,
-                      int *port);
+int sl_progress_spawn(sl_rt_t *rt, const sl_progress_config_t *cfg, sl_actor_t **out, int *port);
 
 /* Writes a JSON value as msgpack (objects as maps, arrays, strings,
    numbers, bools; null and anything deeper than 16 levels as nil). Used for

@@ -334,8 +334,8 @@ static void s_result(s_ctx_t *c, int64_t timeout_ms, sl_attempt_result_t *out, i
 
 /* Status of the endpoint: breaker state of replica url (or NULL) and one
    counter (or NULL). */
-static void s_status(s_ctx_t *c, const char *service, const char *url, char *breaker,
-                     size_t bsize, const char *counter, uint64_t *value)
+static void s_status(s_ctx_t *c, const char *service, const char *url, char *breaker, size_t bsize,
+                     const char *counter, uint64_t *value)
 {
     sl_endpoint_status_t q = {0};
     uint8_t *buf = NULL;
@@ -458,8 +458,7 @@ static void s_tweak_hang(sl_endpoint_config_t *cfg)
 static void test_endpoint_fault_hang(void **state)
 {
     /* Pings are answered and nothing else: only the attempt budget ends it. */
-    s_one_fault(state, "static:127.0.0.1:0:fault=hang", SL_OUT_ATTEMPT_TIMEOUT, 2000,
-                s_tweak_hang);
+    s_one_fault(state, "static:127.0.0.1:0:fault=hang", SL_OUT_ATTEMPT_TIMEOUT, 2000, s_tweak_hang);
 }
 
 static void test_endpoint_fault_freeze(void **state)
@@ -874,8 +873,7 @@ static void s_wss_case(void **state, const char *which, int want)
     sl_attempt_result_t r;
     s_result(c, 5000, &r, NULL);
     if ((int)r.outcome != want) {
-        fail_msg("wss %s: %s (%s)", which, sl_outcome_name((int)r.outcome),
-                 r.error ? r.error : "");
+        fail_msg("wss %s: %s (%s)", which, sl_outcome_name((int)r.outcome), r.error ? r.error : "");
     }
     sl_attempt_result_clear(&r);
 }
@@ -1025,8 +1023,7 @@ static void test_endpoint_invalid_start_and_config(void **state)
     assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
     /* Garbage instead of an ATTEMPT_START: ignored, the actor lives on. */
     assert_int_equal(
-        sl_port_send(c->owner, "endpoint.static-analyzer", SL_MSG_ATTEMPT_START, "\x93\x01", 2),
-        0);
+        sl_port_send(c->owner, "endpoint.static-analyzer", SL_MSG_ATTEMPT_START, "\x93\x01", 2), 0);
     /* A start without a model: answered at once, not retryable. */
     sl_attempt_start_t st = {0};
     st.task_id = "p0001-t0400";
@@ -1066,22 +1063,20 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_fault_slow_handshake, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_fault_verdict, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_stall_after_progress, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_endpoint_slow_analysis_with_progress_survives,
-                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_slow_analysis_with_progress_survives, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_breaker_opens_and_traffic_moves, s_setup,
                                         s_teardown),
-        cmocka_unit_test_setup_teardown(test_endpoint_half_open_probe_closes, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_half_open_probe_closes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_retry_goes_elsewhere, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_bulkhead_and_queue, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_unknown_progress_counted, s_setup,
                                         s_teardown),
-        cmocka_unit_test_setup_teardown(test_endpoint_progress_listener_routes_and_counts,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_endpoint_wss_trusted, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_endpoint_wss_untrusted_refused, s_setup,
+        cmocka_unit_test_setup_teardown(test_endpoint_progress_listener_routes_and_counts, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_wss_trusted, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_wss_untrusted_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_mux_many_and_stall, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_mux_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_mux_malformed, s_setup, s_teardown),
