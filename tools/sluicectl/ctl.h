@@ -120,6 +120,9 @@ ctl_live_t *ctl_live_new(const char *pipeline_id);
 void ctl_live_destroy(ctl_live_t **p);
 /* Folds a pipeline.get `pipeline` object (tasks and status) into the view. */
 void ctl_live_snapshot(ctl_live_t *self, const json_t *pipeline);
+/* True when events named tasks the last snapshot did not have (analysis
+   tasks appear as apps are generated): time for another pipeline.get. */
+bool ctl_live_wants_snapshot(const ctl_live_t *self);
 /* Folds one event into the view. */
 void ctl_live_event(ctl_live_t *self, const char *topic, const json_t *event);
 /* Redraws on out if something changed and force or 100 ms passed. */

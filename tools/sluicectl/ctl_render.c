@@ -199,8 +199,10 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
         const json_t *pr = ctl_get(task, "progress");
         long long pct = ctl_int(pr, "pct", -1);
         const char *stage = ctl_str(pr, "stage", NULL);
-        if (pct >= 0 || stage) {
-            snprintf(prog, sizeof(prog), "%s %lld%%", stage ? stage : "-", pct < 0 ? 0 : pct);
+        if (pct >= 0) {
+            snprintf(prog, sizeof(prog), "%s %lld%%", stage ? stage : "-", pct);
+        } else if (stage) {
+            snprintf(prog, sizeof(prog), "%s", stage); /* the analyzer gave no percentage */
         } else {
             snprintf(prog, sizeof(prog), "-");
         }
@@ -242,7 +244,10 @@ void ctl_render_task(FILE *out, const json_t *task)
             fprintf(out, "%-16s %s\n", key, dump ? dump : "?");
             free(dump);
         } else {
-            fprintf(out, "%-16s %s\n", key, s_text(task, key, buf, sizeof(buf)));
+            size_t klen = strlen(key);
+            bool when = klen > 3 && strcmp(key + klen - 3, "_at") == 0;
+            fprintf(out, "%-16s %s\n", key,
+                    when ? s_time(task, key, buf, sizeof(buf)) : s_text(task, key, buf, sizeof(buf)));
         }
     }
 }
@@ -381,6 +386,7 @@ struct ctl_live {
     char stage[32];
     char *breakers[S_BREAKER_LINES]; /* ring of recent breaker/alert lines */
     size_t nbreakers;
+    bool unknown_task;   /* an event named a task the last snapshot lacked */
     int lines;           /* drawn last time */
     bool dirty;
     int64_t drawn_at;
@@ -429,6 +435,7 @@ static json_t *s_task(ctl_live_t *self, const char *id)
 {
     json_t *t = json_object_get(self->tasks, id);
     if (!t) {
+        self->unknown_task = true;
         t = json_object();
         if (json_object_set_new(self->tasks, id, t)) {
             return NULL;
@@ -439,10 +446,19 @@ static json_t *s_task(ctl_live_t *self, const char *id)
 
 static void s_set_str(json_t *obj, const char *key, const json_t *from, const char *from_key)
 {
-    const json_t *v = ctl_get(from, from_key);
-    if (json_is_string(v)) {
-        json_object_set(obj, key, (json_t *)v);
+    const char *v = json_string_value(ctl_get(from, from_key));
+    char *clean = v ? strdup(v) : NULL;
+    if (!clean) {
+        return;
     }
+    /* The view writes these onto the terminal: no escape sequences. */
+    for (char *p = clean; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = ' ';
+        }
+    }
+    json_object_set_new(obj, key, json_string(clean));
+    free(clean);
 }
 
 static void s_set_int(json_t *obj, const char *key, const json_t *from, const char *from_key)
@@ -465,8 +481,15 @@ void ctl_live_snapshot(ctl_live_t *self, const json_t *p)
         if (!t) {
             continue;
         }
+        /* Short: the model is usually the same for every task. */
         char app[256];
-        s_app_label(task, app, sizeof(app));
+        const char *tmpl = ctl_str(task, "template", NULL);
+        long long n = ctl_int(task, "app_number", -1);
+        if (n >= 0) {
+            snprintf(app, sizeof(app), "%s #%lld", tmpl ? tmpl : "app", n);
+        } else {
+            snprintf(app, sizeof(app), "%s", tmpl ? tmpl : ctl_str(task, "model", ""));
+        }
         json_object_set_new(t, "app", json_string(app));
         s_set_str(t, "service", task, "service");
         s_set_str(t, "status", task, "status");
@@ -476,7 +499,13 @@ void ctl_live_snapshot(ctl_live_t *self, const json_t *p)
         s_set_str(t, "stage", pr, "stage");
         s_set_int(t, "pct", pr, "pct");
     }
+    self->unknown_task = false;
     self->dirty = true;
+}
+
+bool ctl_live_wants_snapshot(const ctl_live_t *self)
+{
+    return self->unknown_task;
 }
 
 static void s_note(ctl_live_t *self, const char *line)
@@ -580,19 +609,23 @@ void ctl_live_draw(ctl_live_t *self, FILE *out, bool force)
     for (size_t i = 0; i < k; i++) {
         t = json_object_get(self->tasks, ids[i]);
         const char *status = ctl_str(t, "status", "-");
-        long long pct = ctl_int(t, "pct", 0);
-        pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+        long long pct = ctl_int(t, "pct", -1);
+        pct = pct > 100 ? 100 : pct;
         char bar[S_BAR + 1];
-        int fill = (int)(pct * S_BAR / 100);
+        int fill = pct < 0 ? 0 : (int)(pct * S_BAR / 100);
+        char pcts[8] = "  ?";
+        if (pct >= 0) {
+            snprintf(pcts, sizeof(pcts), "%3lld", pct);
+        }
         for (int b = 0; b < S_BAR; b++) {
             bar[b] = b < fill ? '#' : '.';
         }
         bar[S_BAR] = '\0';
         const char *short_id = strrchr(ids[i], '-');
         const char *err = ctl_str(t, "error", "");
-        fprintf(out, "  %-6.6s %-18.18s %-28.28s %s%-10.10s\x1b[0m [%s] %3lld%% %-12.12s a%lld %.40s\n",
+        fprintf(out, "  %-6.6s %-18.18s %-24.24s %s%-10.10s\x1b[0m [%s] %s%% %-12.12s a%lld %.40s\n",
                 short_id ? short_id + 1 : ids[i], ctl_str(t, "service", "-"),
-                ctl_str(t, "app", ""), s_color(status), status, bar, pct,
+                ctl_str(t, "app", ""), s_color(status), status, bar, pcts,
                 ctl_str(t, "stage", ""), ctl_int(t, "attempt", 0), err);
         lines++;
     }

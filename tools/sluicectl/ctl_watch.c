@@ -263,6 +263,7 @@ static int s_watch(ctl_t *self, const char *id, bool live, int64_t max_wait_ms)
     }
     int64_t until = max_wait_ms > 0 ? ctl_now_ms() + max_wait_ms : 0;
     int64_t last_event = ctl_now_ms();
+    int64_t last_snapshot = last_event;
     while (w.final < 0 && !ctl_interrupted) {
         if (live) {
             ctl_live_draw(w.view, stdout, false);
@@ -277,6 +278,13 @@ static int s_watch(ctl_t *self, const char *id, bool live, int64_t max_wait_ms)
             fprintf(stderr, "sluicectl: watch: %s\n", zmq_strerror(zmq_errno()));
             rc = CTL_EXIT_UNREACHABLE;
             goto done;
+        }
+        if (id && live && w.final < 0 && ctl_live_wants_snapshot(w.view) &&
+            ctl_now_ms() - last_snapshot >= 1000) {
+            if ((rc = s_check(&w)) != CTL_EXIT_OK) {
+                goto done;
+            }
+            last_snapshot = ctl_now_ms();
         }
         if (id && w.final < 0 && ctl_now_ms() - last_event >= S_QUIET_POLL_MS) {
             if ((rc = s_check(&w)) != CTL_EXIT_OK) {
