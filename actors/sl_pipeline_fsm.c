@@ -299,6 +299,12 @@ int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg)
     free(buf);
     sl_mp_writer_fini(&ops);
     sl_mp_writer_fini(&evs);
+    /* Keep the buffers for the next step, unless a big one (recovery, a
+       large start) would stay allocated for nothing. */
+    if (sl_mp_writer_len(&sh->ops) + sl_mp_writer_len(&sh->events) > (256u << 10)) {
+        sl_mp_writer_fini(&sh->ops);
+        sl_mp_writer_fini(&sh->events);
+    }
     sl_mp_writer_reset(&sh->ops);
     sl_mp_writer_reset(&sh->events);
     sh->nops = 0;
