@@ -57,7 +57,7 @@
 #include "runtime/sl_u64map.h"
 
 #define S_PROTOCOL_NAME "sluice"
-#define S_REASON_MAX 123 /* a close frame's payload is at most 125 bytes */
+#define S_REASON_MAX 123      /* a close frame's payload is at most 125 bytes */
 #define S_RX_KEEP (64u << 10) /* keep an rx buffer up to this size between messages */
 
 typedef enum { S_NEW, S_RUNNING, S_FAILED, S_STOPPING } s_state_t;
@@ -198,11 +198,11 @@ static void s_printable(char *dst, size_t cap, const char *src, size_t len)
 {
     size_t n = 0;
     for (size_t i = 0; src && i < len && n + 1 < cap; i++) {
-        unsigned char ch = (unsigned char) src[i];
+        unsigned char ch = (unsigned char)src[i];
         if (ch == '\0') {
             break;
         }
-        dst[n++] = (ch >= 0x20 && ch < 0x7f) ? (char) ch : '?';
+        dst[n++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
     }
     dst[n] = '\0';
 }
@@ -225,7 +225,7 @@ static int s_parse_url(const char *url, s_cmd_t *cmd)
         return SL_EINVAL;
     }
     for (const char *q = url; *q; q++) {
-        if ((unsigned char) *q <= 0x20 || (unsigned char) *q >= 0x7f) {
+        if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) {
             return SL_EINVAL;
         }
     }
@@ -237,7 +237,7 @@ static int s_parse_url(const char *url, s_cmd_t *cmd)
             return SL_EINVAL;
         }
         host = p + 1;
-        host_len = (size_t) (end - host);
+        host_len = (size_t)(end - host);
         p = end + 1;
     } else {
         host_len = strcspn(p, ":/?#");
@@ -250,7 +250,7 @@ static int s_parse_url(const char *url, s_cmd_t *cmd)
         p++;
         long port = 0;
         int digits = 0;
-        while (isdigit((unsigned char) *p) && digits < 6) {
+        while (isdigit((unsigned char)*p) && digits < 6) {
             port = port * 10 + (*p - '0');
             p++;
             digits++;
@@ -258,7 +258,7 @@ static int s_parse_url(const char *url, s_cmd_t *cmd)
         if (digits == 0 || port < 1 || port > 65535) {
             return SL_EINVAL;
         }
-        cmd->port = (int) port;
+        cmd->port = (int)port;
     }
     if (*p != '\0' && *p != '/' && *p != '?') {
         return SL_EINVAL;
@@ -288,9 +288,9 @@ static void s_lws_log(int level, const char *line)
         n--;
     }
     if (level & LLL_ERR) {
-        sl_warn("lws: %.*s", (int) n, line);
+        sl_warn("lws: %.*s", (int)n, line);
     } else {
-        sl_debug("lws: %.*s", (int) n, line);
+        sl_debug("lws: %.*s", (int)n, line);
     }
 }
 
@@ -308,11 +308,11 @@ static void s_emit(sl_wsio_t *self, uint16_t type, int enc_rc, uint8_t *body, si
     if (enc_rc == 0 && !self->quiet) {
         int rc = sl_port_send(self->port, self->owner, type, body, len);
         if (rc < 0) {
-            sl_error("wsio %s: event %u to %s lost: %s", self->name, (unsigned) type,
-                     self->owner, sl_err_name(rc));
+            sl_error("wsio %s: event %u to %s lost: %s", self->name, (unsigned)type, self->owner,
+                     sl_err_name(rc));
         }
     } else if (enc_rc < 0) {
-        sl_error("wsio %s: cannot encode event %u: %s", self->name, (unsigned) type,
+        sl_error("wsio %s: cannot encode event %u: %s", self->name, (unsigned)type,
                  sl_err_name(enc_rc));
     }
     free(body);
@@ -345,11 +345,9 @@ static void s_emit_frame(sl_wsio_t *self, uint64_t conn, uint8_t *data, size_t d
     s_emit(self, SL_MSG_WSIO_FRAME, rc, body, len);
 }
 
-static void s_emit_closed(sl_wsio_t *self, uint64_t conn, int code, const char *error,
-                          bool opened)
+static void s_emit_closed(sl_wsio_t *self, uint64_t conn, int code, const char *error, bool opened)
 {
-    sl_wsio_closed_t m = {
-        .conn = conn, .code = code, .error = (char *) error, .opened = opened};
+    sl_wsio_closed_t m = {.conn = conn, .code = code, .error = (char *)error, .opened = opened};
     uint8_t *body = NULL;
     size_t len = 0;
     int rc = sl_wsio_closed_encode(&m, &body, &len);
@@ -358,7 +356,7 @@ static void s_emit_closed(sl_wsio_t *self, uint64_t conn, int code, const char *
 
 static void s_emit_accepted(sl_wsio_t *self, uint64_t conn, const char *peer, const char *path)
 {
-    sl_wsio_accepted_t m = {.conn = conn, .peer = (char *) peer, .path = (char *) path};
+    sl_wsio_accepted_t m = {.conn = conn, .peer = (char *)peer, .path = (char *)path};
     uint8_t *body = NULL;
     size_t len = 0;
     int rc = sl_wsio_accepted_encode(&m, &body, &len);
@@ -517,8 +515,8 @@ static int s_on_writeable(sl_wsio_t *self, s_conn_t *c, struct lws *wsi)
         }
         /* In place: the LWS_PRE bytes before this chunk are either the
            headroom or payload already sent. */
-        int n = lws_write(wsi, item->buf + LWS_PRE + item->off, chunk,
-                          (enum lws_write_protocol) flags);
+        int n =
+            lws_write(wsi, item->buf + LWS_PRE + item->off, chunk, (enum lws_write_protocol)flags);
         if (n < 0) {
             s_conn_why(c, 0, "write failed");
             return -1;
@@ -535,8 +533,8 @@ static int s_on_writeable(sl_wsio_t *self, s_conn_t *c, struct lws *wsi)
         s_cmd_free(s_queue_pop(&c->out));
     } else {
         s_conn_why(c, item->code, "closed");
-        lws_close_reason(wsi, (enum lws_close_status) item->code,
-                         (unsigned char *) item->reason, strlen(item->reason));
+        lws_close_reason(wsi, (enum lws_close_status)item->code, (unsigned char *)item->reason,
+                         strlen(item->reason));
         s_cmd_free(s_queue_pop(&c->out));
         return -1;
     }
@@ -547,13 +545,12 @@ static int s_on_writeable(sl_wsio_t *self, s_conn_t *c, struct lws *wsi)
 }
 
 /* Appends a received piece; emits the message when it is complete. */
-static int s_on_receive(sl_wsio_t *self, s_conn_t *c, struct lws *wsi, const void *in,
-                        size_t len)
+static int s_on_receive(sl_wsio_t *self, s_conn_t *c, struct lws *wsi, const void *in, size_t len)
 {
     if (len > self->max_message - c->rx_len) {
         s_conn_why(c, SL_WSIO_CLOSE_TOO_BIG, "message too big");
         lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                         (unsigned char *) "message too big", 15);
+                         (unsigned char *)"message too big", 15);
         return -1;
     }
     if (c->rx_len + len > c->rx_cap) {
@@ -675,7 +672,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             if (p && len >= 2) {
                 code = (p[0] << 8) | p[1];
             }
-            s_printable(why, sizeof why, p && len > 2 ? (const char *) p + 2 : NULL,
+            s_printable(why, sizeof why, p && len > 2 ? (const char *)p + 2 : NULL,
                         len > 2 ? len - 2 : 0);
             if (why[0]) {
                 s_conn_why(c, code, "peer closed: %s", why);
@@ -693,10 +690,9 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
             SSL *ssl = lws_get_ssl(wsi);
             long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
             if (vr != X509_V_OK) {
-                s_conn_why(c, 0, "tls: certificate refused: %s",
-                           X509_verify_cert_error_string(vr));
+                s_conn_why(c, 0, "tls: certificate refused: %s", X509_verify_cert_error_string(vr));
             } else if (strstr(why, "ssl") || strstr(why, "SSL") || strstr(why, "tls") ||
-                strstr(why, "cert") || strstr(why, "X509")) {
+                       strstr(why, "cert") || strstr(why, "X509")) {
                 s_conn_why(c, 0, "tls: %s", why);
             } else {
                 s_conn_why(c, 0, "connect failed: %s", why[0] ? why : "unknown error");
@@ -798,8 +794,8 @@ static void *s_thread(void *arg)
     }
     struct lws_context *ctx = lws_create_context(&info);
     if (!ctx) {
-        sl_error("wsio %s: cannot create the lws context (listen %s:%d)", self->name,
-                 self->iface, self->listen_port);
+        sl_error("wsio %s: cannot create the lws context (listen %s:%d)", self->name, self->iface,
+                 self->listen_port);
         SSL_CTX_free(self->client_tls);
         self->client_tls = NULL;
         sl_port_destroy(&self->port);
@@ -855,7 +851,7 @@ static void *s_thread(void *arg)
             s_conn_t *c = self->conns.vals[i];
             c->wsi = NULL;
             s_conn_end(self, c, "wsio stopped");
-            i = (size_t) -1; /* the table changed under us: rescan */
+            i = (size_t)-1; /* the table changed under us: rescan */
         }
     }
     sl_u64map_fini(&self->conns);

@@ -107,16 +107,16 @@
 typedef struct sl_wsio_t sl_wsio_t;
 
 typedef struct {
-    const char *owner;     /* mailbox that receives the events (required) */
-    const char *name;      /* for logs, e.g. "endpoint.static-analyzer"; NULL = owner */
-    const char *ca_file;   /* PEM CA bundle trusted for wss://; NULL = system store */
+    const char *owner;   /* mailbox that receives the events (required) */
+    const char *name;    /* for logs, e.g. "endpoint.static-analyzer"; NULL = owner */
+    const char *ca_file; /* PEM CA bundle trusted for wss://; NULL = system store */
     /* Server mode */
-    int listen_port;       /* SL_WSIO_NO_LISTEN (client only), 0 = ephemeral, or a port */
+    int listen_port;          /* SL_WSIO_NO_LISTEN (client only), 0 = ephemeral, or a port */
     const char *listen_iface; /* IP address to bind; NULL = "127.0.0.1" */
-    const char *cert_file; /* PEM server certificate (chain) for wss://; NULL = ws:// */
-    const char *key_file;  /* PEM private key for cert_file */
+    const char *cert_file;    /* PEM server certificate (chain) for wss://; NULL = ws:// */
+    const char *key_file;     /* PEM private key for cert_file */
     /* Limits */
-    size_t max_message;    /* cap on one received message; 0 = default (16 MiB) */
+    size_t max_message; /* cap on one received message; 0 = default (16 MiB) */
     /* Test knob: split every sent message into WebSocket frames of at most
        this many bytes (continuation frames); 0 = one frame per message. */
     size_t send_fragment;

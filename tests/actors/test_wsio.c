@@ -118,7 +118,7 @@ static int s_next(sl_port_t *port, int64_t ms, ev_t *ev)
         break;
     }
     default:
-        fail_msg("unexpected message type %u", (unsigned) msg->type);
+        fail_msg("unexpected message type %u", (unsigned)msg->type);
     }
     sl_msg_destroy(&msg);
     return 0;
@@ -129,11 +129,11 @@ static void s_expect(sl_port_t *port, uint16_t type, ev_t *ev)
 {
     int rc = s_next(port, WAIT_MS, ev);
     if (rc < 0) {
-        fail_msg("no event %u within %d ms", (unsigned) type, WAIT_MS);
+        fail_msg("no event %u within %d ms", (unsigned)type, WAIT_MS);
     }
     if (ev->type != type) {
-        fail_msg("expected event %u, got %u (conn %llu, error '%s')", (unsigned) type,
-                 (unsigned) ev->type, (unsigned long long) ev->conn, ev->error);
+        fail_msg("expected event %u, got %u (conn %llu, error '%s')", (unsigned)type,
+                 (unsigned)ev->type, (unsigned long long)ev->conn, ev->error);
     }
 }
 
@@ -237,7 +237,7 @@ static uint64_t s_pass(sl_wsio_t *from, uint64_t conn, sl_port_t *to_port, const
 
 static void test_wsio_echo_and_close_codes(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     ev_t ev;
 
@@ -283,7 +283,7 @@ static void test_wsio_echo_and_close_codes(void **state)
    be 127.0.0.1: lws 4.1 would otherwise bind [::] (all interfaces). */
 static void test_wsio_listens_on_loopback_only(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     const char *tables[] = {"/proc/net/tcp", "/proc/net/tcp6"};
     int found = 0;
@@ -298,7 +298,7 @@ static void test_wsio_listens_on_loopback_only(void **state)
             unsigned port, st;
             if (sscanf(line, " %*d: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &port, &st) !=
                     3 ||
-                (int) port != fx->port || st != 0x0A) {
+                (int)port != fx->port || st != 0x0A) {
                 continue;
             }
             found++;
@@ -314,13 +314,13 @@ static void test_wsio_listens_on_loopback_only(void **state)
 
 static void test_wsio_thousand_in_order(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     uint64_t sid = s_open(fx, 1);
     char text[32];
     for (int i = 0; i < 1000; i++) {
         int n = snprintf(text, sizeof text, "m%d", i);
-        assert_int_equal(sl_wsio_send(fx->cli, 1, text, (size_t) n), 0);
+        assert_int_equal(sl_wsio_send(fx->cli, 1, text, (size_t)n), 0);
     }
     /* The owner echoes each one as it arrives. */
     ev_t ev;
@@ -344,18 +344,17 @@ static void test_wsio_thousand_in_order(void **state)
 
 static void test_wsio_fragmented_and_large(void **state)
 {
-    (void) state;
+    (void)state;
     /* The client splits what it sends into 1000-byte frames (continuation
        frames on the wire); the server sends its reply as one big frame. */
-    sl_wsio_opts_t co = {.owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN,
-                         .send_fragment = 1000};
+    sl_wsio_opts_t co = {.owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN, .send_fragment = 1000};
     fx_t *fx = fx_new(NULL, &co);
     uint64_t sid = s_open(fx, 1);
     size_t len = 3u << 20;
     char *big = malloc(len);
     assert_non_null(big);
     for (size_t i = 0; i < len; i++) {
-        big[i] = (char) ('a' + (i * 7) % 26);
+        big[i] = (char)('a' + (i * 7) % 26);
     }
     ev_t ev;
     assert_int_equal(sl_wsio_send(fx->cli, 1, big, len), 0);
@@ -379,7 +378,7 @@ static void test_wsio_fragmented_and_large(void **state)
 
 static void test_wsio_over_cap_closes(void **state)
 {
-    (void) state;
+    (void)state;
     sl_wsio_opts_t so = {.owner = "t.srv", .listen_port = 0, .max_message = 64 << 10};
     fx_t *fx = fx_new(&so, NULL);
     uint64_t sid = s_open(fx, 1);
@@ -415,16 +414,16 @@ static int s_dead_port(void)
     assert_true(fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     socklen_t sl = sizeof sa;
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     close(fd);
     return ntohs(sa.sin_port);
 }
 
 static void test_wsio_connect_refused_once(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/", s_dead_port());
@@ -444,7 +443,7 @@ static void test_wsio_connect_refused_once(void **state)
 
 static void test_wsio_close_while_connecting(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     /* A listener that never answers: TCP connects (backlog), the WebSocket
        handshake never completes. */
@@ -452,10 +451,10 @@ static void test_wsio_close_while_connecting(void **state)
     assert_true(fd >= 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof sa), 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
     assert_int_equal(listen(fd, 4), 0);
     socklen_t sl = sizeof sa;
-    assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &sl), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
     char url[64];
     snprintf(url, sizeof url, "ws://127.0.0.1:%d/", ntohs(sa.sin_port));
     ev_t ev;
@@ -473,7 +472,7 @@ static void test_wsio_close_while_connecting(void **state)
 
 static void test_wsio_ping_pong(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     uint64_t sid = s_open(fx, 3);
     ev_t ev;
@@ -488,12 +487,13 @@ static void test_wsio_ping_pong(void **state)
 
 static void test_wsio_wss_trusted_ca(void **state)
 {
-    (void) state;
-    sl_wsio_opts_t so = {.owner = "t.srv", .listen_port = 0,
+    (void)state;
+    sl_wsio_opts_t so = {.owner = "t.srv",
+                         .listen_port = 0,
                          .cert_file = s_tls_file("server.pem"),
                          .key_file = s_tls_file("server.key")};
-    sl_wsio_opts_t co = {.owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN,
-                         .ca_file = s_tls_file("ca.pem")};
+    sl_wsio_opts_t co = {
+        .owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN, .ca_file = s_tls_file("ca.pem")};
     fx_t *fx = fx_new(&so, &co);
     assert_non_null(strstr(fx->url, "wss://"));
     uint64_t sid = s_open(fx, 11);
@@ -504,12 +504,13 @@ static void test_wsio_wss_trusted_ca(void **state)
 
 static void test_wsio_wss_untrusted_refused(void **state)
 {
-    (void) state;
-    sl_wsio_opts_t so = {.owner = "t.srv", .listen_port = 0,
+    (void)state;
+    sl_wsio_opts_t so = {.owner = "t.srv",
+                         .listen_port = 0,
                          .cert_file = s_tls_file("untrusted.pem"),
                          .key_file = s_tls_file("untrusted.key")};
-    sl_wsio_opts_t co = {.owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN,
-                         .ca_file = s_tls_file("ca.pem")};
+    sl_wsio_opts_t co = {
+        .owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN, .ca_file = s_tls_file("ca.pem")};
     fx_t *fx = fx_new(&so, &co);
     ev_t ev;
     assert_int_equal(sl_wsio_connect(fx->cli, 12, fx->url), 0);
@@ -527,12 +528,14 @@ static void test_wsio_wss_untrusted_refused(void **state)
    listens on 127.0.0.2, its certificate names only 127.0.0.1 and localhost. */
 static void test_wsio_wss_wrong_host_refused(void **state)
 {
-    (void) state;
-    sl_wsio_opts_t so = {.owner = "t.srv", .listen_port = 0, .listen_iface = "127.0.0.2",
+    (void)state;
+    sl_wsio_opts_t so = {.owner = "t.srv",
+                         .listen_port = 0,
+                         .listen_iface = "127.0.0.2",
                          .cert_file = s_tls_file("server.pem"),
                          .key_file = s_tls_file("server.key")};
-    sl_wsio_opts_t co = {.owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN,
-                         .ca_file = s_tls_file("ca.pem")};
+    sl_wsio_opts_t co = {
+        .owner = "t.cli", .listen_port = SL_WSIO_NO_LISTEN, .ca_file = s_tls_file("ca.pem")};
     fx_t *fx = fx_new(&so, &co);
     char url[64];
     snprintf(url, sizeof url, "wss://127.0.0.2:%d/", fx->port);
@@ -549,7 +552,7 @@ static void test_wsio_wss_wrong_host_refused(void **state)
 
 static void test_wsio_bad_arguments(void **state)
 {
-    (void) state;
+    (void)state;
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
     assert_non_null(rt);
     sl_wsio_opts_t none = {.owner = NULL, .listen_port = SL_WSIO_NO_LISTEN};
@@ -563,9 +566,9 @@ static void test_wsio_bad_arguments(void **state)
     assert_int_equal(sl_wsio_connect(io, 1, "ws://127.0.0.1:1/"), SL_ECLOSED);
     assert_int_equal(sl_wsio_start(io), 0);
     assert_int_equal(sl_wsio_start(io), SL_ESTATE);
-    const char *bad[] = {"http://127.0.0.1/", "ws://", "ws://:80/", "ws://h:0/",
-                         "ws://h:70000/", "ws://h:12x/", "ws://h /", "ws://h/a b",
-                         "ws://h/\r\nX: y", "ws://[::1/", "wss//h/"};
+    const char *bad[] = {"http://127.0.0.1/", "ws://",       "ws://:80/", "ws://h:0/",
+                         "ws://h:70000/",     "ws://h:12x/", "ws://h /",  "ws://h/a b",
+                         "ws://h/\r\nX: y",   "ws://[::1/",  "wss//h/"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (sl_wsio_connect(io, 1, bad[i]) != SL_EINVAL) {
             fail_msg("accepted bad url '%s'", bad[i]);
@@ -609,7 +612,7 @@ static void test_wsio_bad_arguments(void **state)
 
 static void test_wsio_destroy_with_open_connections(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     for (uint64_t id = 1; id <= 3; id++) {
         s_open(fx, id);
@@ -626,8 +629,8 @@ static void test_wsio_destroy_with_open_connections(void **state)
     ev_t ev;
     while (s_next(fx->cli_port, 100, &ev) == 0) {
         if (ev.type != SL_MSG_WSIO_OPEN || ev.conn != 4) {
-            fail_msg("event %u for conn %llu after destroy", (unsigned) ev.type,
-                     (unsigned long long) ev.conn);
+            fail_msg("event %u for conn %llu after destroy", (unsigned)ev.type,
+                     (unsigned long long)ev.conn);
         }
     }
     sl_wsio_destroy(&fx->srv);
@@ -638,7 +641,7 @@ static void test_wsio_destroy_with_open_connections(void **state)
    still ends with exactly one WSIO_CLOSED, opened = true. */
 static void test_wsio_peer_vanishes(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     s_open(fx, 1);
     s_open(fx, 2);
@@ -651,7 +654,7 @@ static void test_wsio_peer_vanishes(void **state)
         assert_false(seen[ev.conn]);
         seen[ev.conn] = true;
         assert_true(ev.opened);
-        print_message("vanished: code %lld, %s\n", (long long) ev.code, ev.error);
+        print_message("vanished: code %lld, %s\n", (long long)ev.code, ev.error);
     }
     assert_int_equal(s_next(fx->cli_port, 200, &ev), SL_ETIMEOUT);
     fx_destroy(&fx);
@@ -661,14 +664,14 @@ static double s_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* One connection, strictly sequential: client send -> server wsio -> its
    owner (this thread) -> echo -> client wsio -> its owner. */
 static void test_wsio_round_trips(void **state)
 {
-    (void) state;
+    (void)state;
     fx_t *fx = fx_new(NULL, NULL);
     uint64_t sid = s_open(fx, 1);
     const char *msg = "{\"type\":\"ping\"}";
