@@ -583,6 +583,8 @@ static void test_endpoint_breaker_opens_and_traffic_moves(void **state)
     s_cfg(&cfg, "static-analyzer", &c->fleet);
     cfg.breaker.open_ms = 60000; /* stays open for the test */
     cfg.breaker.open_max_ms = 60000;
+    sl_port_t *store = sl_port_new(c->rt, "store"); /* plays the store */
+    assert_non_null(store);
     assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
     int bad = 0, good = 0;
     for (int i = 0; i < 8; i++) {
@@ -609,6 +611,43 @@ static void test_endpoint_breaker_opens_and_traffic_moves(void **state)
     assert_string_equal(b, "open");
     s_status(c, "static-analyzer", c->fleet.url[1], b, sizeof b, NULL, NULL);
     assert_string_equal(b, "closed");
+
+    /* The transition went to the store as one endpoint.breaker event. */
+    sl_msg_t *m = NULL;
+    assert_int_equal(sl_port_recv(store, 2000, &m), 0);
+    assert_int_equal(m->type, SL_MSG_STORE_WRITE);
+    assert_false(m->flags & SL_MSG_F_REQUEST); /* fire-and-forget */
+    sl_store_write_t w = {0};
+    assert_int_equal(sl_store_write_decode(m->body, m->body_len, &w), 0);
+    sl_msg_destroy(&m);
+    assert_int_equal(w.ops.len, 0);
+    sl_mp_reader_t rd;
+    sl_mp_reader_init(&rd, w.events.ptr, w.events.len);
+    uint32_t n = 0, two = 0;
+    assert_int_equal(sl_mp_read_array(&rd, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sl_mp_read_array(&rd, &two), 0);
+    assert_int_equal(two, 2);
+    const char *topic;
+    size_t tl;
+    assert_int_equal(sl_mp_read_str(&rd, &topic, &tl), 0);
+    assert_true(sl_mp_str_eq(topic, tl, "endpoint.breaker"));
+    const uint8_t *body = rd.buf + rd.pos;
+    size_t blen = sl_mp_reader_remaining(&rd);
+    const char *v;
+    size_t vl;
+    assert_int_equal(sl_mp_map_get_str(body, blen, "replica", &v, &vl), 0);
+    assert_true(sl_mp_str_eq(v, vl, c->fleet.url[0]));
+    assert_int_equal(sl_mp_map_get_str(body, blen, "from", &v, &vl), 0);
+    assert_true(sl_mp_str_eq(v, vl, "closed"));
+    assert_int_equal(sl_mp_map_get_str(body, blen, "to", &v, &vl), 0);
+    assert_true(sl_mp_str_eq(v, vl, "open"));
+    assert_int_equal(sl_mp_map_get_str(body, blen, "reason", &v, &vl), 0);
+    assert_true(sl_mp_str_eq(v, vl, "consecutive_failures"));
+    assert_int_equal(sl_mp_map_get_str(body, blen, "service", &v, &vl), 0);
+    assert_true(sl_mp_str_eq(v, vl, "static-analyzer"));
+    sl_store_write_clear(&w);
+    sl_port_destroy(&store);
 }
 
 static void test_endpoint_half_open_probe_closes(void **state)

@@ -295,12 +295,13 @@ static int s_run(sl_rt_t *rt, const char *proto, const char *const *urls, int n,
     double secs = (double)(t1 - t0) / 1e6;
     printf("endpoint %-6s replicas=%d window=%d: %llu attempts in %.2f s = %.0f attempts/s, "
            "failed %llu; actor handler %.1f us/attempt; process CPU %.1f us/attempt; "
-           "mock CPU %.1f us/attempt\n",
+           "mock CPU %.1f us/attempt; %.1f actor messages/attempt\n",
            proto, n, window, (unsigned long long)n_att, secs, n_att / (secs > 0 ? secs : 1),
            (unsigned long long)failed,
            n_att ? (double)(st1.handler_ns - st0.handler_ns) / 1e3 / (double)n_att : 0.0,
            n_att ? (c1 - c0) * 1e6 / (double)n_att : 0.0,
-           n_att ? (m1 - m0) * 1e6 / (double)n_att : 0.0);
+           n_att ? (m1 - m0) * 1e6 / (double)n_att : 0.0,
+           n_att ? (double)(st1.msgs_in - st0.msgs_in) / (double)n_att : 0.0);
     fflush(stdout);
     sl_port_destroy(&port);
     sl_actor_destroy(&ep);
