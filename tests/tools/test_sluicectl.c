@@ -43,7 +43,8 @@ static void s_pack(msgpack_packer *pk, const json_t *v)
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         msgpack_pack_map(pk, json_object_size(v));
-        json_object_foreach((json_t *)v, key, item) {
+        json_object_foreach((json_t *)v, key, item)
+        {
             msgpack_pack_str(pk, strlen(key));
             msgpack_pack_str_body(pk, key, strlen(key));
             s_pack(pk, item);
@@ -51,7 +52,8 @@ static void s_pack(msgpack_packer *pk, const json_t *v)
         break;
     case JSON_ARRAY:
         msgpack_pack_array(pk, json_array_size(v));
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             s_pack(pk, item);
         }
         break;
@@ -116,9 +118,8 @@ static json_t *s_unpack(const msgpack_object *o)
         v = json_object();
         for (uint32_t i = 0; i < o->via.map.size; i++) {
             const msgpack_object *k = &o->via.map.ptr[i].key;
-            char *key = k->type == MSGPACK_OBJECT_STR
-                            ? strndup(k->via.str.ptr, k->via.str.size)
-                            : strdup("$nonstr");
+            char *key = k->type == MSGPACK_OBJECT_STR ? strndup(k->via.str.ptr, k->via.str.size)
+                                                      : strdup("$nonstr");
             json_object_set_new(v, key, s_unpack(&o->via.map.ptr[i].val));
             free(key);
         }
@@ -159,7 +160,7 @@ typedef struct {
 } s_fake_t;
 
 typedef struct {
-    int status;   /* waitpid status */
+    int status; /* waitpid status */
     char out[65536];
     size_t out_len;
     char err[16384];
@@ -444,8 +445,7 @@ static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
     if (!exited) {
         kill(pid, SIGKILL);
         waitpid(pid, &run->status, 0);
-        fail_msg("sluicectl did not finish within %d ms; stderr: %s", S_RUN_DEADLINE_MS,
-                 run->err);
+        fail_msg("sluicectl did not finish within %d ms; stderr: %s", S_RUN_DEADLINE_MS, run->err);
     }
 }
 
@@ -473,7 +473,8 @@ static const json_t *s_request(s_fake_t *f, const char *op, int nth)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(f->requests, i, r) {
+    json_array_foreach(f->requests, i, r)
+    {
         const char *o = json_string_value(json_object_get(r, "op"));
         if (o && strcmp(o, op) == 0 && nth-- == 0) {
             return r;
@@ -491,10 +492,10 @@ static int s_count(s_fake_t *f, const char *op)
     return n;
 }
 
-#define RUN(f, run, ...)                                                                   \
-    do {                                                                                   \
-        const char *const args_[] = {__VA_ARGS__, NULL};                                   \
-        s_run((f), (run), args_);                                                          \
+#define RUN(f, run, ...)                                                                           \
+    do {                                                                                           \
+        const char *const args_[] = {__VA_ARGS__, NULL};                                           \
+        s_run((f), (run), args_);                                                                  \
     } while (0)
 
 static const char s_started[] = "{\"ok\":true,\"pipeline_id\":\"p0193f1c2a4b7c01a2f\"}";
@@ -547,8 +548,8 @@ static void test_sluicectl_submit_flags_request(void **state)
     s_run_t run;
     RUN(f, &run, "submit", "--api", f->api, "--name", "n1", "--model", "m1", "--template", "a",
         "--template", "b", "--analyzer", "dynamic", "--tool", "bandit", "--task-timeout", "30",
-        "--pipeline-timeout", "1.5", "--max-attempts", "2", "--max-concurrent", "3",
-        "--target-url", "http://{model}-app{app}:5000");
+        "--pipeline-timeout", "1.5", "--max-attempts", "2", "--max-concurrent", "3", "--target-url",
+        "http://{model}-app{app}:5000");
     assert_int_equal(s_code(&run), 0);
     const json_t *req = s_request(f, "pipeline.start", 0);
     assert_non_null(req);
@@ -569,8 +570,8 @@ static void test_sluicectl_submit_flags_request(void **state)
 
     /* existing mode */
     json_array_clear(f->requests);
-    RUN(f, &run, "--api", f->api, "submit", "--existing-app", "org/model:29",
-        "--existing-app", "org/model:30");
+    RUN(f, &run, "--api", f->api, "submit", "--existing-app", "org/model:29", "--existing-app",
+        "org/model:30");
     assert_int_equal(s_code(&run), 0);
     req = s_request(f, "pipeline.start", 0);
     assert_string_equal(json_string_value(s_at(req, "config.generation.mode")), "existing");
@@ -593,11 +594,13 @@ static void test_sluicectl_json_output(void **state)
              "{\"id\":\"p1-t0001\",\"service\":\"static-analyzer\",\"status\":\"running\","
              "\"attempts\":2,\"progress\":{\"stage\":\"bandit\",\"pct\":40},\"error\":null}]}}",
              NULL);
-    s_script(f, "result.get", "{\"ok\":true,\"result\":\"bin:{\\\"type\\\":\\\"static_analysis_"
-                              "result\\\",\\\"status\\\":\\\"success\\\"}\"}",
+    s_script(f, "result.get",
+             "{\"ok\":true,\"result\":\"bin:{\\\"type\\\":\\\"static_analysis_"
+             "result\\\",\\\"status\\\":\\\"success\\\"}\"}",
              NULL);
-    s_script(f, "ping", "{\"ok\":true,\"pong\":true,\"ts\":1770000000000,\"blob\":\"bin:\\u0001"
-                        "\\u0002\"}",
+    s_script(f, "ping",
+             "{\"ok\":true,\"pong\":true,\"ts\":1770000000000,\"blob\":\"bin:\\u0001"
+             "\\u0002\"}",
              NULL);
     s_run_t run;
     RUN(f, &run, "--api", f->api, "--json", "get", "p1");
@@ -610,8 +613,8 @@ static void test_sluicectl_json_output(void **state)
     const json_t *t1 = json_array_get(s_at(out, "pipeline.tasks"), 1);
     assert_int_equal(json_integer_value(s_at(t1, "progress.pct")), 40);
     assert_true(json_is_null(json_object_get(t1, "error")));
-    assert_true(json_is_real(json_object_get(json_array_get(s_at(out, "pipeline.tasks"), 0),
-                                             "ratio")));
+    assert_true(
+        json_is_real(json_object_get(json_array_get(s_at(out, "pipeline.tasks"), 0), "ratio")));
     json_decref(out);
 
     RUN(f, &run, "result", "p1-t0001", "--json", "--api", f->api);
@@ -672,8 +675,8 @@ static void s_wait_case(s_fake_t *f, const char *final, int want)
     r->steps[1] = "{\"ok\":true,\"pipeline\":{\"status\":\"running\",\"stage\":\"analysis\"}}";
     r->steps[2] = done;
     s_run_t run;
-    RUN(f, &run, "--api", f->api, "submit", "--model", "m", "--template", "t", "--wait",
-        "--poll", "10");
+    RUN(f, &run, "--api", f->api, "submit", "--model", "m", "--template", "t", "--wait", "--poll",
+        "10");
     assert_int_equal(s_code(&run), want);
     assert_int_equal(s_count(f, "pipeline.get"), 3);
     assert_string_equal(json_string_value(s_at(s_request(f, "pipeline.get", 0), "pipeline_id")),
@@ -706,8 +709,8 @@ static void test_sluicectl_unreachable(void **state)
     RUN(f, &run, "--api", f->api, "--timeout", "300", "get", "p1");
     assert_int_equal(s_code(&run), 5);
     assert_true(run.elapsed_ms < 3000);
-    RUN(f, &run, "--api", nobody, "--timeout", "200", "submit", "--model", "m", "--template",
-        "t", "--wait");
+    RUN(f, &run, "--api", nobody, "--timeout", "200", "submit", "--model", "m", "--template", "t",
+        "--wait");
     assert_int_equal(s_code(&run), 5);
 }
 
@@ -782,7 +785,8 @@ static void test_sluicectl_bad_replies(void **state)
     char deep[64];
     memset(deep, 0x91, sizeof(deep) - 1); /* 63 nested arrays */
     deep[sizeof(deep) - 1] = (char)0xc0;
-    static const char truncated[] = "\x82\xa2ok\xc3\xa5" "error\xdb\xff\xff\xff\xff";
+    static const char truncated[] = "\x82\xa2ok\xc3\xa5"
+                                    "error\xdb\xff\xff\xff\xff";
     const struct {
         const char *bytes;
         size_t len;

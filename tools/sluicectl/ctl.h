@@ -19,12 +19,12 @@
 /* Exit codes: the contract with scripts (also in `sluicectl --help`). */
 enum {
     CTL_EXIT_OK = 0,
-    CTL_EXIT_USAGE = 1,       /* bad command line, unreadable input file */
-    CTL_EXIT_PARTIAL = 2,     /* --wait/watch: pipeline ended partial_success */
-    CTL_EXIT_FAILED = 3,      /* --wait/watch: pipeline ended failed */
-    CTL_EXIT_CANCELLED = 4,   /* --wait/watch: pipeline ended cancelled */
-    CTL_EXIT_UNREACHABLE = 5, /* no reply within the deadline */
-    CTL_EXIT_DAEMON = 6,      /* the daemon answered an error (or nonsense) */
+    CTL_EXIT_USAGE = 1,        /* bad command line, unreadable input file */
+    CTL_EXIT_PARTIAL = 2,      /* --wait/watch: pipeline ended partial_success */
+    CTL_EXIT_FAILED = 3,       /* --wait/watch: pipeline ended failed */
+    CTL_EXIT_CANCELLED = 4,    /* --wait/watch: pipeline ended cancelled */
+    CTL_EXIT_UNREACHABLE = 5,  /* no reply within the deadline */
+    CTL_EXIT_DAEMON = 6,       /* the daemon answered an error (or nonsense) */
     CTL_EXIT_INTERRUPTED = 130 /* watch/--wait stopped by SIGINT */
 };
 
@@ -33,13 +33,13 @@ enum {
 #define CTL_DEFAULT_TIMEOUT_MS 10000
 
 typedef struct {
-    const char *api;   /* borrowed from argv/environment */
+    const char *api; /* borrowed from argv/environment */
     const char *pub;
-    int timeout_ms;    /* per request */
-    bool json;         /* --json: print replies as JSON */
-    bool tty;          /* stdout is a terminal */
-    void *zctx;        /* owned, created on first use */
-    void *dealer;      /* owned, created on first request */
+    int timeout_ms; /* per request */
+    bool json;      /* --json: print replies as JSON */
+    bool tty;       /* stdout is a terminal */
+    void *zctx;     /* owned, created on first use */
+    void *dealer;   /* owned, created on first request */
     unsigned next_id;
 } ctl_t;
 
@@ -147,8 +147,7 @@ int ctl_cmd_ping(ctl_t *self, int argc, char **argv);
 /* Follows a pipeline: watch events (live) or poll pipeline.get (poll_ms > 0)
    until it is final; max_wait_ms 0 = no limit. Returns the status's exit
    code. Shared by `watch ID` and `submit --wait/--watch`. */
-int ctl_follow(ctl_t *self, const char *pipeline_id, bool live, int poll_ms,
-               int64_t max_wait_ms);
+int ctl_follow(ctl_t *self, const char *pipeline_id, bool live, int poll_ms, int64_t max_wait_ms);
 
 /* Usage error: prints "sluicectl: <msg>" and the hint, returns CTL_EXIT_USAGE. */
 int ctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -142,8 +142,7 @@ static int s_judge(const char *op, ctl_reply_t *reply)
         return CTL_EXIT_OK;
     }
     if (!json_is_false(ok)) {
-        fprintf(stderr, "sluicectl: %s: malformed reply from the daemon (no boolean 'ok')\n",
-                op);
+        fprintf(stderr, "sluicectl: %s: malformed reply from the daemon (no boolean 'ok')\n", op);
         return CTL_EXIT_DAEMON;
     }
     const json_t *err = ctl_get(reply->json, "error");

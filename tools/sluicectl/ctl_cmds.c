@@ -171,8 +171,8 @@ int ctl_cmd_list(ctl_t *self, int argc, char **argv)
             json_object_set_new(req, "status", json_string(argv[++i]));
         } else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) {
             if (!ctl_parse_int(argv[++i], 1, 1000000, &n)) {
-                rc = ctl_usage_error(argv[0], "--limit wants a positive integer, not '%s'",
-                                     argv[i]);
+                rc =
+                    ctl_usage_error(argv[0], "--limit wants a positive integer, not '%s'", argv[i]);
             }
             json_object_set_new(req, "limit", json_integer(n));
         } else {
@@ -325,7 +325,10 @@ int ctl_cmd_dlq(ctl_t *self, int argc, char **argv)
     } else {
         rc = ctl_usage_error("dlq", "unknown subcommand '%s' (list, retry, drop)", sub);
     }
-    if (rc == CTL_EXIT_OK && req) {
+    if (rc == CTL_EXIT_OK && !req) {
+        rc = ctl_usage_error("dlq", "arguments must be UTF-8 text");
+    }
+    if (rc == CTL_EXIT_OK) {
         ctl_reply_t reply;
         rc = ctl_call(self, req, &reply);
         if (rc == CTL_EXIT_OK || (rc == CTL_EXIT_DAEMON && self->json && reply.json)) {

@@ -191,7 +191,8 @@ static void s_write(sl_mp_writer_t *w, const json_t *v, int depth)
         const char *key;
         json_t *item;
         sl_mp_write_map(w, (uint32_t)json_object_size(v));
-        json_object_foreach((json_t *)v, key, item) {
+        json_object_foreach((json_t *)v, key, item)
+        {
             sl_mp_write_str(w, key);
             s_write(w, item, depth + 1);
         }
@@ -201,7 +202,8 @@ static void s_write(sl_mp_writer_t *w, const json_t *v, int depth)
         size_t i;
         json_t *item;
         sl_mp_write_array(w, (uint32_t)json_array_size(v));
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             s_write(w, item, depth + 1);
         }
         break;

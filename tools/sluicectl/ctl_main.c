@@ -85,12 +85,10 @@ static const struct {
     const char *name;
     int (*fn)(ctl_t *, int, char **);
 } s_commands[] = {
-    {"submit", ctl_cmd_submit}, {"get", ctl_cmd_get},
-    {"list", ctl_cmd_list},     {"watch", ctl_cmd_watch},
-    {"cancel", ctl_cmd_cancel}, {"task", ctl_cmd_task},
-    {"result", ctl_cmd_result}, {"dlq", ctl_cmd_dlq},
-    {"endpoints", ctl_cmd_endpoints}, {"stats", ctl_cmd_stats},
-    {"ping", ctl_cmd_ping},
+    {"submit", ctl_cmd_submit}, {"get", ctl_cmd_get},       {"list", ctl_cmd_list},
+    {"watch", ctl_cmd_watch},   {"cancel", ctl_cmd_cancel}, {"task", ctl_cmd_task},
+    {"result", ctl_cmd_result}, {"dlq", ctl_cmd_dlq},       {"endpoints", ctl_cmd_endpoints},
+    {"stats", ctl_cmd_stats},   {"ping", ctl_cmd_ping},
 };
 
 int main(int argc, char **argv)

@@ -165,15 +165,15 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
 {
     char b1[64], b2[64], b3[64];
     fprintf(out, "pipeline   %s  %s\n", ctl_str(p, "id", "-"), ctl_str(p, "name", ""));
-    fprintf(out, "status     %s (stage %s)\n", ctl_str(p, "status", "-"),
-            ctl_str(p, "stage", "-"));
+    fprintf(out, "status     %s (stage %s)\n", ctl_str(p, "status", "-"), ctl_str(p, "stage", "-"));
     fprintf(out, "created    %s  started %s  completed %s\n",
             s_time(p, "created_at", b1, sizeof(b1)), s_time(p, "started_at", b2, sizeof(b2)),
             s_time(p, "completed_at", b3, sizeof(b3)));
     const json_t *counts = ctl_get(p, "counts");
     if (json_is_object(counts)) {
-        fprintf(out, "tasks      total %lld  succeeded %lld  failed %lld  running %lld  "
-                     "queued %lld  cancelled %lld  dead %lld\n",
+        fprintf(out,
+                "tasks      total %lld  succeeded %lld  failed %lld  running %lld  "
+                "queued %lld  cancelled %lld  dead %lld\n",
                 ctl_int(counts, "total", 0), ctl_int(counts, "succeeded", 0),
                 ctl_int(counts, "failed", 0), ctl_int(counts, "running", 0),
                 ctl_int(counts, "queued", 0), ctl_int(counts, "cancelled", 0),
@@ -192,7 +192,8 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
                    .head = {"TASK", "SERVICE", "APP", "STATUS", "ATT", "PROGRESS", "ERROR"}};
     size_t i;
     json_t *task;
-    json_array_foreach(tasks, i, task) {
+    json_array_foreach(tasks, i, task)
+    {
         char app[256], att[32], prog[160];
         s_app_label(task, app, sizeof(app));
         s_text(task, "attempts", att, sizeof(att));
@@ -206,8 +207,12 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
         } else {
             snprintf(prog, sizeof(prog), "-");
         }
-        const char *row[] = {ctl_str(task, "id", "-"), ctl_str(task, "service", "-"), app,
-                             ctl_str(task, "status", "-"), att, prog,
+        const char *row[] = {ctl_str(task, "id", "-"),
+                             ctl_str(task, "service", "-"),
+                             app,
+                             ctl_str(task, "status", "-"),
+                             att,
+                             prog,
                              ctl_str(task, "error", "")};
         s_table_add(&t, row);
     }
@@ -219,7 +224,8 @@ void ctl_render_pipelines(FILE *out, const json_t *list)
     s_table_t t = {.ncols = 5, .head = {"ID", "NAME", "STATUS", "STAGE", "CREATED"}};
     size_t i;
     json_t *p;
-    json_array_foreach(list, i, p) {
+    json_array_foreach(list, i, p)
+    {
         char created[64];
         const char *row[] = {ctl_str(p, "id", "-"), ctl_str(p, "name", ""),
                              ctl_str(p, "status", "-"), ctl_str(p, "stage", "-"),
@@ -237,7 +243,8 @@ void ctl_render_task(FILE *out, const json_t *task)
     }
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)task, key, v) {
+    json_object_foreach((json_t *)task, key, v)
+    {
         char buf[1024];
         if (json_is_object(v) || json_is_array(v)) {
             char *dump = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
@@ -247,7 +254,8 @@ void ctl_render_task(FILE *out, const json_t *task)
             size_t klen = strlen(key);
             bool when = klen > 3 && strcmp(key + klen - 3, "_at") == 0;
             fprintf(out, "%-16s %s\n", key,
-                    when ? s_time(task, key, buf, sizeof(buf)) : s_text(task, key, buf, sizeof(buf)));
+                    when ? s_time(task, key, buf, sizeof(buf))
+                         : s_text(task, key, buf, sizeof(buf)));
         }
     }
 }
@@ -258,11 +266,15 @@ void ctl_render_dlq(FILE *out, const json_t *entries)
                    .head = {"TASK", "PIPELINE", "SERVICE", "ATTEMPTS", "RETURNS", "ERROR"}};
     size_t i;
     json_t *e;
-    json_array_foreach(entries, i, e) {
+    json_array_foreach(entries, i, e)
+    {
         char att[32], ret[32];
-        const char *row[] = {ctl_str(e, "task_id", "-"), ctl_str(e, "pipeline_id", "-"),
-                             ctl_str(e, "service", "-"), s_text(e, "attempts", att, sizeof(att)),
-                             s_text(e, "returns", ret, sizeof(ret)), ctl_str(e, "error", "")};
+        const char *row[] = {ctl_str(e, "task_id", "-"),
+                             ctl_str(e, "pipeline_id", "-"),
+                             ctl_str(e, "service", "-"),
+                             s_text(e, "attempts", att, sizeof(att)),
+                             s_text(e, "returns", ret, sizeof(ret)),
+                             ctl_str(e, "error", "")};
         s_table_add(&t, row);
     }
     s_table_print(&t, out);
@@ -270,21 +282,24 @@ void ctl_render_dlq(FILE *out, const json_t *entries)
 
 void ctl_render_endpoints(FILE *out, const json_t *services)
 {
-    s_table_t t = {.ncols = 7,
-                   .head = {"SERVICE", "REPLICA", "BREAKER", "IN-FLIGHT", "EWMA MS", "CALLS",
-                            "FAILURES"}};
+    s_table_t t = {
+        .ncols = 7,
+        .head = {"SERVICE", "REPLICA", "BREAKER", "IN-FLIGHT", "EWMA MS", "CALLS", "FAILURES"}};
     size_t i, j;
     json_t *svc, *rep;
-    json_array_foreach(services, i, svc) {
+    json_array_foreach(services, i, svc)
+    {
         const json_t *replicas = ctl_get(svc, "replicas");
         if (!json_is_array(replicas) || json_array_size(replicas) == 0) {
             const char *row[] = {ctl_str(svc, "name", "-"), "(none)", "-", "-", "-", "-", "-"};
             s_table_add(&t, row);
             continue;
         }
-        json_array_foreach(replicas, j, rep) {
+        json_array_foreach(replicas, j, rep)
+        {
             char fl[32], ew[32], ca[32], fa[32];
-            const char *row[] = {ctl_str(svc, "name", "-"), ctl_str(rep, "url", "-"),
+            const char *row[] = {ctl_str(svc, "name", "-"),
+                                 ctl_str(rep, "url", "-"),
                                  ctl_str(rep, "breaker", "-"),
                                  s_text(rep, "in_flight", fl, sizeof(fl)),
                                  s_text(rep, "ewma_ms", ew, sizeof(ew)),
@@ -299,14 +314,15 @@ void ctl_render_endpoints(FILE *out, const json_t *services)
 void ctl_render_stats(FILE *out, const json_t *reply)
 {
     const json_t *api = ctl_get(reply, "api");
-    fprintf(out, "api: requests %lld  errors %lld  published %lld\n\n",
-            ctl_int(api, "requests", 0), ctl_int(api, "errors", 0), ctl_int(api, "published", 0));
-    s_table_t t = {.ncols = 7,
-                   .head = {"ACTOR", "MSGS IN", "MSGS OUT", "MAILBOX", "HANDLER US", "TIMERS",
-                            "RUNNING"}};
+    fprintf(out, "api: requests %lld  errors %lld  published %lld\n\n", ctl_int(api, "requests", 0),
+            ctl_int(api, "errors", 0), ctl_int(api, "published", 0));
+    s_table_t t = {
+        .ncols = 7,
+        .head = {"ACTOR", "MSGS IN", "MSGS OUT", "MAILBOX", "HANDLER US", "TIMERS", "RUNNING"}};
     size_t i;
     json_t *a;
-    json_array_foreach(ctl_get(reply, "actors"), i, a) {
+    json_array_foreach(ctl_get(reply, "actors"), i, a)
+    {
         char b[5][32];
         const char *row[] = {ctl_str(a, "name", "-"),
                              s_text(a, "msgs_in", b[0], 32),
@@ -347,7 +363,8 @@ void ctl_render_event_line(FILE *out, const char *topic, const json_t *event)
     size_t n = 0;
     const char *key;
     json_t *v;
-    json_object_foreach((json_t *)event, key, v) {
+    json_object_foreach((json_t *)event, key, v)
+    {
         if (keys && strcmp(key, "seq") && strcmp(key, "ts") && strcmp(key, "topic")) {
             keys[n++] = key;
         }
@@ -380,14 +397,14 @@ void ctl_render_event_line(FILE *out, const char *topic, const json_t *event)
 #define S_BAR 20
 
 struct ctl_live {
-    char *pipeline_id;   /* NULL: every pipeline */
-    json_t *tasks;       /* task id -> {service, status, stage, pct, attempt, error, app} */
+    char *pipeline_id; /* NULL: every pipeline */
+    json_t *tasks;     /* task id -> {service, status, stage, pct, attempt, error, app} */
     char status[32];
     char stage[32];
     char *breakers[S_BREAKER_LINES]; /* ring of recent breaker/alert lines */
     size_t nbreakers;
-    bool unknown_task;   /* an event named a task the last snapshot lacked */
-    int lines;           /* drawn last time */
+    bool unknown_task; /* an event named a task the last snapshot lacked */
+    int lines;         /* drawn last time */
     bool dirty;
     int64_t drawn_at;
 };
@@ -475,7 +492,8 @@ void ctl_live_snapshot(ctl_live_t *self, const json_t *p)
     snprintf(self->stage, sizeof(self->stage), "%s", ctl_str(p, "stage", self->stage));
     size_t i;
     json_t *task;
-    json_array_foreach(ctl_get(p, "tasks"), i, task) {
+    json_array_foreach(ctl_get(p, "tasks"), i, task)
+    {
         const char *id = ctl_str(task, "id", NULL);
         json_t *t = id ? s_task(self, id) : NULL;
         if (!t) {
@@ -522,8 +540,7 @@ void ctl_live_event(ctl_live_t *self, const char *topic, const json_t *ev)
     s_clock(ev, clock, sizeof(clock));
     if (strcmp(topic, "pipeline.status") == 0 || strcmp(topic, "pipeline.stage") == 0) {
         if (s_mine(self, ev, "pipeline_id")) {
-            snprintf(self->status, sizeof(self->status), "%s",
-                     ctl_str(ev, "status", self->status));
+            snprintf(self->status, sizeof(self->status), "%s", ctl_str(ev, "status", self->status));
             snprintf(self->stage, sizeof(self->stage), "%s", ctl_str(ev, "stage", self->stage));
         }
     } else if (strcmp(topic, "task.status") == 0 || strcmp(topic, "task.progress") == 0) {
@@ -546,8 +563,8 @@ void ctl_live_event(ctl_live_t *self, const char *topic, const json_t *ev)
         }
     } else if (strcmp(topic, "endpoint.breaker") == 0) {
         snprintf(line, sizeof(line), "%s breaker %s %s: %s -> %s %s", clock,
-                 ctl_str(ev, "service", "-"), ctl_str(ev, "replica", "-"),
-                 ctl_str(ev, "from", "-"), ctl_str(ev, "to", "-"), ctl_str(ev, "reason", ""));
+                 ctl_str(ev, "service", "-"), ctl_str(ev, "replica", "-"), ctl_str(ev, "from", "-"),
+                 ctl_str(ev, "to", "-"), ctl_str(ev, "reason", ""));
         s_note(self, line);
     } else if (strcmp(topic, "alert") == 0) {
         snprintf(line, sizeof(line), "%s alert %s: %s", clock, ctl_str(ev, "kind", "-"),
@@ -593,7 +610,8 @@ void ctl_live_draw(ctl_live_t *self, FILE *out, bool force)
     size_t k = 0;
     const char *key;
     json_t *t;
-    json_object_foreach(self->tasks, key, t) {
+    json_object_foreach(self->tasks, key, t)
+    {
         ids[k++] = key;
     }
     qsort(ids, k, sizeof(char *), s_cmp_str);
@@ -603,8 +621,8 @@ void ctl_live_draw(ctl_live_t *self, FILE *out, bool force)
     fprintf(out, "\x1b[J");
     int lines = 0;
     fprintf(out, "\x1b[1mpipeline %s\x1b[0m  %s%s\x1b[0m  stage %s  %zu tasks\n",
-            self->pipeline_id ? self->pipeline_id : "(all)", s_color(self->status),
-            self->status, self->stage, n);
+            self->pipeline_id ? self->pipeline_id : "(all)", s_color(self->status), self->status,
+            self->stage, n);
     lines++;
     for (size_t i = 0; i < k; i++) {
         t = json_object_get(self->tasks, ids[i]);
@@ -623,10 +641,11 @@ void ctl_live_draw(ctl_live_t *self, FILE *out, bool force)
         bar[S_BAR] = '\0';
         const char *short_id = strrchr(ids[i], '-');
         const char *err = ctl_str(t, "error", "");
-        fprintf(out, "  %-6.6s %-18.18s %-24.24s %s%-10.10s\x1b[0m [%s] %s%% %-12.12s a%lld %.40s\n",
-                short_id ? short_id + 1 : ids[i], ctl_str(t, "service", "-"),
-                ctl_str(t, "app", ""), s_color(status), status, bar, pcts,
-                ctl_str(t, "stage", ""), ctl_int(t, "attempt", 0), err);
+        fprintf(out,
+                "  %-6.6s %-18.18s %-24.24s %s%-10.10s\x1b[0m [%s] %s%% %-12.12s a%lld %.40s\n",
+                short_id ? short_id + 1 : ids[i], ctl_str(t, "service", "-"), ctl_str(t, "app", ""),
+                s_color(status), status, bar, pcts, ctl_str(t, "stage", ""),
+                ctl_int(t, "attempt", 0), err);
         lines++;
     }
     size_t first = self->nbreakers > S_BREAKER_LINES ? self->nbreakers - S_BREAKER_LINES : 0;

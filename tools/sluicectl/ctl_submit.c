@@ -68,7 +68,8 @@ static const struct {
 static void s_add_tools(json_t *tools, const char *value)
 {
     for (size_t i = 0; i < sizeof(s_analyzers) / sizeof(s_analyzers[0]); i++) {
-        if (strcmp(value, s_analyzers[i].service) == 0 || strcmp(value, s_analyzers[i].alias) == 0) {
+        if (strcmp(value, s_analyzers[i].service) == 0 ||
+            strcmp(value, s_analyzers[i].alias) == 0) {
             char *copy = strdup(s_analyzers[i].tools);
             char *save = NULL;
             for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t;
@@ -183,17 +184,16 @@ static int s_parse(s_submit_t *s, int argc, char **argv)
             if (!colon || colon == val || !ctl_parse_int(colon + 1, 0, 2147483647, &n)) {
                 return ctl_usage_error("submit", "--existing-app wants MODEL:N, not '%s'", val);
             }
-            json_array_append_new(s->apps, json_pack("{s:s%,s:I}", "model", val,
-                                                     (size_t)(colon - val), "app_number",
-                                                     (json_int_t)n));
+            json_array_append_new(s->apps,
+                                  json_pack("{s:s%,s:I}", "model", val, (size_t)(colon - val),
+                                            "app_number", (json_int_t)n));
         } else if (strcmp(opt, "--analyzer") == 0 || strcmp(opt, "--tool") == 0) {
             s_add_tools(s->tools, val);
         } else if (strcmp(opt, "--target-url") == 0) {
             json_array_append_new(s->urls, json_string(val));
         } else if (strcmp(opt, "--max-concurrent") == 0) {
             if (!ctl_parse_int(val, 1, 100000, &s->max_concurrent)) {
-                return ctl_usage_error("submit", "--max-concurrent wants 1..100000, not '%s'",
-                                       val);
+                return ctl_usage_error("submit", "--max-concurrent wants 1..100000, not '%s'", val);
             }
         } else if (strcmp(opt, "--task-timeout") == 0 || strcmp(opt, "--stage-timeout") == 0 ||
                    strcmp(opt, "--pipeline-timeout") == 0) {
@@ -279,9 +279,9 @@ int ctl_cmd_submit(ctl_t *self, int argc, char **argv)
                     .poll_ms = 1000};
     int rc = s_parse(&s, argc, argv);
     if (rc == CTL_EXIT_OK && s.file) {
-        if (json_array_size(s.models) || json_array_size(s.templates) ||
-            json_array_size(s.apps) || json_array_size(s.tools) || json_array_size(s.urls) ||
-            s.no_analysis || s.sequential || s.max_concurrent) {
+        if (json_array_size(s.models) || json_array_size(s.templates) || json_array_size(s.apps) ||
+            json_array_size(s.tools) || json_array_size(s.urls) || s.no_analysis || s.sequential ||
+            s.max_concurrent) {
             rc = ctl_usage_error("submit", "--file cannot be combined with generation or "
                                            "analysis flags");
         } else {
@@ -292,7 +292,8 @@ int ctl_cmd_submit(ctl_t *self, int argc, char **argv)
             if (rc == CTL_EXIT_OK) {
                 const char *key;
                 json_t *v;
-                json_object_foreach(flags, key, v) {
+                json_object_foreach(flags, key, v)
+                {
                     json_t *have = json_object_get(s.req, key);
                     if (json_is_object(have) && json_is_object(v)) {
                         json_object_update(have, v);
@@ -333,8 +334,8 @@ int ctl_cmd_submit(ctl_t *self, int argc, char **argv)
         ctl_reply_clear(&reply);
     }
     if (rc == CTL_EXIT_OK && (s.wait || s.watch)) {
-        rc = ctl_follow(self, id, s.watch, s.watch ? 0 : (int)s.poll_ms,
-                        (int64_t)(s.wait_s * 1000));
+        rc =
+            ctl_follow(self, id, s.watch, s.watch ? 0 : (int)s.poll_ms, (int64_t)(s.wait_s * 1000));
     }
     json_decref(s.req);
     json_decref(s.models);

@@ -32,7 +32,7 @@ typedef struct {
     bool live;        /* ANSI view on a terminal */
     ctl_live_t *view; /* when live */
     long long last_seq;
-    int final;        /* exit code once the watched pipeline is final, else -1 */
+    int final; /* exit code once the watched pipeline is final, else -1 */
 } s_watch_t;
 
 /* Sleeps ms unless interrupted. */
@@ -59,7 +59,6 @@ static void s_show_final(ctl_t *self, const ctl_reply_t *reply)
     }
     fflush(stdout);
 }
-
 
 /* ---- polling ---------------------------------------------------------------------- */
 
@@ -139,18 +138,18 @@ static void s_handle(s_watch_t *w, const char *topic, const json_t *ev)
 static void s_fill_gap(s_watch_t *w, long long upto)
 {
     while (w->last_seq + 1 < upto && !ctl_interrupted) {
-        json_t *req = json_pack("{sssIsI}", "op", "events.since", "seq", (json_int_t)w->last_seq,
-                                "limit", (json_int_t)(upto - w->last_seq - 1 < S_GAP_BATCH
-                                                          ? upto - w->last_seq - 1
-                                                          : S_GAP_BATCH));
+        json_t *req =
+            json_pack("{sssIsI}", "op", "events.since", "seq", (json_int_t)w->last_seq, "limit",
+                      (json_int_t)(upto - w->last_seq - 1 < S_GAP_BATCH ? upto - w->last_seq - 1
+                                                                        : S_GAP_BATCH));
         ctl_reply_t reply;
         int rc = ctl_call(w->ctl, req, &reply);
         json_decref(req);
         const json_t *events = ctl_get(reply.json, "events");
         if (rc != CTL_EXIT_OK || !json_is_array(events) || json_array_size(events) == 0) {
             if (rc == CTL_EXIT_OK) {
-                fprintf(stderr, "sluicectl: events %lld..%lld are not available\n",
-                        w->last_seq + 1, upto - 1);
+                fprintf(stderr, "sluicectl: events %lld..%lld are not available\n", w->last_seq + 1,
+                        upto - 1);
             }
             ctl_reply_clear(&reply);
             return;
@@ -158,7 +157,8 @@ static void s_fill_gap(s_watch_t *w, long long upto)
         size_t i;
         json_t *ev;
         long long before = w->last_seq;
-        json_array_foreach(events, i, ev) {
+        json_array_foreach(events, i, ev)
+        {
             long long seq = ctl_int(ev, "seq", -1);
             if (seq <= w->last_seq || seq >= upto) {
                 continue;
