@@ -1,0 +1,870 @@
+/*  test_daemon.c: the real sluiced against the real mock fleet, end to end.
+
+    Each case makes a mkdtemp directory, starts sluice-mock-analyzer (port 0
+    replicas, its out-of-band progress pushed to a free loopback port where
+    sluiced listens) and sluiced (API and PUB on ipc:// paths in the temp
+    directory, short service timeouts), talks msgpack to the API with a
+    DEALER (tests/e2e/e2e.h), and stops every child by pid in the teardown,
+    which also runs when an assert fails.
+
+    - incident: the seed report replayed (1 model x 3 templates x 4
+      analyzers; the second generated app's analyzers all fail with the
+      report's "event loop error"; one static replica hangs, one dynamic
+      replica drops its connections, one performance replica freezes):
+      partial_success, right per-task states, retries on other replicas,
+      and the pipeline ends within a fraction of a second of its last task.
+    - check_config: --check-config names the file, line and key; exit 2.
+    - second_daemon: a second sluiced on a held data dir exits 3, clearly.
+    - sigterm_resume: SIGTERM mid-pipeline exits 0; the restarted daemon
+      finishes the pipeline without re-running any committed task.
+    - bad_requests: malformed and invalid requests get error replies and
+      change nothing; list_bad_status: an invalid pipeline.list filter too.
+*/
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/e2e/e2e.h"
+
+#define S_MODEL "google_gemini-3-flash-preview-20251217"
+
+typedef struct {
+    char *dir;
+    char data[512];
+    char api_ep[600];
+    char log_mock[600];
+    char log_d[600];
+    int gateway;
+    e2e_mock_t *mock;
+    e2e_proc_t *d;
+    e2e_proc_t *d2;
+    e2e_api_t *api;
+} s_fx_t;
+
+static int s_setup(void **state)
+{
+    s_fx_t *fx = calloc(1, sizeof(*fx));
+    if (!fx || !(fx->dir = e2e_tmpdir())) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
+    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
+    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
+    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static void s_dump(const char *what, const char *path)
+{
+    char *text = e2e_read_file(path);
+    if (text && *text) {
+        size_t n = strlen(text);
+        fprintf(stderr, "---- %s (last 4000 bytes) ----\n%s\n", what, n > 4000 ? text + n - 4000 : text);
+    }
+    free(text);
+}
+
+static int s_teardown(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_api_close(&fx->api);
+    e2e_proc_free(&fx->d2);
+    e2e_proc_free(&fx->d);
+    e2e_mock_stop(&fx->mock);
+    if (getenv("E2E_VERBOSE")) {
+        s_dump("sluiced stderr", fx->log_d);
+        s_dump("mock stderr", fx->log_mock);
+    }
+    if (getenv("E2E_KEEP")) {
+        fprintf(stderr, "e2e: kept %s\n", fx->dir);
+    } else {
+        e2e_rmrf(fx->dir);
+    }
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static const char *s_bin_sluiced(void)
+{
+    return SLUICED_BIN;
+}
+
+/* Starts the mock with the given args plus the fleet-wide defaults. */
+static void s_start_mock(s_fx_t *fx, e2e_args_t *args)
+{
+    fx->gateway = e2e_free_port();
+    assert_true(fx->gateway > 0);
+    e2e_args_add(args, "--gateway");
+    e2e_args_add(args, "ws://127.0.0.1:%d", fx->gateway);
+    fx->mock = e2e_mock_start(MOCK_BIN, args, fx->log_mock);
+    e2e_args_free(args);
+    assert_non_null(fx->mock);
+}
+
+static void s_short_timeouts(e2e_args_t *a)
+{
+    for (int s = 0; s < E2E_NSERVICES; s++) {
+        const char *n = e2e_service_names[s];
+        e2e_args_add(a, "--set");
+        e2e_args_add(a, "services/%s/connect_timeout_ms=500", n);
+        e2e_args_add(a, "--set");
+        e2e_args_add(a, "services/%s/ping_interval_ms=100", n);
+        e2e_args_add(a, "--set");
+        e2e_args_add(a, "services/%s/pong_timeout_ms=300", n);
+        e2e_args_add(a, "--set");
+        e2e_args_add(a, "services/%s/progress_timeout_s=1", n);
+        e2e_args_add(a, "--set");
+        e2e_args_add(a, "services/%s/attempt_timeout_s=2", n);
+    }
+    e2e_args_add(a, "--set");
+    e2e_args_add(a, "pipeline/backoff_initial_ms=50");
+    e2e_args_add(a, "--set");
+    e2e_args_add(a, "pipeline/backoff_max_ms=200");
+    e2e_args_add(a, "--set");
+    e2e_args_add(a, "watchdog/stuck_after_s=3");
+}
+
+/* Starts sluiced on fx->data with the base settings plus extra (consumed);
+   the progress listener's port is picked by bind+close, so a lost race
+   for it is retried. */
+static void s_start_daemon(s_fx_t *fx, e2e_args_t *extra)
+{
+    int code = -1;
+    for (int tries = 0; tries < 3 && !fx->d; tries++) {
+        e2e_args_t a = {0};
+        e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, fx->gateway);
+        for (int i = 0; extra && i < extra->n; i++) {
+            e2e_args_add(&a, "%s", extra->v[i]);
+        }
+        fx->d = e2e_sluiced_start(s_bin_sluiced(), &a, fx->log_d, 15000, &code);
+        e2e_args_free(&a);
+        if (!fx->d && e2e_file_contains(fx->log_d, "progress")) {
+            continue; /* the progress port was taken meanwhile */
+        }
+        break;
+    }
+    if (extra) {
+        e2e_args_free(extra);
+    }
+    if (!fx->d) {
+        s_dump("sluiced stderr", fx->log_d);
+    }
+    assert_non_null(fx->d);
+    e2e_api_close(&fx->api);
+    fx->api = e2e_api_connect(fx->api_ep);
+    assert_non_null(fx->api);
+    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
+    assert_true(e2e_ok(pong));
+    json_decref(pong);
+}
+
+/* The incident's start request from tests/data/requests, as a JSON object. */
+static json_t *s_incident_request(void)
+{
+    const char *src = getenv("SLUICE_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/data/requests/incident.json", src ? src : ".");
+    json_error_t err;
+    json_t *req = json_load_file(path, 0, &err);
+    if (!req) {
+        fprintf(stderr, "cannot load %s: %s (line %d)\n", path, err.text, err.line);
+    }
+    assert_non_null(req);
+    json_object_set_new(req, "op", json_string("pipeline.start"));
+    return req;
+}
+
+static char *s_start_pipeline(s_fx_t *fx, json_t *req)
+{
+    json_t *r = e2e_call(fx->api, req, 10000);
+    if (!e2e_ok(r)) {
+        char *dump = r ? json_dumps(r, 0) : NULL;
+        fprintf(stderr, "pipeline.start: %s\n", dump ? dump : "(no reply)");
+        free(dump);
+    }
+    assert_true(e2e_ok(r));
+    char *id = strdup(json_string_value(json_object_get(r, "pipeline_id")));
+    json_decref(r);
+    assert_non_null(id);
+    return id;
+}
+
+static json_t *s_task_get(s_fx_t *fx, const char *task_id)
+{
+    json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "task.get", "task_id", task_id);
+    assert_true(e2e_ok(r));
+    json_t *t = json_incref(json_object_get(r, "task"));
+    json_decref(r);
+    return t;
+}
+
+static const char *s_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static int64_t s_int(const json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+static void s_print_pipeline(const json_t *p)
+{
+    char *dump = json_dumps(p, JSON_COMPACT);
+    fprintf(stderr, "pipeline: %s\n", dump ? dump : "?");
+    free(dump);
+}
+
+/* ---- (a) the incident, replayed -------------------------------------------------- */
+
+static void test_daemon_incident_partial_success(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    /* Faulty replicas come first in their lists: with equal load the
+       endpoint prefers the first replica, so the first tasks meet them. */
+    e2e_args_add(&m, "--replica");
+    e2e_args_add(&m, "static-analyzer:127.0.0.1:0:fault=hang");
+    for (int i = 0; i < 3; i++) {
+        e2e_args_add(&m, "--replica");
+        e2e_args_add(&m, "static-analyzer:127.0.0.1:0");
+    }
+    e2e_args_add(&m, "--replica");
+    e2e_args_add(&m, "dynamic-analyzer:127.0.0.1:0:fault=disconnect");
+    for (int i = 0; i < 2; i++) {
+        e2e_args_add(&m, "--replica");
+        e2e_args_add(&m, "dynamic-analyzer:127.0.0.1:0");
+    }
+    e2e_args_add(&m, "--replica");
+    e2e_args_add(&m, "performance-tester:127.0.0.1:0:fault=freeze");
+    e2e_args_add(&m, "--replica");
+    e2e_args_add(&m, "performance-tester:127.0.0.1:0");
+    for (int i = 0; i < 2; i++) {
+        e2e_args_add(&m, "--replica");
+        e2e_args_add(&m, "ai-analyzer:127.0.0.1:0");
+    }
+    e2e_args_add(&m, "--replica");
+    e2e_args_add(&m, "generator:127.0.0.1:0");
+    /* The generator numbers apps 1, 2, 3 per model in completion order:
+       "the second generated app" is app 2, whatever its template. */
+    e2e_args_add(&m, "--fail-app");
+    e2e_args_add(&m, "2");
+    e2e_args_add(&m, "--latency");
+    e2e_args_add(&m, "2000-6000");
+    e2e_args_add(&m, "--progress");
+    e2e_args_add(&m, "700");
+    e2e_args_add(&m, "--time-scale");
+    e2e_args_add(&m, "0.05");
+    s_start_mock(fx, &m);
+    const char *hang_url = fx->mock->urls[E2E_STATIC][0];
+    const char *drop_url = fx->mock->urls[E2E_DYNAMIC][0];
+    const char *freeze_url = fx->mock->urls[E2E_PERF][0];
+
+    e2e_args_t d = {0};
+    s_short_timeouts(&d);
+    s_start_daemon(fx, &d);
+
+    json_t *req = s_incident_request();
+    /* Per-pipeline timeouts (seconds, fractions allowed): a hung attempt is
+       ended after 1 s, a stalled one after 0.5 s of silence. */
+    json_object_set_new(req, "timeouts",
+                        json_pack("{sf sf si si si}", "attempt", 1.0, "progress", 0.5, "task",
+                                  20, "stage", 30, "pipeline", 40));
+    json_object_set_new(req, "retry",
+                        json_pack("{si sf sf}", "max_attempts", 3, "initial", 0.05, "max", 0.2));
+    int64_t t0 = e2e_now_ms();
+    char *id = s_start_pipeline(fx, req);
+    json_t *p = e2e_wait_terminal(fx->api, id, t0 + 30000);
+    if (!p) {
+        json_t *last = e2e_pipeline_get(fx->api, id);
+        s_print_pipeline(last);
+        json_decref(last);
+    }
+    assert_non_null(p);
+    int64_t took = e2e_now_ms() - t0;
+    fprintf(stderr, "incident pipeline %s ended %s in %lld ms\n", id, s_str(p, "status"),
+            (long long)took);
+    if (strcmp(s_str(p, "status"), "partial_success") != 0) {
+        s_print_pipeline(p);
+    }
+    assert_string_equal(s_str(p, "status"), "partial_success");
+    json_t *tasks = json_object_get(p, "tasks");
+    assert_int_equal(json_array_size(tasks), 15);
+    assert_int_equal(e2e_count_tasks(p, "generation", "succeeded"), 3);
+    json_t *counts = json_object_get(p, "counts");
+    assert_int_equal(s_int(counts, "total"), 15);
+    assert_int_equal(s_int(counts, "succeeded"), 11);
+    assert_int_equal(s_int(counts, "failed") + s_int(counts, "dead"), 4);
+
+    int64_t last_end = 0;
+    int retried_ok = 0, app2 = 0, apps_seen[4] = {0};
+    bool hang_caught = false, drop_caught = false, freeze_caught = false;
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t) {
+        json_t *full = s_task_get(fx, s_str(t, "id"));
+        const char *kind = s_str(t, "kind");
+        const char *status = s_str(t, "status");
+        int64_t app = s_int(t, "app_number");
+        if (!strcmp(kind, "generation")) {
+            assert_true(app >= 1 && app <= 3);
+            apps_seen[app]++;
+        } else if (app == 2) {
+            app2++;
+            if (strcmp(status, "failed") && strcmp(status, "dead")) {
+                fprintf(stderr, "task %s of app 2 ended %s\n", s_str(t, "id"), status);
+                fail();
+            }
+            assert_non_null(strstr(s_str(t, "error"), "event loop error"));
+        } else if (strcmp(status, "succeeded")) {
+            char *dump = json_dumps(full, JSON_COMPACT);
+            fprintf(stderr, "task should have succeeded: %s\n", dump);
+            free(dump);
+            fail();
+        }
+        json_t *hist = json_object_get(full, "history");
+        size_t nh = json_array_size(hist);
+        /* Attempts counted are attempts made. */
+        assert_int_equal(s_int(t, "attempts"), (int64_t)nh);
+        assert_true(nh >= 1 && nh <= 3);
+        for (size_t h = 0; h < nh; h++) {
+            json_t *a = json_array_get(hist, h);
+            const char *rep = s_str(a, "replica");
+            const char *outcome = s_str(a, "outcome");
+            if (!strcmp(rep, hang_url) && (app != 2 || !strcmp(kind, "generation"))) {
+                /* a hang is ended by a timer well before the task budget */
+                assert_true(!strcmp(outcome, "attempt_timeout") ||
+                            !strcmp(outcome, "progress_timeout") ||
+                            !strcmp(outcome, "pong_timeout"));
+                hang_caught = true;
+            }
+            if (!strcmp(rep, drop_url) && app != 2) {
+                assert_string_equal(outcome, "transport");
+                drop_caught = true;
+            }
+            if (!strcmp(rep, freeze_url) && app != 2) {
+                assert_true(!strcmp(outcome, "pong_timeout") ||
+                            !strcmp(outcome, "attempt_timeout") ||
+                            !strcmp(outcome, "progress_timeout"));
+                freeze_caught = true;
+            }
+            if (h > 0 && !strcmp(status, "succeeded") && h + 1 == nh) {
+                /* the retry that succeeded went to another replica */
+                const char *prev = s_str(json_array_get(hist, h - 1), "replica");
+                assert_string_not_equal(prev, rep);
+                retried_ok++;
+            }
+            int64_t end = s_int(a, "ended_at");
+            last_end = end > last_end ? end : last_end;
+        }
+        int64_t upd = s_int(full, "updated_at");
+        last_end = upd > last_end ? upd : last_end;
+        json_decref(full);
+    }
+    assert_int_equal(app2, 4);
+    assert_int_equal(apps_seen[1] + apps_seen[2] + apps_seen[3], 3);
+    assert_true(apps_seen[1] == 1 && apps_seen[2] == 1 && apps_seen[3] == 1);
+    fprintf(stderr, "succeeded after a retry: %d; hang %d drop %d freeze %d\n", retried_ok,
+            hang_caught, drop_caught, freeze_caught);
+    assert_true(retried_ok >= 1);
+    assert_true(hang_caught);
+    assert_true(drop_caught || freeze_caught);
+
+    /* Ends the moment its last task does (DESIGN: a fraction of a second). */
+    int64_t completed = s_int(p, "completed_at");
+    fprintf(stderr, "completed_at - last task end = %lld ms\n", (long long)(completed - last_end));
+    assert_true(completed >= last_end);
+    assert_true(completed - last_end <= 500);
+    assert_true(s_str(p, "error_message")[0] != '\0');
+
+    /* The dead tasks of app 2 are in the DLQ with their context. */
+    if (s_int(counts, "dead") > 0) {
+        json_t *r = e2e_callf(fx->api, 5000, "{ss}", "op", "dlq.list");
+        assert_true(e2e_ok(r));
+        int in_dlq = 0;
+        json_t *e;
+        json_array_foreach(json_object_get(r, "entries"), i, e) {
+            in_dlq += !strcmp(s_str(e, "pipeline_id"), id);
+        }
+        assert_int_equal(in_dlq, s_int(counts, "dead"));
+        json_decref(r);
+    }
+
+    /* The final status went out as an event, and seqs are gapless. */
+    uint64_t last_seq = 0;
+    json_t *events = e2e_events_all(fx->api, &last_seq);
+    assert_non_null(events);
+    assert_int_equal(json_array_size(events), last_seq);
+    int finals = 0;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+        assert_int_equal(s_int(ev, "seq"), (int64_t)i + 1);
+        if (!strcmp(s_str(ev, "topic"), "pipeline.status") && !strcmp(s_str(ev, "pipeline_id"), id) &&
+            e2e_pstatus_terminal(s_str(ev, "status"))) {
+            assert_string_equal(s_str(ev, "status"), "partial_success");
+            finals++;
+        }
+    }
+    assert_int_equal(finals, 1);
+    json_decref(events);
+    json_decref(p);
+    free(id);
+}
+
+/* ---- (b) --check-config ------------------------------------------------------------- */
+
+static int s_run(s_fx_t *fx, char *const argv[], char *out, size_t outsize)
+{
+    e2e_proc_t *p = e2e_spawn(argv, NULL, fx->log_d);
+    assert_non_null(p);
+    out[0] = '\0';
+    size_t len = 0;
+    char line[1024];
+    int64_t deadline = e2e_now_ms() + 10000;
+    while (e2e_read_line(p, line, sizeof(line), deadline) == 0) {
+        len += (size_t)snprintf(out + len, outsize > len ? outsize - len : 0, "%s\n", line);
+        if (len >= outsize) {
+            len = outsize - 1;
+        }
+    }
+    int code = e2e_wait_exit(p, deadline);
+    if (code == -1) {
+        code = e2e_stop(p, SIGKILL, 1000);
+    }
+    e2e_proc_free(&p);
+    return code;
+}
+
+static void test_daemon_check_config(void **state)
+{
+    s_fx_t *fx = *state;
+    char bad1[600], bad2[600], good[600], out[4096];
+    snprintf(bad1, sizeof(bad1), "%s/bad-value.conf", fx->dir);
+    snprintf(bad2, sizeof(bad2), "%s/bad-key.conf", fx->dir);
+    snprintf(good, sizeof(good), "%s/good.conf", fx->dir);
+    assert_int_equal(e2e_write_file(bad1, "# a service timeout that is not a number\n"
+                                          "sluice\n"
+                                          "    data_dir = \"/tmp/x\"\n"
+                                          "services\n"
+                                          "    static-analyzer\n"
+                                          "        connect_timeout_ms = soon\n"),
+                     0);
+    assert_int_equal(e2e_write_file(bad2, "pipeline\n"
+                                          "    max_attempts = 3\n"
+                                          "    max_atempts = 4\n"),
+                     0);
+    assert_int_equal(e2e_write_file(good, "pipeline\n"
+                                          "    max_attempts = 5\n"
+                                          "services\n"
+                                          "    ai-analyzer\n"
+                                          "        urls = \"ws://127.0.0.1:1,ws://127.0.0.1:2\"\n"),
+                     0);
+    char *argv1[] = {SLUICED_BIN, "--check-config", bad1, NULL};
+    assert_int_equal(s_run(fx, argv1, out, sizeof(out)), 2);
+    char want[700];
+    snprintf(want, sizeof(want), "%s:6:", bad1);
+    assert_true(e2e_file_contains(fx->log_d, want));
+    assert_true(e2e_file_contains(fx->log_d, "services/static-analyzer/connect_timeout_ms"));
+
+    char *argv2[] = {SLUICED_BIN, "--check-config", bad2, NULL};
+    assert_int_equal(s_run(fx, argv2, out, sizeof(out)), 2);
+    snprintf(want, sizeof(want), "%s:3:", bad2);
+    assert_true(e2e_file_contains(fx->log_d, want));
+    assert_true(e2e_file_contains(fx->log_d, "pipeline/max_atempts"));
+
+    char *argv3[] = {SLUICED_BIN, "--check-config", good, NULL};
+    assert_int_equal(s_run(fx, argv3, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "ok"));
+
+    /* Starting with the bad file refuses too, before touching the data dir. */
+    char data_set[600];
+    snprintf(data_set, sizeof(data_set), "sluice/data_dir=%s", fx->data);
+    char *argv4[] = {SLUICED_BIN, "--set", data_set, "--config", bad2, NULL};
+    assert_int_equal(s_run(fx, argv4, out, sizeof(out)), 2);
+    assert_null(strstr(out, "ready"));
+}
+
+/* ---- (c) a second daemon on a held data dir ------------------------------------------------- */
+
+static void test_daemon_second_daemon_refused(void **state)
+{
+    s_fx_t *fx = *state;
+    s_start_daemon(fx, NULL);
+    /* Same data dir, other sockets: only the data dir can stop it. */
+    e2e_args_t a = {0};
+    e2e_args_add(&a, "--set");
+    e2e_args_add(&a, "sluice/data_dir=%s", fx->data);
+    e2e_args_add(&a, "--set");
+    e2e_args_add(&a, "api/endpoint=ipc://%s/api2.sock", fx->dir);
+    e2e_args_add(&a, "--set");
+    e2e_args_add(&a, "api/pub=ipc://%s/pub2.sock", fx->dir);
+    e2e_args_add(&a, "--set");
+    e2e_args_add(&a, "progress/listen=");
+    char log2[700];
+    snprintf(log2, sizeof(log2), "%s/sluiced2.log", fx->dir);
+    int code = 0;
+    int64_t t0 = e2e_now_ms();
+    fx->d2 = e2e_sluiced_start(s_bin_sluiced(), &a, log2, 10000, &code);
+    e2e_args_free(&a);
+    assert_null(fx->d2);
+    assert_int_equal(code, 3);
+    assert_true(e2e_now_ms() - t0 < 10000);
+    char *text = e2e_read_file(log2);
+    assert_non_null(text);
+    fprintf(stderr, "second sluiced said: %s", text);
+    /* a clear message: names the directory and who holds it */
+    assert_non_null(strstr(text, fx->data));
+    char pid[32];
+    snprintf(pid, sizeof(pid), "%d", (int)fx->d->pid);
+    assert_non_null(strstr(text, pid));
+    free(text);
+    /* the first one is unharmed */
+    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
+    assert_true(e2e_ok(pong));
+    json_decref(pong);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
+/* ---- (d) SIGTERM, then resume --------------------------------------------------------------- */
+
+typedef struct {
+    char id[128];
+    int64_t attempts;
+    size_t nhist;
+    char *result;
+} s_done_t;
+
+static void test_daemon_sigterm_resume(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    e2e_args_add(&m, "--fleet");
+    e2e_args_add(&m, "incident");
+    e2e_args_add(&m, "--latency");
+    e2e_args_add(&m, "3000-6000");
+    e2e_args_add(&m, "--progress");
+    e2e_args_add(&m, "700");
+    e2e_args_add(&m, "--time-scale");
+    e2e_args_add(&m, "0.1");
+    s_start_mock(fx, &m);
+    e2e_args_t d = {0};
+    s_short_timeouts(&d);
+    e2e_args_add(&d, "--set");
+    e2e_args_add(&d, "sluice/shutdown_grace_ms=100");
+    s_start_daemon(fx, &d);
+
+    json_t *req = s_incident_request();
+    json_object_set_new(req, "retry",
+                        json_pack("{si sf sf}", "max_attempts", 3, "initial", 0.05, "max", 0.2));
+    char *id = s_start_pipeline(fx, req);
+
+    /* Wait (bounded) until some analysis has succeeded and some has not. */
+    json_t *p = NULL;
+    int64_t deadline = e2e_now_ms() + 20000;
+    for (;;) {
+        json_decref(p);
+        p = e2e_pipeline_get(fx->api, id);
+        assert_non_null(p);
+        assert_false(e2e_pstatus_terminal(s_str(p, "status")));
+        int ok = e2e_count_tasks(p, "analysis", "succeeded");
+        if (ok >= 1 && e2e_count_tasks(p, "analysis", "running") >= 1) {
+            break;
+        }
+        assert_true(e2e_now_ms() < deadline);
+        e2e_nap(10);
+    }
+    /* Snapshot every committed result. */
+    s_done_t done[16];
+    size_t ndone = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(p, "tasks"), i, t) {
+        if (strcmp(s_str(t, "status"), "succeeded") || ndone == 16) {
+            continue;
+        }
+        s_done_t *x = &done[ndone++];
+        snprintf(x->id, sizeof(x->id), "%s", s_str(t, "id"));
+        json_t *full = s_task_get(fx, x->id);
+        x->attempts = s_int(full, "attempts");
+        x->nhist = json_array_size(json_object_get(full, "history"));
+        json_decref(full);
+        json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", x->id);
+        assert_true(e2e_ok(r));
+        x->result = strdup(s_str(r, "result"));
+        assert_true(strlen(x->result) > 0);
+        json_decref(r);
+    }
+    json_decref(p);
+    p = NULL;
+    fprintf(stderr, "SIGTERM with %zu tasks done\n", ndone);
+
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    e2e_proc_free(&fx->d);
+    assert_true(e2e_file_contains(fx->log_d, "sluiced: stopped"));
+
+    s_start_daemon(fx, NULL);
+    s_short_timeouts(&d);
+    p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    if (!p) {
+        json_t *last = e2e_pipeline_get(fx->api, id);
+        s_print_pipeline(last);
+        json_decref(last);
+    }
+    assert_non_null(p);
+    if (strcmp(s_str(p, "status"), "completed")) {
+        s_print_pipeline(p);
+    }
+    assert_string_equal(s_str(p, "status"), "completed");
+    /* A fault-free fleet: every task took exactly one counted attempt, the
+       ones interrupted by the stop included. */
+    json_array_foreach(json_object_get(p, "tasks"), i, t) {
+        if (s_int(t, "attempts") != 1) {
+            json_t *full = s_task_get(fx, s_str(t, "id"));
+            char *dump = json_dumps(full, JSON_COMPACT);
+            fprintf(stderr, "attempts inflated: %s\n", dump);
+            free(dump);
+            json_decref(full);
+        }
+        assert_int_equal(s_int(t, "attempts"), 1);
+    }
+    for (size_t k = 0; k < ndone; k++) {
+        json_t *full = s_task_get(fx, done[k].id);
+        assert_string_equal(s_str(full, "status"), "succeeded");
+        assert_int_equal(s_int(full, "attempts"), done[k].attempts);
+        assert_int_equal(json_array_size(json_object_get(full, "history")), done[k].nhist);
+        json_decref(full);
+        json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", done[k].id);
+        assert_true(e2e_ok(r));
+        assert_string_equal(s_str(r, "result"), done[k].result);
+        json_decref(r);
+        free(done[k].result);
+    }
+    /* No task succeeded twice: one task.status succeeded event per task. */
+    uint64_t last_seq = 0;
+    json_t *events = e2e_events_all(fx->api, &last_seq);
+    assert_non_null(events);
+    assert_int_equal(json_array_size(events), last_seq);
+    json_t *ev;
+    json_array_foreach(json_object_get(p, "tasks"), i, t) {
+        int n = 0;
+        size_t j;
+        json_array_foreach(events, j, ev) {
+            n += !strcmp(s_str(ev, "topic"), "task.status") &&
+                 !strcmp(s_str(ev, "task_id"), s_str(t, "id")) &&
+                 !strcmp(s_str(ev, "status"), "succeeded");
+        }
+        assert_int_equal(n, 1);
+    }
+    json_array_foreach(events, i, ev) {
+        assert_int_equal(s_int(ev, "seq"), (int64_t)i + 1);
+    }
+    json_decref(events);
+    json_decref(p);
+    free(id);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
+/* ---- (e) bad requests change nothing -------------------------------------------------------- */
+
+static void s_expect_error(s_fx_t *fx, json_t *r, const char *what, const char *code)
+{
+    if (!r || e2e_ok(r) || (code && strcmp(e2e_err_code(r), code))) {
+        char *dump = r ? json_dumps(r, JSON_COMPACT) : NULL;
+        fprintf(stderr, "%s: wanted error %s, got %s\n", what, code ? code : "(any)",
+                dump ? dump : "no reply");
+        free(dump);
+        fail();
+    }
+    const char *msg = s_str(json_object_get(r, "error"), "message");
+    assert_true(strlen(msg) > 0);
+    assert_true(strlen(e2e_err_code(r)) > 0);
+    json_decref(r);
+    (void)fx;
+}
+
+static json_t *s_list(s_fx_t *fx)
+{
+    json_t *r = e2e_callf(fx->api, 5000, "{ss}", "op", "pipeline.list");
+    assert_true(e2e_ok(r));
+    json_t *l = json_incref(json_object_get(r, "pipelines"));
+    json_decref(r);
+    return l;
+}
+
+static void test_daemon_bad_requests(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    e2e_args_add(&m, "--fleet");
+    e2e_args_add(&m, "incident");
+    e2e_args_add(&m, "--time-scale");
+    e2e_args_add(&m, "0.02");
+    s_start_mock(fx, &m);
+    e2e_args_t d = {0};
+    s_short_timeouts(&d);
+    e2e_args_add(&d, "--set");
+    e2e_args_add(&d, "api/max_request_bytes=4096");
+    s_start_daemon(fx, &d);
+
+    /* One real pipeline, so there is something to leave unchanged. */
+    json_t *req = s_incident_request();
+    char *id = s_start_pipeline(fx, req);
+    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    assert_non_null(p);
+    json_decref(p);
+    json_t *before = s_list(fx);
+    assert_int_equal(json_array_size(before), 1);
+    uint64_t seq_before = 0;
+    json_t *ev = e2e_events_all(fx->api, &seq_before);
+    assert_non_null(ev);
+    json_decref(ev);
+
+    /* not msgpack, truncated, not a map, several frames */
+    s_expect_error(fx, e2e_call_raw(fx->api, "\xc1", 1, 1, 5000), "byte 0xc1", "malformed");
+    s_expect_error(fx, e2e_call_raw(fx->api, "\x83\xa2op", 4, 1, 5000), "truncated map",
+                   "malformed");
+    s_expect_error(fx, e2e_call_raw(fx->api, "\x92\x01\x02", 3, 1, 5000), "array", "malformed");
+    s_expect_error(fx, e2e_call_raw(fx->api, "", 0, 1, 5000), "empty frame", "malformed");
+    {
+        char *buf = NULL;
+        size_t len = 0;
+        json_t *ping = json_pack("{ss}", "op", "ping");
+        e2e_pack(ping, &buf, &len);
+        json_decref(ping);
+        s_expect_error(fx, e2e_call_raw(fx->api, buf, len, 2, 5000), "two frames", "malformed");
+        free(buf);
+    }
+    /* oversized: refused before it is parsed, so the reply carries no id */
+    {
+        char *big = malloc(20000);
+        memset(big, 'x', 19999);
+        big[5999] = '\0';
+        json_t *r = json_pack("{ss ss}", "op", "ping", "pad", big);
+        char *buf = NULL;
+        size_t len = 0;
+        e2e_pack(r, &buf, &len);
+        json_decref(r);
+        s_expect_error(fx, e2e_call_raw(fx->api, buf, len, 1, 5000), "oversized", "too_big");
+        free(buf);
+        /* far past the limit the frame is dropped by the socket itself:
+           whatever the answer, the daemon must survive it */
+        big[5999] = 'x';
+        r = json_pack("{ss ss}", "op", "ping", "pad", big);
+        e2e_pack(r, &buf, &len);
+        json_decref(r);
+        json_t *ignored = e2e_call_raw(fx->api, buf, len, 1, 500);
+        json_decref(ignored);
+        free(buf);
+        free(big);
+        e2e_api_close(&fx->api);
+        fx->api = e2e_api_connect(fx->api_ep);
+        assert_non_null(fx->api);
+    }
+    /* missing, mistyped, unknown */
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{si}", "x", 1), "no op", "missing_field");
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{si}", "op", 7), "op int", "invalid");
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss}", "op", "pipeline.explode"), "unknown op",
+                   "unknown_op");
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss}", "op", "pipeline.get"), "get no id",
+                   "missing_field");
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss si}", "op", "pipeline.get", "pipeline_id", 5),
+                   "get int id", "invalid");
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.get", "pipeline_id",
+                                 "p0000000000000000000"),
+                   "get unknown", NULL);
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.cancel", "pipeline_id",
+                                 "nope"),
+                   "cancel unknown", NULL);
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.cancel", "pipeline_id",
+                                 id),
+                   "cancel finished", NULL);
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "task.get", "task_id", "nope"),
+                   "task unknown", NULL);
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", "nope"),
+                   "result unknown", "not_found");
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "dlq.retry", "task_id", "nope"),
+                   "dlq unknown", NULL);
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "events.since", "seq", "x"),
+                   "seq string", "invalid");
+    /* start requests that must not start anything */
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss}", "op", "pipeline.start"), "start empty",
+                   NULL);
+    s_expect_error(fx,
+                   e2e_callf(fx->api, 5000, "{ss s{ss ss s[s]}}", "op", "pipeline.start",
+                             "generation", "mode", "generate", "models", S_MODEL, "templates",
+                             "api_url_shortener"),
+                   "models not a list", NULL);
+    s_expect_error(fx,
+                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{s[s]}}", "op",
+                             "pipeline.start", "generation", "mode", "generate", "models",
+                             S_MODEL, "templates", "api_url_shortener", "analysis", "tools",
+                             "no-such-tool"),
+                   "unknown tool", NULL);
+    s_expect_error(fx,
+                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{si}}", "op",
+                             "pipeline.start", "generation", "mode", "generate", "models",
+                             S_MODEL, "templates", "api_url_shortener", "timeouts", "task", -5),
+                   "negative timeout", NULL);
+    s_expect_error(fx,
+                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{si}}", "op",
+                             "pipeline.start", "generation", "mode", "warp", "models", S_MODEL,
+                             "templates", "api_url_shortener", "retry", "max_attempts", 0),
+                   "bad mode", NULL);
+
+    /* Still alive, and nothing changed: the same pipelines, no new event. */
+    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
+    assert_true(e2e_ok(pong));
+    json_decref(pong);
+    json_t *after = s_list(fx);
+    assert_true(json_equal(before, after));
+    uint64_t seq_after = 0;
+    ev = e2e_events_all(fx->api, &seq_after);
+    assert_non_null(ev);
+    json_decref(ev);
+    assert_int_equal(seq_after, seq_before);
+    json_decref(before);
+    json_decref(after);
+    free(id);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
+/* pipeline.list {status: <not a status>} is a bad request like any other:
+   the shard says so, and the api must pass that on instead of merging it
+   into an empty, successful list. */
+static void test_daemon_list_bad_status(void **state)
+{
+    s_fx_t *fx = *state;
+    s_start_daemon(fx, NULL);
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.list", "status", "sad"),
+                   "list bad status", NULL);
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss si}", "op", "pipeline.list", "status", 3),
+                   "list int status", NULL);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_daemon_check_config, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_second_daemon_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_bad_requests, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_list_bad_status, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, s_setup, s_teardown),
+    };
+    if (getenv("E2E_FILTER")) {
+        cmocka_set_test_filter(getenv("E2E_FILTER"));
+    }
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
