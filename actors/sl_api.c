@@ -19,6 +19,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "actors/sl_curve.h"
 #include "actors/sl_ids.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
@@ -34,6 +35,7 @@ typedef struct {
     char *services[SL_API_MAX_SERVICES];
     void *router;
     void *pub;
+    sl_curve_t *curve; /* NULL when CURVE is off */
     sl_api_stats_t *stats; /* shared with sl_api_stats() readers (relaxed) */
 } s_api_t;
 
@@ -851,6 +853,7 @@ static void s_free(s_api_t *self)
     if (self->pub) {
         zmq_close(self->pub);
     }
+    sl_curve_destroy(&self->curve); /* after the sockets it guards */
     for (size_t i = 0; i < SL_API_MAX_BINDS; i++) {
         free(self->binds[i]);
         free(self->pub_binds[i]);
@@ -908,6 +911,18 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
     zmq_setsockopt(self->pub, ZMQ_LINGER, &zero, sizeof(zero));
     int64_t max = (int64_t)cfg->max_request_bytes * 2 + 4096; /* refuse absurd frames early */
     zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &max, sizeof(max));
+    if (cfg->curve_secret_file && cfg->curve_secret_file[0]) {
+        /* ZAP handler bound before any secured socket binds */
+        rc = (self->curve = sl_curve_new()) ? 0 : SL_ENOMEM;
+        if (rc || (rc = sl_curve_load(self->curve, cfg->curve_secret_file,
+                                      cfg->curve_clients_dir)) ||
+            (rc = sl_curve_start(self->curve, actor)) ||
+            (rc = sl_curve_secure(self->curve, self->router)) ||
+            (rc = sl_curve_secure(self->curve, self->pub))) {
+            goto fail;
+        }
+        rc = SL_EZMQ;
+    }
     if (s_bind_all(self->router, self->binds, cfg->n_binds, "API") ||
         s_bind_all(self->pub, self->pub_binds, cfg->n_pub_binds, "PUB")) {
         goto fail;
@@ -935,7 +950,9 @@ static void s_fini(sl_actor_t *actor, void *state)
 int sl_api_spawn(sl_rt_t *rt, const sl_api_config_t *cfg, sl_actor_t **out)
 {
     if (!rt || !cfg || cfg->n_binds > SL_API_MAX_BINDS || cfg->n_pub_binds > SL_API_MAX_BINDS ||
-        cfg->n_services > SL_API_MAX_SERVICES || cfg->shards < 1) {
+        cfg->n_services > SL_API_MAX_SERVICES || cfg->shards < 1 ||
+        !(cfg->curve_secret_file && *cfg->curve_secret_file) !=
+            !(cfg->curve_clients_dir && *cfg->curve_clients_dir)) {
         return SL_EINVAL;
     }
     memset(&s_slot, 0, sizeof(s_slot));

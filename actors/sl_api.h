@@ -35,13 +35,22 @@ typedef struct {
     const char *services[SL_API_MAX_SERVICES]; /* endpoint services, for endpoints.list */
     size_t n_services;
     int64_t call_timeout_ms;   /* [10 s] deadline for an internal call */
+    /* CURVE on both sockets (actors/sl_curve.h): the server's secret czmq
+       certificate and a directory of allowed clients' public certificates;
+       both set or both NULL/"" (off, the default). */
+    const char *curve_secret_file;
+    const char *curve_clients_dir;
 } sl_api_config_t;
 
 void sl_api_config_defaults(sl_api_config_t *cfg);
 
 /* Spawns the actor `api`, binding every endpoint before it is ready. Fails
    with SL_EZMQ (an endpoint that cannot be bound, e.g. in use; the reason is
-   logged) or SL_EINVAL. The strings in cfg are copied. */
+   logged) or SL_EINVAL. With CURVE configured it may also fail with
+   SL_ECONFIG (a certificate or the clients directory cannot be loaded),
+   SL_EEXIST (another ZAP handler is bound in the runtime's ZeroMQ context)
+   or SL_EUNSUPPORTED (libzmq without CURVE); the reason is logged. The
+   strings in cfg are copied. */
 int sl_api_spawn(sl_rt_t *rt, const sl_api_config_t *cfg, sl_actor_t **out);
 
 typedef struct {
