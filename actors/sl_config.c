@@ -46,6 +46,8 @@ static const s_key_t s_keys[] = {
     S_STR("api", "endpoint", api_endpoint),
     S_STR("api", "pub", pub_endpoint),
     S_INT("api", "max_request_bytes", max_request_bytes, 1024, 256 << 20, 1),
+    S_STR("api", "curve_secret_file", curve_secret_file),
+    S_STR("api", "curve_clients_dir", curve_clients_dir),
     S_STR("progress", "listen", progress_listen),
     S_INT("store", "map_size_mb", map_size_mb, 16, 1 << 20, 1),
     S_BOOL("store", "nosync", nosync),
@@ -460,6 +462,16 @@ static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
                 return rc;
             }
         }
+    }
+    if (cfg->curve_secret_file[0] && !cfg->curve_clients_dir[0]) {
+        return s_fail(ctx, "api/curve_clients_dir",
+                      "required when api/curve_secret_file is set (a directory of allowed "
+                      "clients' public certificates)");
+    }
+    if (cfg->curve_clients_dir[0] && !cfg->curve_secret_file[0]) {
+        return s_fail(ctx, "api/curve_secret_file",
+                      "required when api/curve_clients_dir is set (the server's secret "
+                      "certificate)");
     }
     if (cfg->backoff_max_ms < cfg->backoff_initial_ms) {
         return s_fail(ctx, "pipeline/backoff_max_ms", "must not be below backoff_initial_ms");

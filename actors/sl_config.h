@@ -60,6 +60,8 @@ typedef struct {
     char api_endpoint[SL_CONFIG_STR];
     char pub_endpoint[SL_CONFIG_STR];
     int64_t max_request_bytes;
+    char curve_secret_file[SL_CONFIG_STR]; /* server's secret zcert; "" = CURVE off */
+    char curve_clients_dir[SL_CONFIG_STR]; /* allowed clients' public zcerts */
     /* [progress] */
     char progress_listen[SL_CONFIG_STR]; /* ws://host:port, "" = off */
     /* [store] */

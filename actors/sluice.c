@@ -316,6 +316,8 @@ static int s_start_api(sluice_t *self)
     ac.n_pub_binds = s_split(pubs, ac.pub_binds, SL_API_MAX_BINDS);
     ac.max_request_bytes = (size_t)self->cfg.max_request_bytes;
     ac.shards = self->n_shards;
+    ac.curve_secret_file = self->cfg.curve_secret_file;
+    ac.curve_clients_dir = self->cfg.curve_clients_dir;
     for (size_t i = 0; i < self->cfg.n_services && ac.n_services < SL_API_MAX_SERVICES; i++) {
         if (self->cfg.services[i].n_urls > 0) {
             ac.services[ac.n_services++] = self->cfg.services[i].name;
