@@ -43,8 +43,7 @@ static void s_nap(int ms)
     }
 }
 
-/* pipeline.get; *status_exit is the final code or -1. With --json or in
-   plain mode the caller prints; here only the reply is returned. */
+/* pipeline.get for id; the caller decides what to print. */
 static int s_get(ctl_t *self, const char *id, ctl_reply_t *reply)
 {
     return ctl_call_simple(self, "pipeline.get", "pipeline_id", id, reply);
