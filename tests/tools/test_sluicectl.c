@@ -913,6 +913,19 @@ static void test_sluicectl_watch_fills_gap(void **state)
     assert_non_null(strstr(p10, "status=partial_success"));
 }
 
+/* PUB lost the final event: the watch still ends, from pipeline.get. */
+static void test_sluicectl_watch_without_events(void **state)
+{
+    s_fake_t *f = *state;
+    s_rule_t *r = s_rule(f, "pipeline.get");
+    r->steps[0] = "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"status\":\"running\"}}";
+    r->steps[1] = "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"status\":\"failed\"}}";
+    s_run_t run;
+    RUN(f, &run, "--api", f->api, "--pub", f->pub, "watch", "p1");
+    assert_int_equal(s_code(&run), 3);
+    assert_int_equal(s_count(f, "pipeline.get"), 2);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -928,6 +941,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sluicectl_bad_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_result_to_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_watch_fills_gap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_watch_without_events, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
