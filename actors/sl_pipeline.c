@@ -225,7 +225,11 @@ static void s_write_pipe(sl_mp_writer_t *w, const sl_pl_pipe_t *p)
     sl_mp_write_str(w, "tasks");
     sl_mp_write_array(w, p->ntasks);
     for (uint32_t i = 0; i < p->ntasks; i++) {
-        s_write_task(w, p->tasks[i], false);
+        if (p->tasks[i]) {
+            s_write_task(w, p->tasks[i], false);
+        } else {
+            sl_mp_write_nil(w); /* only after a failed recovery allocation */
+        }
     }
 }
 
@@ -287,6 +291,77 @@ static sl_pl_task_t *s_need_task(sl_pl_shard_t *sh, const s_call_t *c)
     return t;
 }
 
+/* A reply that waits for the commit of the changes made so far. */
+typedef struct {
+    sl_pl_shard_t *sh;
+    sl_msg_t req; /* from, corr and flags only */
+    uint8_t *body; /* the reply map */
+    size_t len;
+} s_pending_reply_t;
+
+static void s_reply_bytes(sl_pl_shard_t *sh, const sl_msg_t *req, const uint8_t *body, size_t len)
+{
+    sl_api_result_t r = {.body = {(uint8_t *)body, len}};
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+    if (sl_api_result_encode(&r, &buf, &blen) == 0) {
+        sl_actor_reply(sh->self, req, SL_MSG_API_RESULT, buf, blen);
+    }
+    free(buf);
+}
+
+static void s_on_commit_reply(sl_actor_t *self, void *arg, int status, const sl_msg_t *reply)
+{
+    s_pending_reply_t *pr = arg;
+    if (status == 0) {
+        sl_store_ack_t ack = {0};
+        status = sl_store_ack_decode(reply->body, reply->body_len, &ack);
+        if (status == 0 && ack.status < 0) {
+            status = (int)ack.status;
+        }
+        sl_store_ack_clear(&ack);
+    }
+    if (status == 0) {
+        s_reply_bytes(pr->sh, &pr->req, pr->body, pr->len);
+    } else if (status != SL_ECLOSED) {
+        s_reply_err(pr->sh, &pr->req, status, "applied, but the store did not confirm it: %s",
+                    sl_err_msg(status));
+    }
+    free(pr->body);
+    free(pr);
+}
+
+/* Answers with w once the batch holding this op's changes is committed:
+   a client is never told of a change the store might lose. Takes w over. */
+static void s_reply_committed(sl_pl_shard_t *sh, const sl_msg_t *req, sl_mp_writer_t *w)
+{
+    s_pending_reply_t *pr = NULL;
+    if (sh->nops + sh->nevents > 0) {
+        pr = malloc(sizeof(*pr));
+    }
+    if (!pr) {
+        s_reply_writer(sh, req, w);
+        sl_mp_writer_fini(w);
+        return;
+    }
+    pr->sh = sh;
+    pr->body = NULL;
+    pr->len = 0;
+    pr->req = *req;
+    pr->req.body = NULL;
+    pr->req.body_len = 0;
+    pr->req.priv_ = NULL;
+    int rc = sl_mp_writer_release(w, &pr->body, &pr->len);
+    if (rc == 0) {
+        rc = sl_pl_flush(sh, s_on_commit_reply, pr);
+    }
+    if (rc < 0) {
+        s_reply_err(sh, req, rc, "the store did not take the change: %s", sl_err_msg(rc));
+        free(pr->body);
+        free(pr);
+    }
+}
+
 static void s_reply_ok(sl_pl_shard_t *sh, const sl_msg_t *req, const char *key, const char *val)
 {
     sl_mp_writer_t w;
@@ -296,8 +371,7 @@ static void s_reply_ok(sl_pl_shard_t *sh, const sl_msg_t *req, const char *key, 
     if (key) {
         sl_mp_kv_str(&w, key, val);
     }
-    s_reply_writer(sh, req, &w);
-    sl_mp_writer_fini(&w);
+    s_reply_committed(sh, req, &w);
 }
 
 static void s_on_start_ack(sl_actor_t *self, void *arg, int status, const sl_msg_t *reply)
@@ -378,6 +452,12 @@ static void s_op_start(sl_pl_shard_t *sh, const s_call_t *c)
     rc = sl_pl_pipe_create(p);
     if (rc == 0) {
         rc = sl_pl_flush(sh, s_on_start_ack, p);
+    } else {
+        /* Half a pipeline must not reach the store: the batch holds only
+           this start (every handler flushes before it returns). */
+        sl_mp_writer_reset(&sh->ops);
+        sl_mp_writer_reset(&sh->events);
+        sh->nops = sh->nevents = 0;
     }
     if (rc < 0) {
         /* Nothing was committed and the ack will never come. */
@@ -508,8 +588,7 @@ static void s_reply_retried(sl_pl_shard_t *sh, const sl_msg_t *req, uint64_t n)
     sl_mp_write_map(&w, 2);
     sl_mp_kv_bool(&w, "ok", true);
     sl_mp_kv_uint(&w, "retried", n);
-    s_reply_writer(sh, req, &w);
-    sl_mp_writer_fini(&w);
+    s_reply_committed(sh, req, &w);
 }
 
 static void s_op_dlq_retry(sl_pl_shard_t *sh, const s_call_t *c)
@@ -524,7 +603,7 @@ static void s_op_dlq_retry(sl_pl_shard_t *sh, const s_call_t *c)
             sl_pl_pipe_t *p = sh->pipes[i];
             for (uint32_t j = 0; j < p->ntasks; j++) {
                 sl_pl_task_t *t = p->tasks[j];
-                if (t->status == SL_TS_DEAD && (t->flags & SL_PL_T_IN_DLQ) &&
+                if (t && t->status == SL_TS_DEAD && (t->flags & SL_PL_T_IN_DLQ) &&
                     (force || !limit || t->dlq_returns < limit) && sl_pl_task_dlq_retry(t) == 0) {
                     n++;
                 }
@@ -885,6 +964,49 @@ static int s_recover(sl_pl_shard_t *sh)
     return 0;
 }
 
+/* ---- retention ------------------------------------------------------------------------------------ */
+
+/* A finished pipeline past retention goes, unless a task of it is still
+   parked in the DLQ (DLQ entries outlive everything until retried or
+   dropped). */
+static bool s_expired(const sl_pl_pipe_t *p, int64_t now, int64_t retention)
+{
+    if (!sl_pstatus_terminal(p->status) || p->start_req || p->completed_ms <= 0 ||
+        now - p->completed_ms < retention) {
+        return false;
+    }
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        if (p->tasks[i] && (p->tasks[i]->flags & SL_PL_T_IN_DLQ)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void s_on_retention(void *arg, uint64_t id)
+{
+    sl_pl_shard_t *sh = arg;
+    int64_t now = sl_pl_now(sh);
+    size_t purged = 0;
+    for (size_t i = 0; i < sh->npipes;) {
+        sl_pl_pipe_t *p = sh->pipes[i];
+        /* Bounded per sweep so one sweep never stalls the shard. */
+        if (purged < 1000 && s_expired(p, now, sh->cfg.retention_ms)) {
+            sl_pl_pipe_purge(p); /* removes pipes[i] */
+            purged++;
+            if (sh->nops > 50000) {
+                sl_pl_flush(sh, NULL, NULL);
+            }
+        } else {
+            i++;
+        }
+    }
+    if (purged) {
+        sl_info("%s: retention removed %zu finished pipelines", sh->name, purged);
+    }
+    sl_pl_flush(sh, NULL, NULL);
+}
+
 /* ---- the actor ---------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -931,6 +1053,10 @@ static int s_init(sl_actor_t *self, void *args, void **state)
             return rc;
         }
         sl_pl_flush(sh, NULL, NULL);
+    }
+    if (sh->cfg.retention_ms > 0) {
+        int64_t every = sh->cfg.retention_ms < 60000 ? sh->cfg.retention_ms : 60000;
+        sh->retention_timer = sl_actor_timer(self, every, every, s_on_retention, sh);
     }
     *state = sh;
     return 0;

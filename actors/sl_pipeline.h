@@ -41,6 +41,11 @@ typedef struct {
     uint32_t dlq_alert_returns;   /* [3] the return to the DLQ that alerts */
     double dlq_timeout_factor;    /* [1.5] timeouts scale per dlq.retry */
     bool recover;                 /* [true] load from the store at start */
+    int64_t retention_ms;         /* [0 = keep] finished pipelines older than this
+                                     (by completed_at) are deleted with their tasks,
+                                     attempts and results, unless a task is still
+                                     parked in the DLQ; swept every min(retention,
+                                     60 s) */
     /* Fault hook for tests: lose every n-th "last task terminal -> finalize"
        step (0 = off), so the watchdog's WD_RECONCILE must finish the job. */
     uint32_t drop_finalize_every_n;

@@ -1480,6 +1480,29 @@ void sl_pl_pipe_fail(sl_pl_pipe_t *p, const char *why)
     sl_pl_pipe_finalize(p, why);
 }
 
+void sl_pl_pipe_purge(sl_pl_pipe_t *p)
+{
+    sl_pl_shard_t *sh = p->sh;
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        sl_pl_task_t *t = p->tasks[i];
+        char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
+        if (!t) {
+            continue;
+        }
+        sl_pl_task_id(t, id, sizeof(id));
+        for (uint16_t j = 0; j < t->nhist; j++) {
+            if (sl_attempt_key(key, sizeof(key), id, t->hist[j].attempt) == 0) {
+                sl_pl_op_del(sh, SL_PL_DB_ATTEMPTS, key);
+            }
+        }
+        sl_pl_op_del(sh, SL_PL_DB_RESULTS, id);
+        sl_pl_op_del(sh, SL_PL_DB_TASKS, id);
+    }
+    sl_pl_op_del(sh, SL_PL_DB_PIPELINES, p->id);
+    sl_pl_pipe_remove(sh, p);
+    sl_pl_pipe_free(p);
+}
+
 void sl_pl_pipe_cancel(sl_pl_pipe_t *p)
 {
     p->user_cancelled = true;

@@ -117,6 +117,7 @@ struct sl_pl_shard_t {
     uint64_t finalize_chances; /* for drop_finalize_every_n */
     uint64_t dropped_results;  /* stale/unknown attempt results */
     uint64_t store_errors;
+    uint64_t retention_timer;
 };
 
 /* ---- sl_pipeline_fsm.c ------------------------------------------------------------ */
@@ -155,6 +156,9 @@ void sl_pl_pipe_cancel(sl_pl_pipe_t *p);
    (an error message naming a deadline, a reconcile reason). */
 void sl_pl_pipe_finalize(sl_pl_pipe_t *p, const char *why);
 void sl_pl_pipe_fail(sl_pl_pipe_t *p, const char *why);
+/* Deletes a finished pipeline from the store (records, attempts, results)
+   and from memory; p is freed. */
+void sl_pl_pipe_purge(sl_pl_pipe_t *p);
 /* Watchdog reconcile: re-pump, re-arm, end a past deadline, finalize when
    nothing is live. */
 void sl_pl_pipe_reconcile(sl_pl_pipe_t *p, const char *reason);

@@ -1006,6 +1006,107 @@ static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
     fail_msg("task %s never stored as %s", tid, want);
 }
 
+/* The raw stored value of db/key: 0 and *out (free()), or the store's
+   status (not_found when absent). */
+static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen)
+{
+    sl_store_get_t g = {.db = (uint64_t)db, .key = {(uint8_t *)key, strlen(key)}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_store_get_encode(&g, &buf, &len), 0);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(sl_port_request(x->port, "store", SL_MSG_STORE_GET, buf, len, 5000, &reply),
+                     0);
+    free(buf);
+    sl_store_value_t val = {0};
+    assert_int_equal(sl_store_value_decode(reply->body, reply->body_len, &val), 0);
+    sl_msg_destroy(&reply);
+    int rc = (int)val.status;
+    if (rc == 0 && out) {
+        *out = val.value.ptr;
+        *outlen = val.value.len;
+        val.value.ptr = NULL;
+        val.value.len = 0;
+    }
+    sl_store_value_clear(&val);
+    return rc;
+}
+
+static int s_script_app2_fails(int svc, const sl_attempt_start_t *m, int64_t *app,
+                               const char **err)
+{
+    if (m->app_number == 2) {
+        *err = "connection reset";
+        return SL_OUT_TRANSPORT;
+    }
+    return SL_OUT_SUCCESS;
+}
+
+static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.retention_ms = 5000;
+    s_set_script(s_script_app2_fails);
+    s_spawn_shard(x);
+    char done[SL_PIPELINE_ID_MAX];
+    snprintf(done, sizeof(done), "%s",
+             s_start(x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                        "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
+                        "[\"bandit\"]}}"));
+    char *parked = s_start(x, EXISTING_REQ);
+    s_pview_t v;
+    s_wait_status(x, done, "completed", &v);
+    s_wait_status(x, parked, "partial_success", &v);
+    char t_done[64], t_dead[64], args[128];
+    snprintf(t_done, sizeof(t_done), "%s-t0000", done);
+    snprintf(t_dead, sizeof(t_dead), "%s-t0001", parked);
+    /* The DLQ entry holds the whole story: both attempts and their errors. */
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    assert_int_equal(s_stored(x, 6, t_dead, &val, &vlen), 0);
+    sl_dlq_rec_t dq;
+    assert_int_equal(sl_dlq_rec_decode(val, vlen, &dq), 0);
+    assert_int_equal(dq.attempts, 2);
+    assert_int_equal(dq.returns, 1);
+    assert_int_equal(dq.nhistory, 2);
+    assert_string_equal(dq.history[1].replica, "ws://r2");
+    assert_non_null(strstr(dq.history[0].error, "connection reset"));
+    assert_string_equal(dq.service, "static-analyzer");
+    sl_dlq_rec_clear(&dq);
+    free(val);
+    assert_int_equal(s_stored(x, 4, t_done, &val, &vlen), 0); /* the raw result */
+    assert_non_null(memmem(val, vlen, "analysis_result", 15));
+    free(val);
+
+    sl_rt_advance(x->rt, 5000);
+    for (int i = 0; i < 2500 && s_stored(x, 1, done, NULL, NULL) == 0; i++) {
+        s_pause();
+    }
+    assert_int_equal(s_stored(x, 1, done, NULL, NULL), SL_ENOTFOUND);
+    assert_int_equal(s_stored(x, 2, t_done, NULL, NULL), SL_ENOTFOUND);
+    assert_int_equal(s_stored(x, 4, t_done, NULL, NULL), SL_ENOTFOUND);
+    char akey[80];
+    snprintf(akey, sizeof(akey), "%s-a01", t_done);
+    assert_int_equal(s_stored(x, 3, akey, NULL, NULL), SL_ENOTFOUND);
+    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", done);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.get", args, done, &n);
+    assert_false(s_ok(b, n));
+    free(b);
+    /* The one with a parked task stays until the DLQ lets go of it. */
+    assert_int_equal(s_stored(x, 1, parked, NULL, NULL), 0);
+    snprintf(args, sizeof(args), "{\"task_id\": \"%s\"}", t_dead);
+    b = s_call(x, "dlq.drop", args, t_dead, &n);
+    assert_true(s_ok(b, n));
+    free(b);
+    assert_int_equal(s_stored(x, 6, t_dead, NULL, NULL), SL_ENOTFOUND);
+    sl_rt_advance(x->rt, 5000);
+    for (int i = 0; i < 2500 && s_stored(x, 1, parked, NULL, NULL) == 0; i++) {
+        s_pause();
+    }
+    assert_int_equal(s_stored(x, 1, parked, NULL, NULL), SL_ENOTFOUND);
+}
+
 static int s_script_app1_ok(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
 {
     return m->app_number == 1 ? SL_OUT_SUCCESS : HOLD;
@@ -1160,6 +1261,8 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_resumes_without_rerun, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_retention_keeps_dlq_and_purges_the_rest,
+                                        s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_bad_requests_change_nothing, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_list_and_task_get, s_setup, s_teardown),
