@@ -346,7 +346,7 @@ int sl_endpoint_config_check(const sl_endpoint_config_t *cfg)
     if (cfg->protocol != SL_ENDPOINT_LEGACY && cfg->protocol != SL_ENDPOINT_MUX) {
         return SL_ECONFIG;
     }
-    if (cfg->op && !s_op_known(cfg->op)) {
+    if (cfg->op && *cfg->op && !s_op_known(cfg->op)) {
         return SL_ECONFIG;
     }
     if (!cfg->replicas || cfg->n_replicas < 1 || cfg->n_replicas > SL_ENDPOINT_MAX_REPLICAS) {
@@ -1576,7 +1576,7 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     ep->self = self;
     snprintf(ep->name, sizeof ep->name, "%s", sl_actor_name(self));
     ep->service = strdup(cfg->service);
-    ep->op = strdup(cfg->op ? cfg->op : s_default_op(cfg->service));
+    ep->op = strdup(cfg->op && *cfg->op ? cfg->op : s_default_op(cfg->service));
     ep->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
     ep->store = strdup(cfg->store ? cfg->store : "store");
     ep->protocol = cfg->protocol;

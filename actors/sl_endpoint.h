@@ -53,7 +53,9 @@ typedef struct {
     const char *service;             /* "static-analyzer", ..., "generator" (required) */
     sl_endpoint_protocol_t protocol; /* [legacy] */
     /* Request type sent for this service: static_analyze, dynamic_analyze,
-       performance_test, ai_analyze or generate. [from the service name] An
+       performance_test, ai_analyze or generate. [NULL or "" = from the
+       service name: generator -> generate, static-analyzer ->
+       static_analyze, ...] An
        ATTEMPT_START's own op wins when it is one of these. */
     const char *op;
     const char *const *replicas;   /* ws:// or wss:// URLs */

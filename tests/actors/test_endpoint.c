@@ -1044,6 +1044,62 @@ static void test_endpoint_mux_cancel(void **state)
     sl_attempt_result_clear(&r);
 }
 
+/* Every timeout runs on the runtime clock: with a manual clock nothing
+   expires until the test advances it, then exactly what is due does. */
+static void test_endpoint_manual_clock_timeouts(void **state)
+{
+    s_ctx_t *c = *state;
+    sl_port_destroy(&c->owner);
+    sl_rt_destroy(&c->rt);
+    sl_clock_t *clock = sl_clock_new_manual(1000, 1700000000000);
+    assert_non_null(clock);
+    c->rt = sl_rt_new(NULL, clock);
+    assert_non_null(c->rt);
+    c->owner = sl_port_new(c->rt, "owner");
+    assert_non_null(c->owner);
+    const char *specs[] = {"static:127.0.0.1:0:fault=hang"};
+    s_fleet_start(&c->fleet, NULL, specs, 1);
+    sl_endpoint_config_t cfg;
+    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    cfg.max_in_flight = 1;
+    cfg.queue_timeout_ms = 5000;
+    cfg.attempt_timeout_ms = 60000;
+    cfg.connect_timeout_ms = 60000;
+    cfg.ping_interval_ms = 600000;
+    cfg.progress_timeout_ms = 0;
+    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_start(c, "static-analyzer", "p0001-t0600", 1, NULL); /* hangs on the replica */
+    s_start(c, "static-analyzer", "p0001-t0601", 1, NULL); /* waits in the queue */
+    uint64_t started = 0;
+    int64_t deadline = s_ms() + 3000;
+    while (started < 2 && s_ms() < deadline) {
+        s_status(c, "static-analyzer", NULL, NULL, 0, "started", &started);
+    }
+    assert_int_equal(started, 2);
+    /* Real time passes, the runtime clock does not: nothing ends. */
+    sl_msg_t *m = NULL;
+    assert_int_equal(sl_port_recv(c->owner, 300, &m), SL_ETIMEOUT);
+    assert_int_equal(sl_rt_advance(c->rt, 4999), 0);
+    assert_int_equal(sl_port_recv(c->owner, 200, &m), SL_ETIMEOUT);
+    assert_int_equal(sl_rt_advance(c->rt, 1), 0);
+    sl_attempt_result_t r;
+    s_result(c, 3000, &r, NULL);
+    assert_string_equal(r.task_id, "p0001-t0601");
+    assert_int_equal(r.outcome, SL_OUT_QUEUE_TIMEOUT);
+    sl_attempt_result_clear(&r);
+    assert_int_equal(sl_rt_advance(c->rt, 54999), 0);
+    assert_int_equal(sl_port_recv(c->owner, 200, &m), SL_ETIMEOUT);
+    assert_int_equal(sl_rt_advance(c->rt, 1), 0);
+    s_result(c, 3000, &r, NULL);
+    assert_string_equal(r.task_id, "p0001-t0600");
+    assert_int_equal(r.outcome, SL_OUT_ATTEMPT_TIMEOUT);
+    sl_attempt_result_clear(&r);
+    sl_actor_destroy(&c->ep);
+    sl_port_destroy(&c->owner);
+    sl_rt_destroy(&c->rt);
+    sl_clock_destroy(&clock);
+}
+
 static void test_endpoint_invalid_start_and_config(void **state)
 {
     s_ctx_t *c = *state;
@@ -1093,6 +1149,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_invalid_start_and_config, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_legacy_success, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_manual_clock_timeouts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_fault_hang, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_fault_freeze, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_fault_disconnect, s_setup, s_teardown),
