@@ -794,6 +794,34 @@ static void test_endpoint_cancel(void **state)
     assert_int_equal(cancelled, 1);
 }
 
+static void test_endpoint_shutdown_answers_live_attempts(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:fault=hang"};
+    s_fleet_start(&c->fleet, NULL, specs, 1);
+    sl_endpoint_config_t cfg;
+    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    cfg.max_in_flight = 1;
+    cfg.progress_timeout_ms = 0;
+    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_start(c, "static-analyzer", "p0001-t0700", 1, NULL); /* running */
+    s_start(c, "static-analyzer", "p0001-t0701", 1, NULL); /* queued */
+    uint64_t started = 0;
+    int64_t deadline = s_ms() + 3000;
+    while (started < 2 && s_ms() < deadline) {
+        s_status(c, "static-analyzer", NULL, NULL, 0, "started", &started);
+    }
+    sl_actor_destroy(&c->ep);
+    /* Both still get their one result: interrupted, retryable. */
+    for (int i = 0; i < 2; i++) {
+        sl_attempt_result_t r;
+        s_result(c, 2000, &r, NULL);
+        assert_int_equal(r.outcome, SL_OUT_SHUTDOWN);
+        assert_true(sl_outcome_retryable((int)r.outcome));
+        sl_attempt_result_clear(&r);
+    }
+}
+
 static void test_endpoint_unknown_progress_counted(void **state)
 {
     s_ctx_t *c = *state;
@@ -1167,6 +1195,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_retry_goes_elsewhere, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_bulkhead_and_queue, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_cancel, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_shutdown_answers_live_attempts, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_unknown_progress_counted, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_progress_listener_routes_and_counts, s_setup,
