@@ -254,6 +254,11 @@ typedef struct {
     sl_pipeline_config_t cfg;
 } s_fix_t;
 
+static const char *g_dest = "pipeline.0"; /* the shard s_call talks to */
+static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const char *value,
+                        const char *count_topic, int *count);
+static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want);
+
 static int s_setup(void **state)
 {
     s_fix_t *x = calloc(1, sizeof(*x));
@@ -282,6 +287,7 @@ static int s_setup(void **state)
         sl_actor_spec_t spec = {.name = name, .handle = s_fake_handle, .args = &g_fakes[s]};
         assert_int_equal(sl_actor_spawn(x->rt, &spec, &x->fakes[s]), 0);
     }
+    g_dest = "pipeline.0";
     sl_pipeline_config_init(&x->cfg);
     x->cfg.shards = 1;
     x->cfg.seed = 7;
@@ -341,7 +347,7 @@ static uint8_t *s_call(s_fix_t *x, const char *op, const char *args_json, const 
     free(args);
     sl_msg_t *reply = NULL;
     assert_int_equal(
-        sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, buf, len, 5000, &reply), 0);
+        sl_port_request(x->port, g_dest, SL_MSG_API_CALL, buf, len, 5000, &reply), 0);
     free(buf);
     sl_api_result_t r = {0};
     assert_int_equal(sl_api_result_decode(reply->body, reply->body_len, &r), 0);
@@ -620,6 +626,12 @@ static void test_pipeline_seed_incident_ends_partial_success(void **state)
     assert_int_equal(checked, 7);
     assert_int_equal(g_nstarts, 3 + 5 + 7 * 3);
     pthread_mutex_unlock(&g_mu);
+    /* Monitors heard it too, after the commit: every task's end, then the
+       pipeline's. */
+    int ends = 0;
+    assert_true(s_saw_event(x, "pipeline.status", "status", "partial_success", "task.status",
+                            &ends));
+    assert_true(ends >= 15 + 15 + 7 * 3 * 2); /* created, dispatched, ... */
 }
 
 static int s_script_ok(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
@@ -833,22 +845,27 @@ static int s_script_transport(int svc, const sl_attempt_start_t *m, int64_t *app
     return SL_OUT_TRANSPORT;
 }
 
-/* Waits for an `alert` event with the given kind on the events port. */
-static bool s_saw_alert(s_fix_t *x, const char *kind)
+/* Reads published events until one has this topic and field == value
+   (bounded wait); counts on the way the events of topic `count_topic`. */
+static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const char *value,
+                        const char *count_topic, int *count)
 {
-    for (int i = 0; i < 200; i++) {
+    for (int i = 0; i < 300; i++) {
         sl_msg_t *m = NULL;
         if (sl_port_recv(x->events, 10, &m) < 0) {
             continue;
         }
         sl_event_publish_t e = {0};
         bool hit = false;
-        if (sl_event_publish_decode(m->body, m->body_len, &e) == 0 &&
-            strcmp(e.topic, "alert") == 0) {
+        if (sl_event_publish_decode(m->body, m->body_len, &e) == 0) {
+            if (count_topic && strcmp(e.topic, count_topic) == 0) {
+                (*count)++;
+            }
             const char *k;
             size_t kl;
-            hit = sl_mp_map_get_str(e.body.ptr, e.body.len, "kind", &k, &kl) == 0 &&
-                  sl_mp_str_eq(k, kl, kind);
+            hit = strcmp(e.topic, topic) == 0 &&
+                  sl_mp_map_get_str(e.body.ptr, e.body.len, field, &k, &kl) == 0 &&
+                  sl_mp_str_eq(k, kl, value);
         }
         sl_event_publish_clear(&e);
         sl_msg_destroy(&m);
@@ -857,6 +874,11 @@ static bool s_saw_alert(s_fix_t *x, const char *kind)
         }
     }
     return false;
+}
+
+static bool s_saw_alert(s_fix_t *x, const char *kind)
+{
+    return s_saw_event(x, "alert", "kind", kind, NULL, NULL);
 }
 
 static void test_pipeline_dlq_park_retry_third_strike(void **state)
@@ -973,6 +995,157 @@ static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
     free(buf);
     s_wait_status(x, pid, "completed", &v);
     assert_non_null(strstr(v.error, "reconciled by watchdog: stuck"));
+}
+
+static void s_send_progress(s_fix_t *x, const char *task_id, int pct)
+{
+    sl_attempt_progress_t p = {.task_id = (char *)task_id,
+                               .attempt = 1,
+                               .stage = (char *)"bandit",
+                               .pct = pct,
+                               .message = (char *)"scanning"};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_attempt_progress_encode(&p, &buf, &len), 0);
+    assert_int_equal(sl_port_send(x->port, "pipeline.0", SL_MSG_ATTEMPT_PROGRESS, buf, len), 0);
+    free(buf);
+}
+
+static void test_pipeline_progress_is_throttled(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.progress_throttle_ms = 1000;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    char *pid = s_start(x, EXISTING_REQ);
+    s_wait_starts(2);
+    char tid[64];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    for (int pct = 10; pct <= 50; pct += 10) {
+        s_send_progress(x, tid, pct);
+    }
+    /* A request from the same port: once answered, the ticks before it were
+       handled at the old time. */
+    s_pview_t v;
+    s_view(x, pid, &v);
+    sl_rt_advance(x->rt, 1000);
+    s_send_progress(x, tid, 60);
+    s_send_progress(x, tid, 70);
+    /* Same sender, so the cancel lands after the progress; its events are
+       committed (and published) after theirs. */
+    char args[96];
+    snprintf(args, sizeof(args), "{\"task_id\": \"%s\"}", tid);
+    size_t n;
+    uint8_t *b = s_call(x, "task.get", args, tid, &n);
+    sl_mp_reader_t t, pr;
+    assert_int_equal(sl_mp_map_find(b, n, "task", &t), 0);
+    char st[32];
+    s_rd_str(&t, "status", st, sizeof(st));
+    assert_string_equal(st, "running");
+    assert_int_equal(sl_mp_reader_find(&t, "progress", &pr), 0);
+    assert_int_equal(s_rd_uint(&pr, "pct"), 70); /* the state is always current */
+    free(b);
+    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", pid);
+    b = s_call(x, "pipeline.cancel", args, pid, &n);
+    assert_true(s_ok(b, n));
+    free(b);
+    int ticks = 0;
+    assert_true(s_saw_event(x, "pipeline.status", "status", "cancelled", "task.progress", &ticks));
+    assert_int_equal(ticks, 2); /* the first, then one per throttle period */
+}
+
+static int s_script_shutdown_once(int svc, const sl_attempt_start_t *m, int64_t *app,
+                                  const char **err)
+{
+    int seen = 0;
+    pthread_mutex_lock(&g_mu);
+    for (int i = 0; i < g_nstarts; i++) {
+        seen += strcmp(g_starts[i].task_id, m->task_id) == 0;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return seen == 1 ? SL_OUT_SHUTDOWN : SL_OUT_SUCCESS;
+}
+
+static void test_pipeline_interrupted_attempt_is_not_counted(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_shutdown_once);
+    s_spawn_shard(x);
+    char *pid = s_start(x, EXISTING_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(v.tasks[0].attempts, 1);
+    assert_int_equal(v.tasks[1].attempts, 1);
+    pthread_mutex_lock(&g_mu);
+    assert_int_equal(g_nstarts, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(g_starts[i].attempt, 1);
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void test_pipeline_shards_recover_their_own(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.shards = 2;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    sl_actor_t *shard1 = NULL;
+    assert_int_equal(sl_pipeline_spawn(x->rt, &x->cfg, 1, &shard1), 0);
+    char ids[2][SL_PIPELINE_ID_MAX];
+    int have = 0;
+    while (have != 3) {
+        char id[SL_PIPELINE_ID_MAX];
+        sl_pipeline_id_new(id, 1700000000000LL);
+        int s = sl_pipeline_shard_of(id, 2);
+        if (!(have & (1 << s))) {
+            snprintf(ids[s], sizeof(ids[s]), "%s", id);
+            have |= 1 << s;
+        }
+    }
+    size_t n;
+    char code[32];
+    /* A shard refuses an id that hashes elsewhere. */
+    g_dest = "pipeline.0";
+    uint8_t *b = s_call(x, "pipeline.start", EXISTING_REQ, ids[1], &n);
+    assert_false(s_ok(b, n));
+    s_err_code(b, n, code, sizeof(code));
+    assert_string_equal(code, "invalid");
+    free(b);
+    for (int s = 0; s < 2; s++) {
+        g_dest = s ? "pipeline.1" : "pipeline.0";
+        b = s_call(x, "pipeline.start", EXISTING_REQ, ids[s], &n);
+        assert_true(s_ok(b, n));
+        free(b);
+    }
+    s_wait_starts(4);
+    for (int s = 0; s < 2; s++) {
+        for (int t = 0; t < 2; t++) {
+            char tid[80];
+            snprintf(tid, sizeof(tid), "%s-t%04d", ids[s], t);
+            s_wait_stored_status(x, tid, "queued");
+        }
+    }
+    sl_actor_destroy(&x->shard);
+    sl_actor_destroy(&shard1);
+    s_spawn_shard(x);
+    assert_int_equal(sl_pipeline_spawn(x->rt, &x->cfg, 1, &shard1), 0);
+    s_wait_starts(8);
+    for (int s = 0; s < 2; s++) {
+        g_dest = s ? "pipeline.1" : "pipeline.0";
+        s_pview_t v;
+        s_view(x, ids[s], &v);
+        assert_string_equal(v.status, "running");
+        assert_int_equal(v.running, 2);
+        /* ...and only its own. */
+        char args[96];
+        snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", ids[1 - s]);
+        b = s_call(x, "pipeline.get", args, ids[1 - s], &n);
+        assert_false(s_ok(b, n));
+        free(b);
+    }
+    assert_int_equal(s_nstarts(), 8);
+    sl_actor_destroy(&shard1);
 }
 
 /* Polls the store until the task record has the given status. */
@@ -1263,6 +1436,11 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_retention_keeps_dlq_and_purges_the_rest,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_progress_is_throttled, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_is_not_counted, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_shards_recover_their_own, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_bad_requests_change_nothing, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_list_and_task_get, s_setup, s_teardown),
