@@ -244,8 +244,7 @@ int e2e_read_line(e2e_proc_t *p, char *line, size_t size, int64_t deadline_ms)
     }
 }
 
-int e2e_wait_line(e2e_proc_t *p, const char *prefix, char *line, size_t size,
-                  int64_t deadline_ms)
+int e2e_wait_line(e2e_proc_t *p, const char *prefix, char *line, size_t size, int64_t deadline_ms)
 {
     for (;;) {
         int rc = e2e_read_line(p, line, size, deadline_ms);
@@ -373,8 +372,8 @@ e2e_mock_t *e2e_mock_start(const char *bin, const e2e_args_t *args, const char *
                 if (strcmp(svc, e2e_service_names[s]) == 0 && m->n[s] < 16) {
                     snprintf(m->urls[s][m->n[s]++], 64, "%s", url);
                     size_t len = strlen(m->joined[s]);
-                    snprintf(m->joined[s] + len, sizeof(m->joined[s]) - len, "%s%s",
-                             len ? "," : "", url);
+                    snprintf(m->joined[s] + len, sizeof(m->joined[s]) - len, "%s%s", len ? "," : "",
+                             url);
                 }
             }
         }
@@ -503,7 +502,8 @@ static void s_pack(msgpack_packer *pk, const json_t *v)
     switch (json_typeof(v)) {
     case JSON_OBJECT:
         msgpack_pack_map(pk, json_object_size(v));
-        json_object_foreach((json_t *)v, key, item) {
+        json_object_foreach((json_t *)v, key, item)
+        {
             msgpack_pack_str(pk, strlen(key));
             msgpack_pack_str_body(pk, key, strlen(key));
             s_pack(pk, item);
@@ -511,7 +511,8 @@ static void s_pack(msgpack_packer *pk, const json_t *v)
         break;
     case JSON_ARRAY:
         msgpack_pack_array(pk, json_array_size(v));
-        json_array_foreach(v, i, item) {
+        json_array_foreach(v, i, item)
+        {
             s_pack(pk, item);
         }
         break;
@@ -727,8 +728,7 @@ json_t *e2e_callf(e2e_api_t *api, int timeout_ms, const char *fmt, ...)
     return e2e_call(api, req, timeout_ms);
 }
 
-json_t *e2e_call_raw(e2e_api_t *api, const void *bytes, size_t len, int nframes,
-                     int timeout_ms)
+json_t *e2e_call_raw(e2e_api_t *api, const void *bytes, size_t len, int nframes, int timeout_ms)
 {
     for (int i = 0; i < nframes; i++) {
         if (zmq_send(api->sock, bytes, len, i + 1 < nframes ? ZMQ_SNDMORE : 0) < 0) {
@@ -753,8 +753,8 @@ const char *e2e_err_code(const json_t *reply)
 
 bool e2e_pstatus_terminal(const char *s)
 {
-    return s && (!strcmp(s, "completed") || !strcmp(s, "partial_success") ||
-                 !strcmp(s, "failed") || !strcmp(s, "cancelled"));
+    return s && (!strcmp(s, "completed") || !strcmp(s, "partial_success") || !strcmp(s, "failed") ||
+                 !strcmp(s, "cancelled"));
 }
 
 bool e2e_tstatus_terminal(const char *s)
@@ -791,8 +791,8 @@ json_t *e2e_events_all(e2e_api_t *api, uint64_t *last_seq)
     json_t *all = json_array();
     uint64_t seq = 0;
     for (int page = 0; page < 10000; page++) {
-        json_t *r = e2e_callf(api, 5000, "{ss sI sI}", "op", "events.since", "seq",
-                              (json_int_t)seq, "limit", (json_int_t)1000);
+        json_t *r = e2e_callf(api, 5000, "{ss sI sI}", "op", "events.since", "seq", (json_int_t)seq,
+                              "limit", (json_int_t)1000);
         if (!e2e_ok(r)) {
             json_decref(r);
             json_decref(all);
@@ -819,7 +819,8 @@ int e2e_count_tasks(const json_t *p, const char *kind, const char *status)
     int n = 0;
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(p, "tasks"), i, t) {
+    json_array_foreach(json_object_get(p, "tasks"), i, t)
+    {
         const char *k = json_string_value(json_object_get(t, "kind"));
         const char *s = json_string_value(json_object_get(t, "status"));
         if ((!kind || (k && !strcmp(k, kind))) && (!status || (s && !strcmp(s, status)))) {

@@ -21,15 +21,15 @@
 
 /* ---- time, files, ports ---------------------------------------------------- */
 
-int64_t e2e_now_ms(void);                   /* CLOCK_MONOTONIC */
-int64_t e2e_wall_ms(void);                  /* CLOCK_REALTIME, as the API's times */
-void e2e_nap(int ms);                       /* the pause between two polls of a condition */
-char *e2e_tmpdir(void);                     /* mkdtemp under /tmp; caller frees */
-void e2e_rmrf(const char *dir);             /* removes a tree made by the test */
-int e2e_free_port(void);                    /* a loopback port that was free: bind(0)+close */
+int64_t e2e_now_ms(void);       /* CLOCK_MONOTONIC */
+int64_t e2e_wall_ms(void);      /* CLOCK_REALTIME, as the API's times */
+void e2e_nap(int ms);           /* the pause between two polls of a condition */
+char *e2e_tmpdir(void);         /* mkdtemp under /tmp; caller frees */
+void e2e_rmrf(const char *dir); /* removes a tree made by the test */
+int e2e_free_port(void);        /* a loopback port that was free: bind(0)+close */
 bool e2e_file_contains(const char *path, const char *needle);
 int e2e_write_file(const char *path, const char *text);
-char *e2e_read_file(const char *path);      /* caller frees; NULL if unreadable */
+char *e2e_read_file(const char *path); /* caller frees; NULL if unreadable */
 
 /* ---- argument lists ------------------------------------------------------------ */
 
@@ -45,13 +45,13 @@ void e2e_args_free(e2e_args_t *a);
 
 typedef struct {
     pid_t pid;
-    int out_fd;        /* the child's stdout */
-    char buf[16384];   /* stdout bytes read but not yet returned as lines */
+    int out_fd;      /* the child's stdout */
+    char buf[16384]; /* stdout bytes read but not yet returned as lines */
     size_t len;
     bool eof;
     bool reaped;
-    int status;        /* waitpid status once reaped */
-    char log[512];     /* the child's stderr */
+    int status;    /* waitpid status once reaped */
+    char log[512]; /* the child's stderr */
 } e2e_proc_t;
 
 /* Starts argv[0] with argv (NULL-terminated) and `env` (NULL or "K=V"
@@ -64,8 +64,7 @@ e2e_proc_t *e2e_spawn(char *const argv[], char *const env[], const char *log_pat
 int e2e_read_line(e2e_proc_t *p, char *line, size_t size, int64_t deadline_ms);
 
 /* Reads lines until one starts with prefix: 0 (line holds it), -1, -2. */
-int e2e_wait_line(e2e_proc_t *p, const char *prefix, char *line, size_t size,
-                  int64_t deadline_ms);
+int e2e_wait_line(e2e_proc_t *p, const char *prefix, char *line, size_t size, int64_t deadline_ms);
 
 /* Waits for the child to exit by deadline_ms: its exit code (128 + signal
    when killed), or -1 on timeout (the child is left running). */
@@ -134,8 +133,7 @@ json_t *e2e_callf(e2e_api_t *api, int timeout_ms, const char *fmt, ...);
 
 /* Sends raw bytes as one frame (nframes > 1: the same bytes in several
    frames) and returns the next reply, NULL by timeout_ms. */
-json_t *e2e_call_raw(e2e_api_t *api, const void *bytes, size_t len, int nframes,
-                     int timeout_ms);
+json_t *e2e_call_raw(e2e_api_t *api, const void *bytes, size_t len, int nframes, int timeout_ms);
 
 /* JSON <-> msgpack (strings "bin:..." are packed as bin). */
 int e2e_pack(const json_t *v, char **out, size_t *len);

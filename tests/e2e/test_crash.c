@@ -158,13 +158,14 @@ static void s_kill(s_fx_t *fx)
 
 static char *s_start_pipeline(s_fx_t *fx)
 {
-    json_t *req = json_pack(
-        "{ss ss s{ss s[s] s[sss]} s{sb s[] s{sb si s[s]}} s{si sf sf}}", "op", "pipeline.start",
-        "name", "crash loop", "generation", "mode", "generate", "models",
-        "google_gemini-3-flash-preview-20251217", "templates", "api_url_shortener",
-        "api_weather_display", "auth_user_login", "analysis", "enabled", 1, "tools", "options",
-        "parallel", 1, "max_concurrent_tasks", 4, "target_urls", "http://{model}-app{app}_backend:5000",
-        "retry", "max_attempts", 3, "initial", 0.05, "max", 0.2);
+    json_t *req =
+        json_pack("{ss ss s{ss s[s] s[sss]} s{sb s[] s{sb si s[s]}} s{si sf sf}}", "op",
+                  "pipeline.start", "name", "crash loop", "generation", "mode", "generate",
+                  "models", "google_gemini-3-flash-preview-20251217", "templates",
+                  "api_url_shortener", "api_weather_display", "auth_user_login", "analysis",
+                  "enabled", 1, "tools", "options", "parallel", 1, "max_concurrent_tasks", 4,
+                  "target_urls", "http://{model}-app{app}_backend:5000", "retry", "max_attempts", 3,
+                  "initial", 0.05, "max", 0.2);
     assert_non_null(req);
     json_t *r = e2e_call(fx->api, req, 10000);
     assert_true(e2e_ok(r));
@@ -198,7 +199,8 @@ static void s_check_and_record(s_fx_t *fx)
         assert_non_null(p);
         size_t i;
         json_t *t;
-        json_array_foreach(json_object_get(p, "tasks"), i, t) {
+        json_array_foreach(json_object_get(p, "tasks"), i, t)
+        {
             const char *tid = s_str(t, "id");
             s_done_t *d = s_find_done(fx, tid);
             if (d) {
@@ -353,7 +355,8 @@ static void test_crash_sigkill_loop(void **state)
         assert_non_null(p);
         not_completed += strcmp(s_str(p, "status"), "completed") != 0;
         assert_int_equal(json_array_size(json_object_get(p, "tasks")), 15);
-        json_array_foreach(json_object_get(p, "tasks"), i, t) {
+        json_array_foreach(json_object_get(p, "tasks"), i, t)
+        {
             const char *tid = s_str(t, "id");
             if (s_int(t, "attempts") != 1) {
                 inflated++;
@@ -361,7 +364,8 @@ static void test_crash_sigkill_loop(void **state)
                         s_str(t, "status"), (long long)s_int(t, "attempts"));
             }
             int succeeded_events = 0;
-            json_array_foreach(fx->events, j, ev) {
+            json_array_foreach(fx->events, j, ev)
+            {
                 succeeded_events += !strcmp(s_str(ev, "topic"), "task.status") &&
                                     !strcmp(s_str(ev, "task_id"), tid) &&
                                     !strcmp(s_str(ev, "status"), "succeeded");
@@ -374,8 +378,9 @@ static void test_crash_sigkill_loop(void **state)
         }
         json_decref(p);
     }
-    fprintf(stderr, "%d pipelines, %d restarts, %d results, %zu events; %d not completed, %d "
-                    "tasks with inflated attempts\n",
+    fprintf(stderr,
+            "%d pipelines, %d restarts, %d results, %zu events; %d not completed, %d "
+            "tasks with inflated attempts\n",
             fx->npipes, fx->restarts, fx->ndone, json_array_size(fx->events), not_completed,
             inflated);
     assert_int_equal(not_completed, 0);

@@ -68,7 +68,8 @@ static void s_dump(const char *what, const char *path)
     char *text = e2e_read_file(path);
     if (text && *text) {
         size_t n = strlen(text);
-        fprintf(stderr, "---- %s (last 4000 bytes) ----\n%s\n", what, n > 4000 ? text + n - 4000 : text);
+        fprintf(stderr, "---- %s (last 4000 bytes) ----\n%s\n", what,
+                n > 4000 ? text + n - 4000 : text);
     }
     free(text);
 }
@@ -279,8 +280,8 @@ static void test_daemon_incident_partial_success(void **state)
     /* Per-pipeline timeouts (seconds, fractions allowed): a hung attempt is
        ended after 1 s, a stalled one after 0.5 s of silence. */
     json_object_set_new(req, "timeouts",
-                        json_pack("{sf sf si si si}", "attempt", 1.0, "progress", 0.5, "task",
-                                  20, "stage", 30, "pipeline", 40));
+                        json_pack("{sf sf si si si}", "attempt", 1.0, "progress", 0.5, "task", 20,
+                                  "stage", 30, "pipeline", 40));
     json_object_set_new(req, "retry",
                         json_pack("{si sf sf}", "max_attempts", 3, "initial", 0.05, "max", 0.2));
     int64_t t0 = e2e_now_ms();
@@ -312,7 +313,8 @@ static void test_daemon_incident_partial_success(void **state)
     bool hang_caught = false, drop_caught = false, freeze_caught = false;
     size_t i;
     json_t *t;
-    json_array_foreach(tasks, i, t) {
+    json_array_foreach(tasks, i, t)
+    {
         json_t *full = s_task_get(fx, s_str(t, "id"));
         const char *kind = s_str(t, "kind");
         const char *status = s_str(t, "status");
@@ -394,7 +396,8 @@ static void test_daemon_incident_partial_success(void **state)
         assert_true(e2e_ok(r));
         int in_dlq = 0;
         json_t *e;
-        json_array_foreach(json_object_get(r, "entries"), i, e) {
+        json_array_foreach(json_object_get(r, "entries"), i, e)
+        {
             in_dlq += !strcmp(s_str(e, "pipeline_id"), id);
         }
         assert_int_equal(in_dlq, s_int(counts, "dead"));
@@ -408,10 +411,11 @@ static void test_daemon_incident_partial_success(void **state)
     assert_int_equal(json_array_size(events), last_seq);
     int finals = 0;
     json_t *ev;
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         assert_int_equal(s_int(ev, "seq"), (int64_t)i + 1);
-        if (!strcmp(s_str(ev, "topic"), "pipeline.status") && !strcmp(s_str(ev, "pipeline_id"), id) &&
-            e2e_pstatus_terminal(s_str(ev, "status"))) {
+        if (!strcmp(s_str(ev, "topic"), "pipeline.status") &&
+            !strcmp(s_str(ev, "pipeline_id"), id) && e2e_pstatus_terminal(s_str(ev, "status"))) {
             assert_string_equal(s_str(ev, "status"), "partial_success");
             finals++;
         }
@@ -589,7 +593,8 @@ static void test_daemon_sigterm_resume(void **state)
     size_t ndone = 0;
     size_t i;
     json_t *t;
-    json_array_foreach(json_object_get(p, "tasks"), i, t) {
+    json_array_foreach(json_object_get(p, "tasks"), i, t)
+    {
         if (strcmp(s_str(t, "status"), "succeeded") || ndone == 16) {
             continue;
         }
@@ -628,7 +633,8 @@ static void test_daemon_sigterm_resume(void **state)
     assert_string_equal(s_str(p, "status"), "completed");
     /* A fault-free fleet: every task took exactly one counted attempt, the
        ones interrupted by the stop included. */
-    json_array_foreach(json_object_get(p, "tasks"), i, t) {
+    json_array_foreach(json_object_get(p, "tasks"), i, t)
+    {
         if (s_int(t, "attempts") != 1) {
             json_t *full = s_task_get(fx, s_str(t, "id"));
             char *dump = json_dumps(full, JSON_COMPACT);
@@ -656,17 +662,20 @@ static void test_daemon_sigterm_resume(void **state)
     assert_non_null(events);
     assert_int_equal(json_array_size(events), last_seq);
     json_t *ev;
-    json_array_foreach(json_object_get(p, "tasks"), i, t) {
+    json_array_foreach(json_object_get(p, "tasks"), i, t)
+    {
         int n = 0;
         size_t j;
-        json_array_foreach(events, j, ev) {
+        json_array_foreach(events, j, ev)
+        {
             n += !strcmp(s_str(ev, "topic"), "task.status") &&
                  !strcmp(s_str(ev, "task_id"), s_str(t, "id")) &&
                  !strcmp(s_str(ev, "status"), "succeeded");
         }
         assert_int_equal(n, 1);
     }
-    json_array_foreach(events, i, ev) {
+    json_array_foreach(events, i, ev)
+    {
         assert_int_equal(s_int(ev, "seq"), (int64_t)i + 1);
     }
     json_decref(events);
@@ -780,14 +789,15 @@ static void test_daemon_bad_requests(void **state)
                    "missing_field");
     s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss si}", "op", "pipeline.get", "pipeline_id", 5),
                    "get int id", "invalid");
-    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.get", "pipeline_id",
-                                 "p0000000000000000000"),
+    s_expect_error(fx,
+                   e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.get", "pipeline_id",
+                             "p0000000000000000000"),
                    "get unknown", NULL);
-    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.cancel", "pipeline_id",
-                                 "nope"),
-                   "cancel unknown", NULL);
-    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.cancel", "pipeline_id",
-                                 id),
+    s_expect_error(
+        fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.cancel", "pipeline_id", "nope"),
+        "cancel unknown", NULL);
+    s_expect_error(fx,
+                   e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.cancel", "pipeline_id", id),
                    "cancel finished", NULL);
     s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "task.get", "task_id", "nope"),
                    "task unknown", NULL);
@@ -806,20 +816,19 @@ static void test_daemon_bad_requests(void **state)
                              "api_url_shortener"),
                    "models not a list", NULL);
     s_expect_error(fx,
-                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{s[s]}}", "op",
-                             "pipeline.start", "generation", "mode", "generate", "models",
-                             S_MODEL, "templates", "api_url_shortener", "analysis", "tools",
-                             "no-such-tool"),
+                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{s[s]}}", "op", "pipeline.start",
+                             "generation", "mode", "generate", "models", S_MODEL, "templates",
+                             "api_url_shortener", "analysis", "tools", "no-such-tool"),
                    "unknown tool", NULL);
     s_expect_error(fx,
-                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{si}}", "op",
-                             "pipeline.start", "generation", "mode", "generate", "models",
-                             S_MODEL, "templates", "api_url_shortener", "timeouts", "task", -5),
+                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{si}}", "op", "pipeline.start",
+                             "generation", "mode", "generate", "models", S_MODEL, "templates",
+                             "api_url_shortener", "timeouts", "task", -5),
                    "negative timeout", NULL);
     s_expect_error(fx,
-                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{si}}", "op",
-                             "pipeline.start", "generation", "mode", "warp", "models", S_MODEL,
-                             "templates", "api_url_shortener", "retry", "max_attempts", 0),
+                   e2e_callf(fx->api, 5000, "{ss s{ss s[s] s[s]} s{si}}", "op", "pipeline.start",
+                             "generation", "mode", "warp", "models", S_MODEL, "templates",
+                             "api_url_shortener", "retry", "max_attempts", 0),
                    "bad mode", NULL);
 
     /* Still alive, and nothing changed: the same pipelines, no new event. */

@@ -128,8 +128,8 @@ static void s_run_host(s_fx_t *fx, const char *generator_urls, s_out_t *out)
         char a[128], b[128], c[128], d[128], e[128];
         if (sscanf(line, "started %127s", a) == 1) {
             snprintf(out->id, sizeof(out->id), "%s", a);
-        } else if (sscanf(line, "event pipeline.status seq=%127s pipeline=%127s status=%127s", a,
-                          b, c) == 3) {
+        } else if (sscanf(line, "event pipeline.status seq=%127s pipeline=%127s status=%127s", a, b,
+                          c) == 3) {
             assert_string_equal(b, out->id);
             assert_true(atoi(a) > 0);
             snprintf(out->event_status, sizeof(out->event_status), "%s", c);

@@ -46,14 +46,13 @@ static int64_t s_now_ms(void)
 
 static void s_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: embed_host [--data-dir DIR] [--set KEY=VALUE]... [--model M]\n"
-            "                  [--template T]... [--timeout-ms N]\n"
-            "Embeds sluice in this process (its own ZeroMQ context, inproc API and PUB),\n"
-            "runs one pipeline to its end and prints its final status. Services come from\n"
-            "STATIC_ANALYZER_URLS, DYNAMIC_ANALYZER_URLS, PERF_TESTER_URLS, AI_ANALYZER_URLS\n"
-            "and GENERATOR_URLS. Exit: 0 completed, 2 partial_success, 3 failed,\n"
-            "4 cancelled, 1 error.\n");
+    fprintf(out, "usage: embed_host [--data-dir DIR] [--set KEY=VALUE]... [--model M]\n"
+                 "                  [--template T]... [--timeout-ms N]\n"
+                 "Embeds sluice in this process (its own ZeroMQ context, inproc API and PUB),\n"
+                 "runs one pipeline to its end and prints its final status. Services come from\n"
+                 "STATIC_ANALYZER_URLS, DYNAMIC_ANALYZER_URLS, PERF_TESTER_URLS, AI_ANALYZER_URLS\n"
+                 "and GENERATOR_URLS. Exit: 0 completed, 2 partial_success, 3 failed,\n"
+                 "4 cancelled, 1 error.\n");
 }
 
 static void s_pack_str(msgpack_packer *pk, const char *s)
@@ -326,8 +325,8 @@ int main(int argc, char **argv)
     if (s_call(dealer, &sb, &reply, deadline) == 0) {
         const msgpack_object *p = s_get(&reply.data, "pipeline");
         const msgpack_object *tasks = s_get(p, "tasks");
-        for (uint32_t i = 0; tasks && tasks->type == MSGPACK_OBJECT_ARRAY && i < tasks->via.array.size;
-             i++) {
+        for (uint32_t i = 0;
+             tasks && tasks->type == MSGPACK_OBJECT_ARRAY && i < tasks->via.array.size; i++) {
             const msgpack_object *t = &tasks->via.array.ptr[i];
             char tid[128], svc[64], st[64];
             s_str(t, "id", tid, sizeof(tid));
