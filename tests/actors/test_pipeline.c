@@ -327,6 +327,15 @@ static void s_set_script(s_script_fn fn)
     pthread_mutex_unlock(&g_mu);
 }
 
+/* Real-time deadlines for bounded polling (the runtime clock is manual). */
+#define WAIT_S 10.0
+static double s_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void s_pause(void)
 {
     struct timespec ts = {0, 2 * 1000 * 1000};
@@ -475,7 +484,7 @@ static void s_view(s_fix_t *x, const char *pid, s_pview_t *v)
 /* Polls pipeline.get until its status is `want` (real-time deadline). */
 static void s_wait_status(s_fix_t *x, const char *pid, const char *want, s_pview_t *v)
 {
-    for (int i = 0; i < 2500; i++) {
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
         s_view(x, pid, v);
         if (strcmp(v->status, want) == 0) {
             return;
@@ -495,7 +504,7 @@ static int s_nstarts(void)
 
 static void s_wait_starts(int n)
 {
-    for (int i = 0; i < 2500 && s_nstarts() < n; i++) {
+    for (double until = s_mono() + WAIT_S; s_mono() < until && s_nstarts() < n;) {
         s_pause();
     }
     assert_true(s_nstarts() >= n);
@@ -734,7 +743,7 @@ static void test_pipeline_cancel_mid_run(void **state)
     s_wait_status(x, pid, "cancelled", &v);
     assert_int_equal(v.cancelled, 2);
     /* The endpoint was told, and its late cancelled results changed nothing. */
-    for (int i = 0; i < 500; i++) {
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
         pthread_mutex_lock(&g_mu);
         int c = g_ncancels;
         pthread_mutex_unlock(&g_mu);
@@ -808,7 +817,7 @@ static void test_pipeline_stage_timeout(void **state)
     s_wait_starts(2);
     s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
     s_pview_t v;
-    for (int i = 0; i < 2500; i++) {
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
         s_view(x, pid, &v);
         if (v.succeeded == 1) {
             break;
@@ -850,7 +859,7 @@ static int s_script_transport(int svc, const sl_attempt_start_t *m, int64_t *app
 static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const char *value,
                         const char *count_topic, int *count)
 {
-    for (int i = 0; i < 300; i++) {
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
         sl_msg_t *m = NULL;
         if (sl_port_recv(x->events, 10, &m) < 0) {
             continue;
@@ -956,7 +965,7 @@ static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
     s_spawn_shard(x);
     char *pid = s_start(x, EXISTING_REQ);
     s_pview_t v;
-    for (int i = 0; i < 2500; i++) {
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
         s_view(x, pid, &v);
         if (v.succeeded == 2) {
             break;
@@ -1151,7 +1160,7 @@ static void test_pipeline_shards_recover_their_own(void **state)
 /* Polls the store until the task record has the given status. */
 static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
 {
-    for (int i = 0; i < 2500; i++) {
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
         sl_store_get_t g = {.db = 2, .key = {(uint8_t *)tid, strlen(tid)}};
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -1205,6 +1214,19 @@ static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *
     return rc;
 }
 
+/* Polls until db/key is stored (pipeline.get can run ahead of the commit
+   of fire-and-forget writes). */
+static int s_wait_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen)
+{
+    int rc = SL_ENOTFOUND;
+    for (double until = s_mono() + WAIT_S; s_mono() < until; s_pause()) {
+        if ((rc = s_stored(x, db, key, out, outlen)) == 0) {
+            break;
+        }
+    }
+    return rc;
+}
+
 static int s_script_app2_fails(int svc, const sl_attempt_start_t *m, int64_t *app,
                                const char **err)
 {
@@ -1236,7 +1258,7 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     /* The DLQ entry holds the whole story: both attempts and their errors. */
     uint8_t *val = NULL;
     size_t vlen = 0;
-    assert_int_equal(s_stored(x, 6, t_dead, &val, &vlen), 0);
+    assert_int_equal(s_wait_stored(x, 6, t_dead, &val, &vlen), 0);
     sl_dlq_rec_t dq;
     assert_int_equal(sl_dlq_rec_decode(val, vlen, &dq), 0);
     assert_int_equal(dq.attempts, 2);
@@ -1247,12 +1269,12 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     assert_string_equal(dq.service, "static-analyzer");
     sl_dlq_rec_clear(&dq);
     free(val);
-    assert_int_equal(s_stored(x, 4, t_done, &val, &vlen), 0); /* the raw result */
+    assert_int_equal(s_wait_stored(x, 4, t_done, &val, &vlen), 0); /* the raw result */
     assert_non_null(memmem(val, vlen, "analysis_result", 15));
     free(val);
 
     sl_rt_advance(x->rt, 5000);
-    for (int i = 0; i < 2500 && s_stored(x, 1, done, NULL, NULL) == 0; i++) {
+    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, done, NULL, NULL) == 0;) {
         s_pause();
     }
     assert_int_equal(s_stored(x, 1, done, NULL, NULL), SL_ENOTFOUND);
@@ -1274,7 +1296,7 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     free(b);
     assert_int_equal(s_stored(x, 6, t_dead, NULL, NULL), SL_ENOTFOUND);
     sl_rt_advance(x->rt, 5000);
-    for (int i = 0; i < 2500 && s_stored(x, 1, parked, NULL, NULL) == 0; i++) {
+    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, parked, NULL, NULL) == 0;) {
         s_pause();
     }
     assert_int_equal(s_stored(x, 1, parked, NULL, NULL), SL_ENOTFOUND);
