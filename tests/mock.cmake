@@ -1,0 +1,10 @@
+# test_mock: sluice-mock-analyzer as a child process, driven by a minimal
+# independent WebSocket client and a recording progress gateway.
+if(TARGET sluice-mock-analyzer)
+  sl_add_test(NAME test_mock
+    SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools/test_mock.c ${CMAKE_CURRENT_LIST_DIR}/tools/mock_ws.c
+    LIBS PkgConfig::JANSSON PkgConfig::OPENSSL
+    LABEL integration TIMEOUT 60)
+  target_compile_definitions(test_mock PRIVATE MOCK_BIN="$<TARGET_FILE:sluice-mock-analyzer>")
+  add_dependencies(test_mock sluice-mock-analyzer)
+endif()

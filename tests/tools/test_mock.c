@@ -1,0 +1,741 @@
+/*  test_mock.c: sluice-mock-analyzer as a real child process on loopback.
+
+    Each case starts the mock with port 0, reads its URLs from stdout, talks
+    to it with the minimal client in mock_ws.c (and receives out-of-band
+    progress on the recording gateway), then stops it by pid with SIGTERM and
+    checks it exited 0. Times run with --time-scale so cases take
+    milliseconds; every wait has a deadline.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/tools/mock_ws.h"
+
+#ifndef MOCK_BIN
+#define MOCK_BIN "sluice-mock-analyzer"
+#endif
+
+#define S_MAX_REPLICAS 16
+
+typedef struct {
+    pid_t pid;
+    int out_fd;
+    int count;
+    char service[S_MAX_REPLICAS][64];
+    int port[S_MAX_REPLICAS];
+    int control_port;
+} s_mock_t;
+
+static long long s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads one line from fd before deadline; returns length or -1. */
+static int s_read_line(int fd, char *buf, size_t size, long long deadline)
+{
+    size_t n = 0;
+    while (n + 1 < size) {
+        long long left = deadline - s_now_ms();
+        if (left <= 0) {
+            return -1;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left) <= 0) {
+            continue;
+        }
+        char ch;
+        ssize_t r = read(fd, &ch, 1);
+        if (r <= 0) {
+            return -1;
+        }
+        if (ch == '\n') {
+            break;
+        }
+        buf[n++] = ch;
+    }
+    buf[n] = 0;
+    return (int)n;
+}
+
+/* Starts the mock with the given arguments (NULL-terminated). Returns 0 once
+   it printed "ready", -1 if it exited or did not get ready in 10 s. */
+static int s_mock_start(s_mock_t *m, const char *first, ...)
+{
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = MOCK_BIN;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && argc < 62; a = va_arg(ap, const char *)) {
+        argv[argc++] = a;
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    memset(m, 0, sizeof *m);
+    int pfd[2];
+    if (pipe(pfd) != 0) {
+        return -1;
+    }
+    m->pid = fork();
+    if (m->pid == 0) {
+        /* If the test process dies, the mock must not outlive it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        dup2(pfd[1], STDOUT_FILENO);
+        close(pfd[0]);
+        close(pfd[1]);
+        execv(MOCK_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    m->out_fd = pfd[0];
+    if (m->pid < 0) {
+        return -1;
+    }
+    long long deadline = s_now_ms() + 10000;
+    char line[256];
+    while (s_read_line(m->out_fd, line, sizeof line, deadline) >= 0) {
+        char svc[64], url[128];
+        if (strcmp(line, "ready") == 0) {
+            return 0;
+        }
+        if (sscanf(line, "replica %63s %127s", svc, url) == 2 && m->count < S_MAX_REPLICAS) {
+            snprintf(m->service[m->count], sizeof m->service[0], "%s", svc);
+            m->port[m->count++] = mock_ws_url_port(url);
+        } else if (strncmp(line, "control 127.0.0.1:", 18) == 0) {
+            m->control_port = atoi(line + 18);
+        }
+    }
+    return -1;
+}
+
+/* SIGTERM by pid, wait up to 5 s, SIGKILL fallback. Returns the exit status
+   (0 for a clean exit) or -1 if it had to be killed. */
+static int s_mock_stop(s_mock_t *m)
+{
+    if (m->pid <= 0) {
+        return -1;
+    }
+    kill(m->pid, SIGTERM);
+    long long deadline = s_now_ms() + 5000;
+    int status = 0;
+    while (s_now_ms() < deadline) {
+        pid_t r = waitpid(m->pid, &status, WNOHANG);
+        if (r == m->pid) {
+            close(m->out_fd);
+            m->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* bounded poll of the child's state, not a sync sleep */
+    }
+    kill(m->pid, SIGKILL);
+    waitpid(m->pid, &status, 0);
+    close(m->out_fd);
+    m->pid = 0;
+    return -1;
+}
+
+/* Sends one control line and returns the answer (caller frees) or NULL. */
+static char *s_control(const s_mock_t *m, const char *cmd)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)m->control_port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
+    char line[8192];
+    snprintf(line, sizeof line, "%s\n", cmd);
+    if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0) {
+        close(fd);
+        return NULL;
+    }
+    int n = s_read_line(fd, line, sizeof line, s_now_ms() + 5000);
+    close(fd);
+    return n >= 0 ? strdup(line) : NULL;
+}
+
+/* Receives one text frame and parses it as a JSON object (NULL otherwise). */
+static json_t *s_recv_json(mock_ws_t *ws, int timeout_ms)
+{
+    char *text = NULL;
+    int rc = mock_ws_recv(ws, timeout_ms, &text, NULL);
+    json_t *j = rc == MOCK_WS_TEXT ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    return j;
+}
+
+static const char *s_str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+/* Sends text and expects a frame of the given type. Returns it (caller
+   decrefs). */
+static json_t *s_roundtrip(mock_ws_t *ws, const char *text, const char *type)
+{
+    assert_int_equal(mock_ws_send_text(ws, text), 0);
+    json_t *j = s_recv_json(ws, 3000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), type);
+    return j;
+}
+
+/* Reads frames until a close frame; returns the close code (or -1 on EOF /
+   timeout). Counts the text frames in *texts if not NULL. */
+static int s_expect_close(mock_ws_t *ws, char **reason)
+{
+    long long deadline = s_now_ms() + 3000;
+    while (s_now_ms() < deadline) {
+        char *out = NULL;
+        int code = 0;
+        int rc = mock_ws_recv(ws, 3000, &out, &code);
+        if (rc == MOCK_WS_CLOSE) {
+            if (reason) {
+                *reason = out;
+            } else {
+                free(out);
+            }
+            return code;
+        }
+        free(out);
+        if (rc != MOCK_WS_TEXT && rc != MOCK_WS_PONG) {
+            return -1;
+        }
+    }
+    return -1;
+}
+
+static const char *s_static_req =
+    "{\"type\": \"static_analyze\", \"model_slug\": \"test_model-1\", \"app_number\": 1, "
+    "\"tools\": [\"bandit\", \"pylint\"], \"id\": \"req-1\", "
+    "\"timestamp\": \"2026-11-28T20:55:00+00:00\"}";
+
+/* ---- cases -------------------------------------------------------------- */
+
+static void test_mock_control_frames(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0", NULL), 0);
+    assert_int_equal(m.count, 1);
+    assert_string_equal(m.service[0], "static-analyzer");
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+
+    json_t *j = s_roundtrip(&ws, "{\"type\": \"ping\", \"id\": \"p1\"}", "pong");
+    assert_string_equal(s_str(j, "service"), "static-analyzer");
+    assert_non_null(s_str(j, "timestamp"));
+    json_decref(j);
+
+    /* the connection stays open after control frames */
+    j = s_roundtrip(&ws, "{\"type\": \"health_check\", \"id\": \"h1\"}", "health_response");
+    assert_string_equal(s_str(j, "status"), "healthy");
+    assert_true(json_is_number(json_object_get(j, "uptime")));
+    json_t *tools = json_object_get(j, "available_tools");
+    assert_true(json_is_array(tools));
+    assert_string_equal(json_string_value(json_array_get(tools, 0)), "bandit");
+    /* key order as captured */
+    const char *order[] = {"type", "status", "service", "version", "uptime", "available_tools",
+                           "timestamp"};
+    int k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        assert_true(k < 7);
+        assert_string_equal(key, order[k++]);
+    }
+    json_decref(j);
+
+    j = s_roundtrip(&ws, "{\"type\": \"server_status\", \"id\": \"s1\"}", "error");
+    assert_string_equal(s_str(j, "message"), "Unknown message type: server_status");
+    json_decref(j);
+
+    j = s_roundtrip(&ws, "not json", "error");
+    assert_string_equal(s_str(j, "message"), "Invalid JSON format");
+    json_decref(j);
+
+    json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
+    mock_ws_close(&ws);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+/* Waits for a pushed frame with stage "completed"; returns its index. */
+static int s_gw_wait_completed(mock_gw_t *gw, int timeout_ms)
+{
+    long long deadline = s_now_ms() + timeout_ms;
+    int seen = 0;
+    while (s_now_ms() < deadline) {
+        int n = mock_gw_count(gw);
+        for (; seen < n; seen++) {
+            char *f = mock_gw_frame(gw, seen);
+            json_t *j = f ? json_loads(f, 0, NULL) : NULL;
+            bool done = j && s_str(j, "stage") && strcmp(s_str(j, "stage"), "completed") == 0;
+            json_decref(j);
+            free(f);
+            if (done) {
+                return seen;
+            }
+        }
+        struct timespec ts = {0, 2 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static void test_mock_static_analyze(void **state)
+{
+    mock_gw_t gw;
+    assert_int_equal(mock_gw_start(&gw), 0);
+    char gateway[64];
+    snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d", gw.port);
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:latency=2000-3000",
+                                  "--gateway", gateway, "--time-scale", "0.01", NULL),
+                     0);
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    json_t *j = s_roundtrip(&ws, s_static_req, "status_update");
+    assert_string_equal(s_str(j, "stage"), "started");
+    assert_string_equal(s_str(j, "analysis_id"), "req-1");
+    assert_string_equal(s_str(j, "message"), "Starting static analysis for test_model-1 app 1");
+    json_decref(j);
+
+    j = s_recv_json(&ws, 3000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "static_analysis_result");
+    assert_string_equal(s_str(j, "status"), "success");
+    assert_string_equal(s_str(j, "service"), "static-analyzer");
+    assert_null(json_object_get(j, "id")); /* legacy: correlation is by connection */
+    json_t *a = json_object_get(j, "analysis");
+    assert_string_equal(s_str(a, "model_slug"), "test_model-1");
+    assert_int_equal(json_integer_value(json_object_get(a, "app_number")), 1);
+    assert_int_equal(json_array_size(json_object_get(a, "tools_used")), 2);
+    assert_true(json_is_object(json_object_get(json_object_get(a, "results"), "python")));
+    json_t *sum = json_object_get(a, "summary");
+    assert_true(json_is_integer(json_object_get(sum, "total_issues_found")));
+    assert_string_equal(s_str(sum, "analysis_status"), "completed");
+    assert_non_null(s_str(j, "timestamp"));
+    json_decref(j);
+
+    char *reason = NULL;
+    assert_int_equal(s_expect_close(&ws, &reason), 1000);
+    assert_string_equal(reason, "Analysis complete");
+    free(reason);
+    mock_ws_close(&ws);
+
+    /* out-of-band progress: a new connection per push, id as correlation_id */
+    int last = s_gw_wait_completed(&gw, 3000);
+    assert_true(last >= 1);
+    char *f = mock_gw_frame(&gw, 0);
+    j = json_loads(f, 0, NULL);
+    free(f);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "progress_update");
+    assert_string_equal(s_str(j, "correlation_id"), "req-1");
+    assert_string_equal(s_str(j, "stage"), "starting");
+    assert_string_equal(s_str(j, "service"), "static-analyzer");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "data"), "app_number")),
+                     1);
+    json_decref(j);
+    pthread_mutex_lock(&gw.mu);
+    int conns = gw.connections;
+    pthread_mutex_unlock(&gw.mu);
+    assert_true(conns >= last + 1);
+    assert_int_equal(s_mock_stop(&m), 0);
+    mock_gw_stop(&gw);
+}
+
+static void test_mock_dynamic_empty_correlation(void **state)
+{
+    mock_gw_t gw;
+    assert_int_equal(mock_gw_start(&gw), 0);
+    char gateway[64];
+    snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d/progress", gw.port);
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "dynamic-analyzer:127.0.0.1:0", "--gateway",
+                                  gateway, "--time-scale", "0.01", NULL),
+                     0);
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    json_decref(s_roundtrip(&ws,
+                            "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", "
+                            "\"app_number\": 3, \"id\": \"d-1\", \"config\": "
+                            "{\"target_urls\": [\"http://m-app3_backend:5000\"]}}",
+                            "status_update"));
+    json_t *j = s_recv_json(&ws, 3000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "dynamic_analysis_result");
+    json_decref(j);
+    assert_int_equal(s_expect_close(&ws, NULL), 1000);
+    mock_ws_close(&ws);
+    assert_true(s_gw_wait_completed(&gw, 3000) >= 0);
+    char *f = mock_gw_frame(&gw, 0);
+    j = json_loads(f, 0, NULL);
+    free(f);
+    assert_string_equal(s_str(j, "correlation_id"), ""); /* the fleet's quirk */
+    assert_string_equal(s_str(j, "service"), "dynamic-analyzer");
+    json_decref(j);
+    assert_int_equal(s_mock_stop(&m), 0);
+    mock_gw_stop(&gw);
+}
+
+static int64_t s_generate(int port, const char *model, const char *id)
+{
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, port, 3000), 0);
+    char req[256];
+    snprintf(req, sizeof req,
+             "{\"type\": \"generate\", \"id\": \"%s\", \"model_slug\": \"%s\", "
+             "\"template_slug\": \"api_url_shortener\", \"options\": {}}",
+             id, model);
+    json_t *j = s_roundtrip(&ws, req, "generation_result");
+    assert_string_equal(s_str(j, "status"), "success");
+    int64_t n = json_integer_value(json_object_get(j, "app_number"));
+    json_decref(j);
+    assert_int_equal(s_expect_close(&ws, NULL), 1000);
+    mock_ws_close(&ws);
+    return n;
+}
+
+static void test_mock_generator(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "generator:127.0.0.1:0", "--time-scale", "0.01",
+                                  NULL),
+                     0);
+    assert_int_equal(s_generate(m.port[0], "model_a", "g1"), 1);
+    assert_int_equal(s_generate(m.port[0], "model_a", "g2"), 2);
+    assert_int_equal(s_generate(m.port[0], "model_b", "g3"), 1);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+/* Opens a connection, sends the static request, returns the connection
+   after reading the first frame into *first (NULL if none in wait_ms). */
+static void s_start_static(int port, mock_ws_t *ws, json_t **first, int wait_ms)
+{
+    assert_int_equal(mock_ws_connect(ws, port, 3000), 0);
+    assert_int_equal(mock_ws_send_text(ws, s_static_req), 0);
+    *first = s_recv_json(ws, wait_ms);
+}
+
+static void test_mock_faults(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(
+        s_mock_start(&m, "--replica",
+                     "static-analyzer:127.0.0.1:0:latency=1000:progress=100:fault=hang@1,stall@2,"
+                     "disconnect@3,error@4,malformed@5,verdict@6,freeze@7",
+                     "--time-scale", "0.01", NULL),
+        0);
+    int port = m.port[0];
+    mock_ws_t ws;
+    json_t *j;
+
+    /* 1 hang: nothing at all, but the connection is alive (answers pings) */
+    s_start_static(port, &ws, &j, 300);
+    assert_null(j);
+    assert_int_equal(mock_ws_send_ping(&ws), 0);
+    assert_int_equal(mock_ws_recv(&ws, 2000, NULL, NULL), MOCK_WS_PONG);
+    mock_ws_close(&ws);
+
+    /* 2 stall: status_update, then silence past the whole latency */
+    s_start_static(port, &ws, &j, 2000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "status_update");
+    json_decref(j);
+    assert_int_equal(mock_ws_recv(&ws, 300, NULL, NULL), MOCK_WS_TIMEOUT);
+    mock_ws_close(&ws);
+
+    /* 3 disconnect: status_update, then the TCP connection ends, no close frame */
+    s_start_static(port, &ws, &j, 2000);
+    assert_non_null(j);
+    json_decref(j);
+    assert_int_equal(mock_ws_recv(&ws, 2000, NULL, NULL), MOCK_WS_EOF);
+    mock_ws_close(&ws);
+
+    /* 4 error frame */
+    s_start_static(port, &ws, &j, 2000);
+    json_decref(j);
+    j = s_recv_json(&ws, 2000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "error");
+    assert_non_null(s_str(j, "message"));
+    json_decref(j);
+    mock_ws_close(&ws);
+
+    /* 5 malformed: a text frame that is not JSON */
+    s_start_static(port, &ws, &j, 2000);
+    json_decref(j);
+    char *text = NULL;
+    assert_int_equal(mock_ws_recv(&ws, 2000, &text, NULL), MOCK_WS_TEXT);
+    assert_null(json_loads(text, 0, NULL));
+    free(text);
+    mock_ws_close(&ws);
+
+    /* 6 verdict: outer success, inner error, like analyze_missing_frames.json */
+    s_start_static(port, &ws, &j, 2000);
+    json_decref(j);
+    j = s_recv_json(&ws, 2000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "status"), "success");
+    json_t *a = json_object_get(j, "analysis");
+    assert_string_equal(s_str(a, "status"), "error");
+    assert_non_null(strstr(s_str(a, "error"), "Model path not found for test_model-1 app1"));
+    json_decref(j);
+    assert_int_equal(s_expect_close(&ws, NULL), 1000);
+    mock_ws_close(&ws);
+
+    /* 7 freeze: nothing sent and pings unanswered */
+    s_start_static(port, &ws, &j, 300);
+    assert_null(j);
+    assert_int_equal(mock_ws_send_ping(&ws), 0);
+    assert_int_equal(mock_ws_recv(&ws, 300, NULL, NULL), MOCK_WS_TIMEOUT);
+    mock_ws_close(&ws);
+
+    /* 8: no fault */
+    s_start_static(port, &ws, &j, 2000);
+    json_decref(j);
+    j = s_recv_json(&ws, 2000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "static_analysis_result");
+    json_decref(j);
+    mock_ws_close(&ws);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+static void test_mock_fail_and_verdict_apps(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "ai-analyzer:127.0.0.1:0", "--fail-app", "30",
+                                  "--verdict-app", "31", "--time-scale", "0.01", NULL),
+                     0);
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    json_decref(s_roundtrip(&ws,
+                            "{\"type\": \"ai_analyze\", \"model_slug\": \"g\", \"app_number\": 30, "
+                            "\"id\": \"a30\"}",
+                            "status_update"));
+    json_t *j = s_recv_json(&ws, 3000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "error");
+    assert_string_equal(s_str(j, "message"),
+                        "Analysis service temporarily unavailable - event loop error");
+    json_decref(j);
+    mock_ws_close(&ws);
+
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    json_decref(s_roundtrip(&ws,
+                            "{\"type\": \"ai_analyze\", \"model_slug\": \"g\", \"app_number\": 31, "
+                            "\"id\": \"a31\"}",
+                            "status_update"));
+    j = s_recv_json(&ws, 3000);
+    assert_string_equal(s_str(j, "type"), "ai_analysis_result");
+    assert_string_equal(s_str(json_object_get(j, "analysis"), "status"), "error");
+    json_decref(j);
+    mock_ws_close(&ws);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+static void test_mock_refuse_and_slow(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:fault=refuse",
+                                  "--replica", "static-analyzer:127.0.0.1:0:fault=slow:slow=30000",
+                                  "--time-scale", "0.01", NULL),
+                     0);
+    mock_ws_t ws;
+    assert_true(mock_ws_connect(&ws, m.port[0], 2000) < 0);
+
+    /* slow: the handshake is answered only after ~300 ms */
+    assert_int_equal(mock_ws_connect(&ws, m.port[1], 100), -2);
+    long long t0 = s_now_ms();
+    assert_int_equal(mock_ws_connect(&ws, m.port[1], 3000), 0);
+    assert_true(s_now_ms() - t0 >= 200);
+    json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
+    mock_ws_close(&ws);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+static void test_mock_control_down_up(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0", "--control",
+                                  "127.0.0.1:0", "--time-scale", "0.01", NULL),
+                     0);
+    assert_true(m.control_port > 0);
+    char url[64], cmd[128];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d", m.port[0]);
+
+    /* an open connection is dropped when its replica goes down */
+    mock_ws_t open_ws, ws;
+    assert_int_equal(mock_ws_connect(&open_ws, m.port[0], 3000), 0);
+    snprintf(cmd, sizeof cmd, "down %s", url);
+    char *r = s_control(&m, cmd);
+    assert_non_null(r);
+    assert_int_equal(strncmp(r, "ok down", 7), 0);
+    free(r);
+    assert_int_equal(mock_ws_recv(&open_ws, 2000, NULL, NULL), MOCK_WS_EOF);
+    mock_ws_close(&open_ws);
+    assert_true(mock_ws_connect(&ws, m.port[0], 2000) < 0);
+
+    r = s_control(&m, "stats");
+    assert_non_null(r);
+    assert_int_equal(strncmp(r, "ok ", 3), 0);
+    json_t *st = json_loads(r + 3, 0, NULL);
+    free(r);
+    json_t *rep = json_array_get(json_object_get(st, "replicas"), 0);
+    assert_true(json_is_true(json_object_get(rep, "down")));
+    assert_true(json_integer_value(json_object_get(rep, "refused")) >= 1);
+    json_decref(st);
+
+    snprintf(cmd, sizeof cmd, "up %d", m.port[0]);
+    r = s_control(&m, cmd);
+    assert_int_equal(strncmp(r, "ok up", 5), 0);
+    free(r);
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
+    mock_ws_close(&ws);
+
+    /* fault via control: the next request gets an error frame */
+    snprintf(cmd, sizeof cmd, "fault %s error@1", url);
+    r = s_control(&m, cmd);
+    assert_int_equal(strncmp(r, "ok fault", 8), 0);
+    free(r);
+    json_t *j;
+    s_start_static(m.port[0], &ws, &j, 2000);
+    json_decref(j);
+    j = s_recv_json(&ws, 2000);
+    assert_string_equal(s_str(j, "type"), "error");
+    json_decref(j);
+    mock_ws_close(&ws);
+
+    r = s_control(&m, "bogus");
+    assert_int_equal(strncmp(r, "error", 5), 0);
+    free(r);
+    r = s_control(&m, "down ws://127.0.0.1:1");
+    assert_int_equal(strncmp(r, "error", 5), 0);
+    free(r);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+static void test_mock_mux_concurrent_and_cancel(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica",
+                                  "static-analyzer:127.0.0.1:0:proto=mux:latency=3000:"
+                                  "progress=500:heartbeat=200",
+                                  "--time-scale", "0.01", NULL),
+                     0);
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    assert_int_equal(mock_ws_send_text(&ws, "{\"type\": \"static_analyze\", \"model_slug\": "
+                                            "\"m\", \"app_number\": 1, \"id\": \"a1\"}"),
+                     0);
+    assert_int_equal(mock_ws_send_text(&ws, "{\"type\": \"static_analyze\", \"model_slug\": "
+                                            "\"m\", \"app_number\": 2, \"id\": \"a2\"}"),
+                     0);
+    assert_int_equal(mock_ws_send_text(&ws, "{\"type\": \"cancel\", \"id\": \"a2\"}"), 0);
+    int accepted = 0, progress_a1 = 0, heartbeats = 0, cancelled_a2 = 0, result_a1 = 0,
+        result_a2 = 0;
+    long long deadline = s_now_ms() + 5000;
+    while (!result_a1 && s_now_ms() < deadline) {
+        json_t *j = s_recv_json(&ws, 2000);
+        if (!j) {
+            break;
+        }
+        const char *type = s_str(j, "type"), *id = s_str(j, "id");
+        assert_non_null(type);
+        if (strcmp(type, "accepted") == 0) {
+            accepted++;
+        } else if (strcmp(type, "progress") == 0 && id && strcmp(id, "a1") == 0) {
+            progress_a1++;
+            assert_true(json_is_number(json_object_get(j, "pct")));
+        } else if (strcmp(type, "heartbeat") == 0) {
+            heartbeats++;
+        } else if (strcmp(type, "cancelled") == 0 && id && strcmp(id, "a2") == 0) {
+            cancelled_a2++;
+        } else if (strcmp(type, "static_analysis_result") == 0) {
+            assert_non_null(id);
+            if (strcmp(id, "a1") == 0) {
+                result_a1++;
+            } else {
+                result_a2++;
+            }
+        }
+        json_decref(j);
+    }
+    assert_int_equal(accepted, 2);
+    assert_true(progress_a1 >= 2);
+    assert_true(heartbeats >= 2);
+    assert_int_equal(cancelled_a2, 1);
+    assert_int_equal(result_a1, 1);
+    assert_int_equal(result_a2, 0);
+    /* persistent: the connection is still usable */
+    json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
+    mock_ws_close(&ws);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+static void test_mock_incident_fleet_and_bad_cli(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--fleet", "incident", NULL), 0);
+    assert_int_equal(m.count, 12);
+    assert_string_equal(m.service[0], "static-analyzer");
+    assert_string_equal(m.service[11], "generator");
+    assert_int_equal(s_mock_stop(&m), 0);
+
+    /* bad input exits non-zero and never prints ready */
+    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:0.0.0.0:0", NULL), -1);
+    s_mock_stop(&m);
+    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:fault=explode",
+                                  NULL),
+                     -1);
+    s_mock_stop(&m);
+    assert_int_equal(s_mock_start(&m, "--replica", "nosuch:127.0.0.1:0", NULL), -1);
+    s_mock_stop(&m);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mock_control_frames),
+        cmocka_unit_test(test_mock_static_analyze),
+        cmocka_unit_test(test_mock_dynamic_empty_correlation),
+        cmocka_unit_test(test_mock_generator),
+        cmocka_unit_test(test_mock_faults),
+        cmocka_unit_test(test_mock_fail_and_verdict_apps),
+        cmocka_unit_test(test_mock_refuse_and_slow),
+        cmocka_unit_test(test_mock_control_down_up),
+        cmocka_unit_test(test_mock_mux_concurrent_and_cancel),
+        cmocka_unit_test(test_mock_incident_fleet_and_bad_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
