@@ -264,8 +264,8 @@ static sl_pl_pipe_t *s_need_pipe(sl_pl_shard_t *sh, const s_call_t *c)
     char id[SL_PIPELINE_ID_MAX];
     int rc = s_arg_str(c, "pipeline_id", id, sizeof(id));
     if (rc < 0) {
-        s_reply_err(sh, c->msg, rc == SL_ENOTFOUND ? SL_EMISSING : SL_EINVAL,
-                    "pipeline_id: %s", rc == SL_ENOTFOUND ? "required" : "must be a pipeline id");
+        s_reply_err(sh, c->msg, rc == SL_ENOTFOUND ? SL_EMISSING : SL_EINVAL, "pipeline_id: %s",
+                    rc == SL_ENOTFOUND ? "required" : "must be a pipeline id");
         return NULL;
     }
     sl_pl_pipe_t *p = sl_pl_table_get(&sh->byid, id);
@@ -294,7 +294,7 @@ static sl_pl_task_t *s_need_task(sl_pl_shard_t *sh, const s_call_t *c)
 /* A reply that waits for the commit of the changes made so far. */
 typedef struct {
     sl_pl_shard_t *sh;
-    sl_msg_t req; /* from, corr and flags only */
+    sl_msg_t req;  /* from, corr and flags only */
     uint8_t *body; /* the reply map */
     size_t len;
 } s_pending_reply_t;
@@ -653,10 +653,10 @@ static const struct {
     const char *op;
     void (*fn)(sl_pl_shard_t *, const s_call_t *);
 } s_ops[] = {
-    {"pipeline.start", s_op_start},   {"pipeline.get", s_op_get},
-    {"pipeline.list", s_op_list},     {"pipeline.cancel", s_op_cancel},
-    {"task.get", s_op_task_get},      {"task.cancel", s_op_task_cancel},
-    {"dlq.retry", s_op_dlq_retry},    {"dlq.drop", s_op_dlq_drop},
+    {"pipeline.start", s_op_start}, {"pipeline.get", s_op_get},
+    {"pipeline.list", s_op_list},   {"pipeline.cancel", s_op_cancel},
+    {"task.get", s_op_task_get},    {"task.cancel", s_op_task_cancel},
+    {"dlq.retry", s_op_dlq_retry},  {"dlq.drop", s_op_dlq_drop},
 };
 
 static void s_on_api_call(sl_pl_shard_t *sh, const sl_msg_t *msg)
@@ -880,7 +880,7 @@ static int s_load_pipe_row(sl_pl_shard_t *sh, void *arg, const uint8_t *key, siz
     /* The pipeline keeps the terms it started with. */
     sl_plan_defaults_t d = sh->cfg.defaults;
     if (rec.max_attempts) {
-        d.timeouts = (sl_plan_timeouts_t){rec.task_timeout_ms,    rec.stage_timeout_ms,
+        d.timeouts = (sl_plan_timeouts_t){rec.task_timeout_ms,     rec.stage_timeout_ms,
                                           rec.pipeline_timeout_ms, rec.attempt_timeout_ms,
                                           rec.progress_timeout_ms, rec.queue_timeout_ms};
         d.retry = (sl_retry_policy_t){rec.max_attempts, rec.backoff_initial_ms,
@@ -964,7 +964,8 @@ static int s_recover(sl_pl_shard_t *sh)
     return 0;
 }
 
-/* ---- retention ------------------------------------------------------------------------------------ */
+/* ---- retention
+ * ------------------------------------------------------------------------------------ */
 
 /* A finished pipeline past retention goes, unless a task of it is still
    parked in the DLQ (DLQ entries outlive everything until retried or
@@ -1007,7 +1008,8 @@ static void s_on_retention(void *arg, uint64_t id)
     sl_pl_flush(sh, NULL, NULL);
 }
 
-/* ---- the actor ---------------------------------------------------------------------------------- */
+/* ---- the actor ----------------------------------------------------------------------------------
+ */
 
 typedef struct {
     sl_pipeline_config_t cfg;

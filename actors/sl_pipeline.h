@@ -59,8 +59,7 @@ void sl_pipeline_config_init(sl_pipeline_config_t *self);
    `store` (blocking, bounded by store_timeout_ms per read) and fails with that
    error if the store does not answer. Returns 0 and *out (caller owns; destroy
    with sl_actor_destroy), SL_EINVAL, SL_EEXIST, or the recovery error. */
-int sl_pipeline_spawn(sl_rt_t *rt, const sl_pipeline_config_t *cfg, int shard,
-                      sl_actor_t **out);
+int sl_pipeline_spawn(sl_rt_t *rt, const sl_pipeline_config_t *cfg, int shard, sl_actor_t **out);
 
 /* ---- helpers for the api and tools --------------------------------------------------- */
 
@@ -84,8 +83,8 @@ typedef struct {
     uint32_t total;
     uint32_t succeeded;
     uint32_t failed;
-    uint32_t running;   /* queued + running at the endpoint */
-    uint32_t queued;    /* pending + retry_wait */
+    uint32_t running; /* queued + running at the endpoint */
+    uint32_t queued;  /* pending + retry_wait */
     uint32_t cancelled;
     uint32_t dead;
 } sl_pipeline_counts_t;

@@ -30,133 +30,6 @@ int64_t sl_pl_now(sl_pl_shard_t *sh)
     return sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(sh->self)));
 }
 
-static uint64_t s_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-static int s_table_grow(sl_pl_table_t *t)
-{
-    size_t ncap = t->cap ? t->cap * 2 : 64;
-    const char **keys = calloc(ncap, sizeof(*keys));
-    void **vals = calloc(ncap, sizeof(*vals));
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        return SL_ENOMEM;
-    }
-    for (size_t i = 0; i < t->cap; i++) {
-        if (t->keys[i]) {
-            size_t j = s_hash(t->keys[i]) & (ncap - 1);
-            while (keys[j]) {
-                j = (j + 1) & (ncap - 1);
-            }
-            keys[j] = t->keys[i];
-            vals[j] = t->vals[i];
-        }
-    }
-    free(t->keys);
-    free(t->vals);
-    t->keys = keys;
-    t->vals = vals;
-    t->cap = ncap;
-    return 0;
-}
-
-int sl_pl_table_put(sl_pl_table_t *t, const char *key, void *val)
-{
-    if ((t->count + 1) * 2 > t->cap && s_table_grow(t) < 0) {
-        return SL_ENOMEM;
-    }
-    size_t i = s_hash(key) & (t->cap - 1);
-    while (t->keys[i] && strcmp(t->keys[i], key) != 0) {
-        i = (i + 1) & (t->cap - 1);
-    }
-    if (!t->keys[i]) {
-        t->count++;
-    }
-    t->keys[i] = key;
-    t->vals[i] = val;
-    return 0;
-}
-
-void *sl_pl_table_get(const sl_pl_table_t *t, const char *key)
-{
-    if (!t->cap) {
-        return NULL;
-    }
-    size_t i = s_hash(key) & (t->cap - 1);
-    while (t->keys[i]) {
-        if (strcmp(t->keys[i], key) == 0) {
-            return t->vals[i];
-        }
-        i = (i + 1) & (t->cap - 1);
-    }
-    return NULL;
-}
-
-void sl_pl_table_del(sl_pl_table_t *t, const char *key)
-{
-    if (!t->cap) {
-        return;
-    }
-    size_t mask = t->cap - 1, i = s_hash(key) & mask;
-    while (t->keys[i] && strcmp(t->keys[i], key) != 0) {
-        i = (i + 1) & mask;
-    }
-    if (!t->keys[i]) {
-        return;
-    }
-    t->keys[i] = NULL;
-    t->count--;
-    /* Backward shift: move later members of the probe run into the hole so
-       lookups never stop early (no tombstones). */
-    for (size_t j = (i + 1) & mask; t->keys[j]; j = (j + 1) & mask) {
-        size_t home = s_hash(t->keys[j]) & mask;
-        bool between = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
-        if (!between) {
-            t->keys[i] = t->keys[j];
-            t->vals[i] = t->vals[j];
-            t->keys[j] = NULL;
-            i = j;
-        }
-    }
-}
-
-void sl_pl_table_fini(sl_pl_table_t *t, bool free_keys)
-{
-    if (free_keys) {
-        for (size_t i = 0; i < t->cap; i++) {
-            free((char *)t->keys[i]);
-        }
-    }
-    free(t->keys);
-    free(t->vals);
-    memset(t, 0, sizeof(*t));
-}
-
-const char *sl_pl_intern(sl_pl_shard_t *sh, const char *s)
-{
-    if (!s) {
-        return NULL;
-    }
-    const char *got = sl_pl_table_get(&sh->intern, s);
-    if (got) {
-        return got;
-    }
-    char *copy = strdup(s);
-    if (!copy || sl_pl_table_put(&sh->intern, copy, copy) < 0) {
-        free(copy);
-        return NULL;
-    }
-    return copy;
-}
-
 static char *s_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *s_strdupf(const char *fmt, ...)
 {
@@ -176,36 +49,6 @@ static void s_set_str(char **dst, const char *src)
     *dst = src ? strdup(src) : NULL;
 }
 
-void sl_pl_task_id(const sl_pl_task_t *t, char *buf, size_t cap)
-{
-    snprintf(buf, cap, "%s-t%04u", t->pipe->id, t->index);
-}
-
-sl_pl_task_t *sl_pl_find_task(sl_pl_shard_t *sh, const char *task_id)
-{
-    const char *dash = strstr(task_id, "-t");
-    if (!dash || (size_t)(dash - task_id) >= SL_PIPELINE_ID_MAX) {
-        return NULL;
-    }
-    char pid[SL_PIPELINE_ID_MAX];
-    memcpy(pid, task_id, (size_t)(dash - task_id));
-    pid[dash - task_id] = '\0';
-    sl_pl_pipe_t *p = sl_pl_table_get(&sh->byid, pid);
-    if (!p) {
-        return NULL;
-    }
-    const char *num = dash + 2;
-    if (*num < '0' || *num > '9') {
-        return NULL;
-    }
-    char *end;
-    unsigned long idx = strtoul(num, &end, 10);
-    if (*end != '\0' || idx >= p->ntasks) {
-        return NULL;
-    }
-    return p->tasks[idx];
-}
-
 static int64_t s_scaled(int64_t ms, uint32_t permille)
 {
     return ms > 0 ? ms * (int64_t)permille / 1000 : 0;
@@ -219,262 +62,6 @@ static bool s_live_attempt(const sl_pl_task_t *t)
 static bool s_holds_slot(const sl_pl_task_t *t)
 {
     return s_live_attempt(t) || t->status == SL_TS_RETRY_WAIT;
-}
-
-/* ---- the store batch ----------------------------------------------------------------- */
-
-void sl_pl_op_put(sl_pl_shard_t *sh, int db, const char *key, const void *val, size_t len)
-{
-    sl_mp_write_array(&sh->ops, 3);
-    sl_mp_write_uint(&sh->ops, (uint64_t)db);
-    sl_mp_write_bin(&sh->ops, key, strlen(key));
-    sl_mp_write_bin(&sh->ops, val, len);
-    sh->nops++;
-}
-
-void sl_pl_op_del(sl_pl_shard_t *sh, int db, const char *key)
-{
-    sl_mp_write_array(&sh->ops, 3);
-    sl_mp_write_uint(&sh->ops, (uint64_t)db);
-    sl_mp_write_bin(&sh->ops, key, strlen(key));
-    sl_mp_write_nil(&sh->ops);
-    sh->nops++;
-}
-
-static sl_mp_writer_t *s_event(sl_pl_shard_t *sh, const char *topic, uint32_t nfields)
-{
-    sl_mp_write_array(&sh->events, 2);
-    sl_mp_write_str(&sh->events, topic);
-    sl_mp_write_map(&sh->events, nfields);
-    sh->nevents++;
-    return &sh->events;
-}
-
-static int s_wrap(sl_mp_writer_t *out, uint32_t n, const sl_mp_writer_t *items)
-{
-    sl_mp_writer_init(out);
-    sl_mp_write_array(out, n);
-    sl_mp_write_raw(out, sl_mp_writer_data(items), sl_mp_writer_len(items));
-    return sl_mp_writer_error(out);
-}
-
-int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg)
-{
-    if (sh->nops == 0 && sh->nevents == 0 && !fn) {
-        return 0;
-    }
-    sl_mp_writer_t ops, evs;
-    int rc = sl_mp_writer_error(&sh->ops);
-    if (rc == 0) {
-        rc = sl_mp_writer_error(&sh->events);
-    }
-    s_wrap(&ops, sh->nops, &sh->ops);
-    s_wrap(&evs, sh->nevents, &sh->events);
-    if (rc == 0) {
-        rc = sl_mp_writer_error(&ops) ? sl_mp_writer_error(&ops) : sl_mp_writer_error(&evs);
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (rc == 0) {
-        sl_store_write_t m = {
-            .ops = {sh->nops ? (uint8_t *)sl_mp_writer_data(&ops) : NULL,
-                    sh->nops ? sl_mp_writer_len(&ops) : 0},
-            .events = {sh->nevents ? (uint8_t *)sl_mp_writer_data(&evs) : NULL,
-                       sh->nevents ? sl_mp_writer_len(&evs) : 0}};
-        rc = sl_store_write_encode(&m, &buf, &len);
-    }
-    if (rc == 0) {
-        if (fn) {
-            rc = sl_actor_request(sh->self, "store", SL_MSG_STORE_WRITE, buf, len,
-                                  sh->cfg.store_timeout_ms, fn, arg);
-        } else {
-            rc = sl_actor_send(sh->self, "store", SL_MSG_STORE_WRITE, buf, len);
-        }
-    }
-    if (rc < 0) {
-        sh->store_errors++;
-        sl_error("%s: store write of %u ops, %u events failed: %s", sh->name, sh->nops,
-                 sh->nevents, sl_err_name(rc));
-    }
-    free(buf);
-    sl_mp_writer_fini(&ops);
-    sl_mp_writer_fini(&evs);
-    /* Keep the buffers for the next step, unless a big one (recovery, a
-       large start) would stay allocated for nothing. */
-    if (sl_mp_writer_len(&sh->ops) + sl_mp_writer_len(&sh->events) > (256u << 10)) {
-        sl_mp_writer_fini(&sh->ops);
-        sl_mp_writer_fini(&sh->events);
-    }
-    sl_mp_writer_reset(&sh->ops);
-    sl_mp_writer_reset(&sh->events);
-    sh->nops = 0;
-    sh->nevents = 0;
-    return rc;
-}
-
-/* ---- records ------------------------------------------------------------------------ */
-
-void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap)
-{
-    sl_pl_task_id(t, id, idcap);
-    memset(rec, 0, sizeof(*rec));
-    rec->id = id;
-    rec->pipeline_id = (char *)t->pipe->id;
-    rec->index = t->index;
-    rec->kind = t->kind;
-    rec->service = t->service;
-    rec->status = t->status;
-    rec->model = (char *)t->model;
-    rec->template_slug = (char *)t->tmpl;
-    rec->app_number = t->app_number;
-    rec->attempts = t->attempts;
-    rec->attempt_base = t->attempt_base;
-    rec->dlq_returns = t->dlq_returns;
-    rec->in_dlq = (t->flags & SL_PL_T_IN_DLQ) != 0;
-    rec->timeout_permille = t->timeout_permille;
-    rec->outcome = t->outcome;
-    rec->created_ms = t->created_ms;
-    rec->updated_ms = t->updated_ms;
-    rec->deadline_ms = t->deadline_ms;
-    rec->retry_at_ms = t->retry_at_ms;
-    rec->error = t->error;
-    rec->progress_stage = (char *)t->progress_stage;
-    rec->progress_pct = t->progress_pct;
-    rec->progress_message = t->progress_message;
-    rec->exclude.v = (char **)t->exclude;
-    rec->exclude.n = t->nexclude;
-    rec->history = t->hist;
-    rec->nhistory = t->nhist;
-}
-
-void sl_pl_save_task(sl_pl_task_t *t)
-{
-    sl_task_rec_t rec;
-    char id[SL_TASK_ID_MAX];
-    sl_pl_task_to_rec(t, &rec, id, sizeof(id));
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (sl_task_rec_encode(&rec, &buf, &len) == 0) {
-        sl_pl_op_put(t->pipe->sh, SL_PL_DB_TASKS, id, buf, len);
-    }
-    free(buf);
-}
-
-static void s_save_attempt(sl_pl_task_t *t)
-{
-    if (!t->nhist) {
-        return;
-    }
-    char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
-    sl_pl_task_id(t, id, sizeof(id));
-    sl_attempt_rec_t a = t->hist[t->nhist - 1];
-    a.task_id = id;
-    if (sl_attempt_key(key, sizeof(key), id, a.attempt) < 0) {
-        return;
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (sl_attempt_rec_encode(&a, &buf, &len) == 0) {
-        sl_pl_op_put(t->pipe->sh, SL_PL_DB_ATTEMPTS, key, buf, len);
-    }
-    free(buf);
-}
-
-void sl_pl_save_pipe(sl_pl_pipe_t *p)
-{
-    sl_pipeline_rec_t rec = {0};
-    rec.id = p->id;
-    rec.name = p->name;
-    rec.status = p->status;
-    rec.stage = p->stage;
-    rec.user_cancelled = p->user_cancelled;
-    rec.created_ms = p->created_ms;
-    rec.started_ms = p->started_ms;
-    rec.completed_ms = p->completed_ms;
-    rec.stage_started_ms = p->stage_started_ms;
-    rec.stage_deadline_ms = p->stage_deadline_ms;
-    rec.pipeline_deadline_ms = p->pipeline_deadline_ms;
-    rec.error = p->error;
-    rec.ntasks = p->ntasks;
-    if (p->plan) {
-        rec.task_timeout_ms = p->plan->timeouts.task_ms;
-        rec.stage_timeout_ms = p->plan->timeouts.stage_ms;
-        rec.pipeline_timeout_ms = p->plan->timeouts.pipeline_ms;
-        rec.attempt_timeout_ms = p->plan->timeouts.attempt_ms;
-        rec.progress_timeout_ms = p->plan->timeouts.progress_ms;
-        rec.queue_timeout_ms = p->plan->timeouts.queue_ms;
-        rec.max_attempts = p->plan->retry.max_attempts;
-        rec.backoff_initial_ms = p->plan->retry.initial_ms;
-        rec.backoff_max_ms = p->plan->retry.max_ms;
-        rec.backoff_coefficient = p->plan->retry.coefficient;
-    }
-    rec.request = p->request;
-    rec.request_len = p->request_len;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (sl_pipeline_rec_encode(&rec, &buf, &len) == 0) {
-        sl_pl_op_put(p->sh, SL_PL_DB_PIPELINES, p->id, buf, len);
-    }
-    free(buf);
-}
-
-/* ---- events --------------------------------------------------------------------------- */
-
-static void s_ev_pipe_status(sl_pl_pipe_t *p)
-{
-    sl_mp_writer_t *w = s_event(p->sh, "pipeline.status", p->error ? 4 : 3);
-    sl_mp_kv_str(w, "pipeline_id", p->id);
-    sl_mp_kv_str(w, "status", sl_pstatus_name(p->status));
-    sl_mp_kv_str(w, "stage", sl_stage_name(p->stage));
-    if (p->error) {
-        sl_mp_kv_str(w, "error", p->error);
-    }
-}
-
-static void s_ev_pipe_stage(sl_pl_pipe_t *p)
-{
-    sl_mp_writer_t *w = s_event(p->sh, "pipeline.stage", 2);
-    sl_mp_kv_str(w, "pipeline_id", p->id);
-    sl_mp_kv_str(w, "stage", sl_stage_name(p->stage));
-}
-
-static void s_ev_task_status(sl_pl_task_t *t)
-{
-    char id[SL_TASK_ID_MAX];
-    sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_writer_t *w = s_event(t->pipe->sh, "task.status", t->error ? 6 : 5);
-    sl_mp_kv_str(w, "pipeline_id", t->pipe->id);
-    sl_mp_kv_str(w, "task_id", id);
-    sl_mp_kv_str(w, "status", sl_tstatus_name(t->status));
-    sl_mp_kv_uint(w, "attempt", t->attempts);
-    sl_mp_kv_str(w, "service", sl_service_name(t->service));
-    if (t->error) {
-        sl_mp_kv_str(w, "error", t->error);
-    }
-}
-
-static void s_ev_task_progress(sl_pl_task_t *t)
-{
-    char id[SL_TASK_ID_MAX];
-    sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_writer_t *w = s_event(t->pipe->sh, "task.progress", 6);
-    sl_mp_kv_str(w, "pipeline_id", t->pipe->id);
-    sl_mp_kv_str(w, "task_id", id);
-    sl_mp_kv_uint(w, "attempt", t->attempts);
-    sl_mp_kv_str(w, "stage", t->progress_stage);
-    sl_mp_kv_int(w, "pct", t->progress_pct);
-    sl_mp_kv_str(w, "message", t->progress_message);
-}
-
-static void s_ev_alert(sl_pl_shard_t *sh, const char *kind, const char *message,
-                       const char *subject)
-{
-    sl_mp_writer_t *w = s_event(sh, "alert", subject ? 3 : 2);
-    sl_mp_kv_str(w, "kind", kind);
-    sl_mp_kv_str(w, "message", message);
-    if (subject) {
-        sl_mp_kv_str(w, "subject", subject);
-    }
 }
 
 /* ---- timers ------------------------------------------------------------------------------ */
@@ -537,7 +124,7 @@ static void s_set_status(sl_pl_task_t *t, int st)
     t->updated_ms = sl_pl_now(p->sh);
     p->last_change_ms = t->updated_ms;
     sl_pl_save_task(t);
-    s_ev_task_status(t);
+    sl_pl_ev_task_status(t);
 }
 
 static void s_release_slot(sl_pl_task_t *t)
@@ -602,7 +189,7 @@ static void s_abort_attempt(sl_pl_task_t *t, int outcome, const char *why)
         a->ended_ms = sl_pl_now(t->pipe->sh);
         a->outcome = outcome;
         s_set_str(&a->error, why);
-        s_save_attempt(t);
+        sl_pl_save_attempt(t);
     }
 }
 
@@ -649,13 +236,14 @@ static void s_park(sl_pl_task_t *t, const char *why)
     if (sh->cfg.dlq_alert_returns && t->dlq_returns >= sh->cfg.dlq_alert_returns) {
         char *msg = s_strdupf("task %s returned to the DLQ %u times (last: %s); it stays parked",
                               id, t->dlq_returns, why ? why : "?");
-        s_ev_alert(sh, "dlq_third_strike", msg ? msg : "task returned to the DLQ again", id);
+        sl_pl_ev_alert(sh, "dlq_third_strike", msg ? msg : "task returned to the DLQ again", id);
         sl_warn("%s: %s", sh->name, msg ? msg : id);
         free(msg);
     }
 }
 
-/* ---- tasks ------------------------------------------------------------------------------------- */
+/* ---- tasks -------------------------------------------------------------------------------------
+ */
 
 static int s_tasks_reserve(sl_pl_pipe_t *p)
 {
@@ -725,7 +313,7 @@ sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char 
         sl_error("%s: out of memory queueing a task of %s", sh->name, p->id);
     }
     sl_pl_save_task(t);
-    s_ev_task_status(t);
+    sl_pl_ev_task_status(t);
     return t;
 }
 
@@ -750,8 +338,8 @@ void sl_pl_task_free(sl_pl_task_t *t)
 sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
 {
     sl_pl_shard_t *sh = p->sh;
-    if (rec->index >= 1000000 || rec->kind < 0 || rec->kind >= SL_TK__COUNT ||
-        rec->service < 0 || rec->service >= SL_SVC__COUNT) {
+    if (rec->index >= 1000000 || rec->kind < 0 || rec->kind >= SL_TK__COUNT || rec->service < 0 ||
+        rec->service >= SL_SVC__COUNT) {
         return NULL;
     }
     while (p->cap <= rec->index) {
@@ -893,7 +481,7 @@ static void s_dispatch(sl_pl_task_t *t)
     s_open_attempt(t);
     t->retry_at_ms = 0;
     s_set_status(t, SL_TS_QUEUED);
-    s_save_attempt(t);
+    sl_pl_save_attempt(t);
 
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
@@ -939,8 +527,7 @@ static void s_dispatch(sl_pl_task_t *t)
     if (rc < 0) {
         /* No endpoint took it: the attempt ends here, like a rejection. */
         char why[96];
-        snprintf(why, sizeof(why), "endpoint.%s: %s", sl_service_name(t->service),
-                 sl_err_msg(rc));
+        snprintf(why, sizeof(why), "endpoint.%s: %s", sl_service_name(t->service), sl_err_msg(rc));
         s_attempt_ended(t, SL_OUT_REJECTED, NULL, why, NULL, 0, 0, NULL, NULL, -1);
     }
 }
@@ -992,7 +579,7 @@ static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, c
         if (last_pct >= 0 && last_pct <= 100) {
             a->last_pct = (int32_t)last_pct;
         }
-        s_save_attempt(t);
+        sl_pl_save_attempt(t);
     }
     t->outcome = (int16_t)outcome;
     s_release_slot(t);
@@ -1035,8 +622,8 @@ static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, c
             s_cancel_timer(sh, &t->deadline_timer);
             s_set_status(t, SL_TS_FAILED);
         } else if (used >= plan->retry.max_attempts) {
-            char *msg = s_strdupf("exhausted %u attempts; last: %s", used,
-                                  t->error ? t->error : "?");
+            char *msg =
+                s_strdupf("exhausted %u attempts; last: %s", used, t->error ? t->error : "?");
             s_park(t, msg ? msg : t->error);
             free(msg);
         } else {
@@ -1097,14 +684,14 @@ void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m)
     if (t->status == SL_TS_QUEUED) {
         t->progress_sent_ms = now;
         s_set_status(t, SL_TS_RUNNING); /* also saves the checkpoint */
-        s_ev_task_progress(t);
+        sl_pl_ev_task_progress(t);
         return;
     }
     if (now - t->progress_sent_ms >= sh->cfg.progress_throttle_ms) {
         t->progress_sent_ms = now;
         t->pipe->last_change_ms = now;
         sl_pl_save_task(t);
-        s_ev_task_progress(t);
+        sl_pl_ev_task_progress(t);
     }
 }
 
@@ -1152,8 +739,8 @@ int sl_pl_task_dlq_retry(sl_pl_task_t *t)
         p->last_change_ms = now;
         s_arm_pipe_timers(p);
         sl_pl_save_pipe(p);
-        s_ev_pipe_status(p);
-        s_ev_pipe_stage(p);
+        sl_pl_ev_pipe_status(p);
+        sl_pl_ev_pipe_stage(p);
     }
     s_set_status(t, SL_TS_PENDING);
     s_pq_push(p, t->kind, t->index);
@@ -1170,7 +757,8 @@ void sl_pl_task_dlq_drop(sl_pl_task_t *t)
     sl_pl_save_task(t);
 }
 
-/* ---- timer callbacks -------------------------------------------------------------------------- */
+/* ---- timer callbacks --------------------------------------------------------------------------
+ */
 
 static void s_on_task_deadline(void *arg, uint64_t id)
 {
@@ -1180,10 +768,9 @@ static void s_on_task_deadline(void *arg, uint64_t id)
     if (sl_tstatus_terminal(t->status) || sl_pstatus_terminal(t->pipe->status)) {
         return;
     }
-    char *why = s_strdupf("task_timeout: task exceeded %lld s",
-                          (long long)(s_scaled(t->pipe->plan->timeouts.task_ms,
-                                               t->timeout_permille) /
-                                      1000));
+    char *why = s_strdupf(
+        "task_timeout: task exceeded %lld s",
+        (long long)(s_scaled(t->pipe->plan->timeouts.task_ms, t->timeout_permille) / 1000));
     s_abort_attempt(t, SL_OUT_CANCELLED, why ? why : "task_timeout");
     s_park(t, why ? why : "task_timeout");
     free(why);
@@ -1242,7 +829,8 @@ static void s_on_pipeline_deadline(void *arg, uint64_t id)
     sl_pl_flush(p->sh, NULL, NULL);
 }
 
-/* ---- pipelines ------------------------------------------------------------------------------------ */
+/* ---- pipelines
+ * ------------------------------------------------------------------------------------ */
 
 sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id)
 {
@@ -1339,17 +927,16 @@ int sl_pl_pipe_create(sl_pl_pipe_t *p)
     } else {
         for (size_t a = 0; a < plan->napps; a++) {
             for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
-                if (plan->services[s] &&
-                    !sl_pl_task_add(p, SL_TK_ANALYSIS, s, plan->apps[a].model, NULL,
-                                    plan->apps[a].app_number)) {
+                if (plan->services[s] && !sl_pl_task_add(p, SL_TK_ANALYSIS, s, plan->apps[a].model,
+                                                         NULL, plan->apps[a].app_number)) {
                     return SL_ENOMEM;
                 }
             }
         }
     }
     sl_pl_save_pipe(p);
-    s_ev_pipe_status(p);
-    s_ev_pipe_stage(p);
+    sl_pl_ev_pipe_status(p);
+    sl_pl_ev_pipe_stage(p);
     s_arm_pipe_timers(p);
     return 0;
 }
@@ -1387,7 +974,7 @@ static void s_enter_analysis(sl_pl_pipe_t *p)
     p->last_change_ms = now;
     s_arm_pipe_timers(p);
     sl_pl_save_pipe(p);
-    s_ev_pipe_stage(p);
+    sl_pl_ev_pipe_stage(p);
 }
 
 static void s_check_finish(sl_pl_pipe_t *p)
@@ -1454,17 +1041,17 @@ void sl_pl_pipe_finalize(sl_pl_pipe_t *p, const char *why)
     p->completed_ms = p->last_change_ms = sl_pl_now(sh);
     char *summary = NULL;
     if (p->status != SL_PS_COMPLETED || why) {
-        summary = s_strdupf("%s%s%u/%u tasks succeeded, %u failed, %u dead, %u cancelled",
-                            why ? why : "", why ? "; " : "", c.succeeded, c.total, c.failed,
-                            c.dead, c.cancelled);
+        summary =
+            s_strdupf("%s%s%u/%u tasks succeeded, %u failed, %u dead, %u cancelled", why ? why : "",
+                      why ? "; " : "", c.succeeded, c.total, c.failed, c.dead, c.cancelled);
     }
     free(p->error);
     p->error = summary;
     s_cancel_timer(sh, &p->stage_timer);
     s_cancel_timer(sh, &p->pipeline_timer);
     sl_pl_save_pipe(p);
-    s_ev_pipe_stage(p);
-    s_ev_pipe_status(p);
+    sl_pl_ev_pipe_stage(p);
+    sl_pl_ev_pipe_status(p);
     sl_info("%s: pipeline %s %s%s%s", sh->name, p->id, sl_pstatus_name(p->status),
             p->error ? ": " : "", p->error ? p->error : "");
 }
@@ -1537,8 +1124,8 @@ void sl_pl_pipe_reconcile(sl_pl_pipe_t *p, const char *reason)
     for (uint32_t i = 0; i < p->ntasks; i++) {
         sl_pl_task_t *t = p->tasks[i];
         if (t && t->status == SL_TS_RETRY_WAIT && !t->retry_timer) {
-            t->retry_timer = sl_actor_timer(sh->self, s_delay_to(sh, t->retry_at_ms), 0,
-                                            s_on_retry, t);
+            t->retry_timer =
+                sl_actor_timer(sh->self, s_delay_to(sh, t->retry_at_ms), 0, s_on_retry, t);
         }
     }
     if (p->stage == SL_STAGE_GENERATION && p->gen_terminal == p->gen_total && p->plan->analysis) {
@@ -1567,7 +1154,7 @@ void sl_pl_pipe_resume(sl_pl_pipe_t *p)
     if (p->status == SL_PS_PENDING) {
         p->status = SL_PS_RUNNING;
         sl_pl_save_pipe(p);
-        s_ev_pipe_status(p);
+        sl_pl_ev_pipe_status(p);
     }
     s_arm_pipe_timers(p);
     for (uint32_t i = 0; i < p->ntasks; i++) {
@@ -1591,8 +1178,8 @@ void sl_pl_pipe_resume(sl_pl_pipe_t *p)
             break;
         case SL_TS_RETRY_WAIT:
             s_arm_task_deadline(t);
-            t->retry_timer = sl_actor_timer(sh->self, s_delay_to(sh, t->retry_at_ms), 0,
-                                            s_on_retry, t);
+            t->retry_timer =
+                sl_actor_timer(sh->self, s_delay_to(sh, t->retry_at_ms), 0, s_on_retry, t);
             break;
         default:
             break;

@@ -3,7 +3,8 @@
     sl_pipeline.c is the actor shell (spawn, message dispatch, the API ops,
     recovery, the watchdog protocol); sl_pipeline_fsm.c is the state machine
     of pipelines and tasks (creation, dispatch, results, retries, deadlines,
-    the DLQ, finalization) and the store batch every change goes through.
+    the DLQ, finalization); sl_pipeline_store.c keeps the string tables and
+    the store batch every change goes through (records and events).
     Everything here runs on the shard's own thread only.
 
     Design notes
@@ -39,7 +40,7 @@ typedef struct sl_pl_shard_t sl_pl_shard_t;
 typedef struct sl_pl_pipe_t sl_pl_pipe_t;
 
 /* Task flags */
-#define SL_PL_T_IN_DLQ 0x01   /* has an entry in the dlq db */
+#define SL_PL_T_IN_DLQ 0x01     /* has an entry in the dlq db */
 #define SL_PL_T_REDISPATCH 0x02 /* next dispatch reuses the attempt number */
 
 typedef struct {
@@ -56,8 +57,8 @@ typedef struct {
     int16_t outcome;
     int16_t progress_pct;
     int32_t app_number;
-    const char *model; /* interned */
-    const char *tmpl;  /* interned */
+    const char *model;          /* interned */
+    const char *tmpl;           /* interned */
     const char *progress_stage; /* interned */
     char *progress_message;     /* owned */
     char *error;                /* owned */
@@ -73,13 +74,13 @@ struct sl_pl_pipe_t {
     sl_pl_shard_t *sh;
     char id[SL_PIPELINE_ID_MAX];
     char *name;
-    sl_plan_t *plan;   /* NULL when the stored request could not be parsed */
-    uint8_t *request;  /* the start request, msgpack (owned) */
+    sl_plan_t *plan;  /* NULL when the stored request could not be parsed */
+    uint8_t *request; /* the start request, msgpack (owned) */
     size_t request_len;
-    uint8_t status;    /* sl_pstatus_t */
-    uint8_t stage;     /* sl_stage_t */
+    uint8_t status; /* sl_pstatus_t */
+    uint8_t stage;  /* sl_stage_t */
     bool user_cancelled;
-    bool committed;    /* the start write was acknowledged */
+    bool committed; /* the start write was acknowledged */
     int64_t created_ms, started_ms, completed_ms, stage_started_ms;
     int64_t stage_deadline_ms, pipeline_deadline_ms, last_change_ms;
     char *error;
@@ -138,8 +139,16 @@ void sl_pl_op_put(sl_pl_shard_t *sh, int db, const char *key, const void *val, s
 void sl_pl_op_del(sl_pl_shard_t *sh, int db, const char *key);
 void sl_pl_save_pipe(sl_pl_pipe_t *p);
 void sl_pl_save_task(sl_pl_task_t *t);
+void sl_pl_save_attempt(sl_pl_task_t *t); /* the newest history entry */
 /* Sends the batch; with fn the write is a request whose ack calls fn. */
 int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg);
+
+/* Events (docs/internals.md has the fields), appended to the batch */
+void sl_pl_ev_pipe_status(sl_pl_pipe_t *p);
+void sl_pl_ev_pipe_stage(sl_pl_pipe_t *p);
+void sl_pl_ev_task_status(sl_pl_task_t *t);
+void sl_pl_ev_task_progress(sl_pl_task_t *t);
+void sl_pl_ev_alert(sl_pl_shard_t *sh, const char *kind, const char *message, const char *subject);
 
 /* Pipelines */
 sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id);

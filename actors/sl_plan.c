@@ -17,10 +17,10 @@
 
 /* ---- services and tools --------------------------------------------------------- */
 
-static const char *const s_static_tools[] = {
-    "bandit", "pylint",         "semgrep", "mypy",      "safety",    "pip-audit",      "vulture",
-    "ruff",   "radon",          "detect-secrets", "eslint", "npm-audit", "stylelint", "html-validator",
-    NULL};
+static const char *const s_static_tools[] = {"bandit",    "pylint",         "semgrep", "mypy",
+                                             "safety",    "pip-audit",      "vulture", "ruff",
+                                             "radon",     "detect-secrets", "eslint",  "npm-audit",
+                                             "stylelint", "html-validator", NULL};
 static const char *const s_dynamic_tools[] = {"zap", "curl", "nmap", "nikto", NULL};
 static const char *const s_perf_tools[] = {"locust", "ab", "aiohttp", "artillery", NULL};
 static const char *const s_ai_tools[] = {"requirements-scanner", "code-quality-analyzer", NULL};
@@ -219,16 +219,16 @@ static int s_get_int(s_ctx_t *ctx, const sl_mp_reader_t *map, const char *key, c
     }
     int64_t x;
     if (sl_mp_peek(&v) != SL_MP_INT || sl_mp_read_int(&v, &x) < 0 || x < lo || x > hi) {
-        return s_fail(ctx, "%s.%s: must be an integer from %lld to %lld", path, key,
-                      (long long)lo, (long long)hi);
+        return s_fail(ctx, "%s.%s: must be an integer from %lld to %lld", path, key, (long long)lo,
+                      (long long)hi);
     }
     *out = x;
     return 0;
 }
 
 /* A duration in seconds (integer or float) -> ms. */
-static int s_get_seconds(s_ctx_t *ctx, const sl_mp_reader_t *map, const char *key,
-                         const char *path, bool allow_zero, int64_t *out_ms)
+static int s_get_seconds(s_ctx_t *ctx, const sl_mp_reader_t *map, const char *key, const char *path,
+                         bool allow_zero, int64_t *out_ms)
 {
     sl_mp_reader_t v;
     int rc = s_find(map, key, &v);
@@ -299,8 +299,8 @@ static int s_str_list(s_ctx_t *ctx, sl_mp_reader_t *v, const char *path, size_t 
         }
         if (rc < 0 || s[0] == '\0') {
             free(s);
-            return s_fail(ctx, "%s[%u]: must be a non-empty string of at most %zu bytes", path,
-                          i, max);
+            return s_fail(ctx, "%s[%u]: must be a non-empty string of at most %zu bytes", path, i,
+                          max);
         }
         rc = sl_strs_push(out, s);
         free(s);
@@ -311,8 +311,8 @@ static int s_str_list(s_ctx_t *ctx, sl_mp_reader_t *v, const char *path, size_t 
     return 0;
 }
 
-static int s_options(s_ctx_t *ctx, const sl_mp_reader_t *sect, const char *path,
-                     uint32_t dflt, uint32_t *limit, sl_strs_t *target_urls)
+static int s_options(s_ctx_t *ctx, const sl_mp_reader_t *sect, const char *path, uint32_t dflt,
+                     uint32_t *limit, sl_strs_t *target_urls)
 {
     sl_mp_reader_t o;
     char p[128];
@@ -443,8 +443,8 @@ static int s_generation(s_ctx_t *ctx, const sl_mp_reader_t *g, const char *path,
             plan->apps[i].model = model;
             plan->napps = i + 1;
             bool has = false;
-            if ((rc = s_get_int(ctx, &v, "app_number", ap, 0, INT32_MAX,
-                                &plan->apps[i].app_number, &has)) < 0) {
+            if ((rc = s_get_int(ctx, &v, "app_number", ap, 0, INT32_MAX, &plan->apps[i].app_number,
+                                &has)) < 0) {
                 return rc;
             }
             if (!has) {
@@ -521,7 +521,7 @@ static int s_timeouts(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
         (rc = s_only_keys(ctx, &t, "timeouts", keys)) < 0) {
         return rc;
     }
-    int64_t *outs[] = {&plan->timeouts.task_ms,    &plan->timeouts.stage_ms,
+    int64_t *outs[] = {&plan->timeouts.task_ms,     &plan->timeouts.stage_ms,
                        &plan->timeouts.pipeline_ms, &plan->timeouts.attempt_ms,
                        &plan->timeouts.progress_ms, &plan->timeouts.queue_ms};
     for (int i = 0; keys[i]; i++) {
@@ -540,8 +540,7 @@ static int s_retry(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
     if (rc != 0) {
         return rc < 0 ? rc : 0;
     }
-    if ((rc = s_want_map(ctx, &t, "retry")) < 0 ||
-        (rc = s_only_keys(ctx, &t, "retry", keys)) < 0) {
+    if ((rc = s_want_map(ctx, &t, "retry")) < 0 || (rc = s_only_keys(ctx, &t, "retry", keys)) < 0) {
         return rc;
     }
     int64_t n = plan->retry.max_attempts;
@@ -608,8 +607,7 @@ int sl_plan_parse(const uint8_t *buf, size_t len, const sl_plan_defaults_t *defa
     const char *prefix = "";
     rc = s_find(&root, "name", &v);
     if (rc == 0) {
-        rc = sl_mp_peek(&v) == SL_MP_STR ? sl_mp_read_strdup(&v, MAX_NAME, &plan->name)
-                                         : SL_EPROTO;
+        rc = sl_mp_peek(&v) == SL_MP_STR ? sl_mp_read_strdup(&v, MAX_NAME, &plan->name) : SL_EPROTO;
         if (rc < 0 && rc != SL_ENOMEM) {
             rc = s_fail(&ctx, "name: must be a string of at most %d bytes", MAX_NAME);
         }
@@ -660,8 +658,9 @@ int sl_plan_parse(const uint8_t *buf, size_t len, const sl_plan_defaults_t *defa
         goto fail;
     }
     if (plan->existing && !plan->analysis) {
-        rc = s_fail(&ctx, "%sanalysis.enabled: existing mode with analysis disabled has "
-                          "nothing to do",
+        rc = s_fail(&ctx,
+                    "%sanalysis.enabled: existing mode with analysis disabled has "
+                    "nothing to do",
                     prefix);
         goto fail;
     }

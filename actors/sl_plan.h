@@ -120,18 +120,18 @@ typedef struct {
 } sl_plan_app_t;
 
 typedef struct {
-    char *name;                 /* "" when not given */
-    bool existing;              /* generation.mode == "existing" */
-    sl_strs_t models;           /* generate mode */
-    sl_strs_t templates;        /* generate mode */
-    sl_plan_app_t *apps;        /* existing mode */
+    char *name;          /* "" when not given */
+    bool existing;       /* generation.mode == "existing" */
+    sl_strs_t models;    /* generate mode */
+    sl_strs_t templates; /* generate mode */
+    sl_plan_app_t *apps; /* existing mode */
     size_t napps;
-    bool analysis;              /* analysis enabled */
-    bool services[SL_SVC_ANALYZERS]; /* analyzers to run per app */
+    bool analysis;                     /* analysis enabled */
+    bool services[SL_SVC_ANALYZERS];   /* analyzers to run per app */
     sl_strs_t tools[SL_SVC_ANALYZERS]; /* tools per analyzer; empty = all */
-    sl_strs_t target_urls;      /* templates with {model} and {app} */
-    uint32_t gen_limit;         /* concurrent generation tasks */
-    uint32_t ana_limit;         /* concurrent analysis tasks */
+    sl_strs_t target_urls;             /* templates with {model} and {app} */
+    uint32_t gen_limit;                /* concurrent generation tasks */
+    uint32_t ana_limit;                /* concurrent analysis tasks */
     sl_plan_timeouts_t timeouts;
     sl_retry_policy_t retry;
 } sl_plan_t;

@@ -17,12 +17,11 @@
 
 /* ---- names ------------------------------------------------------------------ */
 
-static const char *const s_pstatus[SL_PS__COUNT] = {"pending", "running", "completed",
-                                                    "partial_success", "failed", "cancelled"};
+static const char *const s_pstatus[SL_PS__COUNT] = {"pending",         "running", "completed",
+                                                    "partial_success", "failed",  "cancelled"};
 static const char *const s_stage[SL_STAGE__COUNT] = {"generation", "analysis", "done"};
-static const char *const s_tstatus[SL_TS__COUNT] = {"pending",   "queued", "running",
-                                                    "retry_wait", "succeeded", "failed",
-                                                    "cancelled", "dead"};
+static const char *const s_tstatus[SL_TS__COUNT] = {
+    "pending", "queued", "running", "retry_wait", "succeeded", "failed", "cancelled", "dead"};
 static const char *const s_tkind[SL_TK__COUNT] = {"generation", "analysis"};
 
 static const char *s_name(const char *const *tab, int n, int v)
@@ -162,8 +161,7 @@ static const s_field_t s_task_fields[] = {
 static const s_field_t s_pipeline_fields[] = {
     {"id", F_STR, true, OFF(sl_pipeline_rec_t, id), 0, NULL, NULL},
     {"name", F_STR, false, OFF(sl_pipeline_rec_t, name), 0, NULL, NULL},
-    {"status", F_ENUM, true, OFF(sl_pipeline_rec_t, status), 0, sl_pstatus_name,
-     sl_pstatus_parse},
+    {"status", F_ENUM, true, OFF(sl_pipeline_rec_t, status), 0, sl_pstatus_name, sl_pstatus_parse},
     {"stage", F_ENUM, true, OFF(sl_pipeline_rec_t, stage), 0, sl_stage_name, sl_stage_parse},
     {"user_cancelled", F_BOOL, false, OFF(sl_pipeline_rec_t, user_cancelled), 0, NULL, NULL},
     {"created_ms", F_I64, false, OFF(sl_pipeline_rec_t, created_ms), 0, NULL, NULL},
@@ -179,14 +177,12 @@ static const s_field_t s_pipeline_fields[] = {
     {"stage_timeout_ms", F_I64, false, OFF(sl_pipeline_rec_t, stage_timeout_ms), 0, NULL, NULL},
     {"pipeline_timeout_ms", F_I64, false, OFF(sl_pipeline_rec_t, pipeline_timeout_ms), 0, NULL,
      NULL},
-    {"attempt_timeout_ms", F_I64, false, OFF(sl_pipeline_rec_t, attempt_timeout_ms), 0, NULL,
-     NULL},
+    {"attempt_timeout_ms", F_I64, false, OFF(sl_pipeline_rec_t, attempt_timeout_ms), 0, NULL, NULL},
     {"progress_timeout_ms", F_I64, false, OFF(sl_pipeline_rec_t, progress_timeout_ms), 0, NULL,
      NULL},
     {"queue_timeout_ms", F_I64, false, OFF(sl_pipeline_rec_t, queue_timeout_ms), 0, NULL, NULL},
     {"max_attempts", F_U32, false, OFF(sl_pipeline_rec_t, max_attempts), 0, NULL, NULL},
-    {"backoff_initial_ms", F_I64, false, OFF(sl_pipeline_rec_t, backoff_initial_ms), 0, NULL,
-     NULL},
+    {"backoff_initial_ms", F_I64, false, OFF(sl_pipeline_rec_t, backoff_initial_ms), 0, NULL, NULL},
     {"backoff_max_ms", F_I64, false, OFF(sl_pipeline_rec_t, backoff_max_ms), 0, NULL, NULL},
     {"backoff_coefficient", F_DBL, false, OFF(sl_pipeline_rec_t, backoff_coefficient), 0, NULL,
      NULL},
@@ -203,8 +199,7 @@ static const s_field_t s_dlq_fields[] = {
     {"returns", F_U32, false, OFF(sl_dlq_rec_t, returns), 0, NULL, NULL},
     {"parked_at", F_I64, false, OFF(sl_dlq_rec_t, parked_ms), 0, NULL, NULL},
     {"error", F_STR, false, OFF(sl_dlq_rec_t, error), 0, NULL, NULL},
-    {"history", F_HIST, false, OFF(sl_dlq_rec_t, history), OFF(sl_dlq_rec_t, nhistory), NULL,
-     NULL},
+    {"history", F_HIST, false, OFF(sl_dlq_rec_t, history), OFF(sl_dlq_rec_t, nhistory), NULL, NULL},
 };
 #define N_DLQ (sizeof(s_dlq_fields) / sizeof(s_dlq_fields[0]))
 

@@ -30,14 +30,19 @@ typedef enum {
     SL_PS_PENDING = 0,
     SL_PS_RUNNING,
     SL_PS_COMPLETED,
-    SL_PS_PARTIAL,   /* "partial_success" */
+    SL_PS_PARTIAL, /* "partial_success" */
     SL_PS_FAILED,
     SL_PS_CANCELLED,
     SL_PS__COUNT
 } sl_pstatus_t;
 
 /* Pipeline stage: generation, then analysis, then done. */
-typedef enum { SL_STAGE_GENERATION = 0, SL_STAGE_ANALYSIS, SL_STAGE_DONE, SL_STAGE__COUNT } sl_stage_t;
+typedef enum {
+    SL_STAGE_GENERATION = 0,
+    SL_STAGE_ANALYSIS,
+    SL_STAGE_DONE,
+    SL_STAGE__COUNT
+} sl_stage_t;
 
 /* Task status (DESIGN §3). pending: waiting for the pipeline's concurrency
    limit; queued: ATTEMPT_START sent, the endpoint has not reported a start;
@@ -72,8 +77,7 @@ int sl_tkind_parse(const char *s, size_t len);
 
 static inline bool sl_pstatus_terminal(int s)
 {
-    return s == SL_PS_COMPLETED || s == SL_PS_PARTIAL || s == SL_PS_FAILED ||
-           s == SL_PS_CANCELLED;
+    return s == SL_PS_COMPLETED || s == SL_PS_PARTIAL || s == SL_PS_FAILED || s == SL_PS_CANCELLED;
 }
 
 static inline bool sl_tstatus_terminal(int s)
@@ -82,24 +86,24 @@ static inline bool sl_tstatus_terminal(int s)
 }
 
 /* Limits enforced by the decoders (and the encoders). */
-#define SL_REC_MAX_STR 4096u    /* one string field (errors are truncated to it) */
+#define SL_REC_MAX_STR 4096u          /* one string field (errors are truncated to it) */
 #define SL_REC_MAX_REQUEST (1u << 20) /* the stored start request */
-#define SL_REC_MAX_HISTORY 256u /* attempts kept per task */
-#define SL_REC_MAX_EXCLUDE 64u  /* replicas in a task's exclude list */
+#define SL_REC_MAX_HISTORY 256u       /* attempts kept per task */
+#define SL_REC_MAX_EXCLUDE 64u        /* replicas in a task's exclude list */
 
 /* ---- attempt: `attempts` db, key <task_id>-a<2 digits>; also the entries of a
    task's history and of a DLQ entry ------------------------------------------ */
 
 typedef struct {
-    char *task_id;       /* absent inside a task record's history */
-    uint32_t attempt;    /* 1-based */
-    char *replica;       /* URL, or NULL when none was chosen */
-    int64_t started_ms;  /* wall ms; 0 unknown */
+    char *task_id;      /* absent inside a task record's history */
+    uint32_t attempt;   /* 1-based */
+    char *replica;      /* URL, or NULL when none was chosen */
+    int64_t started_ms; /* wall ms; 0 unknown */
     int64_t ended_ms;
-    int32_t outcome;     /* sl_outcome_t, -1 while running */
+    int32_t outcome; /* sl_outcome_t, -1 while running */
     char *error;
-    char *last_stage;    /* last progress checkpoint */
-    int32_t last_pct;    /* -1 unknown */
+    char *last_stage; /* last progress checkpoint */
+    int32_t last_pct; /* -1 unknown */
     char *last_message;
 } sl_attempt_rec_t;
 
@@ -119,30 +123,30 @@ int sl_attempt_key(char *buf, size_t cap, const char *task_id, uint32_t attempt)
 /* ---- task: `tasks` db, key = task id ----------------------------------------- */
 
 typedef struct {
-    char *id;             /* REQ: <pipeline_id>-tNNNN */
-    char *pipeline_id;    /* REQ */
-    uint32_t index;       /* NNNN */
-    int32_t kind;         /* sl_tkind_t */
-    int32_t service;      /* sl_service_t (actors/sl_plan.h) */
-    int32_t status;       /* sl_tstatus_t */
+    char *id;          /* REQ: <pipeline_id>-tNNNN */
+    char *pipeline_id; /* REQ */
+    uint32_t index;    /* NNNN */
+    int32_t kind;      /* sl_tkind_t */
+    int32_t service;   /* sl_service_t (actors/sl_plan.h) */
+    int32_t status;    /* sl_tstatus_t */
     char *model;
     char *template_slug;
-    int64_t app_number;   /* -1 unknown (a generation task before it succeeds) */
-    uint32_t attempts;    /* attempts started so far (the current one included) */
-    uint32_t attempt_base; /* attempts before the last DLQ retry (budget offset) */
-    uint32_t dlq_returns; /* times parked in the DLQ */
-    bool in_dlq;          /* has an entry in the dlq db (dead and not dropped) */
+    int64_t app_number;        /* -1 unknown (a generation task before it succeeds) */
+    uint32_t attempts;         /* attempts started so far (the current one included) */
+    uint32_t attempt_base;     /* attempts before the last DLQ retry (budget offset) */
+    uint32_t dlq_returns;      /* times parked in the DLQ */
+    bool in_dlq;               /* has an entry in the dlq db (dead and not dropped) */
     uint32_t timeout_permille; /* timeouts scale, 1000 = x1, x1.5 per DLQ retry */
-    int32_t outcome;      /* last attempt's sl_outcome_t, -1 none */
-    int64_t created_ms;   /* wall ms */
+    int32_t outcome;           /* last attempt's sl_outcome_t, -1 none */
+    int64_t created_ms;        /* wall ms */
     int64_t updated_ms;
-    int64_t deadline_ms;  /* task_timeout deadline, wall ms; 0 = not armed */
-    int64_t retry_at_ms;  /* retry_wait: when to re-queue; wall ms */
+    int64_t deadline_ms; /* task_timeout deadline, wall ms; 0 = not armed */
+    int64_t retry_at_ms; /* retry_wait: when to re-queue; wall ms */
     char *error;
     char *progress_stage;
     int32_t progress_pct; /* -1 unknown */
     char *progress_message;
-    sl_strs_t exclude;    /* replicas this task failed on */
+    sl_strs_t exclude;         /* replicas this task failed on */
     sl_attempt_rec_t *history; /* every attempt, oldest first */
     uint32_t nhistory;
 } sl_task_rec_t;
@@ -154,19 +158,19 @@ void sl_task_rec_clear(sl_task_rec_t *self);
 /* ---- pipeline: `pipelines` db, key = pipeline id ------------------------------ */
 
 typedef struct {
-    char *id;              /* REQ */
+    char *id; /* REQ */
     char *name;
-    int32_t status;        /* sl_pstatus_t */
-    int32_t stage;         /* sl_stage_t */
+    int32_t status; /* sl_pstatus_t */
+    int32_t stage;  /* sl_stage_t */
     bool user_cancelled;
-    int64_t created_ms;    /* wall ms */
+    int64_t created_ms; /* wall ms */
     int64_t started_ms;
-    int64_t completed_ms;  /* 0 while not terminal */
+    int64_t completed_ms; /* 0 while not terminal */
     int64_t stage_started_ms;
     int64_t stage_deadline_ms;    /* wall ms, 0 = none */
     int64_t pipeline_deadline_ms; /* wall ms, 0 = none */
-    char *error;           /* error_message */
-    uint32_t ntasks;       /* tasks created so far (next index) */
+    char *error;                  /* error_message */
+    uint32_t ntasks;              /* tasks created so far (next index) */
     /* Resolved policy (request values over the defaults at start), so a
        restart with a different config keeps the pipeline's own terms. */
     int64_t task_timeout_ms, stage_timeout_ms, pipeline_timeout_ms;
@@ -174,7 +178,7 @@ typedef struct {
     uint32_t max_attempts;
     int64_t backoff_initial_ms, backoff_max_ms;
     double backoff_coefficient;
-    uint8_t *request;      /* the start request map, msgpack (owned) */
+    uint8_t *request; /* the start request map, msgpack (owned) */
     size_t request_len;
 } sl_pipeline_rec_t;
 
@@ -185,12 +189,12 @@ void sl_pipeline_rec_clear(sl_pipeline_rec_t *self);
 /* ---- DLQ entry: `dlq` db, key = task id -------------------------------------- */
 
 typedef struct {
-    char *task_id;      /* REQ */
-    char *pipeline_id;  /* REQ */
-    char *service;      /* service name */
-    uint32_t attempts;  /* attempts the task used in all */
-    uint32_t returns;   /* times parked (3 = alert raised, stays parked) */
-    int64_t parked_ms;  /* wall ms */
+    char *task_id;     /* REQ */
+    char *pipeline_id; /* REQ */
+    char *service;     /* service name */
+    uint32_t attempts; /* attempts the task used in all */
+    uint32_t returns;  /* times parked (3 = alert raised, stays parked) */
+    int64_t parked_ms; /* wall ms */
     char *error;
     sl_attempt_rec_t *history;
     uint32_t nhistory;

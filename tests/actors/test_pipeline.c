@@ -217,8 +217,7 @@ static int s_fake_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
             g_ncancels++;
             pthread_mutex_unlock(&g_mu);
             for (int i = 0; i < f->nheld; i++) {
-                if (strcmp(f->held[i].task_id, m.task_id) == 0 &&
-                    f->held[i].attempt == m.attempt) {
+                if (strcmp(f->held[i].task_id, m.task_id) == 0 && f->held[i].attempt == m.attempt) {
                     s_send_result(self, f->held[i].from, m.task_id, m.attempt, SL_OUT_CANCELLED,
                                   "ws://r1", "cancelled", 0);
                     f->held[i] = f->held[--f->nheld];
@@ -355,8 +354,7 @@ static uint8_t *s_call(s_fix_t *x, const char *op, const char *args_json, const 
     assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
     free(args);
     sl_msg_t *reply = NULL;
-    assert_int_equal(
-        sl_port_request(x->port, g_dest, SL_MSG_API_CALL, buf, len, 5000, &reply), 0);
+    assert_int_equal(sl_port_request(x->port, g_dest, SL_MSG_API_CALL, buf, len, 5000, &reply), 0);
     free(buf);
     sl_api_result_t r = {0};
     assert_int_equal(sl_api_result_decode(reply->body, reply->body_len, &r), 0);
@@ -529,9 +527,8 @@ static void s_release(s_fix_t *x, int svc, int outcome)
     sl_mp_kv_int(&w, "outcome", outcome);
     char name[SL_NAME_MAX];
     snprintf(name, sizeof(name), "endpoint.%s", sl_service_name(svc));
-    assert_int_equal(sl_port_send(x->port, name, RELEASE_MSG, sl_mp_writer_data(&w),
-                                  sl_mp_writer_len(&w)),
-                     0);
+    assert_int_equal(
+        sl_port_send(x->port, name, RELEASE_MSG, sl_mp_writer_data(&w), sl_mp_writer_len(&w)), 0);
     sl_mp_writer_fini(&w);
 }
 
@@ -638,8 +635,8 @@ static void test_pipeline_seed_incident_ends_partial_success(void **state)
     /* Monitors heard it too, after the commit: every task's end, then the
        pipeline's. */
     int ends = 0;
-    assert_true(s_saw_event(x, "pipeline.status", "status", "partial_success", "task.status",
-                            &ends));
+    assert_true(
+        s_saw_event(x, "pipeline.status", "status", "partial_success", "task.status", &ends));
     assert_true(ends >= 15 + 15 + 7 * 3 * 2); /* created, dispatched, ... */
 }
 
@@ -662,8 +659,7 @@ static void test_pipeline_all_succeed_completed(void **state)
     assert_int_equal(s_nstarts(), 15);
 }
 
-static int s_script_verdict(int svc, const sl_attempt_start_t *m, int64_t *app,
-                            const char **err)
+static int s_script_verdict(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
 {
     *err = "model path not found";
     return SL_OUT_VERDICT;
@@ -847,8 +843,7 @@ static void test_pipeline_pipeline_timeout(void **state)
     assert_int_equal(v.cancelled, 1);
 }
 
-static int s_script_transport(int svc, const sl_attempt_start_t *m, int64_t *app,
-                              const char **err)
+static int s_script_transport(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
 {
     *err = "connection reset";
     return SL_OUT_TRANSPORT;
@@ -981,8 +976,8 @@ static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
     size_t len = 0;
     assert_int_equal(sl_wd_scan_encode(&scan, &buf, &len), 0);
     sl_msg_t *reply = NULL;
-    assert_int_equal(
-        sl_port_request(x->port, "pipeline.0", SL_MSG_WD_SCAN, buf, len, 5000, &reply), 0);
+    assert_int_equal(sl_port_request(x->port, "pipeline.0", SL_MSG_WD_SCAN, buf, len, 5000, &reply),
+                     0);
     free(buf);
     sl_wd_report_t rep = {0};
     assert_int_equal(sl_wd_report_decode(reply->body, reply->body_len, &rep), 0);
@@ -1166,8 +1161,8 @@ static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
         size_t len = 0;
         assert_int_equal(sl_store_get_encode(&g, &buf, &len), 0);
         sl_msg_t *reply = NULL;
-        assert_int_equal(sl_port_request(x->port, "store", SL_MSG_STORE_GET, buf, len, 5000, &reply),
-                         0);
+        assert_int_equal(
+            sl_port_request(x->port, "store", SL_MSG_STORE_GET, buf, len, 5000, &reply), 0);
         free(buf);
         sl_store_value_t val = {0};
         bool hit = false;
@@ -1227,8 +1222,7 @@ static int s_wait_stored(s_fix_t *x, int db, const char *key, uint8_t **out, siz
     return rc;
 }
 
-static int s_script_app2_fails(int svc, const sl_attempt_start_t *m, int64_t *app,
-                               const char **err)
+static int s_script_app2_fails(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
 {
     if (m->app_number == 2) {
         *err = "connection reset";
@@ -1368,8 +1362,7 @@ static void test_pipeline_bad_requests_change_nothing(void **state)
         assert_false(s_ok(b, n));
         s_err_code(b, n, code, sizeof(code));
         if (strcmp(code, cases[i].code) != 0) {
-            fail_msg("%s %s: code %s, wanted %s", cases[i].op, cases[i].args, code,
-                     cases[i].code);
+            fail_msg("%s %s: code %s, wanted %s", cases[i].op, cases[i].args, code, cases[i].code);
         }
         free(b);
     }
@@ -1379,8 +1372,8 @@ static void test_pipeline_bad_requests_change_nothing(void **state)
     size_t len = 0;
     assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
     sl_msg_t *reply = NULL;
-    assert_int_equal(sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, buf, len, 5000, &reply),
-                     0);
+    assert_int_equal(
+        sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, buf, len, 5000, &reply), 0);
     free(buf);
     sl_msg_destroy(&reply);
     assert_int_equal(

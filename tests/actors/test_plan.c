@@ -29,8 +29,7 @@ static void s_bad(const char *json, const char *field)
     char err[256];
     int rc = s_parse(json, &plan, err, sizeof(err));
     if (rc != SL_EINVAL || plan != NULL || !strstr(err, field)) {
-        fail_msg("request %s: rc %d, err '%s', wanted a message naming '%s'", json, rc, err,
-                 field);
+        fail_msg("request %s: rc %d, err '%s', wanted a message naming '%s'", json, rc, err, field);
     }
 }
 
@@ -229,12 +228,15 @@ static void test_plan_limits_task_count(void **state)
 
 static void test_plan_tool_table(void **state)
 {
-    const char *tools[][2] = {
-        {"bandit", "static-analyzer"},       {"html-validator", "static-analyzer"},
-        {"detect-secrets", "static-analyzer"}, {"zap", "dynamic-analyzer"},
-        {"nikto", "dynamic-analyzer"},       {"artillery", "performance-tester"},
-        {"ab", "performance-tester"},        {"requirements-scanner", "ai-analyzer"},
-        {"code-quality-analyzer", "ai-analyzer"}};
+    const char *tools[][2] = {{"bandit", "static-analyzer"},
+                              {"html-validator", "static-analyzer"},
+                              {"detect-secrets", "static-analyzer"},
+                              {"zap", "dynamic-analyzer"},
+                              {"nikto", "dynamic-analyzer"},
+                              {"artillery", "performance-tester"},
+                              {"ab", "performance-tester"},
+                              {"requirements-scanner", "ai-analyzer"},
+                              {"code-quality-analyzer", "ai-analyzer"}};
     for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
         int svc = sl_service_of_tool(tools[i][0], strlen(tools[i][0]));
         assert_string_equal(sl_service_name(svc), tools[i][1]);

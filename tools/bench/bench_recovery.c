@@ -177,7 +177,7 @@ int sl_bench_recovery(int argc, char **argv)
     sl_port_t *port = rt ? sl_port_new(rt, "bench") : NULL;
     sl_store_config_t sc = sl_store_config_defaults();
     sc.data_dir = dir;
-    sc.nosync = true; /* setup speed; recovery only reads */
+    sc.nosync = true;         /* setup speed; recovery only reads */
     sc.publish_to = "nobody"; /* events are not the subject here */
     sl_pipeline_config_t pc;
     sl_pipeline_config_init(&pc);
@@ -251,8 +251,8 @@ int sl_bench_recovery(int argc, char **argv)
     struct mallinfo2 with = mallinfo2();
     sl_actor_destroy(&shard);
     struct mallinfo2 without = mallinfo2();
-    double per_task = (double)((long long)with.uordblks - (long long)without.uordblks) /
-                      (double)total;
+    double per_task =
+        (double)((long long)with.uordblks - (long long)without.uordblks) / (double)total;
     printf("recovery: shard ready (loaded + re-dispatched) in %.3f s; %s%llu attempts "
            "re-dispatched after %.3f s; goal < 1 s for 10000: %s\n",
            t2 - t1, all ? "all " : "only ", (unsigned long long)atomic_load(&s_starts), t3 - t1,
