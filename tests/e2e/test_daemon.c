@@ -618,8 +618,11 @@ static void test_daemon_sigterm_resume(void **state)
     e2e_proc_free(&fx->d);
     assert_true(e2e_file_contains(fx->log_d, "sluiced: stopped"));
 
-    s_start_daemon(fx, NULL);
+    /* the same settings again, on the same data dir */
     s_short_timeouts(&d);
+    e2e_args_add(&d, "--set");
+    e2e_args_add(&d, "sluice/shutdown_grace_ms=100");
+    s_start_daemon(fx, &d);
     p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
     if (!p) {
         json_t *last = e2e_pipeline_get(fx->api, id);

@@ -109,8 +109,11 @@ static bool s_terminal(const char *status)
            !strcmp(status, "failed") || !strcmp(status, "cancelled");
 }
 
-/* Sends one request and waits for its reply into *out (caller destroys). */
-static int s_call(void *dealer, const msgpack_sbuffer *req, msgpack_unpacked *out, int64_t deadline)
+/* Sends one request and waits for its reply into *out. msgpack-c's
+   objects point into the bytes they were unpacked from, so the reply's
+   bytes are copied to *keep, which the caller frees with *out. */
+static int s_call(void *dealer, const msgpack_sbuffer *req, msgpack_unpacked *out, char **keep,
+                  int64_t deadline)
 {
     if (zmq_send(dealer, req->data, req->size, 0) < 0) {
         return -1;
@@ -126,10 +129,17 @@ static int s_call(void *dealer, const msgpack_sbuffer *req, msgpack_unpacked *ou
             zmq_msg_close(&msg);
             continue;
         }
-        size_t off = 0;
-        int rc = msgpack_unpack_next(out, zmq_msg_data(&msg), zmq_msg_size(&msg), &off);
+        size_t len = zmq_msg_size(&msg);
+        free(*keep);
+        *keep = malloc(len ? len : 1);
+        if (!*keep) {
+            zmq_msg_close(&msg);
+            return -1;
+        }
+        memcpy(*keep, zmq_msg_data(&msg), len);
         zmq_msg_close(&msg);
-        return rc == MSGPACK_UNPACK_SUCCESS ? 0 : -1;
+        size_t off = 0;
+        return msgpack_unpack_next(out, *keep, len, &off) == MSGPACK_UNPACK_SUCCESS ? 0 : -1;
     }
     return -1;
 }
@@ -189,6 +199,7 @@ int main(int argc, char **argv)
     void *dealer = NULL, *sub = NULL;
     msgpack_unpacked reply;
     msgpack_unpacked_init(&reply);
+    char *reply_bytes = NULL;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     sluice_t *s = sluice_new(ctx);
@@ -263,7 +274,7 @@ int main(int argc, char **argv)
     msgpack_pack_true(&pk);
     s_pack_str(&pk, "tools");
     msgpack_pack_array(&pk, 0);
-    if (s_call(dealer, &sb, &reply, deadline)) {
+    if (s_call(dealer, &sb, &reply, &reply_bytes, deadline)) {
         fprintf(stderr, "embed_host: no answer to pipeline.start\n");
         goto stop;
     }
@@ -322,7 +333,7 @@ int main(int argc, char **argv)
     s_pack_str(&pk, "pipeline.get");
     s_pack_str(&pk, "pipeline_id");
     s_pack_str(&pk, id);
-    if (s_call(dealer, &sb, &reply, deadline) == 0) {
+    if (s_call(dealer, &sb, &reply, &reply_bytes, deadline) == 0) {
         const msgpack_object *p = s_get(&reply.data, "pipeline");
         const msgpack_object *tasks = s_get(p, "tasks");
         for (uint32_t i = 0;
@@ -354,6 +365,7 @@ stop:
 done:
     sluice_destroy(&s);
     msgpack_unpacked_destroy(&reply);
+    free(reply_bytes);
     msgpack_sbuffer_destroy(&sb);
     zmq_ctx_term(ctx);
     return code;
