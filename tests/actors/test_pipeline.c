@@ -1152,6 +1152,109 @@ static void test_pipeline_shards_recover_their_own(void **state)
     sl_actor_destroy(&shard1);
 }
 
+static void test_pipeline_concurrency_limit(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    char *pid = s_start(
+        x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+           "\"app_number\": 1}, {\"model\": \"m\", \"app_number\": 2}, {\"model\": \"m\", "
+           "\"app_number\": 3}]}, \"analysis\": {\"tools\": [\"bandit\"], \"options\": "
+           "{\"parallel\": false}}}");
+    s_pview_t v;
+    for (int round = 1; round <= 3; round++) {
+        s_wait_starts(round);
+        s_view(x, pid, &v);
+        assert_int_equal(v.running, 1); /* one at a time */
+        assert_int_equal(v.queued, (uint64_t)(3 - round));
+        assert_int_equal(s_nstarts(), round);
+        s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    }
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(s_nstarts(), 3);
+}
+
+/* Puts raw records into the store, as a crashed or damaged daemon left them. */
+static void s_put_raw(s_fix_t *x, int db, const char *key, const uint8_t *val, size_t len)
+{
+    sl_mp_writer_t ops;
+    sl_mp_writer_init(&ops);
+    sl_mp_write_array(&ops, 1);
+    sl_mp_write_array(&ops, 3);
+    sl_mp_write_uint(&ops, (uint64_t)db);
+    sl_mp_write_bin(&ops, key, strlen(key));
+    sl_mp_write_bin(&ops, val, len);
+    sl_store_write_t w = {.ops = {(uint8_t *)sl_mp_writer_data(&ops), sl_mp_writer_len(&ops)}};
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+    assert_int_equal(sl_store_write_encode(&w, &buf, &blen), 0);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(
+        sl_port_request(x->port, "store", SL_MSG_STORE_WRITE, buf, blen, 5000, &reply), 0);
+    sl_store_ack_t ack = {0};
+    assert_int_equal(sl_store_ack_decode(reply->body, reply->body_len, &ack), 0);
+    assert_int_equal(ack.status, 0);
+    sl_msg_destroy(&reply);
+    free(buf);
+    sl_mp_writer_fini(&ops);
+}
+
+static void test_pipeline_recovery_survives_damaged_records(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_hold);
+    char good[SL_PIPELINE_ID_MAX], bad[SL_PIPELINE_ID_MAX], t0[64], t1[64];
+    sl_pipeline_id_new(good, 1700000000000LL);
+    sl_pipeline_id_new(bad, 1700000000000LL);
+    snprintf(t0, sizeof(t0), "%s-t0000", good);
+    snprintf(t1, sizeof(t1), "%s-t0001", good);
+    uint8_t *req = NULL, *buf = NULL;
+    size_t req_len = 0, len = 0;
+    assert_int_equal(pl_json_to_mp(EXISTING_REQ, &req, &req_len), 0);
+    sl_pipeline_rec_t pr = {.id = good,
+                            .name = (char *)"damaged",
+                            .status = SL_PS_RUNNING,
+                            .stage = SL_STAGE_ANALYSIS,
+                            .ntasks = 2,
+                            .request = req,
+                            .request_len = req_len};
+    assert_int_equal(sl_pipeline_rec_encode(&pr, &buf, &len), 0);
+    s_put_raw(x, 1, good, buf, len);
+    free(buf);
+    free(req);
+    sl_task_rec_t tr = {.id = t1,
+                        .pipeline_id = good,
+                        .index = 1,
+                        .kind = SL_TK_ANALYSIS,
+                        .service = SL_SVC_STATIC,
+                        .status = SL_TS_PENDING,
+                        .model = (char *)"m",
+                        .app_number = 2,
+                        .timeout_permille = 1000,
+                        .outcome = -1,
+                        .progress_pct = -1};
+    assert_int_equal(sl_task_rec_encode(&tr, &buf, &len), 0);
+    s_put_raw(x, 2, t1, buf, len);
+    free(buf);
+    s_put_raw(x, 2, t0, (const uint8_t *)"\x82\xa2id\xc1", 5);  /* unreadable task */
+    s_put_raw(x, 1, bad, (const uint8_t *)"\xdd\xff\xff\xff\xff", 5); /* and pipeline */
+    s_spawn_shard(x); /* must come up, not crash */
+    s_wait_starts(1);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_pview_t v;
+    s_wait_status(x, good, "partial_success", &v);
+    assert_string_equal(v.tasks[0].status, "failed");
+    assert_non_null(strstr(v.tasks[0].error, "unreadable"));
+    assert_string_equal(v.tasks[1].status, "succeeded");
+    char args[96];
+    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", bad);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.get", args, bad, &n);
+    assert_false(s_ok(b, n));
+    free(b);
+}
+
 /* Polls the store until the task record has the given status. */
 static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
 {
@@ -1455,6 +1558,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_is_not_counted, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_shards_recover_their_own, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_concurrency_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_recovery_survives_damaged_records, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_bad_requests_change_nothing, s_setup,
                                         s_teardown),
