@@ -5,6 +5,7 @@ if(TARGET sluice-mock-analyzer)
     SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools/test_mock.c ${CMAKE_CURRENT_LIST_DIR}/tools/mock_ws.c
     LIBS PkgConfig::JANSSON PkgConfig::OPENSSL
     LABEL integration TIMEOUT 60)
-  target_compile_definitions(test_mock PRIVATE MOCK_BIN="$<TARGET_FILE:sluice-mock-analyzer>")
+  target_compile_definitions(test_mock PRIVATE MOCK_BIN="$<TARGET_FILE:sluice-mock-analyzer>"
+                             MOCK_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   add_dependencies(test_mock sluice-mock-analyzer)
 endif()

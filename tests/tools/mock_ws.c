@@ -12,7 +12,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/sha.h>
 #include <poll.h>
 #include <stdint.h>
@@ -47,6 +49,14 @@ static int s_send_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
+static int s_ws_write(mock_ws_t *self, const void *buf, size_t len)
+{
+    if (!self->ssl) {
+        return s_send_all(self->fd, buf, len);
+    }
+    return SSL_write(self->ssl, buf, (int)len) == (int)len ? 0 : -1;
+}
+
 /* Reads more bytes into the buffer before deadline. 1 = got bytes, 0 =
    timeout, -1 = EOF/error. */
 static int s_fill(mock_ws_t *self, long long deadline)
@@ -58,15 +68,24 @@ static int s_fill(mock_ws_t *self, long long deadline)
     if (left < 0) {
         left = 0;
     }
-    struct pollfd p = {.fd = self->fd, .events = POLLIN};
-    int rc = poll(&p, 1, (int)left);
-    if (rc == 0) {
-        return 0;
+    if (!self->ssl || SSL_pending(self->ssl) == 0) {
+        struct pollfd p = {.fd = self->fd, .events = POLLIN};
+        int rc = poll(&p, 1, (int)left);
+        if (rc == 0) {
+            return 0;
+        }
+        if (rc < 0) {
+            return errno == EINTR ? 0 : -1;
+        }
     }
-    if (rc < 0) {
-        return errno == EINTR ? 0 : -1;
+    ssize_t n;
+    if (self->ssl) {
+        /* The socket has a receive timeout, so a record split across
+           packets cannot block past it. */
+        n = SSL_read(self->ssl, self->buf + self->len, (int)(sizeof self->buf - self->len));
+    } else {
+        n = recv(self->fd, self->buf + self->len, sizeof self->buf - self->len, 0);
     }
-    ssize_t n = recv(self->fd, self->buf + self->len, sizeof self->buf - self->len, 0);
     if (n <= 0) {
         return -1;
     }
@@ -84,10 +103,9 @@ int mock_ws_url_port(const char *url)
     return port > 0 && port < 65536 ? port : -1;
 }
 
-int mock_ws_connect(mock_ws_t *self, int port, int timeout_ms)
+static int s_tcp(mock_ws_t *self, int port)
 {
     memset(self, 0, sizeof *self);
-    long long deadline = s_now_ms() + timeout_ms;
     self->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (self->fd < 0) {
         return -1;
@@ -99,13 +117,18 @@ int mock_ws_connect(mock_ws_t *self, int port, int timeout_ms)
         self->fd = -1;
         return -1;
     }
+    return 0;
+}
+
+static int s_upgrade(mock_ws_t *self, int port, long long deadline)
+{
     char req[256];
     snprintf(req, sizeof req,
              "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
              "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
              "Sec-WebSocket-Version: 13\r\n\r\n",
              port);
-    if (s_send_all(self->fd, req, strlen(req)) != 0) {
+    if (s_ws_write(self, req, strlen(req)) != 0) {
         goto fail;
     }
     while (1) {
@@ -125,9 +148,44 @@ int mock_ws_connect(mock_ws_t *self, int port, int timeout_ms)
         }
     }
 fail:
-    close(self->fd);
-    self->fd = -1;
+    mock_ws_close(self);
     return -2;
+}
+
+int mock_ws_connect(mock_ws_t *self, int port, int timeout_ms)
+{
+    long long deadline = s_now_ms() + timeout_ms;
+    if (s_tcp(self, port) != 0) {
+        return -1;
+    }
+    return s_upgrade(self, port, deadline);
+}
+
+int mock_ws_connect_tls(mock_ws_t *self, int port, int timeout_ms, const char *ca_pem)
+{
+    long long deadline = s_now_ms() + timeout_ms;
+    if (s_tcp(self, port) != 0) {
+        return -1;
+    }
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    setsockopt(self->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(self->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    self->ssl_ctx = ctx;
+    if (!ctx || SSL_CTX_load_verify_locations(ctx, ca_pem, NULL) != 1) {
+        goto fail;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL *ssl = SSL_new(ctx);
+    self->ssl = ssl;
+    if (!ssl || SSL_set_fd(ssl, self->fd) != 1 || SSL_connect(ssl) != 1) {
+        goto fail;
+    }
+    return s_upgrade(self, port, deadline);
+fail:
+    ERR_clear_error();
+    mock_ws_close(self);
+    return -3;
 }
 
 static int s_send_frame(mock_ws_t *self, int opcode, const void *data, size_t len)
@@ -157,7 +215,7 @@ static int s_send_frame(mock_ws_t *self, int opcode, const void *data, size_t le
     for (size_t i = 0; i < len; i++) {
         m[i] = ((const unsigned char *)data)[i] ^ mask[i % 4];
     }
-    int rc = s_send_all(self->fd, hdr, h) == 0 && s_send_all(self->fd, m, len) == 0 ? 0 : -1;
+    int rc = s_ws_write(self, hdr, h) == 0 && s_ws_write(self, m, len) == 0 ? 0 : -1;
     free(m);
     return rc;
 }
@@ -253,6 +311,14 @@ int mock_ws_recv(mock_ws_t *self, int timeout_ms, char **out, int *code)
 
 void mock_ws_close(mock_ws_t *self)
 {
+    if (self->ssl) {
+        SSL_free(self->ssl);
+        self->ssl = NULL;
+    }
+    if (self->ssl_ctx) {
+        SSL_CTX_free(self->ssl_ctx);
+        self->ssl_ctx = NULL;
+    }
     if (self->fd >= 0) {
         close(self->fd);
     }

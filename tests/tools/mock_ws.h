@@ -5,7 +5,7 @@
     the mock against a second implementation of RFC 6455. Every call has a
     deadline. The client is used from the test thread only; the gateway runs
     its own thread that only records frames (the test asserts after a
-    bounded wait). Not for production use: no extensions, no TLS.
+    bounded wait). Not for production use: no extensions; TLS only for the client (wss tests).
 */
 #ifndef SL_TEST_MOCK_WS_H
 #define SL_TEST_MOCK_WS_H
@@ -16,6 +16,8 @@
 
 typedef struct {
     int fd;
+    void *ssl_ctx; /* SSL_CTX, wss only */
+    void *ssl;     /* SSL, wss only */
     size_t len;
     unsigned char buf[1 << 16];
 } mock_ws_t;
@@ -32,6 +34,10 @@ enum {
    Returns 0, -1 (TCP connect failed), -2 (handshake not answered with 101:
    reset, EOF or timeout). */
 int mock_ws_connect(mock_ws_t *self, int port, int timeout_ms);
+
+/* The same over TLS (wss), trusting the CA in ca_pem. Returns 0, -1, -2, or
+   -3 (TLS handshake or verification failed). */
+int mock_ws_connect_tls(mock_ws_t *self, int port, int timeout_ms, const char *ca_pem);
 
 int mock_ws_send_text(mock_ws_t *self, const char *text);
 int mock_ws_send_ping(mock_ws_t *self);

@@ -30,6 +30,9 @@
 
 #include "tests/tools/mock_ws.h"
 
+#ifndef MOCK_SOURCE_DIR
+#define MOCK_SOURCE_DIR "."
+#endif
 #ifndef MOCK_BIN
 #define MOCK_BIN "sluice-mock-analyzer"
 #endif
@@ -247,6 +250,13 @@ static void test_mock_control_frames(void **state)
     mock_ws_t ws;
     assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
 
+    /* Python json.dumps separators, key order as captured */
+    assert_int_equal(mock_ws_send_text(&ws, "{\"type\": \"ping\", \"id\": \"p0\"}"), 0);
+    char *raw = NULL;
+    assert_int_equal(mock_ws_recv(&ws, 3000, &raw, NULL), MOCK_WS_TEXT);
+    const char *prefix = "{\"type\": \"pong\", \"timestamp\": \"";
+    assert_int_equal(strncmp(raw, prefix, strlen(prefix)), 0);
+    free(raw);
     json_t *j = s_roundtrip(&ws, "{\"type\": \"ping\", \"id\": \"p1\"}", "pong");
     assert_string_equal(s_str(j, "service"), "static-analyzer");
     assert_non_null(s_str(j, "timestamp"));
@@ -648,8 +658,8 @@ static void test_mock_mux_concurrent_and_cancel(void **state)
 {
     s_mock_t m;
     assert_int_equal(s_mock_start(&m, "--replica",
-                                  "static-analyzer:127.0.0.1:0:proto=mux:latency=3000:"
-                                  "progress=500:heartbeat=200",
+                                  "static-analyzer:127.0.0.1:0:proto=mux:latency=10000:"
+                                  "progress=1000:heartbeat=200",
                                   "--time-scale", "0.01", NULL),
                      0);
     mock_ws_t ws;
@@ -722,6 +732,151 @@ static void test_mock_incident_fleet_and_bad_cli(void **state)
     s_mock_stop(&m);
 }
 
+
+static void test_mock_tls(void **state)
+{
+    const char *src = getenv("SLUICE_SOURCE_DIR");
+    if (!src) {
+        src = MOCK_SOURCE_DIR;
+    }
+    char tls[512], ca[512];
+    assert_non_null(src);
+    snprintf(tls, sizeof tls,
+             "static-analyzer:127.0.0.1:0:tls=%s/tests/data/tls/server.pem,%s/tests/data/tls/"
+             "server.key",
+             src, src);
+    snprintf(ca, sizeof ca, "%s/tests/data/tls/ca.pem", src);
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", tls, "--time-scale", "0.01", NULL), 0);
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect_tls(&ws, m.port[0], 3000, ca), 0);
+    json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
+    json_decref(s_roundtrip(&ws, s_static_req, "status_update"));
+    json_t *j = s_recv_json(&ws, 3000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "static_analysis_result");
+    json_decref(j);
+    assert_int_equal(s_expect_close(&ws, NULL), 1000);
+    mock_ws_close(&ws);
+    /* plain ws to a wss port does not get a WebSocket */
+    assert_true(mock_ws_connect(&ws, m.port[0], 1000) < 0);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+static void test_mock_mux_faults(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica",
+                                  "static-analyzer:127.0.0.1:0:proto=mux:latency=30000:"
+                                  "progress=100:heartbeat=100:stall_after=1:"
+                                  "fault=hang@1,error@2,stall@3",
+                                  "--time-scale", "0.01", NULL),
+                     0);
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    const char *ids[] = {"h1", "e2", "s3"};
+    for (int i = 0; i < 3; i++) {
+        char req[160];
+        snprintf(req, sizeof req,
+                 "{\"type\": \"static_analyze\", \"model_slug\": \"m\", \"app_number\": %d, "
+                 "\"id\": \"%s\"}",
+                 i + 1, ids[i]);
+        assert_int_equal(mock_ws_send_text(&ws, req), 0);
+    }
+    int h1 = 0, e2_error = 0, s3_progress = 0, s3_late = 0, results = 0;
+    long long stalled_at = 0;
+    /* Until the error (at the end of the 300 ms latency) plus 100 ms: the
+       stall happened long before, so its silence is observed too. */
+    long long deadline = s_now_ms() + 5000;
+    while (s_now_ms() < deadline) {
+        json_t *j = s_recv_json(&ws, 50);
+        if (!j) {
+            continue;
+        }
+        const char *type = s_str(j, "type"), *id = s_str(j, "id");
+        if (id && strcmp(id, "h1") == 0) {
+            h1++;
+        } else if (id && strcmp(id, "e2") == 0 && strcmp(type, "error") == 0) {
+            e2_error++;
+            assert_non_null(s_str(j, "message"));
+            deadline = s_now_ms() + 100;
+        } else if (id && strcmp(id, "s3") == 0 && strcmp(type, "progress") == 0) {
+            s3_progress++;
+            stalled_at = s_now_ms();
+        } else if (id && strcmp(id, "s3") == 0 && strcmp(type, "heartbeat") == 0 && stalled_at &&
+                   s3_progress >= 2) {
+            s3_late++;
+        }
+        if (strstr(type, "_analysis_result")) {
+            results++;
+        }
+        json_decref(j);
+    }
+    assert_int_equal(h1, 0);         /* hang: nothing at all for that id */
+    assert_int_equal(e2_error, 1);   /* error ends that id */
+    assert_int_equal(s3_progress, 2); /* starting + stall_after, then silence */
+    assert_int_equal(s3_late, 0);    /* no heartbeats once stalled */
+    assert_int_equal(results, 0);
+    /* the connection itself is alive */
+    json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
+    mock_ws_close(&ws);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
+static void test_mock_bad_input(void **state)
+{
+    /* the gateway points at a closed port: pushes are dropped silently */
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0", "--gateway",
+                                  "ws://127.0.0.1:1/progress", "--time-scale", "0.01", NULL),
+                     0);
+    /* raw garbage instead of an HTTP upgrade */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)m.port[0])};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char junk[4096];
+    for (size_t i = 0; i < sizeof junk; i++) {
+        junk[i] = (char)(i * 7 + 3);
+    }
+    send(fd, junk, sizeof junk, MSG_NOSIGNAL);
+    close(fd);
+
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    /* an oversized message is answered like invalid JSON */
+    size_t big = (5u << 20);
+    char *huge = malloc(big + 1);
+    assert_non_null(huge);
+    memset(huge, '[', big);
+    huge[big] = 0;
+    assert_int_equal(mock_ws_send_text(&ws, huge), 0);
+    free(huge);
+    json_t *j = s_recv_json(&ws, 5000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "message"), "Invalid JSON format");
+    json_decref(j);
+    /* valid JSON that is not an object, and wrong field types */
+    json_decref(s_roundtrip(&ws, "[1, 2, 3]", "error"));
+    j = s_roundtrip(&ws, "{\"type\": 5}", "error");
+    assert_string_equal(s_str(j, "message"), "Unknown message type: None");
+    json_decref(j);
+    j = s_roundtrip(&ws,
+                    "{\"type\": \"static_analyze\", \"model_slug\": 7, \"app_number\": \"x\", "
+                    "\"id\": \"b1\"}",
+                    "error");
+    assert_non_null(strstr(s_str(j, "message"), "Missing required field"));
+    json_decref(j);
+    /* the analysis still completes with the gateway unreachable */
+    json_decref(s_roundtrip(&ws, s_static_req, "status_update"));
+    j = s_recv_json(&ws, 3000);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "type"), "static_analysis_result");
+    json_decref(j);
+    mock_ws_close(&ws);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -736,6 +891,9 @@ int main(void)
         cmocka_unit_test(test_mock_control_down_up),
         cmocka_unit_test(test_mock_mux_concurrent_and_cancel),
         cmocka_unit_test(test_mock_incident_fleet_and_bad_cli),
+        cmocka_unit_test(test_mock_tls),
+        cmocka_unit_test(test_mock_mux_faults),
+        cmocka_unit_test(test_mock_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
