@@ -6,6 +6,6 @@ target_link_libraries(sl_endpoint PUBLIC sl_runtime sl_proto sl_wire PkgConfig::
                       PkgConfig::OPENSSL Threads::Threads)
 
 # breaker + replica choice (pure), endpoint actor, progress listener
-target_sources(sl_endpoint PRIVATE sl_breaker.c sl_endpoint.c sl_progress.c)
+target_sources(sl_endpoint PRIVATE sl_breaker.c sl_endpoint.c sl_endpoint_conn.c sl_progress.c)
 # the lws I/O thread
 target_sources(sl_endpoint PRIVATE sl_wsio.c)

@@ -1,7 +1,8 @@
 /*  sl_endpoint.c: the endpoint actor of one analyzer service.
 
-    The actor thread runs everything here: attempts, the service queue,
-    replica choice, breakers, timeouts and both wire protocols. The only
+    The actor thread runs everything in this file and in sl_endpoint_conn.c
+    (connections and wire protocols; shared state in sl_endpoint_int.h):
+    attempts, the service queue, replica choice, breakers, timeouts. The only
     other thread is the sl_wsio I/O thread, which it owns (created in init,
     destroyed in fini) and talks to through sl_wsio commands and WSIO_*
     events in this actor's mailbox. Attempts, replicas and maps are private
@@ -15,7 +16,7 @@
       the deadlines are checked and the timer re-armed. So a chatty analysis
       costs no timer-heap churn.
     - Exactly one ATTEMPT_RESULT per ATTEMPT_START: every end goes through
-      s_finish, which unlinks the attempt from every index before it sends,
+      sl_ep_finish, which unlinks the attempt from every index before it sends,
       so nothing can reach it twice.
     - legacy: one connection per attempt, connection ids from a counter (never
       reused, so a late event for a finished attempt finds nothing). The
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/sl_endpoint_int.h"
 #include "actors/sl_progress.h"
 #include "actors/sl_wsio.h"
 #include "proto/sl_catalog.h"
@@ -44,225 +46,6 @@
 #include "proto/sl_outcome.h"
 #include "proto/sl_wire.h"
 #include "runtime/sl_log.h"
-
-#define S_NONE INT64_MAX
-#define S_CONN_FIRST 1000 /* legacy/probe ids; below it: mux id = index + 1 */
-
-/* ---- a small u64 -> pointer map (linear probing, backward-shift delete) --- */
-
-typedef struct {
-    uint64_t *keys; /* 0 = empty */
-    void **vals;
-    size_t cap, count;
-} s_map_t;
-
-static uint64_t s_mix(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    return k;
-}
-
-static int s_map_grow(s_map_t *m)
-{
-    size_t ncap = m->cap ? m->cap * 2 : 64;
-    uint64_t *nk = calloc(ncap, sizeof *nk);
-    void **nv = calloc(ncap, sizeof *nv);
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
-        return SL_ENOMEM;
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (m->keys[i]) {
-            size_t j = s_mix(m->keys[i]) & (ncap - 1);
-            while (nk[j]) {
-                j = (j + 1) & (ncap - 1);
-            }
-            nk[j] = m->keys[i];
-            nv[j] = m->vals[i];
-        }
-    }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
-    m->cap = ncap;
-    return 0;
-}
-
-static int s_map_put(s_map_t *m, uint64_t key, void *val)
-{
-    if ((m->count + 1) * 4 > m->cap * 3) {
-        int rc = s_map_grow(m);
-        if (rc) {
-            return rc;
-        }
-    }
-    size_t j = s_mix(key) & (m->cap - 1);
-    while (m->keys[j] && m->keys[j] != key) {
-        j = (j + 1) & (m->cap - 1);
-    }
-    if (!m->keys[j]) {
-        m->count++;
-    }
-    m->keys[j] = key;
-    m->vals[j] = val;
-    return 0;
-}
-
-static void *s_map_get(const s_map_t *m, uint64_t key)
-{
-    if (!m->cap) {
-        return NULL;
-    }
-    size_t j = s_mix(key) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == key) {
-            return m->vals[j];
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    return NULL;
-}
-
-static void s_map_del(s_map_t *m, uint64_t key)
-{
-    if (!m->cap) {
-        return;
-    }
-    size_t mask = m->cap - 1;
-    size_t j = s_mix(key) & mask;
-    while (m->keys[j] && m->keys[j] != key) {
-        j = (j + 1) & mask;
-    }
-    if (!m->keys[j]) {
-        return;
-    }
-    m->keys[j] = 0;
-    m->vals[j] = NULL;
-    m->count--;
-    /* Pull later members of the run back so lookups never stop early. */
-    size_t i = j;
-    for (size_t k = (j + 1) & mask; m->keys[k]; k = (k + 1) & mask) {
-        size_t home = s_mix(m->keys[k]) & mask;
-        bool between = (i <= k) ? (home > i && home <= k) : (home > i || home <= k);
-        if (!between) {
-            m->keys[i] = m->keys[k];
-            m->vals[i] = m->vals[k];
-            m->keys[k] = 0;
-            m->vals[k] = NULL;
-            i = k;
-        }
-    }
-}
-
-static void s_map_fini(s_map_t *m)
-{
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof *m);
-}
-
-static uint64_t s_hash_id(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h ? h : 1;
-}
-
-/* ---- state ------------------------------------------------------------ */
-
-typedef struct s_ep s_ep_t;
-typedef struct s_replica s_replica_t;
-
-typedef enum { A_QUEUED = 0, A_CONNECTING, A_RUNNING } s_astate_t;
-
-typedef struct s_attempt {
-    s_ep_t *ep;
-    char *id; /* "<task_id>-a<attempt>", the legacy id / mux id / correlation id */
-    uint64_t hkey;
-    sl_attempt_start_t start; /* decoded start, owned */
-    char owner[SL_NAME_MAX];
-    bool probe; /* internal health_check of a half-open breaker */
-    s_astate_t state;
-    int replica;   /* -1 while queued */
-    uint64_t conn; /* legacy/probe connection, 0 none */
-    char *frame;   /* the request frame (JSON) */
-    size_t frame_len;
-    int64_t started_ms, started_wall, dispatched_ms;
-    int64_t queue_timeout, progress_timeout, attempt_timeout; /* effective */
-    /* deadlines (S_NONE = off) */
-    int64_t d_queue, d_connect, d_ping, d_pong, d_stall, d_attempt, d_flush;
-    uint64_t timer;
-    int64_t timer_due;
-    /* last checkpoint */
-    char *last_stage, *last_message, *last_checkpoint;
-    int64_t last_pct;   /* -1 unknown */
-    uint8_t *last_data; /* msgpack map or NULL */
-    size_t last_data_len;
-    bool has_progress;
-    /* throttle */
-    int64_t pwin_start;
-    uint32_t pwin_count;
-    bool pending;
-    /* lists */
-    struct s_attempt *next, *prev;   /* all attempts */
-    struct s_attempt *qnext, *qprev; /* service queue */
-    bool queued;
-} s_attempt_t;
-
-struct s_replica {
-    s_ep_t *ep;
-    int index;
-    char *url;
-    sl_breaker_t *breaker;
-    uint32_t in_flight;
-    double ewma_ms;
-    uint64_t btimer; /* breaker timer */
-    int64_t btimer_due;
-    /* mux */
-    int mux_state; /* 0 none, 1 connecting, 2 open, 3 closing */
-    int64_t m_connect, m_ping, m_pong;
-    uint64_t mtimer;
-    int64_t mtimer_due;
-    char mux_fail_why[96];
-    int mux_fail_outcome;
-};
-
-typedef struct {
-    uint64_t started, results, rejected, queue_timeouts, cancelled, unknown_progress,
-        malformed_frames, unmatched_frames, probes, breaker_transitions, progress_sent,
-        progress_dropped;
-} s_counters_t;
-
-struct s_ep {
-    sl_actor_t *self;
-    char name[SL_NAME_MAX];
-    char *service, *op, *ca_file, *store;
-    sl_endpoint_protocol_t protocol;
-    int64_t connect_timeout, ping_interval, pong_timeout, queue_timeout, progress_timeout,
-        attempt_timeout;
-    sl_breaker_config_t bcfg;
-    uint32_t max_in_flight, queue_max, progress_max;
-    s_replica_t *replicas;
-    size_t n_replicas;
-    sl_wsio_t *wsio;
-    s_map_t by_id;   /* hash(id) -> attempt */
-    s_map_t by_conn; /* legacy/probe conn -> attempt */
-    s_attempt_t *all;
-    s_attempt_t *qhead, *qtail;
-    uint32_t queued;
-    uint64_t next_conn;
-    uint64_t probe_seq;
-    bool pumping;
-    s_counters_t c;
-    sl_mp_writer_t w;
-};
 
 /* ---- config ----------------------------------------------------------- */
 
@@ -293,7 +76,7 @@ int sl_endpoint_protocol_parse(const char *text, sl_endpoint_protocol_t *out)
     return SL_EINVAL;
 }
 
-static bool s_op_known(const char *op)
+bool sl_ep_op_known(const char *op)
 {
     if (!op) {
         return false;
@@ -346,7 +129,7 @@ int sl_endpoint_config_check(const sl_endpoint_config_t *cfg)
     if (cfg->protocol != SL_ENDPOINT_LEGACY && cfg->protocol != SL_ENDPOINT_MUX) {
         return SL_ECONFIG;
     }
-    if (cfg->op && *cfg->op && !s_op_known(cfg->op)) {
+    if (cfg->op && *cfg->op && !sl_ep_op_known(cfg->op)) {
         return SL_ECONFIG;
     }
     if (!cfg->replicas || cfg->n_replicas < 1 || cfg->n_replicas > SL_ENDPOINT_MAX_REPLICAS) {
@@ -371,17 +154,17 @@ int sl_endpoint_config_check(const sl_endpoint_config_t *cfg)
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static int64_t s_now(s_ep_t *ep)
+int64_t sl_ep_now(sl_ep_t *ep)
 {
     return sl_actor_now(ep->self);
 }
 
-static int64_t s_wall(s_ep_t *ep)
+int64_t sl_ep_wall(sl_ep_t *ep)
 {
     return sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(ep->self)));
 }
 
-static void s_send_writer(s_ep_t *ep, const char *to, uint16_t type)
+static void s_send_writer(sl_ep_t *ep, const char *to, uint16_t type)
 {
     if (sl_mp_writer_error(&ep->w) == 0) {
         int rc =
@@ -394,20 +177,13 @@ static void s_send_writer(s_ep_t *ep, const char *to, uint16_t type)
     sl_mp_writer_reset(&ep->w);
 }
 
-static void s_attempt_arm(s_attempt_t *a);
-static void s_finish(s_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
-                     size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static void s_pump(s_ep_t *ep);
-static void s_mux_fail(s_replica_t *r, int outcome, const char *why);
-
 /* ---- breaker events ---------------------------------------------------- */
 
 static void s_breaker_timer_fn(void *arg, uint64_t id);
 
-static void s_breaker_arm(s_replica_t *r)
+static void s_breaker_arm(sl_ep_replica_t *r)
 {
-    s_ep_t *ep = r->ep;
+    sl_ep_t *ep = r->ep;
     int64_t due = sl_breaker_next_due(r->breaker);
     if (r->btimer && r->btimer_due == due) {
         return;
@@ -419,16 +195,14 @@ static void s_breaker_arm(s_replica_t *r)
     if (due == INT64_MAX) {
         return;
     }
-    int64_t delay = due - s_now(ep);
+    int64_t delay = due - sl_ep_now(ep);
     r->btimer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_breaker_timer_fn, r);
     r->btimer_due = due;
 }
 
-static void s_probe_start(s_replica_t *r);
-
-static void s_breaker_changed(s_replica_t *r, const sl_breaker_transition_t *tr)
+void sl_ep_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr)
 {
-    s_ep_t *ep = r->ep;
+    sl_ep_t *ep = r->ep;
     ep->c.breaker_transitions++;
     const char *from = sl_breaker_state_name(tr->from), *to = sl_breaker_state_name(tr->to);
     sl_info("%s: breaker %s %s -> %s (%s)", ep->name, r->url, from, to, tr->reason);
@@ -458,23 +232,23 @@ static void s_breaker_changed(s_replica_t *r, const sl_breaker_transition_t *tr)
 
     s_breaker_arm(r);
     if (tr->to == SL_BREAKER_HALF_OPEN) {
-        s_probe_start(r);
+        sl_ep_probe_start(r);
     } else if (tr->to == SL_BREAKER_CLOSED) {
-        s_pump(ep);
+        sl_ep_pump(ep);
     }
 }
 
-static void s_breaker_tick(s_replica_t *r)
+static void s_breaker_tick(sl_ep_replica_t *r)
 {
     sl_breaker_transition_t tr;
-    if (sl_breaker_tick(r->breaker, s_now(r->ep), &tr)) {
-        s_breaker_changed(r, &tr);
+    if (sl_breaker_tick(r->breaker, sl_ep_now(r->ep), &tr)) {
+        sl_ep_breaker_changed(r, &tr);
     }
 }
 
 static void s_breaker_timer_fn(void *arg, uint64_t id)
 {
-    s_replica_t *r = arg;
+    sl_ep_replica_t *r = arg;
     if (r->btimer != id) {
         return;
     }
@@ -483,33 +257,33 @@ static void s_breaker_timer_fn(void *arg, uint64_t id)
     s_breaker_arm(r);
 }
 
-static void s_breaker_record(s_attempt_t *a, int outcome)
+static void s_breaker_record(sl_ep_attempt_t *a, int outcome)
 {
-    s_ep_t *ep = a->ep;
+    sl_ep_t *ep = a->ep;
     if (a->replica < 0) {
         return;
     }
-    s_replica_t *r = &ep->replicas[a->replica];
+    sl_ep_replica_t *r = &ep->replicas[a->replica];
     sl_breaker_transition_t tr;
     bool fault = sl_outcome_replica_fault(outcome);
     bool moved;
     if (a->probe) {
-        moved = sl_breaker_record_probe(r->breaker, s_now(ep), fault, &tr);
+        moved = sl_breaker_record_probe(r->breaker, sl_ep_now(ep), fault, &tr);
     } else {
-        moved = sl_breaker_record(r->breaker, s_now(ep), fault, &tr);
+        moved = sl_breaker_record(r->breaker, sl_ep_now(ep), fault, &tr);
     }
     if (!fault && !a->probe) {
-        double ms = (double)(s_now(ep) - a->dispatched_ms);
+        double ms = (double)(sl_ep_now(ep) - a->dispatched_ms);
         r->ewma_ms = r->ewma_ms <= 0 ? ms : r->ewma_ms * 0.8 + ms * 0.2;
     }
     if (moved) {
-        s_breaker_changed(r, &tr);
+        sl_ep_breaker_changed(r, &tr);
     }
 }
 
 /* ---- attempts: lifecycle -------------------------------------------------- */
 
-static void s_attempt_free(s_attempt_t *a)
+static void s_attempt_free(sl_ep_attempt_t *a)
 {
     if (a->timer) {
         sl_actor_timer_cancel(a->ep->self, a->timer);
@@ -524,9 +298,9 @@ static void s_attempt_free(s_attempt_t *a)
     free(a);
 }
 
-static void s_unqueue(s_attempt_t *a)
+static void s_unqueue(sl_ep_attempt_t *a)
 {
-    s_ep_t *ep = a->ep;
+    sl_ep_t *ep = a->ep;
     if (!a->queued) {
         return;
     }
@@ -545,9 +319,9 @@ static void s_unqueue(s_attempt_t *a)
     ep->queued--;
 }
 
-static void s_unlink(s_attempt_t *a)
+static void s_unlink(sl_ep_attempt_t *a)
 {
-    s_ep_t *ep = a->ep;
+    sl_ep_t *ep = a->ep;
     s_unqueue(a);
     if (a->prev) {
         a->prev->next = a->next;
@@ -558,18 +332,18 @@ static void s_unlink(s_attempt_t *a)
         a->next->prev = a->prev;
     }
     a->next = a->prev = NULL;
-    if (a->hkey && s_map_get(&ep->by_id, a->hkey) == a) {
-        s_map_del(&ep->by_id, a->hkey);
+    if (a->hkey && sl_ep_map_get(&ep->by_id, a->hkey) == a) {
+        sl_ep_map_del(&ep->by_id, a->hkey);
     }
-    if (a->conn && s_map_get(&ep->by_conn, a->conn) == a) {
-        s_map_del(&ep->by_conn, a->conn);
+    if (a->conn && sl_ep_map_get(&ep->by_conn, a->conn) == a) {
+        sl_ep_map_del(&ep->by_conn, a->conn);
     }
 }
 
 /* Sends the checkpoint as ATTEMPT_PROGRESS. */
-static void s_progress_send(s_attempt_t *a)
+static void s_progress_send(sl_ep_attempt_t *a)
 {
-    s_ep_t *ep = a->ep;
+    sl_ep_t *ep = a->ep;
     sl_attempt_progress_t p = {0};
     p.task_id = a->start.task_id;
     p.attempt = a->start.attempt;
@@ -579,7 +353,7 @@ static void s_progress_send(s_attempt_t *a)
     p.message = a->last_message;
     p.data.ptr = a->last_data;
     p.data.len = a->last_data_len;
-    p.ts_ms = s_wall(ep);
+    p.ts_ms = sl_ep_wall(ep);
     if (sl_attempt_progress_write(&p, &ep->w) == 0) {
         s_send_writer(ep, a->owner, SL_MSG_ATTEMPT_PROGRESS);
         ep->c.progress_sent++;
@@ -587,13 +361,13 @@ static void s_progress_send(s_attempt_t *a)
         sl_mp_writer_reset(&ep->w);
     }
     a->pending = false;
-    a->d_flush = S_NONE;
+    a->d_flush = SL_EP_NEVER;
 }
 
-static void s_finish(s_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
-                     size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
+void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
+                  size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
 {
-    s_ep_t *ep = a->ep;
+    sl_ep_t *ep = a->ep;
     char err[SL_WIRE_ERROR_MAX + 64] = "";
     if (fmt) {
         va_list ap;
@@ -605,7 +379,7 @@ static void s_finish(s_attempt_t *a, int outcome, const char *status, const uint
 
     /* Free the replica's slot and close what this attempt holds open. */
     if (a->replica >= 0) {
-        s_replica_t *r = &ep->replicas[a->replica];
+        sl_ep_replica_t *r = &ep->replicas[a->replica];
         if (!a->probe && r->in_flight > 0) {
             r->in_flight--;
         }
@@ -648,7 +422,7 @@ static void s_finish(s_attempt_t *a, int outcome, const char *status, const uint
         m.app_number = v->app_number;
     }
     m.started_ms = a->started_wall;
-    m.ended_ms = s_wall(ep);
+    m.ended_ms = sl_ep_wall(ep);
     m.last_stage = a->last_stage;
     m.last_message = a->last_message;
     m.last_pct = a->last_pct;
@@ -664,14 +438,14 @@ static void s_finish(s_attempt_t *a, int outcome, const char *status, const uint
         ep->c.cancelled++;
     }
     s_attempt_free(a);
-    s_pump(ep);
+    sl_ep_pump(ep);
 }
 
 /* ---- attempts: timers ------------------------------------------------------ */
 
 static void s_attempt_timer_fn(void *arg, uint64_t id);
 
-static int64_t s_min_deadline(const s_attempt_t *a)
+static int64_t s_min_deadline(const sl_ep_attempt_t *a)
 {
     int64_t d = a->d_queue;
     const int64_t all[] = {a->d_connect, a->d_ping,    a->d_pong,
@@ -684,9 +458,9 @@ static int64_t s_min_deadline(const s_attempt_t *a)
     return d;
 }
 
-static void s_attempt_arm(s_attempt_t *a)
+void sl_ep_attempt_arm(sl_ep_attempt_t *a)
 {
-    s_ep_t *ep = a->ep;
+    sl_ep_t *ep = a->ep;
     int64_t due = s_min_deadline(a);
     if (a->timer && a->timer_due <= due) {
         return; /* fires early and re-arms: cheaper than moving it */
@@ -695,18 +469,18 @@ static void s_attempt_arm(s_attempt_t *a)
         sl_actor_timer_cancel(ep->self, a->timer);
         a->timer = 0;
     }
-    if (due == S_NONE) {
+    if (due == SL_EP_NEVER) {
         return;
     }
-    int64_t delay = due - s_now(ep);
+    int64_t delay = due - sl_ep_now(ep);
     a->timer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_attempt_timer_fn, a);
     a->timer_due = due;
 }
 
-static void s_progress_throttled(s_attempt_t *a)
+static void s_progress_throttled(sl_ep_attempt_t *a)
 {
-    s_ep_t *ep = a->ep;
-    int64_t now = s_now(ep);
+    sl_ep_t *ep = a->ep;
+    int64_t now = sl_ep_now(ep);
     if (now - a->pwin_start >= 1000) {
         a->pwin_start = now;
         a->pwin_count = 0;
@@ -720,206 +494,64 @@ static void s_progress_throttled(s_attempt_t *a)
         }
         a->pending = true;
         a->d_flush = a->pwin_start + 1000;
-        s_attempt_arm(a);
+        sl_ep_attempt_arm(a);
     }
 }
 
 static void s_attempt_timer_fn(void *arg, uint64_t id)
 {
-    s_attempt_t *a = arg;
-    s_ep_t *ep = a->ep;
+    sl_ep_attempt_t *a = arg;
+    sl_ep_t *ep = a->ep;
     if (a->timer != id) {
         return;
     }
     a->timer = 0;
-    int64_t now = s_now(ep);
+    int64_t now = sl_ep_now(ep);
     if (a->d_queue <= now) {
         ep->c.queue_timeouts++;
-        s_finish(a, SL_OUT_QUEUE_TIMEOUT, NULL, NULL, 0, NULL,
-                 "queue_timeout: no replica slot within %" PRId64 " ms", a->queue_timeout);
+        sl_ep_finish(a, SL_OUT_QUEUE_TIMEOUT, NULL, NULL, 0, NULL,
+                     "queue_timeout: no replica slot within %" PRId64 " ms", a->queue_timeout);
         return;
     }
     if (a->d_connect <= now) {
-        s_finish(a, SL_OUT_CONNECT_TIMEOUT, NULL, NULL, 0, NULL,
-                 "connect_timeout: no handshake within %" PRId64 " ms", ep->connect_timeout);
+        sl_ep_finish(a, SL_OUT_CONNECT_TIMEOUT, NULL, NULL, 0, NULL,
+                     "connect_timeout: no handshake within %" PRId64 " ms", ep->connect_timeout);
         return;
     }
     if (a->d_pong <= now) {
-        s_finish(a, SL_OUT_PONG_TIMEOUT, NULL, NULL, 0, NULL,
-                 "pong_timeout: no pong within %" PRId64 " ms", ep->pong_timeout);
+        sl_ep_finish(a, SL_OUT_PONG_TIMEOUT, NULL, NULL, 0, NULL,
+                     "pong_timeout: no pong within %" PRId64 " ms", ep->pong_timeout);
         return;
     }
     if (a->d_stall <= now) {
-        s_finish(a, SL_OUT_PROGRESS_TIMEOUT, NULL, NULL, 0, NULL,
-                 "progress_timeout: no progress for %" PRId64 " ms", a->progress_timeout);
+        sl_ep_finish(a, SL_OUT_PROGRESS_TIMEOUT, NULL, NULL, 0, NULL,
+                     "progress_timeout: no progress for %" PRId64 " ms", a->progress_timeout);
         return;
     }
     if (a->d_attempt <= now) {
-        s_finish(a, SL_OUT_ATTEMPT_TIMEOUT, NULL, NULL, 0, NULL,
-                 "attempt_timeout: no result within %" PRId64 " ms", a->attempt_timeout);
+        sl_ep_finish(a, SL_OUT_ATTEMPT_TIMEOUT, NULL, NULL, 0, NULL,
+                     "attempt_timeout: no result within %" PRId64 " ms", a->attempt_timeout);
         return;
     }
     if (a->d_ping <= now && a->conn) {
         sl_wsio_ping(ep->wsio, a->conn);
-        a->d_ping = S_NONE;
+        a->d_ping = SL_EP_NEVER;
         a->d_pong = now + ep->pong_timeout;
     }
     if (a->d_flush <= now) {
-        a->d_flush = S_NONE;
+        a->d_flush = SL_EP_NEVER;
         if (a->pending) {
             s_progress_throttled(a);
         }
     }
-    s_attempt_arm(a);
+    sl_ep_attempt_arm(a);
 }
 
-/* ---- dispatch ---------------------------------------------------------- */
-
-static void s_mux_timer_fn(void *arg, uint64_t id);
-
-static void s_mux_arm(s_replica_t *r)
-{
-    s_ep_t *ep = r->ep;
-    int64_t due = r->m_connect;
-    if (r->m_ping < due) {
-        due = r->m_ping;
-    }
-    if (r->m_pong < due) {
-        due = r->m_pong;
-    }
-    if (r->mtimer && r->mtimer_due <= due) {
-        return;
-    }
-    if (r->mtimer) {
-        sl_actor_timer_cancel(ep->self, r->mtimer);
-        r->mtimer = 0;
-    }
-    if (due == S_NONE) {
-        return;
-    }
-    int64_t delay = due - s_now(ep);
-    r->mtimer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_mux_timer_fn, r);
-    r->mtimer_due = due;
-}
-
-static void s_mux_timer_fn(void *arg, uint64_t id)
-{
-    s_replica_t *r = arg;
-    s_ep_t *ep = r->ep;
-    if (r->mtimer != id) {
-        return;
-    }
-    r->mtimer = 0;
-    int64_t now = s_now(ep);
-    if (r->m_connect <= now) {
-        s_mux_fail(r, SL_OUT_CONNECT_TIMEOUT, "connect_timeout: no handshake in time");
-        return;
-    }
-    if (r->m_pong <= now) {
-        s_mux_fail(r, SL_OUT_PONG_TIMEOUT, "pong_timeout: no pong in time");
-        return;
-    }
-    if (r->m_ping <= now && r->mux_state == 2) {
-        sl_wsio_ping(ep->wsio, (uint64_t)r->index + 1);
-        r->m_ping = S_NONE;
-        r->m_pong = now + ep->pong_timeout;
-    }
-    s_mux_arm(r);
-}
-
-static int s_mux_ensure(s_replica_t *r)
-{
-    s_ep_t *ep = r->ep;
-    if (r->mux_state == 1 || r->mux_state == 2) {
-        return 0;
-    }
-    if (r->mux_state == 3) {
-        return SL_EBUSY; /* its WSIO_CLOSED has not come back yet */
-    }
-    int rc = sl_wsio_connect(ep->wsio, (uint64_t)r->index + 1, r->url);
-    if (rc) {
-        return rc;
-    }
-    r->mux_state = 1;
-    r->m_connect = s_now(ep) + ep->connect_timeout;
-    r->m_ping = r->m_pong = S_NONE;
-    s_mux_arm(r);
-    return 0;
-}
-
-/* Ends every attempt on the replica's mux connection and closes it. */
-static void s_mux_fail(s_replica_t *r, int outcome, const char *why)
-{
-    s_ep_t *ep = r->ep;
-    if (r->mux_state == 1 || r->mux_state == 2) {
-        sl_wsio_close(ep->wsio, (uint64_t)r->index + 1, SL_WSIO_CLOSE_NORMAL, why);
-        r->mux_state = 3;
-    }
-    r->m_connect = r->m_ping = r->m_pong = S_NONE;
-    if (r->mtimer) {
-        sl_actor_timer_cancel(ep->self, r->mtimer);
-        r->mtimer = 0;
-    }
-    s_attempt_t *a = ep->all;
-    while (a) {
-        s_attempt_t *next = a->next;
-        if (a->replica == r->index && !a->probe && !a->conn) {
-            s_finish(a, outcome, NULL, NULL, 0, NULL, "%s", why);
-            /* s_finish may have ended others (pump dispatches, never ends);
-               restart from the head to stay safe. */
-            next = ep->all;
-        }
-        a = next;
-    }
-}
-
-static void s_dispatch(s_attempt_t *a, int idx)
-{
-    s_ep_t *ep = a->ep;
-    s_replica_t *r = &ep->replicas[idx];
-    int64_t now = s_now(ep);
-    a->replica = idx;
-    r->in_flight++;
-    a->dispatched_ms = now;
-    a->d_queue = S_NONE;
-    a->d_attempt = now + a->attempt_timeout;
-    int rc;
-    if (ep->protocol == SL_ENDPOINT_LEGACY) {
-        a->conn = ep->next_conn++;
-        rc = s_map_put(&ep->by_conn, a->conn, a);
-        if (rc == 0) {
-            rc = sl_wsio_connect(ep->wsio, a->conn, r->url);
-        }
-        if (rc) {
-            s_map_del(&ep->by_conn, a->conn);
-            a->conn = 0;
-            s_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect: %s", sl_err_msg(rc));
-            return;
-        }
-        sl_wsio_send(ep->wsio, a->conn, a->frame, a->frame_len);
-        a->state = A_CONNECTING;
-        a->d_connect = now + ep->connect_timeout;
-    } else {
-        rc = s_mux_ensure(r);
-        if (rc) {
-            s_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect: %s", sl_err_msg(rc));
-            return;
-        }
-        sl_wsio_send(ep->wsio, (uint64_t)r->index + 1, a->frame, a->frame_len);
-        a->state = A_RUNNING;
-        /* mux heartbeats are mandatory: the stall timer runs from the start */
-        if (a->progress_timeout > 0) {
-            a->d_stall = now + a->progress_timeout;
-        }
-    }
-    s_attempt_arm(a);
-}
-
-static int s_pick(s_ep_t *ep, const s_attempt_t *a)
+static int s_pick(sl_ep_t *ep, const sl_ep_attempt_t *a)
 {
     sl_breaker_candidate_t c[SL_ENDPOINT_MAX_REPLICAS];
     for (size_t i = 0; i < ep->n_replicas; i++) {
-        s_replica_t *r = &ep->replicas[i];
+        sl_ep_replica_t *r = &ep->replicas[i];
         c[i].breaker = r->breaker;
         c[i].in_flight = r->in_flight;
         c[i].max_in_flight = ep->max_in_flight;
@@ -941,7 +573,7 @@ static int s_pick(s_ep_t *ep, const s_attempt_t *a)
 /* Dispatches queued attempts while some replica has room, in FIFO order;
    an attempt that cannot go anywhere (exclusions) does not block the
    ones behind it. */
-static void s_pump(s_ep_t *ep)
+void sl_ep_pump(sl_ep_t *ep)
 {
     if (ep->pumping) {
         return;
@@ -950,13 +582,13 @@ static void s_pump(s_ep_t *ep)
     for (size_t i = 0; i < ep->n_replicas; i++) {
         s_breaker_tick(&ep->replicas[i]);
     }
-    s_attempt_t *a = ep->qhead;
+    sl_ep_attempt_t *a = ep->qhead;
     while (a) {
-        s_attempt_t *next = a->qnext;
+        sl_ep_attempt_t *next = a->qnext;
         int idx = s_pick(ep, a);
         if (idx >= 0) {
             s_unqueue(a);
-            s_dispatch(a, idx);
+            sl_ep_dispatch(a, idx);
             next = ep->qhead; /* dispatch may have finished attempts */
         }
         a = next;
@@ -974,77 +606,20 @@ static void s_pump(s_ep_t *ep)
     ep->pumping = false;
 }
 
-/* ---- probes ------------------------------------------------------------- */
-
-static void s_probe_start(s_replica_t *r)
-{
-    s_ep_t *ep = r->ep;
-    int64_t now = s_now(ep);
-    if (!sl_breaker_take_probe(r->breaker, now)) {
-        return;
-    }
-    ep->c.probes++;
-    s_attempt_t *a = calloc(1, sizeof *a);
-    char idbuf[48];
-    snprintf(idbuf, sizeof idbuf, "probe-%" PRIu64, ++ep->probe_seq);
-    if (!a || !(a->id = strdup(idbuf)) ||
-        sl_wire_build_health_check(NULL, &a->frame, &a->frame_len) != 0) {
-        if (a) {
-            free(a->id);
-            free(a);
-        }
-        sl_breaker_transition_t tr;
-        if (sl_breaker_record_probe(r->breaker, now, true, &tr)) {
-            s_breaker_changed(r, &tr);
-        }
-        return;
-    }
-    a->ep = ep;
-    a->probe = true;
-    a->replica = r->index;
-    a->last_pct = -1;
-    a->d_queue = a->d_ping = a->d_pong = a->d_stall = a->d_flush = S_NONE;
-    a->attempt_timeout = ep->bcfg.half_open_max_wait_ms < ep->attempt_timeout
-                             ? ep->bcfg.half_open_max_wait_ms
-                             : ep->attempt_timeout;
-    a->d_attempt = now + a->attempt_timeout;
-    a->d_connect = now + ep->connect_timeout;
-    a->dispatched_ms = now;
-    a->next = ep->all;
-    if (ep->all) {
-        ep->all->prev = a;
-    }
-    ep->all = a;
-    a->conn = ep->next_conn++;
-    int rc = s_map_put(&ep->by_conn, a->conn, a);
-    if (rc == 0) {
-        rc = sl_wsio_connect(ep->wsio, a->conn, r->url);
-    }
-    if (rc) {
-        s_map_del(&ep->by_conn, a->conn);
-        a->conn = 0;
-        s_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe connect: %s", sl_err_msg(rc));
-        return;
-    }
-    sl_wsio_send(ep->wsio, a->conn, a->frame, a->frame_len);
-    a->state = A_CONNECTING;
-    s_attempt_arm(a);
-}
-
 /* ---- progress ------------------------------------------------------------ */
 
 /* Replaces the checkpoint and forwards it (throttled). arms: whether this
    kind of frame proves the analysis is alive (resets the stall timer). */
-static void s_progress(s_attempt_t *a, const char *stage, const char *message, bool has_pct,
-                       double pct, const uint8_t *data, size_t data_len, const char *checkpoint,
-                       bool arms)
+void sl_ep_progress(sl_ep_attempt_t *a, const char *stage, const char *message, bool has_pct,
+                    double pct, const uint8_t *data, size_t data_len, const char *checkpoint,
+                    bool arms)
 {
-    s_ep_t *ep = a->ep;
+    sl_ep_t *ep = a->ep;
     if (a->probe) {
         return;
     }
     if (arms && a->progress_timeout > 0) {
-        a->d_stall = s_now(ep) + a->progress_timeout;
+        a->d_stall = sl_ep_now(ep) + a->progress_timeout;
     }
     /* Replace each part only when the frame carries it: a frame with only
        a pct keeps the stage it refines. */
@@ -1074,12 +649,12 @@ static void s_progress(s_attempt_t *a, const char *stage, const char *message, b
     }
     a->has_progress = true;
     s_progress_throttled(a);
-    s_attempt_arm(a);
+    sl_ep_attempt_arm(a);
 }
 
 /* ---- handlers: ATTEMPT_START / CANCEL / PROGRESS_PUSH / STATUS --------- */
 
-static void s_reply_result_now(s_ep_t *ep, const char *owner, const sl_attempt_start_t *st,
+static void s_reply_result_now(sl_ep_t *ep, const char *owner, const sl_attempt_start_t *st,
                                int outcome, const char *error)
 {
     sl_attempt_result_t m = {0};
@@ -1087,7 +662,7 @@ static void s_reply_result_now(s_ep_t *ep, const char *owner, const sl_attempt_s
     m.attempt = st->attempt;
     m.outcome = (uint64_t)outcome;
     m.error = (char *)error;
-    m.started_ms = m.ended_ms = s_wall(ep);
+    m.started_ms = m.ended_ms = sl_ep_wall(ep);
     if (sl_attempt_result_write(&m, &ep->w) == 0) {
         s_send_writer(ep, owner, SL_MSG_ATTEMPT_RESULT);
     } else {
@@ -1096,54 +671,7 @@ static void s_reply_result_now(s_ep_t *ep, const char *owner, const sl_attempt_s
     ep->c.results++;
 }
 
-static int s_build_frame(s_ep_t *ep, s_attempt_t *a, char *why, size_t whylen)
-{
-    const sl_attempt_start_t *st = &a->start;
-    const char *op = s_op_known(st->op) ? st->op : ep->op;
-    if (strcmp(op, "generate") == 0) {
-        if (!st->model || !st->template_slug) {
-            snprintf(why, whylen, "invalid request: generate needs model and template_slug");
-            return SL_EINVAL;
-        }
-        return sl_wire_build_generate(a->id, st->model, st->template_slug, NULL, &a->frame,
-                                      &a->frame_len);
-    }
-    sl_wire_analyze_req_t req = {0};
-    for (int i = 0; i < SL_WIRE__ANALYSIS_COUNT; i++) {
-        if (strcmp(op, sl_wire_analysis_type((sl_wire_analysis_t)i)) == 0) {
-            req.analysis = (sl_wire_analysis_t)i;
-        }
-    }
-    if (!st->model) {
-        snprintf(why, whylen, "invalid request: %s needs a model", op);
-        return SL_EINVAL;
-    }
-    req.model_slug = st->model;
-    req.app_number = st->app_number;
-    req.tools = (const char *const *)st->tools.v;
-    req.tools_count = st->tools.n;
-    req.id = a->id;
-    req.wall_ms = a->started_wall;
-    char **urls = NULL;
-    if (st->target_urls.n) {
-        int rc = sl_wire_expand_urls((const char *const *)st->target_urls.v, st->target_urls.n,
-                                     st->model, st->app_number, &urls);
-        if (rc) {
-            snprintf(why, whylen, "invalid request: target_urls: %s", sl_err_msg(rc));
-            return rc;
-        }
-        req.target_urls = (const char *const *)urls;
-        req.target_urls_count = st->target_urls.n;
-    }
-    int rc = sl_wire_build_analyze(&req, &a->frame, &a->frame_len);
-    sl_wire_strv_destroy(&urls);
-    if (rc) {
-        snprintf(why, whylen, "invalid request: %s", sl_err_msg(rc));
-    }
-    return rc;
-}
-
-static int s_on_start(s_ep_t *ep, const sl_msg_t *msg)
+static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
 {
     sl_attempt_start_t st = {0};
     int rc = sl_attempt_start_decode(msg->body, msg->body_len, &st);
@@ -1157,7 +685,7 @@ static int s_on_start(s_ep_t *ep, const sl_msg_t *msg)
         sl_attempt_start_clear(&st);
         return 0;
     }
-    s_attempt_t *a = calloc(1, sizeof *a);
+    sl_ep_attempt_t *a = calloc(1, sizeof *a);
     char idbuf[SL_NAME_MAX + 600];
     if (!a) {
         s_reply_result_now(ep, msg->from, &st, SL_OUT_REJECTED, "out of memory");
@@ -1169,17 +697,17 @@ static int s_on_start(s_ep_t *ep, const sl_msg_t *msg)
     a->start = st; /* owned now */
     snprintf(a->owner, sizeof a->owner, "%s", msg->from);
     a->id = strdup(idbuf);
-    a->hkey = a->id ? s_hash_id(a->id) : 0;
+    a->hkey = a->id ? sl_ep_hash_id(a->id) : 0;
     a->replica = -1;
     a->last_pct = -1;
-    a->started_ms = s_now(ep);
-    a->started_wall = s_wall(ep);
+    a->started_ms = sl_ep_now(ep);
+    a->started_wall = sl_ep_wall(ep);
     a->queue_timeout = st.queue_timeout_ms > 0 ? st.queue_timeout_ms : ep->queue_timeout;
     a->progress_timeout =
         st.progress_timeout_ms > 0 ? st.progress_timeout_ms : ep->progress_timeout;
     a->attempt_timeout = st.attempt_timeout_ms > 0 ? st.attempt_timeout_ms : ep->attempt_timeout;
     a->d_queue = a->d_connect = a->d_ping = a->d_pong = a->d_stall = a->d_attempt = a->d_flush =
-        S_NONE;
+        SL_EP_NEVER;
     a->pwin_start = INT64_MIN / 2;
 
     const char *reject = NULL;
@@ -1187,9 +715,9 @@ static int s_on_start(s_ep_t *ep, const sl_msg_t *msg)
     char why[160] = "";
     if (!a->id) {
         reject = "out of memory";
-    } else if (s_map_get(&ep->by_id, a->hkey)) {
+    } else if (sl_ep_map_get(&ep->by_id, a->hkey)) {
         reject = "duplicate attempt: this task attempt is already running";
-    } else if (s_build_frame(ep, a, why, sizeof why) != 0) {
+    } else if (sl_ep_build_frame(ep, a, why, sizeof why) != 0) {
         outcome = SL_OUT_VERDICT;
         reject = why[0] ? why : "invalid request";
     } else if (ep->queued >= ep->queue_max && (ep->qhead || s_pick(ep, a) < 0)) {
@@ -1202,7 +730,7 @@ static int s_on_start(s_ep_t *ep, const sl_msg_t *msg)
         s_attempt_free(a);
         return 0;
     }
-    if (s_map_put(&ep->by_id, a->hkey, a) != 0) {
+    if (sl_ep_map_put(&ep->by_id, a->hkey, a) != 0) {
         s_reply_result_now(ep, a->owner, &a->start, SL_OUT_REJECTED, "out of memory");
         s_attempt_free(a);
         return 0;
@@ -1223,25 +751,25 @@ static int s_on_start(s_ep_t *ep, const sl_msg_t *msg)
     ep->qtail = a;
     ep->queued++;
     a->d_queue = a->started_ms + a->queue_timeout;
-    s_pump(ep);
+    sl_ep_pump(ep);
     /* Still queued: its queue deadline needs the timer. */
-    s_attempt_t *still = s_map_get(&ep->by_id, s_hash_id(idbuf));
+    sl_ep_attempt_t *still = sl_ep_map_get(&ep->by_id, sl_ep_hash_id(idbuf));
     if (still && still->queued) {
-        s_attempt_arm(still);
+        sl_ep_attempt_arm(still);
     }
     return 0;
 }
 
-static s_attempt_t *s_find_id(s_ep_t *ep, const char *id)
+sl_ep_attempt_t *sl_ep_find_id(sl_ep_t *ep, const char *id)
 {
     if (!id || !*id) {
         return NULL;
     }
-    s_attempt_t *a = s_map_get(&ep->by_id, s_hash_id(id));
+    sl_ep_attempt_t *a = sl_ep_map_get(&ep->by_id, sl_ep_hash_id(id));
     return (a && strcmp(a->id, id) == 0) ? a : NULL;
 }
 
-static int s_on_cancel(s_ep_t *ep, const sl_msg_t *msg)
+static int s_on_cancel(sl_ep_t *ep, const sl_msg_t *msg)
 {
     sl_attempt_cancel_t c = {0};
     if (sl_attempt_cancel_decode(msg->body, msg->body_len, &c) != 0) {
@@ -1249,40 +777,40 @@ static int s_on_cancel(s_ep_t *ep, const sl_msg_t *msg)
     }
     char idbuf[SL_NAME_MAX + 600];
     snprintf(idbuf, sizeof idbuf, "%s-a%" PRIu64, c.task_id, c.attempt);
-    s_attempt_t *a = s_find_id(ep, idbuf);
+    sl_ep_attempt_t *a = sl_ep_find_id(ep, idbuf);
     if (a) {
-        s_finish(a, SL_OUT_CANCELLED, NULL, NULL, 0, NULL, "cancelled");
+        sl_ep_finish(a, SL_OUT_CANCELLED, NULL, NULL, 0, NULL, "cancelled");
     }
     sl_attempt_cancel_clear(&c);
     return 0;
 }
 
-static int s_on_push(s_ep_t *ep, const sl_msg_t *msg)
+static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
 {
     sl_progress_push_t p = {0};
     if (sl_progress_push_decode(msg->body, msg->body_len, &p) != 0) {
         ep->c.unknown_progress++;
         return 0;
     }
-    s_attempt_t *a = s_find_id(ep, p.correlation_id);
+    sl_ep_attempt_t *a = sl_ep_find_id(ep, p.correlation_id);
     if (!a || a->probe || a->replica < 0) {
         ep->c.unknown_progress++;
     } else {
-        s_progress(a, p.stage, p.message, p.pct >= 0 && p.pct <= 100, (double)p.pct, p.data.ptr,
-                   p.data.len, NULL, true);
+        sl_ep_progress(a, p.stage, p.message, p.pct >= 0 && p.pct <= 100, (double)p.pct, p.data.ptr,
+                       p.data.len, NULL, true);
     }
     sl_progress_push_clear(&p);
     return 0;
 }
 
-static int s_on_status(s_ep_t *ep, const sl_msg_t *msg)
+static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
 {
     sl_mp_writer_t rw, cw;
     sl_mp_writer_init(&rw);
     sl_mp_writer_init(&cw);
     sl_mp_write_array(&rw, (uint32_t)ep->n_replicas);
     for (size_t i = 0; i < ep->n_replicas; i++) {
-        s_replica_t *r = &ep->replicas[i];
+        sl_ep_replica_t *r = &ep->replicas[i];
         sl_breaker_stats_t bs;
         s_breaker_tick(r);
         sl_breaker_stats(r->breaker, &bs);
@@ -1296,7 +824,7 @@ static int s_on_status(s_ep_t *ep, const sl_msg_t *msg)
         sl_mp_kv_uint(&rw, "consecutive_failures", bs.consecutive_failures);
         sl_mp_kv_int(&rw, "open_until_ms", bs.open_until_ms);
     }
-    const s_counters_t *c = &ep->c;
+    const sl_ep_counters_t *c = &ep->c;
     sl_mp_write_map(&cw, 12);
     sl_mp_kv_uint(&cw, "started", c->started);
     sl_mp_kv_uint(&cw, "results", c->results);
@@ -1337,214 +865,13 @@ static int s_on_status(s_ep_t *ep, const sl_msg_t *msg)
     return 0;
 }
 
-/* ---- handlers: WSIO events ---------------------------------------------- */
-
-static s_replica_t *s_mux_replica(s_ep_t *ep, uint64_t conn)
-{
-    if (ep->protocol != SL_ENDPOINT_MUX || conn == 0 || conn > ep->n_replicas) {
-        return NULL;
-    }
-    return &ep->replicas[conn - 1];
-}
-
-static void s_on_open(s_ep_t *ep, uint64_t conn)
-{
-    int64_t now = s_now(ep);
-    s_replica_t *r = s_mux_replica(ep, conn);
-    if (r) {
-        if (r->mux_state == 1) {
-            r->mux_state = 2;
-            r->m_connect = S_NONE;
-            r->m_ping = now + ep->ping_interval;
-            s_mux_arm(r);
-        }
-        return;
-    }
-    s_attempt_t *a = s_map_get(&ep->by_conn, conn);
-    if (!a) {
-        return;
-    }
-    a->state = A_RUNNING;
-    a->d_connect = S_NONE;
-    a->d_ping = now + ep->ping_interval;
-    s_attempt_arm(a);
-}
-
-static void s_on_pong(s_ep_t *ep, uint64_t conn)
-{
-    int64_t now = s_now(ep);
-    s_replica_t *r = s_mux_replica(ep, conn);
-    if (r) {
-        r->m_pong = S_NONE;
-        r->m_ping = now + ep->ping_interval;
-        s_mux_arm(r);
-        return;
-    }
-    s_attempt_t *a = s_map_get(&ep->by_conn, conn);
-    if (a) {
-        a->d_pong = S_NONE;
-        a->d_ping = now + ep->ping_interval;
-        s_attempt_arm(a);
-    }
-}
-
-static void s_on_closed(s_ep_t *ep, const sl_wsio_closed_t *ev)
-{
-    s_replica_t *r = s_mux_replica(ep, ev->conn);
-    const char *err = ev->error ? ev->error : "connection lost";
-    if (r) {
-        if (r->mux_state != 3) {
-            /* Closing (3) keeps the pump away from this replica while its
-               attempts are being ended. */
-            r->mux_state = 3;
-            char why[160];
-            snprintf(why, sizeof why, "transport: %s before a result: %s (code %" PRId64 ")",
-                     ev->opened ? "connection closed" : "connect failed", err, ev->code);
-            s_mux_fail(r, SL_OUT_TRANSPORT, why);
-        }
-        r->mux_state = 0;
-        s_pump(ep); /* attempts held back during the close can go now */
-        return;
-    }
-    s_attempt_t *a = s_map_get(&ep->by_conn, ev->conn);
-    if (!a) {
-        return;
-    }
-    s_map_del(&ep->by_conn, ev->conn);
-    a->conn = 0; /* already gone: nothing to close */
-    if (a->probe) {
-        s_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe: %s", err);
-    } else if (!ev->opened) {
-        s_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "transport: %s", err);
-    } else {
-        s_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL,
-                 "transport: connection closed before a result: %s (code %" PRId64 ")", err,
-                 ev->code);
-    }
-}
-
-/* A frame for one attempt (legacy connection, or matched by id on mux). */
-static void s_attempt_frame(s_attempt_t *a, const sl_wire_frame_t *f, const uint8_t *raw,
-                            size_t raw_len)
-{
-    s_ep_t *ep = a->ep;
-    if (a->probe) {
-        if (f->kind == SL_WIRE_HEALTH_RESPONSE) {
-            const char *st = f->u.health.status;
-            bool ok = !st || strcmp(st, "healthy") == 0 || strcmp(st, "ok") == 0;
-            s_finish(a, ok ? SL_OUT_SUCCESS : SL_OUT_ANALYZER_ERROR, NULL, NULL, 0, NULL,
-                     "health: %s", st ? st : "?");
-        } else if (f->kind == SL_WIRE_ERROR) {
-            s_finish(a, SL_OUT_ANALYZER_ERROR, NULL, NULL, 0, NULL, "health: error frame");
-        }
-        return;
-    }
-    switch (f->kind) {
-    case SL_WIRE_STATUS_UPDATE:
-        /* "started" proves nothing about liveness later on: forward it, but
-           only real progress arms the stall timer (DESIGN.md §3). */
-        s_progress(a, f->u.status_update.stage, f->u.status_update.message, false, 0, NULL, 0, NULL,
-                   ep->protocol == SL_ENDPOINT_MUX);
-        break;
-    case SL_WIRE_PROGRESS:
-        s_progress(a, f->u.progress.stage, f->u.progress.message, f->u.progress.has_pct,
-                   f->u.progress.pct, NULL, 0, f->u.progress.checkpoint, true);
-        break;
-    case SL_WIRE_PROGRESS_UPDATE: {
-        sl_mp_writer_t dw;
-        sl_mp_writer_init(&dw);
-        if (f->u.progress_update.data) {
-            sl_progress_json_to_mp(&dw, f->u.progress_update.data);
-        }
-        bool ok = sl_mp_writer_error(&dw) == 0 && sl_mp_writer_len(&dw) > 0;
-        s_progress(a, f->u.progress_update.stage, f->u.progress_update.message,
-                   f->u.progress_update.has_pct, f->u.progress_update.pct,
-                   ok ? sl_mp_writer_data(&dw) : NULL, ok ? sl_mp_writer_len(&dw) : 0, NULL, true);
-        sl_mp_writer_fini(&dw);
-        break;
-    }
-    case SL_WIRE_HEARTBEAT:
-        if (a->progress_timeout > 0) {
-            a->d_stall = s_now(ep) + a->progress_timeout;
-        }
-        break;
-    case SL_WIRE_ANALYSIS_RESULT:
-    case SL_WIRE_GENERATION_RESULT:
-    case SL_WIRE_ERROR:
-    case SL_WIRE_CANCELLED: {
-        sl_wire_verdict_t v;
-        memset(&v, 0, sizeof v);
-        if (sl_wire_classify(f, &v) != 0) {
-            s_finish(a, SL_OUT_MALFORMED, NULL, raw, raw_len, NULL, "malformed: unclassifiable %s",
-                     f->type);
-            return;
-        }
-        const char *status = NULL;
-        if (f->kind == SL_WIRE_ANALYSIS_RESULT) {
-            status = f->u.result.status;
-        } else if (f->kind == SL_WIRE_GENERATION_RESULT) {
-            status = f->u.generation.status;
-        }
-        s_finish(a, (int)v.outcome, status, raw, raw_len, &v, NULL);
-        break;
-    }
-    default:
-        break; /* accepted, pong, unknown types: nothing to do */
-    }
-}
-
-static void s_on_frame(s_ep_t *ep, const sl_wsio_frame_t *ev)
-{
-    sl_wire_frame_t f;
-    int prc = sl_wire_frame_parse(&f, ev->data.ptr, ev->data.len);
-    s_replica_t *r = s_mux_replica(ep, ev->conn);
-    if (r) {
-        if (prc != 0) {
-            ep->c.malformed_frames++;
-            s_mux_fail(r, SL_OUT_MALFORMED, "malformed: unparseable frame on the mux connection");
-            return;
-        }
-        /* Any frame proves the link is alive. */
-        s_attempt_t *a = f.id ? s_find_id(ep, f.id) : NULL;
-        if (a && a->replica == r->index && !a->probe) {
-            s_attempt_frame(a, &f, ev->data.ptr, ev->data.len);
-        } else if (f.kind == SL_WIRE_ERROR && !f.id) {
-            sl_warn("%s: %s says: %s", ep->name, r->url,
-                    f.u.error.message ? f.u.error.message : "(error)");
-        } else if (f.kind != SL_WIRE_HEARTBEAT && f.kind != SL_WIRE_PONG &&
-                   f.kind != SL_WIRE_CANCELLED && f.kind != SL_WIRE_ACCEPTED) {
-            ep->c.unmatched_frames++;
-        }
-        sl_wire_frame_clear(&f);
-        return;
-    }
-    s_attempt_t *a = s_map_get(&ep->by_conn, ev->conn);
-    if (!a) {
-        if (prc == 0) {
-            sl_wire_frame_clear(&f);
-        }
-        return;
-    }
-    if (prc != 0) {
-        ep->c.malformed_frames++;
-        sl_wsio_close(ep->wsio, a->conn, SL_WSIO_CLOSE_PROTOCOL, "malformed frame");
-        s_map_del(&ep->by_conn, a->conn);
-        a->conn = 0;
-        s_finish(a, SL_OUT_MALFORMED, NULL, NULL, 0, NULL, "malformed: %s frame (%zu bytes)",
-                 prc == SL_ETOOBIG ? "oversized" : "unparseable", ev->data.len);
-        return;
-    }
-    s_attempt_frame(a, &f, ev->data.ptr, ev->data.len);
-    sl_wire_frame_clear(&f);
-}
-
 /* ---- actor ------------------------------------------------------------ */
 
 typedef struct {
     const sl_endpoint_config_t *cfg;
 } s_args_t;
 
-static void s_state_free(s_ep_t *ep)
+static void s_state_free(sl_ep_t *ep)
 {
     if (!ep) {
         return;
@@ -1558,8 +885,8 @@ static void s_state_free(s_ep_t *ep)
     free(ep->op);
     free(ep->ca_file);
     free(ep->store);
-    s_map_fini(&ep->by_id);
-    s_map_fini(&ep->by_conn);
+    sl_ep_map_fini(&ep->by_id);
+    sl_ep_map_fini(&ep->by_conn);
     sl_mp_writer_fini(&ep->w);
     free(ep);
 }
@@ -1567,7 +894,7 @@ static void s_state_free(s_ep_t *ep)
 static int s_init(sl_actor_t *self, void *args, void **state)
 {
     const sl_endpoint_config_t *cfg = ((s_args_t *)args)->cfg;
-    s_ep_t *ep = calloc(1, sizeof *ep);
+    sl_ep_t *ep = calloc(1, sizeof *ep);
     int rc = SL_ENOMEM;
     if (!ep) {
         return SL_ENOMEM;
@@ -1590,19 +917,19 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     ep->max_in_flight = cfg->max_in_flight;
     ep->queue_max = cfg->queue_max;
     ep->progress_max = cfg->progress_max_per_sec;
-    ep->next_conn = S_CONN_FIRST;
+    ep->next_conn = SL_EP_CONN_FIRST;
     ep->replicas = calloc(cfg->n_replicas, sizeof *ep->replicas);
     if (!ep->service || !ep->op || !ep->store || !ep->replicas || (cfg->ca_file && !ep->ca_file)) {
         goto fail;
     }
     ep->n_replicas = cfg->n_replicas;
     for (size_t i = 0; i < cfg->n_replicas; i++) {
-        s_replica_t *r = &ep->replicas[i];
+        sl_ep_replica_t *r = &ep->replicas[i];
         r->ep = ep;
         r->index = (int)i;
         r->url = strdup(cfg->replicas[i]);
         r->breaker = sl_breaker_new(&cfg->breaker);
-        r->m_connect = r->m_ping = r->m_pong = S_NONE;
+        r->m_connect = r->m_ping = r->m_pong = SL_EP_NEVER;
         if (!r->url || !r->breaker) {
             goto fail;
         }
@@ -1630,7 +957,7 @@ fail:
 
 static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
 {
-    s_ep_t *ep = state;
+    sl_ep_t *ep = state;
     switch (msg->type) {
     case SL_MSG_ATTEMPT_START:
         return s_on_start(ep, msg);
@@ -1643,14 +970,14 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
     case SL_MSG_WSIO_OPEN: {
         sl_wsio_open_t ev = {0};
         if (sl_wsio_open_decode(msg->body, msg->body_len, &ev) == 0) {
-            s_on_open(ep, ev.conn);
+            sl_ep_on_open(ep, ev.conn);
         }
         return 0;
     }
     case SL_MSG_WSIO_FRAME: {
         sl_wsio_frame_t ev = {0};
         if (sl_wsio_frame_decode(msg->body, msg->body_len, &ev) == 0) {
-            s_on_frame(ep, &ev);
+            sl_ep_on_frame(ep, &ev);
             sl_wsio_frame_clear(&ev);
         }
         return 0;
@@ -1658,14 +985,14 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
     case SL_MSG_WSIO_PONG: {
         sl_wsio_pong_t ev = {0};
         if (sl_wsio_pong_decode(msg->body, msg->body_len, &ev) == 0) {
-            s_on_pong(ep, ev.conn);
+            sl_ep_on_pong(ep, ev.conn);
         }
         return 0;
     }
     case SL_MSG_WSIO_CLOSED: {
         sl_wsio_closed_t ev = {0};
         if (sl_wsio_closed_decode(msg->body, msg->body_len, &ev) == 0) {
-            s_on_closed(ep, &ev);
+            sl_ep_on_closed(ep, &ev);
             sl_wsio_closed_clear(&ev);
         }
         return 0;
@@ -1678,18 +1005,18 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
 
 static void s_fini(sl_actor_t *self, void *state)
 {
-    s_ep_t *ep = state;
+    sl_ep_t *ep = state;
     /* No more I/O events after this; then every live attempt gets its one
        result, saying the daemon stopped under it. */
     sl_wsio_destroy(&ep->wsio);
     while (ep->all) {
-        s_attempt_t *a = ep->all;
+        sl_ep_attempt_t *a = ep->all;
         a->conn = 0;
         if (a->replica >= 0 && ep->protocol == SL_ENDPOINT_MUX) {
             ep->replicas[a->replica].mux_state = 0;
         }
         ep->pumping = true; /* nothing may be dispatched any more */
-        s_finish(a, SL_OUT_SHUTDOWN, NULL, NULL, 0, NULL, "interrupted: endpoint stopping");
+        sl_ep_finish(a, SL_OUT_SHUTDOWN, NULL, NULL, 0, NULL, "interrupted: endpoint stopping");
     }
     for (size_t i = 0; i < ep->n_replicas; i++) {
         if (ep->replicas[i].btimer) {
