@@ -350,6 +350,12 @@ static void test_daemon_incident_partial_success(void **state)
                             !strcmp(outcome, "progress_timeout") ||
                             !strcmp(outcome, "pong_timeout"));
                 hang_caught = true;
+                /* by the pipeline's attempt timeout (1 s), not the service's (2 s) */
+                int64_t took_ms = s_int(a, "ended_at") - s_int(a, "started_at");
+                if (took_ms > 1600) {
+                    fprintf(stderr, "hung attempt on %s lasted %lld ms\n", rep, (long long)took_ms);
+                }
+                assert_true(took_ms <= 1600);
             }
             if (!strcmp(rep, drop_url) && app != 2) {
                 assert_string_equal(outcome, "transport");
