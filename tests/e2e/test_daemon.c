@@ -702,6 +702,7 @@ static void s_expect_error(s_fx_t *fx, json_t *r, const char *what, const char *
         fprintf(stderr, "%s: wanted error %s, got %s\n", what, code ? code : "(any)",
                 dump ? dump : "no reply");
         free(dump);
+        json_decref(r);
         fail();
     }
     const char *msg = s_str(json_object_get(r, "error"), "message");
