@@ -30,6 +30,7 @@
 #include "tools/bench/bench.h"
 
 #define B_APPS_PER_PIPELINE 625 /* x 4 analyzers = 2,500 tasks per pipeline */
+#define B_MAX_PIPES 64          /* so at most 160,000 tasks */
 
 static atomic_uint_fast64_t s_starts;
 
@@ -198,12 +199,15 @@ int sl_bench_recovery(int argc, char **argv)
         goto done;
     }
     int apps = tasks / 4, npipes = 0;
-    char last_task[8][64];
-    char ids[8][SL_PIPELINE_ID_MAX];
+    char last_task[B_MAX_PIPES][64];
+    char ids[B_MAX_PIPES][SL_PIPELINE_ID_MAX];
     double t0 = s_now();
-    for (int first = 0; first < apps && npipes < 8; npipes++) {
-        int n = apps - first; /* the eighth pipeline takes the rest */
-        if (npipes < 7 && n > B_APPS_PER_PIPELINE) {
+    if (apps > B_APPS_PER_PIPELINE * B_MAX_PIPES) {
+        apps = B_APPS_PER_PIPELINE * B_MAX_PIPES;
+    }
+    for (int first = 0; first < apps; npipes++) {
+        int n = apps - first;
+        if (n > B_APPS_PER_PIPELINE) {
             n = B_APPS_PER_PIPELINE;
         }
         if (s_start(port, n, first, ids[npipes]) < 0) {
