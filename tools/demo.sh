@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The README's main job: a live pipeline against a local mock analyzer fleet.
+#
+# Installs what is missing, builds, starts a mock fleet shaped like the
+# incident's (4 static, 3 dynamic, 2 performance, 2 ai replicas and a
+# generator, on the fleet's usual ports; analyses take seconds; one static
+# replica freezes (hangs and stops answering pings) and one dynamic replica
+# drops its connections mid-analysis), starts sluiced on its built-in
+# defaults (only the data directory is a fresh temporary one), submits the
+# incident's pipeline (1 model x 3 templates x 4 analyzers), shows live
+# progress, prints the final per-task table and pipeline status, and stops
+# everything it started, by pid.
+#
+# Exit code: sluicectl's (0 completed, 2 partial_success, 3 failed,
+# 4 cancelled), or 1 when something could not start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash tools/deps.sh
+cmake -S . -B build >/dev/null
+cmake --build build -j"$(nproc)" --target sluiced sluicectl sluice-mock-analyzer >/dev/null
+
+work=$(mktemp -d /tmp/sluice-demo.XXXXXX)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Waits (bounded) until file $1 holds a line matching $2.
+wait_for_line() {
+  for _ in $(seq 1 100); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "demo: timed out waiting for '$2' in $1:" >&2
+  cat "$1" >&2
+  return 1
+}
+
+# The fleet's usual ports (DESIGN §7), so sluiced needs no service settings.
+replicas=()
+add() { replicas+=(--replica "$1:127.0.0.1:$2${3:+:$3}"); }
+add static-analyzer 2001; add static-analyzer 2051; add static-analyzer 2052
+add static-analyzer 2056 fault=freeze        # hangs; stops answering pings
+add dynamic-analyzer 2002; add dynamic-analyzer 2053
+add dynamic-analyzer 2057 fault=disconnect   # drops the connection mid-analysis
+add performance-tester 2003; add performance-tester 2054
+add ai-analyzer 2004; add ai-analyzer 2055
+add generator 2005
+
+build/tools/sluice-mock-analyzer "${replicas[@]}" --latency 2000-6000 --progress 700 \
+  --gateway ws://127.0.0.1:8765 >"$work/mock.log" 2>&1 &
+pids+=($!)
+wait_for_line "$work/mock.log" '^ready'
+echo "demo: mock fleet up (pid ${pids[0]}): 11 analyzer replicas + generator;"
+echo "      static :2056 freezes, dynamic :2057 drops connections mid-analysis"
+
+build/tools/sluiced --set sluice/data_dir="$work/data" >"$work/sluiced.log" 2>&1 &
+pids+=($!)
+wait_for_line "$work/sluiced.log" 'sluiced: ready'
+echo "demo: sluiced up (pid ${pids[1]}), defaults: API tcp://127.0.0.1:5570, PUB :5571, progress ws://127.0.0.1:8765"
+
+id=$(build/tools/sluicectl submit --file tests/data/requests/incident.json)
+echo "demo: submitted the incident's pipeline: $id"
+status=0
+build/tools/sluicectl watch "$id" --timeout 600000 || status=$?
+echo
+build/tools/sluicectl get "$id" || true
+echo
+build/tools/sluicectl endpoints || true
+echo "demo: sluiced log: $(grep -c . "$work/sluiced.log") lines; exit code $status"
+exit "$status"
