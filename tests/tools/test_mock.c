@@ -270,8 +270,8 @@ static void test_mock_control_frames(void **state)
     assert_true(json_is_array(tools));
     assert_string_equal(json_string_value(json_array_get(tools, 0)), "bandit");
     /* key order as captured */
-    const char *order[] = {"type", "status", "service", "version", "uptime", "available_tools",
-                           "timestamp"};
+    const char *order[] = {"type",   "status",          "service",  "version",
+                           "uptime", "available_tools", "timestamp"};
     int k = 0;
     const char *key;
     json_t *v;
@@ -436,9 +436,8 @@ static int64_t s_generate(int port, const char *model, const char *id)
 static void test_mock_generator(void **state)
 {
     s_mock_t m;
-    assert_int_equal(s_mock_start(&m, "--replica", "generator:127.0.0.1:0", "--time-scale", "0.01",
-                                  NULL),
-                     0);
+    assert_int_equal(
+        s_mock_start(&m, "--replica", "generator:127.0.0.1:0", "--time-scale", "0.01", NULL), 0);
     assert_int_equal(s_generate(m.port[0], "model_a", "g1"), 1);
     assert_int_equal(s_generate(m.port[0], "model_a", "g2"), 2);
     assert_int_equal(s_generate(m.port[0], "model_b", "g3"), 1);
@@ -724,14 +723,12 @@ static void test_mock_incident_fleet_and_bad_cli(void **state)
     /* bad input exits non-zero and never prints ready */
     assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:0.0.0.0:0", NULL), -1);
     s_mock_stop(&m);
-    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:fault=explode",
-                                  NULL),
-                     -1);
+    assert_int_equal(
+        s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:fault=explode", NULL), -1);
     s_mock_stop(&m);
     assert_int_equal(s_mock_start(&m, "--replica", "nosuch:127.0.0.1:0", NULL), -1);
     s_mock_stop(&m);
 }
-
 
 static void test_mock_tls(void **state)
 {
@@ -812,10 +809,10 @@ static void test_mock_mux_faults(void **state)
         }
         json_decref(j);
     }
-    assert_int_equal(h1, 0);         /* hang: nothing at all for that id */
-    assert_int_equal(e2_error, 1);   /* error ends that id */
+    assert_int_equal(h1, 0);          /* hang: nothing at all for that id */
+    assert_int_equal(e2_error, 1);    /* error ends that id */
     assert_int_equal(s3_progress, 2); /* starting + stall_after, then silence */
-    assert_int_equal(s3_late, 0);    /* no heartbeats once stalled */
+    assert_int_equal(s3_late, 0);     /* no heartbeats once stalled */
     assert_int_equal(results, 0);
     /* the connection itself is alive */
     json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
@@ -877,6 +874,58 @@ static void test_mock_bad_input(void **state)
     assert_int_equal(s_mock_stop(&m), 0);
 }
 
+static void test_mock_config_pidfile_quit(void **state)
+{
+    char dir[] = "/tmp/test_mock_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char conf[256], pidfile[256];
+    snprintf(conf, sizeof conf, "%s/fleet.conf", dir);
+    snprintf(pidfile, sizeof pidfile, "%s/mock.pid", dir);
+    FILE *fp = fopen(conf, "w");
+    assert_non_null(fp);
+    fputs("# two replicas\n"
+          "static-analyzer:127.0.0.1:0:latency=10\n"
+          "\n"
+          "  performance-tester:127.0.0.1:0:proto=mux   # trailing comment\n",
+          fp);
+    fclose(fp);
+    s_mock_t m;
+    assert_int_equal(
+        s_mock_start(&m, "--config", conf, "--pidfile", pidfile, "--control", "0", NULL), 0);
+    assert_int_equal(m.count, 2);
+    assert_string_equal(m.service[1], "performance-tester");
+    fp = fopen(pidfile, "r");
+    assert_non_null(fp);
+    long pid = 0;
+    assert_int_equal(fscanf(fp, "%ld", &pid), 1);
+    fclose(fp);
+    assert_int_equal(pid, (long)m.pid);
+
+    char *r = s_control(&m, "quit");
+    assert_non_null(r);
+    assert_string_equal(r, "ok bye");
+    free(r);
+    long long deadline = s_now_ms() + 5000;
+    int status = -1;
+    pid_t got = 0;
+    while (got != m.pid && s_now_ms() < deadline) {
+        got = waitpid(m.pid, &status, WNOHANG);
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (got != m.pid) {
+        s_mock_stop(&m);
+    } else {
+        close(m.out_fd);
+        m.pid = 0;
+    }
+    assert_int_equal(got, pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(access(pidfile, F_OK), -1); /* removed on a clean exit */
+    unlink(conf);
+    rmdir(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -894,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_mock_tls),
         cmocka_unit_test(test_mock_mux_faults),
         cmocka_unit_test(test_mock_bad_input),
+        cmocka_unit_test(test_mock_config_pidfile_quit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,7 +12,8 @@
 #include "runtime/sl_err.h"
 
 static const char *s_names[SL_MOCK__FAULT_COUNT] = {
-    "ok", "hang", "freeze", "stall", "disconnect", "error", "malformed", "verdict", "refuse", "slow",
+    "ok",    "hang",      "freeze",  "stall",  "disconnect",
+    "error", "malformed", "verdict", "refuse", "slow",
 };
 
 const char *sl_mock_fault_name(sl_mock_fault_t fault)

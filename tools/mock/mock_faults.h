@@ -44,8 +44,8 @@ typedef enum { SL_MOCK_ALWAYS = 0, SL_MOCK_NTH, SL_MOCK_PROB } sl_mock_when_t;
 typedef struct {
     sl_mock_fault_t fault;
     sl_mock_when_t when;
-    uint64_t nth;  /* SL_MOCK_NTH: 1-based request number */
-    double pct;    /* SL_MOCK_PROB: 0..100 */
+    uint64_t nth; /* SL_MOCK_NTH: 1-based request number */
+    double pct;   /* SL_MOCK_PROB: 0..100 */
 } sl_mock_plan_item_t;
 
 typedef struct {

@@ -164,13 +164,17 @@ static int s_push_cb(struct lws *wsi, enum lws_callback_reasons reason, void *us
 static const struct lws_protocols s_server_protocols[] = {
     /* First, so clients that ask for no subprotocol (as the fleet's Python
        clients do) land here. */
-    {.name = "sluice-mock", .callback = s_analyzer_cb, .per_session_data_size = sizeof(s_conn_t),
+    {.name = "sluice-mock",
+     .callback = s_analyzer_cb,
+     .per_session_data_size = sizeof(s_conn_t),
      .rx_buffer_size = 16384},
     {.name = NULL, .callback = NULL},
 };
 
 static const struct lws_protocols s_push_protocols[] = {
-    {.name = "sluice-mock-push", .callback = s_push_cb, .per_session_data_size = 0,
+    {.name = "sluice-mock-push",
+     .callback = s_push_cb,
+     .per_session_data_size = 0,
      .rx_buffer_size = 4096},
     {.name = NULL, .callback = NULL},
 };
@@ -191,8 +195,8 @@ const char *sl_mock_service_name(sl_mock_service_t service)
 
 int sl_mock_service_parse(const char *name, sl_mock_service_t *out)
 {
-    static const char *short_names[SL_MOCK__SVC_COUNT] = {"static", "dynamic", "performance",
-                                                          "ai", "generator"};
+    static const char *short_names[SL_MOCK__SVC_COUNT] = {"static", "dynamic", "performance", "ai",
+                                                          "generator"};
     if (!name || !out) {
         return SL_EINVAL;
     }
@@ -311,8 +315,7 @@ static int s_parse_option(sl_mock_replica_conf_t *conf, char *key, char *val, ch
         (fail ? conf->fail_apps : conf->verdict_apps)[(*n)++] = v;
     } else if (strcmp(key, "tls") == 0) {
         char *comma = strchr(val, ',');
-        if (!comma || comma == val || comma[1] == '\0' ||
-            strlen(val) >= SL_MOCK_PATH_MAX) {
+        if (!comma || comma == val || comma[1] == '\0' || strlen(val) >= SL_MOCK_PATH_MAX) {
             return s_fail(err, size, "bad tls '%s' (CERT,KEY)", val);
         }
         *comma = '\0';
@@ -635,8 +638,8 @@ static int s_writable(s_conn_t *c)
         }
         break;
     case S_OUT_CLOSE:
-        lws_close_reason(c->wsi, (enum lws_close_status)o->close_code,
-                         (unsigned char *)o->reason, strlen(o->reason));
+        lws_close_reason(c->wsi, (enum lws_close_status)o->close_code, (unsigned char *)o->reason,
+                         strlen(o->reason));
         rc = -1;
         break;
     case S_OUT_DROP:
@@ -694,8 +697,8 @@ static void s_job_progress(s_job_t *j, int stage)
         }
         s_send(j->conn, sl_mock_frame_progress(svc, j->id, stage, pct, j->model, j->app));
     } else {
-        s_push(r->fleet, sl_mock_frame_progress_update(svc, s_cid(j), stage, j->model, j->app,
-                                                       j->issues));
+        s_push(r->fleet,
+               sl_mock_frame_progress_update(svc, s_cid(j), stage, j->model, j->app, j->issues));
     }
 }
 
@@ -715,12 +718,12 @@ static void s_job_finish(s_job_t *j)
         return;
     case SL_MOCK_ERROR:
         r->errors++;
-        s_send(c, sl_mock_frame_error(mux_id,
-                                      j->fail_app
-                                          ? "Analysis service temporarily unavailable - event "
-                                            "loop error"
-                                          : "Analysis failed: simulated analyzer error",
-                                      (int)svc));
+        s_send(c,
+               sl_mock_frame_error(mux_id,
+                                   j->fail_app ? "Analysis service temporarily unavailable - event "
+                                                 "loop error"
+                                               : "Analysis failed: simulated analyzer error",
+                                   (int)svc));
         break;
     case SL_MOCK_MALFORMED:
         s_send(c, strdup("Traceback (most recent call last): not json {"));
@@ -804,8 +807,7 @@ static void s_job_heartbeat_cb(lws_sorted_usec_list_t *sul)
         return;
     }
     s_send(j->conn, sl_mock_frame_simple("heartbeat", j->id));
-    lws_sul_schedule(j->conn->replica->fleet->ctx, 0, &j->sul_hb, s_job_heartbeat_cb,
-                     j->heartbeat);
+    lws_sul_schedule(j->conn->replica->fleet->ctx, 0, &j->sul_hb, s_job_heartbeat_cb, j->heartbeat);
 }
 
 static void s_job_begin(s_job_t *j)
@@ -827,8 +829,8 @@ static void s_job_begin(s_job_t *j)
     if (r->conf.mux) {
         s_send(c, sl_mock_frame_simple("accepted", j->id));
     } else if (!s_is_generator(j)) {
-        s_send(c, sl_mock_frame_status_update(r->conf.service, j->id ? j->id : "", j->model,
-                                              j->app));
+        s_send(c,
+               sl_mock_frame_status_update(r->conf.service, j->id ? j->id : "", j->model, j->app));
     }
     /* The real static analyzer answers a missing app at once, no progress. */
     if (j->fault == SL_MOCK_VERDICT) {
@@ -1095,8 +1097,8 @@ static int s_analyzer_cb(struct lws *wsi, enum lws_callback_reasons reason, void
             s->fd = fd;
             s->replica = r;
             lws_dll2_add_tail(&s->list, &r->fleet->slow);
-            lws_sul_schedule(r->fleet->ctx, 0, &s->sul, s_slow_cb, s_scaled(r->fleet,
-                                                                              r->conf.slow_ms));
+            lws_sul_schedule(r->fleet->ctx, 0, &s->sul, s_slow_cb,
+                             s_scaled(r->fleet, r->conf.slow_ms));
             /* lws closes its descriptor; ours keeps the connection open. */
             return 1;
         }
@@ -1192,15 +1194,14 @@ static void s_stats(sl_mock_fleet_t *f, char *reply, size_t size)
     json_t *arr = json_array();
     for (int i = 0; arr && i < f->count; i++) {
         s_replica_t *r = &f->replicas[i];
-        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "service",
-                              sl_mock_service_name(r->conf.service), "url", r->url, "proto",
-                              r->conf.mux ? "mux" : "legacy", "down", r->down, "connections",
-                              (json_int_t)r->connections, "active",
-                              (json_int_t)r->conns.count, "requests", (json_int_t)r->requests,
-                              "results", (json_int_t)r->results, "errors",
-                              (json_int_t)r->errors, "faults", (json_int_t)r->faults,
-                              "refused", (json_int_t)r->refused, "cancels",
-                              (json_int_t)r->cancels);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "service",
+                      sl_mock_service_name(r->conf.service), "url", r->url, "proto",
+                      r->conf.mux ? "mux" : "legacy", "down", r->down, "connections",
+                      (json_int_t)r->connections, "active", (json_int_t)r->conns.count, "requests",
+                      (json_int_t)r->requests, "results", (json_int_t)r->results, "errors",
+                      (json_int_t)r->errors, "faults", (json_int_t)r->faults, "refused",
+                      (json_int_t)r->refused, "cancels", (json_int_t)r->cancels);
         if (o) {
             json_array_append_new(arr, o);
         }
@@ -1419,8 +1420,8 @@ int sl_mock_fleet_start(sl_mock_fleet_t *self)
         vi.port = r->conf.port;
         vi.iface = "127.0.0.1";
         vi.protocols = s_server_protocols;
-        vi.options = LWS_SERVER_OPTION_DISABLE_IPV6 | (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT
-                                                           : 0);
+        vi.options =
+            LWS_SERVER_OPTION_DISABLE_IPV6 | (tls ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0);
         vi.user = r;
         vi.timeout_secs = 30;
         if (r->conf.tls_cert[0]) {

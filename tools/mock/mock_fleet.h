@@ -23,8 +23,8 @@
 #include "tools/mock/mock_faults.h"
 
 typedef enum {
-    SL_MOCK_SVC_STATIC = 0, /* static-analyzer, static_analyze */
-    SL_MOCK_SVC_DYNAMIC,    /* dynamic-analyzer, dynamic_analyze */
+    SL_MOCK_SVC_STATIC = 0,  /* static-analyzer, static_analyze */
+    SL_MOCK_SVC_DYNAMIC,     /* dynamic-analyzer, dynamic_analyze */
     SL_MOCK_SVC_PERFORMANCE, /* performance-tester, performance_test */
     SL_MOCK_SVC_AI,          /* ai-analyzer, ai_analyze */
     SL_MOCK_SVC_GENERATOR,   /* generator, generate */
@@ -37,17 +37,17 @@ typedef enum {
 /* One replica's configuration. Times are in unscaled milliseconds. */
 typedef struct {
     sl_mock_service_t service;
-    int port;            /* 0 = the kernel picks */
-    bool mux;            /* proto=mux; default legacy */
+    int port;                        /* 0 = the kernel picks */
+    bool mux;                        /* proto=mux; default legacy */
     char tls_cert[SL_MOCK_PATH_MAX]; /* both set = wss */
     char tls_key[SL_MOCK_PATH_MAX];
-    int latency_min_ms;  /* analysis duration, uniform in [min, max] */
+    int latency_min_ms; /* analysis duration, uniform in [min, max] */
     int latency_max_ms;
-    int progress_ms;     /* progress cadence; 0 = only the first and last stage */
-    int heartbeat_ms;    /* mux heartbeat interval while an analysis runs */
-    int slow_ms;         /* handshake delay of the slow fault */
-    int stall_after;     /* progress frames sent before stall / disconnect */
-    int cid;             /* legacy correlation_id: -1 service default, 0 empty, 1 request id */
+    int progress_ms;  /* progress cadence; 0 = only the first and last stage */
+    int heartbeat_ms; /* mux heartbeat interval while an analysis runs */
+    int slow_ms;      /* handshake delay of the slow fault */
+    int stall_after;  /* progress frames sent before stall / disconnect */
+    int cid;          /* legacy correlation_id: -1 service default, 0 empty, 1 request id */
     uint64_t seed;
     sl_mock_plan_t plan;
     int64_t fail_apps[SL_MOCK_APPS_MAX]; /* requests for these apps get an error frame */
@@ -58,11 +58,11 @@ typedef struct {
 
 /* Fleet-wide settings. */
 typedef struct {
-    double time_scale;        /* every configured time is multiplied by this */
+    double time_scale;              /* every configured time is multiplied by this */
     char gateway[SL_MOCK_PATH_MAX]; /* ws://host:port[/path] for progress pushes; "" = none */
-    bool control;             /* open the TCP control port */
-    int control_port;         /* 0 = the kernel picks */
-    bool verbose;             /* log connections and requests to stderr */
+    bool control;                   /* open the TCP control port */
+    int control_port;               /* 0 = the kernel picks */
+    bool verbose;                   /* log connections and requests to stderr */
 } sl_mock_fleet_conf_t;
 
 typedef struct sl_mock_fleet_t sl_mock_fleet_t;

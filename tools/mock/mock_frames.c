@@ -31,20 +31,14 @@ static const s_stage_t s_static_stages[] = {
     {"completed", "Static analysis completed"},
 };
 static const s_stage_t s_dynamic_stages[] = {
-    {"starting", "Starting dynamic analysis"},
-    {"checking_targets", "Checking target reachability"},
-    {"connectivity", "Testing connectivity"},
-    {"vulnerability_scan", "Running vulnerability scan"},
-    {"reporting", "Compiling report"},
-    {"completed", "Dynamic analysis completed"},
+    {"starting", "Starting dynamic analysis"}, {"checking_targets", "Checking target reachability"},
+    {"connectivity", "Testing connectivity"},  {"vulnerability_scan", "Running vulnerability scan"},
+    {"reporting", "Compiling report"},         {"completed", "Dynamic analysis completed"},
 };
 static const s_stage_t s_performance_stages[] = {
-    {"starting", "Starting performance test"},
-    {"checking_targets", "Checking target reachability"},
-    {"load_testing", "Running load test"},
-    {"measuring", "Measuring response times"},
-    {"reporting", "Compiling report"},
-    {"completed", "Performance test completed"},
+    {"starting", "Starting performance test"}, {"checking_targets", "Checking target reachability"},
+    {"load_testing", "Running load test"},     {"measuring", "Measuring response times"},
+    {"reporting", "Compiling report"},         {"completed", "Performance test completed"},
 };
 static const s_stage_t s_ai_stages[] = {
     {"starting", "Starting AI analysis"},
@@ -273,8 +267,8 @@ char *sl_mock_frame_error(const char *id, const char *message, int svc)
     return s_dump(o);
 }
 
-char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id,
-                                  const char *model, int64_t app)
+char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id, const char *model,
+                                  int64_t app)
 {
     char *msg = s_stage_message(svc, 0, model, app, 0);
     json_t *o = json_object();

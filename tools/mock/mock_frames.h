@@ -31,8 +31,8 @@ char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id);
 char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime);
 /* {"type":"error",("id",)"message",("service")}; svc < 0 omits service. */
 char *sl_mock_frame_error(const char *id, const char *message, int svc);
-char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id,
-                                  const char *model, int64_t app);
+char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id, const char *model,
+                                  int64_t app);
 /* Legacy out-of-band push for stage i. */
 char *sl_mock_frame_progress_update(sl_mock_service_t svc, const char *correlation_id, int i,
                                     const char *model, int64_t app, int issues);

@@ -153,12 +153,12 @@ static int s_build_replica(const s_args_t *a, const char *spec, sl_mock_replica_
     sl_mock_replica_conf_defaults(out, svc);
     char global[1024];
     snprintf(global, sizeof global, "%s:127.0.0.1:0", svc_name);
-#define S_GLOBAL(key, val)                                                                     \
-    do {                                                                                       \
-        if ((val) && strlen(global) + strlen(key) + strlen(val) + 3 < sizeof global) {         \
-            strcat(global, ":" key "=");                                                       \
-            strcat(global, (val));                                                             \
-        }                                                                                      \
+#define S_GLOBAL(key, val)                                                                         \
+    do {                                                                                           \
+        if ((val) && strlen(global) + strlen(key) + strlen(val) + 3 < sizeof global) {             \
+            strcat(global, ":" key "=");                                                           \
+            strcat(global, (val));                                                                 \
+        }                                                                                          \
     } while (0)
     S_GLOBAL("proto", a->proto);
     S_GLOBAL("latency", a->latency);
@@ -295,9 +295,9 @@ int main(int argc, char **argv)
     static char preset_specs[16][64];
     if (fleet_preset) {
         static const char *layout[] = {
-            "static-analyzer",    "static-analyzer",    "static-analyzer",  "static-analyzer",
-            "dynamic-analyzer",   "dynamic-analyzer",   "dynamic-analyzer", "performance-tester",
-            "performance-tester", "ai-analyzer",        "ai-analyzer",      "generator",
+            "static-analyzer",    "static-analyzer",  "static-analyzer",  "static-analyzer",
+            "dynamic-analyzer",   "dynamic-analyzer", "dynamic-analyzer", "performance-tester",
+            "performance-tester", "ai-analyzer",      "ai-analyzer",      "generator",
         };
         for (int k = 0; k < 12; k++) {
             snprintf(preset_specs[k], sizeof preset_specs[k], "%s:127.0.0.1:%ld", layout[k],
