@@ -1202,6 +1202,20 @@ static void test_pipeline_concurrency_limit(void **state)
     assert_int_equal(s_nstarts(), 3);
 }
 
+static void test_pipeline_missing_endpoint_parks_tasks(void **state)
+{
+    s_fix_t *x = *state;
+    sl_actor_destroy(&x->fakes[SL_SVC_GENERATOR]); /* no generator configured */
+    s_spawn_shard(x);
+    char *pid = s_start(x, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    assert_int_equal(v.total, 3);
+    assert_int_equal(v.dead, 3);
+    assert_non_null(strstr(v.tasks[0].error, "endpoint.generator"));
+    assert_int_equal(v.tasks[0].attempts, 3);
+}
+
 /* Puts raw records into the store, as a crashed or damaged daemon left them. */
 static void s_put_raw(s_fix_t *x, int db, const char *key, const uint8_t *val, size_t len)
 {
@@ -1217,8 +1231,8 @@ static void s_put_raw(s_fix_t *x, int db, const char *key, const uint8_t *val, s
     size_t blen = 0;
     assert_int_equal(sl_store_write_encode(&w, &buf, &blen), 0);
     sl_msg_t *reply = NULL;
-    assert_int_equal(
-        sl_port_request(x->port, "store", SL_MSG_STORE_WRITE, buf, blen, 5000, &reply), 0);
+    assert_int_equal(sl_port_request(x->port, "store", SL_MSG_STORE_WRITE, buf, blen, 5000, &reply),
+                     0);
     sl_store_ack_t ack = {0};
     assert_int_equal(sl_store_ack_decode(reply->body, reply->body_len, &ack), 0);
     assert_int_equal(ack.status, 0);
@@ -1264,9 +1278,9 @@ static void test_pipeline_recovery_survives_damaged_records(void **state)
     assert_int_equal(sl_task_rec_encode(&tr, &buf, &len), 0);
     s_put_raw(x, 2, t1, buf, len);
     free(buf);
-    s_put_raw(x, 2, t0, (const uint8_t *)"\x82\xa2id\xc1", 5);  /* unreadable task */
+    s_put_raw(x, 2, t0, (const uint8_t *)"\x82\xa2id\xc1", 5);        /* unreadable task */
     s_put_raw(x, 1, bad, (const uint8_t *)"\xdd\xff\xff\xff\xff", 5); /* and pipeline */
-    s_spawn_shard(x); /* must come up, not crash */
+    s_spawn_shard(x);                                                 /* must come up, not crash */
     s_wait_starts(1);
     s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
     s_pview_t v;
@@ -1588,6 +1602,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_shards_recover_their_own, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_concurrency_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_missing_endpoint_parks_tasks, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_survives_damaged_records, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_bad_requests_change_nothing, s_setup,
