@@ -188,7 +188,7 @@ static void s_write_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
     sl_mp_write_array(w, t->nhist);
     for (uint16_t i = 0; i < t->nhist; i++) {
         const sl_attempt_rec_t *a = &t->hist[i];
-        sl_mp_write_map(w, 8);
+        sl_mp_write_map(w, 10);
         sl_mp_kv_uint(w, "attempt", a->attempt);
         sl_mp_kv_str(w, "replica", a->replica);
         s_kv_time(w, "started_at", a->started_ms);
@@ -197,6 +197,12 @@ static void s_write_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
         sl_mp_kv_str(w, "error", a->error);
         sl_mp_kv_str(w, "last_stage", a->last_stage);
         sl_mp_kv_str(w, "last_message", a->last_message);
+        if (a->last_pct >= 0) {
+            sl_mp_kv_int(w, "last_pct", a->last_pct);
+        } else {
+            sl_mp_kv_nil(w, "last_pct");
+        }
+        sl_mp_kv_str(w, "last_checkpoint", a->last_checkpoint);
     }
 }
 

@@ -463,7 +463,8 @@ static sl_attempt_rec_t *s_open_attempt(sl_pl_task_t *t)
 
 static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, const char *error,
                             const uint8_t *result, size_t result_len, int64_t app_number,
-                            const char *last_stage, const char *last_message, int64_t last_pct);
+                            const char *last_stage, const char *last_message, int64_t last_pct,
+                            const char *last_checkpoint);
 
 static void s_dispatch(sl_pl_task_t *t)
 {
@@ -528,7 +529,7 @@ static void s_dispatch(sl_pl_task_t *t)
         /* No endpoint took it: the attempt ends here, like a rejection. */
         char why[96];
         snprintf(why, sizeof(why), "endpoint.%s: %s", sl_service_name(t->service), sl_err_msg(rc));
-        s_attempt_ended(t, SL_OUT_REJECTED, NULL, why, NULL, 0, 0, NULL, NULL, -1);
+        s_attempt_ended(t, SL_OUT_REJECTED, NULL, why, NULL, 0, 0, NULL, NULL, -1, NULL);
     }
 }
 
@@ -548,7 +549,8 @@ static void s_create_analysis(sl_pl_task_t *gen)
 
 static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, const char *error,
                             const uint8_t *result, size_t result_len, int64_t app_number,
-                            const char *last_stage, const char *last_message, int64_t last_pct)
+                            const char *last_stage, const char *last_message, int64_t last_pct,
+                            const char *last_checkpoint)
 {
     sl_pl_pipe_t *p = t->pipe;
     sl_pl_shard_t *sh = p->sh;
@@ -575,6 +577,9 @@ static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, c
         }
         if (last_message && last_message[0]) {
             s_set_str(&a->last_message, last_message);
+        }
+        if (last_checkpoint && last_checkpoint[0]) {
+            s_set_str(&a->last_checkpoint, last_checkpoint);
         }
         if (last_pct >= 0 && last_pct <= 100) {
             a->last_pct = (int32_t)last_pct;
@@ -649,7 +654,7 @@ void sl_pl_on_result(sl_pl_shard_t *sh, const sl_attempt_result_t *m)
     }
     s_attempt_ended(t, (int)m->outcome, m->replica, m->error, m->result.ptr, m->result.len,
                     m->app_number, m->last_stage, m->last_message,
-                    m->last_stage || m->last_message ? m->last_pct : -1);
+                    m->last_stage || m->last_message ? m->last_pct : -1, m->last_checkpoint);
 }
 
 void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m)

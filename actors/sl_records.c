@@ -125,6 +125,7 @@ static const s_field_t s_attempt_fields[] = {
     {"last_stage", F_STR, false, OFF(sl_attempt_rec_t, last_stage), 0, NULL, NULL},
     {"last_pct", F_I32, false, OFF(sl_attempt_rec_t, last_pct), 0, NULL, NULL},
     {"last_message", F_STR, false, OFF(sl_attempt_rec_t, last_message), 0, NULL, NULL},
+    {"last_checkpoint", F_STR, false, OFF(sl_attempt_rec_t, last_checkpoint), 0, NULL, NULL},
 };
 #define N_ATTEMPT (sizeof(s_attempt_fields) / sizeof(s_attempt_fields[0]))
 
@@ -591,9 +592,11 @@ int sl_attempt_rec_copy(sl_attempt_rec_t *dst, const sl_attempt_rec_t *src)
     dst->error = sl_strdup_or_null(src->error);
     dst->last_stage = sl_strdup_or_null(src->last_stage);
     dst->last_message = sl_strdup_or_null(src->last_message);
+    dst->last_checkpoint = sl_strdup_or_null(src->last_checkpoint);
     if ((src->task_id && !dst->task_id) || (src->replica && !dst->replica) ||
         (src->error && !dst->error) || (src->last_stage && !dst->last_stage) ||
-        (src->last_message && !dst->last_message)) {
+        (src->last_message && !dst->last_message) ||
+        (src->last_checkpoint && !dst->last_checkpoint)) {
         sl_attempt_rec_clear(dst);
         return SL_ENOMEM;
     }

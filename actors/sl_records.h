@@ -105,6 +105,7 @@ typedef struct {
     char *last_stage; /* last progress checkpoint */
     int32_t last_pct; /* -1 unknown */
     char *last_message;
+    char *last_checkpoint; /* the analyzer's resumable checkpoint, if it sent one */
 } sl_attempt_rec_t;
 
 int sl_attempt_rec_write(const sl_attempt_rec_t *self, sl_mp_writer_t *w);

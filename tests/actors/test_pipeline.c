@@ -156,7 +156,8 @@ static void s_send_result(sl_actor_t *self, const char *to, const char *task_id,
                              .error = (char *)err,
                              .app_number = app,
                              .last_stage = (char *)"finished",
-                             .last_pct = 100};
+                             .last_pct = 100,
+                             .last_checkpoint = (char *)"ckpt-7"};
     const char *frame = "{\"type\":\"analysis_result\",\"status\":\"success\"}";
     if (sl_outcome_succeeded(outcome)) {
         r.result.ptr = (uint8_t *)frame;
@@ -1405,6 +1406,8 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     assert_string_equal(dq.history[1].replica, "ws://r2");
     assert_non_null(strstr(dq.history[0].error, "connection reset"));
     assert_string_equal(dq.service, "static-analyzer");
+    assert_string_equal(dq.history[1].last_checkpoint, "ckpt-7"); /* where it got to */
+    assert_int_equal(dq.history[1].last_pct, 100);
     sl_dlq_rec_clear(&dq);
     free(val);
     assert_int_equal(s_wait_stored(x, 4, t_done, &val, &vlen), 0); /* the raw result */

@@ -25,6 +25,7 @@ static void s_fill_attempt(sl_attempt_rec_t *a, uint32_t n)
     a->last_stage = strdup("bandit");
     a->last_pct = 40;
     a->last_message = strdup("running bandit");
+    a->last_checkpoint = strdup("tool:bandit:done");
 }
 
 static void test_records_task_round_trip(void **state)
@@ -90,6 +91,7 @@ static void test_records_task_round_trip(void **state)
     assert_int_equal(d.history[1].ended_ms, 2500);
     assert_int_equal(d.history[1].outcome, 5);
     assert_string_equal(d.history[1].last_message, "running bandit");
+    assert_string_equal(d.history[1].last_checkpoint, "tool:bandit:done");
     assert_int_equal(d.history[1].last_pct, 40);
 
     /* Every truncation of a valid record is refused, never read past. */
