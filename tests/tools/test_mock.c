@@ -471,6 +471,9 @@ static void test_mock_faults(void **state)
     assert_null(j);
     assert_int_equal(mock_ws_send_ping(&ws), 0);
     assert_int_equal(mock_ws_recv(&ws, 2000, NULL, NULL), MOCK_WS_PONG);
+    /* like the fleet's sequential handler: no JSON answered meanwhile */
+    assert_int_equal(mock_ws_send_text(&ws, "{\"type\": \"ping\"}"), 0);
+    assert_int_equal(mock_ws_recv(&ws, 300, NULL, NULL), MOCK_WS_TIMEOUT);
     mock_ws_close(&ws);
 
     /* 2 stall: status_update, then silence past the whole latency */
@@ -705,8 +708,10 @@ static void test_mock_mux_concurrent_and_cancel(void **state)
     assert_int_equal(cancelled_a2, 1);
     assert_int_equal(result_a1, 1);
     assert_int_equal(result_a2, 0);
-    /* persistent: the connection is still usable */
-    json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
+    /* persistent: the connection is still usable; mux echoes the id */
+    json_t *pong = s_roundtrip(&ws, "{\"type\": \"ping\", \"id\": \"p9\"}", "pong");
+    assert_string_equal(s_str(pong, "id"), "p9");
+    json_decref(pong);
     mock_ws_close(&ws);
     assert_int_equal(s_mock_stop(&m), 0);
 }

@@ -20,41 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "tools/mock/mock_faults.h"
-
-typedef enum {
-    SL_MOCK_SVC_STATIC = 0,  /* static-analyzer, static_analyze */
-    SL_MOCK_SVC_DYNAMIC,     /* dynamic-analyzer, dynamic_analyze */
-    SL_MOCK_SVC_PERFORMANCE, /* performance-tester, performance_test */
-    SL_MOCK_SVC_AI,          /* ai-analyzer, ai_analyze */
-    SL_MOCK_SVC_GENERATOR,   /* generator, generate */
-    SL_MOCK__SVC_COUNT
-} sl_mock_service_t;
-
-#define SL_MOCK_APPS_MAX 16
-#define SL_MOCK_PATH_MAX 512
-
-/* One replica's configuration. Times are in unscaled milliseconds. */
-typedef struct {
-    sl_mock_service_t service;
-    int port;                        /* 0 = the kernel picks */
-    bool mux;                        /* proto=mux; default legacy */
-    char tls_cert[SL_MOCK_PATH_MAX]; /* both set = wss */
-    char tls_key[SL_MOCK_PATH_MAX];
-    int latency_min_ms; /* analysis duration, uniform in [min, max] */
-    int latency_max_ms;
-    int progress_ms;  /* progress cadence; 0 = only the first and last stage */
-    int heartbeat_ms; /* mux heartbeat interval while an analysis runs */
-    int slow_ms;      /* handshake delay of the slow fault */
-    int stall_after;  /* progress frames sent before stall / disconnect */
-    int cid;          /* legacy correlation_id: -1 service default, 0 empty, 1 request id */
-    uint64_t seed;
-    sl_mock_plan_t plan;
-    int64_t fail_apps[SL_MOCK_APPS_MAX]; /* requests for these apps get an error frame */
-    int fail_count;
-    int64_t verdict_apps[SL_MOCK_APPS_MAX]; /* ... get the "Model path not found" verdict */
-    int verdict_count;
-} sl_mock_replica_conf_t;
+#include "tools/mock/mock_conf.h"
 
 /* Fleet-wide settings. */
 typedef struct {
@@ -66,27 +32,6 @@ typedef struct {
 } sl_mock_fleet_conf_t;
 
 typedef struct sl_mock_fleet_t sl_mock_fleet_t;
-
-/* Service name ("static-analyzer") of a service; "?" if out of range. */
-const char *sl_mock_service_name(sl_mock_service_t service);
-
-/* Maps "static-analyzer" (also "static", "dynamic", "performance", "ai",
-   "generator") to a service. Returns 0 or SL_EINVAL. */
-int sl_mock_service_parse(const char *name, sl_mock_service_t *out);
-
-/* Fills conf with the defaults for a service: port 0, legacy, latency
-   200-500 ms, progress every 100 ms, heartbeat 1000 ms, slow 3000 ms,
-   stall_after 2, cid -1, seed 1, empty plan. */
-void sl_mock_replica_conf_defaults(sl_mock_replica_conf_t *conf, sl_mock_service_t service);
-
-/* Parses "SERVICE:127.0.0.1:PORT[:key=value]..." over a conf that already
-   holds defaults (the service's own defaults are applied first if the
-   service differs). Keys: proto=legacy|mux, latency=MIN[-MAX], progress=MS,
-   heartbeat=MS, slow=MS, stall_after=N, cid=id|empty, seed=N, fault=PLAN,
-   fail_app=N, verdict_app=N (both repeatable), tls=CERT,KEY.
-   On error writes a message into err (may be NULL). Returns 0 or SL_EINVAL. */
-int sl_mock_replica_conf_parse(sl_mock_replica_conf_t *conf, const char *spec, char *err,
-                               size_t err_size);
 
 /* Copies conf and the replica array. Returns NULL on bad arguments or
    allocation failure. Caller owns the result. */

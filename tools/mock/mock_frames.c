@@ -229,6 +229,9 @@ char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id)
 {
     json_t *o = json_object();
     s_set(o, "type", json_string("pong"));
+    if (id) {
+        s_set(o, "id", json_string(id));
+    }
     s_set_ts(o);
     s_set(o, "service", json_string(s_svc(svc)));
     return s_dump(o);
@@ -238,6 +241,9 @@ char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime)
 {
     json_t *o = json_object();
     s_set(o, "type", json_string("health_response"));
+    if (id) {
+        s_set(o, "id", json_string(id));
+    }
     s_set(o, "status", json_string("healthy"));
     s_set(o, "service", json_string(s_svc(svc)));
     s_set(o, "version", json_string("1.0.0"));

@@ -27,6 +27,7 @@ const char *sl_mock_request_type(sl_mock_service_t svc);
    "2026-11-28T20:54:18.778754". buf must hold 32 bytes. */
 void sl_mock_iso_now(char *buf, size_t size);
 
+/* id: mux echoes the request's id; NULL (legacy) omits it. */
 char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id);
 char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime);
 /* {"type":"error",("id",)"message",("service")}; svc < 0 omits service. */
