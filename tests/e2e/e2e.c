@@ -749,6 +749,71 @@ const char *e2e_err_code(const json_t *reply)
     return code ? code : "";
 }
 
+/* ---- the PUB socket ------------------------------------------------------------------------ */
+
+e2e_sub_t *e2e_sub_connect(const char *endpoint)
+{
+    e2e_sub_t *sub = calloc(1, sizeof(*sub));
+    if (!sub) {
+        return NULL;
+    }
+    sub->ctx = zmq_ctx_new();
+    sub->sock = sub->ctx ? zmq_socket(sub->ctx, ZMQ_SUB) : NULL;
+    int zero = 0;
+    if (!sub->sock || zmq_setsockopt(sub->sock, ZMQ_LINGER, &zero, sizeof(zero)) ||
+        zmq_setsockopt(sub->sock, ZMQ_SUBSCRIBE, "", 0) || zmq_connect(sub->sock, endpoint)) {
+        e2e_sub_close(&sub);
+        return NULL;
+    }
+    return sub;
+}
+
+void e2e_sub_close(e2e_sub_t **ps)
+{
+    if (!ps || !*ps) {
+        return;
+    }
+    if ((*ps)->sock) {
+        zmq_close((*ps)->sock);
+    }
+    if ((*ps)->ctx) {
+        zmq_ctx_term((*ps)->ctx);
+    }
+    free(*ps);
+    *ps = NULL;
+}
+
+json_t *e2e_sub_next(e2e_sub_t *sub, int64_t deadline_ms)
+{
+    for (;;) {
+        int64_t left = deadline_ms - e2e_now_ms();
+        if (left <= 0) {
+            return NULL;
+        }
+        zmq_pollitem_t item = {.socket = sub->sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, (long)left) <= 0) {
+            continue;
+        }
+        zmq_msg_t topic, body;
+        zmq_msg_init(&topic);
+        zmq_msg_init(&body);
+        json_t *ev = NULL;
+        if (zmq_msg_recv(&topic, sub->sock, ZMQ_DONTWAIT) >= 0 && zmq_msg_more(&topic) &&
+            zmq_msg_recv(&body, sub->sock, 0) >= 0) {
+            ev = e2e_unpack(zmq_msg_data(&body), zmq_msg_size(&body));
+            if (ev && json_is_object(ev)) {
+                json_object_set_new(ev, "topic",
+                                    json_stringn(zmq_msg_data(&topic), zmq_msg_size(&topic)));
+            }
+        }
+        zmq_msg_close(&topic);
+        zmq_msg_close(&body);
+        if (ev) {
+            return ev;
+        }
+    }
+}
+
 /* ---- pipelines ------------------------------------------------------------------------------ */
 
 bool e2e_pstatus_terminal(const char *s)

@@ -144,6 +144,21 @@ bool e2e_ok(const json_t *reply);
 /* reply.error.code, or "" */
 const char *e2e_err_code(const json_t *reply);
 
+/* ---- the PUB socket ------------------------------------------------------------------------ */
+
+typedef struct {
+    void *ctx;
+    void *sock;
+} e2e_sub_t;
+
+/* A SUB connected to endpoint, subscribed to every topic. */
+e2e_sub_t *e2e_sub_connect(const char *endpoint);
+void e2e_sub_close(e2e_sub_t **sub);
+
+/* The next event by deadline_ms: its body with "topic" set from the first
+   frame (a new reference), or NULL. */
+json_t *e2e_sub_next(e2e_sub_t *sub, int64_t deadline_ms);
+
 /* ---- pipelines ------------------------------------------------------------------------------ */
 
 bool e2e_pstatus_terminal(const char *status);

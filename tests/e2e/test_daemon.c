@@ -46,6 +46,7 @@ typedef struct {
     e2e_proc_t *d;
     e2e_proc_t *d2;
     e2e_api_t *api;
+    e2e_sub_t *sub;
 } s_fx_t;
 
 static int s_setup(void **state)
@@ -78,6 +79,7 @@ static int s_teardown(void **state)
 {
     s_fx_t *fx = *state;
     e2e_api_close(&fx->api);
+    e2e_sub_close(&fx->sub);
     e2e_proc_free(&fx->d2);
     e2e_proc_free(&fx->d);
     e2e_mock_stop(&fx->mock);
@@ -284,6 +286,11 @@ static void test_daemon_incident_partial_success(void **state)
                                   "stage", 30, "pipeline", 40));
     json_object_set_new(req, "retry",
                         json_pack("{si sf sf}", "max_attempts", 3, "initial", 0.05, "max", 0.2));
+    /* A monitor on the PUB socket, subscribed before the start. */
+    char pub_ep[700];
+    snprintf(pub_ep, sizeof(pub_ep), "ipc://%s/pub.sock", fx->dir);
+    fx->sub = e2e_sub_connect(pub_ep);
+    assert_non_null(fx->sub);
     int64_t t0 = e2e_now_ms();
     char *id = s_start_pipeline(fx, req);
     json_t *p = e2e_wait_terminal(fx->api, id, t0 + 30000);
@@ -427,6 +434,40 @@ static void test_daemon_incident_partial_success(void **state)
         }
     }
     assert_int_equal(finals, 1);
+
+    /* What the monitor saw: the stored events, in seq order, with no gap,
+       up to this pipeline's final status. */
+    int64_t prev = 0;
+    int seen = 0;
+    for (;;) {
+        json_t *pe = e2e_sub_next(fx->sub, e2e_now_ms() + 5000);
+        assert_non_null(pe);
+        int64_t seq = s_int(pe, "seq");
+        assert_true(seq >= 1 && (uint64_t)seq <= last_seq);
+        if (prev) {
+            assert_int_equal(seq, prev + 1);
+        }
+        prev = seq;
+        seen++;
+        json_t *stored = json_array_get(events, (size_t)seq - 1);
+        if (!json_equal(pe, stored)) {
+            char *a = json_dumps(pe, JSON_COMPACT | JSON_SORT_KEYS);
+            char *b = json_dumps(stored, JSON_COMPACT | JSON_SORT_KEYS);
+            fprintf(stderr, "PUB event differs from the stored one:\n  %s\n  %s\n", a, b);
+            free(a);
+            free(b);
+            fail();
+        }
+        bool final = !strcmp(s_str(pe, "topic"), "pipeline.status") &&
+                     !strcmp(s_str(pe, "pipeline_id"), id) &&
+                     e2e_pstatus_terminal(s_str(pe, "status"));
+        json_decref(pe);
+        if (final) {
+            break;
+        }
+    }
+    fprintf(stderr, "monitor saw %d events, gapless\n", seen);
+    assert_true(seen >= 30);
     json_decref(events);
     json_decref(p);
     free(id);
