@@ -624,6 +624,8 @@ static void test_mock_control_down_up(void **state)
     json_t *rep = json_array_get(json_object_get(st, "replicas"), 0);
     assert_true(json_is_true(json_object_get(rep, "down")));
     assert_true(json_integer_value(json_object_get(rep, "refused")) >= 1);
+    assert_int_equal(json_integer_value(json_object_get(rep, "connections")), 1);
+    assert_int_equal(json_integer_value(json_object_get(rep, "active")), 0);
     json_decref(st);
 
     snprintf(cmd, sizeof cmd, "up %d", m.port[0]);
@@ -688,6 +690,7 @@ static void test_mock_mux_concurrent_and_cancel(void **state)
         } else if (strcmp(type, "progress") == 0 && id && strcmp(id, "a1") == 0) {
             progress_a1++;
             assert_true(json_is_number(json_object_get(j, "pct")));
+            assert_non_null(s_str(j, "checkpoint"));
         } else if (strcmp(type, "heartbeat") == 0) {
             heartbeats++;
         } else if (strcmp(type, "cancelled") == 0 && id && strcmp(id, "a2") == 0) {
@@ -748,8 +751,11 @@ static void test_mock_tls(void **state)
              "server.key",
              src, src);
     snprintf(ca, sizeof ca, "%s/tests/data/tls/ca.pem", src);
+    char slow[600];
+    snprintf(slow, sizeof slow, "%s:fault=slow:slow=30000", tls);
     s_mock_t m;
-    assert_int_equal(s_mock_start(&m, "--replica", tls, "--time-scale", "0.01", NULL), 0);
+    assert_int_equal(
+        s_mock_start(&m, "--replica", tls, "--replica", slow, "--time-scale", "0.01", NULL), 0);
     mock_ws_t ws;
     assert_int_equal(mock_ws_connect_tls(&ws, m.port[0], 3000, ca), 0);
     json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
@@ -759,6 +765,12 @@ static void test_mock_tls(void **state)
     assert_string_equal(s_str(j, "type"), "static_analysis_result");
     json_decref(j);
     assert_int_equal(s_expect_close(&ws, NULL), 1000);
+    mock_ws_close(&ws);
+    /* slow handshake over TLS: the TLS hello is answered only after ~300 ms */
+    long long t0 = s_now_ms();
+    assert_int_equal(mock_ws_connect_tls(&ws, m.port[1], 3000, ca), 0);
+    assert_true(s_now_ms() - t0 >= 200);
+    json_decref(s_roundtrip(&ws, "{\"type\": \"ping\"}", "pong"));
     mock_ws_close(&ws);
     /* plain ws to a wss port does not get a WebSocket */
     assert_true(mock_ws_connect(&ws, m.port[0], 1000) < 0);

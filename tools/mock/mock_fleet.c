@@ -105,7 +105,7 @@ struct s_replica {
     bool down;
     uint64_t rng;
     uint64_t conn_seq, req_seq;
-    uint64_t connections, refused, requests, results, errors, faults, cancels;
+    uint64_t connections, refused, requests, results, errors, faults, cancels, pushes;
     lws_dll2_owner_t conns;
 };
 
@@ -489,6 +489,7 @@ static void s_job_progress(s_job_t *j, int stage)
         }
         s_send(j->conn, sl_mock_frame_progress(svc, j->id, stage, pct, j->model, j->app));
     } else {
+        r->pushes += r->fleet->gw_ok ? 1 : 0;
         s_push(r->fleet,
                sl_mock_frame_progress_update(svc, s_cid(j), stage, j->model, j->app, j->issues));
     }
@@ -990,14 +991,14 @@ static void s_stats(sl_mock_fleet_t *f, char *reply, size_t size)
     json_t *arr = json_array();
     for (int i = 0; arr && i < f->count; i++) {
         s_replica_t *r = &f->replicas[i];
-        json_t *o =
-            json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "service",
-                      sl_mock_service_name(r->conf.service), "url", r->url, "proto",
-                      r->conf.mux ? "mux" : "legacy", "down", r->down, "connections",
-                      (json_int_t)r->connections, "active", (json_int_t)r->conns.count, "requests",
-                      (json_int_t)r->requests, "results", (json_int_t)r->results, "errors",
-                      (json_int_t)r->errors, "faults", (json_int_t)r->faults, "refused",
-                      (json_int_t)r->refused, "cancels", (json_int_t)r->cancels);
+        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "service",
+                              sl_mock_service_name(r->conf.service), "url", r->url, "proto",
+                              r->conf.mux ? "mux" : "legacy", "down", r->down, "connections",
+                              (json_int_t)r->connections, "active", (json_int_t)r->conns.count,
+                              "requests", (json_int_t)r->requests, "results",
+                              (json_int_t)r->results, "errors", (json_int_t)r->errors, "faults",
+                              (json_int_t)r->faults, "refused", (json_int_t)r->refused, "cancels",
+                              (json_int_t)r->cancels, "pushes", (json_int_t)r->pushes);
         if (o) {
             json_array_append_new(arr, o);
         }

@@ -326,6 +326,10 @@ char *sl_mock_frame_progress(sl_mock_service_t svc, const char *id, int i, doubl
     s_set(o, "stage", json_string(sl_mock_stage_name(svc, i)));
     s_set(o, "pct", json_real((double)(int)(pct * 10.0) / 10.0));
     s_set(o, "message", msg ? json_string(msg) : NULL);
+    /* An opaque resume point, so clients can record the last checkpoint. */
+    char checkpoint[64];
+    snprintf(checkpoint, sizeof checkpoint, "%s:%d", sl_mock_stage_name(svc, i), i);
+    s_set(o, "checkpoint", json_string(checkpoint));
     free(msg);
     return s_dump(o);
 }
