@@ -149,6 +149,7 @@ void sl_plan_defaults_init(sl_plan_defaults_t *self)
 #define MAX_SLUG 256
 #define MAX_URL 2048
 #define MAX_LIST 10000
+#define MAX_TARGETS 64
 #define MAX_SECONDS (30.0 * 24 * 3600) /* a month: anything longer is a typo */
 
 typedef struct {
@@ -352,6 +353,10 @@ static int s_options(s_ctx_t *ctx, const sl_mp_reader_t *sect, const char *path,
             snprintf(tp, sizeof(tp), "%s.target_urls", p);
             if ((rc = s_str_list(ctx, &t, tp, MAX_URL, true, target_urls)) < 0) {
                 return rc;
+            }
+            /* Every analysis attempt carries them all, expanded. */
+            if (target_urls->n > MAX_TARGETS) {
+                return s_fail(ctx, "%s: more than %d entries", tp, MAX_TARGETS);
             }
         }
     }

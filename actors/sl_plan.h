@@ -19,7 +19,7 @@
         analysis.tools                list of tool names (see the table below);
                                       empty or absent = every analyzer, all tools
         analysis.options              {parallel, max_concurrent_tasks,
-                                       target_urls: list of str with {model},
+                                       target_urls: up to 64 str with {model},
                                        {app} placeholders}
         timeouts  (seconds, > 0)      {task, stage, pipeline, attempt, progress, queue}
         retry                         {max_attempts 1..100, initial s >= 0,

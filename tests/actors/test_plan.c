@@ -164,6 +164,14 @@ static void test_plan_rejects_every_bad_field(void **state)
     s_bad(buf, "analysis.tools");
     snprintf(buf, sizeof(buf), "{%s, \"analysis\": {\"options\": {\"target_urls\": [1]}}}", G);
     s_bad(buf, "analysis.options.target_urls[0]");
+    char urls[700] = "";
+    for (int i = 0; i < 65; i++) {
+        strcat(urls, i ? ",\"u\"" : "\"u\"");
+    }
+    char big[1024];
+    snprintf(big, sizeof(big), "{%s, \"analysis\": {\"options\": {\"target_urls\": [%s]}}}", G,
+             urls);
+    s_bad(big, "analysis.options.target_urls");
     snprintf(buf, sizeof(buf), "{%s, \"analysis\": {\"options\": {\"max_concurrent_tasks\": 1.5}}}",
              G);
     s_bad(buf, "analysis.options.max_concurrent_tasks");
