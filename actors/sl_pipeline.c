@@ -22,7 +22,7 @@
 #include "proto/sl_outcome.h"
 #include "runtime/sl_log.h"
 
-/* ---- pure helpers ---------------------------------------------------------------- */
+/* ---- pure helpers -------------------------------------------------------- */
 
 void sl_pipeline_config_init(sl_pipeline_config_t *self)
 {
@@ -96,7 +96,7 @@ bool sl_pipeline_id_valid(const char *id)
     return true;
 }
 
-/* ---- replies -------------------------------------------------------------------- */
+/* ---- replies ------------------------------------------------------------- */
 
 static void s_reply_writer(sl_pl_shard_t *sh, const sl_msg_t *req, sl_mp_writer_t *w)
 {
@@ -239,7 +239,7 @@ static void s_write_pipe(sl_mp_writer_t *w, const sl_pl_pipe_t *p)
     }
 }
 
-/* ---- API ops ------------------------------------------------------------------------ */
+/* ---- API ops ------------------------------------------------------------- */
 
 typedef struct {
     const sl_msg_t *msg;
@@ -691,7 +691,7 @@ static void s_on_api_call(sl_pl_shard_t *sh, const sl_msg_t *msg)
     sl_api_call_clear(&call);
 }
 
-/* ---- watchdog -------------------------------------------------------------------------- */
+/* ---- watchdog ------------------------------------------------------------ */
 
 static void s_on_wd_scan(sl_pl_shard_t *sh, const sl_msg_t *msg)
 {
@@ -745,7 +745,7 @@ static void s_on_wd_reconcile(sl_pl_shard_t *sh, const sl_msg_t *msg)
     sl_wd_reconcile_clear(&m);
 }
 
-/* ---- recovery ------------------------------------------------------------------------------ */
+/* ---- recovery ------------------------------------------------------------ */
 
 typedef int (*s_row_fn)(sl_pl_shard_t *sh, void *arg, const uint8_t *key, size_t klen,
                         const uint8_t *val, size_t vlen);
@@ -970,8 +970,7 @@ static int s_recover(sl_pl_shard_t *sh)
     return 0;
 }
 
-/* ---- retention
- * ------------------------------------------------------------------------------------ */
+/* ---- retention ----------------------------------------------------------- */
 
 /* A finished pipeline past retention goes, unless a task of it is still
    parked in the DLQ (DLQ entries outlive everything until retried or
@@ -1014,8 +1013,7 @@ static void s_on_retention(void *arg, uint64_t id)
     sl_pl_flush(sh, NULL, NULL);
 }
 
-/* ---- the actor ----------------------------------------------------------------------------------
- */
+/* ---- the actor ----------------------------------------------------------- */
 
 typedef struct {
     sl_pipeline_config_t cfg;

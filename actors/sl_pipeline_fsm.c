@@ -23,7 +23,7 @@
 static void s_progressed(sl_pl_pipe_t *p);
 static void s_dispatch(sl_pl_task_t *t);
 
-/* ---- small helpers --------------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 int64_t sl_pl_now(sl_pl_shard_t *sh)
 {
@@ -43,10 +43,12 @@ static char *s_strdupf(const char *fmt, ...)
     return out;
 }
 
+/* src may be *dst itself (copied before the old one is freed). */
 static void s_set_str(char **dst, const char *src)
 {
+    char *copy = src ? strdup(src) : NULL;
     free(*dst);
-    *dst = src ? strdup(src) : NULL;
+    *dst = copy;
 }
 
 static int64_t s_scaled(int64_t ms, uint32_t permille)
@@ -64,7 +66,7 @@ static bool s_holds_slot(const sl_pl_task_t *t)
     return s_live_attempt(t) || t->status == SL_TS_RETRY_WAIT;
 }
 
-/* ---- timers ------------------------------------------------------------------------------ */
+/* ---- timers -------------------------------------------------------------- */
 
 static void s_cancel_timer(sl_pl_shard_t *sh, uint64_t *id)
 {
@@ -109,7 +111,7 @@ static void s_arm_pipe_timers(sl_pl_pipe_t *p)
     }
 }
 
-/* ---- status changes ------------------------------------------------------------------------ */
+/* ---- status changes ------------------------------------------------------ */
 
 static void s_set_status(sl_pl_task_t *t, int st)
 {
@@ -242,8 +244,7 @@ static void s_park(sl_pl_task_t *t, const char *why)
     }
 }
 
-/* ---- tasks -------------------------------------------------------------------------------------
- */
+/* ---- tasks --------------------------------------------------------------- */
 
 static int s_tasks_reserve(sl_pl_pipe_t *p)
 {
@@ -762,8 +763,7 @@ void sl_pl_task_dlq_drop(sl_pl_task_t *t)
     sl_pl_save_task(t);
 }
 
-/* ---- timer callbacks --------------------------------------------------------------------------
- */
+/* ---- timer callbacks ----------------------------------------------------- */
 
 static void s_on_task_deadline(void *arg, uint64_t id)
 {
@@ -834,8 +834,7 @@ static void s_on_pipeline_deadline(void *arg, uint64_t id)
     sl_pl_flush(p->sh, NULL, NULL);
 }
 
-/* ---- pipelines
- * ------------------------------------------------------------------------------------ */
+/* ---- pipelines ----------------------------------------------------------- */
 
 sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id)
 {

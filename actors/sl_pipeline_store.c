@@ -13,7 +13,7 @@
 
 #include "runtime/sl_log.h"
 
-/* ---- string tables ---------------------------------------------------------------- */
+/* ---- string tables ------------------------------------------------------- */
 
 static uint64_t s_hash(const char *s)
 {
@@ -172,7 +172,7 @@ sl_pl_task_t *sl_pl_find_task(sl_pl_shard_t *sh, const char *task_id)
     return p->tasks[idx];
 }
 
-/* ---- the store batch ----------------------------------------------------------------- */
+/* ---- the store batch ----------------------------------------------------- */
 
 void sl_pl_op_put(sl_pl_shard_t *sh, int db, const char *key, const void *val, size_t len)
 {
@@ -262,7 +262,7 @@ int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg)
     return rc;
 }
 
-/* ---- records ------------------------------------------------------------------------ */
+/* ---- records ------------------------------------------------------------- */
 
 void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap)
 {
@@ -368,7 +368,7 @@ void sl_pl_save_pipe(sl_pl_pipe_t *p)
     free(buf);
 }
 
-/* ---- events --------------------------------------------------------------------------- */
+/* ---- events -------------------------------------------------------------- */
 
 void sl_pl_ev_pipe_status(sl_pl_pipe_t *p)
 {

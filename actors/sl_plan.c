@@ -15,7 +15,7 @@
 
 #include "runtime/sl_err.h"
 
-/* ---- services and tools --------------------------------------------------------- */
+/* ---- services and tools -------------------------------------------------- */
 
 static const char *const s_static_tools[] = {"bandit",    "pylint",         "semgrep", "mypy",
                                              "safety",    "pip-audit",      "vulture", "ruff",
@@ -90,7 +90,7 @@ bool sl_service_needs_targets(int svc)
     return svc >= 0 && svc < SL_SVC__COUNT && s_services[svc].targets;
 }
 
-/* ---- retry -------------------------------------------------------------------------- */
+/* ---- retry --------------------------------------------------------------- */
 
 int64_t sl_retry_cap_ms(const sl_retry_policy_t *self, uint32_t retry)
 {
@@ -127,7 +127,7 @@ int64_t sl_retry_backoff_ms(const sl_retry_policy_t *self, uint32_t retry, uint6
     return (int64_t)(s_xorshift(rng) % ((uint64_t)cap + 1));
 }
 
-/* ---- defaults -------------------------------------------------------------------------- */
+/* ---- defaults ------------------------------------------------------------ */
 
 void sl_plan_defaults_init(sl_plan_defaults_t *self)
 {
@@ -143,7 +143,7 @@ void sl_plan_defaults_init(sl_plan_defaults_t *self)
     self->max_tasks = 100000;
 }
 
-/* ---- parsing ------------------------------------------------------------------------------ */
+/* ---- parsing ------------------------------------------------------------- */
 
 #define MAX_NAME 256
 #define MAX_SLUG 256

@@ -15,7 +15,7 @@
 
 #include "actors/sl_plan.h"
 
-/* ---- names ------------------------------------------------------------------ */
+/* ---- names --------------------------------------------------------------- */
 
 static const char *const s_pstatus[SL_PS__COUNT] = {"pending",         "running", "completed",
                                                     "partial_success", "failed",  "cancelled"};
@@ -80,7 +80,7 @@ static int s_service_parse(const char *s, size_t len)
     return sl_service_parse(s, len);
 }
 
-/* ---- the table-driven codec --------------------------------------------------- */
+/* ---- the table-driven codec ---------------------------------------------- */
 
 typedef enum {
     F_STR = 1, /* char * */
@@ -547,7 +547,7 @@ static int s_decode(const s_field_t *f, size_t nf, const uint8_t *buf, size_t le
     return rc;
 }
 
-/* ---- attempt ------------------------------------------------------------------- */
+/* ---- attempt ------------------------------------------------------------- */
 
 int sl_attempt_rec_write(const sl_attempt_rec_t *self, sl_mp_writer_t *w)
 {
@@ -612,7 +612,7 @@ int sl_attempt_key(char *buf, size_t cap, const char *task_id, uint32_t attempt)
     return 0;
 }
 
-/* ---- task ------------------------------------------------------------------------ */
+/* ---- task ---------------------------------------------------------------- */
 
 int sl_task_rec_encode(const sl_task_rec_t *self, uint8_t **out, size_t *len)
 {
@@ -638,7 +638,7 @@ void sl_task_rec_clear(sl_task_rec_t *self)
     memset(self, 0, sizeof(*self));
 }
 
-/* ---- pipeline --------------------------------------------------------------------- */
+/* ---- pipeline ------------------------------------------------------------ */
 
 int sl_pipeline_rec_encode(const sl_pipeline_rec_t *self, uint8_t **out, size_t *len)
 {
@@ -660,7 +660,7 @@ void sl_pipeline_rec_clear(sl_pipeline_rec_t *self)
     memset(self, 0, sizeof(*self));
 }
 
-/* ---- DLQ ------------------------------------------------------------------------ */
+/* ---- DLQ ----------------------------------------------------------------- */
 
 int sl_dlq_rec_encode(const sl_dlq_rec_t *self, uint8_t **out, size_t *len)
 {
