@@ -870,6 +870,15 @@ static void test_mock_bad_input(void **state)
     assert_non_null(j);
     assert_string_equal(s_str(j, "message"), "Invalid JSON format");
     json_decref(j);
+    /* a large valid message arrives in several lws chunks and is reassembled */
+    size_t pad = 200 * 1024;
+    char *large = malloc(pad + 64);
+    assert_non_null(large);
+    int off = snprintf(large, 64, "{\"type\": \"ping\", \"pad\": \"");
+    memset(large + off, 'x', pad);
+    strcpy(large + off + pad, "\"}");
+    json_decref(s_roundtrip(&ws, large, "pong"));
+    free(large);
     /* valid JSON that is not an object, and wrong field types */
     json_decref(s_roundtrip(&ws, "[1, 2, 3]", "error"));
     j = s_roundtrip(&ws, "{\"type\": 5}", "error");
