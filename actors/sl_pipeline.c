@@ -422,6 +422,13 @@ static void s_op_start(sl_pl_shard_t *sh, const s_call_t *c)
         s_reply_err(sh, c->msg, SL_EEXIST, "pipeline %s exists", id);
         return;
     }
+    if (c->args_len > SL_REC_MAX_REQUEST) {
+        /* The request is stored with the pipeline; a record we could not
+           write would make a pipeline that does not survive a restart. */
+        s_reply_err(sh, c->msg, SL_ETOOBIG, "request of %zu bytes exceeds %u", c->args_len,
+                    SL_REC_MAX_REQUEST);
+        return;
+    }
     char err[256];
     sl_plan_t *plan = NULL;
     int rc = sl_plan_parse(c->args, c->args_len, &sh->cfg.defaults, &plan, err, sizeof(err));
