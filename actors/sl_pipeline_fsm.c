@@ -231,7 +231,11 @@ static void s_park(sl_pl_task_t *t, const char *why)
                       .nhistory = t->nhist};
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (sl_dlq_rec_encode(&d, &buf, &len) == 0) {
+    int erc = sl_dlq_rec_encode(&d, &buf, &len);
+    if (erc < 0) {
+        sh->store_errors++;
+        sl_error("%s: cannot encode a DLQ entry: %s", sh->name, sl_err_name(erc));
+    } else {
         sl_pl_op_put(sh, SL_PL_DB_DLQ, id, buf, len);
     }
     free(buf);

@@ -304,7 +304,11 @@ void sl_pl_save_task(sl_pl_task_t *t)
     sl_pl_task_to_rec(t, &rec, id, sizeof(id));
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (sl_task_rec_encode(&rec, &buf, &len) == 0) {
+    int erc = sl_task_rec_encode(&rec, &buf, &len);
+    if (erc < 0) {
+        t->pipe->sh->store_errors++;
+        sl_error("%s: cannot encode a task record: %s", t->pipe->sh->name, sl_err_name(erc));
+    } else {
         sl_pl_op_put(t->pipe->sh, SL_PL_DB_TASKS, id, buf, len);
     }
     free(buf);
@@ -324,7 +328,11 @@ void sl_pl_save_attempt(sl_pl_task_t *t)
     }
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (sl_attempt_rec_encode(&a, &buf, &len) == 0) {
+    int erc = sl_attempt_rec_encode(&a, &buf, &len);
+    if (erc < 0) {
+        t->pipe->sh->store_errors++;
+        sl_error("%s: cannot encode a attempt record: %s", t->pipe->sh->name, sl_err_name(erc));
+    } else {
         sl_pl_op_put(t->pipe->sh, SL_PL_DB_ATTEMPTS, key, buf, len);
     }
     free(buf);
@@ -362,7 +370,11 @@ void sl_pl_save_pipe(sl_pl_pipe_t *p)
     rec.request_len = p->request_len;
     uint8_t *buf = NULL;
     size_t len = 0;
-    if (sl_pipeline_rec_encode(&rec, &buf, &len) == 0) {
+    int erc = sl_pipeline_rec_encode(&rec, &buf, &len);
+    if (erc < 0) {
+        p->sh->store_errors++;
+        sl_error("%s: cannot encode a pipeline record: %s", p->sh->name, sl_err_name(erc));
+    } else {
         sl_pl_op_put(p->sh, SL_PL_DB_PIPELINES, p->id, buf, len);
     }
     free(buf);
