@@ -73,8 +73,48 @@ void e2e_rmrf(const char *dir)
     }
 }
 
+static bool s_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* A listening port in the ephemeral range can be taken by an outgoing
+   connection: a peer that keeps connecting to it while nobody listens
+   (the mock's progress pushes during a restart) walks the ephemeral ports
+   and may connect to itself on exactly that port. So ports come from
+   below the kernel's ephemeral range, checked free with bind. */
 int e2e_free_port(void)
 {
+    int lo = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        int a = 0, b = 0;
+        if (fscanf(f, "%d %d", &a, &b) == 2 && a > 2048) {
+            lo = a;
+        }
+        fclose(f);
+    }
+    static unsigned seed;
+    if (!seed) {
+        seed = (unsigned)getpid() ^ (unsigned)e2e_wall_ms();
+    }
+    int base = lo > 12000 ? lo - 10000 : 1024;
+    for (int tries = 0; tries < 200; tries++) {
+        int port = base + (int)(rand_r(&seed) % (unsigned)(lo - base));
+        if (s_port_free(port)) {
+            return port;
+        }
+    }
+    /* fall back to whatever the kernel gives */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) {
         return -1;

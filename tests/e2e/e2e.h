@@ -26,7 +26,7 @@ int64_t e2e_wall_ms(void);      /* CLOCK_REALTIME, as the API's times */
 void e2e_nap(int ms);           /* the pause between two polls of a condition */
 char *e2e_tmpdir(void);         /* mkdtemp under /tmp; caller frees */
 void e2e_rmrf(const char *dir); /* removes a tree made by the test */
-int e2e_free_port(void);        /* a loopback port that was free: bind(0)+close */
+int e2e_free_port(void);        /* free loopback port below the ephemeral range */
 bool e2e_file_contains(const char *path, const char *needle);
 int e2e_write_file(const char *path, const char *text);
 char *e2e_read_file(const char *path); /* caller frees; NULL if unreadable */
