@@ -1,7 +1,6 @@
-# sl_api: configuration, ids, the API front door (ROUTER + PUB) and embedding.
+# sl_api: configuration, the API front door (ROUTER + PUB) and embedding.
 add_library(sl_api STATIC
   ${CMAKE_CURRENT_LIST_DIR}/sl_config.c
-  ${CMAKE_CURRENT_LIST_DIR}/sl_ids.c
   ${CMAKE_CURRENT_LIST_DIR}/sl_api.c
   ${CMAKE_CURRENT_LIST_DIR}/sl_curve.c
 )

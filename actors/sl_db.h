@@ -31,20 +31,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/sl_ids.h"
 #include "runtime/sl_err.h"
 
 /* Named databases; the numbers are the `db` field of STORE_WRITE ops,
-   STORE_GET and STORE_SCAN. */
+   STORE_GET and STORE_SCAN, fixed by the contract in proto/sl_ids.h. The
+   quarantine db is the store's own. */
 enum {
-    SL_DB_META = 0,
-    SL_DB_PIPELINES = 1,
-    SL_DB_TASKS = 2,
-    SL_DB_ATTEMPTS = 3,
-    SL_DB_RESULTS = 4,
-    SL_DB_EVENTS = 5,
-    SL_DB_DLQ = 6,
-    SL_DB_QUARANTINE = 7,
-    SL_DB_COUNT = 8
+    SL_DB_META = SL_IDS_DB_META,
+    SL_DB_PIPELINES = SL_IDS_DB_PIPELINES,
+    SL_DB_TASKS = SL_IDS_DB_TASKS,
+    SL_DB_ATTEMPTS = SL_IDS_DB_ATTEMPTS,
+    SL_DB_RESULTS = SL_IDS_DB_RESULTS,
+    SL_DB_EVENTS = SL_IDS_DB_EVENTS,
+    SL_DB_DLQ = SL_IDS_DB_DLQ,
+    SL_DB_QUARANTINE = SL_IDS_DB_DLQ + 1,
+    SL_DB_COUNT
 };
 
 #define SL_DB_SCHEMA_VERSION 1u

@@ -51,51 +51,6 @@ sl_pstatus_t sl_pipeline_final_status(const sl_pipeline_counts_t *c, bool user_c
     return SL_PS_PARTIAL;
 }
 
-int sl_pipeline_shard_of(const char *id, int shards)
-{
-    if (!id || shards <= 1) {
-        return 0;
-    }
-    const char *t = strstr(id, "-t");
-    size_t len = t ? (size_t)(t - id) : strlen(id);
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)id[i];
-        h *= 16777619u;
-    }
-    return (int)(h % (uint32_t)shards);
-}
-
-void sl_pipeline_id_new(char out[SL_PIPELINE_ID_MAX], int64_t wall_ms)
-{
-    static uint32_t counter, seed;
-    uint32_t s = __atomic_load_n(&seed, __ATOMIC_RELAXED);
-    if (s == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        s = (((uint32_t)getpid() * 2654435761u) ^ (uint32_t)ts.tv_nsec) | 1;
-        __atomic_store_n(&seed, s, __ATOMIC_RELAXED);
-    }
-    /* An odd multiplier is a bijection mod 2^24: 16M ids in a row differ. */
-    uint32_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
-    snprintf(out, SL_PIPELINE_ID_MAX, "p%012llx%06x",
-             (unsigned long long)(wall_ms & 0xffffffffffffLL), (n * 0x9e3779b1u + s) & 0xffffff);
-}
-
-bool sl_pipeline_id_valid(const char *id)
-{
-    if (!id || id[0] != 'p' || strlen(id) != 19) {
-        return false;
-    }
-    for (int i = 1; i < 19; i++) {
-        char c = id[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* ---- replies ------------------------------------------------------------- */
 
 static void s_reply_writer(sl_pl_shard_t *sh, const sl_msg_t *req, sl_mp_writer_t *w)
@@ -413,7 +368,7 @@ static void s_on_start_ack(sl_actor_t *self, void *arg, int status, const sl_msg
 static void s_op_start(sl_pl_shard_t *sh, const s_call_t *c)
 {
     const char *id = c->target;
-    if (!sl_pipeline_id_valid(id) || sl_pipeline_shard_of(id, sh->cfg.shards) != sh->index) {
+    if (!sl_ids_pipeline_valid(id) || sl_ids_shard_of(id, sh->cfg.shards) != sh->index) {
         s_reply_err(sh, c->msg, SL_EINVAL, "target: %s is not a pipeline id of %s",
                     id ? id : "(none)", sh->name);
         return;
@@ -854,7 +809,7 @@ static int s_load_pipe_row(sl_pl_shard_t *sh, void *arg, const uint8_t *key, siz
     }
     memcpy(id, key, klen);
     id[klen] = '\0';
-    if (!sl_pipeline_id_valid(id) || sl_pipeline_shard_of(id, sh->cfg.shards) != sh->index) {
+    if (!sl_ids_pipeline_valid(id) || sl_ids_shard_of(id, sh->cfg.shards) != sh->index) {
         return 0; /* another shard's */
     }
     sl_pipeline_rec_t rec;
@@ -951,12 +906,12 @@ static int s_recover(sl_pl_shard_t *sh)
     if (!port) {
         return SL_ENOMEM;
     }
-    int rc = s_scan(sh, port, SL_PL_DB_PIPELINES, NULL, s_load_pipe_row, NULL);
+    int rc = s_scan(sh, port, SL_IDS_DB_PIPELINES, NULL, s_load_pipe_row, NULL);
     for (size_t i = 0; rc == 0 && i < sh->npipes; i++) {
         sl_pl_pipe_t *p = sh->pipes[i];
         char prefix[SL_PIPELINE_ID_MAX + 4];
         snprintf(prefix, sizeof(prefix), "%s-t", p->id);
-        rc = s_scan(sh, port, SL_PL_DB_TASKS, prefix, s_load_task_row, p);
+        rc = s_scan(sh, port, SL_IDS_DB_TASKS, prefix, s_load_task_row, p);
         s_fill_holes(p);
     }
     sl_port_destroy(&port);

@@ -3,7 +3,7 @@
     A shard (`pipeline.<i>`) hosts many pipeline state machines and their
     tasks: it owns their statuses, the retry policy, the task/stage/pipeline
     deadlines, the DLQ hand-off and the one rule that decides a pipeline's
-    final status. Pipelines are hashed to shards by id (sl_pipeline_shard_of).
+    final status. Pipelines are hashed to shards by id (sl_ids_shard_of).
     One thread per shard, never one per pipeline or task. Every state change
     goes to the `store` actor as a STORE_WRITE (records + events in one group);
     attempts go to `endpoint.<service>` as ATTEMPT_START and come back as
@@ -66,16 +66,7 @@ int sl_pipeline_spawn(sl_rt_t *rt, const sl_pipeline_config_t *cfg, int shard, s
 #define SL_PIPELINE_ID_MAX 32 /* "p" + 12 + 6 hex + NUL, with room */
 #define SL_TASK_ID_MAX 48
 
-/* Shard of a pipeline id or task id (FNV-1a 32 of the pipeline id part, the
-   text before "-t"), modulo shards (>= 1). */
-int sl_pipeline_shard_of(const char *id, int shards);
-
-/* A fresh pipeline id: "p" + 12 hex digits of wall_ms + 6 hex digits of a
-   process-wide counter mixed with randomness. Thread-safe. */
-void sl_pipeline_id_new(char out[SL_PIPELINE_ID_MAX], int64_t wall_ms);
-
-/* True when id looks like a pipeline id (p + 18 lowercase hex). */
-bool sl_pipeline_id_valid(const char *id);
+/* Pipeline ids, task ids and shard routing: proto/sl_ids.h. */
 
 /* ---- the final-status rule ------------------------------------------------------------ */
 

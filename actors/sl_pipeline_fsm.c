@@ -236,7 +236,7 @@ static void s_park(sl_pl_task_t *t, const char *why)
         sh->store_errors++;
         sl_error("%s: cannot encode a DLQ entry: %s", sh->name, sl_err_name(erc));
     } else {
-        sl_pl_op_put(sh, SL_PL_DB_DLQ, id, buf, len);
+        sl_pl_op_put(sh, SL_IDS_DB_DLQ, id, buf, len);
     }
     free(buf);
     if (sh->cfg.dlq_alert_returns && t->dlq_returns >= sh->cfg.dlq_alert_returns) {
@@ -599,9 +599,9 @@ static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, c
         /* The raw result goes into the same write as the succeeded record:
            a committed success always has its result, so it is never re-run. */
         if (result && result_len) {
-            sl_pl_op_put(sh, SL_PL_DB_RESULTS, id, result, result_len);
+            sl_pl_op_put(sh, SL_IDS_DB_RESULTS, id, result, result_len);
         } else {
-            sl_pl_op_put(sh, SL_PL_DB_RESULTS, id, "null", 4); /* no frame: JSON null */
+            sl_pl_op_put(sh, SL_IDS_DB_RESULTS, id, "null", 4); /* no frame: JSON null */
         }
         if (t->kind == SL_TK_GENERATION) {
             t->app_number = (int32_t)app_number;
@@ -733,7 +733,7 @@ int sl_pl_task_dlq_retry(sl_pl_task_t *t)
     t->deadline_ms = 0;
     t->flags &= (uint8_t)~SL_PL_T_IN_DLQ;
     s_set_str(&t->error, NULL);
-    sl_pl_op_del(sh, SL_PL_DB_DLQ, id);
+    sl_pl_op_del(sh, SL_IDS_DB_DLQ, id);
     if (sl_pstatus_terminal(p->status)) {
         /* Re-open the pipeline: it ends again, by the same rule, when this
            task does. Its deadlines start afresh. */
@@ -763,7 +763,7 @@ void sl_pl_task_dlq_drop(sl_pl_task_t *t)
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
     t->flags &= (uint8_t)~SL_PL_T_IN_DLQ;
-    sl_pl_op_del(t->pipe->sh, SL_PL_DB_DLQ, id);
+    sl_pl_op_del(t->pipe->sh, SL_IDS_DB_DLQ, id);
     sl_pl_save_task(t);
 }
 
@@ -1087,13 +1087,13 @@ void sl_pl_pipe_purge(sl_pl_pipe_t *p)
         sl_pl_task_id(t, id, sizeof(id));
         for (uint16_t j = 0; j < t->nhist; j++) {
             if (sl_attempt_key(key, sizeof(key), id, t->hist[j].attempt) == 0) {
-                sl_pl_op_del(sh, SL_PL_DB_ATTEMPTS, key);
+                sl_pl_op_del(sh, SL_IDS_DB_ATTEMPTS, key);
             }
         }
-        sl_pl_op_del(sh, SL_PL_DB_RESULTS, id);
-        sl_pl_op_del(sh, SL_PL_DB_TASKS, id);
+        sl_pl_op_del(sh, SL_IDS_DB_RESULTS, id);
+        sl_pl_op_del(sh, SL_IDS_DB_TASKS, id);
     }
-    sl_pl_op_del(sh, SL_PL_DB_PIPELINES, p->id);
+    sl_pl_op_del(sh, SL_IDS_DB_PIPELINES, p->id);
     sl_pl_pipe_remove(sh, p);
     sl_pl_pipe_free(p);
 }

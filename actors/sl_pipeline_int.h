@@ -27,14 +27,10 @@
 #define SL_PIPELINE_INT_H
 
 #include "actors/sl_pipeline.h"
+#include "proto/sl_ids.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 
-#define SL_PL_DB_PIPELINES 1
-#define SL_PL_DB_TASKS 2
-#define SL_PL_DB_ATTEMPTS 3
-#define SL_PL_DB_RESULTS 4
-#define SL_PL_DB_DLQ 6
 
 typedef struct sl_pl_shard_t sl_pl_shard_t;
 typedef struct sl_pl_pipe_t sl_pl_pipe_t;

@@ -309,7 +309,7 @@ void sl_pl_save_task(sl_pl_task_t *t)
         t->pipe->sh->store_errors++;
         sl_error("%s: cannot encode a task record: %s", t->pipe->sh->name, sl_err_name(erc));
     } else {
-        sl_pl_op_put(t->pipe->sh, SL_PL_DB_TASKS, id, buf, len);
+        sl_pl_op_put(t->pipe->sh, SL_IDS_DB_TASKS, id, buf, len);
     }
     free(buf);
 }
@@ -333,7 +333,7 @@ void sl_pl_save_attempt(sl_pl_task_t *t)
         t->pipe->sh->store_errors++;
         sl_error("%s: cannot encode a attempt record: %s", t->pipe->sh->name, sl_err_name(erc));
     } else {
-        sl_pl_op_put(t->pipe->sh, SL_PL_DB_ATTEMPTS, key, buf, len);
+        sl_pl_op_put(t->pipe->sh, SL_IDS_DB_ATTEMPTS, key, buf, len);
     }
     free(buf);
 }
@@ -375,7 +375,7 @@ void sl_pl_save_pipe(sl_pl_pipe_t *p)
         p->sh->store_errors++;
         sl_error("%s: cannot encode a pipeline record: %s", p->sh->name, sl_err_name(erc));
     } else {
-        sl_pl_op_put(p->sh, SL_PL_DB_PIPELINES, p->id, buf, len);
+        sl_pl_op_put(p->sh, SL_IDS_DB_PIPELINES, p->id, buf, len);
     }
     free(buf);
 }

@@ -22,6 +22,7 @@
 #include <pthread.h>
 
 #include "actors/sl_pipeline.h"
+#include "proto/sl_ids.h"
 #include "actors/sl_pipeline_int.h" /* the id table, tested directly */
 #include "actors/sl_store.h"
 #include "proto/sl_outcome.h"
@@ -63,26 +64,26 @@ static void test_pipeline_final_status_every_combination(void **state)
 static void test_pipeline_ids_and_shards(void **state)
 {
     char a[SL_PIPELINE_ID_MAX], b[SL_PIPELINE_ID_MAX];
-    sl_pipeline_id_new(a, 0x193f1c2a4b7LL);
-    sl_pipeline_id_new(b, 0x193f1c2a4b7LL);
-    assert_true(sl_pipeline_id_valid(a));
+    sl_ids_new_pipeline(a, SL_PIPELINE_ID_MAX, 0x193f1c2a4b7LL);
+    sl_ids_new_pipeline(b, SL_PIPELINE_ID_MAX, 0x193f1c2a4b7LL);
+    assert_true(sl_ids_pipeline_valid(a));
     assert_string_not_equal(a, b);
     assert_memory_equal(a, "p0193f1c2a4b7", 13);
-    assert_false(sl_pipeline_id_valid("p0193f1c2a4b7c01a2"));
-    assert_false(sl_pipeline_id_valid("P0193f1c2a4b7c01a2f"));
-    assert_false(sl_pipeline_id_valid("p0193f1c2a4b7c01a2g"));
-    assert_false(sl_pipeline_id_valid(NULL));
+    assert_false(sl_ids_pipeline_valid("p0193f1c2a4b7c01a2"));
+    assert_false(sl_ids_pipeline_valid("P0193f1c2a4b7c01a2f"));
+    assert_false(sl_ids_pipeline_valid("p0193f1c2a4b7c01a2g"));
+    assert_false(sl_ids_pipeline_valid(NULL));
     /* A task routes with its pipeline; FNV-1a 32 as in docs/internals.md. */
     char task[64];
     snprintf(task, sizeof(task), "%s-t0007", a);
     for (int shards = 1; shards <= 8; shards++) {
-        assert_int_equal(sl_pipeline_shard_of(task, shards), sl_pipeline_shard_of(a, shards));
+        assert_int_equal(sl_ids_shard_of(task, shards), sl_ids_shard_of(a, shards));
     }
     uint32_t h = 2166136261u;
     for (const char *p = "p0193f1c2a4b7c01a2f"; *p; p++) {
         h = (h ^ (uint8_t)*p) * 16777619u;
     }
-    assert_int_equal(sl_pipeline_shard_of("p0193f1c2a4b7c01a2f-t0001", 7), (int)(h % 7));
+    assert_int_equal(sl_ids_shard_of("p0193f1c2a4b7c01a2f-t0001", 7), (int)(h % 7));
 }
 
 static void test_pipeline_table_delete_keeps_probe_runs(void **state)
@@ -415,7 +416,7 @@ static void s_err_code(const uint8_t *b, size_t n, char *code, size_t cap)
 static char *s_start(s_fix_t *x, const char *json)
 {
     static char id[SL_PIPELINE_ID_MAX];
-    sl_pipeline_id_new(id, 1700000000000LL);
+    sl_ids_new_pipeline(id, SL_PIPELINE_ID_MAX, 1700000000000LL);
     size_t n;
     uint8_t *b = s_call(x, "pipeline.start", json, id, &n);
     if (!s_ok(b, n)) {
@@ -1128,8 +1129,8 @@ static void test_pipeline_shards_recover_their_own(void **state)
     int have = 0;
     while (have != 3) {
         char id[SL_PIPELINE_ID_MAX];
-        sl_pipeline_id_new(id, 1700000000000LL);
-        int s = sl_pipeline_shard_of(id, 2);
+        sl_ids_new_pipeline(id, SL_PIPELINE_ID_MAX, 1700000000000LL);
+        int s = sl_ids_shard_of(id, 2);
         if (!(have & (1 << s))) {
             snprintf(ids[s], sizeof(ids[s]), "%s", id);
             have |= 1 << s;
@@ -1247,8 +1248,8 @@ static void test_pipeline_recovery_survives_damaged_records(void **state)
     s_fix_t *x = *state;
     s_set_script(s_script_hold);
     char good[SL_PIPELINE_ID_MAX], bad[SL_PIPELINE_ID_MAX], t0[64], t1[64];
-    sl_pipeline_id_new(good, 1700000000000LL);
-    sl_pipeline_id_new(bad, 1700000000000LL);
+    sl_ids_new_pipeline(good, SL_PIPELINE_ID_MAX, 1700000000000LL);
+    sl_ids_new_pipeline(bad, SL_PIPELINE_ID_MAX, 1700000000000LL);
     snprintf(t0, sizeof(t0), "%s-t0000", good);
     snprintf(t1, sizeof(t1), "%s-t0001", good);
     uint8_t *req = NULL, *buf = NULL;
@@ -1485,7 +1486,7 @@ static void test_pipeline_bad_requests_change_nothing(void **state)
     s_fix_t *x = *state;
     s_spawn_shard(x);
     char id[SL_PIPELINE_ID_MAX];
-    sl_pipeline_id_new(id, 1700000000000LL);
+    sl_ids_new_pipeline(id, SL_PIPELINE_ID_MAX, 1700000000000LL);
     size_t n;
     char code[32];
     struct {

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "actors/sl_pipeline.h"
+#include "proto/sl_ids.h"
 #include "actors/sl_store.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
@@ -78,7 +79,7 @@ static int s_start(sl_port_t *port, int apps, int first, char *id)
     sl_mp_write_str(&w, "options");
     sl_mp_write_map(&w, 1);
     sl_mp_kv_int(&w, "max_concurrent_tasks", 100000);
-    sl_pipeline_id_new(id, (int64_t)time(NULL) * 1000);
+    sl_ids_new_pipeline(id, SL_PIPELINE_ID_MAX, (int64_t)time(NULL) * 1000);
     sl_api_call_t c = {.op = (char *)"pipeline.start",
                        .args = {(uint8_t *)sl_mp_writer_data(&w), sl_mp_writer_len(&w)},
                        .target = id};

@@ -1,5 +1,5 @@
 /*  sl_ids.c: id generation and shard routing (see sl_ids.h). */
-#include "actors/sl_ids.h"
+#include "proto/sl_ids.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,8 +21,23 @@ void sl_ids_new_pipeline(char *out, size_t size, int64_t wall_ms)
         __atomic_store_n(&seed, s, __ATOMIC_RELAXED);
     }
     uint32_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    /* An odd multiplier is a bijection mod 2^24: 16M ids in a row differ. */
     uint32_t mix = (n * 0x9e3779b1u + s) & 0xffffff;
     snprintf(out, size, "p%012llx%06x", (unsigned long long)(wall_ms & 0xffffffffffffLL), mix);
+}
+
+bool sl_ids_pipeline_valid(const char *id)
+{
+    if (!id || id[0] != 'p' || strlen(id) != SL_IDS_PIPELINE_LEN) {
+        return false;
+    }
+    for (int i = 1; i < SL_IDS_PIPELINE_LEN; i++) {
+        char c = id[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
 }
 
 size_t sl_ids_pipeline_len(const char *id)
@@ -33,7 +48,7 @@ size_t sl_ids_pipeline_len(const char *id)
 
 int sl_ids_shard_of(const char *id, int shards)
 {
-    if (shards <= 1) {
+    if (!id || shards <= 1) {
         return 0;
     }
     uint32_t h = 2166136261u;

@@ -9,10 +9,12 @@
 #ifndef SL_IDS_H
 #define SL_IDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_IDS_MAX 96 /* room for any id sluice makes, with the NUL */
+#define SL_IDS_MAX 96        /* room for any id sluice makes, with the NUL */
+#define SL_IDS_PIPELINE_LEN 19 /* "p" + 12 + 6 hex digits */
 
 /* Store database ids (docs/internals.md). */
 enum {
@@ -27,6 +29,9 @@ enum {
 
 /* Writes a fresh pipeline id into out (size >= 20). */
 void sl_ids_new_pipeline(char *out, size_t size, int64_t wall_ms);
+
+/* True for a well-formed pipeline id ("p" + 18 lowercase hex digits). */
+bool sl_ids_pipeline_valid(const char *id);
 
 /* Length of the pipeline part of a pipeline or task id (up to "-t"). */
 size_t sl_ids_pipeline_len(const char *id);
