@@ -20,7 +20,7 @@
 #include <zmq.h>
 
 #include "actors/sl_curve.h"
-#include "actors/sl_ids.h"
+#include "proto/sl_ids.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "runtime/sl_log.h"
@@ -54,6 +54,8 @@ typedef struct {
     uint32_t n_items;
     int64_t limit;
     const char *what;        /* for error messages */
+    uint8_t *refusal;        /* the first {ok: false} reply of a fan-out, sent as is */
+    size_t refusal_len;
 } s_call_t;
 
 /* Stats live outside the actor state so any thread may read them. */
@@ -155,6 +157,8 @@ static s_call_t *s_call_dup(const s_call_t *call)
     if (copy) {
         *copy = *call;
         sl_mp_writer_init(&copy->items);
+        copy->refusal = NULL;
+        copy->refusal_len = 0;
     }
     return copy;
 }
@@ -163,6 +167,7 @@ static void s_call_free(s_call_t *call)
 {
     if (call) {
         sl_mp_writer_fini(&call->items);
+        free(call->refusal);
         free(call);
     }
 }
@@ -363,6 +368,12 @@ enum { S_MERGE_PIPELINES = 1, S_MERGE_COUNT, S_MERGE_ENDPOINTS };
 
 static void s_fanout_finish(s_api_t *self, s_call_t *call)
 {
+    if (call->refusal) {
+        /* every shard validates the same arguments: one refusal speaks for all */
+        s_send_reply(self, call, call->refusal, call->refusal_len);
+        s_count(&s_slot.stats.errors);
+        return;
+    }
     sl_mp_writer_t w;
     sl_mp_writer_init(&w);
     sl_mp_write_map(&w, 2);
@@ -384,7 +395,14 @@ static void s_on_fanout_shard(sl_actor_t *actor, void *arg, int status, const sl
     s_call_t *call = arg;
     if (status == 0) {
         sl_api_result_t res = {0};
-        if (sl_api_result_decode(reply->body, reply->body_len, &res) == 0) {
+        bool ok = true;
+        if (sl_api_result_decode(reply->body, reply->body_len, &res) == 0 &&
+            sl_mp_map_get_bool(res.body.ptr, res.body.len, "ok", &ok) == 0 && !ok) {
+            if (!call->refusal && (call->refusal = malloc(res.body.len))) {
+                memcpy(call->refusal, res.body.ptr, res.body.len);
+                call->refusal_len = res.body.len;
+            }
+        } else if (res.body.len) {
             sl_mp_reader_t v;
             if (call->kind == S_MERGE_PIPELINES &&
                 sl_mp_map_find(res.body.ptr, res.body.len, "pipelines", &v) == 0) {

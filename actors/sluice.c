@@ -274,6 +274,7 @@ static int s_start_shards(sluice_t *self)
     pc.defaults.retry.coefficient = self->cfg.backoff_coefficient;
     pc.defaults.retry.max_ms = self->cfg.backoff_max_ms;
     pc.defaults.max_concurrent_tasks = (uint32_t)self->cfg.max_concurrent_tasks;
+    pc.retention_ms = self->cfg.retention_s * 1000; /* [store] retention_s, 0 = keep */
     for (int i = 0; i < self->n_shards; i++) {
         int rc = sl_pipeline_spawn(self->rt, &pc, i, &self->shards[i]);
         if (rc) {

@@ -14,7 +14,7 @@
 #include <zmq.h>
 
 #include "actors/sl_api.h"
-#include "actors/sl_ids.h"
+#include "proto/sl_ids.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 
@@ -357,6 +357,43 @@ static void test_api_pipeline_list_merges_shards(void **state)
     free(reply);
 }
 
+/* A shard that refuses (e.g. an unknown status filter) speaks for the list. */
+static void test_api_pipeline_list_passes_refusal(void **state)
+{
+    fixture_t *f = *state;
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    sl_mp_write_map(&w, 2);
+    sl_mp_kv_str(&w, "op", "pipeline.list");
+    sl_mp_kv_str(&w, "status", "sideways");
+    send_map(f, &w);
+    sl_port_t *ports[2] = {f->shard0, f->shard1};
+    for (int i = 0; i < 2; i++) {
+        sl_msg_t *msg = NULL;
+        assert_int_equal(sl_port_recv(ports[i], 5000, &msg), 0);
+        sl_mp_writer_t r;
+        sl_mp_writer_init(&r);
+        sl_mp_write_map(&r, 2);
+        sl_mp_kv_bool(&r, "ok", false);
+        sl_mp_write_str(&r, "error");
+        sl_mp_write_map(&r, 2);
+        sl_mp_kv_str(&r, "code", "invalid");
+        sl_mp_kv_str(&r, "message", "status: unknown status 'sideways'");
+        sl_api_result_t res = {.body = {(uint8_t *)sl_mp_writer_data(&r), sl_mp_writer_len(&r)}};
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(sl_api_result_encode(&res, &buf, &len), 0);
+        assert_int_equal(sl_port_reply(ports[i], msg, SL_MSG_API_RESULT, buf, len), 0);
+        free(buf);
+        sl_mp_writer_fini(&r);
+        sl_msg_destroy(&msg);
+    }
+    size_t len = 0;
+    uint8_t *reply = recv_reply(f, &len);
+    assert_error(reply, len, "invalid");
+    free(reply);
+}
+
 static void test_api_result_get_reads_store(void **state)
 {
     fixture_t *f = *state;
@@ -464,6 +501,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_routes_to_owning_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_silent_owner_times_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_pipeline_list_merges_shards, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_pipeline_list_passes_refusal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_result_get_reads_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_publishes_committed_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_req_clients_work_too, setup, teardown),
