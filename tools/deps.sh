@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package sluice needs to build, test and run its demo.
 # Idempotent: does nothing when all packages are present. Needs root (or sudo).
+# Fuzzing also wants clang and libclang-rt-14-dev (README, Testing).
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config clang libclang-rt-14-dev
+PKGS=(build-essential cmake pkg-config
       libzmq3-dev libczmq-dev libmsgpack-dev libwebsockets-dev liblmdb-dev
       libcmocka-dev libjansson-dev libssl-dev openssl
       python3 python3-zmq python3-msgpack)
