@@ -36,58 +36,9 @@ void sl_progress_config_defaults(sl_progress_config_t *cfg)
     cfg->port = SL_PROGRESS_DEFAULT_PORT;
 }
 
-static void s_json_to_mp(sl_mp_writer_t *w, const json_t *j, int depth)
-{
-    if (!j || depth > 16) {
-        sl_mp_write_nil(w);
-        return;
-    }
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: {
-        sl_mp_write_map(w, (uint32_t)json_object_size(j));
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)j, k, v)
-        {
-            sl_mp_write_str(w, k);
-            s_json_to_mp(w, v, depth + 1);
-        }
-        break;
-    }
-    case JSON_ARRAY: {
-        sl_mp_write_array(w, (uint32_t)json_array_size(j));
-        size_t i;
-        json_t *v;
-        json_array_foreach((json_t *)j, i, v)
-        {
-            s_json_to_mp(w, v, depth + 1);
-        }
-        break;
-    }
-    case JSON_STRING:
-        sl_mp_write_strn(w, json_string_value(j), json_string_length(j));
-        break;
-    case JSON_INTEGER:
-        sl_mp_write_int(w, json_integer_value(j));
-        break;
-    case JSON_REAL:
-        sl_mp_write_double(w, json_real_value(j));
-        break;
-    case JSON_TRUE:
-        sl_mp_write_bool(w, true);
-        break;
-    case JSON_FALSE:
-        sl_mp_write_bool(w, false);
-        break;
-    default:
-        sl_mp_write_nil(w);
-        break;
-    }
-}
-
 void sl_progress_json_to_mp(sl_mp_writer_t *w, const json_t *value)
 {
-    s_json_to_mp(w, value, 1);
+    sl_wire_json_to_mp(w, value, SL_WIRE_JSON_MAX_DEPTH); /* a cut is not an error here */
 }
 
 /* Service names become mailbox names: keep them to a safe alphabet. */
@@ -126,7 +77,7 @@ static void s_on_frame(s_pl_t *pl, const sl_wsio_frame_t *ev)
     sl_mp_writer_t dw;
     sl_mp_writer_init(&dw);
     if (f.u.progress_update.data) {
-        sl_progress_json_to_mp(&dw, f.u.progress_update.data);
+        sl_wire_json_to_mp(&dw, f.u.progress_update.data, SL_WIRE_JSON_MAX_DEPTH);
     }
     sl_progress_push_t p = {0};
     p.correlation_id = (char *)cid;

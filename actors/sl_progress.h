@@ -43,9 +43,9 @@ void sl_progress_config_defaults(sl_progress_config_t *cfg);
    use, bad cert), SL_ENOMEM. */
 int sl_progress_spawn(sl_rt_t *rt, const sl_progress_config_t *cfg, sl_actor_t **out, int *port);
 
-/* Writes a JSON value as msgpack (objects as maps, arrays, strings,
-   numbers, bools; null and anything deeper than 16 levels as nil). Used for
-   progress "data". Errors are sticky in w. */
+/* sl_wire_json_to_mp(w, value, SL_WIRE_JSON_MAX_DEPTH) (proto/sl_wire.h):
+   progress "data" as msgpack, nil past 16 levels, errors sticky in w. Kept
+   for sl_endpoint_conn.c; new code calls sl_wire_json_to_mp. */
 void sl_progress_json_to_mp(sl_mp_writer_t *w, const json_t *value);
 
 #endif

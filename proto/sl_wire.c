@@ -1022,3 +1022,65 @@ int sl_wire_classify(const sl_wire_frame_t *frame, sl_wire_verdict_t *verdict)
     }
     return 0;
 }
+
+/* ---- JSON -> msgpack ----------------------------------------------------- */
+
+/* Recursion is bounded by max_depth; jansson's parser already bounds the
+   trees it builds (JSON_PARSER_MAX_DEPTH), callers may pass any tree. */
+static bool s_json_to_mp(sl_mp_writer_t *w, const json_t *j, int depth, int max_depth)
+{
+    if (!j || depth > max_depth) {
+        sl_mp_write_nil(w);
+        return j == NULL;
+    }
+    bool whole = true;
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        sl_mp_write_map(w, (uint32_t)json_object_size(j));
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)j, k, v)
+        {
+            sl_mp_write_str(w, k);
+            whole &= s_json_to_mp(w, v, depth + 1, max_depth);
+        }
+        break;
+    }
+    case JSON_ARRAY: {
+        sl_mp_write_array(w, (uint32_t)json_array_size(j));
+        size_t i;
+        json_t *v;
+        json_array_foreach((json_t *)j, i, v)
+        {
+            whole &= s_json_to_mp(w, v, depth + 1, max_depth);
+        }
+        break;
+    }
+    case JSON_STRING:
+        sl_mp_write_strn(w, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER:
+        sl_mp_write_int(w, (int64_t)json_integer_value(j));
+        break;
+    case JSON_REAL:
+        sl_mp_write_double(w, json_real_value(j));
+        break;
+    case JSON_TRUE:
+        sl_mp_write_bool(w, true);
+        break;
+    case JSON_FALSE:
+        sl_mp_write_bool(w, false);
+        break;
+    default:
+        sl_mp_write_nil(w);
+        break;
+    }
+    return whole;
+}
+
+int sl_wire_json_to_mp(sl_mp_writer_t *w, const json_t *value, int max_depth)
+{
+    bool whole = s_json_to_mp(w, value, 1, max_depth);
+    int rc = sl_mp_writer_error(w);
+    return rc ? rc : whole ? 0 : SL_ETOOBIG;
+}

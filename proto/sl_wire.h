@@ -72,6 +72,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/sl_mp.h"
 #include "proto/sl_outcome.h"
 
 /* Largest frame sl_wire_frame_parse accepts (bytes). */
@@ -352,5 +353,19 @@ int sl_wire_classify(const sl_wire_frame_t *frame, sl_wire_verdict_t *verdict);
 /* True if the error text means the analyzer rejected the input (the "bad
    input" rule above). NULL -> false. */
 bool sl_wire_error_is_verdict(const char *text);
+
+/* ---- JSON -> msgpack ---------------------------------------------------- */
+
+/* Nesting sl_wire_json_to_mp keeps for analyzer data (progress "data"). */
+#define SL_WIRE_JSON_MAX_DEPTH 16
+
+/* Writes a JSON value as msgpack: objects as maps (keys as str), arrays,
+   strings, integers as ints, reals as doubles, bools; NULL (no value), JSON
+   null and anything nested deeper than max_depth levels (value itself =
+   level 1) as nil, so the output is always one well-formed object. Returns
+   the writer's sticky error if a write failed, else SL_ETOOBIG if something
+   was cut at max_depth (callers that must not lose data refuse then), else
+   0. Any thread; w is the caller's. */
+int sl_wire_json_to_mp(sl_mp_writer_t *w, const json_t *value, int max_depth);
 
 #endif

@@ -9,4 +9,4 @@ add_executable(sluicectl
   ${CMAKE_CURRENT_LIST_DIR}/sluicectl/ctl_cmds.c
   ${CMAKE_CURRENT_LIST_DIR}/sluicectl/ctl_submit.c
   ${CMAKE_CURRENT_LIST_DIR}/sluicectl/ctl_watch.c)
-target_link_libraries(sluicectl PRIVATE sl_proto sl_err PkgConfig::ZMQ PkgConfig::JANSSON)
+target_link_libraries(sluicectl PRIVATE sl_wire sl_proto sl_err PkgConfig::ZMQ PkgConfig::JANSSON)

@@ -1027,6 +1027,61 @@ static void test_wire_names(void **state)
     assert_string_equal(sl_wire_kind_name(SL_WIRE__KIND_COUNT), "invalid");
 }
 
+/* Progress "data" and sluicectl requests: every JSON type keeps its msgpack
+   type, NULL is nil, a tree deeper than the limit is cut to nil and said. */
+static void test_wire_json_to_mp(void **state)
+{
+    (void)state;
+    json_t *j = json_loads("{\"s\":\"x\",\"i\":-3,\"d\":1.5,\"t\":true,\"f\":false,"
+                           "\"n\":null,\"a\":[1,[2]]}",
+                           0, NULL);
+    assert_non_null(j);
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    assert_int_equal(sl_wire_json_to_mp(&w, j, SL_WIRE_JSON_MAX_DEPTH), 0);
+    sl_mp_reader_t r, v;
+    sl_mp_reader_init(&r, sl_mp_writer_data(&w), sl_mp_writer_len(&w));
+    assert_int_equal(sl_mp_validate(sl_mp_writer_data(&w), sl_mp_writer_len(&w)), 0);
+    const char *s;
+    size_t len;
+    int64_t i;
+    double d;
+    bool b;
+    uint32_t n;
+    assert_int_equal(sl_mp_reader_find(&r, "s", &v), 0);
+    assert_int_equal(sl_mp_read_str(&v, &s, &len), 0);
+    assert_int_equal(len, 1);
+    assert_int_equal(sl_mp_reader_find(&r, "i", &v), 0);
+    assert_int_equal(sl_mp_read_int(&v, &i), 0);
+    assert_int_equal(i, -3);
+    assert_int_equal(sl_mp_reader_find(&r, "d", &v), 0);
+    assert_int_equal(sl_mp_read_double(&v, &d), 0);
+    assert_true(d == 1.5);
+    assert_int_equal(sl_mp_reader_find(&r, "t", &v), 0);
+    assert_int_equal(sl_mp_read_bool(&v, &b), 0);
+    assert_true(b);
+    assert_int_equal(sl_mp_reader_find(&r, "n", &v), 0);
+    assert_int_equal(sl_mp_peek(&v), SL_MP_NIL);
+    assert_int_equal(sl_mp_reader_find(&r, "a", &v), 0);
+    assert_int_equal(sl_mp_read_array(&v, &n), 0);
+    assert_int_equal(n, 2);
+    json_decref(j);
+
+    /* Level 3 of [[[1]]] with max_depth 2: cut to nil, still one object. */
+    j = json_loads("[[[1]]]", 0, NULL);
+    sl_mp_writer_reset(&w);
+    assert_int_equal(sl_wire_json_to_mp(&w, j, 2), SL_ETOOBIG);
+    assert_int_equal(sl_mp_writer_len(&w), 3);
+    assert_memory_equal(sl_mp_writer_data(&w), "\x91\x91\xc0", 3);
+    json_decref(j);
+
+    sl_mp_writer_reset(&w);
+    assert_int_equal(sl_wire_json_to_mp(&w, NULL, SL_WIRE_JSON_MAX_DEPTH), 0);
+    assert_int_equal(sl_mp_writer_len(&w), 1);
+    assert_int_equal(sl_mp_writer_data(&w)[0], 0xc0);
+    sl_mp_writer_fini(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1046,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_wire_expand_target_urls),
         cmocka_unit_test(test_wire_mux_round_trip),
         cmocka_unit_test(test_wire_names),
+        cmocka_unit_test(test_wire_json_to_mp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

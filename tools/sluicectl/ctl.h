@@ -84,7 +84,8 @@ int64_t ctl_now_ms(void);
 json_t *ctl_mp_to_json(const uint8_t *buf, size_t len, bool embed_json);
 
 /* JSON -> msgpack bytes (*out caller owns, free()). Objects become maps,
-   arrays arrays, and scalars keep their type. 0 or a negative SL_E code. */
+   arrays arrays, and scalars keep their type (sl_wire_json_to_mp). 0, or
+   SL_ETOOBIG for nesting deeper than SL_MP_MAX_DEPTH, or another SL_E code. */
 int ctl_json_to_mp(const json_t *value, uint8_t **out, size_t *len);
 
 /* Base64 (standard alphabet, padded); caller frees. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto/sl_mp.h"
+#include "proto/sl_wire.h"
 
 /* ---- msgpack -> JSON ---------------------------------------------------------- */
 
@@ -180,60 +181,16 @@ json_t *ctl_mp_to_json(const uint8_t *buf, size_t len, bool embed_json)
 
 /* ---- JSON -> msgpack ------------------------------------------------------------ */
 
-static void s_write(sl_mp_writer_t *w, const json_t *v, int depth)
-{
-    if (depth > SL_MP_MAX_DEPTH) {
-        w->err = w->err ? w->err : SL_ETOOBIG;
-        return;
-    }
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *key;
-        json_t *item;
-        sl_mp_write_map(w, (uint32_t)json_object_size(v));
-        json_object_foreach((json_t *)v, key, item)
-        {
-            sl_mp_write_str(w, key);
-            s_write(w, item, depth + 1);
-        }
-        break;
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *item;
-        sl_mp_write_array(w, (uint32_t)json_array_size(v));
-        json_array_foreach(v, i, item)
-        {
-            s_write(w, item, depth + 1);
-        }
-        break;
-    }
-    case JSON_STRING:
-        sl_mp_write_strn(w, json_string_value(v), json_string_length(v));
-        break;
-    case JSON_INTEGER:
-        sl_mp_write_int(w, (int64_t)json_integer_value(v));
-        break;
-    case JSON_REAL:
-        sl_mp_write_double(w, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        sl_mp_write_bool(w, true);
-        break;
-    case JSON_FALSE:
-        sl_mp_write_bool(w, false);
-        break;
-    case JSON_NULL:
-        sl_mp_write_nil(w);
-        break;
-    }
-}
-
 int ctl_json_to_mp(const json_t *value, uint8_t **out, size_t *len)
 {
     sl_mp_writer_t w;
     sl_mp_writer_init(&w);
-    s_write(&w, value, 1);
+    /* A request cut at the daemon's own nesting limit would lose data. */
+    int rc = sl_wire_json_to_mp(&w, value, SL_MP_MAX_DEPTH);
+    if (rc) {
+        sl_mp_writer_fini(&w);
+        return rc;
+    }
     return sl_mp_writer_release(&w, out, len);
 }
 
