@@ -128,19 +128,12 @@ static void s_reply_error(s_api_t *self, const s_call_t *call, const char *code,
 static void s_reply_error(s_api_t *self, const s_call_t *call, const char *code,
                           const char *fmt, ...)
 {
-    char message[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
     sl_mp_writer_t w;
     sl_mp_writer_init(&w);
-    sl_mp_write_map(&w, 2);
-    sl_mp_kv_bool(&w, "ok", false);
-    sl_mp_write_str(&w, "error");
-    sl_mp_write_map(&w, 2);
-    sl_mp_kv_str(&w, "code", code);
-    sl_mp_kv_str(&w, "message", message);
+    va_list ap;
+    va_start(ap, fmt);
+    sl_mp_write_error_replyv(&w, code, fmt, ap);
+    va_end(ap);
     s_send_reply(self, call, sl_mp_writer_data(&w), sl_mp_writer_len(&w));
     sl_mp_writer_fini(&w);
     s_count(&s_slot.stats.errors);

@@ -72,19 +72,12 @@ static void s_reply_err(sl_pl_shard_t *sh, const sl_msg_t *req, int code, const 
     __attribute__((format(printf, 4, 5)));
 static void s_reply_err(sl_pl_shard_t *sh, const sl_msg_t *req, int code, const char *fmt, ...)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     sl_mp_writer_t w;
     sl_mp_writer_init(&w);
-    sl_mp_write_map(&w, 2);
-    sl_mp_kv_bool(&w, "ok", false);
-    sl_mp_write_str(&w, "error");
-    sl_mp_write_map(&w, 2);
-    sl_mp_kv_str(&w, "code", sl_err_name(code));
-    sl_mp_kv_str(&w, "message", msg);
+    va_list ap;
+    va_start(ap, fmt);
+    sl_mp_write_error_replyv(&w, sl_err_name(code), fmt, ap);
+    va_end(ap);
     s_reply_writer(sh, req, &w);
     sl_mp_writer_fini(&w);
 }

@@ -16,6 +16,8 @@
 #include "proto/sl_mp.h"
 
 #include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +249,27 @@ int sl_mp_kv_raw(sl_mp_writer_t *self, const char *key, const void *p, size_t le
 {
     sl_mp_write_str(self, key);
     return sl_mp_write_raw(self, p, len);
+}
+
+int sl_mp_write_error_replyv(sl_mp_writer_t *self, const char *code, const char *fmt, va_list ap)
+{
+    char message[SL_MP_ERROR_MESSAGE_MAX];
+    vsnprintf(message, sizeof(message), fmt, ap);
+    sl_mp_write_map(self, 2);
+    sl_mp_kv_bool(self, "ok", false);
+    sl_mp_write_str(self, "error");
+    sl_mp_write_map(self, 2);
+    sl_mp_kv_str(self, "code", code);
+    return sl_mp_kv_str(self, "message", message);
+}
+
+int sl_mp_write_error_reply(sl_mp_writer_t *self, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = sl_mp_write_error_replyv(self, code, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* ---- reader --------------------------------------------------------------- */

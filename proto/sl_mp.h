@@ -25,6 +25,7 @@
 #ifndef SL_MP_H
 #define SL_MP_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -98,6 +99,15 @@ int sl_mp_kv_double(sl_mp_writer_t *self, const char *key, double val);
 int sl_mp_kv_nil(sl_mp_writer_t *self, const char *key);
 int sl_mp_kv_bin(sl_mp_writer_t *self, const char *key, const void *p, size_t len);
 int sl_mp_kv_raw(sl_mp_writer_t *self, const char *key, const void *p, size_t len);
+
+/* The API's failure reply, a whole map: {ok: false, error: {code, message}}
+   with message printf-formatted and cut at SL_MP_ERROR_MESSAGE_MAX - 1
+   bytes. Returns as the writes do. */
+#define SL_MP_ERROR_MESSAGE_MAX 512
+int sl_mp_write_error_reply(sl_mp_writer_t *self, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int sl_mp_write_error_replyv(sl_mp_writer_t *self, const char *code, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* ---- reader --------------------------------------------------------------- */
 

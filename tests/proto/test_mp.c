@@ -455,6 +455,35 @@ static void test_mp_map_find(void **state)
     sl_mp_writer_fini(&w);
 }
 
+static void test_mp_error_reply(void **state)
+{
+    (void)state;
+    char long_arg[600];
+    memset(long_arg, 'x', sizeof(long_arg) - 1);
+    long_arg[sizeof(long_arg) - 1] = '\0';
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    assert_int_equal(sl_mp_write_error_reply(&w, "not_found", "no %s %d: %s", "task", 7, long_arg),
+                     0);
+    sl_mp_reader_t r, v, e;
+    sl_mp_reader_init(&r, sl_mp_writer_data(&w), sl_mp_writer_len(&w));
+    bool ok = true;
+    assert_int_equal(sl_mp_reader_find(&r, "ok", &v), 0);
+    assert_int_equal(sl_mp_read_bool(&v, &ok), 0);
+    assert_false(ok);
+    assert_int_equal(sl_mp_reader_find(&r, "error", &e), 0);
+    const char *s;
+    size_t len;
+    assert_int_equal(sl_mp_reader_find(&e, "code", &v), 0);
+    assert_int_equal(sl_mp_read_str(&v, &s, &len), 0);
+    assert_int_equal(len, strlen("not_found"));
+    assert_int_equal(sl_mp_reader_find(&e, "message", &v), 0);
+    assert_int_equal(sl_mp_read_str(&v, &s, &len), 0);
+    assert_int_equal(len, SL_MP_ERROR_MESSAGE_MAX - 1);
+    assert_memory_equal(s, "no task 7: xx", 13);
+    sl_mp_writer_fini(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_mp_ext_and_peek),
         cmocka_unit_test(test_mp_strdup),
         cmocka_unit_test(test_mp_map_find),
+        cmocka_unit_test(test_mp_error_reply),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
