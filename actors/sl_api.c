@@ -932,6 +932,12 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
             (rc = sl_curve_secure(self->curve, self->pub))) {
             goto fail;
         }
+        for (size_t i = 0; i < cfg->n_binds; i++) {
+            sl_curve_check_bind(cfg->binds[i]);
+        }
+        for (size_t i = 0; i < cfg->n_pub_binds; i++) {
+            sl_curve_check_bind(cfg->pub_binds[i]);
+        }
         rc = SL_EZMQ;
     }
     if (s_bind_all(self->router, self->binds, cfg->n_binds, "API") ||

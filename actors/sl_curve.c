@@ -65,6 +65,9 @@ void sl_curve_destroy(sl_curve_t **p)
     sl_curve_t *self = *p;
     if (self->zap) {
         sl_actor_unwatch_socket(self->actor, self->zap);
+        /* An inproc unbind is immediate, a close is not (the reaper does it
+           later): unbind so a new api in this context can bind at once. */
+        zmq_unbind(self->zap, SL_CURVE_ZAP_ENDPOINT);
         zmq_close(self->zap);
         sl_info("api: CURVE: ZAP handler closed (%llu allowed, %llu denied)",
                 (unsigned long long)self->allowed, (unsigned long long)self->denied);
@@ -113,7 +116,7 @@ static int s_load_secret(sl_curve_t *self, const char *secret_file)
     zcert_destroy(&cert);
     if (s_all_zero(self->secret, S_KEY)) {
         sl_error("api: curve_secret_file '%s': the certificate holds no secret key (give the "
-                 "server's secret certificate, the one zcert_save_secret writes)",
+                 "server's secret certificate: the \"_secret\" file zcert_save writes)",
                  secret_file);
         return SL_ECONFIG;
     }
@@ -336,6 +339,15 @@ int sl_curve_start(sl_curve_t *self, sl_actor_t *actor)
     self->zap = zap;
     self->actor = actor;
     return 0;
+}
+
+void sl_curve_check_bind(const char *endpoint)
+{
+    if (endpoint && strncmp(endpoint, "inproc://", 9) == 0) {
+        sl_warn("api: CURVE does not guard %s: libzmq runs no handshake on inproc, so any "
+                "code in this process can use it without a key",
+                endpoint);
+    }
 }
 
 int sl_curve_secure(sl_curve_t *self, void *sock)

@@ -59,6 +59,10 @@ int sl_curve_start(sl_curve_t *self, sl_actor_t *actor);
    domain. Call before zmq_bind. Returns 0 or SL_EZMQ. */
 int sl_curve_secure(sl_curve_t *self, void *sock);
 
+/* Logs a warning when endpoint is one CURVE cannot guard (inproc://, see
+   above). For the api's bind list. */
+void sl_curve_check_bind(const char *endpoint);
+
 /* Allowed public keys loaded. */
 size_t sl_curve_clients(const sl_curve_t *self);
 
