@@ -53,19 +53,60 @@ sl_pstatus_t sl_pipeline_final_status(const sl_pipeline_counts_t *c, bool user_c
 
 /* ---- replies ------------------------------------------------------------- */
 
+static void s_reply_bytes(sl_pl_shard_t *sh, const sl_msg_t *req, const uint8_t *body, size_t len)
+{
+    sl_api_result_t r = {.body = {(uint8_t *)body, len}};
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+    if (sl_api_result_encode(&r, &buf, &blen) == 0) {
+        sl_actor_reply(sh->self, req, SL_MSG_API_RESULT, buf, blen);
+    }
+    free(buf);
+}
+
+/* Sends w as the reply now, then finis it. */
 static void s_reply_writer(sl_pl_shard_t *sh, const sl_msg_t *req, sl_mp_writer_t *w)
 {
     if (sl_mp_writer_error(w)) {
         sl_error("%s: building a reply failed: %s", sh->name, sl_err_name(sl_mp_writer_error(w)));
-        return;
+    } else {
+        s_reply_bytes(sh, req, sl_mp_writer_data(w), sl_mp_writer_len(w));
     }
-    sl_api_result_t r = {.body = {(uint8_t *)sl_mp_writer_data(w), sl_mp_writer_len(w)}};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (sl_api_result_encode(&r, &buf, &len) == 0) {
-        sl_actor_reply(sh->self, req, SL_MSG_API_RESULT, buf, len);
+    sl_mp_writer_fini(w);
+}
+
+/* Starts the reply map {ok: true, <key>: ...}: the caller writes the value. */
+static void s_reply_ok_begin(sl_mp_writer_t *w, const char *key)
+{
+    sl_mp_writer_init(w);
+    sl_mp_write_map(w, 2);
+    sl_mp_kv_bool(w, "ok", true);
+    sl_mp_write_str(w, key);
+}
+
+/* Keeps what answering later needs of req (from, corr and flags), not
+   its body. */
+static void s_keep_req(sl_msg_t *dst, const sl_msg_t *req)
+{
+    *dst = *req;
+    dst->body = NULL;
+    dst->body_len = 0;
+    dst->priv_ = NULL;
+}
+
+/* The store's verdict on a STORE_WRITE request: status of the request
+   itself, else the ack's own status. */
+static int s_ack_status(int status, const sl_msg_t *reply)
+{
+    if (status == 0) {
+        sl_store_ack_t ack = {0};
+        status = sl_store_ack_decode(reply->body, reply->body_len, &ack);
+        if (status == 0 && ack.status < 0) {
+            status = (int)ack.status;
+        }
+        sl_store_ack_clear(&ack);
     }
-    free(buf);
+    return status;
 }
 
 static void s_reply_err(sl_pl_shard_t *sh, const sl_msg_t *req, int code, const char *fmt, ...)
@@ -79,7 +120,6 @@ static void s_reply_err(sl_pl_shard_t *sh, const sl_msg_t *req, int code, const 
     sl_mp_write_error_replyv(&w, sl_err_name(code), fmt, ap);
     va_end(ap);
     s_reply_writer(sh, req, &w);
-    sl_mp_writer_fini(&w);
 }
 
 static void s_kv_time(sl_mp_writer_t *w, const char *key, int64_t ms)
@@ -213,13 +253,23 @@ static int s_arg_str(const s_call_t *c, const char *key, char *buf, size_t cap)
     return 0;
 }
 
+/* The id argument key into id, or false once the refusal is sent. */
+static bool s_need_id(sl_pl_shard_t *sh, const s_call_t *c, const char *key, const char *what,
+                      char *id, size_t cap)
+{
+    int rc = s_arg_str(c, key, id, cap);
+    if (rc < 0) {
+        s_reply_err(sh, c->msg, rc == SL_ENOTFOUND ? SL_EMISSING : SL_EINVAL, "%s: %s", key,
+                    rc == SL_ENOTFOUND ? "required" : what);
+        return false;
+    }
+    return true;
+}
+
 static sl_pl_pipe_t *s_need_pipe(sl_pl_shard_t *sh, const s_call_t *c)
 {
     char id[SL_PIPELINE_ID_MAX];
-    int rc = s_arg_str(c, "pipeline_id", id, sizeof(id));
-    if (rc < 0) {
-        s_reply_err(sh, c->msg, rc == SL_ENOTFOUND ? SL_EMISSING : SL_EINVAL, "pipeline_id: %s",
-                    rc == SL_ENOTFOUND ? "required" : "must be a pipeline id");
+    if (!s_need_id(sh, c, "pipeline_id", "must be a pipeline id", id, sizeof(id))) {
         return NULL;
     }
     sl_pl_pipe_t *p = sl_pl_table_get(&sh->byid, id);
@@ -232,10 +282,7 @@ static sl_pl_pipe_t *s_need_pipe(sl_pl_shard_t *sh, const s_call_t *c)
 static sl_pl_task_t *s_need_task(sl_pl_shard_t *sh, const s_call_t *c)
 {
     char id[SL_TASK_ID_MAX];
-    int rc = s_arg_str(c, "task_id", id, sizeof(id));
-    if (rc < 0) {
-        s_reply_err(sh, c->msg, rc == SL_ENOTFOUND ? SL_EMISSING : SL_EINVAL, "task_id: %s",
-                    rc == SL_ENOTFOUND ? "required" : "must be a task id");
+    if (!s_need_id(sh, c, "task_id", "must be a task id", id, sizeof(id))) {
         return NULL;
     }
     sl_pl_task_t *t = sl_pl_find_task(sh, id);
@@ -253,28 +300,10 @@ typedef struct {
     size_t len;
 } s_pending_reply_t;
 
-static void s_reply_bytes(sl_pl_shard_t *sh, const sl_msg_t *req, const uint8_t *body, size_t len)
-{
-    sl_api_result_t r = {.body = {(uint8_t *)body, len}};
-    uint8_t *buf = NULL;
-    size_t blen = 0;
-    if (sl_api_result_encode(&r, &buf, &blen) == 0) {
-        sl_actor_reply(sh->self, req, SL_MSG_API_RESULT, buf, blen);
-    }
-    free(buf);
-}
-
 static void s_on_commit_reply(sl_actor_t *self, void *arg, int status, const sl_msg_t *reply)
 {
     s_pending_reply_t *pr = arg;
-    if (status == 0) {
-        sl_store_ack_t ack = {0};
-        status = sl_store_ack_decode(reply->body, reply->body_len, &ack);
-        if (status == 0 && ack.status < 0) {
-            status = (int)ack.status;
-        }
-        sl_store_ack_clear(&ack);
-    }
+    status = s_ack_status(status, reply);
     if (status == 0) {
         s_reply_bytes(pr->sh, &pr->req, pr->body, pr->len);
     } else if (status != SL_ECLOSED) {
@@ -295,16 +324,12 @@ static void s_reply_committed(sl_pl_shard_t *sh, const sl_msg_t *req, sl_mp_writ
     }
     if (!pr) {
         s_reply_writer(sh, req, w);
-        sl_mp_writer_fini(w);
         return;
     }
     pr->sh = sh;
     pr->body = NULL;
     pr->len = 0;
-    pr->req = *req;
-    pr->req.body = NULL;
-    pr->req.body_len = 0;
-    pr->req.priv_ = NULL;
+    s_keep_req(&pr->req, req);
     int rc = sl_mp_writer_release(w, &pr->body, &pr->len);
     if (rc == 0) {
         rc = sl_pl_flush(sh, s_on_commit_reply, pr);
@@ -334,14 +359,7 @@ static void s_on_start_ack(sl_actor_t *self, void *arg, int status, const sl_msg
     sl_pl_shard_t *sh = p->sh;
     sl_msg_t *req = p->start_req;
     p->start_req = NULL;
-    if (status == 0) {
-        sl_store_ack_t ack = {0};
-        status = sl_store_ack_decode(reply->body, reply->body_len, &ack);
-        if (status == 0 && ack.status < 0) {
-            status = (int)ack.status;
-        }
-        sl_store_ack_clear(&ack);
-    }
+    status = s_ack_status(status, reply);
     if (status == 0) {
         p->committed = true;
         s_reply_ok(sh, req, "pipeline_id", p->id);
@@ -404,11 +422,7 @@ static void s_op_start(sl_pl_shard_t *sh, const s_call_t *c)
     }
     memcpy(p->request, c->args, c->args_len);
     p->request_len = c->args_len;
-    /* Only from, corr and flags are needed to answer later. */
-    *req = *c->msg;
-    req->body = NULL;
-    req->body_len = 0;
-    req->priv_ = NULL;
+    s_keep_req(req, c->msg);
     p->start_req = req;
     rc = sl_pl_pipe_create(p);
     if (rc == 0) {
@@ -435,13 +449,9 @@ static void s_op_get(sl_pl_shard_t *sh, const s_call_t *c)
         return;
     }
     sl_mp_writer_t w;
-    sl_mp_writer_init(&w);
-    sl_mp_write_map(&w, 2);
-    sl_mp_kv_bool(&w, "ok", true);
-    sl_mp_write_str(&w, "pipeline");
+    s_reply_ok_begin(&w, "pipeline");
     s_write_pipe(&w, p);
     s_reply_writer(sh, c->msg, &w);
-    sl_mp_writer_fini(&w);
 }
 
 static void s_op_list(sl_pl_shard_t *sh, const s_call_t *c)
@@ -474,10 +484,7 @@ static void s_op_list(sl_pl_shard_t *sh, const s_call_t *c)
         n += want < 0 || sh->pipes[i]->status == want;
     }
     sl_mp_writer_t w;
-    sl_mp_writer_init(&w);
-    sl_mp_write_map(&w, 2);
-    sl_mp_kv_bool(&w, "ok", true);
-    sl_mp_write_str(&w, "pipelines");
+    s_reply_ok_begin(&w, "pipelines");
     sl_mp_write_array(&w, n);
     /* Newest first: ids grow with time. */
     for (size_t i = sh->npipes; i-- > 0 && n > 0;) {
@@ -494,7 +501,6 @@ static void s_op_list(sl_pl_shard_t *sh, const s_call_t *c)
         s_kv_time(&w, "created_at", p->created_ms);
     }
     s_reply_writer(sh, c->msg, &w);
-    sl_mp_writer_fini(&w);
 }
 
 static void s_op_cancel(sl_pl_shard_t *sh, const s_call_t *c)
@@ -519,13 +525,9 @@ static void s_op_task_get(sl_pl_shard_t *sh, const s_call_t *c)
         return;
     }
     sl_mp_writer_t w;
-    sl_mp_writer_init(&w);
-    sl_mp_write_map(&w, 2);
-    sl_mp_kv_bool(&w, "ok", true);
-    sl_mp_write_str(&w, "task");
+    s_reply_ok_begin(&w, "task");
     s_write_task(&w, t, true);
     s_reply_writer(sh, c->msg, &w);
-    sl_mp_writer_fini(&w);
 }
 
 static void s_op_task_cancel(sl_pl_shard_t *sh, const s_call_t *c)
