@@ -13,6 +13,11 @@
     - Denials are logged at debug level only: a refused client reconnects
       every ZMQ_RECONNECT_IVL (100 ms) and would flood the log. The count of
       denials is logged at info level when the handler closes.
+    - Certificates are czmq zcert files (ZPL: curve/public-key and
+      curve/secret-key in Z85) read with zconfig_str_load, not zcert_load:
+      czmq 4.2.1's zconfig_load leaks its zfile for every file that is not
+      valid ZPL (LeakSanitizer, a README in the clients directory), and
+      zcert_load silently reads "<file>_secret" instead of the file named.
     - Keys are compared as 32 raw bytes; the user id handed back to libzmq
       (the "User-Id" message property) is the key's Z85 text.
 */
@@ -31,6 +36,7 @@
 
 #define S_KEY 32
 #define S_ZAP_FRAMES 8 /* CURVE requests have 7; one more spots a longer one */
+#define S_CERT_MAX 16384 /* a zcert file is a few hundred bytes */
 
 typedef struct {
     uint8_t key[S_KEY];
@@ -100,25 +106,64 @@ static bool s_ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Reads one zcert file: 0 with the public key (and the secret key, all
+   zeros when the file has none), SL_EIO (errno set), SL_ETOOBIG, or
+   SL_EPROTO when it is not a certificate. */
+static int s_read_cert(const char *path, uint8_t *public_key, uint8_t *secret_key)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return SL_EIO;
+    }
+    char *text = malloc(S_CERT_MAX + 1);
+    size_t n = text ? fread(text, 1, S_CERT_MAX + 1, f) : 0;
+    fclose(f);
+    if (!text) {
+        return SL_ENOMEM;
+    }
+    int rc = SL_EPROTO;
+    zconfig_t *root = NULL;
+    if (n > S_CERT_MAX) {
+        rc = SL_ETOOBIG;
+    } else {
+        text[n] = '\0';
+        root = strlen(text) == n ? zconfig_str_load(text) : NULL;
+    }
+    const char *pub = root ? zconfig_get(root, "curve/public-key", NULL) : NULL;
+    const char *sec = root ? zconfig_get(root, "curve/secret-key", NULL) : NULL;
+    memset(secret_key, 0, S_KEY);
+    if (pub && strlen(pub) == 40 && zmq_z85_decode(public_key, pub)) {
+        rc = 0;
+        if (!sec || strlen(sec) != 40 || !zmq_z85_decode(secret_key, sec)) {
+            memset(secret_key, 0, S_KEY);
+        }
+    }
+    zconfig_destroy(&root);
+    explicit_bzero(text, n < S_CERT_MAX ? n : S_CERT_MAX);
+    free(text);
+    return rc;
+}
+
 static int s_load_secret(sl_curve_t *self, const char *secret_file)
 {
-    /* zcert_load reads "<file>_secret" first when it exists, so both the
-       secret half and the name given to zcert_save work here. */
-    zcert_t *cert = zcert_load(secret_file);
-    if (!cert) {
-        sl_error("api: curve_secret_file '%s': cannot load a certificate (missing, unreadable "
-                 "or not a czmq zcert file)",
-                 secret_file);
-        return SL_ECONFIG;
+    uint8_t public_key[S_KEY];
+    int rc = s_read_cert(secret_file, public_key, self->secret);
+    if (rc) {
+        sl_error("api: curve_secret_file '%s': %s", secret_file,
+                 rc == SL_EIO ? strerror(errno) : "not a czmq zcert certificate");
+        return rc == SL_ENOMEM ? rc : SL_ECONFIG;
     }
-    memcpy(self->secret, zcert_secret_key(cert), S_KEY);
-    snprintf(self->public_txt, sizeof(self->public_txt), "%s", zcert_public_txt(cert));
-    zcert_destroy(&cert);
+    zmq_z85_encode(self->public_txt, public_key, S_KEY);
     if (s_all_zero(self->secret, S_KEY)) {
         sl_error("api: curve_secret_file '%s': the certificate holds no secret key (give the "
                  "server's secret certificate: the \"_secret\" file zcert_save writes)",
                  secret_file);
         return SL_ECONFIG;
+    }
+    struct stat st;
+    if (stat(secret_file, &st) == 0 && (st.st_mode & 077)) {
+        sl_warn("api: curve_secret_file '%s' is accessible to group or others (chmod 600 it)",
+                secret_file);
     }
     return 0;
 }
@@ -147,13 +192,19 @@ static int s_load_clients(sl_curve_t *self, const char *dir_path)
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
             continue;
         }
-        zcert_t *cert = zcert_load(path);
-        if (!cert) {
-            sl_warn("api: curve_clients_dir: skipping '%s': not a czmq zcert file", path);
+        uint8_t public_key[S_KEY], secret_key[S_KEY];
+        int read_rc = s_read_cert(path, public_key, secret_key);
+        explicit_bzero(secret_key, sizeof(secret_key));
+        if (read_rc == SL_ENOMEM) {
+            rc = read_rc;
+            break;
+        }
+        if (read_rc) {
+            sl_warn("api: curve_clients_dir: skipping '%s': %s", path,
+                    read_rc == SL_EIO ? strerror(errno) : "not a czmq zcert certificate");
             continue;
         }
         if (self->n_keys == SL_CURVE_MAX_CLIENTS) {
-            zcert_destroy(&cert);
             sl_error("api: curve_clients_dir '%s': more than %d certificates", dir_path,
                      SL_CURVE_MAX_CLIENTS);
             rc = SL_ECONFIG;
@@ -163,14 +214,12 @@ static int s_load_clients(sl_curve_t *self, const char *dir_path)
             cap = cap ? cap * 2 : 16;
             s_key_t *grown = realloc(self->keys, cap * sizeof(*grown));
             if (!grown) {
-                zcert_destroy(&cert);
                 rc = SL_ENOMEM;
                 break;
             }
             self->keys = grown;
         }
-        memcpy(self->keys[self->n_keys++].key, zcert_public_key(cert), S_KEY);
-        zcert_destroy(&cert);
+        memcpy(self->keys[self->n_keys++].key, public_key, S_KEY);
     }
     closedir(dir);
     if (rc == 0 && self->n_keys > 1) {
