@@ -16,6 +16,7 @@
 #include "actors/sl_progress.h"
 #include "actors/sl_wsio.h"
 #include "proto/sl_outcome.h"
+#include "proto/sl_wire_fast.h"
 #include "runtime/sl_log.h"
 
 /* ---- the attempt indexes: u64 -> pointer, linear probing ------------------ */
@@ -545,7 +546,17 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
 void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev)
 {
     sl_wire_frame_t f;
-    int prc = sl_wire_frame_parse(&f, ev->data.ptr, ev->data.len);
+    /* The common mux frames (results, heartbeats, progress) are read
+       without a jansson tree: building the tree of a ~1 KB result was half
+       of this thread's CPU per mux attempt. Anything the scan is not sure
+       about goes to the full parser, which alone judges malformed input.
+       Nothing below reads the frame's json_t members, which the fast path
+       leaves NULL; its strings live in `arena` until the end of this call. */
+    char arena[2048];
+    int prc = sl_wire_frame_parse_fast(&f, ev->data.ptr, ev->data.len, arena, sizeof arena);
+    if (prc == SL_EUNSUPPORTED) {
+        prc = sl_wire_frame_parse(&f, ev->data.ptr, ev->data.len);
+    }
     sl_ep_replica_t *r = s_mux_replica(ep, ev->conn);
     if (r) {
         if (prc != 0) {

@@ -3,6 +3,8 @@
 # and clang; seed corpus: tests/data/protocol/).
 sl_add_test(NAME test_wire SOURCES proto/test_wire.c
             LIBS sl_wire LABEL unit TIMEOUT 60)
+sl_add_test(NAME test_wire_fast SOURCES proto/test_wire_fast.c
+            LIBS sl_wire LABEL unit TIMEOUT 60)
 
 if(SLUICE_FUZZ)
   add_executable(fuzz_wire ${CMAKE_CURRENT_LIST_DIR}/proto/fuzz_wire.c)
