@@ -13,8 +13,9 @@
     - Timers are lws_sul entries embedded in the job; a job is freed only
       after both of its suls are cancelled, and every job dies with its
       connection (LWS_CALLBACK_CLOSED), so no timer outlives what it touches.
-    - Frames leave through a per-connection queue drained one frame per
-      SERVER_WRITEABLE, as lws requires. Closing (with a code) and dropping
+    - Frames leave through a per-connection queue drained in order, up to
+      S_WRITES_PER_CALLBACK text frames per SERVER_WRITEABLE (stopping when
+      lws had to buffer a write). Closing (with a code) and dropping
       (shutdown of the TCP socket, no close frame) are queue entries too, so
       they happen after the frames queued before them.
     - Slow handshake: lws has no way to postpone answering an upgrade, so the
@@ -46,6 +47,7 @@
 #define S_CONN_MAGIC 0x6d6f636bu
 #define S_RX_MAX (4u << 20) /* larger requests are answered as invalid JSON */
 #define S_APPS_MAX 256
+#define S_WRITES_PER_CALLBACK 64 /* text frames written per SERVER_WRITEABLE */
 
 typedef enum { S_OUT_TEXT = 0, S_OUT_CLOSE, S_OUT_DROP } s_out_kind_t;
 
@@ -426,7 +428,31 @@ static int s_writable(s_conn_t *c)
     case S_OUT_TEXT:
         if (lws_write(c->wsi, o->buf + LWS_PRE, o->len, LWS_WRITE_TEXT) < (int)o->len) {
             rc = -1;
-        } else if (c->out_head) {
+            break;
+        }
+        /* Keep writing the text frames queued behind it while the socket
+           takes them whole (lws-ws-state.h allows several writes per
+           WRITEABLE as long as none was partially buffered): one frame per
+           callback cost a poll() round per frame, and a busy mux
+           connection has hundreds queued. A close or drop still waits for
+           its own callback, after everything queued before it. */
+        for (int n = 1; n < S_WRITES_PER_CALLBACK && c->out_head &&
+                        c->out_head->kind == S_OUT_TEXT && !lws_partial_buffered(c->wsi);
+             n++) {
+            s_out_t *next = c->out_head;
+            c->out_head = next->next;
+            if (!c->out_head) {
+                c->out_tail = NULL;
+            }
+            int w = lws_write(c->wsi, next->buf + LWS_PRE, next->len, LWS_WRITE_TEXT);
+            bool whole = w >= (int)next->len;
+            free(next);
+            if (!whole) {
+                rc = -1;
+                break;
+            }
+        }
+        if (rc == 0 && c->out_head) {
             lws_callback_on_writable(c->wsi);
         }
         break;
