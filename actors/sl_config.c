@@ -463,15 +463,15 @@ static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
             }
         }
     }
+    /* reported at the line of the key that is set, naming the missing one */
     if (cfg->curve_secret_file[0] && !cfg->curve_clients_dir[0]) {
-        return s_fail(ctx, "api/curve_clients_dir",
-                      "required when api/curve_secret_file is set (a directory of allowed "
-                      "clients' public certificates)");
+        return s_fail(ctx, "api/curve_secret_file",
+                      "needs api/curve_clients_dir too (a directory of the allowed clients' "
+                      "public certificates)");
     }
     if (cfg->curve_clients_dir[0] && !cfg->curve_secret_file[0]) {
-        return s_fail(ctx, "api/curve_secret_file",
-                      "required when api/curve_clients_dir is set (the server's secret "
-                      "certificate)");
+        return s_fail(ctx, "api/curve_clients_dir",
+                      "needs api/curve_secret_file too (the server's secret certificate)");
     }
     if (cfg->backoff_max_ms < cfg->backoff_initial_ms) {
         return s_fail(ctx, "pipeline/backoff_max_ms", "must not be below backoff_initial_ms");

@@ -460,13 +460,14 @@ static void test_curve_config_keys(void **state)
     assert_int_equal(sl_config_load_str(cfg, "api\n    curve_secret_file = \"/k/server\"\n",
                                         "t.cfg", err, sizeof(err)),
                      SL_ECONFIG);
-    assert_non_null(strstr(err, "api/curve_clients_dir"));
+    /* at the line of the key that is set, naming the missing one */
+    assert_non_null(strstr(err, "t.cfg:2: api/curve_secret_file: needs api/curve_clients_dir"));
     assert_string_equal(cfg->curve_secret_file, ""); /* nothing applied */
 
     assert_int_equal(sl_config_load_str(cfg, "api\n    curve_clients_dir = \"/k/clients\"\n",
                                         "t.cfg", err, sizeof(err)),
                      SL_ECONFIG);
-    assert_non_null(strstr(err, "api/curve_secret_file"));
+    assert_non_null(strstr(err, "t.cfg:2: api/curve_clients_dir: needs api/curve_secret_file"));
 
     assert_int_equal(sl_config_load_str(cfg,
                                         "api\n    curve_secret_file = \"/k/server\"\n"
