@@ -24,6 +24,8 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "tests/tchild.h"
+
 const char *const e2e_service_names[E2E_NSERVICES] = {
     "static-analyzer", "dynamic-analyzer", "performance-tester", "ai-analyzer", "generator"};
 
@@ -216,6 +218,7 @@ e2e_proc_t *e2e_spawn(char *const argv[], char *const env[], const char *log_pat
     }
     snprintf(p->log, sizeof(p->log), "%s", log_path ? log_path : "/dev/null");
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);
@@ -224,6 +227,7 @@ e2e_proc_t *e2e_spawn(char *const argv[], char *const env[], const char *log_pat
         return NULL;
     }
     if (pid == 0) {
+        tchild_in_child(parent);
         dup2(fds[1], STDOUT_FILENO);
         int log = open(p->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (log >= 0) {
@@ -239,6 +243,7 @@ e2e_proc_t *e2e_spawn(char *const argv[], char *const env[], const char *log_pat
         fprintf(stderr, "e2e: cannot run %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    tchild_add(pid);
     close(fds[1]);
     p->pid = pid;
     p->out_fd = fds[0];
@@ -319,11 +324,13 @@ int e2e_wait_exit(e2e_proc_t *p, int64_t deadline_ms)
         int status = 0;
         pid_t r = waitpid(p->pid, &status, WNOHANG);
         if (r == p->pid) {
+            tchild_forget(p->pid);
             p->reaped = true;
             p->status = status;
             break;
         }
         if (r < 0 && errno != EINTR) {
+            tchild_forget(p->pid);
             p->reaped = true; /* not our child any more: treat as gone */
             p->status = 0xff00;
             break;
@@ -373,6 +380,11 @@ void e2e_proc_free(e2e_proc_t **pp)
     close(p->out_fd);
     free(p);
     *pp = NULL;
+}
+
+void e2e_kill_children(void)
+{
+    tchild_kill_all();
 }
 
 /* ---- the mock analyzer fleet ----------------------------------------------------- */

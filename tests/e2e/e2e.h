@@ -4,7 +4,10 @@
     analyzer fleet, the embedding example. Every child gets its stdout on a
     pipe (read line by line with a deadline) and its stderr in a log file in
     the test's mkdtemp directory; it is stopped by pid (a signal, then
-    waitpid with a deadline, then SIGKILL). The API client is a DEALER that
+    waitpid with a deadline, then SIGKILL). Every child is registered
+    (tests/tchild.h): e2e_kill_children in a teardown, and an exit handler,
+    kill whatever a failed assert left running; a child dies with the test
+    process. The API client is a DEALER that
     speaks msgpack; requests are written and replies read as jansson values
     (msgpack bin becomes a JSON string when it is UTF-8), so the tests read
     like the API reference. Single-threaded: call everything from the test
@@ -75,6 +78,10 @@ int e2e_stop(e2e_proc_t *p, int sig, int grace_ms);
 
 /* Stops (SIGTERM, 5 s, SIGKILL) if still running, closes, frees, nulls. */
 void e2e_proc_free(e2e_proc_t **p);
+
+/* SIGKILLs and reaps by pid every child still running (one a failed assert
+   left behind). For teardowns, after the fixture's own e2e_proc_free. */
+void e2e_kill_children(void);
 
 /* ---- the mock analyzer fleet ----------------------------------------------------- */
 

@@ -83,6 +83,7 @@ static int s_teardown(void **state)
     e2e_api_close(&fx->api);
     e2e_proc_free(&fx->d);
     e2e_mock_stop(&fx->mock);
+    e2e_kill_children();
     if (getenv("E2E_VERBOSE")) {
         char *text = e2e_read_file(fx->log_d);
         if (text) {

@@ -83,6 +83,7 @@ static int s_teardown(void **state)
     e2e_proc_free(&fx->d2);
     e2e_proc_free(&fx->d);
     e2e_mock_stop(&fx->mock);
+    e2e_kill_children();
     if (getenv("E2E_VERBOSE")) {
         s_dump("sluiced stderr", fx->log_d);
         s_dump("mock stderr", fx->log_mock);

@@ -50,6 +50,7 @@ static int s_teardown(void **state)
     s_fx_t *fx = *state;
     e2e_proc_free(&fx->host);
     e2e_mock_stop(&fx->mock);
+    e2e_kill_children();
     if (getenv("E2E_VERBOSE")) {
         char *text = e2e_read_file(fx->log);
         fprintf(stderr, "---- embed_host stderr ----\n%s\n", text ? text : "");

@@ -4,7 +4,9 @@
     to it with the minimal client in mock_ws.c (and receives out-of-band
     progress on the recording gateway), then stops it by pid with SIGTERM and
     checks it exited 0. Times run with --time-scale so cases take
-    milliseconds; every wait has a deadline.
+    milliseconds; every wait has a deadline. Every mock is registered with
+    tests/tchild.h, so a case that fails before s_mock_stop still has its
+    mock killed by pid in the teardown.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,12 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/tchild.h"
 #include "tests/tools/mock_ws.h"
 
 #ifndef MOCK_SOURCE_DIR
@@ -101,10 +103,10 @@ static int s_mock_start(s_mock_t *m, const char *first, ...)
     if (pipe(pfd) != 0) {
         return -1;
     }
+    pid_t parent = getpid();
     m->pid = fork();
     if (m->pid == 0) {
-        /* If the test process dies, the mock must not outlive it. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        tchild_in_child(parent);
         dup2(pfd[1], STDOUT_FILENO);
         close(pfd[0]);
         close(pfd[1]);
@@ -116,6 +118,7 @@ static int s_mock_start(s_mock_t *m, const char *first, ...)
     if (m->pid < 0) {
         return -1;
     }
+    tchild_add(m->pid);
     long long deadline = s_now_ms() + 10000;
     char line[256];
     while (s_read_line(m->out_fd, line, sizeof line, deadline) >= 0) {
@@ -146,6 +149,7 @@ static int s_mock_stop(s_mock_t *m)
     while (s_now_ms() < deadline) {
         pid_t r = waitpid(m->pid, &status, WNOHANG);
         if (r == m->pid) {
+            tchild_forget(m->pid);
             close(m->out_fd);
             m->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -155,6 +159,7 @@ static int s_mock_stop(s_mock_t *m)
     }
     kill(m->pid, SIGKILL);
     waitpid(m->pid, &status, 0);
+    tchild_forget(m->pid);
     close(m->out_fd);
     m->pid = 0;
     return -1;
@@ -942,6 +947,7 @@ static void test_mock_config_pidfile_quit(void **state)
     if (got != m.pid) {
         s_mock_stop(&m);
     } else {
+        tchild_forget(m.pid);
         close(m.out_fd);
         m.pid = 0;
     }
@@ -952,24 +958,32 @@ static void test_mock_config_pidfile_quit(void **state)
     rmdir(dir);
 }
 
+/* Kills by pid any mock a failed case left running. */
+static int s_teardown(void **state)
+{
+    (void)state;
+    tchild_kill_all();
+    return 0;
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mock_control_frames),
-        cmocka_unit_test(test_mock_static_analyze),
-        cmocka_unit_test(test_mock_dynamic_empty_correlation),
-        cmocka_unit_test(test_mock_generator),
-        cmocka_unit_test(test_mock_faults),
-        cmocka_unit_test(test_mock_fail_and_verdict_apps),
-        cmocka_unit_test(test_mock_refuse_and_slow),
-        cmocka_unit_test(test_mock_control_down_up),
-        cmocka_unit_test(test_mock_mux_concurrent_and_cancel),
-        cmocka_unit_test(test_mock_incident_fleet_and_bad_cli),
-        cmocka_unit_test(test_mock_tls),
-        cmocka_unit_test(test_mock_mux_faults),
-        cmocka_unit_test(test_mock_bad_input),
-        cmocka_unit_test(test_mock_config_pidfile_quit),
+        cmocka_unit_test_teardown(test_mock_control_frames, s_teardown),
+        cmocka_unit_test_teardown(test_mock_static_analyze, s_teardown),
+        cmocka_unit_test_teardown(test_mock_dynamic_empty_correlation, s_teardown),
+        cmocka_unit_test_teardown(test_mock_generator, s_teardown),
+        cmocka_unit_test_teardown(test_mock_faults, s_teardown),
+        cmocka_unit_test_teardown(test_mock_fail_and_verdict_apps, s_teardown),
+        cmocka_unit_test_teardown(test_mock_refuse_and_slow, s_teardown),
+        cmocka_unit_test_teardown(test_mock_control_down_up, s_teardown),
+        cmocka_unit_test_teardown(test_mock_mux_concurrent_and_cancel, s_teardown),
+        cmocka_unit_test_teardown(test_mock_incident_fleet_and_bad_cli, s_teardown),
+        cmocka_unit_test_teardown(test_mock_tls, s_teardown),
+        cmocka_unit_test_teardown(test_mock_mux_faults, s_teardown),
+        cmocka_unit_test_teardown(test_mock_bad_input, s_teardown),
+        cmocka_unit_test_teardown(test_mock_config_pidfile_quit, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

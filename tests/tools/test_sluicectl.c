@@ -4,7 +4,8 @@
     socket) bound to ipc:// paths in a mkdtemp directory, runs sluicectl as a
     child process with its stdout/stderr on pipes, and serves it from one
     zmq_poll loop over the sockets and the pipes until the child has exited,
-    with a deadline (the child is killed by pid when it passes). Each request
+    with a deadline (the child is killed by pid when it passes, and by the
+    teardown, through tests/tchild.h, when an assert ends the case first). Each request
     is decoded with msgpack-c (not with sluicectl's own code), recorded as
     JSON, and answered from a per-op script; all asserts run afterwards on
     the test thread.
@@ -27,6 +28,8 @@
 #include <jansson.h>
 #include <msgpack.h>
 #include <zmq.h>
+
+#include "tests/tchild.h"
 
 #define S_RUN_DEADLINE_MS 30000
 #define S_MAX_RULES 8
@@ -210,6 +213,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     s_fake_t *f = *state;
+    tchild_kill_all();
     zmq_close(f->router);
     zmq_close(f->xpub);
     zmq_ctx_term(f->ctx);
@@ -394,9 +398,11 @@ static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
     assert_int_equal(pipe(out), 0);
     assert_int_equal(pipe(err), 0);
     int64_t t0 = s_now_ms();
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        tchild_in_child(parent);
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
         close(out[0]);
@@ -408,6 +414,7 @@ static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
+    tchild_add(pid);
     close(out[1]);
     close(err[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -436,6 +443,7 @@ static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
             s_drain(err[0], run->err, sizeof(run->err), &run->err_len, &err_open);
         }
         if (!exited && waitpid(pid, &run->status, WNOHANG) == pid) {
+            tchild_forget(pid);
             exited = true;
             run->elapsed_ms = s_now_ms() - t0;
         }
@@ -445,6 +453,7 @@ static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
     if (!exited) {
         kill(pid, SIGKILL);
         waitpid(pid, &run->status, 0);
+        tchild_forget(pid);
         fail_msg("sluicectl did not finish within %d ms; stderr: %s", S_RUN_DEADLINE_MS, run->err);
     }
 }
