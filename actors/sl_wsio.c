@@ -26,9 +26,11 @@
       with SL_ENOTFOUND.
     - Sending: a queued message is allocated once with LWS_PRE bytes of
       headroom and moved, not copied, from the command queue to the
-      connection's out queue; lws_write() sends it in place. One write per
-      writeable callback; lws buffers a partial socket write itself and does
-      not call us writeable again until it is flushed.
+      connection's out queue; lws_write() sends it in place. Up to
+      S_WRITES_PER_CALLBACK writes per writeable callback, stopping once lws
+      had to buffer one (it buffers a partial socket write itself and does
+      not call us writeable again until it is flushed); a close always gets
+      a callback of its own.
     - Client TLS: we build the client SSL_CTX ourselves and hand it to lws
       (provided_client_ssl_ctx), for two reasons measured here. lws 4.1 finds
       the refcount of its own client SSL_CTX through an SSL_CTX ex_data index
@@ -60,6 +62,7 @@
 #define S_PROTOCOL_NAME "sluice"
 #define S_REASON_MAX 123      /* a close frame's payload is at most 125 bytes */
 #define S_RX_KEEP (64u << 10) /* keep an rx buffer up to this size between messages */
+#define S_WRITES_PER_CALLBACK 64 /* queued items written per WRITEABLE callback */
 
 typedef enum { S_NEW, S_RUNNING, S_FAILED, S_STOPPING } s_state_t;
 
@@ -136,7 +139,8 @@ struct sl_wsio_t {
     SSL_CTX *client_tls; /* ours: lws only borrows it */
     sl_u64map_t conns;
     uint64_t next_server_id;
-    bool quiet; /* no events: destroy has begun */
+    bool quiet;      /* no events: destroy has begun */
+    bool owner_gone; /* an event found no owner (it is stopping); logged once */
     struct lws_protocols protocols[2];
 };
 
@@ -308,7 +312,16 @@ static void s_emit(sl_wsio_t *self, uint16_t type, int enc_rc, uint8_t *body, si
 {
     if (enc_rc == 0 && !self->quiet) {
         int rc = sl_port_send(self->port, self->owner, type, body, len);
-        if (rc < 0) {
+        if (rc == SL_ENOTFOUND) {
+            /* An actor's name leaves the registry when its loop ends, before
+               its fini destroys us: the closes of its last connections find
+               no one. Say so once, not once per connection. */
+            if (!self->owner_gone) {
+                self->owner_gone = true;
+                sl_info("wsio %s: %s has gone; its events are dropped", self->name,
+                        self->owner);
+            }
+        } else if (rc < 0) {
             sl_error("wsio %s: event %u to %s lost: %s", self->name, (unsigned)type, self->owner,
                      sl_err_name(rc));
         }
@@ -498,46 +511,53 @@ static void s_drain(sl_wsio_t *self)
     }
 }
 
-/* Writes the next item of the out queue. Returns -1 to have lws close. */
+/* Writes the items of the out queue, in order: several per callback (a
+   burst of requests used to cost one poll() round each), but a message
+   sent in fragments, a close, and anything after a write that lws had to
+   buffer wait for the next callback (lws-ws-state.h: check
+   lws_partial_buffered after each write). Returns -1 to have lws close. */
 static int s_on_writeable(sl_wsio_t *self, s_conn_t *c, struct lws *wsi)
 {
-    s_cmd_t *item = c->out.head;
-    if (!item) {
-        return 0;
-    }
-    if (item->kind == S_CMD_SEND) {
-        size_t chunk = item->len - item->off;
-        int flags = item->off == 0 ? LWS_WRITE_TEXT : LWS_WRITE_CONTINUATION;
-        if (self->send_fragment > 0 && chunk > self->send_fragment) {
-            chunk = self->send_fragment;
+    for (int n = 0; n < S_WRITES_PER_CALLBACK && c->out.head; n++) {
+        s_cmd_t *item = c->out.head;
+        if (n > 0 && (item->kind == S_CMD_CLOSE || lws_partial_buffered(wsi))) {
+            break;
         }
-        if (item->off + chunk < item->len) {
-            flags |= LWS_WRITE_NO_FIN;
-        }
-        /* In place: the LWS_PRE bytes before this chunk are either the
-           headroom or payload already sent. */
-        int n =
-            lws_write(wsi, item->buf + LWS_PRE + item->off, chunk, (enum lws_write_protocol)flags);
-        if (n < 0) {
-            s_conn_why(c, 0, "write failed");
-            return -1;
-        }
-        item->off += chunk;
-        if (item->off == item->len) {
+        if (item->kind == S_CMD_SEND) {
+            size_t chunk = item->len - item->off;
+            int flags = item->off == 0 ? LWS_WRITE_TEXT : LWS_WRITE_CONTINUATION;
+            if (self->send_fragment > 0 && chunk > self->send_fragment) {
+                chunk = self->send_fragment;
+            }
+            if (item->off + chunk < item->len) {
+                flags |= LWS_WRITE_NO_FIN;
+            }
+            /* In place: the LWS_PRE bytes before this chunk are either the
+               headroom or payload already sent. */
+            int w = lws_write(wsi, item->buf + LWS_PRE + item->off, chunk,
+                              (enum lws_write_protocol)flags);
+            if (w < 0) {
+                s_conn_why(c, 0, "write failed");
+                return -1;
+            }
+            item->off += chunk;
+            if (item->off < item->len) {
+                break; /* the next fragment in the next callback */
+            }
             s_cmd_free(s_queue_pop(&c->out));
-        }
-    } else if (item->kind == S_CMD_PING) {
-        if (lws_write(wsi, item->buf + LWS_PRE, item->len, LWS_WRITE_PING) < 0) {
-            s_conn_why(c, 0, "write failed");
+        } else if (item->kind == S_CMD_PING) {
+            if (lws_write(wsi, item->buf + LWS_PRE, item->len, LWS_WRITE_PING) < 0) {
+                s_conn_why(c, 0, "write failed");
+                return -1;
+            }
+            s_cmd_free(s_queue_pop(&c->out));
+        } else {
+            s_conn_why(c, item->code, "closed");
+            lws_close_reason(wsi, (enum lws_close_status)item->code, (unsigned char *)item->reason,
+                             strlen(item->reason));
+            s_cmd_free(s_queue_pop(&c->out));
             return -1;
         }
-        s_cmd_free(s_queue_pop(&c->out));
-    } else {
-        s_conn_why(c, item->code, "closed");
-        lws_close_reason(wsi, (enum lws_close_status)item->code, (unsigned char *)item->reason,
-                         strlen(item->reason));
-        s_cmd_free(s_queue_pop(&c->out));
-        return -1;
     }
     if (c->out.head) {
         lws_callback_on_writable(wsi);
