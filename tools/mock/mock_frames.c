@@ -112,17 +112,23 @@ int sl_mock_stage_count(sl_mock_service_t svc)
     return n;
 }
 
-const char *sl_mock_stage_name(sl_mock_service_t svc, int i)
+/* Stage *i of svc, with *i clamped to the stages svc has. */
+static const s_stage_t *s_stage_at(sl_mock_service_t svc, int *i)
 {
     int n;
     const s_stage_t *st = s_stages(svc, &n);
-    if (i < 0) {
-        i = 0;
+    if (*i < 0) {
+        *i = 0;
     }
-    if (i >= n) {
-        i = n - 1;
+    if (*i >= n) {
+        *i = n - 1;
     }
-    return st[i].name;
+    return &st[*i];
+}
+
+const char *sl_mock_stage_name(sl_mock_service_t svc, int i)
+{
+    return s_stage_at(svc, &i)->name;
 }
 
 const char *sl_mock_request_type(sl_mock_service_t svc)
@@ -205,22 +211,15 @@ static const char *s_svc(int svc)
 static char *s_stage_message(sl_mock_service_t svc, int i, const char *model, int64_t app,
                              int issues)
 {
-    int n;
-    const s_stage_t *st = s_stages(svc, &n);
-    if (i < 0) {
-        i = 0;
-    }
-    if (i >= n) {
-        i = n - 1;
-    }
+    const s_stage_t *st = s_stage_at(svc, &i);
     char buf[512];
     if (i == 0) {
-        snprintf(buf, sizeof buf, "%s for %s app %lld", st[i].message, model ? model : "",
+        snprintf(buf, sizeof buf, "%s for %s app %lld", st->message, model ? model : "",
                  (long long)app);
-    } else if (svc == SL_MOCK_SVC_STATIC && strcmp(st[i].name, "python_completed") == 0) {
-        snprintf(buf, sizeof buf, "%s (%d findings)", st[i].message, issues);
+    } else if (svc == SL_MOCK_SVC_STATIC && strcmp(st->name, "python_completed") == 0) {
+        snprintf(buf, sizeof buf, "%s (%d findings)", st->message, issues);
     } else {
-        snprintf(buf, sizeof buf, "%s", st[i].message);
+        snprintf(buf, sizeof buf, "%s", st->message);
     }
     return strdup(buf);
 }
