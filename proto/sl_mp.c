@@ -518,41 +518,51 @@ static int s_expect(const sl_mp_reader_t *self, sl_mp_type_t t, s_head_t *h)
     return 0;
 }
 
-int sl_mp_read_map(sl_mp_reader_t *self, uint32_t *n)
+/* A container header of type t: its element count, moving past the header. */
+static int s_read_count(sl_mp_reader_t *self, sl_mp_type_t t, uint32_t *n)
 {
     s_head_t h;
-    int rc = s_expect(self, SL_MP_MAP, &h);
+    int rc = s_expect(self, t, &h);
     if (rc < 0) {
         return rc;
     }
     *n = (uint32_t)h.n;
     self->pos += h.hdr;
     return 0;
+}
+
+/* A str or bin of type t: its bytes in place, moving past them. */
+static int s_read_bytes(sl_mp_reader_t *self, sl_mp_type_t t, const uint8_t **p, size_t *len)
+{
+    s_head_t h;
+    int rc = s_expect(self, t, &h);
+    if (rc < 0) {
+        return rc;
+    }
+    *p = self->buf + self->pos + h.hdr;
+    *len = h.n;
+    self->pos += h.hdr + h.n;
+    return 0;
+}
+
+int sl_mp_read_map(sl_mp_reader_t *self, uint32_t *n)
+{
+    return s_read_count(self, SL_MP_MAP, n);
 }
 
 int sl_mp_read_array(sl_mp_reader_t *self, uint32_t *n)
 {
-    s_head_t h;
-    int rc = s_expect(self, SL_MP_ARRAY, &h);
-    if (rc < 0) {
-        return rc;
-    }
-    *n = (uint32_t)h.n;
-    self->pos += h.hdr;
-    return 0;
+    return s_read_count(self, SL_MP_ARRAY, n);
 }
 
 int sl_mp_read_str(sl_mp_reader_t *self, const char **s, size_t *len)
 {
-    s_head_t h;
-    int rc = s_expect(self, SL_MP_STR, &h);
-    if (rc < 0) {
-        return rc;
+    const uint8_t *p;
+    int rc = s_read_bytes(self, SL_MP_STR, &p, len);
+    if (rc == 0) {
+        *s = (const char *)p;
     }
-    *s = (const char *)self->buf + self->pos + h.hdr;
-    *len = h.n;
-    self->pos += h.hdr + h.n;
-    return 0;
+    return rc;
 }
 
 int sl_mp_read_strdup(sl_mp_reader_t *self, size_t max, char **out)
@@ -585,15 +595,7 @@ int sl_mp_read_strdup(sl_mp_reader_t *self, size_t max, char **out)
 
 int sl_mp_read_bin(sl_mp_reader_t *self, const uint8_t **p, size_t *len)
 {
-    s_head_t h;
-    int rc = s_expect(self, SL_MP_BIN, &h);
-    if (rc < 0) {
-        return rc;
-    }
-    *p = self->buf + self->pos + h.hdr;
-    *len = h.n;
-    self->pos += h.hdr + h.n;
-    return 0;
+    return s_read_bytes(self, SL_MP_BIN, p, len);
 }
 
 int sl_mp_read_int(sl_mp_reader_t *self, int64_t *v)
