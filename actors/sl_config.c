@@ -260,6 +260,7 @@ typedef struct {
     const s_index_t *ix;
     char *err;
     size_t errlen;
+    bool part; /* sl_config_load_part: skip the rules across keys */
 } s_ctx_t;
 
 static int s_fail(s_ctx_t *ctx, const char *path, const char *fmt, ...)
@@ -420,6 +421,35 @@ static int s_load_service(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *node)
     return 0;
 }
 
+/* Rules that tie keys together. Returns false when cfg breaks one, with the
+   key that is set (so a file's error points at its line) and the problem,
+   which names the missing key. */
+static bool s_keys_agree(const sl_config_t *cfg, const char **path, const char **why)
+{
+    if (cfg->curve_secret_file[0] && !cfg->curve_clients_dir[0]) {
+        *path = "api/curve_secret_file";
+        *why = "needs api/curve_clients_dir too (a directory of the allowed clients' public "
+               "certificates)";
+        return false;
+    }
+    if (cfg->curve_clients_dir[0] && !cfg->curve_secret_file[0]) {
+        *path = "api/curve_clients_dir";
+        *why = "needs api/curve_secret_file too (the server's secret certificate)";
+        return false;
+    }
+    return true;
+}
+
+int sl_config_check(const sl_config_t *cfg, char *err, size_t errlen)
+{
+    const char *path = NULL, *why = NULL;
+    if (!s_keys_agree(cfg, &path, &why)) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return SL_ECONFIG;
+    }
+    return 0;
+}
+
 static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
 {
     for (zconfig_t *sec = zconfig_child(root); sec; sec = zconfig_next(sec)) {
@@ -463,15 +493,9 @@ static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
             }
         }
     }
-    /* reported at the line of the key that is set, naming the missing one */
-    if (cfg->curve_secret_file[0] && !cfg->curve_clients_dir[0]) {
-        return s_fail(ctx, "api/curve_secret_file",
-                      "needs api/curve_clients_dir too (a directory of the allowed clients' "
-                      "public certificates)");
-    }
-    if (cfg->curve_clients_dir[0] && !cfg->curve_secret_file[0]) {
-        return s_fail(ctx, "api/curve_clients_dir",
-                      "needs api/curve_secret_file too (the server's secret certificate)");
+    const char *path = NULL, *why = NULL;
+    if (!ctx->part && !s_keys_agree(cfg, &path, &why)) {
+        return s_fail(ctx, path, "%s", why);
     }
     if (cfg->backoff_max_ms < cfg->backoff_initial_ms) {
         return s_fail(ctx, "pipeline/backoff_max_ms", "must not be below backoff_initial_ms");
@@ -484,8 +508,8 @@ static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
     return 0;
 }
 
-int sl_config_load_str(sl_config_t *cfg, const char *text, const char *name, char *err,
-                       size_t errlen)
+static int s_load_str(sl_config_t *cfg, const char *text, const char *name, char *err,
+                      size_t errlen, bool part)
 {
     s_index_t *ix = calloc(1, sizeof(*ix));
     sl_config_t *work = malloc(sizeof(*work));
@@ -495,7 +519,7 @@ int sl_config_load_str(sl_config_t *cfg, const char *text, const char *name, cha
         return SL_ENOMEM;
     }
     s_index_build(ix, text);
-    s_ctx_t ctx = {name, ix, err, errlen};
+    s_ctx_t ctx = {name, ix, err, errlen, part};
     int rc = 0;
     if (ix->bad_line) {
         snprintf(err, errlen, "%s:%d: %s", name, ix->bad_line, ix->bad_why);
@@ -519,6 +543,18 @@ done:
     free(ix);
     free(work);
     return rc;
+}
+
+int sl_config_load_str(sl_config_t *cfg, const char *text, const char *name, char *err,
+                       size_t errlen)
+{
+    return s_load_str(cfg, text, name, err, errlen, false);
+}
+
+int sl_config_load_part(sl_config_t *cfg, const char *text, const char *name, char *err,
+                        size_t errlen)
+{
+    return s_load_str(cfg, text, name, err, errlen, true);
 }
 
 int sl_config_load(sl_config_t *cfg, const char *path, char *err, size_t errlen)
@@ -577,7 +613,7 @@ int sl_config_apply_env(sl_config_t *cfg, char *err, size_t errlen)
         return SL_ENOMEM;
     }
     *work = *cfg;
-    s_ctx_t ctx = {"environment", ix, err, errlen};
+    s_ctx_t ctx = {"environment", ix, err, errlen, false};
     int rc = 0;
     for (size_t i = 0; i < S_COUNT(s_fleet) && rc == 0; i++) {
         const char *value = getenv(s_fleet[i].env);

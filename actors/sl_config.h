@@ -100,6 +100,18 @@ int sl_config_load(sl_config_t *cfg, const char *path, char *err, size_t errlen)
 int sl_config_load_str(sl_config_t *cfg, const char *text, const char *name, char *err,
                        size_t errlen);
 
+/* Like sl_config_load_str without the rules of sl_config_check, so
+   related keys can be set one at a time (sluice_set); run sl_config_check
+   on the result before using it. */
+int sl_config_load_part(sl_config_t *cfg, const char *text, const char *name, char *err,
+                        size_t errlen);
+
+/* The rules that tie keys together, on a complete configuration (the
+   loaders above apply them to their result too): api/curve_secret_file and
+   api/curve_clients_dir are set together or not at all. Returns 0, or
+   SL_ECONFIG with "key: problem" in err. */
+int sl_config_check(const sl_config_t *cfg, char *err, size_t errlen);
+
 /* Applies the fleet's environment overrides (see the file comment). A bad
    URL list is refused like a bad file value. */
 int sl_config_apply_env(sl_config_t *cfg, char *err, size_t errlen);

@@ -126,7 +126,8 @@ int sluice_set(sluice_t *self, const char *key, const char *value)
     } else {
         return s_fail(self, SL_EINVAL, "sluice_set: key '%s' is not section/key", key);
     }
-    return sl_config_load_str(&self->cfg, text, "sluice_set", self->error, sizeof(self->error));
+    /* related keys may come one at a time: sluice_start checks them together */
+    return sl_config_load_part(&self->cfg, text, "sluice_set", self->error, sizeof(self->error));
 }
 
 int sluice_apply_env(sluice_t *self)
@@ -357,6 +358,10 @@ int sluice_start(sluice_t *self)
         sl_log_set_level(level);
     }
     self->error[0] = '\0';
+    char why[256];
+    if (sl_config_check(&self->cfg, why, sizeof(why))) {
+        return s_fail(self, SL_ECONFIG, "%s", why);
+    }
     self->rt = sl_rt_new(self->host_ctx, NULL);
     if (!self->rt) {
         return s_fail(self, SL_ENOMEM, "cannot create the runtime");

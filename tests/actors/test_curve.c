@@ -476,6 +476,21 @@ static void test_curve_config_keys(void **state)
                      0);
     assert_string_equal(cfg->curve_secret_file, "/k/server");
     assert_string_equal(cfg->curve_clients_dir, "/k/clients");
+    assert_int_equal(sl_config_check(cfg, err, sizeof(err)), 0);
+
+    /* sluice_set's loader takes the keys one at a time; sl_config_check
+       (run by sluice_start) judges the result */
+    sl_config_defaults(cfg);
+    assert_int_equal(sl_config_load_part(cfg, "api\n    curve_secret_file = \"/k/s\"\n", "set",
+                                         err, sizeof(err)),
+                     0);
+    assert_int_equal(sl_config_check(cfg, err, sizeof(err)), SL_ECONFIG);
+    assert_string_equal(err, "api/curve_secret_file: needs api/curve_clients_dir too (a "
+                             "directory of the allowed clients' public certificates)");
+    assert_int_equal(sl_config_load_part(cfg, "api\n    curve_clients_dir = \"/k/c\"\n", "set",
+                                         err, sizeof(err)),
+                     0);
+    assert_int_equal(sl_config_check(cfg, err, sizeof(err)), 0);
 
     /* --print-config lists both */
     char *text = NULL;
@@ -483,8 +498,8 @@ static void test_curve_config_keys(void **state)
     FILE *out = open_memstream(&text, &len);
     assert_int_equal(sl_config_write(cfg, out), 0);
     fclose(out);
-    assert_non_null(strstr(text, "curve_secret_file = \"/k/server\""));
-    assert_non_null(strstr(text, "curve_clients_dir = \"/k/clients\""));
+    assert_non_null(strstr(text, "curve_secret_file = \"/k/s\""));
+    assert_non_null(strstr(text, "curve_clients_dir = \"/k/c\""));
     free(text);
     free(cfg);
 }
