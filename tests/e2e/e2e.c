@@ -25,6 +25,7 @@
 #include <zmq.h>
 
 #include "tests/tchild.h"
+#include "tests/tpack.h"
 
 const char *const e2e_service_names[E2E_NSERVICES] = {
     "static-analyzer", "dynamic-analyzer", "performance-tester", "ai-analyzer", "generator"};
@@ -544,59 +545,7 @@ void e2e_sluiced_base_args(e2e_args_t *a, const char *dir, const char *data_dir,
     }
 }
 
-/* ---- JSON <-> msgpack ------------------------------------------------------------ */
-
-static void s_pack(msgpack_packer *pk, const json_t *v)
-{
-    const char *key;
-    json_t *item;
-    size_t i;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        msgpack_pack_map(pk, json_object_size(v));
-        json_object_foreach((json_t *)v, key, item)
-        {
-            msgpack_pack_str(pk, strlen(key));
-            msgpack_pack_str_body(pk, key, strlen(key));
-            s_pack(pk, item);
-        }
-        break;
-    case JSON_ARRAY:
-        msgpack_pack_array(pk, json_array_size(v));
-        json_array_foreach(v, i, item)
-        {
-            s_pack(pk, item);
-        }
-        break;
-    case JSON_STRING: {
-        const char *s = json_string_value(v);
-        size_t n = json_string_length(v);
-        if (n >= 4 && strncmp(s, "bin:", 4) == 0) {
-            msgpack_pack_bin(pk, n - 4);
-            msgpack_pack_bin_body(pk, s + 4, n - 4);
-        } else {
-            msgpack_pack_str(pk, n);
-            msgpack_pack_str_body(pk, s, n);
-        }
-        break;
-    }
-    case JSON_INTEGER:
-        msgpack_pack_int64(pk, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        msgpack_pack_double(pk, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        msgpack_pack_true(pk);
-        break;
-    case JSON_FALSE:
-        msgpack_pack_false(pk);
-        break;
-    case JSON_NULL:
-        msgpack_pack_nil(pk);
-        break;
-    }
-}
+/* ---- JSON <-> msgpack (msgpack-c; tests/tpack.h packs) ------------------------ */
 
 int e2e_pack(const json_t *v, char **out, size_t *len)
 {
@@ -604,7 +553,7 @@ int e2e_pack(const json_t *v, char **out, size_t *len)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    s_pack(&pk, v);
+    tpack_json(&pk, v);
     *out = sb.data; /* malloc'd by the sbuffer: caller frees */
     *len = sb.size;
     return *out ? 0 : -1;

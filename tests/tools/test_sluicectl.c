@@ -30,65 +30,13 @@
 #include <zmq.h>
 
 #include "tests/tchild.h"
+#include "tests/tpack.h"
 
 #define S_RUN_DEADLINE_MS 30000
 #define S_MAX_RULES 8
 #define S_MAX_STEPS 4
 
-/* ---- JSON <-> msgpack, independent of sluicectl -------------------------------- */
-
-/* Strings "bin:..." become bin (so a script can send bytes). */
-static void s_pack(msgpack_packer *pk, const json_t *v)
-{
-    const char *key;
-    json_t *item;
-    size_t i;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        msgpack_pack_map(pk, json_object_size(v));
-        json_object_foreach((json_t *)v, key, item)
-        {
-            msgpack_pack_str(pk, strlen(key));
-            msgpack_pack_str_body(pk, key, strlen(key));
-            s_pack(pk, item);
-        }
-        break;
-    case JSON_ARRAY:
-        msgpack_pack_array(pk, json_array_size(v));
-        json_array_foreach(v, i, item)
-        {
-            s_pack(pk, item);
-        }
-        break;
-    case JSON_STRING: {
-        const char *s = json_string_value(v);
-        size_t n = json_string_length(v);
-        if (strncmp(s, "bin:", 4) == 0) {
-            msgpack_pack_bin(pk, n - 4);
-            msgpack_pack_bin_body(pk, s + 4, n - 4);
-        } else {
-            msgpack_pack_str(pk, n);
-            msgpack_pack_str_body(pk, s, n);
-        }
-        break;
-    }
-    case JSON_INTEGER:
-        msgpack_pack_int64(pk, json_integer_value(v));
-        break;
-    case JSON_REAL:
-        msgpack_pack_double(pk, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        msgpack_pack_true(pk);
-        break;
-    case JSON_FALSE:
-        msgpack_pack_false(pk);
-        break;
-    case JSON_NULL:
-        msgpack_pack_nil(pk);
-        break;
-    }
-}
+/* ---- msgpack -> JSON, independent of sluicectl (tests/tpack.h packs) ------------ */
 
 /* Decoded requests keep the msgpack type visible: ints stay integers,
    doubles reals, bin becomes {"$bin": len}. */
@@ -260,7 +208,7 @@ static void s_send_map(void *sock, const json_t *map, int flags)
     msgpack_packer pk;
     msgpack_sbuffer_init(&sbuf);
     msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-    s_pack(&pk, map);
+    tpack_json(&pk, map);
     zmq_send(sock, sbuf.data, sbuf.size, flags);
     msgpack_sbuffer_destroy(&sbuf);
 }
