@@ -9,3 +9,13 @@ if(TARGET sluice-mock-analyzer)
                              MOCK_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   add_dependencies(test_mock sluice-mock-analyzer)
 endif()
+
+# test_mock_frames: the mock's frame builders in process (the pre-rendered
+# result of the instant mux path against the full builder).
+sl_add_test(NAME test_mock_frames
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/tools/test_mock_frames.c
+          ${CMAKE_SOURCE_DIR}/tools/mock/mock_frames.c
+          ${CMAKE_SOURCE_DIR}/tools/mock/mock_conf.c
+          ${CMAKE_SOURCE_DIR}/tools/mock/mock_faults.c
+  LIBS sl_err PkgConfig::JANSSON
+  LABEL unit TIMEOUT 60)

@@ -110,6 +110,7 @@ struct s_replica {
     uint64_t conn_seq, req_seq;
     uint64_t connections, refused, requests, results, errors, faults, cancels, pushes;
     lws_dll2_owner_t conns;
+    sl_mock_result_tmpl_t *result_tmpl; /* the last instant result, pre-rendered */
 };
 
 typedef struct {
@@ -522,6 +523,21 @@ static void s_job_progress(s_job_t *j, int stage)
     }
 }
 
+/* An instant analysis's result: the benchmark sends the same request over
+   and over, and building the ~1 KB frame with jansson was most of the
+   mock's CPU per attempt; the replica keeps the last one pre-rendered. */
+static char *s_instant_result(s_replica_t *r, const s_job_t *j)
+{
+    sl_mock_service_t svc = r->conf.service;
+    if (!sl_mock_result_tmpl_matches(r->result_tmpl, svc, j->model, j->app, j->tools)) {
+        sl_mock_result_tmpl_destroy(&r->result_tmpl);
+        r->result_tmpl = sl_mock_result_tmpl_new(svc, j->model, j->app, j->tools);
+    }
+    char *frame =
+        r->result_tmpl && j->id ? sl_mock_result_tmpl_render(r->result_tmpl, j->id) : NULL;
+    return frame ? frame : sl_mock_frame_result(svc, j->id, j->model, j->app, j->tools, 0);
+}
+
 static void s_job_finish(s_job_t *j)
 {
     s_conn_t *c = j->conn;
@@ -567,6 +583,8 @@ static void s_job_finish(s_job_t *j)
         if (s_is_generator(j)) {
             s_send(c, sl_mock_frame_generation(mux_id, j->model, j->template_slug,
                                                s_next_app(r->fleet, j->model)));
+        } else if (j->instant) {
+            s_send(c, s_instant_result(r, j));
         } else {
             s_send(c, sl_mock_frame_result(svc, mux_id, j->model, j->app, j->tools, 0));
         }
@@ -1361,6 +1379,9 @@ void sl_mock_fleet_destroy(sl_mock_fleet_t **p_self)
     }
     pthread_mutex_destroy(&self->mu);
     pthread_cond_destroy(&self->cv);
+    for (int i = 0; self->replicas && i < self->count; i++) {
+        sl_mock_result_tmpl_destroy(&self->replicas[i].result_tmpl);
+    }
     free(self->replicas);
     free(self);
     *p_self = NULL;

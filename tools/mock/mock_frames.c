@@ -377,8 +377,10 @@ static json_t *s_no_files(const char *what)
     return o;
 }
 
-char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
-                           const json_t *tools, int verdict)
+/* The result frame; analysis_time / timestamp NULL = now. */
+static char *s_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
+                      const json_t *tools, int verdict, const char *analysis_time,
+                      const char *timestamp)
 {
     json_t *o = json_object();
     s_set(o, "type", json_string(s_result_type(svc)));
@@ -403,7 +405,7 @@ char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *mo
     sl_mock_iso_now(ts, sizeof ts);
     s_set(a, "model_slug", json_string(model ? model : ""));
     s_set(a, "app_number", json_integer(app));
-    s_set(a, "analysis_time", json_string(ts));
+    s_set(a, "analysis_time", json_string(analysis_time ? analysis_time : ts));
     json_t *used = json_array();
     if (tools && json_is_array(tools) && json_array_size(tools) > 0) {
         size_t k;
@@ -459,8 +461,127 @@ char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *mo
     s_set(sum, "configuration_preset", json_string("default"));
     s_set(a, "summary", sum);
     s_set(o, "analysis", a);
-    s_set_ts(o);
+    if (timestamp) {
+        s_set(o, "timestamp", json_string(timestamp));
+    } else {
+        s_set_ts(o);
+    }
     return s_dump(o);
+}
+
+char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
+                           const json_t *tools, int verdict)
+{
+    return s_result(svc, id, model, app, tools, verdict, NULL, NULL);
+}
+
+/* ---- pre-rendered results ------------------------------------------------ */
+
+/* Stand-ins rendered where the per-frame parts go: plain ASCII, so jansson
+   writes them verbatim, and long enough not to occur by chance (a template
+   whose stand-ins do not occur exactly once is refused). */
+static const char *const s_holes[3] = {"@@sluice-mock-id@@", "@@sluice-mock-at@@",
+                                       "@@sluice-mock-ts@@"};
+
+struct sl_mock_result_tmpl {
+    sl_mock_service_t svc;
+    char *model;
+    int64_t app;
+    json_t *tools; /* own copy, NULL = every tool */
+    char *text;    /* the frame with the stand-ins */
+    size_t at[3];  /* offset of each stand-in in text (0 id, 1 analysis_time, 2 timestamp) */
+};
+
+void sl_mock_result_tmpl_destroy(sl_mock_result_tmpl_t **p)
+{
+    if (!p || !*p) {
+        return;
+    }
+    free((*p)->model);
+    json_decref((*p)->tools);
+    free((*p)->text);
+    free(*p);
+    *p = NULL;
+}
+
+sl_mock_result_tmpl_t *sl_mock_result_tmpl_new(sl_mock_service_t svc, const char *model,
+                                               int64_t app, const json_t *tools)
+{
+    sl_mock_result_tmpl_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        return NULL;
+    }
+    t->svc = svc;
+    t->app = app;
+    t->model = strdup(model ? model : "");
+    t->tools = tools ? json_deep_copy(tools) : NULL;
+    t->text = s_result(svc, s_holes[0], model, app, tools, 0, s_holes[1], s_holes[2]);
+    bool ok = t->model && (!tools || t->tools) && t->text;
+    for (int i = 0; ok && i < 3; i++) {
+        const char *hit = strstr(t->text, s_holes[i]);
+        ok = hit && !strstr(hit + 1, s_holes[i]);
+        t->at[i] = hit ? (size_t)(hit - t->text) : 0;
+    }
+    if (!ok) {
+        sl_mock_result_tmpl_destroy(&t);
+    }
+    return t;
+}
+
+bool sl_mock_result_tmpl_matches(const sl_mock_result_tmpl_t *t, sl_mock_service_t svc,
+                                 const char *model, int64_t app, const json_t *tools)
+{
+    return t && t->svc == svc && t->app == app && strcmp(t->model, model ? model : "") == 0 &&
+           ((!t->tools && !tools) || (t->tools && tools && json_equal(t->tools, tools)));
+}
+
+char *sl_mock_result_tmpl_render(const sl_mock_result_tmpl_t *t, const char *id)
+{
+    /* jansson (ENSURE_ASCII) writes printable ASCII other than '"' and '\'
+       as is; anything else is left to the full builder. */
+    for (const char *p = id; *p; p++) {
+        if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\') {
+            return NULL;
+        }
+    }
+    char at[32], ts[32];
+    sl_mock_iso_now(at, sizeof at);
+    sl_mock_iso_now(ts, sizeof ts);
+    const char *fill[3] = {id, at, ts};
+    int order[3] = {0, 1, 2};
+    for (int i = 0; i < 3; i++) {
+        for (int k = i + 1; k < 3; k++) {
+            if (t->at[order[k]] < t->at[order[i]]) {
+                int x = order[i];
+                order[i] = order[k];
+                order[k] = x;
+            }
+        }
+    }
+    size_t len = strlen(t->text);
+    size_t out_len = len;
+    for (int i = 0; i < 3; i++) {
+        out_len = out_len - strlen(s_holes[i]) + strlen(fill[i]);
+    }
+    char *out = malloc(out_len + 1);
+    if (!out) {
+        return NULL;
+    }
+    char *w = out;
+    size_t from = 0;
+    for (int i = 0; i < 3; i++) {
+        int h = order[i];
+        memcpy(w, t->text + from, t->at[h] - from);
+        w += t->at[h] - from;
+        size_t n = strlen(fill[h]);
+        memcpy(w, fill[h], n);
+        w += n;
+        from = t->at[h] + strlen(s_holes[h]);
+    }
+    memcpy(w, t->text + from, len - from);
+    w += len - from;
+    *w = '\0';
+    return out;
 }
 
 char *sl_mock_frame_generation(const char *id, const char *model, const char *template_slug,

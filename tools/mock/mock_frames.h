@@ -11,6 +11,7 @@
 #define SL_MOCK_FRAMES_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tools/mock/mock_fleet.h"
@@ -47,5 +48,20 @@ char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *mo
                            const json_t *tools, int verdict);
 char *sl_mock_frame_generation(const char *id, const char *model, const char *template_slug,
                                int64_t app_number);
+
+/* A success result frame rendered once for (svc, model, app, tools), with
+   its per-frame parts (id, analysis_time, timestamp) filled in per frame:
+   the same bytes sl_mock_frame_result builds, at a fraction of the cost
+   (the instant mux path answers thousands of identical requests a second).
+   new: NULL when out of memory. matches: whether it renders this request.
+   render: the frame (caller frees), or NULL when id needs JSON escaping or
+   out of memory (build it with sl_mock_frame_result then). */
+typedef struct sl_mock_result_tmpl sl_mock_result_tmpl_t;
+sl_mock_result_tmpl_t *sl_mock_result_tmpl_new(sl_mock_service_t svc, const char *model,
+                                               int64_t app, const json_t *tools);
+bool sl_mock_result_tmpl_matches(const sl_mock_result_tmpl_t *t, sl_mock_service_t svc,
+                                 const char *model, int64_t app, const json_t *tools);
+char *sl_mock_result_tmpl_render(const sl_mock_result_tmpl_t *t, const char *id);
+void sl_mock_result_tmpl_destroy(sl_mock_result_tmpl_t **p);
 
 #endif
