@@ -41,6 +41,8 @@ typedef struct {
     void *zctx;     /* owned, created on first use */
     void *dealer;   /* owned, created on first request */
     unsigned next_id;
+    bool curve;     /* CURVE keys loaded (ctl_curve.c) */
+    uint8_t curve_server[32], curve_public[32], curve_secret[32];
 } ctl_t;
 
 /* A reply: the raw msgpack bytes (owned) and their JSON form (owned). */
@@ -72,6 +74,16 @@ void *ctl_subscribe(ctl_t *self);
 
 /* Closes the sockets and the context. */
 void ctl_close(ctl_t *self);
+
+/* ---- CURVE (ctl_curve.c) ------------------------------------------------------ */
+
+/* Loads the server's public certificate and the client's secret one (czmq
+   zcert files); both or neither. CTL_EXIT_OK, or CTL_EXIT_USAGE with the
+   reason on stderr. */
+int ctl_curve_setup(ctl_t *self, const char *server_file, const char *client_file);
+
+/* Makes sock a CURVE client when keys were loaded; call before connect. */
+void ctl_curve_apply(const ctl_t *self, void *sock);
 
 /* Monotonic milliseconds. */
 int64_t ctl_now_ms(void);

@@ -52,6 +52,7 @@ static void *s_dealer(ctl_t *self)
     }
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    ctl_curve_apply(self, sock);
     if (zmq_connect(sock, self->api) != 0) {
         fprintf(stderr, "sluicectl: cannot connect to '%s': %s\n", self->api,
                 zmq_strerror(zmq_errno()));
@@ -73,6 +74,7 @@ void *ctl_subscribe(ctl_t *self)
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(sock, ZMQ_SUBSCRIBE, "", 0);
+    ctl_curve_apply(self, sock);
     if (zmq_connect(sock, self->pub) != 0) {
         fprintf(stderr, "sluicectl: cannot connect to '%s': %s\n", self->pub,
                 zmq_strerror(zmq_errno()));

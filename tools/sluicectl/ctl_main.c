@@ -36,6 +36,11 @@ static const char s_usage[] =
     "  --api ENDPOINT        the daemon's API (env SLUICE_API; default " CTL_DEFAULT_API ")\n"
     "  --pub ENDPOINT        the daemon's events (env SLUICE_PUB; default " CTL_DEFAULT_PUB ")\n"
     "  --timeout MS          deadline of each request (default 10000)\n"
+    "  --curve-server-key FILE  the daemon's public certificate, when it requires\n"
+    "                        CURVE (env SLUICE_CURVE_SERVER_KEY)\n"
+    "  --curve-client FILE   this client's secret certificate, allowed by the\n"
+    "                        daemon (env SLUICE_CURVE_CLIENT); a key the daemon\n"
+    "                        does not allow gets no reply (exit 5)\n"
     "  --json                print the daemon's replies as JSON (bin as base64;\n"
     "                        a result's JSON text embedded)\n"
     "  --help                this text\n"
@@ -103,6 +108,8 @@ int main(int argc, char **argv)
     if (!ctl.pub || !*ctl.pub) {
         ctl.pub = CTL_DEFAULT_PUB;
     }
+    const char *curve_server = getenv("SLUICE_CURVE_SERVER_KEY");
+    const char *curve_client = getenv("SLUICE_CURVE_CLIENT");
     /* The command's argv: everything but the global options. */
     char **args = calloc((size_t)argc + 1, sizeof(char *));
     if (!args) {
@@ -119,6 +126,13 @@ int main(int argc, char **argv)
             fputs(s_usage, stdout);
             free(args);
             return CTL_EXIT_OK;
+        } else if (strcmp(a, "--curve-server-key") == 0 || strcmp(a, "--curve-client") == 0) {
+            if (!val) {
+                free(args);
+                return ctl_usage_error(NULL, "%s needs a value", a);
+            }
+            *(strcmp(a, "--curve-client") == 0 ? &curve_client : &curve_server) = val;
+            i++;
         } else if (strcmp(a, "--api") == 0 || strcmp(a, "--pub") == 0 ||
                    strcmp(a, "--timeout") == 0) {
             if (!val) {
@@ -146,6 +160,10 @@ int main(int argc, char **argv)
     if (n == 0) {
         free(args);
         fputs(s_usage, stderr);
+        return CTL_EXIT_USAGE;
+    }
+    if (ctl_curve_setup(&ctl, curve_server, curve_client) != CTL_EXIT_OK) {
+        free(args);
         return CTL_EXIT_USAGE;
     }
     int rc = -1;
