@@ -7,7 +7,8 @@
     a separate ZeroMQ context, as another process would. "Gets nothing" is
     shown without sleeping: the client's socket monitor reports the failed
     handshake (bounded wait), then no reply comes within a short window and
-    the api counted no request.
+    the api counted no request. When built with SLUICECTL_PATH, the real
+    sluicectl binary is run against the api with its --curve-* flags.
 */
 #define _GNU_SOURCE
 #include <ftw.h>
@@ -22,6 +23,7 @@
 
 #include <cmocka.h>
 #include <czmq.h>
+#include <fcntl.h>
 #include <zmq.h>
 
 #include "actors/sl_api.h"
@@ -29,6 +31,7 @@
 #include "actors/sl_curve.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
+#include "tests/tchild.h"
 
 #define WAIT_MS 5000 /* bound of every wait that should succeed */
 #define QUIET_MS 300 /* window in which nothing may arrive */
@@ -126,6 +129,7 @@ static int teardown(void **state)
             zmq_close(f->socks[i]);
         }
     }
+    tchild_kill_all();
     sl_actor_destroy(&f->api);
     sl_port_destroy(&f->store);
     sl_rt_destroy(&f->rt);
@@ -449,6 +453,67 @@ static void test_curve_bad_certificates_fail_spawn(void **state)
     s_spawn(f);
 }
 
+#ifdef SLUICECTL_PATH
+/* Runs sluicectl with argv (NULL-terminated) and a clean environment plus
+   env; returns its exit code. sluicectl's --timeout bounds the wait. */
+static int s_sluicectl(const char *const *argv, const char *const *env)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        tchild_in_child(parent);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        execve(SLUICECTL_PATH, (char *const *)argv, (char *const *)env);
+        _exit(127);
+    }
+    tchild_add(pid);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    tchild_forget(pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void test_curve_sluicectl_flags(void **state)
+{
+    fixture_t *f = *state;
+    s_spawn(f);
+    char server[160], alice[160], rogue[160], env_server[200], env_client[200];
+    snprintf(server, sizeof(server), "%s/server.cert", f->dir);
+    snprintf(alice, sizeof(alice), "%s/alice.cert_secret", f->clients);
+    snprintf(rogue, sizeof(rogue), "%s/rogue.cert_secret", f->dir);
+    const char *no_env[] = {NULL};
+
+    const char *ok[] = {"sluicectl", "--api", f->api_ep, "--timeout", "5000",
+                        "--curve-server-key", server, "--curve-client", alice, "ping", NULL};
+    assert_int_equal(s_sluicectl(ok, no_env), 0);
+
+    snprintf(env_server, sizeof(env_server), "SLUICE_CURVE_SERVER_KEY=%s", server);
+    snprintf(env_client, sizeof(env_client), "SLUICE_CURVE_CLIENT=%s", alice);
+    const char *by_env[] = {env_server, env_client, NULL};
+    const char *plain[] = {"sluicectl", "--api", f->api_ep, "--timeout", "500", "ping", NULL};
+    assert_int_equal(s_sluicectl(plain, by_env), 0);
+    assert_int_equal(s_requests(f), 2);
+
+    /* a key the api does not allow, or none: no reply (exit 5) */
+    const char *bad[] = {"sluicectl", "--api", f->api_ep, "--timeout", "500",
+                         "--curve-server-key", server, "--curve-client", rogue, "ping", NULL};
+    assert_int_equal(s_sluicectl(bad, no_env), 5);
+    assert_int_equal(s_sluicectl(plain, no_env), 5);
+    assert_int_equal(s_requests(f), 2);
+
+    /* half a key pair, or a public certificate as the client's: usage (1) */
+    const char *half[] = {"sluicectl", "--api", f->api_ep, "--curve-server-key", server,
+                          "ping", NULL};
+    assert_int_equal(s_sluicectl(half, no_env), 1);
+    const char *public_only[] = {"sluicectl", "--api", f->api_ep, "--curve-server-key", server,
+                                 "--curve-client", server, "ping", NULL};
+    assert_int_equal(s_sluicectl(public_only, no_env), 1);
+}
+#endif
+
 static void test_curve_config_keys(void **state)
 {
     sl_config_t *cfg = malloc(sizeof(*cfg));
@@ -516,6 +581,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_curve_inproc_is_not_guarded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_curve_bad_certificates_fail_spawn, setup,
                                         teardown),
+#ifdef SLUICECTL_PATH
+        cmocka_unit_test_setup_teardown(test_curve_sluicectl_flags, setup, teardown),
+#endif
         cmocka_unit_test(test_curve_config_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
