@@ -35,7 +35,7 @@
 #include "runtime/sl_log.h"
 
 #define S_KEY 32
-#define S_ZAP_FRAMES 8 /* CURVE requests have 7; one more spots a longer one */
+#define S_ZAP_FRAMES 8   /* CURVE requests have 7; one more spots a longer one */
 #define S_CERT_MAX 16384 /* a zcert file is a few hundred bytes */
 
 typedef struct {
@@ -47,8 +47,8 @@ struct sl_curve_t {
     char public_txt[41]; /* the server's public key, for the log */
     s_key_t *keys;       /* sorted */
     size_t n_keys;
-    void *zap;           /* REP at SL_CURVE_ZAP_ENDPOINT, or NULL */
-    sl_actor_t *actor;   /* that watches zap */
+    void *zap;         /* REP at SL_CURVE_ZAP_ENDPOINT, or NULL */
+    sl_actor_t *actor; /* that watches zap */
     uint64_t allowed;
     uint64_t denied;
 };
@@ -183,8 +183,7 @@ static int s_load_clients(sl_curve_t *self, const char *dir_path)
             continue;
         }
         char path[4096];
-        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir_path, ent->d_name) >=
-            sizeof(path)) {
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir_path, ent->d_name) >= sizeof(path)) {
             sl_warn("api: curve_clients_dir: skipping '%s': path too long", ent->d_name);
             continue;
         }
@@ -259,8 +258,8 @@ static bool s_frame_is(zmq_msg_t *m, const char *text)
 
 /* Decides one request: returns the status code and sets *why and, for an
    allowed key, user_id (Z85 text). */
-static const char *s_judge(sl_curve_t *self, zmq_msg_t *f, int n, bool overflow,
-                           const char **why, char *user_id)
+static const char *s_judge(sl_curve_t *self, zmq_msg_t *f, int n, bool overflow, const char **why,
+                           char *user_id)
 {
     /* version, request id, domain, address, routing id, mechanism, key */
     if (overflow || n != 7 || !s_frame_is(&f[0], "1.0")) {
@@ -408,8 +407,7 @@ int sl_curve_secure(sl_curve_t *self, void *sock)
     if (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) != 0 ||
         zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, self->secret, S_KEY) != 0 ||
         zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, SL_CURVE_DOMAIN, strlen(SL_CURVE_DOMAIN)) != 0) {
-        sl_error("api: CURVE: cannot make a socket a CURVE server: %s",
-                 zmq_strerror(zmq_errno()));
+        sl_error("api: CURVE: cannot make a socket a CURVE server: %s", zmq_strerror(zmq_errno()));
         return SL_EZMQ;
     }
     return 0;

@@ -152,7 +152,7 @@ typedef enum { PLAIN, ALICE, ROGUE } s_who_t;
 
 typedef struct {
     void *sock;
-    void *mon; /* PAIR reading the socket's monitor events */
+    void *mon;       /* PAIR reading the socket's monitor events */
     void **slots[2]; /* where the fixture tracks them */
 } s_client_t;
 
@@ -240,8 +240,7 @@ static bool s_denied_by_zap(s_client_t *c)
 static bool s_mechanism_refused(s_client_t *c)
 {
     int ev = s_handshake(c);
-    return ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-           ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
+    return ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL || ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL;
 }
 
 static void s_send_ping(void *sock)
@@ -486,8 +485,9 @@ static void test_curve_sluicectl_flags(void **state)
     snprintf(rogue, sizeof(rogue), "%s/rogue.cert_secret", f->dir);
     const char *no_env[] = {NULL};
 
-    const char *ok[] = {"sluicectl", "--api", f->api_ep, "--timeout", "5000",
-                        "--curve-server-key", server, "--curve-client", alice, "ping", NULL};
+    const char *ok[] = {
+        "sluicectl", "--api",          f->api_ep, "--timeout", "5000", "--curve-server-key",
+        server,      "--curve-client", alice,     "ping",      NULL};
     assert_int_equal(s_sluicectl(ok, no_env), 0);
 
     snprintf(env_server, sizeof(env_server), "SLUICE_CURVE_SERVER_KEY=%s", server);
@@ -498,18 +498,20 @@ static void test_curve_sluicectl_flags(void **state)
     assert_int_equal(s_requests(f), 2);
 
     /* a key the api does not allow, or none: no reply (exit 5) */
-    const char *bad[] = {"sluicectl", "--api", f->api_ep, "--timeout", "500",
-                         "--curve-server-key", server, "--curve-client", rogue, "ping", NULL};
+    const char *bad[] = {
+        "sluicectl", "--api",          f->api_ep, "--timeout", "500", "--curve-server-key",
+        server,      "--curve-client", rogue,     "ping",      NULL};
     assert_int_equal(s_sluicectl(bad, no_env), 5);
     assert_int_equal(s_sluicectl(plain, no_env), 5);
     assert_int_equal(s_requests(f), 2);
 
     /* half a key pair, or a public certificate as the client's: usage (1) */
-    const char *half[] = {"sluicectl", "--api", f->api_ep, "--curve-server-key", server,
-                          "ping", NULL};
+    const char *half[] = {"sluicectl", "--api", f->api_ep, "--curve-server-key",
+                          server,      "ping",  NULL};
     assert_int_equal(s_sluicectl(half, no_env), 1);
-    const char *public_only[] = {"sluicectl", "--api", f->api_ep, "--curve-server-key", server,
-                                 "--curve-client", server, "ping", NULL};
+    const char *public_only[] = {"sluicectl", "--api",          f->api_ep, "--curve-server-key",
+                                 server,      "--curve-client", server,    "ping",
+                                 NULL};
     assert_int_equal(s_sluicectl(public_only, no_env), 1);
 }
 #endif
@@ -546,14 +548,14 @@ static void test_curve_config_keys(void **state)
     /* sluice_set's loader takes the keys one at a time; sl_config_check
        (run by sluice_start) judges the result */
     sl_config_defaults(cfg);
-    assert_int_equal(sl_config_load_part(cfg, "api\n    curve_secret_file = \"/k/s\"\n", "set",
-                                         err, sizeof(err)),
+    assert_int_equal(sl_config_load_part(cfg, "api\n    curve_secret_file = \"/k/s\"\n", "set", err,
+                                         sizeof(err)),
                      0);
     assert_int_equal(sl_config_check(cfg, err, sizeof(err)), SL_ECONFIG);
     assert_string_equal(err, "api/curve_secret_file: needs api/curve_clients_dir too (a "
                              "directory of the allowed clients' public certificates)");
-    assert_int_equal(sl_config_load_part(cfg, "api\n    curve_clients_dir = \"/k/c\"\n", "set",
-                                         err, sizeof(err)),
+    assert_int_equal(sl_config_load_part(cfg, "api\n    curve_clients_dir = \"/k/c\"\n", "set", err,
+                                         sizeof(err)),
                      0);
     assert_int_equal(sl_config_check(cfg, err, sizeof(err)), 0);
 
@@ -572,15 +574,13 @@ static void test_curve_config_keys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_curve_allowed_client_pings_and_receives_events,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_curve_allowed_client_pings_and_receives_events, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_curve_unknown_key_gets_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_curve_plain_client_gets_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_curve_zap_endpoint_taken_fails_spawn, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_curve_zap_endpoint_taken_fails_spawn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_curve_inproc_is_not_guarded, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_curve_bad_certificates_fail_spawn, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_curve_bad_certificates_fail_spawn, setup, teardown),
 #ifdef SLUICECTL_PATH
         cmocka_unit_test_setup_teardown(test_curve_sluicectl_flags, setup, teardown),
 #endif

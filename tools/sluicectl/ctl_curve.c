@@ -80,15 +80,17 @@ int ctl_curve_setup(ctl_t *self, const char *server_file, const char *client_fil
     char text[16384];
     if (!s_read(server_file, text, sizeof(text)) ||
         !s_key(text, "public-key", self->curve_server)) {
-        return ctl_usage_error(NULL, "--curve-server-key: '%s' is not a readable certificate "
-                                     "with a public-key",
+        return ctl_usage_error(NULL,
+                               "--curve-server-key: '%s' is not a readable certificate "
+                               "with a public-key",
                                server_file);
     }
     if (!s_read(client_file, text, sizeof(text)) ||
         !s_key(text, "public-key", self->curve_public) ||
         !s_key(text, "secret-key", self->curve_secret)) {
-        return ctl_usage_error(NULL, "--curve-client: '%s' is not a readable secret certificate "
-                                     "(public-key and secret-key)",
+        return ctl_usage_error(NULL,
+                               "--curve-client: '%s' is not a readable secret certificate "
+                               "(public-key and secret-key)",
                                client_file);
     }
     self->curve = true;
