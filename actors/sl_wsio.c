@@ -60,8 +60,8 @@
 #include "runtime/sl_u64map.h"
 
 #define S_PROTOCOL_NAME "sluice"
-#define S_REASON_MAX 123      /* a close frame's payload is at most 125 bytes */
-#define S_RX_KEEP (64u << 10) /* keep an rx buffer up to this size between messages */
+#define S_REASON_MAX 123         /* a close frame's payload is at most 125 bytes */
+#define S_RX_KEEP (64u << 10)    /* keep an rx buffer up to this size between messages */
 #define S_WRITES_PER_CALLBACK 64 /* queued items written per WRITEABLE callback */
 
 typedef enum { S_NEW, S_RUNNING, S_FAILED, S_STOPPING } s_state_t;
@@ -318,8 +318,7 @@ static void s_emit(sl_wsio_t *self, uint16_t type, int enc_rc, uint8_t *body, si
                no one. Say so once, not once per connection. */
             if (!self->owner_gone) {
                 self->owner_gone = true;
-                sl_info("wsio %s: %s has gone; its events are dropped", self->name,
-                        self->owner);
+                sl_debug("wsio %s: %s has gone; its events are dropped", self->name, self->owner);
             }
         } else if (rc < 0) {
             sl_error("wsio %s: event %u to %s lost: %s", self->name, (unsigned)type, self->owner,

@@ -39,8 +39,20 @@ typedef struct {
 } s_val_t;
 
 /* Top-level fields read by the kinds handled here. */
-enum { F_TYPE, F_ID, F_SERVICE, F_TIMESTAMP, F_STATUS, F_ANALYSIS, F_ERROR, F_MESSAGE, F_STAGE,
-       F_CHECKPOINT, F_PCT, F__COUNT };
+enum {
+    F_TYPE,
+    F_ID,
+    F_SERVICE,
+    F_TIMESTAMP,
+    F_STATUS,
+    F_ANALYSIS,
+    F_ERROR,
+    F_MESSAGE,
+    F_STAGE,
+    F_CHECKPOINT,
+    F_PCT,
+    F__COUNT
+};
 static const char *const s_top_names[F__COUNT] = {
     "type",  "id",      "service", "timestamp",  "status", "analysis",
     "error", "message", "stage",   "checkpoint", "pct",
@@ -346,8 +358,7 @@ static int s_peek_str(s_arena_t *a, const s_val_t *v, const char **out)
 
 /* s_error_text of sl_wire.c for two fields; an object (whose "message"
    would count) declines. */
-static int s_error_text(s_arena_t *a, const s_val_t *first, const s_val_t *second,
-                        const char **out)
+static int s_error_text(s_arena_t *a, const s_val_t *first, const s_val_t *second, const char **out)
 {
     const s_val_t *v[2] = {first, second};
     *out = NULL;
@@ -402,7 +413,7 @@ static sl_wire_kind_t s_kind(const s_val_t *type)
         const char *type;
         sl_wire_kind_t kind;
     } table[] = {
-        {"accepted", SL_WIRE_ACCEPTED}, {"heartbeat", SL_WIRE_HEARTBEAT},
+        {"accepted", SL_WIRE_ACCEPTED},   {"heartbeat", SL_WIRE_HEARTBEAT},
         {"cancelled", SL_WIRE_CANCELLED}, {"pong", SL_WIRE_PONG},
         {"error", SL_WIRE_ERROR},         {"progress", SL_WIRE_PROGRESS},
     };
@@ -430,7 +441,8 @@ static int s_fill(sl_wire_frame_t *self, const s_scan_t *sc, s_arena_t *a)
         return S_DECLINE;
     }
     self->kind = kind;
-    if (s_copy(a, &top[F_TYPE], &self->type) || s_peek_str(a, &top[F_TIMESTAMP], &self->timestamp)) {
+    if (s_copy(a, &top[F_TYPE], &self->type) ||
+        s_peek_str(a, &top[F_TIMESTAMP], &self->timestamp)) {
         return S_DECLINE;
     }
     bool id_required =

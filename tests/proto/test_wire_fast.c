@@ -146,9 +146,8 @@ static void test_wire_fast_common_frames(void **state)
     /* spot checks on top of the comparison */
     char arena[512];
     sl_wire_frame_t f;
-    assert_int_equal(sl_wire_frame_parse_fast(&f, s_seeds[1], strlen(s_seeds[1]), arena,
-                                              sizeof arena),
-                     0);
+    assert_int_equal(
+        sl_wire_frame_parse_fast(&f, s_seeds[1], strlen(s_seeds[1]), arena, sizeof arena), 0);
     assert_int_equal(f.kind, SL_WIRE_ANALYSIS_RESULT);
     assert_string_equal(f.u.result.inner_status, "error");
     sl_wire_verdict_t v;
@@ -264,9 +263,9 @@ static void test_wire_fast_declines(void **state)
     /* an arena too small for the strings: declined, not truncated */
     char tiny[8];
     sl_wire_frame_t f;
-    assert_int_equal(sl_wire_frame_parse_fast(&f, s_seeds[0], strlen(s_seeds[0]), tiny,
-                                              sizeof tiny),
-                     SL_EUNSUPPORTED);
+    assert_int_equal(
+        sl_wire_frame_parse_fast(&f, s_seeds[0], strlen(s_seeds[0]), tiny, sizeof tiny),
+        SL_EUNSUPPORTED);
     assert_int_equal(sl_wire_frame_parse_fast(NULL, "{}", 2, tiny, sizeof tiny), SL_EINVAL);
     assert_int_equal(sl_wire_frame_parse_fast(&f, "{}", 2, NULL, 0), SL_EINVAL);
 }

@@ -298,9 +298,15 @@ static int s_send_start(sl_port_t *port, const char *to, uint64_t seq)
     return rc;
 }
 
+/* One run's figures, per attempt where it says so. */
+typedef struct {
+    double rate, actor_us, io_us, process_us, mock_us;
+} s_figures_t;
+
 static int s_run(sl_rt_t *rt, const char *proto, const char *const *urls, int n, double seconds,
-                 int window)
+                 int window, s_figures_t *fig)
 {
+    memset(fig, 0, sizeof *fig);
     sl_endpoint_config_t cfg;
     sl_endpoint_config_defaults(&cfg, "static-analyzer");
     cfg.replicas = urls;
@@ -403,15 +409,46 @@ static int s_run(sl_rt_t *rt, const char *proto, const char *const *urls, int n,
            n_att ? (double)(st1.handler_ns - st0.handler_ns) / 1e3 / (double)n_att : 0.0,
            n_att ? (double)(st1.msgs_in - st0.msgs_in) / (double)n_att : 0.0);
     fflush(stdout);
+    fig->rate = n_att / (secs > 0 ? secs : 1);
+    fig->actor_us = (a1 - a0) * per;
+    fig->io_us = (i1 - i0) * per;
+    fig->process_us = (c1 - c0) * per;
+    fig->mock_us = (m1 - m0) * per;
     sl_port_destroy(&port);
     sl_actor_destroy(&ep);
     return outstanding == 0 ? 0 : 1;
 }
 
+/* Prints the range of each figure over the runs of one protocol. */
+static void s_summary(const char *proto, const s_figures_t *f, int k)
+{
+    if (k < 2) {
+        return;
+    }
+    s_figures_t lo = f[0], hi = f[0];
+#define S_RANGE(field)                                                                             \
+    do {                                                                                           \
+        lo.field = f[i].field < lo.field ? f[i].field : lo.field;                                  \
+        hi.field = f[i].field > hi.field ? f[i].field : hi.field;                                  \
+    } while (0)
+    for (int i = 1; i < k; i++) {
+        S_RANGE(rate);
+        S_RANGE(actor_us);
+        S_RANGE(io_us);
+        S_RANGE(process_us);
+        S_RANGE(mock_us);
+    }
+#undef S_RANGE
+    printf("endpoint %-6s %d runs: %.0f-%.0f attempts/s; CPU us/attempt: actor thread %.1f-%.1f, "
+           "I/O thread %.1f-%.1f, process %.1f-%.1f, mock %.1f-%.1f\n",
+           proto, k, lo.rate, hi.rate, lo.actor_us, hi.actor_us, lo.io_us, hi.io_us, lo.process_us,
+           hi.process_us, lo.mock_us, hi.mock_us);
+}
+
 int sl_bench_endpoint(int argc, char **argv)
 {
     double seconds = 3;
-    int replicas = 2, wl = 64, wm = 512;
+    int replicas = 2, wl = 64, wm = 512, repeats = 1;
     const char *mode = "both";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
@@ -424,15 +461,19 @@ int sl_bench_endpoint(int argc, char **argv)
             wm = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
             mode = argv[++i];
+        } else if (strcmp(argv[i], "-k") == 0 && i + 1 < argc) {
+            repeats = atoi(argv[++i]);
         } else {
-            printf("usage: sluice-bench endpoint [--seconds S] [--replicas N] "
-                   "[--mode legacy|mux|both] [--window-legacy W] [--window-mux W]\n"
-                   "  defaults: 3 s, 2 replicas per protocol, windows 64 and 512 attempts\n"
+            printf("usage: sluice-bench endpoint [--seconds S] [--replicas N] [-k repeats]\n"
+                   "       [--mode legacy|mux|both] [--window-legacy W] [--window-mux W]\n"
+                   "  defaults: 3 s, 2 replicas per protocol, 1 run, windows 64 and 512 attempts\n"
+                   "  -k N: N runs per protocol (on one mock), then each figure's range\n"
                    "  the mock is found next to this binary or in $SLUICE_MOCK\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
-    if (replicas < 1 || replicas > S_REPLICAS_MAX || seconds <= 0 || wl < 1 || wm < 1) {
+    if (replicas < 1 || replicas > S_REPLICAS_MAX || seconds <= 0 || wl < 1 || wm < 1 ||
+        repeats < 1 || repeats > 20) {
         fprintf(stderr, "endpoint: bad options\n");
         return 2;
     }
@@ -449,17 +490,26 @@ int sl_bench_endpoint(int argc, char **argv)
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
     int rc = rt ? 0 : 1;
     const char *urls[S_REPLICAS_MAX];
-    if (rc == 0 && strcmp(mode, "mux") != 0) {
-        for (int i = 0; i < replicas; i++) {
-            urls[i] = mock.url[i];
+    s_figures_t legacy[20], mux[20];
+    for (int k = 0; rt && k < repeats; k++) {
+        if (strcmp(mode, "mux") != 0) {
+            for (int i = 0; i < replicas; i++) {
+                urls[i] = mock.url[i];
+            }
+            rc |= s_run(rt, "legacy", urls, replicas, seconds, wl, &legacy[k]);
         }
-        rc |= s_run(rt, "legacy", urls, replicas, seconds, wl);
+        if (strcmp(mode, "legacy") != 0) {
+            for (int i = 0; i < replicas; i++) {
+                urls[i] = mock.url[replicas + i];
+            }
+            rc |= s_run(rt, "mux", urls, replicas, seconds, wm, &mux[k]);
+        }
+    }
+    if (rt && strcmp(mode, "mux") != 0) {
+        s_summary("legacy", legacy, repeats);
     }
     if (rt && strcmp(mode, "legacy") != 0) {
-        for (int i = 0; i < replicas; i++) {
-            urls[i] = mock.url[replicas + i];
-        }
-        rc |= s_run(rt, "mux", urls, replicas, seconds, wm);
+        s_summary("mux", mux, repeats);
     }
     sl_rt_destroy(&rt);
     s_mock_stop(&mock);
