@@ -34,3 +34,11 @@ if(SL_TOOLS_PYTHON3)
     TIMEOUT 180 LABELS integration SKIP_RETURN_CODE 77
     ENVIRONMENT "SLUICE_SOURCE_DIR=${CMAKE_SOURCE_DIR};SLUICE_BUILD_DIR=${CMAKE_BINARY_DIR};SLUICED=${SL_PY_SLUICED};SLUICE_MOCK=${SL_PY_MOCK}")
 endif()
+
+# sluice-keygen's certificates against a CURVE-enabled sluiced and sluicectl.
+if(TARGET sluice-keygen AND TARGET sluiced AND TARGET sluicectl)
+  add_test(NAME test_keygen
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tools/test_keygen.sh
+                   $<TARGET_FILE:sluice-keygen> $<TARGET_FILE:sluiced> $<TARGET_FILE:sluicectl>)
+  set_tests_properties(test_keygen PROPERTIES TIMEOUT 60 LABELS integration)
+endif()
