@@ -14,6 +14,7 @@
 #include "actors/sl_api.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@ typedef struct {
     void *router;
     void *pub;
     sl_curve_t *curve; /* NULL when CURVE is off */
-    sl_api_stats_t *stats; /* shared with sl_api_stats() readers (relaxed) */
+    sl_api_counters_t own;      /* used when the config brings none */
+    sl_api_counters_t *counters;
 } s_api_t;
 
 /* One client request waiting for internal replies. */
@@ -58,14 +60,6 @@ typedef struct {
     size_t refusal_len;
 } s_call_t;
 
-/* Stats live outside the actor state so any thread may read them. */
-typedef struct {
-    sl_api_stats_t stats;
-    char name[SL_NAME_MAX];
-} s_stats_slot_t;
-
-static s_stats_slot_t s_slot; /* one api per process; embedding hosts start one */
-
 void sl_api_config_defaults(sl_api_config_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -78,17 +72,14 @@ void sl_api_config_defaults(sl_api_config_t *cfg)
     cfg->call_timeout_ms = 10000;
 }
 
-void sl_api_stats(sl_actor_t *api, sl_api_stats_t *out)
+void sl_api_counters_read(const sl_api_counters_t *counters, sl_api_stats_t *out)
 {
-    (void)api;
-    out->requests = __atomic_load_n(&s_slot.stats.requests, __ATOMIC_RELAXED);
-    out->errors = __atomic_load_n(&s_slot.stats.errors, __ATOMIC_RELAXED);
-    out->published = __atomic_load_n(&s_slot.stats.published, __ATOMIC_RELAXED);
-}
-
-static void s_count(uint64_t *counter)
-{
-    __atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
+    memset(out, 0, sizeof(*out));
+    if (counters) {
+        out->requests = atomic_load_explicit(&counters->requests, memory_order_relaxed);
+        out->errors = atomic_load_explicit(&counters->errors, memory_order_relaxed);
+        out->published = atomic_load_explicit(&counters->published, memory_order_relaxed);
+    }
 }
 
 /* ---- replies -------------------------------------------------------------- */
@@ -136,7 +127,7 @@ static void s_reply_error(s_api_t *self, const s_call_t *call, const char *code,
     va_end(ap);
     s_send_reply(self, call, sl_mp_writer_data(&w), sl_mp_writer_len(&w));
     sl_mp_writer_fini(&w);
-    s_count(&s_slot.stats.errors);
+    atomic_fetch_add_explicit(&self->counters->errors, 1, memory_order_relaxed);
 }
 
 static void s_reply_sl_error(s_api_t *self, const s_call_t *call, int rc, const char *context)
@@ -298,9 +289,11 @@ static void s_op_stats(s_api_t *self, sl_actor_t *actor, const s_call_t *call, c
     sl_mp_kv_bool(&w, "ok", true);
     sl_mp_write_str(&w, "api");
     sl_mp_write_map(&w, 3);
-    sl_mp_kv_uint(&w, "requests", __atomic_load_n(&s_slot.stats.requests, __ATOMIC_RELAXED));
-    sl_mp_kv_uint(&w, "errors", __atomic_load_n(&s_slot.stats.errors, __ATOMIC_RELAXED));
-    sl_mp_kv_uint(&w, "published", __atomic_load_n(&s_slot.stats.published, __ATOMIC_RELAXED));
+    sl_api_stats_t counters;
+    sl_api_counters_read(self->counters, &counters);
+    sl_mp_kv_uint(&w, "requests", counters.requests);
+    sl_mp_kv_uint(&w, "errors", counters.errors);
+    sl_mp_kv_uint(&w, "published", counters.published);
     sl_mp_write_str(&w, "actors");
     sl_mp_write_array(&w, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
@@ -364,7 +357,7 @@ static void s_fanout_finish(s_api_t *self, s_call_t *call)
     if (call->refusal) {
         /* every shard validates the same arguments: one refusal speaks for all */
         s_send_reply(self, call, call->refusal, call->refusal_len);
-        s_count(&s_slot.stats.errors);
+        atomic_fetch_add_explicit(&self->counters->errors, 1, memory_order_relaxed);
         return;
     }
     sl_mp_writer_t w;
@@ -735,7 +728,7 @@ static const struct {
 static void s_handle_request(s_api_t *self, sl_actor_t *actor, s_call_t *call,
                              const uint8_t *body, size_t len)
 {
-    s_count(&s_slot.stats.requests);
+    atomic_fetch_add_explicit(&self->counters->requests, 1, memory_order_relaxed);
     if (len > self->cfg.max_request_bytes) {
         s_reply_error(self, call, "too_big", "request of %zu bytes exceeds the limit of %zu",
                       len, self->cfg.max_request_bytes);
@@ -816,7 +809,7 @@ static int s_on_router(sl_actor_t *actor, void *zsock, short revents, void *arg)
                 s_handle_request(self, actor, &call, zmq_msg_data(&frames[2]),
                                  zmq_msg_size(&frames[2]));
             } else {
-                s_count(&s_slot.stats.requests);
+                atomic_fetch_add_explicit(&self->counters->requests, 1, memory_order_relaxed);
                 s_reply_error(self, &call, "malformed",
                               "a request is one frame holding a msgpack map");
             }
@@ -836,7 +829,7 @@ static void s_publish(s_api_t *self, const sl_msg_t *msg)
     if (sl_event_publish_decode(msg->body, msg->body_len, &ev) == 0) {
         if (zmq_send(self->pub, ev.topic, strlen(ev.topic), ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
             zmq_send(self->pub, ev.body.ptr, ev.body.len, ZMQ_DONTWAIT) >= 0) {
-            s_count(&s_slot.stats.published);
+            atomic_fetch_add_explicit(&self->counters->published, 1, memory_order_relaxed);
         }
     } else {
         sl_warn("api: dropped a malformed EVENT_PUBLISH");
@@ -894,6 +887,7 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
         return SL_ENOMEM;
     }
     self->cfg = *cfg;
+    self->counters = cfg->counters ? cfg->counters : &self->own;
     int rc = SL_ENOMEM;
     for (size_t i = 0; i < cfg->n_binds; i++) {
         if (!(self->binds[i] = strdup(cfg->binds[i]))) {
@@ -972,7 +966,6 @@ int sl_api_spawn(sl_rt_t *rt, const sl_api_config_t *cfg, sl_actor_t **out)
             !(cfg->curve_clients_dir && *cfg->curve_clients_dir)) {
         return SL_EINVAL;
     }
-    memset(&s_slot, 0, sizeof(s_slot));
     sl_actor_spec_t spec = {
         .name = "api",
         .init = s_init,

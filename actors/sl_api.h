@@ -35,6 +35,7 @@ typedef struct {
     const char *services[SL_API_MAX_SERVICES]; /* endpoint services, for endpoints.list */
     size_t n_services;
     int64_t call_timeout_ms;   /* [10 s] deadline for an internal call */
+    struct sl_api_counters_t *counters; /* optional, borrowed: must outlive the actor */
     /* CURVE on both sockets (actors/sl_curve.h): the server's secret czmq
        certificate and a directory of allowed clients' public certificates;
        both set or both NULL/"" (off, the default). */
@@ -53,13 +54,19 @@ void sl_api_config_defaults(sl_api_config_t *cfg);
    strings in cfg are copied. */
 int sl_api_spawn(sl_rt_t *rt, const sl_api_config_t *cfg, sl_actor_t **out);
 
+/* Counters the api updates with relaxed atomics (also reported by the
+   `stats` op); readable from any thread with sl_api_counters_read. */
+typedef struct sl_api_counters_t {
+    _Atomic uint64_t requests;  /* client requests received */
+    _Atomic uint64_t errors;    /* replies with ok: false */
+    _Atomic uint64_t published; /* events sent on PUB */
+} sl_api_counters_t;
+
 typedef struct {
-    uint64_t requests;  /* client requests received */
-    uint64_t errors;    /* replies with ok: false */
-    uint64_t published; /* events sent on PUB */
+    uint64_t requests, errors, published;
 } sl_api_stats_t;
 
-/* Any thread. */
-void sl_api_stats(sl_actor_t *api, sl_api_stats_t *out);
+/* Any thread: a snapshot (NULL gives zeros). */
+void sl_api_counters_read(const sl_api_counters_t *counters, sl_api_stats_t *out);
 
 #endif

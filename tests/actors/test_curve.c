@@ -47,6 +47,7 @@ typedef struct {
     uint8_t rogue_public[32], rogue_secret[32]; /* not in clients/ */
     sl_rt_t *rt;
     sl_actor_t *api;
+    sl_api_counters_t counters; /* the api's, read by the test thread */
     sl_port_t *store; /* plays the store: sends EVENT_PUBLISH */
     void *cctx;       /* the clients' own context */
     void *socks[16];  /* every client socket, closed by teardown too */
@@ -85,6 +86,7 @@ static void s_api_config(fixture_t *f, sl_api_config_t *cfg)
     cfg->binds[0] = f->api_ep;
     cfg->pub_binds[0] = f->pub_ep;
     cfg->call_timeout_ms = 300;
+    cfg->counters = &f->counters;
     cfg->curve_secret_file = f->server_secret;
     cfg->curve_clients_dir = f->clients;
 }
@@ -282,7 +284,7 @@ static void s_publish(fixture_t *f, uint64_t seq)
 static uint64_t s_requests(fixture_t *f)
 {
     sl_api_stats_t st;
-    sl_api_stats(f->api, &st);
+    sl_api_counters_read(&f->counters, &st);
     return st.requests;
 }
 
