@@ -3,9 +3,9 @@
 #
 # Installs what is missing, builds, starts a mock fleet shaped like the
 # incident's (4 static, 3 dynamic, 2 performance, 2 ai replicas and a
-# generator, on the fleet's usual ports; analyses take seconds; one static
-# replica freezes (hangs and stops answering pings) and one dynamic replica
-# drops its connections mid-analysis), starts sluiced on its built-in
+# generator, on the fleet's usual ports; analyses take seconds; static
+# replica :2001 freezes (hangs and stops answering pings) and dynamic replica
+# :2002 drops its connections mid-analysis), starts sluiced on its built-in
 # defaults (only the data directory is a fresh temporary one), submits the
 # incident's pipeline (1 model x 3 templates x 4 analyzers), shows live
 # progress, prints the final per-task table and pipeline status, and stops
@@ -52,10 +52,11 @@ wait_for_line() {
 # The fleet's usual ports (DESIGN §7), so sluiced needs no service settings.
 replicas=()
 add() { replicas+=(--replica "$1:127.0.0.1:$2${3:+:$3}"); }
-add static-analyzer 2001; add static-analyzer 2051; add static-analyzer 2052
-add static-analyzer 2056 fault=freeze        # hangs; stops answering pings
-add dynamic-analyzer 2002; add dynamic-analyzer 2053
-add dynamic-analyzer 2057 fault=disconnect   # drops the connection mid-analysis
+# The troublemakers sit first in each list, where the first tasks land.
+add static-analyzer 2001 fault=freeze        # hangs; stops answering pings
+add static-analyzer 2051; add static-analyzer 2052; add static-analyzer 2056
+add dynamic-analyzer 2002 fault=disconnect   # drops the connection mid-analysis
+add dynamic-analyzer 2053; add dynamic-analyzer 2057
 add performance-tester 2003; add performance-tester 2054
 add ai-analyzer 2004; add ai-analyzer 2055
 add generator 2005
@@ -65,7 +66,8 @@ build/tools/sluice-mock-analyzer "${replicas[@]}" --latency 2000-6000 --progress
 pids+=($!)
 wait_for_line "$work/mock.log" '^ready'
 echo "demo: mock fleet up (pid ${pids[0]}): 11 analyzer replicas + generator;"
-echo "      static :2056 freezes, dynamic :2057 drops connections mid-analysis"
+echo "      static :2001 freezes (found by WebSocket ping/pong, ~30 s on the defaults),"
+echo "      dynamic :2002 drops connections mid-analysis (retried on another replica)"
 
 build/tools/sluiced --set sluice/data_dir="$work/data" >"$work/sluiced.log" 2>&1 &
 pids+=($!)
