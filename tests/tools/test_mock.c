@@ -724,6 +724,66 @@ static void test_mock_mux_concurrent_and_cancel(void **state)
     assert_int_equal(s_mock_stop(&m), 0);
 }
 
+/* latency=0:progress=0 (sluice-bench endpoint's setting): each id gets its
+   result alone, nothing before or after it, also in a burst (several
+   frames per writeable callback) and for an id the pre-rendered result
+   cannot take as is. */
+static void test_mock_mux_instant(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica",
+                                  "static-analyzer:127.0.0.1:0:proto=mux:latency=0:progress=0",
+                                  NULL),
+                     0);
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    const char *ids[] = {"i1", "i2", "q\"x", "i4", "i5", "i6"};
+    const int n = (int)(sizeof ids / sizeof ids[0]);
+    for (int i = 0; i < n; i++) {
+        char req[256];
+        json_t *r = json_pack("{s:s,s:s,s:i,s:[s],s:s}", "type", "static_analyze", "model_slug",
+                              "m", "app_number", i < 2 ? 1 : i, "tools", "bandit", "id", ids[i]);
+        char *text = json_dumps(r, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        snprintf(req, sizeof req, "%s", text);
+        free(text);
+        json_decref(r);
+        assert_int_equal(mock_ws_send_text(&ws, req), 0);
+    }
+    int got[6] = {0};
+    for (int k = 0; k < n; k++) {
+        json_t *j = s_recv_json(&ws, 3000);
+        assert_non_null(j);
+        assert_string_equal(s_str(j, "type"), "static_analysis_result");
+        assert_string_equal(s_str(j, "status"), "success");
+        const char *id = s_str(j, "id");
+        assert_non_null(id);
+        int which = -1;
+        for (int i = 0; i < n; i++) {
+            if (strcmp(id, ids[i]) == 0) {
+                which = i;
+            }
+        }
+        assert_true(which >= 0);
+        got[which]++;
+        json_t *a = json_object_get(j, "analysis");
+        assert_int_equal(json_integer_value(json_object_get(a, "app_number")),
+                         which < 2 ? 1 : which);
+        json_t *used = json_object_get(a, "tools_used");
+        assert_int_equal(json_array_size(used), 1);
+        assert_string_equal(json_string_value(json_array_get(used, 0)), "bandit");
+        assert_non_null(s_str(j, "timestamp"));
+        json_decref(j);
+    }
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(got[i], 1);
+    }
+    /* nothing else: no accepted, progress or heartbeat around the results */
+    json_t *extra = s_recv_json(&ws, 300);
+    assert_null(extra);
+    mock_ws_close(&ws);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
 static void test_mock_incident_fleet_and_bad_cli(void **state)
 {
     s_mock_t m;
@@ -979,6 +1039,7 @@ int main(void)
         cmocka_unit_test_teardown(test_mock_refuse_and_slow, s_teardown),
         cmocka_unit_test_teardown(test_mock_control_down_up, s_teardown),
         cmocka_unit_test_teardown(test_mock_mux_concurrent_and_cancel, s_teardown),
+        cmocka_unit_test_teardown(test_mock_mux_instant, s_teardown),
         cmocka_unit_test_teardown(test_mock_incident_fleet_and_bad_cli, s_teardown),
         cmocka_unit_test_teardown(test_mock_tls, s_teardown),
         cmocka_unit_test_teardown(test_mock_mux_faults, s_teardown),
