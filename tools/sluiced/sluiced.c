@@ -87,16 +87,19 @@ int main(int argc, char **argv)
                 code = 2;
             }
         } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            char *kv = argv[++i];
-            char *eq = strchr(kv, '=');
-            if (!eq) {
+            const char *kv = argv[++i];
+            const char *eq = strchr(kv, '=');
+            char key[256];
+            if (!eq || (size_t)(eq - kv) >= sizeof(key)) {
                 fprintf(stderr, "sluiced: --set wants KEY=VALUE, got '%s'\n", kv);
                 code = 1;
                 break;
             }
-            *eq = '\0';
-            if (sluice_set(s, kv, eq + 1)) {
-                fprintf(stderr, "sluiced: --set %s: %s\n", kv, sluice_error(s));
+            /* a copy of the key: argv stays as given (ps shows it) */
+            memcpy(key, kv, (size_t)(eq - kv));
+            key[eq - kv] = '\0';
+            if (sluice_set(s, key, eq + 1)) {
+                fprintf(stderr, "sluiced: --set %s: %s\n", key, sluice_error(s));
                 code = 2;
             }
         } else if (!strcmp(argv[i], "--print-config")) {
