@@ -1,5 +1,5 @@
 /*  sl_pipeline.c: the pipeline shard actor: spawn, recovery, message
-    dispatch, the client API ops and the watchdog protocol.
+    dispatch, the client API ops, the watchdog protocol and the drain.
 
     One actor thread per shard runs everything here and in
     sl_pipeline_fsm.c (the state machine). The shard owns its pipelines and
@@ -688,6 +688,34 @@ static void s_on_wd_scan(sl_pl_shard_t *sh, const sl_msg_t *msg)
     sl_mp_writer_fini(&w);
 }
 
+/* ---- drain (shutdown) ---------------------------------------------------- */
+
+static void s_on_drain(sl_pl_shard_t *sh, const sl_msg_t *msg)
+{
+    sl_pipeline_drain_t m = {0};
+    if (sl_pipeline_drain_decode(msg->body, msg->body_len, &m) < 0) {
+        sl_warn("%s: malformed PIPELINE_DRAIN from %s dropped", sh->name, msg->from);
+        return;
+    }
+    uint64_t in_flight = 0, held = 0;
+    sl_pl_drain_counts(sh, &in_flight, &held);
+    if (!sh->draining) {
+        sh->draining = true;
+        sl_info("%s: draining (%s): %llu attempts in flight, %llu tasks held back for the "
+                "next start",
+                sh->name, m.reason ? m.reason : "no reason given", (unsigned long long)in_flight,
+                (unsigned long long)held);
+    }
+    sl_pipeline_drain_clear(&m);
+    sl_pipeline_drain_reply_t r = {.in_flight = in_flight, .held = held};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (sl_pipeline_drain_reply_encode(&r, &buf, &len) == 0) {
+        sl_actor_reply(sh->self, msg, SL_MSG_PIPELINE_DRAIN_REPLY, buf, len);
+    }
+    free(buf);
+}
+
 static void s_on_wd_reconcile(sl_pl_shard_t *sh, const sl_msg_t *msg)
 {
     sl_wd_reconcile_t m = {0};
@@ -1055,6 +1083,9 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
         break;
     case SL_MSG_WD_RECONCILE:
         s_on_wd_reconcile(sh, msg);
+        break;
+    case SL_MSG_PIPELINE_DRAIN:
+        s_on_drain(sh, msg);
         break;
     default:
         sl_debug("%s: ignoring message type %u from %s", sh->name, msg->type, msg->from);

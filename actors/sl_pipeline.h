@@ -18,6 +18,11 @@
     that were queued/running are re-dispatched with the same attempt number
     (the interrupted attempt does not count), retry_wait tasks re-arm their
     backoff, deadlines continue from their stored wall-clock values.
+
+    Shutdown: a PIPELINE_DRAIN request (proto/sl_catalog.def) makes the
+    shard stop starting attempts until it is destroyed; attempts already
+    sent still end normally (results applied and persisted) and the reply
+    counts those still in flight. What was held back resumes by recovery.
 */
 #ifndef SL_PIPELINE_H
 #define SL_PIPELINE_H

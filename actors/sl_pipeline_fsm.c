@@ -795,6 +795,11 @@ static void s_on_retry(void *arg, uint64_t id)
     if (t->status != SL_TS_RETRY_WAIT || sl_pstatus_terminal(t->pipe->status)) {
         return;
     }
+    if (sh->draining) {
+        /* Stays retry_wait with its stored retry_at: recovery re-arms it
+           (already due) at the next start. Nothing to write. */
+        return;
+    }
     s_dispatch(t); /* keeps the slot it held while waiting */
     sl_pl_flush(sh, NULL, NULL);
 }
@@ -951,8 +956,8 @@ int sl_pl_pipe_create(sl_pl_pipe_t *p)
 
 void sl_pl_pipe_pump(sl_pl_pipe_t *p)
 {
-    if (!p->committed || sl_pstatus_terminal(p->status) || !p->plan) {
-        return;
+    if (!p->committed || sl_pstatus_terminal(p->status) || !p->plan || p->sh->draining) {
+        return; /* draining: pending tasks stay in the FIFO (and pending in the store) */
     }
     for (int k = 0; k < SL_TK__COUNT; k++) {
         uint32_t limit = k == SL_TK_GENERATION ? p->plan->gen_limit : p->plan->ana_limit;
@@ -1034,6 +1039,16 @@ void sl_pl_counts(const sl_pl_pipe_t *p, sl_pipeline_counts_t *c)
 uint32_t sl_pl_live_attempts(const sl_pl_pipe_t *p)
 {
     return p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING] + p->cnt[SL_TS_RETRY_WAIT];
+}
+
+void sl_pl_drain_counts(const sl_pl_shard_t *sh, uint64_t *in_flight, uint64_t *held)
+{
+    *in_flight = *held = 0;
+    for (size_t i = 0; i < sh->npipes; i++) {
+        const sl_pl_pipe_t *p = sh->pipes[i];
+        *in_flight += p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING];
+        *held += p->cnt[SL_TS_PENDING] + p->cnt[SL_TS_RETRY_WAIT];
+    }
 }
 
 void sl_pl_pipe_finalize(sl_pl_pipe_t *p, const char *why)

@@ -22,6 +22,11 @@
     - Concurrency limits: per pipeline and per stage kind, `live` counts tasks
       holding a slot (queued, running, retry_wait); pending tasks wait in a
       FIFO until a slot frees.
+    - Drain (PIPELINE_DRAIN, at shutdown): `draining` stops the two places
+      that start attempts, sl_pl_pipe_pump and the retry timer; everything
+      else (results, deadlines, the watchdog) runs as usual. Held-back tasks
+      keep their stored status (and a retry_wait task its retry_at), so the
+      next start's recovery dispatches them.
 */
 #ifndef SL_PIPELINE_INT_H
 #define SL_PIPELINE_INT_H
@@ -115,6 +120,7 @@ struct sl_pl_shard_t {
     uint64_t dropped_results;  /* stale/unknown attempt results */
     uint64_t store_errors;
     uint64_t retention_timer;
+    bool draining; /* PIPELINE_DRAIN seen: no new attempts until the shard stops */
 };
 
 /* ---- sl_pipeline_fsm.c ------------------------------------------------------------ */
@@ -171,6 +177,9 @@ void sl_pl_pipe_reconcile(sl_pl_pipe_t *p, const char *reason);
 void sl_pl_pipe_resume(sl_pl_pipe_t *p);
 void sl_pl_counts(const sl_pl_pipe_t *p, sl_pipeline_counts_t *c);
 uint32_t sl_pl_live_attempts(const sl_pl_pipe_t *p);
+/* Attempts sent with no result yet (queued + running tasks) and tasks held
+   back by a drain (pending + retry_wait), over the whole shard. */
+void sl_pl_drain_counts(const sl_pl_shard_t *sh, uint64_t *in_flight, uint64_t *held);
 
 /* Tasks */
 sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char *model,
