@@ -1481,6 +1481,146 @@ static void test_pipeline_recovery_resumes_without_rerun(void **state)
     assert_int_equal(s_nstarts(), 3);
 }
 
+/* PIPELINE_DRAIN: in_flight and held of the reply. */
+static void s_drain(s_fix_t *x, uint64_t *in_flight, uint64_t *held)
+{
+    sl_pipeline_drain_t m = {.reason = (char *)"test"};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_pipeline_drain_encode(&m, &buf, &len), 0);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(
+        sl_port_request(x->port, g_dest, SL_MSG_PIPELINE_DRAIN, buf, len, 5000, &reply), 0);
+    free(buf);
+    assert_int_equal(reply->type, SL_MSG_PIPELINE_DRAIN_REPLY);
+    sl_pipeline_drain_reply_t r = {0};
+    assert_int_equal(sl_pipeline_drain_reply_decode(reply->body, reply->body_len, &r), 0);
+    sl_msg_destroy(&reply);
+    *in_flight = r.in_flight;
+    *held = r.held;
+}
+
+/* The stored task record (decoded; caller clears). */
+static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec)
+{
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    assert_int_equal(s_stored(x, 2, tid, &val, &vlen), 0);
+    assert_int_equal(sl_task_rec_decode(val, vlen, rec), 0);
+    free(val);
+}
+
+/* App 1's first attempt fails (transport, retried after a backoff); apps 2
+   and 3 are held at the endpoint until released; the rest succeed. */
+static int s_script_drain(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    if (m->app_number == 1 && m->attempt == 1) {
+        *err = "connection reset";
+        return SL_OUT_TRANSPORT;
+    }
+    return m->app_number == 2 || m->app_number == 3 ? HOLD : SL_OUT_SUCCESS;
+}
+
+static void test_pipeline_drain_holds_back_and_resumes(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_drain);
+    s_spawn_shard(x);
+    /* 5 static tasks, 3 at a time: t0 fails and waits 0..30 s to retry,
+       t1 and t2 run, t3 and t4 wait for a slot. */
+    char pid[SL_PIPELINE_ID_MAX];
+    snprintf(pid, sizeof(pid), "%s",
+             s_start(x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                        "[{\"model\": \"m\", \"app_number\": 1}, {\"model\": \"m\", "
+                        "\"app_number\": 2}, {\"model\": \"m\", \"app_number\": 3}, {\"model\": "
+                        "\"m\", \"app_number\": 4}, {\"model\": \"m\", \"app_number\": 5}]}, "
+                        "\"analysis\": {\"tools\": [\"bandit\"], \"options\": "
+                        "{\"max_concurrent_tasks\": 3}}, \"retry\": {\"max_attempts\": 3, "
+                        "\"initial\": 30, \"max\": 30}}"));
+    char tid[5][64];
+    for (int i = 0; i < 5; i++) {
+        snprintf(tid[i], sizeof(tid[i]), "%s-t%04d", pid, i);
+    }
+    s_wait_starts(3);
+    s_wait_stored_status(x, tid[0], "retry_wait");
+    sl_task_rec_t rec;
+    s_stored_task(x, tid[0], &rec);
+    int64_t retry_at = rec.retry_at_ms;
+    sl_task_rec_clear(&rec);
+    /* The seeded jitter keeps the retry in the future (else it went out). */
+    assert_true(retry_at > sl_clock_wall_ms(x->clock));
+    assert_int_equal(s_nstarts(), 3);
+
+    uint64_t in_flight = 0, held = 0;
+    s_drain(x, &in_flight, &held);
+    assert_int_equal(in_flight, 2); /* t1, t2 */
+    assert_int_equal(held, 3);      /* t0 retry_wait, t3 and t4 pending */
+
+    /* The backoff runs out during the drain: t0 keeps waiting. */
+    sl_rt_advance(x->rt, 31000);
+    s_pview_t v;
+    for (double until = s_mono() + 0.2; s_mono() < until;) {
+        s_view(x, pid, &v);
+        s_pause();
+    }
+    assert_int_equal(s_nstarts(), 3);
+    assert_string_equal(v.tasks[0].status, "retry_wait");
+
+    /* The attempts in flight end: applied and persisted, but their slots
+       start nothing. */
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    for (double until = s_mono() + WAIT_S; s_mono() < until && in_flight > 0; s_pause()) {
+        s_drain(x, &in_flight, &held); /* asking again only answers */
+    }
+    assert_int_equal(in_flight, 0);
+    assert_int_equal(held, 3);
+    s_wait_stored_status(x, tid[1], "succeeded");
+    s_wait_stored_status(x, tid[2], "succeeded");
+    assert_int_equal(s_wait_stored(x, 4, tid[1], NULL, NULL), 0);
+    assert_int_equal(s_wait_stored(x, 4, tid[2], NULL, NULL), 0);
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running");
+    assert_int_equal(v.succeeded, 2);
+    assert_int_equal(v.running, 0);
+    assert_int_equal(v.queued, 3);
+    assert_string_equal(v.tasks[3].status, "pending");
+    assert_string_equal(v.tasks[4].status, "pending");
+    assert_int_equal(s_nstarts(), 3);
+    /* What the next start reads: t0 still waits for the same moment. */
+    s_wait_stored_status(x, tid[0], "retry_wait");
+    s_stored_task(x, tid[0], &rec);
+    assert_int_equal(rec.retry_at_ms, retry_at);
+    assert_int_equal(rec.attempts, 1);
+    sl_task_rec_clear(&rec);
+    s_wait_stored_status(x, tid[3], "pending");
+
+    /* Stop and start again on the same store: the held-back tasks go out
+       (t0's retry is overdue), the finished ones are not re-run. */
+    sl_actor_destroy(&x->shard);
+    s_spawn_shard(x);
+    sl_rt_advance(x->rt, 1);
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(s_nstarts(), 6);
+    pthread_mutex_lock(&g_mu);
+    bool seen[5] = {false};
+    for (int i = 3; i < 6; i++) {
+        int t = -1;
+        for (int k = 0; k < 5; k++) {
+            t = strcmp(g_starts[i].task_id, tid[k]) == 0 ? k : t;
+        }
+        assert_true(t == 0 || t == 3 || t == 4);
+        assert_false(seen[t]);
+        seen[t] = true;
+        assert_int_equal(g_starts[i].attempt, t == 0 ? 2 : 1);
+    }
+    pthread_mutex_unlock(&g_mu);
+    assert_int_equal(v.succeeded, 5);
+    assert_int_equal(v.tasks[0].attempts, 2);
+    for (int i = 1; i < 5; i++) {
+        assert_int_equal(v.tasks[i].attempts, 1);
+    }
+}
+
 static void test_pipeline_bad_requests_change_nothing(void **state)
 {
     s_fix_t *x = *state;
@@ -1609,6 +1749,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_missing_endpoint_parks_tasks, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_survives_damaged_records, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_drain_holds_back_and_resumes, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_bad_requests_change_nothing, s_setup,
                                         s_teardown),
