@@ -390,46 +390,41 @@ fail:
     return rc;
 }
 
-/* Sums the live attempts the shards report (WD_SCAN). */
-static int s_live_attempts(sluice_t *self, sl_port_t *port)
+/* One PIPELINE_DRAIN round over the shards: the first round stops their
+   dispatching, every round asks again. in_flight[i] keeps shard i's last
+   answer (a shard that does not answer in time keeps its previous count);
+   returns the sum, and *all false when some shard did not answer. */
+static int64_t s_drain_round(sluice_t *self, sl_port_t *port, int64_t timeout_ms,
+                             int64_t *in_flight, uint64_t *held, bool *all)
 {
-    int live = 0;
+    sl_pipeline_drain_t m = {.reason = (char *)"shutdown"};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int64_t sum = 0;
+    *all = true;
+    *held = 0;
+    if (sl_pipeline_drain_encode(&m, &buf, &len)) {
+        *all = false;
+        return 0;
+    }
     for (int i = 0; i < self->n_shards; i++) {
         char name[SL_NAME_MAX];
         snprintf(name, sizeof(name), "pipeline.%d", i);
-        sl_wd_scan_t scan = {0};
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        if (sl_wd_scan_encode(&scan, &buf, &len)) {
-            continue;
-        }
         sl_msg_t *reply = NULL;
-        if (sl_port_request(port, name, SL_MSG_WD_SCAN, buf, len, 1000, &reply) == 0) {
-            sl_wd_report_t rep = {0};
-            if (sl_wd_report_decode(reply->body, reply->body_len, &rep) == 0 && rep.pipelines.len) {
-                sl_mp_reader_t r;
-                uint32_t n = 0;
-                sl_mp_reader_init(&r, rep.pipelines.ptr, rep.pipelines.len);
-                if (sl_mp_read_array(&r, &n) == 0) {
-                    for (uint32_t p = 0; p < n; p++) {
-                        const uint8_t *item = NULL;
-                        size_t item_len = 0;
-                        int64_t attempts = 0;
-                        if (sl_mp_read_raw(&r, &item, &item_len)) {
-                            break;
-                        }
-                        if (sl_mp_map_get_int(item, item_len, "live_attempts", &attempts) == 0) {
-                            live += (int)attempts;
-                        }
-                    }
-                }
-            }
-            sl_wd_report_clear(&rep);
-            sl_msg_destroy(&reply);
+        sl_pipeline_drain_reply_t r = {0};
+        int rc = sl_port_request(port, name, SL_MSG_PIPELINE_DRAIN, buf, len, timeout_ms, &reply);
+        if (rc == 0 && sl_pipeline_drain_reply_decode(reply->body, reply->body_len, &r) == 0) {
+            in_flight[i] = (int64_t)r.in_flight;
+            *held += r.held;
+        } else {
+            *all = false;
         }
-        free(buf);
+        sl_pipeline_drain_reply_clear(&r);
+        sl_msg_destroy(&reply);
+        sum += in_flight[i];
     }
-    return live;
+    free(buf);
+    return sum;
 }
 
 int sluice_drain(sluice_t *self, int64_t grace_ms)
@@ -442,27 +437,45 @@ int sluice_drain(sluice_t *self, int64_t grace_ms)
     }
     sl_actor_destroy(&self->api);
     sl_port_t *port = sl_port_new(self->rt, "sluice.drain");
-    if (!port) {
+    int64_t *in_flight = calloc((size_t)(self->n_shards > 0 ? self->n_shards : 1), sizeof(int64_t));
+    if (!port || !in_flight) {
+        sl_port_destroy(&port);
+        free(in_flight);
         return 0;
     }
     sl_clock_t *clock = sl_rt_clock(self->rt);
     int64_t deadline = sl_clock_now(clock) + grace_ms;
-    int live = s_live_attempts(self, port);
-    while (live > 0 && sl_clock_now(clock) < deadline) {
+    bool all = false;
+    uint64_t held = 0;
+    /* The first round waits for every shard whatever the grace: it is what
+       stops the dispatching. */
+    int64_t live = s_drain_round(self, port, 1000, in_flight, &held, &all);
+    sl_info("sluice: draining: %lld attempts in flight, %llu tasks held back for the next start",
+            (long long)live, (unsigned long long)held);
+    for (int64_t left; (live > 0 || !all) && (left = deadline - sl_clock_now(clock)) > 0;) {
         sl_msg_t *ignored = NULL;
-        /* the wait between polls: a receive that nobody answers, bounded */
-        if (sl_port_recv(port, 200, &ignored) == 0) {
+        /* the wait between polls: a receive that nobody answers, bounded
+           (it also discards a reply that came after its request gave up) */
+        if (sl_port_recv(port, left < 200 ? left : 200, &ignored) == 0) {
             sl_msg_destroy(&ignored);
         }
-        live = s_live_attempts(self, port);
+        left = deadline - sl_clock_now(clock);
+        int64_t timeout = left < 100 ? 100 : left > 1000 ? 1000 : left;
+        live = s_drain_round(self, port, timeout, in_flight, &held, &all);
     }
     sl_port_destroy(&port);
+    free(in_flight);
     if (live > 0) {
-        sl_warn("sluice: %d attempts still running after the %lld ms grace period; they resume "
+        sl_warn("sluice: %lld attempts still running after the %lld ms grace period; they resume "
                 "at the next start",
-                live, (long long)grace_ms);
+                (long long)live, (long long)grace_ms);
+    } else if (!all) {
+        sl_warn("sluice: a pipeline shard did not answer the drain; its work resumes at the "
+                "next start");
+    } else {
+        sl_info("sluice: drained: every running attempt ended");
     }
-    return live;
+    return (int)(live > INT32_MAX ? INT32_MAX : live);
 }
 
 void sluice_destroy(sluice_t **p)

@@ -61,10 +61,15 @@ void sluice_on_fatal(sluice_t *self, sluice_fatal_fn *fn, void *arg);
    that cannot be bound, ...); on failure nothing is left running. */
 int sluice_start(sluice_t *self);
 
-/* Graceful stop, step one: closes the API (no new work) and waits up to
-   grace_ms (< 0: the configured sluice/shutdown_grace_ms) for running
-   attempts to end. Returns how many attempts were
-   still running when it gave up (they resume at the next start). */
+/* Graceful stop, step one: closes the API (no new work), tells every
+   pipeline shard to start no further attempts (pending tasks and retries
+   that come due are held back), and waits up to grace_ms (< 0: the
+   configured sluice/shutdown_grace_ms) for the attempts already running at
+   the analyzers to end; their results are persisted as usual. Blocks the
+   caller; call it once, then sluice_destroy. Returns how many attempts were
+   still running when it gave up (0 when all ended). Everything unfinished,
+   the held-back tasks and the cut-off attempts, resumes at the next start
+   on the same data directory. */
 int sluice_drain(sluice_t *self, int64_t grace_ms);
 
 /* Stops everything that runs and frees. Accepts NULL; nulls *p. */
