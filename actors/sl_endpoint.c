@@ -200,6 +200,49 @@ static void s_breaker_arm(sl_ep_replica_t *r)
     r->btimer_due = due;
 }
 
+/* Sends ev (events = [[topic, body]]) to the store as a fire-and-forget
+   STORE_WRITE; no store running is fine. */
+static void s_store_events(sl_ep_t *ep, sl_mp_writer_t *ev)
+{
+    if (sl_mp_writer_error(ev) == 0) {
+        sl_store_write_t sw = {0};
+        sw.events.ptr = (uint8_t *)sl_mp_writer_data(ev);
+        sw.events.len = sl_mp_writer_len(ev);
+        if (sl_store_write_write(&sw, &ep->w) == 0) {
+            s_send_writer(ep, ep->store, SL_MSG_STORE_WRITE);
+        }
+        sl_mp_writer_reset(&ep->w);
+    }
+}
+
+/* endpoint.health: a replica is healthy while its breaker is closed. Only
+   changes are sent, never the initial "healthy" of a new endpoint (every
+   replica starts healthy; endpoints.list gives the current state): so a
+   monitor sees one event when a replica goes bad (the breaker opens) and one
+   when it is back (the half-open probe succeeded). A failed probe re-opens a
+   breaker that is already unhealthy: no event. */
+static void s_health_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr)
+{
+    sl_ep_t *ep = r->ep;
+    bool healthy = tr->to == SL_BREAKER_CLOSED;
+    if (healthy != r->unhealthy) {
+        return; /* no change */
+    }
+    r->unhealthy = !healthy;
+    sl_mp_writer_t ev;
+    sl_mp_writer_init(&ev);
+    sl_mp_write_array(&ev, 1);
+    sl_mp_write_array(&ev, 2);
+    sl_mp_write_str(&ev, "endpoint.health");
+    sl_mp_write_map(&ev, 4);
+    sl_mp_kv_str(&ev, "service", ep->service);
+    sl_mp_kv_str(&ev, "replica", r->url);
+    sl_mp_kv_bool(&ev, "healthy", healthy);
+    sl_mp_kv_str(&ev, "reason", tr->reason);
+    s_store_events(ep, &ev);
+    sl_mp_writer_fini(&ev);
+}
+
 void sl_ep_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr)
 {
     sl_ep_t *ep = r->ep;
@@ -207,7 +250,6 @@ void sl_ep_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr
     const char *from = sl_breaker_state_name(tr->from), *to = sl_breaker_state_name(tr->to);
     sl_info("%s: breaker %s %s -> %s (%s)", ep->name, r->url, from, to, tr->reason);
 
-    /* Fire-and-forget event for the store: events = [[topic, body]]. */
     sl_mp_writer_t ev;
     sl_mp_writer_init(&ev);
     sl_mp_write_array(&ev, 1);
@@ -219,16 +261,9 @@ void sl_ep_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr
     sl_mp_kv_str(&ev, "from", from);
     sl_mp_kv_str(&ev, "to", to);
     sl_mp_kv_str(&ev, "reason", tr->reason);
-    if (sl_mp_writer_error(&ev) == 0) {
-        sl_store_write_t sw = {0};
-        sw.events.ptr = (uint8_t *)sl_mp_writer_data(&ev);
-        sw.events.len = sl_mp_writer_len(&ev);
-        if (sl_store_write_write(&sw, &ep->w) == 0) {
-            s_send_writer(ep, ep->store, SL_MSG_STORE_WRITE);
-        }
-        sl_mp_writer_reset(&ep->w);
-    }
+    s_store_events(ep, &ev);
     sl_mp_writer_fini(&ev);
+    s_health_changed(r, tr);
 
     s_breaker_arm(r);
     if (tr->to == SL_BREAKER_HALF_OPEN) {

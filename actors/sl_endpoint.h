@@ -21,7 +21,11 @@
       ENDPOINT_STATUS  request; answered with ENDPOINT_STATUS_REPLY.
     It sends every breaker transition to "store" as a fire-and-forget
     STORE_WRITE holding one "endpoint.breaker" event (no store running is
-    fine).
+    fine), and, in a second one, an "endpoint.health" event {service,
+    replica, healthy, reason} when the transition flips the replica's
+    health: unhealthy when the breaker opens, healthy when the half-open
+    probe closes it. Only changes: a new endpoint's replicas are healthy
+    without an event.
 
     Every timeout runs on the runtime clock (sl_actor_now/sl_actor_timer), so
     tests use short configured timeouts or a manual clock.
@@ -71,7 +75,7 @@ typedef struct {
     uint32_t max_in_flight;        /* bulkhead per replica [2] */
     uint32_t queue_max;            /* bounded service queue [1000] */
     uint32_t progress_max_per_sec; /* ATTEMPT_PROGRESS per task per second [2] */
-    const char *store;             /* mailbox for breaker events ["store"] */
+    const char *store;             /* mailbox for breaker/health events ["store"] */
     const char *parent;            /* told of the actor's exit [NULL] */
 } sl_endpoint_config_t;
 

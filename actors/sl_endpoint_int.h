@@ -88,6 +88,7 @@ struct sl_ep_replica {
     double ewma_ms;
     uint64_t btimer; /* breaker timer */
     int64_t btimer_due;
+    bool unhealthy; /* as last sent in endpoint.health: breaker not closed */
     /* mux */
     int mux_state; /* 0 none, 1 connecting, 2 open, 3 closing */
     int64_t m_connect, m_ping, m_pong;
@@ -147,8 +148,9 @@ void sl_ep_progress(sl_ep_attempt_t *a, const char *stage, const char *message, 
                     double pct, const uint8_t *data, size_t data_len, const char *checkpoint,
                     bool arms);
 sl_ep_attempt_t *sl_ep_find_id(sl_ep_t *ep, const char *id);
-/* Emits the transition (log, store event), re-arms the breaker timer,
-   starts a probe on half_open and pumps on closed. */
+/* Emits the transition (log, endpoint.breaker event, endpoint.health event
+   when the replica's health flips), re-arms the breaker timer, starts a
+   probe on half_open and pumps on closed. */
 void sl_ep_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr);
 
 /* ---- sl_endpoint_conn.c --------------------------------------------- */

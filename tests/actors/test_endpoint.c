@@ -212,6 +212,7 @@ typedef struct {
     sl_port_t *owner;
     sl_actor_t *ep;
     sl_actor_t *progress;
+    sl_port_t *store; /* a fake store, when a test needs one */
     int progress_port;
     s_fleet_t fleet;
 } s_ctx_t;
@@ -233,6 +234,7 @@ static int s_teardown(void **state)
     s_ctx_t *c = *state;
     sl_actor_destroy(&c->ep);
     sl_actor_destroy(&c->progress);
+    sl_port_destroy(&c->store);
     sl_port_destroy(&c->owner);
     sl_rt_destroy(&c->rt);
     s_fleet_stop(&c->fleet);
@@ -648,6 +650,133 @@ static void test_endpoint_breaker_opens_and_traffic_moves(void **state)
     assert_true(sl_mp_str_eq(v, vl, "static-analyzer"));
     sl_store_write_clear(&w);
     sl_port_destroy(&store);
+}
+
+/* The next event the endpoint sent to the fake store: its topic and a copy
+   of its body (caller frees). The endpoint sends one event per STORE_WRITE,
+   fire-and-forget. */
+static void s_store_event(sl_port_t *store, int64_t timeout_ms, char *topic, size_t tsize,
+                          uint8_t **body, size_t *blen)
+{
+    sl_msg_t *m = NULL;
+    if (sl_port_recv(store, timeout_ms, &m) != 0) {
+        fail_msg("no event at the store within %lld ms", (long long)timeout_ms);
+    }
+    assert_int_equal(m->type, SL_MSG_STORE_WRITE);
+    assert_false(m->flags & SL_MSG_F_REQUEST);
+    sl_store_write_t w = {0};
+    assert_int_equal(sl_store_write_decode(m->body, m->body_len, &w), 0);
+    sl_msg_destroy(&m);
+    assert_int_equal(w.ops.len, 0);
+    sl_mp_reader_t rd;
+    sl_mp_reader_init(&rd, w.events.ptr, w.events.len);
+    uint32_t n = 0, two = 0;
+    assert_int_equal(sl_mp_read_array(&rd, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sl_mp_read_array(&rd, &two), 0);
+    assert_int_equal(two, 2);
+    const char *t;
+    size_t tl;
+    const uint8_t *p;
+    assert_int_equal(sl_mp_read_str(&rd, &t, &tl), 0);
+    snprintf(topic, tsize, "%.*s", (int)tl, t);
+    assert_int_equal(sl_mp_read_raw(&rd, &p, blen), 0);
+    *body = malloc(*blen);
+    assert_non_null(*body);
+    memcpy(*body, p, *blen);
+    sl_store_write_clear(&w);
+}
+
+static bool s_body_is(const uint8_t *body, size_t blen, const char *key, const char *want)
+{
+    const char *v;
+    size_t vl;
+    return sl_mp_map_get_str(body, blen, key, &v, &vl) == 0 && sl_mp_str_eq(v, vl, want);
+}
+
+/* endpoint.health {service, replica, healthy, reason}, checked field by field. */
+static void s_check_health(const uint8_t *body, size_t blen, const char *url, bool healthy,
+                           const char *reason)
+{
+    bool h = !healthy;
+    assert_true(s_body_is(body, blen, "service", "static-analyzer"));
+    assert_true(s_body_is(body, blen, "replica", url));
+    assert_int_equal(sl_mp_map_get_bool(body, blen, "healthy", &h), 0);
+    assert_int_equal(h, healthy);
+    if (!s_body_is(body, blen, "reason", reason)) {
+        fail_msg("endpoint.health: want reason %s", reason);
+    }
+}
+
+static void test_endpoint_health_events(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:latency=10"};
+    s_fleet_start(&c->fleet, NULL, specs, 1);
+    sl_endpoint_config_t cfg;
+    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    cfg.queue_timeout_ms = 200;
+    c->store = sl_port_new(c->rt, "store"); /* plays the store */
+    assert_non_null(c->store);
+    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    const char *url = c->fleet.url[0];
+    /* A healthy replica is not announced: only changes are events. */
+    s_start(c, "static-analyzer", "p0001-t0080", 1, NULL);
+    sl_attempt_result_t r;
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+    sl_attempt_result_clear(&r);
+    sl_msg_t *m = NULL;
+    assert_int_equal(sl_port_recv(c->store, 100, &m), SL_ETIMEOUT);
+
+    char reply[256], cmd[256], topic[64];
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    snprintf(cmd, sizeof cmd, "down %s", url);
+    s_control(&c->fleet, cmd, reply, sizeof reply);
+    for (int i = 0; i < 3; i++) {
+        char task[32];
+        snprintf(task, sizeof task, "p0001-t%04d", i + 81);
+        s_start(c, "static-analyzer", task, 1, NULL);
+        s_result(c, 5000, &r, NULL);
+        assert_int_equal(r.outcome, SL_OUT_TRANSPORT);
+        sl_attempt_result_clear(&r);
+    }
+    /* The breaker opens: its event, then the replica turns unhealthy. */
+    s_store_event(c->store, 2000, topic, sizeof topic, &body, &blen);
+    assert_string_equal(topic, "endpoint.breaker");
+    assert_true(s_body_is(body, blen, "to", "open"));
+    free(body);
+    s_store_event(c->store, 2000, topic, sizeof topic, &body, &blen);
+    assert_string_equal(topic, "endpoint.health");
+    s_check_health(body, blen, url, false, "consecutive_failures");
+    free(body);
+    /* Still down: the probe fails and the breaker re-opens; the replica was
+       unhealthy already, so no second endpoint.health. */
+    bool probe_failed = false;
+    while (!probe_failed) {
+        s_store_event(c->store, 3000, topic, sizeof topic, &body, &blen);
+        assert_string_equal(topic, "endpoint.breaker");
+        probe_failed = s_body_is(body, blen, "reason", "probe_failed");
+        free(body);
+    }
+    /* Back up: the next probe closes the breaker, the replica is healthy. */
+    snprintf(cmd, sizeof cmd, "up %s", url);
+    s_control(&c->fleet, cmd, reply, sizeof reply);
+    bool closed = false;
+    for (;;) {
+        s_store_event(c->store, 5000, topic, sizeof topic, &body, &blen);
+        if (strcmp(topic, "endpoint.health") == 0) {
+            break;
+        }
+        assert_string_equal(topic, "endpoint.breaker");
+        closed = s_body_is(body, blen, "to", "closed");
+        free(body);
+    }
+    assert_true(closed); /* right after the breaker event that closed it */
+    s_check_health(body, blen, url, true, "probe_succeeded");
+    free(body);
+    assert_int_equal(sl_port_recv(c->store, 100, &m), SL_ETIMEOUT);
 }
 
 static void test_endpoint_half_open_probe_closes(void **state)
@@ -1191,6 +1320,7 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_breaker_opens_and_traffic_moves, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_health_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_half_open_probe_closes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_retry_goes_elsewhere, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_bulkhead_and_queue, s_setup, s_teardown),
