@@ -17,6 +17,9 @@
     - second_daemon: a second sluiced on a held data dir exits 3, clearly.
     - sigterm_resume: SIGTERM mid-pipeline exits 0; the restarted daemon
       finishes the pipeline without re-running any committed task.
+    - sigterm_drain: with a long enough grace period the attempts running
+      at SIGTERM finish in the stopping daemon (once), nothing new starts
+      while it drains, and the held-back tasks run after the restart.
     - bad_requests: malformed and invalid requests get error replies and
       change nothing; list_bad_status: an invalid pipeline.list filter too.
 */
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -735,6 +739,167 @@ static void test_daemon_sigterm_resume(void **state)
     assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
 }
 
+/* The wall time (ms) at which the first stop's shards began to drain: the
+   latest "draining (shutdown)" log line before the first "sluiced:
+   stopped" (lines start with an ISO-8601 UTC time), or -1. */
+static int64_t s_drain_began(const char *log)
+{
+    char *text = e2e_read_file(log);
+    int64_t latest = -1;
+    char *end = text ? strstr(text, "sluiced: stopped") : NULL;
+    for (char *line = text; line && line < end;
+         line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+        char *nl = strchr(line, '\n');
+        char *hit = strstr(line, ": draining (shutdown)");
+        struct tm tm = {0};
+        int ms = 0;
+        if (hit && (!nl || hit < nl) &&
+            sscanf(line, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                   &tm.tm_min, &tm.tm_sec, &ms) == 7) {
+            tm.tm_year -= 1900;
+            tm.tm_mon -= 1;
+            int64_t t = (int64_t)timegm(&tm) * 1000 + ms;
+            latest = t > latest ? t : latest;
+        }
+    }
+    free(text);
+    return latest;
+}
+
+/* A grace period long enough: the attempts running at SIGTERM finish in the
+   old daemon (results committed, no second attempt), nothing new starts
+   during the drain, and the held-back tasks run after the restart. */
+static void test_daemon_sigterm_drain(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    e2e_args_add(&m, "--fleet");
+    e2e_args_add(&m, "incident");
+    e2e_args_add(&m, "--latency");
+    e2e_args_add(&m, "3000-6000");
+    e2e_args_add(&m, "--progress");
+    e2e_args_add(&m, "700");
+    e2e_args_add(&m, "--time-scale");
+    e2e_args_add(&m, "0.1");
+    s_start_mock(fx, &m);
+    e2e_args_t d = {0};
+    s_short_timeouts(&d);
+    e2e_args_add(&d, "--set");
+    e2e_args_add(&d, "sluice/shutdown_grace_ms=10000");
+    s_start_daemon(fx, &d);
+
+    /* 3 generations, then 12 analyses 4 at a time */
+    char *id = s_start_pipeline(fx, s_incident_request());
+    json_t *p = NULL;
+    int64_t deadline = e2e_now_ms() + 20000;
+    for (;;) {
+        json_decref(p);
+        p = e2e_pipeline_get(fx->api, id);
+        assert_non_null(p);
+        assert_false(e2e_pstatus_terminal(s_str(p, "status")));
+        if (e2e_count_tasks(p, "analysis", "succeeded") >= 1 &&
+            e2e_count_tasks(p, "analysis", "running") + e2e_count_tasks(p, "analysis", "queued") >=
+                1 &&
+            e2e_count_tasks(p, "analysis", "pending") >= 2) {
+            break;
+        }
+        assert_true(e2e_now_ms() < deadline);
+        e2e_nap(10);
+    }
+    /* The attempts in flight now (more may start before the signal lands). */
+    char live[16][128];
+    size_t nlive = 0, i;
+    json_t *t;
+    json_array_foreach(json_object_get(p, "tasks"), i, t)
+    {
+        const char *st = s_str(t, "status");
+        if ((!strcmp(st, "queued") || !strcmp(st, "running")) && nlive < 16) {
+            snprintf(live[nlive++], sizeof(live[0]), "%s", s_str(t, "id"));
+        }
+    }
+    json_decref(p);
+    p = NULL;
+    assert_true(nlive >= 1);
+
+    int64_t t_term = e2e_wall_ms();
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    e2e_proc_free(&fx->d);
+    assert_true(e2e_file_contains(fx->log_d, "drained: every running attempt ended"));
+    assert_true(e2e_file_contains(fx->log_d, "sluiced: stopped"));
+    fprintf(stderr, "SIGTERM with %zu attempts in flight; drained in %lld ms\n", nlive,
+            (long long)(e2e_wall_ms() - t_term));
+    int64_t t_drain = s_drain_began(fx->log_d);
+    assert_true(t_drain >= t_term - 1000);
+
+    int64_t t_restart = e2e_wall_ms();
+    s_short_timeouts(&d);
+    s_start_daemon(fx, &d);
+    p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    if (!p) {
+        json_t *last = e2e_pipeline_get(fx->api, id);
+        s_print_pipeline(last);
+        json_decref(last);
+    }
+    assert_non_null(p);
+    if (strcmp(s_str(p, "status"), "completed")) {
+        s_print_pipeline(p);
+    }
+    assert_string_equal(s_str(p, "status"), "completed");
+
+    uint64_t last_seq = 0;
+    json_t *events = e2e_events_all(fx->api, &last_seq);
+    assert_non_null(events);
+    /* The ones in flight at the signal ended in the old daemon, once. */
+    for (size_t k = 0; k < nlive; k++) {
+        json_t *full = s_task_get(fx, live[k]);
+        assert_string_equal(s_str(full, "status"), "succeeded");
+        assert_int_equal(s_int(full, "attempts"), 1);
+        json_t *hist = json_object_get(full, "history");
+        assert_int_equal(json_array_size(hist), 1);
+        assert_true(s_int(json_array_get(hist, 0), "ended_at") < t_restart);
+        json_decref(full);
+        int sent = 0;
+        size_t j;
+        json_t *ev;
+        json_array_foreach(events, j, ev)
+        {
+            sent += !strcmp(s_str(ev, "topic"), "task.status") &&
+                    !strcmp(s_str(ev, "task_id"), live[k]) &&
+                    !strcmp(s_str(ev, "status"), "queued");
+        }
+        assert_int_equal(sent, 1);
+        json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", live[k]);
+        assert_true(e2e_ok(r));
+        assert_true(strlen(s_str(r, "result")) > 0);
+        json_decref(r);
+    }
+    /* Nothing started while draining; some tasks were held back and ran
+       after the restart. Every task took one attempt. */
+    int after = 0;
+    json_array_foreach(json_object_get(p, "tasks"), i, t)
+    {
+        assert_int_equal(s_int(t, "attempts"), 1);
+        json_t *full = s_task_get(fx, s_str(t, "id"));
+        json_t *hist = json_object_get(full, "history");
+        assert_int_equal(json_array_size(hist), 1);
+        int64_t started = s_int(json_array_get(hist, 0), "started_at");
+        if (started >= t_restart) {
+            after++;
+        } else if (started > t_drain) {
+            fprintf(stderr, "%s started %lld ms into the drain\n", s_str(t, "id"),
+                    (long long)(started - t_drain));
+            fail();
+        }
+        json_decref(full);
+    }
+    fprintf(stderr, "%d tasks held back, run after the restart\n", after);
+    assert_true(after >= 2);
+    json_decref(events);
+    json_decref(p);
+    free(id);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
 /* ---- (e) bad requests change nothing -------------------------------------------------------- */
 
 static void s_expect_error(s_fx_t *fx, json_t *r, const char *what, const char *code)
@@ -923,6 +1088,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_list_bad_status, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_sigterm_drain, s_setup, s_teardown),
     };
     if (getenv("E2E_FILTER")) {
         cmocka_set_test_filter(getenv("E2E_FILTER"));
