@@ -5,9 +5,10 @@
     public embedding API and waits for SIGTERM or SIGINT. Signals are blocked
     in every thread (the mask is set before any thread starts) and taken
     synchronously here with sigwait, so no handler runs inside the actors.
-    On a signal: stop taking work, let running attempts finish up to the
-    grace period, stop everything (the store commits last), exit 0. What did
-    not finish resumes at the next start.
+    On a signal: stop taking work and starting attempts (sluice_drain), let
+    the running attempts finish up to the grace period, stop everything (the
+    store commits last), exit 0. What did not finish or was held back
+    resumes at the next start.
 
     Exit codes: 0 clean stop, 1 usage, 2 configuration error, 3 could not
     start (e.g. the data directory is held by another sluiced).
