@@ -545,27 +545,27 @@ static void s_attempt_timer_fn(void *arg, uint64_t id)
     if (a->d_queue <= now) {
         ep->c.queue_timeouts++;
         sl_ep_finish(a, SL_OUT_QUEUE_TIMEOUT, NULL, NULL, 0, NULL,
-                     "queue_timeout: no replica slot within %" PRId64 " ms", a->queue_timeout);
+                     "no replica slot within %" PRId64 " ms", a->queue_timeout);
         return;
     }
     if (a->d_connect <= now) {
         sl_ep_finish(a, SL_OUT_CONNECT_TIMEOUT, NULL, NULL, 0, NULL,
-                     "connect_timeout: no handshake within %" PRId64 " ms", ep->connect_timeout);
+                     "no handshake within %" PRId64 " ms", ep->connect_timeout);
         return;
     }
     if (a->d_pong <= now) {
-        sl_ep_finish(a, SL_OUT_PONG_TIMEOUT, NULL, NULL, 0, NULL,
-                     "pong_timeout: no pong within %" PRId64 " ms", ep->pong_timeout);
+        sl_ep_finish(a, SL_OUT_PONG_TIMEOUT, NULL, NULL, 0, NULL, "no pong within %" PRId64 " ms",
+                     ep->pong_timeout);
         return;
     }
     if (a->d_stall <= now) {
         sl_ep_finish(a, SL_OUT_PROGRESS_TIMEOUT, NULL, NULL, 0, NULL,
-                     "progress_timeout: no progress for %" PRId64 " ms", a->progress_timeout);
+                     "no progress for %" PRId64 " ms", a->progress_timeout);
         return;
     }
     if (a->d_attempt <= now) {
         sl_ep_finish(a, SL_OUT_ATTEMPT_TIMEOUT, NULL, NULL, 0, NULL,
-                     "attempt_timeout: no result within %" PRId64 " ms", a->attempt_timeout);
+                     "no result within %" PRId64 " ms", a->attempt_timeout);
         return;
     }
     if (a->d_ping <= now && a->conn) {
@@ -757,7 +757,7 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
         reject = why[0] ? why : "invalid request";
     } else if (ep->queued >= ep->queue_max && (ep->qhead || s_pick(ep, a) < 0)) {
         ep->c.rejected++;
-        reject = "rejected: service queue full";
+        reject = "service queue full";
     }
     if (reject) {
         s_reply_result_now(ep, a->owner, &a->start, outcome, reject);
@@ -814,7 +814,7 @@ static int s_on_cancel(sl_ep_t *ep, const sl_msg_t *msg)
     snprintf(idbuf, sizeof idbuf, "%s-a%" PRIu64, c.task_id, c.attempt);
     sl_ep_attempt_t *a = sl_ep_find_id(ep, idbuf);
     if (a) {
-        sl_ep_finish(a, SL_OUT_CANCELLED, NULL, NULL, 0, NULL, "cancelled");
+        sl_ep_finish(a, SL_OUT_CANCELLED, NULL, NULL, 0, NULL, "cancel requested by the owner");
     }
     sl_attempt_cancel_clear(&c);
     return 0;
@@ -1051,7 +1051,7 @@ static void s_fini(sl_actor_t *self, void *state)
             ep->replicas[a->replica].mux_state = 0;
         }
         ep->pumping = true; /* nothing may be dispatched any more */
-        sl_ep_finish(a, SL_OUT_SHUTDOWN, NULL, NULL, 0, NULL, "interrupted: endpoint stopping");
+        sl_ep_finish(a, SL_OUT_SHUTDOWN, NULL, NULL, 0, NULL, "endpoint stopping");
     }
     for (size_t i = 0; i < ep->n_replicas; i++) {
         if (ep->replicas[i].btimer) {

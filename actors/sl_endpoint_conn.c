@@ -178,12 +178,15 @@ static void s_mux_timer_fn(void *arg, uint64_t id)
     }
     r->mtimer = 0;
     int64_t now = sl_ep_now(ep);
+    char why[64];
     if (r->m_connect <= now) {
-        sl_ep_mux_fail(r, SL_OUT_CONNECT_TIMEOUT, "connect_timeout: no handshake in time");
+        snprintf(why, sizeof why, "no handshake within %" PRId64 " ms", ep->connect_timeout);
+        sl_ep_mux_fail(r, SL_OUT_CONNECT_TIMEOUT, why);
         return;
     }
     if (r->m_pong <= now) {
-        sl_ep_mux_fail(r, SL_OUT_PONG_TIMEOUT, "pong_timeout: no pong in time");
+        snprintf(why, sizeof why, "no pong within %" PRId64 " ms", ep->pong_timeout);
+        sl_ep_mux_fail(r, SL_OUT_PONG_TIMEOUT, why);
         return;
     }
     if (r->m_ping <= now && r->mux_state == 2) {
@@ -447,7 +450,7 @@ void sl_ep_on_closed(sl_ep_t *ep, const sl_wsio_closed_t *ev)
                attempts are being ended. */
             r->mux_state = 3;
             char why[160];
-            snprintf(why, sizeof why, "transport: %s before a result: %s (code %" PRId64 ")",
+            snprintf(why, sizeof why, "%s before a result: %s (code %" PRId64 ")",
                      ev->opened ? "connection closed" : "connect failed", err, ev->code);
             sl_ep_mux_fail(r, SL_OUT_TRANSPORT, why);
         }
@@ -464,11 +467,10 @@ void sl_ep_on_closed(sl_ep_t *ep, const sl_wsio_closed_t *ev)
     if (a->probe) {
         sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe: %s", err);
     } else if (!ev->opened) {
-        sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "transport: %s", err);
+        sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect failed: %s", err);
     } else {
         sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL,
-                     "transport: connection closed before a result: %s (code %" PRId64 ")", err,
-                     ev->code);
+                     "connection closed before a result: %s (code %" PRId64 ")", err, ev->code);
     }
 }
 
@@ -525,8 +527,8 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
         sl_wire_verdict_t v;
         memset(&v, 0, sizeof v);
         if (sl_wire_classify(f, &v) != 0) {
-            sl_ep_finish(a, SL_OUT_MALFORMED, NULL, raw, raw_len, NULL,
-                         "malformed: unclassifiable %s", f->type);
+            sl_ep_finish(a, SL_OUT_MALFORMED, NULL, raw, raw_len, NULL, "unclassifiable %s frame",
+                         f->type);
             return;
         }
         const char *status = NULL;
@@ -534,6 +536,11 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
             status = f->u.result.status;
         } else if (f->kind == SL_WIRE_GENERATION_RESULT) {
             status = f->u.generation.status;
+        }
+        if (f->kind == SL_WIRE_CANCELLED) {
+            /* The verdict's text would only repeat the outcome's name. */
+            sl_ep_finish(a, (int)v.outcome, NULL, raw, raw_len, &v, "the analyzer cancelled it");
+            break;
         }
         sl_ep_finish(a, (int)v.outcome, status, raw, raw_len, &v, NULL);
         break;
@@ -561,8 +568,7 @@ void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev)
     if (r) {
         if (prc != 0) {
             ep->c.malformed_frames++;
-            sl_ep_mux_fail(r, SL_OUT_MALFORMED,
-                           "malformed: unparseable frame on the mux connection");
+            sl_ep_mux_fail(r, SL_OUT_MALFORMED, "unparseable frame on the mux connection");
             return;
         }
         /* Any frame proves the link is alive. */
@@ -591,7 +597,7 @@ void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev)
         sl_wsio_close(ep->wsio, a->conn, SL_WSIO_CLOSE_PROTOCOL, "malformed frame");
         sl_ep_map_del(&ep->by_conn, a->conn);
         a->conn = 0;
-        sl_ep_finish(a, SL_OUT_MALFORMED, NULL, NULL, 0, NULL, "malformed: %s frame (%zu bytes)",
+        sl_ep_finish(a, SL_OUT_MALFORMED, NULL, NULL, 0, NULL, "%s frame (%zu bytes)",
                      prc == SL_ETOOBIG ? "oversized" : "unparseable", ev->data.len);
         return;
     }

@@ -134,7 +134,8 @@ int64_t sl_ep_wall(sl_ep_t *ep);
 /* Ends an attempt: exactly once, unlinks it, frees its slot, closes or
    cancels what it holds, records the breaker, sends the result (after any
    held-back progress), frees it and pumps the queue. fmt names the error
-   (NULL: the verdict's text). */
+   (NULL: the verdict's text): the cause only, never the outcome's name,
+   which is its own field (the pipeline puts "<outcome>: " before it). */
 void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
                   size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
