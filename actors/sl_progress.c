@@ -36,11 +36,6 @@ void sl_progress_config_defaults(sl_progress_config_t *cfg)
     cfg->port = SL_PROGRESS_DEFAULT_PORT;
 }
 
-void sl_progress_json_to_mp(sl_mp_writer_t *w, const json_t *value)
-{
-    sl_wire_json_to_mp(w, value, SL_WIRE_JSON_MAX_DEPTH); /* a cut is not an error here */
-}
-
 /* Service names become mailbox names: keep them to a safe alphabet. */
 static bool s_service_ok(const char *s)
 {

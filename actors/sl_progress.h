@@ -18,9 +18,6 @@
 #ifndef SL_PROGRESS_H
 #define SL_PROGRESS_H
 
-#include <jansson.h>
-
-#include "proto/sl_mp.h"
 #include "runtime/sl_actor.h"
 
 #define SL_PROGRESS_DEFAULT_PORT 8765
@@ -42,10 +39,5 @@ void sl_progress_config_defaults(sl_progress_config_t *cfg);
    port; SL_EINVAL, SL_EEXIST (name taken), SL_ELWS (cannot listen: port in
    use, bad cert), SL_ENOMEM. */
 int sl_progress_spawn(sl_rt_t *rt, const sl_progress_config_t *cfg, sl_actor_t **out, int *port);
-
-/* sl_wire_json_to_mp(w, value, SL_WIRE_JSON_MAX_DEPTH) (proto/sl_wire.h):
-   progress "data" as msgpack, nil past 16 levels, errors sticky in w. Kept
-   for sl_endpoint_conn.c; new code calls sl_wire_json_to_mp. */
-void sl_progress_json_to_mp(sl_mp_writer_t *w, const json_t *value);
 
 #endif
