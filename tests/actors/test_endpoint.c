@@ -6,7 +6,10 @@
     clock, and a port named "owner" that plays the task owner: it sends
     ATTEMPT_START and receives ATTEMPT_PROGRESS / ATTEMPT_RESULT. Timeouts are
     configured short (hundreds of ms) and every wait has a deadline. The mock
-    is stopped by pid. Asserts run on the test thread only.
+    is stopped by pid, and registered with tests/tchild.h: a case that fails
+    before it stops the mock still has it killed in the teardown (or at
+    exit), and a test process killed outright (ctest timeout) takes the mock
+    with it. Asserts run on the test thread only.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +39,7 @@
 #include "proto/sl_mp.h"
 #include "proto/sl_outcome.h"
 #include "runtime/sl_actor.h"
+#include "tests/tchild.h"
 
 #define S_MAX_REPLICAS 8
 
@@ -95,9 +99,11 @@ static void s_fleet_start(s_fleet_t *f, const char *gateway, const char *const *
         argv[argc++] = (char *)specs[i];
     }
     argv[argc] = NULL;
+    pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        tchild_in_child(parent);
         dup2(pfd[1], 1);
         close(pfd[0]);
         close(pfd[1]);
@@ -105,6 +111,7 @@ static void s_fleet_start(s_fleet_t *f, const char *gateway, const char *const *
         _exit(127);
     }
     close(pfd[1]);
+    tchild_add(pid);
     f->pid = pid;
     f->out = fdopen(pfd[0], "r");
     assert_non_null(f->out);
@@ -144,6 +151,10 @@ static void s_fleet_start(s_fleet_t *f, const char *gateway, const char *const *
     if (!ready) {
         kill(f->pid, SIGKILL);
         waitpid(f->pid, NULL, 0);
+        tchild_forget(f->pid);
+        f->pid = 0;
+        fclose(f->out);
+        f->out = NULL;
         fail_msg("mock fleet did not become ready (%s)", path);
     }
     assert_int_equal(f->n, n);
@@ -166,7 +177,11 @@ static void s_fleet_stop(s_fleet_t *f)
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL); /* bounded reaping, not synchronisation */
     }
-    fclose(f->out);
+    tchild_forget(f->pid);
+    if (f->out) {
+        fclose(f->out);
+        f->out = NULL;
+    }
     f->pid = 0;
 }
 
@@ -232,12 +247,15 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_ctx_t *c = *state;
+    /* The mock first: an assert that ended the case early must not leave
+       it running, whatever happens below. */
+    s_fleet_stop(&c->fleet);
+    tchild_kill_all();
     sl_actor_destroy(&c->ep);
     sl_actor_destroy(&c->progress);
     sl_port_destroy(&c->store);
     sl_port_destroy(&c->owner);
     sl_rt_destroy(&c->rt);
-    s_fleet_stop(&c->fleet);
     free(c);
     return 0;
 }
