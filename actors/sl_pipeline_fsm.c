@@ -122,6 +122,11 @@ static void s_set_status(sl_pl_task_t *t, int st)
     if (t->kind == SL_TK_GENERATION && was_term != is_term) {
         p->gen_terminal += is_term ? 1 : -1;
     }
+    if (is_term) {
+        /* A finished task has no next dispatch to spare; a DLQ retry starts
+           its fresh budget after the last number used. */
+        t->flags &= (uint8_t)~SL_PL_T_REDISPATCH;
+    }
     t->status = (uint8_t)st;
     t->updated_ms = sl_pl_now(p->sh);
     p->last_change_ms = t->updated_ms;
@@ -369,7 +374,8 @@ sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
     t->kind = (uint8_t)rec->kind;
     t->service = (uint8_t)rec->service;
     t->status = (uint8_t)rec->status;
-    t->flags = rec->in_dlq ? SL_PL_T_IN_DLQ : 0;
+    t->flags =
+        (uint8_t)((rec->in_dlq ? SL_PL_T_IN_DLQ : 0) | (rec->redispatch ? SL_PL_T_REDISPATCH : 0));
     t->attempts = (uint16_t)(rec->attempts > 60000 ? 60000 : rec->attempts);
     t->attempt_base = (uint16_t)(rec->attempt_base > t->attempts ? t->attempts : rec->attempt_base);
     t->dlq_returns = (uint16_t)(rec->dlq_returns > 60000 ? 60000 : rec->dlq_returns);

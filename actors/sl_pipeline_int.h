@@ -42,7 +42,7 @@ typedef struct sl_pl_pipe_t sl_pl_pipe_t;
 
 /* Task flags */
 #define SL_PL_T_IN_DLQ 0x01     /* has an entry in the dlq db */
-#define SL_PL_T_REDISPATCH 0x02 /* next dispatch reuses the attempt number */
+#define SL_PL_T_REDISPATCH 0x02 /* next dispatch reuses the attempt number (stored) */
 
 typedef struct {
     sl_pl_pipe_t *pipe;

@@ -281,6 +281,7 @@ void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size
     rec->attempt_base = t->attempt_base;
     rec->dlq_returns = t->dlq_returns;
     rec->in_dlq = (t->flags & SL_PL_T_IN_DLQ) != 0;
+    rec->redispatch = (t->flags & SL_PL_T_REDISPATCH) != 0;
     rec->timeout_permille = t->timeout_permille;
     rec->outcome = t->outcome;
     rec->created_ms = t->created_ms;

@@ -143,6 +143,7 @@ static const s_field_t s_task_fields[] = {
     {"attempt_base", F_U32, false, OFF(sl_task_rec_t, attempt_base), 0, NULL, NULL},
     {"dlq_returns", F_U32, false, OFF(sl_task_rec_t, dlq_returns), 0, NULL, NULL},
     {"in_dlq", F_BOOL, false, OFF(sl_task_rec_t, in_dlq), 0, NULL, NULL},
+    {"redispatch", F_BOOL, false, OFF(sl_task_rec_t, redispatch), 0, NULL, NULL},
     {"timeout_permille", F_U32, false, OFF(sl_task_rec_t, timeout_permille), 0, NULL, NULL},
     {"outcome", F_I32, false, OFF(sl_task_rec_t, outcome), 0, NULL, NULL},
     {"created_ms", F_I64, false, OFF(sl_task_rec_t, created_ms), 0, NULL, NULL},

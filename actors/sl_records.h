@@ -137,6 +137,9 @@ typedef struct {
     uint32_t attempt_base;     /* attempts before the last DLQ retry (budget offset) */
     uint32_t dlq_returns;      /* times parked in the DLQ */
     bool in_dlq;               /* has an entry in the dlq db (dead and not dropped) */
+    bool redispatch;           /* the last attempt was interrupted (the endpoint stopping):
+                                  the next dispatch reuses its number, uncounted; optional,
+                                  absent (older records) = false */
     uint32_t timeout_permille; /* timeouts scale, 1000 = x1, x1.5 per DLQ retry */
     int32_t outcome;           /* last attempt's sl_outcome_t, -1 none */
     int64_t created_ms;        /* wall ms */

@@ -286,6 +286,7 @@ static const char *g_dest = "pipeline.0"; /* the shard s_call talks to */
 static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const char *value,
                         const char *count_topic, int *count);
 static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want);
+static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec);
 
 static int s_setup(void **state)
 {
@@ -1117,6 +1118,47 @@ static void test_pipeline_interrupted_attempt_is_not_counted(void **state)
     pthread_mutex_unlock(&g_mu);
 }
 
+/* The interrupted attempt's re-send is due 30 s later; the shard stops and
+   starts again on the same store before that. */
+static void test_pipeline_interrupted_attempt_survives_restart(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_shutdown_once);
+    s_spawn_shard(x);
+    char *pid = s_start(
+        x, "{\"config\": {\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+           "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
+           "[\"bandit\"]}}, \"retry\": {\"max_attempts\": 2, \"initial\": 30, \"max\": 30}}");
+    char tid[64];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_wait_stored_status(x, tid, "retry_wait");
+    sl_task_rec_t rec;
+    s_stored_task(x, tid, &rec);
+    assert_int_equal(rec.attempts, 1);
+    assert_true(rec.redispatch);
+    sl_task_rec_clear(&rec);
+    assert_int_equal(s_nstarts(), 1);
+
+    sl_actor_destroy(&x->shard);
+    s_spawn_shard(x);
+    sl_rt_advance(x->rt, 31000);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(s_nstarts(), 2);
+    pthread_mutex_lock(&g_mu);
+    s_start_t resent = g_starts[1];
+    pthread_mutex_unlock(&g_mu);
+    assert_string_equal(resent.task_id, tid);
+    assert_int_equal(resent.attempt, 1); /* the same number, not a second attempt */
+    assert_int_equal(v.tasks[0].attempts, 1);
+    s_wait_stored_status(x, tid, "succeeded");
+    s_stored_task(x, tid, &rec);
+    assert_int_equal(rec.attempts, 1);
+    assert_int_equal(rec.nhistory, 1);
+    assert_false(rec.redispatch);
+    sl_task_rec_clear(&rec);
+}
+
 static void test_pipeline_shards_recover_their_own(void **state)
 {
     s_fix_t *x = *state;
@@ -1742,6 +1784,8 @@ int main(void)
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_progress_is_throttled, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_is_not_counted, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_survives_restart, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_shards_recover_their_own, s_setup,
                                         s_teardown),

@@ -44,6 +44,7 @@ static void test_records_task_round_trip(void **state)
     t.attempt_base = 0;
     t.dlq_returns = 1;
     t.in_dlq = false;
+    t.redispatch = true;
     t.timeout_permille = 1500;
     t.outcome = 5;
     t.created_ms = 1700000000000;
@@ -77,6 +78,7 @@ static void test_records_task_round_trip(void **state)
     assert_int_equal(d.app_number, 30);
     assert_int_equal(d.attempts, 2);
     assert_int_equal(d.dlq_returns, 1);
+    assert_true(d.redispatch);
     assert_int_equal(d.timeout_permille, 1500);
     assert_int_equal(d.deadline_ms, t.deadline_ms);
     assert_int_equal(d.retry_at_ms, t.retry_at_ms);
@@ -252,6 +254,21 @@ static void test_records_refuse_hostile_values(void **state)
     assert_int_equal(sl_pipeline_rec_decode(sl_mp_writer_data(&w), sl_mp_writer_len(&w), &p), 0);
     assert_int_equal(p.status, SL_PS_RUNNING);
     sl_pipeline_rec_clear(&p);
+    /* A task record written before `redispatch` existed reads as false. */
+    sl_mp_writer_reset(&w);
+    sl_mp_write_map(&w, 7);
+    sl_mp_kv_str(&w, "id", "p1-t0000");
+    sl_mp_kv_str(&w, "pipeline_id", "p1");
+    sl_mp_kv_uint(&w, "index", 0);
+    sl_mp_kv_str(&w, "kind", "analysis");
+    sl_mp_kv_str(&w, "service", "static-analyzer");
+    sl_mp_kv_str(&w, "status", "retry_wait");
+    sl_mp_kv_uint(&w, "attempts", 1);
+    sl_task_rec_t t;
+    assert_int_equal(sl_task_rec_decode(sl_mp_writer_data(&w), sl_mp_writer_len(&w), &t), 0);
+    assert_int_equal(t.attempts, 1);
+    assert_false(t.redispatch);
+    sl_task_rec_clear(&t);
     sl_mp_writer_fini(&w);
 }
 
