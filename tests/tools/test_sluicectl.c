@@ -837,8 +837,11 @@ static void test_sluicectl_watch_fills_gap(void **state)
         "task.status",
         "{\"seq\":9,\"ts\":1770000000009,\"pipeline_id\":\"other\",\"task_id\":\"other-t0000\","
         "\"status\":\"running\",\"attempt\":1,\"service\":\"generator\"}",
+        "endpoint.health",
+        "{\"seq\":10,\"ts\":1770000000010,\"service\":\"static-analyzer\",\"replica\":"
+        "\"ws://127.0.0.1:2001\",\"healthy\":false,\"reason\":\"consecutive_failures\"}",
         "pipeline.status",
-        "{\"seq\":10,\"ts\":1770000000010,\"pipeline_id\":\"p1\",\"status\":\"partial_success\","
+        "{\"seq\":11,\"ts\":1770000000011,\"pipeline_id\":\"p1\",\"status\":\"partial_success\","
         "\"stage\":\"done\"}",
         NULL,
         NULL,
@@ -852,22 +855,27 @@ static void test_sluicectl_watch_fills_gap(void **state)
     const json_t *since = s_request(f, "events.since", 0);
     assert_non_null(since);
     assert_int_equal(json_integer_value(json_object_get(since, "seq")), 6);
-    /* In order: 5 6 (7 8 replayed) 10; the other pipeline's 9 is not shown. */
+    /* In order: 5 6 (7 8 replayed) 10 11; the other pipeline's 9 is not shown,
+       the replica's health (no pipeline) is. */
     const char *p5 = strstr(run.out, "\n5 ") ? strstr(run.out, "\n5 ") : strstr(run.out, "5 ");
     const char *p6 = strstr(run.out, "\n6 ");
     const char *p7 = strstr(run.out, "\n7 ");
     const char *p8 = strstr(run.out, "\n8 ");
     const char *p10 = strstr(run.out, "\n10 ");
+    const char *p11 = strstr(run.out, "\n11 ");
     assert_non_null(p5);
     assert_non_null(p6);
     assert_non_null(p7);
     assert_non_null(p8);
     assert_non_null(p10);
-    assert_true(p5 < p6 && p6 < p7 && p7 < p8 && p8 < p10);
+    assert_non_null(p11);
+    assert_true(p5 < p6 && p6 < p7 && p7 < p8 && p8 < p10 && p10 < p11);
     assert_null(strstr(run.out, "other-t0000"));
     assert_non_null(strstr(p7, "status=retry_wait"));
     assert_non_null(strstr(p8, "to=open"));
-    assert_non_null(strstr(p10, "status=partial_success"));
+    assert_non_null(strstr(p10, " endpoint.health healthy=no reason=consecutive_failures "
+                                "replica=ws://127.0.0.1:2001 service=static-analyzer\n"));
+    assert_non_null(strstr(p11, "status=partial_success"));
 }
 
 /* PUB lost the final event: the watch still ends, from pipeline.get. */

@@ -126,8 +126,8 @@ void ctl_render_stats(FILE *out, const json_t *reply);
 /* One plain line for a PUB event (topic borrowed; event an object). */
 void ctl_render_event_line(FILE *out, const char *topic, const json_t *event);
 
-/* The live view of `watch` on a terminal: per-task bars, recent breaker
-   changes, redrawn in place. */
+/* The live view of `watch` on a terminal: per-task bars, recent breaker and
+   health changes and alerts, redrawn in place. */
 typedef struct ctl_live ctl_live_t;
 ctl_live_t *ctl_live_new(const char *pipeline_id);
 void ctl_live_destroy(ctl_live_t **p);

@@ -401,7 +401,7 @@ struct ctl_live {
     json_t *tasks;     /* task id -> {service, status, stage, pct, attempt, error, app} */
     char status[32];
     char stage[32];
-    char *breakers[S_BREAKER_LINES]; /* ring of recent breaker/alert lines */
+    char *breakers[S_BREAKER_LINES]; /* ring of recent breaker/health/alert lines */
     size_t nbreakers;
     bool unknown_task; /* an event named a task the last snapshot lacked */
     int lines;         /* drawn last time */
@@ -565,6 +565,14 @@ void ctl_live_event(ctl_live_t *self, const char *topic, const json_t *ev)
         snprintf(line, sizeof(line), "%s breaker %s %s: %s -> %s %s", clock,
                  ctl_str(ev, "service", "-"), ctl_str(ev, "replica", "-"), ctl_str(ev, "from", "-"),
                  ctl_str(ev, "to", "-"), ctl_str(ev, "reason", ""));
+        s_note(self, line);
+    } else if (strcmp(topic, "endpoint.health") == 0) {
+        /* Sent only on a change, so each one is worth a line. */
+        const json_t *h = ctl_get(ev, "healthy");
+        snprintf(line, sizeof(line), "%s health %s %s %s (%s)", clock, ctl_str(ev, "service", "-"),
+                 ctl_str(ev, "replica", "-"),
+                 json_is_boolean(h) ? (json_is_true(h) ? "healthy" : "unhealthy") : "?",
+                 ctl_str(ev, "reason", "-"));
         s_note(self, line);
     } else if (strcmp(topic, "alert") == 0) {
         snprintf(line, sizeof(line), "%s alert %s: %s", clock, ctl_str(ev, "kind", "-"),

@@ -110,7 +110,7 @@ static void s_handle(s_watch_t *w, const char *topic, const json_t *ev)
     if (w->live) {
         ctl_live_event(w->view, topic, ev);
     } else if (!w->id || strcmp(ctl_str(ev, "pipeline_id", w->id), w->id) == 0) {
-        /* Events without a pipeline (breakers, alerts) are shown too. */
+        /* Events without a pipeline (breakers, health, alerts) are shown too. */
         if (w->ctl->json) {
             json_t *line = json_deep_copy(ev);
             if (line) {
@@ -330,9 +330,9 @@ int ctl_cmd_watch(ctl_t *self, int argc, char **argv)
     static const char usage[] =
         "usage: sluicectl watch [PIPELINE_ID] [--plain] [--json]\n"
         "  Follows the PUB socket (--pub). On a terminal: live per-task progress bars\n"
-        "  and recent breaker changes, redrawn in place; piped or --plain: one line\n"
-        "  per event (seq, time, topic, key=value...); --json: one JSON object per\n"
-        "  line. Missed events (a seq gap) are fetched with events.since.\n"
+        "  and recent breaker and health changes, redrawn in place; piped or --plain:\n"
+        "  one line per event (seq, time, topic, key=value...); --json: one JSON\n"
+        "  object per line. Missed events (a seq gap) are fetched with events.since.\n"
         "  With an ID it ends when the pipeline is final: exit 0 completed,\n"
         "  2 partial_success, 3 failed, 4 cancelled; without one it runs until\n"
         "  SIGINT. SIGINT: exit 130.\n";
