@@ -537,11 +537,6 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
         } else if (f->kind == SL_WIRE_GENERATION_RESULT) {
             status = f->u.generation.status;
         }
-        if (f->kind == SL_WIRE_CANCELLED) {
-            /* The verdict's text would only repeat the outcome's name. */
-            sl_ep_finish(a, (int)v.outcome, NULL, raw, raw_len, &v, "the analyzer cancelled it");
-            break;
-        }
         sl_ep_finish(a, (int)v.outcome, status, raw, raw_len, &v, NULL);
         break;
     }

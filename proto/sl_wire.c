@@ -1017,7 +1017,8 @@ int sl_wire_classify(const sl_wire_frame_t *frame, sl_wire_verdict_t *verdict)
         break;
     default:
         verdict->outcome = SL_OUT_CANCELLED;
-        s_set_error(verdict, "cancelled");
+        /* Not the bare outcome name: every caller shows this text next to it. */
+        s_set_error(verdict, "the analyzer cancelled it");
         break;
     }
     return 0;

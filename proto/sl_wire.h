@@ -333,7 +333,8 @@ typedef struct {
      generation_result             "error", bad input / other    VERDICT / ANALYZER_ERROR
      generation_result             any other status              ANALYZER_ERROR
      error                         bad input / other             VERDICT / ANALYZER_ERROR
-     cancelled                     -                             CANCELLED
+     cancelled                     -                             CANCELLED (error "the
+                                                                 analyzer cancelled it")
 
    "Bad input" = the error text names the input as wrong (case-insensitive):
    "not found" about a path/app/model/template ("path not found", "app not

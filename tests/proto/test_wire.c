@@ -555,7 +555,8 @@ static void test_wire_classify_statuses(void **state)
     s_check_class("{\"type\":\"error\",\"error\":\"Analysis service temporarily unavailable - "
                   "event loop error\"}",
                   SL_OUT_ANALYZER_ERROR, "event loop");
-    s_check_class("{\"type\":\"cancelled\",\"id\":\"a\"}", SL_OUT_CANCELLED, NULL);
+    s_check_class("{\"type\":\"cancelled\",\"id\":\"a\"}", SL_OUT_CANCELLED,
+                  "the analyzer cancelled it");
 
     sl_wire_frame_t f;
     sl_wire_verdict_t v;
