@@ -41,6 +41,15 @@ typedef struct {
     sl_api_counters_t *counters;
 } s_api_t;
 
+/* What a pending call collects. */
+typedef enum {
+    S_MERGE_PIPELINES = 1, /* pipeline.list: every shard's pipelines */
+    S_MERGE_COUNT,         /* dlq.retry {all}: sum of every shard's retried */
+    S_MERGE_ENDPOINTS,     /* endpoints.list: every endpoint's status */
+    S_ROWS_EVENTS,         /* events.since: store rows are events */
+    S_ROWS_DLQ             /* dlq.list: store rows are DLQ entries */
+} s_kind_t;
+
 /* One client request waiting for internal replies. */
 typedef struct {
     s_api_t *api;
@@ -51,10 +60,11 @@ typedef struct {
     size_t id_len;
     /* fan-out */
     int waiting;
-    int kind;                /* which merge */
+    int kind;                /* s_kind_t: how replies are merged */
     sl_mp_writer_t items;    /* merged items so far */
     uint32_t n_items;
-    int64_t limit;
+    int64_t limit;           /* pipeline.list: most items, 0 = all */
+    uint64_t since_seq;      /* events.since: the caller's seq */
     const char *what;        /* for error messages */
     uint8_t *refusal;        /* the first {ok: false} reply of a fan-out, sent as is */
     size_t refusal_len;
@@ -350,7 +360,6 @@ static void s_op_by_task(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
 
 /* ---- fan-out: pipeline.list, dlq.retry {all}, endpoints.list --------------- */
 
-enum { S_MERGE_PIPELINES = 1, S_MERGE_COUNT, S_MERGE_ENDPOINTS };
 
 static void s_fanout_finish(s_api_t *self, s_call_t *call)
 {
@@ -423,7 +432,7 @@ static void s_on_fanout_shard(sl_actor_t *actor, void *arg, int status, const sl
 }
 
 static void s_fanout_shards(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
-                            const char *op, const uint8_t *body, size_t len, int kind)
+                            const char *op, const uint8_t *body, size_t len, s_kind_t kind)
 {
     s_call_t *pending = s_call_dup(call);
     if (!pending) {
@@ -602,11 +611,11 @@ static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
         s_reply_error(self, call, "internal", "store could not scan (%s)",
                       sl_err_msg((int)rows.status));
     } else {
-        bool events = call->kind == 1;
+        bool events = call->kind == S_ROWS_EVENTS;
         sl_mp_writer_t items;
         sl_mp_writer_init(&items);
         uint32_t n = 0, count = 0;
-        uint64_t last_seq = (uint64_t)call->limit; /* events: the caller's seq */
+        uint64_t last_seq = call->since_seq;
         sl_mp_reader_t r;
         sl_mp_reader_init(&r, rows.rows.ptr, rows.rows.len);
         if (rows.rows.len && sl_mp_read_array(&r, &n) == 0) {
@@ -652,7 +661,7 @@ static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
 }
 
 static void s_scan(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const char *op,
-                   sl_store_scan_t *scan, int kind, int64_t seq)
+                   sl_store_scan_t *scan, s_kind_t kind, uint64_t since_seq)
 {
     uint8_t *buf = NULL;
     size_t buf_len = 0;
@@ -663,7 +672,7 @@ static void s_scan(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const
         return;
     }
     pending->kind = kind;
-    pending->limit = seq;
+    pending->since_seq = since_seq;
     int rc = sl_actor_request(actor, "store", SL_MSG_STORE_SCAN, buf, buf_len,
                               self->cfg.call_timeout_ms, s_on_rows, pending);
     free(buf);
@@ -689,7 +698,7 @@ static void s_op_events_since(s_api_t *self, sl_actor_t *actor, const s_call_t *
         after[b] = (uint8_t)(seq >> (56 - 8 * b));
     }
     sl_store_scan_t scan = {.db = SL_IDS_DB_EVENTS, .start_after = {after, 8}, .limit = limit};
-    s_scan(self, actor, call, op, &scan, 1, (int64_t)seq);
+    s_scan(self, actor, call, op, &scan, S_ROWS_EVENTS, seq);
 }
 
 static void s_op_dlq_list(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
@@ -700,7 +709,7 @@ static void s_op_dlq_list(s_api_t *self, sl_actor_t *actor, const s_call_t *call
         return;
     }
     sl_store_scan_t scan = {.db = SL_IDS_DB_DLQ, .limit = limit ? limit : 1000};
-    s_scan(self, actor, call, op, &scan, 2, 0);
+    s_scan(self, actor, call, op, &scan, S_ROWS_DLQ, 0);
 }
 
 static const struct {
