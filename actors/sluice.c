@@ -144,7 +144,9 @@ int sluice_write_config(sluice_t *self, FILE *out)
 static size_t s_split(char *storage, const char **out, size_t max)
 {
     size_t n = 0;
-    for (char *tok = strtok(storage, ","); tok && n < max; tok = strtok(NULL, ",")) {
+    char *save = NULL;
+    for (char *tok = strtok_r(storage, ",", &save); tok && n < max;
+         tok = strtok_r(NULL, ",", &save)) {
         while (*tok == ' ') {
             tok++;
         }
