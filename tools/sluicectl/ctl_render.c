@@ -442,14 +442,29 @@ void ctl_live_destroy(ctl_live_t **p)
     *p = NULL;
 }
 
+/* The view writes daemon strings onto the terminal: no control bytes (an
+   ESC would start a sequence the daemon chose), in place. */
+static char *s_clean(char *text)
+{
+    for (char *p = text; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            *p = ' ';
+        }
+    }
+    return text;
+}
+
 static bool s_mine(const ctl_live_t *self, const json_t *obj, const char *key)
 {
     const char *id = ctl_str(obj, key, NULL);
     return !self->pipeline_id || (id && strcmp(id, self->pipeline_id) == 0);
 }
 
-static json_t *s_task(ctl_live_t *self, const char *id)
+static json_t *s_task(ctl_live_t *self, const char *raw_id)
 {
+    char id[128];
+    snprintf(id, sizeof(id), "%s", raw_id);
+    s_clean(id);
     json_t *t = json_object_get(self->tasks, id);
     if (!t) {
         self->unknown_task = true;
@@ -468,12 +483,7 @@ static void s_set_str(json_t *obj, const char *key, const json_t *from, const ch
     if (!clean) {
         return;
     }
-    /* The view writes these onto the terminal: no escape sequences. */
-    for (char *p = clean; *p; p++) {
-        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            *p = ' ';
-        }
-    }
+    s_clean(clean);
     json_object_set_new(obj, key, json_string(clean));
     free(clean);
 }
@@ -490,6 +500,8 @@ void ctl_live_snapshot(ctl_live_t *self, const json_t *p)
 {
     snprintf(self->status, sizeof(self->status), "%s", ctl_str(p, "status", self->status));
     snprintf(self->stage, sizeof(self->stage), "%s", ctl_str(p, "stage", self->stage));
+    s_clean(self->status);
+    s_clean(self->stage);
     size_t i;
     json_t *task;
     json_array_foreach(ctl_get(p, "tasks"), i, task)
@@ -508,7 +520,7 @@ void ctl_live_snapshot(ctl_live_t *self, const json_t *p)
         } else {
             snprintf(app, sizeof(app), "%s", tmpl ? tmpl : ctl_str(task, "model", ""));
         }
-        json_object_set_new(t, "app", json_string(app));
+        json_object_set_new(t, "app", json_string(s_clean(app)));
         s_set_str(t, "service", task, "service");
         s_set_str(t, "status", task, "status");
         s_set_int(t, "attempt", task, "attempts");
@@ -531,6 +543,9 @@ static void s_note(ctl_live_t *self, const char *line)
     size_t slot = self->nbreakers % S_BREAKER_LINES;
     free(self->breakers[slot]);
     self->breakers[slot] = strdup(line);
+    if (self->breakers[slot]) {
+        s_clean(self->breakers[slot]);
+    }
     self->nbreakers++;
 }
 
@@ -542,6 +557,8 @@ void ctl_live_event(ctl_live_t *self, const char *topic, const json_t *ev)
         if (s_mine(self, ev, "pipeline_id")) {
             snprintf(self->status, sizeof(self->status), "%s", ctl_str(ev, "status", self->status));
             snprintf(self->stage, sizeof(self->stage), "%s", ctl_str(ev, "stage", self->stage));
+            s_clean(self->status);
+            s_clean(self->stage);
         }
     } else if (strcmp(topic, "task.status") == 0 || strcmp(topic, "task.progress") == 0) {
         const char *id = ctl_str(ev, "task_id", NULL);
