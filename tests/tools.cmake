@@ -3,7 +3,7 @@
 # mock fleet (integration; skipped with 77 while sluiced is not built).
 if(TARGET sluicectl)
   sl_add_test(NAME test_sluicectl SOURCES tools/test_sluicectl.c
-              LIBS PkgConfig::ZMQ PkgConfig::JANSSON PkgConfig::MSGPACK LABEL unit TIMEOUT 120)
+              LIBS PkgConfig::ZMQ PkgConfig::JANSSON PkgConfig::MSGPACK util LABEL unit TIMEOUT 120)
   if(TARGET test_sluicectl)
     target_compile_definitions(test_sluicectl PRIVATE
       SLUICECTL_PATH="$<TARGET_FILE:sluicectl>"

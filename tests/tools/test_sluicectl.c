@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +37,8 @@
 #define S_RUN_DEADLINE_MS 30000
 #define S_MAX_RULES 8
 #define S_MAX_STEPS 4
+#define S_TTY_COLS 160
+#define S_TTY_ROWS 48
 
 /* ---- msgpack -> JSON, independent of sluicectl (tests/tpack.h packs) ------------ */
 
@@ -108,6 +112,9 @@ typedef struct {
     bool got_get;
     const char *const *publish; /* NULL-terminated "topic", "json body", ... */
     bool published;
+    int publish_gap_ms; /* > 0: one event per gap instead of all at once */
+    int npublished;
+    int64_t next_publish;
 } s_fake_t;
 
 typedef struct {
@@ -293,12 +300,23 @@ static void s_maybe_publish(s_fake_t *f)
     if (!f->publish || f->published || !f->subscribed || !f->got_get) {
         return;
     }
-    for (const char *const *p = f->publish; p[0] && p[1]; p += 2) {
+    int64_t now = s_now_ms();
+    if (f->publish_gap_ms > 0 && now < f->next_publish) {
+        return;
+    }
+    for (const char *const *p = f->publish + 2 * f->npublished; p[0] && p[1]; p += 2) {
         json_t *body = json_loads(p[1], 0, NULL);
         assert_non_null(body);
         zmq_send(f->xpub, p[0], strlen(p[0]), ZMQ_SNDMORE);
         s_send_map(f->xpub, body, 0);
         json_decref(body);
+        f->npublished++;
+        if (f->publish_gap_ms > 0) {
+            f->next_publish = now + f->publish_gap_ms;
+            if (p[2] && p[3]) {
+                return;
+            }
+        }
     }
     f->published = true;
 }
@@ -321,8 +339,10 @@ static void s_drain(int fd, char *buf, size_t cap, size_t *len, bool *open)
 }
 
 /* Runs sluicectl with args (NULL-terminated, without argv[0]) and serves it
-   until it exits; fails the test if it outlives the deadline. */
-static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
+   until it exits; fails the test if it outlives the deadline. With tty, its
+   stdout is a pseudo-terminal (S_TTY_COLS x S_TTY_ROWS, controlling
+   terminal of a new session) and run->out holds what it wrote there. */
+static void s_run_ex(s_fake_t *f, s_run_t *run, const char *const *args, bool tty)
 {
     memset(run, 0, sizeof(*run));
     const char *argv[64];
@@ -343,7 +363,14 @@ static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
     }
     argv[n] = NULL;
     int out[2], err[2];
-    assert_int_equal(pipe(out), 0);
+    if (tty) {
+        struct winsize ws = {.ws_row = S_TTY_ROWS, .ws_col = S_TTY_COLS};
+        assert_int_equal(openpty(&out[0], &out[1], NULL, NULL, &ws), 0);
+        /* The size is set on the slave too, as a terminal emulator would. */
+        assert_int_equal(ioctl(out[1], TIOCSWINSZ, &ws), 0);
+    } else {
+        assert_int_equal(pipe(out), 0);
+    }
     assert_int_equal(pipe(err), 0);
     int64_t t0 = s_now_ms();
     pid_t parent = getpid();
@@ -351,6 +378,10 @@ static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
     assert_true(pid >= 0);
     if (pid == 0) {
         tchild_in_child(parent);
+        if (tty) {
+            setsid();
+            ioctl(out[1], TIOCSCTTY, 0);
+        }
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
         close(out[0]);
@@ -404,6 +435,11 @@ static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
         tchild_forget(pid);
         fail_msg("sluicectl did not finish within %d ms; stderr: %s", S_RUN_DEADLINE_MS, run->err);
     }
+}
+
+static void s_run(s_fake_t *f, s_run_t *run, const char *const *args)
+{
+    s_run_ex(f, run, args, false);
 }
 
 /* The exit code; fails on a crash (a signal). */
@@ -891,6 +927,230 @@ static void test_sluicectl_watch_without_events(void **state)
     assert_int_equal(s_count(f, "pipeline.get"), 2);
 }
 
+/* ---- the live view on a pseudo-terminal --------------------------------------------- */
+
+#define S_SCREEN_ROWS S_TTY_ROWS
+#define S_SCREEN_COLS S_TTY_COLS
+
+/* A tiny terminal: what a person would see after the bytes sluicectl wrote.
+   It knows only what the live view is allowed to send (text, CR, LF, cursor
+   up, erase below, the view's own colours); anything else is recorded in
+   bad, so a control sequence that came from the daemon's strings shows. */
+typedef struct {
+    char cell[S_SCREEN_ROWS][S_SCREEN_COLS + 1];
+    int r, c;
+    int ups;    /* cursor-up sequences seen */
+    int erases; /* erase-below sequences seen */
+    char bad[128];
+    size_t bad_at;
+} s_screen_t;
+
+static void s_screen_bad(s_screen_t *s, const char *what, size_t at)
+{
+    if (!s->bad[0]) {
+        snprintf(s->bad, sizeof(s->bad), "%s at byte %zu", what, at);
+        s->bad_at = at;
+    }
+}
+
+static void s_screen_feed(s_screen_t *s, const char *b, size_t n)
+{
+    memset(s->cell, ' ', sizeof(s->cell));
+    for (int i = 0; i < S_SCREEN_ROWS; i++) {
+        s->cell[i][S_SCREEN_COLS] = '\0';
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)b[i];
+        if (ch == 0x1b) {
+            if (i + 1 >= n || b[i + 1] != '[') {
+                s_screen_bad(s, "ESC not starting a CSI", i);
+                continue;
+            }
+            size_t j = i + 2;
+            while (j < n && ((b[j] >= '0' && b[j] <= '9') || b[j] == ';')) {
+                j++;
+            }
+            if (j >= n) {
+                s_screen_bad(s, "unterminated CSI", i);
+                break;
+            }
+            int arg = j > i + 2 ? atoi(b + i + 2) : 0;
+            char params[16] = "";
+            snprintf(params, sizeof(params), "%.*s", (int)(j - i - 2), b + i + 2);
+            if (b[j] == 'A') {
+                s->r -= arg > 0 ? arg : 1;
+                s->r = s->r < 0 ? 0 : s->r;
+                s->ups++;
+            } else if (b[j] == 'J' && arg == 0) {
+                memset(s->cell[s->r] + s->c, ' ', (size_t)(S_SCREEN_COLS - s->c));
+                for (int k = s->r + 1; k < S_SCREEN_ROWS; k++) {
+                    memset(s->cell[k], ' ', S_SCREEN_COLS);
+                }
+                s->erases++;
+            } else if (b[j] == 'm' &&
+                       (!strcmp(params, "0") || !strcmp(params, "1") || !strcmp(params, "31") ||
+                        !strcmp(params, "32") || !strcmp(params, "33"))) {
+                /* the view's own bold and status colours */
+            } else {
+                s_screen_bad(s, "a CSI the view does not send", i);
+            }
+            i = j;
+        } else if (ch == '\r') {
+            s->c = 0;
+        } else if (ch == '\n') {
+            if (++s->r == S_SCREEN_ROWS) {
+                memmove(s->cell[0], s->cell[1], sizeof(s->cell[0]) * (S_SCREEN_ROWS - 1));
+                memset(s->cell[S_SCREEN_ROWS - 1], ' ', S_SCREEN_COLS);
+                s->r--;
+            }
+        } else if (ch < 0x20 || ch == 0x7f) {
+            s_screen_bad(s, "a raw control byte", i);
+        } else {
+            if (s->c == S_SCREEN_COLS) { /* autowrap */
+                s->c = 0;
+                if (++s->r == S_SCREEN_ROWS) {
+                    s->r--;
+                }
+            }
+            s->cell[s->r][s->c++] = (char)ch;
+        }
+    }
+}
+
+/* Row i without trailing blanks, into buf. */
+static const char *s_screen_row(const s_screen_t *s, int i, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", s->cell[i]);
+    size_t len = strlen(buf);
+    while (len > 0 && buf[len - 1] == ' ') {
+        buf[--len] = '\0';
+    }
+    return buf;
+}
+
+static int s_count_str(const char *hay, size_t len, const char *needle)
+{
+    int n = 0;
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= len; i++) {
+        if (memcmp(hay + i, needle, nl) == 0) {
+            n++;
+        }
+    }
+    return n;
+}
+
+static void test_sluicectl_watch_live_view(void **state)
+{
+    s_fake_t *f = *state;
+    s_rule_t *r = s_rule(f, "pipeline.get");
+    r->steps[0] = "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"status\":\"running\",\"stage\":"
+                  "\"analysis\",\"tasks\":[{\"id\":\"p1-t0001\",\"service\":\"static-analyzer\","
+                  "\"template\":\"api_url_shortener\",\"app_number\":3,\"status\":\"queued\","
+                  "\"attempts\":0}]}}";
+    r->steps[1] = "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"status\":\"completed\",\"stage\":"
+                  "\"done\",\"tasks\":[{\"id\":\"p1-t0001\",\"service\":\"static-analyzer\","
+                  "\"template\":\"api_url_shortener\",\"app_number\":3,\"status\":\"succeeded\","
+                  "\"attempts\":1,\"progress\":{\"stage\":\"report\",\"pct\":100}}]}}";
+    /* Hostile strings: a screen clear, a window-title OSC ended by BEL, a CR
+       that would overwrite the line, DEL. None may reach the terminal. */
+#define S_EVIL "\\u001b[2J\\u001b]0;pwned\\u0007\\r\\u007f"
+    static const char *const events[] = {
+        "task.status",
+        "{\"seq\":1,\"ts\":1770000000001,\"pipeline_id\":\"p1\",\"task_id\":\"p1-t0001\","
+        "\"status\":\"running\",\"attempt\":1,\"service\":\"static-analyzer\"}",
+        "task.progress",
+        "{\"seq\":2,\"ts\":1770000000002,\"pipeline_id\":\"p1\",\"task_id\":\"p1-t0001\","
+        "\"attempt\":1,\"stage\":\"bandit\",\"pct\":10,\"message\":\"m\"}",
+        "task.progress",
+        "{\"seq\":3,\"ts\":1770000000003,\"pipeline_id\":\"p1\",\"task_id\":\"p1-t0001\","
+        "\"attempt\":1,\"stage\":\"ban" S_EVIL "dit\",\"pct\":40,\"message\":\"m" S_EVIL "\"}",
+        "endpoint.breaker",
+        "{\"seq\":4,\"ts\":1770000000004,\"service\":\"static-analyzer\",\"replica\":"
+        "\"ws://127.0.0.1:2001\",\"from\":\"closed\",\"to\":\"open\",\"reason\":\"failures" S_EVIL
+        "\"}",
+        "endpoint.health",
+        "{\"seq\":5,\"ts\":1770000000005,\"service\":\"static-analyzer\",\"replica\":"
+        "\"ws://127.0.0.1:2001" S_EVIL "\",\"healthy\":false,\"reason\":\"consecutive_failures\"}",
+        "alert",
+        "{\"seq\":6,\"ts\":1770000000006,\"kind\":\"dlq" S_EVIL
+        "\",\"message\":\"third strike" S_EVIL "\"}",
+        "pipeline.stage",
+        "{\"seq\":7,\"ts\":1770000000007,\"pipeline_id\":\"p1\",\"stage\":\"report" S_EVIL "\"}",
+        "task.progress",
+        "{\"seq\":8,\"ts\":1770000000008,\"pipeline_id\":\"p1\",\"task_id\":\"p1-t0001\","
+        "\"attempt\":1,\"stage\":\"bandit\",\"pct\":75,\"message\":\"m\"}",
+        "task.status",
+        "{\"seq\":9,\"ts\":1770000000009,\"pipeline_id\":\"p1\",\"task_id\":\"p1-t0001\","
+        "\"status\":\"succeeded\",\"attempt\":1,\"service\":\"static-analyzer\"}",
+        "pipeline.status",
+        "{\"seq\":10,\"ts\":1770000000010,\"pipeline_id\":\"p1\",\"status\":\"completed\","
+        "\"stage\":\"done\"}",
+        NULL,
+        NULL,
+    };
+#undef S_EVIL
+    f->publish = events;
+    f->publish_gap_ms = 150; /* the view redraws at most every 100 ms */
+    s_run_t run;
+    s_run_ex(f, &run, (const char *const[]){"--api", f->api, "--pub", f->pub, "watch", "p1", NULL},
+             true);
+    assert_int_equal(s_code(&run), 0);
+    assert_true(f->published);
+    assert_int_equal(s_count(f, "events.since"), 0); /* no gap */
+
+    /* The stream: the task's bar at each step it was drawn at, redrawn in
+       place (cursor up, erase below), never a new block per event. */
+    assert_non_null(strstr(run.out, "[########............]  40%"));
+    assert_non_null(strstr(run.out, "[###############.....]  75%"));
+    assert_non_null(strstr(run.out, "[####################] 100%"));
+    int frames = s_count_str(run.out, run.out_len, "pipeline p1");
+    s_screen_t screen;
+    memset(&screen, 0, sizeof(screen));
+    s_screen_feed(&screen, run.out, run.out_len);
+    if (screen.bad[0]) {
+        char near[512] = "";
+        size_t from = screen.bad_at > 40 ? screen.bad_at - 40 : 0;
+        for (size_t i = from, k = 0; i < run.out_len && i < screen.bad_at + 40 && k < 500; i++) {
+            unsigned char ch = (unsigned char)run.out[i];
+            k += (size_t)snprintf(near + k, sizeof(near) - k,
+                                  ch < 0x20 || ch == 0x7f ? "\\x%02x" : "%c", ch);
+        }
+        fail_msg("the terminal got %s: ...%s...", screen.bad, near);
+    }
+    assert_true(frames >= 4);
+    assert_int_equal(screen.ups, frames - 1);
+    assert_int_equal(screen.erases, frames);
+
+    /* The screen at the end: one frame, the final state. */
+    char row[S_SCREEN_COLS + 1];
+    assert_non_null(strstr(s_screen_row(&screen, 0, row, sizeof(row)), "pipeline p1  completed"));
+    assert_non_null(strstr(row, "stage done"));
+    assert_non_null(strstr(row, "1 tasks"));
+    s_screen_row(&screen, 1, row, sizeof(row));
+    assert_non_null(strstr(row, "t0001"));
+    assert_non_null(strstr(row, "static-analyzer"));
+    assert_non_null(strstr(row, "api_url_shortener #3"));
+    assert_non_null(strstr(row, "succeeded"));
+    assert_non_null(strstr(row, "[####################] 100%"));
+    s_screen_row(&screen, 2, row, sizeof(row));
+    assert_non_null(strstr(row, "breaker static-analyzer ws://127.0.0.1:2001: closed -> open"));
+    assert_non_null(strstr(row, "failures"));
+    s_screen_row(&screen, 3, row, sizeof(row));
+    assert_non_null(strstr(row, "health static-analyzer ws://127.0.0.1:2001"));
+    assert_non_null(strstr(row, "unhealthy (consecutive_failures)"));
+    s_screen_row(&screen, 4, row, sizeof(row));
+    assert_non_null(strstr(row, "alert dlq"));
+    assert_non_null(strstr(row, "third strike"));
+    for (int i = 5; i < S_SCREEN_ROWS; i++) {
+        if (*s_screen_row(&screen, i, row, sizeof(row))) {
+            fail_msg("row %d left on the screen: '%s'", i, row);
+        }
+    }
+    assert_null(strstr(run.out, "pwned\a"));
+    assert_null(memchr(run.out, '\a', run.out_len));
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -907,6 +1167,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sluicectl_result_to_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_watch_fills_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_watch_without_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_watch_live_view, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
