@@ -422,271 +422,74 @@ static bool s_wait_breaker(s_ctx_t *c, const char *service, const char *url, con
     return false;
 }
 
-/* One replica with one fault plan; one attempt; expect outcome within
-   max_ms (well below the 5 s attempt budget unless that is the point) and,
-   unless NULL, an error that starts with error. */
-static void s_one_fault_err(void **state, const char *spec, int outcome, int64_t max_ms,
-                            void (*tweak)(sl_endpoint_config_t *), const char *error)
+/* Starts the fleet (gateway may be NULL) and fills cfg for the static
+   analyzer over its replicas; the caller adjusts cfg, then spawns. */
+static void s_fleet_cfg(s_ctx_t *c, const char *gateway, const char *const *specs, int n,
+                        sl_endpoint_config_t *cfg)
 {
-    s_ctx_t *c = *state;
+    s_fleet_start(&c->fleet, gateway, specs, n);
+    s_cfg(cfg, "static-analyzer", &c->fleet);
+}
+
+/* The progress listener, and a one-replica fleet that pushes to it. */
+static void s_fleet_cfg_progress(s_ctx_t *c, const char *spec, sl_endpoint_config_t *cfg)
+{
+    s_progress_listener(c);
+    char gw[64];
+    snprintf(gw, sizeof gw, "ws://127.0.0.1:%d", c->progress_port);
     const char *specs[] = {spec};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
-    sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
-    if (tweak) {
-        tweak(&cfg);
-    }
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
-    int64_t t0 = s_ms();
-    s_start(c, "static-analyzer", "p0001-t0001", 1, NULL);
+    s_fleet_cfg(c, gw, specs, 1, cfg);
+}
+
+static void s_spawn(s_ctx_t *c, const sl_endpoint_config_t *cfg)
+{
+    assert_int_equal(sl_endpoint_spawn(c->rt, cfg, &c->ep), 0);
+}
+
+/* One attempt at the static analyzer; its result in r (caller clears). */
+static void s_attempt(s_ctx_t *c, const char *task, int64_t timeout_ms, sl_attempt_result_t *r)
+{
+    s_start(c, "static-analyzer", task, 1, NULL);
+    s_result(c, timeout_ms, r, NULL);
+}
+
+/* One attempt that must end with outcome. */
+static void s_expect(s_ctx_t *c, const char *task, int64_t timeout_ms, int outcome)
+{
     sl_attempt_result_t r;
-    s_result(c, 10000, &r, NULL);
-    int64_t took = s_ms() - t0;
-    if ((int)r.outcome != outcome) {
-        fail_msg("%s: outcome %s (%s), want %s", spec, sl_outcome_name((int)r.outcome),
-                 r.error ? r.error : "", sl_outcome_name(outcome));
-    }
-    if (took > max_ms) {
-        fail_msg("%s: took %lld ms, want < %lld", spec, (long long)took, (long long)max_ms);
-    }
-    assert_string_equal(r.task_id, "p0001-t0001");
-    assert_int_equal(r.attempt, 1);
-    assert_non_null(r.replica);
-    assert_string_equal(r.replica, c->fleet.url[0]);
-    if (error && (!r.error || strncmp(r.error, error, strlen(error)) != 0)) {
-        fail_msg("%s: error \"%s\", want \"%s...\"", spec, r.error ? r.error : "", error);
-    }
+    s_attempt(c, task, timeout_ms, &r);
+    assert_int_equal(r.outcome, outcome);
     sl_attempt_result_clear(&r);
 }
 
-static void s_one_fault(void **state, const char *spec, int outcome, int64_t max_ms,
-                        void (*tweak)(sl_endpoint_config_t *))
+/* n attempts, tasks p0001-t<first>..., each ending with outcome. */
+static void s_expect_n(s_ctx_t *c, int first, int n, int outcome)
 {
-    s_one_fault_err(state, spec, outcome, max_ms, tweak, NULL);
-}
-
-/* ---- tests ---------------------------------------------------------------- */
-
-static void test_endpoint_legacy_success(void **state)
-{
-    s_ctx_t *c = *state;
-    const char *specs[] = {"static:127.0.0.1:0:latency=20-40"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
-    sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
-    s_start(c, "static-analyzer", "p0001-t0001", 1, NULL);
-    sl_attempt_result_t r;
-    s_result(c, 5000, &r, NULL);
-    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
-    assert_non_null(r.status);
-    assert_string_equal(r.status, "success");
-    assert_true(r.result.len > 10);
-    assert_true(r.result.ptr[0] == '{');
-    assert_true(r.ended_ms >= r.started_ms);
-    sl_attempt_result_clear(&r);
-}
-
-static void s_tweak_hang(sl_endpoint_config_t *cfg)
-{
-    cfg->attempt_timeout_ms = 400;
-}
-
-static void test_endpoint_fault_hang(void **state)
-{
-    /* Pings are answered and nothing else: only the attempt budget ends it. */
-    s_one_fault_err(state, "static:127.0.0.1:0:fault=hang", SL_OUT_ATTEMPT_TIMEOUT, 2000,
-                    s_tweak_hang, "no result within 400 ms");
-}
-
-static void test_endpoint_fault_freeze(void **state)
-{
-    /* A wedged process stops answering pings: pong_timeout, not the budget. */
-    s_one_fault_err(state, "static:127.0.0.1:0:fault=freeze", SL_OUT_PONG_TIMEOUT, 2000, NULL,
-                    "no pong within 300 ms");
-}
-
-static void test_endpoint_fault_disconnect(void **state)
-{
-    s_one_fault_err(state, "static:127.0.0.1:0:fault=disconnect:latency=50", SL_OUT_TRANSPORT, 2000,
-                    NULL, "connection closed before a result: ");
-}
-
-static void test_endpoint_fault_error_frame(void **state)
-{
-    s_one_fault(state, "static:127.0.0.1:0:fault=error:latency=20", SL_OUT_ANALYZER_ERROR, 2000,
-                NULL);
-}
-
-static void test_endpoint_fault_malformed(void **state)
-{
-    s_one_fault_err(state, "static:127.0.0.1:0:fault=malformed:latency=20", SL_OUT_MALFORMED, 2000,
-                    NULL, "unparseable frame (");
-}
-
-static void test_endpoint_fault_refuse(void **state)
-{
-    s_one_fault(state, "static:127.0.0.1:0:fault=refuse", SL_OUT_TRANSPORT, 2000, NULL);
-}
-
-static void s_tweak_slow(sl_endpoint_config_t *cfg)
-{
-    cfg->connect_timeout_ms = 300;
-}
-
-static void test_endpoint_fault_slow_handshake(void **state)
-{
-    s_one_fault_err(state, "static:127.0.0.1:0:fault=slow:slow=3000", SL_OUT_CONNECT_TIMEOUT, 1500,
-                    s_tweak_slow, "no handshake within 300 ms");
-}
-
-static void test_endpoint_fault_verdict(void **state)
-{
-    s_one_fault(state, "static:127.0.0.1:0:fault=verdict:latency=20", SL_OUT_VERDICT, 2000, NULL);
-}
-
-static void test_endpoint_stall_after_progress(void **state)
-{
-    /* Out-of-band progress arms the stall timer; then silence. */
-    s_ctx_t *c = *state;
-    s_progress_listener(c);
-    char gw[64];
-    snprintf(gw, sizeof gw, "ws://127.0.0.1:%d", c->progress_port);
-    const char *specs[] = {"static:127.0.0.1:0:fault=stall:progress=50:cid=id:latency=3000"};
-    s_fleet_start(&c->fleet, gw, specs, 1);
-    sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
-    cfg.progress_timeout_ms = 300;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
-    int64_t t0 = s_ms();
-    s_start(c, "static-analyzer", "p0001-t0002", 1, NULL);
-    sl_attempt_result_t r;
-    int progress = 0;
-    s_result(c, 5000, &r, &progress);
-    assert_int_equal(r.outcome, SL_OUT_PROGRESS_TIMEOUT);
-    assert_true(s_ms() - t0 < 2500);
-    assert_true(progress >= 1);
-    assert_non_null(r.error);
-    assert_non_null(strstr(r.error, "no progress for 300 ms"));
-    sl_attempt_result_clear(&r);
-}
-
-static void test_endpoint_slow_analysis_with_progress_survives(void **state)
-{
-    /* 1.5 s of work, progress every 100 ms, stall timeout 300 ms. */
-    s_ctx_t *c = *state;
-    s_progress_listener(c);
-    char gw[64];
-    snprintf(gw, sizeof gw, "ws://127.0.0.1:%d", c->progress_port);
-    const char *specs[] = {"static:127.0.0.1:0:progress=100:cid=id:latency=1500"};
-    s_fleet_start(&c->fleet, gw, specs, 1);
-    sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
-    cfg.progress_timeout_ms = 300;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
-    int64_t t0 = s_ms();
-    s_start(c, "static-analyzer", "p0001-t0003", 1, NULL);
-    sl_attempt_result_t r;
-    int progress = 0;
-    s_result(c, 8000, &r, &progress);
-    int64_t took = s_ms() - t0;
-    if (r.outcome != SL_OUT_SUCCESS) {
-        fail_msg("outcome %s: %s", sl_outcome_name((int)r.outcome), r.error ? r.error : "");
-    }
-    assert_true(took >= 1400);
-    /* Throttled to 2 per second, plus the held-back last one. */
-    assert_true(progress >= 2);
-    assert_true(progress <= 2 * (int)(took / 1000 + 1) + 1);
-    assert_non_null(r.last_stage);
-    sl_attempt_result_clear(&r);
-    /* Nothing for this attempt after its result. */
-    sl_msg_t *late = NULL;
-    if (sl_port_recv(c->owner, 150, &late) == 0) {
-        assert_int_not_equal(late->type, SL_MSG_ATTEMPT_PROGRESS);
-        sl_msg_destroy(&late);
-    }
-    /* A push that lands after the result is an unknown id by then; the
-       ones before it were matched and forwarded. */
-    uint64_t sent = 0;
-    s_status(c, "static-analyzer", NULL, NULL, 0, "progress_sent", &sent);
-    assert_true(sent >= 2);
-}
-
-static void test_endpoint_breaker_opens_and_traffic_moves(void **state)
-{
-    s_ctx_t *c = *state;
-    const char *specs[] = {"static:127.0.0.1:0:fault=error:latency=10",
-                           "static:127.0.0.1:0:latency=10"};
-    s_fleet_start(&c->fleet, NULL, specs, 2);
-    sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
-    cfg.breaker.open_ms = 60000; /* stays open for the test */
-    cfg.breaker.open_max_ms = 60000;
-    sl_port_t *store = sl_port_new(c->rt, "store"); /* plays the store */
-    assert_non_null(store);
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
-    int bad = 0, good = 0;
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < n; i++) {
         char task[32];
-        snprintf(task, sizeof task, "p0001-t%04d", i + 10);
-        s_start(c, "static-analyzer", task, 1, NULL);
-        sl_attempt_result_t r;
-        s_result(c, 5000, &r, NULL);
-        if (strcmp(r.replica, c->fleet.url[0]) == 0) {
-            assert_int_equal(r.outcome, SL_OUT_ANALYZER_ERROR);
-            bad++;
-            assert_true(good == 0); /* never back once it opened */
-        } else {
-            assert_int_equal(r.outcome, SL_OUT_SUCCESS);
-            good++;
-        }
-        sl_attempt_result_clear(&r);
+        snprintf(task, sizeof task, "p0001-t%04d", first + i);
+        s_expect(c, task, 5000, outcome);
     }
-    /* The faulty one took at most the threshold before its breaker opened. */
-    assert_true(bad <= 3);
-    assert_true(good >= 5);
-    char b[32];
-    s_status(c, "static-analyzer", c->fleet.url[0], b, sizeof b, NULL, NULL);
-    assert_string_equal(b, "open");
-    s_status(c, "static-analyzer", c->fleet.url[1], b, sizeof b, NULL, NULL);
-    assert_string_equal(b, "closed");
+}
 
-    /* The transition went to the store as one endpoint.breaker event. */
-    sl_msg_t *m = NULL;
-    assert_int_equal(sl_port_recv(store, 2000, &m), 0);
-    assert_int_equal(m->type, SL_MSG_STORE_WRITE);
-    assert_false(m->flags & SL_MSG_F_REQUEST); /* fire-and-forget */
-    sl_store_write_t w = {0};
-    assert_int_equal(sl_store_write_decode(m->body, m->body_len, &w), 0);
-    sl_msg_destroy(&m);
-    assert_int_equal(w.ops.len, 0);
-    sl_mp_reader_t rd;
-    sl_mp_reader_init(&rd, w.events.ptr, w.events.len);
-    uint32_t n = 0, two = 0;
-    assert_int_equal(sl_mp_read_array(&rd, &n), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(sl_mp_read_array(&rd, &two), 0);
-    assert_int_equal(two, 2);
-    const char *topic;
-    size_t tl;
-    assert_int_equal(sl_mp_read_str(&rd, &topic, &tl), 0);
-    assert_true(sl_mp_str_eq(topic, tl, "endpoint.breaker"));
-    const uint8_t *body = rd.buf + rd.pos;
-    size_t blen = sl_mp_reader_remaining(&rd);
-    const char *v;
-    size_t vl;
-    assert_int_equal(sl_mp_map_get_str(body, blen, "replica", &v, &vl), 0);
-    assert_true(sl_mp_str_eq(v, vl, c->fleet.url[0]));
-    assert_int_equal(sl_mp_map_get_str(body, blen, "from", &v, &vl), 0);
-    assert_true(sl_mp_str_eq(v, vl, "closed"));
-    assert_int_equal(sl_mp_map_get_str(body, blen, "to", &v, &vl), 0);
-    assert_true(sl_mp_str_eq(v, vl, "open"));
-    assert_int_equal(sl_mp_map_get_str(body, blen, "reason", &v, &vl), 0);
-    assert_true(sl_mp_str_eq(v, vl, "consecutive_failures"));
-    assert_int_equal(sl_mp_map_get_str(body, blen, "service", &v, &vl), 0);
-    assert_true(sl_mp_str_eq(v, vl, "static-analyzer"));
-    sl_store_write_clear(&w);
-    sl_port_destroy(&store);
+/* Polls one status counter until it reaches want or timeout_ms passes;
+   returns the last value (the caller asserts on it). */
+static uint64_t s_wait_counter(s_ctx_t *c, const char *counter, uint64_t want, int64_t timeout_ms)
+{
+    uint64_t value = 0;
+    int64_t deadline = s_ms() + timeout_ms;
+    while (value < want && s_ms() < deadline) {
+        s_status(c, "static-analyzer", NULL, NULL, 0, counter, &value);
+    }
+    return value;
+}
+
+/* Takes the replica down (it refuses connections) or brings it back. */
+static void s_replica_set(s_ctx_t *c, const char *url, bool up)
+{
+    char reply[256], cmd[256];
+    snprintf(cmd, sizeof cmd, "%s %s", up ? "up" : "down", url);
+    s_control(&c->fleet, cmd, reply, sizeof reply);
 }
 
 /* The next event the endpoint sent to the fake store: its topic and a copy
@@ -745,40 +548,299 @@ static void s_check_health(const uint8_t *body, size_t blen, const char *url, bo
     }
 }
 
+/* ---- the fault table ------------------------------------------------------ */
+
+/* One replica with one fault plan; one attempt. A row: the case it drives,
+   the fault (the mock's replica spec), the protocol, the timeouts the row
+   turns down (0 keeps s_cfg's), the outcome expected within max_ms (well
+   below the 5 s attempt budget unless that is the point) and, unless NULL,
+   the text the error starts with. Adding a fault: one row, one case that
+   calls s_fault_case, one line in main. */
+typedef struct {
+    const char *test; /* the cmocka case that runs this row */
+    const char *spec;
+    sl_endpoint_protocol_t protocol;
+    int attempt_timeout_ms;
+    int connect_timeout_ms;
+    int outcome;
+    int64_t max_ms;
+    const char *error;
+} s_fault_t;
+
+#define S_LEGACY SL_ENDPOINT_LEGACY
+#define S_MUX SL_ENDPOINT_MUX
+
+static const s_fault_t s_faults[] = {
+    /* Pings are answered and nothing else: only the attempt budget ends it. */
+    {"test_endpoint_fault_hang", "static:127.0.0.1:0:fault=hang", S_LEGACY, 400, 0,
+     SL_OUT_ATTEMPT_TIMEOUT, 2000, "no result within 400 ms"},
+    /* A wedged process stops answering pings: pong_timeout, not the budget. */
+    {"test_endpoint_fault_freeze", "static:127.0.0.1:0:fault=freeze", S_LEGACY, 0, 0,
+     SL_OUT_PONG_TIMEOUT, 2000, "no pong within 300 ms"},
+    {"test_endpoint_fault_disconnect", "static:127.0.0.1:0:fault=disconnect:latency=50", S_LEGACY,
+     0, 0, SL_OUT_TRANSPORT, 2000, "connection closed before a result: "},
+    {"test_endpoint_fault_error_frame", "static:127.0.0.1:0:fault=error:latency=20", S_LEGACY, 0, 0,
+     SL_OUT_ANALYZER_ERROR, 2000, NULL},
+    {"test_endpoint_fault_malformed", "static:127.0.0.1:0:fault=malformed:latency=20", S_LEGACY, 0,
+     0, SL_OUT_MALFORMED, 2000, "unparseable frame ("},
+    {"test_endpoint_fault_refuse", "static:127.0.0.1:0:fault=refuse", S_LEGACY, 0, 0,
+     SL_OUT_TRANSPORT, 2000, NULL},
+    {"test_endpoint_fault_slow_handshake", "static:127.0.0.1:0:fault=slow:slow=3000", S_LEGACY, 0,
+     300, SL_OUT_CONNECT_TIMEOUT, 1500, "no handshake within 300 ms"},
+    {"test_endpoint_fault_verdict", "static:127.0.0.1:0:fault=verdict:latency=20", S_LEGACY, 0, 0,
+     SL_OUT_VERDICT, 2000, NULL},
+    /* An unattributable bad frame ends the attempts on that connection. */
+    {"test_endpoint_mux_malformed",
+     "static:127.0.0.1:0:proto=mux:fault=malformed:latency=20:heartbeat=50", S_MUX, 0, 0,
+     SL_OUT_MALFORMED, 2000, "unparseable frame on the mux connection"},
+    {"test_endpoint_mux_disconnect",
+     "static:127.0.0.1:0:proto=mux:fault=disconnect:latency=50:heartbeat=50", S_MUX, 0, 0,
+     SL_OUT_TRANSPORT, 2000, "connection closed before a result: "},
+    {"test_endpoint_mux_error_frame",
+     "static:127.0.0.1:0:proto=mux:fault=error:latency=20:heartbeat=50", S_MUX, 0, 0,
+     SL_OUT_ANALYZER_ERROR, 2000, NULL},
+    /* The app is bad, not the replica: no breaker count, not retryable. */
+    {"test_endpoint_mux_verdict",
+     "static:127.0.0.1:0:proto=mux:fault=verdict:latency=20:heartbeat=50", S_MUX, 0, 0,
+     SL_OUT_VERDICT, 2000, NULL},
+};
+
+/* Runs the row whose test is `test` (the caller's __func__). */
+static void s_fault_case(void **state, const char *test)
+{
+    const s_fault_t *f = NULL;
+    for (size_t i = 0; i < sizeof s_faults / sizeof s_faults[0] && !f; i++) {
+        if (strcmp(s_faults[i].test, test) == 0) {
+            f = &s_faults[i];
+        }
+    }
+    if (!f) {
+        fail_msg("%s: no row in s_faults", test);
+    }
+    s_ctx_t *c = *state;
+    const char *specs[] = {f->spec};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
+    cfg.protocol = f->protocol;
+    if (f->attempt_timeout_ms) {
+        cfg.attempt_timeout_ms = f->attempt_timeout_ms;
+    }
+    if (f->connect_timeout_ms) {
+        cfg.connect_timeout_ms = f->connect_timeout_ms;
+    }
+    s_spawn(c, &cfg);
+    int64_t t0 = s_ms();
+    sl_attempt_result_t r;
+    s_attempt(c, "p0001-t0001", 10000, &r);
+    int64_t took = s_ms() - t0;
+    if ((int)r.outcome != f->outcome) {
+        fail_msg("%s: outcome %s (%s), want %s", f->spec, sl_outcome_name((int)r.outcome),
+                 r.error ? r.error : "", sl_outcome_name(f->outcome));
+    }
+    if (took > f->max_ms) {
+        fail_msg("%s: took %lld ms, want < %lld", f->spec, (long long)took, (long long)f->max_ms);
+    }
+    assert_string_equal(r.task_id, "p0001-t0001");
+    assert_int_equal(r.attempt, 1);
+    assert_non_null(r.replica);
+    assert_string_equal(r.replica, c->fleet.url[0]);
+    if (f->error && (!r.error || strncmp(r.error, f->error, strlen(f->error)) != 0)) {
+        fail_msg("%s: error \"%s\", want \"%s...\"", f->spec, r.error ? r.error : "", f->error);
+    }
+    sl_attempt_result_clear(&r);
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_endpoint_legacy_success(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:latency=20-40"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
+    s_spawn(c, &cfg);
+    sl_attempt_result_t r;
+    s_attempt(c, "p0001-t0001", 5000, &r);
+    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+    assert_non_null(r.status);
+    assert_string_equal(r.status, "success");
+    assert_true(r.result.len > 10);
+    assert_true(r.result.ptr[0] == '{');
+    assert_true(r.ended_ms >= r.started_ms);
+    sl_attempt_result_clear(&r);
+}
+
+static void test_endpoint_fault_hang(void **state)
+{
+    s_fault_case(state, __func__);
+}
+
+static void test_endpoint_fault_freeze(void **state)
+{
+    s_fault_case(state, __func__);
+}
+
+static void test_endpoint_fault_disconnect(void **state)
+{
+    s_fault_case(state, __func__);
+}
+
+static void test_endpoint_fault_error_frame(void **state)
+{
+    s_fault_case(state, __func__);
+}
+
+static void test_endpoint_fault_malformed(void **state)
+{
+    s_fault_case(state, __func__);
+}
+
+static void test_endpoint_fault_refuse(void **state)
+{
+    s_fault_case(state, __func__);
+}
+
+static void test_endpoint_fault_slow_handshake(void **state)
+{
+    s_fault_case(state, __func__);
+}
+
+static void test_endpoint_fault_verdict(void **state)
+{
+    s_fault_case(state, __func__);
+}
+
+static void test_endpoint_stall_after_progress(void **state)
+{
+    /* Out-of-band progress arms the stall timer; then silence. */
+    s_ctx_t *c = *state;
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg_progress(c, "static:127.0.0.1:0:fault=stall:progress=50:cid=id:latency=3000", &cfg);
+    cfg.progress_timeout_ms = 300;
+    s_spawn(c, &cfg);
+    int64_t t0 = s_ms();
+    s_start(c, "static-analyzer", "p0001-t0002", 1, NULL);
+    sl_attempt_result_t r;
+    int progress = 0;
+    s_result(c, 5000, &r, &progress);
+    assert_int_equal(r.outcome, SL_OUT_PROGRESS_TIMEOUT);
+    assert_true(s_ms() - t0 < 2500);
+    assert_true(progress >= 1);
+    assert_non_null(r.error);
+    assert_non_null(strstr(r.error, "no progress for 300 ms"));
+    sl_attempt_result_clear(&r);
+}
+
+static void test_endpoint_slow_analysis_with_progress_survives(void **state)
+{
+    /* 1.5 s of work, progress every 100 ms, stall timeout 300 ms. */
+    s_ctx_t *c = *state;
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg_progress(c, "static:127.0.0.1:0:progress=100:cid=id:latency=1500", &cfg);
+    cfg.progress_timeout_ms = 300;
+    s_spawn(c, &cfg);
+    int64_t t0 = s_ms();
+    s_start(c, "static-analyzer", "p0001-t0003", 1, NULL);
+    sl_attempt_result_t r;
+    int progress = 0;
+    s_result(c, 8000, &r, &progress);
+    int64_t took = s_ms() - t0;
+    if (r.outcome != SL_OUT_SUCCESS) {
+        fail_msg("outcome %s: %s", sl_outcome_name((int)r.outcome), r.error ? r.error : "");
+    }
+    assert_true(took >= 1400);
+    /* Throttled to 2 per second, plus the held-back last one. */
+    assert_true(progress >= 2);
+    assert_true(progress <= 2 * (int)(took / 1000 + 1) + 1);
+    assert_non_null(r.last_stage);
+    sl_attempt_result_clear(&r);
+    /* Nothing for this attempt after its result. */
+    sl_msg_t *late = NULL;
+    if (sl_port_recv(c->owner, 150, &late) == 0) {
+        assert_int_not_equal(late->type, SL_MSG_ATTEMPT_PROGRESS);
+        sl_msg_destroy(&late);
+    }
+    /* A push that lands after the result is an unknown id by then; the
+       ones before it were matched and forwarded. */
+    uint64_t sent = 0;
+    s_status(c, "static-analyzer", NULL, NULL, 0, "progress_sent", &sent);
+    assert_true(sent >= 2);
+}
+
+static void test_endpoint_breaker_opens_and_traffic_moves(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:fault=error:latency=10",
+                           "static:127.0.0.1:0:latency=10"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 2, &cfg);
+    cfg.breaker.open_ms = 60000; /* stays open for the test */
+    cfg.breaker.open_max_ms = 60000;
+    sl_port_t *store = sl_port_new(c->rt, "store"); /* plays the store */
+    assert_non_null(store);
+    s_spawn(c, &cfg);
+    int bad = 0, good = 0;
+    for (int i = 0; i < 8; i++) {
+        char task[32];
+        snprintf(task, sizeof task, "p0001-t%04d", i + 10);
+        s_start(c, "static-analyzer", task, 1, NULL);
+        sl_attempt_result_t r;
+        s_result(c, 5000, &r, NULL);
+        if (strcmp(r.replica, c->fleet.url[0]) == 0) {
+            assert_int_equal(r.outcome, SL_OUT_ANALYZER_ERROR);
+            bad++;
+            assert_true(good == 0); /* never back once it opened */
+        } else {
+            assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+            good++;
+        }
+        sl_attempt_result_clear(&r);
+    }
+    /* The faulty one took at most the threshold before its breaker opened. */
+    assert_true(bad <= 3);
+    assert_true(good >= 5);
+    char b[32];
+    s_status(c, "static-analyzer", c->fleet.url[0], b, sizeof b, NULL, NULL);
+    assert_string_equal(b, "open");
+    s_status(c, "static-analyzer", c->fleet.url[1], b, sizeof b, NULL, NULL);
+    assert_string_equal(b, "closed");
+
+    /* The transition went to the store as one endpoint.breaker event. */
+    char topic[64];
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    s_store_event(store, 2000, topic, sizeof topic, &body, &blen);
+    assert_string_equal(topic, "endpoint.breaker");
+    assert_true(s_body_is(body, blen, "replica", c->fleet.url[0]));
+    assert_true(s_body_is(body, blen, "from", "closed"));
+    assert_true(s_body_is(body, blen, "to", "open"));
+    assert_true(s_body_is(body, blen, "reason", "consecutive_failures"));
+    assert_true(s_body_is(body, blen, "service", "static-analyzer"));
+    free(body);
+    sl_port_destroy(&store);
+}
+
 static void test_endpoint_health_events(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:latency=10"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.queue_timeout_ms = 200;
     c->store = sl_port_new(c->rt, "store"); /* plays the store */
     assert_non_null(c->store);
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     const char *url = c->fleet.url[0];
     /* A healthy replica is not announced: only changes are events. */
-    s_start(c, "static-analyzer", "p0001-t0080", 1, NULL);
-    sl_attempt_result_t r;
-    s_result(c, 5000, &r, NULL);
-    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
-    sl_attempt_result_clear(&r);
+    s_expect(c, "p0001-t0080", 5000, SL_OUT_SUCCESS);
     sl_msg_t *m = NULL;
     assert_int_equal(sl_port_recv(c->store, 100, &m), SL_ETIMEOUT);
 
-    char reply[256], cmd[256], topic[64];
+    char topic[64];
     uint8_t *body = NULL;
     size_t blen = 0;
-    snprintf(cmd, sizeof cmd, "down %s", url);
-    s_control(&c->fleet, cmd, reply, sizeof reply);
-    for (int i = 0; i < 3; i++) {
-        char task[32];
-        snprintf(task, sizeof task, "p0001-t%04d", i + 81);
-        s_start(c, "static-analyzer", task, 1, NULL);
-        s_result(c, 5000, &r, NULL);
-        assert_int_equal(r.outcome, SL_OUT_TRANSPORT);
-        sl_attempt_result_clear(&r);
-    }
+    s_replica_set(c, url, false);
+    s_expect_n(c, 81, 3, SL_OUT_TRANSPORT);
     /* The breaker opens: its event, then the replica turns unhealthy. */
     s_store_event(c->store, 2000, topic, sizeof topic, &body, &blen);
     assert_string_equal(topic, "endpoint.breaker");
@@ -798,8 +860,7 @@ static void test_endpoint_health_events(void **state)
         free(body);
     }
     /* Back up: the next probe closes the breaker, the replica is healthy. */
-    snprintf(cmd, sizeof cmd, "up %s", url);
-    s_control(&c->fleet, cmd, reply, sizeof reply);
+    s_replica_set(c, url, true);
     bool closed = false;
     for (;;) {
         s_store_event(c->store, 5000, topic, sizeof topic, &body, &blen);
@@ -820,58 +881,33 @@ static void test_endpoint_half_open_probe_closes(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:latency=10"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.queue_timeout_ms = 200;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
-    char reply[256], cmd[256];
-    snprintf(cmd, sizeof cmd, "down %s", c->fleet.url[0]);
-    s_control(&c->fleet, cmd, reply, sizeof reply);
-    for (int i = 0; i < 3; i++) {
-        char task[32];
-        snprintf(task, sizeof task, "p0001-t%04d", i + 20);
-        s_start(c, "static-analyzer", task, 1, NULL);
-        sl_attempt_result_t r;
-        s_result(c, 5000, &r, NULL);
-        assert_int_equal(r.outcome, SL_OUT_TRANSPORT);
-        sl_attempt_result_clear(&r);
-    }
+    s_spawn(c, &cfg);
+    s_replica_set(c, c->fleet.url[0], false);
+    s_expect_n(c, 20, 3, SL_OUT_TRANSPORT);
     char b[32];
     s_status(c, "static-analyzer", c->fleet.url[0], b, sizeof b, NULL, NULL);
     assert_string_equal(b, "open");
     /* While open, an attempt waits in the queue and times out there. */
-    s_start(c, "static-analyzer", "p0001-t0030", 1, NULL);
-    sl_attempt_result_t r;
-    s_result(c, 3000, &r, NULL);
-    assert_int_equal(r.outcome, SL_OUT_QUEUE_TIMEOUT);
-    sl_attempt_result_clear(&r);
+    s_expect(c, "p0001-t0030", 3000, SL_OUT_QUEUE_TIMEOUT);
     /* Still down: the probe fails and the breaker re-opens (not closed). */
-    uint64_t probes = 0;
-    int64_t deadline = s_ms() + 3000;
-    while (probes < 1 && s_ms() < deadline) {
-        s_status(c, "static-analyzer", NULL, NULL, 0, "probes", &probes);
-    }
-    assert_true(probes >= 1);
+    assert_true(s_wait_counter(c, "probes", 1, 3000) >= 1);
     s_status(c, "static-analyzer", c->fleet.url[0], b, sizeof b, NULL, NULL);
     assert_string_not_equal(b, "closed");
-    snprintf(cmd, sizeof cmd, "up %s", c->fleet.url[0]);
-    s_control(&c->fleet, cmd, reply, sizeof reply);
+    s_replica_set(c, c->fleet.url[0], true);
     assert_true(s_wait_breaker(c, "static-analyzer", c->fleet.url[0], "closed", 5000));
-    s_start(c, "static-analyzer", "p0001-t0031", 1, NULL);
-    s_result(c, 3000, &r, NULL);
-    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
-    sl_attempt_result_clear(&r);
+    s_expect(c, "p0001-t0031", 3000, SL_OUT_SUCCESS);
 }
 
 static void test_endpoint_retry_goes_elsewhere(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:latency=10", "static:127.0.0.1:0:latency=10"};
-    s_fleet_start(&c->fleet, NULL, specs, 2);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_fleet_cfg(c, NULL, specs, 2, &cfg);
+    s_spawn(c, &cfg);
     for (int i = 0; i < 4; i++) {
         char task[32];
         snprintf(task, sizeof task, "p0001-t%04d", i + 40);
@@ -893,14 +929,13 @@ static void test_endpoint_bulkhead_and_queue(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:latency=600"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.max_in_flight = 1;
     cfg.queue_max = 1;
     cfg.queue_timeout_ms = 250;
     cfg.progress_timeout_ms = 0;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     int64_t t0 = s_ms();
     s_start(c, "static-analyzer", "p0001-t0050", 1, NULL); /* runs */
     s_start(c, "static-analyzer", "p0001-t0051", 1, NULL); /* waits */
@@ -929,18 +964,13 @@ static void test_endpoint_cancel(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:latency=3000"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.progress_timeout_ms = 0;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     s_start(c, "static-analyzer", "p0001-t0060", 1, NULL);
     /* Cancel once it is on the wire: the status shows it in flight. */
-    int64_t deadline = s_ms() + 2000;
-    uint64_t started = 0;
-    while (started < 1 && s_ms() < deadline) {
-        s_status(c, "static-analyzer", NULL, NULL, 0, "started", &started);
-    }
+    s_wait_counter(c, "started", 1, 2000);
     int64_t t0 = s_ms();
     s_cancel(c, "static-analyzer", "p0001-t0060", 1);
     sl_attempt_result_t r;
@@ -964,19 +994,14 @@ static void test_endpoint_shutdown_answers_live_attempts(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:fault=hang"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.max_in_flight = 1;
     cfg.progress_timeout_ms = 0;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     s_start(c, "static-analyzer", "p0001-t0700", 1, NULL); /* running */
     s_start(c, "static-analyzer", "p0001-t0701", 1, NULL); /* queued */
-    uint64_t started = 0;
-    int64_t deadline = s_ms() + 3000;
-    while (started < 2 && s_ms() < deadline) {
-        s_status(c, "static-analyzer", NULL, NULL, 0, "started", &started);
-    }
+    s_wait_counter(c, "started", 2, 3000);
     sl_actor_destroy(&c->ep);
     /* Both still get their one result: interrupted, retryable. */
     for (int i = 0; i < 2; i++) {
@@ -992,10 +1017,9 @@ static void test_endpoint_unknown_progress_counted(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:latency=10"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
+    s_spawn(c, &cfg);
     const char *ids[] = {"", "nobody-a1", "p0001-t9999-a1"};
     for (size_t i = 0; i < 3; i++) {
         sl_progress_push_t p = {0};
@@ -1011,12 +1035,7 @@ static void test_endpoint_unknown_progress_counted(void **state)
     /* Garbage bodies are dropped too. */
     assert_int_equal(
         sl_port_send(c->owner, "endpoint.static-analyzer", SL_MSG_PROGRESS_PUSH, "\xc1", 1), 0);
-    uint64_t unknown = 0;
-    int64_t deadline = s_ms() + 2000;
-    while (unknown < 4 && s_ms() < deadline) {
-        s_status(c, "static-analyzer", NULL, NULL, 0, "unknown_progress", &unknown);
-    }
-    assert_int_equal(unknown, 4);
+    assert_int_equal(s_wait_counter(c, "unknown_progress", 4, 2000), 4);
 }
 
 /* The listener routes by service and counts what it cannot use; a test
@@ -1026,10 +1045,9 @@ static void test_endpoint_progress_listener_routes_and_counts(void **state)
     s_ctx_t *c = *state;
     s_progress_listener(c);
     const char *specs[] = {"static:127.0.0.1:0:latency=10"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
+    s_spawn(c, &cfg);
     sl_wsio_opts_t o = {0};
     o.owner = "owner";
     o.listen_port = SL_WSIO_NO_LISTEN;
@@ -1049,15 +1067,10 @@ static void test_endpoint_progress_listener_routes_and_counts(void **state)
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(sl_wsio_send(cli, 1, frames[i], strlen(frames[i])), 0);
     }
-    uint64_t unknown = 0;
-    int64_t deadline = s_ms() + 3000;
-    while (unknown < 1 && s_ms() < deadline) {
-        s_status(c, "static-analyzer", NULL, NULL, 0, "unknown_progress", &unknown);
-    }
-    assert_int_equal(unknown, 1);
+    assert_int_equal(s_wait_counter(c, "unknown_progress", 1, 3000), 1);
     /* The listener's own counters. */
     uint64_t bad = 0, unknown_svc = 0, routed = 0;
-    deadline = s_ms() + 3000;
+    int64_t deadline = s_ms() + 3000;
     while ((bad < 2 || unknown_svc < 1) && s_ms() < deadline) {
         sl_endpoint_status_t q = {0};
         uint8_t *buf;
@@ -1101,10 +1114,9 @@ static void s_wss_case(void **state, const char *which, int want)
     sl_endpoint_config_t cfg;
     s_cfg(&cfg, "static-analyzer", &c->fleet);
     cfg.ca_file = ca;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
-    s_start(c, "static-analyzer", "p0001-t0070", 1, NULL);
+    s_spawn(c, &cfg);
     sl_attempt_result_t r;
-    s_result(c, 5000, &r, NULL);
+    s_attempt(c, "p0001-t0070", 5000, &r);
     if ((int)r.outcome != want) {
         fail_msg("wss %s: %s (%s)", which, sl_outcome_name((int)r.outcome), r.error ? r.error : "");
     }
@@ -1126,13 +1138,12 @@ static void test_endpoint_mux_many_and_stall(void **state)
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:proto=mux:latency=20-60:heartbeat=50",
                            "static:127.0.0.1:0:proto=mux:fault=stall:latency=5000:heartbeat=0"};
-    s_fleet_start(&c->fleet, NULL, specs, 2);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    s_fleet_cfg(c, NULL, specs, 2, &cfg);
     cfg.protocol = SL_ENDPOINT_MUX;
     cfg.n_replicas = 1; /* healthy one first */
     cfg.max_in_flight = 8;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     for (int i = 0; i < 20; i++) {
         char task[32];
         snprintf(task, sizeof task, "p0001-t%04d", i + 100);
@@ -1154,45 +1165,33 @@ static void test_endpoint_mux_many_and_stall(void **state)
     cfg.replicas = urls;
     cfg.n_replicas = 1;
     cfg.progress_timeout_ms = 300;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     int64_t t0 = s_ms();
-    s_start(c, "static-analyzer", "p0001-t0200", 1, NULL);
     sl_attempt_result_t r;
-    s_result(c, 5000, &r, NULL);
+    s_attempt(c, "p0001-t0200", 5000, &r);
     assert_int_equal(r.outcome, SL_OUT_PROGRESS_TIMEOUT);
     assert_true(s_ms() - t0 < 2000);
     sl_attempt_result_clear(&r);
 }
 
-static void s_tweak_mux(sl_endpoint_config_t *cfg)
-{
-    cfg->protocol = SL_ENDPOINT_MUX;
-}
-
 static void test_endpoint_mux_malformed(void **state)
 {
-    /* An unattributable bad frame ends the attempts on that connection. */
-    s_one_fault_err(state, "static:127.0.0.1:0:proto=mux:fault=malformed:latency=20:heartbeat=50",
-                    SL_OUT_MALFORMED, 2000, s_tweak_mux, "unparseable frame on the mux connection");
+    s_fault_case(state, __func__);
 }
 
 static void test_endpoint_mux_disconnect(void **state)
 {
-    s_one_fault_err(state, "static:127.0.0.1:0:proto=mux:fault=disconnect:latency=50:heartbeat=50",
-                    SL_OUT_TRANSPORT, 2000, s_tweak_mux, "connection closed before a result: ");
+    s_fault_case(state, __func__);
 }
 
 static void test_endpoint_mux_error_frame(void **state)
 {
-    s_one_fault(state, "static:127.0.0.1:0:proto=mux:fault=error:latency=20:heartbeat=50",
-                SL_OUT_ANALYZER_ERROR, 2000, s_tweak_mux);
+    s_fault_case(state, __func__);
 }
 
 static void test_endpoint_mux_verdict(void **state)
 {
-    /* The app is bad, not the replica: no breaker count, not retryable. */
-    s_one_fault(state, "static:127.0.0.1:0:proto=mux:fault=verdict:latency=20:heartbeat=50",
-                SL_OUT_VERDICT, 2000, s_tweak_mux);
+    s_fault_case(state, __func__);
 }
 
 static void test_endpoint_generator(void **state)
@@ -1203,7 +1202,7 @@ static void test_endpoint_generator(void **state)
     sl_endpoint_config_t cfg;
     s_cfg(&cfg, "generator", &c->fleet);
     cfg.progress_timeout_ms = 0;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     s_start(c, "generator", "p0001-t0500", 1, NULL);
     sl_attempt_result_t r;
     s_result(c, 5000, &r, NULL);
@@ -1220,11 +1219,10 @@ static void test_endpoint_mux_cancel(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:proto=mux:latency=3000:heartbeat=50"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.protocol = SL_ENDPOINT_MUX;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     s_start(c, "static-analyzer", "p0001-t0300", 1, NULL);
     s_cancel(c, "static-analyzer", "p0001-t0300", 1);
     sl_attempt_result_t r;
@@ -1232,10 +1230,7 @@ static void test_endpoint_mux_cancel(void **state)
     assert_int_equal(r.outcome, SL_OUT_CANCELLED);
     sl_attempt_result_clear(&r);
     /* The connection stays usable for the next attempt. */
-    s_start(c, "static-analyzer", "p0001-t0301", 1, NULL);
-    s_result(c, 5000, &r, NULL);
-    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
-    sl_attempt_result_clear(&r);
+    s_expect(c, "p0001-t0301", 5000, SL_OUT_SUCCESS);
 }
 
 /* Every timeout runs on the runtime clock: with a manual clock nothing
@@ -1252,24 +1247,18 @@ static void test_endpoint_manual_clock_timeouts(void **state)
     c->owner = sl_port_new(c->rt, "owner");
     assert_non_null(c->owner);
     const char *specs[] = {"static:127.0.0.1:0:fault=hang"};
-    s_fleet_start(&c->fleet, NULL, specs, 1);
     sl_endpoint_config_t cfg;
-    s_cfg(&cfg, "static-analyzer", &c->fleet);
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.max_in_flight = 1;
     cfg.queue_timeout_ms = 5000;
     cfg.attempt_timeout_ms = 60000;
     cfg.connect_timeout_ms = 60000;
     cfg.ping_interval_ms = 600000;
     cfg.progress_timeout_ms = 0;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     s_start(c, "static-analyzer", "p0001-t0600", 1, NULL); /* hangs on the replica */
     s_start(c, "static-analyzer", "p0001-t0601", 1, NULL); /* waits in the queue */
-    uint64_t started = 0;
-    int64_t deadline = s_ms() + 3000;
-    while (started < 2 && s_ms() < deadline) {
-        s_status(c, "static-analyzer", NULL, NULL, 0, "started", &started);
-    }
-    assert_int_equal(started, 2);
+    assert_int_equal(s_wait_counter(c, "started", 2, 3000), 2);
     /* Real time passes, the runtime clock does not: nothing ends. */
     sl_msg_t *m = NULL;
     assert_int_equal(sl_port_recv(c->owner, 300, &m), SL_ETIMEOUT);
@@ -1309,7 +1298,7 @@ static void test_endpoint_invalid_start_and_config(void **state)
     cfg.op = "frobnicate";
     assert_int_equal(sl_endpoint_config_check(&cfg), SL_ECONFIG);
     cfg.op = NULL;
-    assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    s_spawn(c, &cfg);
     /* Garbage instead of an ATTEMPT_START: ignored, the actor lives on. */
     assert_int_equal(
         sl_port_send(c->owner, "endpoint.static-analyzer", SL_MSG_ATTEMPT_START, "\x93\x01", 2), 0);
