@@ -552,6 +552,40 @@ static void test_store_malformed_writes_rejected(void **state)
     assert_true(sl_actor_running(fx->store));
 }
 
+/* One SCAN (sc is cleared): the decoded rows, with status 0 asserted.
+   Caller clears rows. */
+static void s_scan(fx_t *fx, sl_store_scan_t *sc, sl_store_rows_t *rows)
+{
+    uint8_t *body = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_store_scan_encode(sc, &body, &len), 0);
+    sl_store_scan_clear(sc);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(
+        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply), 0);
+    free(body);
+    memset(rows, 0, sizeof *rows);
+    assert_int_equal(sl_store_rows_decode(reply->body, reply->body_len, rows), 0);
+    sl_msg_destroy(&reply);
+    assert_int_equal(rows->status, 0);
+}
+
+/* The rows hold n [key, value] pairs, the first keyed first_key. */
+static void s_rows_check(const sl_store_rows_t *rows, uint32_t n, const char *first_key)
+{
+    sl_mp_reader_t r;
+    sl_mp_reader_init(&r, rows->rows.ptr, rows->rows.len);
+    uint32_t got = 0, two;
+    const uint8_t *k;
+    size_t kl;
+    assert_int_equal(sl_mp_read_array(&r, &got), 0);
+    assert_int_equal(got, n);
+    assert_int_equal(sl_mp_read_array(&r, &two), 0);
+    assert_int_equal(sl_mp_read_bin(&r, &k, &kl), 0);
+    assert_int_equal(kl, strlen(first_key));
+    assert_memory_equal(k, first_key, kl);
+}
+
 static void test_store_scan_rows(void **state)
 {
     fx_t *fx = *state;
@@ -568,32 +602,11 @@ static void test_store_scan_rows(void **state)
     sl_store_scan_t sc = {.db = SL_DB_TASKS, .limit = 10};
     sl_bytes_set(&sc.prefix, "p1-", 3);
     sl_bytes_set(&sc.start_after, "p1-t0004", 8);
-    uint8_t *body = NULL;
-    size_t len = 0;
-    assert_int_equal(sl_store_scan_encode(&sc, &body, &len), 0);
-    sl_store_scan_clear(&sc);
-    sl_msg_t *reply = NULL;
-    assert_int_equal(
-        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply), 0);
-    free(body);
-    sl_store_rows_t rows = {0};
-    assert_int_equal(sl_store_rows_decode(reply->body, reply->body_len, &rows), 0);
-    assert_int_equal(rows.status, 0);
+    sl_store_rows_t rows;
+    s_scan(fx, &sc, &rows);
     assert_true(rows.more);
-    sl_mp_reader_t r;
-    sl_mp_reader_init(&r, rows.rows.ptr, rows.rows.len);
-    uint32_t n = 0;
-    assert_int_equal(sl_mp_read_array(&r, &n), 0);
-    assert_int_equal(n, 10);
-    uint32_t two;
-    const uint8_t *k;
-    size_t kl;
-    assert_int_equal(sl_mp_read_array(&r, &two), 0);
-    assert_int_equal(sl_mp_read_bin(&r, &k, &kl), 0);
-    assert_int_equal(kl, 8);
-    assert_memory_equal(k, "p1-t0005", 8);
+    s_rows_check(&rows, 10, "p1-t0005");
     sl_store_rows_clear(&rows);
-    sl_msg_destroy(&reply);
 }
 
 /* Flips one payload byte of a stored value on disk (store stopped). */
@@ -662,30 +675,10 @@ static void test_store_corrupt_value_quarantined(void **state)
     /* Found by a SCAN: left out of the rows, reported and quarantined. */
     sl_store_scan_t sc = {.db = SL_DB_RESULTS};
     sl_bytes_set(&sc.prefix, "p1-", 3);
-    uint8_t *body = NULL;
-    size_t len = 0;
-    assert_int_equal(sl_store_scan_encode(&sc, &body, &len), 0);
-    sl_store_scan_clear(&sc);
-    sl_msg_t *reply = NULL;
-    assert_int_equal(
-        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply), 0);
-    free(body);
-    sl_store_rows_t rows = {0};
-    assert_int_equal(sl_store_rows_decode(reply->body, reply->body_len, &rows), 0);
-    assert_int_equal(rows.status, 0);
-    sl_mp_reader_t r;
-    sl_mp_reader_init(&r, rows.rows.ptr, rows.rows.len);
-    uint32_t n = 0, two;
-    const uint8_t *k;
-    size_t kl;
-    assert_int_equal(sl_mp_read_array(&r, &n), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(sl_mp_read_array(&r, &two), 0);
-    assert_int_equal(sl_mp_read_bin(&r, &k, &kl), 0);
-    assert_int_equal(kl, 8);
-    assert_memory_equal(k, "p1-t0005", 8);
+    sl_store_rows_t rows;
+    s_scan(fx, &sc, &rows);
+    s_rows_check(&rows, 1, "p1-t0005");
     sl_store_rows_clear(&rows);
-    sl_msg_destroy(&reply);
     s_expect_corrupt_alert(fx, "results/p1-t0004");
     s_expect(fx->port, SL_DB_RESULTS, "p1-t0004", NULL);
 
