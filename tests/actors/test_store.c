@@ -51,7 +51,8 @@ static int s_spawn(fx_t *fx)
     return sl_store_spawn(fx->rt, &cfg, &fx->store);
 }
 
-static int s_setup(void **state)
+/* A temp dir only: the case brings up what it needs. */
+static int s_setup_bare(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     strcpy(fx->dir, "/tmp/sl_test_store.XXXXXX");
@@ -59,13 +60,22 @@ static int s_setup(void **state)
         free(fx);
         return -1;
     }
+    *state = fx;
+    return 0;
+}
+
+static int s_setup(void **state)
+{
+    if (s_setup_bare(state) != 0) {
+        return -1;
+    }
+    fx_t *fx = *state;
     fx->rt = sl_rt_new(NULL, NULL);
     fx->port = sl_port_new(fx->rt, "client");
     fx->api = sl_port_new(fx->rt, "api");
     if (!fx->rt || !fx->port || !fx->api || s_spawn(fx) != 0) {
         return -1;
     }
-    *state = fx;
     return 0;
 }
 
@@ -769,18 +779,6 @@ static void s_crash_child(const char *dir, uint32_t start, int fd)
             _exit(5);
         }
     }
-}
-
-static int s_setup_bare(void **state)
-{
-    fx_t *fx = calloc(1, sizeof *fx);
-    strcpy(fx->dir, "/tmp/sl_test_store.XXXXXX");
-    if (!mkdtemp(fx->dir)) {
-        free(fx);
-        return -1;
-    }
-    *state = fx;
-    return 0;
 }
 
 static int s_count_events(void *arg, const uint8_t *key, size_t klen, const uint8_t *val,
