@@ -170,87 +170,89 @@ static void s_write_good(sl_mp_writer_t *w, const sl_field_desc_t *f)
     }
 }
 
-/* Wrong-type values for a kind, as written by variant v; false when the kind
-   has no further wrong variant. */
+/* Wrong-type values, by the kind they are wrong for; a kind's variants are
+   its rows in order. RAW has none: any well-formed object is a valid RAW.
+   Adding a wrong value: one row. */
+typedef enum {
+    V_STR,        /* str s */
+    V_STRN,       /* str of n bytes from s (may hold a NUL) */
+    V_INT,        /* int i */
+    V_DBL,        /* double d */
+    V_BOOL,       /* bool i != 0 */
+    V_BIN,        /* bin of n bytes from s */
+    V_ARRAY,      /* an array header for n items, and no items */
+    V_MAP,        /* a map header for n pairs, and no pairs */
+    V_ARRAY_STRN, /* [str of n bytes from s] */
+    V_ARRAY_OK_I, /* ["ok", i]: an array holding a non-str */
+} s_vtag_t;
+
+typedef struct {
+    sl_field_kind_t kind;
+    s_vtag_t tag;
+    const char *s;
+    size_t n;
+    int64_t i;
+    double d;
+} s_bad_t;
+
+static const s_bad_t s_bad[] = {
+    {SL_FK_U64, V_STR, .s = "1"},
+    {SL_FK_U64, V_INT, .i = -1},
+    {SL_FK_U64, V_DBL, .d = 1.0},
+    {SL_FK_I64, V_STR, .s = "1"},
+    {SL_FK_I64, V_BOOL, .i = 1},
+    {SL_FK_BOOL, V_INT, .i = 1},
+    {SL_FK_BOOL, V_STR, .s = "true"},
+    {SL_FK_DBL, V_STR, .s = "1.0"},
+    {SL_FK_DBL, V_ARRAY, .n = 0},
+    {SL_FK_STR, V_INT, .i = 5},
+    {SL_FK_STR, V_BIN, .s = "ab", .n = 2},
+    {SL_FK_STR, V_STRN, .s = "a\0b", .n = 3}, /* embedded NUL */
+    {SL_FK_STR, V_MAP, .n = 0},
+    {SL_FK_BIN, V_STR, .s = "ab"},
+    {SL_FK_BIN, V_INT, .i = 0},
+    {SL_FK_STRS, V_STR, .s = "ab"},
+    {SL_FK_STRS, V_ARRAY_OK_I, .i = 1},
+    {SL_FK_STRS, V_ARRAY_STRN, .s = "a\0", .n = 2},
+};
+
+/* Writes the wrong value for field f that variant v names; false when the
+   kind has no further wrong variant. */
 static bool s_write_bad(sl_mp_writer_t *w, const sl_field_desc_t *f, int v)
 {
-    switch (f->kind) {
-    case SL_FK_U64:
-        switch (v) {
-        case 0:
-            return sl_mp_write_str(w, "1") == 0;
-        case 1:
-            return sl_mp_write_int(w, -1) == 0;
-        case 2:
-            return sl_mp_write_double(w, 1.0) == 0;
-        default:
-            return false;
+    const s_bad_t *b = NULL;
+    for (size_t k = 0; k < sizeof s_bad / sizeof s_bad[0] && !b; k++) {
+        if (s_bad[k].kind == f->kind && v-- == 0) {
+            b = &s_bad[k];
         }
-    case SL_FK_I64:
-        switch (v) {
-        case 0:
-            return sl_mp_write_str(w, "1") == 0;
-        case 1:
-            return sl_mp_write_bool(w, true) == 0;
-        default:
-            return false;
-        }
-    case SL_FK_BOOL:
-        switch (v) {
-        case 0:
-            return sl_mp_write_int(w, 1) == 0;
-        case 1:
-            return sl_mp_write_str(w, "true") == 0;
-        default:
-            return false;
-        }
-    case SL_FK_DBL:
-        switch (v) {
-        case 0:
-            return sl_mp_write_str(w, "1.0") == 0;
-        case 1:
-            return sl_mp_write_array(w, 0) == 0;
-        default:
-            return false;
-        }
-    case SL_FK_STR:
-        switch (v) {
-        case 0:
-            return sl_mp_write_int(w, 5) == 0;
-        case 1:
-            return sl_mp_write_bin(w, "ab", 2) == 0;
-        case 2:
-            return sl_mp_write_strn(w, "a\0b", 3) == 0; /* embedded NUL */
-        case 3:
-            return sl_mp_write_map(w, 0) == 0;
-        default:
-            return false;
-        }
-    case SL_FK_BIN:
-        switch (v) {
-        case 0:
-            return sl_mp_write_str(w, "ab") == 0;
-        case 1:
-            return sl_mp_write_int(w, 0) == 0;
-        default:
-            return false;
-        }
-    case SL_FK_STRS:
-        switch (v) {
-        case 0:
-            return sl_mp_write_str(w, "ab") == 0;
-        case 1: /* an array holding a non-str */
-            sl_mp_write_array(w, 2);
-            sl_mp_write_str(w, "ok");
-            return sl_mp_write_int(w, 1) == 0;
-        case 2:
-            sl_mp_write_array(w, 1);
-            return sl_mp_write_strn(w, "a\0", 2) == 0;
-        default:
-            return false;
-        }
-    case SL_FK_RAW:
-        return false; /* any well-formed object is a valid RAW */
+    }
+    if (!b) {
+        return false;
+    }
+    switch (b->tag) {
+    case V_STR:
+        return sl_mp_write_str(w, b->s) == 0;
+    case V_STRN:
+        return sl_mp_write_strn(w, b->s, b->n) == 0;
+    case V_INT:
+        return sl_mp_write_int(w, b->i) == 0;
+    case V_DBL:
+        return sl_mp_write_double(w, b->d) == 0;
+    case V_BOOL:
+        return sl_mp_write_bool(w, b->i != 0) == 0;
+    case V_BIN:
+        return sl_mp_write_bin(w, b->s, b->n) == 0;
+    case V_ARRAY:
+        return sl_mp_write_array(w, (uint32_t)b->n) == 0;
+    case V_MAP:
+        return sl_mp_write_map(w, (uint32_t)b->n) == 0;
+    case V_ARRAY_STRN:
+        sl_mp_write_array(w, 1);
+        return sl_mp_write_strn(w, b->s, b->n) == 0;
+    case V_ARRAY_OK_I:
+        sl_mp_write_array(w, 2);
+        sl_mp_write_str(w, "ok");
+        return sl_mp_write_int(w, b->i) == 0;
     }
     return false;
 }
