@@ -75,6 +75,15 @@ static void *s_make(const sl_msg_desc_t *d, bool required_only)
     return m;
 }
 
+/* s_make, encoded: the struct (caller clears and frees) and its body in
+   buf (caller frees). */
+static void *s_make_encoded(const sl_msg_desc_t *d, bool required_only, uint8_t **buf, size_t *len)
+{
+    void *m = s_make(d, required_only);
+    assert_int_equal(sl_msg_encode_buf(d->type, m, buf, len), 0);
+    return m;
+}
+
 static void s_assert_equal(const sl_msg_desc_t *d, const char *a, const char *b)
 {
     for (size_t i = 0; i < d->nfields; i++) {
@@ -346,10 +355,9 @@ static void test_catalog_round_trip_all_fields(void **state)
 {
     for (size_t k = 0; k < sl_msg_desc_count(); k++) {
         const sl_msg_desc_t *d = sl_msg_desc_at(k);
-        void *m = s_make(d, false);
         uint8_t *buf;
         size_t len;
-        assert_int_equal(sl_msg_encode_buf(d->type, m, &buf, &len), 0);
+        void *m = s_make_encoded(d, false, &buf, &len);
         assert_int_equal(sl_mp_validate(buf, len), 0);
 
         void *back = NULL;
@@ -382,10 +390,9 @@ static void test_catalog_round_trip_required_only(void **state)
 {
     for (size_t k = 0; k < sl_msg_desc_count(); k++) {
         const sl_msg_desc_t *d = sl_msg_desc_at(k);
-        void *m = s_make(d, true);
         uint8_t *buf;
         size_t len;
-        assert_int_equal(sl_msg_encode_buf(d->type, m, &buf, &len), 0);
+        void *m = s_make_encoded(d, true, &buf, &len);
         char *back = calloc(1, d->size);
         assert_non_null(back);
         assert_int_equal(sl_msg_decode(d->type, buf, len, back), 0);
@@ -463,10 +470,9 @@ static void test_catalog_truncated_everywhere(void **state)
 {
     for (size_t k = 0; k < sl_msg_desc_count(); k++) {
         const sl_msg_desc_t *d = sl_msg_desc_at(k);
-        void *m = s_make(d, false);
         uint8_t *buf;
         size_t len;
-        assert_int_equal(sl_msg_encode_buf(d->type, m, &buf, &len), 0);
+        void *m = s_make_encoded(d, false, &buf, &len);
         for (size_t cut = 0; cut < len; cut++) {
             /* A copy of exactly cut bytes, so ASan sees any overread. */
             uint8_t *part = malloc(cut ? cut : 1);
