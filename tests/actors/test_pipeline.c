@@ -371,6 +371,16 @@ static void s_pause(void)
     nanosleep(&ts, NULL);
 }
 
+/* One request to `to` with body buf (freed here); the reply (caller
+   destroys). */
+static sl_msg_t *s_request(s_fix_t *x, const char *to, uint16_t type, uint8_t *buf, size_t len)
+{
+    sl_msg_t *reply = NULL;
+    assert_int_equal(sl_port_request(x->port, to, type, buf, len, 5000, &reply), 0);
+    free(buf);
+    return reply;
+}
+
 /* One API call; returns the reply map (caller frees). */
 static uint8_t *s_call(s_fix_t *x, const char *op, const char *args_json, const char *target,
                        size_t *out_len)
@@ -383,9 +393,7 @@ static uint8_t *s_call(s_fix_t *x, const char *op, const char *args_json, const 
     size_t len = 0;
     assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
     free(args);
-    sl_msg_t *reply = NULL;
-    assert_int_equal(sl_port_request(x->port, g_dest, SL_MSG_API_CALL, buf, len, 5000, &reply), 0);
-    free(buf);
+    sl_msg_t *reply = s_request(x, g_dest, SL_MSG_API_CALL, buf, len);
     sl_api_result_t r = {0};
     assert_int_equal(sl_api_result_decode(reply->body, reply->body_len, &r), 0);
     sl_msg_destroy(&reply);
@@ -467,10 +475,16 @@ static uint64_t s_rd_uint(const sl_mp_reader_t *m, const char *key)
     return u;
 }
 
+/* {"<key>": "<id>"} into args. */
+static void s_id_args(char *args, size_t cap, const char *key, const char *id)
+{
+    snprintf(args, cap, "{\"%s\": \"%s\"}", key, id);
+}
+
 static void s_view(s_fix_t *x, const char *pid, s_pview_t *v)
 {
     char args[96];
-    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", pid);
+    s_id_args(args, sizeof(args), "pipeline_id", pid);
     size_t n;
     uint8_t *b = s_call(x, "pipeline.get", args, pid, &n);
     assert_true(s_ok(b, n));
@@ -562,6 +576,68 @@ static void s_release(s_fix_t *x, int svc, int outcome)
     sl_mp_writer_fini(&w);
 }
 
+/* ---- the steps most cases share ------------------------------------------------------------ */
+
+/* The script, the shard, and one pipeline.start of json: the new id (in
+   s_start's static buffer). */
+static char *s_run(s_fix_t *x, s_script_fn script, const char *json)
+{
+    s_set_script(script);
+    s_spawn_shard(x);
+    return s_start(x, json);
+}
+
+/* One API call whose reply must be ok. */
+static void s_call_ok(s_fix_t *x, const char *op, const char *args_json, const char *target)
+{
+    size_t n;
+    uint8_t *b = s_call(x, op, args_json, target, &n);
+    assert_true(s_ok(b, n));
+    free(b);
+}
+
+/* One API call whose reply must be a failure; with `code`, that error code. */
+static void s_call_fails(s_fix_t *x, const char *op, const char *args_json, const char *target,
+                         const char *code)
+{
+    size_t n;
+    uint8_t *b = s_call(x, op, args_json, target, &n);
+    assert_false(s_ok(b, n));
+    if (code) {
+        char got[32];
+        s_err_code(b, n, got, sizeof(got));
+        assert_string_equal(got, code);
+    }
+    free(b);
+}
+
+/* Polls pipeline.get until `succeeded` tasks have succeeded (real-time
+   deadline), and asserts it. */
+static void s_wait_succeeded(s_fix_t *x, const char *pid, uint64_t succeeded, s_pview_t *v)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
+        s_view(x, pid, v);
+        if (v->succeeded == succeeded) {
+            break;
+        }
+        s_pause();
+    }
+    assert_int_equal(v->succeeded, succeeded);
+}
+
+/* pipeline.list with args_json: how many pipelines it lists. */
+static uint32_t s_list_count(s_fix_t *x, const char *args_json)
+{
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.list", args_json, NULL, &n);
+    sl_mp_reader_t l;
+    uint32_t np = 99;
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    free(b);
+    return np;
+}
+
 /* ---- scripts -------------------------------------------------------------------------------- */
 
 static int s_gen_app(const sl_attempt_start_t *m, int64_t *app)
@@ -606,9 +682,7 @@ static const char *SEED_REQ =
 static void test_pipeline_seed_incident_ends_partial_success(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_seed);
-    s_spawn_shard(x);
-    char *pid = s_start(x, SEED_REQ);
+    char *pid = s_run(x, s_script_seed, SEED_REQ);
     s_pview_t v;
     s_wait_status(x, pid, "partial_success", &v);
     assert_string_equal(v.stage, "done");
@@ -678,9 +752,7 @@ static int s_script_ok(int svc, const sl_attempt_start_t *m, int64_t *app, const
 static void test_pipeline_all_succeed_completed(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_ok);
-    s_spawn_shard(x);
-    char *pid = s_start(x, SEED_REQ);
+    char *pid = s_run(x, s_script_ok, SEED_REQ);
     s_pview_t v;
     s_wait_status(x, pid, "completed", &v);
     assert_int_equal(v.succeeded, 15);
@@ -698,9 +770,7 @@ static int s_script_verdict(int svc, const sl_attempt_start_t *m, int64_t *app, 
 static void test_pipeline_generation_verdict_fails_at_once(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_verdict);
-    s_spawn_shard(x);
-    char *pid = s_start(x, SEED_REQ);
+    char *pid = s_run(x, s_script_verdict, SEED_REQ);
     s_pview_t v;
     s_wait_status(x, pid, "failed", &v);
     /* A failed generation creates no analysis tasks; a verdict is not retried. */
@@ -727,9 +797,7 @@ static int s_script_one_gen_fails(int svc, const sl_attempt_start_t *m, int64_t 
 static void test_pipeline_generation_failure_counts_against(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_one_gen_fails);
-    s_spawn_shard(x);
-    char *pid = s_start(x, SEED_REQ);
+    char *pid = s_run(x, s_script_one_gen_fails, SEED_REQ);
     s_pview_t v;
     s_wait_status(x, pid, "partial_success", &v);
     assert_int_equal(v.total, 3 + 8);
@@ -751,9 +819,7 @@ static const char *EXISTING_REQ =
 static void test_pipeline_cancel_mid_run(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_hold);
-    s_spawn_shard(x);
-    char *pid = s_start(x, EXISTING_REQ);
+    char *pid = s_run(x, s_script_hold, EXISTING_REQ);
     s_wait_starts(2);
     s_pview_t v;
     s_view(x, pid, &v);
@@ -761,11 +827,8 @@ static void test_pipeline_cancel_mid_run(void **state)
     assert_string_equal(v.stage, "analysis");
     assert_int_equal(v.running, 2);
     char args[96];
-    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", pid);
-    size_t n;
-    uint8_t *b = s_call(x, "pipeline.cancel", args, pid, &n);
-    assert_true(s_ok(b, n));
-    free(b);
+    s_id_args(args, sizeof(args), "pipeline_id", pid);
+    s_call_ok(x, "pipeline.cancel", args, pid);
     s_wait_status(x, pid, "cancelled", &v);
     assert_int_equal(v.cancelled, 2);
     /* The endpoint was told, and its late cancelled results changed nothing. */
@@ -784,27 +847,17 @@ static void test_pipeline_cancel_mid_run(void **state)
     s_view(x, pid, &v);
     assert_string_equal(v.status, "cancelled");
     /* A second cancel is refused; nothing changes. */
-    b = s_call(x, "pipeline.cancel", args, pid, &n);
-    assert_false(s_ok(b, n));
-    char code[32];
-    s_err_code(b, n, code, sizeof(code));
-    assert_string_equal(code, "bad_state");
-    free(b);
+    s_call_fails(x, "pipeline.cancel", args, pid, "bad_state");
 }
 
 static void test_pipeline_cancel_one_task(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_hold);
-    s_spawn_shard(x);
-    char *pid = s_start(x, EXISTING_REQ);
+    char *pid = s_run(x, s_script_hold, EXISTING_REQ);
     s_wait_starts(2);
     char args[128];
     snprintf(args, sizeof(args), "{\"task_id\": \"%s-t0000\"}", pid);
-    size_t n;
-    uint8_t *b = s_call(x, "task.cancel", args, NULL, &n);
-    assert_true(s_ok(b, n));
-    free(b);
+    s_call_ok(x, "task.cancel", args, NULL);
     s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
     s_pview_t v;
     s_wait_status(x, pid, "partial_success", &v);
@@ -815,9 +868,7 @@ static void test_pipeline_cancel_one_task(void **state)
 static void test_pipeline_task_timeout_parks_in_dlq(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_hold);
-    s_spawn_shard(x);
-    char *pid = s_start(x, EXISTING_REQ);
+    char *pid = s_run(x, s_script_hold, EXISTING_REQ);
     s_wait_starts(2);
     s_pview_t v;
     s_view(x, pid, &v);
@@ -834,23 +885,15 @@ static void test_pipeline_task_timeout_parks_in_dlq(void **state)
 static void test_pipeline_stage_timeout(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_hold);
-    s_spawn_shard(x);
-    char *pid = s_start(
-        x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
-           "\"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\", \"zap\"]}, "
-           "\"timeouts\": {\"task\": 100, \"stage\": 5, \"pipeline\": 200}}");
+    char *pid =
+        s_run(x, s_script_hold,
+              "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+              "\"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\", \"zap\"]}, "
+              "\"timeouts\": {\"task\": 100, \"stage\": 5, \"pipeline\": 200}}");
     s_wait_starts(2);
     s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
     s_pview_t v;
-    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
-        s_view(x, pid, &v);
-        if (v.succeeded == 1) {
-            break;
-        }
-        s_pause();
-    }
-    assert_int_equal(v.succeeded, 1);
+    s_wait_succeeded(x, pid, 1, &v);
     sl_rt_advance(x->rt, 6000);
     s_wait_status(x, pid, "partial_success", &v);
     assert_non_null(strstr(v.error, "stage_timeout"));
@@ -860,11 +903,10 @@ static void test_pipeline_stage_timeout(void **state)
 static void test_pipeline_pipeline_timeout(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_hold);
-    s_spawn_shard(x);
-    char *pid = s_start(x, "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}, "
-                           "\"analysis\": {\"tools\": [\"bandit\"]}, "
-                           "\"timeouts\": {\"task\": 100, \"stage\": 100, \"pipeline\": 3}}");
+    char *pid = s_run(x, s_script_hold,
+                      "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}, "
+                      "\"analysis\": {\"tools\": [\"bandit\"]}, "
+                      "\"timeouts\": {\"task\": 100, \"stage\": 100, \"pipeline\": 3}}");
     s_wait_starts(1);
     sl_rt_advance(x->rt, 3500);
     s_pview_t v;
@@ -918,16 +960,15 @@ static bool s_saw_alert(s_fix_t *x, const char *kind)
 static void test_pipeline_dlq_park_retry_third_strike(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_transport);
-    s_spawn_shard(x);
-    char *pid = s_start(
-        x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
-           "\"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\"]}, "
-           "\"timeouts\": {\"attempt\": 10}, \"retry\": {\"max_attempts\": 2, \"initial\": 0, "
-           "\"max\": 0}}");
+    char *pid =
+        s_run(x, s_script_transport,
+              "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+              "\"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\"]}, "
+              "\"timeouts\": {\"attempt\": 10}, \"retry\": {\"max_attempts\": 2, \"initial\": 0, "
+              "\"max\": 0}}");
     char tid[64], args[128];
     snprintf(tid, sizeof(tid), "%s-t0000", pid);
-    snprintf(args, sizeof(args), "{\"task_id\": \"%s\"}", tid);
+    s_id_args(args, sizeof(args), "task_id", tid);
     s_pview_t v;
     size_t n;
     uint8_t *b;
@@ -974,30 +1015,17 @@ static void test_pipeline_dlq_park_retry_third_strike(void **state)
     assert_int_equal(g_starts[3].nexclude, 1);
     pthread_mutex_unlock(&g_mu);
     /* Dropping takes it out of the DLQ; a second drop finds nothing. */
-    b = s_call(x, "dlq.drop", args, tid, &n);
-    assert_true(s_ok(b, n));
-    free(b);
-    b = s_call(x, "dlq.drop", args, tid, &n);
-    assert_false(s_ok(b, n));
-    free(b);
+    s_call_ok(x, "dlq.drop", args, tid);
+    s_call_fails(x, "dlq.drop", args, tid, NULL);
 }
 
 static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
 {
     s_fix_t *x = *state;
     x->cfg.drop_finalize_every_n = 1;
-    s_set_script(s_script_ok);
-    s_spawn_shard(x);
-    char *pid = s_start(x, EXISTING_REQ);
+    char *pid = s_run(x, s_script_ok, EXISTING_REQ);
     s_pview_t v;
-    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
-        s_view(x, pid, &v);
-        if (v.succeeded == 2) {
-            break;
-        }
-        s_pause();
-    }
-    assert_int_equal(v.succeeded, 2);
+    s_wait_succeeded(x, pid, 2, &v);
     s_view(x, pid, &v);
     assert_string_equal(v.status, "running"); /* the seed's stuck pipeline */
     /* The watchdog sees it with nothing live... */
@@ -1005,10 +1033,7 @@ static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_wd_scan_encode(&scan, &buf, &len), 0);
-    sl_msg_t *reply = NULL;
-    assert_int_equal(sl_port_request(x->port, "pipeline.0", SL_MSG_WD_SCAN, buf, len, 5000, &reply),
-                     0);
-    free(buf);
+    sl_msg_t *reply = s_request(x, "pipeline.0", SL_MSG_WD_SCAN, buf, len);
     sl_wd_report_t rep = {0};
     assert_int_equal(sl_wd_report_decode(reply->body, reply->body_len, &rep), 0);
     sl_mp_reader_t r;
@@ -1049,9 +1074,7 @@ static void test_pipeline_progress_is_throttled(void **state)
 {
     s_fix_t *x = *state;
     x->cfg.progress_throttle_ms = 1000;
-    s_set_script(s_script_hold);
-    s_spawn_shard(x);
-    char *pid = s_start(x, EXISTING_REQ);
+    char *pid = s_run(x, s_script_hold, EXISTING_REQ);
     s_wait_starts(2);
     char tid[64];
     snprintf(tid, sizeof(tid), "%s-t0000", pid);
@@ -1068,7 +1091,7 @@ static void test_pipeline_progress_is_throttled(void **state)
     /* Same sender, so the cancel lands after the progress; its events are
        committed (and published) after theirs. */
     char args[96];
-    snprintf(args, sizeof(args), "{\"task_id\": \"%s\"}", tid);
+    s_id_args(args, sizeof(args), "task_id", tid);
     size_t n;
     uint8_t *b = s_call(x, "task.get", args, tid, &n);
     sl_mp_reader_t t, pr;
@@ -1079,10 +1102,8 @@ static void test_pipeline_progress_is_throttled(void **state)
     assert_int_equal(sl_mp_reader_find(&t, "progress", &pr), 0);
     assert_int_equal(s_rd_uint(&pr, "pct"), 70); /* the state is always current */
     free(b);
-    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", pid);
-    b = s_call(x, "pipeline.cancel", args, pid, &n);
-    assert_true(s_ok(b, n));
-    free(b);
+    s_id_args(args, sizeof(args), "pipeline_id", pid);
+    s_call_ok(x, "pipeline.cancel", args, pid);
     int ticks = 0;
     assert_true(s_saw_event(x, "pipeline.status", "status", "cancelled", "task.progress", &ticks));
     assert_int_equal(ticks, 2); /* the first, then one per throttle period */
@@ -1103,9 +1124,7 @@ static int s_script_shutdown_once(int svc, const sl_attempt_start_t *m, int64_t 
 static void test_pipeline_interrupted_attempt_is_not_counted(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_shutdown_once);
-    s_spawn_shard(x);
-    char *pid = s_start(x, EXISTING_REQ);
+    char *pid = s_run(x, s_script_shutdown_once, EXISTING_REQ);
     s_pview_t v;
     s_wait_status(x, pid, "completed", &v);
     assert_int_equal(v.tasks[0].attempts, 1);
@@ -1123,12 +1142,11 @@ static void test_pipeline_interrupted_attempt_is_not_counted(void **state)
 static void test_pipeline_interrupted_attempt_survives_restart(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_shutdown_once);
-    s_spawn_shard(x);
-    char *pid = s_start(
-        x, "{\"config\": {\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
-           "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
-           "[\"bandit\"]}}, \"retry\": {\"max_attempts\": 2, \"initial\": 30, \"max\": 30}}");
+    char *pid =
+        s_run(x, s_script_shutdown_once,
+              "{\"config\": {\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+              "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
+              "[\"bandit\"]}}, \"retry\": {\"max_attempts\": 2, \"initial\": 30, \"max\": 30}}");
     char tid[64];
     snprintf(tid, sizeof(tid), "%s-t0000", pid);
     s_wait_stored_status(x, tid, "retry_wait");
@@ -1178,20 +1196,12 @@ static void test_pipeline_shards_recover_their_own(void **state)
             have |= 1 << s;
         }
     }
-    size_t n;
-    char code[32];
     /* A shard refuses an id that hashes elsewhere. */
     g_dest = "pipeline.0";
-    uint8_t *b = s_call(x, "pipeline.start", EXISTING_REQ, ids[1], &n);
-    assert_false(s_ok(b, n));
-    s_err_code(b, n, code, sizeof(code));
-    assert_string_equal(code, "invalid");
-    free(b);
+    s_call_fails(x, "pipeline.start", EXISTING_REQ, ids[1], "invalid");
     for (int s = 0; s < 2; s++) {
         g_dest = s ? "pipeline.1" : "pipeline.0";
-        b = s_call(x, "pipeline.start", EXISTING_REQ, ids[s], &n);
-        assert_true(s_ok(b, n));
-        free(b);
+        s_call_ok(x, "pipeline.start", EXISTING_REQ, ids[s]);
     }
     s_wait_starts(4);
     for (int s = 0; s < 2; s++) {
@@ -1214,10 +1224,8 @@ static void test_pipeline_shards_recover_their_own(void **state)
         assert_int_equal(v.running, 2);
         /* ...and only its own. */
         char args[96];
-        snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", ids[1 - s]);
-        b = s_call(x, "pipeline.get", args, ids[1 - s], &n);
-        assert_false(s_ok(b, n));
-        free(b);
+        s_id_args(args, sizeof(args), "pipeline_id", ids[1 - s]);
+        s_call_fails(x, "pipeline.get", args, ids[1 - s], NULL);
     }
     assert_int_equal(s_nstarts(), 8);
     sl_actor_destroy(&shard1);
@@ -1226,13 +1234,12 @@ static void test_pipeline_shards_recover_their_own(void **state)
 static void test_pipeline_concurrency_limit(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_hold);
-    s_spawn_shard(x);
-    char *pid = s_start(
-        x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
-           "\"app_number\": 1}, {\"model\": \"m\", \"app_number\": 2}, {\"model\": \"m\", "
-           "\"app_number\": 3}]}, \"analysis\": {\"tools\": [\"bandit\"], \"options\": "
-           "{\"parallel\": false}}}");
+    char *pid =
+        s_run(x, s_script_hold,
+              "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+              "\"app_number\": 1}, {\"model\": \"m\", \"app_number\": 2}, {\"model\": \"m\", "
+              "\"app_number\": 3}]}, \"analysis\": {\"tools\": [\"bandit\"], \"options\": "
+              "{\"parallel\": false}}}");
     s_pview_t v;
     for (int round = 1; round <= 3; round++) {
         s_wait_starts(round);
@@ -1274,14 +1281,11 @@ static void s_put_raw(s_fix_t *x, int db, const char *key, const uint8_t *val, s
     uint8_t *buf = NULL;
     size_t blen = 0;
     assert_int_equal(sl_store_write_encode(&w, &buf, &blen), 0);
-    sl_msg_t *reply = NULL;
-    assert_int_equal(sl_port_request(x->port, "store", SL_MSG_STORE_WRITE, buf, blen, 5000, &reply),
-                     0);
+    sl_msg_t *reply = s_request(x, "store", SL_MSG_STORE_WRITE, buf, blen);
     sl_store_ack_t ack = {0};
     assert_int_equal(sl_store_ack_decode(reply->body, reply->body_len, &ack), 0);
     assert_int_equal(ack.status, 0);
     sl_msg_destroy(&reply);
-    free(buf);
     sl_mp_writer_fini(&ops);
 }
 
@@ -1333,42 +1337,8 @@ static void test_pipeline_recovery_survives_damaged_records(void **state)
     assert_non_null(strstr(v.tasks[0].error, "unreadable"));
     assert_string_equal(v.tasks[1].status, "succeeded");
     char args[96];
-    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", bad);
-    size_t n;
-    uint8_t *b = s_call(x, "pipeline.get", args, bad, &n);
-    assert_false(s_ok(b, n));
-    free(b);
-}
-
-/* Polls the store until the task record has the given status. */
-static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
-{
-    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
-        sl_store_get_t g = {.db = 2, .key = {(uint8_t *)tid, strlen(tid)}};
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        assert_int_equal(sl_store_get_encode(&g, &buf, &len), 0);
-        sl_msg_t *reply = NULL;
-        assert_int_equal(
-            sl_port_request(x->port, "store", SL_MSG_STORE_GET, buf, len, 5000, &reply), 0);
-        free(buf);
-        sl_store_value_t val = {0};
-        bool hit = false;
-        if (sl_store_value_decode(reply->body, reply->body_len, &val) == 0 && val.status == 0) {
-            sl_task_rec_t rec;
-            if (sl_task_rec_decode(val.value.ptr, val.value.len, &rec) == 0) {
-                hit = strcmp(sl_tstatus_name(rec.status), want) == 0;
-                sl_task_rec_clear(&rec);
-            }
-        }
-        sl_store_value_clear(&val);
-        sl_msg_destroy(&reply);
-        if (hit) {
-            return;
-        }
-        s_pause();
-    }
-    fail_msg("task %s never stored as %s", tid, want);
+    s_id_args(args, sizeof(args), "pipeline_id", bad);
+    s_call_fails(x, "pipeline.get", args, bad, NULL);
 }
 
 /* The raw stored value of db/key: 0 and *out (free()), or the store's
@@ -1379,10 +1349,7 @@ static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_store_get_encode(&g, &buf, &len), 0);
-    sl_msg_t *reply = NULL;
-    assert_int_equal(sl_port_request(x->port, "store", SL_MSG_STORE_GET, buf, len, 5000, &reply),
-                     0);
-    free(buf);
+    sl_msg_t *reply = s_request(x, "store", SL_MSG_STORE_GET, buf, len);
     sl_store_value_t val = {0};
     assert_int_equal(sl_store_value_decode(reply->body, reply->body_len, &val), 0);
     sl_msg_destroy(&reply);
@@ -1395,6 +1362,29 @@ static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *
     }
     sl_store_value_clear(&val);
     return rc;
+}
+
+/* Polls the store until the task record has the given status. */
+static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
+        uint8_t *val = NULL;
+        size_t vlen = 0;
+        bool hit = false;
+        if (s_stored(x, 2, tid, &val, &vlen) == 0) {
+            sl_task_rec_t rec;
+            if (sl_task_rec_decode(val, vlen, &rec) == 0) {
+                hit = strcmp(sl_tstatus_name(rec.status), want) == 0;
+                sl_task_rec_clear(&rec);
+            }
+            free(val);
+        }
+        if (hit) {
+            return;
+        }
+        s_pause();
+    }
+    fail_msg("task %s never stored as %s", tid, want);
 }
 
 /* Polls until db/key is stored (pipeline.get can run ahead of the commit
@@ -1423,13 +1413,12 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
 {
     s_fix_t *x = *state;
     x->cfg.retention_ms = 5000;
-    s_set_script(s_script_app2_fails);
-    s_spawn_shard(x);
     char done[SL_PIPELINE_ID_MAX];
     snprintf(done, sizeof(done), "%s",
-             s_start(x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
-                        "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
-                        "[\"bandit\"]}}"));
+             s_run(x, s_script_app2_fails,
+                   "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                   "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
+                   "[\"bandit\"]}}"));
     char *parked = s_start(x, EXISTING_REQ);
     s_pview_t v;
     s_wait_status(x, done, "completed", &v);
@@ -1467,17 +1456,12 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     char akey[80];
     snprintf(akey, sizeof(akey), "%s-a01", t_done);
     assert_int_equal(s_stored(x, 3, akey, NULL, NULL), SL_ENOTFOUND);
-    snprintf(args, sizeof(args), "{\"pipeline_id\": \"%s\"}", done);
-    size_t n;
-    uint8_t *b = s_call(x, "pipeline.get", args, done, &n);
-    assert_false(s_ok(b, n));
-    free(b);
+    s_id_args(args, sizeof(args), "pipeline_id", done);
+    s_call_fails(x, "pipeline.get", args, done, NULL);
     /* The one with a parked task stays until the DLQ lets go of it. */
     assert_int_equal(s_stored(x, 1, parked, NULL, NULL), 0);
-    snprintf(args, sizeof(args), "{\"task_id\": \"%s\"}", t_dead);
-    b = s_call(x, "dlq.drop", args, t_dead, &n);
-    assert_true(s_ok(b, n));
-    free(b);
+    s_id_args(args, sizeof(args), "task_id", t_dead);
+    s_call_ok(x, "dlq.drop", args, t_dead);
     assert_int_equal(s_stored(x, 6, t_dead, NULL, NULL), SL_ENOTFOUND);
     sl_rt_advance(x->rt, 5000);
     for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, parked, NULL, NULL) == 0;) {
@@ -1494,9 +1478,7 @@ static int s_script_app1_ok(int svc, const sl_attempt_start_t *m, int64_t *app, 
 static void test_pipeline_recovery_resumes_without_rerun(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_app1_ok);
-    s_spawn_shard(x);
-    char *pid = s_start(x, EXISTING_REQ);
+    char *pid = s_run(x, s_script_app1_ok, EXISTING_REQ);
     char t0[64], t1[64];
     snprintf(t0, sizeof(t0), "%s-t0000", pid);
     snprintf(t1, sizeof(t1), "%s-t0001", pid);
@@ -1530,10 +1512,7 @@ static void s_drain(s_fix_t *x, uint64_t *in_flight, uint64_t *held)
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_pipeline_drain_encode(&m, &buf, &len), 0);
-    sl_msg_t *reply = NULL;
-    assert_int_equal(
-        sl_port_request(x->port, g_dest, SL_MSG_PIPELINE_DRAIN, buf, len, 5000, &reply), 0);
-    free(buf);
+    sl_msg_t *reply = s_request(x, g_dest, SL_MSG_PIPELINE_DRAIN, buf, len);
     assert_int_equal(reply->type, SL_MSG_PIPELINE_DRAIN_REPLY);
     sl_pipeline_drain_reply_t r = {0};
     assert_int_equal(sl_pipeline_drain_reply_decode(reply->body, reply->body_len, &r), 0);
@@ -1566,19 +1545,18 @@ static int s_script_drain(int svc, const sl_attempt_start_t *m, int64_t *app, co
 static void test_pipeline_drain_holds_back_and_resumes(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_drain);
-    s_spawn_shard(x);
     /* 5 static tasks, 3 at a time: t0 fails and waits 0..30 s to retry,
        t1 and t2 run, t3 and t4 wait for a slot. */
     char pid[SL_PIPELINE_ID_MAX];
     snprintf(pid, sizeof(pid), "%s",
-             s_start(x, "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
-                        "[{\"model\": \"m\", \"app_number\": 1}, {\"model\": \"m\", "
-                        "\"app_number\": 2}, {\"model\": \"m\", \"app_number\": 3}, {\"model\": "
-                        "\"m\", \"app_number\": 4}, {\"model\": \"m\", \"app_number\": 5}]}, "
-                        "\"analysis\": {\"tools\": [\"bandit\"], \"options\": "
-                        "{\"max_concurrent_tasks\": 3}}, \"retry\": {\"max_attempts\": 3, "
-                        "\"initial\": 30, \"max\": 30}}"));
+             s_run(x, s_script_drain,
+                   "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                   "[{\"model\": \"m\", \"app_number\": 1}, {\"model\": \"m\", "
+                   "\"app_number\": 2}, {\"model\": \"m\", \"app_number\": 3}, {\"model\": "
+                   "\"m\", \"app_number\": 4}, {\"model\": \"m\", \"app_number\": 5}]}, "
+                   "\"analysis\": {\"tools\": [\"bandit\"], \"options\": "
+                   "{\"max_concurrent_tasks\": 3}}, \"retry\": {\"max_attempts\": 3, "
+                   "\"initial\": 30, \"max\": 30}}"));
     char tid[5][64];
     for (int i = 0; i < 5; i++) {
         snprintf(tid[i], sizeof(tid[i]), "%s-t%04d", pid, i);
@@ -1701,10 +1679,7 @@ static void test_pipeline_bad_requests_change_nothing(void **state)
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
-    sl_msg_t *reply = NULL;
-    assert_int_equal(
-        sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, buf, len, 5000, &reply), 0);
-    free(buf);
+    sl_msg_t *reply = s_request(x, "pipeline.0", SL_MSG_API_CALL, buf, len);
     sl_msg_destroy(&reply);
     assert_int_equal(
         sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, "\xc1", 1, 5000, &reply), 0);
@@ -1723,10 +1698,8 @@ static void test_pipeline_bad_requests_change_nothing(void **state)
 static void test_pipeline_list_and_task_get(void **state)
 {
     s_fix_t *x = *state;
-    s_set_script(s_script_ok);
-    s_spawn_shard(x);
     char a[SL_PIPELINE_ID_MAX];
-    snprintf(a, sizeof(a), "%s", s_start(x, EXISTING_REQ));
+    snprintf(a, sizeof(a), "%s", s_run(x, s_script_ok, EXISTING_REQ));
     s_pview_t v;
     s_wait_status(x, a, "completed", &v);
     s_set_script(s_script_hold);
@@ -1742,16 +1715,8 @@ static void test_pipeline_list_and_task_get(void **state)
     s_rd_str(&l, "id", id, sizeof(id));
     assert_string_equal(id, b_id);
     free(b);
-    b = s_call(x, "pipeline.list", "{\"limit\": 1}", NULL, &n);
-    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
-    assert_int_equal(sl_mp_read_array(&l, &np), 0);
-    assert_int_equal(np, 1);
-    free(b);
-    b = s_call(x, "pipeline.list", "{}", NULL, &n);
-    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
-    assert_int_equal(sl_mp_read_array(&l, &np), 0);
-    assert_int_equal(np, 2);
-    free(b);
+    assert_int_equal(s_list_count(x, "{\"limit\": 1}"), 1);
+    assert_int_equal(s_list_count(x, "{}"), 2);
 }
 
 int main(void)
