@@ -119,27 +119,40 @@ static void s_start_mock(s_fx_t *fx, e2e_args_t *args)
     assert_non_null(fx->mock);
 }
 
+/* One option and its value: `flag`, then the formatted value. */
+static void s_opt(e2e_args_t *a, const char *flag, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void s_opt(e2e_args_t *a, const char *flag, const char *fmt, ...)
+{
+    char value[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof(value), fmt, ap);
+    va_end(ap);
+    e2e_args_add(a, "%s", flag);
+    e2e_args_add(a, "%s", value);
+}
+
 static void s_short_timeouts(e2e_args_t *a)
 {
     for (int s = 0; s < E2E_NSERVICES; s++) {
         const char *n = e2e_service_names[s];
-        e2e_args_add(a, "--set");
-        e2e_args_add(a, "services/%s/connect_timeout_ms=500", n);
-        e2e_args_add(a, "--set");
-        e2e_args_add(a, "services/%s/ping_interval_ms=100", n);
-        e2e_args_add(a, "--set");
-        e2e_args_add(a, "services/%s/pong_timeout_ms=300", n);
-        e2e_args_add(a, "--set");
-        e2e_args_add(a, "services/%s/progress_timeout_s=1", n);
-        e2e_args_add(a, "--set");
-        e2e_args_add(a, "services/%s/attempt_timeout_s=2", n);
+        s_opt(a, "--set", "services/%s/connect_timeout_ms=500", n);
+        s_opt(a, "--set", "services/%s/ping_interval_ms=100", n);
+        s_opt(a, "--set", "services/%s/pong_timeout_ms=300", n);
+        s_opt(a, "--set", "services/%s/progress_timeout_s=1", n);
+        s_opt(a, "--set", "services/%s/attempt_timeout_s=2", n);
     }
-    e2e_args_add(a, "--set");
-    e2e_args_add(a, "pipeline/backoff_initial_ms=50");
-    e2e_args_add(a, "--set");
-    e2e_args_add(a, "pipeline/backoff_max_ms=200");
-    e2e_args_add(a, "--set");
-    e2e_args_add(a, "watchdog/stuck_after_s=3");
+    s_opt(a, "--set", "pipeline/backoff_initial_ms=50");
+    s_opt(a, "--set", "pipeline/backoff_max_ms=200");
+    s_opt(a, "--set", "watchdog/stuck_after_s=3");
+}
+
+static void s_ping(s_fx_t *fx)
+{
+    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
+    assert_true(e2e_ok(pong));
+    json_decref(pong);
 }
 
 /* Starts sluiced on fx->data with the base settings plus extra (consumed);
@@ -171,9 +184,34 @@ static void s_start_daemon(s_fx_t *fx, e2e_args_t *extra)
     e2e_api_close(&fx->api);
     fx->api = e2e_api_connect(fx->api_ep);
     assert_non_null(fx->api);
-    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
-    assert_true(e2e_ok(pong));
-    json_decref(pong);
+    s_ping(fx);
+}
+
+/* The mock's "incident" fleet; latency and progress (ms) may be NULL. */
+static void s_start_incident_fleet(s_fx_t *fx, const char *latency, const char *progress,
+                                   const char *time_scale)
+{
+    e2e_args_t m = {0};
+    s_opt(&m, "--fleet", "incident");
+    if (latency) {
+        s_opt(&m, "--latency", "%s", latency);
+    }
+    if (progress) {
+        s_opt(&m, "--progress", "%s", progress);
+    }
+    s_opt(&m, "--time-scale", "%s", time_scale);
+    s_start_mock(fx, &m);
+}
+
+/* sluiced with short timeouts and, unless NULL, one more --set. */
+static void s_start_daemon_short(s_fx_t *fx, const char *set)
+{
+    e2e_args_t d = {0};
+    s_short_timeouts(&d);
+    if (set) {
+        s_opt(&d, "--set", "%s", set);
+    }
+    s_start_daemon(fx, &d);
 }
 
 /* The incident's start request from tests/data/requests, as a JSON object. */
@@ -234,6 +272,68 @@ static void s_print_pipeline(const json_t *p)
     free(dump);
 }
 
+/* Waits (until deadline_ms) for the pipeline to end, with status want;
+   the final pipeline (caller decrefs). */
+static json_t *s_wait_final(s_fx_t *fx, const char *id, int64_t deadline_ms, const char *want)
+{
+    json_t *p = e2e_wait_terminal(fx->api, id, deadline_ms);
+    if (!p) {
+        json_t *last = e2e_pipeline_get(fx->api, id);
+        s_print_pipeline(last);
+        json_decref(last);
+    }
+    assert_non_null(p);
+    if (strcmp(s_str(p, "status"), want)) {
+        s_print_pipeline(p);
+    }
+    assert_string_equal(s_str(p, "status"), want);
+    return p;
+}
+
+/* Polls pipeline.get (bounded: 20 s) until ready(p) while the pipeline is
+   still running; that pipeline (caller decrefs). */
+static json_t *s_wait_running_until(s_fx_t *fx, const char *id, bool (*ready)(const json_t *p))
+{
+    json_t *p = NULL;
+    int64_t deadline = e2e_now_ms() + 20000;
+    for (;;) {
+        json_decref(p);
+        p = e2e_pipeline_get(fx->api, id);
+        assert_non_null(p);
+        assert_false(e2e_pstatus_terminal(s_str(p, "status")));
+        if (ready(p)) {
+            return p;
+        }
+        assert_true(e2e_now_ms() < deadline);
+        e2e_nap(10);
+    }
+}
+
+/* The stored result of a task (must exist; caller frees). */
+static char *s_result_get(s_fx_t *fx, const char *task_id)
+{
+    json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", task_id);
+    assert_true(e2e_ok(r));
+    char *text = strdup(s_str(r, "result"));
+    assert_non_null(text);
+    json_decref(r);
+    return text;
+}
+
+/* How many task.status events of task_id say status. */
+static int s_count_status_events(const json_t *events, const char *task_id, const char *status)
+{
+    int n = 0;
+    size_t j;
+    json_t *ev;
+    json_array_foreach(events, j, ev)
+    {
+        n += !strcmp(s_str(ev, "topic"), "task.status") && !strcmp(s_str(ev, "task_id"), task_id) &&
+             !strcmp(s_str(ev, "status"), status);
+    }
+    return n;
+}
+
 /* ---- (a) the incident, replayed -------------------------------------------------- */
 
 static void test_daemon_incident_partial_success(void **state)
@@ -242,46 +342,32 @@ static void test_daemon_incident_partial_success(void **state)
     e2e_args_t m = {0};
     /* Faulty replicas come first in their lists: with equal load the
        endpoint prefers the first replica, so the first tasks meet them. */
-    e2e_args_add(&m, "--replica");
-    e2e_args_add(&m, "static-analyzer:127.0.0.1:0:fault=hang");
+    s_opt(&m, "--replica", "static-analyzer:127.0.0.1:0:fault=hang");
     for (int i = 0; i < 3; i++) {
-        e2e_args_add(&m, "--replica");
-        e2e_args_add(&m, "static-analyzer:127.0.0.1:0");
+        s_opt(&m, "--replica", "static-analyzer:127.0.0.1:0");
     }
-    e2e_args_add(&m, "--replica");
-    e2e_args_add(&m, "dynamic-analyzer:127.0.0.1:0:fault=disconnect");
+    s_opt(&m, "--replica", "dynamic-analyzer:127.0.0.1:0:fault=disconnect");
     for (int i = 0; i < 2; i++) {
-        e2e_args_add(&m, "--replica");
-        e2e_args_add(&m, "dynamic-analyzer:127.0.0.1:0");
+        s_opt(&m, "--replica", "dynamic-analyzer:127.0.0.1:0");
     }
-    e2e_args_add(&m, "--replica");
-    e2e_args_add(&m, "performance-tester:127.0.0.1:0:fault=freeze");
-    e2e_args_add(&m, "--replica");
-    e2e_args_add(&m, "performance-tester:127.0.0.1:0");
+    s_opt(&m, "--replica", "performance-tester:127.0.0.1:0:fault=freeze");
+    s_opt(&m, "--replica", "performance-tester:127.0.0.1:0");
     for (int i = 0; i < 2; i++) {
-        e2e_args_add(&m, "--replica");
-        e2e_args_add(&m, "ai-analyzer:127.0.0.1:0");
+        s_opt(&m, "--replica", "ai-analyzer:127.0.0.1:0");
     }
-    e2e_args_add(&m, "--replica");
-    e2e_args_add(&m, "generator:127.0.0.1:0");
+    s_opt(&m, "--replica", "generator:127.0.0.1:0");
     /* The generator numbers apps 1, 2, 3 per model in completion order:
        "the second generated app" is app 2, whatever its template. */
-    e2e_args_add(&m, "--fail-app");
-    e2e_args_add(&m, "2");
-    e2e_args_add(&m, "--latency");
-    e2e_args_add(&m, "2000-6000");
-    e2e_args_add(&m, "--progress");
-    e2e_args_add(&m, "700");
-    e2e_args_add(&m, "--time-scale");
-    e2e_args_add(&m, "0.05");
+    s_opt(&m, "--fail-app", "2");
+    s_opt(&m, "--latency", "2000-6000");
+    s_opt(&m, "--progress", "700");
+    s_opt(&m, "--time-scale", "0.05");
     s_start_mock(fx, &m);
     const char *hang_url = fx->mock->urls[E2E_STATIC][0];
     const char *drop_url = fx->mock->urls[E2E_DYNAMIC][0];
     const char *freeze_url = fx->mock->urls[E2E_PERF][0];
 
-    e2e_args_t d = {0};
-    s_short_timeouts(&d);
-    s_start_daemon(fx, &d);
+    s_start_daemon_short(fx, NULL);
 
     json_t *req = s_incident_request();
     /* Per-pipeline timeouts (seconds, fractions allowed): a hung attempt is
@@ -298,20 +384,10 @@ static void test_daemon_incident_partial_success(void **state)
     assert_non_null(fx->sub);
     int64_t t0 = e2e_now_ms();
     char *id = s_start_pipeline(fx, req);
-    json_t *p = e2e_wait_terminal(fx->api, id, t0 + 30000);
-    if (!p) {
-        json_t *last = e2e_pipeline_get(fx->api, id);
-        s_print_pipeline(last);
-        json_decref(last);
-    }
-    assert_non_null(p);
+    json_t *p = s_wait_final(fx, id, t0 + 30000, "partial_success");
     int64_t took = e2e_now_ms() - t0;
     fprintf(stderr, "incident pipeline %s ended %s in %lld ms\n", id, s_str(p, "status"),
             (long long)took);
-    if (strcmp(s_str(p, "status"), "partial_success") != 0) {
-        s_print_pipeline(p);
-    }
-    assert_string_equal(s_str(p, "status"), "partial_success");
     json_t *tasks = json_object_get(p, "tasks");
     assert_int_equal(json_array_size(tasks), 15);
     assert_int_equal(e2e_count_tasks(p, "generation", "succeeded"), 3);
@@ -559,14 +635,10 @@ static void test_daemon_second_daemon_refused(void **state)
     s_start_daemon(fx, NULL);
     /* Same data dir, other sockets: only the data dir can stop it. */
     e2e_args_t a = {0};
-    e2e_args_add(&a, "--set");
-    e2e_args_add(&a, "sluice/data_dir=%s", fx->data);
-    e2e_args_add(&a, "--set");
-    e2e_args_add(&a, "api/endpoint=ipc://%s/api2.sock", fx->dir);
-    e2e_args_add(&a, "--set");
-    e2e_args_add(&a, "api/pub=ipc://%s/pub2.sock", fx->dir);
-    e2e_args_add(&a, "--set");
-    e2e_args_add(&a, "progress/listen=");
+    s_opt(&a, "--set", "sluice/data_dir=%s", fx->data);
+    s_opt(&a, "--set", "api/endpoint=ipc://%s/api2.sock", fx->dir);
+    s_opt(&a, "--set", "api/pub=ipc://%s/pub2.sock", fx->dir);
+    s_opt(&a, "--set", "progress/listen=");
     char log2[700];
     snprintf(log2, sizeof(log2), "%s/sluiced2.log", fx->dir);
     int code = 0;
@@ -586,9 +658,7 @@ static void test_daemon_second_daemon_refused(void **state)
     assert_non_null(strstr(text, pid));
     free(text);
     /* the first one is unharmed */
-    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
-    assert_true(e2e_ok(pong));
-    json_decref(pong);
+    s_ping(fx);
     assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
 }
 
@@ -601,24 +671,17 @@ typedef struct {
     char *result;
 } s_done_t;
 
+static bool s_some_done_some_running(const json_t *p)
+{
+    return e2e_count_tasks(p, "analysis", "succeeded") >= 1 &&
+           e2e_count_tasks(p, "analysis", "running") >= 1;
+}
+
 static void test_daemon_sigterm_resume(void **state)
 {
     s_fx_t *fx = *state;
-    e2e_args_t m = {0};
-    e2e_args_add(&m, "--fleet");
-    e2e_args_add(&m, "incident");
-    e2e_args_add(&m, "--latency");
-    e2e_args_add(&m, "3000-6000");
-    e2e_args_add(&m, "--progress");
-    e2e_args_add(&m, "700");
-    e2e_args_add(&m, "--time-scale");
-    e2e_args_add(&m, "0.1");
-    s_start_mock(fx, &m);
-    e2e_args_t d = {0};
-    s_short_timeouts(&d);
-    e2e_args_add(&d, "--set");
-    e2e_args_add(&d, "sluice/shutdown_grace_ms=100");
-    s_start_daemon(fx, &d);
+    s_start_incident_fleet(fx, "3000-6000", "700", "0.1");
+    s_start_daemon_short(fx, "sluice/shutdown_grace_ms=100");
 
     json_t *req = s_incident_request();
     json_object_set_new(req, "retry",
@@ -626,20 +689,7 @@ static void test_daemon_sigterm_resume(void **state)
     char *id = s_start_pipeline(fx, req);
 
     /* Wait (bounded) until some analysis has succeeded and some has not. */
-    json_t *p = NULL;
-    int64_t deadline = e2e_now_ms() + 20000;
-    for (;;) {
-        json_decref(p);
-        p = e2e_pipeline_get(fx->api, id);
-        assert_non_null(p);
-        assert_false(e2e_pstatus_terminal(s_str(p, "status")));
-        int ok = e2e_count_tasks(p, "analysis", "succeeded");
-        if (ok >= 1 && e2e_count_tasks(p, "analysis", "running") >= 1) {
-            break;
-        }
-        assert_true(e2e_now_ms() < deadline);
-        e2e_nap(10);
-    }
+    json_t *p = s_wait_running_until(fx, id, s_some_done_some_running);
     /* Snapshot every committed result. */
     s_done_t done[16];
     size_t ndone = 0;
@@ -656,11 +706,8 @@ static void test_daemon_sigterm_resume(void **state)
         x->attempts = s_int(full, "attempts");
         x->nhist = json_array_size(json_object_get(full, "history"));
         json_decref(full);
-        json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", x->id);
-        assert_true(e2e_ok(r));
-        x->result = strdup(s_str(r, "result"));
+        x->result = s_result_get(fx, x->id);
         assert_true(strlen(x->result) > 0);
-        json_decref(r);
     }
     json_decref(p);
     p = NULL;
@@ -671,21 +718,8 @@ static void test_daemon_sigterm_resume(void **state)
     assert_true(e2e_file_contains(fx->log_d, "sluiced: stopped"));
 
     /* the same settings again, on the same data dir */
-    s_short_timeouts(&d);
-    e2e_args_add(&d, "--set");
-    e2e_args_add(&d, "sluice/shutdown_grace_ms=100");
-    s_start_daemon(fx, &d);
-    p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
-    if (!p) {
-        json_t *last = e2e_pipeline_get(fx->api, id);
-        s_print_pipeline(last);
-        json_decref(last);
-    }
-    assert_non_null(p);
-    if (strcmp(s_str(p, "status"), "completed")) {
-        s_print_pipeline(p);
-    }
-    assert_string_equal(s_str(p, "status"), "completed");
+    s_start_daemon_short(fx, "sluice/shutdown_grace_ms=100");
+    p = s_wait_final(fx, id, e2e_now_ms() + 30000, "completed");
     /* A fault-free fleet: every task took exactly one counted attempt, the
        ones interrupted by the stop included. */
     json_array_foreach(json_object_get(p, "tasks"), i, t)
@@ -705,10 +739,9 @@ static void test_daemon_sigterm_resume(void **state)
         assert_int_equal(s_int(full, "attempts"), done[k].attempts);
         assert_int_equal(json_array_size(json_object_get(full, "history")), done[k].nhist);
         json_decref(full);
-        json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", done[k].id);
-        assert_true(e2e_ok(r));
-        assert_string_equal(s_str(r, "result"), done[k].result);
-        json_decref(r);
+        char *result = s_result_get(fx, done[k].id);
+        assert_string_equal(result, done[k].result);
+        free(result);
         free(done[k].result);
     }
     /* No task succeeded twice: one task.status succeeded event per task. */
@@ -719,15 +752,7 @@ static void test_daemon_sigterm_resume(void **state)
     json_t *ev;
     json_array_foreach(json_object_get(p, "tasks"), i, t)
     {
-        int n = 0;
-        size_t j;
-        json_array_foreach(events, j, ev)
-        {
-            n += !strcmp(s_str(ev, "topic"), "task.status") &&
-                 !strcmp(s_str(ev, "task_id"), s_str(t, "id")) &&
-                 !strcmp(s_str(ev, "status"), "succeeded");
-        }
-        assert_int_equal(n, 1);
+        assert_int_equal(s_count_status_events(events, s_str(t, "id"), "succeeded"), 1);
     }
     json_array_foreach(events, i, ev)
     {
@@ -766,46 +791,26 @@ static int64_t s_drain_began(const char *log)
     return latest;
 }
 
+static bool s_some_done_live_and_pending(const json_t *p)
+{
+    return e2e_count_tasks(p, "analysis", "succeeded") >= 1 &&
+           e2e_count_tasks(p, "analysis", "running") + e2e_count_tasks(p, "analysis", "queued") >=
+               1 &&
+           e2e_count_tasks(p, "analysis", "pending") >= 2;
+}
+
 /* A grace period long enough: the attempts running at SIGTERM finish in the
    old daemon (results committed, no second attempt), nothing new starts
    during the drain, and the held-back tasks run after the restart. */
 static void test_daemon_sigterm_drain(void **state)
 {
     s_fx_t *fx = *state;
-    e2e_args_t m = {0};
-    e2e_args_add(&m, "--fleet");
-    e2e_args_add(&m, "incident");
-    e2e_args_add(&m, "--latency");
-    e2e_args_add(&m, "3000-6000");
-    e2e_args_add(&m, "--progress");
-    e2e_args_add(&m, "700");
-    e2e_args_add(&m, "--time-scale");
-    e2e_args_add(&m, "0.1");
-    s_start_mock(fx, &m);
-    e2e_args_t d = {0};
-    s_short_timeouts(&d);
-    e2e_args_add(&d, "--set");
-    e2e_args_add(&d, "sluice/shutdown_grace_ms=10000");
-    s_start_daemon(fx, &d);
+    s_start_incident_fleet(fx, "3000-6000", "700", "0.1");
+    s_start_daemon_short(fx, "sluice/shutdown_grace_ms=10000");
 
     /* 3 generations, then 12 analyses 4 at a time */
     char *id = s_start_pipeline(fx, s_incident_request());
-    json_t *p = NULL;
-    int64_t deadline = e2e_now_ms() + 20000;
-    for (;;) {
-        json_decref(p);
-        p = e2e_pipeline_get(fx->api, id);
-        assert_non_null(p);
-        assert_false(e2e_pstatus_terminal(s_str(p, "status")));
-        if (e2e_count_tasks(p, "analysis", "succeeded") >= 1 &&
-            e2e_count_tasks(p, "analysis", "running") + e2e_count_tasks(p, "analysis", "queued") >=
-                1 &&
-            e2e_count_tasks(p, "analysis", "pending") >= 2) {
-            break;
-        }
-        assert_true(e2e_now_ms() < deadline);
-        e2e_nap(10);
-    }
+    json_t *p = s_wait_running_until(fx, id, s_some_done_live_and_pending);
     /* The attempts in flight now (more may start before the signal lands). */
     char live[16][128];
     size_t nlive = 0, i;
@@ -832,19 +837,8 @@ static void test_daemon_sigterm_drain(void **state)
     assert_true(t_drain >= t_term - 1000);
 
     int64_t t_restart = e2e_wall_ms();
-    s_short_timeouts(&d);
-    s_start_daemon(fx, &d);
-    p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
-    if (!p) {
-        json_t *last = e2e_pipeline_get(fx->api, id);
-        s_print_pipeline(last);
-        json_decref(last);
-    }
-    assert_non_null(p);
-    if (strcmp(s_str(p, "status"), "completed")) {
-        s_print_pipeline(p);
-    }
-    assert_string_equal(s_str(p, "status"), "completed");
+    s_start_daemon_short(fx, NULL);
+    p = s_wait_final(fx, id, e2e_now_ms() + 30000, "completed");
 
     uint64_t last_seq = 0;
     json_t *events = e2e_events_all(fx->api, &last_seq);
@@ -858,20 +852,10 @@ static void test_daemon_sigterm_drain(void **state)
         assert_int_equal(json_array_size(hist), 1);
         assert_true(s_int(json_array_get(hist, 0), "ended_at") < t_restart);
         json_decref(full);
-        int sent = 0;
-        size_t j;
-        json_t *ev;
-        json_array_foreach(events, j, ev)
-        {
-            sent += !strcmp(s_str(ev, "topic"), "task.status") &&
-                    !strcmp(s_str(ev, "task_id"), live[k]) &&
-                    !strcmp(s_str(ev, "status"), "queued");
-        }
-        assert_int_equal(sent, 1);
-        json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", live[k]);
-        assert_true(e2e_ok(r));
-        assert_true(strlen(s_str(r, "result")) > 0);
-        json_decref(r);
+        assert_int_equal(s_count_status_events(events, live[k], "queued"), 1);
+        char *result = s_result_get(fx, live[k]);
+        assert_true(strlen(result) > 0);
+        free(result);
     }
     /* Nothing started while draining; some tasks were held back and ran
        after the restart. Every task took one attempt. */
@@ -931,17 +915,8 @@ static json_t *s_list(s_fx_t *fx)
 static void test_daemon_bad_requests(void **state)
 {
     s_fx_t *fx = *state;
-    e2e_args_t m = {0};
-    e2e_args_add(&m, "--fleet");
-    e2e_args_add(&m, "incident");
-    e2e_args_add(&m, "--time-scale");
-    e2e_args_add(&m, "0.02");
-    s_start_mock(fx, &m);
-    e2e_args_t d = {0};
-    s_short_timeouts(&d);
-    e2e_args_add(&d, "--set");
-    e2e_args_add(&d, "api/max_request_bytes=4096");
-    s_start_daemon(fx, &d);
+    s_start_incident_fleet(fx, NULL, NULL, "0.02");
+    s_start_daemon_short(fx, "api/max_request_bytes=4096");
 
     /* One real pipeline, so there is something to leave unchanged. */
     json_t *req = s_incident_request();
@@ -1049,9 +1024,7 @@ static void test_daemon_bad_requests(void **state)
                    "bad mode", NULL);
 
     /* Still alive, and nothing changed: the same pipelines, no new event. */
-    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
-    assert_true(e2e_ok(pong));
-    json_decref(pong);
+    s_ping(fx);
     json_t *after = s_list(fx);
     assert_true(json_equal(before, after));
     uint64_t seq_after = 0;
