@@ -37,7 +37,7 @@
 #define S_RUN_DEADLINE_MS 30000
 #define S_MAX_RULES 8
 #define S_MAX_STEPS 4
-#define S_TTY_COLS 160
+#define S_TTY_COLS 160 /* widest terminal the tests use */
 #define S_TTY_ROWS 48
 
 /* ---- msgpack -> JSON, independent of sluicectl (tests/tpack.h packs) ------------ */
@@ -338,9 +338,12 @@ static void s_drain(int fd, char *buf, size_t cap, size_t *len, bool *open)
     buf[*len] = '\0';
 }
 
+/* Width of the pseudo-terminal s_run_ex gives sluicectl (<= S_TTY_COLS). */
+static int s_tty_cols = S_TTY_COLS;
+
 /* Runs sluicectl with args (NULL-terminated, without argv[0]) and serves it
    until it exits; fails the test if it outlives the deadline. With tty, its
-   stdout is a pseudo-terminal (S_TTY_COLS x S_TTY_ROWS, controlling
+   stdout is a pseudo-terminal (s_tty_cols x S_TTY_ROWS, controlling
    terminal of a new session) and run->out holds what it wrote there. */
 static void s_run_ex(s_fake_t *f, s_run_t *run, const char *const *args, bool tty)
 {
@@ -364,7 +367,7 @@ static void s_run_ex(s_fake_t *f, s_run_t *run, const char *const *args, bool tt
     argv[n] = NULL;
     int out[2], err[2];
     if (tty) {
-        struct winsize ws = {.ws_row = S_TTY_ROWS, .ws_col = S_TTY_COLS};
+        struct winsize ws = {.ws_row = S_TTY_ROWS, .ws_col = (unsigned short)s_tty_cols};
         assert_int_equal(openpty(&out[0], &out[1], NULL, NULL, &ws), 0);
         /* The size is set on the slave too, as a terminal emulator would. */
         assert_int_equal(ioctl(out[1], TIOCSWINSZ, &ws), 0);
@@ -939,6 +942,8 @@ static void test_sluicectl_watch_without_events(void **state)
 typedef struct {
     char cell[S_SCREEN_ROWS][S_SCREEN_COLS + 1];
     int r, c;
+    int cols;   /* the terminal's width (<= S_SCREEN_COLS) */
+    bool nowrap; /* DECAWM off (CSI ?7l): the last column is overwritten */
     int ups;    /* cursor-up sequences seen */
     int erases; /* erase-below sequences seen */
     char bad[128];
@@ -957,7 +962,7 @@ static void s_screen_feed(s_screen_t *s, const char *b, size_t n)
 {
     memset(s->cell, ' ', sizeof(s->cell));
     for (int i = 0; i < S_SCREEN_ROWS; i++) {
-        s->cell[i][S_SCREEN_COLS] = '\0';
+        s->cell[i][s->cols] = '\0';
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)b[i];
@@ -966,7 +971,8 @@ static void s_screen_feed(s_screen_t *s, const char *b, size_t n)
                 s_screen_bad(s, "ESC not starting a CSI", i);
                 continue;
             }
-            size_t j = i + 2;
+            bool private_mode = i + 2 < n && b[i + 2] == '?';
+            size_t j = i + 2 + (private_mode ? 1 : 0);
             while (j < n && ((b[j] >= '0' && b[j] <= '9') || b[j] == ';')) {
                 j++;
             }
@@ -974,17 +980,21 @@ static void s_screen_feed(s_screen_t *s, const char *b, size_t n)
                 s_screen_bad(s, "unterminated CSI", i);
                 break;
             }
-            int arg = j > i + 2 ? atoi(b + i + 2) : 0;
+            int arg = j > i + 2 ? atoi(b + i + 2 + (private_mode ? 1 : 0)) : 0;
             char params[16] = "";
             snprintf(params, sizeof(params), "%.*s", (int)(j - i - 2), b + i + 2);
-            if (b[j] == 'A') {
+            if (private_mode && arg == 7 && (b[j] == 'l' || b[j] == 'h')) {
+                s->nowrap = b[j] == 'l'; /* autowrap off while the view draws */
+            } else if (private_mode) {
+                s_screen_bad(s, "a CSI the view does not send", i);
+            } else if (b[j] == 'A') {
                 s->r -= arg > 0 ? arg : 1;
                 s->r = s->r < 0 ? 0 : s->r;
                 s->ups++;
             } else if (b[j] == 'J' && arg == 0) {
-                memset(s->cell[s->r] + s->c, ' ', (size_t)(S_SCREEN_COLS - s->c));
+                memset(s->cell[s->r] + s->c, ' ', (size_t)(s->cols - s->c));
                 for (int k = s->r + 1; k < S_SCREEN_ROWS; k++) {
-                    memset(s->cell[k], ' ', S_SCREEN_COLS);
+                    memset(s->cell[k], ' ', (size_t)s->cols);
                 }
                 s->erases++;
             } else if (b[j] == 'm' &&
@@ -1000,13 +1010,15 @@ static void s_screen_feed(s_screen_t *s, const char *b, size_t n)
         } else if (ch == '\n') {
             if (++s->r == S_SCREEN_ROWS) {
                 memmove(s->cell[0], s->cell[1], sizeof(s->cell[0]) * (S_SCREEN_ROWS - 1));
-                memset(s->cell[S_SCREEN_ROWS - 1], ' ', S_SCREEN_COLS);
+                memset(s->cell[S_SCREEN_ROWS - 1], ' ', (size_t)s->cols);
                 s->r--;
             }
         } else if (ch < 0x20 || ch == 0x7f) {
             s_screen_bad(s, "a raw control byte", i);
         } else {
-            if (s->c == S_SCREEN_COLS) { /* autowrap */
+            if (s->c == s->cols && s->nowrap) {
+                s->c = s->cols - 1; /* no autowrap: the last column is overwritten */
+            } else if (s->c == s->cols) { /* autowrap */
                 s->c = 0;
                 if (++s->r == S_SCREEN_ROWS) {
                     s->r--;
@@ -1040,9 +1052,13 @@ static int s_count_str(const char *hay, size_t len, const char *needle)
     return n;
 }
 
-static void test_sluicectl_watch_live_view(void **state)
+/* Runs `sluicectl watch p1` on a cols-wide pseudo-terminal against a
+   scripted pipeline (progress, breaker, health, alert, hostile strings),
+   replays its output on *screen and fails on anything the view does not
+   send itself. *run keeps the raw output; *frames the frames drawn. */
+static void s_watch_live(s_fake_t *f, int cols, s_run_t *run_out, s_screen_t *screen_out,
+                         int *frames_out)
 {
-    s_fake_t *f = *state;
     s_rule_t *r = s_rule(f, "pipeline.get");
     r->steps[0] = "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"status\":\"running\",\"stage\":"
                   "\"analysis\",\"tasks\":[{\"id\":\"p1-t0001\",\"service\":\"static-analyzer\","
@@ -1093,6 +1109,7 @@ static void test_sluicectl_watch_live_view(void **state)
     f->publish = events;
     f->publish_gap_ms = 150; /* the view redraws at most every 100 ms */
     s_run_t run;
+    s_tty_cols = cols;
     s_run_ex(f, &run, (const char *const[]){"--api", f->api, "--pub", f->pub, "watch", "p1", NULL},
              true);
     assert_int_equal(s_code(&run), 0);
@@ -1105,8 +1122,10 @@ static void test_sluicectl_watch_live_view(void **state)
     assert_non_null(strstr(run.out, "[###############.....]  75%"));
     assert_non_null(strstr(run.out, "[####################] 100%"));
     int frames = s_count_str(run.out, run.out_len, "pipeline p1");
+    s_tty_cols = S_TTY_COLS;
     s_screen_t screen;
     memset(&screen, 0, sizeof(screen));
+    screen.cols = cols;
     s_screen_feed(&screen, run.out, run.out_len);
     if (screen.bad[0]) {
         char near[512] = "";
@@ -1118,6 +1137,18 @@ static void test_sluicectl_watch_live_view(void **state)
         }
         fail_msg("the terminal got %s: ...%s...", screen.bad, near);
     }
+    *run_out = run;
+    *screen_out = screen;
+    *frames_out = frames;
+}
+
+static void test_sluicectl_watch_live_view(void **state)
+{
+    s_fake_t *f = *state;
+    s_run_t run;
+    s_screen_t screen;
+    int frames = 0;
+    s_watch_live(f, S_TTY_COLS, &run, &screen, &frames);
     assert_true(frames >= 4);
     assert_int_equal(screen.ups, frames - 1);
     assert_int_equal(screen.erases, frames);
@@ -1151,6 +1182,31 @@ static void test_sluicectl_watch_live_view(void **state)
     assert_null(memchr(run.out, '\a', run.out_len));
 }
 
+/* On a terminal narrower than a task line the frame must still be redrawn
+   in place: lines are cut at the edge, not wrapped onto rows the next
+   cursor-up does not climb, so old frames never pile up. */
+static void test_sluicectl_watch_live_view_narrow(void **state)
+{
+    s_fake_t *f = *state;
+    s_run_t run;
+    s_screen_t screen;
+    int frames = 0;
+    s_watch_live(f, 60, &run, &screen, &frames);
+    assert_true(frames >= 4);
+    char row[S_SCREEN_COLS + 1];
+    assert_non_null(strstr(s_screen_row(&screen, 0, row, sizeof(row)), "pipeline p1  completed"));
+    assert_true(strlen(row) <= 60);
+    assert_non_null(strstr(s_screen_row(&screen, 1, row, sizeof(row)), "t0001"));
+    assert_non_null(strstr(s_screen_row(&screen, 2, row, sizeof(row)), "breaker static-analyzer"));
+    assert_non_null(strstr(s_screen_row(&screen, 3, row, sizeof(row)), "health static-analyzer"));
+    assert_non_null(strstr(s_screen_row(&screen, 4, row, sizeof(row)), "alert dlq"));
+    for (int i = 5; i < S_SCREEN_ROWS; i++) {
+        if (*s_screen_row(&screen, i, row, sizeof(row))) {
+            fail_msg("row %d left on the screen: '%s'", i, row);
+        }
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1168,6 +1224,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sluicectl_watch_fills_gap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_watch_without_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_watch_live_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_watch_live_view_narrow, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -640,6 +640,10 @@ void ctl_live_draw(ctl_live_t *self, FILE *out, bool force)
         ids[k++] = key;
     }
     qsort(ids, k, sizeof(char *), s_cmp_str);
+    /* Autowrap off while drawing: a line wider than the terminal is cut at
+       its edge instead of wrapping, so a frame is exactly `lines` rows tall
+       and the cursor-up below lands on its first row on any width. */
+    fprintf(out, "\x1b[?7l");
     if (self->lines > 0) {
         fprintf(out, "\x1b[%dA", self->lines); /* back to the top of the last frame */
     }
@@ -679,6 +683,7 @@ void ctl_live_draw(ctl_live_t *self, FILE *out, bool force)
         fprintf(out, "  %.110s\n", line ? line : "");
         lines++;
     }
+    fprintf(out, "\x1b[?7h");
     fflush(out);
     free(ids);
     self->lines = lines;
