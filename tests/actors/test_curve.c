@@ -11,7 +11,6 @@
     sluicectl binary is run against the api with its --curve-* flags.
 */
 #define _GNU_SOURCE
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +31,7 @@
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "tests/tchild.h"
+#include "tests/ttmp.h"
 
 #define WAIT_MS 5000 /* bound of every wait that should succeed */
 #define QUIET_MS 300 /* window in which nothing may arrive */
@@ -54,11 +54,6 @@ typedef struct {
     int n_socks;
     int mon_seq;
 } fixture_t;
-
-static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
 
 static void s_cert(const char *path, uint8_t *public_key, uint8_t *secret_key)
 {
@@ -94,8 +89,7 @@ static void s_api_config(fixture_t *f, sl_api_config_t *cfg)
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/sluice-curve-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(ttmp_make(f->dir, sizeof(f->dir), "sluice-curve"), 0);
     snprintf(f->clients, sizeof(f->clients), "%s/clients", f->dir);
     assert_int_equal(mkdir(f->clients, 0700), 0);
     char path[160];
@@ -136,7 +130,7 @@ static int teardown(void **state)
     sl_port_destroy(&f->store);
     sl_rt_destroy(&f->rt);
     zmq_ctx_term(f->cctx);
-    nftw(f->dir, s_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    ttmp_remove(f->dir);
     free(f);
     return 0;
 }

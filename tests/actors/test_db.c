@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,22 +21,17 @@
 #include <unistd.h>
 
 #include "actors/sl_db.h"
+#include "tests/ttmp.h"
 
 typedef struct {
     char dir[64];
     char err[256];
 } fx_t;
 
-static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
-
 static int s_setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    strcpy(fx->dir, "/tmp/sl_test_db.XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (ttmp_make(fx->dir, sizeof(fx->dir), "sl_test_db") != 0) {
         free(fx);
         return -1;
     }
@@ -48,7 +42,7 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     fx_t *fx = *state;
-    nftw(fx->dir, s_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    ttmp_remove(fx->dir);
     free(fx);
     return 0;
 }

@@ -28,6 +28,7 @@
 #include "proto/sl_outcome.h"
 #include "runtime/sl_log.h"
 #include "tests/actors/pl_testutil.h"
+#include "tests/ttmp.h"
 
 #define RELEASE_MSG (SL_MSG_USER_BASE + 900) /* test -> fake: answer held attempts */
 #define HOLD -1
@@ -291,8 +292,7 @@ static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec);
 static int s_setup(void **state)
 {
     s_fix_t *x = calloc(1, sizeof(*x));
-    snprintf(x->dir, sizeof(x->dir), "/tmp/sl_pipe_XXXXXX");
-    assert_non_null(mkdtemp(x->dir));
+    assert_int_equal(ttmp_make(x->dir, sizeof(x->dir), "sl_pipe"), 0);
     x->clock = sl_clock_new_manual(1000000, 1700000000000LL);
     x->rt = sl_rt_new(NULL, x->clock);
     assert_non_null(x->rt);
@@ -337,9 +337,7 @@ static int s_teardown(void **state)
     sl_port_destroy(&x->events);
     sl_rt_destroy(&x->rt);
     sl_clock_destroy(&x->clock);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", x->dir);
-    assert_int_equal(system(cmd), 0);
+    ttmp_remove(x->dir);
     free(x);
     return 0;
 }

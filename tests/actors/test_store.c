@@ -11,7 +11,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,6 +23,7 @@
 #include "actors/sl_store.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
+#include "tests/ttmp.h"
 
 #define T_WAIT 5000 /* ms: every wait has a deadline */
 
@@ -36,11 +36,6 @@ typedef struct {
     sl_store_counters_t counters;
     uint64_t map_size;
 } fx_t;
-
-static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    return remove(path);
-}
 
 static int s_spawn(fx_t *fx)
 {
@@ -55,8 +50,7 @@ static int s_spawn(fx_t *fx)
 static int s_setup_bare(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    strcpy(fx->dir, "/tmp/sl_test_store.XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (ttmp_make(fx->dir, sizeof(fx->dir), "sl_test_store") != 0) {
         free(fx);
         return -1;
     }
@@ -86,7 +80,7 @@ static int s_teardown(void **state)
     sl_port_destroy(&fx->port);
     sl_port_destroy(&fx->api);
     sl_rt_destroy(&fx->rt);
-    nftw(fx->dir, s_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    ttmp_remove(fx->dir);
     free(fx);
     return 0;
 }

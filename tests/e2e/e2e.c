@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -26,6 +25,7 @@
 
 #include "tests/tchild.h"
 #include "tests/tpack.h"
+#include "tests/ttmp.h"
 
 const char *const e2e_service_names[E2E_NSERVICES] = {
     "static-analyzer", "dynamic-analyzer", "performance-tester", "ai-analyzer", "generator"};
@@ -53,27 +53,13 @@ void e2e_nap(int ms)
 
 char *e2e_tmpdir(void)
 {
-    char *t = strdup("/tmp/sluice-e2e.XXXXXX");
-    if (t && !mkdtemp(t)) {
-        free(t);
-        return NULL;
-    }
-    return t;
-}
-
-static int s_rm(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    char buf[64];
+    return ttmp_make(buf, sizeof(buf), "sluice-e2e") == 0 ? strdup(buf) : NULL;
 }
 
 void e2e_rmrf(const char *dir)
 {
-    if (dir && strncmp(dir, "/tmp/sluice-e2e.", 16) == 0) {
-        nftw(dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
-    }
+    ttmp_remove(dir);
 }
 
 static bool s_port_free(int port)
@@ -559,52 +545,6 @@ int e2e_pack(const json_t *v, char **out, size_t *len)
     return *out ? 0 : -1;
 }
 
-static json_t *s_unpack(const msgpack_object *o)
-{
-    json_t *v = NULL;
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        return json_null();
-    case MSGPACK_OBJECT_BOOLEAN:
-        return json_boolean(o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        return json_integer((json_int_t)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return json_integer((json_int_t)o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        return json_real(o->via.f64);
-    case MSGPACK_OBJECT_STR:
-        v = json_stringn(o->via.str.ptr, o->via.str.size);
-        return v ? v : json_string("<not utf-8>");
-    case MSGPACK_OBJECT_BIN:
-        v = json_stringn(o->via.bin.ptr, o->via.bin.size);
-        return v ? v : json_pack("{sI}", "$bin", (json_int_t)o->via.bin.size);
-    case MSGPACK_OBJECT_ARRAY:
-        v = json_array();
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
-            json_array_append_new(v, s_unpack(&o->via.array.ptr[i]));
-        }
-        return v;
-    case MSGPACK_OBJECT_MAP:
-        v = json_object();
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            const msgpack_object *k = &o->via.map.ptr[i].key;
-            if (k->type != MSGPACK_OBJECT_STR) {
-                continue;
-            }
-            char *key = strndup(k->via.str.ptr, k->via.str.size);
-            if (key) {
-                json_object_set_new(v, key, s_unpack(&o->via.map.ptr[i].val));
-                free(key);
-            }
-        }
-        return v;
-    default:
-        return json_null();
-    }
-}
-
 json_t *e2e_unpack(const void *bytes, size_t len)
 {
     msgpack_unpacked u;
@@ -612,7 +552,7 @@ json_t *e2e_unpack(const void *bytes, size_t len)
     size_t off = 0;
     json_t *v = NULL;
     if (msgpack_unpack_next(&u, bytes, len, &off) == MSGPACK_UNPACK_SUCCESS) {
-        v = s_unpack(&u.data);
+        v = tpack_unpack(&u.data, 0);
     }
     msgpack_unpacked_destroy(&u);
     return v;

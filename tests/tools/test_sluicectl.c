@@ -33,6 +33,7 @@
 
 #include "tests/tchild.h"
 #include "tests/tpack.h"
+#include "tests/ttmp.h"
 
 #define S_RUN_DEADLINE_MS 30000
 #define S_MAX_RULES 8
@@ -40,49 +41,8 @@
 #define S_TTY_COLS 160 /* widest terminal the tests use */
 #define S_TTY_ROWS 48
 
-/* ---- msgpack -> JSON, independent of sluicectl (tests/tpack.h packs) ------------ */
-
-/* Decoded requests keep the msgpack type visible: ints stay integers,
-   doubles reals, bin becomes {"$bin": len}. */
-static json_t *s_unpack(const msgpack_object *o)
-{
-    json_t *v = NULL;
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        return json_null();
-    case MSGPACK_OBJECT_BOOLEAN:
-        return json_boolean(o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        return json_integer((json_int_t)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return json_integer((json_int_t)o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        return json_real(o->via.f64);
-    case MSGPACK_OBJECT_STR:
-        return json_stringn(o->via.str.ptr, o->via.str.size);
-    case MSGPACK_OBJECT_BIN:
-        return json_pack("{sI}", "$bin", (json_int_t)o->via.bin.size);
-    case MSGPACK_OBJECT_ARRAY:
-        v = json_array();
-        for (uint32_t i = 0; i < o->via.array.size; i++) {
-            json_array_append_new(v, s_unpack(&o->via.array.ptr[i]));
-        }
-        return v;
-    case MSGPACK_OBJECT_MAP:
-        v = json_object();
-        for (uint32_t i = 0; i < o->via.map.size; i++) {
-            const msgpack_object *k = &o->via.map.ptr[i].key;
-            char *key = k->type == MSGPACK_OBJECT_STR ? strndup(k->via.str.ptr, k->via.str.size)
-                                                      : strdup("$nonstr");
-            json_object_set_new(v, key, s_unpack(&o->via.map.ptr[i].val));
-            free(key);
-        }
-        return v;
-    default:
-        return json_string("$other");
-    }
-}
+/* Requests sluicectl sent are decoded with tests/tpack.h (msgpack-c, not
+   sluice code), every msgpack type kept visible (TPACK_MARK_TYPES). */
 
 /* ---- the fake daemon --------------------------------------------------------------- */
 
@@ -148,8 +108,7 @@ static int setup(void **state)
 {
     s_fake_t *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test_sluicectl.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(ttmp_make(f->dir, sizeof(f->dir), "test_sluicectl"), 0);
     snprintf(f->api, sizeof(f->api), "ipc://%s/api", f->dir);
     snprintf(f->pub, sizeof(f->pub), "ipc://%s/pub", f->dir);
     f->ctx = zmq_ctx_new();
@@ -172,14 +131,7 @@ static int teardown(void **state)
     zmq_close(f->router);
     zmq_close(f->xpub);
     zmq_ctx_term(f->ctx);
-    char path[160];
-    snprintf(path, sizeof(path), "%s/api", f->dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/pub", f->dir);
-    unlink(path);
-    snprintf(path, sizeof(path), "%s/out", f->dir);
-    unlink(path);
-    rmdir(f->dir);
+    ttmp_remove(f->dir);
     json_decref(f->requests);
     free(f);
     return 0;
@@ -236,7 +188,7 @@ static void s_serve_router(s_fake_t *f)
     json_t *req = NULL;
     if (msgpack_unpack_next(&up, zmq_msg_data(&body), zmq_msg_size(&body), NULL) ==
         MSGPACK_UNPACK_SUCCESS) {
-        req = s_unpack(&up.data);
+        req = tpack_unpack(&up.data, TPACK_MARK_TYPES);
     }
     msgpack_unpacked_destroy(&up);
     if (!req) {
