@@ -185,22 +185,50 @@ static void s_raw_ready(raw_t *r)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void s_raw_wait_ready(raw_t *r)
+/* A socket of the calling thread with linger 0, bound or connected. */
+static void *s_raw_socket(void *ctx, int type, const char *endpoint, bool bind)
 {
-    pthread_mutex_lock(&r->lock);
-    while (!r->ready) {
-        pthread_cond_wait(&r->cond, &r->lock);
+    void *sock = zmq_socket(ctx, type);
+    int zero = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+    if (bind) {
+        zmq_bind(sock, endpoint);
+    } else {
+        zmq_connect(sock, endpoint);
     }
+    return sock;
+}
+
+/* Starts the peer thread fn for n messages and waits (bounded) until it
+   has bound its socket. 0, or -1 when it never got ready. */
+static int s_raw_start(raw_t *r, void *ctx, uint64_t n, void *(*fn)(void *), pthread_t *th)
+{
+    *r = (raw_t){.ctx = ctx, .n = n};
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    pthread_create(th, NULL, fn, r);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WAIT_MS / 1000;
+    pthread_mutex_lock(&r->lock);
+    while (!r->ready && pthread_cond_timedwait(&r->cond, &r->lock, &until) == 0) {
+    }
+    int ready = r->ready;
     pthread_mutex_unlock(&r->lock);
+    return ready ? 0 : -1;
+}
+
+static void s_raw_finish(raw_t *r, pthread_t th)
+{
+    pthread_join(th, NULL);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
 }
 
 static void *s_raw_pull(void *arg)
 {
     raw_t *r = arg;
-    void *pull = zmq_socket(r->ctx, ZMQ_PULL);
-    int zero = 0;
-    zmq_setsockopt(pull, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_bind(pull, "inproc://bench.raw.pull");
+    void *pull = s_raw_socket(r->ctx, ZMQ_PULL, "inproc://bench.raw.pull", true);
     s_raw_ready(r);
     char buf[64];
     for (uint64_t i = 0; i < r->n; i++) {
@@ -215,26 +243,20 @@ static void *s_raw_pull(void *arg)
 
 static double s_raw_throughput(void *ctx, uint64_t n)
 {
-    raw_t r = {.ctx = ctx, .n = n};
-    pthread_mutex_init(&r.lock, NULL);
-    pthread_cond_init(&r.cond, NULL);
+    raw_t r;
     pthread_t th;
-    pthread_create(&th, NULL, s_raw_pull, &r);
-    s_raw_wait_ready(&r);
-    void *push = zmq_socket(ctx, ZMQ_PUSH);
-    int zero = 0;
-    zmq_setsockopt(push, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_connect(push, "inproc://bench.raw.pull");
+    if (s_raw_start(&r, ctx, n, s_raw_pull, &th) != 0) {
+        return -1;
+    }
+    void *push = s_raw_socket(ctx, ZMQ_PUSH, "inproc://bench.raw.pull", false);
     uint8_t frame[FRAME_LEN] = {0};
     double t0 = s_now();
     for (uint64_t i = 0; i < n; i++) {
         memcpy(frame + FRAME_LEN - 8, &i, sizeof(i));
         zmq_send(push, frame, FRAME_LEN, 0);
     }
-    pthread_join(th, NULL);
+    s_raw_finish(&r, th);
     zmq_close(push);
-    pthread_mutex_destroy(&r.lock);
-    pthread_cond_destroy(&r.cond);
     return (double)n / (r.done_at - t0);
 }
 
@@ -243,10 +265,7 @@ static double s_raw_throughput(void *ctx, uint64_t n)
 static void *s_raw_echo(void *arg)
 {
     raw_t *r = arg;
-    void *pair = zmq_socket(r->ctx, ZMQ_PAIR);
-    int zero = 0;
-    zmq_setsockopt(pair, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_bind(pair, "inproc://bench.raw.pair");
+    void *pair = s_raw_socket(r->ctx, ZMQ_PAIR, "inproc://bench.raw.pair", true);
     s_raw_ready(r);
     char buf[64];
     for (uint64_t i = 0; i < r->n; i++) {
@@ -261,16 +280,12 @@ static void *s_raw_echo(void *arg)
 
 static double s_raw_rtt_us(void *ctx, uint64_t n)
 {
-    raw_t r = {.ctx = ctx, .n = n};
-    pthread_mutex_init(&r.lock, NULL);
-    pthread_cond_init(&r.cond, NULL);
+    raw_t r;
     pthread_t th;
-    pthread_create(&th, NULL, s_raw_echo, &r);
-    s_raw_wait_ready(&r);
-    void *pair = zmq_socket(ctx, ZMQ_PAIR);
-    int zero = 0;
-    zmq_setsockopt(pair, ZMQ_LINGER, &zero, sizeof(zero));
-    zmq_connect(pair, "inproc://bench.raw.pair");
+    if (s_raw_start(&r, ctx, n, s_raw_echo, &th) != 0) {
+        return -1;
+    }
+    void *pair = s_raw_socket(ctx, ZMQ_PAIR, "inproc://bench.raw.pair", false);
     uint8_t frame[FRAME_LEN] = {0};
     char buf[64];
     double t0 = s_now();
@@ -279,10 +294,8 @@ static double s_raw_rtt_us(void *ctx, uint64_t n)
         zmq_recv(pair, buf, sizeof(buf), 0);
     }
     double t1 = s_now();
-    pthread_join(th, NULL);
+    s_raw_finish(&r, th);
     zmq_close(pair);
-    pthread_mutex_destroy(&r.lock);
-    pthread_cond_destroy(&r.cond);
     return (t1 - t0) * 1e6 / (double)n;
 }
 
