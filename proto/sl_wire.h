@@ -24,7 +24,7 @@
     for NULL required arguments or strings that are not valid UTF-8,
     SL_ENOMEM on allocation failure. Parsing never aborts on any bytes.
 
-    ---- legacy protocol (the existing fleet; DESIGN.md §6) ----------------
+    ---- legacy protocol (the existing fleet) ----------------
     One analysis per connection. Client sends
       {"type":"static_analyze"|"dynamic_analyze"|"performance_test"|"ai_analyze",
        "model_slug","app_number","tools"?,"id","timestamp"?,"config"?{"target_urls":[..]}}

@@ -49,7 +49,7 @@ wait_for_line() {
   return 1
 }
 
-# The fleet's usual ports (DESIGN §7), so sluiced needs no service settings.
+# The fleet's usual ports, so sluiced needs no service settings.
 replicas=()
 add() { replicas+=(--replica "$1:127.0.0.1:$2${3:+:$3}"); }
 # The troublemakers sit first in each list, where the first tasks land.

@@ -477,7 +477,7 @@ static void test_daemon_incident_partial_success(void **state)
     assert_true(hang_caught);
     assert_true(drop_caught || freeze_caught);
 
-    /* Ends the moment its last task does (DESIGN: a fraction of a second). */
+    /* Ends the moment its last task does (within a fraction of a second). */
     int64_t completed = s_int(p, "completed_at");
     fprintf(stderr, "completed_at - last task end = %lld ms\n", (long long)(completed - last_end));
     assert_true(completed >= last_end);

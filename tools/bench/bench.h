@@ -3,10 +3,8 @@
     Each subcommand lives in its own file tools/bench/bench_<name>.c and
     exports one function `int sl_bench_<name>(int argc, char **argv)` (argv[0]
     is the subcommand name) returning a process exit code. To add one: write
-    the file, optionally tools/bench/bench_<name>.cmake appending libraries
-    to SL_BENCH_LIBS, and add its row to the table in bench_main.c (rows
-    are guarded by SL_BENCH_HAVE_<NAME>, defined by tools/bench.cmake when
-    the file exists).
+    the file, add it (and any library it needs) to sluice-bench in
+    tools/CMakeLists.txt, and add its row to the table in bench_main.c.
 */
 #ifndef SL_BENCH_H
 #define SL_BENCH_H

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "actors/sl_endpoint.h"
+#include "actors/endpoint/sl_endpoint.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_outcome.h"
 #include "runtime/sl_actor.h"

@@ -13,15 +13,9 @@ static const struct {
     const char *help;
 } s_commands[] = {
     {"runtime", sl_bench_runtime, "actor messaging and request/reply next to raw libzmq inproc"},
-#ifdef SL_BENCH_HAVE_ENDPOINT
     {"endpoint", sl_bench_endpoint, "endpoint actor against the mock analyzers"},
-#endif
-#ifdef SL_BENCH_HAVE_STORE
     {"store", sl_bench_store, "store actor group commit"},
-#endif
-#ifdef SL_BENCH_HAVE_RECOVERY
     {"recovery", sl_bench_recovery, "daemon restart and recovery"},
-#endif
 };
 
 static void s_usage(FILE *out)

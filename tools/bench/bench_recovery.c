@@ -21,9 +21,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "actors/sl_pipeline.h"
+#include "actors/pipeline/sl_pipeline.h"
 #include "proto/sl_ids.h"
-#include "actors/sl_store.h"
+#include "actors/store/sl_store.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "runtime/sl_actor.h"

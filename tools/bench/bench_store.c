@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "actors/sl_store.h"
+#include "actors/store/sl_store.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "runtime/sl_actor.h"

@@ -7,7 +7,7 @@
     (generate mode: one model x the given templates, every analyzer), waits
     for that pipeline's final `pipeline.status` event, prints it and the
     per-task table from `pipeline.get`, and stops sluice. Everything runs
-    on the host's one thread; it uses only actors/sluice.h, zmq and msgpack.
+    on the host's one thread; it uses only actors/include/sluice/sluice.h, zmq and msgpack.
 
     The analyzer services come from the fleet's environment variables
     (STATIC_ANALYZER_URLS, DYNAMIC_ANALYZER_URLS, PERF_TESTER_URLS,
@@ -31,7 +31,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
-#include "actors/sluice.h"
+#include <sluice/sluice.h>
 
 #define S_API "inproc://embed-host-api"
 #define S_PUB "inproc://embed-host-pub"

@@ -8,8 +8,8 @@
     analyses and timers; the caller owns the configuration it passes in (it is
     copied).
 
-    It simulates the EXISTING fleet (DESIGN.md §6 legacy and generation frames,
-    as captured in tests/data/protocol/) and the mux protocol, with per-replica
+    It simulates the EXISTING fleet (the legacy and generation frames of the
+    README's "Analyzer wire protocols", as captured in tests/data/protocol/) and the mux protocol, with per-replica
     latency, progress cadence and a seeded fault plan (mock_faults.h). It does
     not use sluice's own wire code on purpose: it is the independent other side.
 */

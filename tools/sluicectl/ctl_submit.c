@@ -5,7 +5,7 @@
 
     The request is assembled as a JSON object and encoded generically, so a
     request file's every field reaches the daemon with its JSON type intact;
-    the daemon (actors/sl_plan.c) is the one validator. Main thread only.
+    the daemon (actors/pipeline/sl_plan.c) is the one validator. Main thread only.
 */
 #include "tools/sluicectl/ctl.h"
 
@@ -48,7 +48,7 @@ static const char s_usage[] =
     "exit: 0 submitted (or completed), 1 usage, 2 partial_success, 3 failed,\n"
     "      4 cancelled, 5 daemon unreachable or wait timeout, 6 daemon error.\n";
 
-/* Tools by analyzer: the table of actors/sl_plan.h (the daemon's), repeated
+/* Tools by analyzer: the table of actors/pipeline/sl_plan.h (the daemon's), repeated
    because sluicectl speaks only the API; a tool missing here still works
    with --tool, the daemon decides. */
 static const struct {

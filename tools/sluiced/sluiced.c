@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "actors/sluice.h"
+#include <sluice/sluice.h>
 
 static void s_usage(FILE *out)
 {

@@ -1,0 +1,679 @@
+/*  sl_config.c: defaults, ZPL loading, validation and environment overrides.
+
+    Design notes
+    - Every key lives in one of two tables (s_keys for the global sections,
+      s_service_keys for each service). Loading, validation, the --print-config
+      output and the README's key list all follow these tables, so a key is
+      added in exactly one place.
+    - zconfig parses the text but forgets line numbers, so a small pre-pass
+      indexes "section/key" paths to their line; errors name file:line.
+    - A load works on a copy of the config and commits it only when every
+      key validated, so a bad file changes nothing.
+*/
+#include "actors/config/sl_config.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/sl_err.h"
+
+typedef enum { K_STR, K_INT, K_BOOL, K_DBL } s_kind_t;
+
+typedef struct {
+    const char *section; /* NULL in s_service_keys */
+    const char *key;
+    s_kind_t kind;
+    size_t offset;
+    size_t size;    /* K_STR: buffer size */
+    int64_t min;    /* K_INT, K_DBL (as integer bounds) */
+    int64_t max;
+    int64_t unit;   /* K_INT: multiplier from the file's unit to memory (1000 for _s keys) */
+} s_key_t;
+
+#define S_STR(sec, k, field) {sec, k, K_STR, offsetof(sl_config_t, field), sizeof(((sl_config_t *)0)->field), 0, 0, 1}
+#define S_INT(sec, k, field, lo, hi, u) {sec, k, K_INT, offsetof(sl_config_t, field), 0, lo, hi, u}
+#define S_BOOL(sec, k, field) {sec, k, K_BOOL, offsetof(sl_config_t, field), 0, 0, 1, 1}
+#define S_DBL(sec, k, field, lo, hi) {sec, k, K_DBL, offsetof(sl_config_t, field), 0, lo, hi, 1}
+
+static const s_key_t s_keys[] = {
+    S_STR("sluice", "data_dir", data_dir),
+    S_STR("sluice", "log_level", log_level),
+    S_INT("sluice", "shards", shards, 0, 256, 1),
+    S_INT("sluice", "shutdown_grace_ms", shutdown_grace_ms, 0, 3600000, 1),
+    S_STR("api", "endpoint", api_endpoint),
+    S_STR("api", "pub", pub_endpoint),
+    S_INT("api", "max_request_bytes", max_request_bytes, 1024, 256 << 20, 1),
+    S_STR("api", "curve_secret_file", curve_secret_file),
+    S_STR("api", "curve_clients_dir", curve_clients_dir),
+    S_STR("progress", "listen", progress_listen),
+    S_INT("store", "map_size_mb", map_size_mb, 16, 1 << 20, 1),
+    S_BOOL("store", "nosync", nosync),
+    S_INT("store", "retention_s", retention_s, 0, INT64_C(10) * 365 * 86400, 1),
+    S_INT("pipeline", "task_timeout_s", task_timeout_ms, 1, 30 * 86400, 1000),
+    S_INT("pipeline", "stage_timeout_s", stage_timeout_ms, 1, 30 * 86400, 1000),
+    S_INT("pipeline", "pipeline_timeout_s", pipeline_timeout_ms, 1, 30 * 86400, 1000),
+    S_INT("pipeline", "max_attempts", max_attempts, 1, 100, 1),
+    S_INT("pipeline", "backoff_initial_ms", backoff_initial_ms, 0, 3600000, 1),
+    S_DBL("pipeline", "backoff_coefficient", backoff_coefficient, 1, 100),
+    S_INT("pipeline", "backoff_max_ms", backoff_max_ms, 0, 86400000, 1),
+    S_INT("pipeline", "max_concurrent_tasks", max_concurrent_tasks, 1, 1000000, 1),
+    S_INT("watchdog", "stuck_after_s", stuck_after_ms, 1, 86400, 1000),
+    S_INT("watchdog", "ping_interval_ms", ping_interval_ms, 10, 3600000, 1),
+    S_INT("watchdog", "ping_late_ms", ping_late_ms, 10, 3600000, 1),
+    S_INT("watchdog", "hard_limit_s", hard_limit_ms, 1, 86400, 1000),
+};
+
+#define V_STR(k, field) {NULL, k, K_STR, offsetof(sl_service_conf_t, field), sizeof(((sl_service_conf_t *)0)->field), 0, 0, 1}
+#define V_INT(k, field, lo, hi, u) {NULL, k, K_INT, offsetof(sl_service_conf_t, field), 0, lo, hi, u}
+
+/* "urls" is handled apart: it is a list. */
+static const s_key_t s_service_keys[] = {
+    V_STR("protocol", protocol),
+    V_STR("ca_file", ca_file),
+    V_INT("connect_timeout_ms", connect_timeout_ms, 1, 3600000, 1),
+    V_INT("ping_interval_ms", ping_interval_ms, 10, 3600000, 1),
+    V_INT("pong_timeout_ms", pong_timeout_ms, 10, 3600000, 1),
+    V_INT("queue_timeout_s", queue_timeout_ms, 1, 86400, 1000),
+    V_INT("progress_timeout_s", progress_timeout_ms, 0, 86400, 1000),
+    V_INT("attempt_timeout_s", attempt_timeout_ms, 1, 7 * 86400, 1000),
+    V_INT("max_in_flight", max_in_flight, 1, 100000, 1),
+    V_INT("queue_max", queue_max, 0, 10000000, 1),
+    V_INT("failure_threshold", failure_threshold, 1, 1000, 1),
+    V_INT("failure_rate_pct", failure_rate_pct, 1, 100, 1),
+    V_INT("window", window, 1, 1000, 1),
+    V_INT("open_for_s", open_for_ms, 1, 86400, 1000),
+    V_INT("open_max_s", open_max_ms, 1, 86400, 1000),
+    V_INT("half_open_max_s", half_open_max_ms, 1, 86400, 1000),
+    V_INT("progress_per_sec", progress_per_sec, 1, 1000, 1),
+};
+
+#define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The fleet: service name, request op, environment variable, default ports. */
+typedef struct {
+    const char *name;
+    const char *op;
+    const char *env;
+    int ports[4];
+} s_fleet_t;
+
+static const s_fleet_t s_fleet[] = {
+    {"static-analyzer", "static_analyze", "STATIC_ANALYZER_URLS", {2001, 2051, 2052, 2056}},
+    {"dynamic-analyzer", "dynamic_analyze", "DYNAMIC_ANALYZER_URLS", {2002, 2053, 2057, 0}},
+    {"performance-tester", "performance_test", "PERF_TESTER_URLS", {2003, 2054, 0, 0}},
+    {"ai-analyzer", "ai_analyze", "AI_ANALYZER_URLS", {2004, 2055, 0, 0}},
+    {"generator", "generate", "GENERATOR_URLS", {2005, 0, 0, 0}},
+};
+
+static void s_copy(char *dst, size_t size, const char *src)
+{
+    snprintf(dst, size, "%s", src ? src : "");
+}
+
+static void s_service_defaults(sl_service_conf_t *svc, const s_fleet_t *fleet)
+{
+    memset(svc, 0, sizeof(*svc));
+    s_copy(svc->name, sizeof(svc->name), fleet->name);
+    s_copy(svc->protocol, sizeof(svc->protocol), "legacy");
+    s_copy(svc->op, sizeof(svc->op), fleet->op);
+    for (size_t i = 0; i < 4 && fleet->ports[i]; i++) {
+        snprintf(svc->urls[svc->n_urls++], SL_CONFIG_STR, "ws://127.0.0.1:%d", fleet->ports[i]);
+    }
+    svc->connect_timeout_ms = 10000;
+    svc->ping_interval_ms = 20000;
+    svc->pong_timeout_ms = 10000;
+    svc->queue_timeout_ms = 300000;
+    svc->progress_timeout_ms = 120000;
+    svc->attempt_timeout_ms = 900000;
+    svc->max_in_flight = 2;
+    svc->queue_max = 1000;
+    svc->failure_threshold = 3;
+    svc->failure_rate_pct = 50;
+    svc->window = 10;
+    svc->open_for_ms = 30000;
+    svc->open_max_ms = 300000;
+    svc->half_open_max_ms = 60000;
+    svc->progress_per_sec = 2;
+}
+
+void sl_config_defaults(sl_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    s_copy(cfg->data_dir, sizeof(cfg->data_dir), "./sluice-data");
+    s_copy(cfg->log_level, sizeof(cfg->log_level), "info");
+    cfg->shards = 0;
+    cfg->shutdown_grace_ms = 10000;
+    s_copy(cfg->api_endpoint, sizeof(cfg->api_endpoint), "tcp://127.0.0.1:5570");
+    s_copy(cfg->pub_endpoint, sizeof(cfg->pub_endpoint), "tcp://127.0.0.1:5571");
+    cfg->max_request_bytes = 1 << 20;
+    s_copy(cfg->progress_listen, sizeof(cfg->progress_listen), "ws://127.0.0.1:8765");
+    cfg->map_size_mb = 8192;
+    cfg->nosync = false;
+    cfg->retention_s = 7 * 86400;
+    cfg->task_timeout_ms = 3600 * 1000;
+    cfg->stage_timeout_ms = 1800 * 1000;
+    cfg->pipeline_timeout_ms = 7200 * 1000;
+    cfg->max_attempts = 3;
+    cfg->backoff_initial_ms = 2000;
+    cfg->backoff_coefficient = 2.0;
+    cfg->backoff_max_ms = 60000;
+    cfg->max_concurrent_tasks = 64;
+    cfg->stuck_after_ms = 60000;
+    cfg->ping_interval_ms = 2000;
+    cfg->ping_late_ms = 1000;
+    cfg->hard_limit_ms = 30000;
+    for (size_t i = 0; i < S_COUNT(s_fleet); i++) {
+        s_service_defaults(&cfg->services[cfg->n_services++], &s_fleet[i]);
+    }
+}
+
+sl_service_conf_t *sl_config_service(sl_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_services; i++) {
+        if (strcmp(cfg->services[i].name, name) == 0) {
+            return &cfg->services[i];
+        }
+    }
+    return NULL;
+}
+
+/* ---- line index ---------------------------------------------------------- */
+
+#define S_MAX_LINES 4096
+
+typedef struct {
+    char path[S_MAX_LINES][160];
+    int line[S_MAX_LINES];
+    size_t n;
+    int bad_line;        /* first line the pre-pass could not read, or 0 */
+    char bad_why[96];
+} s_index_t;
+
+/* Records "a/b/c" -> line for every named line, and the first line whose
+   indentation or shape is not ZPL. */
+static void s_index_build(s_index_t *ix, const char *text)
+{
+    char stack[8][64] = {{0}};
+    int lineno = 0;
+    const char *p = text;
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        lineno++;
+        size_t spaces = 0;
+        while (spaces < len && p[spaces] == ' ') {
+            spaces++;
+        }
+        const char *body = p + spaces;
+        size_t blen = len - spaces;
+        bool blank = blen == 0 || body[0] == '#' || body[0] == '\r';
+        if (!blank && (memchr(p, '\t', len) != NULL || spaces % 4 != 0) && !ix->bad_line) {
+            ix->bad_line = lineno;
+            snprintf(ix->bad_why, sizeof(ix->bad_why), "indent with multiples of 4 spaces");
+        }
+        if (!blank && spaces % 4 == 0) {
+            size_t depth = spaces / 4;
+            size_t nlen = 0;
+            while (nlen < blen && body[nlen] != ' ' && body[nlen] != '=' && body[nlen] != '\r') {
+                nlen++;
+            }
+            if (depth < 8 && nlen > 0 && nlen < 64) {
+                memcpy(stack[depth], body, nlen);
+                stack[depth][nlen] = '\0';
+                if (ix->n < S_MAX_LINES) {
+                    char *out = ix->path[ix->n];
+                    out[0] = '\0';
+                    for (size_t d = 0; d <= depth; d++) {
+                        if (d) {
+                            strncat(out, "/", 159 - strlen(out));
+                        }
+                        strncat(out, stack[d], 159 - strlen(out));
+                    }
+                    ix->line[ix->n++] = lineno;
+                }
+            } else if (!ix->bad_line) {
+                ix->bad_line = lineno;
+                snprintf(ix->bad_why, sizeof(ix->bad_why), "nested too deep or name too long");
+            }
+        }
+        p = eol ? eol + 1 : p + len;
+    }
+}
+
+static int s_index_line(const s_index_t *ix, const char *path)
+{
+    for (size_t i = 0; i < ix->n; i++) {
+        if (strcmp(ix->path[i], path) == 0) {
+            return ix->line[i];
+        }
+    }
+    return 0;
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const s_index_t *ix;
+    char *err;
+    size_t errlen;
+    bool part; /* sl_config_load_part: skip the rules across keys */
+} s_ctx_t;
+
+static int s_fail(s_ctx_t *ctx, const char *path, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (ctx->err && ctx->errlen) {
+        snprintf(ctx->err, ctx->errlen, "%s:%d: %s: %s", ctx->name, s_index_line(ctx->ix, path),
+                 path, why);
+    }
+    return SL_ECONFIG;
+}
+
+static int s_set(s_ctx_t *ctx, const s_key_t *key, void *base, const char *path,
+                 const char *value)
+{
+    char *field = (char *)base + key->offset;
+    switch (key->kind) {
+    case K_STR:
+        if (strlen(value) >= key->size) {
+            return s_fail(ctx, path, "value longer than %zu bytes", key->size - 1);
+        }
+        s_copy(field, key->size, value);
+        return 0;
+    case K_BOOL:
+        if (!strcmp(value, "1") || !strcmp(value, "true") || !strcmp(value, "yes")) {
+            *(bool *)field = true;
+        } else if (!strcmp(value, "0") || !strcmp(value, "false") || !strcmp(value, "no")) {
+            *(bool *)field = false;
+        } else {
+            return s_fail(ctx, path, "expected true or false, got '%s'", value);
+        }
+        return 0;
+    case K_INT: {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (*value == '\0' || errno || *end != '\0') {
+            return s_fail(ctx, path, "expected a whole number, got '%s'", value);
+        }
+        if (v < key->min || v > key->max) {
+            return s_fail(ctx, path, "%lld is out of range [%lld, %lld]", v,
+                          (long long)key->min, (long long)key->max);
+        }
+        *(int64_t *)field = (int64_t)v * key->unit;
+        return 0;
+    }
+    case K_DBL: {
+        char *end = NULL;
+        errno = 0;
+        double v = strtod(value, &end);
+        if (*value == '\0' || errno || *end != '\0' || v != v) {
+            return s_fail(ctx, path, "expected a number, got '%s'", value);
+        }
+        if (v < (double)key->min || v > (double)key->max) {
+            return s_fail(ctx, path, "%g is out of range [%lld, %lld]", v,
+                          (long long)key->min, (long long)key->max);
+        }
+        *(double *)field = v;
+        return 0;
+    }
+    }
+    return SL_EINVAL;
+}
+
+static bool s_url_ok(const char *url)
+{
+    const char *rest = NULL;
+    if (strncmp(url, "ws://", 5) == 0) {
+        rest = url + 5;
+    } else if (strncmp(url, "wss://", 6) == 0) {
+        rest = url + 6;
+    } else {
+        return false;
+    }
+    return *rest != '\0' && *rest != '/' && *rest != ':';
+}
+
+/* Parses "ws://a:1,ws://b:2" into svc->urls. */
+static int s_set_urls(s_ctx_t *ctx, sl_service_conf_t *svc, const char *path, const char *list)
+{
+    sl_service_conf_t tmp = *svc;
+    tmp.n_urls = 0;
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        if (!*p) {
+            break;
+        }
+        size_t len = strcspn(p, ", ");
+        if (tmp.n_urls == SL_CONFIG_MAX_REPLICAS) {
+            return s_fail(ctx, path, "more than %d replicas", SL_CONFIG_MAX_REPLICAS);
+        }
+        if (len >= SL_CONFIG_STR) {
+            return s_fail(ctx, path, "URL longer than %d bytes", SL_CONFIG_STR - 1);
+        }
+        memcpy(tmp.urls[tmp.n_urls], p, len);
+        tmp.urls[tmp.n_urls][len] = '\0';
+        if (!s_url_ok(tmp.urls[tmp.n_urls])) {
+            return s_fail(ctx, path, "'%s' is not a ws:// or wss:// URL", tmp.urls[tmp.n_urls]);
+        }
+        tmp.n_urls++;
+        p += len;
+    }
+    if (tmp.n_urls == 0) {
+        return s_fail(ctx, path, "needs at least one URL");
+    }
+    *svc = tmp;
+    return 0;
+}
+
+static int s_load_service(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *node)
+{
+    const char *name = zconfig_name(node);
+    char path[160];
+    snprintf(path, sizeof(path), "services/%s", name);
+    sl_service_conf_t *svc = sl_config_service(cfg, name);
+    if (!svc) {
+        return s_fail(ctx, path,
+                      "unknown service (known: static-analyzer, dynamic-analyzer, "
+                      "performance-tester, ai-analyzer, generator)");
+    }
+    for (zconfig_t *kv = zconfig_child(node); kv; kv = zconfig_next(kv)) {
+        const char *key = zconfig_name(kv);
+        const char *value = zconfig_value(kv) ? zconfig_value(kv) : "";
+        snprintf(path, sizeof(path), "services/%s/%s", name, key);
+        if (zconfig_child(kv)) {
+            return s_fail(ctx, path, "is a key, not a section");
+        }
+        int rc = 0;
+        if (strcmp(key, "urls") == 0) {
+            rc = s_set_urls(ctx, svc, path, value);
+        } else {
+            const s_key_t *found = NULL;
+            for (size_t i = 0; i < S_COUNT(s_service_keys); i++) {
+                if (strcmp(s_service_keys[i].key, key) == 0) {
+                    found = &s_service_keys[i];
+                }
+            }
+            if (!found) {
+                return s_fail(ctx, path, "unknown key");
+            }
+            rc = s_set(ctx, found, svc, path, value);
+        }
+        if (rc) {
+            return rc;
+        }
+    }
+    if (strcmp(svc->protocol, "legacy") && strcmp(svc->protocol, "mux")) {
+        snprintf(path, sizeof(path), "services/%s/protocol", name);
+        return s_fail(ctx, path, "expected legacy or mux, got '%s'", svc->protocol);
+    }
+    return 0;
+}
+
+/* Rules that tie keys together. Returns false when cfg breaks one, with the
+   key that is set (so a file's error points at its line) and the problem,
+   which names the missing key. */
+static bool s_keys_agree(const sl_config_t *cfg, const char **path, const char **why)
+{
+    if (cfg->curve_secret_file[0] && !cfg->curve_clients_dir[0]) {
+        *path = "api/curve_secret_file";
+        *why = "needs api/curve_clients_dir too (a directory of the allowed clients' public "
+               "certificates)";
+        return false;
+    }
+    if (cfg->curve_clients_dir[0] && !cfg->curve_secret_file[0]) {
+        *path = "api/curve_clients_dir";
+        *why = "needs api/curve_secret_file too (the server's secret certificate)";
+        return false;
+    }
+    return true;
+}
+
+int sl_config_check(const sl_config_t *cfg, char *err, size_t errlen)
+{
+    const char *path = NULL, *why = NULL;
+    if (!s_keys_agree(cfg, &path, &why)) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return SL_ECONFIG;
+    }
+    return 0;
+}
+
+static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
+{
+    for (zconfig_t *sec = zconfig_child(root); sec; sec = zconfig_next(sec)) {
+        const char *sname = zconfig_name(sec);
+        if (strcmp(sname, "services") == 0) {
+            for (zconfig_t *svc = zconfig_child(sec); svc; svc = zconfig_next(svc)) {
+                int rc = s_load_service(ctx, cfg, svc);
+                if (rc) {
+                    return rc;
+                }
+            }
+            continue;
+        }
+        bool known_section = false;
+        for (size_t i = 0; i < S_COUNT(s_keys); i++) {
+            known_section |= strcmp(s_keys[i].section, sname) == 0;
+        }
+        if (!known_section) {
+            return s_fail(ctx, sname,
+                          "unknown section (known: sluice, api, progress, store, pipeline, "
+                          "watchdog, services)");
+        }
+        for (zconfig_t *kv = zconfig_child(sec); kv; kv = zconfig_next(kv)) {
+            char path[160];
+            snprintf(path, sizeof(path), "%s/%s", sname, zconfig_name(kv));
+            const s_key_t *found = NULL;
+            for (size_t i = 0; i < S_COUNT(s_keys); i++) {
+                if (!strcmp(s_keys[i].section, sname) && !strcmp(s_keys[i].key, zconfig_name(kv))) {
+                    found = &s_keys[i];
+                }
+            }
+            if (!found) {
+                return s_fail(ctx, path, "unknown key");
+            }
+            if (zconfig_child(kv)) {
+                return s_fail(ctx, path, "is a key, not a section");
+            }
+            int rc = s_set(ctx, found, cfg, path, zconfig_value(kv) ? zconfig_value(kv) : "");
+            if (rc) {
+                return rc;
+            }
+        }
+    }
+    const char *path = NULL, *why = NULL;
+    if (!ctx->part && !s_keys_agree(cfg, &path, &why)) {
+        return s_fail(ctx, path, "%s", why);
+    }
+    if (cfg->backoff_max_ms < cfg->backoff_initial_ms) {
+        return s_fail(ctx, "pipeline/backoff_max_ms", "must not be below backoff_initial_ms");
+    }
+    if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+        strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error") &&
+        strcmp(cfg->log_level, "off")) {
+        return s_fail(ctx, "sluice/log_level", "expected debug, info, warn, error or off");
+    }
+    return 0;
+}
+
+static int s_load_str(sl_config_t *cfg, const char *text, const char *name, char *err,
+                      size_t errlen, bool part)
+{
+    s_index_t *ix = calloc(1, sizeof(*ix));
+    sl_config_t *work = malloc(sizeof(*work));
+    if (!ix || !work) {
+        free(ix);
+        free(work);
+        return SL_ENOMEM;
+    }
+    s_index_build(ix, text);
+    s_ctx_t ctx = {name, ix, err, errlen, part};
+    int rc = 0;
+    if (ix->bad_line) {
+        snprintf(err, errlen, "%s:%d: %s", name, ix->bad_line, ix->bad_why);
+        rc = SL_ECONFIG;
+        goto done;
+    }
+    /* zconfig reports its own syntax errors on stderr and returns NULL. */
+    zconfig_t *root = zconfig_str_load(text);
+    if (!root) {
+        snprintf(err, errlen, "%s: not valid ZPL (see the message above)", name);
+        rc = SL_ECONFIG;
+        goto done;
+    }
+    *work = *cfg;
+    rc = s_load_tree(&ctx, work, root);
+    zconfig_destroy(&root);
+    if (rc == 0) {
+        *cfg = *work;
+    }
+done:
+    free(ix);
+    free(work);
+    return rc;
+}
+
+int sl_config_load_str(sl_config_t *cfg, const char *text, const char *name, char *err,
+                       size_t errlen)
+{
+    return s_load_str(cfg, text, name, err, errlen, false);
+}
+
+int sl_config_load_part(sl_config_t *cfg, const char *text, const char *name, char *err,
+                        size_t errlen)
+{
+    return s_load_str(cfg, text, name, err, errlen, true);
+}
+
+int sl_config_load(sl_config_t *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return SL_EIO;
+    }
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            if (cap > (size_t)4 << 20) {
+                fclose(f);
+                free(text);
+                snprintf(err, errlen, "%s: larger than 4 MiB", path);
+                return SL_ECONFIG;
+            }
+            char *grown = realloc(text, cap);
+            if (!grown) {
+                fclose(f);
+                free(text);
+                return SL_ENOMEM;
+            }
+            text = grown;
+        }
+        memcpy(text + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (!text) {
+        return 0; /* an empty file changes nothing */
+    }
+    text[len] = '\0';
+    if (strlen(text) != len) {
+        free(text);
+        snprintf(err, errlen, "%s: contains a NUL byte", path);
+        return SL_ECONFIG;
+    }
+    int rc = sl_config_load_str(cfg, text, path, err, errlen);
+    free(text);
+    return rc;
+}
+
+int sl_config_apply_env(sl_config_t *cfg, char *err, size_t errlen)
+{
+    sl_config_t *work = malloc(sizeof(*work));
+    s_index_t *ix = calloc(1, sizeof(*ix));
+    if (!work || !ix) {
+        free(work);
+        free(ix);
+        return SL_ENOMEM;
+    }
+    *work = *cfg;
+    s_ctx_t ctx = {"environment", ix, err, errlen, false};
+    int rc = 0;
+    for (size_t i = 0; i < S_COUNT(s_fleet) && rc == 0; i++) {
+        const char *value = getenv(s_fleet[i].env);
+        if (value && *value) {
+            rc = s_set_urls(&ctx, sl_config_service(work, s_fleet[i].name), s_fleet[i].env,
+                            value);
+        }
+    }
+    if (rc == 0) {
+        *cfg = *work;
+    }
+    free(work);
+    free(ix);
+    return rc;
+}
+
+static void s_write_value(FILE *out, const s_key_t *key, const void *base)
+{
+    const char *field = (const char *)base + key->offset;
+    switch (key->kind) {
+    case K_STR:
+        fprintf(out, "\"%s\"", field);
+        break;
+    case K_BOOL:
+        fprintf(out, "%s", *(const bool *)field ? "true" : "false");
+        break;
+    case K_INT:
+        fprintf(out, "%lld", (long long)(*(const int64_t *)field / key->unit));
+        break;
+    case K_DBL:
+        fprintf(out, "%g", *(const double *)field);
+        break;
+    }
+}
+
+int sl_config_write(const sl_config_t *cfg, FILE *out)
+{
+    const char *section = "";
+    for (size_t i = 0; i < S_COUNT(s_keys); i++) {
+        if (strcmp(section, s_keys[i].section)) {
+            section = s_keys[i].section;
+            fprintf(out, "%s\n", section);
+        }
+        fprintf(out, "    %s = ", s_keys[i].key);
+        s_write_value(out, &s_keys[i], cfg);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "services\n");
+    for (size_t s = 0; s < cfg->n_services; s++) {
+        const sl_service_conf_t *svc = &cfg->services[s];
+        fprintf(out, "    %s\n        urls = \"", svc->name);
+        for (size_t u = 0; u < svc->n_urls; u++) {
+            fprintf(out, "%s%s", u ? "," : "", svc->urls[u]);
+        }
+        fprintf(out, "\"\n");
+        for (size_t i = 0; i < S_COUNT(s_service_keys); i++) {
+            fprintf(out, "        %s = ", s_service_keys[i].key);
+            s_write_value(out, &s_service_keys[i], svc);
+            fprintf(out, "\n");
+        }
+    }
+    return ferror(out) ? SL_EIO : 0;
+}

@@ -1,0 +1,99 @@
+/*  sl_endpoint.h: the endpoint actor of one analyzer service.
+
+    One actor per service, named "endpoint.<service>", owns that service's
+    replicas: their circuit breakers (actors/endpoint/sl_breaker.h), the bulkhead and
+    the bounded service queue, one libwebsockets I/O thread (actors/
+    sl_wsio.h) with every connection to the replicas, the wire protocol
+    (legacy: one connection per attempt; mux: one persistent connection per
+    replica) and every per-attempt timeout (README, "Timeouts").
+
+    Messages it takes (proto/sl_catalog.def):
+      ATTEMPT_START    from a task owner; the reply address is msg->from. The
+                       owner gets throttled ATTEMPT_PROGRESS and exactly one
+                       ATTEMPT_RESULT per start (the last held-back progress
+                       is always delivered before the result).
+      ATTEMPT_CANCEL   ends the attempt: legacy closes its connection, mux
+                       sends a cancel frame; the result is CANCELLED (unless
+                       it already went).
+      PROGRESS_PUSH    from the progress listener; matched by correlation_id
+                       (the request id "<task_id>-a<attempt>"), unknown ids
+                       are counted and dropped.
+      ENDPOINT_STATUS  request; answered with ENDPOINT_STATUS_REPLY.
+    It sends every breaker transition to "store" as a fire-and-forget
+    STORE_WRITE holding one "endpoint.breaker" event (no store running is
+    fine), and, in a second one, an "endpoint.health" event {service,
+    replica, healthy, reason} when the transition flips the replica's
+    health: unhealthy when the breaker opens, healthy when the half-open
+    probe closes it. Only changes: a new endpoint's replicas are healthy
+    without an event.
+
+    Every timeout runs on the runtime clock (sl_actor_now/sl_actor_timer), so
+    tests use short configured timeouts or a manual clock.
+*/
+#ifndef SL_ENDPOINT_H
+#define SL_ENDPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actors/endpoint/sl_breaker.h"
+#include "runtime/sl_actor.h"
+
+#define SL_ENDPOINT_MAX_REPLICAS 64
+
+typedef enum {
+    SL_ENDPOINT_LEGACY = 0, /* one analysis per connection (the existing fleet) */
+    SL_ENDPOINT_MUX         /* one persistent connection per replica, ids */
+} sl_endpoint_protocol_t;
+
+/* "legacy" / "mux"; "unknown" otherwise. */
+const char *sl_endpoint_protocol_name(int protocol);
+/* Parses "legacy" / "mux": 0 or SL_EINVAL. */
+int sl_endpoint_protocol_parse(const char *text, sl_endpoint_protocol_t *out);
+
+/* An endpoint's configuration. Strings are borrowed until
+   sl_endpoint_spawn returns (the actor copies them). Defaults in brackets. */
+typedef struct {
+    const char *service;             /* "static-analyzer", ..., "generator" (required) */
+    sl_endpoint_protocol_t protocol; /* [legacy] */
+    /* Request type sent for this service: static_analyze, dynamic_analyze,
+       performance_test, ai_analyze or generate. [NULL or "" = from the
+       service name: generator -> generate, static-analyzer ->
+       static_analyze, ...] An
+       ATTEMPT_START's own op wins when it is one of these. */
+    const char *op;
+    const char *const *replicas;   /* ws:// or wss:// URLs */
+    size_t n_replicas;             /* 1..SL_ENDPOINT_MAX_REPLICAS */
+    const char *ca_file;           /* PEM CA trusted for wss:// [NULL = system] */
+    int64_t connect_timeout_ms;    /* TCP+TLS+WS handshake [10000] */
+    int64_t ping_interval_ms;      /* WebSocket ping on an open link [20000] */
+    int64_t pong_timeout_ms;       /* no pong within this = dead link [10000] */
+    int64_t queue_timeout_ms;      /* waiting for a replica slot [300000] */
+    int64_t progress_timeout_ms;   /* stall; 0 = off [120000] */
+    int64_t attempt_timeout_ms;    /* one attempt, dispatch to end [900000] */
+    sl_breaker_config_t breaker;   /* see sl_breaker.h [3, 50 %, 10, 5, 30 s..300 s, 60 s] */
+    uint32_t max_in_flight;        /* bulkhead per replica [2] */
+    uint32_t queue_max;            /* bounded service queue [1000] */
+    uint32_t progress_max_per_sec; /* ATTEMPT_PROGRESS per task per second [2] */
+    const char *store;             /* mailbox for breaker/health events ["store"] */
+    const char *parent;            /* told of the actor's exit [NULL] */
+} sl_endpoint_config_t;
+
+/* Fills cfg with the defaults above for service (borrowed), with no
+   replicas. */
+void sl_endpoint_config_defaults(sl_endpoint_config_t *cfg, const char *service);
+
+/* 0, or SL_ECONFIG naming nothing more (the api's config layer reports the
+   key): service missing or too long for an actor name, no replicas, a
+   replica URL that is not ws:// or wss://, an unknown op, a timeout <= 0
+   (progress may be 0), max_in_flight 0, a bad breaker config. */
+int sl_endpoint_config_check(const sl_endpoint_config_t *cfg);
+
+/* Spawns the actor "endpoint.<service>" with its I/O thread, and returns
+   once it is ready. Any thread. Returns 0 and *out (caller owns; destroy
+   with sl_actor_destroy, which answers attempts still running with outcome
+   SL_OUT_SHUTDOWN), SL_ECONFIG, SL_EEXIST (name taken), SL_ELWS (the I/O
+   thread could not start), SL_ENOMEM. */
+int sl_endpoint_spawn(sl_rt_t *rt, const sl_endpoint_config_t *cfg, sl_actor_t **out);
+
+#endif

@@ -1,0 +1,174 @@
+/*  sl_endpoint_int.h: internals of the endpoint actor, shared by its two
+    source files (sl_endpoint.c: configuration, the actor, attempts, queue,
+    breakers, timers and progress; sl_endpoint_conn.c: connections, the
+    legacy and mux wire protocols, probes and the I/O thread's events).
+    Everything here belongs to one endpoint actor and is touched only on its
+    thread. Not a public header.
+*/
+#ifndef SL_ENDPOINT_INT_H
+#define SL_ENDPOINT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "actors/endpoint/sl_breaker.h"
+#include "actors/endpoint/sl_endpoint.h"
+#include "actors/endpoint/sl_wsio.h"
+#include "proto/sl_catalog.h"
+#include "proto/sl_mp.h"
+#include "proto/sl_wire.h"
+
+#define SL_EP_NEVER INT64_MAX /* a deadline that is off */
+#define SL_EP_CONN_FIRST 1000 /* legacy/probe ids; below it: mux id = index + 1 */
+
+/* ---- a small u64 -> pointer map (linear probing, backward-shift delete) --- */
+
+typedef struct {
+    uint64_t *keys; /* 0 = empty */
+    void **vals;
+    size_t cap, count;
+} sl_ep_map_t;
+
+void sl_ep_map_fini(sl_ep_map_t *m);
+/* 0 or SL_ENOMEM; replaces an existing value; key != 0. */
+int sl_ep_map_put(sl_ep_map_t *m, uint64_t key, void *val);
+void *sl_ep_map_get(const sl_ep_map_t *m, uint64_t key);
+void sl_ep_map_del(sl_ep_map_t *m, uint64_t key);
+/* FNV-1a 64 of an id, never 0. */
+uint64_t sl_ep_hash_id(const char *s);
+
+/* ---- state ------------------------------------------------------------ */
+
+typedef struct sl_ep sl_ep_t;
+typedef struct sl_ep_replica sl_ep_replica_t;
+
+typedef enum { SL_EP_QUEUED = 0, SL_EP_CONNECTING, SL_EP_RUNNING } sl_ep_astate_t;
+
+typedef struct sl_ep_attempt {
+    sl_ep_t *ep;
+    char *id; /* "<task_id>-a<attempt>", the legacy id / mux id / correlation id */
+    uint64_t hkey;
+    sl_attempt_start_t start; /* decoded start, owned */
+    char owner[SL_NAME_MAX];
+    bool probe; /* internal health_check of a half-open breaker */
+    sl_ep_astate_t state;
+    int replica;   /* -1 while queued */
+    uint64_t conn; /* legacy/probe connection, 0 none */
+    char *frame;   /* the request frame (JSON) */
+    size_t frame_len;
+    int64_t started_ms, started_wall, dispatched_ms;
+    int64_t queue_timeout, progress_timeout, attempt_timeout; /* effective */
+    /* deadlines (SL_EP_NEVER = off) */
+    int64_t d_queue, d_connect, d_ping, d_pong, d_stall, d_attempt, d_flush;
+    uint64_t timer;
+    int64_t timer_due;
+    /* last checkpoint */
+    char *last_stage, *last_message, *last_checkpoint;
+    int64_t last_pct;   /* -1 unknown */
+    uint8_t *last_data; /* msgpack map or NULL */
+    size_t last_data_len;
+    bool has_progress;
+    /* throttle */
+    int64_t pwin_start;
+    uint32_t pwin_count;
+    bool pending;
+    /* lists */
+    struct sl_ep_attempt *next, *prev;   /* all attempts */
+    struct sl_ep_attempt *qnext, *qprev; /* service queue */
+    bool queued;
+} sl_ep_attempt_t;
+
+struct sl_ep_replica {
+    sl_ep_t *ep;
+    int index;
+    char *url;
+    sl_breaker_t *breaker;
+    uint32_t in_flight;
+    double ewma_ms;
+    uint64_t btimer; /* breaker timer */
+    int64_t btimer_due;
+    bool unhealthy; /* as last sent in endpoint.health: breaker not closed */
+    /* mux */
+    int mux_state; /* 0 none, 1 connecting, 2 open, 3 closing */
+    int64_t m_connect, m_ping, m_pong;
+    uint64_t mtimer;
+    int64_t mtimer_due;
+};
+
+typedef struct {
+    uint64_t started, results, rejected, queue_timeouts, cancelled, unknown_progress,
+        malformed_frames, unmatched_frames, probes, breaker_transitions, progress_sent,
+        progress_dropped;
+} sl_ep_counters_t;
+
+struct sl_ep {
+    sl_actor_t *self;
+    char name[SL_NAME_MAX];
+    char *service, *op, *ca_file, *store;
+    sl_endpoint_protocol_t protocol;
+    int64_t connect_timeout, ping_interval, pong_timeout, queue_timeout, progress_timeout,
+        attempt_timeout;
+    sl_breaker_config_t bcfg;
+    uint32_t max_in_flight, queue_max, progress_max;
+    sl_ep_replica_t *replicas;
+    size_t n_replicas;
+    sl_wsio_t *wsio;
+    sl_ep_map_t by_id;   /* hash(id) -> attempt */
+    sl_ep_map_t by_conn; /* legacy/probe conn -> attempt */
+    sl_ep_attempt_t *all;
+    sl_ep_attempt_t *qhead, *qtail;
+    uint32_t queued;
+    uint64_t next_conn;
+    uint64_t probe_seq;
+    bool pumping;
+    sl_ep_counters_t c;
+    sl_mp_writer_t w;
+};
+
+/* ---- sl_endpoint.c ---------------------------------------------------- */
+
+bool sl_ep_op_known(const char *op);
+int64_t sl_ep_now(sl_ep_t *ep);
+int64_t sl_ep_wall(sl_ep_t *ep);
+/* Ends an attempt: exactly once, unlinks it, frees its slot, closes or
+   cancels what it holds, records the breaker, sends the result (after any
+   held-back progress), frees it and pumps the queue. fmt names the error
+   (NULL: the verdict's text): the cause only, never the outcome's name,
+   which is its own field (the pipeline puts "<outcome>: " before it). */
+void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
+                  size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+/* Arms the attempt's timer at its earliest deadline (never moves it later). */
+void sl_ep_attempt_arm(sl_ep_attempt_t *a);
+/* Dispatches queued attempts while replicas have room. */
+void sl_ep_pump(sl_ep_t *ep);
+/* Replaces the checkpoint, forwards it throttled; arms = resets the stall
+   timer. */
+void sl_ep_progress(sl_ep_attempt_t *a, const char *stage, const char *message, bool has_pct,
+                    double pct, const uint8_t *data, size_t data_len, const char *checkpoint,
+                    bool arms);
+sl_ep_attempt_t *sl_ep_find_id(sl_ep_t *ep, const char *id);
+/* Emits the transition (log, endpoint.breaker event, endpoint.health event
+   when the replica's health flips), re-arms the breaker timer, starts a
+   probe on half_open and pumps on closed. */
+void sl_ep_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr);
+
+/* ---- sl_endpoint_conn.c --------------------------------------------- */
+
+/* Builds the request frame of a new attempt; on failure why says why. */
+int sl_ep_build_frame(sl_ep_t *ep, sl_ep_attempt_t *a, char *why, size_t whylen);
+/* Sends the attempt to replica idx (legacy: a new connection; mux: the
+   replica's connection). May finish it at once when connecting fails. */
+void sl_ep_dispatch(sl_ep_attempt_t *a, int idx);
+/* Takes the half-open probe slot and sends a health_check on a fresh
+   connection. */
+void sl_ep_probe_start(sl_ep_replica_t *r);
+/* Ends every attempt on the replica's mux connection and closes it. */
+void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why);
+void sl_ep_on_open(sl_ep_t *ep, uint64_t conn);
+void sl_ep_on_pong(sl_ep_t *ep, uint64_t conn);
+void sl_ep_on_closed(sl_ep_t *ep, const sl_wsio_closed_t *ev);
+void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev);
+
+#endif

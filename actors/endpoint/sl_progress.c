@@ -1,0 +1,222 @@
+/*  sl_progress.c: the progress listener actor.
+
+    The actor thread parses and routes; its sl_wsio I/O thread (server mode,
+    created in init, destroyed in fini) accepts the fleet's connections and
+    hands every received message over as WSIO_FRAME. Nothing here blocks or
+    trusts the bytes: a frame that fails to parse is counted and dropped.
+*/
+#include "actors/endpoint/sl_progress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/endpoint/sl_wsio.h"
+#include "proto/sl_catalog.h"
+#include "proto/sl_wire.h"
+#include "runtime/sl_log.h"
+
+typedef struct {
+    sl_actor_t *self;
+    sl_wsio_t *wsio;
+    sl_mp_writer_t w;
+    uint64_t connections, frames, routed, bad_frames, unknown_service;
+} s_pl_t;
+
+typedef struct {
+    const sl_progress_config_t *cfg;
+    int port; /* out */
+} s_args_t;
+
+void sl_progress_config_defaults(sl_progress_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->name = "progress";
+    cfg->listen_iface = "127.0.0.1";
+    cfg->port = SL_PROGRESS_DEFAULT_PORT;
+}
+
+/* Service names become mailbox names: keep them to a safe alphabet. */
+static bool s_service_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.')) {
+            return false;
+        }
+    }
+    return n > 0 && n + strlen("endpoint.") < SL_NAME_MAX;
+}
+
+static void s_on_frame(s_pl_t *pl, const sl_wsio_frame_t *ev)
+{
+    pl->frames++;
+    sl_wire_frame_t f;
+    if (sl_wire_frame_parse(&f, ev->data.ptr, ev->data.len) != 0) {
+        pl->bad_frames++;
+        return;
+    }
+    const char *cid = f.u.progress_update.correlation_id;
+    if (f.kind != SL_WIRE_PROGRESS_UPDATE || !f.service || !cid) {
+        pl->bad_frames++;
+        sl_wire_frame_clear(&f);
+        return;
+    }
+    if (!s_service_ok(f.service)) {
+        pl->unknown_service++;
+        sl_wire_frame_clear(&f);
+        return;
+    }
+    sl_mp_writer_t dw;
+    sl_mp_writer_init(&dw);
+    if (f.u.progress_update.data) {
+        sl_wire_json_to_mp(&dw, f.u.progress_update.data, SL_WIRE_JSON_MAX_DEPTH);
+    }
+    sl_progress_push_t p = {0};
+    p.correlation_id = (char *)cid;
+    p.service = (char *)f.service;
+    p.stage = (char *)f.u.progress_update.stage;
+    p.message = (char *)f.u.progress_update.message;
+    p.pct = f.u.progress_update.has_pct ? (int64_t)(f.u.progress_update.pct + 0.5) : -1;
+    if (sl_mp_writer_error(&dw) == 0 && sl_mp_writer_len(&dw) > 0) {
+        p.data.ptr = (uint8_t *)sl_mp_writer_data(&dw);
+        p.data.len = sl_mp_writer_len(&dw);
+    }
+    p.received_ms = sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(pl->self)));
+    char to[SL_NAME_MAX];
+    snprintf(to, sizeof to, "endpoint.%s", f.service);
+    if (sl_progress_push_write(&p, &pl->w) == 0) {
+        int rc = sl_actor_send(pl->self, to, SL_MSG_PROGRESS_PUSH, sl_mp_writer_data(&pl->w),
+                               sl_mp_writer_len(&pl->w));
+        if (rc == 0) {
+            pl->routed++;
+        } else {
+            pl->unknown_service++;
+        }
+    } else {
+        pl->bad_frames++;
+    }
+    sl_mp_writer_reset(&pl->w);
+    sl_mp_writer_fini(&dw);
+    sl_wire_frame_clear(&f);
+}
+
+static void s_on_status(s_pl_t *pl, const sl_msg_t *msg)
+{
+    sl_mp_writer_t cw;
+    sl_mp_writer_init(&cw);
+    sl_mp_write_map(&cw, 5);
+    sl_mp_kv_uint(&cw, "connections", pl->connections);
+    sl_mp_kv_uint(&cw, "frames", pl->frames);
+    sl_mp_kv_uint(&cw, "routed", pl->routed);
+    sl_mp_kv_uint(&cw, "bad_frames", pl->bad_frames);
+    sl_mp_kv_uint(&cw, "unknown_service", pl->unknown_service);
+    sl_endpoint_status_reply_t rep = {0};
+    rep.service = "progress";
+    rep.protocol = "gateway";
+    if (sl_mp_writer_error(&cw) == 0) {
+        rep.counters.ptr = (uint8_t *)sl_mp_writer_data(&cw);
+        rep.counters.len = sl_mp_writer_len(&cw);
+        if (sl_endpoint_status_reply_write(&rep, &pl->w) == 0) {
+            if (msg->flags & SL_MSG_F_REQUEST) {
+                sl_actor_reply(pl->self, msg, SL_MSG_ENDPOINT_STATUS_REPLY,
+                               sl_mp_writer_data(&pl->w), sl_mp_writer_len(&pl->w));
+            } else if (msg->from[0]) {
+                sl_actor_send(pl->self, msg->from, SL_MSG_ENDPOINT_STATUS_REPLY,
+                              sl_mp_writer_data(&pl->w), sl_mp_writer_len(&pl->w));
+            }
+        }
+    }
+    sl_mp_writer_reset(&pl->w);
+    sl_mp_writer_fini(&cw);
+}
+
+static int s_init(sl_actor_t *self, void *args, void **state)
+{
+    s_args_t *a = args;
+    s_pl_t *pl = calloc(1, sizeof *pl);
+    if (!pl) {
+        return SL_ENOMEM;
+    }
+    int rc = SL_ENOMEM;
+    pl->self = self;
+    sl_mp_writer_init(&pl->w);
+    sl_wsio_opts_t o = {0};
+    o.owner = sl_actor_name(self);
+    o.name = sl_actor_name(self);
+    o.listen_port = a->cfg->port;
+    o.listen_iface = a->cfg->listen_iface;
+    o.cert_file = a->cfg->cert_file;
+    o.key_file = a->cfg->key_file;
+    o.max_message = 1u << 20; /* a progress frame is small */
+    pl->wsio = sl_wsio_new(sl_actor_rt(self), &o);
+    if (!pl->wsio) {
+        goto fail;
+    }
+    rc = sl_wsio_start(pl->wsio);
+    if (rc) {
+        goto fail;
+    }
+    a->port = sl_wsio_port(pl->wsio);
+    *state = pl;
+    return 0;
+fail:
+    sl_wsio_destroy(&pl->wsio);
+    sl_mp_writer_fini(&pl->w);
+    free(pl);
+    return rc;
+}
+
+static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
+{
+    s_pl_t *pl = state;
+    switch (msg->type) {
+    case SL_MSG_WSIO_ACCEPTED:
+        pl->connections++;
+        break;
+    case SL_MSG_WSIO_FRAME: {
+        sl_wsio_frame_t ev = {0};
+        if (sl_wsio_frame_decode(msg->body, msg->body_len, &ev) == 0) {
+            s_on_frame(pl, &ev);
+            sl_wsio_frame_clear(&ev);
+        }
+        break;
+    }
+    case SL_MSG_ENDPOINT_STATUS:
+        s_on_status(pl, msg);
+        break;
+    default:
+        break; /* WSIO_CLOSED and the rest: nothing to keep */
+    }
+    return 0;
+}
+
+static void s_fini(sl_actor_t *self, void *state)
+{
+    s_pl_t *pl = state;
+    sl_wsio_destroy(&pl->wsio);
+    sl_mp_writer_fini(&pl->w);
+    free(pl);
+}
+
+int sl_progress_spawn(sl_rt_t *rt, const sl_progress_config_t *cfg, sl_actor_t **out, int *port)
+{
+    if (!rt || !cfg || !out || cfg->port < 0 || cfg->port > 65535) {
+        return SL_EINVAL;
+    }
+    s_args_t args = {cfg, -1};
+    sl_actor_spec_t spec = {0};
+    spec.name = cfg->name ? cfg->name : "progress";
+    spec.init = s_init;
+    spec.handle = s_handle;
+    spec.fini = s_fini;
+    spec.args = &args;
+    spec.parent = cfg->parent;
+    int rc = sl_actor_spawn(rt, &spec, out);
+    if (rc == 0 && port) {
+        *port = args.port;
+    }
+    return rc;
+}

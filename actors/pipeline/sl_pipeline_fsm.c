@@ -1,0 +1,1218 @@
+/*  sl_pipeline_fsm.c: the state machine of pipelines and tasks in a shard.
+
+    Runs on the shard's thread only (called from sl_pipeline.c's handler and
+    from timers it arms). Task states move pending -> queued -> running ->
+    (retry_wait -> queued)* -> succeeded | failed | cancelled | dead, and
+    every move goes through s_set_status, which keeps the per-status counts,
+    writes the task record and emits the task.status event. A pipeline is
+    finalized by sl_pl_pipe_finalize, which applies sl_pipeline_final_status,
+    the moment its last task is terminal (s_check_finish) or a deadline ends it.
+    See sl_pipeline_int.h for the design notes.
+*/
+#define _GNU_SOURCE /* vasprintf */
+#include "actors/pipeline/sl_pipeline_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/sl_outcome.h"
+#include "runtime/sl_log.h"
+
+static void s_progressed(sl_pl_pipe_t *p);
+static void s_dispatch(sl_pl_task_t *t);
+
+/* ---- small helpers ------------------------------------------------------- */
+
+int64_t sl_pl_now(sl_pl_shard_t *sh)
+{
+    return sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(sh->self)));
+}
+
+static char *s_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *s_strdupf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *out = NULL;
+    if (vasprintf(&out, fmt, ap) < 0) {
+        out = NULL;
+    }
+    va_end(ap);
+    return out;
+}
+
+/* src may be *dst itself (copied before the old one is freed). */
+static void s_set_str(char **dst, const char *src)
+{
+    char *copy = src ? strdup(src) : NULL;
+    free(*dst);
+    *dst = copy;
+}
+
+static int64_t s_scaled(int64_t ms, uint32_t permille)
+{
+    return ms > 0 ? ms * (int64_t)permille / 1000 : 0;
+}
+
+static bool s_live_attempt(const sl_pl_task_t *t)
+{
+    return t->status == SL_TS_QUEUED || t->status == SL_TS_RUNNING;
+}
+
+static bool s_holds_slot(const sl_pl_task_t *t)
+{
+    return s_live_attempt(t) || t->status == SL_TS_RETRY_WAIT;
+}
+
+/* ---- timers -------------------------------------------------------------- */
+
+static void s_cancel_timer(sl_pl_shard_t *sh, uint64_t *id)
+{
+    if (*id) {
+        sl_actor_timer_cancel(sh->self, *id);
+        *id = 0;
+    }
+}
+
+static int64_t s_delay_to(sl_pl_shard_t *sh, int64_t when_ms)
+{
+    int64_t d = when_ms - sl_pl_now(sh);
+    return d > 0 ? d : 0;
+}
+
+static void s_on_task_deadline(void *arg, uint64_t id);
+static void s_on_retry(void *arg, uint64_t id);
+static void s_on_stage_deadline(void *arg, uint64_t id);
+static void s_on_pipeline_deadline(void *arg, uint64_t id);
+
+static void s_arm_task_deadline(sl_pl_task_t *t)
+{
+    sl_pl_shard_t *sh = t->pipe->sh;
+    if (t->deadline_ms > 0 && !t->deadline_timer) {
+        t->deadline_timer =
+            sl_actor_timer(sh->self, s_delay_to(sh, t->deadline_ms), 0, s_on_task_deadline, t);
+    }
+}
+
+static void s_arm_pipe_timers(sl_pl_pipe_t *p)
+{
+    sl_pl_shard_t *sh = p->sh;
+    s_cancel_timer(sh, &p->stage_timer);
+    s_cancel_timer(sh, &p->pipeline_timer);
+    if (p->stage_deadline_ms > 0) {
+        p->stage_timer = sl_actor_timer(sh->self, s_delay_to(sh, p->stage_deadline_ms), 0,
+                                        s_on_stage_deadline, p);
+    }
+    if (p->pipeline_deadline_ms > 0) {
+        p->pipeline_timer = sl_actor_timer(sh->self, s_delay_to(sh, p->pipeline_deadline_ms), 0,
+                                           s_on_pipeline_deadline, p);
+    }
+}
+
+/* ---- status changes ------------------------------------------------------ */
+
+static void s_set_status(sl_pl_task_t *t, int st)
+{
+    sl_pl_pipe_t *p = t->pipe;
+    bool was_term = sl_tstatus_terminal(t->status), is_term = sl_tstatus_terminal(st);
+    p->cnt[t->status]--;
+    p->cnt[st]++;
+    if (t->kind == SL_TK_GENERATION && was_term != is_term) {
+        p->gen_terminal += is_term ? 1 : -1;
+    }
+    if (is_term) {
+        /* A finished task has no next dispatch to spare; a DLQ retry starts
+           its fresh budget after the last number used. */
+        t->flags &= (uint8_t)~SL_PL_T_REDISPATCH;
+    }
+    t->status = (uint8_t)st;
+    t->updated_ms = sl_pl_now(p->sh);
+    p->last_change_ms = t->updated_ms;
+    sl_pl_save_task(t);
+    sl_pl_ev_task_status(t);
+}
+
+static void s_release_slot(sl_pl_task_t *t)
+{
+    if (s_holds_slot(t) && t->pipe->live[t->kind] > 0) {
+        t->pipe->live[t->kind]--;
+    }
+}
+
+static int s_pq_push(sl_pl_pipe_t *p, int kind, uint32_t idx)
+{
+    if (p->pq_head[kind] + p->pq_len[kind] == p->pq_cap[kind]) {
+        if (p->pq_head[kind] > 0) {
+            memmove(p->pq[kind], p->pq[kind] + p->pq_head[kind],
+                    p->pq_len[kind] * sizeof(uint32_t));
+            p->pq_head[kind] = 0;
+        } else {
+            uint32_t ncap = p->pq_cap[kind] ? p->pq_cap[kind] * 2 : 16;
+            uint32_t *n = realloc(p->pq[kind], ncap * sizeof(uint32_t));
+            if (!n) {
+                return SL_ENOMEM;
+            }
+            p->pq[kind] = n;
+            p->pq_cap[kind] = ncap;
+        }
+    }
+    p->pq[kind][p->pq_head[kind] + p->pq_len[kind]++] = idx;
+    return 0;
+}
+
+/* The attempt in flight (the newest history entry). */
+static sl_attempt_rec_t *s_cur_attempt(sl_pl_task_t *t)
+{
+    return t->nhist ? &t->hist[t->nhist - 1] : NULL;
+}
+
+static void s_send_cancel(sl_pl_task_t *t)
+{
+    char id[SL_TASK_ID_MAX];
+    sl_pl_task_id(t, id, sizeof(id));
+    sl_attempt_cancel_t m = {.task_id = id, .attempt = t->attempts};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (sl_attempt_cancel_encode(&m, &buf, &len) == 0) {
+        char to[SL_NAME_MAX];
+        snprintf(to, sizeof(to), "endpoint.%s", sl_service_name(t->service));
+        sl_actor_send(t->pipe->sh->self, to, SL_MSG_ATTEMPT_CANCEL, buf, len);
+    }
+    free(buf);
+}
+
+/* Ends the live attempt (if any) from our side: tells the endpoint and
+   closes the history entry. */
+static void s_abort_attempt(sl_pl_task_t *t, int outcome, const char *why)
+{
+    if (!s_live_attempt(t)) {
+        return;
+    }
+    s_send_cancel(t);
+    sl_attempt_rec_t *a = s_cur_attempt(t);
+    if (a && a->outcome < 0) {
+        a->ended_ms = sl_pl_now(t->pipe->sh);
+        a->outcome = outcome;
+        s_set_str(&a->error, why);
+        sl_pl_save_attempt(t);
+    }
+}
+
+/* Moves a task to a terminal status from our side (cancel, deadline). */
+static void s_stop_task(sl_pl_task_t *t, int status, const char *why)
+{
+    sl_pl_shard_t *sh = t->pipe->sh;
+    s_abort_attempt(t, SL_OUT_CANCELLED, why);
+    s_release_slot(t);
+    s_cancel_timer(sh, &t->deadline_timer);
+    s_cancel_timer(sh, &t->retry_timer);
+    s_set_str(&t->error, why);
+    s_set_status(t, status);
+}
+
+static void s_park(sl_pl_task_t *t, const char *why)
+{
+    sl_pl_shard_t *sh = t->pipe->sh;
+    s_release_slot(t);
+    s_cancel_timer(sh, &t->deadline_timer);
+    s_cancel_timer(sh, &t->retry_timer);
+    s_set_str(&t->error, why);
+    t->dlq_returns++;
+    t->flags |= SL_PL_T_IN_DLQ;
+    s_set_status(t, SL_TS_DEAD);
+
+    char id[SL_TASK_ID_MAX];
+    sl_pl_task_id(t, id, sizeof(id));
+    sl_dlq_rec_t d = {.task_id = id,
+                      .pipeline_id = t->pipe->id,
+                      .service = (char *)sl_service_name(t->service),
+                      .attempts = t->attempts,
+                      .returns = t->dlq_returns,
+                      .parked_ms = sl_pl_now(sh),
+                      .error = t->error,
+                      .history = t->hist,
+                      .nhistory = t->nhist};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int erc = sl_dlq_rec_encode(&d, &buf, &len);
+    if (erc < 0) {
+        sh->store_errors++;
+        sl_error("%s: cannot encode a DLQ entry: %s", sh->name, sl_err_name(erc));
+    } else {
+        sl_pl_op_put(sh, SL_IDS_DB_DLQ, id, buf, len);
+    }
+    free(buf);
+    if (sh->cfg.dlq_alert_returns && t->dlq_returns >= sh->cfg.dlq_alert_returns) {
+        char *msg = s_strdupf("task %s returned to the DLQ %u times (last: %s); it stays parked",
+                              id, t->dlq_returns, why ? why : "?");
+        sl_pl_ev_alert(sh, "dlq_third_strike", msg ? msg : "task returned to the DLQ again", id);
+        sl_warn("%s: %s", sh->name, msg ? msg : id);
+        free(msg);
+    }
+}
+
+/* ---- tasks --------------------------------------------------------------- */
+
+static int s_tasks_reserve(sl_pl_pipe_t *p)
+{
+    if (p->ntasks < p->cap) {
+        return 0;
+    }
+    uint32_t ncap = p->cap ? p->cap * 2 : 16;
+    sl_pl_task_t **n = realloc(p->tasks, ncap * sizeof(*n));
+    if (!n) {
+        return SL_ENOMEM;
+    }
+    p->tasks = n;
+    p->cap = ncap;
+    return 0;
+}
+
+static sl_pl_task_t *s_task_alloc(sl_pl_pipe_t *p)
+{
+    if (s_tasks_reserve(p) < 0) {
+        return NULL;
+    }
+    sl_pl_task_t *t = calloc(1, sizeof(*t));
+    if (!t) {
+        return NULL;
+    }
+    t->pipe = p;
+    t->outcome = -1;
+    t->progress_pct = -1;
+    t->app_number = -1;
+    t->timeout_permille = 1000;
+    return t;
+}
+
+static void s_task_link(sl_pl_pipe_t *p, sl_pl_task_t *t)
+{
+    p->tasks[t->index] = t;
+    if (t->index >= p->ntasks) {
+        p->ntasks = t->index + 1;
+    }
+    p->cnt[t->status]++;
+    if (t->kind == SL_TK_GENERATION) {
+        p->gen_total++;
+        if (sl_tstatus_terminal(t->status)) {
+            p->gen_terminal++;
+        }
+    }
+}
+
+sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char *model,
+                             const char *tmpl, int64_t app_number)
+{
+    sl_pl_shard_t *sh = p->sh;
+    sl_pl_task_t *t = s_task_alloc(p);
+    if (!t) {
+        return NULL;
+    }
+    t->index = p->ntasks;
+    t->kind = (uint8_t)kind;
+    t->service = (uint8_t)service;
+    t->status = SL_TS_PENDING;
+    t->model = sl_pl_intern(sh, model);
+    t->tmpl = sl_pl_intern(sh, tmpl);
+    t->app_number = (int32_t)app_number;
+    t->created_ms = t->updated_ms = sl_pl_now(sh);
+    s_task_link(p, t);
+    if (s_pq_push(p, kind, t->index) < 0) {
+        sl_error("%s: out of memory queueing a task of %s", sh->name, p->id);
+    }
+    sl_pl_save_task(t);
+    sl_pl_ev_task_status(t);
+    return t;
+}
+
+void sl_pl_task_free(sl_pl_task_t *t)
+{
+    if (!t) {
+        return;
+    }
+    sl_pl_shard_t *sh = t->pipe->sh;
+    s_cancel_timer(sh, &t->deadline_timer);
+    s_cancel_timer(sh, &t->retry_timer);
+    free(t->progress_message);
+    free(t->error);
+    free(t->exclude);
+    for (uint16_t i = 0; i < t->nhist; i++) {
+        sl_attempt_rec_clear(&t->hist[i]);
+    }
+    free(t->hist);
+    free(t);
+}
+
+sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
+{
+    sl_pl_shard_t *sh = p->sh;
+    if (rec->index >= 1000000 || rec->kind < 0 || rec->kind >= SL_TK__COUNT || rec->service < 0 ||
+        rec->service >= SL_SVC__COUNT) {
+        return NULL;
+    }
+    while (p->cap <= rec->index) {
+        uint32_t ncap = p->cap ? p->cap * 2 : 16;
+        sl_pl_task_t **n = realloc(p->tasks, ncap * sizeof(*n));
+        if (!n) {
+            return NULL;
+        }
+        memset(n + p->cap, 0, (ncap - p->cap) * sizeof(*n));
+        p->tasks = n;
+        p->cap = ncap;
+    }
+    if (p->tasks[rec->index]) {
+        return NULL; /* a duplicate index */
+    }
+    sl_pl_task_t *t = calloc(1, sizeof(*t));
+    if (!t) {
+        return NULL;
+    }
+    t->pipe = p;
+    t->index = rec->index;
+    t->kind = (uint8_t)rec->kind;
+    t->service = (uint8_t)rec->service;
+    t->status = (uint8_t)rec->status;
+    t->flags =
+        (uint8_t)((rec->in_dlq ? SL_PL_T_IN_DLQ : 0) | (rec->redispatch ? SL_PL_T_REDISPATCH : 0));
+    t->attempts = (uint16_t)(rec->attempts > 60000 ? 60000 : rec->attempts);
+    t->attempt_base = (uint16_t)(rec->attempt_base > t->attempts ? t->attempts : rec->attempt_base);
+    t->dlq_returns = (uint16_t)(rec->dlq_returns > 60000 ? 60000 : rec->dlq_returns);
+    t->timeout_permille = (uint16_t)(rec->timeout_permille < 1 || rec->timeout_permille > 60000
+                                         ? 1000
+                                         : rec->timeout_permille);
+    t->outcome = (int16_t)rec->outcome;
+    t->progress_pct = (int16_t)rec->progress_pct;
+    t->app_number = (int32_t)rec->app_number;
+    t->model = sl_pl_intern(sh, rec->model);
+    t->tmpl = sl_pl_intern(sh, rec->template_slug);
+    t->progress_stage = sl_pl_intern(sh, rec->progress_stage);
+    t->progress_message = rec->progress_message;
+    rec->progress_message = NULL;
+    t->error = rec->error;
+    rec->error = NULL;
+    t->created_ms = rec->created_ms;
+    t->updated_ms = rec->updated_ms;
+    t->deadline_ms = rec->deadline_ms;
+    t->retry_at_ms = rec->retry_at_ms;
+    if (rec->exclude.n) {
+        t->exclude = calloc(rec->exclude.n, sizeof(*t->exclude));
+        for (size_t i = 0; t->exclude && i < rec->exclude.n; i++) {
+            t->exclude[t->nexclude++] = sl_pl_intern(sh, rec->exclude.v[i]);
+        }
+    }
+    t->hist = rec->history;
+    t->nhist = (uint16_t)rec->nhistory;
+    rec->history = NULL;
+    rec->nhistory = 0;
+    for (uint16_t i = 0; i < t->nhist; i++) {
+        free(t->hist[i].task_id);
+        t->hist[i].task_id = NULL;
+    }
+    s_task_link(p, t);
+    if (s_holds_slot(t)) {
+        p->live[t->kind]++;
+    }
+    return t;
+}
+
+static void s_add_exclude(sl_pl_task_t *t, const char *replica)
+{
+    if (!replica || !replica[0] || t->nexclude >= SL_REC_MAX_EXCLUDE) {
+        return;
+    }
+    const char *r = sl_pl_intern(t->pipe->sh, replica);
+    if (!r) {
+        return;
+    }
+    for (uint16_t i = 0; i < t->nexclude; i++) {
+        if (t->exclude[i] == r) {
+            return;
+        }
+    }
+    const char **n = realloc(t->exclude, (t->nexclude + 1u) * sizeof(*n));
+    if (!n) {
+        return;
+    }
+    t->exclude = n;
+    t->exclude[t->nexclude++] = r;
+}
+
+/* Opens the history entry of the attempt being dispatched; an interrupted
+   attempt re-dispatched with the same number reuses its entry. */
+static sl_attempt_rec_t *s_open_attempt(sl_pl_task_t *t)
+{
+    sl_attempt_rec_t *a = s_cur_attempt(t);
+    if (!a || a->attempt != t->attempts) {
+        if (t->nhist >= SL_REC_MAX_HISTORY) {
+            /* Forget the oldest entry: a task retried for ever must not grow
+               without bound. */
+            sl_attempt_rec_clear(&t->hist[0]);
+            memmove(t->hist, t->hist + 1, (t->nhist - 1u) * sizeof(*t->hist));
+            t->nhist--;
+        }
+        sl_attempt_rec_t *n = realloc(t->hist, (t->nhist + 1u) * sizeof(*n));
+        if (!n) {
+            return NULL;
+        }
+        t->hist = n;
+        a = &t->hist[t->nhist++];
+        memset(a, 0, sizeof(*a));
+    } else {
+        sl_attempt_rec_t keep = *a;
+        keep.task_id = NULL;
+        sl_attempt_rec_clear(&keep);
+        memset(a, 0, sizeof(*a));
+    }
+    a->attempt = t->attempts;
+    a->started_ms = sl_pl_now(t->pipe->sh);
+    a->outcome = -1;
+    a->last_pct = -1;
+    return a;
+}
+
+static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, const char *error,
+                            const uint8_t *result, size_t result_len, int64_t app_number,
+                            const char *last_stage, const char *last_message, int64_t last_pct,
+                            const char *last_checkpoint);
+
+static void s_dispatch(sl_pl_task_t *t)
+{
+    sl_pl_pipe_t *p = t->pipe;
+    sl_pl_shard_t *sh = p->sh;
+    const sl_plan_t *plan = p->plan;
+    if (!(t->flags & SL_PL_T_REDISPATCH)) {
+        t->attempts++;
+    }
+    t->flags &= (uint8_t)~SL_PL_T_REDISPATCH;
+    if (t->deadline_ms == 0 && plan->timeouts.task_ms > 0) {
+        t->deadline_ms = sl_pl_now(sh) + s_scaled(plan->timeouts.task_ms, t->timeout_permille);
+    }
+    s_arm_task_deadline(t);
+    s_open_attempt(t);
+    t->retry_at_ms = 0;
+    s_set_status(t, SL_TS_QUEUED);
+    sl_pl_save_attempt(t);
+
+    char id[SL_TASK_ID_MAX];
+    sl_pl_task_id(t, id, sizeof(id));
+    sl_attempt_start_t m = {0};
+    m.task_id = id;
+    m.pipeline_id = p->id;
+    m.attempt = t->attempts;
+    m.op = (char *)sl_service_op(t->service);
+    m.model = (char *)t->model;
+    sl_strs_t urls = {0};
+    if (t->kind == SL_TK_GENERATION) {
+        m.template_slug = (char *)t->tmpl;
+    } else {
+        m.app_number = t->app_number;
+        m.tools = plan->tools[t->service];
+        if (sl_service_needs_targets(t->service)) {
+            for (size_t i = 0; i < plan->target_urls.n; i++) {
+                char *u = sl_plan_expand_url(plan->target_urls.v[i], t->model ? t->model : "",
+                                             t->app_number);
+                if (u) {
+                    sl_strs_push(&urls, u);
+                    free(u);
+                }
+            }
+            m.target_urls = urls;
+        }
+    }
+    m.exclude.v = (char **)t->exclude;
+    m.exclude.n = t->nexclude;
+    m.attempt_timeout_ms = s_scaled(plan->timeouts.attempt_ms, t->timeout_permille);
+    m.progress_timeout_ms = s_scaled(plan->timeouts.progress_ms, t->timeout_permille);
+    m.queue_timeout_ms = s_scaled(plan->timeouts.queue_ms, t->timeout_permille);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = sl_attempt_start_encode(&m, &buf, &len);
+    sl_strs_clear(&urls);
+    if (rc == 0) {
+        char to[SL_NAME_MAX];
+        snprintf(to, sizeof(to), "endpoint.%s", sl_service_name(t->service));
+        rc = sl_actor_send(sh->self, to, SL_MSG_ATTEMPT_START, buf, len);
+    }
+    free(buf);
+    if (rc < 0) {
+        /* No endpoint took it: the attempt ends here, like a rejection. */
+        char why[96];
+        snprintf(why, sizeof(why), "endpoint.%s: %s", sl_service_name(t->service), sl_err_msg(rc));
+        s_attempt_ended(t, SL_OUT_REJECTED, NULL, why, NULL, 0, 0, NULL, NULL, -1, NULL);
+    }
+}
+
+static void s_create_analysis(sl_pl_task_t *gen)
+{
+    sl_pl_pipe_t *p = gen->pipe;
+    if (!p->plan || !p->plan->analysis) {
+        return;
+    }
+    for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+        if (p->plan->services[s]) {
+            sl_pl_task_add(p, SL_TK_ANALYSIS, s, gen->model, gen->tmpl, gen->app_number);
+        }
+    }
+    sl_pl_save_pipe(p);
+}
+
+static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, const char *error,
+                            const uint8_t *result, size_t result_len, int64_t app_number,
+                            const char *last_stage, const char *last_message, int64_t last_pct,
+                            const char *last_checkpoint)
+{
+    sl_pl_pipe_t *p = t->pipe;
+    sl_pl_shard_t *sh = p->sh;
+    const sl_plan_t *plan = p->plan;
+    int64_t now = sl_pl_now(sh);
+    bool ok = sl_outcome_succeeded(outcome);
+    char *why = NULL;
+    if (ok && t->kind == SL_TK_GENERATION && app_number <= 0) {
+        ok = false;
+        outcome = SL_OUT_VERDICT;
+        why = strdup("generator result carries no app_number");
+    } else if (!ok) {
+        why = error && error[0] ? s_strdupf("%s: %s", sl_outcome_name(outcome), error)
+                                : strdup(sl_outcome_name(outcome));
+    }
+    sl_attempt_rec_t *a = s_cur_attempt(t);
+    if (a) {
+        a->ended_ms = now;
+        a->outcome = outcome;
+        s_set_str(&a->replica, replica && replica[0] ? replica : NULL);
+        s_set_str(&a->error, why);
+        if (last_stage && last_stage[0]) {
+            s_set_str(&a->last_stage, last_stage);
+        }
+        if (last_message && last_message[0]) {
+            s_set_str(&a->last_message, last_message);
+        }
+        if (last_checkpoint && last_checkpoint[0]) {
+            s_set_str(&a->last_checkpoint, last_checkpoint);
+        }
+        if (last_pct >= 0 && last_pct <= 100) {
+            a->last_pct = (int32_t)last_pct;
+        }
+        sl_pl_save_attempt(t);
+    }
+    t->outcome = (int16_t)outcome;
+    s_release_slot(t);
+    if (ok) {
+        char id[SL_TASK_ID_MAX];
+        sl_pl_task_id(t, id, sizeof(id));
+        /* The raw result goes into the same write as the succeeded record:
+           a committed success always has its result, so it is never re-run. */
+        if (result && result_len) {
+            sl_pl_op_put(sh, SL_IDS_DB_RESULTS, id, result, result_len);
+        } else {
+            sl_pl_op_put(sh, SL_IDS_DB_RESULTS, id, "null", 4); /* no frame: JSON null */
+        }
+        if (t->kind == SL_TK_GENERATION) {
+            t->app_number = (int32_t)app_number;
+        }
+        s_set_str(&t->error, NULL);
+        s_cancel_timer(sh, &t->deadline_timer);
+        s_set_status(t, SL_TS_SUCCEEDED);
+        if (t->kind == SL_TK_GENERATION) {
+            s_create_analysis(t);
+        }
+    } else if (outcome == SL_OUT_SHUTDOWN) {
+        /* The endpoint was stopping: try again without counting it. */
+        free(t->error);
+        t->error = why;
+        why = NULL;
+        t->flags |= SL_PL_T_REDISPATCH;
+        p->live[t->kind]++;
+        t->retry_at_ms = now + plan->retry.initial_ms;
+        t->retry_timer = sl_actor_timer(sh->self, plan->retry.initial_ms, 0, s_on_retry, t);
+        s_set_status(t, SL_TS_RETRY_WAIT);
+    } else {
+        s_add_exclude(t, replica);
+        free(t->error);
+        t->error = why;
+        why = NULL;
+        uint32_t used = (uint32_t)(t->attempts - t->attempt_base);
+        if (!sl_outcome_retryable(outcome)) {
+            s_cancel_timer(sh, &t->deadline_timer);
+            s_set_status(t, SL_TS_FAILED);
+        } else if (used >= plan->retry.max_attempts) {
+            char *msg =
+                s_strdupf("exhausted %u attempts; last: %s", used, t->error ? t->error : "?");
+            s_park(t, msg ? msg : t->error);
+            free(msg);
+        } else {
+            int64_t wait = sl_retry_backoff_ms(&plan->retry, used, &sh->rng);
+            p->live[t->kind]++;
+            t->retry_at_ms = now + wait;
+            t->retry_timer = sl_actor_timer(sh->self, wait, 0, s_on_retry, t);
+            s_set_status(t, SL_TS_RETRY_WAIT);
+        }
+    }
+    free(why);
+    s_progressed(p);
+}
+
+void sl_pl_on_result(sl_pl_shard_t *sh, const sl_attempt_result_t *m)
+{
+    sl_pl_task_t *t = sl_pl_find_task(sh, m->task_id);
+    if (!t || m->attempt != t->attempts || !s_live_attempt(t)) {
+        /* A late result of an attempt we already ended (cancel, deadline) or
+           of a task we do not know. */
+        sh->dropped_results++;
+        return;
+    }
+    s_attempt_ended(t, (int)m->outcome, m->replica, m->error, m->result.ptr, m->result.len,
+                    m->app_number, m->last_stage, m->last_message,
+                    m->last_stage || m->last_message ? m->last_pct : -1, m->last_checkpoint);
+}
+
+void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m)
+{
+    sl_pl_task_t *t = sl_pl_find_task(sh, m->task_id);
+    if (!t || m->attempt != t->attempts || !s_live_attempt(t)) {
+        return;
+    }
+    int64_t now = sl_pl_now(sh);
+    if (m->stage) {
+        t->progress_stage = sl_pl_intern(sh, m->stage);
+    }
+    if (m->pct >= -1 && m->pct <= 100 && (m->pct != 0 || m->stage || m->message)) {
+        t->progress_pct = (int16_t)m->pct;
+    }
+    if (m->message) {
+        s_set_str(&t->progress_message, m->message);
+    }
+    sl_attempt_rec_t *a = s_cur_attempt(t);
+    if (a) {
+        if (m->replica && m->replica[0] && !a->replica) {
+            s_set_str(&a->replica, m->replica);
+        }
+        if (m->stage) {
+            s_set_str(&a->last_stage, m->stage);
+        }
+        if (m->message) {
+            s_set_str(&a->last_message, m->message);
+        }
+        a->last_pct = t->progress_pct;
+    }
+    if (t->status == SL_TS_QUEUED) {
+        t->progress_sent_ms = now;
+        s_set_status(t, SL_TS_RUNNING); /* also saves the checkpoint */
+        sl_pl_ev_task_progress(t);
+        return;
+    }
+    if (now - t->progress_sent_ms >= sh->cfg.progress_throttle_ms) {
+        t->progress_sent_ms = now;
+        t->pipe->last_change_ms = now;
+        sl_pl_save_task(t);
+        sl_pl_ev_task_progress(t);
+    }
+}
+
+void sl_pl_task_cancel(sl_pl_task_t *t, const char *why)
+{
+    if (sl_tstatus_terminal(t->status)) {
+        return;
+    }
+    s_stop_task(t, SL_TS_CANCELLED, why);
+    s_progressed(t->pipe);
+}
+
+int sl_pl_task_dlq_retry(sl_pl_task_t *t)
+{
+    sl_pl_pipe_t *p = t->pipe;
+    sl_pl_shard_t *sh = p->sh;
+    if (t->status != SL_TS_DEAD || !(t->flags & SL_PL_T_IN_DLQ)) {
+        return SL_ESTATE;
+    }
+    if (p->user_cancelled || !p->plan) {
+        return SL_ESTATE;
+    }
+    char id[SL_TASK_ID_MAX];
+    sl_pl_task_id(t, id, sizeof(id));
+    double scaled = t->timeout_permille * sh->cfg.dlq_timeout_factor;
+    t->timeout_permille = (uint16_t)(scaled > 60000 ? 60000 : scaled);
+    t->attempt_base = t->attempts;
+    t->nexclude = 0;
+    t->deadline_ms = 0;
+    t->flags &= (uint8_t)~SL_PL_T_IN_DLQ;
+    s_set_str(&t->error, NULL);
+    sl_pl_op_del(sh, SL_IDS_DB_DLQ, id);
+    if (sl_pstatus_terminal(p->status)) {
+        /* Re-open the pipeline: it ends again, by the same rule, when this
+           task does. Its deadlines start afresh. */
+        int64_t now = sl_pl_now(sh);
+        p->status = SL_PS_RUNNING;
+        p->stage = t->kind == SL_TK_GENERATION ? SL_STAGE_GENERATION : SL_STAGE_ANALYSIS;
+        p->completed_ms = 0;
+        s_set_str(&p->error, NULL);
+        p->stage_started_ms = now;
+        p->stage_deadline_ms = p->plan->timeouts.stage_ms ? now + p->plan->timeouts.stage_ms : 0;
+        p->pipeline_deadline_ms =
+            p->plan->timeouts.pipeline_ms ? now + p->plan->timeouts.pipeline_ms : 0;
+        p->last_change_ms = now;
+        s_arm_pipe_timers(p);
+        sl_pl_save_pipe(p);
+        sl_pl_ev_pipe_status(p);
+        sl_pl_ev_pipe_stage(p);
+    }
+    s_set_status(t, SL_TS_PENDING);
+    s_pq_push(p, t->kind, t->index);
+    s_progressed(p);
+    return 0;
+}
+
+void sl_pl_task_dlq_drop(sl_pl_task_t *t)
+{
+    char id[SL_TASK_ID_MAX];
+    sl_pl_task_id(t, id, sizeof(id));
+    t->flags &= (uint8_t)~SL_PL_T_IN_DLQ;
+    sl_pl_op_del(t->pipe->sh, SL_IDS_DB_DLQ, id);
+    sl_pl_save_task(t);
+}
+
+/* ---- timer callbacks ----------------------------------------------------- */
+
+static void s_on_task_deadline(void *arg, uint64_t id)
+{
+    sl_pl_task_t *t = arg;
+    sl_pl_shard_t *sh = t->pipe->sh;
+    t->deadline_timer = 0;
+    if (sl_tstatus_terminal(t->status) || sl_pstatus_terminal(t->pipe->status)) {
+        return;
+    }
+    char *why = s_strdupf(
+        "task_timeout: task exceeded %lld s",
+        (long long)(s_scaled(t->pipe->plan->timeouts.task_ms, t->timeout_permille) / 1000));
+    s_abort_attempt(t, SL_OUT_CANCELLED, why ? why : "task_timeout");
+    s_park(t, why ? why : "task_timeout");
+    free(why);
+    s_progressed(t->pipe);
+    sl_pl_flush(sh, NULL, NULL);
+}
+
+static void s_on_retry(void *arg, uint64_t id)
+{
+    sl_pl_task_t *t = arg;
+    sl_pl_shard_t *sh = t->pipe->sh;
+    t->retry_timer = 0;
+    if (t->status != SL_TS_RETRY_WAIT || sl_pstatus_terminal(t->pipe->status)) {
+        return;
+    }
+    if (sh->draining) {
+        /* Stays retry_wait with its stored retry_at: recovery re-arms it
+           (already due) at the next start. Nothing to write. */
+        return;
+    }
+    s_dispatch(t); /* keeps the slot it held while waiting */
+    sl_pl_flush(sh, NULL, NULL);
+}
+
+static void s_end_by_deadline(sl_pl_pipe_t *p, const char *why)
+{
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        sl_pl_task_t *t = p->tasks[i];
+        if (t && !sl_tstatus_terminal(t->status)) {
+            s_stop_task(t, SL_TS_CANCELLED, why);
+        }
+    }
+    sl_pl_pipe_finalize(p, why);
+}
+
+static void s_on_stage_deadline(void *arg, uint64_t id)
+{
+    sl_pl_pipe_t *p = arg;
+    p->stage_timer = 0;
+    if (sl_pstatus_terminal(p->status) || !p->plan) {
+        return;
+    }
+    char *why = s_strdupf("stage_timeout: %s stage exceeded %lld s", sl_stage_name(p->stage),
+                          (long long)(p->plan->timeouts.stage_ms / 1000));
+    s_end_by_deadline(p, why ? why : "stage_timeout");
+    free(why);
+    sl_pl_flush(p->sh, NULL, NULL);
+}
+
+static void s_on_pipeline_deadline(void *arg, uint64_t id)
+{
+    sl_pl_pipe_t *p = arg;
+    p->pipeline_timer = 0;
+    if (sl_pstatus_terminal(p->status) || !p->plan) {
+        return;
+    }
+    char *why = s_strdupf("pipeline_timeout: pipeline exceeded %lld s",
+                          (long long)(p->plan->timeouts.pipeline_ms / 1000));
+    s_end_by_deadline(p, why ? why : "pipeline_timeout");
+    free(why);
+    sl_pl_flush(p->sh, NULL, NULL);
+}
+
+/* ---- pipelines ----------------------------------------------------------- */
+
+sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id)
+{
+    if (strlen(id) >= SL_PIPELINE_ID_MAX) {
+        return NULL;
+    }
+    sl_pl_pipe_t *p = calloc(1, sizeof(*p));
+    if (!p) {
+        return NULL;
+    }
+    p->sh = sh;
+    strcpy(p->id, id);
+    return p;
+}
+
+void sl_pl_pipe_free(sl_pl_pipe_t *p)
+{
+    if (!p) {
+        return;
+    }
+    s_cancel_timer(p->sh, &p->stage_timer);
+    s_cancel_timer(p->sh, &p->pipeline_timer);
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        sl_pl_task_free(p->tasks[i]);
+    }
+    free(p->tasks);
+    for (int k = 0; k < SL_TK__COUNT; k++) {
+        free(p->pq[k]);
+    }
+    free(p->name);
+    free(p->error);
+    free(p->request);
+    sl_plan_destroy(&p->plan);
+    free(p->start_req); /* our own copy: from, corr and flags only */
+    free(p);
+}
+
+int sl_pl_pipe_add(sl_pl_shard_t *sh, sl_pl_pipe_t *p)
+{
+    if (sh->npipes == sh->cap) {
+        size_t ncap = sh->cap ? sh->cap * 2 : 16;
+        sl_pl_pipe_t **n = realloc(sh->pipes, ncap * sizeof(*n));
+        if (!n) {
+            return SL_ENOMEM;
+        }
+        sh->pipes = n;
+        sh->cap = ncap;
+    }
+    if (sl_pl_table_put(&sh->byid, p->id, p) < 0) {
+        return SL_ENOMEM;
+    }
+    /* Keep id order (ids grow with time; recovery may load out of order). */
+    size_t i = sh->npipes;
+    while (i > 0 && strcmp(sh->pipes[i - 1]->id, p->id) > 0) {
+        sh->pipes[i] = sh->pipes[i - 1];
+        i--;
+    }
+    sh->pipes[i] = p;
+    sh->npipes++;
+    return 0;
+}
+
+void sl_pl_pipe_remove(sl_pl_shard_t *sh, sl_pl_pipe_t *p)
+{
+    sl_pl_table_del(&sh->byid, p->id);
+    for (size_t i = 0; i < sh->npipes; i++) {
+        if (sh->pipes[i] == p) {
+            memmove(sh->pipes + i, sh->pipes + i + 1, (sh->npipes - i - 1) * sizeof(*sh->pipes));
+            sh->npipes--;
+            break;
+        }
+    }
+}
+
+int sl_pl_pipe_create(sl_pl_pipe_t *p)
+{
+    sl_pl_shard_t *sh = p->sh;
+    const sl_plan_t *plan = p->plan;
+    int64_t now = sl_pl_now(sh);
+    p->created_ms = p->started_ms = p->stage_started_ms = p->last_change_ms = now;
+    p->status = SL_PS_RUNNING;
+    p->stage = plan->existing ? SL_STAGE_ANALYSIS : SL_STAGE_GENERATION;
+    p->stage_deadline_ms = plan->timeouts.stage_ms ? now + plan->timeouts.stage_ms : 0;
+    p->pipeline_deadline_ms = plan->timeouts.pipeline_ms ? now + plan->timeouts.pipeline_ms : 0;
+    if (!plan->existing) {
+        for (size_t m = 0; m < plan->models.n; m++) {
+            for (size_t k = 0; k < plan->templates.n; k++) {
+                if (!sl_pl_task_add(p, SL_TK_GENERATION, SL_SVC_GENERATOR, plan->models.v[m],
+                                    plan->templates.v[k], -1)) {
+                    return SL_ENOMEM;
+                }
+            }
+        }
+    } else {
+        for (size_t a = 0; a < plan->napps; a++) {
+            for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+                if (plan->services[s] && !sl_pl_task_add(p, SL_TK_ANALYSIS, s, plan->apps[a].model,
+                                                         NULL, plan->apps[a].app_number)) {
+                    return SL_ENOMEM;
+                }
+            }
+        }
+    }
+    sl_pl_save_pipe(p);
+    sl_pl_ev_pipe_status(p);
+    sl_pl_ev_pipe_stage(p);
+    s_arm_pipe_timers(p);
+    return 0;
+}
+
+void sl_pl_pipe_pump(sl_pl_pipe_t *p)
+{
+    if (!p->committed || sl_pstatus_terminal(p->status) || !p->plan || p->sh->draining) {
+        return; /* draining: pending tasks stay in the FIFO (and pending in the store) */
+    }
+    for (int k = 0; k < SL_TK__COUNT; k++) {
+        uint32_t limit = k == SL_TK_GENERATION ? p->plan->gen_limit : p->plan->ana_limit;
+        while (p->pq_len[k] > 0 && (limit == 0 || p->live[k] < limit) &&
+               !sl_pstatus_terminal(p->status)) {
+            uint32_t idx = p->pq[k][p->pq_head[k]++];
+            p->pq_len[k]--;
+            if (p->pq_len[k] == 0) {
+                p->pq_head[k] = 0;
+            }
+            sl_pl_task_t *t = idx < p->ntasks ? p->tasks[idx] : NULL;
+            if (!t || t->status != SL_TS_PENDING) {
+                continue; /* cancelled while it waited */
+            }
+            p->live[k]++;
+            s_dispatch(t);
+        }
+    }
+}
+
+static void s_enter_analysis(sl_pl_pipe_t *p)
+{
+    int64_t now = sl_pl_now(p->sh);
+    p->stage = SL_STAGE_ANALYSIS;
+    p->stage_started_ms = now;
+    p->stage_deadline_ms = p->plan->timeouts.stage_ms ? now + p->plan->timeouts.stage_ms : 0;
+    p->last_change_ms = now;
+    s_arm_pipe_timers(p);
+    sl_pl_save_pipe(p);
+    sl_pl_ev_pipe_stage(p);
+}
+
+static void s_check_finish(sl_pl_pipe_t *p)
+{
+    if (sl_pstatus_terminal(p->status) || !p->committed) {
+        return;
+    }
+    uint32_t done = p->cnt[SL_TS_SUCCEEDED] + p->cnt[SL_TS_FAILED] + p->cnt[SL_TS_CANCELLED] +
+                    p->cnt[SL_TS_DEAD];
+    if (done < p->ntasks) {
+        return;
+    }
+    sl_pl_shard_t *sh = p->sh;
+    sh->finalize_chances++;
+    if (sh->cfg.drop_finalize_every_n &&
+        sh->finalize_chances % sh->cfg.drop_finalize_every_n == 0) {
+        sl_warn("%s: fault hook: dropping the finalize step of %s", sh->name, p->id);
+        return;
+    }
+    sl_pl_pipe_finalize(p, NULL);
+}
+
+/* After any task change: advance the stage, refill slots, maybe finish. */
+static void s_progressed(sl_pl_pipe_t *p)
+{
+    if (sl_pstatus_terminal(p->status)) {
+        return;
+    }
+    if (p->stage == SL_STAGE_GENERATION && p->gen_terminal == p->gen_total && p->plan &&
+        p->plan->analysis) {
+        s_enter_analysis(p);
+    }
+    sl_pl_pipe_pump(p);
+    s_check_finish(p);
+}
+
+void sl_pl_counts(const sl_pl_pipe_t *p, sl_pipeline_counts_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->total = p->ntasks;
+    c->succeeded = p->cnt[SL_TS_SUCCEEDED];
+    c->failed = p->cnt[SL_TS_FAILED];
+    c->running = p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING];
+    c->queued = p->cnt[SL_TS_PENDING] + p->cnt[SL_TS_RETRY_WAIT];
+    c->cancelled = p->cnt[SL_TS_CANCELLED];
+    c->dead = p->cnt[SL_TS_DEAD];
+}
+
+uint32_t sl_pl_live_attempts(const sl_pl_pipe_t *p)
+{
+    return p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING] + p->cnt[SL_TS_RETRY_WAIT];
+}
+
+void sl_pl_drain_counts(const sl_pl_shard_t *sh, uint64_t *in_flight, uint64_t *held)
+{
+    *in_flight = *held = 0;
+    for (size_t i = 0; i < sh->npipes; i++) {
+        const sl_pl_pipe_t *p = sh->pipes[i];
+        *in_flight += p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING];
+        *held += p->cnt[SL_TS_PENDING] + p->cnt[SL_TS_RETRY_WAIT];
+    }
+}
+
+void sl_pl_pipe_finalize(sl_pl_pipe_t *p, const char *why)
+{
+    sl_pl_shard_t *sh = p->sh;
+    if (sl_pstatus_terminal(p->status)) {
+        return;
+    }
+    sl_pipeline_counts_t c;
+    sl_pl_counts(p, &c);
+    p->status = (uint8_t)sl_pipeline_final_status(&c, p->user_cancelled);
+    p->stage = SL_STAGE_DONE;
+    p->completed_ms = p->last_change_ms = sl_pl_now(sh);
+    char *summary = NULL;
+    if (p->status != SL_PS_COMPLETED || why) {
+        summary =
+            s_strdupf("%s%s%u/%u tasks succeeded, %u failed, %u dead, %u cancelled", why ? why : "",
+                      why ? "; " : "", c.succeeded, c.total, c.failed, c.dead, c.cancelled);
+    }
+    free(p->error);
+    p->error = summary;
+    s_cancel_timer(sh, &p->stage_timer);
+    s_cancel_timer(sh, &p->pipeline_timer);
+    sl_pl_save_pipe(p);
+    sl_pl_ev_pipe_stage(p);
+    sl_pl_ev_pipe_status(p);
+    sl_info("%s: pipeline %s %s%s%s", sh->name, p->id, sl_pstatus_name(p->status),
+            p->error ? ": " : "", p->error ? p->error : "");
+}
+
+void sl_pl_pipe_fail(sl_pl_pipe_t *p, const char *why)
+{
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        sl_pl_task_t *t = p->tasks[i];
+        if (t && !sl_tstatus_terminal(t->status)) {
+            s_stop_task(t, SL_TS_FAILED, why);
+        }
+    }
+    sl_pl_pipe_finalize(p, why);
+}
+
+void sl_pl_pipe_purge(sl_pl_pipe_t *p)
+{
+    sl_pl_shard_t *sh = p->sh;
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        sl_pl_task_t *t = p->tasks[i];
+        char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
+        if (!t) {
+            continue;
+        }
+        sl_pl_task_id(t, id, sizeof(id));
+        for (uint16_t j = 0; j < t->nhist; j++) {
+            if (sl_attempt_key(key, sizeof(key), id, t->hist[j].attempt) == 0) {
+                sl_pl_op_del(sh, SL_IDS_DB_ATTEMPTS, key);
+            }
+        }
+        sl_pl_op_del(sh, SL_IDS_DB_RESULTS, id);
+        sl_pl_op_del(sh, SL_IDS_DB_TASKS, id);
+    }
+    sl_pl_op_del(sh, SL_IDS_DB_PIPELINES, p->id);
+    sl_pl_pipe_remove(sh, p);
+    sl_pl_pipe_free(p);
+}
+
+void sl_pl_pipe_cancel(sl_pl_pipe_t *p)
+{
+    p->user_cancelled = true;
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        sl_pl_task_t *t = p->tasks[i];
+        if (t && !sl_tstatus_terminal(t->status)) {
+            s_stop_task(t, SL_TS_CANCELLED, "cancelled by user");
+        }
+    }
+    sl_pl_pipe_finalize(p, "cancelled by user");
+}
+
+void sl_pl_pipe_reconcile(sl_pl_pipe_t *p, const char *reason)
+{
+    sl_pl_shard_t *sh = p->sh;
+    if (sl_pstatus_terminal(p->status) || !p->committed) {
+        return;
+    }
+    if (!p->plan) {
+        sl_pl_pipe_fail(p, "stored start request is unreadable");
+        return;
+    }
+    int64_t now = sl_pl_now(sh);
+    char *why = s_strdupf("reconciled by watchdog: %s", reason ? reason : "stuck");
+    if ((p->pipeline_deadline_ms && now >= p->pipeline_deadline_ms) ||
+        (p->stage_deadline_ms && now >= p->stage_deadline_ms)) {
+        s_end_by_deadline(p, why ? why : "reconciled by watchdog");
+        free(why);
+        return;
+    }
+    /* Lost timers or slots are restored before judging liveness. */
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        sl_pl_task_t *t = p->tasks[i];
+        if (t && t->status == SL_TS_RETRY_WAIT && !t->retry_timer) {
+            t->retry_timer =
+                sl_actor_timer(sh->self, s_delay_to(sh, t->retry_at_ms), 0, s_on_retry, t);
+        }
+    }
+    if (p->stage == SL_STAGE_GENERATION && p->gen_terminal == p->gen_total && p->plan->analysis) {
+        s_enter_analysis(p);
+    }
+    sl_pl_pipe_pump(p);
+    uint32_t done = p->cnt[SL_TS_SUCCEEDED] + p->cnt[SL_TS_FAILED] + p->cnt[SL_TS_CANCELLED] +
+                    p->cnt[SL_TS_DEAD];
+    if (done == p->ntasks) {
+        sl_pl_pipe_finalize(p, why ? why : "reconciled by watchdog");
+    }
+    free(why);
+}
+
+void sl_pl_pipe_resume(sl_pl_pipe_t *p)
+{
+    sl_pl_shard_t *sh = p->sh;
+    if (sl_pstatus_terminal(p->status)) {
+        return;
+    }
+    p->committed = true;
+    if (!p->plan) {
+        sl_pl_pipe_fail(p, "stored start request is unreadable");
+        return;
+    }
+    if (p->status == SL_PS_PENDING) {
+        p->status = SL_PS_RUNNING;
+        sl_pl_save_pipe(p);
+        sl_pl_ev_pipe_status(p);
+    }
+    s_arm_pipe_timers(p);
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        sl_pl_task_t *t = p->tasks[i];
+        if (!t) {
+            continue;
+        }
+        switch (t->status) {
+        case SL_TS_PENDING:
+            s_pq_push(p, t->kind, t->index);
+            break;
+        case SL_TS_QUEUED:
+        case SL_TS_RUNNING:
+            /* The attempt died with the old process: send it again under the
+               same number so it does not count against the task. */
+            t->flags |= SL_PL_T_REDISPATCH;
+            if (t->attempts == 0) {
+                t->flags &= (uint8_t)~SL_PL_T_REDISPATCH;
+            }
+            s_dispatch(t);
+            break;
+        case SL_TS_RETRY_WAIT:
+            s_arm_task_deadline(t);
+            t->retry_timer =
+                sl_actor_timer(sh->self, s_delay_to(sh, t->retry_at_ms), 0, s_on_retry, t);
+            break;
+        default:
+            break;
+        }
+    }
+    s_progressed(p);
+}

@@ -1,0 +1,198 @@
+/*  sl_pipeline_int.h: internals shared by the pipeline shard's files.
+
+    sl_pipeline.c is the actor shell (spawn, message dispatch, the API ops,
+    recovery, the watchdog protocol); sl_pipeline_fsm.c is the state machine
+    of pipelines and tasks (creation, dispatch, results, retries, deadlines,
+    the DLQ, finalization); sl_pipeline_store.c keeps the string tables and
+    the store batch every change goes through (records and events).
+    Everything here runs on the shard's own thread only.
+
+    Design notes
+    - Memory: a task is one compact struct (~200 bytes) whose model, template,
+      service stage and replica strings are interned per shard; only error and
+      progress messages and the attempt history are owned per task.
+    - Time: every pipeline and task time is wall-clock ms from the runtime
+      clock (sl_clock_wall_ms), stored as such, so deadlines survive a
+      restart; timers are armed with the remaining delay.
+    - Writes: changes are appended to one batch (ops + events) and sent as a
+      single fire-and-forget STORE_WRITE at the end of each message or timer
+      callback (sl_pl_flush). Sends to `store` from one actor arrive in order,
+      so a later write never overtakes an earlier one. Only pipeline.start
+      waits for a STORE_ACK before answering the client.
+    - Concurrency limits: per pipeline and per stage kind, `live` counts tasks
+      holding a slot (queued, running, retry_wait); pending tasks wait in a
+      FIFO until a slot frees.
+    - Drain (PIPELINE_DRAIN, at shutdown): `draining` stops the two places
+      that start attempts, sl_pl_pipe_pump and the retry timer; everything
+      else (results, deadlines, the watchdog) runs as usual. Held-back tasks
+      keep their stored status (and a retry_wait task its retry_at), so the
+      next start's recovery dispatches them.
+*/
+#ifndef SL_PIPELINE_INT_H
+#define SL_PIPELINE_INT_H
+
+#include "actors/pipeline/sl_pipeline.h"
+#include "proto/sl_ids.h"
+#include "proto/sl_catalog.h"
+#include "proto/sl_mp.h"
+
+
+typedef struct sl_pl_shard_t sl_pl_shard_t;
+typedef struct sl_pl_pipe_t sl_pl_pipe_t;
+
+/* Task flags */
+#define SL_PL_T_IN_DLQ 0x01     /* has an entry in the dlq db */
+#define SL_PL_T_REDISPATCH 0x02 /* next dispatch reuses the attempt number (stored) */
+
+typedef struct {
+    sl_pl_pipe_t *pipe;
+    uint32_t index;
+    uint8_t kind;    /* sl_tkind_t */
+    uint8_t service; /* sl_service_t */
+    uint8_t status;  /* sl_tstatus_t */
+    uint8_t flags;   /* SL_PL_T_* */
+    uint16_t attempts;
+    uint16_t attempt_base;
+    uint16_t dlq_returns;
+    uint16_t timeout_permille;
+    int16_t outcome;
+    int16_t progress_pct;
+    int32_t app_number;
+    const char *model;          /* interned */
+    const char *tmpl;           /* interned */
+    const char *progress_stage; /* interned */
+    char *progress_message;     /* owned */
+    char *error;                /* owned */
+    int64_t created_ms, updated_ms, deadline_ms, retry_at_ms, progress_sent_ms;
+    uint64_t deadline_timer, retry_timer;
+    const char **exclude; /* interned replicas, owned array */
+    uint16_t nexclude;
+    uint16_t nhist;
+    sl_attempt_rec_t *hist; /* task_id left NULL in memory */
+} sl_pl_task_t;
+
+struct sl_pl_pipe_t {
+    sl_pl_shard_t *sh;
+    char id[SL_PIPELINE_ID_MAX];
+    char *name;
+    sl_plan_t *plan;  /* NULL when the stored request could not be parsed */
+    uint8_t *request; /* the start request, msgpack (owned) */
+    size_t request_len;
+    uint8_t status; /* sl_pstatus_t */
+    uint8_t stage;  /* sl_stage_t */
+    bool user_cancelled;
+    bool committed; /* the start write was acknowledged */
+    int64_t created_ms, started_ms, completed_ms, stage_started_ms;
+    int64_t stage_deadline_ms, pipeline_deadline_ms, last_change_ms;
+    char *error;
+    sl_pl_task_t **tasks;
+    uint32_t ntasks, cap;
+    uint32_t cnt[SL_TS__COUNT]; /* tasks per status */
+    uint32_t gen_total, gen_terminal;
+    uint32_t live[SL_TK__COUNT]; /* tasks holding a concurrency slot */
+    uint32_t *pq[SL_TK__COUNT];  /* pending FIFO of task indices */
+    uint32_t pq_head[SL_TK__COUNT], pq_len[SL_TK__COUNT], pq_cap[SL_TK__COUNT];
+    uint64_t stage_timer, pipeline_timer;
+    sl_msg_t *start_req; /* pipeline.start waiting for its STORE_ACK */
+};
+
+/* An open-addressing table from strings to pointers (linear probing,
+   backward-shift deletion). */
+typedef struct {
+    const char **keys;
+    void **vals;
+    size_t cap, count;
+} sl_pl_table_t;
+
+struct sl_pl_shard_t {
+    sl_actor_t *self;
+    sl_pipeline_config_t cfg;
+    int index;
+    char name[SL_NAME_MAX];
+    sl_pl_pipe_t **pipes; /* creation (= id) order */
+    size_t npipes, cap;
+    sl_pl_table_t byid;   /* id -> pipe */
+    sl_pl_table_t intern; /* string -> the same string (owned) */
+    uint64_t rng;
+    sl_mp_writer_t ops, events;
+    uint32_t nops, nevents;
+    uint64_t finalize_chances; /* for drop_finalize_every_n */
+    uint64_t dropped_results;  /* stale/unknown attempt results */
+    uint64_t store_errors;
+    uint64_t retention_timer;
+    bool draining; /* PIPELINE_DRAIN seen: no new attempts until the shard stops */
+};
+
+/* ---- sl_pipeline_fsm.c ------------------------------------------------------------ */
+
+int64_t sl_pl_now(sl_pl_shard_t *sh); /* wall ms */
+const char *sl_pl_intern(sl_pl_shard_t *sh, const char *s);
+
+int sl_pl_table_put(sl_pl_table_t *t, const char *key, void *val);
+void *sl_pl_table_get(const sl_pl_table_t *t, const char *key);
+void sl_pl_table_del(sl_pl_table_t *t, const char *key);
+void sl_pl_table_fini(sl_pl_table_t *t, bool free_keys);
+
+void sl_pl_task_id(const sl_pl_task_t *t, char *buf, size_t cap);
+sl_pl_task_t *sl_pl_find_task(sl_pl_shard_t *sh, const char *task_id);
+
+/* Store batch */
+void sl_pl_op_put(sl_pl_shard_t *sh, int db, const char *key, const void *val, size_t len);
+void sl_pl_op_del(sl_pl_shard_t *sh, int db, const char *key);
+void sl_pl_save_pipe(sl_pl_pipe_t *p);
+void sl_pl_save_task(sl_pl_task_t *t);
+void sl_pl_save_attempt(sl_pl_task_t *t); /* the newest history entry */
+/* Sends the batch; with fn the write is a request whose ack calls fn. */
+int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg);
+
+/* Events (docs/internals.md has the fields), appended to the batch */
+void sl_pl_ev_pipe_status(sl_pl_pipe_t *p);
+void sl_pl_ev_pipe_stage(sl_pl_pipe_t *p);
+void sl_pl_ev_task_status(sl_pl_task_t *t);
+void sl_pl_ev_task_progress(sl_pl_task_t *t);
+void sl_pl_ev_alert(sl_pl_shard_t *sh, const char *kind, const char *message, const char *subject);
+
+/* Pipelines */
+sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id);
+void sl_pl_pipe_free(sl_pl_pipe_t *p);
+int sl_pl_pipe_add(sl_pl_shard_t *sh, sl_pl_pipe_t *p);
+void sl_pl_pipe_remove(sl_pl_shard_t *sh, sl_pl_pipe_t *p);
+/* Creates the initial tasks of a planned pipeline (status running, not yet
+   dispatched), writes everything, arms its deadlines. */
+int sl_pl_pipe_create(sl_pl_pipe_t *p);
+/* Starts dispatching (after the start commit, or on recovery). */
+void sl_pl_pipe_pump(sl_pl_pipe_t *p);
+void sl_pl_pipe_cancel(sl_pl_pipe_t *p);
+/* Ends the pipeline now with the final-status rule; why: NULL or a reason
+   (an error message naming a deadline, a reconcile reason). */
+void sl_pl_pipe_finalize(sl_pl_pipe_t *p, const char *why);
+void sl_pl_pipe_fail(sl_pl_pipe_t *p, const char *why);
+/* Deletes a finished pipeline from the store (records, attempts, results)
+   and from memory; p is freed. */
+void sl_pl_pipe_purge(sl_pl_pipe_t *p);
+/* Watchdog reconcile: re-pump, re-arm, end a past deadline, finalize when
+   nothing is live. */
+void sl_pl_pipe_reconcile(sl_pl_pipe_t *p, const char *reason);
+/* Re-arms timers and re-dispatches after loading from the store. */
+void sl_pl_pipe_resume(sl_pl_pipe_t *p);
+void sl_pl_counts(const sl_pl_pipe_t *p, sl_pipeline_counts_t *c);
+uint32_t sl_pl_live_attempts(const sl_pl_pipe_t *p);
+/* Attempts sent with no result yet (queued + running tasks) and tasks held
+   back by a drain (pending + retry_wait), over the whole shard. */
+void sl_pl_drain_counts(const sl_pl_shard_t *sh, uint64_t *in_flight, uint64_t *held);
+
+/* Tasks */
+sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char *model,
+                             const char *tmpl, int64_t app_number);
+void sl_pl_task_free(sl_pl_task_t *t);
+void sl_pl_task_cancel(sl_pl_task_t *t, const char *why);
+int sl_pl_task_dlq_retry(sl_pl_task_t *t);
+void sl_pl_task_dlq_drop(sl_pl_task_t *t);
+void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m);
+void sl_pl_on_result(sl_pl_shard_t *sh, const sl_attempt_result_t *m);
+
+/* Records <-> memory (for recovery and task.get) */
+void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap);
+sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec);
+
+#endif

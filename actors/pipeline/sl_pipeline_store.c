@@ -1,0 +1,440 @@
+/*  sl_pipeline_store.c: how a pipeline shard writes: its string tables,
+    the store batch (ops + events sent as one STORE_WRITE per step), the
+    conversion of tasks and pipelines to stored records, and the events.
+
+    Runs on the shard's thread only; see sl_pipeline_int.h for the design
+    notes. The state machine (sl_pipeline_fsm.c) decides, this file records.
+*/
+#include "actors/pipeline/sl_pipeline_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/sl_log.h"
+
+/* ---- string tables ------------------------------------------------------- */
+
+static uint64_t s_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int s_table_grow(sl_pl_table_t *t)
+{
+    size_t ncap = t->cap ? t->cap * 2 : 64;
+    const char **keys = calloc(ncap, sizeof(*keys));
+    void **vals = calloc(ncap, sizeof(*vals));
+    if (!keys || !vals) {
+        free(keys);
+        free(vals);
+        return SL_ENOMEM;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        if (t->keys[i]) {
+            size_t j = s_hash(t->keys[i]) & (ncap - 1);
+            while (keys[j]) {
+                j = (j + 1) & (ncap - 1);
+            }
+            keys[j] = t->keys[i];
+            vals[j] = t->vals[i];
+        }
+    }
+    free(t->keys);
+    free(t->vals);
+    t->keys = keys;
+    t->vals = vals;
+    t->cap = ncap;
+    return 0;
+}
+
+int sl_pl_table_put(sl_pl_table_t *t, const char *key, void *val)
+{
+    if ((t->count + 1) * 2 > t->cap && s_table_grow(t) < 0) {
+        return SL_ENOMEM;
+    }
+    size_t i = s_hash(key) & (t->cap - 1);
+    while (t->keys[i] && strcmp(t->keys[i], key) != 0) {
+        i = (i + 1) & (t->cap - 1);
+    }
+    if (!t->keys[i]) {
+        t->count++;
+    }
+    t->keys[i] = key;
+    t->vals[i] = val;
+    return 0;
+}
+
+void *sl_pl_table_get(const sl_pl_table_t *t, const char *key)
+{
+    if (!t->cap) {
+        return NULL;
+    }
+    size_t i = s_hash(key) & (t->cap - 1);
+    while (t->keys[i]) {
+        if (strcmp(t->keys[i], key) == 0) {
+            return t->vals[i];
+        }
+        i = (i + 1) & (t->cap - 1);
+    }
+    return NULL;
+}
+
+void sl_pl_table_del(sl_pl_table_t *t, const char *key)
+{
+    if (!t->cap) {
+        return;
+    }
+    size_t mask = t->cap - 1, i = s_hash(key) & mask;
+    while (t->keys[i] && strcmp(t->keys[i], key) != 0) {
+        i = (i + 1) & mask;
+    }
+    if (!t->keys[i]) {
+        return;
+    }
+    t->keys[i] = NULL;
+    t->count--;
+    /* Backward shift: move later members of the probe run into the hole so
+       lookups never stop early (no tombstones). */
+    for (size_t j = (i + 1) & mask; t->keys[j]; j = (j + 1) & mask) {
+        size_t home = s_hash(t->keys[j]) & mask;
+        bool between = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
+        if (!between) {
+            t->keys[i] = t->keys[j];
+            t->vals[i] = t->vals[j];
+            t->keys[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+void sl_pl_table_fini(sl_pl_table_t *t, bool free_keys)
+{
+    if (free_keys) {
+        for (size_t i = 0; i < t->cap; i++) {
+            free((char *)t->keys[i]);
+        }
+    }
+    free(t->keys);
+    free(t->vals);
+    memset(t, 0, sizeof(*t));
+}
+
+const char *sl_pl_intern(sl_pl_shard_t *sh, const char *s)
+{
+    if (!s) {
+        return NULL;
+    }
+    const char *got = sl_pl_table_get(&sh->intern, s);
+    if (got) {
+        return got;
+    }
+    char *copy = strdup(s);
+    if (!copy || sl_pl_table_put(&sh->intern, copy, copy) < 0) {
+        free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+void sl_pl_task_id(const sl_pl_task_t *t, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s-t%04u", t->pipe->id, t->index);
+}
+
+sl_pl_task_t *sl_pl_find_task(sl_pl_shard_t *sh, const char *task_id)
+{
+    const char *dash = strstr(task_id, "-t");
+    if (!dash || (size_t)(dash - task_id) >= SL_PIPELINE_ID_MAX) {
+        return NULL;
+    }
+    char pid[SL_PIPELINE_ID_MAX];
+    memcpy(pid, task_id, (size_t)(dash - task_id));
+    pid[dash - task_id] = '\0';
+    sl_pl_pipe_t *p = sl_pl_table_get(&sh->byid, pid);
+    if (!p) {
+        return NULL;
+    }
+    const char *num = dash + 2;
+    if (*num < '0' || *num > '9') {
+        return NULL;
+    }
+    char *end;
+    unsigned long idx = strtoul(num, &end, 10);
+    if (*end != '\0' || idx >= p->ntasks) {
+        return NULL;
+    }
+    return p->tasks[idx];
+}
+
+/* ---- the store batch ----------------------------------------------------- */
+
+void sl_pl_op_put(sl_pl_shard_t *sh, int db, const char *key, const void *val, size_t len)
+{
+    sl_mp_write_array(&sh->ops, 3);
+    sl_mp_write_uint(&sh->ops, (uint64_t)db);
+    sl_mp_write_bin(&sh->ops, key, strlen(key));
+    sl_mp_write_bin(&sh->ops, val, len);
+    sh->nops++;
+}
+
+void sl_pl_op_del(sl_pl_shard_t *sh, int db, const char *key)
+{
+    sl_mp_write_array(&sh->ops, 3);
+    sl_mp_write_uint(&sh->ops, (uint64_t)db);
+    sl_mp_write_bin(&sh->ops, key, strlen(key));
+    sl_mp_write_nil(&sh->ops);
+    sh->nops++;
+}
+
+static sl_mp_writer_t *s_event(sl_pl_shard_t *sh, const char *topic, uint32_t nfields)
+{
+    sl_mp_write_array(&sh->events, 2);
+    sl_mp_write_str(&sh->events, topic);
+    sl_mp_write_map(&sh->events, nfields);
+    sh->nevents++;
+    return &sh->events;
+}
+
+static int s_wrap(sl_mp_writer_t *out, uint32_t n, const sl_mp_writer_t *items)
+{
+    sl_mp_writer_init(out);
+    sl_mp_write_array(out, n);
+    sl_mp_write_raw(out, sl_mp_writer_data(items), sl_mp_writer_len(items));
+    return sl_mp_writer_error(out);
+}
+
+int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg)
+{
+    if (sh->nops == 0 && sh->nevents == 0 && !fn) {
+        return 0;
+    }
+    sl_mp_writer_t ops, evs;
+    int rc = sl_mp_writer_error(&sh->ops);
+    if (rc == 0) {
+        rc = sl_mp_writer_error(&sh->events);
+    }
+    s_wrap(&ops, sh->nops, &sh->ops);
+    s_wrap(&evs, sh->nevents, &sh->events);
+    if (rc == 0) {
+        rc = sl_mp_writer_error(&ops) ? sl_mp_writer_error(&ops) : sl_mp_writer_error(&evs);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (rc == 0) {
+        sl_store_write_t m = {.ops = {sh->nops ? (uint8_t *)sl_mp_writer_data(&ops) : NULL,
+                                      sh->nops ? sl_mp_writer_len(&ops) : 0},
+                              .events = {sh->nevents ? (uint8_t *)sl_mp_writer_data(&evs) : NULL,
+                                         sh->nevents ? sl_mp_writer_len(&evs) : 0}};
+        rc = sl_store_write_encode(&m, &buf, &len);
+    }
+    if (rc == 0) {
+        if (fn) {
+            rc = sl_actor_request(sh->self, "store", SL_MSG_STORE_WRITE, buf, len,
+                                  sh->cfg.store_timeout_ms, fn, arg);
+        } else {
+            rc = sl_actor_send(sh->self, "store", SL_MSG_STORE_WRITE, buf, len);
+        }
+    }
+    if (rc < 0) {
+        sh->store_errors++;
+        sl_error("%s: store write of %u ops, %u events failed: %s", sh->name, sh->nops, sh->nevents,
+                 sl_err_name(rc));
+    }
+    free(buf);
+    sl_mp_writer_fini(&ops);
+    sl_mp_writer_fini(&evs);
+    /* Keep the buffers for the next step, unless a big one (recovery, a
+       large start) would stay allocated for nothing. */
+    if (sl_mp_writer_len(&sh->ops) + sl_mp_writer_len(&sh->events) > (256u << 10)) {
+        sl_mp_writer_fini(&sh->ops);
+        sl_mp_writer_fini(&sh->events);
+    }
+    sl_mp_writer_reset(&sh->ops);
+    sl_mp_writer_reset(&sh->events);
+    sh->nops = 0;
+    sh->nevents = 0;
+    return rc;
+}
+
+/* ---- records ------------------------------------------------------------- */
+
+void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap)
+{
+    sl_pl_task_id(t, id, idcap);
+    memset(rec, 0, sizeof(*rec));
+    rec->id = id;
+    rec->pipeline_id = (char *)t->pipe->id;
+    rec->index = t->index;
+    rec->kind = t->kind;
+    rec->service = t->service;
+    rec->status = t->status;
+    rec->model = (char *)t->model;
+    rec->template_slug = (char *)t->tmpl;
+    rec->app_number = t->app_number;
+    rec->attempts = t->attempts;
+    rec->attempt_base = t->attempt_base;
+    rec->dlq_returns = t->dlq_returns;
+    rec->in_dlq = (t->flags & SL_PL_T_IN_DLQ) != 0;
+    rec->redispatch = (t->flags & SL_PL_T_REDISPATCH) != 0;
+    rec->timeout_permille = t->timeout_permille;
+    rec->outcome = t->outcome;
+    rec->created_ms = t->created_ms;
+    rec->updated_ms = t->updated_ms;
+    rec->deadline_ms = t->deadline_ms;
+    rec->retry_at_ms = t->retry_at_ms;
+    rec->error = t->error;
+    rec->progress_stage = (char *)t->progress_stage;
+    rec->progress_pct = t->progress_pct;
+    rec->progress_message = t->progress_message;
+    rec->exclude.v = (char **)t->exclude;
+    rec->exclude.n = t->nexclude;
+    rec->history = t->hist;
+    rec->nhistory = t->nhist;
+}
+
+void sl_pl_save_task(sl_pl_task_t *t)
+{
+    sl_task_rec_t rec;
+    char id[SL_TASK_ID_MAX];
+    sl_pl_task_to_rec(t, &rec, id, sizeof(id));
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int erc = sl_task_rec_encode(&rec, &buf, &len);
+    if (erc < 0) {
+        t->pipe->sh->store_errors++;
+        sl_error("%s: cannot encode a task record: %s", t->pipe->sh->name, sl_err_name(erc));
+    } else {
+        sl_pl_op_put(t->pipe->sh, SL_IDS_DB_TASKS, id, buf, len);
+    }
+    free(buf);
+}
+
+void sl_pl_save_attempt(sl_pl_task_t *t)
+{
+    if (!t->nhist) {
+        return;
+    }
+    char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
+    sl_pl_task_id(t, id, sizeof(id));
+    sl_attempt_rec_t a = t->hist[t->nhist - 1];
+    a.task_id = id;
+    if (sl_attempt_key(key, sizeof(key), id, a.attempt) < 0) {
+        return;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int erc = sl_attempt_rec_encode(&a, &buf, &len);
+    if (erc < 0) {
+        t->pipe->sh->store_errors++;
+        sl_error("%s: cannot encode a attempt record: %s", t->pipe->sh->name, sl_err_name(erc));
+    } else {
+        sl_pl_op_put(t->pipe->sh, SL_IDS_DB_ATTEMPTS, key, buf, len);
+    }
+    free(buf);
+}
+
+void sl_pl_save_pipe(sl_pl_pipe_t *p)
+{
+    sl_pipeline_rec_t rec = {0};
+    rec.id = p->id;
+    rec.name = p->name;
+    rec.status = p->status;
+    rec.stage = p->stage;
+    rec.user_cancelled = p->user_cancelled;
+    rec.created_ms = p->created_ms;
+    rec.started_ms = p->started_ms;
+    rec.completed_ms = p->completed_ms;
+    rec.stage_started_ms = p->stage_started_ms;
+    rec.stage_deadline_ms = p->stage_deadline_ms;
+    rec.pipeline_deadline_ms = p->pipeline_deadline_ms;
+    rec.error = p->error;
+    rec.ntasks = p->ntasks;
+    if (p->plan) {
+        rec.task_timeout_ms = p->plan->timeouts.task_ms;
+        rec.stage_timeout_ms = p->plan->timeouts.stage_ms;
+        rec.pipeline_timeout_ms = p->plan->timeouts.pipeline_ms;
+        rec.attempt_timeout_ms = p->plan->timeouts.attempt_ms;
+        rec.progress_timeout_ms = p->plan->timeouts.progress_ms;
+        rec.queue_timeout_ms = p->plan->timeouts.queue_ms;
+        rec.max_attempts = p->plan->retry.max_attempts;
+        rec.backoff_initial_ms = p->plan->retry.initial_ms;
+        rec.backoff_max_ms = p->plan->retry.max_ms;
+        rec.backoff_coefficient = p->plan->retry.coefficient;
+    }
+    rec.request = p->request;
+    rec.request_len = p->request_len;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int erc = sl_pipeline_rec_encode(&rec, &buf, &len);
+    if (erc < 0) {
+        p->sh->store_errors++;
+        sl_error("%s: cannot encode a pipeline record: %s", p->sh->name, sl_err_name(erc));
+    } else {
+        sl_pl_op_put(p->sh, SL_IDS_DB_PIPELINES, p->id, buf, len);
+    }
+    free(buf);
+}
+
+/* ---- events -------------------------------------------------------------- */
+
+void sl_pl_ev_pipe_status(sl_pl_pipe_t *p)
+{
+    sl_mp_writer_t *w = s_event(p->sh, "pipeline.status", p->error ? 4 : 3);
+    sl_mp_kv_str(w, "pipeline_id", p->id);
+    sl_mp_kv_str(w, "status", sl_pstatus_name(p->status));
+    sl_mp_kv_str(w, "stage", sl_stage_name(p->stage));
+    if (p->error) {
+        sl_mp_kv_str(w, "error", p->error);
+    }
+}
+
+void sl_pl_ev_pipe_stage(sl_pl_pipe_t *p)
+{
+    sl_mp_writer_t *w = s_event(p->sh, "pipeline.stage", 2);
+    sl_mp_kv_str(w, "pipeline_id", p->id);
+    sl_mp_kv_str(w, "stage", sl_stage_name(p->stage));
+}
+
+void sl_pl_ev_task_status(sl_pl_task_t *t)
+{
+    char id[SL_TASK_ID_MAX];
+    sl_pl_task_id(t, id, sizeof(id));
+    sl_mp_writer_t *w = s_event(t->pipe->sh, "task.status", t->error ? 6 : 5);
+    sl_mp_kv_str(w, "pipeline_id", t->pipe->id);
+    sl_mp_kv_str(w, "task_id", id);
+    sl_mp_kv_str(w, "status", sl_tstatus_name(t->status));
+    sl_mp_kv_uint(w, "attempt", t->attempts);
+    sl_mp_kv_str(w, "service", sl_service_name(t->service));
+    if (t->error) {
+        sl_mp_kv_str(w, "error", t->error);
+    }
+}
+
+void sl_pl_ev_task_progress(sl_pl_task_t *t)
+{
+    char id[SL_TASK_ID_MAX];
+    sl_pl_task_id(t, id, sizeof(id));
+    sl_mp_writer_t *w = s_event(t->pipe->sh, "task.progress", 6);
+    sl_mp_kv_str(w, "pipeline_id", t->pipe->id);
+    sl_mp_kv_str(w, "task_id", id);
+    sl_mp_kv_uint(w, "attempt", t->attempts);
+    sl_mp_kv_str(w, "stage", t->progress_stage);
+    sl_mp_kv_int(w, "pct", t->progress_pct);
+    sl_mp_kv_str(w, "message", t->progress_message);
+}
+
+void sl_pl_ev_alert(sl_pl_shard_t *sh, const char *kind, const char *message, const char *subject)
+{
+    sl_mp_writer_t *w = s_event(sh, "alert", subject ? 3 : 2);
+    sl_mp_kv_str(w, "kind", kind);
+    sl_mp_kv_str(w, "message", message);
+    if (subject) {
+        sl_mp_kv_str(w, "subject", subject);
+    }
+}

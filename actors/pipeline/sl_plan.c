@@ -1,0 +1,764 @@
+/*  sl_plan.c: start request -> plan; the service/tool table; backoff.
+
+    The parser walks the request with the distrustful sl_mp reader and checks
+    every field before it builds anything the caller sees: the first problem
+    becomes an SL_EINVAL with a message that names the field by its path, and
+    the half-built plan is freed. Pure code, runs on the caller's thread.
+*/
+#include "actors/pipeline/sl_plan.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/sl_err.h"
+
+/* ---- services and tools -------------------------------------------------- */
+
+static const char *const s_static_tools[] = {"bandit",    "pylint",         "semgrep", "mypy",
+                                             "safety",    "pip-audit",      "vulture", "ruff",
+                                             "radon",     "detect-secrets", "eslint",  "npm-audit",
+                                             "stylelint", "html-validator", NULL};
+static const char *const s_dynamic_tools[] = {"zap", "curl", "nmap", "nikto", NULL};
+static const char *const s_perf_tools[] = {"locust", "ab", "aiohttp", "artillery", NULL};
+static const char *const s_ai_tools[] = {"requirements-scanner", "code-quality-analyzer", NULL};
+static const char *const s_no_tools[] = {NULL};
+
+static const struct {
+    const char *name;
+    const char *op;
+    const char *const *tools;
+    bool targets;
+} s_services[SL_SVC__COUNT] = {
+    {"static-analyzer", "static_analyze", s_static_tools, false},
+    {"dynamic-analyzer", "dynamic_analyze", s_dynamic_tools, true},
+    {"performance-tester", "performance_test", s_perf_tools, true},
+    {"ai-analyzer", "ai_analyze", s_ai_tools, true},
+    {"generator", "generate", s_no_tools, false},
+};
+
+const char *sl_service_name(int svc)
+{
+    if (svc < 0 || svc >= SL_SVC__COUNT) {
+        return "unknown";
+    }
+    return s_services[svc].name;
+}
+
+const char *sl_service_op(int svc)
+{
+    if (svc < 0 || svc >= SL_SVC__COUNT) {
+        return "unknown";
+    }
+    return s_services[svc].op;
+}
+
+int sl_service_parse(const char *s, size_t len)
+{
+    for (int i = 0; i < SL_SVC__COUNT; i++) {
+        if (sl_mp_str_eq(s, len, s_services[i].name)) {
+            return i;
+        }
+    }
+    return SL_ENOTFOUND;
+}
+
+int sl_service_of_tool(const char *tool, size_t len)
+{
+    for (int i = 0; i < SL_SVC_ANALYZERS; i++) {
+        for (const char *const *t = s_services[i].tools; *t; t++) {
+            if (sl_mp_str_eq(tool, len, *t)) {
+                return i;
+            }
+        }
+    }
+    return SL_ENOTFOUND;
+}
+
+const char *const *sl_service_tools(int svc)
+{
+    if (svc < 0 || svc >= SL_SVC__COUNT) {
+        return s_no_tools;
+    }
+    return s_services[svc].tools;
+}
+
+bool sl_service_needs_targets(int svc)
+{
+    return svc >= 0 && svc < SL_SVC__COUNT && s_services[svc].targets;
+}
+
+/* ---- retry --------------------------------------------------------------- */
+
+int64_t sl_retry_cap_ms(const sl_retry_policy_t *self, uint32_t retry)
+{
+    double cap = (double)self->initial_ms;
+    /* Stop multiplying once past max: coefficient^n overflows quickly. */
+    for (uint32_t i = 1; i < retry && cap < (double)self->max_ms; i++) {
+        cap *= self->coefficient;
+    }
+    if (cap > (double)self->max_ms) {
+        cap = (double)self->max_ms;
+    }
+    if (cap < 0) {
+        cap = 0;
+    }
+    return (int64_t)cap;
+}
+
+static uint64_t s_xorshift(uint64_t *s)
+{
+    uint64_t x = *s ? *s : 0x9E3779B97F4A7C15ull;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+int64_t sl_retry_backoff_ms(const sl_retry_policy_t *self, uint32_t retry, uint64_t *rng)
+{
+    int64_t cap = sl_retry_cap_ms(self, retry);
+    if (cap <= 0) {
+        return 0;
+    }
+    return (int64_t)(s_xorshift(rng) % ((uint64_t)cap + 1));
+}
+
+/* ---- defaults ------------------------------------------------------------ */
+
+void sl_plan_defaults_init(sl_plan_defaults_t *self)
+{
+    memset(self, 0, sizeof(*self));
+    self->timeouts.task_ms = 3600 * 1000;
+    self->timeouts.stage_ms = 1800 * 1000;
+    self->timeouts.pipeline_ms = 7200 * 1000;
+    self->retry.max_attempts = 3;
+    self->retry.initial_ms = 2000;
+    self->retry.coefficient = 2.0;
+    self->retry.max_ms = 60000;
+    self->max_concurrent_tasks = 32;
+    self->max_tasks = 100000;
+}
+
+/* ---- parsing ------------------------------------------------------------- */
+
+#define MAX_NAME 256
+#define MAX_SLUG 256
+#define MAX_URL 2048
+#define MAX_LIST 10000
+#define MAX_TARGETS 64
+#define MAX_SECONDS (30.0 * 24 * 3600) /* a month: anything longer is a typo */
+
+typedef struct {
+    char *err;
+    size_t errlen;
+} s_ctx_t;
+
+static int s_fail(s_ctx_t *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int s_fail(s_ctx_t *ctx, const char *fmt, ...)
+{
+    if (ctx->err && ctx->errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->err, ctx->errlen, fmt, ap);
+        va_end(ap);
+    }
+    return SL_EINVAL;
+}
+
+/* 0 and *val when key is present and not nil, 1 when absent. */
+static int s_find(const sl_mp_reader_t *map, const char *key, sl_mp_reader_t *val)
+{
+    int rc = sl_mp_reader_find(map, key, val);
+    if (rc == SL_ENOTFOUND) {
+        return 1;
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (sl_mp_peek(val) == SL_MP_NIL) {
+        return 1;
+    }
+    return 0;
+}
+
+static int s_want_map(s_ctx_t *ctx, const sl_mp_reader_t *r, const char *path)
+{
+    if (sl_mp_peek(r) != SL_MP_MAP) {
+        return s_fail(ctx, "%s: must be a map", path);
+    }
+    return 0;
+}
+
+static int s_get_bool(s_ctx_t *ctx, const sl_mp_reader_t *map, const char *key, const char *path,
+                      bool *out)
+{
+    sl_mp_reader_t v;
+    int rc = s_find(map, key, &v);
+    if (rc != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    if (sl_mp_read_bool(&v, out) < 0) {
+        return s_fail(ctx, "%s.%s: must be true or false", path, key);
+    }
+    return 0;
+}
+
+static int s_get_int(s_ctx_t *ctx, const sl_mp_reader_t *map, const char *key, const char *path,
+                     int64_t lo, int64_t hi, int64_t *out, bool *present)
+{
+    sl_mp_reader_t v;
+    int rc = s_find(map, key, &v);
+    if (present) {
+        *present = rc == 0;
+    }
+    if (rc != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    int64_t x;
+    if (sl_mp_peek(&v) != SL_MP_INT || sl_mp_read_int(&v, &x) < 0 || x < lo || x > hi) {
+        return s_fail(ctx, "%s.%s: must be an integer from %lld to %lld", path, key, (long long)lo,
+                      (long long)hi);
+    }
+    *out = x;
+    return 0;
+}
+
+/* A duration in seconds (integer or float) -> ms. */
+static int s_get_seconds(s_ctx_t *ctx, const sl_mp_reader_t *map, const char *key, const char *path,
+                         bool allow_zero, int64_t *out_ms)
+{
+    sl_mp_reader_t v;
+    int rc = s_find(map, key, &v);
+    if (rc != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    double d;
+    int t = sl_mp_peek(&v);
+    if ((t != SL_MP_INT && t != SL_MP_DOUBLE) || sl_mp_read_double(&v, &d) < 0 || isnan(d) ||
+        d < 0 || (d == 0 && !allow_zero) || d > MAX_SECONDS) {
+        return s_fail(ctx, "%s.%s: must be a number of seconds, %s%.0f", path, key,
+                      allow_zero ? "0 to " : "above 0 and up to ", MAX_SECONDS);
+    }
+    *out_ms = (int64_t)llround(d * 1000.0);
+    return 0;
+}
+
+/* Every key of the map must be one of allowed (NULL-terminated). */
+static int s_only_keys(s_ctx_t *ctx, const sl_mp_reader_t *map, const char *path,
+                       const char *const *allowed)
+{
+    sl_mp_reader_t r = *map;
+    uint32_t n;
+    int rc = sl_mp_read_map(&r, &n);
+    if (rc < 0) {
+        return rc;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        size_t klen;
+        if (sl_mp_read_str(&r, &k, &klen) < 0) {
+            return s_fail(ctx, "%s: keys must be strings", path);
+        }
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++) {
+            ok = ok || sl_mp_str_eq(k, klen, *a);
+        }
+        if (!ok) {
+            return s_fail(ctx, "%s: unknown key '%.*s'", path, (int)(klen > 64 ? 64 : klen), k);
+        }
+        rc = sl_mp_skip(&r);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* A list of non-empty strings (each at most max bytes). */
+static int s_str_list(s_ctx_t *ctx, sl_mp_reader_t *v, const char *path, size_t max,
+                      bool allow_empty, sl_strs_t *out)
+{
+    uint32_t n;
+    if (sl_mp_peek(v) != SL_MP_ARRAY || sl_mp_read_array(v, &n) < 0) {
+        return s_fail(ctx, "%s: must be a list of strings", path);
+    }
+    if (n == 0 && !allow_empty) {
+        return s_fail(ctx, "%s: must not be empty", path);
+    }
+    if (n > MAX_LIST) {
+        return s_fail(ctx, "%s: more than %d entries", path, MAX_LIST);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        char *s = NULL;
+        int rc = sl_mp_peek(v) == SL_MP_STR ? sl_mp_read_strdup(v, max, &s) : SL_EPROTO;
+        if (rc == SL_ENOMEM) {
+            return rc;
+        }
+        if (rc < 0 || s[0] == '\0') {
+            free(s);
+            return s_fail(ctx, "%s[%u]: must be a non-empty string of at most %zu bytes", path, i,
+                          max);
+        }
+        rc = sl_strs_push(out, s);
+        free(s);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int s_options(s_ctx_t *ctx, const sl_mp_reader_t *sect, const char *path, uint32_t dflt,
+                     uint32_t *limit, sl_strs_t *target_urls)
+{
+    sl_mp_reader_t o;
+    char p[128];
+    snprintf(p, sizeof(p), "%s.options", path);
+    *limit = dflt;
+    int rc = s_find(sect, "options", &o);
+    if (rc != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    if ((rc = s_want_map(ctx, &o, p)) < 0) {
+        return rc;
+    }
+    bool parallel = true;
+    if ((rc = s_get_bool(ctx, &o, "parallel", p, &parallel)) < 0) {
+        return rc;
+    }
+    int64_t mct = 0;
+    bool has_mct = false;
+    if ((rc = s_get_int(ctx, &o, "max_concurrent_tasks", p, 1, 100000, &mct, &has_mct)) < 0) {
+        return rc;
+    }
+    if (has_mct) {
+        *limit = (uint32_t)mct;
+    }
+    /* parallel false is the seed's way to say one at a time. */
+    if (!parallel) {
+        *limit = 1;
+    }
+    if (target_urls) {
+        sl_mp_reader_t t;
+        rc = s_find(&o, "target_urls", &t);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 0) {
+            char tp[160];
+            snprintf(tp, sizeof(tp), "%s.target_urls", p);
+            if ((rc = s_str_list(ctx, &t, tp, MAX_URL, true, target_urls)) < 0) {
+                return rc;
+            }
+            /* Every analysis attempt carries them all, expanded. */
+            if (target_urls->n > MAX_TARGETS) {
+                return s_fail(ctx, "%s: more than %d entries", tp, MAX_TARGETS);
+            }
+        }
+    }
+    return 0;
+}
+
+static int s_generation(s_ctx_t *ctx, const sl_mp_reader_t *g, const char *path,
+                        const sl_plan_defaults_t *d, sl_plan_t *plan)
+{
+    int rc;
+    char p[128];
+    if ((rc = s_want_map(ctx, g, path)) < 0) {
+        return rc;
+    }
+    sl_mp_reader_t v;
+    rc = s_find(g, "mode", &v);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == 0) {
+        const char *s;
+        size_t len;
+        if (sl_mp_read_str(&v, &s, &len) < 0 ||
+            !(sl_mp_str_eq(s, len, "generate") || sl_mp_str_eq(s, len, "existing"))) {
+            return s_fail(ctx, "%s.mode: must be \"generate\" or \"existing\"", path);
+        }
+        plan->existing = sl_mp_str_eq(s, len, "existing");
+    }
+    if (!plan->existing) {
+        const char *lists[] = {"models", "templates"};
+        sl_strs_t *outs[] = {&plan->models, &plan->templates};
+        for (int i = 0; i < 2; i++) {
+            snprintf(p, sizeof(p), "%s.%s", path, lists[i]);
+            rc = s_find(g, lists[i], &v);
+            if (rc < 0) {
+                return rc;
+            }
+            if (rc == 1) {
+                return s_fail(ctx, "%s: required in generate mode", p);
+            }
+            if ((rc = s_str_list(ctx, &v, p, MAX_SLUG, false, outs[i])) < 0) {
+                return rc;
+            }
+        }
+    } else {
+        snprintf(p, sizeof(p), "%s.existing_apps", path);
+        rc = s_find(g, "existing_apps", &v);
+        if (rc < 0) {
+            return rc;
+        }
+        uint32_t n;
+        if (rc == 1) {
+            return s_fail(ctx, "%s: required in existing mode", p);
+        }
+        if (sl_mp_peek(&v) != SL_MP_ARRAY || sl_mp_read_array(&v, &n) < 0) {
+            return s_fail(ctx, "%s: must be a list of {model, app_number}", p);
+        }
+        if (n == 0) {
+            return s_fail(ctx, "%s: must not be empty", p);
+        }
+        if (n > MAX_LIST) {
+            return s_fail(ctx, "%s: more than %d entries", p, MAX_LIST);
+        }
+        plan->apps = calloc(n, sizeof(*plan->apps));
+        if (!plan->apps) {
+            return SL_ENOMEM;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            char ap[160];
+            snprintf(ap, sizeof(ap), "%s[%u]", p, i);
+            if ((rc = s_want_map(ctx, &v, ap)) < 0) {
+                return rc;
+            }
+            sl_mp_reader_t m;
+            rc = s_find(&v, "model", &m);
+            if (rc < 0) {
+                return rc;
+            }
+            char *model = NULL;
+            rc = rc == 0 && sl_mp_peek(&m) == SL_MP_STR ? sl_mp_read_strdup(&m, MAX_SLUG, &model)
+                                                        : SL_EPROTO;
+            if (rc == SL_ENOMEM) {
+                return rc;
+            }
+            if (rc < 0 || model[0] == '\0') {
+                free(model);
+                return s_fail(ctx, "%s.model: must be a non-empty string", ap);
+            }
+            plan->apps[i].model = model;
+            plan->napps = i + 1;
+            bool has = false;
+            if ((rc = s_get_int(ctx, &v, "app_number", ap, 0, INT32_MAX, &plan->apps[i].app_number,
+                                &has)) < 0) {
+                return rc;
+            }
+            if (!has) {
+                return s_fail(ctx, "%s.app_number: required", ap);
+            }
+            if ((rc = sl_mp_skip(&v)) < 0) {
+                return rc;
+            }
+        }
+    }
+    return s_options(ctx, g, path, d->max_concurrent_tasks, &plan->gen_limit, NULL);
+}
+
+static int s_analysis(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
+                      const sl_plan_defaults_t *d, sl_plan_t *plan)
+{
+    int rc;
+    char p[128];
+    if ((rc = s_want_map(ctx, a, path)) < 0) {
+        return rc;
+    }
+    plan->analysis = true;
+    if ((rc = s_get_bool(ctx, a, "enabled", path, &plan->analysis)) < 0) {
+        return rc;
+    }
+    sl_mp_reader_t v;
+    sl_strs_t tools = {0};
+    snprintf(p, sizeof(p), "%s.tools", path);
+    rc = s_find(a, "tools", &v);
+    if (rc == 0) {
+        rc = s_str_list(ctx, &v, p, MAX_SLUG, true, &tools);
+    }
+    if (rc < 0) {
+        sl_strs_clear(&tools);
+        return rc;
+    }
+    if (tools.n == 0) {
+        for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+            plan->services[s] = true;
+        }
+    }
+    for (size_t i = 0; i < tools.n; i++) {
+        int svc = sl_service_of_tool(tools.v[i], strlen(tools.v[i]));
+        if (svc < 0) {
+            rc = s_fail(ctx, "%s[%zu]: unknown tool '%.64s'", p, i, tools.v[i]);
+            break;
+        }
+        plan->services[svc] = true;
+        bool dup = false;
+        for (size_t j = 0; j < plan->tools[svc].n; j++) {
+            dup = dup || strcmp(plan->tools[svc].v[j], tools.v[i]) == 0;
+        }
+        if (!dup && (rc = sl_strs_push(&plan->tools[svc], tools.v[i])) < 0) {
+            break;
+        }
+    }
+    sl_strs_clear(&tools);
+    if (rc < 0) {
+        return rc;
+    }
+    return s_options(ctx, a, path, d->max_concurrent_tasks, &plan->ana_limit, &plan->target_urls);
+}
+
+static int s_timeouts(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
+{
+    static const char *const keys[] = {"task",     "stage", "pipeline", "attempt",
+                                       "progress", "queue", NULL};
+    sl_mp_reader_t t;
+    int rc = s_find(root, "timeouts", &t);
+    if (rc != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    if ((rc = s_want_map(ctx, &t, "timeouts")) < 0 ||
+        (rc = s_only_keys(ctx, &t, "timeouts", keys)) < 0) {
+        return rc;
+    }
+    int64_t *outs[] = {&plan->timeouts.task_ms,     &plan->timeouts.stage_ms,
+                       &plan->timeouts.pipeline_ms, &plan->timeouts.attempt_ms,
+                       &plan->timeouts.progress_ms, &plan->timeouts.queue_ms};
+    for (int i = 0; keys[i]; i++) {
+        if ((rc = s_get_seconds(ctx, &t, keys[i], "timeouts", false, outs[i])) < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int s_retry(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
+{
+    static const char *const keys[] = {"max_attempts", "initial", "coefficient", "max", NULL};
+    sl_mp_reader_t t;
+    int rc = s_find(root, "retry", &t);
+    if (rc != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    if ((rc = s_want_map(ctx, &t, "retry")) < 0 || (rc = s_only_keys(ctx, &t, "retry", keys)) < 0) {
+        return rc;
+    }
+    int64_t n = plan->retry.max_attempts;
+    if ((rc = s_get_int(ctx, &t, "max_attempts", "retry", 1, 100, &n, NULL)) < 0) {
+        return rc;
+    }
+    plan->retry.max_attempts = (uint32_t)n;
+    if ((rc = s_get_seconds(ctx, &t, "initial", "retry", true, &plan->retry.initial_ms)) < 0 ||
+        (rc = s_get_seconds(ctx, &t, "max", "retry", true, &plan->retry.max_ms)) < 0) {
+        return rc;
+    }
+    sl_mp_reader_t c;
+    rc = s_find(&t, "coefficient", &c);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == 0) {
+        double co;
+        int ty = sl_mp_peek(&c);
+        if ((ty != SL_MP_INT && ty != SL_MP_DOUBLE) || sl_mp_read_double(&c, &co) < 0 ||
+            isnan(co) || co < 1.0 || co > 100.0) {
+            return s_fail(ctx, "retry.coefficient: must be a number from 1 to 100");
+        }
+        plan->retry.coefficient = co;
+    }
+    if (plan->retry.max_ms < plan->retry.initial_ms) {
+        return s_fail(ctx, "retry.max: must not be below retry.initial");
+    }
+    return 0;
+}
+
+int sl_plan_parse(const uint8_t *buf, size_t len, const sl_plan_defaults_t *defaults,
+                  sl_plan_t **out, char *err, size_t errlen)
+{
+    s_ctx_t ctx = {err, errlen};
+    sl_plan_defaults_t builtin;
+    int rc;
+    *out = NULL;
+    if (err && errlen) {
+        err[0] = '\0';
+    }
+    if (!defaults) {
+        sl_plan_defaults_init(&builtin);
+        defaults = &builtin;
+    }
+    rc = sl_mp_validate(buf, len);
+    if (rc < 0) {
+        s_fail(&ctx, "request: not one msgpack object (%s)", sl_err_name(rc));
+        return rc;
+    }
+    sl_mp_reader_t root;
+    sl_mp_reader_init(&root, buf, len);
+    if (sl_mp_peek(&root) != SL_MP_MAP) {
+        return s_fail(&ctx, "request: must be a map");
+    }
+    sl_plan_t *plan = calloc(1, sizeof(*plan));
+    if (!plan) {
+        return SL_ENOMEM;
+    }
+    plan->timeouts = defaults->timeouts;
+    plan->retry = defaults->retry;
+
+    sl_mp_reader_t v, sect = root;
+    const char *prefix = "";
+    rc = s_find(&root, "name", &v);
+    if (rc == 0) {
+        rc = sl_mp_peek(&v) == SL_MP_STR ? sl_mp_read_strdup(&v, MAX_NAME, &plan->name) : SL_EPROTO;
+        if (rc < 0 && rc != SL_ENOMEM) {
+            rc = s_fail(&ctx, "name: must be a string of at most %d bytes", MAX_NAME);
+        }
+    } else if (rc == 1) {
+        rc = 0;
+    }
+    if (rc < 0) {
+        goto fail;
+    }
+    if (!plan->name && !(plan->name = strdup(""))) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    rc = s_find(&root, "config", &v);
+    if (rc < 0) {
+        goto fail;
+    }
+    if (rc == 0) {
+        if ((rc = s_want_map(&ctx, &v, "config")) < 0) {
+            goto fail;
+        }
+        sect = v;
+        prefix = "config.";
+    }
+    char p[64];
+    snprintf(p, sizeof(p), "%sgeneration", prefix);
+    rc = s_find(&sect, "generation", &v);
+    if (rc < 0) {
+        goto fail;
+    }
+    if (rc == 1) {
+        rc = s_fail(&ctx, "%s: required", p);
+        goto fail;
+    }
+    if ((rc = s_generation(&ctx, &v, p, defaults, plan)) < 0) {
+        goto fail;
+    }
+    snprintf(p, sizeof(p), "%sanalysis", prefix);
+    rc = s_find(&sect, "analysis", &v);
+    if (rc < 0) {
+        goto fail;
+    }
+    plan->ana_limit = defaults->max_concurrent_tasks;
+    if (rc == 0 && (rc = s_analysis(&ctx, &v, p, defaults, plan)) < 0) {
+        goto fail;
+    }
+    if ((rc = s_timeouts(&ctx, &root, plan)) < 0 || (rc = s_retry(&ctx, &root, plan)) < 0) {
+        goto fail;
+    }
+    if (plan->existing && !plan->analysis) {
+        rc = s_fail(&ctx,
+                    "%sanalysis.enabled: existing mode with analysis disabled has "
+                    "nothing to do",
+                    prefix);
+        goto fail;
+    }
+    if (sl_plan_task_bound(plan) > defaults->max_tasks) {
+        rc = s_fail(&ctx, "%sgeneration: %llu tasks exceed the limit of %u", prefix,
+                    (unsigned long long)sl_plan_task_bound(plan), defaults->max_tasks);
+        goto fail;
+    }
+    *out = plan;
+    return 0;
+fail:
+    sl_plan_destroy(&plan);
+    return rc;
+}
+
+void sl_plan_destroy(sl_plan_t **p)
+{
+    if (!p || !*p) {
+        return;
+    }
+    sl_plan_t *self = *p;
+    free(self->name);
+    sl_strs_clear(&self->models);
+    sl_strs_clear(&self->templates);
+    for (size_t i = 0; i < self->napps; i++) {
+        free(self->apps[i].model);
+    }
+    free(self->apps);
+    for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+        sl_strs_clear(&self->tools[s]);
+    }
+    sl_strs_clear(&self->target_urls);
+    free(self);
+    *p = NULL;
+}
+
+uint32_t sl_plan_analyzers(const sl_plan_t *self)
+{
+    uint32_t n = 0;
+    if (!self->analysis) {
+        return 0;
+    }
+    for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+        n += self->services[s] ? 1 : 0;
+    }
+    return n;
+}
+
+uint64_t sl_plan_task_bound(const sl_plan_t *self)
+{
+    uint64_t per_app = 1 + sl_plan_analyzers(self);
+    if (self->existing) {
+        return (uint64_t)self->napps * sl_plan_analyzers(self);
+    }
+    return (uint64_t)self->models.n * self->templates.n * per_app;
+}
+
+char *sl_plan_expand_url(const char *tmpl, const char *model, int64_t app_number)
+{
+    char app[24];
+    snprintf(app, sizeof(app), "%lld", (long long)app_number);
+    size_t ml = strlen(model), al = strlen(app), n = 0;
+    /* Two passes: size, then copy; placeholders are short so the bound is
+       simple. */
+    for (const char *s = tmpl; *s;) {
+        if (strncmp(s, "{model}", 7) == 0) {
+            n += ml;
+            s += 7;
+        } else if (strncmp(s, "{app}", 5) == 0) {
+            n += al;
+            s += 5;
+        } else {
+            n++;
+            s++;
+        }
+    }
+    char *out = malloc(n + 1), *o = out;
+    if (!out) {
+        return NULL;
+    }
+    for (const char *s = tmpl; *s;) {
+        if (strncmp(s, "{model}", 7) == 0) {
+            memcpy(o, model, ml);
+            o += ml;
+            s += 7;
+        } else if (strncmp(s, "{app}", 5) == 0) {
+            memcpy(o, app, al);
+            o += al;
+            s += 5;
+        } else {
+            *o++ = *s++;
+        }
+    }
+    *o = '\0';
+    return out;
+}

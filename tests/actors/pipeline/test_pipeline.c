@@ -1,0 +1,1767 @@
+/*  test_pipeline.c: the pipeline shard actor against fake endpoints and the
+    real store (LMDB in a temp dir), on a manual clock.
+
+    Fake endpoints are tiny actors named endpoint.<service> that answer each
+    ATTEMPT_START as the test's script says (an outcome now, or hold the
+    attempt until told), pick the first of three replica URLs not in the
+    start's exclude list, and record every start and cancel. Handlers only
+    record; the test thread asserts, after bounded polling of pipeline.get.
+    Pure cases (final status, ids, shard routing) come first.
+*/
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "actors/pipeline/sl_pipeline.h"
+#include "proto/sl_ids.h"
+#include "actors/pipeline/sl_pipeline_int.h" /* the id table, tested directly */
+#include "actors/store/sl_store.h"
+#include "proto/sl_outcome.h"
+#include "runtime/sl_log.h"
+#include "tests/actors/pipeline/pl_testutil.h"
+#include "tests/ttmp.h"
+
+#define RELEASE_MSG (SL_MSG_USER_BASE + 900) /* test -> fake: answer held attempts */
+#define HOLD -1
+
+/* ---- pure rules ---------------------------------------------------------------------- */
+
+static void test_pipeline_final_status_every_combination(void **state)
+{
+    /* Enumerate small pipelines: every split of up to 4 tasks among the
+       terminal statuses, with and without a user cancel. */
+    for (uint32_t total = 0; total <= 4; total++) {
+        for (uint32_t s = 0; s <= total; s++) {
+            for (uint32_t f = 0; s + f <= total; f++) {
+                for (uint32_t d = 0; s + f + d <= total; d++) {
+                    sl_pipeline_counts_t c = {.total = total,
+                                              .succeeded = s,
+                                              .failed = f,
+                                              .dead = d,
+                                              .cancelled = total - s - f - d};
+                    assert_int_equal(sl_pipeline_final_status(&c, true), SL_PS_CANCELLED);
+                    sl_pstatus_t want = s == total ? SL_PS_COMPLETED
+                                        : s == 0   ? SL_PS_FAILED
+                                                   : SL_PS_PARTIAL;
+                    assert_int_equal(sl_pipeline_final_status(&c, false), want);
+                }
+            }
+        }
+    }
+    /* The incident: 4 of 12 succeeded is partial_success, never running. */
+    sl_pipeline_counts_t seed = {.total = 12, .succeeded = 4, .failed = 8};
+    assert_int_equal(sl_pipeline_final_status(&seed, false), SL_PS_PARTIAL);
+}
+
+static void test_pipeline_ids_and_shards(void **state)
+{
+    char a[SL_PIPELINE_ID_MAX], b[SL_PIPELINE_ID_MAX];
+    sl_ids_new_pipeline(a, SL_PIPELINE_ID_MAX, 0x193f1c2a4b7LL);
+    sl_ids_new_pipeline(b, SL_PIPELINE_ID_MAX, 0x193f1c2a4b7LL);
+    assert_true(sl_ids_pipeline_valid(a));
+    assert_string_not_equal(a, b);
+    assert_memory_equal(a, "p0193f1c2a4b7", 13);
+    assert_false(sl_ids_pipeline_valid("p0193f1c2a4b7c01a2"));
+    assert_false(sl_ids_pipeline_valid("P0193f1c2a4b7c01a2f"));
+    assert_false(sl_ids_pipeline_valid("p0193f1c2a4b7c01a2g"));
+    assert_false(sl_ids_pipeline_valid(NULL));
+    /* A task routes with its pipeline; FNV-1a 32 as in docs/internals.md. */
+    char task[64];
+    snprintf(task, sizeof(task), "%s-t0007", a);
+    for (int shards = 1; shards <= 8; shards++) {
+        assert_int_equal(sl_ids_shard_of(task, shards), sl_ids_shard_of(a, shards));
+    }
+    uint32_t h = 2166136261u;
+    for (const char *p = "p0193f1c2a4b7c01a2f"; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    assert_int_equal(sl_ids_shard_of("p0193f1c2a4b7c01a2f-t0001", 7), (int)(h % 7));
+}
+
+static void test_pipeline_table_delete_keeps_probe_runs(void **state)
+{
+    /* The shard's id table (open addressing, backward-shift deletion):
+       deleting must never hide a key further along a probe run. */
+    sl_pl_table_t t = {0};
+    static char keys[2000][16];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+        assert_int_equal(sl_pl_table_put(&t, keys[i], keys[i]), 0);
+    }
+    for (int i = 0; i < 2000; i += 2) {
+        sl_pl_table_del(&t, keys[i]);
+    }
+    sl_pl_table_del(&t, "absent");
+    assert_int_equal(t.count, 1000);
+    for (int i = 0; i < 2000; i++) {
+        void *v = sl_pl_table_get(&t, keys[i]);
+        if (i % 2) {
+            assert_ptr_equal(v, keys[i]);
+        } else {
+            assert_null(v);
+        }
+    }
+    sl_pl_table_fini(&t, false);
+}
+
+/* ---- the fake fleet ---------------------------------------------------------------------- */
+
+typedef int (*s_script_fn)(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err);
+
+typedef struct {
+    int svc;
+    char task_id[64];
+    uint64_t attempt;
+    int64_t app;
+    size_t nexclude;
+    char exclude[3][32];
+    int64_t attempt_timeout_ms;
+    size_t ntools;
+    size_t ntargets;
+    char target0[128];
+} s_start_t;
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static s_start_t g_starts[1024];
+static int g_nstarts, g_ncancels;
+static s_script_fn g_script;
+
+typedef struct {
+    int svc;
+    struct {
+        char task_id[64];
+        uint64_t attempt;
+        char from[SL_NAME_MAX];
+        int64_t app;
+    } held[64];
+    int nheld;
+} s_fake_t;
+
+static s_fake_t g_fakes[SL_SVC__COUNT];
+
+static void s_send_result(sl_actor_t *self, const char *to, const char *task_id, uint64_t attempt,
+                          int outcome, const char *replica, const char *err, int64_t app)
+{
+    sl_attempt_result_t r = {.task_id = (char *)task_id,
+                             .attempt = attempt,
+                             .outcome = (uint64_t)outcome,
+                             .replica = (char *)replica,
+                             .error = (char *)err,
+                             .app_number = app,
+                             .last_stage = (char *)"finished",
+                             .last_pct = 100,
+                             .last_checkpoint = (char *)"ckpt-7"};
+    const char *frame = "{\"type\":\"analysis_result\",\"status\":\"success\"}";
+    if (sl_outcome_succeeded(outcome)) {
+        r.result.ptr = (uint8_t *)frame;
+        r.result.len = strlen(frame);
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (sl_attempt_result_encode(&r, &buf, &len) == 0) {
+        sl_actor_send(self, to, SL_MSG_ATTEMPT_RESULT, buf, len);
+    }
+    free(buf);
+}
+
+static int s_fake_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
+{
+    s_fake_t *f = state;
+    static const char *urls[3] = {"ws://r1", "ws://r2", "ws://r3"};
+    if (msg->type == SL_MSG_ATTEMPT_START) {
+        sl_attempt_start_t m = {0};
+        if (sl_attempt_start_decode(msg->body, msg->body_len, &m) < 0) {
+            return 0;
+        }
+        const char *replica = urls[2];
+        for (int i = 0; i < 3; i++) {
+            bool excluded = false;
+            for (size_t j = 0; j < m.exclude.n; j++) {
+                excluded = excluded || strcmp(m.exclude.v[j], urls[i]) == 0;
+            }
+            if (!excluded) {
+                replica = urls[i];
+                break;
+            }
+        }
+        pthread_mutex_lock(&g_mu);
+        if (g_nstarts < 1024) {
+            s_start_t *s = &g_starts[g_nstarts++];
+            memset(s, 0, sizeof(*s));
+            s->svc = f->svc;
+            snprintf(s->task_id, sizeof(s->task_id), "%s", m.task_id);
+            s->attempt = m.attempt;
+            s->app = m.app_number;
+            s->nexclude = m.exclude.n;
+            for (size_t j = 0; j < m.exclude.n && j < 3; j++) {
+                snprintf(s->exclude[j], sizeof(s->exclude[j]), "%s", m.exclude.v[j]);
+            }
+            s->attempt_timeout_ms = m.attempt_timeout_ms;
+            s->ntools = m.tools.n;
+            s->ntargets = m.target_urls.n;
+            if (m.target_urls.n) {
+                snprintf(s->target0, sizeof(s->target0), "%s", m.target_urls.v[0]);
+            }
+        }
+        s_script_fn script = g_script;
+        pthread_mutex_unlock(&g_mu);
+        int64_t app = m.app_number;
+        const char *err = NULL;
+        int outcome = script ? script(f->svc, &m, &app, &err) : SL_OUT_SUCCESS;
+        if (outcome == HOLD) {
+            if (f->nheld < 64) {
+                snprintf(f->held[f->nheld].task_id, 64, "%s", m.task_id);
+                f->held[f->nheld].attempt = m.attempt;
+                f->held[f->nheld].app = app;
+                snprintf(f->held[f->nheld].from, SL_NAME_MAX, "%s", msg->from);
+                f->nheld++;
+            }
+        } else {
+            sl_attempt_progress_t p = {.task_id = m.task_id,
+                                       .attempt = m.attempt,
+                                       .replica = (char *)replica,
+                                       .stage = (char *)"started",
+                                       .pct = 0};
+            uint8_t *buf = NULL;
+            size_t len = 0;
+            if (sl_attempt_progress_encode(&p, &buf, &len) == 0) {
+                sl_actor_send(self, msg->from, SL_MSG_ATTEMPT_PROGRESS, buf, len);
+            }
+            free(buf);
+            s_send_result(self, msg->from, m.task_id, m.attempt, outcome, replica, err, app);
+        }
+        sl_attempt_start_clear(&m);
+    } else if (msg->type == SL_MSG_ATTEMPT_CANCEL) {
+        sl_attempt_cancel_t m = {0};
+        if (sl_attempt_cancel_decode(msg->body, msg->body_len, &m) == 0) {
+            pthread_mutex_lock(&g_mu);
+            g_ncancels++;
+            pthread_mutex_unlock(&g_mu);
+            for (int i = 0; i < f->nheld; i++) {
+                if (strcmp(f->held[i].task_id, m.task_id) == 0 && f->held[i].attempt == m.attempt) {
+                    s_send_result(self, f->held[i].from, m.task_id, m.attempt, SL_OUT_CANCELLED,
+                                  "ws://r1", "cancelled", 0);
+                    f->held[i] = f->held[--f->nheld];
+                    break;
+                }
+            }
+        }
+        sl_attempt_cancel_clear(&m);
+    } else if (msg->type == RELEASE_MSG) {
+        int64_t outcome = 0;
+        sl_mp_map_get_int(msg->body, msg->body_len, "outcome", &outcome);
+        for (int i = 0; i < f->nheld; i++) {
+            s_send_result(self, f->held[i].from, f->held[i].task_id, f->held[i].attempt,
+                          (int)outcome, "ws://r1", outcome ? "released with an error" : NULL,
+                          f->held[i].app);
+        }
+        f->nheld = 0;
+    }
+    return 0;
+}
+
+/* ---- fixture ------------------------------------------------------------------------------ */
+
+typedef struct {
+    char dir[64];
+    sl_clock_t *clock;
+    sl_rt_t *rt;
+    sl_actor_t *store;
+    sl_actor_t *fakes[SL_SVC__COUNT];
+    sl_actor_t *shard;
+    sl_port_t *port;
+    sl_port_t *events;
+    sl_pipeline_config_t cfg;
+} s_fix_t;
+
+static const char *g_dest = "pipeline.0"; /* the shard s_call talks to */
+static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const char *value,
+                        const char *count_topic, int *count);
+static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want);
+static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec);
+
+static int s_setup(void **state)
+{
+    s_fix_t *x = calloc(1, sizeof(*x));
+    assert_int_equal(ttmp_make(x->dir, sizeof(x->dir), "sl_pipe"), 0);
+    x->clock = sl_clock_new_manual(1000000, 1700000000000LL);
+    x->rt = sl_rt_new(NULL, x->clock);
+    assert_non_null(x->rt);
+    x->events = sl_port_new(x->rt, "test.events");
+    x->port = sl_port_new(x->rt, "test");
+    sl_store_config_t sc = sl_store_config_defaults();
+    sc.data_dir = x->dir;
+    sc.nosync = true;
+    sc.publish_to = "test.events";
+    sc.map_size = 64u << 20;
+    assert_int_equal(sl_store_spawn(x->rt, &sc, &x->store), 0);
+    pthread_mutex_lock(&g_mu);
+    g_nstarts = g_ncancels = 0;
+    g_script = NULL;
+    pthread_mutex_unlock(&g_mu);
+    for (int s = 0; s < SL_SVC__COUNT; s++) {
+        memset(&g_fakes[s], 0, sizeof(g_fakes[s]));
+        g_fakes[s].svc = s;
+        char name[SL_NAME_MAX];
+        snprintf(name, sizeof(name), "endpoint.%s", sl_service_name(s));
+        sl_actor_spec_t spec = {.name = name, .handle = s_fake_handle, .args = &g_fakes[s]};
+        assert_int_equal(sl_actor_spawn(x->rt, &spec, &x->fakes[s]), 0);
+    }
+    g_dest = "pipeline.0";
+    sl_pipeline_config_init(&x->cfg);
+    x->cfg.shards = 1;
+    x->cfg.seed = 7;
+    x->cfg.progress_throttle_ms = 0;
+    *state = x;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_fix_t *x = *state;
+    sl_actor_destroy(&x->shard);
+    for (int s = 0; s < SL_SVC__COUNT; s++) {
+        sl_actor_destroy(&x->fakes[s]);
+    }
+    sl_actor_destroy(&x->store);
+    sl_port_destroy(&x->port);
+    sl_port_destroy(&x->events);
+    sl_rt_destroy(&x->rt);
+    sl_clock_destroy(&x->clock);
+    ttmp_remove(x->dir);
+    free(x);
+    return 0;
+}
+
+static void s_spawn_shard(s_fix_t *x)
+{
+    assert_int_equal(sl_pipeline_spawn(x->rt, &x->cfg, 0, &x->shard), 0);
+}
+
+static void s_set_script(s_script_fn fn)
+{
+    pthread_mutex_lock(&g_mu);
+    g_script = fn;
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* Real-time deadlines for bounded polling (the runtime clock is manual). */
+#define WAIT_S 10.0
+static double s_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void s_pause(void)
+{
+    struct timespec ts = {0, 2 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* One request to `to` with body buf (freed here); the reply (caller
+   destroys). */
+static sl_msg_t *s_request(s_fix_t *x, const char *to, uint16_t type, uint8_t *buf, size_t len)
+{
+    sl_msg_t *reply = NULL;
+    assert_int_equal(sl_port_request(x->port, to, type, buf, len, 5000, &reply), 0);
+    free(buf);
+    return reply;
+}
+
+/* One API call; returns the reply map (caller frees). */
+static uint8_t *s_call(s_fix_t *x, const char *op, const char *args_json, const char *target,
+                       size_t *out_len)
+{
+    uint8_t *args = NULL;
+    size_t alen = 0;
+    assert_int_equal(pl_json_to_mp(args_json, &args, &alen), 0);
+    sl_api_call_t c = {.op = (char *)op, .args = {args, alen}, .target = (char *)target};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
+    free(args);
+    sl_msg_t *reply = s_request(x, g_dest, SL_MSG_API_CALL, buf, len);
+    sl_api_result_t r = {0};
+    assert_int_equal(sl_api_result_decode(reply->body, reply->body_len, &r), 0);
+    sl_msg_destroy(&reply);
+    *out_len = r.body.len;
+    return r.body.ptr; /* taken over from r */
+}
+
+static bool s_ok(const uint8_t *b, size_t n)
+{
+    bool ok = false;
+    sl_mp_map_get_bool(b, n, "ok", &ok);
+    return ok;
+}
+
+/* The error code of a failed reply into code. */
+static void s_err_code(const uint8_t *b, size_t n, char *code, size_t cap)
+{
+    sl_mp_reader_t e, c;
+    code[0] = '\0';
+    if (sl_mp_map_find(b, n, "error", &e) == 0 && sl_mp_reader_find(&e, "code", &c) == 0) {
+        const char *s;
+        size_t l;
+        if (sl_mp_read_str(&c, &s, &l) == 0) {
+            snprintf(code, cap, "%.*s", (int)l, s);
+        }
+    }
+}
+
+static char *s_start(s_fix_t *x, const char *json)
+{
+    static char id[SL_PIPELINE_ID_MAX];
+    sl_ids_new_pipeline(id, SL_PIPELINE_ID_MAX, 1700000000000LL);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.start", json, id, &n);
+    if (!s_ok(b, n)) {
+        char code[64];
+        s_err_code(b, n, code, sizeof(code));
+        fail_msg("pipeline.start failed: %s", code);
+    }
+    const char *pid;
+    size_t plen;
+    assert_int_equal(sl_mp_map_get_str(b, n, "pipeline_id", &pid, &plen), 0);
+    assert_true(plen == strlen(id) && memcmp(pid, id, plen) == 0);
+    free(b);
+    return id;
+}
+
+typedef struct {
+    char id[64], kind[16], service[32], status[16], error[256];
+    int64_t app;
+    uint64_t attempts;
+} s_tview_t;
+
+typedef struct {
+    char status[32], stage[32], error[512];
+    uint64_t total, succeeded, failed, dead, cancelled, running, queued;
+    s_tview_t tasks[64];
+    int ntasks;
+} s_pview_t;
+
+static void s_rd_str(const sl_mp_reader_t *m, const char *key, char *out, size_t cap)
+{
+    sl_mp_reader_t v;
+    const char *s;
+    size_t l;
+    out[0] = '\0';
+    if (sl_mp_reader_find(m, key, &v) == 0 && sl_mp_read_str(&v, &s, &l) == 0) {
+        snprintf(out, cap, "%.*s", (int)l, s);
+    }
+}
+
+static uint64_t s_rd_uint(const sl_mp_reader_t *m, const char *key)
+{
+    sl_mp_reader_t v;
+    uint64_t u = 0;
+    if (sl_mp_reader_find(m, key, &v) == 0) {
+        sl_mp_read_uint(&v, &u);
+    }
+    return u;
+}
+
+/* {"<key>": "<id>"} into args. */
+static void s_id_args(char *args, size_t cap, const char *key, const char *id)
+{
+    snprintf(args, cap, "{\"%s\": \"%s\"}", key, id);
+}
+
+static void s_view(s_fix_t *x, const char *pid, s_pview_t *v)
+{
+    char args[96];
+    s_id_args(args, sizeof(args), "pipeline_id", pid);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.get", args, pid, &n);
+    assert_true(s_ok(b, n));
+    memset(v, 0, sizeof(*v));
+    sl_mp_reader_t p, c, t;
+    assert_int_equal(sl_mp_map_find(b, n, "pipeline", &p), 0);
+    s_rd_str(&p, "status", v->status, sizeof(v->status));
+    s_rd_str(&p, "stage", v->stage, sizeof(v->stage));
+    s_rd_str(&p, "error_message", v->error, sizeof(v->error));
+    assert_int_equal(sl_mp_reader_find(&p, "counts", &c), 0);
+    v->total = s_rd_uint(&c, "total");
+    v->succeeded = s_rd_uint(&c, "succeeded");
+    v->failed = s_rd_uint(&c, "failed");
+    v->dead = s_rd_uint(&c, "dead");
+    v->cancelled = s_rd_uint(&c, "cancelled");
+    v->running = s_rd_uint(&c, "running");
+    v->queued = s_rd_uint(&c, "queued");
+    assert_int_equal(sl_mp_reader_find(&p, "tasks", &t), 0);
+    uint32_t nt;
+    assert_int_equal(sl_mp_read_array(&t, &nt), 0);
+    for (uint32_t i = 0; i < nt && i < 64; i++) {
+        s_tview_t *tv = &v->tasks[v->ntasks++];
+        s_rd_str(&t, "id", tv->id, sizeof(tv->id));
+        s_rd_str(&t, "kind", tv->kind, sizeof(tv->kind));
+        s_rd_str(&t, "service", tv->service, sizeof(tv->service));
+        s_rd_str(&t, "status", tv->status, sizeof(tv->status));
+        s_rd_str(&t, "error", tv->error, sizeof(tv->error));
+        tv->attempts = s_rd_uint(&t, "attempts");
+        sl_mp_reader_t a;
+        tv->app = -1;
+        if (sl_mp_reader_find(&t, "app_number", &a) == 0) {
+            sl_mp_read_int(&a, &tv->app);
+        }
+        assert_int_equal(sl_mp_skip(&t), 0);
+    }
+    free(b);
+}
+
+/* Polls pipeline.get until its status is `want` (real-time deadline). */
+static void s_wait_status(s_fix_t *x, const char *pid, const char *want, s_pview_t *v)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
+        s_view(x, pid, v);
+        if (strcmp(v->status, want) == 0) {
+            return;
+        }
+        s_pause();
+    }
+    fail_msg("pipeline %s is %s, wanted %s", pid, v->status, want);
+}
+
+static int s_nstarts(void)
+{
+    pthread_mutex_lock(&g_mu);
+    int n = g_nstarts;
+    pthread_mutex_unlock(&g_mu);
+    return n;
+}
+
+static void s_wait_starts(int n)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until && s_nstarts() < n;) {
+        s_pause();
+    }
+    assert_true(s_nstarts() >= n);
+}
+
+static const s_tview_t *s_task(const s_pview_t *v, const char *service, int64_t app)
+{
+    for (int i = 0; i < v->ntasks; i++) {
+        if (strcmp(v->tasks[i].service, service) == 0 && v->tasks[i].app == app) {
+            return &v->tasks[i];
+        }
+    }
+    fail_msg("no %s task for app %lld", service, (long long)app);
+    return NULL;
+}
+
+static void s_release(s_fix_t *x, int svc, int outcome)
+{
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    sl_mp_write_map(&w, 1);
+    sl_mp_kv_int(&w, "outcome", outcome);
+    char name[SL_NAME_MAX];
+    snprintf(name, sizeof(name), "endpoint.%s", sl_service_name(svc));
+    assert_int_equal(
+        sl_port_send(x->port, name, RELEASE_MSG, sl_mp_writer_data(&w), sl_mp_writer_len(&w)), 0);
+    sl_mp_writer_fini(&w);
+}
+
+/* ---- the steps most cases share ------------------------------------------------------------ */
+
+/* The script, the shard, and one pipeline.start of json: the new id (in
+   s_start's static buffer). */
+static char *s_run(s_fix_t *x, s_script_fn script, const char *json)
+{
+    s_set_script(script);
+    s_spawn_shard(x);
+    return s_start(x, json);
+}
+
+/* One API call whose reply must be ok. */
+static void s_call_ok(s_fix_t *x, const char *op, const char *args_json, const char *target)
+{
+    size_t n;
+    uint8_t *b = s_call(x, op, args_json, target, &n);
+    assert_true(s_ok(b, n));
+    free(b);
+}
+
+/* One API call whose reply must be a failure; with `code`, that error code. */
+static void s_call_fails(s_fix_t *x, const char *op, const char *args_json, const char *target,
+                         const char *code)
+{
+    size_t n;
+    uint8_t *b = s_call(x, op, args_json, target, &n);
+    assert_false(s_ok(b, n));
+    if (code) {
+        char got[32];
+        s_err_code(b, n, got, sizeof(got));
+        assert_string_equal(got, code);
+    }
+    free(b);
+}
+
+/* Polls pipeline.get until `succeeded` tasks have succeeded (real-time
+   deadline), and asserts it. */
+static void s_wait_succeeded(s_fix_t *x, const char *pid, uint64_t succeeded, s_pview_t *v)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
+        s_view(x, pid, v);
+        if (v->succeeded == succeeded) {
+            break;
+        }
+        s_pause();
+    }
+    assert_int_equal(v->succeeded, succeeded);
+}
+
+/* pipeline.list with args_json: how many pipelines it lists. */
+static uint32_t s_list_count(s_fix_t *x, const char *args_json)
+{
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.list", args_json, NULL, &n);
+    sl_mp_reader_t l;
+    uint32_t np = 99;
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    free(b);
+    return np;
+}
+
+/* ---- scripts -------------------------------------------------------------------------------- */
+
+static int s_gen_app(const sl_attempt_start_t *m, int64_t *app)
+{
+    static const char *tmpl[] = {"api_url_shortener", "api_weather_display", "auth_user_login"};
+    for (int i = 0; i < 3; i++) {
+        if (m->template_slug && strcmp(m->template_slug, tmpl[i]) == 0) {
+            *app = 29 + i;
+        }
+    }
+    return SL_OUT_SUCCESS;
+}
+
+/* The incident report, task by task. */
+static int s_script_seed(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    if (svc == SL_SVC_GENERATOR) {
+        return s_gen_app(m, app);
+    }
+    if (m->app_number == 30) {
+        *err = "Analysis service temporarily unavailable - event loop error";
+        return SL_OUT_ANALYZER_ERROR;
+    }
+    if (m->app_number == 29 && (svc == SL_SVC_DYNAMIC || svc == SL_SVC_PERFORMANCE)) {
+        *err = "Connection closed before result received";
+        return SL_OUT_TRANSPORT;
+    }
+    if (m->app_number == 31 && svc == SL_SVC_DYNAMIC) {
+        *err = "No response from service";
+        return SL_OUT_PROGRESS_TIMEOUT;
+    }
+    return SL_OUT_SUCCESS;
+}
+
+static const char *SEED_REQ =
+    "{\"name\": \"incident\", \"config\": {\"generation\": {\"mode\": \"generate\", \"models\": "
+    "[\"google_gemini-3-flash-preview-20251217\"], \"templates\": [\"api_url_shortener\", "
+    "\"api_weather_display\", \"auth_user_login\"]}, \"analysis\": {\"enabled\": true, \"tools\": "
+    "[], \"options\": {\"target_urls\": [\"http://{model}-app{app}_backend:5000\"]}}}, "
+    "\"retry\": {\"initial\": 0, \"max\": 0}}";
+
+static void test_pipeline_seed_incident_ends_partial_success(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_seed, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_string_equal(v.stage, "done");
+    assert_int_equal(v.total, 15);
+    assert_int_equal(v.succeeded, 8); /* 3 generations + 5 analyses */
+    assert_int_equal(v.dead, 7);      /* every retry exhausted: parked in the DLQ */
+    assert_int_equal(v.running + v.queued, 0);
+    assert_non_null(strstr(v.error, "8/15 tasks succeeded"));
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(v.tasks[i].kind, "generation");
+        assert_string_equal(v.tasks[i].status, "succeeded");
+        assert_int_equal(v.tasks[i].app, 29 + i);
+    }
+    const char *svcs[] = {"static-analyzer", "dynamic-analyzer", "performance-tester",
+                          "ai-analyzer"};
+    const char *want[3][4] = {{"succeeded", "dead", "dead", "succeeded"},
+                              {"dead", "dead", "dead", "dead"},
+                              {"succeeded", "dead", "succeeded", "succeeded"}};
+    for (int a = 0; a < 3; a++) {
+        for (int s = 0; s < 4; s++) {
+            const s_tview_t *t = s_task(&v, svcs[s], 29 + a);
+            assert_string_equal(t->status, want[a][s]);
+            assert_int_equal(t->attempts, strcmp(want[a][s], "dead") == 0 ? 3 : 1);
+        }
+    }
+    assert_non_null(strstr(s_task(&v, "ai-analyzer", 30)->error, "event loop error"));
+    /* Retries went elsewhere: attempt n excluded the replicas of 1..n-1. */
+    pthread_mutex_lock(&g_mu);
+    int checked = 0;
+    for (int i = 0; i < g_nstarts; i++) {
+        const s_start_t *s = &g_starts[i];
+        if (s->svc != SL_SVC_GENERATOR) {
+            assert_int_equal(s->nexclude, s->attempt - 1);
+            if (s->attempt == 3) {
+                assert_string_equal(s->exclude[0], "ws://r1");
+                assert_string_equal(s->exclude[1], "ws://r2");
+                checked++;
+            }
+            if (s->svc == SL_SVC_STATIC) {
+                assert_int_equal(s->ntargets, 0);
+            } else {
+                assert_int_equal(s->ntargets, 1);
+                char want_url[128];
+                snprintf(want_url, sizeof(want_url),
+                         "http://google_gemini-3-flash-preview-20251217-app%lld_backend:5000",
+                         (long long)s->app);
+                assert_string_equal(s->target0, want_url);
+            }
+        }
+    }
+    assert_int_equal(checked, 7);
+    assert_int_equal(g_nstarts, 3 + 5 + 7 * 3);
+    pthread_mutex_unlock(&g_mu);
+    /* Monitors heard it too, after the commit: every task's end, then the
+       pipeline's. */
+    int ends = 0;
+    assert_true(
+        s_saw_event(x, "pipeline.status", "status", "partial_success", "task.status", &ends));
+    assert_true(ends >= 15 + 15 + 7 * 3 * 2); /* created, dispatched, ... */
+}
+
+static int s_script_ok(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    return svc == SL_SVC_GENERATOR ? s_gen_app(m, app) : SL_OUT_SUCCESS;
+}
+
+static void test_pipeline_all_succeed_completed(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_ok, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(v.succeeded, 15);
+    assert_string_equal(v.error, "");
+    /* Nothing live any more: no attempt went out twice. */
+    assert_int_equal(s_nstarts(), 15);
+}
+
+static int s_script_verdict(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    *err = "model path not found";
+    return SL_OUT_VERDICT;
+}
+
+static void test_pipeline_generation_verdict_fails_at_once(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_verdict, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    /* A failed generation creates no analysis tasks; a verdict is not retried. */
+    assert_int_equal(v.total, 3);
+    assert_int_equal(v.failed, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(v.tasks[i].status, "failed");
+        assert_int_equal(v.tasks[i].attempts, 1);
+        assert_non_null(strstr(v.tasks[i].error, "model path not found"));
+    }
+    assert_int_equal(s_nstarts(), 3);
+}
+
+static int s_script_one_gen_fails(int svc, const sl_attempt_start_t *m, int64_t *app,
+                                  const char **err)
+{
+    if (svc == SL_SVC_GENERATOR && strcmp(m->template_slug, "auth_user_login") == 0) {
+        *err = "template rejected";
+        return SL_OUT_VERDICT;
+    }
+    return s_script_ok(svc, m, app, err);
+}
+
+static void test_pipeline_generation_failure_counts_against(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_one_gen_fails, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_int_equal(v.total, 3 + 8);
+    assert_int_equal(v.succeeded, 10);
+    assert_int_equal(v.failed, 1);
+}
+
+static int s_script_hold(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    return HOLD;
+}
+
+static const char *EXISTING_REQ =
+    "{\"config\": {\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": "
+    "\"m\", \"app_number\": 1}, {\"model\": \"m\", \"app_number\": 2}]}, \"analysis\": "
+    "{\"tools\": [\"bandit\"]}}, \"timeouts\": {\"task\": 10, \"stage\": 100, \"pipeline\": 200, "
+    "\"attempt\": 10}, \"retry\": {\"max_attempts\": 2, \"initial\": 0, \"max\": 0}}";
+
+static void test_pipeline_cancel_mid_run(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_hold, EXISTING_REQ);
+    s_wait_starts(2);
+    s_pview_t v;
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running");
+    assert_string_equal(v.stage, "analysis");
+    assert_int_equal(v.running, 2);
+    char args[96];
+    s_id_args(args, sizeof(args), "pipeline_id", pid);
+    s_call_ok(x, "pipeline.cancel", args, pid);
+    s_wait_status(x, pid, "cancelled", &v);
+    assert_int_equal(v.cancelled, 2);
+    /* The endpoint was told, and its late cancelled results changed nothing. */
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
+        pthread_mutex_lock(&g_mu);
+        int c = g_ncancels;
+        pthread_mutex_unlock(&g_mu);
+        if (c == 2) {
+            break;
+        }
+        s_pause();
+    }
+    pthread_mutex_lock(&g_mu);
+    assert_int_equal(g_ncancels, 2);
+    pthread_mutex_unlock(&g_mu);
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "cancelled");
+    /* A second cancel is refused; nothing changes. */
+    s_call_fails(x, "pipeline.cancel", args, pid, "bad_state");
+}
+
+static void test_pipeline_cancel_one_task(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_hold, EXISTING_REQ);
+    s_wait_starts(2);
+    char args[128];
+    snprintf(args, sizeof(args), "{\"task_id\": \"%s-t0000\"}", pid);
+    s_call_ok(x, "task.cancel", args, NULL);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_pview_t v;
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_string_equal(v.tasks[0].status, "cancelled");
+    assert_string_equal(v.tasks[1].status, "succeeded");
+}
+
+static void test_pipeline_task_timeout_parks_in_dlq(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_hold, EXISTING_REQ);
+    s_wait_starts(2);
+    s_pview_t v;
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running");
+    sl_rt_advance(x->rt, 9000);
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running"); /* not yet */
+    sl_rt_advance(x->rt, 2000);
+    s_wait_status(x, pid, "failed", &v);
+    assert_int_equal(v.dead, 2);
+    assert_non_null(strstr(v.tasks[0].error, "task_timeout"));
+}
+
+static void test_pipeline_stage_timeout(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid =
+        s_run(x, s_script_hold,
+              "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+              "\"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\", \"zap\"]}, "
+              "\"timeouts\": {\"task\": 100, \"stage\": 5, \"pipeline\": 200}}");
+    s_wait_starts(2);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_pview_t v;
+    s_wait_succeeded(x, pid, 1, &v);
+    sl_rt_advance(x->rt, 6000);
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_non_null(strstr(v.error, "stage_timeout"));
+    assert_string_equal(s_task(&v, "dynamic-analyzer", 1)->status, "cancelled");
+}
+
+static void test_pipeline_pipeline_timeout(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_hold,
+                      "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}, "
+                      "\"analysis\": {\"tools\": [\"bandit\"]}, "
+                      "\"timeouts\": {\"task\": 100, \"stage\": 100, \"pipeline\": 3}}");
+    s_wait_starts(1);
+    sl_rt_advance(x->rt, 3500);
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    assert_non_null(strstr(v.error, "pipeline_timeout"));
+    assert_int_equal(v.cancelled, 1);
+}
+
+static int s_script_transport(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    *err = "connection reset";
+    return SL_OUT_TRANSPORT;
+}
+
+/* Reads published events until one has this topic and field == value
+   (bounded wait); counts on the way the events of topic `count_topic`. */
+static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const char *value,
+                        const char *count_topic, int *count)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(x->events, 10, &m) < 0) {
+            continue;
+        }
+        sl_event_publish_t e = {0};
+        bool hit = false;
+        if (sl_event_publish_decode(m->body, m->body_len, &e) == 0) {
+            if (count_topic && strcmp(e.topic, count_topic) == 0) {
+                (*count)++;
+            }
+            const char *k;
+            size_t kl;
+            hit = strcmp(e.topic, topic) == 0 &&
+                  sl_mp_map_get_str(e.body.ptr, e.body.len, field, &k, &kl) == 0 &&
+                  sl_mp_str_eq(k, kl, value);
+        }
+        sl_event_publish_clear(&e);
+        sl_msg_destroy(&m);
+        if (hit) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool s_saw_alert(s_fix_t *x, const char *kind)
+{
+    return s_saw_event(x, "alert", "kind", kind, NULL, NULL);
+}
+
+static void test_pipeline_dlq_park_retry_third_strike(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid =
+        s_run(x, s_script_transport,
+              "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+              "\"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\"]}, "
+              "\"timeouts\": {\"attempt\": 10}, \"retry\": {\"max_attempts\": 2, \"initial\": 0, "
+              "\"max\": 0}}");
+    char tid[64], args[128];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_id_args(args, sizeof(args), "task_id", tid);
+    s_pview_t v;
+    size_t n;
+    uint8_t *b;
+    for (int round = 1; round <= 3; round++) {
+        s_wait_status(x, pid, "failed", &v);
+        assert_string_equal(v.tasks[0].status, "dead");
+        assert_int_equal(v.tasks[0].attempts, 2 * round);
+        assert_non_null(strstr(v.tasks[0].error, "exhausted 2 attempts"));
+        b = s_call(x, "task.get", args, tid, &n);
+        assert_true(s_ok(b, n));
+        sl_mp_reader_t t, f;
+        assert_int_equal(sl_mp_map_find(b, n, "task", &t), 0);
+        assert_int_equal(s_rd_uint(&t, "dlq_returns"), round);
+        assert_int_equal(sl_mp_reader_find(&t, "history", &f), 0);
+        uint32_t nh;
+        assert_int_equal(sl_mp_read_array(&f, &nh), 0);
+        assert_int_equal(nh, 2 * round);
+        free(b);
+        b = s_call(x, "dlq.retry", args, tid, &n);
+        if (round < 3) {
+            assert_true(s_ok(b, n));
+        } else {
+            /* The third return raised an alert and the task stays parked. */
+            assert_false(s_ok(b, n));
+            char code[32];
+            s_err_code(b, n, code, sizeof(code));
+            assert_string_equal(code, "bad_state");
+        }
+        free(b);
+        if (round < 3) {
+            /* Re-opened, and ending again the same way. */
+            s_wait_starts(2 * round + 2);
+        }
+    }
+    assert_true(s_saw_alert(x, "dlq_third_strike"));
+    /* Each DLQ retry stretched the attempt timeout by 1.5. */
+    pthread_mutex_lock(&g_mu);
+    assert_int_equal(g_nstarts, 6);
+    assert_int_equal(g_starts[0].attempt_timeout_ms, 10000);
+    assert_int_equal(g_starts[2].attempt_timeout_ms, 15000);
+    assert_int_equal(g_starts[4].attempt_timeout_ms, 22500);
+    /* A fresh budget per retry, and the exclude list starts afresh too. */
+    assert_int_equal(g_starts[2].nexclude, 0);
+    assert_int_equal(g_starts[3].nexclude, 1);
+    pthread_mutex_unlock(&g_mu);
+    /* Dropping takes it out of the DLQ; a second drop finds nothing. */
+    s_call_ok(x, "dlq.drop", args, tid);
+    s_call_fails(x, "dlq.drop", args, tid, NULL);
+}
+
+static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.drop_finalize_every_n = 1;
+    char *pid = s_run(x, s_script_ok, EXISTING_REQ);
+    s_pview_t v;
+    s_wait_succeeded(x, pid, 2, &v);
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running"); /* the seed's stuck pipeline */
+    /* The watchdog sees it with nothing live... */
+    sl_wd_scan_t scan = {.now_ms = 0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_wd_scan_encode(&scan, &buf, &len), 0);
+    sl_msg_t *reply = s_request(x, "pipeline.0", SL_MSG_WD_SCAN, buf, len);
+    sl_wd_report_t rep = {0};
+    assert_int_equal(sl_wd_report_decode(reply->body, reply->body_len, &rep), 0);
+    sl_mp_reader_t r;
+    sl_mp_reader_init(&r, rep.pipelines.ptr, rep.pipelines.len);
+    uint32_t np;
+    assert_int_equal(sl_mp_read_array(&r, &np), 0);
+    assert_int_equal(np, 1);
+    assert_int_equal(s_rd_uint(&r, "live_attempts"), 0);
+    char id[64];
+    s_rd_str(&r, "id", id, sizeof(id));
+    assert_string_equal(id, pid);
+    sl_wd_report_clear(&rep);
+    sl_msg_destroy(&reply);
+    /* ...and reconciles it. */
+    sl_wd_reconcile_t rc = {.pipeline_id = pid, .reason = (char *)"stuck"};
+    assert_int_equal(sl_wd_reconcile_encode(&rc, &buf, &len), 0);
+    assert_int_equal(sl_port_send(x->port, "pipeline.0", SL_MSG_WD_RECONCILE, buf, len), 0);
+    free(buf);
+    s_wait_status(x, pid, "completed", &v);
+    assert_non_null(strstr(v.error, "reconciled by watchdog: stuck"));
+}
+
+static void s_send_progress(s_fix_t *x, const char *task_id, int pct)
+{
+    sl_attempt_progress_t p = {.task_id = (char *)task_id,
+                               .attempt = 1,
+                               .stage = (char *)"bandit",
+                               .pct = pct,
+                               .message = (char *)"scanning"};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_attempt_progress_encode(&p, &buf, &len), 0);
+    assert_int_equal(sl_port_send(x->port, "pipeline.0", SL_MSG_ATTEMPT_PROGRESS, buf, len), 0);
+    free(buf);
+}
+
+static void test_pipeline_progress_is_throttled(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.progress_throttle_ms = 1000;
+    char *pid = s_run(x, s_script_hold, EXISTING_REQ);
+    s_wait_starts(2);
+    char tid[64];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    for (int pct = 10; pct <= 50; pct += 10) {
+        s_send_progress(x, tid, pct);
+    }
+    /* A request from the same port: once answered, the ticks before it were
+       handled at the old time. */
+    s_pview_t v;
+    s_view(x, pid, &v);
+    sl_rt_advance(x->rt, 1000);
+    s_send_progress(x, tid, 60);
+    s_send_progress(x, tid, 70);
+    /* Same sender, so the cancel lands after the progress; its events are
+       committed (and published) after theirs. */
+    char args[96];
+    s_id_args(args, sizeof(args), "task_id", tid);
+    size_t n;
+    uint8_t *b = s_call(x, "task.get", args, tid, &n);
+    sl_mp_reader_t t, pr;
+    assert_int_equal(sl_mp_map_find(b, n, "task", &t), 0);
+    char st[32];
+    s_rd_str(&t, "status", st, sizeof(st));
+    assert_string_equal(st, "running");
+    assert_int_equal(sl_mp_reader_find(&t, "progress", &pr), 0);
+    assert_int_equal(s_rd_uint(&pr, "pct"), 70); /* the state is always current */
+    free(b);
+    s_id_args(args, sizeof(args), "pipeline_id", pid);
+    s_call_ok(x, "pipeline.cancel", args, pid);
+    int ticks = 0;
+    assert_true(s_saw_event(x, "pipeline.status", "status", "cancelled", "task.progress", &ticks));
+    assert_int_equal(ticks, 2); /* the first, then one per throttle period */
+}
+
+static int s_script_shutdown_once(int svc, const sl_attempt_start_t *m, int64_t *app,
+                                  const char **err)
+{
+    int seen = 0;
+    pthread_mutex_lock(&g_mu);
+    for (int i = 0; i < g_nstarts; i++) {
+        seen += strcmp(g_starts[i].task_id, m->task_id) == 0;
+    }
+    pthread_mutex_unlock(&g_mu);
+    return seen == 1 ? SL_OUT_SHUTDOWN : SL_OUT_SUCCESS;
+}
+
+static void test_pipeline_interrupted_attempt_is_not_counted(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_shutdown_once, EXISTING_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(v.tasks[0].attempts, 1);
+    assert_int_equal(v.tasks[1].attempts, 1);
+    pthread_mutex_lock(&g_mu);
+    assert_int_equal(g_nstarts, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(g_starts[i].attempt, 1);
+    }
+    pthread_mutex_unlock(&g_mu);
+}
+
+/* The interrupted attempt's re-send is due 30 s later; the shard stops and
+   starts again on the same store before that. */
+static void test_pipeline_interrupted_attempt_survives_restart(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid =
+        s_run(x, s_script_shutdown_once,
+              "{\"config\": {\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+              "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
+              "[\"bandit\"]}}, \"retry\": {\"max_attempts\": 2, \"initial\": 30, \"max\": 30}}");
+    char tid[64];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_wait_stored_status(x, tid, "retry_wait");
+    sl_task_rec_t rec;
+    s_stored_task(x, tid, &rec);
+    assert_int_equal(rec.attempts, 1);
+    assert_true(rec.redispatch);
+    sl_task_rec_clear(&rec);
+    assert_int_equal(s_nstarts(), 1);
+
+    sl_actor_destroy(&x->shard);
+    s_spawn_shard(x);
+    sl_rt_advance(x->rt, 31000);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(s_nstarts(), 2);
+    pthread_mutex_lock(&g_mu);
+    s_start_t resent = g_starts[1];
+    pthread_mutex_unlock(&g_mu);
+    assert_string_equal(resent.task_id, tid);
+    assert_int_equal(resent.attempt, 1); /* the same number, not a second attempt */
+    assert_int_equal(v.tasks[0].attempts, 1);
+    s_wait_stored_status(x, tid, "succeeded");
+    s_stored_task(x, tid, &rec);
+    assert_int_equal(rec.attempts, 1);
+    assert_int_equal(rec.nhistory, 1);
+    assert_false(rec.redispatch);
+    sl_task_rec_clear(&rec);
+}
+
+static void test_pipeline_shards_recover_their_own(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.shards = 2;
+    s_set_script(s_script_hold);
+    s_spawn_shard(x);
+    sl_actor_t *shard1 = NULL;
+    assert_int_equal(sl_pipeline_spawn(x->rt, &x->cfg, 1, &shard1), 0);
+    char ids[2][SL_PIPELINE_ID_MAX];
+    int have = 0;
+    while (have != 3) {
+        char id[SL_PIPELINE_ID_MAX];
+        sl_ids_new_pipeline(id, SL_PIPELINE_ID_MAX, 1700000000000LL);
+        int s = sl_ids_shard_of(id, 2);
+        if (!(have & (1 << s))) {
+            snprintf(ids[s], sizeof(ids[s]), "%s", id);
+            have |= 1 << s;
+        }
+    }
+    /* A shard refuses an id that hashes elsewhere. */
+    g_dest = "pipeline.0";
+    s_call_fails(x, "pipeline.start", EXISTING_REQ, ids[1], "invalid");
+    for (int s = 0; s < 2; s++) {
+        g_dest = s ? "pipeline.1" : "pipeline.0";
+        s_call_ok(x, "pipeline.start", EXISTING_REQ, ids[s]);
+    }
+    s_wait_starts(4);
+    for (int s = 0; s < 2; s++) {
+        for (int t = 0; t < 2; t++) {
+            char tid[80];
+            snprintf(tid, sizeof(tid), "%s-t%04d", ids[s], t);
+            s_wait_stored_status(x, tid, "queued");
+        }
+    }
+    sl_actor_destroy(&x->shard);
+    sl_actor_destroy(&shard1);
+    s_spawn_shard(x);
+    assert_int_equal(sl_pipeline_spawn(x->rt, &x->cfg, 1, &shard1), 0);
+    s_wait_starts(8);
+    for (int s = 0; s < 2; s++) {
+        g_dest = s ? "pipeline.1" : "pipeline.0";
+        s_pview_t v;
+        s_view(x, ids[s], &v);
+        assert_string_equal(v.status, "running");
+        assert_int_equal(v.running, 2);
+        /* ...and only its own. */
+        char args[96];
+        s_id_args(args, sizeof(args), "pipeline_id", ids[1 - s]);
+        s_call_fails(x, "pipeline.get", args, ids[1 - s], NULL);
+    }
+    assert_int_equal(s_nstarts(), 8);
+    sl_actor_destroy(&shard1);
+}
+
+static void test_pipeline_concurrency_limit(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid =
+        s_run(x, s_script_hold,
+              "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+              "\"app_number\": 1}, {\"model\": \"m\", \"app_number\": 2}, {\"model\": \"m\", "
+              "\"app_number\": 3}]}, \"analysis\": {\"tools\": [\"bandit\"], \"options\": "
+              "{\"parallel\": false}}}");
+    s_pview_t v;
+    for (int round = 1; round <= 3; round++) {
+        s_wait_starts(round);
+        s_view(x, pid, &v);
+        assert_int_equal(v.running, 1); /* one at a time */
+        assert_int_equal(v.queued, (uint64_t)(3 - round));
+        assert_int_equal(s_nstarts(), round);
+        s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    }
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(s_nstarts(), 3);
+}
+
+static void test_pipeline_missing_endpoint_parks_tasks(void **state)
+{
+    s_fix_t *x = *state;
+    sl_actor_destroy(&x->fakes[SL_SVC_GENERATOR]); /* no generator configured */
+    s_spawn_shard(x);
+    char *pid = s_start(x, SEED_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    assert_int_equal(v.total, 3);
+    assert_int_equal(v.dead, 3);
+    assert_non_null(strstr(v.tasks[0].error, "endpoint.generator"));
+    assert_int_equal(v.tasks[0].attempts, 3);
+}
+
+/* Puts raw records into the store, as a crashed or damaged daemon left them. */
+static void s_put_raw(s_fix_t *x, int db, const char *key, const uint8_t *val, size_t len)
+{
+    sl_mp_writer_t ops;
+    sl_mp_writer_init(&ops);
+    sl_mp_write_array(&ops, 1);
+    sl_mp_write_array(&ops, 3);
+    sl_mp_write_uint(&ops, (uint64_t)db);
+    sl_mp_write_bin(&ops, key, strlen(key));
+    sl_mp_write_bin(&ops, val, len);
+    sl_store_write_t w = {.ops = {(uint8_t *)sl_mp_writer_data(&ops), sl_mp_writer_len(&ops)}};
+    uint8_t *buf = NULL;
+    size_t blen = 0;
+    assert_int_equal(sl_store_write_encode(&w, &buf, &blen), 0);
+    sl_msg_t *reply = s_request(x, "store", SL_MSG_STORE_WRITE, buf, blen);
+    sl_store_ack_t ack = {0};
+    assert_int_equal(sl_store_ack_decode(reply->body, reply->body_len, &ack), 0);
+    assert_int_equal(ack.status, 0);
+    sl_msg_destroy(&reply);
+    sl_mp_writer_fini(&ops);
+}
+
+static void test_pipeline_recovery_survives_damaged_records(void **state)
+{
+    s_fix_t *x = *state;
+    s_set_script(s_script_hold);
+    char good[SL_PIPELINE_ID_MAX], bad[SL_PIPELINE_ID_MAX], t0[64], t1[64];
+    sl_ids_new_pipeline(good, SL_PIPELINE_ID_MAX, 1700000000000LL);
+    sl_ids_new_pipeline(bad, SL_PIPELINE_ID_MAX, 1700000000000LL);
+    snprintf(t0, sizeof(t0), "%s-t0000", good);
+    snprintf(t1, sizeof(t1), "%s-t0001", good);
+    uint8_t *req = NULL, *buf = NULL;
+    size_t req_len = 0, len = 0;
+    assert_int_equal(pl_json_to_mp(EXISTING_REQ, &req, &req_len), 0);
+    sl_pipeline_rec_t pr = {.id = good,
+                            .name = (char *)"damaged",
+                            .status = SL_PS_RUNNING,
+                            .stage = SL_STAGE_ANALYSIS,
+                            .ntasks = 2,
+                            .request = req,
+                            .request_len = req_len};
+    assert_int_equal(sl_pipeline_rec_encode(&pr, &buf, &len), 0);
+    s_put_raw(x, 1, good, buf, len);
+    free(buf);
+    free(req);
+    sl_task_rec_t tr = {.id = t1,
+                        .pipeline_id = good,
+                        .index = 1,
+                        .kind = SL_TK_ANALYSIS,
+                        .service = SL_SVC_STATIC,
+                        .status = SL_TS_PENDING,
+                        .model = (char *)"m",
+                        .app_number = 2,
+                        .timeout_permille = 1000,
+                        .outcome = -1,
+                        .progress_pct = -1};
+    assert_int_equal(sl_task_rec_encode(&tr, &buf, &len), 0);
+    s_put_raw(x, 2, t1, buf, len);
+    free(buf);
+    s_put_raw(x, 2, t0, (const uint8_t *)"\x82\xa2id\xc1", 5);        /* unreadable task */
+    s_put_raw(x, 1, bad, (const uint8_t *)"\xdd\xff\xff\xff\xff", 5); /* and pipeline */
+    s_spawn_shard(x);                                                 /* must come up, not crash */
+    s_wait_starts(1);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_pview_t v;
+    s_wait_status(x, good, "partial_success", &v);
+    assert_string_equal(v.tasks[0].status, "failed");
+    assert_non_null(strstr(v.tasks[0].error, "unreadable"));
+    assert_string_equal(v.tasks[1].status, "succeeded");
+    char args[96];
+    s_id_args(args, sizeof(args), "pipeline_id", bad);
+    s_call_fails(x, "pipeline.get", args, bad, NULL);
+}
+
+/* The raw stored value of db/key: 0 and *out (free()), or the store's
+   status (not_found when absent). */
+static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen)
+{
+    sl_store_get_t g = {.db = (uint64_t)db, .key = {(uint8_t *)key, strlen(key)}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_store_get_encode(&g, &buf, &len), 0);
+    sl_msg_t *reply = s_request(x, "store", SL_MSG_STORE_GET, buf, len);
+    sl_store_value_t val = {0};
+    assert_int_equal(sl_store_value_decode(reply->body, reply->body_len, &val), 0);
+    sl_msg_destroy(&reply);
+    int rc = (int)val.status;
+    if (rc == 0 && out) {
+        *out = val.value.ptr;
+        *outlen = val.value.len;
+        val.value.ptr = NULL;
+        val.value.len = 0;
+    }
+    sl_store_value_clear(&val);
+    return rc;
+}
+
+/* Polls the store until the task record has the given status. */
+static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
+        uint8_t *val = NULL;
+        size_t vlen = 0;
+        bool hit = false;
+        if (s_stored(x, 2, tid, &val, &vlen) == 0) {
+            sl_task_rec_t rec;
+            if (sl_task_rec_decode(val, vlen, &rec) == 0) {
+                hit = strcmp(sl_tstatus_name(rec.status), want) == 0;
+                sl_task_rec_clear(&rec);
+            }
+            free(val);
+        }
+        if (hit) {
+            return;
+        }
+        s_pause();
+    }
+    fail_msg("task %s never stored as %s", tid, want);
+}
+
+/* Polls until db/key is stored (pipeline.get can run ahead of the commit
+   of fire-and-forget writes). */
+static int s_wait_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen)
+{
+    int rc = SL_ENOTFOUND;
+    for (double until = s_mono() + WAIT_S; s_mono() < until; s_pause()) {
+        if ((rc = s_stored(x, db, key, out, outlen)) == 0) {
+            break;
+        }
+    }
+    return rc;
+}
+
+static int s_script_app2_fails(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    if (m->app_number == 2) {
+        *err = "connection reset";
+        return SL_OUT_TRANSPORT;
+    }
+    return SL_OUT_SUCCESS;
+}
+
+static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.retention_ms = 5000;
+    char done[SL_PIPELINE_ID_MAX];
+    snprintf(done, sizeof(done), "%s",
+             s_run(x, s_script_app2_fails,
+                   "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                   "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
+                   "[\"bandit\"]}}"));
+    char *parked = s_start(x, EXISTING_REQ);
+    s_pview_t v;
+    s_wait_status(x, done, "completed", &v);
+    s_wait_status(x, parked, "partial_success", &v);
+    char t_done[64], t_dead[64], args[128];
+    snprintf(t_done, sizeof(t_done), "%s-t0000", done);
+    snprintf(t_dead, sizeof(t_dead), "%s-t0001", parked);
+    /* The DLQ entry holds the whole story: both attempts and their errors. */
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    assert_int_equal(s_wait_stored(x, 6, t_dead, &val, &vlen), 0);
+    sl_dlq_rec_t dq;
+    assert_int_equal(sl_dlq_rec_decode(val, vlen, &dq), 0);
+    assert_int_equal(dq.attempts, 2);
+    assert_int_equal(dq.returns, 1);
+    assert_int_equal(dq.nhistory, 2);
+    assert_string_equal(dq.history[1].replica, "ws://r2");
+    assert_non_null(strstr(dq.history[0].error, "connection reset"));
+    assert_string_equal(dq.service, "static-analyzer");
+    assert_string_equal(dq.history[1].last_checkpoint, "ckpt-7"); /* where it got to */
+    assert_int_equal(dq.history[1].last_pct, 100);
+    sl_dlq_rec_clear(&dq);
+    free(val);
+    assert_int_equal(s_wait_stored(x, 4, t_done, &val, &vlen), 0); /* the raw result */
+    assert_non_null(memmem(val, vlen, "analysis_result", 15));
+    free(val);
+
+    sl_rt_advance(x->rt, 5000);
+    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, done, NULL, NULL) == 0;) {
+        s_pause();
+    }
+    assert_int_equal(s_stored(x, 1, done, NULL, NULL), SL_ENOTFOUND);
+    assert_int_equal(s_stored(x, 2, t_done, NULL, NULL), SL_ENOTFOUND);
+    assert_int_equal(s_stored(x, 4, t_done, NULL, NULL), SL_ENOTFOUND);
+    char akey[80];
+    snprintf(akey, sizeof(akey), "%s-a01", t_done);
+    assert_int_equal(s_stored(x, 3, akey, NULL, NULL), SL_ENOTFOUND);
+    s_id_args(args, sizeof(args), "pipeline_id", done);
+    s_call_fails(x, "pipeline.get", args, done, NULL);
+    /* The one with a parked task stays until the DLQ lets go of it. */
+    assert_int_equal(s_stored(x, 1, parked, NULL, NULL), 0);
+    s_id_args(args, sizeof(args), "task_id", t_dead);
+    s_call_ok(x, "dlq.drop", args, t_dead);
+    assert_int_equal(s_stored(x, 6, t_dead, NULL, NULL), SL_ENOTFOUND);
+    sl_rt_advance(x->rt, 5000);
+    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, parked, NULL, NULL) == 0;) {
+        s_pause();
+    }
+    assert_int_equal(s_stored(x, 1, parked, NULL, NULL), SL_ENOTFOUND);
+}
+
+static int s_script_app1_ok(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    return m->app_number == 1 ? SL_OUT_SUCCESS : HOLD;
+}
+
+static void test_pipeline_recovery_resumes_without_rerun(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_app1_ok, EXISTING_REQ);
+    char t0[64], t1[64];
+    snprintf(t0, sizeof(t0), "%s-t0000", pid);
+    snprintf(t1, sizeof(t1), "%s-t0001", pid);
+    s_wait_stored_status(x, t0, "succeeded");
+    s_wait_stored_status(x, t1, "queued");
+    assert_int_equal(s_nstarts(), 2);
+    /* The daemon goes away with task 1 in flight. */
+    sl_actor_destroy(&x->shard);
+    sl_rt_advance(x->rt, 1000);
+    s_spawn_shard(x);
+    s_wait_starts(3);
+    pthread_mutex_lock(&g_mu);
+    /* Only the interrupted task went out again, under the same number. */
+    assert_string_equal(g_starts[2].task_id, t1);
+    assert_int_equal(g_starts[2].attempt, 1);
+    pthread_mutex_unlock(&g_mu);
+    s_pview_t v;
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running");
+    assert_string_equal(v.tasks[0].status, "succeeded");
+    assert_int_equal(v.tasks[1].attempts, 1);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(s_nstarts(), 3);
+}
+
+/* PIPELINE_DRAIN: in_flight and held of the reply. */
+static void s_drain(s_fix_t *x, uint64_t *in_flight, uint64_t *held)
+{
+    sl_pipeline_drain_t m = {.reason = (char *)"test"};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_pipeline_drain_encode(&m, &buf, &len), 0);
+    sl_msg_t *reply = s_request(x, g_dest, SL_MSG_PIPELINE_DRAIN, buf, len);
+    assert_int_equal(reply->type, SL_MSG_PIPELINE_DRAIN_REPLY);
+    sl_pipeline_drain_reply_t r = {0};
+    assert_int_equal(sl_pipeline_drain_reply_decode(reply->body, reply->body_len, &r), 0);
+    sl_msg_destroy(&reply);
+    *in_flight = r.in_flight;
+    *held = r.held;
+}
+
+/* The stored task record (decoded; caller clears). */
+static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec)
+{
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    assert_int_equal(s_stored(x, 2, tid, &val, &vlen), 0);
+    assert_int_equal(sl_task_rec_decode(val, vlen, rec), 0);
+    free(val);
+}
+
+/* App 1's first attempt fails (transport, retried after a backoff); apps 2
+   and 3 are held at the endpoint until released; the rest succeed. */
+static int s_script_drain(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    if (m->app_number == 1 && m->attempt == 1) {
+        *err = "connection reset";
+        return SL_OUT_TRANSPORT;
+    }
+    return m->app_number == 2 || m->app_number == 3 ? HOLD : SL_OUT_SUCCESS;
+}
+
+static void test_pipeline_drain_holds_back_and_resumes(void **state)
+{
+    s_fix_t *x = *state;
+    /* 5 static tasks, 3 at a time: t0 fails and waits 0..30 s to retry,
+       t1 and t2 run, t3 and t4 wait for a slot. */
+    char pid[SL_PIPELINE_ID_MAX];
+    snprintf(pid, sizeof(pid), "%s",
+             s_run(x, s_script_drain,
+                   "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                   "[{\"model\": \"m\", \"app_number\": 1}, {\"model\": \"m\", "
+                   "\"app_number\": 2}, {\"model\": \"m\", \"app_number\": 3}, {\"model\": "
+                   "\"m\", \"app_number\": 4}, {\"model\": \"m\", \"app_number\": 5}]}, "
+                   "\"analysis\": {\"tools\": [\"bandit\"], \"options\": "
+                   "{\"max_concurrent_tasks\": 3}}, \"retry\": {\"max_attempts\": 3, "
+                   "\"initial\": 30, \"max\": 30}}"));
+    char tid[5][64];
+    for (int i = 0; i < 5; i++) {
+        snprintf(tid[i], sizeof(tid[i]), "%s-t%04d", pid, i);
+    }
+    s_wait_starts(3);
+    s_wait_stored_status(x, tid[0], "retry_wait");
+    sl_task_rec_t rec;
+    s_stored_task(x, tid[0], &rec);
+    int64_t retry_at = rec.retry_at_ms;
+    sl_task_rec_clear(&rec);
+    /* The seeded jitter keeps the retry in the future (else it went out). */
+    assert_true(retry_at > sl_clock_wall_ms(x->clock));
+    assert_int_equal(s_nstarts(), 3);
+
+    uint64_t in_flight = 0, held = 0;
+    s_drain(x, &in_flight, &held);
+    assert_int_equal(in_flight, 2); /* t1, t2 */
+    assert_int_equal(held, 3);      /* t0 retry_wait, t3 and t4 pending */
+
+    /* The backoff runs out during the drain: t0 keeps waiting. */
+    sl_rt_advance(x->rt, 31000);
+    s_pview_t v;
+    for (double until = s_mono() + 0.2; s_mono() < until;) {
+        s_view(x, pid, &v);
+        s_pause();
+    }
+    assert_int_equal(s_nstarts(), 3);
+    assert_string_equal(v.tasks[0].status, "retry_wait");
+
+    /* The attempts in flight end: applied and persisted, but their slots
+       start nothing. */
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    for (double until = s_mono() + WAIT_S; s_mono() < until && in_flight > 0; s_pause()) {
+        s_drain(x, &in_flight, &held); /* asking again only answers */
+    }
+    assert_int_equal(in_flight, 0);
+    assert_int_equal(held, 3);
+    s_wait_stored_status(x, tid[1], "succeeded");
+    s_wait_stored_status(x, tid[2], "succeeded");
+    assert_int_equal(s_wait_stored(x, 4, tid[1], NULL, NULL), 0);
+    assert_int_equal(s_wait_stored(x, 4, tid[2], NULL, NULL), 0);
+    s_view(x, pid, &v);
+    assert_string_equal(v.status, "running");
+    assert_int_equal(v.succeeded, 2);
+    assert_int_equal(v.running, 0);
+    assert_int_equal(v.queued, 3);
+    assert_string_equal(v.tasks[3].status, "pending");
+    assert_string_equal(v.tasks[4].status, "pending");
+    assert_int_equal(s_nstarts(), 3);
+    /* What the next start reads: t0 still waits for the same moment. */
+    s_wait_stored_status(x, tid[0], "retry_wait");
+    s_stored_task(x, tid[0], &rec);
+    assert_int_equal(rec.retry_at_ms, retry_at);
+    assert_int_equal(rec.attempts, 1);
+    sl_task_rec_clear(&rec);
+    s_wait_stored_status(x, tid[3], "pending");
+
+    /* Stop and start again on the same store: the held-back tasks go out
+       (t0's retry is overdue), the finished ones are not re-run. */
+    sl_actor_destroy(&x->shard);
+    s_spawn_shard(x);
+    sl_rt_advance(x->rt, 1);
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(s_nstarts(), 6);
+    pthread_mutex_lock(&g_mu);
+    bool seen[5] = {false};
+    for (int i = 3; i < 6; i++) {
+        int t = -1;
+        for (int k = 0; k < 5; k++) {
+            t = strcmp(g_starts[i].task_id, tid[k]) == 0 ? k : t;
+        }
+        assert_true(t == 0 || t == 3 || t == 4);
+        assert_false(seen[t]);
+        seen[t] = true;
+        assert_int_equal(g_starts[i].attempt, t == 0 ? 2 : 1);
+    }
+    pthread_mutex_unlock(&g_mu);
+    assert_int_equal(v.succeeded, 5);
+    assert_int_equal(v.tasks[0].attempts, 2);
+    for (int i = 1; i < 5; i++) {
+        assert_int_equal(v.tasks[i].attempts, 1);
+    }
+}
+
+static void test_pipeline_bad_requests_change_nothing(void **state)
+{
+    s_fix_t *x = *state;
+    s_spawn_shard(x);
+    char id[SL_PIPELINE_ID_MAX];
+    sl_ids_new_pipeline(id, SL_PIPELINE_ID_MAX, 1700000000000LL);
+    size_t n;
+    char code[32];
+    struct {
+        const char *op, *args, *target, *code;
+    } cases[] = {
+        {"pipeline.start", "{\"generation\": {\"models\": []}}", id, "invalid"},
+        {"pipeline.start", "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}}",
+         "not-an-id", "invalid"},
+        {"pipeline.get", "{}", NULL, "missing_field"},
+        {"pipeline.get", "{\"pipeline_id\": 5}", NULL, "invalid"},
+        {"pipeline.get", "{\"pipeline_id\": \"p0000000000000000000\"}", NULL, "not_found"},
+        {"task.get", "{\"task_id\": \"p0000000000000000000-t0001\"}", NULL, "not_found"},
+        {"task.get", "{\"task_id\": \"garbage\"}", NULL, "not_found"},
+        {"dlq.retry", "{\"task_id\": \"x-t99999999999\"}", NULL, "not_found"},
+        {"pipeline.explode", "{}", NULL, "unsupported"},
+        {"pipeline.list", "{\"status\": \"stuck\"}", NULL, "invalid"},
+        {"pipeline.list", "{\"limit\": -1}", NULL, "invalid"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint8_t *b = s_call(x, cases[i].op, cases[i].args, cases[i].target, &n);
+        assert_false(s_ok(b, n));
+        s_err_code(b, n, code, sizeof(code));
+        if (strcmp(code, cases[i].code) != 0) {
+            fail_msg("%s %s: code %s, wanted %s", cases[i].op, cases[i].args, code, cases[i].code);
+        }
+        free(b);
+    }
+    /* Args that are not a map, and a body that is not an API_CALL at all. */
+    sl_api_call_t c = {.op = (char *)"pipeline.list", .args = {(uint8_t *)"\x93\x01\x02\x03", 4}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
+    sl_msg_t *reply = s_request(x, "pipeline.0", SL_MSG_API_CALL, buf, len);
+    sl_msg_destroy(&reply);
+    assert_int_equal(
+        sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, "\xc1", 1, 5000, &reply), 0);
+    sl_msg_destroy(&reply);
+    uint8_t *b = s_call(x, "pipeline.list", "{}", NULL, &n);
+    assert_true(s_ok(b, n));
+    sl_mp_reader_t l;
+    uint32_t np = 99;
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    assert_int_equal(np, 0);
+    free(b);
+    assert_int_equal(s_nstarts(), 0);
+}
+
+static void test_pipeline_list_and_task_get(void **state)
+{
+    s_fix_t *x = *state;
+    char a[SL_PIPELINE_ID_MAX];
+    snprintf(a, sizeof(a), "%s", s_run(x, s_script_ok, EXISTING_REQ));
+    s_pview_t v;
+    s_wait_status(x, a, "completed", &v);
+    s_set_script(s_script_hold);
+    char *b_id = s_start(x, EXISTING_REQ);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.list", "{\"status\": \"running\"}", NULL, &n);
+    sl_mp_reader_t l;
+    uint32_t np;
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    assert_int_equal(np, 1);
+    char id[64];
+    s_rd_str(&l, "id", id, sizeof(id));
+    assert_string_equal(id, b_id);
+    free(b);
+    assert_int_equal(s_list_count(x, "{\"limit\": 1}"), 1);
+    assert_int_equal(s_list_count(x, "{}"), 2);
+}
+
+int main(void)
+{
+    sl_log_set_level(SL_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pipeline_final_status_every_combination),
+        cmocka_unit_test(test_pipeline_ids_and_shards),
+        cmocka_unit_test(test_pipeline_table_delete_keeps_probe_runs),
+        cmocka_unit_test_setup_teardown(test_pipeline_seed_incident_ends_partial_success, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_all_succeed_completed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_generation_verdict_fails_at_once, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_generation_failure_counts_against, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_cancel_mid_run, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_cancel_one_task, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_task_timeout_parks_in_dlq, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_stage_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_pipeline_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_dlq_park_retry_third_strike, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_watchdog_reconciles_lost_finalize, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_recovery_resumes_without_rerun, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_retention_keeps_dlq_and_purges_the_rest,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_progress_is_throttled, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_is_not_counted, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_survives_restart, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_shards_recover_their_own, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_concurrency_limit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_missing_endpoint_parks_tasks, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_recovery_survives_damaged_records, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_drain_holds_back_and_resumes, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_bad_requests_change_nothing, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_list_and_task_get, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

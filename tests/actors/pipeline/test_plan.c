@@ -1,0 +1,318 @@
+/*  test_plan.c: start-request validation, the tool table, URL expansion and
+    the retry backoff (actors/pipeline/sl_plan.h). Pure functions, one thread.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "actors/pipeline/sl_plan.h"
+#include "tests/actors/pipeline/pl_testutil.h"
+
+static int s_parse(const char *json, sl_plan_t **plan, char *err, size_t errlen)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
+    int rc = sl_plan_parse(buf, len, NULL, plan, err, errlen);
+    free(buf);
+    return rc;
+}
+
+/* The request must fail with SL_EINVAL and a message mentioning `field`. */
+static void s_bad(const char *json, const char *field)
+{
+    sl_plan_t *plan = (sl_plan_t *)1;
+    char err[256];
+    int rc = s_parse(json, &plan, err, sizeof(err));
+    if (rc != SL_EINVAL || plan != NULL || !strstr(err, field)) {
+        fail_msg("request %s: rc %d, err '%s', wanted a message naming '%s'", json, rc, err, field);
+    }
+}
+
+static void test_plan_seed_shape(void **state)
+{
+    /* The incident report's own request, top-level shape. */
+    sl_plan_t *plan = NULL;
+    char err[256];
+    assert_int_equal(
+        s_parse("{\"generation\": {\"mode\": \"generate\", \"models\": "
+                "[\"google_gemini-3-flash-preview-20251217\"], \"templates\": "
+                "[\"api_url_shortener\"]}, \"analysis\": {\"enabled\": true, \"tools\": "
+                "[\"bandit\", \"eslint\", \"curl\"], \"options\": {\"parallel\": false}}}",
+                &plan, err, sizeof(err)),
+        0);
+    assert_false(plan->existing);
+    assert_int_equal(plan->models.n, 1);
+    assert_int_equal(plan->templates.n, 1);
+    assert_true(plan->analysis);
+    assert_true(plan->services[SL_SVC_STATIC]);
+    assert_true(plan->services[SL_SVC_DYNAMIC]);
+    assert_false(plan->services[SL_SVC_PERFORMANCE]);
+    assert_false(plan->services[SL_SVC_AI]);
+    assert_int_equal(plan->tools[SL_SVC_STATIC].n, 2);
+    assert_string_equal(plan->tools[SL_SVC_DYNAMIC].v[0], "curl");
+    assert_int_equal(plan->ana_limit, 1); /* parallel: false */
+    assert_int_equal(plan->gen_limit, 32);
+    assert_int_equal(sl_plan_analyzers(plan), 2);
+    assert_int_equal(sl_plan_task_bound(plan), 3);
+    assert_int_equal(plan->timeouts.task_ms, 3600000);
+    assert_int_equal(plan->retry.max_attempts, 3);
+    assert_string_equal(plan->name, "");
+    sl_plan_destroy(&plan);
+    assert_null(plan);
+    sl_plan_destroy(&plan);
+}
+
+static void test_plan_config_shape(void **state)
+{
+    sl_plan_t *plan = NULL;
+    char err[256];
+    assert_int_equal(
+        s_parse("{\"op\": \"pipeline.start\", \"name\": \"nightly\", \"config\": {\"generation\": "
+                "{\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m1\", \"app_number\": "
+                "29}, {\"model\": \"m1\", \"app_number\": 30}]}, \"analysis\": {\"enabled\": true, "
+                "\"tools\": [], \"options\": {\"max_concurrent_tasks\": 5, \"target_urls\": "
+                "[\"http://{model}-app{app}_backend:5000\"]}}}, \"timeouts\": {\"task\": 90, "
+                "\"stage\": 1.5, \"attempt\": 30}, \"retry\": {\"max_attempts\": 5, \"initial\": "
+                "0.5, \"coefficient\": 3, \"max\": 10}}",
+                &plan, err, sizeof(err)),
+        0);
+    assert_string_equal(plan->name, "nightly");
+    assert_true(plan->existing);
+    assert_int_equal(plan->napps, 2);
+    assert_int_equal(plan->apps[1].app_number, 30);
+    for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+        assert_true(plan->services[s]); /* empty tools = every analyzer */
+        assert_int_equal(plan->tools[s].n, 0);
+    }
+    assert_int_equal(plan->ana_limit, 5);
+    assert_int_equal(plan->target_urls.n, 1);
+    assert_int_equal(plan->timeouts.task_ms, 90000);
+    assert_int_equal(plan->timeouts.stage_ms, 1500);
+    assert_int_equal(plan->timeouts.pipeline_ms, 7200000);
+    assert_int_equal(plan->timeouts.attempt_ms, 30000);
+    assert_int_equal(plan->retry.max_attempts, 5);
+    assert_int_equal(plan->retry.initial_ms, 500);
+    assert_int_equal(plan->retry.max_ms, 10000);
+    assert_true(plan->retry.coefficient == 3.0);
+    assert_int_equal(sl_plan_task_bound(plan), 8);
+    sl_plan_destroy(&plan);
+}
+
+static void test_plan_rejects_every_bad_field(void **state)
+{
+    const char *G = "\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}";
+    char buf[1024];
+    s_bad("[1, 2]", "request");
+    s_bad("{}", "generation");
+    s_bad("{\"config\": 5}", "config");
+    s_bad("{\"config\": {}}", "config.generation");
+    s_bad("{\"name\": 5, \"generation\": {}}", "name");
+    s_bad("{\"generation\": 1}", "generation");
+    s_bad("{\"generation\": {\"mode\": \"sometimes\"}}", "generation.mode");
+    s_bad("{\"generation\": {\"mode\": 1}}", "generation.mode");
+    s_bad("{\"generation\": {\"templates\": [\"t\"]}}", "generation.models");
+    s_bad("{\"generation\": {\"models\": [], \"templates\": [\"t\"]}}", "generation.models");
+    s_bad("{\"generation\": {\"models\": \"m\", \"templates\": [\"t\"]}}", "generation.models");
+    s_bad("{\"generation\": {\"models\": [\"m\", \"\"], \"templates\": [\"t\"]}}",
+          "generation.models[1]");
+    s_bad("{\"generation\": {\"models\": [\"m\", 7], \"templates\": [\"t\"]}}",
+          "generation.models[1]");
+    s_bad("{\"generation\": {\"models\": [\"m\"]}}", "generation.templates");
+    s_bad("{\"generation\": {\"models\": [\"m\"], \"templates\": [null]}}",
+          "generation.templates[0]");
+    s_bad("{\"generation\": {\"mode\": \"existing\"}, \"analysis\": {}}",
+          "generation.existing_apps");
+    s_bad("{\"generation\": {\"mode\": \"existing\", \"existing_apps\": []}, \"analysis\": {}}",
+          "generation.existing_apps");
+    s_bad("{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [5]}, \"analysis\": {}}",
+          "generation.existing_apps[0]");
+    s_bad("{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"app_number\": 1}]}, "
+          "\"analysis\": {}}",
+          "generation.existing_apps[0].model");
+    s_bad("{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\"}]}, "
+          "\"analysis\": {}}",
+          "generation.existing_apps[0].app_number");
+    s_bad("{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+          "\"app_number\": -1}]}, \"analysis\": {}}",
+          "generation.existing_apps[0].app_number");
+    s_bad("{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+          "\"app_number\": \"3\"}]}, \"analysis\": {}}",
+          "app_number");
+    s_bad("{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+          "\"app_number\": 3}]}, \"analysis\": {\"enabled\": false}}",
+          "analysis.enabled");
+    s_bad("{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"], \"options\": 3}}",
+          "generation.options");
+    s_bad("{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"], \"options\": "
+          "{\"parallel\": \"yes\"}}}",
+          "generation.options.parallel");
+    s_bad("{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"], \"options\": "
+          "{\"max_concurrent_tasks\": 0}}}",
+          "generation.options.max_concurrent_tasks");
+    snprintf(buf, sizeof(buf), "{%s, \"analysis\": []}", G);
+    s_bad(buf, "analysis");
+    snprintf(buf, sizeof(buf), "{%s, \"analysis\": {\"enabled\": 1}}", G);
+    s_bad(buf, "analysis.enabled");
+    snprintf(buf, sizeof(buf), "{%s, \"analysis\": {\"tools\": [\"bandit\", \"hammer\"]}}", G);
+    s_bad(buf, "analysis.tools[1]");
+    snprintf(buf, sizeof(buf), "{%s, \"analysis\": {\"tools\": \"bandit\"}}", G);
+    s_bad(buf, "analysis.tools");
+    snprintf(buf, sizeof(buf), "{%s, \"analysis\": {\"options\": {\"target_urls\": [1]}}}", G);
+    s_bad(buf, "analysis.options.target_urls[0]");
+    char urls[700] = "";
+    for (int i = 0; i < 65; i++) {
+        strcat(urls, i ? ",\"u\"" : "\"u\"");
+    }
+    char big[1024];
+    snprintf(big, sizeof(big), "{%s, \"analysis\": {\"options\": {\"target_urls\": [%s]}}}", G,
+             urls);
+    s_bad(big, "analysis.options.target_urls");
+    snprintf(buf, sizeof(buf), "{%s, \"analysis\": {\"options\": {\"max_concurrent_tasks\": 1.5}}}",
+             G);
+    s_bad(buf, "analysis.options.max_concurrent_tasks");
+    snprintf(buf, sizeof(buf), "{%s, \"config\": 1}", G);
+    s_bad(buf, "config");
+    snprintf(buf, sizeof(buf), "{%s, \"timeouts\": 60}", G);
+    s_bad(buf, "timeouts");
+    snprintf(buf, sizeof(buf), "{%s, \"timeouts\": {\"taks\": 60}}", G);
+    s_bad(buf, "taks");
+    snprintf(buf, sizeof(buf), "{%s, \"timeouts\": {\"task\": 0}}", G);
+    s_bad(buf, "timeouts.task");
+    snprintf(buf, sizeof(buf), "{%s, \"timeouts\": {\"stage\": -5}}", G);
+    s_bad(buf, "timeouts.stage");
+    snprintf(buf, sizeof(buf), "{%s, \"timeouts\": {\"pipeline\": \"1h\"}}", G);
+    s_bad(buf, "timeouts.pipeline");
+    snprintf(buf, sizeof(buf), "{%s, \"timeouts\": {\"attempt\": 1e12}}", G);
+    s_bad(buf, "timeouts.attempt");
+    snprintf(buf, sizeof(buf), "{%s, \"retry\": {\"max_attempts\": 0}}", G);
+    s_bad(buf, "retry.max_attempts");
+    snprintf(buf, sizeof(buf), "{%s, \"retry\": {\"coefficient\": 0.5}}", G);
+    s_bad(buf, "retry.coefficient");
+    snprintf(buf, sizeof(buf), "{%s, \"retry\": {\"initial\": 10, \"max\": 5}}", G);
+    s_bad(buf, "retry.max");
+    snprintf(buf, sizeof(buf), "{%s, \"retry\": {\"tries\": 5}}", G);
+    s_bad(buf, "tries");
+}
+
+static void test_plan_rejects_garbage_bytes(void **state)
+{
+    sl_plan_t *plan = (sl_plan_t *)1;
+    char err[128];
+    const uint8_t trunc[] = {0x82, 0xa4, 'n', 'a'};
+    assert_true(sl_plan_parse(trunc, sizeof(trunc), NULL, &plan, err, sizeof(err)) < 0);
+    assert_null(plan);
+    const uint8_t huge[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    assert_true(sl_plan_parse(huge, sizeof(huge), NULL, &plan, err, sizeof(err)) < 0);
+    assert_true(sl_plan_parse(NULL, 0, NULL, &plan, NULL, 0) < 0);
+    assert_null(plan);
+}
+
+static void test_plan_limits_task_count(void **state)
+{
+    sl_plan_defaults_t d;
+    sl_plan_defaults_init(&d);
+    d.max_tasks = 10;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(pl_json_to_mp("{\"generation\": {\"models\": [\"a\", \"b\"], \"templates\": "
+                                   "[\"x\", \"y\"]}, \"analysis\": {\"enabled\": true}}",
+                                   &buf, &len),
+                     0);
+    sl_plan_t *plan = NULL;
+    char err[256];
+    /* 4 generations x (1 + 4 analyzers) = 20 > 10 */
+    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), SL_EINVAL);
+    assert_non_null(strstr(err, "exceed"));
+    d.max_tasks = 20;
+    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), 0);
+    sl_plan_destroy(&plan);
+    free(buf);
+}
+
+static void test_plan_tool_table(void **state)
+{
+    const char *tools[][2] = {{"bandit", "static-analyzer"},
+                              {"html-validator", "static-analyzer"},
+                              {"detect-secrets", "static-analyzer"},
+                              {"zap", "dynamic-analyzer"},
+                              {"nikto", "dynamic-analyzer"},
+                              {"artillery", "performance-tester"},
+                              {"ab", "performance-tester"},
+                              {"requirements-scanner", "ai-analyzer"},
+                              {"code-quality-analyzer", "ai-analyzer"}};
+    for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
+        int svc = sl_service_of_tool(tools[i][0], strlen(tools[i][0]));
+        assert_string_equal(sl_service_name(svc), tools[i][1]);
+    }
+    assert_int_equal(sl_service_of_tool("hammer", 6), SL_ENOTFOUND);
+    size_t n = 0;
+    for (const char *const *t = sl_service_tools(SL_SVC_STATIC); *t; t++) {
+        n++;
+    }
+    assert_int_equal(n, 14);
+    assert_string_equal(sl_service_op(SL_SVC_PERFORMANCE), "performance_test");
+    assert_string_equal(sl_service_op(SL_SVC_GENERATOR), "generate");
+    assert_int_equal(sl_service_parse("ai-analyzer", 11), SL_SVC_AI);
+    assert_false(sl_service_needs_targets(SL_SVC_STATIC));
+    assert_true(sl_service_needs_targets(SL_SVC_DYNAMIC));
+    assert_string_equal(sl_service_name(99), "unknown");
+}
+
+static void test_plan_expands_target_urls(void **state)
+{
+    char *u = sl_plan_expand_url("http://{model}-app{app}_backend:5000/{app}", "gpt", 30);
+    assert_string_equal(u, "http://gpt-app30_backend:5000/30");
+    free(u);
+    u = sl_plan_expand_url("{nothing}", "m", 1);
+    assert_string_equal(u, "{nothing}");
+    free(u);
+}
+
+static void test_plan_backoff_bounds(void **state)
+{
+    sl_retry_policy_t p = {3, 2000, 2.0, 60000};
+    assert_int_equal(sl_retry_cap_ms(&p, 1), 2000);
+    assert_int_equal(sl_retry_cap_ms(&p, 2), 4000);
+    assert_int_equal(sl_retry_cap_ms(&p, 5), 32000);
+    assert_int_equal(sl_retry_cap_ms(&p, 6), 60000);
+    assert_int_equal(sl_retry_cap_ms(&p, 1000), 60000);
+    uint64_t rng = 42;
+    for (uint32_t retry = 1; retry <= 8; retry++) {
+        int64_t cap = sl_retry_cap_ms(&p, retry), lo = INT64_MAX, hi = -1;
+        for (int i = 0; i < 2000; i++) {
+            int64_t d = sl_retry_backoff_ms(&p, retry, &rng);
+            assert_true(d >= 0 && d <= cap);
+            lo = d < lo ? d : lo;
+            hi = d > hi ? d : hi;
+        }
+        /* Full jitter spreads over the whole interval. */
+        assert_true(lo < cap / 10);
+        assert_true(hi > cap - cap / 10);
+    }
+    sl_retry_policy_t zero = {3, 0, 2.0, 0};
+    assert_int_equal(sl_retry_backoff_ms(&zero, 3, &rng), 0);
+    /* A seed of 0 still produces numbers. */
+    uint64_t z = 0;
+    (void)sl_retry_backoff_ms(&p, 1, &z);
+    assert_true(z != 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_seed_shape),
+        cmocka_unit_test(test_plan_config_shape),
+        cmocka_unit_test(test_plan_rejects_every_bad_field),
+        cmocka_unit_test(test_plan_rejects_garbage_bytes),
+        cmocka_unit_test(test_plan_limits_task_count),
+        cmocka_unit_test(test_plan_tool_table),
+        cmocka_unit_test(test_plan_expands_target_urls),
+        cmocka_unit_test(test_plan_backoff_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

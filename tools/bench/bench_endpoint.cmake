@@ -1,1 +1,0 @@
-list(APPEND SL_BENCH_LIBS sl_endpoint) # sluice-bench endpoint
