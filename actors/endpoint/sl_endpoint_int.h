@@ -1,7 +1,11 @@
-/*  sl_endpoint_int.h: internals of the endpoint actor, shared by its two
-    source files (sl_endpoint.c: configuration, the actor, attempts, queue,
-    breakers, timers and progress; sl_endpoint_conn.c: connections, the
-    legacy and mux wire protocols, probes and the I/O thread's events).
+/*  sl_endpoint_int.h: internals of the endpoint actor, shared by its four
+    source files. Calls run one way, each file using only those below it:
+      sl_endpoint.c          the actor: spawn, init/fini, its mailbox
+      sl_endpoint_wire.c     request frames out, I/O events and frames in
+      sl_endpoint_attempt.c  attempts from queued to their one result:
+                             queue, dispatch, connections, timers, progress,
+                             breakers and probes
+      sl_endpoint_config.c   configuration, protocol names, known ops
     Everything here belongs to one endpoint actor and is touched only on its
     thread. Not a public header.
 */
@@ -126,11 +130,21 @@ struct sl_ep {
     sl_mp_writer_t w;
 };
 
-/* ---- sl_endpoint.c ---------------------------------------------------- */
+/* ---- sl_endpoint_config.c ------------------------------------------------ */
 
 bool sl_ep_op_known(const char *op);
+/* The op an endpoint of this service sends when neither its config nor the
+   attempt names one. */
+const char *sl_ep_default_op(const char *service);
+
+/* ---- sl_endpoint_attempt.c ----------------------------------------------- */
+
 int64_t sl_ep_now(sl_ep_t *ep);
 int64_t sl_ep_wall(sl_ep_t *ep);
+/* Sends ep->w's message to `to` and resets ep->w; a missing mailbox is fine. */
+void sl_ep_send_writer(sl_ep_t *ep, const char *to, uint16_t type);
+/* Frees an attempt that is in no index and holds nothing open. */
+void sl_ep_attempt_free(sl_ep_attempt_t *a);
 /* Ends an attempt: exactly once, unlinks it, frees its slot, closes or
    cancels what it holds, records the breaker, sends the result (after any
    held-back progress), frees it and pumps the queue. fmt names the error
@@ -141,6 +155,8 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
     __attribute__((format(printf, 7, 8)));
 /* Arms the attempt's timer at its earliest deadline (never moves it later). */
 void sl_ep_attempt_arm(sl_ep_attempt_t *a);
+/* The replica the attempt would go to now, or -1 (full, open, excluded). */
+int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a);
 /* Dispatches queued attempts while replicas have room. */
 void sl_ep_pump(sl_ep_t *ep);
 /* Replaces the checkpoint, forwards it throttled; arms = resets the stall
@@ -149,23 +165,17 @@ void sl_ep_progress(sl_ep_attempt_t *a, const char *stage, const char *message, 
                     double pct, const uint8_t *data, size_t data_len, const char *checkpoint,
                     bool arms);
 sl_ep_attempt_t *sl_ep_find_id(sl_ep_t *ep, const char *id);
-/* Emits the transition (log, endpoint.breaker event, endpoint.health event
-   when the replica's health flips), re-arms the breaker timer, starts a
-   probe on half_open and pumps on closed. */
-void sl_ep_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr);
+/* Moves the replica's breaker on time (emitting any transition). */
+void sl_ep_breaker_tick(sl_ep_replica_t *r);
+/* Arms the replica's mux timer at its earliest deadline. */
+void sl_ep_mux_arm(sl_ep_replica_t *r);
+/* Ends every attempt on the replica's mux connection and closes it. */
+void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why);
 
-/* ---- sl_endpoint_conn.c --------------------------------------------- */
+/* ---- sl_endpoint_wire.c ------------------------------------------------- */
 
 /* Builds the request frame of a new attempt; on failure why says why. */
 int sl_ep_build_frame(sl_ep_t *ep, sl_ep_attempt_t *a, char *why, size_t whylen);
-/* Sends the attempt to replica idx (legacy: a new connection; mux: the
-   replica's connection). May finish it at once when connecting fails. */
-void sl_ep_dispatch(sl_ep_attempt_t *a, int idx);
-/* Takes the half-open probe slot and sends a health_check on a fresh
-   connection. */
-void sl_ep_probe_start(sl_ep_replica_t *r);
-/* Ends every attempt on the replica's mux connection and closes it. */
-void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why);
 void sl_ep_on_open(sl_ep_t *ep, uint64_t conn);
 void sl_ep_on_pong(sl_ep_t *ep, uint64_t conn);
 void sl_ep_on_closed(sl_ep_t *ep, const sl_wsio_closed_t *ev);

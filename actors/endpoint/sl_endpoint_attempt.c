@@ -1,0 +1,905 @@
+/*  sl_endpoint_attempt.c: the life of an endpoint's attempts, from queued
+    to their one ATTEMPT_RESULT.
+
+    Runs on the endpoint actor's thread (the actor, its threads and the
+    design notes are in sl_endpoint.c; shared state in sl_endpoint_int.h):
+    the attempt indexes, the service queue and replica choice (the pump),
+    dispatch to a replica (a legacy connection per attempt, or the replica's
+    mux connection and its heartbeat timer), the attempt timers, throttled
+    progress forwarding, the breakers and their half-open probes, and
+    sl_ep_finish, the only way an attempt ends. These call each other
+    (ending an attempt pumps the queue, which dispatches, which can end an
+    attempt), so they live together; the actor (sl_endpoint.c) and the wire
+    side (sl_endpoint_wire.c) call in, nothing here calls out to them.
+*/
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actors/endpoint/sl_endpoint_int.h"
+#include "actors/endpoint/sl_wsio.h"
+#include "proto/sl_catalog.h"
+#include "proto/sl_mp.h"
+#include "proto/sl_outcome.h"
+#include "proto/sl_wire.h"
+#include "runtime/sl_log.h"
+
+static void s_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr);
+static void s_dispatch(sl_ep_attempt_t *a, int idx);
+static void s_probe_start(sl_ep_replica_t *r);
+
+/* ---- the attempt indexes: u64 -> pointer, linear probing ------------------ */
+
+static uint64_t s_mix(uint64_t k)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return k;
+}
+
+static int s_map_grow(sl_ep_map_t *m)
+{
+    size_t ncap = m->cap ? m->cap * 2 : 64;
+    uint64_t *nk = calloc(ncap, sizeof *nk);
+    void **nv = calloc(ncap, sizeof *nv);
+    if (!nk || !nv) {
+        free(nk);
+        free(nv);
+        return SL_ENOMEM;
+    }
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->keys[i]) {
+            size_t j = s_mix(m->keys[i]) & (ncap - 1);
+            while (nk[j]) {
+                j = (j + 1) & (ncap - 1);
+            }
+            nk[j] = m->keys[i];
+            nv[j] = m->vals[i];
+        }
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = nk;
+    m->vals = nv;
+    m->cap = ncap;
+    return 0;
+}
+
+int sl_ep_map_put(sl_ep_map_t *m, uint64_t key, void *val)
+{
+    if ((m->count + 1) * 4 > m->cap * 3) {
+        int rc = s_map_grow(m);
+        if (rc) {
+            return rc;
+        }
+    }
+    size_t j = s_mix(key) & (m->cap - 1);
+    while (m->keys[j] && m->keys[j] != key) {
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (!m->keys[j]) {
+        m->count++;
+    }
+    m->keys[j] = key;
+    m->vals[j] = val;
+    return 0;
+}
+
+void *sl_ep_map_get(const sl_ep_map_t *m, uint64_t key)
+{
+    if (!m->cap) {
+        return NULL;
+    }
+    size_t j = s_mix(key) & (m->cap - 1);
+    while (m->keys[j]) {
+        if (m->keys[j] == key) {
+            return m->vals[j];
+        }
+        j = (j + 1) & (m->cap - 1);
+    }
+    return NULL;
+}
+
+void sl_ep_map_del(sl_ep_map_t *m, uint64_t key)
+{
+    if (!m->cap) {
+        return;
+    }
+    size_t mask = m->cap - 1;
+    size_t j = s_mix(key) & mask;
+    while (m->keys[j] && m->keys[j] != key) {
+        j = (j + 1) & mask;
+    }
+    if (!m->keys[j]) {
+        return;
+    }
+    m->keys[j] = 0;
+    m->vals[j] = NULL;
+    m->count--;
+    /* Pull later members of the run back so lookups never stop early. */
+    size_t i = j;
+    for (size_t k = (j + 1) & mask; m->keys[k]; k = (k + 1) & mask) {
+        size_t home = s_mix(m->keys[k]) & mask;
+        bool between = (i <= k) ? (home > i && home <= k) : (home > i || home <= k);
+        if (!between) {
+            m->keys[i] = m->keys[k];
+            m->vals[i] = m->vals[k];
+            m->keys[k] = 0;
+            m->vals[k] = NULL;
+            i = k;
+        }
+    }
+}
+
+void sl_ep_map_fini(sl_ep_map_t *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+uint64_t sl_ep_hash_id(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++) {
+        h ^= (uint8_t)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h ? h : 1;
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+int64_t sl_ep_now(sl_ep_t *ep)
+{
+    return sl_actor_now(ep->self);
+}
+
+int64_t sl_ep_wall(sl_ep_t *ep)
+{
+    return sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(ep->self)));
+}
+
+void sl_ep_send_writer(sl_ep_t *ep, const char *to, uint16_t type)
+{
+    if (sl_mp_writer_error(&ep->w) == 0) {
+        int rc =
+            sl_actor_send(ep->self, to, type, sl_mp_writer_data(&ep->w), sl_mp_writer_len(&ep->w));
+        if (rc != 0 && rc != SL_ENOTFOUND) {
+            sl_warn("%s: send %s to %s failed: %s", ep->name, sl_msg_type_name(type), to,
+                    sl_err_name(rc));
+        }
+    }
+    sl_mp_writer_reset(&ep->w);
+}
+
+/* ---- breaker events ---------------------------------------------------- */
+
+static void s_breaker_timer_fn(void *arg, uint64_t id);
+
+static void s_breaker_arm(sl_ep_replica_t *r)
+{
+    sl_ep_t *ep = r->ep;
+    int64_t due = sl_breaker_next_due(r->breaker);
+    if (r->btimer && r->btimer_due == due) {
+        return;
+    }
+    if (r->btimer) {
+        sl_actor_timer_cancel(ep->self, r->btimer);
+        r->btimer = 0;
+    }
+    if (due == INT64_MAX) {
+        return;
+    }
+    int64_t delay = due - sl_ep_now(ep);
+    r->btimer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_breaker_timer_fn, r);
+    r->btimer_due = due;
+}
+
+/* Sends ev (events = [[topic, body]]) to the store as a fire-and-forget
+   STORE_WRITE; no store running is fine. */
+static void s_store_events(sl_ep_t *ep, sl_mp_writer_t *ev)
+{
+    if (sl_mp_writer_error(ev) == 0) {
+        sl_store_write_t sw = {0};
+        sw.events.ptr = (uint8_t *)sl_mp_writer_data(ev);
+        sw.events.len = sl_mp_writer_len(ev);
+        if (sl_store_write_write(&sw, &ep->w) == 0) {
+            sl_ep_send_writer(ep, ep->store, SL_MSG_STORE_WRITE);
+        }
+        sl_mp_writer_reset(&ep->w);
+    }
+}
+
+/* endpoint.health: a replica is healthy while its breaker is closed. Only
+   changes are sent, never the initial "healthy" of a new endpoint (every
+   replica starts healthy; endpoints.list gives the current state): so a
+   monitor sees one event when a replica goes bad (the breaker opens) and one
+   when it is back (the half-open probe succeeded). A failed probe re-opens a
+   breaker that is already unhealthy: no event. */
+static void s_health_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr)
+{
+    sl_ep_t *ep = r->ep;
+    bool healthy = tr->to == SL_BREAKER_CLOSED;
+    if (healthy != r->unhealthy) {
+        return; /* no change */
+    }
+    r->unhealthy = !healthy;
+    sl_mp_writer_t ev;
+    sl_mp_writer_init(&ev);
+    sl_mp_write_array(&ev, 1);
+    sl_mp_write_array(&ev, 2);
+    sl_mp_write_str(&ev, "endpoint.health");
+    sl_mp_write_map(&ev, 4);
+    sl_mp_kv_str(&ev, "service", ep->service);
+    sl_mp_kv_str(&ev, "replica", r->url);
+    sl_mp_kv_bool(&ev, "healthy", healthy);
+    sl_mp_kv_str(&ev, "reason", tr->reason);
+    s_store_events(ep, &ev);
+    sl_mp_writer_fini(&ev);
+}
+
+/* Emits the transition (log, endpoint.breaker event, endpoint.health event
+   when the replica's health flips), re-arms the breaker timer, starts a
+   probe on half_open and pumps on closed. */
+static void s_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr)
+{
+    sl_ep_t *ep = r->ep;
+    ep->c.breaker_transitions++;
+    const char *from = sl_breaker_state_name(tr->from), *to = sl_breaker_state_name(tr->to);
+    sl_info("%s: breaker %s %s -> %s (%s)", ep->name, r->url, from, to, tr->reason);
+
+    sl_mp_writer_t ev;
+    sl_mp_writer_init(&ev);
+    sl_mp_write_array(&ev, 1);
+    sl_mp_write_array(&ev, 2);
+    sl_mp_write_str(&ev, "endpoint.breaker");
+    sl_mp_write_map(&ev, 5);
+    sl_mp_kv_str(&ev, "service", ep->service);
+    sl_mp_kv_str(&ev, "replica", r->url);
+    sl_mp_kv_str(&ev, "from", from);
+    sl_mp_kv_str(&ev, "to", to);
+    sl_mp_kv_str(&ev, "reason", tr->reason);
+    s_store_events(ep, &ev);
+    sl_mp_writer_fini(&ev);
+    s_health_changed(r, tr);
+
+    s_breaker_arm(r);
+    if (tr->to == SL_BREAKER_HALF_OPEN) {
+        s_probe_start(r);
+    } else if (tr->to == SL_BREAKER_CLOSED) {
+        sl_ep_pump(ep);
+    }
+}
+
+void sl_ep_breaker_tick(sl_ep_replica_t *r)
+{
+    sl_breaker_transition_t tr;
+    if (sl_breaker_tick(r->breaker, sl_ep_now(r->ep), &tr)) {
+        s_breaker_changed(r, &tr);
+    }
+}
+
+static void s_breaker_timer_fn(void *arg, uint64_t id)
+{
+    sl_ep_replica_t *r = arg;
+    if (r->btimer != id) {
+        return;
+    }
+    r->btimer = 0;
+    sl_ep_breaker_tick(r);
+    s_breaker_arm(r);
+}
+
+static void s_breaker_record(sl_ep_attempt_t *a, int outcome)
+{
+    sl_ep_t *ep = a->ep;
+    if (a->replica < 0) {
+        return;
+    }
+    sl_ep_replica_t *r = &ep->replicas[a->replica];
+    sl_breaker_transition_t tr;
+    bool fault = sl_outcome_replica_fault(outcome);
+    bool moved;
+    if (a->probe) {
+        moved = sl_breaker_record_probe(r->breaker, sl_ep_now(ep), fault, &tr);
+    } else {
+        moved = sl_breaker_record(r->breaker, sl_ep_now(ep), fault, &tr);
+    }
+    if (!fault && !a->probe) {
+        double ms = (double)(sl_ep_now(ep) - a->dispatched_ms);
+        r->ewma_ms = r->ewma_ms <= 0 ? ms : r->ewma_ms * 0.8 + ms * 0.2;
+    }
+    if (moved) {
+        s_breaker_changed(r, &tr);
+    }
+}
+
+/* ---- attempts: lifecycle -------------------------------------------------- */
+
+void sl_ep_attempt_free(sl_ep_attempt_t *a)
+{
+    if (a->timer) {
+        sl_actor_timer_cancel(a->ep->self, a->timer);
+    }
+    sl_attempt_start_clear(&a->start);
+    free(a->id);
+    free(a->frame);
+    free(a->last_stage);
+    free(a->last_message);
+    free(a->last_checkpoint);
+    free(a->last_data);
+    free(a);
+}
+
+static void s_unqueue(sl_ep_attempt_t *a)
+{
+    sl_ep_t *ep = a->ep;
+    if (!a->queued) {
+        return;
+    }
+    if (a->qprev) {
+        a->qprev->qnext = a->qnext;
+    } else {
+        ep->qhead = a->qnext;
+    }
+    if (a->qnext) {
+        a->qnext->qprev = a->qprev;
+    } else {
+        ep->qtail = a->qprev;
+    }
+    a->qnext = a->qprev = NULL;
+    a->queued = false;
+    ep->queued--;
+}
+
+static void s_unlink(sl_ep_attempt_t *a)
+{
+    sl_ep_t *ep = a->ep;
+    s_unqueue(a);
+    if (a->prev) {
+        a->prev->next = a->next;
+    } else {
+        ep->all = a->next;
+    }
+    if (a->next) {
+        a->next->prev = a->prev;
+    }
+    a->next = a->prev = NULL;
+    if (a->hkey && sl_ep_map_get(&ep->by_id, a->hkey) == a) {
+        sl_ep_map_del(&ep->by_id, a->hkey);
+    }
+    if (a->conn && sl_ep_map_get(&ep->by_conn, a->conn) == a) {
+        sl_ep_map_del(&ep->by_conn, a->conn);
+    }
+}
+
+/* Sends the checkpoint as ATTEMPT_PROGRESS. */
+static void s_progress_send(sl_ep_attempt_t *a)
+{
+    sl_ep_t *ep = a->ep;
+    sl_attempt_progress_t p = {0};
+    p.task_id = a->start.task_id;
+    p.attempt = a->start.attempt;
+    p.replica = a->replica >= 0 ? ep->replicas[a->replica].url : NULL;
+    p.stage = a->last_stage;
+    p.pct = a->last_pct;
+    p.message = a->last_message;
+    p.data.ptr = a->last_data;
+    p.data.len = a->last_data_len;
+    p.ts_ms = sl_ep_wall(ep);
+    if (sl_attempt_progress_write(&p, &ep->w) == 0) {
+        sl_ep_send_writer(ep, a->owner, SL_MSG_ATTEMPT_PROGRESS);
+        ep->c.progress_sent++;
+    } else {
+        sl_mp_writer_reset(&ep->w);
+    }
+    a->pending = false;
+    a->d_flush = SL_EP_NEVER;
+}
+
+void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
+                  size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
+{
+    sl_ep_t *ep = a->ep;
+    char err[SL_WIRE_ERROR_MAX + 64] = "";
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, sizeof err, fmt, ap);
+        va_end(ap);
+    }
+    s_unlink(a);
+
+    /* Free the replica's slot and close what this attempt holds open. */
+    if (a->replica >= 0) {
+        sl_ep_replica_t *r = &ep->replicas[a->replica];
+        if (!a->probe && r->in_flight > 0) {
+            r->in_flight--;
+        }
+        if (a->conn) {
+            sl_wsio_close(ep->wsio, a->conn, SL_WSIO_CLOSE_NORMAL, sl_outcome_name(outcome));
+        } else if (ep->protocol == SL_ENDPOINT_MUX && !a->probe && raw == NULL &&
+                   outcome != SL_OUT_TRANSPORT && outcome != SL_OUT_MALFORMED &&
+                   outcome != SL_OUT_PONG_TIMEOUT && outcome != SL_OUT_CONNECT_TIMEOUT &&
+                   r->mux_state != 0) {
+            /* The analyzer may still be working on it: tell it to stop. */
+            char *cf = NULL;
+            size_t cl = 0;
+            if (sl_wire_build_cancel(a->id, &cf, &cl) == 0) {
+                sl_wsio_send(ep->wsio, (uint64_t)r->index + 1, cf, cl);
+            }
+            free(cf);
+        }
+    }
+    if (outcome != SL_OUT_CANCELLED && outcome != SL_OUT_SHUTDOWN) {
+        s_breaker_record(a, outcome);
+    }
+    if (a->probe) {
+        sl_ep_attempt_free(a);
+        return;
+    }
+
+    if (a->pending) {
+        s_progress_send(a);
+    }
+    sl_attempt_result_t m = {0};
+    m.task_id = a->start.task_id;
+    m.attempt = a->start.attempt;
+    m.outcome = (uint64_t)outcome;
+    m.replica = a->replica >= 0 ? ep->replicas[a->replica].url : NULL;
+    m.error = err[0] ? err : (v && v->error[0] ? (char *)v->error : NULL);
+    m.status = (char *)status;
+    m.result.ptr = (uint8_t *)raw;
+    m.result.len = raw ? raw_len : 0;
+    if (v && v->has_app_number) {
+        m.app_number = v->app_number;
+    }
+    m.started_ms = a->started_wall;
+    m.ended_ms = sl_ep_wall(ep);
+    m.last_stage = a->last_stage;
+    m.last_message = a->last_message;
+    m.last_pct = a->last_pct;
+    m.last_checkpoint = a->last_checkpoint;
+    if (sl_attempt_result_write(&m, &ep->w) == 0) {
+        sl_ep_send_writer(ep, a->owner, SL_MSG_ATTEMPT_RESULT);
+    } else {
+        sl_mp_writer_reset(&ep->w);
+        sl_error("%s: cannot encode the result of %s", ep->name, a->id);
+    }
+    ep->c.results++;
+    if (outcome == SL_OUT_CANCELLED) {
+        ep->c.cancelled++;
+    }
+    sl_ep_attempt_free(a);
+    sl_ep_pump(ep);
+}
+
+/* ---- attempts: timers ------------------------------------------------------ */
+
+static void s_attempt_timer_fn(void *arg, uint64_t id);
+
+static int64_t s_min_deadline(const sl_ep_attempt_t *a)
+{
+    int64_t d = a->d_queue;
+    const int64_t all[] = {a->d_connect, a->d_ping,    a->d_pong,
+                           a->d_stall,   a->d_attempt, a->d_flush};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (all[i] < d) {
+            d = all[i];
+        }
+    }
+    return d;
+}
+
+void sl_ep_attempt_arm(sl_ep_attempt_t *a)
+{
+    sl_ep_t *ep = a->ep;
+    int64_t due = s_min_deadline(a);
+    if (a->timer && a->timer_due <= due) {
+        return; /* fires early and re-arms: cheaper than moving it */
+    }
+    if (a->timer) {
+        sl_actor_timer_cancel(ep->self, a->timer);
+        a->timer = 0;
+    }
+    if (due == SL_EP_NEVER) {
+        return;
+    }
+    int64_t delay = due - sl_ep_now(ep);
+    a->timer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_attempt_timer_fn, a);
+    a->timer_due = due;
+}
+
+static void s_progress_throttled(sl_ep_attempt_t *a)
+{
+    sl_ep_t *ep = a->ep;
+    int64_t now = sl_ep_now(ep);
+    if (now - a->pwin_start >= 1000) {
+        a->pwin_start = now;
+        a->pwin_count = 0;
+    }
+    if (a->pwin_count < ep->progress_max) {
+        a->pwin_count++;
+        s_progress_send(a);
+    } else {
+        if (a->pending) {
+            ep->c.progress_dropped++; /* superseded by this newer one */
+        }
+        a->pending = true;
+        a->d_flush = a->pwin_start + 1000;
+        sl_ep_attempt_arm(a);
+    }
+}
+
+static void s_attempt_timer_fn(void *arg, uint64_t id)
+{
+    sl_ep_attempt_t *a = arg;
+    sl_ep_t *ep = a->ep;
+    if (a->timer != id) {
+        return;
+    }
+    a->timer = 0;
+    int64_t now = sl_ep_now(ep);
+    if (a->d_queue <= now) {
+        ep->c.queue_timeouts++;
+        sl_ep_finish(a, SL_OUT_QUEUE_TIMEOUT, NULL, NULL, 0, NULL,
+                     "no replica slot within %" PRId64 " ms", a->queue_timeout);
+        return;
+    }
+    if (a->d_connect <= now) {
+        sl_ep_finish(a, SL_OUT_CONNECT_TIMEOUT, NULL, NULL, 0, NULL,
+                     "no handshake within %" PRId64 " ms", ep->connect_timeout);
+        return;
+    }
+    if (a->d_pong <= now) {
+        sl_ep_finish(a, SL_OUT_PONG_TIMEOUT, NULL, NULL, 0, NULL, "no pong within %" PRId64 " ms",
+                     ep->pong_timeout);
+        return;
+    }
+    if (a->d_stall <= now) {
+        sl_ep_finish(a, SL_OUT_PROGRESS_TIMEOUT, NULL, NULL, 0, NULL,
+                     "no progress for %" PRId64 " ms", a->progress_timeout);
+        return;
+    }
+    if (a->d_attempt <= now) {
+        sl_ep_finish(a, SL_OUT_ATTEMPT_TIMEOUT, NULL, NULL, 0, NULL,
+                     "no result within %" PRId64 " ms", a->attempt_timeout);
+        return;
+    }
+    if (a->d_ping <= now && a->conn) {
+        sl_wsio_ping(ep->wsio, a->conn);
+        a->d_ping = SL_EP_NEVER;
+        a->d_pong = now + ep->pong_timeout;
+    }
+    if (a->d_flush <= now) {
+        a->d_flush = SL_EP_NEVER;
+        if (a->pending) {
+            s_progress_throttled(a);
+        }
+    }
+    sl_ep_attempt_arm(a);
+}
+
+int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a)
+{
+    sl_breaker_candidate_t c[SL_ENDPOINT_MAX_REPLICAS];
+    for (size_t i = 0; i < ep->n_replicas; i++) {
+        sl_ep_replica_t *r = &ep->replicas[i];
+        c[i].breaker = r->breaker;
+        c[i].in_flight = r->in_flight;
+        c[i].max_in_flight = ep->max_in_flight;
+        c[i].ewma_ms = r->ewma_ms;
+        c[i].excluded = false;
+        for (size_t k = 0; k < a->start.exclude.n; k++) {
+            if (strcmp(a->start.exclude.v[k], r->url) == 0) {
+                c[i].excluded = true;
+                break;
+            }
+        }
+        if (ep->protocol == SL_ENDPOINT_MUX && r->mux_state == 3) {
+            c[i].max_in_flight = 0; /* reconnect after its close event */
+        }
+    }
+    return sl_breaker_pick(c, ep->n_replicas);
+}
+
+/* Dispatches queued attempts while some replica has room, in FIFO order;
+   an attempt that cannot go anywhere (exclusions) does not block the
+   ones behind it. */
+void sl_ep_pump(sl_ep_t *ep)
+{
+    if (ep->pumping) {
+        return;
+    }
+    ep->pumping = true;
+    for (size_t i = 0; i < ep->n_replicas; i++) {
+        sl_ep_breaker_tick(&ep->replicas[i]);
+    }
+    sl_ep_attempt_t *a = ep->qhead;
+    while (a) {
+        sl_ep_attempt_t *next = a->qnext;
+        int idx = sl_ep_pick(ep, a);
+        if (idx >= 0) {
+            s_unqueue(a);
+            s_dispatch(a, idx);
+            next = ep->qhead; /* dispatch may have finished attempts */
+        }
+        a = next;
+        bool room = false;
+        for (size_t i = 0; i < ep->n_replicas; i++) {
+            if (ep->replicas[i].in_flight < ep->max_in_flight) {
+                room = true;
+                break;
+            }
+        }
+        if (!room) {
+            break;
+        }
+    }
+    ep->pumping = false;
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+/* Replaces the checkpoint and forwards it (throttled). arms: whether this
+   kind of frame proves the analysis is alive (resets the stall timer). */
+void sl_ep_progress(sl_ep_attempt_t *a, const char *stage, const char *message, bool has_pct,
+                    double pct, const uint8_t *data, size_t data_len, const char *checkpoint,
+                    bool arms)
+{
+    sl_ep_t *ep = a->ep;
+    if (a->probe) {
+        return;
+    }
+    if (arms && a->progress_timeout > 0) {
+        a->d_stall = sl_ep_now(ep) + a->progress_timeout;
+    }
+    /* Replace each part only when the frame carries it: a frame with only
+       a pct keeps the stage it refines. */
+    if (stage) {
+        free(a->last_stage);
+        a->last_stage = strdup(stage);
+    }
+    if (message) {
+        free(a->last_message);
+        a->last_message = strdup(message);
+    }
+    if (checkpoint) {
+        free(a->last_checkpoint);
+        a->last_checkpoint = strdup(checkpoint);
+    }
+    if (has_pct) {
+        a->last_pct = (int64_t)(pct + 0.5);
+    }
+    if (data && data_len) {
+        uint8_t *copy = malloc(data_len);
+        if (copy) {
+            memcpy(copy, data, data_len);
+            free(a->last_data);
+            a->last_data = copy;
+            a->last_data_len = data_len;
+        }
+    }
+    a->has_progress = true;
+    s_progress_throttled(a);
+    sl_ep_attempt_arm(a);
+}
+
+sl_ep_attempt_t *sl_ep_find_id(sl_ep_t *ep, const char *id)
+{
+    if (!id || !*id) {
+        return NULL;
+    }
+    sl_ep_attempt_t *a = sl_ep_map_get(&ep->by_id, sl_ep_hash_id(id));
+    return (a && strcmp(a->id, id) == 0) ? a : NULL;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static void s_mux_timer_fn(void *arg, uint64_t id);
+
+void sl_ep_mux_arm(sl_ep_replica_t *r)
+{
+    sl_ep_t *ep = r->ep;
+    int64_t due = r->m_connect;
+    if (r->m_ping < due) {
+        due = r->m_ping;
+    }
+    if (r->m_pong < due) {
+        due = r->m_pong;
+    }
+    if (r->mtimer && r->mtimer_due <= due) {
+        return;
+    }
+    if (r->mtimer) {
+        sl_actor_timer_cancel(ep->self, r->mtimer);
+        r->mtimer = 0;
+    }
+    if (due == SL_EP_NEVER) {
+        return;
+    }
+    int64_t delay = due - sl_ep_now(ep);
+    r->mtimer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_mux_timer_fn, r);
+    r->mtimer_due = due;
+}
+
+static void s_mux_timer_fn(void *arg, uint64_t id)
+{
+    sl_ep_replica_t *r = arg;
+    sl_ep_t *ep = r->ep;
+    if (r->mtimer != id) {
+        return;
+    }
+    r->mtimer = 0;
+    int64_t now = sl_ep_now(ep);
+    char why[64];
+    if (r->m_connect <= now) {
+        snprintf(why, sizeof why, "no handshake within %" PRId64 " ms", ep->connect_timeout);
+        sl_ep_mux_fail(r, SL_OUT_CONNECT_TIMEOUT, why);
+        return;
+    }
+    if (r->m_pong <= now) {
+        snprintf(why, sizeof why, "no pong within %" PRId64 " ms", ep->pong_timeout);
+        sl_ep_mux_fail(r, SL_OUT_PONG_TIMEOUT, why);
+        return;
+    }
+    if (r->m_ping <= now && r->mux_state == 2) {
+        sl_wsio_ping(ep->wsio, (uint64_t)r->index + 1);
+        r->m_ping = SL_EP_NEVER;
+        r->m_pong = now + ep->pong_timeout;
+    }
+    sl_ep_mux_arm(r);
+}
+
+static int s_mux_ensure(sl_ep_replica_t *r)
+{
+    sl_ep_t *ep = r->ep;
+    if (r->mux_state == 1 || r->mux_state == 2) {
+        return 0;
+    }
+    if (r->mux_state == 3) {
+        return SL_EBUSY; /* its WSIO_CLOSED has not come back yet */
+    }
+    int rc = sl_wsio_connect(ep->wsio, (uint64_t)r->index + 1, r->url);
+    if (rc) {
+        return rc;
+    }
+    r->mux_state = 1;
+    r->m_connect = sl_ep_now(ep) + ep->connect_timeout;
+    r->m_ping = r->m_pong = SL_EP_NEVER;
+    sl_ep_mux_arm(r);
+    return 0;
+}
+
+/* Ends every attempt on the replica's mux connection and closes it. */
+void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why)
+{
+    sl_ep_t *ep = r->ep;
+    if (r->mux_state == 1 || r->mux_state == 2) {
+        sl_wsio_close(ep->wsio, (uint64_t)r->index + 1, SL_WSIO_CLOSE_NORMAL, why);
+        r->mux_state = 3;
+    }
+    r->m_connect = r->m_ping = r->m_pong = SL_EP_NEVER;
+    if (r->mtimer) {
+        sl_actor_timer_cancel(ep->self, r->mtimer);
+        r->mtimer = 0;
+    }
+    sl_ep_attempt_t *a = ep->all;
+    while (a) {
+        sl_ep_attempt_t *next = a->next;
+        if (a->replica == r->index && !a->probe && !a->conn) {
+            sl_ep_finish(a, outcome, NULL, NULL, 0, NULL, "%s", why);
+            /* sl_ep_finish may have ended others (pump dispatches, never ends);
+               restart from the head to stay safe. */
+            next = ep->all;
+        }
+        a = next;
+    }
+}
+
+/* Sends the attempt to replica idx (legacy: a new connection; mux: the
+   replica's connection). May finish it at once when connecting fails. */
+static void s_dispatch(sl_ep_attempt_t *a, int idx)
+{
+    sl_ep_t *ep = a->ep;
+    sl_ep_replica_t *r = &ep->replicas[idx];
+    int64_t now = sl_ep_now(ep);
+    a->replica = idx;
+    r->in_flight++;
+    a->dispatched_ms = now;
+    a->d_queue = SL_EP_NEVER;
+    a->d_attempt = now + a->attempt_timeout;
+    int rc;
+    if (ep->protocol == SL_ENDPOINT_LEGACY) {
+        a->conn = ep->next_conn++;
+        rc = sl_ep_map_put(&ep->by_conn, a->conn, a);
+        if (rc == 0) {
+            rc = sl_wsio_connect(ep->wsio, a->conn, r->url);
+        }
+        if (rc) {
+            sl_ep_map_del(&ep->by_conn, a->conn);
+            a->conn = 0;
+            sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect: %s", sl_err_msg(rc));
+            return;
+        }
+        sl_wsio_send(ep->wsio, a->conn, a->frame, a->frame_len);
+        a->state = SL_EP_CONNECTING;
+        a->d_connect = now + ep->connect_timeout;
+    } else {
+        rc = s_mux_ensure(r);
+        if (rc) {
+            sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect: %s", sl_err_msg(rc));
+            return;
+        }
+        sl_wsio_send(ep->wsio, (uint64_t)r->index + 1, a->frame, a->frame_len);
+        a->state = SL_EP_RUNNING;
+        /* mux heartbeats are mandatory: the stall timer runs from the start */
+        if (a->progress_timeout > 0) {
+            a->d_stall = now + a->progress_timeout;
+        }
+    }
+    sl_ep_attempt_arm(a);
+}
+
+/* ---- probes ------------------------------------------------------------- */
+
+/* Takes the half-open probe slot and sends a health_check on a fresh
+   connection. */
+static void s_probe_start(sl_ep_replica_t *r)
+{
+    sl_ep_t *ep = r->ep;
+    int64_t now = sl_ep_now(ep);
+    if (!sl_breaker_take_probe(r->breaker, now)) {
+        return;
+    }
+    ep->c.probes++;
+    sl_ep_attempt_t *a = calloc(1, sizeof *a);
+    char idbuf[48];
+    snprintf(idbuf, sizeof idbuf, "probe-%" PRIu64, ++ep->probe_seq);
+    if (!a || !(a->id = strdup(idbuf)) ||
+        sl_wire_build_health_check(NULL, &a->frame, &a->frame_len) != 0) {
+        if (a) {
+            free(a->id);
+            free(a);
+        }
+        sl_breaker_transition_t tr;
+        if (sl_breaker_record_probe(r->breaker, now, true, &tr)) {
+            s_breaker_changed(r, &tr);
+        }
+        return;
+    }
+    a->ep = ep;
+    a->probe = true;
+    a->replica = r->index;
+    a->last_pct = -1;
+    a->d_queue = a->d_ping = a->d_pong = a->d_stall = a->d_flush = SL_EP_NEVER;
+    a->attempt_timeout = ep->bcfg.half_open_max_wait_ms < ep->attempt_timeout
+                             ? ep->bcfg.half_open_max_wait_ms
+                             : ep->attempt_timeout;
+    a->d_attempt = now + a->attempt_timeout;
+    a->d_connect = now + ep->connect_timeout;
+    a->dispatched_ms = now;
+    a->next = ep->all;
+    if (ep->all) {
+        ep->all->prev = a;
+    }
+    ep->all = a;
+    a->conn = ep->next_conn++;
+    int rc = sl_ep_map_put(&ep->by_conn, a->conn, a);
+    if (rc == 0) {
+        rc = sl_wsio_connect(ep->wsio, a->conn, r->url);
+    }
+    if (rc) {
+        sl_ep_map_del(&ep->by_conn, a->conn);
+        a->conn = 0;
+        sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe connect: %s", sl_err_msg(rc));
+        return;
+    }
+    sl_wsio_send(ep->wsio, a->conn, a->frame, a->frame_len);
+    a->state = SL_EP_CONNECTING;
+    sl_ep_attempt_arm(a);
+}
