@@ -11,31 +11,10 @@
 
     Each SL_MSG in the .def needs at least one field (C has no empty
     structs) and at most 64 (a compile-time check); a reused type id is a
-    compile error.
-
-    Ownership: a message struct owns its STR, BIN, STRS and RAW fields (heap,
-    free()); sl_<name>_clear frees them and zeroes the struct. Build messages
-    with sl_strdup_or_null, sl_str_set, sl_strs_push and sl_bytes_set, or
-    point fields at your own heap copies that the struct then owns. Encoding
-    only reads the struct (the caller keeps ownership).
-
-    Wire form: a body is a msgpack map {"field": value, ...}. Encoding omits
-    NULL STR fields and empty OPT BIN/RAW/STRS fields, and always writes
-    numeric and bool fields. Decoding (never trusting the bytes):
-      - the body must be one map and nothing after it (SL_ETRAILING),
-      - keys must be str (SL_EPROTO); unknown keys are skipped,
-      - a known key holding the wrong type is SL_EPROTO; nil counts as
-        absent for OPT fields (and as missing for REQ fields),
-      - a REQ field absent is SL_EMISSING; a key twice is SL_EPROTO,
-      - STR must not contain NUL (SL_EPROTO),
-      - RAW must be one complete well-formed object (copied); as the whole
-        body is depth-limited, a RAW nests at most SL_MP_MAX_DEPTH - 1
-        levels,
-      - sizes over SL_MSG_MAX_STR / SL_MSG_MAX_BIN / SL_MSG_MAX_STRS are
-        SL_ETOOBIG (encoding refuses them too, so we never emit a body we
-        would not accept).
-    On any decoding error the output struct is left cleared and nothing
-    leaks.
+    compile error. The field forms, the wire form, the decoding rules and
+    ownership are the codec's (proto/sl_codec.h); messages use the limits
+    below and never truncate: encoding refuses what decoding would refuse,
+    so we never emit a body we would not accept.
 */
 #ifndef SL_CATALOG_H
 #define SL_CATALOG_H
@@ -44,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/sl_codec.h"
 #include "proto/sl_mp.h"
 
 /* Bumped when a change to sl_catalog.def is not backward compatible (which
@@ -54,74 +34,28 @@
 #define SL_MSG_MAX_STR (1u << 20)  /* one STR, bytes; also each STRS item */
 #define SL_MSG_MAX_BIN (64u << 20) /* one BIN or RAW, bytes */
 #define SL_MSG_MAX_STRS 10000u     /* items in one STRS */
-
-/* An owned byte string (BIN and RAW fields); empty is {NULL, 0}. */
-typedef struct {
-    uint8_t *ptr;
-    size_t len;
-} sl_bytes_t;
-
-/* An owned list of owned NUL-terminated strings (STRS fields). */
-typedef struct {
-    char **v;
-    size_t n;
-} sl_strs_t;
+#define SL_MSG_MAX_LIST 100000u    /* items in one LIST */
 
 /* ---- generated: type ids, structs ----------------------------------------- */
 
-#define SL_FT_U64 uint64_t
-#define SL_FT_I64 int64_t
-#define SL_FT_BOOL bool
-#define SL_FT_DBL double
-#define SL_FT_STR char *
-#define SL_FT_BIN sl_bytes_t
-#define SL_FT_STRS sl_strs_t
-#define SL_FT_RAW sl_bytes_t
-
 enum {
-#define SL_F(kind, name, presence)
+#define SL_FIELD(kind, cname, key, presence, dflt, x)
 #define SL_MSG(sym, id, cname, ...) sym = id,
 #include "proto/sl_catalog.def"
 #undef SL_MSG
-#undef SL_F
+#undef SL_FIELD
 };
 
-#define SL_F(kind, name, presence) SL_FT_##kind name;
+#define SL_FIELD SL_CODEC_MEMBER
 #define SL_MSG(sym, id, cname, ...)                                                                \
     typedef struct {                                                                               \
         __VA_ARGS__                                                                                \
     } sl_##cname##_t;
 #include "proto/sl_catalog.def"
 #undef SL_MSG
-#undef SL_F
+#undef SL_FIELD
 
 /* ---- descriptors ---------------------------------------------------------- */
-
-typedef enum {
-    SL_FK_U64 = 1,
-    SL_FK_I64,
-    SL_FK_BOOL,
-    SL_FK_DBL,
-    SL_FK_STR,
-    SL_FK_BIN,
-    SL_FK_STRS,
-    SL_FK_RAW
-} sl_field_kind_t;
-
-typedef struct {
-    const char *name; /* the map key on the wire */
-    sl_field_kind_t kind;
-    bool required;
-    size_t offset; /* offsetof in the message struct */
-} sl_field_desc_t;
-
-typedef struct {
-    uint16_t type;    /* SL_MSG_* */
-    const char *name; /* "attempt_start" */
-    size_t size;      /* sizeof the struct */
-    const sl_field_desc_t *fields;
-    size_t nfields;
-} sl_msg_desc_t;
 
 /* Descriptor of a type (static storage), or NULL for unknown types. */
 const sl_msg_desc_t *sl_msg_desc(uint16_t type);
@@ -162,7 +96,7 @@ void sl_msg_free(uint16_t type, void **msg);
 
 /* ---- generated: typed wrappers --------------------------------------------- */
 
-#define SL_F(kind, name, presence)
+#define SL_FIELD(kind, cname, key, presence, dflt, x)
 #define SL_MSG(sym, id, cname, ...)                                                                \
     int sl_##cname##_write(const sl_##cname##_t *m, sl_mp_writer_t *w);                            \
     int sl_##cname##_encode(const sl_##cname##_t *m, uint8_t **out, size_t *len);                  \
@@ -170,27 +104,6 @@ void sl_msg_free(uint16_t type, void **msg);
     void sl_##cname##_clear(sl_##cname##_t *m);
 #include "proto/sl_catalog.def"
 #undef SL_MSG
-#undef SL_F
-
-/* ---- building messages ---------------------------------------------------- */
-
-/* strdup that maps NULL to NULL (also NULL when out of memory). */
-char *sl_strdup_or_null(const char *s);
-
-/* Replaces *dst (freed) with a copy of src (NULL clears). 0 or SL_ENOMEM
-   (then *dst is unchanged). */
-int sl_str_set(char **dst, const char *src);
-
-/* Appends a copy of s (not NULL). 0, SL_EINVAL, or SL_ENOMEM (list
-   unchanged). */
-int sl_strs_push(sl_strs_t *self, const char *s);
-/* Frees every item and the array; leaves {NULL, 0}. */
-void sl_strs_clear(sl_strs_t *self);
-
-/* Replaces the bytes (old ones freed) with a copy of p[0..len); len 0
-   leaves {NULL, 0}. 0 or SL_ENOMEM (then unchanged). */
-int sl_bytes_set(sl_bytes_t *self, const void *p, size_t len);
-/* Frees the bytes; leaves {NULL, 0}. */
-void sl_bytes_clear(sl_bytes_t *self);
+#undef SL_FIELD
 
 #endif

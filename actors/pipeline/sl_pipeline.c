@@ -864,10 +864,10 @@ static int s_load_pipe_row(sl_pl_shard_t *sh, void *arg, const uint8_t *key, siz
     p->last_change_ms = sl_pl_now(sh);
     p->error = rec.error;
     rec.error = NULL;
-    p->request = rec.request;
-    p->request_len = rec.request_len;
-    rec.request = NULL;
-    rec.request_len = 0;
+    p->request = rec.request.ptr;
+    p->request_len = rec.request.len;
+    rec.request.ptr = NULL;
+    rec.request.len = 0;
     /* The pipeline keeps the terms it started with. */
     sl_plan_defaults_t d = sh->cfg.defaults;
     if (rec.max_attempts) {

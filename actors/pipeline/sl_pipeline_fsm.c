@@ -232,8 +232,7 @@ static void s_park(sl_pl_task_t *t, const char *why)
                       .returns = t->dlq_returns,
                       .parked_ms = sl_pl_now(sh),
                       .error = t->error,
-                      .history = t->hist,
-                      .nhistory = t->nhist};
+                      .history = {t->hist, t->nhist}};
     uint8_t *buf = NULL;
     size_t len = 0;
     int erc = sl_dlq_rec_encode(&d, &buf, &len);
@@ -402,10 +401,10 @@ sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
             t->exclude[t->nexclude++] = sl_pl_intern(sh, rec->exclude.v[i]);
         }
     }
-    t->hist = rec->history;
-    t->nhist = (uint16_t)rec->nhistory;
-    rec->history = NULL;
-    rec->nhistory = 0;
+    t->hist = rec->history.v;
+    t->nhist = (uint16_t)rec->history.n;
+    rec->history.v = NULL;
+    rec->history.n = 0;
     for (uint16_t i = 0; i < t->nhist; i++) {
         free(t->hist[i].task_id);
         t->hist[i].task_id = NULL;

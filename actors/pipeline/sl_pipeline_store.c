@@ -294,8 +294,8 @@ void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size
     rec->progress_message = t->progress_message;
     rec->exclude.v = (char **)t->exclude;
     rec->exclude.n = t->nexclude;
-    rec->history = t->hist;
-    rec->nhistory = t->nhist;
+    rec->history.v = t->hist;
+    rec->history.n = t->nhist;
 }
 
 void sl_pl_save_task(sl_pl_task_t *t)
@@ -367,8 +367,8 @@ void sl_pl_save_pipe(sl_pl_pipe_t *p)
         rec.backoff_max_ms = p->plan->retry.max_ms;
         rec.backoff_coefficient = p->plan->retry.coefficient;
     }
-    rec.request = p->request;
-    rec.request_len = p->request_len;
+    rec.request.ptr = p->request;
+    rec.request.len = p->request_len;
     uint8_t *buf = NULL;
     size_t len = 0;
     int erc = sl_pipeline_rec_encode(&rec, &buf, &len);

@@ -59,6 +59,16 @@ static void s_fill_field(const sl_field_desc_t *f, size_t i, char *m)
     case SL_FK_RAW:
         assert_int_equal(sl_bytes_set(at, s_raw, sizeof s_raw), 0);
         break;
+    case SL_FK_U32:
+        *(uint32_t *)at = UINT32_MAX - (uint32_t)i;
+        break;
+    case SL_FK_I32:
+        *(int32_t *)at = INT32_MIN + (int32_t)i;
+        break;
+    case SL_FK_ENUM:
+    case SL_FK_LIST:
+        fail_msg("%s: no message used this kind when this test was written: extend it", f->name);
+        break;
     }
 }
 
@@ -132,6 +142,17 @@ static void s_assert_equal(const sl_msg_desc_t *d, const char *a, const char *b)
             }
             break;
         }
+        case SL_FK_U32:
+            assert_true(*(const uint32_t *)x == *(const uint32_t *)y);
+            break;
+        case SL_FK_I32:
+        case SL_FK_ENUM:
+            assert_true(*(const int32_t *)x == *(const int32_t *)y);
+            break;
+        case SL_FK_LIST:
+            fail_msg("%s: no message used this kind when this test was written: extend it",
+                     f->name);
+            break;
         }
     }
 }
@@ -175,6 +196,16 @@ static void s_write_good(sl_mp_writer_t *w, const sl_field_desc_t *f)
         break;
     case SL_FK_RAW:
         sl_mp_write_raw(w, s_raw, sizeof s_raw);
+        break;
+    case SL_FK_U32:
+        sl_mp_write_uint(w, 7);
+        break;
+    case SL_FK_I32:
+        sl_mp_write_int(w, -7);
+        break;
+    case SL_FK_ENUM:
+    case SL_FK_LIST:
+        fail_msg("%s: no message used this kind when this test was written: extend it", f->name);
         break;
     }
 }

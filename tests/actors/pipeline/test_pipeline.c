@@ -1170,7 +1170,7 @@ static void test_pipeline_interrupted_attempt_survives_restart(void **state)
     s_wait_stored_status(x, tid, "succeeded");
     s_stored_task(x, tid, &rec);
     assert_int_equal(rec.attempts, 1);
-    assert_int_equal(rec.nhistory, 1);
+    assert_int_equal(rec.history.n, 1);
     assert_false(rec.redispatch);
     sl_task_rec_clear(&rec);
 }
@@ -1304,8 +1304,7 @@ static void test_pipeline_recovery_survives_damaged_records(void **state)
                             .status = SL_PS_RUNNING,
                             .stage = SL_STAGE_ANALYSIS,
                             .ntasks = 2,
-                            .request = req,
-                            .request_len = req_len};
+                            .request = {req, req_len}};
     assert_int_equal(sl_pipeline_rec_encode(&pr, &buf, &len), 0);
     s_put_raw(x, 1, good, buf, len);
     free(buf);
@@ -1432,12 +1431,12 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     assert_int_equal(sl_dlq_rec_decode(val, vlen, &dq), 0);
     assert_int_equal(dq.attempts, 2);
     assert_int_equal(dq.returns, 1);
-    assert_int_equal(dq.nhistory, 2);
-    assert_string_equal(dq.history[1].replica, "ws://r2");
-    assert_non_null(strstr(dq.history[0].error, "connection reset"));
+    assert_int_equal(dq.history.n, 2);
+    assert_string_equal(dq.history.v[1].replica, "ws://r2");
+    assert_non_null(strstr(dq.history.v[0].error, "connection reset"));
     assert_string_equal(dq.service, "static-analyzer");
-    assert_string_equal(dq.history[1].last_checkpoint, "ckpt-7"); /* where it got to */
-    assert_int_equal(dq.history[1].last_pct, 100);
+    assert_string_equal(dq.history.v[1].last_checkpoint, "ckpt-7"); /* where it got to */
+    assert_int_equal(dq.history.v[1].last_pct, 100);
     sl_dlq_rec_clear(&dq);
     free(val);
     assert_int_equal(s_wait_stored(x, 4, t_done, &val, &vlen), 0); /* the raw result */

@@ -57,10 +57,10 @@ static void test_records_task_round_trip(void **state)
     t.progress_message = strdup("spidering");
     sl_strs_push(&t.exclude, "ws://dyn-1:2002");
     sl_strs_push(&t.exclude, "ws://dyn-2:2053");
-    t.history = calloc(2, sizeof(*t.history));
-    t.nhistory = 2;
-    s_fill_attempt(&t.history[0], 1);
-    s_fill_attempt(&t.history[1], 2);
+    t.history.v = calloc(2, sizeof(*t.history.v));
+    t.history.n = 2;
+    s_fill_attempt(&t.history.v[0], 1);
+    s_fill_attempt(&t.history.v[1], 2);
 
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -87,14 +87,14 @@ static void test_records_task_round_trip(void **state)
     assert_int_equal(d.progress_pct, 12);
     assert_int_equal(d.exclude.n, 2);
     assert_string_equal(d.exclude.v[1], "ws://dyn-2:2053");
-    assert_int_equal(d.nhistory, 2);
-    assert_int_equal(d.history[1].attempt, 2);
-    assert_string_equal(d.history[1].replica, "ws://static-2:2051");
-    assert_int_equal(d.history[1].ended_ms, 2500);
-    assert_int_equal(d.history[1].outcome, 5);
-    assert_string_equal(d.history[1].last_message, "running bandit");
-    assert_string_equal(d.history[1].last_checkpoint, "tool:bandit:done");
-    assert_int_equal(d.history[1].last_pct, 40);
+    assert_int_equal(d.history.n, 2);
+    assert_int_equal(d.history.v[1].attempt, 2);
+    assert_string_equal(d.history.v[1].replica, "ws://static-2:2051");
+    assert_int_equal(d.history.v[1].ended_ms, 2500);
+    assert_int_equal(d.history.v[1].outcome, 5);
+    assert_string_equal(d.history.v[1].last_message, "running bandit");
+    assert_string_equal(d.history.v[1].last_checkpoint, "tool:bandit:done");
+    assert_int_equal(d.history.v[1].last_pct, 40);
 
     /* Every truncation of a valid record is refused, never read past. */
     for (size_t cut = 0; cut < len; cut++) {
@@ -125,9 +125,7 @@ static void test_records_pipeline_round_trip(void **state)
     p.max_attempts = 3;
     p.backoff_coefficient = 2.5;
     p.task_timeout_ms = 3600000;
-    p.request_len = 3;
-    p.request = malloc(3);
-    memcpy(p.request, "\x81\xa1x", 3);
+    sl_bytes_set(&p.request, "\x81\xa1x", 3);
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_pipeline_rec_encode(&p, &buf, &len), 0);
@@ -140,8 +138,8 @@ static void test_records_pipeline_round_trip(void **state)
     assert_int_equal(d.completed_ms, 99);
     assert_int_equal(d.ntasks, 15);
     assert_true(d.backoff_coefficient == 2.5);
-    assert_int_equal(d.request_len, 3);
-    assert_memory_equal(d.request, "\x81\xa1x", 3);
+    assert_int_equal(d.request.len, 3);
+    assert_memory_equal(d.request.ptr, "\x81\xa1x", 3);
     free(buf);
     sl_pipeline_rec_clear(&d);
     sl_pipeline_rec_clear(&p);
@@ -180,17 +178,17 @@ static void test_records_attempt_and_dlq_round_trip(void **state)
     q.returns = 2;
     q.parked_ms = 77;
     q.error = strdup("exhausted");
-    q.history = calloc(1, sizeof(*q.history));
-    q.nhistory = 1;
-    q.history[0] = a;
+    q.history.v = calloc(1, sizeof(*q.history.v));
+    q.history.n = 1;
+    q.history.v[0] = a;
     assert_int_equal(sl_dlq_rec_encode(&q, &buf, &len), 0);
     sl_dlq_rec_t dq;
     assert_int_equal(sl_dlq_rec_decode(buf, len, &dq), 0);
     assert_string_equal(dq.service, "dynamic-analyzer");
     assert_int_equal(dq.returns, 2);
     assert_int_equal(dq.parked_ms, 77);
-    assert_int_equal(dq.nhistory, 1);
-    assert_string_equal(dq.history[0].last_stage, "bandit");
+    assert_int_equal(dq.history.n, 1);
+    assert_string_equal(dq.history.v[0].last_stage, "bandit");
     free(buf);
     sl_dlq_rec_clear(&dq);
     sl_dlq_rec_clear(&q); /* also frees a's strings (moved into q) */
