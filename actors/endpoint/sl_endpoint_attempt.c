@@ -399,6 +399,7 @@ static void s_progress_send(sl_ep_attempt_t *a)
     }
     a->pending = false;
     a->d_flush = SL_EP_NEVER;
+    a->sent_stage = a->last_stage ? sl_ep_hash_id(a->last_stage) : 0;
 }
 
 void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
@@ -514,6 +515,11 @@ void sl_ep_attempt_arm(sl_ep_attempt_t *a)
     a->timer_due = due;
 }
 
+/* The one progress throttle (services/<name>/progress_per_sec): a new stage
+   goes to the pipeline at once, so a watcher sees every stage in order;
+   within a stage at most progress_max checkpoints per second pass, and the
+   latest one held back goes out when the second ends (trailing edge) or
+   just before the result. The shard publishes whatever arrives. */
 static void s_progress_throttled(sl_ep_attempt_t *a)
 {
     sl_ep_t *ep = a->ep;
@@ -522,7 +528,8 @@ static void s_progress_throttled(sl_ep_attempt_t *a)
         a->pwin_start = now;
         a->pwin_count = 0;
     }
-    if (a->pwin_count < ep->progress_max) {
+    bool new_stage = a->last_stage && sl_ep_hash_id(a->last_stage) != a->sent_stage;
+    if (new_stage || a->pwin_count < ep->progress_max) {
         a->pwin_count++;
         s_progress_send(a);
     } else {

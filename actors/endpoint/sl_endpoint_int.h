@@ -77,6 +77,7 @@ typedef struct sl_ep_attempt {
     int64_t pwin_start;
     uint32_t pwin_count;
     bool pending;
+    uint64_t sent_stage; /* hash of the stage last sent, 0 none */
     /* lists */
     struct sl_ep_attempt *next, *prev;   /* all attempts */
     struct sl_ep_attempt *qnext, *qprev; /* service queue */

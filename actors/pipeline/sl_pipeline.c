@@ -30,7 +30,6 @@ void sl_pipeline_config_init(sl_pipeline_config_t *self)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     self->shards = n > 0 ? (int)n : 1;
     sl_plan_defaults_init(&self->defaults);
-    self->progress_throttle_ms = 1000;
     self->store_timeout_ms = 10000;
     self->dlq_alert_returns = 3;
     self->dlq_timeout_factor = 1.5;
@@ -1111,9 +1110,6 @@ int sl_pipeline_spawn(sl_rt_t *rt, const sl_pipeline_config_t *cfg, int shard, s
         return SL_EINVAL;
     }
     s_args_t args = {*cfg, shard};
-    if (args.cfg.progress_throttle_ms < 0) {
-        args.cfg.progress_throttle_ms = 0;
-    }
     if (args.cfg.store_timeout_ms <= 0) {
         args.cfg.store_timeout_ms = 10000;
     }

@@ -38,19 +38,18 @@
 /* ---- configuration -------------------------------------------------------------- */
 
 typedef struct {
-    int shards;                   /* [number of cores] shards in the daemon */
-    sl_plan_defaults_t defaults;  /* timeouts, retry, concurrency (sl_plan.h) */
-    int64_t progress_throttle_ms; /* [1000] min gap of task.progress events per task */
-    int64_t store_timeout_ms;     /* [10000] STORE_WRITE ack / recovery reads */
-    uint64_t seed;                /* [0 = from the clock] jitter seed */
-    uint32_t dlq_alert_returns;   /* [3] the return to the DLQ that alerts */
-    double dlq_timeout_factor;    /* [1.5] timeouts scale per dlq.retry */
-    bool recover;                 /* [true] load from the store at start */
-    int64_t retention_ms;         /* [0 = keep] finished pipelines older than this
-                                     (by completed_at) are deleted with their tasks,
-                                     attempts and results, unless a task is still
-                                     parked in the DLQ; swept every min(retention,
-                                     60 s) */
+    int shards;                  /* [number of cores] shards in the daemon */
+    sl_plan_defaults_t defaults; /* timeouts, retry, concurrency (sl_plan.h) */
+    int64_t store_timeout_ms;    /* [10000] STORE_WRITE ack / recovery reads */
+    uint64_t seed;               /* [0 = from the clock] jitter seed */
+    uint32_t dlq_alert_returns;  /* [3] the return to the DLQ that alerts */
+    double dlq_timeout_factor;   /* [1.5] timeouts scale per dlq.retry */
+    bool recover;                /* [true] load from the store at start */
+    int64_t retention_ms;        /* [0 = keep] finished pipelines older than this
+                                    (by completed_at) are deleted with their tasks,
+                                    attempts and results, unless a task is still
+                                    parked in the DLQ; swept every min(retention,
+                                    60 s) */
     /* Fault hook for tests: lose every n-th "last task terminal -> finalize"
        step (0 = off), so the watchdog's WD_RECONCILE must finish the job. */
     uint32_t drop_finalize_every_n;

@@ -673,7 +673,6 @@ void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m)
     if (!t || m->attempt != t->attempts || !s_live_attempt(t)) {
         return;
     }
-    int64_t now = sl_pl_now(sh);
     if (m->stage) {
         t->progress_stage = sl_pl_intern(sh, m->stage);
     }
@@ -696,18 +695,17 @@ void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m)
         }
         a->last_pct = t->progress_pct;
     }
+    /* Every checkpoint that reaches the shard is published: the endpoint
+       already throttled it (services/<name>/progress_per_sec, stage changes
+       always pass), so what a PUB watcher saw last is what pipeline.get
+       shows. */
     if (t->status == SL_TS_QUEUED) {
-        t->progress_sent_ms = now;
         s_set_status(t, SL_TS_RUNNING); /* also saves the checkpoint */
-        sl_pl_ev_task_progress(t);
-        return;
-    }
-    if (now - t->progress_sent_ms >= sh->cfg.progress_throttle_ms) {
-        t->progress_sent_ms = now;
-        t->pipe->last_change_ms = now;
+    } else {
+        t->pipe->last_change_ms = sl_pl_now(sh);
         sl_pl_save_task(t);
-        sl_pl_ev_task_progress(t);
     }
+    sl_pl_ev_task_progress(t);
 }
 
 void sl_pl_task_cancel(sl_pl_task_t *t, const char *why)

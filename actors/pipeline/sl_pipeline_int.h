@@ -36,7 +36,6 @@
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 
-
 typedef struct sl_pl_shard_t sl_pl_shard_t;
 typedef struct sl_pl_pipe_t sl_pl_pipe_t;
 
@@ -63,7 +62,7 @@ typedef struct {
     const char *progress_stage; /* interned */
     char *progress_message;     /* owned */
     char *error;                /* owned */
-    int64_t created_ms, updated_ms, deadline_ms, retry_at_ms, progress_sent_ms;
+    int64_t created_ms, updated_ms, deadline_ms, retry_at_ms;
     uint64_t deadline_timer, retry_timer;
     const char **exclude; /* interned replicas, owned array */
     uint16_t nexclude;

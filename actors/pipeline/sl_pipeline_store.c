@@ -425,7 +425,11 @@ void sl_pl_ev_task_progress(sl_pl_task_t *t)
     sl_mp_kv_str(w, "task_id", id);
     sl_mp_kv_uint(w, "attempt", t->attempts);
     sl_mp_kv_str(w, "stage", t->progress_stage);
-    sl_mp_kv_int(w, "pct", t->progress_pct);
+    if (t->progress_pct >= 0) {
+        sl_mp_kv_int(w, "pct", t->progress_pct);
+    } else {
+        sl_mp_kv_nil(w, "pct"); /* unknown: null, as in pipeline.get */
+    }
     sl_mp_kv_str(w, "message", t->progress_message);
 }
 

@@ -349,10 +349,16 @@ def follow(ctx, api, pub, msgpack, zmq):
     tasks = pipeline.get("tasks")
     check(isinstance(tasks, list) and tasks, "pipeline.get: no tasks")
     last_status = {}
+    last_progress = {}
     for seq in seqs:
         topic, ev = events[seq]
         if topic == "task.status" and ev.get("pipeline_id") == pid:
             last_status[ev.get("task_id")] = ev.get("status")
+        if topic == "task.progress" and ev.get("pipeline_id") == pid:
+            pct = ev.get("pct")
+            check(pct is None or (isinstance(pct, int) and 0 <= pct <= 100),
+                  "seq %d: task.progress pct %r (null or 0..100)" % (seq, pct))
+            last_progress[ev.get("task_id")] = {k: ev.get(k) for k in ("stage", "pct", "message")}
         if topic in ("pipeline.status", "task.status", "task.progress"):
             check(ev.get("pipeline_id") is not None, "seq %d: %s without pipeline_id" % (seq, topic))
     gen = [t for t in tasks if t.get("kind") == "generation"]
@@ -367,6 +373,14 @@ def follow(ctx, api, pub, msgpack, zmq):
         check(last_status[tid] == t.get("status"),
               "task %s: last task.status event %r, pipeline.get %r"
               % (tid, last_status[tid], t.get("status")))
+    # A finished task's last task.progress is what pipeline.get shows.
+    for t in tasks:
+        tid = t.get("id")
+        if tid in last_progress:
+            shown = {k: (t.get("progress") or {}).get(k) for k in ("stage", "pct", "message")}
+            check(last_progress[tid] == shown, "task %s: last task.progress %r, pipeline.get %r"
+                  % (tid, last_progress[tid], shown))
+    check(last_progress, "no task.progress event at all")
     check(set(last_status) == {t.get("id") for t in tasks},
           "task.status events name tasks pipeline.get does not have: %s"
           % (set(last_status) - {t.get("id") for t in tasks}))

@@ -493,6 +493,8 @@ static void s_set_int(json_t *obj, const char *key, const json_t *from, const ch
     const json_t *v = ctl_get(from, from_key);
     if (json_is_number(v)) {
         json_object_set_new(obj, key, json_integer(ctl_int(from, from_key, 0)));
+    } else if (json_is_null(v)) {
+        json_object_del(obj, key); /* now unknown: no stale value */
     }
 }
 
