@@ -923,7 +923,10 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
     int zero = 0;
     zmq_setsockopt(self->router, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(self->pub, ZMQ_LINGER, &zero, sizeof(zero));
-    int64_t max = (int64_t)cfg->max_request_bytes * 2 + 4096; /* refuse absurd frames early */
+    /* Every request up to the ceiling is read and answered (too_big past
+       max_request_bytes); past it the socket drops the connection unread, so
+       one client cannot make the daemon buffer an arbitrary frame. */
+    int64_t max = (int64_t)cfg->max_request_bytes * SL_API_FRAME_CEILING;
     zmq_setsockopt(self->router, ZMQ_MAXMSGSIZE, &max, sizeof(max));
     if (cfg->curve_secret_file && cfg->curve_secret_file[0]) {
         /* ZAP handler bound before any secured socket binds */

@@ -24,6 +24,10 @@
 
 #define SL_API_MAX_BINDS 4
 #define SL_API_MAX_SERVICES 8
+/* A request frame larger than max_request_bytes x this is dropped by the
+   ROUTER itself (the connection is closed, no reply); anything smaller is
+   answered, too_big past max_request_bytes. */
+#define SL_API_FRAME_CEILING 16
 
 typedef struct {
     const char *binds[SL_API_MAX_BINDS];     /* ROUTER endpoints, e.g. tcp://127.0.0.1:5570 */

@@ -946,21 +946,28 @@ static void test_daemon_bad_requests(void **state)
         s_expect_error(fx, e2e_call_raw(fx->api, buf, len, 2, 5000), "two frames", "malformed");
         free(buf);
     }
-    /* oversized: refused before it is parsed, so the reply carries no id */
+    /* oversized: refused before it is parsed, so the reply carries no id;
+       a pipeline.start at 1x, 2x and 8x the limit is answered too_big */
     {
-        char *big = malloc(20000);
-        memset(big, 'x', 19999);
-        big[5999] = '\0';
-        json_t *r = json_pack("{ss ss}", "op", "ping", "pad", big);
+        char *big = malloc(80000); /* past the socket's ceiling, 16 x 4096 */
+        memset(big, 'x', 79999);
+        big[79999] = '\0';
         char *buf = NULL;
         size_t len = 0;
-        e2e_pack(r, &buf, &len);
-        json_decref(r);
-        s_expect_error(fx, e2e_call_raw(fx->api, buf, len, 1, 5000), "oversized", "too_big");
-        free(buf);
+        json_t *r = NULL;
+        static const size_t factors[] = {1, 2, 8};
+        for (size_t i = 0; i < 3; i++) {
+            big[factors[i] * 4096] = '\0';
+            r = json_pack("{ss ss}", "op", "pipeline.start", "name", big);
+            e2e_pack(r, &buf, &len);
+            json_decref(r);
+            assert_true(len > factors[i] * 4096);
+            s_expect_error(fx, e2e_call_raw(fx->api, buf, len, 1, 5000), "oversized", "too_big");
+            free(buf);
+            big[factors[i] * 4096] = 'x';
+        }
         /* far past the limit the frame is dropped by the socket itself:
            whatever the answer, the daemon must survive it */
-        big[5999] = 'x';
         r = json_pack("{ss ss}", "op", "ping", "pad", big);
         e2e_pack(r, &buf, &len);
         json_decref(r);

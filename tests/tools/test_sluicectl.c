@@ -662,6 +662,50 @@ static void test_sluicectl_unreachable(void **state)
     assert_int_equal(s_code(&run), 5);
 }
 
+/* A daemon whose socket drops a frame past its ceiling (as sluiced does
+   past 16 x api/max_request_bytes): sluicectl says the request was dropped,
+   at once, instead of that the daemon is not running. */
+static void test_sluicectl_dropped_request(void **state)
+{
+    s_fake_t *f = *state;
+    void *small = zmq_socket(f->ctx, ZMQ_ROUTER);
+    int zero = 0;
+    int64_t ceiling = 20000;
+    zmq_setsockopt(small, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(small, ZMQ_MAXMSGSIZE, &ceiling, sizeof(ceiling));
+    char api[160];
+    snprintf(api, sizeof(api), "ipc://%s/small-api", f->dir);
+    assert_int_equal(zmq_bind(small, api), 0);
+    void *big_router = f->router;
+    f->router = small; /* served by s_run; the teardown closes it */
+    zmq_close(big_router);
+    char *name = malloc(30001);
+    memset(name, 'n', 30000);
+    name[30000] = '\0';
+    s_script(f, "ping", "{\"ok\":true,\"pong\":true}", NULL);
+    s_run_t run;
+    RUN(f, &run, "--api", api, "--timeout", "20000", "submit", "--model", "m", "--template", "t",
+        "--name", name);
+    assert_int_equal(s_code(&run), 6);
+    assert_non_null(strstr(run.err, "closed the connection without answering"));
+    assert_non_null(strstr(run.err, "api/max_request_bytes"));
+    assert_true(run.elapsed_ms < 10000);
+    /* The dropped request never arrived; the probe did. */
+    assert_null(s_request(f, "pipeline.start", 0));
+    assert_non_null(s_request(f, "ping", 0));
+    /* A small request is never blamed on its size. */
+    s_script(f, "pipeline.start", s_started, NULL);
+    RUN(f, &run, "--api", api, "submit", "--model", "m", "--template", "t");
+    assert_int_equal(s_code(&run), 0);
+    /* No answer to the probe either: the daemon is unreachable. */
+    s_rule(f, "ping")->steps[0] = NULL;
+    RUN(f, &run, "--api", api, "--timeout", "1000", "submit", "--model", "m", "--template", "t",
+        "--name", name);
+    assert_int_equal(s_code(&run), 5);
+    assert_non_null(strstr(run.err, "no reply"));
+    free(name);
+}
+
 static void test_sluicectl_error_reply(void **state)
 {
     s_fake_t *f = *state;
@@ -1169,6 +1213,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sluicectl_tables, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_wait_exit_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_unreachable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sluicectl_dropped_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_error_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_usage_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sluicectl_bad_replies, setup, teardown),

@@ -40,6 +40,7 @@ typedef struct {
     bool tty;       /* stdout is a terminal */
     void *zctx;     /* owned, created on first use */
     void *dealer;   /* owned, created on first request */
+    void *monitor;  /* owned: the dealer's disconnect events (PAIR), or NULL */
     unsigned next_id;
     bool curve;     /* CURVE keys loaded (ctl_curve.c) */
     uint8_t curve_server[32], curve_public[32], curve_secret[32];
@@ -61,7 +62,9 @@ void ctl_reply_clear(ctl_reply_t *reply);
    CTL_EXIT_OK with *reply filled; CTL_EXIT_UNREACHABLE when nothing came
    back in time; CTL_EXIT_DAEMON for an error reply or a malformed one (the
    message is printed on stderr; for an error reply *reply is still filled so
-   --json can print it). */
+   --json can print it), and for a request the daemon dropped unanswered
+   (it closed the connection, then answered a ping: the request was past
+   its socket's frame ceiling). */
 int ctl_call(ctl_t *self, json_t *req, ctl_reply_t *reply);
 
 /* ctl_call with a fresh {op} request plus one optional string field. */

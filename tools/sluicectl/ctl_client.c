@@ -7,6 +7,12 @@
     without a deadline: a send that cannot go out and a reply that does not
     come both end at timeout_ms with CTL_EXIT_UNREACHABLE. LINGER is 0 so an
     unsent request never holds the process open at exit.
+
+    A socket monitor on the DEALER reports disconnects: sluiced drops, unread,
+    a request frame past its ceiling (16 x api/max_request_bytes) by closing
+    the connection, so a disconnect while a reply is due is followed by a
+    ping; if that is answered the user is told the request was dropped,
+    rather than that the daemon is not running.
 */
 #include "tools/sluicectl/ctl.h"
 
@@ -60,6 +66,16 @@ static void *s_dealer(ctl_t *self)
         return NULL;
     }
     self->dealer = sock;
+    /* Without a monitor a dropped request still ends at the deadline. */
+    char ep[64];
+    snprintf(ep, sizeof(ep), "inproc://ctl-monitor-%p", sock);
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    if (mon && zmq_socket_monitor(sock, ep, ZMQ_EVENT_DISCONNECTED) == 0 &&
+        zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof(zero)) == 0 && zmq_connect(mon, ep) == 0) {
+        self->monitor = mon;
+    } else if (mon) {
+        zmq_close(mon);
+    }
     return sock;
 }
 
@@ -86,6 +102,11 @@ void *ctl_subscribe(ctl_t *self)
 
 void ctl_close(ctl_t *self)
 {
+    if (self->monitor) {
+        zmq_socket_monitor(self->dealer, NULL, 0);
+        zmq_close(self->monitor);
+        self->monitor = NULL;
+    }
     if (self->dealer) {
         zmq_close(self->dealer);
         self->dealer = NULL;
@@ -96,18 +117,48 @@ void ctl_close(ctl_t *self)
     }
 }
 
-/* Waits for events on sock until deadline; false when the time is up. */
-static bool s_wait(void *sock, short events, int64_t deadline)
+/* Drains the monitor; true when it reported a disconnect. */
+static bool s_disconnected(ctl_t *self)
+{
+    bool seen = false;
+    while (self->monitor) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, self->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        uint16_t event = 0;
+        if (zmq_msg_more(&m) && zmq_msg_size(&m) >= sizeof(event)) {
+            memcpy(&event, zmq_msg_data(&m), sizeof(event));
+            seen = seen || event == ZMQ_EVENT_DISCONNECTED;
+        }
+        zmq_msg_close(&m);
+    }
+    return seen;
+}
+
+/* Waits for events on sock until deadline; false when the time is up.
+   With dropped, also returns (true, *dropped set) on a disconnect. */
+static bool s_wait_or_drop(ctl_t *self, void *sock, short events, int64_t deadline, bool *dropped)
 {
     for (;;) {
         int64_t left = deadline - ctl_now_ms();
         if (left <= 0) {
             return false;
         }
-        zmq_pollitem_t item = {sock, 0, events, 0};
-        int rc = zmq_poll(&item, 1, (long)left);
-        if (rc > 0) {
+        zmq_pollitem_t items[2] = {{sock, 0, events, 0}, {self->monitor, 0, ZMQ_POLLIN, 0}};
+        int n = dropped && self->monitor ? 2 : 1;
+        int rc = zmq_poll(items, n, (long)left);
+        if (rc > 0 && n == 2 && (items[1].revents & ZMQ_POLLIN) && s_disconnected(self)) {
+            *dropped = true;
             return true;
+        }
+        if (rc > 0 && (items[0].revents & events)) {
+            return true;
+        }
+        if (rc > 0) {
+            continue;
         }
         if (rc < 0 && zmq_errno() != EINTR) {
             return false;
@@ -153,37 +204,23 @@ static int s_judge(const char *op, ctl_reply_t *reply)
     return CTL_EXIT_DAEMON;
 }
 
-int ctl_call(ctl_t *self, json_t *req, ctl_reply_t *reply)
+/* Sends buf (a request whose id is id) and waits for the reply with that
+   id; true with *reply filled (data, len, json). With dropped, a
+   disconnect while the reply is due ends the wait early (*dropped set). */
+static bool s_exchange(ctl_t *self, const char *op, const char *id, const uint8_t *buf, size_t len,
+                       int64_t deadline, bool *dropped, ctl_reply_t *reply)
 {
-    memset(reply, 0, sizeof(*reply));
-    const char *op = ctl_str(req, "op", "request");
-    char id[64];
-    snprintf(id, sizeof(id), "ctl-%ld-%u", (long)getpid(), ++self->next_id);
-    json_object_set_new(req, "id", json_string(id));
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (ctl_json_to_mp(req, &buf, &len) != 0) {
-        fprintf(stderr, "sluicectl: %s: the request cannot be encoded\n", op);
-        return CTL_EXIT_USAGE;
-    }
-    void *sock = s_dealer(self);
-    if (!sock) {
-        free(buf);
-        return CTL_EXIT_UNREACHABLE;
-    }
-    int64_t deadline = ctl_now_ms() + self->timeout_ms;
+    void *sock = self->dealer;
     /* DEALER queues on a connecting pipe, but with no pipe at all (e.g. a
        refused ipc path) the send would block: wait for POLLOUT instead. */
     while (zmq_send(sock, buf, len, ZMQ_DONTWAIT) < 0) {
-        if (zmq_errno() != EAGAIN || !s_wait(sock, ZMQ_POLLOUT, deadline)) {
-            free(buf);
-            return s_unreachable(self, op);
+        if (zmq_errno() != EAGAIN || !s_wait_or_drop(self, sock, ZMQ_POLLOUT, deadline, NULL)) {
+            return false;
         }
     }
-    free(buf);
     for (;;) {
-        if (!s_wait(sock, ZMQ_POLLIN, deadline)) {
-            return s_unreachable(self, op);
+        if (!s_wait_or_drop(self, sock, ZMQ_POLLIN, deadline, dropped) || (dropped && *dropped)) {
+            return false;
         }
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -208,23 +245,83 @@ int ctl_call(ctl_t *self, json_t *req, ctl_reply_t *reply)
             more = zmq_msg_more(&msg);
             zmq_msg_close(&msg);
         }
-        if (!data) {
-            fprintf(stderr, "sluicectl: out of memory\n");
-            return CTL_EXIT_DAEMON;
-        }
-        json_t *json = ctl_mp_to_json(data, n, strcmp(op, "result.get") == 0);
+        json_t *json = data ? ctl_mp_to_json(data, n, strcmp(op, "result.get") == 0) : NULL;
         const char *rid = ctl_str(json, "id", NULL);
-        if (rid && strcmp(rid, id) != 0) {
+        if (data && rid && strcmp(rid, id) != 0) {
             /* A late answer to an earlier request. */
             json_decref(json);
             free(data);
             continue;
         }
         reply->data = data;
-        reply->len = n;
+        reply->len = data ? n : 0;
         reply->json = json;
-        return s_judge(op, reply);
+        return true;
     }
+}
+
+/* The smallest frame sluiced may drop unread: 16 x the smallest
+   api/max_request_bytes (1024). A smaller request cannot be "too big for
+   the socket", so a disconnect then is no news about the request. */
+#define S_MIN_CEILING (16 * 1024)
+
+/* After a disconnect: is the daemon there (a ping answered in time)? */
+static bool s_daemon_answers(ctl_t *self, int64_t deadline)
+{
+    char id[64];
+    snprintf(id, sizeof(id), "ctl-%ld-%u", (long)getpid(), ++self->next_id);
+    json_t *ping = json_pack("{ss ss}", "op", "ping", "id", id);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ctl_reply_t reply = {0};
+    bool ok = ping && ctl_json_to_mp(ping, &buf, &len) == 0 &&
+              s_exchange(self, "ping", id, buf, len, deadline, NULL, &reply) &&
+              json_is_true(ctl_get(reply.json, "ok"));
+    json_decref(ping);
+    free(buf);
+    ctl_reply_clear(&reply);
+    return ok;
+}
+
+int ctl_call(ctl_t *self, json_t *req, ctl_reply_t *reply)
+{
+    memset(reply, 0, sizeof(*reply));
+    const char *op = ctl_str(req, "op", "request");
+    char id[64];
+    snprintf(id, sizeof(id), "ctl-%ld-%u", (long)getpid(), ++self->next_id);
+    json_object_set_new(req, "id", json_string(id));
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (ctl_json_to_mp(req, &buf, &len) != 0) {
+        fprintf(stderr, "sluicectl: %s: the request cannot be encoded\n", op);
+        return CTL_EXIT_USAGE;
+    }
+    if (!s_dealer(self)) {
+        free(buf);
+        return CTL_EXIT_UNREACHABLE;
+    }
+    int64_t deadline = ctl_now_ms() + self->timeout_ms;
+    s_disconnected(self); /* earlier news is not about this request */
+    bool dropped = false;
+    bool got =
+        s_exchange(self, op, id, buf, len, deadline, len > S_MIN_CEILING ? &dropped : NULL, reply);
+    free(buf);
+    if (dropped && s_daemon_answers(self, deadline)) {
+        fprintf(stderr,
+                "sluicectl: %s: sluiced closed the connection without answering this %zu-byte "
+                "request: it drops a request larger than 16 x its api/max_request_bytes unread "
+                "(a smaller one past the limit is answered too_big)\n",
+                op, len);
+        return CTL_EXIT_DAEMON;
+    }
+    if (!got) {
+        return s_unreachable(self, op);
+    }
+    if (!reply->data) {
+        fprintf(stderr, "sluicectl: out of memory\n");
+        return CTL_EXIT_DAEMON;
+    }
+    return s_judge(op, reply);
 }
 
 int ctl_call_simple(ctl_t *self, const char *op, const char *key, const char *value,

@@ -53,7 +53,7 @@ static const char s_usage[] =
     "  4  pipeline ended cancelled\n"
     "  5  daemon unreachable: no reply within --timeout (or --wait-timeout passed)\n"
     "  6  the daemon answered an error (code and message on stderr) or a malformed\n"
-    "     reply\n"
+    "     reply, or dropped a request too big to read\n"
     "  130 interrupted (SIGINT) while waiting or watching\n";
 
 int ctl_usage_error(const char *cmd, const char *fmt, ...)

@@ -17,6 +17,7 @@
 #include "proto/sl_ids.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
+#include "tests/ttmp.h"
 
 typedef struct {
     sl_rt_t *rt;
@@ -27,6 +28,8 @@ typedef struct {
     sl_port_t *shard1;
     sl_port_t *store;
     sl_port_t *endpoint;
+    char dir[64];  /* holds the ipc endpoint */
+    char ipc[128]; /* a second bind: frame limits apply only where bytes are decoded */
 } fixture_t;
 
 static int setup(void **state)
@@ -40,7 +43,11 @@ static int setup(void **state)
     f->endpoint = sl_port_new(f->rt, "endpoint.generator");
     sl_api_config_t cfg;
     sl_api_config_defaults(&cfg);
+    assert_int_equal(ttmp_make(f->dir, sizeof(f->dir), "test_api"), 0);
+    snprintf(f->ipc, sizeof(f->ipc), "ipc://%s/api", f->dir);
     cfg.binds[0] = "inproc://test-api";
+    cfg.binds[1] = f->ipc;
+    cfg.n_binds = 2;
     cfg.pub_binds[0] = "inproc://test-pub";
     cfg.shards = 2;
     cfg.services[0] = "generator";
@@ -74,6 +81,7 @@ static int teardown(void **state)
     sl_port_destroy(&f->store);
     sl_port_destroy(&f->endpoint);
     sl_rt_destroy(&f->rt);
+    ttmp_remove(f->dir);
     free(f);
     return 0;
 }
@@ -493,6 +501,92 @@ static void test_api_req_clients_work_too(void **state)
     zmq_close(req);
 }
 
+/* A ping request of exactly len bytes (>= 18): {op: ping, pad: bin32}. */
+static uint8_t *s_ping_of(size_t len)
+{
+    static const char head[] = "\x82\xa2op\xa4ping\xa3pad\xc6";
+    size_t h = sizeof(head) - 1;
+    uint8_t *buf = malloc(len);
+    assert_non_null(buf);
+    memcpy(buf, head, h);
+    uint32_t n = (uint32_t)(len - h - 4);
+    buf[h] = (uint8_t)(n >> 24);
+    buf[h + 1] = (uint8_t)(n >> 16);
+    buf[h + 2] = (uint8_t)(n >> 8);
+    buf[h + 3] = (uint8_t)n;
+    memset(buf + h + 4, 'z', n);
+    return buf;
+}
+
+/* Over a decoding transport (ipc) every oversized request up to the
+   ceiling is answered too_big; past it the connection is dropped, which
+   the client sees as a disconnect, and the next request is served. */
+static void test_api_oversized_requests_get_too_big(void **state)
+{
+    fixture_t *f = *state;
+    void *ctx = sl_rt_zmq_ctx(f->rt);
+    void *dealer = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, timeout = 5000;
+    zmq_setsockopt(dealer, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(dealer, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    assert_int_equal(zmq_socket_monitor(dealer, "inproc://test-api-mon", ZMQ_EVENT_DISCONNECTED),
+                     0);
+    void *mon = zmq_socket(ctx, ZMQ_PAIR);
+    zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(mon, ZMQ_RCVTIMEO, &timeout, sizeof(timeout));
+    assert_int_equal(zmq_connect(mon, "inproc://test-api-mon"), 0);
+    assert_int_equal(zmq_connect(dealer, f->ipc), 0);
+
+    const size_t limit = 4096;
+    const size_t sizes[] = {limit, limit + 1, 2 * limit, 8 * limit, SL_API_FRAME_CEILING * limit};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        uint8_t *buf = s_ping_of(sizes[i]);
+        assert_int_equal(zmq_send(dealer, buf, sizes[i], 0), (int)sizes[i]);
+        free(buf);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        assert_true(zmq_msg_recv(&m, dealer, 0) >= 0);
+        if (sizes[i] <= limit) {
+            assert_ok(zmq_msg_data(&m), zmq_msg_size(&m));
+        } else {
+            assert_error(zmq_msg_data(&m), zmq_msg_size(&m), "too_big");
+        }
+        zmq_msg_close(&m);
+    }
+
+    /* Past the ceiling: dropped unread, the connection closes. */
+    size_t huge = SL_API_FRAME_CEILING * limit + 1;
+    uint8_t *buf = s_ping_of(huge);
+    assert_int_equal(zmq_send(dealer, buf, huge, 0), (int)huge);
+    free(buf);
+    zmq_msg_t ev;
+    zmq_msg_init(&ev);
+    assert_true(zmq_msg_recv(&ev, mon, 0) >= 0);
+    uint16_t event = 0;
+    memcpy(&event, zmq_msg_data(&ev), sizeof(event));
+    assert_int_equal(event, ZMQ_EVENT_DISCONNECTED);
+    zmq_msg_close(&ev);
+    while (zmq_msg_init(&ev) == 0 && zmq_msg_recv(&ev, mon, ZMQ_DONTWAIT) >= 0) {
+        zmq_msg_close(&ev); /* the event's endpoint frame */
+    }
+    zmq_msg_close(&ev);
+    /* The same socket reconnects and is served. */
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    sl_mp_write_map(&w, 1);
+    sl_mp_kv_str(&w, "op", "ping");
+    assert_true(zmq_send(dealer, sl_mp_writer_data(&w), sl_mp_writer_len(&w), 0) > 0);
+    sl_mp_writer_fini(&w);
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    assert_true(zmq_msg_recv(&m, dealer, 0) >= 0);
+    assert_ok(zmq_msg_data(&m), zmq_msg_size(&m));
+    zmq_msg_close(&m);
+    zmq_socket_monitor(dealer, NULL, 0);
+    zmq_close(mon);
+    zmq_close(dealer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -505,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_api_result_get_reads_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_publishes_committed_events, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api_req_clients_work_too, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api_oversized_requests_get_too_big, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
