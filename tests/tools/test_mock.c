@@ -579,6 +579,150 @@ static void test_mock_fail_and_verdict_apps(void **state)
     assert_int_equal(s_mock_stop(&m), 0);
 }
 
+/* One analysis of svc ("static_analyze", ...) for app with the tools JSON
+   array (NULL = no "tools" key); returns its result frame. */
+static json_t *s_analyze(int port, const char *type, int app, const char *tools)
+{
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, port, 3000), 0);
+    char req[512];
+    snprintf(req, sizeof req,
+             "{\"type\": \"%s\", \"model_slug\": \"m\", \"app_number\": %d%s%s, \"id\": \"t-%d\"}",
+             type, app, tools ? ", \"tools\": " : "", tools ? tools : "", app);
+    assert_int_equal(mock_ws_send_text(&ws, req), 0);
+    json_t *j = NULL;
+    for (int i = 0; i < 4 && !j; i++) {
+        j = s_recv_json(&ws, 3000);
+        assert_non_null(j);
+        if (strcmp(s_str(j, "type"), "status_update") == 0) {
+            json_decref(j);
+            j = NULL;
+        }
+    }
+    mock_ws_close(&ws);
+    assert_non_null(j);
+    return j;
+}
+
+static json_t *s_health(int port)
+{
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, port, 3000), 0);
+    json_t *j = s_roundtrip(&ws, "{\"type\": \"health_check\"}", "health_response");
+    mock_ws_close(&ws);
+    return j;
+}
+
+/* "a,b" of a JSON array of strings, for compact asserts. */
+static void s_join(const json_t *list, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    size_t k;
+    json_t *v;
+    json_array_foreach(list, k, v)
+    {
+        size_t n = strlen(buf);
+        snprintf(buf + n, size - n, "%s%s", k ? "," : "", json_string_value(v));
+    }
+}
+
+static void test_mock_tools_as_the_real_services(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(
+        s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:tools=bandit,snyk", "--replica",
+                     "dynamic-analyzer:127.0.0.1:0:tools=curl:partial_app=3", "--replica",
+                     "performance-tester:127.0.0.1:0", "--replica", "ai-analyzer:127.0.0.1:0",
+                     "--control", "127.0.0.1:0", "--time-scale", "0.01", NULL),
+        0);
+    char buf[256];
+    json_t *h = s_health(m.port[0]);
+    s_join(json_object_get(h, "available_tools"), buf, sizeof buf);
+    assert_string_equal(buf, "bandit,snyk");
+    json_decref(h);
+    h = s_health(m.port[2]);
+    s_join(json_object_get(h, "available_tools"), buf, sizeof buf);
+    assert_string_equal(buf, "ab,locust,aiohttp");
+    json_decref(h);
+
+    /* static: what it lacks is skipped, not reported; nothing to run is
+       still "success" */
+    json_t *j = s_analyze(m.port[0], "static_analyze", 1, "[\"BANDIT\", \"pylint\"]");
+    assert_string_equal(s_str(j, "status"), "success");
+    s_join(json_object_get(json_object_get(j, "analysis"), "tools_used"), buf, sizeof buf);
+    assert_string_equal(buf, "bandit");
+    json_decref(j);
+    j = s_analyze(m.port[0], "static_analyze", 1, "[\"pylint\"]");
+    assert_string_equal(s_str(j, "status"), "success");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(j, "analysis"), "tools_used")),
+                     0);
+    json_decref(j);
+    j = s_analyze(m.port[0], "static_analyze", 1, NULL);
+    s_join(json_object_get(json_object_get(j, "analysis"), "tools_used"), buf, sizeof buf);
+    assert_string_equal(buf, "bandit,snyk");
+    json_decref(j);
+
+    /* dynamic: nikto ignored, a scanner it lacks "not_available";
+       curl-endpoint-tester runs on curl */
+    j = s_analyze(m.port[1], "dynamic_analyze", 1,
+                  "[\"nikto\", \"zap\", \"curl-endpoint-tester\"]");
+    json_t *a = json_object_get(j, "analysis");
+    assert_string_equal(s_str(j, "status"), "success");
+    s_join(json_object_get(a, "tools_used"), buf, sizeof buf);
+    assert_string_equal(buf, "curl-endpoint-tester");
+    json_t *tr = json_object_get(a, "tool_results");
+    assert_string_equal(s_str(json_object_get(tr, "zap"), "status"), "not_available");
+    assert_true(json_is_false(json_object_get(json_object_get(tr, "zap"), "executed")));
+    assert_null(json_object_get(tr, "nikto"));
+    json_decref(j);
+    j = s_analyze(m.port[1], "dynamic_analyze", 3, NULL);
+    assert_string_equal(s_str(j, "status"), "partial");
+    assert_string_equal(s_str(json_object_get(j, "analysis"), "status"), "partial");
+    json_decref(j);
+
+    /* performance: the fleet's other names, and nothing to run = error */
+    j = s_analyze(m.port[2], "performance_test", 1, "[\"ab-load-test\"]");
+    assert_string_equal(s_str(j, "status"), "success");
+    s_join(json_object_get(json_object_get(j, "analysis"), "tools_used"), buf, sizeof buf);
+    assert_string_equal(buf, "ab");
+    json_decref(j);
+    j = s_analyze(m.port[2], "performance_test", 1, "[\"artillery\"]");
+    assert_string_equal(s_str(j, "status"), "error");
+    a = json_object_get(j, "analysis");
+    assert_string_equal(s_str(json_object_get(a, "summary"), "analysis_status"), "tools_failed");
+    json_decref(j);
+
+    /* ai: no tool it knows = an error result naming what it has */
+    j = s_analyze(m.port[3], "ai_analyze", 1, "[\"nikto\"]");
+    assert_string_equal(s_str(j, "status"), "error");
+    assert_string_equal(s_str(json_object_get(j, "analysis"), "error"),
+                        "No valid analysis tool selected. Available: ['requirements-scanner', "
+                        "'code-quality-analyzer']");
+    json_decref(j);
+
+    /* the control port changes a replica's tools */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "tools %d pylint,eslint", m.port[0]);
+    char *r = s_control(&m, cmd);
+    assert_non_null(r);
+    assert_int_equal(strncmp(r, "ok tools", 8), 0);
+    free(r);
+    h = s_health(m.port[0]);
+    s_join(json_object_get(h, "available_tools"), buf, sizeof buf);
+    assert_string_equal(buf, "pylint,eslint");
+    json_decref(h);
+    snprintf(cmd, sizeof cmd, "tools %d", m.port[0]);
+    free(s_control(&m, cmd));
+    h = s_health(m.port[0]);
+    assert_int_equal(json_array_size(json_object_get(h, "available_tools")), 0);
+    json_decref(h);
+    snprintf(cmd, sizeof cmd, "tools %d bad|name", m.port[0]);
+    r = s_control(&m, cmd);
+    assert_int_equal(strncmp(r, "error", 5), 0);
+    free(r);
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
 static void test_mock_refuse_and_slow(void **state)
 {
     s_mock_t m;
@@ -1042,6 +1186,7 @@ int main(void)
         cmocka_unit_test_teardown(test_mock_mux_instant, s_teardown),
         cmocka_unit_test_teardown(test_mock_incident_fleet_and_bad_cli, s_teardown),
         cmocka_unit_test_teardown(test_mock_tls, s_teardown),
+        cmocka_unit_test_teardown(test_mock_tools_as_the_real_services, s_teardown),
         cmocka_unit_test_teardown(test_mock_mux_faults, s_teardown),
         cmocka_unit_test_teardown(test_mock_bad_input, s_teardown),
         cmocka_unit_test_teardown(test_mock_config_pidfile_quit, s_teardown),

@@ -138,13 +138,23 @@ static int s_parse_option(sl_mock_replica_conf_t *conf, char *key, char *val, ch
         if (sl_mock_plan_parse(&conf->plan, val) != 0) {
             return s_fail(err, size, "bad fault plan '%s'", val);
         }
-    } else if (strcmp(key, "fail_app") == 0 || strcmp(key, "verdict_app") == 0) {
-        bool fail = key[0] == 'f';
-        int *n = fail ? &conf->fail_count : &conf->verdict_count;
+    } else if (strcmp(key, "fail_app") == 0 || strcmp(key, "verdict_app") == 0 ||
+               strcmp(key, "partial_app") == 0) {
+        int *n = key[0] == 'f'   ? &conf->fail_count
+                 : key[0] == 'v' ? &conf->verdict_count
+                                 : &conf->partial_count;
+        int64_t *apps = key[0] == 'f'   ? conf->fail_apps
+                        : key[0] == 'v' ? conf->verdict_apps
+                                        : conf->partial_apps;
         if (!s_parse_int(val, INT32_MIN, INT64_MAX, &v) || *n >= SL_MOCK_APPS_MAX) {
             return s_fail(err, size, "bad or too many app numbers '%s'", val);
         }
-        (fail ? conf->fail_apps : conf->verdict_apps)[(*n)++] = v;
+        apps[(*n)++] = v;
+    } else if (strcmp(key, "tools") == 0) {
+        if (sl_mock_tools_parse(&conf->tools, val) != 0) {
+            return s_fail(err, size, "bad tools '%s' (A,B,... of [A-Za-z0-9._-], at most %d)", val,
+                          SL_MOCK_TOOLS_MAX);
+        }
     } else if (strcmp(key, "tls") == 0) {
         char *comma = strchr(val, ',');
         if (!comma || comma == val || comma[1] == '\0' || strlen(val) >= SL_MOCK_PATH_MAX) {
@@ -157,6 +167,59 @@ static int s_parse_option(sl_mock_replica_conf_t *conf, char *key, char *val, ch
         return s_fail(err, size, "unknown replica option '%s'", key);
     }
     return 0;
+}
+
+int sl_mock_tools_parse(sl_mock_tools_t *out, const char *list)
+{
+    sl_mock_tools_t t;
+    memset(&t, 0, sizeof t);
+    t.set = true;
+    const char *p = list ? list : "";
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        if (n == 0 || n >= SL_MOCK_TOOL_NAME || t.n >= SL_MOCK_TOOLS_MAX) {
+            return SL_EINVAL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            char c = p[i];
+            bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+            if (!ok) {
+                return SL_EINVAL;
+            }
+        }
+        memcpy(t.v[t.n], p, n);
+        t.v[t.n++][n] = '\0';
+        p += n;
+        if (*p == ',') {
+            p++;
+            if (*p == '\0') {
+                return SL_EINVAL;
+            }
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+void sl_mock_tools_effective(sl_mock_service_t svc, const sl_mock_tools_t *conf,
+                             sl_mock_tools_t *out)
+{
+    static const char *const defaults[SL_MOCK__SVC_COUNT] = {
+        [SL_MOCK_SVC_STATIC] = "bandit,pylint,vulture,npm-audit",
+        [SL_MOCK_SVC_DYNAMIC] = "curl,nmap,zap",
+        [SL_MOCK_SVC_PERFORMANCE] = "ab,locust,aiohttp",
+        [SL_MOCK_SVC_AI] = "requirements-scanner,code-quality-analyzer",
+        [SL_MOCK_SVC_GENERATOR] = "",
+    };
+    if (conf && conf->set) {
+        *out = *conf;
+        return;
+    }
+    const char *d = svc >= 0 && svc < SL_MOCK__SVC_COUNT ? defaults[svc] : "";
+    if (sl_mock_tools_parse(out, d ? d : "") != 0) {
+        memset(out, 0, sizeof *out);
+    }
 }
 
 int sl_mock_replica_conf_parse(sl_mock_replica_conf_t *conf, const char *spec, char *err,

@@ -24,6 +24,16 @@ typedef enum {
 
 #define SL_MOCK_APPS_MAX 16
 #define SL_MOCK_PATH_MAX 512
+#define SL_MOCK_TOOLS_MAX 32 /* tools a replica may have */
+#define SL_MOCK_TOOL_NAME 64 /* longest tool name, with the NUL */
+
+/* The tools a replica has (its health_response available_tools and what its
+   analyses can run). set = false: the service's default set. */
+typedef struct {
+    bool set;
+    int n;
+    char v[SL_MOCK_TOOLS_MAX][SL_MOCK_TOOL_NAME];
+} sl_mock_tools_t;
 
 /* One replica's configuration. Times are in unscaled milliseconds. */
 typedef struct {
@@ -45,6 +55,9 @@ typedef struct {
     int fail_count;
     int64_t verdict_apps[SL_MOCK_APPS_MAX]; /* ... get the "Model path not found" verdict */
     int verdict_count;
+    int64_t partial_apps[SL_MOCK_APPS_MAX]; /* ... get an outer "partial" result */
+    int partial_count;
+    sl_mock_tools_t tools; /* available tools */
 } sl_mock_replica_conf_t;
 
 /* Service name ("static-analyzer") of a service; "?" if out of range. */
@@ -63,8 +76,20 @@ void sl_mock_replica_conf_defaults(sl_mock_replica_conf_t *conf, sl_mock_service
    holds defaults (the service's own defaults are applied first if the
    service differs). Keys: proto=legacy|mux, latency=MIN[-MAX], progress=MS,
    heartbeat=MS, slow=MS, stall_after=N, cid=id|empty, seed=N, fault=PLAN,
-   fail_app=N, verdict_app=N (both repeatable), tls=CERT,KEY.
+   fail_app=N, verdict_app=N, partial_app=N (repeatable), tls=CERT,KEY,
+   tools=A,B,... (empty = no tools).
    On error writes a message into err (may be NULL). Returns 0 or SL_EINVAL. */
+/* Parses a comma-separated tool list ("" = none) into out (set = true).
+   Names are 1..63 bytes of [A-Za-z0-9._-]. Returns 0 or SL_EINVAL. */
+int sl_mock_tools_parse(sl_mock_tools_t *out, const char *list);
+
+/* The tools a replica of svc has: conf->set ? conf : the service's default
+   set (static: bandit pylint vulture npm-audit; dynamic: curl nmap zap;
+   performance: ab locust aiohttp; ai: requirements-scanner
+   code-quality-analyzer; generator: none). */
+void sl_mock_tools_effective(sl_mock_service_t svc, const sl_mock_tools_t *conf,
+                             sl_mock_tools_t *out);
+
 int sl_mock_replica_conf_parse(sl_mock_replica_conf_t *conf, const char *spec, char *err,
                                size_t err_size);
 

@@ -90,6 +90,7 @@ typedef struct {
     int64_t app;
     sl_mock_fault_t fault;
     bool fail_app;
+    bool partial; /* partial_app: an outer "partial" result */
     int tick;
     int issues;
     lws_usec_t t0, duration, cadence, heartbeat;
@@ -529,6 +530,10 @@ static void s_job_progress(s_job_t *j, int stage)
 static char *s_instant_result(s_replica_t *r, const s_job_t *j)
 {
     sl_mock_service_t svc = r->conf.service;
+    if (r->conf.tools.set || j->partial) {
+        sl_mock_result_opts_t opts = {.available = &r->conf.tools, .partial = j->partial};
+        return sl_mock_frame_result_with(svc, j->id, j->model, j->app, j->tools, 0, &opts);
+    }
     if (!sl_mock_result_tmpl_matches(r->result_tmpl, svc, j->model, j->app, j->tools)) {
         sl_mock_result_tmpl_destroy(&r->result_tmpl);
         r->result_tmpl = sl_mock_result_tmpl_new(svc, j->model, j->app, j->tools);
@@ -586,7 +591,8 @@ static void s_job_finish(s_job_t *j)
         } else if (j->instant) {
             s_send(c, s_instant_result(r, j));
         } else {
-            s_send(c, sl_mock_frame_result(svc, mux_id, j->model, j->app, j->tools, 0));
+            sl_mock_result_opts_t opts = {.available = &r->conf.tools, .partial = j->partial};
+            s_send(c, sl_mock_frame_result_with(svc, mux_id, j->model, j->app, j->tools, 0, &opts));
         }
         if (!r->conf.mux) {
             s_close(c, LWS_CLOSE_STATUS_NORMAL,
@@ -763,6 +769,7 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
     } else if (!gen && s_app_in(r->conf.verdict_apps, r->conf.verdict_count, j->app)) {
         j->fault = SL_MOCK_VERDICT;
     }
+    j->partial = !gen && s_app_in(r->conf.partial_apps, r->conf.partial_count, j->app);
     if (j->fault != SL_MOCK_OK) {
         r->faults++;
     }
@@ -819,7 +826,7 @@ static void s_message(s_conn_t *c, const char *buf, size_t len)
         s_send(c, sl_mock_frame_pong(r->conf.service, echo_id));
     } else if (strcmp(type, "health_check") == 0) {
         double up = (double)(lws_now_usecs() - r->fleet->started_us) / 1e6;
-        s_send(c, sl_mock_frame_health(r->conf.service, echo_id, up));
+        s_send(c, sl_mock_frame_health(r->conf.service, echo_id, up, &r->conf.tools));
     } else if (strcmp(type, sl_mock_request_type(r->conf.service)) == 0) {
         s_request(c, root, id);
     } else if (r->conf.mux && strcmp(type, "cancel") == 0) {
@@ -1095,9 +1102,10 @@ static void s_execute(sl_mock_fleet_t *f, char *line, char *reply, size_t size)
         return;
     }
     bool down = strcmp(verb, "down") == 0, up = strcmp(verb, "up") == 0;
-    bool fault = strcmp(verb, "fault") == 0;
-    if (!down && !up && !fault) {
-        snprintf(reply, size, "error unknown command '%.64s' (down|up|fault|stats|quit)", verb);
+    bool fault = strcmp(verb, "fault") == 0, tools = strcmp(verb, "tools") == 0;
+    if (!down && !up && !fault && !tools) {
+        snprintf(reply, size, "error unknown command '%.64s' (down|up|fault|tools|stats|quit)",
+                 verb);
         return;
     }
     s_replica_t *r = arg1 ? s_replica_by_url(f, arg1) : NULL;
@@ -1111,6 +1119,18 @@ static void s_execute(sl_mock_fleet_t *f, char *line, char *reply, size_t size)
     } else if (up) {
         r->down = false;
         snprintf(reply, size, "ok up %s", r->url);
+    } else if (tools) {
+        /* "tools URL" alone = no tools; "-" = the service's defaults. */
+        sl_mock_tools_t t;
+        if (arg2 && strcmp(arg2, "-") == 0) {
+            memset(&t, 0, sizeof t);
+        } else if (sl_mock_tools_parse(&t, arg2 ? arg2 : "") != 0) {
+            snprintf(reply, size, "error bad tools '%.128s'", arg2);
+            return;
+        }
+        r->conf.tools = t;
+        sl_mock_result_tmpl_destroy(&r->result_tmpl);
+        snprintf(reply, size, "ok tools %s %s", r->url, arg2 ? arg2 : "");
     } else {
         sl_mock_plan_t plan;
         if (!arg2 || sl_mock_plan_parse(&plan, arg2) != 0) {

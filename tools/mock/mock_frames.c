@@ -79,32 +79,6 @@ static const s_stage_t *s_stages(sl_mock_service_t svc, int *count)
     }
 }
 
-static const char *const s_static_tools[] = {"bandit", "pylint", "vulture", "npm-audit"};
-static const char *const s_dynamic_tools[] = {"curl", "nmap", "zap"};
-static const char *const s_performance_tools[] = {"ab", "locust", "aiohttp"};
-static const char *const s_ai_tools[] = {"requirements-scanner", "code-quality-analyzer"};
-
-static const char *const *s_tools(sl_mock_service_t svc, int *count)
-{
-    switch (svc) {
-    case SL_MOCK_SVC_STATIC:
-        *count = S_N(s_static_tools);
-        return s_static_tools;
-    case SL_MOCK_SVC_DYNAMIC:
-        *count = S_N(s_dynamic_tools);
-        return s_dynamic_tools;
-    case SL_MOCK_SVC_PERFORMANCE:
-        *count = S_N(s_performance_tools);
-        return s_performance_tools;
-    case SL_MOCK_SVC_AI:
-        *count = S_N(s_ai_tools);
-        return s_ai_tools;
-    default:
-        *count = 0;
-        return NULL;
-    }
-}
-
 int sl_mock_stage_count(sl_mock_service_t svc)
 {
     int n;
@@ -236,8 +210,11 @@ char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id)
     return s_dump(o);
 }
 
-char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime)
+char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime,
+                           const sl_mock_tools_t *tools)
 {
+    sl_mock_tools_t have;
+    sl_mock_tools_effective(svc, tools, &have);
     json_t *o = json_object();
     s_set(o, "type", json_string("health_response"));
     if (id) {
@@ -247,13 +224,11 @@ char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime)
     s_set(o, "service", json_string(s_svc(svc)));
     s_set(o, "version", json_string("1.0.0"));
     s_set(o, "uptime", json_real((double)(int64_t)(uptime * 1e6) / 1e6));
-    json_t *tools = json_array();
-    int n;
-    const char *const *t = s_tools(svc, &n);
-    for (int i = 0; tools && i < n; i++) {
-        json_array_append_new(tools, json_string(t[i]));
+    json_t *list = json_array();
+    for (int i = 0; list && i < have.n; i++) {
+        json_array_append_new(list, json_string(have.v[i]));
     }
-    s_set(o, "available_tools", tools);
+    s_set(o, "available_tools", list);
     s_set_ts(o);
     return s_dump(o);
 }
@@ -377,11 +352,69 @@ static json_t *s_no_files(const char *what)
     return o;
 }
 
+/* The name a service runs a requested tool under (the performance and ai
+   services map the fleet's other names, as theirs do), or NULL when the
+   replica lacks it. The dynamic service's curl-endpoint-tester needs curl. */
+static const char *s_run_name(sl_mock_service_t svc, const char *asked, const sl_mock_tools_t *have,
+                              char *buf, size_t size)
+{
+    static const char *const alias[][3] = {
+        {"performance", "ab-load-test", "ab"},
+        {"performance", "locust-performance", "locust"},
+        {"performance", "aiohttp-load", "aiohttp"},
+        {"performance", "artillery-load", "artillery"},
+        {"ai", "requirements-checker", "requirements-scanner"},
+    };
+    size_t n = strlen(asked);
+    buf[0] = '\0';
+    if (n >= size) {
+        return NULL;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        char c = asked[i];
+        buf[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); /* the services lowercase */
+    }
+    const char *kind = svc == SL_MOCK_SVC_PERFORMANCE ? "performance"
+                       : svc == SL_MOCK_SVC_AI        ? "ai"
+                                                      : "";
+    for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++) {
+        if (strcmp(kind, alias[i][0]) == 0 && strcmp(buf, alias[i][1]) == 0) {
+            snprintf(buf, size, "%s", alias[i][2]);
+        }
+    }
+    const char *need = buf;
+    if (svc == SL_MOCK_SVC_DYNAMIC && strcmp(buf, "curl-endpoint-tester") == 0) {
+        need = "curl";
+    }
+    for (int i = 0; i < have->n; i++) {
+        if (strcmp(have->v[i], need) == 0) {
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static bool s_listed(const json_t *list, const char *name)
+{
+    size_t k;
+    json_t *v;
+    json_array_foreach(list, k, v)
+    {
+        if (strcmp(json_string_value(v), name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The result frame; analysis_time / timestamp NULL = now. */
 static char *s_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
                       const json_t *tools, int verdict, const char *analysis_time,
-                      const char *timestamp)
+                      const char *timestamp, const sl_mock_result_opts_t *opts)
 {
+    sl_mock_tools_t have;
+    sl_mock_tools_effective(svc, opts ? opts->available : NULL, &have);
+    bool partial = opts && opts->partial;
     json_t *o = json_object();
     s_set(o, "type", json_string(s_result_type(svc)));
     if (id) {
@@ -401,31 +434,65 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
         s_set_ts(o);
         return s_dump(o);
     }
+    /* What runs: the requested tools the replica has, or all it has; the
+       requested ones it lacks are "missing" (the real services skip them). */
+    json_t *used = json_array();
+    json_t *missing = json_array();
+    bool asked = tools && json_is_array(tools) && json_array_size(tools) > 0;
+    if (asked) {
+        size_t k;
+        json_t *v;
+        json_array_foreach(tools, k, v)
+        {
+            char name[SL_MOCK_TOOL_NAME];
+            if (!json_is_string(v)) {
+                continue;
+            }
+            const char *run = s_run_name(svc, json_string_value(v), &have, name, sizeof name);
+            if (!name[0]) {
+                continue;
+            }
+            json_t *into = run ? used : missing;
+            if (!s_listed(into, name)) {
+                json_array_append_new(into, json_string(name));
+            }
+        }
+    } else {
+        for (int i = 0; i < have.n; i++) {
+            json_array_append_new(used, json_string(have.v[i]));
+        }
+    }
+    bool none = asked && json_array_size(used) == 0;
+    if (none && svc == SL_MOCK_SVC_AI) {
+        /* The ai service answers an analysis with no tool it knows with an
+           error result naming what it has. */
+        char buf[1024];
+        int off = snprintf(buf, sizeof buf, "No valid analysis tool selected. Available: [");
+        for (int i = 0; i < have.n && off > 0 && (size_t)off < sizeof buf; i++) {
+            off +=
+                snprintf(buf + off, sizeof buf - (size_t)off, "%s'%s'", i ? ", " : "", have.v[i]);
+        }
+        if (off > 0 && (size_t)off < sizeof buf) {
+            snprintf(buf + off, sizeof buf - (size_t)off, "]");
+        }
+        s_set(o, "status", json_string("error"));
+        s_set(a, "status", json_string("error"));
+        s_set(a, "error", json_string(buf));
+        s_set(o, "analysis", a);
+        s_set_ts(o);
+        json_decref(used);
+        json_decref(missing);
+        return s_dump(o);
+    }
     char ts[32];
     sl_mock_iso_now(ts, sizeof ts);
     s_set(a, "model_slug", json_string(model ? model : ""));
     s_set(a, "app_number", json_integer(app));
     s_set(a, "analysis_time", json_string(analysis_time ? analysis_time : ts));
-    json_t *used = json_array();
-    if (tools && json_is_array(tools) && json_array_size(tools) > 0) {
-        size_t k;
-        json_t *v;
-        json_array_foreach(tools, k, v)
-        {
-            if (json_is_string(v)) {
-                json_array_append_new(used, json_string(json_string_value(v)));
-            }
-        }
-    } else {
-        int n;
-        const char *const *t = s_tools(svc, &n);
-        for (int i = 0; i < n; i++) {
-            json_array_append_new(used, json_string(t[i]));
-        }
-    }
     int total = 0, high = 0, medium = 0, low = 0;
     json_t *results = json_object();
     json_t *bucket = svc == SL_MOCK_SVC_STATIC ? json_object() : results;
+    json_t *summary_by_tool = json_object();
     size_t k;
     json_t *v;
     json_array_foreach(used, k, v)
@@ -436,6 +503,26 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
         medium += (issues - issues / 4) / 2;
         low += issues - issues / 4 - (issues - issues / 4) / 2;
         s_set(bucket, json_string_value(v), s_tool_entry(json_string_value(v), issues));
+        json_t *t = json_object();
+        s_set(t, "tool", json_string(json_string_value(v)));
+        s_set(t, "status", json_string("success"));
+        s_set(t, "executed", json_true());
+        s_set(t, "total_issues", json_integer(issues));
+        s_set(summary_by_tool, json_string_value(v), t);
+    }
+    /* The dynamic service marks the requested scanners it lacks. */
+    json_array_foreach(missing, k, v)
+    {
+        const char *name = json_string_value(v);
+        if (svc == SL_MOCK_SVC_DYNAMIC &&
+            (strcmp(name, "curl") == 0 || strcmp(name, "nmap") == 0 || strcmp(name, "zap") == 0)) {
+            json_t *t = json_object();
+            s_set(t, "tool", json_string(name));
+            s_set(t, "status", json_string("not_available"));
+            s_set(t, "executed", json_false());
+            s_set(t, "total_issues", json_integer(0));
+            s_set(summary_by_tool, name, t);
+        }
     }
     if (svc == SL_MOCK_SVC_STATIC) {
         s_set(results, "python", bucket);
@@ -446,9 +533,30 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
         s_set(st, "status", json_string("success"));
         s_set(results, "structure", st);
     }
+    /* The performance service with nothing to run reports a failed
+       connectivity probe and an error status. */
+    bool tools_failed = none && svc == SL_MOCK_SVC_PERFORMANCE;
+    if (tools_failed) {
+        json_t *t = json_object();
+        s_set(t, "tool", json_string("connectivity"));
+        s_set(t, "status", json_string("error"));
+        s_set(t, "executed", json_true());
+        s_set(t, "total_issues", json_integer(0));
+        s_set(t, "summary", json_string("No performance tools executed"));
+        s_set(summary_by_tool, "connectivity", t);
+    }
     s_set(a, "tools_used", used);
     s_set(a, "configuration_applied", json_false());
     s_set(a, "results", results);
+    if (svc == SL_MOCK_SVC_DYNAMIC || svc == SL_MOCK_SVC_PERFORMANCE) {
+        s_set(a, "tool_results", summary_by_tool);
+    } else {
+        json_decref(summary_by_tool);
+    }
+    json_decref(missing);
+    const char *status = tools_failed ? "error"
+                         : partial    ? (svc == SL_MOCK_SVC_AI ? "partial_success" : "partial")
+                                      : NULL;
     json_t *sum = json_object();
     s_set(sum, "total_issues_found", json_integer(total));
     s_set(sum, "tools_run_successfully", json_integer((json_int_t)json_array_size(used)));
@@ -457,9 +565,16 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
     s_set(sev, "medium", json_integer(medium));
     s_set(sev, "low", json_integer(low));
     s_set(sum, "severity_breakdown", sev);
-    s_set(sum, "analysis_status", json_string("completed"));
+    s_set(sum, "analysis_status",
+          json_string(tools_failed ? "tools_failed"
+                      : partial    ? "partial_connectivity"
+                                   : "completed"));
     s_set(sum, "configuration_preset", json_string("default"));
     s_set(a, "summary", sum);
+    if (status) {
+        s_set(a, "status", json_string(status));
+        s_set(o, "status", json_string(status));
+    }
     s_set(o, "analysis", a);
     if (timestamp) {
         s_set(o, "timestamp", json_string(timestamp));
@@ -472,7 +587,14 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
 char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
                            const json_t *tools, int verdict)
 {
-    return s_result(svc, id, model, app, tools, verdict, NULL, NULL);
+    return s_result(svc, id, model, app, tools, verdict, NULL, NULL, NULL);
+}
+
+char *sl_mock_frame_result_with(sl_mock_service_t svc, const char *id, const char *model,
+                                int64_t app, const json_t *tools, int verdict,
+                                const sl_mock_result_opts_t *opts)
+{
+    return s_result(svc, id, model, app, tools, verdict, NULL, NULL, opts);
 }
 
 /* ---- pre-rendered results ------------------------------------------------ */
@@ -489,7 +611,8 @@ struct sl_mock_result_tmpl {
     int64_t app;
     json_t *tools; /* own copy, NULL = every tool */
     char *text;    /* the frame with the stand-ins */
-    size_t at[3];  /* offset of each stand-in in text (0 id, 1 analysis_time, 2 timestamp) */
+    size_t at[3];  /* offset of each stand-in in text (0 id, 1 analysis_time, 2 timestamp);
+                      SIZE_MAX = absent */
 };
 
 void sl_mock_result_tmpl_destroy(sl_mock_result_tmpl_t **p)
@@ -515,13 +638,16 @@ sl_mock_result_tmpl_t *sl_mock_result_tmpl_new(sl_mock_service_t svc, const char
     t->app = app;
     t->model = strdup(model ? model : "");
     t->tools = tools ? json_deep_copy(tools) : NULL;
-    t->text = s_result(svc, s_holes[0], model, app, tools, 0, s_holes[1], s_holes[2]);
+    t->text = s_result(svc, s_holes[0], model, app, tools, 0, s_holes[1], s_holes[2], NULL);
     bool ok = t->model && (!tools || t->tools) && t->text;
+    /* A stand-in may be absent (an error result has no analysis_time),
+       never repeated. */
     for (int i = 0; ok && i < 3; i++) {
         const char *hit = strstr(t->text, s_holes[i]);
-        ok = hit && !strstr(hit + 1, s_holes[i]);
-        t->at[i] = hit ? (size_t)(hit - t->text) : 0;
+        ok = !hit || !strstr(hit + 1, s_holes[i]);
+        t->at[i] = hit ? (size_t)(hit - t->text) : SIZE_MAX;
     }
+    ok = ok && t->at[0] != SIZE_MAX;
     if (!ok) {
         sl_mock_result_tmpl_destroy(&t);
     }
@@ -561,7 +687,9 @@ char *sl_mock_result_tmpl_render(const sl_mock_result_tmpl_t *t, const char *id)
     size_t len = strlen(t->text);
     size_t out_len = len;
     for (int i = 0; i < 3; i++) {
-        out_len = out_len - strlen(s_holes[i]) + strlen(fill[i]);
+        if (t->at[i] != SIZE_MAX) {
+            out_len = out_len - strlen(s_holes[i]) + strlen(fill[i]);
+        }
     }
     char *out = malloc(out_len + 1);
     if (!out) {
@@ -569,7 +697,7 @@ char *sl_mock_result_tmpl_render(const sl_mock_result_tmpl_t *t, const char *id)
     }
     char *w = out;
     size_t from = 0;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3 && t->at[order[i]] != SIZE_MAX; i++) {
         int h = order[i];
         memcpy(w, t->text + from, t->at[h] - from);
         w += t->at[h] - from;

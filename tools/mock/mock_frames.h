@@ -30,7 +30,9 @@ void sl_mock_iso_now(char *buf, size_t size);
 
 /* id: mux echoes the request's id; NULL (legacy) omits it. */
 char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id);
-char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime);
+/* available_tools: tools, or the service's default set when NULL / unset. */
+char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime,
+                           const sl_mock_tools_t *tools);
 /* {"type":"error",("id",)"message",("service")}; svc < 0 omits service. */
 char *sl_mock_frame_error(const char *id, const char *message, int svc);
 char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id, const char *model,
@@ -46,6 +48,24 @@ char *sl_mock_frame_simple(const char *type, const char *id); /* accepted, heart
    (= every available tool). verdict: outer success, inner error. */
 char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
                            const json_t *tools, int verdict);
+
+/* How a replica shapes its results (sl_mock_frame_result_with). */
+typedef struct {
+    const sl_mock_tools_t *available; /* the replica's tools; NULL = the service's defaults */
+    bool partial;                     /* outer and inner status "partial" (ai: "partial_success") */
+} sl_mock_result_opts_t;
+
+/* The result as a replica with these tools answers it, as the real services
+   do: requested tools it lacks are skipped (absent from tools_used; the
+   dynamic service lists curl/nmap/zap as "not_available" in tool_results);
+   when none of the requested tools can run, static and dynamic still answer
+   "success" with an empty tools_used, performance answers "error"
+   (analysis_status "tools_failed") and ai an error result "No valid analysis
+   tool selected. Available: [...]". dynamic and performance results carry
+   tool_results {tool: {tool, status, executed, total_issues}}. */
+char *sl_mock_frame_result_with(sl_mock_service_t svc, const char *id, const char *model,
+                                int64_t app, const json_t *tools, int verdict,
+                                const sl_mock_result_opts_t *opts);
 char *sl_mock_frame_generation(const char *id, const char *model, const char *template_slug,
                                int64_t app_number);
 
