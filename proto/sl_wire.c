@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "runtime/sl_err.h"
 
@@ -892,11 +893,11 @@ bool sl_wire_error_is_verdict(const char *text)
        purpose: a bare "not found" would also match "bandit: command not
        found", which is the replica's fault and must stay retryable. */
     static const char *phrases[] = {
-        "path not found",        "app not found",   "model not found", "template not found",
-        "application not found", "does not exist",  "no such app",     "no such model",
-        "no such template",      "invalid request", "invalid app",     "invalid model",
-        "invalid template",      "unknown tool",    "invalid tool",    "unsupported tool",
-        "missing required",
+        "path not found",        "app not found",          "model not found", "template not found",
+        "application not found", "does not exist",         "no such app",     "no such model",
+        "no such template",      "invalid request",        "invalid app",     "invalid model",
+        "invalid template",      "unknown tool",           "invalid tool",    "unsupported tool",
+        "missing required",      "no valid analysis tool",
     };
     if (!text) {
         return false;
@@ -1020,6 +1021,164 @@ int sl_wire_classify(const sl_wire_frame_t *frame, sl_wire_verdict_t *verdict)
         /* Not the bare outcome name: every caller shows this text next to it. */
         s_set_error(verdict, "the analyzer cancelled it");
         break;
+    }
+    return 0;
+}
+
+/* ---- tools --------------------------------------------------------------- */
+
+/* The fleet's other names (fleet notes: performance main.py tool_mapping,
+   ai main.py tool_mapping). */
+static const char *const s_tool_aliases[][2] = {
+    {"ab-load-test", "ab"},
+    {"locust-performance", "locust"},
+    {"aiohttp-load", "aiohttp"},
+    {"artillery-load", "artillery"},
+    {"requirements-checker", "requirements-scanner"},
+    {"openrouter-requirements", "requirements-scanner"},
+    {"ai_requirements_compliance", "requirements-scanner"},
+};
+
+const char *sl_wire_tool_run_name(const char *tool)
+{
+    if (!tool) {
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof s_tool_aliases / sizeof s_tool_aliases[0]; i++) {
+        if (strcasecmp(tool, s_tool_aliases[i][0]) == 0) {
+            return s_tool_aliases[i][1];
+        }
+    }
+    return tool;
+}
+
+const char *sl_wire_tool_needs(const char *tool)
+{
+    if (tool && strcasecmp(tool, "curl-endpoint-tester") == 0) {
+        return "curl";
+    }
+    return sl_wire_tool_run_name(tool);
+}
+
+bool sl_wire_tool_listed(const char *tool, const char *const *have, size_t n)
+{
+    const char *need = sl_wire_tool_needs(tool);
+    for (size_t i = 0; need && have && i < n; i++) {
+        if (have[i] && strcasecmp(sl_wire_tool_run_name(have[i]), need) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True if name (as a result reports it) is the requested tool. */
+static bool s_tool_is(const char *name, const char *asked)
+{
+    return strcasecmp(name, asked) == 0 ||
+           strcasecmp(sl_wire_tool_run_name(name), sl_wire_tool_run_name(asked)) == 0;
+}
+
+/* The entry for the requested tool in a {tool: {...}} object, or NULL. */
+static json_t *s_tool_entry(const json_t *obj, const char *asked)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v)
+    {
+        if (json_is_object(v) && s_tool_is(k, asked)) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* Whether the result says the tool ran, and its status when it names it. */
+static bool s_tool_ran(const json_t *a, const char *asked, const char **status)
+{
+    const json_t *used = json_object_get(a, "tools_used");
+    size_t i;
+    json_t *v;
+    json_array_foreach((json_t *)used, i, v)
+    {
+        if (json_is_string(v) && s_tool_is(json_string_value(v), asked)) {
+            return true;
+        }
+    }
+    const json_t *ai = json_object_get(a, "tools");
+    if (json_is_object(ai) && s_tool_entry(ai, asked)) {
+        return true;
+    }
+    const json_t *results = json_object_get(a, "results");
+    const json_t *lists[] = {json_object_get(a, "tool_results"),
+                             json_object_get(results, "tool_runs")};
+    for (size_t l = 0; l < 2; l++) {
+        const json_t *e = json_is_object(lists[l]) ? s_tool_entry(lists[l], asked) : NULL;
+        if (e && json_is_true(json_object_get(e, "executed"))) {
+            return true;
+        }
+        if (e && !*status) {
+            *status = json_string_value(json_object_get(e, "status"));
+        }
+    }
+    /* the static service's language buckets: results.<lang>.<tool> */
+    const char *k;
+    json_object_foreach((json_t *)results, k, v)
+    {
+        const json_t *e = json_is_object(v) ? s_tool_entry(v, asked) : NULL;
+        if (e && !*status && json_is_false(json_object_get(e, "executed"))) {
+            *status = json_string_value(json_object_get(e, "status"));
+        }
+    }
+    return false;
+}
+
+static void s_report_add(sl_wire_tools_report_t *out, const char *tool, const char *status)
+{
+    char item[SL_WIRE_ERROR_MAX];
+    if (status && *status) {
+        snprintf(item, sizeof item, "%s (%s)", tool, status);
+    } else {
+        snprintf(item, sizeof item, "%s", tool);
+    }
+    size_t used = strlen(out->text);
+    size_t need = used + (used ? 2 : 0) + strlen(item);
+    if (need >= sizeof out->text) {
+        /* cut on a UTF-8 boundary: the names come from valid JSON */
+        snprintf(out->text + used, sizeof out->text - used, "%s%s", used ? ", " : "", item);
+        size_t n = sizeof out->text - 1;
+        while (n > 0 && ((unsigned char)out->text[n] & 0xC0) == 0x80) {
+            n--;
+        }
+        out->text[n] = '\0';
+        return;
+    }
+    snprintf(out->text + used, sizeof out->text - used, "%s%s", used ? ", " : "", item);
+}
+
+int sl_wire_tools_report(const sl_wire_frame_t *frame, const char *const *tools, size_t n,
+                         sl_wire_tools_report_t *out)
+{
+    if (!frame || !out || (n > 0 && !tools) || frame->kind != SL_WIRE_ANALYSIS_RESULT) {
+        return SL_EINVAL;
+    }
+    memset(out, 0, sizeof *out);
+    const json_t *a = json_object_get(frame->root, "analysis");
+    out->known = json_is_object(a) && (json_is_array(json_object_get(a, "tools_used")) ||
+                                       json_is_object(json_object_get(a, "tool_results")) ||
+                                       json_is_object(json_object_get(a, "tools")));
+    if (!out->known) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!tools[i]) {
+            continue;
+        }
+        out->asked++;
+        const char *status = NULL;
+        if (!s_tool_ran(a, tools[i], &status)) {
+            out->missed++;
+            s_report_add(out, tools[i], status);
+        }
     }
     return 0;
 }

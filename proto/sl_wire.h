@@ -341,7 +341,8 @@ typedef struct {
    found", "model not found", "template not found", "application not
    found"), "does not exist", "no such app/model/template", "invalid
    request", "invalid app", "invalid model", "invalid template", "unknown
-   tool", "invalid tool", "unsupported tool", "missing required" (searched
+   tool", "invalid tool", "unsupported tool", "no valid analysis tool" (the
+   ai service asked only for tools it lacks), "missing required" (searched
    in the text's first 4 KiB). Protocol errors ("Unknown message type",
    "Invalid JSON format") and everything else stay ANALYZER_ERROR
    (retryable, counts against the replica).
@@ -354,6 +355,51 @@ int sl_wire_classify(const sl_wire_frame_t *frame, sl_wire_verdict_t *verdict);
 /* True if the error text means the analyzer rejected the input (the "bad
    input" rule above). NULL -> false. */
 bool sl_wire_error_is_verdict(const char *text);
+
+/* ---- tools ---------------------------------------------------------------- */
+
+/* The fleet's services accept some tools under other names and report them
+   under their own: performance "ab-load-test", "locust-performance",
+   "aiohttp-load", "artillery-load" run as "ab", "locust", "aiohttp",
+   "artillery"; ai "requirements-checker", "openrouter-requirements",
+   "ai_requirements_compliance" as "requirements-scanner". Returns the name
+   the service runs tool under (static storage, or tool itself). Case is
+   not changed; compare names with strcasecmp (the services lowercase the
+   names they are sent). NULL -> NULL. */
+const char *sl_wire_tool_run_name(const char *tool);
+
+/* The tool a replica's health_response available_tools must list for it to
+   run tool: its run name, except dynamic's "curl-endpoint-tester", which
+   runs on "curl" and is never listed. NULL -> NULL. */
+const char *sl_wire_tool_needs(const char *tool);
+
+/* True if a replica listing the n names `have` (its available_tools) can
+   run tool (sl_wire_tool_needs, case-insensitive). */
+bool sl_wire_tool_listed(const char *tool, const char *const *have, size_t n);
+
+/* What a result frame says about the tools a request asked for. */
+typedef struct {
+    bool known;    /* the result reports its tools (tools_used, tool_results or tools) */
+    size_t asked;  /* tools asked for */
+    size_t missed; /* asked for and not run */
+    /* "zap (not_available), nikto": each missed tool, with the status the
+       result gave it when it names it; "" when none; cut on a UTF-8 boundary */
+    char text[SL_WIRE_ERROR_MAX];
+} sl_wire_tools_report_t;
+
+/* Checks an analysis result frame against the n requested tools (n = 0:
+   "all tools", nothing to check). A tool ran when the result lists it (or
+   its run name) in analysis.tools_used, as a key of the ai service's
+   analysis.tools, or with "executed": true in analysis.tool_results or
+   analysis.results.tool_runs. A tool that did not run is named with the
+   status the result gives it there or in a static language bucket
+   (analysis.results.<lang>.<tool>: "not_available", "skipped", "not_run",
+   ...), else plainly (the services drop tools they lack without a word).
+   A result that reports none of these structures is not judged (known
+   false, missed 0). Returns 0, or SL_EINVAL (NULL frame/out, a frame that
+   is not an analysis result, tools NULL with n > 0). */
+int sl_wire_tools_report(const sl_wire_frame_t *frame, const char *const *tools, size_t n,
+                         sl_wire_tools_report_t *out);
 
 /* ---- JSON -> msgpack ---------------------------------------------------- */
 

@@ -326,6 +326,148 @@ static void test_wire_progress_capture_parses(void **state)
     assert_int_equal(s_parse_str(&f, "{\"type\":\"progress_update\",\"data\":[1]}"), SL_EPROTO);
 }
 
+static sl_wire_frame_t s_parse_capture(const char *name)
+{
+    size_t len;
+    char *text = s_read_file(name, &len);
+    sl_wire_frame_t f;
+    assert_int_equal(sl_wire_frame_parse(&f, text, len), 0);
+    free(text);
+    return f;
+}
+
+static void test_wire_tool_names(void **state)
+{
+    (void)state;
+    assert_string_equal(sl_wire_tool_run_name("ab-load-test"), "ab");
+    assert_string_equal(sl_wire_tool_run_name("Requirements-Checker"), "requirements-scanner");
+    assert_string_equal(sl_wire_tool_run_name("bandit"), "bandit");
+    assert_null(sl_wire_tool_run_name(NULL));
+    assert_string_equal(sl_wire_tool_needs("curl-endpoint-tester"), "curl");
+    assert_string_equal(sl_wire_tool_needs("locust-performance"), "locust");
+    const char *dyn[] = {"curl", "nmap", "zap"}; /* the real dynamic service's list */
+    assert_true(sl_wire_tool_listed("curl-endpoint-tester", dyn, 3));
+    assert_true(sl_wire_tool_listed("ZAP", dyn, 3));
+    assert_false(sl_wire_tool_listed("nikto", dyn, 3));
+    const char *perf[] = {"curl", "ab", "aiohttp"};
+    assert_true(sl_wire_tool_listed("ab-load-test", perf, 3));
+    assert_false(sl_wire_tool_listed("artillery-load", perf, 3));
+    assert_false(sl_wire_tool_listed("ab", NULL, 0));
+    /* the ai service's answer when asked only for tools it lacks blames the request */
+    assert_true(sl_wire_error_is_verdict("No valid analysis tool selected. Available: ['x']"));
+}
+
+static void test_wire_tools_report_real_results(void **state)
+{
+    (void)state;
+    sl_wire_tools_report_t r;
+    /* the real dynamic service asked for nikto: success, nothing ran */
+    sl_wire_frame_t f = s_parse_capture("fleet/dynamic_analysis_result_nothing_ran.json");
+    const char *nikto[] = {"nikto"};
+    assert_int_equal(sl_wire_tools_report(&f, nikto, 1, &r), 0);
+    assert_true(r.known);
+    assert_int_equal(r.asked, 1);
+    assert_int_equal(r.missed, 1);
+    assert_string_equal(r.text, "nikto");
+    assert_int_equal(sl_wire_tools_report(&f, NULL, 0, &r), 0); /* all tools: nothing to check */
+    assert_int_equal(r.missed, 0);
+    sl_wire_frame_clear(&f);
+
+    /* partial: curl, curl-endpoint-tester, nmap, zap all executed (two failed) */
+    f = s_parse_capture("fleet/dynamic_analysis_result_partial.json");
+    const char *dyn[] = {"zap", "curl-endpoint-tester", "nmap", "nikto"};
+    assert_int_equal(sl_wire_tools_report(&f, dyn, 4, &r), 0);
+    assert_int_equal(r.asked, 4);
+    assert_int_equal(r.missed, 1);
+    assert_string_equal(r.text, "nikto");
+    sl_wire_verdict_t v;
+    assert_int_equal(sl_wire_classify(&f, &v), 0);
+    assert_int_equal(v.outcome, SL_OUT_PARTIAL);
+    sl_wire_frame_clear(&f);
+
+    /* ai: per-tool results under analysis.tools, the old name accepted */
+    f = s_parse_capture("fleet/ai_analysis_result_partial_success.json");
+    const char *ai[] = {"requirements-checker", "code-quality-analyzer", "curl-endpoint-tester"};
+    assert_int_equal(sl_wire_tools_report(&f, ai, 3, &r), 0);
+    assert_true(r.known);
+    assert_int_equal(r.missed, 1);
+    assert_string_equal(r.text, "curl-endpoint-tester");
+    sl_wire_frame_clear(&f);
+
+    /* the static capture: tools_used = the tools that ran */
+    f = s_parse_capture("static_analysis_result_trimmed.json");
+    const json_t *used = json_object_get(json_object_get(f.root, "analysis"), "tools_used");
+    assert_true(json_array_size(used) > 0);
+    const char *first[] = {json_string_value(json_array_get(used, 0)), "semgrep"};
+    assert_int_equal(sl_wire_tools_report(&f, first, 2, &r), 0);
+    assert_int_equal(r.missed, 1);
+    assert_string_equal(r.text, "semgrep");
+    sl_wire_frame_clear(&f);
+}
+
+static void test_wire_tools_report_statuses(void **state)
+{
+    (void)state;
+    sl_wire_frame_t f;
+    sl_wire_tools_report_t r;
+    /* the dynamic service's not_available, the static service's skipped */
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"dynamic_analysis_result\",\"status\":\"success\","
+                                     "\"analysis\":{\"tools_used\":[\"curl\"],\"tool_results\":{"
+                                     "\"zap\":{\"status\":\"not_available\",\"executed\":false},"
+                                     "\"curl\":{\"status\":\"success\",\"executed\":true}},"
+                                     "\"results\":{\"javascript\":{\"snyk\":{\"executed\":false,"
+                                     "\"status\":\"skipped\"}}}}}"),
+                     0);
+    const char *asked[] = {"zap", "CURL", "snyk", "nmap"};
+    assert_int_equal(sl_wire_tools_report(&f, asked, 4, &r), 0);
+    assert_int_equal(r.missed, 3);
+    assert_string_equal(r.text, "zap (not_available), snyk (skipped), nmap");
+    sl_wire_frame_clear(&f);
+
+    /* performance reports ab-load-test as ab; executed in tool_results counts */
+    assert_int_equal(s_parse_str(&f,
+                                 "{\"type\":\"performance_analysis_result\",\"status\":\"error\","
+                                 "\"analysis\":{\"tools_used\":[],\"tool_results\":{"
+                                 "\"ab\":{\"status\":\"error\",\"executed\":true}}}}"),
+                     0);
+    const char *perf[] = {"ab-load-test", "locust"};
+    assert_int_equal(sl_wire_tools_report(&f, perf, 2, &r), 0);
+    assert_int_equal(r.missed, 1);
+    assert_string_equal(r.text, "locust");
+    sl_wire_frame_clear(&f);
+
+    /* a result that says nothing about tools is not judged */
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"static_analysis_result\",\"status\":\"success\","
+                                     "\"analysis\":{\"summary\":{}}}"),
+                     0);
+    assert_int_equal(sl_wire_tools_report(&f, perf, 2, &r), 0);
+    assert_false(r.known);
+    assert_int_equal(r.missed, 0);
+    assert_int_equal(sl_wire_tools_report(&f, NULL, 1, &r), SL_EINVAL);
+    sl_wire_frame_clear(&f);
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"pong\"}"), 0);
+    assert_int_equal(sl_wire_tools_report(&f, perf, 2, &r), SL_EINVAL);
+    sl_wire_frame_clear(&f);
+
+    /* many missed tools: the text is cut, never overflows */
+    char big[600];
+    int off = snprintf(big, sizeof big,
+                       "{\"type\":\"static_analysis_result\",\"status\":"
+                       "\"success\",\"analysis\":{\"tools_used\":[]}}");
+    assert_true(off > 0);
+    assert_int_equal(s_parse_str(&f, big), 0);
+    const char *many[40];
+    char names[40][16];
+    for (int i = 0; i < 40; i++) {
+        snprintf(names[i], sizeof names[i], "tool-%02d-\xc3\xa9x", i);
+        many[i] = names[i];
+    }
+    assert_int_equal(sl_wire_tools_report(&f, many, 40, &r), 0);
+    assert_int_equal(r.missed, 40);
+    assert_true(strlen(r.text) < sizeof r.text);
+    sl_wire_frame_clear(&f);
+}
+
 static void test_wire_trimmed_result_parses(void **state)
 {
     (void)state;
@@ -1091,6 +1233,9 @@ int main(void)
         cmocka_unit_test(test_wire_basic_capture_parses),
         cmocka_unit_test(test_wire_progress_capture_parses),
         cmocka_unit_test(test_wire_trimmed_result_parses),
+        cmocka_unit_test(test_wire_tool_names),
+        cmocka_unit_test(test_wire_tools_report_real_results),
+        cmocka_unit_test(test_wire_tools_report_statuses),
         cmocka_unit_test(test_wire_build_matches_capture),
         cmocka_unit_test(test_wire_build_analyze_options),
         cmocka_unit_test(test_wire_build_generate),
