@@ -6,6 +6,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/sl_hash.h"
+
 void sl_ids_new_pipeline(char *out, size_t size, int64_t wall_ms)
 {
     /* The counter keeps ids from one process distinct within a millisecond;
@@ -51,11 +53,6 @@ int sl_ids_shard_of(const char *id, int shards)
     if (!id || shards <= 1) {
         return 0;
     }
-    uint32_t h = 2166136261u;
-    size_t len = sl_ids_pipeline_len(id);
-    for (size_t i = 0; i < len; i++) {
-        h ^= (uint8_t)id[i];
-        h *= 16777619u;
-    }
+    uint32_t h = sl_hash_bytes(id, sl_ids_pipeline_len(id));
     return (int)(h % (uint32_t)shards);
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "runtime/sl_err.h"
+#include "runtime/sl_hash.h"
 
 #define S_DEPTH_MAX 32
 #define S_KEYS_MAX 256
@@ -156,15 +157,6 @@ static int s_number(s_scan_t *sc, s_val_t *out)
     return 0;
 }
 
-static uint32_t s_hash(const char *p, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (uint8_t)p[i]) * 16777619u;
-    }
-    return h;
-}
-
 /* role: 0 the frame itself (records top-level fields), 1 the result's
    "analysis" object (records its fields), 2 anything else. */
 static int s_object(s_scan_t *sc, int depth, int role)
@@ -186,7 +178,7 @@ static int s_object(s_scan_t *sc, int depth, int role)
         if (s_string(sc, &k, &kn, &kesc) || kesc || sc->nkeys >= S_KEYS_MAX) {
             return S_DECLINE;
         }
-        uint32_t h = s_hash(k, kn);
+        uint32_t h = sl_hash_bytes(k, kn);
         for (int i = base; i < sc->nkeys; i++) {
             if (sc->keys[i].h == h && sc->keys[i].n == kn && memcmp(sc->keys[i].p, k, kn) == 0) {
                 return S_DECLINE; /* duplicate: the slow path rejects it */

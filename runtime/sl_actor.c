@@ -31,7 +31,7 @@
 
 #include "runtime/sl_actor_int.h"
 #include "runtime/sl_log.h"
-#include "runtime/sl_u64map.h"
+#include "runtime/sl_map.h"
 
 #define S_RECEIVED_BATCH 256 /* publish the received counter this often */
 /* A drain stops after this many messages so a flooded actor still runs its
@@ -91,7 +91,7 @@ struct sl_actor_t {
     void *mailbox;
     sl_sendcache_t cache;
     sl_timers_t *timers;
-    sl_u64map_t pending;
+    sl_map_t pending;
     uint64_t next_corr;
     s_watch_t *watches;
     size_t n_watches;
@@ -398,7 +398,7 @@ static void s_fail_pending(sl_actor_t *self)
             i++;
             continue;
         }
-        s_pending_t *pr = sl_u64map_take(&self->pending, self->pending.keys[i]);
+        s_pending_t *pr = sl_map_take(&self->pending, self->pending.keys[i]);
         sl_timers_cancel(self->timers, pr->timer_id);
         pr->fn(self, pr->arg, SL_ECLOSED, NULL);
         free(pr);
@@ -420,7 +420,7 @@ static void *s_actor_main(void *arg)
     sl_actor_t *self = arg;
     sl_log_set_thread_label(self->name);
     sl_sendcache_init(&self->cache, self->rt, self->name);
-    sl_u64map_init(&self->pending);
+    sl_map_init(&self->pending);
     self->timers = sl_timers_new();
     int rc = self->timers ? s_mailbox_open(self) : SL_ENOMEM;
     if (rc == 0) {
@@ -442,7 +442,7 @@ static void *s_actor_main(void *arg)
         sl_registry_release(self->rt, self->entry);
         sl_sendcache_fini(&self->cache);
         sl_timers_destroy(&self->timers);
-        sl_u64map_fini(&self->pending);
+        sl_map_fini(&self->pending);
         atomic_store(&self->exit_reason, rc);
         s_signal_ready(self, -1, rc);
         return NULL;
@@ -471,7 +471,7 @@ static void *s_actor_main(void *arg)
     sl_sendcache_fini(&self->cache);
     atomic_store(&self->timers_pending, 0);
     sl_timers_destroy(&self->timers);
-    sl_u64map_fini(&self->pending);
+    sl_map_fini(&self->pending);
     free(self->watches);
     free(self->items);
     free(self->item_watch);
@@ -679,7 +679,7 @@ static void s_request_expired(void *arg, uint64_t timer_id)
 {
     s_pending_t *pr = arg;
     sl_actor_t *self = pr->actor;
-    sl_u64map_take(&self->pending, pr->corr);
+    sl_map_take(&self->pending, pr->corr);
     pr->fn(self, pr->arg, SL_ETIMEOUT, NULL);
     free(pr);
 }
@@ -701,14 +701,14 @@ int sl_actor_request(sl_actor_t *self, const char *to, uint16_t type, const void
     pr->corr = self->next_corr++;
     pr->fn = fn;
     pr->arg = arg;
-    if (sl_u64map_put(&self->pending, pr->corr, pr) < 0) {
+    if (sl_map_put(&self->pending, pr->corr, pr) < 0) {
         free(pr);
         return SL_ENOMEM;
     }
     pr->timer_id =
         sl_timers_add(self->timers, sl_actor_now(self) + timeout_ms, 0, s_request_expired, pr);
     if (pr->timer_id == 0) {
-        sl_u64map_take(&self->pending, pr->corr);
+        sl_map_take(&self->pending, pr->corr);
         free(pr);
         return SL_ENOMEM;
     }
@@ -718,7 +718,7 @@ int sl_actor_request(sl_actor_t *self, const char *to, uint16_t type, const void
     if (rc < 0) {
         /* A failed call never fires its callback. */
         sl_timers_cancel(self->timers, pr->timer_id);
-        sl_u64map_take(&self->pending, pr->corr);
+        sl_map_take(&self->pending, pr->corr);
         free(pr);
     }
     return rc;
@@ -837,7 +837,7 @@ int sl_actor_unwatch_socket(sl_actor_t *self, void *zsock)
 static void s_dispatch(sl_actor_t *self, const sl_msg_t *msg)
 {
     if (msg->flags & SL_MSG_F_REPLY) {
-        s_pending_t *pr = sl_u64map_take(&self->pending, msg->corr);
+        s_pending_t *pr = sl_map_take(&self->pending, msg->corr);
         if (!pr) {
             atomic_fetch_add_explicit(&self->late_replies, 1, memory_order_relaxed);
             return;

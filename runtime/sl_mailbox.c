@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "runtime/sl_actor_int.h"
+#include "runtime/sl_hash.h"
 #include "runtime/sl_log.h"
 
 pthread_mutex_t sl_list_lock_ = PTHREAD_MUTEX_INITIALIZER;
@@ -44,16 +45,6 @@ int sl_zmq_err(int err)
 }
 
 /* ---- registry ---------------------------------------------------------- */
-
-static uint32_t s_fnv1a(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
 
 int sl_registry_init(sl_rt_t *rt)
 {
@@ -90,7 +81,7 @@ static void s_registry_grow(sl_rt_t *rt)
         sl_entry_t *e = rt->buckets[i];
         while (e) {
             sl_entry_t *next = e->next;
-            size_t b = s_fnv1a(e->name) & (nb - 1);
+            size_t b = sl_hash_str(e->name) & (nb - 1);
             e->next = nbk[b];
             nbk[b] = e;
             e = next;
@@ -119,7 +110,7 @@ int sl_registry_claim(sl_rt_t *rt, const char *name, uint64_t hwm, sl_actor_t *a
     entry->is_actor = actor != NULL;
 
     pthread_mutex_lock(&rt->lock);
-    size_t b = s_fnv1a(name) & (rt->n_buckets - 1);
+    size_t b = sl_hash_str(name) & (rt->n_buckets - 1);
     for (sl_entry_t *e = rt->buckets[b]; e; e = e->next) {
         if (strcmp(e->name, name) == 0) {
             pthread_mutex_unlock(&rt->lock);
@@ -141,7 +132,7 @@ int sl_registry_claim(sl_rt_t *rt, const char *name, uint64_t hwm, sl_actor_t *a
 void sl_registry_release(sl_rt_t *rt, sl_entry_t *entry)
 {
     pthread_mutex_lock(&rt->lock);
-    size_t b = s_fnv1a(entry->name) & (rt->n_buckets - 1);
+    size_t b = sl_hash_str(entry->name) & (rt->n_buckets - 1);
     sl_entry_t **pp = &rt->buckets[b];
     while (*pp && *pp != entry) {
         pp = &(*pp)->next;
@@ -165,7 +156,7 @@ sl_entry_t *sl_registry_get(sl_rt_t *rt, const char *name)
 {
     sl_entry_t *found = NULL;
     pthread_mutex_lock(&rt->lock);
-    size_t b = s_fnv1a(name) & (rt->n_buckets - 1);
+    size_t b = sl_hash_str(name) & (rt->n_buckets - 1);
     for (sl_entry_t *e = rt->buckets[b]; e; e = e->next) {
         if (strcmp(e->name, name) == 0 && atomic_load(&e->alive)) {
             atomic_fetch_add(&e->refs, 1);
@@ -293,7 +284,7 @@ void sl_sendcache_fini(sl_sendcache_t *self)
 
 static void s_cache_remove(sl_sendcache_t *self, sl_conn_t *conn)
 {
-    size_t b = s_fnv1a(conn->name) & (self->n_buckets - 1);
+    size_t b = sl_hash_str(conn->name) & (self->n_buckets - 1);
     sl_conn_t **pp = &self->buckets[b];
     while (*pp && *pp != conn) {
         pp = &(*pp)->next;
@@ -319,7 +310,7 @@ static int s_cache_grow(sl_sendcache_t *self)
         sl_conn_t *c = self->buckets[i];
         while (c) {
             sl_conn_t *next = c->next;
-            size_t b = s_fnv1a(c->name) & (nb - 1);
+            size_t b = sl_hash_str(c->name) & (nb - 1);
             c->next = nbk[b];
             nbk[b] = c;
             c = next;
@@ -339,7 +330,7 @@ static int s_cache_conn(sl_sendcache_t *self, const char *to, sl_conn_t **out)
     if (!conn || strcmp(conn->name, to) != 0) {
         conn = NULL;
         if (self->n_buckets) {
-            size_t b = s_fnv1a(to) & (self->n_buckets - 1);
+            size_t b = sl_hash_str(to) & (self->n_buckets - 1);
             for (sl_conn_t *c = self->buckets[b]; c; c = c->next) {
                 if (strcmp(c->name, to) == 0) {
                     conn = c;
@@ -394,7 +385,7 @@ static int s_cache_conn(sl_sendcache_t *self, const char *to, sl_conn_t **out)
         s_conn_close(conn);
         return rc;
     }
-    size_t b = s_fnv1a(to) & (self->n_buckets - 1);
+    size_t b = sl_hash_str(to) & (self->n_buckets - 1);
     conn->next = self->buckets[b];
     self->buckets[b] = conn;
     self->count++;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 
 #include "runtime/sl_err.h"
-#include "runtime/sl_u64map.h"
+#include "runtime/sl_map.h"
 
 typedef struct {
     uint64_t id; /* 0 when the slot is free */
@@ -39,7 +39,7 @@ struct sl_timers_t {
     size_t heap_cap;
     uint64_t next_id;
     uint64_t next_seq;
-    sl_u64map_t ids; /* id -> slab index + 1 (as a pointer-sized integer) */
+    sl_map_t ids; /* id -> slab index + 1 (as a pointer-sized integer) */
 };
 
 sl_timers_t *sl_timers_new(void)
@@ -51,7 +51,7 @@ sl_timers_t *sl_timers_new(void)
     self->free_head = SIZE_MAX;
     self->next_id = 1;
     self->next_seq = 1;
-    sl_u64map_init(&self->ids);
+    sl_map_init(&self->ids);
     return self;
 }
 
@@ -61,7 +61,7 @@ void sl_timers_destroy(sl_timers_t **p)
         return;
     }
     sl_timers_t *self = *p;
-    sl_u64map_fini(&self->ids);
+    sl_map_fini(&self->ids);
     free(self->slab);
     free(self->heap);
     free(self);
@@ -135,7 +135,7 @@ static void s_heap_remove(sl_timers_t *self, size_t pos)
 
 static void s_slot_free(sl_timers_t *self, size_t slot)
 {
-    sl_u64map_take(&self->ids, self->slab[slot].id);
+    sl_map_take(&self->ids, self->slab[slot].id);
     self->slab[slot].id = 0;
     self->slab[slot].next_free = self->free_head;
     self->free_head = slot;
@@ -173,7 +173,7 @@ uint64_t sl_timers_add(sl_timers_t *self, int64_t due_ms, int64_t period_ms, sl_
         slot = self->slab_used++;
     }
     uint64_t id = self->next_id;
-    if (sl_u64map_put(&self->ids, id, (void *)(uintptr_t)(slot + 1)) < 0) {
+    if (sl_map_put(&self->ids, id, (void *)(uintptr_t)(slot + 1)) < 0) {
         self->slab[slot].id = 0;
         self->slab[slot].next_free = self->free_head;
         self->free_head = slot;
@@ -198,7 +198,7 @@ int sl_timers_cancel(sl_timers_t *self, uint64_t id)
     if (!self) {
         return SL_EINVAL;
     }
-    uintptr_t v = (uintptr_t)sl_u64map_get(&self->ids, id);
+    uintptr_t v = (uintptr_t)sl_map_get(&self->ids, id);
     if (v == 0) {
         return SL_ENOTFOUND;
     }

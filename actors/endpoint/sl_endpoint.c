@@ -94,7 +94,6 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
     a->start = st; /* owned now */
     snprintf(a->owner, sizeof a->owner, "%s", msg->from);
     a->id = strdup(idbuf);
-    a->hkey = a->id ? sl_ep_hash_id(a->id) : 0;
     a->replica = -1;
     a->last_pct = -1;
     a->started_ms = sl_ep_now(ep);
@@ -112,7 +111,7 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
     char why[160] = "";
     if (!a->id) {
         reject = "out of memory";
-    } else if (sl_ep_map_get(&ep->by_id, a->hkey)) {
+    } else if (sl_map_get_str(&ep->by_id, a->id)) {
         reject = "duplicate attempt: this task attempt is already running";
     } else if (sl_ep_build_frame(ep, a, why, sizeof why) != 0) {
         outcome = SL_OUT_VERDICT;
@@ -123,11 +122,10 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
     }
     if (reject) {
         s_reply_result_now(ep, a->owner, &a->start, outcome, reject);
-        a->hkey = 0;
         sl_ep_attempt_free(a);
         return 0;
     }
-    if (sl_ep_map_put(&ep->by_id, a->hkey, a) != 0) {
+    if (sl_map_put_str(&ep->by_id, a->id, a) != 0) {
         s_reply_result_now(ep, a->owner, &a->start, SL_OUT_REJECTED, "out of memory");
         sl_ep_attempt_free(a);
         return 0;
@@ -150,7 +148,7 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
     a->d_queue = a->started_ms + a->queue_timeout;
     sl_ep_pump(ep);
     /* Still queued: its queue deadline needs the timer. */
-    sl_ep_attempt_t *still = sl_ep_map_get(&ep->by_id, sl_ep_hash_id(idbuf));
+    sl_ep_attempt_t *still = sl_map_get_str(&ep->by_id, idbuf);
     if (still && still->queued) {
         sl_ep_attempt_arm(still);
     }
@@ -273,8 +271,8 @@ static void s_state_free(sl_ep_t *ep)
     free(ep->op);
     free(ep->ca_file);
     free(ep->store);
-    sl_ep_map_fini(&ep->by_id);
-    sl_ep_map_fini(&ep->by_conn);
+    sl_map_fini(&ep->by_id);
+    sl_map_fini(&ep->by_conn);
     sl_mp_writer_fini(&ep->w);
     free(ep);
 }

@@ -30,127 +30,6 @@ static void s_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t 
 static void s_dispatch(sl_ep_attempt_t *a, int idx);
 static void s_probe_start(sl_ep_replica_t *r);
 
-/* ---- the attempt indexes: u64 -> pointer, linear probing ------------------ */
-
-static uint64_t s_mix(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    return k;
-}
-
-static int s_map_grow(sl_ep_map_t *m)
-{
-    size_t ncap = m->cap ? m->cap * 2 : 64;
-    uint64_t *nk = calloc(ncap, sizeof *nk);
-    void **nv = calloc(ncap, sizeof *nv);
-    if (!nk || !nv) {
-        free(nk);
-        free(nv);
-        return SL_ENOMEM;
-    }
-    for (size_t i = 0; i < m->cap; i++) {
-        if (m->keys[i]) {
-            size_t j = s_mix(m->keys[i]) & (ncap - 1);
-            while (nk[j]) {
-                j = (j + 1) & (ncap - 1);
-            }
-            nk[j] = m->keys[i];
-            nv[j] = m->vals[i];
-        }
-    }
-    free(m->keys);
-    free(m->vals);
-    m->keys = nk;
-    m->vals = nv;
-    m->cap = ncap;
-    return 0;
-}
-
-int sl_ep_map_put(sl_ep_map_t *m, uint64_t key, void *val)
-{
-    if ((m->count + 1) * 4 > m->cap * 3) {
-        int rc = s_map_grow(m);
-        if (rc) {
-            return rc;
-        }
-    }
-    size_t j = s_mix(key) & (m->cap - 1);
-    while (m->keys[j] && m->keys[j] != key) {
-        j = (j + 1) & (m->cap - 1);
-    }
-    if (!m->keys[j]) {
-        m->count++;
-    }
-    m->keys[j] = key;
-    m->vals[j] = val;
-    return 0;
-}
-
-void *sl_ep_map_get(const sl_ep_map_t *m, uint64_t key)
-{
-    if (!m->cap) {
-        return NULL;
-    }
-    size_t j = s_mix(key) & (m->cap - 1);
-    while (m->keys[j]) {
-        if (m->keys[j] == key) {
-            return m->vals[j];
-        }
-        j = (j + 1) & (m->cap - 1);
-    }
-    return NULL;
-}
-
-void sl_ep_map_del(sl_ep_map_t *m, uint64_t key)
-{
-    if (!m->cap) {
-        return;
-    }
-    size_t mask = m->cap - 1;
-    size_t j = s_mix(key) & mask;
-    while (m->keys[j] && m->keys[j] != key) {
-        j = (j + 1) & mask;
-    }
-    if (!m->keys[j]) {
-        return;
-    }
-    m->keys[j] = 0;
-    m->vals[j] = NULL;
-    m->count--;
-    /* Pull later members of the run back so lookups never stop early. */
-    size_t i = j;
-    for (size_t k = (j + 1) & mask; m->keys[k]; k = (k + 1) & mask) {
-        size_t home = s_mix(m->keys[k]) & mask;
-        bool between = (i <= k) ? (home > i && home <= k) : (home > i || home <= k);
-        if (!between) {
-            m->keys[i] = m->keys[k];
-            m->vals[i] = m->vals[k];
-            m->keys[k] = 0;
-            m->vals[k] = NULL;
-            i = k;
-        }
-    }
-}
-
-void sl_ep_map_fini(sl_ep_map_t *m)
-{
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof *m);
-}
-
-uint64_t sl_ep_hash_id(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 0x100000001b3ull;
-    }
-    return h ? h : 1;
-}
-
 /* ---- small helpers -------------------------------------------------------- */
 
 int64_t sl_ep_now(sl_ep_t *ep)
@@ -329,6 +208,7 @@ void sl_ep_attempt_free(sl_ep_attempt_t *a)
     free(a->id);
     free(a->frame);
     free(a->last_stage);
+    free(a->sent_stage);
     free(a->last_message);
     free(a->last_checkpoint);
     free(a->last_data);
@@ -369,11 +249,11 @@ static void s_unlink(sl_ep_attempt_t *a)
         a->next->prev = a->prev;
     }
     a->next = a->prev = NULL;
-    if (a->hkey && sl_ep_map_get(&ep->by_id, a->hkey) == a) {
-        sl_ep_map_del(&ep->by_id, a->hkey);
+    if (a->id && sl_map_get_str(&ep->by_id, a->id) == a) {
+        sl_map_take_str(&ep->by_id, a->id);
     }
-    if (a->conn && sl_ep_map_get(&ep->by_conn, a->conn) == a) {
-        sl_ep_map_del(&ep->by_conn, a->conn);
+    if (a->conn && sl_map_get(&ep->by_conn, a->conn) == a) {
+        sl_map_take(&ep->by_conn, a->conn);
     }
 }
 
@@ -399,7 +279,10 @@ static void s_progress_send(sl_ep_attempt_t *a)
     }
     a->pending = false;
     a->d_flush = SL_EP_NEVER;
-    a->sent_stage = a->last_stage ? sl_ep_hash_id(a->last_stage) : 0;
+    if (a->last_stage && (!a->sent_stage || strcmp(a->sent_stage, a->last_stage) != 0)) {
+        free(a->sent_stage);
+        a->sent_stage = strdup(a->last_stage); /* NULL on no memory: next one counts as new */
+    }
 }
 
 void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
@@ -528,7 +411,7 @@ static void s_progress_throttled(sl_ep_attempt_t *a)
         a->pwin_start = now;
         a->pwin_count = 0;
     }
-    bool new_stage = a->last_stage && sl_ep_hash_id(a->last_stage) != a->sent_stage;
+    bool new_stage = a->last_stage && (!a->sent_stage || strcmp(a->last_stage, a->sent_stage) != 0);
     if (new_stage || a->pwin_count < ep->progress_max) {
         a->pwin_count++;
         s_progress_send(a);
@@ -701,8 +584,7 @@ sl_ep_attempt_t *sl_ep_find_id(sl_ep_t *ep, const char *id)
     if (!id || !*id) {
         return NULL;
     }
-    sl_ep_attempt_t *a = sl_ep_map_get(&ep->by_id, sl_ep_hash_id(id));
-    return (a && strcmp(a->id, id) == 0) ? a : NULL;
+    return sl_map_get_str(&ep->by_id, id);
 }
 
 /* ---- dispatch ---------------------------------------------------------- */
@@ -823,12 +705,12 @@ static void s_dispatch(sl_ep_attempt_t *a, int idx)
     int rc;
     if (ep->protocol == SL_ENDPOINT_LEGACY) {
         a->conn = ep->next_conn++;
-        rc = sl_ep_map_put(&ep->by_conn, a->conn, a);
+        rc = sl_map_put(&ep->by_conn, a->conn, a);
         if (rc == 0) {
             rc = sl_wsio_connect(ep->wsio, a->conn, r->url);
         }
         if (rc) {
-            sl_ep_map_del(&ep->by_conn, a->conn);
+            sl_map_take(&ep->by_conn, a->conn);
             a->conn = 0;
             sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect: %s", sl_err_msg(rc));
             return;
@@ -896,12 +778,12 @@ static void s_probe_start(sl_ep_replica_t *r)
     }
     ep->all = a;
     a->conn = ep->next_conn++;
-    int rc = sl_ep_map_put(&ep->by_conn, a->conn, a);
+    int rc = sl_map_put(&ep->by_conn, a->conn, a);
     if (rc == 0) {
         rc = sl_wsio_connect(ep->wsio, a->conn, r->url);
     }
     if (rc) {
-        sl_ep_map_del(&ep->by_conn, a->conn);
+        sl_map_take(&ep->by_conn, a->conn);
         a->conn = 0;
         sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe connect: %s", sl_err_msg(rc));
         return;

@@ -22,25 +22,10 @@
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "proto/sl_wire.h"
+#include "runtime/sl_map.h"
 
 #define SL_EP_NEVER INT64_MAX /* a deadline that is off */
 #define SL_EP_CONN_FIRST 1000 /* legacy/probe ids; below it: mux id = index + 1 */
-
-/* ---- a small u64 -> pointer map (linear probing, backward-shift delete) --- */
-
-typedef struct {
-    uint64_t *keys; /* 0 = empty */
-    void **vals;
-    size_t cap, count;
-} sl_ep_map_t;
-
-void sl_ep_map_fini(sl_ep_map_t *m);
-/* 0 or SL_ENOMEM; replaces an existing value; key != 0. */
-int sl_ep_map_put(sl_ep_map_t *m, uint64_t key, void *val);
-void *sl_ep_map_get(const sl_ep_map_t *m, uint64_t key);
-void sl_ep_map_del(sl_ep_map_t *m, uint64_t key);
-/* FNV-1a 64 of an id, never 0. */
-uint64_t sl_ep_hash_id(const char *s);
 
 /* ---- state ------------------------------------------------------------ */
 
@@ -51,8 +36,7 @@ typedef enum { SL_EP_QUEUED = 0, SL_EP_CONNECTING, SL_EP_RUNNING } sl_ep_astate_
 
 typedef struct sl_ep_attempt {
     sl_ep_t *ep;
-    char *id; /* "<task_id>-a<attempt>", the legacy id / mux id / correlation id */
-    uint64_t hkey;
+    char *id;                 /* "<task_id>-a<attempt>", the legacy id / mux id / correlation id */
     sl_attempt_start_t start; /* decoded start, owned */
     char owner[SL_NAME_MAX];
     bool probe; /* internal health_check of a half-open breaker */
@@ -77,7 +61,7 @@ typedef struct sl_ep_attempt {
     int64_t pwin_start;
     uint32_t pwin_count;
     bool pending;
-    uint64_t sent_stage; /* hash of the stage last sent, 0 none */
+    char *sent_stage; /* the stage last sent (owned), NULL none */
     /* lists */
     struct sl_ep_attempt *next, *prev;   /* all attempts */
     struct sl_ep_attempt *qnext, *qprev; /* service queue */
@@ -119,8 +103,8 @@ struct sl_ep {
     sl_ep_replica_t *replicas;
     size_t n_replicas;
     sl_wsio_t *wsio;
-    sl_ep_map_t by_id;   /* hash(id) -> attempt */
-    sl_ep_map_t by_conn; /* legacy/probe conn -> attempt */
+    sl_map_t by_id;   /* attempt id -> attempt (string keys: a->id) */
+    sl_map_t by_conn; /* legacy/probe conn -> attempt */
     sl_ep_attempt_t *all;
     sl_ep_attempt_t *qhead, *qtail;
     uint32_t queued;

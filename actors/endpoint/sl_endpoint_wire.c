@@ -89,7 +89,7 @@ void sl_ep_on_open(sl_ep_t *ep, uint64_t conn)
         }
         return;
     }
-    sl_ep_attempt_t *a = sl_ep_map_get(&ep->by_conn, conn);
+    sl_ep_attempt_t *a = sl_map_get(&ep->by_conn, conn);
     if (!a) {
         return;
     }
@@ -109,7 +109,7 @@ void sl_ep_on_pong(sl_ep_t *ep, uint64_t conn)
         sl_ep_mux_arm(r);
         return;
     }
-    sl_ep_attempt_t *a = sl_ep_map_get(&ep->by_conn, conn);
+    sl_ep_attempt_t *a = sl_map_get(&ep->by_conn, conn);
     if (a) {
         a->d_pong = SL_EP_NEVER;
         a->d_ping = now + ep->ping_interval;
@@ -135,11 +135,11 @@ void sl_ep_on_closed(sl_ep_t *ep, const sl_wsio_closed_t *ev)
         sl_ep_pump(ep); /* attempts held back during the close can go now */
         return;
     }
-    sl_ep_attempt_t *a = sl_ep_map_get(&ep->by_conn, ev->conn);
+    sl_ep_attempt_t *a = sl_map_get(&ep->by_conn, ev->conn);
     if (!a) {
         return;
     }
-    sl_ep_map_del(&ep->by_conn, ev->conn);
+    sl_map_take(&ep->by_conn, ev->conn);
     a->conn = 0; /* already gone: nothing to close */
     if (a->probe) {
         sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe: %s", err);
@@ -258,7 +258,7 @@ void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev)
         sl_wire_frame_clear(&f);
         return;
     }
-    sl_ep_attempt_t *a = sl_ep_map_get(&ep->by_conn, ev->conn);
+    sl_ep_attempt_t *a = sl_map_get(&ep->by_conn, ev->conn);
     if (!a) {
         if (prc == 0) {
             sl_wire_frame_clear(&f);
@@ -268,7 +268,7 @@ void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev)
     if (prc != 0) {
         ep->c.malformed_frames++;
         sl_wsio_close(ep->wsio, a->conn, SL_WSIO_CLOSE_PROTOCOL, "malformed frame");
-        sl_ep_map_del(&ep->by_conn, a->conn);
+        sl_map_take(&ep->by_conn, a->conn);
         a->conn = 0;
         sl_ep_finish(a, SL_OUT_MALFORMED, NULL, NULL, 0, NULL, "%s frame (%zu bytes)",
                      prc == SL_ETOOBIG ? "oversized" : "unparseable", ev->data.len);

@@ -57,7 +57,7 @@
 
 #include "proto/sl_catalog.h"
 #include "runtime/sl_log.h"
-#include "runtime/sl_u64map.h"
+#include "runtime/sl_map.h"
 
 #define S_PROTOCOL_NAME "sluice"
 #define S_REASON_MAX 123         /* a close frame's payload is at most 125 bytes */
@@ -126,7 +126,7 @@ struct sl_wsio_t {
     bool ready; /* the I/O thread finished its start (start_rc is valid) */
     int start_rc;
     s_queue_t cmds;
-    sl_u64map_t live;
+    sl_map_t live;
     struct lws_context *ctx; /* for lws_cancel_service, NULL once gone */
     atomic_bool stop;
     atomic_int bound_port;
@@ -137,7 +137,7 @@ struct sl_wsio_t {
     sl_port_t *port;
     struct lws_context *io_ctx;
     SSL_CTX *client_tls; /* ours: lws only borrows it */
-    sl_u64map_t conns;
+    sl_map_t conns;
     uint64_t next_server_id;
     bool quiet;      /* no events: destroy has begun */
     bool owner_gone; /* an event found no owner (it is stopping); logged once */
@@ -401,7 +401,7 @@ static s_conn_t *s_conn_new(sl_wsio_t *self, uint64_t id)
         return NULL;
     }
     c->id = id;
-    if (sl_u64map_put(&self->conns, id, c) < 0) {
+    if (sl_map_put(&self->conns, id, c) < 0) {
         free(c);
         return NULL;
     }
@@ -415,9 +415,9 @@ static void s_conn_end(sl_wsio_t *self, s_conn_t *c, const char *fallback)
     if (!c->error) {
         s_conn_why(c, 0, "%s", fallback);
     }
-    sl_u64map_take(&self->conns, c->id);
+    sl_map_take(&self->conns, c->id);
     pthread_mutex_lock(&self->lock);
-    sl_u64map_take(&self->live, c->id);
+    sl_map_take(&self->live, c->id);
     pthread_mutex_unlock(&self->lock);
     s_emit_closed(self, c->id, c->code, c->error ? c->error : fallback, c->opened);
     if (c->wsi) {
@@ -437,7 +437,7 @@ static void s_do_connect(sl_wsio_t *self, s_cmd_t *cmd)
     if (!c) {
         /* Still owe the owner its WSIO_CLOSED: emit without a connection. */
         pthread_mutex_lock(&self->lock);
-        sl_u64map_take(&self->live, id);
+        sl_map_take(&self->live, id);
         pthread_mutex_unlock(&self->lock);
         s_emit_closed(self, id, 0, "connect failed: out of memory", false);
         s_cmd_free(cmd);
@@ -460,7 +460,7 @@ static void s_do_connect(sl_wsio_t *self, s_cmd_t *cmd)
     struct lws *wsi = lws_client_connect_via_info(&info);
     /* lws may already have reported a failure through the callback (and we
        freed c there): look the id up again rather than trusting c. */
-    if (!wsi && (c = sl_u64map_get(&self->conns, id)) != NULL) {
+    if (!wsi && (c = sl_map_get(&self->conns, id)) != NULL) {
         c->wsi = NULL;
         s_conn_end(self, c, "connect failed: cannot start the connection");
     }
@@ -472,7 +472,7 @@ static void s_do_command(sl_wsio_t *self, s_cmd_t *cmd)
         s_do_connect(self, cmd);
         return;
     }
-    s_conn_t *c = sl_u64map_get(&self->conns, cmd->conn);
+    s_conn_t *c = sl_map_get(&self->conns, cmd->conn);
     if (!c || c->closing) {
         s_cmd_free(cmd); /* it ended meanwhile: the owner has or gets WSIO_CLOSED */
         return;
@@ -611,10 +611,10 @@ static void s_on_accept(sl_wsio_t *self, struct lws *wsi)
         return;
     }
     pthread_mutex_lock(&self->lock);
-    int rc = sl_u64map_put(&self->live, id, c);
+    int rc = sl_map_put(&self->live, id, c);
     pthread_mutex_unlock(&self->lock);
     if (rc < 0) {
-        sl_u64map_take(&self->conns, id);
+        sl_map_take(&self->conns, id);
         free(c);
         lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         return;
@@ -878,7 +878,7 @@ static void *s_thread(void *arg)
             i = (size_t)-1; /* the table changed under us: rescan */
         }
     }
-    sl_u64map_fini(&self->conns);
+    sl_map_fini(&self->conns);
     SSL_CTX_free(self->client_tls);
     self->client_tls = NULL;
     sl_port_destroy(&self->port);
@@ -911,8 +911,8 @@ sl_wsio_t *sl_wsio_new(sl_rt_t *rt, const sl_wsio_opts_t *opts)
     self->send_fragment = opts->send_fragment;
     pthread_mutex_init(&self->lock, NULL);
     pthread_cond_init(&self->cond, NULL);
-    sl_u64map_init(&self->live);
-    sl_u64map_init(&self->conns);
+    sl_map_init(&self->live);
+    sl_map_init(&self->conns);
     atomic_init(&self->stop, false);
     atomic_init(&self->bound_port, -1);
     self->state = S_NEW;
@@ -977,8 +977,8 @@ void sl_wsio_destroy(sl_wsio_t **p)
         pthread_join(self->thread, NULL);
     }
     s_queue_clear(&self->cmds);
-    sl_u64map_fini(&self->live);
-    sl_u64map_fini(&self->conns);
+    sl_map_fini(&self->live);
+    sl_map_fini(&self->conns);
     pthread_cond_destroy(&self->cond);
     pthread_mutex_destroy(&self->lock);
     free(self->owner);
@@ -999,12 +999,12 @@ static int s_enqueue(sl_wsio_t *self, s_cmd_t *cmd, bool fresh)
     if (self->state != S_RUNNING || !self->ctx) {
         rc = SL_ECLOSED;
     } else if (fresh) {
-        if (sl_u64map_get(&self->live, cmd->conn)) {
+        if (sl_map_get(&self->live, cmd->conn)) {
             rc = SL_EEXIST;
         } else {
-            rc = sl_u64map_put(&self->live, cmd->conn, self);
+            rc = sl_map_put(&self->live, cmd->conn, self);
         }
-    } else if (!sl_u64map_get(&self->live, cmd->conn)) {
+    } else if (!sl_map_get(&self->live, cmd->conn)) {
         rc = SL_ENOTFOUND;
     }
     if (rc == 0) {

@@ -271,7 +271,7 @@ static sl_pl_pipe_t *s_need_pipe(sl_pl_shard_t *sh, const s_call_t *c)
     if (!s_need_id(sh, c, "pipeline_id", "must be a pipeline id", id, sizeof(id))) {
         return NULL;
     }
-    sl_pl_pipe_t *p = sl_pl_table_get(&sh->byid, id);
+    sl_pl_pipe_t *p = sl_map_get_str(&sh->byid, id);
     if (!p) {
         s_reply_err(sh, c->msg, SL_ENOTFOUND, "no pipeline %s", id);
     }
@@ -383,7 +383,7 @@ static void s_op_start(sl_pl_shard_t *sh, const s_call_t *c)
                     id ? id : "(none)", sh->name);
         return;
     }
-    if (sl_pl_table_get(&sh->byid, id)) {
+    if (sl_map_get_str(&sh->byid, id)) {
         s_reply_err(sh, c->msg, SL_EEXIST, "pipeline %s exists", id);
         return;
     }
@@ -722,7 +722,7 @@ static void s_on_wd_reconcile(sl_pl_shard_t *sh, const sl_msg_t *msg)
         sl_warn("%s: malformed WD_RECONCILE dropped", sh->name);
         return;
     }
-    sl_pl_pipe_t *p = sl_pl_table_get(&sh->byid, m.pipeline_id);
+    sl_pl_pipe_t *p = sl_map_get_str(&sh->byid, m.pipeline_id);
     if (p) {
         sl_pl_pipe_reconcile(p, m.reason);
     }
@@ -1010,8 +1010,8 @@ static void s_shard_free(sl_pl_shard_t *sh)
         sl_pl_pipe_free(sh->pipes[i]);
     }
     free(sh->pipes);
-    sl_pl_table_fini(&sh->byid, false);
-    sl_pl_table_fini(&sh->intern, true);
+    sl_map_fini(&sh->byid);
+    sl_pl_intern_fini(sh);
     sl_mp_writer_fini(&sh->ops);
     sl_mp_writer_fini(&sh->events);
     free(sh);

@@ -895,7 +895,7 @@ int sl_pl_pipe_add(sl_pl_shard_t *sh, sl_pl_pipe_t *p)
         sh->pipes = n;
         sh->cap = ncap;
     }
-    if (sl_pl_table_put(&sh->byid, p->id, p) < 0) {
+    if (sl_map_put_str(&sh->byid, p->id, p) < 0) {
         return SL_ENOMEM;
     }
     /* Keep id order (ids grow with time; recovery may load out of order). */
@@ -911,7 +911,7 @@ int sl_pl_pipe_add(sl_pl_shard_t *sh, sl_pl_pipe_t *p)
 
 void sl_pl_pipe_remove(sl_pl_shard_t *sh, sl_pl_pipe_t *p)
 {
-    sl_pl_table_del(&sh->byid, p->id);
+    sl_map_take_str(&sh->byid, p->id);
     for (size_t i = 0; i < sh->npipes; i++) {
         if (sh->pipes[i] == p) {
             memmove(sh->pipes + i, sh->pipes + i + 1, (sh->npipes - i - 1) * sizeof(*sh->pipes));

@@ -35,6 +35,7 @@
 #include "proto/sl_ids.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
+#include "runtime/sl_map.h"
 
 typedef struct sl_pl_shard_t sl_pl_shard_t;
 typedef struct sl_pl_pipe_t sl_pl_pipe_t;
@@ -95,14 +96,6 @@ struct sl_pl_pipe_t {
     sl_msg_t *start_req; /* pipeline.start waiting for its STORE_ACK */
 };
 
-/* An open-addressing table from strings to pointers (linear probing,
-   backward-shift deletion). */
-typedef struct {
-    const char **keys;
-    void **vals;
-    size_t cap, count;
-} sl_pl_table_t;
-
 struct sl_pl_shard_t {
     sl_actor_t *self;
     sl_pipeline_config_t cfg;
@@ -110,8 +103,8 @@ struct sl_pl_shard_t {
     char name[SL_NAME_MAX];
     sl_pl_pipe_t **pipes; /* creation (= id) order */
     size_t npipes, cap;
-    sl_pl_table_t byid;   /* id -> pipe */
-    sl_pl_table_t intern; /* string -> the same string (owned) */
+    sl_map_t byid;   /* id -> pipe (string keys: p->id) */
+    sl_map_t intern; /* string -> the same string (owned) */
     uint64_t rng;
     sl_mp_writer_t ops, events;
     uint32_t nops, nevents;
@@ -127,10 +120,8 @@ struct sl_pl_shard_t {
 int64_t sl_pl_now(sl_pl_shard_t *sh); /* wall ms */
 const char *sl_pl_intern(sl_pl_shard_t *sh, const char *s);
 
-int sl_pl_table_put(sl_pl_table_t *t, const char *key, void *val);
-void *sl_pl_table_get(const sl_pl_table_t *t, const char *key);
-void sl_pl_table_del(sl_pl_table_t *t, const char *key);
-void sl_pl_table_fini(sl_pl_table_t *t, bool free_keys);
+/* Frees the interned strings and the table. */
+void sl_pl_intern_fini(sl_pl_shard_t *sh);
 
 void sl_pl_task_id(const sl_pl_task_t *t, char *buf, size_t cap);
 sl_pl_task_t *sl_pl_find_task(sl_pl_shard_t *sh, const char *task_id);

@@ -15,131 +15,30 @@
 
 /* ---- string tables ------------------------------------------------------- */
 
-static uint64_t s_hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (uint8_t)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-static int s_table_grow(sl_pl_table_t *t)
-{
-    size_t ncap = t->cap ? t->cap * 2 : 64;
-    const char **keys = calloc(ncap, sizeof(*keys));
-    void **vals = calloc(ncap, sizeof(*vals));
-    if (!keys || !vals) {
-        free(keys);
-        free(vals);
-        return SL_ENOMEM;
-    }
-    for (size_t i = 0; i < t->cap; i++) {
-        if (t->keys[i]) {
-            size_t j = s_hash(t->keys[i]) & (ncap - 1);
-            while (keys[j]) {
-                j = (j + 1) & (ncap - 1);
-            }
-            keys[j] = t->keys[i];
-            vals[j] = t->vals[i];
-        }
-    }
-    free(t->keys);
-    free(t->vals);
-    t->keys = keys;
-    t->vals = vals;
-    t->cap = ncap;
-    return 0;
-}
-
-int sl_pl_table_put(sl_pl_table_t *t, const char *key, void *val)
-{
-    if ((t->count + 1) * 2 > t->cap && s_table_grow(t) < 0) {
-        return SL_ENOMEM;
-    }
-    size_t i = s_hash(key) & (t->cap - 1);
-    while (t->keys[i] && strcmp(t->keys[i], key) != 0) {
-        i = (i + 1) & (t->cap - 1);
-    }
-    if (!t->keys[i]) {
-        t->count++;
-    }
-    t->keys[i] = key;
-    t->vals[i] = val;
-    return 0;
-}
-
-void *sl_pl_table_get(const sl_pl_table_t *t, const char *key)
-{
-    if (!t->cap) {
-        return NULL;
-    }
-    size_t i = s_hash(key) & (t->cap - 1);
-    while (t->keys[i]) {
-        if (strcmp(t->keys[i], key) == 0) {
-            return t->vals[i];
-        }
-        i = (i + 1) & (t->cap - 1);
-    }
-    return NULL;
-}
-
-void sl_pl_table_del(sl_pl_table_t *t, const char *key)
-{
-    if (!t->cap) {
-        return;
-    }
-    size_t mask = t->cap - 1, i = s_hash(key) & mask;
-    while (t->keys[i] && strcmp(t->keys[i], key) != 0) {
-        i = (i + 1) & mask;
-    }
-    if (!t->keys[i]) {
-        return;
-    }
-    t->keys[i] = NULL;
-    t->count--;
-    /* Backward shift: move later members of the probe run into the hole so
-       lookups never stop early (no tombstones). */
-    for (size_t j = (i + 1) & mask; t->keys[j]; j = (j + 1) & mask) {
-        size_t home = s_hash(t->keys[j]) & mask;
-        bool between = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
-        if (!between) {
-            t->keys[i] = t->keys[j];
-            t->vals[i] = t->vals[j];
-            t->keys[j] = NULL;
-            i = j;
-        }
-    }
-}
-
-void sl_pl_table_fini(sl_pl_table_t *t, bool free_keys)
-{
-    if (free_keys) {
-        for (size_t i = 0; i < t->cap; i++) {
-            free((char *)t->keys[i]);
-        }
-    }
-    free(t->keys);
-    free(t->vals);
-    memset(t, 0, sizeof(*t));
-}
-
 const char *sl_pl_intern(sl_pl_shard_t *sh, const char *s)
 {
     if (!s) {
         return NULL;
     }
-    const char *got = sl_pl_table_get(&sh->intern, s);
+    const char *got = sl_map_get_str(&sh->intern, s);
     if (got) {
         return got;
     }
     char *copy = strdup(s);
-    if (!copy || sl_pl_table_put(&sh->intern, copy, copy) < 0) {
+    if (!copy || sl_map_put_str(&sh->intern, copy, copy) < 0) {
         free(copy);
         return NULL;
     }
     return copy;
+}
+
+void sl_pl_intern_fini(sl_pl_shard_t *sh)
+{
+    void *s;
+    for (size_t pos = 0; sl_map_next(&sh->intern, &pos, &s);) {
+        free(s);
+    }
+    sl_map_fini(&sh->intern);
 }
 
 void sl_pl_task_id(const sl_pl_task_t *t, char *buf, size_t cap)
@@ -156,7 +55,7 @@ sl_pl_task_t *sl_pl_find_task(sl_pl_shard_t *sh, const char *task_id)
     char pid[SL_PIPELINE_ID_MAX];
     memcpy(pid, task_id, (size_t)(dash - task_id));
     pid[dash - task_id] = '\0';
-    sl_pl_pipe_t *p = sl_pl_table_get(&sh->byid, pid);
+    sl_pl_pipe_t *p = sl_map_get_str(&sh->byid, pid);
     if (!p) {
         return NULL;
     }

@@ -13,6 +13,8 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "runtime/sl_hash.h"
+
 typedef struct {
     const char *name;
     const char *message; /* stage 0: followed by " for MODEL app N" */
@@ -321,12 +323,9 @@ char *sl_mock_frame_simple(const char *type, const char *id)
 /* Deterministic issue count from the app, so repeated runs compare. */
 static int s_issues(const char *model, int64_t app, int salt)
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = model ? model : ""; *p; p++) {
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    }
-    h = (h ^ (uint32_t)app) * 16777619u;
-    h = (h ^ (uint32_t)salt) * 16777619u;
+    uint32_t h = sl_hash_str(model ? model : "");
+    h = (h ^ (uint32_t)app) * SL_HASH_FNV32_PRIME;
+    h = (h ^ (uint32_t)salt) * SL_HASH_FNV32_PRIME;
     return (int)(h % 7);
 }
 

@@ -23,7 +23,7 @@
 
 #include "actors/pipeline/sl_pipeline.h"
 #include "proto/sl_ids.h"
-#include "actors/pipeline/sl_pipeline_int.h" /* the id table, tested directly */
+#include "runtime/sl_hash.h"
 #include "actors/store/sl_store.h"
 #include "proto/sl_outcome.h"
 #include "runtime/sl_log.h"
@@ -80,37 +80,8 @@ static void test_pipeline_ids_and_shards(void **state)
     for (int shards = 1; shards <= 8; shards++) {
         assert_int_equal(sl_ids_shard_of(task, shards), sl_ids_shard_of(a, shards));
     }
-    uint32_t h = 2166136261u;
-    for (const char *p = "p0193f1c2a4b7c01a2f"; *p; p++) {
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    }
+    uint32_t h = sl_hash_str("p0193f1c2a4b7c01a2f");
     assert_int_equal(sl_ids_shard_of("p0193f1c2a4b7c01a2f-t0001", 7), (int)(h % 7));
-}
-
-static void test_pipeline_table_delete_keeps_probe_runs(void **state)
-{
-    /* The shard's id table (open addressing, backward-shift deletion):
-       deleting must never hide a key further along a probe run. */
-    sl_pl_table_t t = {0};
-    static char keys[2000][16];
-    for (int i = 0; i < 2000; i++) {
-        snprintf(keys[i], sizeof(keys[i]), "k%d", i);
-        assert_int_equal(sl_pl_table_put(&t, keys[i], keys[i]), 0);
-    }
-    for (int i = 0; i < 2000; i += 2) {
-        sl_pl_table_del(&t, keys[i]);
-    }
-    sl_pl_table_del(&t, "absent");
-    assert_int_equal(t.count, 1000);
-    for (int i = 0; i < 2000; i++) {
-        void *v = sl_pl_table_get(&t, keys[i]);
-        if (i % 2) {
-            assert_ptr_equal(v, keys[i]);
-        } else {
-            assert_null(v);
-        }
-    }
-    sl_pl_table_fini(&t, false);
 }
 
 /* ---- the fake fleet ---------------------------------------------------------------------- */
@@ -1772,7 +1743,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_final_status_every_combination),
         cmocka_unit_test(test_pipeline_ids_and_shards),
-        cmocka_unit_test(test_pipeline_table_delete_keeps_probe_runs),
         cmocka_unit_test_setup_teardown(test_pipeline_seed_incident_ends_partial_success, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_all_succeed_completed, s_setup, s_teardown),
