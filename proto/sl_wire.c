@@ -20,43 +20,16 @@
 /* A URL template never needs more; a bigger result is a config mistake. */
 #define S_URL_MAX (64u * 1024u)
 
-static const char *s_analysis_types[SL_WIRE__ANALYSIS_COUNT] = {"static_analyze", "dynamic_analyze",
-                                                                "performance_test", "ai_analyze"};
-
-static const char *s_analysis_services[SL_WIRE__ANALYSIS_COUNT] = {
-    "static-analyzer", "dynamic-analyzer", "performance-tester", "ai-analyzer"};
-
 static const char *s_kind_names[SL_WIRE__KIND_COUNT] = {
     "unknown",      "status_update",   "analysis_result", "generation_result", "error",
     "pong",         "health_response", "progress_update", "accepted",          "progress",
     "heartbeat",    "cancelled",       "analyze_request", "generate_request",  "ping",
     "health_check", "cancel"};
 
-const char *sl_wire_analysis_type(sl_wire_analysis_t analysis)
+/* An analyzer of the services declaration (not the generator). */
+static bool s_is_analyzer(sl_service_t analysis)
 {
-    if ((int)analysis < 0 || analysis >= SL_WIRE__ANALYSIS_COUNT) {
-        return NULL;
-    }
-    return s_analysis_types[analysis];
-}
-
-int sl_wire_analysis_for_service(const char *service, sl_wire_analysis_t *out)
-{
-    if (!service || !out) {
-        return SL_EINVAL;
-    }
-    for (int i = 0; i < SL_WIRE__ANALYSIS_COUNT; i++) {
-        if (strcmp(service, s_analysis_services[i]) == 0) {
-            *out = (sl_wire_analysis_t)i;
-            return 0;
-        }
-    }
-    return SL_ENOTFOUND;
-}
-
-bool sl_wire_analysis_tests_running_app(sl_wire_analysis_t analysis)
-{
-    return analysis == SL_WIRE_DYNAMIC || analysis == SL_WIRE_PERFORMANCE || analysis == SL_WIRE_AI;
+    return (int)analysis >= 0 && analysis < SL_SVC_ANALYZERS;
 }
 
 const char *sl_wire_kind_name(sl_wire_kind_t kind)
@@ -183,7 +156,7 @@ static int s_iso_timestamp(int64_t wall_ms, char *buf, size_t size)
 
 int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *out_len)
 {
-    if (!req || !out || !req->model_slug || !req->id || !sl_wire_analysis_type(req->analysis) ||
+    if (!req || !out || !req->model_slug || !req->id || !s_is_analyzer(req->analysis) ||
         (req->tools_count && !req->tools) || (req->target_urls_count && !req->target_urls)) {
         return SL_EINVAL;
     }
@@ -191,7 +164,7 @@ int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *
     if (!obj) {
         return SL_ENOMEM;
     }
-    int rc = s_set_str(obj, "type", sl_wire_analysis_type(req->analysis));
+    int rc = s_set_str(obj, "type", sl_service_op(req->analysis));
     if (rc == 0) {
         rc = s_set_str(obj, "model_slug", req->model_slug);
     }
@@ -354,21 +327,17 @@ int sl_wire_build_error(const char *id, const char *message, char **out, size_t 
     return s_finish(obj, rc, out, out_len);
 }
 
-static const char *s_result_types[SL_WIRE__ANALYSIS_COUNT] = {
-    "static_analysis_result", "dynamic_analysis_result", "performance_analysis_result",
-    "ai_analysis_result"};
-
-int sl_wire_build_result(sl_wire_analysis_t analysis, const char *id, const char *status,
+int sl_wire_build_result(sl_service_t analysis, const char *id, const char *status,
                          const json_t *body, const char *error, char **out, size_t *out_len)
 {
-    if (!sl_wire_analysis_type(analysis) || !status || !out || (body && !json_is_object(body))) {
+    if (!s_is_analyzer(analysis) || !status || !out || (body && !json_is_object(body))) {
         return SL_EINVAL;
     }
     json_t *obj = json_object();
     if (!obj) {
         return SL_ENOMEM;
     }
-    int rc = s_set_str(obj, "type", s_result_types[analysis]);
+    int rc = s_set_str(obj, "type", sl_service_result_type(analysis));
     if (rc == 0 && id) {
         rc = s_set_str(obj, "id", id);
     }
@@ -376,7 +345,7 @@ int sl_wire_build_result(sl_wire_analysis_t analysis, const char *id, const char
         rc = s_set_str(obj, "status", status);
     }
     if (rc == 0) {
-        rc = s_set_str(obj, "service", s_analysis_services[analysis]);
+        rc = s_set_str(obj, "service", sl_service_name(analysis));
     }
     if (rc == 0 && body) {
         rc = s_set_new(obj, "analysis", json_deep_copy(body));
@@ -611,7 +580,7 @@ static bool s_ends_with(const char *s, const char *suffix)
     return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-static sl_wire_kind_t s_kind_of(const char *type, sl_wire_analysis_t *analysis)
+static sl_wire_kind_t s_kind_of(const char *type, sl_service_t *analysis)
 {
     static const struct {
         const char *type;
@@ -637,11 +606,10 @@ static sl_wire_kind_t s_kind_of(const char *type, sl_wire_analysis_t *analysis)
             return table[i].kind;
         }
     }
-    for (int i = 0; i < SL_WIRE__ANALYSIS_COUNT; i++) {
-        if (strcmp(type, s_analysis_types[i]) == 0) {
-            *analysis = (sl_wire_analysis_t)i;
-            return SL_WIRE_ANALYZE_REQUEST;
-        }
+    int svc = sl_service_of_op(type, strlen(type));
+    if (svc >= 0 && s_is_analyzer((sl_service_t)svc)) {
+        *analysis = (sl_service_t)svc;
+        return SL_WIRE_ANALYZE_REQUEST;
     }
     if (s_ends_with(type, "_analysis_result")) {
         return SL_WIRE_ANALYSIS_RESULT;
@@ -650,7 +618,7 @@ static sl_wire_kind_t s_kind_of(const char *type, sl_wire_analysis_t *analysis)
 }
 
 /* Fills the kind-specific part of self from obj; returns 0 or an error. */
-static int s_parse_body(sl_wire_frame_t *self, const json_t *obj, sl_wire_analysis_t analysis)
+static int s_parse_body(sl_wire_frame_t *self, const json_t *obj, sl_service_t analysis)
 {
     int rc = 0;
     bool has = false;
@@ -811,7 +779,7 @@ int sl_wire_frame_parse(sl_wire_frame_t *self, const void *buf, size_t len)
     if (rc != 0) {
         goto fail;
     }
-    sl_wire_analysis_t analysis = SL_WIRE_STATIC;
+    sl_service_t analysis = SL_SVC_STATIC;
     self->kind = s_kind_of(self->type, &analysis);
     self->timestamp = s_peek_str(root, "timestamp");
     if (self->kind == SL_WIRE_UNKNOWN) {

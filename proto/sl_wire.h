@@ -74,6 +74,7 @@
 
 #include "proto/sl_mp.h"
 #include "proto/sl_outcome.h"
+#include "proto/sl_services.h"
 
 /* Largest frame sl_wire_frame_parse accepts (bytes). */
 #define SL_WIRE_MAX_FRAME (64u * 1024u * 1024u)
@@ -83,31 +84,9 @@
 
 /* ---- requests ---------------------------------------------------------- */
 
-/* The four legacy analysis request types. */
-typedef enum {
-    SL_WIRE_STATIC = 0,  /* "static_analyze",   service "static-analyzer" */
-    SL_WIRE_DYNAMIC,     /* "dynamic_analyze",  service "dynamic-analyzer" */
-    SL_WIRE_PERFORMANCE, /* "performance_test", service "performance-tester" */
-    SL_WIRE_AI,          /* "ai_analyze",       service "ai-analyzer" */
-    SL_WIRE__ANALYSIS_COUNT
-} sl_wire_analysis_t;
-
-/* Request "type" string of an analysis ("static_analyze"); NULL if out of
-   range. Static storage. */
-const char *sl_wire_analysis_type(sl_wire_analysis_t analysis);
-
-/* Maps a service name ("static-analyzer", ...) to its request type.
-   Returns 0, SL_EINVAL (NULL args) or SL_ENOTFOUND (not an analyzer, e.g.
-   "generator"). */
-int sl_wire_analysis_for_service(const char *service, sl_wire_analysis_t *out);
-
-/* True for the analyses that test a running app (dynamic, performance, ai):
-   they need target URLs in config. */
-bool sl_wire_analysis_tests_running_app(sl_wire_analysis_t analysis);
-
 /* An analysis request. All pointers are borrowed for the call only. */
 typedef struct {
-    sl_wire_analysis_t analysis;
+    sl_service_t analysis;    /* an analyzer (SL_SVC_STATIC .. SL_SVC_AI) */
     const char *model_slug;   /* required */
     int64_t app_number;       /* required */
     const char *const *tools; /* tools_count strings; 0 = omit = all */
@@ -162,11 +141,12 @@ int sl_wire_build_error(const char *id, const char *message, char **out, size_t 
 
 /* A result frame as the fleet sends it, plus "id" for mux (id NULL omits it):
    {"type":"<x>_analysis_result","id"?,"status","service","analysis"?,"error"?}
-   with type and service from the analysis ("static_analysis_result",
-   "static-analyzer"; performance is "performance_analysis_result").
+   with type and service from the services declaration (proto/sl_services.def:
+   "static_analysis_result", "static-analyzer"; performance is
+   "performance_analysis_result"). analysis must be an analyzer.
    body is borrowed (deep-copied; must be an object or NULL = omitted); error
    NULL omits "error". */
-int sl_wire_build_result(sl_wire_analysis_t analysis, const char *id, const char *status,
+int sl_wire_build_result(sl_service_t analysis, const char *id, const char *status,
                          const json_t *body, const char *error, char **out, size_t *out_len);
 
 /* {"type":"generation_result","id"?,"status","app_number"?,"error"?};
@@ -268,7 +248,7 @@ typedef struct {
             bool has_pct;
         } progress;
         struct {
-            sl_wire_analysis_t analysis;
+            sl_service_t analysis;
             const char *model_slug;    /* required */
             int64_t app_number;        /* required */
             const json_t *tools;       /* array of strings, or NULL = all */

@@ -21,6 +21,7 @@
 #include <zmq.h>
 
 #include "actors/api/sl_curve.h"
+#include "actors/config/sl_config.h"
 #include "proto/sl_ids.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
@@ -36,8 +37,8 @@ typedef struct {
     char *services[SL_API_MAX_SERVICES];
     void *router;
     void *pub;
-    sl_curve_t *curve; /* NULL when CURVE is off */
-    sl_api_counters_t own;      /* used when the config brings none */
+    sl_curve_t *curve;     /* NULL when CURVE is off */
+    sl_api_counters_t own; /* used when the config brings none */
     sl_api_counters_t *counters;
 } s_api_t;
 
@@ -55,29 +56,30 @@ typedef struct {
     s_api_t *api;
     uint8_t identity[S_MAX_IDENTITY];
     size_t identity_len;
-    bool req_style; /* REQ client: reply carries the empty delimiter */
+    bool req_style;             /* REQ client: reply carries the empty delimiter */
     uint8_t id[S_MAX_ID_BYTES]; /* the client's `id`, msgpack-encoded, if any */
     size_t id_len;
     /* fan-out */
     int waiting;
-    int kind;                /* s_kind_t: how replies are merged */
-    sl_mp_writer_t items;    /* merged items so far */
+    int kind;             /* s_kind_t: how replies are merged */
+    sl_mp_writer_t items; /* merged items so far */
     uint32_t n_items;
-    int64_t limit;           /* pipeline.list: most items, 0 = all */
-    uint64_t since_seq;      /* events.since: the caller's seq */
-    const char *what;        /* for error messages */
-    uint8_t *refusal;        /* the first {ok: false} reply of a fan-out, sent as is */
+    int64_t limit;      /* pipeline.list: most items, 0 = all */
+    uint64_t since_seq; /* events.since: the caller's seq */
+    const char *what;   /* for error messages */
+    uint8_t *refusal;   /* the first {ok: false} reply of a fan-out, sent as is */
     size_t refusal_len;
 } s_call_t;
 
 void sl_api_config_defaults(sl_api_config_t *cfg)
 {
+    const sl_config_t *d = sl_config_builtin(); /* the [api] keys: one endpoint each */
     memset(cfg, 0, sizeof(*cfg));
-    cfg->binds[0] = "tcp://127.0.0.1:5570";
+    cfg->binds[0] = d->api_endpoint;
     cfg->n_binds = 1;
-    cfg->pub_binds[0] = "tcp://127.0.0.1:5571";
+    cfg->pub_binds[0] = d->pub_endpoint;
     cfg->n_pub_binds = 1;
-    cfg->max_request_bytes = 1 << 20;
+    cfg->max_request_bytes = (size_t)d->max_request_bytes;
     cfg->shards = 1;
     cfg->call_timeout_ms = 10000;
 }
@@ -123,11 +125,11 @@ static void s_send_reply(s_api_t *self, const s_call_t *call, const uint8_t *bod
     sl_mp_writer_fini(&w);
 }
 
-static void s_reply_error(s_api_t *self, const s_call_t *call, const char *code,
-                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void s_reply_error(s_api_t *self, const s_call_t *call, const char *code, const char *fmt,
+                          ...) __attribute__((format(printf, 4, 5)));
 
-static void s_reply_error(s_api_t *self, const s_call_t *call, const char *code,
-                          const char *fmt, ...)
+static void s_reply_error(s_api_t *self, const s_call_t *call, const char *code, const char *fmt,
+                          ...)
 {
     sl_mp_writer_t w;
     sl_mp_writer_init(&w);
@@ -234,8 +236,8 @@ static int s_need_str(s_api_t *self, const s_call_t *call, const uint8_t *body, 
         return rc;
     }
     if (rc || slen == 0 || slen >= out_size || memchr(s, '\0', slen)) {
-        s_reply_error(self, call, "invalid", "'%s' must be a non-empty string under %zu bytes",
-                      key, out_size);
+        s_reply_error(self, call, "invalid", "'%s' must be a non-empty string under %zu bytes", key,
+                      out_size);
         return rc ? rc : SL_EINVAL;
     }
     memcpy(out, s, slen);
@@ -333,8 +335,8 @@ static void s_op_pipeline_start(s_api_t *self, sl_actor_t *actor, const s_call_t
 }
 
 /* Ops addressed by a pipeline id. */
-static void s_op_by_pipeline(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
-                             const char *op, const uint8_t *body, size_t len)
+static void s_op_by_pipeline(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const char *op,
+                             const uint8_t *body, size_t len)
 {
     char id[SL_IDS_MAX];
     if (s_need_str(self, call, body, len, "pipeline_id", id, sizeof(id))) {
@@ -359,7 +361,6 @@ static void s_op_by_task(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
 }
 
 /* ---- fan-out: pipeline.list, dlq.retry {all}, endpoints.list --------------- */
-
 
 static void s_fanout_finish(s_api_t *self, s_call_t *call)
 {
@@ -431,8 +432,8 @@ static void s_on_fanout_shard(sl_actor_t *actor, void *arg, int status, const sl
     }
 }
 
-static void s_fanout_shards(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
-                            const char *op, const uint8_t *body, size_t len, s_kind_t kind)
+static void s_fanout_shards(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const char *op,
+                            const uint8_t *body, size_t len, s_kind_t kind)
 {
     s_call_t *pending = s_call_dup(call);
     if (!pending) {
@@ -461,8 +462,8 @@ static void s_fanout_shards(s_api_t *self, sl_actor_t *actor, const s_call_t *ca
         char shard[SL_NAME_MAX];
         snprintf(shard, sizeof(shard), "pipeline.%d", i);
         pending->waiting++;
-        if (sl_actor_request(actor, shard, SL_MSG_API_CALL, buf, buf_len,
-                             self->cfg.call_timeout_ms, s_on_fanout_shard, pending)) {
+        if (sl_actor_request(actor, shard, SL_MSG_API_CALL, buf, buf_len, self->cfg.call_timeout_ms,
+                             s_on_fanout_shard, pending)) {
             pending->waiting--;
         }
     }
@@ -479,8 +480,8 @@ static void s_op_pipeline_list(s_api_t *self, sl_actor_t *actor, const s_call_t 
     s_fanout_shards(self, actor, call, op, body, len, S_MERGE_PIPELINES);
 }
 
-static void s_op_dlq_retry(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
-                           const char *op, const uint8_t *body, size_t len)
+static void s_op_dlq_retry(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const char *op,
+                           const uint8_t *body, size_t len)
 {
     bool all = false;
     if (sl_mp_map_get_bool(body, len, "all", &all) == 0 && all) {
@@ -490,13 +491,11 @@ static void s_op_dlq_retry(s_api_t *self, sl_actor_t *actor, const s_call_t *cal
     s_op_by_task(self, actor, call, op, body, len);
 }
 
-static void s_on_endpoint_status(sl_actor_t *actor, void *arg, int status,
-                                 const sl_msg_t *reply)
+static void s_on_endpoint_status(sl_actor_t *actor, void *arg, int status, const sl_msg_t *reply)
 {
     s_call_t *call = arg;
     sl_endpoint_status_reply_t st = {0};
-    if (status == 0 &&
-        sl_endpoint_status_reply_decode(reply->body, reply->body_len, &st) == 0) {
+    if (status == 0 && sl_endpoint_status_reply_decode(reply->body, reply->body_len, &st) == 0) {
         sl_mp_write_map(&call->items, 4);
         sl_mp_kv_str(&call->items, "name", st.service);
         sl_mp_kv_str(&call->items, "protocol", st.protocol);
@@ -574,8 +573,8 @@ static void s_on_result_value(sl_actor_t *actor, void *arg, int status, const sl
     s_call_free(call);
 }
 
-static void s_op_result_get(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
-                            const char *op, const uint8_t *body, size_t len)
+static void s_op_result_get(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const char *op,
+                            const uint8_t *body, size_t len)
 {
     char id[SL_IDS_MAX];
     if (s_need_str(self, call, body, len, "task_id", id, sizeof(id))) {
@@ -624,8 +623,7 @@ static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
                 const uint8_t *key = NULL, *value = NULL;
                 size_t key_len = 0, value_len = 0;
                 if (sl_mp_read_array(&r, &pair) || pair != 2 ||
-                    sl_mp_read_bin(&r, &key, &key_len) ||
-                    sl_mp_read_bin(&r, &value, &value_len)) {
+                    sl_mp_read_bin(&r, &key, &key_len) || sl_mp_read_bin(&r, &value, &value_len)) {
                     break;
                 }
                 if (sl_mp_validate(value, value_len)) {
@@ -701,8 +699,8 @@ static void s_op_events_since(s_api_t *self, sl_actor_t *actor, const s_call_t *
     s_scan(self, actor, call, op, &scan, S_ROWS_EVENTS, seq);
 }
 
-static void s_op_dlq_list(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
-                          const char *op, const uint8_t *body, size_t len)
+static void s_op_dlq_list(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const char *op,
+                          const uint8_t *body, size_t len)
 {
     uint64_t limit = 1000;
     if (s_opt_uint(self, call, body, len, "limit", &limit)) {
@@ -734,13 +732,13 @@ static const struct {
 
 /* ---- the ROUTER ---------------------------------------------------------------- */
 
-static void s_handle_request(s_api_t *self, sl_actor_t *actor, s_call_t *call,
-                             const uint8_t *body, size_t len)
+static void s_handle_request(s_api_t *self, sl_actor_t *actor, s_call_t *call, const uint8_t *body,
+                             size_t len)
 {
     atomic_fetch_add_explicit(&self->counters->requests, 1, memory_order_relaxed);
     if (len > self->cfg.max_request_bytes) {
-        s_reply_error(self, call, "too_big", "request of %zu bytes exceeds the limit of %zu",
-                      len, self->cfg.max_request_bytes);
+        s_reply_error(self, call, "too_big", "request of %zu bytes exceeds the limit of %zu", len,
+                      self->cfg.max_request_bytes);
         return;
     }
     int rc = sl_mp_validate(body, len);
@@ -931,8 +929,8 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
     if (cfg->curve_secret_file && cfg->curve_secret_file[0]) {
         /* ZAP handler bound before any secured socket binds */
         rc = (self->curve = sl_curve_new()) ? 0 : SL_ENOMEM;
-        if (rc || (rc = sl_curve_load(self->curve, cfg->curve_secret_file,
-                                      cfg->curve_clients_dir)) ||
+        if (rc ||
+            (rc = sl_curve_load(self->curve, cfg->curve_secret_file, cfg->curve_clients_dir)) ||
             (rc = sl_curve_start(self->curve, actor)) ||
             (rc = sl_curve_secure(self->curve, self->router)) ||
             (rc = sl_curve_secure(self->curve, self->pub))) {

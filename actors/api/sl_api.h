@@ -30,15 +30,15 @@
 #define SL_API_FRAME_CEILING 16
 
 typedef struct {
-    const char *binds[SL_API_MAX_BINDS];     /* ROUTER endpoints, e.g. tcp://127.0.0.1:5570 */
+    const char *binds[SL_API_MAX_BINDS]; /* ROUTER endpoints, e.g. tcp://127.0.0.1:5570 */
     size_t n_binds;
     const char *pub_binds[SL_API_MAX_BINDS]; /* PUB endpoints */
     size_t n_pub_binds;
-    size_t max_request_bytes;  /* [1 MiB] larger requests are refused */
-    int shards;                /* pipeline shards: pipeline.0 .. pipeline.<shards-1> */
+    size_t max_request_bytes; /* [api/max_request_bytes] larger requests are refused */
+    int shards;               /* pipeline shards: pipeline.0 .. pipeline.<shards-1> */
     const char *services[SL_API_MAX_SERVICES]; /* endpoint services, for endpoints.list */
     size_t n_services;
-    int64_t call_timeout_ms;   /* [10 s] deadline for an internal call */
+    int64_t call_timeout_ms;            /* [10 s] deadline for an internal call */
     struct sl_api_counters_t *counters; /* optional, borrowed: must outlive the actor */
     /* CURVE on both sockets (actors/api/sl_curve.h): the server's secret czmq
        certificate and a directory of allowed clients' public certificates;

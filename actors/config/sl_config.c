@@ -2,9 +2,11 @@
 
     Design notes
     - Every key lives in one of two tables (s_keys for the global sections,
-      s_service_keys for each service). Loading, validation, the --print-config
-      output and the README's key list all follow these tables, so a key is
-      added in exactly one place.
+      s_service_keys for each service), with its range and its default (the
+      only place a default is written; what varies by service comes from
+      the services declaration, proto/sl_services.def). Loading, validation,
+      the defaults, the --print-config output and the README's key list all
+      follow these tables, so a key is added in exactly one place.
     - zconfig parses the text but forgets line numbers, so a small pre-pass
       indexes "section/key" paths to their line; errors name file:line.
     - A load works on a copy of the config and commits it only when every
@@ -12,12 +14,15 @@
 */
 #include "actors/config/sl_config.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/sl_services.h"
 #include "runtime/sl_err.h"
 
 typedef enum { K_STR, K_INT, K_BOOL, K_DBL } s_kind_t;
@@ -27,147 +32,100 @@ typedef struct {
     const char *key;
     s_kind_t kind;
     size_t offset;
-    size_t size;    /* K_STR: buffer size */
-    int64_t min;    /* K_INT, K_DBL (as integer bounds) */
+    size_t size; /* K_STR: buffer size */
+    int64_t min; /* K_INT, K_DBL (as integer bounds) */
     int64_t max;
-    int64_t unit;   /* K_INT: multiplier from the file's unit to memory (1000 for _s keys) */
+    int64_t unit; /* K_INT: multiplier from the file's unit to memory (1000 for _s keys) */
+    /* The default, written as in a file and applied through the same
+       validation; NULL = per service, from proto/sl_services.def. */
+    const char *dflt;
 } s_key_t;
 
-#define S_STR(sec, k, field) {sec, k, K_STR, offsetof(sl_config_t, field), sizeof(((sl_config_t *)0)->field), 0, 0, 1}
-#define S_INT(sec, k, field, lo, hi, u) {sec, k, K_INT, offsetof(sl_config_t, field), 0, lo, hi, u}
-#define S_BOOL(sec, k, field) {sec, k, K_BOOL, offsetof(sl_config_t, field), 0, 0, 1, 1}
-#define S_DBL(sec, k, field, lo, hi) {sec, k, K_DBL, offsetof(sl_config_t, field), 0, lo, hi, 1}
+#define S_STR(sec, k, field, d)                                                                    \
+    {                                                                                              \
+        sec, k, K_STR, offsetof(sl_config_t, field), sizeof(((sl_config_t *)0)->field), 0, 0, 1, d \
+    }
+#define S_INT(sec, k, field, lo, hi, u, d)                                                         \
+    {                                                                                              \
+        sec, k, K_INT, offsetof(sl_config_t, field), 0, lo, hi, u, d                               \
+    }
+#define S_BOOL(sec, k, field, d)                                                                   \
+    {                                                                                              \
+        sec, k, K_BOOL, offsetof(sl_config_t, field), 0, 0, 1, 1, d                                \
+    }
+#define S_DBL(sec, k, field, lo, hi, d)                                                            \
+    {                                                                                              \
+        sec, k, K_DBL, offsetof(sl_config_t, field), 0, lo, hi, 1, d                               \
+    }
 
+/* section, key, field, range, unit, default: the only place a default lives
+   (sl_config_builtin() is what embedders, tests and the actors' own
+   *_defaults functions start from). */
 static const s_key_t s_keys[] = {
-    S_STR("sluice", "data_dir", data_dir),
-    S_STR("sluice", "log_level", log_level),
-    S_INT("sluice", "shards", shards, 0, 256, 1),
-    S_INT("sluice", "shutdown_grace_ms", shutdown_grace_ms, 0, 3600000, 1),
-    S_STR("api", "endpoint", api_endpoint),
-    S_STR("api", "pub", pub_endpoint),
-    S_INT("api", "max_request_bytes", max_request_bytes, 1024, 256 << 20, 1),
-    S_STR("api", "curve_secret_file", curve_secret_file),
-    S_STR("api", "curve_clients_dir", curve_clients_dir),
-    S_STR("progress", "listen", progress_listen),
-    S_INT("store", "map_size_mb", map_size_mb, 16, 1 << 20, 1),
-    S_BOOL("store", "nosync", nosync),
-    S_INT("store", "retention_s", retention_s, 0, INT64_C(10) * 365 * 86400, 1),
-    S_INT("pipeline", "task_timeout_s", task_timeout_ms, 1, 30 * 86400, 1000),
-    S_INT("pipeline", "stage_timeout_s", stage_timeout_ms, 1, 30 * 86400, 1000),
-    S_INT("pipeline", "pipeline_timeout_s", pipeline_timeout_ms, 1, 30 * 86400, 1000),
-    S_INT("pipeline", "max_attempts", max_attempts, 1, 100, 1),
-    S_INT("pipeline", "backoff_initial_ms", backoff_initial_ms, 0, 3600000, 1),
-    S_DBL("pipeline", "backoff_coefficient", backoff_coefficient, 1, 100),
-    S_INT("pipeline", "backoff_max_ms", backoff_max_ms, 0, 86400000, 1),
-    S_INT("pipeline", "max_concurrent_tasks", max_concurrent_tasks, 1, 1000000, 1),
-    S_INT("watchdog", "stuck_after_s", stuck_after_ms, 1, 86400, 1000),
-    S_INT("watchdog", "ping_interval_ms", ping_interval_ms, 10, 3600000, 1),
-    S_INT("watchdog", "ping_late_ms", ping_late_ms, 10, 3600000, 1),
-    S_INT("watchdog", "hard_limit_s", hard_limit_ms, 1, 86400, 1000),
+    S_STR("sluice", "data_dir", data_dir, "./sluice-data"),
+    S_STR("sluice", "log_level", log_level, "info"),
+    S_INT("sluice", "shards", shards, 0, 256, 1, "0"),
+    S_INT("sluice", "shutdown_grace_ms", shutdown_grace_ms, 0, 3600000, 1, "10000"),
+    S_STR("api", "endpoint", api_endpoint, "tcp://127.0.0.1:5570"),
+    S_STR("api", "pub", pub_endpoint, "tcp://127.0.0.1:5571"),
+    S_INT("api", "max_request_bytes", max_request_bytes, 1024, 256 << 20, 1, "1048576"),
+    S_STR("api", "curve_secret_file", curve_secret_file, ""),
+    S_STR("api", "curve_clients_dir", curve_clients_dir, ""),
+    S_STR("progress", "listen", progress_listen, "ws://127.0.0.1:8765"),
+    S_INT("store", "map_size_mb", map_size_mb, 16, 1 << 20, 1, "8192"),
+    S_BOOL("store", "nosync", nosync, "false"),
+    S_INT("store", "retention_s", retention_s, 0, INT64_C(10) * 365 * 86400, 1, "604800"),
+    S_INT("pipeline", "task_timeout_s", task_timeout_ms, 1, 30 * 86400, 1000, "3600"),
+    S_INT("pipeline", "stage_timeout_s", stage_timeout_ms, 1, 30 * 86400, 1000, "1800"),
+    S_INT("pipeline", "pipeline_timeout_s", pipeline_timeout_ms, 1, 30 * 86400, 1000, "7200"),
+    S_INT("pipeline", "max_attempts", max_attempts, 1, 100, 1, "3"),
+    S_INT("pipeline", "backoff_initial_ms", backoff_initial_ms, 0, 3600000, 1, "2000"),
+    S_DBL("pipeline", "backoff_coefficient", backoff_coefficient, 1, 100, "2"),
+    S_INT("pipeline", "backoff_max_ms", backoff_max_ms, 0, 86400000, 1, "60000"),
+    S_INT("pipeline", "max_concurrent_tasks", max_concurrent_tasks, 1,
+          SL_CONFIG_MAX_CONCURRENT_TASKS, 1, "64"),
+    S_INT("watchdog", "stuck_after_s", stuck_after_ms, 1, 86400, 1000, "60"),
+    S_INT("watchdog", "ping_interval_ms", ping_interval_ms, 10, 3600000, 1, "2000"),
+    S_INT("watchdog", "ping_late_ms", ping_late_ms, 10, 3600000, 1, "1000"),
+    S_INT("watchdog", "hard_limit_s", hard_limit_ms, 1, 86400, 1000, "30"),
 };
 
-#define V_STR(k, field) {NULL, k, K_STR, offsetof(sl_service_conf_t, field), sizeof(((sl_service_conf_t *)0)->field), 0, 0, 1}
-#define V_INT(k, field, lo, hi, u) {NULL, k, K_INT, offsetof(sl_service_conf_t, field), 0, lo, hi, u}
+#define V_STR(k, field, d)                                                                         \
+    {                                                                                              \
+        NULL, k, K_STR, offsetof(sl_service_conf_t, field),                                        \
+            sizeof(((sl_service_conf_t *)0)->field), 0, 0, 1, d                                    \
+    }
+#define V_INT(k, field, lo, hi, u, d)                                                              \
+    {                                                                                              \
+        NULL, k, K_INT, offsetof(sl_service_conf_t, field), 0, lo, hi, u, d                        \
+    }
 
-/* "urls" is handled apart: it is a list. */
+/* "urls" is handled apart: it is a list (default: the declaration's ports). */
 static const s_key_t s_service_keys[] = {
-    V_STR("protocol", protocol),
-    V_STR("ca_file", ca_file),
-    V_INT("connect_timeout_ms", connect_timeout_ms, 1, 3600000, 1),
-    V_INT("ping_interval_ms", ping_interval_ms, 10, 3600000, 1),
-    V_INT("pong_timeout_ms", pong_timeout_ms, 10, 3600000, 1),
-    V_INT("queue_timeout_s", queue_timeout_ms, 1, 86400, 1000),
-    V_INT("progress_timeout_s", progress_timeout_ms, 0, 86400, 1000),
-    V_INT("attempt_timeout_s", attempt_timeout_ms, 1, 7 * 86400, 1000),
-    V_INT("max_in_flight", max_in_flight, 1, 100000, 1),
-    V_INT("queue_max", queue_max, 0, 10000000, 1),
-    V_INT("failure_threshold", failure_threshold, 1, 1000, 1),
-    V_INT("failure_rate_pct", failure_rate_pct, 1, 100, 1),
-    V_INT("window", window, 1, 1000, 1),
-    V_INT("open_for_s", open_for_ms, 1, 86400, 1000),
-    V_INT("open_max_s", open_max_ms, 1, 86400, 1000),
-    V_INT("half_open_max_s", half_open_max_ms, 1, 86400, 1000),
-    V_INT("progress_per_sec", progress_per_sec, 1, 1000, 1),
+    V_STR("protocol", protocol, "legacy"),
+    V_STR("ca_file", ca_file, ""),
+    V_INT("connect_timeout_ms", connect_timeout_ms, 1, 3600000, 1, "10000"),
+    V_INT("ping_interval_ms", ping_interval_ms, 10, 3600000, 1, "20000"),
+    V_INT("pong_timeout_ms", pong_timeout_ms, 10, 3600000, 1, "10000"),
+    V_INT("queue_timeout_s", queue_timeout_ms, 1, 86400, 1000, "300"),
+    V_INT("progress_timeout_s", progress_timeout_ms, 0, 86400, 1000, "120"),
+    V_INT("attempt_timeout_s", attempt_timeout_ms, 1, 7 * 86400, 1000, "900"),
+    V_INT("max_in_flight", max_in_flight, 1, 100000, 1, NULL),
+    V_INT("queue_max", queue_max, 0, 10000000, 1, "1000"),
+    V_INT("failure_threshold", failure_threshold, 1, 1000, 1, "3"),
+    V_INT("failure_rate_pct", failure_rate_pct, 1, 100, 1, "50"),
+    V_INT("window", window, 1, 1000, 1, "10"),
+    V_INT("open_for_s", open_for_ms, 1, 86400, 1000, "30"),
+    V_INT("open_max_s", open_max_ms, 1, 86400, 1000, "300"),
+    V_INT("half_open_max_s", half_open_max_ms, 1, 86400, 1000, "60"),
+    V_INT("progress_per_sec", progress_per_sec, 1, 1000, 1, "2"),
 };
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The fleet: service name, request op, environment variable, default ports. */
-typedef struct {
-    const char *name;
-    const char *op;
-    const char *env;
-    int ports[4];
-} s_fleet_t;
-
-static const s_fleet_t s_fleet[] = {
-    {"static-analyzer", "static_analyze", "STATIC_ANALYZER_URLS", {2001, 2051, 2052, 2056}},
-    {"dynamic-analyzer", "dynamic_analyze", "DYNAMIC_ANALYZER_URLS", {2002, 2053, 2057, 0}},
-    {"performance-tester", "performance_test", "PERF_TESTER_URLS", {2003, 2054, 0, 0}},
-    {"ai-analyzer", "ai_analyze", "AI_ANALYZER_URLS", {2004, 2055, 0, 0}},
-    {"generator", "generate", "GENERATOR_URLS", {2005, 0, 0, 0}},
-};
-
 static void s_copy(char *dst, size_t size, const char *src)
 {
     snprintf(dst, size, "%s", src ? src : "");
-}
-
-static void s_service_defaults(sl_service_conf_t *svc, const s_fleet_t *fleet)
-{
-    memset(svc, 0, sizeof(*svc));
-    s_copy(svc->name, sizeof(svc->name), fleet->name);
-    s_copy(svc->protocol, sizeof(svc->protocol), "legacy");
-    s_copy(svc->op, sizeof(svc->op), fleet->op);
-    for (size_t i = 0; i < 4 && fleet->ports[i]; i++) {
-        snprintf(svc->urls[svc->n_urls++], SL_CONFIG_STR, "ws://127.0.0.1:%d", fleet->ports[i]);
-    }
-    svc->connect_timeout_ms = 10000;
-    svc->ping_interval_ms = 20000;
-    svc->pong_timeout_ms = 10000;
-    svc->queue_timeout_ms = 300000;
-    svc->progress_timeout_ms = 120000;
-    svc->attempt_timeout_ms = 900000;
-    svc->max_in_flight = 2;
-    svc->queue_max = 1000;
-    svc->failure_threshold = 3;
-    svc->failure_rate_pct = 50;
-    svc->window = 10;
-    svc->open_for_ms = 30000;
-    svc->open_max_ms = 300000;
-    svc->half_open_max_ms = 60000;
-    svc->progress_per_sec = 2;
-}
-
-void sl_config_defaults(sl_config_t *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    s_copy(cfg->data_dir, sizeof(cfg->data_dir), "./sluice-data");
-    s_copy(cfg->log_level, sizeof(cfg->log_level), "info");
-    cfg->shards = 0;
-    cfg->shutdown_grace_ms = 10000;
-    s_copy(cfg->api_endpoint, sizeof(cfg->api_endpoint), "tcp://127.0.0.1:5570");
-    s_copy(cfg->pub_endpoint, sizeof(cfg->pub_endpoint), "tcp://127.0.0.1:5571");
-    cfg->max_request_bytes = 1 << 20;
-    s_copy(cfg->progress_listen, sizeof(cfg->progress_listen), "ws://127.0.0.1:8765");
-    cfg->map_size_mb = 8192;
-    cfg->nosync = false;
-    cfg->retention_s = 7 * 86400;
-    cfg->task_timeout_ms = 3600 * 1000;
-    cfg->stage_timeout_ms = 1800 * 1000;
-    cfg->pipeline_timeout_ms = 7200 * 1000;
-    cfg->max_attempts = 3;
-    cfg->backoff_initial_ms = 2000;
-    cfg->backoff_coefficient = 2.0;
-    cfg->backoff_max_ms = 60000;
-    cfg->max_concurrent_tasks = 64;
-    cfg->stuck_after_ms = 60000;
-    cfg->ping_interval_ms = 2000;
-    cfg->ping_late_ms = 1000;
-    cfg->hard_limit_ms = 30000;
-    for (size_t i = 0; i < S_COUNT(s_fleet); i++) {
-        s_service_defaults(&cfg->services[cfg->n_services++], &s_fleet[i]);
-    }
 }
 
 sl_service_conf_t *sl_config_service(sl_config_t *cfg, const char *name)
@@ -188,7 +146,7 @@ typedef struct {
     char path[S_MAX_LINES][160];
     int line[S_MAX_LINES];
     size_t n;
-    int bad_line;        /* first line the pre-pass could not read, or 0 */
+    int bad_line; /* first line the pre-pass could not read, or 0 */
     char bad_why[96];
 } s_index_t;
 
@@ -245,7 +203,7 @@ static void s_index_build(s_index_t *ix, const char *text)
 
 static int s_index_line(const s_index_t *ix, const char *path)
 {
-    for (size_t i = 0; i < ix->n; i++) {
+    for (size_t i = 0; ix && i < ix->n; i++) {
         if (strcmp(ix->path[i], path) == 0) {
             return ix->line[i];
         }
@@ -277,8 +235,7 @@ static int s_fail(s_ctx_t *ctx, const char *path, const char *fmt, ...)
     return SL_ECONFIG;
 }
 
-static int s_set(s_ctx_t *ctx, const s_key_t *key, void *base, const char *path,
-                 const char *value)
+static int s_set(s_ctx_t *ctx, const s_key_t *key, void *base, const char *path, const char *value)
 {
     char *field = (char *)base + key->offset;
     switch (key->kind) {
@@ -305,8 +262,8 @@ static int s_set(s_ctx_t *ctx, const s_key_t *key, void *base, const char *path,
             return s_fail(ctx, path, "expected a whole number, got '%s'", value);
         }
         if (v < key->min || v > key->max) {
-            return s_fail(ctx, path, "%lld is out of range [%lld, %lld]", v,
-                          (long long)key->min, (long long)key->max);
+            return s_fail(ctx, path, "%lld is out of range [%lld, %lld]", v, (long long)key->min,
+                          (long long)key->max);
         }
         *(int64_t *)field = (int64_t)v * key->unit;
         return 0;
@@ -319,8 +276,8 @@ static int s_set(s_ctx_t *ctx, const s_key_t *key, void *base, const char *path,
             return s_fail(ctx, path, "expected a number, got '%s'", value);
         }
         if (v < (double)key->min || v > (double)key->max) {
-            return s_fail(ctx, path, "%g is out of range [%lld, %lld]", v,
-                          (long long)key->min, (long long)key->max);
+            return s_fail(ctx, path, "%g is out of range [%lld, %lld]", v, (long long)key->min,
+                          (long long)key->max);
         }
         *(double *)field = v;
         return 0;
@@ -377,6 +334,70 @@ static int s_set_urls(s_ctx_t *ctx, sl_service_conf_t *svc, const char *path, co
     return 0;
 }
 
+/* ---- defaults ------------------------------------------------------------ */
+
+/* Applies the default column of keys to base. A default that does not
+   validate is a programmer mistake in the table. */
+static void s_apply_defaults(const s_key_t *keys, size_t n, void *base)
+{
+    s_ctx_t ctx = {"defaults", NULL, NULL, 0, true};
+    for (size_t i = 0; i < n; i++) {
+        if (keys[i].dflt) {
+            int rc = s_set(&ctx, &keys[i], base, keys[i].key, keys[i].dflt);
+            assert(rc == 0);
+            (void)rc;
+        }
+    }
+}
+
+void sl_config_service_defaults(sl_service_conf_t *svc, const char *name)
+{
+    memset(svc, 0, sizeof(*svc));
+    s_apply_defaults(s_service_keys, S_COUNT(s_service_keys), svc);
+    int id = name ? sl_service_parse(name, strlen(name)) : SL_ENOTFOUND;
+    if (id < 0) {
+        return;
+    }
+    s_copy(svc->name, sizeof(svc->name), name);
+    s_copy(svc->op, sizeof(svc->op), sl_service_op(id));
+    svc->max_in_flight = sl_service_max_in_flight(id);
+    const char *ports = sl_service_ports(id);
+    while (*ports && svc->n_urls < SL_CONFIG_MAX_REPLICAS) {
+        int port = atoi(ports);
+        snprintf(svc->urls[svc->n_urls++], SL_CONFIG_STR, "ws://127.0.0.1:%d", port);
+        ports += strcspn(ports, " ");
+        ports += strspn(ports, " ");
+    }
+}
+
+static void s_defaults(sl_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    s_apply_defaults(s_keys, S_COUNT(s_keys), cfg);
+    for (int i = 0; i < SL_SVC__COUNT && cfg->n_services < SL_CONFIG_MAX_SERVICES; i++) {
+        sl_config_service_defaults(&cfg->services[cfg->n_services++], sl_service_name(i));
+    }
+}
+
+static sl_config_t s_builtin;
+static pthread_once_t s_builtin_once = PTHREAD_ONCE_INIT;
+
+static void s_builtin_init(void)
+{
+    s_defaults(&s_builtin);
+}
+
+const sl_config_t *sl_config_builtin(void)
+{
+    pthread_once(&s_builtin_once, s_builtin_init);
+    return &s_builtin;
+}
+
+void sl_config_defaults(sl_config_t *cfg)
+{
+    *cfg = *sl_config_builtin();
+}
+
 static int s_load_service(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *node)
 {
     const char *name = zconfig_name(node);
@@ -384,9 +405,12 @@ static int s_load_service(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *node)
     snprintf(path, sizeof(path), "services/%s", name);
     sl_service_conf_t *svc = sl_config_service(cfg, name);
     if (!svc) {
-        return s_fail(ctx, path,
-                      "unknown service (known: static-analyzer, dynamic-analyzer, "
-                      "performance-tester, ai-analyzer, generator)");
+        char known[256] = "";
+        for (int i = 0; i < SL_SVC__COUNT; i++) {
+            snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", i ? ", " : "",
+                     sl_service_name(i));
+        }
+        return s_fail(ctx, path, "unknown service (known: %s)", known);
     }
     for (zconfig_t *kv = zconfig_child(node); kv; kv = zconfig_next(kv)) {
         const char *key = zconfig_name(kv);
@@ -615,11 +639,11 @@ int sl_config_apply_env(sl_config_t *cfg, char *err, size_t errlen)
     *work = *cfg;
     s_ctx_t ctx = {"environment", ix, err, errlen, false};
     int rc = 0;
-    for (size_t i = 0; i < S_COUNT(s_fleet) && rc == 0; i++) {
-        const char *value = getenv(s_fleet[i].env);
-        if (value && *value) {
-            rc = s_set_urls(&ctx, sl_config_service(work, s_fleet[i].name), s_fleet[i].env,
-                            value);
+    for (int i = 0; i < SL_SVC__COUNT && rc == 0; i++) {
+        const char *value = getenv(sl_service_env(i));
+        sl_service_conf_t *svc = sl_config_service(work, sl_service_name(i));
+        if (value && *value && svc) {
+            rc = s_set_urls(&ctx, svc, sl_service_env(i), value);
         }
     }
     if (rc == 0) {

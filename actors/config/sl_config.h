@@ -9,7 +9,8 @@
 
     Precedence: built-in defaults < the file < the fleet's environment
     variables (STATIC_ANALYZER_URLS, DYNAMIC_ANALYZER_URLS, PERF_TESTER_URLS,
-    AI_ANALYZER_URLS, GENERATOR_URLS: comma-separated ws:// or wss:// URLs).
+    AI_ANALYZER_URLS, GENERATOR_URLS, as proto/sl_services.def names them:
+    comma-separated ws:// or wss:// URLs).
 
     Not thread-safe; load once at start-up. All durations are milliseconds in
     memory; keys say their unit in their name (`_ms`, `_s`).
@@ -25,6 +26,10 @@
 #define SL_CONFIG_MAX_SERVICES 8
 #define SL_CONFIG_MAX_REPLICAS 32
 #define SL_CONFIG_STR 256
+
+/* pipeline/max_concurrent_tasks and a request's max_concurrent_tasks are
+   both 1..this. */
+#define SL_CONFIG_MAX_CONCURRENT_TASKS 100000
 
 typedef struct {
     char name[64];     /* static-analyzer, dynamic-analyzer, ... */
@@ -90,6 +95,17 @@ typedef struct {
 /* Fills every key with its built-in default (the five fleet services on
    their usual loopback ports). Does not read the environment. */
 void sl_config_defaults(sl_config_t *cfg);
+
+/* The built-in defaults, built once from the key tables (thread-safe; static
+   storage, never freed). The actors' own *_defaults functions start from
+   it, so embedders and tests get what sluiced gets. */
+const sl_config_t *sl_config_builtin(void);
+
+/* Fills svc with the per-service defaults for name: the key table's, plus
+   (for a service of proto/sl_services.def) its name, op, default replica
+   URLs and max_in_flight. An unknown name gets only the key table's
+   defaults (no name, no URLs, max_in_flight 0). */
+void sl_config_service_defaults(sl_service_conf_t *svc, const char *name);
 
 /* Loads a ZPL file over the defaults already in cfg. On error returns
    SL_ECONFIG (or SL_EIO for an unreadable file), writes "file:line: key:

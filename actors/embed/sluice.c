@@ -46,7 +46,8 @@ struct sluice_t {
     sl_store_counters_t store_counters;
 };
 
-static int s_fail(sluice_t *self, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int s_fail(sluice_t *self, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int s_fail(sluice_t *self, int rc, const char *fmt, ...)
 {
@@ -121,8 +122,8 @@ int sluice_set(sluice_t *self, const char *key, const char *value)
     if (n == 2) {
         snprintf(text, sizeof(text), "%s\n    %s = \"%s\"\n", part[0], part[1], value);
     } else if (n == 3) {
-        snprintf(text, sizeof(text), "%s\n    %s\n        %s = \"%s\"\n", part[0], part[1],
-                 part[2], value);
+        snprintf(text, sizeof(text), "%s\n    %s\n        %s = \"%s\"\n", part[0], part[1], part[2],
+                 value);
     } else {
         return s_fail(self, SL_EINVAL, "sluice_set: key '%s' is not section/key", key);
     }
@@ -193,37 +194,15 @@ static int s_start_endpoints(sluice_t *self)
             continue;
         }
         sl_endpoint_config_t ec;
-        sl_endpoint_config_defaults(&ec, svc->name);
-        if (sl_endpoint_protocol_parse(svc->protocol, &ec.protocol)) {
-            return s_fail(self, SL_ECONFIG, "services/%s/protocol: '%s'", svc->name,
-                          svc->protocol);
+        if (sl_endpoint_config_from_conf(&ec, svc)) {
+            return s_fail(self, SL_ECONFIG, "services/%s/protocol: '%s'", svc->name, svc->protocol);
         }
         const char *urls[SL_CONFIG_MAX_REPLICAS];
         for (size_t u = 0; u < svc->n_urls; u++) {
             urls[u] = svc->urls[u];
         }
-        ec.op = svc->op;
         ec.replicas = urls;
         ec.n_replicas = svc->n_urls;
-        ec.ca_file = svc->ca_file[0] ? svc->ca_file : NULL;
-        ec.connect_timeout_ms = svc->connect_timeout_ms;
-        ec.ping_interval_ms = svc->ping_interval_ms;
-        ec.pong_timeout_ms = svc->pong_timeout_ms;
-        ec.queue_timeout_ms = svc->queue_timeout_ms;
-        ec.progress_timeout_ms = svc->progress_timeout_ms;
-        ec.attempt_timeout_ms = svc->attempt_timeout_ms;
-        ec.breaker.failure_threshold = (int)svc->failure_threshold;
-        ec.breaker.failure_rate_pct = (int)svc->failure_rate_pct;
-        ec.breaker.window = (int)svc->window;
-        if (ec.breaker.min_calls > ec.breaker.window) {
-            ec.breaker.min_calls = ec.breaker.window;
-        }
-        ec.breaker.open_ms = svc->open_for_ms;
-        ec.breaker.open_max_ms = svc->open_max_ms;
-        ec.breaker.half_open_max_wait_ms = svc->half_open_max_ms;
-        ec.max_in_flight = (uint32_t)svc->max_in_flight;
-        ec.queue_max = (uint32_t)svc->queue_max;
-        ec.progress_max_per_sec = (uint32_t)svc->progress_per_sec;
         int rc = sl_endpoint_config_check(&ec);
         if (rc) {
             return s_fail(self, rc, "services/%s: invalid settings (%s)", svc->name,
@@ -269,14 +248,7 @@ static int s_start_shards(sluice_t *self)
     sl_pipeline_config_t pc;
     sl_pipeline_config_init(&pc);
     pc.shards = self->n_shards;
-    pc.defaults.timeouts.task_ms = self->cfg.task_timeout_ms;
-    pc.defaults.timeouts.stage_ms = self->cfg.stage_timeout_ms;
-    pc.defaults.timeouts.pipeline_ms = self->cfg.pipeline_timeout_ms;
-    pc.defaults.retry.max_attempts = (uint32_t)self->cfg.max_attempts;
-    pc.defaults.retry.initial_ms = self->cfg.backoff_initial_ms;
-    pc.defaults.retry.coefficient = self->cfg.backoff_coefficient;
-    pc.defaults.retry.max_ms = self->cfg.backoff_max_ms;
-    pc.defaults.max_concurrent_tasks = (uint32_t)self->cfg.max_concurrent_tasks;
+    sl_plan_defaults_from_config(&pc.defaults, &self->cfg);
     pc.retention_ms = self->cfg.retention_s * 1000; /* [store] retention_s, 0 = keep */
     for (int i = 0; i < self->n_shards; i++) {
         int rc = sl_pipeline_spawn(self->rt, &pc, i, &self->shards[i]);
@@ -379,8 +351,7 @@ int sluice_start(sluice_t *self)
         goto fail;
     }
     if ((rc = s_start_endpoints(self)) || (rc = s_start_progress(self)) ||
-        (rc = s_start_shards(self)) || (rc = s_start_watchdog(self)) ||
-        (rc = s_start_api(self))) {
+        (rc = s_start_shards(self)) || (rc = s_start_watchdog(self)) || (rc = s_start_api(self))) {
         goto fail;
     }
     sl_info("sluice: running: api %s, pub %s, data %s, %d shards, %zu services",

@@ -38,15 +38,20 @@ const char *sl_breaker_state_name(int state)
     return "unknown";
 }
 
+void sl_breaker_config_from_conf(sl_breaker_config_t *cfg, const sl_service_conf_t *svc)
+{
+    cfg->failure_threshold = (int)svc->failure_threshold;
+    cfg->failure_rate_pct = (int)svc->failure_rate_pct;
+    cfg->window = (int)svc->window;
+    cfg->min_calls = SL_BREAKER_MIN_CALLS < cfg->window ? SL_BREAKER_MIN_CALLS : cfg->window;
+    cfg->open_ms = svc->open_for_ms;
+    cfg->open_max_ms = svc->open_max_ms;
+    cfg->half_open_max_wait_ms = svc->half_open_max_ms;
+}
+
 void sl_breaker_config_defaults(sl_breaker_config_t *cfg)
 {
-    cfg->failure_threshold = 3;
-    cfg->failure_rate_pct = 50;
-    cfg->window = 10;
-    cfg->min_calls = 5;
-    cfg->open_ms = 30000;
-    cfg->open_max_ms = 300000;
-    cfg->half_open_max_wait_ms = 60000;
+    sl_breaker_config_from_conf(cfg, &sl_config_builtin()->services[0]);
 }
 
 int sl_breaker_config_check(const sl_breaker_config_t *cfg)

@@ -28,22 +28,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actors/config/sl_config.h"
+
 typedef enum { SL_BREAKER_CLOSED = 0, SL_BREAKER_OPEN, SL_BREAKER_HALF_OPEN } sl_breaker_state_t;
 
 /* "closed", "open", "half_open"; "unknown" otherwise. Static storage. */
 const char *sl_breaker_state_name(int state);
 
+/* Defaults: the services/<name>/ keys named below (actors/config). */
 typedef struct {
-    int failure_threshold;         /* consecutive failures that open it [3] */
-    int failure_rate_pct;          /* open when failures% > this [50] */
-    int window;                    /* last calls considered for the rate [10], <= 64 */
-    int min_calls;                 /* calls needed before the rate counts [5] */
-    int64_t open_ms;               /* first open period [30000] */
-    int64_t open_max_ms;           /* doubling cap [300000] */
-    int64_t half_open_max_wait_ms; /* longest wait for the probe [60000] */
+    int failure_threshold;         /* consecutive failures that open it (failure_threshold) */
+    int failure_rate_pct;          /* open when failures% > this (failure_rate_pct) */
+    int window;                    /* last calls considered for the rate (window), <= 64 */
+    int min_calls;                 /* calls needed before the rate counts [5, at most window] */
+    int64_t open_ms;               /* first open period (open_for_s) */
+    int64_t open_max_ms;           /* doubling cap (open_max_s) */
+    int64_t half_open_max_wait_ms; /* longest wait for the probe (half_open_max_s) */
 } sl_breaker_config_t;
 
-/* Fills cfg with the defaults above. */
+/* Calls needed before the failure rate counts (not a configuration key). */
+#define SL_BREAKER_MIN_CALLS 5
+
+/* Fills cfg from a service's configuration (min_calls: SL_BREAKER_MIN_CALLS,
+   at most the window). */
+void sl_breaker_config_from_conf(sl_breaker_config_t *cfg, const sl_service_conf_t *svc);
+
+/* Fills cfg with the built-in defaults of the configuration's key table. */
 void sl_breaker_config_defaults(sl_breaker_config_t *cfg);
 
 /* SL_ECONFIG when a value is out of range (threshold < 1, rate not in

@@ -52,7 +52,8 @@ const char *sl_endpoint_protocol_name(int protocol);
 int sl_endpoint_protocol_parse(const char *text, sl_endpoint_protocol_t *out);
 
 /* An endpoint's configuration. Strings are borrowed until
-   sl_endpoint_spawn returns (the actor copies them). Defaults in brackets. */
+   sl_endpoint_spawn returns (the actor copies them). Defaults: the
+   services/<name>/ keys of actors/config (sl_endpoint_config_defaults). */
 typedef struct {
     const char *service;             /* "static-analyzer", ..., "generator" (required) */
     sl_endpoint_protocol_t protocol; /* [legacy] */
@@ -65,23 +66,28 @@ typedef struct {
     const char *const *replicas;   /* ws:// or wss:// URLs */
     size_t n_replicas;             /* 1..SL_ENDPOINT_MAX_REPLICAS */
     const char *ca_file;           /* PEM CA trusted for wss:// [NULL = system] */
-    int64_t connect_timeout_ms;    /* TCP+TLS+WS handshake [10000] */
-    int64_t ping_interval_ms;      /* WebSocket ping on an open link [20000] */
-    int64_t pong_timeout_ms;       /* no pong within this = dead link [10000] */
-    int64_t queue_timeout_ms;      /* waiting for a replica slot [300000] */
-    int64_t progress_timeout_ms;   /* stall; 0 = off [120000] */
-    int64_t attempt_timeout_ms;    /* one attempt, dispatch to end [900000] */
-    sl_breaker_config_t breaker;   /* see sl_breaker.h [3, 50 %, 10, 5, 30 s..300 s, 60 s] */
-    uint32_t max_in_flight;        /* bulkhead per replica [2] */
-    uint32_t queue_max;            /* bounded service queue [1000] */
-    uint32_t progress_max_per_sec; /* ATTEMPT_PROGRESS per task per second [2] */
+    int64_t connect_timeout_ms;    /* TCP+TLS+WS handshake */
+    int64_t ping_interval_ms;      /* WebSocket ping on an open link */
+    int64_t pong_timeout_ms;       /* no pong within this = dead link */
+    int64_t queue_timeout_ms;      /* waiting for a replica slot */
+    int64_t progress_timeout_ms;   /* stall; 0 = off */
+    int64_t attempt_timeout_ms;    /* one attempt, dispatch to end */
+    sl_breaker_config_t breaker;   /* see sl_breaker.h */
+    uint32_t max_in_flight;        /* bulkhead per replica (per service: sl_services.def) */
+    uint32_t queue_max;            /* bounded service queue */
+    uint32_t progress_max_per_sec; /* ATTEMPT_PROGRESS per task per second */
     const char *store;             /* mailbox for breaker/health events ["store"] */
     const char *parent;            /* told of the actor's exit [NULL] */
 } sl_endpoint_config_t;
 
-/* Fills cfg with the defaults above for service (borrowed), with no
-   replicas. */
+/* Fills cfg with the built-in defaults of service (borrowed; a name the
+   services declaration does not know gets the first service's), with no
+   replicas: what sluiced runs with when its configuration says nothing. */
 void sl_endpoint_config_defaults(sl_endpoint_config_t *cfg, const char *service);
+
+/* Fills cfg from a service's configuration (svc borrowed like cfg's
+   strings), with no replicas. Returns 0 or SL_ECONFIG (unknown protocol). */
+int sl_endpoint_config_from_conf(sl_endpoint_config_t *cfg, const sl_service_conf_t *svc);
 
 /* 0, or SL_ECONFIG naming nothing more (the api's config layer reports the
    key): service missing or too long for an actor name, no replicas, a

@@ -1,16 +1,19 @@
 /*  sl_endpoint_config.c: an endpoint's configuration: the protocol names,
-    the defaults, the checks, and which request ops an endpoint knows.
+    the defaults (from the configuration's key table: sl_config_builtin()),
+    the checks, and which request ops an endpoint knows (the services
+    declaration, proto/sl_services.def).
 
     Pure functions with no state; called by whoever builds an endpoint's
     configuration (config loader, embedders, tests) and by the endpoint actor
     (sl_endpoint.c) on its own thread. Depends on nothing else in the
     endpoint.
 */
+#include <assert.h>
 #include <string.h>
 
 #include "actors/endpoint/sl_endpoint.h"
 #include "actors/endpoint/sl_endpoint_int.h"
-#include "proto/sl_wire.h"
+#include "proto/sl_services.h"
 #include "runtime/sl_err.h"
 
 const char *sl_endpoint_protocol_name(int protocol)
@@ -42,46 +45,52 @@ int sl_endpoint_protocol_parse(const char *text, sl_endpoint_protocol_t *out)
 
 bool sl_ep_op_known(const char *op)
 {
-    if (!op) {
-        return false;
-    }
-    if (strcmp(op, "generate") == 0) {
-        return true;
-    }
-    for (int i = 0; i < SL_WIRE__ANALYSIS_COUNT; i++) {
-        if (strcmp(op, sl_wire_analysis_type((sl_wire_analysis_t)i)) == 0) {
-            return true;
-        }
-    }
-    return false;
+    return op && sl_service_of_op(op, strlen(op)) >= 0;
 }
 
 const char *sl_ep_default_op(const char *service)
 {
-    sl_wire_analysis_t a;
-    if (service && sl_wire_analysis_for_service(service, &a) == 0) {
-        return sl_wire_analysis_type(a);
+    int svc = service ? sl_service_parse(service, strlen(service)) : SL_ENOTFOUND;
+    return svc >= 0 ? sl_service_op(svc) : "generate";
+}
+
+int sl_endpoint_config_from_conf(sl_endpoint_config_t *cfg, const sl_service_conf_t *svc)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->service = svc->name;
+    if (sl_endpoint_protocol_parse(svc->protocol, &cfg->protocol)) {
+        return SL_ECONFIG;
     }
-    return "generate";
+    cfg->op = svc->op[0] ? svc->op : NULL;
+    cfg->ca_file = svc->ca_file[0] ? svc->ca_file : NULL;
+    cfg->connect_timeout_ms = svc->connect_timeout_ms;
+    cfg->ping_interval_ms = svc->ping_interval_ms;
+    cfg->pong_timeout_ms = svc->pong_timeout_ms;
+    cfg->queue_timeout_ms = svc->queue_timeout_ms;
+    cfg->progress_timeout_ms = svc->progress_timeout_ms;
+    cfg->attempt_timeout_ms = svc->attempt_timeout_ms;
+    sl_breaker_config_from_conf(&cfg->breaker, svc);
+    cfg->max_in_flight = (uint32_t)svc->max_in_flight;
+    cfg->queue_max = (uint32_t)svc->queue_max;
+    cfg->progress_max_per_sec = (uint32_t)svc->progress_per_sec;
+    cfg->store = "store";
+    return 0;
 }
 
 void sl_endpoint_config_defaults(sl_endpoint_config_t *cfg, const char *service)
 {
-    memset(cfg, 0, sizeof *cfg);
+    const sl_config_t *builtin = sl_config_builtin();
+    const sl_service_conf_t *svc = &builtin->services[0];
+    for (size_t i = 0; service && i < builtin->n_services; i++) {
+        if (strcmp(builtin->services[i].name, service) == 0) {
+            svc = &builtin->services[i];
+        }
+    }
+    int rc = sl_endpoint_config_from_conf(cfg, svc);
+    assert(rc == 0); /* the built-in protocol is valid */
+    (void)rc;
     cfg->service = service;
-    cfg->protocol = SL_ENDPOINT_LEGACY;
-    cfg->op = NULL;
-    cfg->connect_timeout_ms = 10000;
-    cfg->ping_interval_ms = 20000;
-    cfg->pong_timeout_ms = 10000;
-    cfg->queue_timeout_ms = 300000;
-    cfg->progress_timeout_ms = 120000;
-    cfg->attempt_timeout_ms = 900000;
-    sl_breaker_config_defaults(&cfg->breaker);
-    cfg->max_in_flight = 2;
-    cfg->queue_max = 1000;
-    cfg->progress_max_per_sec = 2;
-    cfg->store = "store";
+    cfg->op = NULL; /* from the service name, which the caller may change */
 }
 
 int sl_endpoint_config_check(const sl_endpoint_config_t *cfg)

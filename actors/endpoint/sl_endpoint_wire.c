@@ -32,11 +32,7 @@ int sl_ep_build_frame(sl_ep_t *ep, sl_ep_attempt_t *a, char *why, size_t whylen)
                                       &a->frame_len);
     }
     sl_wire_analyze_req_t req = {0};
-    for (int i = 0; i < SL_WIRE__ANALYSIS_COUNT; i++) {
-        if (strcmp(op, sl_wire_analysis_type((sl_wire_analysis_t)i)) == 0) {
-            req.analysis = (sl_wire_analysis_t)i;
-        }
-    }
+    req.analysis = (sl_service_t)sl_service_of_op(op, strlen(op));
     if (!st->model) {
         snprintf(why, whylen, "invalid request: %s needs a model", op);
         return SL_EINVAL;

@@ -1,4 +1,4 @@
-/*  sl_plan.c: start request -> plan; the service/tool table; backoff.
+/*  sl_plan.c: start request -> plan; backoff.
 
     The parser walks the request with the distrustful sl_mp reader and checks
     every field before it builds anything the caller sees: the first problem
@@ -14,81 +14,6 @@
 #include <string.h>
 
 #include "runtime/sl_err.h"
-
-/* ---- services and tools -------------------------------------------------- */
-
-static const char *const s_static_tools[] = {"bandit",    "pylint",         "semgrep", "mypy",
-                                             "safety",    "pip-audit",      "vulture", "ruff",
-                                             "radon",     "detect-secrets", "eslint",  "npm-audit",
-                                             "stylelint", "html-validator", NULL};
-static const char *const s_dynamic_tools[] = {"zap", "curl", "nmap", "nikto", NULL};
-static const char *const s_perf_tools[] = {"locust", "ab", "aiohttp", "artillery", NULL};
-static const char *const s_ai_tools[] = {"requirements-scanner", "code-quality-analyzer", NULL};
-static const char *const s_no_tools[] = {NULL};
-
-static const struct {
-    const char *name;
-    const char *op;
-    const char *const *tools;
-    bool targets;
-} s_services[SL_SVC__COUNT] = {
-    {"static-analyzer", "static_analyze", s_static_tools, false},
-    {"dynamic-analyzer", "dynamic_analyze", s_dynamic_tools, true},
-    {"performance-tester", "performance_test", s_perf_tools, true},
-    {"ai-analyzer", "ai_analyze", s_ai_tools, true},
-    {"generator", "generate", s_no_tools, false},
-};
-
-const char *sl_service_name(int svc)
-{
-    if (svc < 0 || svc >= SL_SVC__COUNT) {
-        return "unknown";
-    }
-    return s_services[svc].name;
-}
-
-const char *sl_service_op(int svc)
-{
-    if (svc < 0 || svc >= SL_SVC__COUNT) {
-        return "unknown";
-    }
-    return s_services[svc].op;
-}
-
-int sl_service_parse(const char *s, size_t len)
-{
-    for (int i = 0; i < SL_SVC__COUNT; i++) {
-        if (sl_mp_str_eq(s, len, s_services[i].name)) {
-            return i;
-        }
-    }
-    return SL_ENOTFOUND;
-}
-
-int sl_service_of_tool(const char *tool, size_t len)
-{
-    for (int i = 0; i < SL_SVC_ANALYZERS; i++) {
-        for (const char *const *t = s_services[i].tools; *t; t++) {
-            if (sl_mp_str_eq(tool, len, *t)) {
-                return i;
-            }
-        }
-    }
-    return SL_ENOTFOUND;
-}
-
-const char *const *sl_service_tools(int svc)
-{
-    if (svc < 0 || svc >= SL_SVC__COUNT) {
-        return s_no_tools;
-    }
-    return s_services[svc].tools;
-}
-
-bool sl_service_needs_targets(int svc)
-{
-    return svc >= 0 && svc < SL_SVC__COUNT && s_services[svc].targets;
-}
 
 /* ---- retry --------------------------------------------------------------- */
 
@@ -129,18 +54,23 @@ int64_t sl_retry_backoff_ms(const sl_retry_policy_t *self, uint32_t retry, uint6
 
 /* ---- defaults ------------------------------------------------------------ */
 
-void sl_plan_defaults_init(sl_plan_defaults_t *self)
+void sl_plan_defaults_from_config(sl_plan_defaults_t *self, const sl_config_t *cfg)
 {
     memset(self, 0, sizeof(*self));
-    self->timeouts.task_ms = 3600 * 1000;
-    self->timeouts.stage_ms = 1800 * 1000;
-    self->timeouts.pipeline_ms = 7200 * 1000;
-    self->retry.max_attempts = 3;
-    self->retry.initial_ms = 2000;
-    self->retry.coefficient = 2.0;
-    self->retry.max_ms = 60000;
-    self->max_concurrent_tasks = 32;
-    self->max_tasks = 100000;
+    self->timeouts.task_ms = cfg->task_timeout_ms;
+    self->timeouts.stage_ms = cfg->stage_timeout_ms;
+    self->timeouts.pipeline_ms = cfg->pipeline_timeout_ms;
+    self->retry.max_attempts = (uint32_t)cfg->max_attempts;
+    self->retry.initial_ms = cfg->backoff_initial_ms;
+    self->retry.coefficient = cfg->backoff_coefficient;
+    self->retry.max_ms = cfg->backoff_max_ms;
+    self->max_concurrent_tasks = (uint32_t)cfg->max_concurrent_tasks;
+    self->max_tasks = SL_PLAN_MAX_TASKS;
+}
+
+void sl_plan_defaults_init(sl_plan_defaults_t *self)
+{
+    sl_plan_defaults_from_config(self, sl_config_builtin());
 }
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -332,7 +262,8 @@ static int s_options(s_ctx_t *ctx, const sl_mp_reader_t *sect, const char *path,
     }
     int64_t mct = 0;
     bool has_mct = false;
-    if ((rc = s_get_int(ctx, &o, "max_concurrent_tasks", p, 1, 100000, &mct, &has_mct)) < 0) {
+    if ((rc = s_get_int(ctx, &o, "max_concurrent_tasks", p, 1, SL_CONFIG_MAX_CONCURRENT_TASKS, &mct,
+                        &has_mct)) < 0) {
         return rc;
     }
     if (has_mct) {

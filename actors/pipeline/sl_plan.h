@@ -28,14 +28,8 @@
     the top level are ignored (the API may add its own); unknown keys inside
     timeouts and retry are errors (a typo must not silently use a default).
 
-    Tools by service (one table, also in the README):
-        static-analyzer     bandit pylint semgrep mypy safety pip-audit vulture
-                            ruff radon detect-secrets eslint npm-audit stylelint
-                            html-validator
-        dynamic-analyzer    zap curl nmap nikto
-        performance-tester  locust ab aiohttp artillery
-        ai-analyzer         requirements-scanner code-quality-analyzer
-    Generation goes to the `generator` service.
+    Tools by service: proto/sl_services.def (also in the README). Generation
+    goes to the `generator` service.
 */
 #ifndef SL_PLAN_H
 #define SL_PLAN_H
@@ -44,42 +38,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto/sl_catalog.h" /* sl_strs_t */
-
-/* ---- services ------------------------------------------------------------------ */
-
-typedef enum {
-    SL_SVC_STATIC = 0,
-    SL_SVC_DYNAMIC,
-    SL_SVC_PERFORMANCE,
-    SL_SVC_AI,
-    SL_SVC_GENERATOR,
-    SL_SVC__COUNT
-} sl_service_t;
-
-#define SL_SVC_ANALYZERS 4 /* the first four are analyzers */
-
-/* "static-analyzer", ...; "unknown" out of range. Static storage. */
-const char *sl_service_name(int svc);
-/* ATTEMPT_START op: "static_analyze", "dynamic_analyze", "performance_test",
-   "ai_analyze", "generate". */
-const char *sl_service_op(int svc);
-/* Service name (s, len) -> sl_service_t, or SL_ENOTFOUND. */
-int sl_service_parse(const char *s, size_t len);
-/* The analyzer owning a tool, or SL_ENOTFOUND. */
-int sl_service_of_tool(const char *tool, size_t len);
-/* The tools of an analyzer: NULL-terminated static list. */
-const char *const *sl_service_tools(int svc);
-/* True for the analyzers that test a running app and so get target_urls. */
-bool sl_service_needs_targets(int svc);
+#include "actors/config/sl_config.h"
+#include "proto/sl_catalog.h"  /* sl_strs_t */
+#include "proto/sl_services.h" /* sl_service_t, the tools of each analyzer */
 
 /* ---- retry policy ----------------------------------------------------------------- */
 
+/* Defaults: pipeline/max_attempts, backoff_* keys of sl_config.c. */
 typedef struct {
-    uint32_t max_attempts; /* [3] attempts per task, the first included */
-    int64_t initial_ms;    /* [2000] */
-    double coefficient;    /* [2] */
-    int64_t max_ms;        /* [60000] */
+    uint32_t max_attempts; /* attempts per task, the first included */
+    int64_t initial_ms;
+    double coefficient;
+    int64_t max_ms;
 } sl_retry_policy_t;
 
 /* The wait before retry number `retry` (1 = the wait after the first failed
@@ -92,10 +62,11 @@ int64_t sl_retry_cap_ms(const sl_retry_policy_t *self, uint32_t retry);
 
 /* ---- timeouts ---------------------------------------------------------------------- */
 
+/* Defaults: the [pipeline] keys of actors/config/sl_config.c. */
 typedef struct {
-    int64_t task_ms;     /* [3600 s] all attempts and waits of one task */
-    int64_t stage_ms;    /* [1800 s] one stage */
-    int64_t pipeline_ms; /* [7200 s] the whole pipeline */
+    int64_t task_ms;     /* all attempts and waits of one task */
+    int64_t stage_ms;    /* one stage */
+    int64_t pipeline_ms; /* the whole pipeline */
     int64_t attempt_ms;  /* [0 = the endpoint's default] */
     int64_t progress_ms; /* [0 = the endpoint's default] */
     int64_t queue_ms;    /* [0 = the endpoint's default] */
@@ -105,11 +76,18 @@ typedef struct {
 typedef struct {
     sl_plan_timeouts_t timeouts;
     sl_retry_policy_t retry;
-    uint32_t max_concurrent_tasks; /* per stage of a pipeline [32] */
-    uint32_t max_tasks;            /* refuse bigger pipelines [100000] */
+    uint32_t max_concurrent_tasks; /* per stage of a pipeline */
+    uint32_t max_tasks;            /* refuse bigger pipelines [SL_PLAN_MAX_TASKS] */
 } sl_plan_defaults_t;
 
-/* The built-in defaults above. */
+/* Tasks a pipeline may have at most (not a configuration key). */
+#define SL_PLAN_MAX_TASKS 100000
+
+/* The defaults of a configuration: its [pipeline] keys. */
+void sl_plan_defaults_from_config(sl_plan_defaults_t *self, const sl_config_t *cfg);
+
+/* The built-in defaults: sl_plan_defaults_from_config(sl_config_builtin()),
+   what sluiced runs with when its configuration says nothing. */
 void sl_plan_defaults_init(sl_plan_defaults_t *self);
 
 /* ---- plan --------------------------------------------------------------------------- */

@@ -28,6 +28,7 @@
 
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
+#include "actors/config/sl_config.h"
 #include "runtime/sl_log.h"
 
 typedef struct s_wd_t s_wd_t;
@@ -66,12 +67,13 @@ struct s_wd_t {
 sl_watchdog_config_t sl_watchdog_config_defaults(void)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    return (sl_watchdog_config_t){.stuck_after_ms = 60000,
+    const sl_config_t *d = sl_config_builtin(); /* the [watchdog] keys */
+    return (sl_watchdog_config_t){.stuck_after_ms = d->stuck_after_ms,
                                   .scan_interval_ms = 0,
                                   .shards = cpus > 0 ? (uint32_t)cpus : 1,
-                                  .ping_interval_ms = 2000,
-                                  .ping_late_ms = 1000,
-                                  .hard_limit_ms = 30000,
+                                  .ping_interval_ms = d->ping_interval_ms,
+                                  .ping_late_ms = d->ping_late_ms,
+                                  .hard_limit_ms = d->hard_limit_ms,
                                   .on_fatal = NULL,
                                   .fatal_arg = NULL,
                                   .alert_to = "store",

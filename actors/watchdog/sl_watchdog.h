@@ -57,12 +57,13 @@ typedef struct {
 } sl_watchdog_counters_t;
 
 typedef struct {
-    int64_t stuck_after_ms;         /* [60000] no live work and no change for this long */
+    /* Defaults in brackets; "cfg" = the [watchdog] key of actors/config. */
+    int64_t stuck_after_ms;         /* [cfg] no live work and no change for this long */
     int64_t scan_interval_ms;       /* [0 = stuck_after/4, at least 100] */
     uint32_t shards;                /* [number of online CPUs] pipeline.0 .. pipeline.<shards-1> */
-    int64_t ping_interval_ms;       /* [2000] */
-    int64_t ping_late_ms;           /* [1000] a pong later than this raises actor_late */
-    int64_t hard_limit_ms;          /* [30000] no pong for this long calls on_fatal */
+    int64_t ping_interval_ms;       /* [cfg] */
+    int64_t ping_late_ms;           /* [cfg] a pong later than this raises actor_late */
+    int64_t hard_limit_ms;          /* [cfg] no pong for this long calls on_fatal */
     sl_watchdog_fatal_fn *on_fatal; /* [NULL = log and _exit(70)] */
     void *fatal_arg;
     const char *alert_to;             /* ["store"] mailbox for ALERT messages */

@@ -529,7 +529,7 @@ static void test_wire_build_analyze_options(void **state)
     (void)state;
     const char *urls[] = {"http://m-app3_backend:5000", "http://m-app3_frontend:8000"};
     sl_wire_analyze_req_t req = {
-        .analysis = SL_WIRE_DYNAMIC,
+        .analysis = SL_SVC_DYNAMIC,
         .model_slug = "m",
         .app_number = 3,
         .id = "p0193f1c2a4b7c01a2f-t0007-a2",
@@ -547,7 +547,7 @@ static void test_wire_build_analyze_options(void **state)
                              "\"http://m-app3_frontend:8000\"]}}");
     free(out);
 
-    req.analysis = SL_WIRE_AI;
+    req.analysis = SL_SVC_AI;
     req.wall_ms = 0;
     req.target_urls_count = 0;
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
@@ -558,7 +558,7 @@ static void test_wire_build_analyze_options(void **state)
 
     /* 2000-02-29T12:34:56Z: leap day in a century leap year */
     req.wall_ms = 951827696000;
-    req.analysis = SL_WIRE_PERFORMANCE;
+    req.analysis = SL_SVC_PERFORMANCE;
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
     assert_non_null(strstr(out, "\"timestamp\":\"2000-02-29T12:34:56+00:00\""));
     assert_non_null(strstr(out, "\"type\":\"performance_test\""));
@@ -572,9 +572,9 @@ static void test_wire_build_analyze_options(void **state)
     req.model_slug = "bad\xff";
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
     req.model_slug = "m";
-    req.analysis = SL_WIRE__ANALYSIS_COUNT;
+    req.analysis = SL_SVC_GENERATOR;
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
-    req.analysis = SL_WIRE_STATIC;
+    req.analysis = SL_SVC_STATIC;
     req.tools_count = 1;
     req.tools = NULL;
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
@@ -1053,7 +1053,7 @@ static void test_wire_mux_round_trip(void **state)
     /* the analyze request as a mux server sees it */
     const char *urls[] = {"http://m-app3_backend:5000"};
     const char *tools[] = {"zap"};
-    sl_wire_analyze_req_t req = {.analysis = SL_WIRE_DYNAMIC,
+    sl_wire_analyze_req_t req = {.analysis = SL_SVC_DYNAMIC,
                                  .model_slug = "m",
                                  .app_number = 3,
                                  .tools = tools,
@@ -1065,7 +1065,7 @@ static void test_wire_mux_round_trip(void **state)
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
     assert_int_equal(s_parse_str(&f, out), 0);
     assert_int_equal(f.kind, SL_WIRE_ANALYZE_REQUEST);
-    assert_int_equal(f.u.analyze.analysis, SL_WIRE_DYNAMIC);
+    assert_int_equal(f.u.analyze.analysis, SL_SVC_DYNAMIC);
     assert_string_equal(f.id, "t9-a1");
     assert_string_equal(f.u.analyze.model_slug, "m");
     assert_int_equal(f.u.analyze.app_number, 3);
@@ -1078,7 +1078,7 @@ static void test_wire_mux_round_trip(void **state)
     /* result frames as the mock sends them */
     json_t *body = json_pack("{s:s,s:i}", "model_slug", "m", "app_number", 3);
     assert_non_null(body);
-    assert_int_equal(sl_wire_build_result(SL_WIRE_PERFORMANCE, "t9-a1", "targets_unreachable", body,
+    assert_int_equal(sl_wire_build_result(SL_SVC_PERFORMANCE, "t9-a1", "targets_unreachable", body,
                                           "connection refused", &out, NULL),
                      0);
     assert_string_equal(out, "{\"type\":\"performance_analysis_result\",\"id\":\"t9-a1\","
@@ -1096,17 +1096,16 @@ static void test_wire_mux_round_trip(void **state)
     assert_string_equal(v.error, "connection refused");
     sl_wire_frame_clear(&f);
     free(out);
-    assert_int_equal(sl_wire_build_result(SL_WIRE_STATIC, NULL, "success", NULL, NULL, &out, NULL),
+    assert_int_equal(sl_wire_build_result(SL_SVC_STATIC, NULL, "success", NULL, NULL, &out, NULL),
                      0);
     assert_string_equal(out, "{\"type\":\"static_analysis_result\",\"status\":\"success\","
                              "\"service\":\"static-analyzer\"}");
     free(out);
     json_t *arr = json_array();
-    assert_int_equal(sl_wire_build_result(SL_WIRE_STATIC, NULL, "success", arr, NULL, &out, NULL),
+    assert_int_equal(sl_wire_build_result(SL_SVC_STATIC, NULL, "success", arr, NULL, &out, NULL),
                      SL_EINVAL);
     assert_int_equal(
-        sl_wire_build_result(SL_WIRE__ANALYSIS_COUNT, NULL, "success", NULL, NULL, &out, NULL),
-        SL_EINVAL);
+        sl_wire_build_result(SL_SVC_GENERATOR, NULL, "success", NULL, NULL, &out, NULL), SL_EINVAL);
     json_decref(arr);
     json_decref(body);
 
@@ -1151,20 +1150,6 @@ static void test_wire_mux_round_trip(void **state)
 static void test_wire_names(void **state)
 {
     (void)state;
-    sl_wire_analysis_t a;
-    assert_int_equal(sl_wire_analysis_for_service("static-analyzer", &a), 0);
-    assert_int_equal(a, SL_WIRE_STATIC);
-    assert_int_equal(sl_wire_analysis_for_service("performance-tester", &a), 0);
-    assert_int_equal(a, SL_WIRE_PERFORMANCE);
-    assert_string_equal(sl_wire_analysis_type(a), "performance_test");
-    assert_int_equal(sl_wire_analysis_for_service("ai-analyzer", &a), 0);
-    assert_string_equal(sl_wire_analysis_type(a), "ai_analyze");
-    assert_int_equal(sl_wire_analysis_for_service("generator", &a), SL_ENOTFOUND);
-    assert_int_equal(sl_wire_analysis_for_service(NULL, &a), SL_EINVAL);
-    assert_null(sl_wire_analysis_type(SL_WIRE__ANALYSIS_COUNT));
-    assert_false(sl_wire_analysis_tests_running_app(SL_WIRE_STATIC));
-    assert_true(sl_wire_analysis_tests_running_app(SL_WIRE_DYNAMIC));
-    assert_true(sl_wire_analysis_tests_running_app(SL_WIRE_AI));
     assert_string_equal(sl_wire_kind_name(SL_WIRE_ANALYSIS_RESULT), "analysis_result");
     assert_string_equal(sl_wire_kind_name(SL_WIRE_CANCEL), "cancel");
     assert_string_equal(sl_wire_kind_name(SL_WIRE__KIND_COUNT), "invalid");

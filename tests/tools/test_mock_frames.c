@@ -38,8 +38,7 @@ static void test_mock_frames_template_renders_the_full_frame(void **state)
     json_t *two = json_pack("[s,s]", "curl", "zap");
     const json_t *tool_lists[] = {NULL, one, two};
     const char *models[] = {"bench_model", "anthropic_claude-3.5 \"q\" \xc3\xa9/x"};
-    const sl_mock_service_t svcs[] = {SL_MOCK_SVC_STATIC, SL_MOCK_SVC_DYNAMIC,
-                                      SL_MOCK_SVC_PERFORMANCE, SL_MOCK_SVC_AI};
+    const sl_service_t svcs[] = {SL_SVC_STATIC, SL_SVC_DYNAMIC, SL_SVC_PERFORMANCE, SL_SVC_AI};
     for (size_t s = 0; s < 4; s++) {
         for (size_t m = 0; m < 2; m++) {
             for (size_t t = 0; t < 3; t++) {
@@ -73,15 +72,15 @@ static void test_mock_frames_template_matches_and_declines(void **state)
     json_t *one = json_pack("[s]", "bandit");
     json_t *same = json_pack("[s]", "bandit");
     json_t *other = json_pack("[s]", "pylint");
-    sl_mock_result_tmpl_t *tmpl = sl_mock_result_tmpl_new(SL_MOCK_SVC_STATIC, "m", 1, one);
+    sl_mock_result_tmpl_t *tmpl = sl_mock_result_tmpl_new(SL_SVC_STATIC, "m", 1, one);
     assert_non_null(tmpl);
-    assert_true(sl_mock_result_tmpl_matches(tmpl, SL_MOCK_SVC_STATIC, "m", 1, same));
-    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_MOCK_SVC_STATIC, "m", 1, other));
-    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_MOCK_SVC_STATIC, "m", 1, NULL));
-    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_MOCK_SVC_STATIC, "m", 2, one));
-    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_MOCK_SVC_STATIC, "n", 1, one));
-    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_MOCK_SVC_AI, "m", 1, one));
-    assert_false(sl_mock_result_tmpl_matches(NULL, SL_MOCK_SVC_STATIC, "m", 1, one));
+    assert_true(sl_mock_result_tmpl_matches(tmpl, SL_SVC_STATIC, "m", 1, same));
+    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_SVC_STATIC, "m", 1, other));
+    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_SVC_STATIC, "m", 1, NULL));
+    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_SVC_STATIC, "m", 2, one));
+    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_SVC_STATIC, "n", 1, one));
+    assert_false(sl_mock_result_tmpl_matches(tmpl, SL_SVC_AI, "m", 1, one));
+    assert_false(sl_mock_result_tmpl_matches(NULL, SL_SVC_STATIC, "m", 1, one));
     /* ids jansson would escape go to the full builder */
     assert_null(sl_mock_result_tmpl_render(tmpl, "a\"b"));
     assert_null(sl_mock_result_tmpl_render(tmpl, "a\\b"));

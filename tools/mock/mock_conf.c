@@ -1,4 +1,4 @@
-/*  mock_conf.c: service names, replica defaults and the replica spec parser
+/*  mock_conf.c: service look-up, replica defaults and the replica spec parser
     of the mock fleet. Pure functions over caller-owned structs.
 */
 #include "tools/mock/mock_conf.h"
@@ -13,35 +13,20 @@
 
 /* ---- names and configuration ------------------------------------------ */
 
-static const char *s_service_names[SL_MOCK__SVC_COUNT] = {
-    "static-analyzer", "dynamic-analyzer", "performance-tester", "ai-analyzer", "generator",
-};
-
-const char *sl_mock_service_name(sl_mock_service_t service)
+int sl_mock_service_parse(const char *name, sl_service_t *out)
 {
-    if ((int)service < 0 || service >= SL_MOCK__SVC_COUNT) {
-        return "?";
-    }
-    return s_service_names[service];
-}
-
-int sl_mock_service_parse(const char *name, sl_mock_service_t *out)
-{
-    static const char *short_names[SL_MOCK__SVC_COUNT] = {"static", "dynamic", "performance", "ai",
-                                                          "generator"};
     if (!name || !out) {
         return SL_EINVAL;
     }
-    for (int i = 0; i < SL_MOCK__SVC_COUNT; i++) {
-        if (strcmp(name, s_service_names[i]) == 0 || strcmp(name, short_names[i]) == 0) {
-            *out = (sl_mock_service_t)i;
-            return 0;
-        }
+    int svc = sl_service_parse_alias(name, strlen(name));
+    if (svc < 0) {
+        return SL_EINVAL;
     }
-    return SL_EINVAL;
+    *out = (sl_service_t)svc;
+    return 0;
 }
 
-void sl_mock_replica_conf_defaults(sl_mock_replica_conf_t *conf, sl_mock_service_t service)
+void sl_mock_replica_conf_defaults(sl_mock_replica_conf_t *conf, sl_service_t service)
 {
     memset(conf, 0, sizeof *conf);
     conf->service = service;
@@ -202,21 +187,20 @@ int sl_mock_tools_parse(sl_mock_tools_t *out, const char *list)
     return 0;
 }
 
-void sl_mock_tools_effective(sl_mock_service_t svc, const sl_mock_tools_t *conf,
-                             sl_mock_tools_t *out)
+void sl_mock_tools_effective(sl_service_t svc, const sl_mock_tools_t *conf, sl_mock_tools_t *out)
 {
-    static const char *const defaults[SL_MOCK__SVC_COUNT] = {
-        [SL_MOCK_SVC_STATIC] = "bandit,pylint,vulture,npm-audit",
-        [SL_MOCK_SVC_DYNAMIC] = "curl,nmap,zap",
-        [SL_MOCK_SVC_PERFORMANCE] = "ab,locust,aiohttp",
-        [SL_MOCK_SVC_AI] = "requirements-scanner,code-quality-analyzer",
-        [SL_MOCK_SVC_GENERATOR] = "",
+    static const char *const defaults[SL_SVC__COUNT] = {
+        [SL_SVC_STATIC] = "bandit,pylint,vulture,npm-audit",
+        [SL_SVC_DYNAMIC] = "curl,nmap,zap",
+        [SL_SVC_PERFORMANCE] = "ab,locust,aiohttp",
+        [SL_SVC_AI] = "requirements-scanner,code-quality-analyzer",
+        [SL_SVC_GENERATOR] = "",
     };
     if (conf && conf->set) {
         *out = *conf;
         return;
     }
-    const char *d = svc >= 0 && svc < SL_MOCK__SVC_COUNT ? defaults[svc] : "";
+    const char *d = svc >= 0 && svc < SL_SVC__COUNT ? defaults[svc] : "";
     if (sl_mock_tools_parse(out, d ? d : "") != 0) {
         memset(out, 0, sizeof *out);
     }
@@ -237,7 +221,7 @@ int sl_mock_replica_conf_parse(sl_mock_replica_conf_t *conf, const char *spec, c
     char *svc = strtok_r(copy, ":", &save);
     char *host = strtok_r(NULL, ":", &save);
     char *port = strtok_r(NULL, ":", &save);
-    sl_mock_service_t service;
+    sl_service_t service;
     long long p;
     if (!svc || sl_mock_service_parse(svc, &service) != 0) {
         s_fail(err, err_size, "unknown service '%s'", svc ? svc : "");

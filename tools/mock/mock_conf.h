@@ -11,16 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/sl_services.h"
 #include "tools/mock/mock_faults.h"
-
-typedef enum {
-    SL_MOCK_SVC_STATIC = 0,  /* static-analyzer, static_analyze */
-    SL_MOCK_SVC_DYNAMIC,     /* dynamic-analyzer, dynamic_analyze */
-    SL_MOCK_SVC_PERFORMANCE, /* performance-tester, performance_test */
-    SL_MOCK_SVC_AI,          /* ai-analyzer, ai_analyze */
-    SL_MOCK_SVC_GENERATOR,   /* generator, generate */
-    SL_MOCK__SVC_COUNT
-} sl_mock_service_t;
 
 #define SL_MOCK_APPS_MAX 16
 #define SL_MOCK_PATH_MAX 512
@@ -37,7 +29,7 @@ typedef struct {
 
 /* One replica's configuration. Times are in unscaled milliseconds. */
 typedef struct {
-    sl_mock_service_t service;
+    sl_service_t service;
     int port;                        /* 0 = the kernel picks */
     bool mux;                        /* proto=mux; default legacy */
     char tls_cert[SL_MOCK_PATH_MAX]; /* both set = wss */
@@ -60,17 +52,14 @@ typedef struct {
     sl_mock_tools_t tools; /* available tools */
 } sl_mock_replica_conf_t;
 
-/* Service name ("static-analyzer") of a service; "?" if out of range. */
-const char *sl_mock_service_name(sl_mock_service_t service);
-
-/* Maps "static-analyzer" (also "static", "dynamic", "performance", "ai",
-   "generator") to a service. Returns 0 or SL_EINVAL. */
-int sl_mock_service_parse(const char *name, sl_mock_service_t *out);
+/* Maps a service name or alias of proto/sl_services.def ("static-analyzer",
+   "static", ...) to a service. Returns 0 or SL_EINVAL. */
+int sl_mock_service_parse(const char *name, sl_service_t *out);
 
 /* Fills conf with the defaults for a service: port 0, legacy, latency
    200-500 ms, progress every 100 ms, heartbeat 1000 ms, slow 3000 ms,
    stall_after 2, cid -1, seed 1, empty plan. */
-void sl_mock_replica_conf_defaults(sl_mock_replica_conf_t *conf, sl_mock_service_t service);
+void sl_mock_replica_conf_defaults(sl_mock_replica_conf_t *conf, sl_service_t service);
 
 /* Parses "SERVICE:127.0.0.1:PORT[:key=value]..." over a conf that already
    holds defaults (the service's own defaults are applied first if the
@@ -87,8 +76,7 @@ int sl_mock_tools_parse(sl_mock_tools_t *out, const char *list);
    set (static: bandit pylint vulture npm-audit; dynamic: curl nmap zap;
    performance: ab locust aiohttp; ai: requirements-scanner
    code-quality-analyzer; generator: none). */
-void sl_mock_tools_effective(sl_mock_service_t svc, const sl_mock_tools_t *conf,
-                             sl_mock_tools_t *out);
+void sl_mock_tools_effective(sl_service_t svc, const sl_mock_tools_t *conf, sl_mock_tools_t *out);
 
 int sl_mock_replica_conf_parse(sl_mock_replica_conf_t *conf, const char *spec, char *err,
                                size_t err_size);

@@ -492,22 +492,22 @@ static void s_job_free(s_job_t *j)
 
 static bool s_is_generator(const s_job_t *j)
 {
-    return j->conn->replica->conf.service == SL_MOCK_SVC_GENERATOR;
+    return j->conn->replica->conf.service == SL_SVC_GENERATOR;
 }
 
 static const char *s_cid(const s_job_t *j)
 {
     const sl_mock_replica_conf_t *rc = &j->conn->replica->conf;
-    bool use_id = rc->cid == 1 || (rc->cid < 0 && (rc->service == SL_MOCK_SVC_STATIC ||
-                                                   rc->service == SL_MOCK_SVC_AI ||
-                                                   rc->service == SL_MOCK_SVC_GENERATOR));
+    bool use_id =
+        rc->cid == 1 || (rc->cid < 0 && (rc->service == SL_SVC_STATIC || rc->service == SL_SVC_AI ||
+                                         rc->service == SL_SVC_GENERATOR));
     return use_id && j->id ? j->id : "";
 }
 
 static void s_job_progress(s_job_t *j, int stage)
 {
     s_replica_t *r = j->conn->replica;
-    sl_mock_service_t svc = r->conf.service;
+    sl_service_t svc = r->conf.service;
     if (r->conf.mux) {
         double pct = 0.0;
         if (stage >= sl_mock_stage_count(svc) - 1) {
@@ -529,7 +529,7 @@ static void s_job_progress(s_job_t *j, int stage)
    mock's CPU per attempt; the replica keeps the last one pre-rendered. */
 static char *s_instant_result(s_replica_t *r, const s_job_t *j)
 {
-    sl_mock_service_t svc = r->conf.service;
+    sl_service_t svc = r->conf.service;
     if (r->conf.tools.set || j->partial) {
         sl_mock_result_opts_t opts = {.available = &r->conf.tools, .partial = j->partial};
         return sl_mock_frame_result_with(svc, j->id, j->model, j->app, j->tools, 0, &opts);
@@ -547,7 +547,7 @@ static void s_job_finish(s_job_t *j)
 {
     s_conn_t *c = j->conn;
     s_replica_t *r = c->replica;
-    sl_mock_service_t svc = r->conf.service;
+    sl_service_t svc = r->conf.service;
     const char *mux_id = r->conf.mux ? j->id : NULL;
     lws_sul_cancel(&j->sul_hb);
     switch (j->fault) {
@@ -726,7 +726,7 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
     const char *model = json_string_value(json_object_get(root, "model_slug"));
     json_t *app = json_object_get(root, "app_number");
     const char *tmpl = json_string_value(json_object_get(root, "template_slug"));
-    bool gen = r->conf.service == SL_MOCK_SVC_GENERATOR;
+    bool gen = r->conf.service == SL_SVC_GENERATOR;
 
     if (r->conf.mux && !id) {
         s_send(c, sl_mock_frame_error(NULL, "Missing required field: id", svc));
@@ -780,7 +780,7 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
     j->heartbeat = s_scaled(f, r->conf.heartbeat_ms);
     lws_dll2_add_tail(&j->in_conn, &c->jobs);
     if (f->conf.verbose) {
-        lwsl_user("%s %s: request %s app %lld fault %s\n", r->url, sl_mock_service_name(svc),
+        lwsl_user("%s %s: request %s app %lld fault %s\n", r->url, sl_service_name(svc),
                   id ? id : "-", (long long)j->app, sl_mock_fault_name(j->fault));
     }
     s_job_begin(j);
@@ -1056,7 +1056,7 @@ static void s_stats(sl_mock_fleet_t *f, char *reply, size_t size)
     for (int i = 0; arr && i < f->count; i++) {
         s_replica_t *r = &f->replicas[i];
         json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "service",
-                              sl_mock_service_name(r->conf.service), "url", r->url, "proto",
+                              sl_service_name(r->conf.service), "url", r->url, "proto",
                               r->conf.mux ? "mux" : "legacy", "down", r->down, "connections",
                               (json_int_t)r->connections, "active", (json_int_t)r->conns.count,
                               "requests", (json_int_t)r->requests, "results",
@@ -1338,7 +1338,7 @@ void sl_mock_fleet_print(sl_mock_fleet_t *self, FILE *out)
         return;
     }
     for (int i = 0; i < self->count; i++) {
-        fprintf(out, "replica %s %s\n", sl_mock_service_name(self->replicas[i].conf.service),
+        fprintf(out, "replica %s %s\n", sl_service_name(self->replicas[i].conf.service),
                 self->replicas[i].url);
     }
     if (self->control) {

@@ -60,19 +60,19 @@ static const s_stage_t s_generator_stages[] = {
 
 #define S_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static const s_stage_t *s_stages(sl_mock_service_t svc, int *count)
+static const s_stage_t *s_stages(sl_service_t svc, int *count)
 {
     switch (svc) {
-    case SL_MOCK_SVC_STATIC:
+    case SL_SVC_STATIC:
         *count = S_N(s_static_stages);
         return s_static_stages;
-    case SL_MOCK_SVC_DYNAMIC:
+    case SL_SVC_DYNAMIC:
         *count = S_N(s_dynamic_stages);
         return s_dynamic_stages;
-    case SL_MOCK_SVC_PERFORMANCE:
+    case SL_SVC_PERFORMANCE:
         *count = S_N(s_performance_stages);
         return s_performance_stages;
-    case SL_MOCK_SVC_AI:
+    case SL_SVC_AI:
         *count = S_N(s_ai_stages);
         return s_ai_stages;
     default:
@@ -81,7 +81,7 @@ static const s_stage_t *s_stages(sl_mock_service_t svc, int *count)
     }
 }
 
-int sl_mock_stage_count(sl_mock_service_t svc)
+int sl_mock_stage_count(sl_service_t svc)
 {
     int n;
     s_stages(svc, &n);
@@ -89,7 +89,7 @@ int sl_mock_stage_count(sl_mock_service_t svc)
 }
 
 /* Stage *i of svc, with *i clamped to the stages svc has. */
-static const s_stage_t *s_stage_at(sl_mock_service_t svc, int *i)
+static const s_stage_t *s_stage_at(sl_service_t svc, int *i)
 {
     int n;
     const s_stage_t *st = s_stages(svc, &n);
@@ -102,39 +102,14 @@ static const s_stage_t *s_stage_at(sl_mock_service_t svc, int *i)
     return &st[*i];
 }
 
-const char *sl_mock_stage_name(sl_mock_service_t svc, int i)
+const char *sl_mock_stage_name(sl_service_t svc, int i)
 {
     return s_stage_at(svc, &i)->name;
 }
 
-const char *sl_mock_request_type(sl_mock_service_t svc)
+const char *sl_mock_request_type(sl_service_t svc)
 {
-    switch (svc) {
-    case SL_MOCK_SVC_STATIC:
-        return "static_analyze";
-    case SL_MOCK_SVC_DYNAMIC:
-        return "dynamic_analyze";
-    case SL_MOCK_SVC_PERFORMANCE:
-        return "performance_test";
-    case SL_MOCK_SVC_AI:
-        return "ai_analyze";
-    default:
-        return "generate";
-    }
-}
-
-static const char *s_result_type(sl_mock_service_t svc)
-{
-    switch (svc) {
-    case SL_MOCK_SVC_STATIC:
-        return "static_analysis_result";
-    case SL_MOCK_SVC_DYNAMIC:
-        return "dynamic_analysis_result";
-    case SL_MOCK_SVC_PERFORMANCE:
-        return "performance_analysis_result";
-    default:
-        return "ai_analysis_result";
-    }
+    return sl_service_op(svc) ? sl_service_op(svc) : "generate";
 }
 
 void sl_mock_iso_now(char *buf, size_t size)
@@ -181,18 +156,17 @@ static void s_set_ts(json_t *obj)
 
 static const char *s_svc(int svc)
 {
-    return sl_mock_service_name((sl_mock_service_t)svc);
+    return sl_service_name((sl_service_t)svc);
 }
 
-static char *s_stage_message(sl_mock_service_t svc, int i, const char *model, int64_t app,
-                             int issues)
+static char *s_stage_message(sl_service_t svc, int i, const char *model, int64_t app, int issues)
 {
     const s_stage_t *st = s_stage_at(svc, &i);
     char buf[512];
     if (i == 0) {
         snprintf(buf, sizeof buf, "%s for %s app %lld", st->message, model ? model : "",
                  (long long)app);
-    } else if (svc == SL_MOCK_SVC_STATIC && strcmp(st->name, "python_completed") == 0) {
+    } else if (svc == SL_SVC_STATIC && strcmp(st->name, "python_completed") == 0) {
         snprintf(buf, sizeof buf, "%s (%d findings)", st->message, issues);
     } else {
         snprintf(buf, sizeof buf, "%s", st->message);
@@ -200,7 +174,7 @@ static char *s_stage_message(sl_mock_service_t svc, int i, const char *model, in
     return strdup(buf);
 }
 
-char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id)
+char *sl_mock_frame_pong(sl_service_t svc, const char *id)
 {
     json_t *o = json_object();
     s_set(o, "type", json_string("pong"));
@@ -212,7 +186,7 @@ char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id)
     return s_dump(o);
 }
 
-char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime,
+char *sl_mock_frame_health(sl_service_t svc, const char *id, double uptime,
                            const sl_mock_tools_t *tools)
 {
     sl_mock_tools_t have;
@@ -249,7 +223,7 @@ char *sl_mock_frame_error(const char *id, const char *message, int svc)
     return s_dump(o);
 }
 
-char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id, const char *model,
+char *sl_mock_frame_status_update(sl_service_t svc, const char *analysis_id, const char *model,
                                   int64_t app)
 {
     char *msg = s_stage_message(svc, 0, model, app, 0);
@@ -262,7 +236,7 @@ char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id
     return s_dump(o);
 }
 
-char *sl_mock_frame_progress_update(sl_mock_service_t svc, const char *correlation_id, int i,
+char *sl_mock_frame_progress_update(sl_service_t svc, const char *correlation_id, int i,
                                     const char *model, int64_t app, int issues)
 {
     int n = sl_mock_stage_count(svc);
@@ -292,8 +266,8 @@ char *sl_mock_frame_progress_update(sl_mock_service_t svc, const char *correlati
     return s_dump(o);
 }
 
-char *sl_mock_frame_progress(sl_mock_service_t svc, const char *id, int i, double pct,
-                             const char *model, int64_t app)
+char *sl_mock_frame_progress(sl_service_t svc, const char *id, int i, double pct, const char *model,
+                             int64_t app)
 {
     char *msg = s_stage_message(svc, i, model, app, 0);
     json_t *o = json_object();
@@ -354,7 +328,7 @@ static json_t *s_no_files(const char *what)
 /* The name a service runs a requested tool under (the performance and ai
    services map the fleet's other names, as theirs do), or NULL when the
    replica lacks it. The dynamic service's curl-endpoint-tester needs curl. */
-static const char *s_run_name(sl_mock_service_t svc, const char *asked, const sl_mock_tools_t *have,
+static const char *s_run_name(sl_service_t svc, const char *asked, const sl_mock_tools_t *have,
                               char *buf, size_t size)
 {
     static const char *const alias[][3] = {
@@ -373,16 +347,14 @@ static const char *s_run_name(sl_mock_service_t svc, const char *asked, const sl
         char c = asked[i];
         buf[i] = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); /* the services lowercase */
     }
-    const char *kind = svc == SL_MOCK_SVC_PERFORMANCE ? "performance"
-                       : svc == SL_MOCK_SVC_AI        ? "ai"
-                                                      : "";
+    const char *kind = svc == SL_SVC_PERFORMANCE ? "performance" : svc == SL_SVC_AI ? "ai" : "";
     for (size_t i = 0; i < sizeof alias / sizeof alias[0]; i++) {
         if (strcmp(kind, alias[i][0]) == 0 && strcmp(buf, alias[i][1]) == 0) {
             snprintf(buf, size, "%s", alias[i][2]);
         }
     }
     const char *need = buf;
-    if (svc == SL_MOCK_SVC_DYNAMIC && strcmp(buf, "curl-endpoint-tester") == 0) {
+    if (svc == SL_SVC_DYNAMIC && strcmp(buf, "curl-endpoint-tester") == 0) {
         need = "curl";
     }
     for (int i = 0; i < have->n; i++) {
@@ -407,7 +379,7 @@ static bool s_listed(const json_t *list, const char *name)
 }
 
 /* The result frame; analysis_time / timestamp NULL = now. */
-static char *s_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
+static char *s_result(sl_service_t svc, const char *id, const char *model, int64_t app,
                       const json_t *tools, int verdict, const char *analysis_time,
                       const char *timestamp, const sl_mock_result_opts_t *opts)
 {
@@ -415,7 +387,7 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
     sl_mock_tools_effective(svc, opts ? opts->available : NULL, &have);
     bool partial = opts && opts->partial;
     json_t *o = json_object();
-    s_set(o, "type", json_string(s_result_type(svc)));
+    s_set(o, "type", json_string(sl_service_result_type(svc)));
     if (id) {
         s_set(o, "id", json_string(id));
     }
@@ -462,7 +434,7 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
         }
     }
     bool none = asked && json_array_size(used) == 0;
-    if (none && svc == SL_MOCK_SVC_AI) {
+    if (none && svc == SL_SVC_AI) {
         /* The ai service answers an analysis with no tool it knows with an
            error result naming what it has. */
         char buf[1024];
@@ -490,7 +462,7 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
     s_set(a, "analysis_time", json_string(analysis_time ? analysis_time : ts));
     int total = 0, high = 0, medium = 0, low = 0;
     json_t *results = json_object();
-    json_t *bucket = svc == SL_MOCK_SVC_STATIC ? json_object() : results;
+    json_t *bucket = svc == SL_SVC_STATIC ? json_object() : results;
     json_t *summary_by_tool = json_object();
     size_t k;
     json_t *v;
@@ -513,7 +485,7 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
     json_array_foreach(missing, k, v)
     {
         const char *name = json_string_value(v);
-        if (svc == SL_MOCK_SVC_DYNAMIC &&
+        if (svc == SL_SVC_DYNAMIC &&
             (strcmp(name, "curl") == 0 || strcmp(name, "nmap") == 0 || strcmp(name, "zap") == 0)) {
             json_t *t = json_object();
             s_set(t, "tool", json_string(name));
@@ -523,7 +495,7 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
             s_set(summary_by_tool, name, t);
         }
     }
-    if (svc == SL_MOCK_SVC_STATIC) {
+    if (svc == SL_SVC_STATIC) {
         s_set(results, "python", bucket);
         s_set(results, "javascript", s_no_files("JavaScript/TypeScript"));
         s_set(results, "css", s_no_files("CSS"));
@@ -534,7 +506,7 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
     }
     /* The performance service with nothing to run reports a failed
        connectivity probe and an error status. */
-    bool tools_failed = none && svc == SL_MOCK_SVC_PERFORMANCE;
+    bool tools_failed = none && svc == SL_SVC_PERFORMANCE;
     if (tools_failed) {
         json_t *t = json_object();
         s_set(t, "tool", json_string("connectivity"));
@@ -547,14 +519,14 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
     s_set(a, "tools_used", used);
     s_set(a, "configuration_applied", json_false());
     s_set(a, "results", results);
-    if (svc == SL_MOCK_SVC_DYNAMIC || svc == SL_MOCK_SVC_PERFORMANCE) {
+    if (svc == SL_SVC_DYNAMIC || svc == SL_SVC_PERFORMANCE) {
         s_set(a, "tool_results", summary_by_tool);
     } else {
         json_decref(summary_by_tool);
     }
     json_decref(missing);
     const char *status = tools_failed ? "error"
-                         : partial    ? (svc == SL_MOCK_SVC_AI ? "partial_success" : "partial")
+                         : partial    ? (svc == SL_SVC_AI ? "partial_success" : "partial")
                                       : NULL;
     json_t *sum = json_object();
     s_set(sum, "total_issues_found", json_integer(total));
@@ -583,15 +555,14 @@ static char *s_result(sl_mock_service_t svc, const char *id, const char *model, 
     return s_dump(o);
 }
 
-char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
+char *sl_mock_frame_result(sl_service_t svc, const char *id, const char *model, int64_t app,
                            const json_t *tools, int verdict)
 {
     return s_result(svc, id, model, app, tools, verdict, NULL, NULL, NULL);
 }
 
-char *sl_mock_frame_result_with(sl_mock_service_t svc, const char *id, const char *model,
-                                int64_t app, const json_t *tools, int verdict,
-                                const sl_mock_result_opts_t *opts)
+char *sl_mock_frame_result_with(sl_service_t svc, const char *id, const char *model, int64_t app,
+                                const json_t *tools, int verdict, const sl_mock_result_opts_t *opts)
 {
     return s_result(svc, id, model, app, tools, verdict, NULL, NULL, opts);
 }
@@ -605,7 +576,7 @@ static const char *const s_holes[3] = {"@@sluice-mock-id@@", "@@sluice-mock-at@@
                                        "@@sluice-mock-ts@@"};
 
 struct sl_mock_result_tmpl {
-    sl_mock_service_t svc;
+    sl_service_t svc;
     char *model;
     int64_t app;
     json_t *tools; /* own copy, NULL = every tool */
@@ -626,8 +597,8 @@ void sl_mock_result_tmpl_destroy(sl_mock_result_tmpl_t **p)
     *p = NULL;
 }
 
-sl_mock_result_tmpl_t *sl_mock_result_tmpl_new(sl_mock_service_t svc, const char *model,
-                                               int64_t app, const json_t *tools)
+sl_mock_result_tmpl_t *sl_mock_result_tmpl_new(sl_service_t svc, const char *model, int64_t app,
+                                               const json_t *tools)
 {
     sl_mock_result_tmpl_t *t = calloc(1, sizeof *t);
     if (!t) {
@@ -653,7 +624,7 @@ sl_mock_result_tmpl_t *sl_mock_result_tmpl_new(sl_mock_service_t svc, const char
     return t;
 }
 
-bool sl_mock_result_tmpl_matches(const sl_mock_result_tmpl_t *t, sl_mock_service_t svc,
+bool sl_mock_result_tmpl_matches(const sl_mock_result_tmpl_t *t, sl_service_t svc,
                                  const char *model, int64_t app, const json_t *tools)
 {
     return t && t->svc == svc && t->app == app && strcmp(t->model, model ? model : "") == 0 &&

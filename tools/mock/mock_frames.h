@@ -18,35 +18,35 @@
 
 /* Number of progress stages of a service (first is "starting", last
    "completed"), and the stage name and message of stage i (clamped). */
-int sl_mock_stage_count(sl_mock_service_t svc);
-const char *sl_mock_stage_name(sl_mock_service_t svc, int i);
+int sl_mock_stage_count(sl_service_t svc);
+const char *sl_mock_stage_name(sl_service_t svc, int i);
 
 /* Request "type" a service answers ("static_analyze", "generate"). */
-const char *sl_mock_request_type(sl_mock_service_t svc);
+const char *sl_mock_request_type(sl_service_t svc);
 
 /* Python-style naive UTC ISO time with microseconds:
    "2026-11-28T20:54:18.778754". buf must hold 32 bytes. */
 void sl_mock_iso_now(char *buf, size_t size);
 
 /* id: mux echoes the request's id; NULL (legacy) omits it. */
-char *sl_mock_frame_pong(sl_mock_service_t svc, const char *id);
+char *sl_mock_frame_pong(sl_service_t svc, const char *id);
 /* available_tools: tools, or the service's default set when NULL / unset. */
-char *sl_mock_frame_health(sl_mock_service_t svc, const char *id, double uptime,
+char *sl_mock_frame_health(sl_service_t svc, const char *id, double uptime,
                            const sl_mock_tools_t *tools);
 /* {"type":"error",("id",)"message",("service")}; svc < 0 omits service. */
 char *sl_mock_frame_error(const char *id, const char *message, int svc);
-char *sl_mock_frame_status_update(sl_mock_service_t svc, const char *analysis_id, const char *model,
+char *sl_mock_frame_status_update(sl_service_t svc, const char *analysis_id, const char *model,
                                   int64_t app);
 /* Legacy out-of-band push for stage i. */
-char *sl_mock_frame_progress_update(sl_mock_service_t svc, const char *correlation_id, int i,
+char *sl_mock_frame_progress_update(sl_service_t svc, const char *correlation_id, int i,
                                     const char *model, int64_t app, int issues);
 /* mux in-band progress for stage i. */
-char *sl_mock_frame_progress(sl_mock_service_t svc, const char *id, int i, double pct,
-                             const char *model, int64_t app);
+char *sl_mock_frame_progress(sl_service_t svc, const char *id, int i, double pct, const char *model,
+                             int64_t app);
 char *sl_mock_frame_simple(const char *type, const char *id); /* accepted, heartbeat, cancelled */
 /* "<x>_analysis_result". tools: the request's array of strings or NULL
    (= every available tool). verdict: outer success, inner error. */
-char *sl_mock_frame_result(sl_mock_service_t svc, const char *id, const char *model, int64_t app,
+char *sl_mock_frame_result(sl_service_t svc, const char *id, const char *model, int64_t app,
                            const json_t *tools, int verdict);
 
 /* How a replica shapes its results (sl_mock_frame_result_with). */
@@ -63,8 +63,8 @@ typedef struct {
    (analysis_status "tools_failed") and ai an error result "No valid analysis
    tool selected. Available: [...]". dynamic and performance results carry
    tool_results {tool: {tool, status, executed, total_issues}}. */
-char *sl_mock_frame_result_with(sl_mock_service_t svc, const char *id, const char *model,
-                                int64_t app, const json_t *tools, int verdict,
+char *sl_mock_frame_result_with(sl_service_t svc, const char *id, const char *model, int64_t app,
+                                const json_t *tools, int verdict,
                                 const sl_mock_result_opts_t *opts);
 char *sl_mock_frame_generation(const char *id, const char *model, const char *template_slug,
                                int64_t app_number);
@@ -77,9 +77,9 @@ char *sl_mock_frame_generation(const char *id, const char *model, const char *te
    render: the frame (caller frees), or NULL when id needs JSON escaping or
    out of memory (build it with sl_mock_frame_result then). */
 typedef struct sl_mock_result_tmpl sl_mock_result_tmpl_t;
-sl_mock_result_tmpl_t *sl_mock_result_tmpl_new(sl_mock_service_t svc, const char *model,
-                                               int64_t app, const json_t *tools);
-bool sl_mock_result_tmpl_matches(const sl_mock_result_tmpl_t *t, sl_mock_service_t svc,
+sl_mock_result_tmpl_t *sl_mock_result_tmpl_new(sl_service_t svc, const char *model, int64_t app,
+                                               const json_t *tools);
+bool sl_mock_result_tmpl_matches(const sl_mock_result_tmpl_t *t, sl_service_t svc,
                                  const char *model, int64_t app, const json_t *tools);
 char *sl_mock_result_tmpl_render(const sl_mock_result_tmpl_t *t, const char *id);
 void sl_mock_result_tmpl_destroy(sl_mock_result_tmpl_t **p);

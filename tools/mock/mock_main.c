@@ -149,7 +149,7 @@ static int s_build_replica(const s_args_t *a, const char *spec, sl_mock_replica_
     }
     memcpy(svc_name, spec, n);
     svc_name[n] = '\0';
-    sl_mock_service_t svc;
+    sl_service_t svc;
     if (sl_mock_service_parse(svc_name, &svc) != 0) {
         fprintf(stderr, "sluice-mock-analyzer: unknown service '%s'\n", svc_name);
         return -1;

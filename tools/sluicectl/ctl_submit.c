@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/sl_services.h"
+
 static const char s_usage[] =
     "usage: sluicectl submit [request flags | --file REQUEST.json] [--wait | --watch]\n"
     "\n"
@@ -48,39 +50,23 @@ static const char s_usage[] =
     "exit: 0 submitted (or completed), 1 usage, 2 partial_success, 3 failed,\n"
     "      4 cancelled, 5 daemon unreachable or wait timeout, 6 daemon error.\n";
 
-/* Tools by analyzer: the table of actors/pipeline/sl_plan.h (the daemon's), repeated
-   because sluicectl speaks only the API; a tool missing here still works
-   with --tool, the daemon decides. */
-static const struct {
-    const char *service;
-    const char *alias;
-    const char *tools;
-} s_analyzers[] = {
-    {"static-analyzer", "static",
-     "bandit pylint semgrep mypy safety pip-audit vulture ruff radon detect-secrets eslint "
-     "npm-audit stylelint html-validator"},
-    {"dynamic-analyzer", "dynamic", "zap curl nmap nikto"},
-    {"performance-tester", "performance", "locust ab aiohttp artillery"},
-    {"ai-analyzer", "ai", "requirements-scanner code-quality-analyzer"},
-};
-
-/* Appends the tools an --analyzer/--tool value stands for. */
+/* Appends the tools an --analyzer/--tool value stands for: an analyzer's
+   name or alias of the services declaration (proto/sl_services.def, the
+   daemon's too) means its built-in tools; anything else is sent as a tool
+   name and the daemon decides. */
 static void s_add_tools(json_t *tools, const char *value)
 {
-    for (size_t i = 0; i < sizeof(s_analyzers) / sizeof(s_analyzers[0]); i++) {
-        if (strcmp(value, s_analyzers[i].service) == 0 ||
-            strcmp(value, s_analyzers[i].alias) == 0) {
-            char *copy = strdup(s_analyzers[i].tools);
-            char *save = NULL;
-            for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t;
-                 t = strtok_r(NULL, " ", &save)) {
-                json_array_append_new(tools, json_string(t));
-            }
-            free(copy);
-            return;
-        }
+    int svc = sl_service_parse_alias(value, strlen(value));
+    if (svc < 0 || svc >= SL_SVC_ANALYZERS) {
+        json_array_append_new(tools, json_string(value));
+        return;
     }
-    json_array_append_new(tools, json_string(value));
+    char *copy = strdup(sl_service_tools(svc));
+    char *save = NULL;
+    for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
+        json_array_append_new(tools, json_string(t));
+    }
+    free(copy);
 }
 
 static bool s_seconds(const char *s, double *out)

@@ -1,13 +1,16 @@
 /*  test_config.c: defaults, ZPL loading, errors naming file:line:key, env. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "actors/config/sl_config.h"
+#include "proto/sl_services.h"
 #include "runtime/sl_err.h"
 
 static void test_config_defaults_match_design(void **state)
@@ -32,6 +35,10 @@ static void test_config_defaults_match_design(void **state)
     assert_int_equal(st->progress_timeout_ms, 120000);
     assert_int_equal(st->attempt_timeout_ms, 900000);
     assert_int_equal(st->max_in_flight, 2);
+    assert_int_equal(cfg.max_concurrent_tasks, 64);
+    assert_int_equal(cfg.max_request_bytes, 1 << 20);
+    assert_string_equal(st->op, "static_analyze");
+    assert_string_equal(st->protocol, "legacy");
     assert_int_equal(sl_config_service(&cfg, "dynamic-analyzer")->n_urls, 3);
     assert_int_equal(sl_config_service(&cfg, "performance-tester")->n_urls, 2);
     assert_int_equal(sl_config_service(&cfg, "ai-analyzer")->n_urls, 2);
@@ -70,6 +77,42 @@ static void test_config_loads_values(void **state)
     assert_int_equal(ai->progress_timeout_ms, 0);
 }
 
+/* Every service of the declaration, with its declared defaults; the
+   built-in configuration is what sl_config_defaults gives. */
+static void test_config_services_follow_the_declaration(void **state)
+{
+    sl_config_t cfg;
+    sl_config_defaults(&cfg);
+    assert_memory_equal(&cfg, sl_config_builtin(), sizeof(cfg));
+    assert_int_equal(cfg.n_services, SL_SVC__COUNT);
+    for (int i = 0; i < SL_SVC__COUNT; i++) {
+        const sl_service_conf_t *svc = &cfg.services[i];
+        assert_string_equal(svc->name, sl_service_name(i));
+        assert_string_equal(svc->op, sl_service_op(i));
+        assert_int_equal(svc->max_in_flight, sl_service_max_in_flight(i));
+        char first[64];
+        snprintf(first, sizeof(first), "ws://127.0.0.1:%d", atoi(sl_service_ports(i)));
+        assert_string_equal(svc->urls[0], first);
+    }
+    sl_service_conf_t one;
+    sl_config_service_defaults(&one, "ai-analyzer");
+    assert_memory_equal(&one, sl_config_service(&cfg, "ai-analyzer"), sizeof(one));
+    sl_config_service_defaults(&one, "nope");
+    assert_string_equal(one.name, "");
+    assert_int_equal(one.n_urls, 0);
+    assert_int_equal(one.max_in_flight, 0);
+    assert_int_equal(one.attempt_timeout_ms, 900000);
+    /* the request's bound is the configuration's bound */
+    char err[512] = "";
+    char text[128];
+    snprintf(text, sizeof(text), "pipeline\n    max_concurrent_tasks = %d\n",
+             SL_CONFIG_MAX_CONCURRENT_TASKS + 1);
+    assert_int_equal(sl_config_load_str(&cfg, text, "t.cfg", err, sizeof(err)), SL_ECONFIG);
+    snprintf(text, sizeof(text), "pipeline\n    max_concurrent_tasks = %d\n",
+             SL_CONFIG_MAX_CONCURRENT_TASKS);
+    assert_int_equal(sl_config_load_str(&cfg, text, "t.cfg", err, sizeof(err)), 0);
+}
+
 /* Each bad file names the file, the line and the key, and changes nothing. */
 static void test_config_errors_name_line_and_key(void **state)
 {
@@ -77,13 +120,17 @@ static void test_config_errors_name_line_and_key(void **state)
         const char *text;
         const char *expect;
     } cases[] = {
-        {"pipeline\n    task_timeout_s = abc\n", "t.cfg:2: pipeline/task_timeout_s: expected a whole number"},
+        {"pipeline\n    task_timeout_s = abc\n",
+         "t.cfg:2: pipeline/task_timeout_s: expected a whole number"},
         {"pipeline\n    max_attempts = 0\n", "t.cfg:2: pipeline/max_attempts: 0 is out of range"},
         {"sluice\n    shard = 2\n", "t.cfg:2: sluice/shard: unknown key"},
         {"nosuch\n    a = 1\n", "t.cfg:1: nosuch: unknown section"},
-        {"services\n    x-analyzer\n        urls = ws://a:1\n", "t.cfg:2: services/x-analyzer: unknown service"},
-        {"services\n    generator\n        urls = http://a:1\n", "t.cfg:3: services/generator/urls: 'http://a:1' is not a ws://"},
-        {"services\n    generator\n        protocol = grpc\n", "t.cfg:3: services/generator/protocol: expected legacy or mux"},
+        {"services\n    x-analyzer\n        urls = ws://a:1\n",
+         "t.cfg:2: services/x-analyzer: unknown service"},
+        {"services\n    generator\n        urls = http://a:1\n",
+         "t.cfg:3: services/generator/urls: 'http://a:1' is not a ws://"},
+        {"services\n    generator\n        protocol = grpc\n",
+         "t.cfg:3: services/generator/protocol: expected legacy or mux"},
         {"store\n  nosync = true\n", "t.cfg:2: indent with multiples of 4 spaces"},
         {"store\n    nosync = maybe\n", "t.cfg:2: store/nosync: expected true or false"},
         {"sluice\n    log_level = loud\n", "sluice/log_level: expected debug"},
@@ -148,11 +195,174 @@ static void test_config_written_config_loads_back(void **state)
     assert_memory_equal(&cfg, &back, sizeof(cfg));
 }
 
+/* ---- the README's key tables are what --print-config prints ------------- */
+
+typedef struct {
+    char path[160]; /* "pipeline/max_attempts", "services/generator/urls" */
+    char value[1024];
+    bool seen;
+} s_entry_t;
+
+/* sl_config_write's ZPL output -> path/value pairs (quotes stripped). */
+static size_t s_print_config(s_entry_t *out, size_t max)
+{
+    sl_config_t cfg;
+    sl_config_defaults(&cfg);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    assert_int_equal(sl_config_write(&cfg, f), 0);
+    fclose(f);
+    char stack[3][64] = {{0}};
+    size_t n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t depth = strspn(line, " ") / 4;
+        char *body = line + depth * 4;
+        char *eq = strstr(body, " = ");
+        assert_true(depth < 3);
+        if (!eq) {
+            snprintf(stack[depth], sizeof(stack[depth]), "%s", body);
+            continue;
+        }
+        *eq = '\0';
+        char *v = eq + 3;
+        if (*v == '"') {
+            v++;
+            v[strlen(v) - 1] = '\0';
+        }
+        assert_true(n < max);
+        s_entry_t *e = &out[n++];
+        e->path[0] = '\0';
+        for (size_t d = 0; d < depth; d++) {
+            snprintf(e->path + strlen(e->path), sizeof(e->path) - strlen(e->path), "%s/", stack[d]);
+        }
+        snprintf(e->path + strlen(e->path), sizeof(e->path) - strlen(e->path), "%s", body);
+        snprintf(e->value, sizeof(e->value), "%s", v);
+        e->seen = false;
+    }
+    free(text);
+    return n;
+}
+
+static s_entry_t *s_entry(s_entry_t *e, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(e[i].path, path) == 0) {
+            return &e[i];
+        }
+    }
+    fail_msg("README names '%s', which --print-config does not print", path);
+    return NULL;
+}
+
+/* The value a README cell states: the first `code` span, else the first
+   word. */
+static void s_cell_value(const char *cell, char *out, size_t size)
+{
+    const char *tick = strchr(cell, '`');
+    if (tick) {
+        size_t n = strcspn(tick + 1, "`");
+        snprintf(out, size, "%.*s", (int)n, tick + 1);
+    } else {
+        cell += strspn(cell, " ");
+        snprintf(out, size, "%.*s", (int)strcspn(cell, " |"), cell);
+    }
+    if (strcmp(out, "\"\"") == 0) {
+        out[0] = '\0';
+    }
+}
+
+/* "static-analyzer `2001,2051`; dynamic-analyzer `2002`" -> the value for
+   name, or NULL when the cell does not list services. */
+static bool s_cell_for(const char *cell, const char *name, char *out, size_t size)
+{
+    const char *p = strstr(cell, name);
+    if (!p) {
+        return false;
+    }
+    s_cell_value(p + strlen(name), out, size);
+    return true;
+}
+
+static void test_config_readme_matches_print_config(void **state)
+{
+    static s_entry_t entries[256];
+    size_t n = s_print_config(entries, 256);
+    const char *src = getenv("SLUICE_SOURCE_DIR");
+    assert_non_null(src);
+    char path[512];
+    snprintf(path, sizeof(path), "%s/README.md", src);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048];
+    bool in_section = false;
+    int rows = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "## ", 3) == 0) {
+            in_section = strcmp(line, "## Configuration\n") == 0;
+            continue;
+        }
+        if (!in_section || strncmp(line, "| `", 3) != 0) {
+            continue;
+        }
+        char key[128];
+        snprintf(key, sizeof(key), "%.*s", (int)strcspn(line + 3, "`"), line + 3);
+        char *cell = strchr(line + 3 + strlen(key) + 1, '|');
+        assert_non_null(cell);
+        cell++;
+        cell[strcspn(cell, "|")] = '\0';
+        char want[1024], got[1024];
+        rows++;
+        if (strchr(key, '/')) {
+            s_entry_t *e = s_entry(entries, n, key);
+            s_cell_value(cell, got, sizeof(got));
+            if (strcmp(got, e->value) != 0) {
+                fail_msg("README %s: default '%s', --print-config '%s'", key, got, e->value);
+            }
+            e->seen = true;
+            continue;
+        }
+        for (int svc = 0; svc < SL_SVC__COUNT; svc++) {
+            snprintf(path, sizeof(path), "services/%s/%s", sl_service_name(svc), key);
+            s_entry_t *e = s_entry(entries, n, path);
+            snprintf(want, sizeof(want), "%s", e->value);
+            if (strcmp(key, "urls") == 0) {
+                /* the README lists the ports: "ws://127.0.0.1:2001,..." -> "2001,..." */
+                char *o = want;
+                for (const char *u = e->value; *u;) {
+                    const char *colon = strchr(u + 5, ':');
+                    size_t len = strcspn(colon + 1, ",");
+                    o += sprintf(o, "%s%.*s", o == want ? "" : ",", (int)len, colon + 1);
+                    u = colon + 1 + len + (colon[1 + len] == ',');
+                }
+            }
+            if (!s_cell_for(cell, sl_service_name(svc), got, sizeof(got))) {
+                s_cell_value(cell, got, sizeof(got));
+            }
+            if (strcmp(got, want) != 0) {
+                fail_msg("README %s: default '%s', --print-config '%s'", path, got, want);
+            }
+            e->seen = true;
+        }
+    }
+    fclose(f);
+    assert_true(rows > 20);
+    for (size_t i = 0; i < n; i++) {
+        if (!entries[i].seen) {
+            fail_msg("--print-config prints '%s', which the README's tables do not list",
+                     entries[i].path);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_defaults_match_design),
         cmocka_unit_test(test_config_loads_values),
+        cmocka_unit_test(test_config_services_follow_the_declaration),
+        cmocka_unit_test(test_config_readme_matches_print_config),
         cmocka_unit_test(test_config_errors_name_line_and_key),
         cmocka_unit_test(test_config_env_overrides_fleet_urls),
         cmocka_unit_test(test_config_written_config_loads_back),

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "actors/pipeline/sl_pipeline.h"
 #include "actors/pipeline/sl_plan.h"
 #include "tests/actors/pipeline/pl_testutil.h"
 
@@ -56,7 +57,7 @@ static void test_plan_seed_shape(void **state)
     assert_int_equal(plan->tools[SL_SVC_STATIC].n, 2);
     assert_string_equal(plan->tools[SL_SVC_DYNAMIC].v[0], "curl");
     assert_int_equal(plan->ana_limit, 1); /* parallel: false */
-    assert_int_equal(plan->gen_limit, 32);
+    assert_int_equal(plan->gen_limit, sl_config_builtin()->max_concurrent_tasks);
     assert_int_equal(sl_plan_analyzers(plan), 2);
     assert_int_equal(sl_plan_task_bound(plan), 3);
     assert_int_equal(plan->timeouts.task_ms, 3600000);
@@ -251,7 +252,8 @@ static void test_plan_tool_table(void **state)
     }
     assert_int_equal(sl_service_of_tool("hammer", 6), SL_ENOTFOUND);
     size_t n = 0;
-    for (const char *const *t = sl_service_tools(SL_SVC_STATIC); *t; t++) {
+    for (const char *t = sl_service_tools(SL_SVC_STATIC); *t; t += strspn(t, " ")) {
+        t += strcspn(t, " ");
         n++;
     }
     assert_int_equal(n, 14);
@@ -302,9 +304,49 @@ static void test_plan_backoff_bounds(void **state)
     assert_true(z != 0);
 }
 
+/* Embedders and tests get sluiced's defaults: the configuration's key table
+   is the one place they are written. */
+static void test_plan_defaults_are_the_configs(void **state)
+{
+    (void)state;
+    const sl_config_t *cfg = sl_config_builtin();
+    sl_plan_defaults_t d;
+    sl_plan_defaults_init(&d);
+    assert_int_equal(d.max_concurrent_tasks, cfg->max_concurrent_tasks);
+    assert_int_equal(d.max_concurrent_tasks, 64);
+    assert_int_equal(d.timeouts.task_ms, cfg->task_timeout_ms);
+    assert_int_equal(d.timeouts.stage_ms, cfg->stage_timeout_ms);
+    assert_int_equal(d.timeouts.pipeline_ms, cfg->pipeline_timeout_ms);
+    assert_int_equal(d.retry.max_attempts, cfg->max_attempts);
+    assert_int_equal(d.retry.initial_ms, cfg->backoff_initial_ms);
+    assert_int_equal(d.retry.max_ms, cfg->backoff_max_ms);
+    assert_true(d.retry.coefficient == cfg->backoff_coefficient);
+    sl_pipeline_config_t pc;
+    sl_pipeline_config_init(&pc);
+    assert_memory_equal(&pc.defaults, &d, sizeof(d));
+    /* a request accepts what the configuration accepts, no more */
+    char buf[256];
+    sl_plan_t *plan = NULL;
+    char err[256];
+    snprintf(buf, sizeof(buf),
+             "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"], "
+             "\"options\": {\"max_concurrent_tasks\": %d}}}",
+             SL_CONFIG_MAX_CONCURRENT_TASKS);
+    assert_int_equal(s_parse(buf, &plan, err, sizeof(err)), 0);
+    assert_int_equal(plan->gen_limit, SL_CONFIG_MAX_CONCURRENT_TASKS);
+    sl_plan_destroy(&plan);
+    snprintf(buf, sizeof(buf),
+             "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"], "
+             "\"options\": {\"max_concurrent_tasks\": %d}}}",
+             SL_CONFIG_MAX_CONCURRENT_TASKS + 1);
+    assert_int_equal(s_parse(buf, &plan, err, sizeof(err)), SL_EINVAL);
+    assert_null(plan);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_plan_defaults_are_the_configs),
         cmocka_unit_test(test_plan_seed_shape),
         cmocka_unit_test(test_plan_config_shape),
         cmocka_unit_test(test_plan_rejects_every_bad_field),
