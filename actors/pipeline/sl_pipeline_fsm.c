@@ -1,13 +1,13 @@
 /*  sl_pipeline_fsm.c: the state machine of pipelines and tasks in a shard.
 
-    Runs on the shard's thread only (called from sl_pipeline.c's handler and
-    from timers it arms). Task states move pending -> queued -> running ->
-    (retry_wait -> queued)* -> succeeded | failed | cancelled | dead, and
-    every move goes through s_set_status, which keeps the per-status counts,
-    writes the task record and emits the task.status event. A pipeline is
-    finalized by sl_pl_pipe_finalize, which applies sl_pipeline_final_status,
-    the moment its last task is terminal (s_check_finish) or a deadline ends it.
-    See sl_pipeline_int.h for the design notes.
+    Runs on the shard's thread only (called by the actor and the API ops,
+    and from the timers it arms); records what it decides through
+    sl_pipeline_rec.c and sl_pipeline_store.c, never calling back up. Task states move pending ->
+   queued -> running -> (retry_wait -> queued)* -> succeeded | failed | cancelled | dead, and every
+   move goes through s_set_status, which keeps the per-status counts, writes the task record and
+   emits the task.status event. A pipeline is finalized by sl_pl_pipe_finalize, which applies
+   sl_pipeline_final_status, the moment its last task is terminal (s_check_finish) or a deadline
+   ends it. See sl_pipeline_int.h for the design notes.
 */
 #define _GNU_SOURCE /* vasprintf */
 #include "actors/pipeline/sl_pipeline_int.h"
@@ -24,11 +24,6 @@ static void s_progressed(sl_pl_pipe_t *p);
 static void s_dispatch(sl_pl_task_t *t);
 
 /* ---- small helpers ------------------------------------------------------- */
-
-int64_t sl_pl_now(sl_pl_shard_t *sh)
-{
-    return sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(sh->self)));
-}
 
 static char *s_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *s_strdupf(const char *fmt, ...)
@@ -223,26 +218,10 @@ static void s_park(sl_pl_task_t *t, const char *why)
     t->flags |= SL_PL_T_IN_DLQ;
     s_set_status(t, SL_TS_DEAD);
 
+    sl_pl_save_dlq(t, sl_pl_now(sh));
+
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
-    sl_dlq_rec_t d = {.task_id = id,
-                      .pipeline_id = t->pipe->id,
-                      .service = (char *)sl_service_name(t->service),
-                      .attempts = t->attempts,
-                      .returns = t->dlq_returns,
-                      .parked_ms = sl_pl_now(sh),
-                      .error = t->error,
-                      .history = {t->hist, t->nhist}};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int erc = sl_dlq_rec_encode(&d, &buf, &len);
-    if (erc < 0) {
-        sh->store_errors++;
-        sl_error("%s: cannot encode a DLQ entry: %s", sh->name, sl_err_name(erc));
-    } else {
-        sl_pl_op_put(sh, SL_IDS_DB_DLQ, id, buf, len);
-    }
-    free(buf);
     if (sh->cfg.dlq_alert_returns && t->dlq_returns >= sh->cfg.dlq_alert_returns) {
         char *msg = s_strdupf("task %s returned to the DLQ %u times (last: %s); it stays parked",
                               id, t->dlq_returns, why ? why : "?");
@@ -344,76 +323,26 @@ void sl_pl_task_free(sl_pl_task_t *t)
     free(t);
 }
 
-sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
+int sl_pl_task_attach(sl_pl_pipe_t *p, sl_pl_task_t *t)
 {
-    sl_pl_shard_t *sh = p->sh;
-    if (rec->index >= 1000000 || rec->kind < 0 || rec->kind >= SL_TK__COUNT || rec->service < 0 ||
-        rec->service >= SL_SVC__COUNT) {
-        return NULL;
-    }
-    while (p->cap <= rec->index) {
+    while (p->cap <= t->index) {
         uint32_t ncap = p->cap ? p->cap * 2 : 16;
         sl_pl_task_t **n = realloc(p->tasks, ncap * sizeof(*n));
         if (!n) {
-            return NULL;
+            return SL_ENOMEM;
         }
         memset(n + p->cap, 0, (ncap - p->cap) * sizeof(*n));
         p->tasks = n;
         p->cap = ncap;
     }
-    if (p->tasks[rec->index]) {
-        return NULL; /* a duplicate index */
-    }
-    sl_pl_task_t *t = calloc(1, sizeof(*t));
-    if (!t) {
-        return NULL;
-    }
-    t->pipe = p;
-    t->index = rec->index;
-    t->kind = (uint8_t)rec->kind;
-    t->service = (uint8_t)rec->service;
-    t->status = (uint8_t)rec->status;
-    t->flags =
-        (uint8_t)((rec->in_dlq ? SL_PL_T_IN_DLQ : 0) | (rec->redispatch ? SL_PL_T_REDISPATCH : 0));
-    t->attempts = (uint16_t)(rec->attempts > 60000 ? 60000 : rec->attempts);
-    t->attempt_base = (uint16_t)(rec->attempt_base > t->attempts ? t->attempts : rec->attempt_base);
-    t->dlq_returns = (uint16_t)(rec->dlq_returns > 60000 ? 60000 : rec->dlq_returns);
-    t->timeout_permille = (uint16_t)(rec->timeout_permille < 1 || rec->timeout_permille > 60000
-                                         ? 1000
-                                         : rec->timeout_permille);
-    t->outcome = (int16_t)rec->outcome;
-    t->progress_pct = (int16_t)rec->progress_pct;
-    t->app_number = (int32_t)rec->app_number;
-    t->model = sl_pl_intern(sh, rec->model);
-    t->tmpl = sl_pl_intern(sh, rec->template_slug);
-    t->progress_stage = sl_pl_intern(sh, rec->progress_stage);
-    t->progress_message = rec->progress_message;
-    rec->progress_message = NULL;
-    t->error = rec->error;
-    rec->error = NULL;
-    t->created_ms = rec->created_ms;
-    t->updated_ms = rec->updated_ms;
-    t->deadline_ms = rec->deadline_ms;
-    t->retry_at_ms = rec->retry_at_ms;
-    if (rec->exclude.n) {
-        t->exclude = calloc(rec->exclude.n, sizeof(*t->exclude));
-        for (size_t i = 0; t->exclude && i < rec->exclude.n; i++) {
-            t->exclude[t->nexclude++] = sl_pl_intern(sh, rec->exclude.v[i]);
-        }
-    }
-    t->hist = rec->history.v;
-    t->nhist = (uint16_t)rec->history.n;
-    rec->history.v = NULL;
-    rec->history.n = 0;
-    for (uint16_t i = 0; i < t->nhist; i++) {
-        free(t->hist[i].task_id);
-        t->hist[i].task_id = NULL;
+    if (p->tasks[t->index]) {
+        return SL_EEXIST; /* a duplicate index */
     }
     s_task_link(p, t);
     if (s_holds_slot(t)) {
         p->live[t->kind]++;
     }
-    return t;
+    return 0;
 }
 
 static void s_add_exclude(sl_pl_task_t *t, const char *replica)
@@ -1027,18 +956,6 @@ static void s_progressed(sl_pl_pipe_t *p)
     s_check_finish(p);
 }
 
-void sl_pl_counts(const sl_pl_pipe_t *p, sl_pipeline_counts_t *c)
-{
-    memset(c, 0, sizeof(*c));
-    c->total = p->ntasks;
-    c->succeeded = p->cnt[SL_TS_SUCCEEDED];
-    c->failed = p->cnt[SL_TS_FAILED];
-    c->running = p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING];
-    c->queued = p->cnt[SL_TS_PENDING] + p->cnt[SL_TS_RETRY_WAIT];
-    c->cancelled = p->cnt[SL_TS_CANCELLED];
-    c->dead = p->cnt[SL_TS_DEAD];
-}
-
 uint32_t sl_pl_live_attempts(const sl_pl_pipe_t *p)
 {
     return p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING] + p->cnt[SL_TS_RETRY_WAIT];
@@ -1052,6 +969,20 @@ void sl_pl_drain_counts(const sl_pl_shard_t *sh, uint64_t *in_flight, uint64_t *
         *in_flight += p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING];
         *held += p->cnt[SL_TS_PENDING] + p->cnt[SL_TS_RETRY_WAIT];
     }
+}
+
+sl_pstatus_t sl_pipeline_final_status(const sl_pipeline_counts_t *c, bool user_cancelled)
+{
+    if (user_cancelled) {
+        return SL_PS_CANCELLED;
+    }
+    if (c->succeeded == c->total) {
+        return SL_PS_COMPLETED;
+    }
+    if (c->succeeded == 0) {
+        return SL_PS_FAILED;
+    }
+    return SL_PS_PARTIAL;
 }
 
 void sl_pl_pipe_finalize(sl_pl_pipe_t *p, const char *why)

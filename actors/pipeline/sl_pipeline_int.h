@@ -1,10 +1,17 @@
 /*  sl_pipeline_int.h: internals shared by the pipeline shard's files.
 
-    sl_pipeline.c is the actor shell (spawn, message dispatch, the API ops,
-    recovery, the watchdog protocol); sl_pipeline_fsm.c is the state machine
-    of pipelines and tasks (creation, dispatch, results, retries, deadlines,
-    the DLQ, finalization); sl_pipeline_store.c keeps the string tables and
-    the store batch every change goes through (records and events).
+    Five files, each with one job, each calling only the ones after it:
+      sl_pipeline.c        the actor: spawn, message dispatch, recovery at
+                           start, the watchdog protocol, the drain, retention;
+      sl_pipeline_api.c    the client API ops (validate, act, answer);
+      sl_pipeline_fsm.c    the state machine of pipelines and tasks
+                           (creation, dispatch, results, retries, deadlines,
+                           the DLQ, finalization);
+      sl_pipeline_rec.c    tasks and pipelines to and from their stored
+                           records (actors/pipeline/sl_records.def), their
+                           saves, and the API views;
+      sl_pipeline_store.c  string tables, task ids, the clock, the store
+                           batch every change goes through, the events.
     Everything here runs on the shard's own thread only.
 
     Design notes
@@ -39,6 +46,9 @@
 
 typedef struct sl_pl_shard_t sl_pl_shard_t;
 typedef struct sl_pl_pipe_t sl_pl_pipe_t;
+
+/* Task indices per pipeline are below this (a bound on stored ntasks). */
+#define SL_PL_MAX_TASKS 1000000u
 
 /* Task flags */
 #define SL_PL_T_IN_DLQ 0x01     /* has an entry in the dlq db */
@@ -115,7 +125,7 @@ struct sl_pl_shard_t {
     bool draining; /* PIPELINE_DRAIN seen: no new attempts until the shard stops */
 };
 
-/* ---- sl_pipeline_fsm.c ------------------------------------------------------------ */
+/* ---- sl_pipeline_store.c --------------------------------------------------- */
 
 int64_t sl_pl_now(sl_pl_shard_t *sh); /* wall ms */
 const char *sl_pl_intern(sl_pl_shard_t *sh, const char *s);
@@ -129,9 +139,6 @@ sl_pl_task_t *sl_pl_find_task(sl_pl_shard_t *sh, const char *task_id);
 /* Store batch */
 void sl_pl_op_put(sl_pl_shard_t *sh, int db, const char *key, const void *val, size_t len);
 void sl_pl_op_del(sl_pl_shard_t *sh, int db, const char *key);
-void sl_pl_save_pipe(sl_pl_pipe_t *p);
-void sl_pl_save_task(sl_pl_task_t *t);
-void sl_pl_save_attempt(sl_pl_task_t *t); /* the newest history entry */
 /* Sends the batch; with fn the write is a request whose ack calls fn. */
 int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg);
 
@@ -141,6 +148,55 @@ void sl_pl_ev_pipe_stage(sl_pl_pipe_t *p);
 void sl_pl_ev_task_status(sl_pl_task_t *t);
 void sl_pl_ev_task_progress(sl_pl_task_t *t);
 void sl_pl_ev_alert(sl_pl_shard_t *sh, const char *kind, const char *message, const char *subject);
+
+/* Counts per status kind, as pipeline.get shows them. */
+static inline void sl_pl_counts(const sl_pl_pipe_t *p, sl_pipeline_counts_t *c)
+{
+    *c = (sl_pipeline_counts_t){0};
+    c->total = p->ntasks;
+    c->succeeded = p->cnt[SL_TS_SUCCEEDED];
+    c->failed = p->cnt[SL_TS_FAILED];
+    c->running = p->cnt[SL_TS_QUEUED] + p->cnt[SL_TS_RUNNING];
+    c->queued = p->cnt[SL_TS_PENDING] + p->cnt[SL_TS_RETRY_WAIT];
+    c->cancelled = p->cnt[SL_TS_CANCELLED];
+    c->dead = p->cnt[SL_TS_DEAD];
+}
+
+/* ---- sl_pipeline_rec.c ------------------------------------------------------ */
+
+/* Task -> record: rec borrows t's strings and arrays (valid while t is
+   unchanged); id (idcap >= SL_TASK_ID_MAX) receives the task id. */
+void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap);
+/* Record -> a new task of p, not yet in p (sl_pl_task_attach does that):
+   takes over rec's error, progress message and history (left NULL in
+   rec); NULL for a record that does not fit (index, kind, service) or out
+   of memory. */
+sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec);
+/* The DLQ entry of a task parked at parked_ms (borrowing like to_rec). */
+void sl_pl_task_to_dlq_rec(const sl_pl_task_t *t, int64_t parked_ms, sl_dlq_rec_t *rec, char *id,
+                           size_t idcap);
+/* Pipeline -> record, borrowing p's strings and request. */
+void sl_pl_pipe_to_rec(const sl_pl_pipe_t *p, sl_pipeline_rec_t *rec);
+/* Record -> the fields of a new pipeline p (from sl_pl_pipe_new): takes
+   over rec's name, error and request, parses the plan under the stored
+   terms (p->plan stays NULL, logged, if the request is unreadable) and
+   sizes p->tasks to the record's ntasks. 0 or SL_ECORRUPT. */
+int sl_pl_pipe_from_rec(sl_pl_pipe_t *p, sl_pipeline_rec_t *rec);
+
+/* Saves: the record appended to the store batch (an encoding failure is
+   counted in store_errors and logged). */
+void sl_pl_save_pipe(sl_pl_pipe_t *p);
+void sl_pl_save_task(sl_pl_task_t *t);
+void sl_pl_save_attempt(sl_pl_task_t *t); /* the newest history entry */
+void sl_pl_save_dlq(sl_pl_task_t *t, int64_t parked_ms);
+
+/* API views (README, "API"): task.get (full) and the tasks of pipeline.get,
+   pipeline.get, and a pipeline.list entry. */
+void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full);
+void sl_pl_view_pipe(sl_mp_writer_t *w, const sl_pl_pipe_t *p);
+void sl_pl_view_pipe_brief(sl_mp_writer_t *w, const sl_pl_pipe_t *p);
+
+/* ---- sl_pipeline_fsm.c ------------------------------------------------------ */
 
 /* Pipelines */
 sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id);
@@ -165,7 +221,6 @@ void sl_pl_pipe_purge(sl_pl_pipe_t *p);
 void sl_pl_pipe_reconcile(sl_pl_pipe_t *p, const char *reason);
 /* Re-arms timers and re-dispatches after loading from the store. */
 void sl_pl_pipe_resume(sl_pl_pipe_t *p);
-void sl_pl_counts(const sl_pl_pipe_t *p, sl_pipeline_counts_t *c);
 uint32_t sl_pl_live_attempts(const sl_pl_pipe_t *p);
 /* Attempts sent with no result yet (queued + running tasks) and tasks held
    back by a drain (pending + retry_wait), over the whole shard. */
@@ -174,6 +229,9 @@ void sl_pl_drain_counts(const sl_pl_shard_t *sh, uint64_t *in_flight, uint64_t *
 /* Tasks */
 sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char *model,
                              const char *tmpl, int64_t app_number);
+/* Puts a task loaded from its record into its pipeline (counts, slots).
+   0, SL_EEXIST for an index already taken, SL_ENOMEM. */
+int sl_pl_task_attach(sl_pl_pipe_t *p, sl_pl_task_t *t);
 void sl_pl_task_free(sl_pl_task_t *t);
 void sl_pl_task_cancel(sl_pl_task_t *t, const char *why);
 int sl_pl_task_dlq_retry(sl_pl_task_t *t);
@@ -181,8 +239,9 @@ void sl_pl_task_dlq_drop(sl_pl_task_t *t);
 void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m);
 void sl_pl_on_result(sl_pl_shard_t *sh, const sl_attempt_result_t *m);
 
-/* Records <-> memory (for recovery and task.get) */
-void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap);
-sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec);
+/* ---- sl_pipeline_api.c ------------------------------------------------------ */
+
+/* Answers one API_CALL (always exactly one API_RESULT reply). */
+void sl_pl_on_api_call(sl_pl_shard_t *sh, const sl_msg_t *msg);
 
 #endif

@@ -1,9 +1,10 @@
-/*  sl_pipeline_store.c: how a pipeline shard writes: its string tables,
-    the store batch (ops + events sent as one STORE_WRITE per step), the
-    conversion of tasks and pipelines to stored records, and the events.
+/*  sl_pipeline_store.c: the common ground of a pipeline shard's files: its
+    string tables, task ids, the wall clock, the store batch (ops + events
+    sent as one STORE_WRITE per step) and the events.
 
     Runs on the shard's thread only; see sl_pipeline_int.h for the design
-    notes. The state machine (sl_pipeline_fsm.c) decides, this file records.
+    notes. The state machine (sl_pipeline_fsm.c) decides, this file records;
+    it calls none of the shard's other files.
 */
 #include "actors/pipeline/sl_pipeline_int.h"
 
@@ -69,6 +70,11 @@ sl_pl_task_t *sl_pl_find_task(sl_pl_shard_t *sh, const char *task_id)
         return NULL;
     }
     return p->tasks[idx];
+}
+
+int64_t sl_pl_now(sl_pl_shard_t *sh)
+{
+    return sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(sh->self)));
 }
 
 /* ---- the store batch ----------------------------------------------------- */
@@ -159,125 +165,6 @@ int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg)
     sh->nops = 0;
     sh->nevents = 0;
     return rc;
-}
-
-/* ---- records ------------------------------------------------------------- */
-
-void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap)
-{
-    sl_pl_task_id(t, id, idcap);
-    memset(rec, 0, sizeof(*rec));
-    rec->id = id;
-    rec->pipeline_id = (char *)t->pipe->id;
-    rec->index = t->index;
-    rec->kind = t->kind;
-    rec->service = t->service;
-    rec->status = t->status;
-    rec->model = (char *)t->model;
-    rec->template_slug = (char *)t->tmpl;
-    rec->app_number = t->app_number;
-    rec->attempts = t->attempts;
-    rec->attempt_base = t->attempt_base;
-    rec->dlq_returns = t->dlq_returns;
-    rec->in_dlq = (t->flags & SL_PL_T_IN_DLQ) != 0;
-    rec->redispatch = (t->flags & SL_PL_T_REDISPATCH) != 0;
-    rec->timeout_permille = t->timeout_permille;
-    rec->outcome = t->outcome;
-    rec->created_ms = t->created_ms;
-    rec->updated_ms = t->updated_ms;
-    rec->deadline_ms = t->deadline_ms;
-    rec->retry_at_ms = t->retry_at_ms;
-    rec->error = t->error;
-    rec->progress_stage = (char *)t->progress_stage;
-    rec->progress_pct = t->progress_pct;
-    rec->progress_message = t->progress_message;
-    rec->exclude.v = (char **)t->exclude;
-    rec->exclude.n = t->nexclude;
-    rec->history.v = t->hist;
-    rec->history.n = t->nhist;
-}
-
-void sl_pl_save_task(sl_pl_task_t *t)
-{
-    sl_task_rec_t rec;
-    char id[SL_TASK_ID_MAX];
-    sl_pl_task_to_rec(t, &rec, id, sizeof(id));
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int erc = sl_task_rec_encode(&rec, &buf, &len);
-    if (erc < 0) {
-        t->pipe->sh->store_errors++;
-        sl_error("%s: cannot encode a task record: %s", t->pipe->sh->name, sl_err_name(erc));
-    } else {
-        sl_pl_op_put(t->pipe->sh, SL_IDS_DB_TASKS, id, buf, len);
-    }
-    free(buf);
-}
-
-void sl_pl_save_attempt(sl_pl_task_t *t)
-{
-    if (!t->nhist) {
-        return;
-    }
-    char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
-    sl_pl_task_id(t, id, sizeof(id));
-    sl_attempt_rec_t a = t->hist[t->nhist - 1];
-    a.task_id = id;
-    if (sl_attempt_key(key, sizeof(key), id, a.attempt) < 0) {
-        return;
-    }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int erc = sl_attempt_rec_encode(&a, &buf, &len);
-    if (erc < 0) {
-        t->pipe->sh->store_errors++;
-        sl_error("%s: cannot encode a attempt record: %s", t->pipe->sh->name, sl_err_name(erc));
-    } else {
-        sl_pl_op_put(t->pipe->sh, SL_IDS_DB_ATTEMPTS, key, buf, len);
-    }
-    free(buf);
-}
-
-void sl_pl_save_pipe(sl_pl_pipe_t *p)
-{
-    sl_pipeline_rec_t rec = {0};
-    rec.id = p->id;
-    rec.name = p->name;
-    rec.status = p->status;
-    rec.stage = p->stage;
-    rec.user_cancelled = p->user_cancelled;
-    rec.created_ms = p->created_ms;
-    rec.started_ms = p->started_ms;
-    rec.completed_ms = p->completed_ms;
-    rec.stage_started_ms = p->stage_started_ms;
-    rec.stage_deadline_ms = p->stage_deadline_ms;
-    rec.pipeline_deadline_ms = p->pipeline_deadline_ms;
-    rec.error = p->error;
-    rec.ntasks = p->ntasks;
-    if (p->plan) {
-        rec.task_timeout_ms = p->plan->timeouts.task_ms;
-        rec.stage_timeout_ms = p->plan->timeouts.stage_ms;
-        rec.pipeline_timeout_ms = p->plan->timeouts.pipeline_ms;
-        rec.attempt_timeout_ms = p->plan->timeouts.attempt_ms;
-        rec.progress_timeout_ms = p->plan->timeouts.progress_ms;
-        rec.queue_timeout_ms = p->plan->timeouts.queue_ms;
-        rec.max_attempts = p->plan->retry.max_attempts;
-        rec.backoff_initial_ms = p->plan->retry.initial_ms;
-        rec.backoff_max_ms = p->plan->retry.max_ms;
-        rec.backoff_coefficient = p->plan->retry.coefficient;
-    }
-    rec.request.ptr = p->request;
-    rec.request.len = p->request_len;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int erc = sl_pipeline_rec_encode(&rec, &buf, &len);
-    if (erc < 0) {
-        p->sh->store_errors++;
-        sl_error("%s: cannot encode a pipeline record: %s", p->sh->name, sl_err_name(erc));
-    } else {
-        sl_pl_op_put(p->sh, SL_IDS_DB_PIPELINES, p->id, buf, len);
-    }
-    free(buf);
 }
 
 /* ---- events -------------------------------------------------------------- */
