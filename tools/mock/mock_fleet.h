@@ -9,9 +9,11 @@
     copied).
 
     It simulates the EXISTING fleet (the legacy and generation frames of the
-    README's "Analyzer wire protocols", as captured in tests/data/protocol/) and the mux protocol,
-   with per-replica latency, progress cadence and a seeded fault plan (mock_faults.h). It does not
-   use sluice's own wire code on purpose: it is the independent other side.
+    README's "Analyzer wire protocols", as captured in tests/data/protocol/)
+    and the mux protocol, with per-replica latency, progress cadence and a
+    seeded fault plan (mock_faults.h). It does not use sluice's own wire code
+    on purpose: it is the independent other side (it shares only the error
+    table and the services declaration, proto/sl_services.def).
 */
 #ifndef SL_MOCK_FLEET_H
 #define SL_MOCK_FLEET_H
