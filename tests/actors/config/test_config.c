@@ -35,6 +35,11 @@ static void test_config_defaults_match_design(void **state)
     assert_int_equal(st->progress_timeout_ms, 120000);
     assert_int_equal(st->attempt_timeout_ms, 900000);
     assert_int_equal(st->max_in_flight, 2);
+    /* one at a time where the service keeps one analysis's state */
+    assert_int_equal(sl_config_service(&cfg, "performance-tester")->max_in_flight, 1);
+    assert_int_equal(sl_config_service(&cfg, "dynamic-analyzer")->max_in_flight, 1);
+    assert_int_equal(sl_config_service(&cfg, "ai-analyzer")->max_in_flight, 2);
+    assert_int_equal(sl_config_service(&cfg, "generator")->max_in_flight, 2);
     assert_int_equal(cfg.max_concurrent_tasks, 64);
     assert_int_equal(cfg.max_request_bytes, 1 << 20);
     assert_string_equal(st->op, "static_analyze");

@@ -1288,7 +1288,18 @@ static void test_endpoint_invalid_start_and_config(void **state)
 {
     s_ctx_t *c = *state;
     sl_endpoint_config_t cfg;
+    /* defaults are the configuration's: one analysis at a time on the
+       services that cannot run two (sl_services.def), two elsewhere */
+    sl_endpoint_config_defaults(&cfg, "performance-tester");
+    assert_int_equal(cfg.max_in_flight, 1);
+    sl_endpoint_config_defaults(&cfg, "dynamic-analyzer");
+    assert_int_equal(cfg.max_in_flight, 1);
+    sl_endpoint_config_defaults(&cfg, "ai-analyzer");
+    assert_int_equal(cfg.max_in_flight, 2);
+    assert_int_equal(cfg.attempt_timeout_ms, sl_config_builtin()->services[0].attempt_timeout_ms);
+    assert_int_equal(cfg.breaker.window, 10);
     sl_endpoint_config_defaults(&cfg, "static-analyzer");
+    assert_int_equal(cfg.max_in_flight, 2);
     assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), SL_ECONFIG); /* no replicas */
     const char *bad[] = {"http://127.0.0.1:1"};
     cfg.replicas = bad;
