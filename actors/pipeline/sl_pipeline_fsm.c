@@ -400,10 +400,7 @@ static sl_attempt_rec_t *s_open_attempt(sl_pl_task_t *t)
     return a;
 }
 
-static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, const char *error,
-                            const uint8_t *result, size_t result_len, int64_t app_number,
-                            const char *last_stage, const char *last_message, int64_t last_pct,
-                            const char *last_checkpoint);
+static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r);
 
 static void s_dispatch(sl_pl_task_t *t)
 {
@@ -468,7 +465,7 @@ static void s_dispatch(sl_pl_task_t *t)
         /* No endpoint took it: the attempt ends here, like a rejection. */
         char why[96];
         snprintf(why, sizeof(why), "endpoint.%s: %s", sl_service_name(t->service), sl_err_msg(rc));
-        s_attempt_ended(t, SL_OUT_REJECTED, NULL, why, NULL, 0, 0, NULL, NULL, -1, NULL);
+        s_attempt_ended(t, &(sl_attempt_result_t){.outcome = SL_OUT_REJECTED, .error = why});
     }
 }
 
@@ -486,11 +483,20 @@ static void s_create_analysis(sl_pl_task_t *gen)
     sl_pl_save_pipe(p);
 }
 
-static void s_attempt_ended(sl_pl_task_t *t, int outcome, const char *replica, const char *error,
-                            const uint8_t *result, size_t result_len, int64_t app_number,
-                            const char *last_stage, const char *last_message, int64_t last_pct,
-                            const char *last_checkpoint)
+/* The end of t's live attempt as r reports it: the endpoint's
+   ATTEMPT_RESULT, or one we make for a dispatch no endpoint took. task_id
+   and attempt are not read (the caller matched them); last_pct counts only
+   with a last_stage or last_message beside it. */
+static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
 {
+    int outcome = (int)r->outcome;
+    const char *replica = r->replica, *error = r->error;
+    const uint8_t *result = r->result.ptr;
+    size_t result_len = r->result.len;
+    int64_t app_number = r->app_number;
+    const char *last_stage = r->last_stage, *last_message = r->last_message;
+    const char *last_checkpoint = r->last_checkpoint;
+    int64_t last_pct = last_stage || last_message ? r->last_pct : -1;
     sl_pl_pipe_t *p = t->pipe;
     sl_pl_shard_t *sh = p->sh;
     const sl_plan_t *plan = p->plan;
@@ -591,9 +597,7 @@ void sl_pl_on_result(sl_pl_shard_t *sh, const sl_attempt_result_t *m)
         sh->dropped_results++;
         return;
     }
-    s_attempt_ended(t, (int)m->outcome, m->replica, m->error, m->result.ptr, m->result.len,
-                    m->app_number, m->last_stage, m->last_message,
-                    m->last_stage || m->last_message ? m->last_pct : -1, m->last_checkpoint);
+    s_attempt_ended(t, m);
 }
 
 void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m)
