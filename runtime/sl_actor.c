@@ -15,7 +15,7 @@
       fd/socket callbacks. Timers armed with delay 0 during the drain fire in
       the same iteration, after the drain (group commit relies on it).
     - On exit the actor leaves the registry and unbinds its mailbox before it
-      tells its parent, so a supervisor may respawn the same name at once.
+      tells its parent, so the parent may spawn the same name again at once.
     - Actor structs are refcounted: the owner and sl_rt_destroy may both stop
       and join an actor; the join itself happens once under join_lock.
 */
@@ -107,9 +107,6 @@ struct sl_actor_t {
     _Atomic uint64_t late_replies;
     _Atomic uint64_t timers_pending;
     _Atomic uint64_t malformed;
-
-    void (*on_free)(void *);
-    void *on_free_arg;
 };
 
 /* ---- runtime ------------------------------------------------------------ */
@@ -173,7 +170,7 @@ void sl_rt_destroy(sl_rt_t **p)
     }
     pthread_mutex_unlock(&sl_list_lock_);
     /* Newest first: later actors tend to depend on earlier ones (a
-       supervisor is listed after the children it spawned in init). */
+       parent is listed after the children it spawned in init). */
     for (;;) {
         pthread_mutex_lock(&sl_list_lock_);
         sl_actor_t *a = self->tail;
@@ -221,11 +218,6 @@ void *sl_rt_zmq_ctx(sl_rt_t *self)
 sl_clock_t *sl_rt_clock(sl_rt_t *self)
 {
     return self ? self->clock : NULL;
-}
-
-bool sl_rt_closing_(sl_rt_t *self)
-{
-    return atomic_load(&self->closing);
 }
 
 static void s_wake(sl_actor_t *a)
@@ -290,9 +282,6 @@ static void s_actor_unref(sl_actor_t **p)
     }
     if (self->efd >= 0) {
         close(self->efd);
-    }
-    if (self->on_free) {
-        self->on_free(self->on_free_arg);
     }
     sl_entry_unref(&self->entry);
     pthread_mutex_destroy(&self->join_lock);
@@ -642,17 +631,6 @@ sl_rt_t *sl_actor_rt(sl_actor_t *self)
 int64_t sl_actor_now(sl_actor_t *self)
 {
     return sl_clock_now(self->rt->clock);
-}
-
-void *sl_actor_state_(sl_actor_t *self)
-{
-    return self->state;
-}
-
-void sl_actor_on_free_(sl_actor_t *self, void (*fn)(void *), void *arg)
-{
-    self->on_free = fn;
-    self->on_free_arg = arg;
 }
 
 /* ---- messaging ---------------------------------------------------------- */

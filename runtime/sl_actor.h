@@ -27,7 +27,7 @@
     before the handler: SL_MSG_PING is answered with SL_MSG_PONG by the runtime
     itself from the actor's loop (so a wedged handler misses pings), replies
     are routed to the pending request's callback, SL_MSG_ACTOR_EXIT is passed
-    to the handler (supervisors need it).
+    to the handler (so a parent learns how a child ended).
 
     Ordering guarantee (group commit relies on it): within one loop
     iteration the actor first drains every waiting mailbox message, then runs
@@ -78,13 +78,13 @@ typedef struct sl_port_t sl_port_t;
    from sl_port_recv the caller owns it (sl_msg_destroy). */
 typedef struct sl_msg_t {
     uint16_t type;
-    uint8_t version; /* envelope version */
-    uint8_t flags;   /* SL_MSG_F_* */
-    uint64_t corr;   /* correlation id of a request/reply, else 0 */
+    uint8_t version;        /* envelope version */
+    uint8_t flags;          /* SL_MSG_F_* */
+    uint64_t corr;          /* correlation id of a request/reply, else 0 */
     char from[SL_NAME_MAX]; /* sender's mailbox name ("" for send-only ports) */
     const uint8_t *body;    /* msgpack bytes, may be NULL when body_len == 0 */
     size_t body_len;
-    void *priv_;            /* runtime-private (the zmq frame) */
+    void *priv_; /* runtime-private (the zmq frame) */
 } sl_msg_t;
 
 void sl_msg_destroy(sl_msg_t **p);
@@ -102,7 +102,7 @@ sl_rt_t *sl_rt_new(void *zmq_ctx, sl_clock_t *clock);
    nulls *p. Every sl_port_t must be destroyed before this. */
 void sl_rt_destroy(sl_rt_t **p);
 
-void *sl_rt_zmq_ctx(sl_rt_t *self);  /* borrowed */
+void *sl_rt_zmq_ctx(sl_rt_t *self);     /* borrowed */
 sl_clock_t *sl_rt_clock(sl_rt_t *self); /* borrowed */
 
 /* Manual clock only: advance it by ms and wake every actor so due timers
@@ -127,13 +127,13 @@ typedef int(sl_actor_handle_fn)(sl_actor_t *self, void *state, const sl_msg_t *m
 typedef void(sl_actor_fini_fn)(sl_actor_t *self, void *state);
 
 typedef struct {
-    const char *name;          /* unique in the runtime, < SL_NAME_MAX */
-    sl_actor_init_fn *init;    /* may be NULL (state = args) */
+    const char *name;       /* unique in the runtime, < SL_NAME_MAX */
+    sl_actor_init_fn *init; /* may be NULL (state = args) */
     sl_actor_handle_fn *handle;
-    sl_actor_fini_fn *fini;    /* may be NULL */
-    void *args;                /* borrowed by init */
-    const char *parent;        /* mailbox told of our exit, or NULL */
-    int mailbox_hwm;           /* 0 = default (1,000,000 messages) */
+    sl_actor_fini_fn *fini; /* may be NULL */
+    void *args;             /* borrowed by init */
+    const char *parent;     /* mailbox told of our exit, or NULL */
+    int mailbox_hwm;        /* 0 = default (1,000,000 messages) */
 } sl_actor_spec_t;
 
 /* Starts an actor and returns once its init finished. Any thread.
@@ -163,8 +163,7 @@ int64_t sl_actor_now(sl_actor_t *self); /* runtime clock, ms */
 /* Fire-and-forget. The body is copied into the message; the caller keeps
    its buffer. Never blocks: SL_ENOTFOUND when no actor/port has that name,
    SL_EFULL when the destination mailbox is at its high-water mark. */
-int sl_actor_send(sl_actor_t *self, const char *to, uint16_t type, const void *body,
-                  size_t len);
+int sl_actor_send(sl_actor_t *self, const char *to, uint16_t type, const void *body, size_t len);
 
 /* Called exactly once per request: status 0 with the reply (borrowed for the
    call), or SL_ETIMEOUT/SL_ECLOSED with reply NULL. A reply arriving after
@@ -173,8 +172,8 @@ typedef void(sl_reply_fn)(sl_actor_t *self, void *arg, int status, const sl_msg_
 
 /* Sends a request with a fresh correlation id and arms its deadline.
    If sending fails the error is returned and fn is never called. */
-int sl_actor_request(sl_actor_t *self, const char *to, uint16_t type, const void *body,
-                     size_t len, int64_t timeout_ms, sl_reply_fn *fn, void *arg);
+int sl_actor_request(sl_actor_t *self, const char *to, uint16_t type, const void *body, size_t len,
+                     int64_t timeout_ms, sl_reply_fn *fn, void *arg);
 
 /* Replies to a request received by this actor (msg->flags has
    SL_MSG_F_REQUEST). */
@@ -204,8 +203,7 @@ int sl_actor_unwatch_fd(sl_actor_t *self, int fd);
 
 /* Waits on a ZeroMQ socket the actor created on its own thread (e.g. the
    API's ROUTER). The callback should drain it (ZMQ_DONTWAIT) until EAGAIN. */
-int sl_actor_watch_socket(sl_actor_t *self, void *zsock, short events, sl_socket_fn *fn,
-                          void *arg);
+int sl_actor_watch_socket(sl_actor_t *self, void *zsock, short events, sl_socket_fn *fn, void *arg);
 int sl_actor_unwatch_socket(sl_actor_t *self, void *zsock);
 
 /* ---- ports: messaging for non-actor threads ------------------------------ */
@@ -220,8 +218,8 @@ int sl_port_send(sl_port_t *self, const char *to, uint16_t type, const void *bod
 
 /* Blocking request with a deadline: 0 and *reply (caller owns), or
    SL_ETIMEOUT. Messages that are not the reply are kept for sl_port_recv. */
-int sl_port_request(sl_port_t *self, const char *to, uint16_t type, const void *body,
-                    size_t len, int64_t timeout_ms, sl_msg_t **reply);
+int sl_port_request(sl_port_t *self, const char *to, uint16_t type, const void *body, size_t len,
+                    int64_t timeout_ms, sl_msg_t **reply);
 
 /* Receives the next message, waiting at most timeout_ms (real time, not the
    runtime clock): 0 and *msg (caller owns) or SL_ETIMEOUT. */
@@ -234,14 +232,14 @@ int sl_port_reply(sl_port_t *self, const sl_msg_t *request, uint16_t type, const
 
 typedef struct {
     char name[SL_NAME_MAX];
-    uint64_t msgs_in;        /* messages delivered to the handler or runtime */
-    uint64_t msgs_out;       /* messages sent */
-    uint64_t mailbox_depth;  /* sent to it but not yet received */
-    uint64_t handler_ns;     /* total time spent in the handler and callbacks */
-    uint64_t late_replies;   /* replies dropped after their deadline */
-    uint64_t timers;         /* pending timers */
+    uint64_t msgs_in;       /* messages delivered to the handler or runtime */
+    uint64_t msgs_out;      /* messages sent */
+    uint64_t mailbox_depth; /* sent to it but not yet received */
+    uint64_t handler_ns;    /* total time spent in the handler and callbacks */
+    uint64_t late_replies;  /* replies dropped after their deadline */
+    uint64_t timers;        /* pending timers */
     bool running;
-    uint64_t malformed;      /* frames dropped: bad envelope or unknown runtime type */
+    uint64_t malformed; /* frames dropped: bad envelope or unknown runtime type */
 } sl_actor_stats_t;
 
 /* Any thread: a consistent-enough snapshot (counters are relaxed atomics). */

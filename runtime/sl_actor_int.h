@@ -1,5 +1,5 @@
 /*  sl_actor_int.h: runtime-internal structures shared by sl_mailbox.c,
-    sl_actor.c, sl_port.c and sl_sup.c. Not for use outside runtime/.
+    sl_actor.c and sl_port.c. Not for use outside runtime/.
 
     The registry maps a mailbox name to a refcounted entry. An entry is
     created when an actor or port claims a name and is never reused: a
@@ -25,9 +25,9 @@ typedef struct sl_entry_t {
     struct sl_entry_t *next; /* registry hash chain */
     _Atomic int refs;
     _Atomic bool alive;
-    uint64_t hwm;      /* messages; 0 = unlimited */
-    sl_actor_t *actor; /* NULL for ports; valid while registered (lock held) */
-    bool is_actor;     /* immutable */
+    uint64_t hwm;       /* messages; 0 = unlimited */
+    sl_actor_t *actor;  /* NULL for ports; valid while registered (lock held) */
+    bool is_actor;      /* immutable */
     _Atomic bool ready; /* actors: init returned successfully */
     /* Senders and the owner write these from different threads: keep them
        on separate cache lines. */
@@ -101,14 +101,5 @@ int sl_sendcache_send(sl_sendcache_t *self, const char *to, uint16_t type, uint8
 
 /* zmq errno -> SL_E* */
 int sl_zmq_err(int err);
-
-/* ---- for sl_sup.c ---- */
-/* The state pointer init produced. Any thread once spawn returned. */
-void *sl_actor_state_(sl_actor_t *self);
-/* Own thread: fn(arg) runs when the actor struct is freed (after the last
-   sl_actor_destroy), so state that other threads read outlives the thread. */
-void sl_actor_on_free_(sl_actor_t *self, void (*fn)(void *), void *arg);
-/* True once sl_rt_destroy began: supervisors must not restart then. */
-bool sl_rt_closing_(sl_rt_t *self);
 
 #endif
