@@ -200,7 +200,7 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
         sl_breaker_stats_t bs;
         sl_ep_breaker_tick(r);
         sl_breaker_stats(r->breaker, &bs);
-        sl_mp_write_map(&rw, 8);
+        sl_mp_write_map(&rw, 9);
         sl_mp_kv_str(&rw, "url", r->url);
         sl_mp_kv_str(&rw, "breaker", sl_breaker_state_name(bs.state));
         sl_mp_kv_uint(&rw, "in_flight", r->in_flight);
@@ -209,6 +209,15 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
         sl_mp_kv_uint(&rw, "failures", bs.failures);
         sl_mp_kv_uint(&rw, "consecutive_failures", bs.consecutive_failures);
         sl_mp_kv_int(&rw, "open_until_ms", bs.open_until_ms);
+        sl_mp_write_str(&rw, "tools");
+        if (r->tools_known) {
+            sl_mp_write_array(&rw, (uint32_t)r->tools.n);
+            for (size_t k = 0; k < r->tools.n; k++) {
+                sl_mp_write_str(&rw, r->tools.v[k]);
+            }
+        } else {
+            sl_mp_write_nil(&rw);
+        }
     }
     const sl_ep_counters_t *c = &ep->c;
     sl_mp_write_map(&cw, 12);
@@ -264,6 +273,7 @@ static void s_state_free(sl_ep_t *ep)
     }
     for (size_t i = 0; ep->replicas && i < ep->n_replicas; i++) {
         free(ep->replicas[i].url);
+        sl_strs_clear(&ep->replicas[i].tools);
         sl_breaker_destroy(&ep->replicas[i].breaker);
     }
     free(ep->replicas);
@@ -334,6 +344,7 @@ static int s_init(sl_actor_t *self, void *args, void **state)
         goto fail;
     }
     *state = ep;
+    sl_ep_tools_ask(ep);
     return 0;
 fail:
     sl_wsio_destroy(&ep->wsio);

@@ -27,6 +27,19 @@
     probe closes it. Only changes: a new endpoint's replicas are healthy
     without an event.
 
+    Tools: at start the actor asks every replica for its tools (a
+    health_check on a fresh connection, no breaker involved); every
+    half-open probe asks again. ENDPOINT_STATUS shows them (nil until a
+    replica answered). An attempt naming tools goes only to a replica that
+    lists them all (the fleet's other names count, sl_wire_tool_listed), or
+    one that never answered a health_check; while a replica's answer is
+    awaited such an attempt waits for it. When every replica answered and
+    none can run the attempt, it ends at once with a VERDICT naming the
+    tool and each replica's tools. A success result is checked against the
+    tools asked for (sl_wire_tools_report): tools it did not run become the
+    result's warnings, none of them run at all a VERDICT; a partial result
+    is a warning too.
+
     Every timeout runs on the runtime clock (sl_actor_now/sl_actor_timer), so
     tests use short configured timeouts or a manual clock.
 */

@@ -29,6 +29,7 @@
 static void s_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr);
 static void s_dispatch(sl_ep_attempt_t *a, int idx);
 static void s_probe_start(sl_ep_replica_t *r);
+static void s_health_start(sl_ep_replica_t *r, bool probe);
 
 /* ---- small helpers -------------------------------------------------------- */
 
@@ -212,6 +213,7 @@ void sl_ep_attempt_free(sl_ep_attempt_t *a)
     free(a->last_message);
     free(a->last_checkpoint);
     free(a->last_data);
+    sl_strs_clear(&a->warnings);
     free(a);
 }
 
@@ -319,11 +321,18 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
             free(cf);
         }
     }
-    if (outcome != SL_OUT_CANCELLED && outcome != SL_OUT_SHUTDOWN) {
+    if (outcome != SL_OUT_CANCELLED && outcome != SL_OUT_SHUTDOWN && !a->discover) {
         s_breaker_record(a, outcome);
     }
     if (a->probe) {
+        if (a->replica >= 0) {
+            ep->replicas[a->replica].tools_asking = false;
+        }
+        bool discover = a->discover;
         sl_ep_attempt_free(a);
+        if (discover) {
+            sl_ep_pump(ep); /* what waited for the answer may go now, or fail */
+        }
         return;
     }
 
@@ -348,6 +357,7 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
     m.last_message = a->last_message;
     m.last_pct = a->last_pct;
     m.last_checkpoint = a->last_checkpoint;
+    m.warnings = a->warnings;
     if (sl_attempt_result_write(&m, &ep->w) == 0) {
         sl_ep_send_writer(ep, a->owner, SL_MSG_ATTEMPT_RESULT);
     } else {
@@ -474,6 +484,109 @@ static void s_attempt_timer_fn(void *arg, uint64_t id)
     sl_ep_attempt_arm(a);
 }
 
+/* ---- tools ------------------------------------------------------------------ */
+
+/* Whether replica r may take attempt a as far as tools go: it lists every
+   tool a names. A replica whose tools are unknown is taken (it may never
+   answer a health_check), except for an attempt that names tools while its
+   health_check is still under way: that wait is bounded by the check's own
+   deadline. */
+static bool s_replica_can(const sl_ep_replica_t *r, const sl_ep_attempt_t *a)
+{
+    if (a->start.tools.n == 0) {
+        return true;
+    }
+    if (!r->tools_known) {
+        return !r->tools_asking;
+    }
+    for (size_t i = 0; i < a->start.tools.n; i++) {
+        if (!sl_wire_tool_listed(a->start.tools.v[i], (const char *const *)r->tools.v,
+                                 r->tools.n)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True when every replica's tools are known and none can run a: why then
+   names the first tool no replica has (or says none has them all) and
+   every replica's tools. */
+static bool s_nobody_can(const sl_ep_t *ep, const sl_ep_attempt_t *a, char *why, size_t size)
+{
+    if (a->start.tools.n == 0) {
+        return false;
+    }
+    for (size_t i = 0; i < ep->n_replicas; i++) {
+        if (!ep->replicas[i].tools_known || s_replica_can(&ep->replicas[i], a)) {
+            return false;
+        }
+    }
+    const char *lacking = NULL;
+    for (size_t t = 0; t < a->start.tools.n && !lacking; t++) {
+        bool someone = false;
+        for (size_t i = 0; i < ep->n_replicas && !someone; i++) {
+            const sl_ep_replica_t *r = &ep->replicas[i];
+            someone = sl_wire_tool_listed(a->start.tools.v[t], (const char *const *)r->tools.v,
+                                          r->tools.n);
+        }
+        lacking = someone ? NULL : a->start.tools.v[t];
+    }
+    int off =
+        lacking
+            ? snprintf(why, size, "no replica of %s has tool '%s' (", ep->service, lacking)
+            : snprintf(why, size, "no replica of %s has all of the tools asked for (", ep->service);
+    for (size_t i = 0; i < ep->n_replicas && off > 0 && (size_t)off < size; i++) {
+        const sl_ep_replica_t *r = &ep->replicas[i];
+        off += snprintf(why + off, size - (size_t)off, "%s%s: ", i ? "; " : "", r->url);
+        for (size_t k = 0; k < r->tools.n && off > 0 && (size_t)off < size; k++) {
+            off += snprintf(why + off, size - (size_t)off, "%s%s", k ? ", " : "", r->tools.v[k]);
+        }
+        if (r->tools.n == 0 && off > 0 && (size_t)off < size) {
+            off += snprintf(why + off, size - (size_t)off, "no tools");
+        }
+    }
+    if (off > 0 && (size_t)off < size) {
+        snprintf(why + off, size - (size_t)off, ")");
+    }
+    return true;
+}
+
+void sl_ep_tools_ask(sl_ep_t *ep)
+{
+    for (size_t i = 0; i < ep->n_replicas; i++) {
+        s_health_start(&ep->replicas[i], false);
+    }
+}
+
+void sl_ep_tools_learned(sl_ep_replica_t *r, const char *const *tools, size_t n)
+{
+    sl_ep_t *ep = r->ep;
+    bool same = r->tools_known && r->tools.n == n;
+    for (size_t i = 0; same && i < n; i++) {
+        same = strcmp(r->tools.v[i], tools[i]) == 0;
+    }
+    if (same) {
+        return;
+    }
+    sl_strs_t next = {0};
+    for (size_t i = 0; i < n; i++) {
+        if (sl_strs_push(&next, tools[i]) != 0) {
+            sl_strs_clear(&next);
+            return; /* out of memory: keep what was known */
+        }
+    }
+    sl_strs_clear(&r->tools);
+    r->tools = next;
+    r->tools_known = true;
+    char list[512] = "";
+    for (size_t i = 0, off = 0; i < n && off < sizeof list; i++) {
+        int w = snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", tools[i]);
+        off += w > 0 ? (size_t)w : 0;
+    }
+    sl_info("%s: %s has tools: %s", ep->name, r->url, n ? list : "(none)");
+    sl_ep_pump(ep);
+}
+
 int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a)
 {
     sl_breaker_candidate_t c[SL_ENDPOINT_MAX_REPLICAS];
@@ -492,6 +605,9 @@ int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a)
         }
         if (ep->protocol == SL_ENDPOINT_MUX && r->mux_state == 3) {
             c[i].max_in_flight = 0; /* reconnect after its close event */
+        }
+        if (!s_replica_can(r, a)) {
+            c[i].max_in_flight = 0; /* never admits this attempt */
         }
     }
     return sl_breaker_pick(c, ep->n_replicas);
@@ -512,6 +628,14 @@ void sl_ep_pump(sl_ep_t *ep)
     sl_ep_attempt_t *a = ep->qhead;
     while (a) {
         sl_ep_attempt_t *next = a->qnext;
+        char why[SL_WIRE_ERROR_MAX];
+        if (s_nobody_can(ep, a, why, sizeof why)) {
+            /* about the request, not a replica: no retry would help */
+            s_unqueue(a);
+            sl_ep_finish(a, SL_OUT_VERDICT, NULL, NULL, 0, NULL, "%s", why);
+            a = ep->qhead;
+            continue;
+        }
         int idx = sl_ep_pick(ep, a);
         if (idx >= 0) {
             s_unqueue(a);
@@ -740,15 +864,27 @@ static void s_dispatch(sl_ep_attempt_t *a, int idx)
    connection. */
 static void s_probe_start(sl_ep_replica_t *r)
 {
+    s_health_start(r, true);
+}
+
+/* A health_check on a fresh connection, run as an internal attempt with no
+   owner: a breaker probe (probe, which takes the half-open slot and
+   records its end), or only to learn the replica's tools. Both learn the
+   tools from the answer. */
+static void s_health_start(sl_ep_replica_t *r, bool probe)
+{
     sl_ep_t *ep = r->ep;
     int64_t now = sl_ep_now(ep);
-    if (!sl_breaker_take_probe(r->breaker, now)) {
+    if (probe && !sl_breaker_take_probe(r->breaker, now)) {
         return;
     }
-    ep->c.probes++;
+    if (!probe && r->tools_asking) {
+        return;
+    }
+    ep->c.probes += probe ? 1 : 0;
     sl_ep_attempt_t *a = calloc(1, sizeof *a);
     char idbuf[48];
-    snprintf(idbuf, sizeof idbuf, "probe-%" PRIu64, ++ep->probe_seq);
+    snprintf(idbuf, sizeof idbuf, "%s-%" PRIu64, probe ? "probe" : "tools", ++ep->probe_seq);
     if (!a || !(a->id = strdup(idbuf)) ||
         sl_wire_build_health_check(NULL, &a->frame, &a->frame_len) != 0) {
         if (a) {
@@ -756,13 +892,15 @@ static void s_probe_start(sl_ep_replica_t *r)
             free(a);
         }
         sl_breaker_transition_t tr;
-        if (sl_breaker_record_probe(r->breaker, now, true, &tr)) {
+        if (probe && sl_breaker_record_probe(r->breaker, now, true, &tr)) {
             s_breaker_changed(r, &tr);
         }
         return;
     }
     a->ep = ep;
     a->probe = true;
+    a->discover = !probe;
+    r->tools_asking = true;
     a->replica = r->index;
     a->last_pct = -1;
     a->d_queue = a->d_ping = a->d_pong = a->d_stall = a->d_flush = SL_EP_NEVER;

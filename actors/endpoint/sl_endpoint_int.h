@@ -39,7 +39,9 @@ typedef struct sl_ep_attempt {
     char *id;                 /* "<task_id>-a<attempt>", the legacy id / mux id / correlation id */
     sl_attempt_start_t start; /* decoded start, owned */
     char owner[SL_NAME_MAX];
-    bool probe; /* internal health_check of a half-open breaker */
+    bool probe;         /* an internal health_check, no owner: a half-open breaker's probe, */
+    bool discover;      /* or (also set) one that only asks the replica's tools: no breaker */
+    sl_strs_t warnings; /* for the result: partial, tools that did not run */
     sl_ep_astate_t state;
     int replica;   /* -1 while queued */
     uint64_t conn; /* legacy/probe connection, 0 none */
@@ -78,6 +80,10 @@ struct sl_ep_replica {
     uint64_t btimer; /* breaker timer */
     int64_t btimer_due;
     bool unhealthy; /* as last sent in endpoint.health: breaker not closed */
+    /* tools: its health_response available_tools (known once it answered
+       one); asking = a health_check for them is under way */
+    sl_strs_t tools;
+    bool tools_known, tools_asking;
     /* mux */
     int mux_state; /* 0 none, 1 connecting, 2 open, 3 closing */
     int64_t m_connect, m_ping, m_pong;
@@ -140,7 +146,8 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
     __attribute__((format(printf, 7, 8)));
 /* Arms the attempt's timer at its earliest deadline (never moves it later). */
 void sl_ep_attempt_arm(sl_ep_attempt_t *a);
-/* The replica the attempt would go to now, or -1 (full, open, excluded). */
+/* The replica the attempt would go to now, or -1 (full, open, excluded,
+   lacking a tool the attempt names). */
 int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a);
 /* Dispatches queued attempts while replicas have room. */
 void sl_ep_pump(sl_ep_t *ep);
@@ -156,6 +163,13 @@ void sl_ep_breaker_tick(sl_ep_replica_t *r);
 void sl_ep_mux_arm(sl_ep_replica_t *r);
 /* Ends every attempt on the replica's mux connection and closes it. */
 void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why);
+/* Asks every replica for its tools: a health_check on a fresh connection
+   each, with no breaker involved (a replica that does not answer stays
+   "tools unknown" and is chosen as before). */
+void sl_ep_tools_ask(sl_ep_t *ep);
+/* A replica's health_response listed these n tools (copied): replaces what
+   the replica is known to have, logs a change and pumps the queue. */
+void sl_ep_tools_learned(sl_ep_replica_t *r, const char *const *tools, size_t n);
 
 /* ---- sl_endpoint_wire.c ------------------------------------------------- */
 

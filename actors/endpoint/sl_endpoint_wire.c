@@ -147,6 +147,78 @@ void sl_ep_on_closed(sl_ep_t *ep, const sl_wsio_closed_t *ev)
     }
 }
 
+/* A health_response's available_tools (an array of strings; anything else
+   teaches nothing). */
+static void s_learn_tools(sl_ep_replica_t *r, const json_t *list)
+{
+    if (!json_is_array(list)) {
+        return;
+    }
+    const char *names[256];
+    size_t n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach((json_t *)list, i, v)
+    {
+        if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 128 &&
+            n < sizeof names / sizeof names[0]) {
+            names[n++] = json_string_value(v);
+        }
+    }
+    sl_ep_tools_learned(r, names, n);
+}
+
+/* What a successful analysis result left out: a partial outcome, requested
+   tools the result says did not run (warnings on the attempt); none of
+   them ran at all = a verdict, since the task asked for exactly those. The
+   fast scan keeps no tree, so a result that must be checked for tools is
+   read again in full. */
+static void s_result_warnings(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const uint8_t *raw,
+                              size_t raw_len, sl_wire_verdict_t *v)
+{
+    char w[SL_WIRE_ERROR_MAX + 64];
+    if (v->outcome == SL_OUT_PARTIAL) {
+        snprintf(w, sizeof w, "partial result (%s)%s%s", f->u.result.status,
+                 v->error[0] ? ": " : "", v->error);
+        (void)sl_strs_push(&a->warnings, w);
+    }
+    if (a->start.tools.n == 0) {
+        return;
+    }
+    sl_wire_frame_t full;
+    const sl_wire_frame_t *use = f;
+    if (!f->root) {
+        if (!raw || sl_wire_frame_parse(&full, raw, raw_len) != 0) {
+            return;
+        }
+        use = &full;
+    }
+    sl_wire_tools_report_t rep;
+    if (sl_wire_tools_report(use, (const char *const *)a->start.tools.v, a->start.tools.n, &rep) ==
+            0 &&
+        rep.known && rep.missed > 0) {
+        if (rep.missed == rep.asked) {
+            v->outcome = SL_OUT_VERDICT;
+            snprintf(w, sizeof w, "none of the requested tools ran: %s", rep.text);
+            size_t n = strlen(w);
+            if (n >= sizeof v->error) { /* cut on a UTF-8 boundary */
+                n = sizeof v->error - 1;
+                while (n > 0 && ((unsigned char)w[n] & 0xC0) == 0x80) {
+                    n--;
+                }
+            }
+            memcpy(v->error, w, n);
+            v->error[n] = '\0';
+        } else {
+            snprintf(w, sizeof w, "requested tools did not run: %s", rep.text);
+            (void)sl_strs_push(&a->warnings, w);
+        }
+    }
+    if (use == &full) {
+        sl_wire_frame_clear(&full);
+    }
+}
+
 /* A frame for one attempt (legacy connection, or matched by id on mux). */
 static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const uint8_t *raw,
                             size_t raw_len)
@@ -154,6 +226,7 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
     sl_ep_t *ep = a->ep;
     if (a->probe) {
         if (f->kind == SL_WIRE_HEALTH_RESPONSE) {
+            s_learn_tools(&ep->replicas[a->replica], f->u.health.available_tools);
             const char *st = f->u.health.status;
             bool ok = !st || strcmp(st, "healthy") == 0 || strcmp(st, "ok") == 0;
             sl_ep_finish(a, ok ? SL_OUT_SUCCESS : SL_OUT_ANALYZER_ERROR, NULL, NULL, 0, NULL,
@@ -208,6 +281,9 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
         const char *status = NULL;
         if (f->kind == SL_WIRE_ANALYSIS_RESULT) {
             status = f->u.result.status;
+            if (sl_outcome_succeeded((int)v.outcome)) {
+                s_result_warnings(a, f, raw, raw_len, &v);
+            }
         } else if (f->kind == SL_WIRE_GENERATION_RESULT) {
             status = f->u.generation.status;
         }

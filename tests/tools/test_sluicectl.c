@@ -592,7 +592,8 @@ static void test_sluicectl_tables(void **state)
     s_script(f, "endpoints.list",
              "{\"ok\":true,\"services\":[{\"name\":\"static-analyzer\",\"protocol\":\"legacy\","
              "\"replicas\":[{\"url\":\"ws://127.0.0.1:2001\",\"breaker\":\"open\",\"in_flight\":0,"
-             "\"ewma_ms\":12.5,\"calls\":7,\"failures\":5}]}]}",
+             "\"ewma_ms\":12.5,\"calls\":7,\"failures\":5,\"tools\":[\"bandit\",\"snyk\"]},"
+             "{\"url\":\"ws://127.0.0.1:2051\",\"breaker\":\"closed\",\"tools\":null}]}]}",
              NULL);
     s_run_t run;
     RUN(f, &run, "--api", f->api, "get", "p1");
@@ -606,6 +607,13 @@ static void test_sluicectl_tables(void **state)
     assert_non_null(strstr(run.out, "ws://127.0.0.1:2001"));
     assert_non_null(strstr(run.out, "open"));
     assert_non_null(strstr(run.out, "BREAKER"));
+    assert_non_null(strstr(run.out, "TOOLS"));
+    assert_non_null(strstr(run.out, "bandit, snyk"));
+    /* a replica that has not answered a health_check yet */
+    const char *line = strstr(run.out, "ws://127.0.0.1:2051");
+    assert_non_null(line);
+    const char *eol = strchr(line, '\n');
+    assert_true(eol && eol[-1] == '?');
 }
 
 static void s_wait_case(s_fake_t *f, const char *final, int want)
@@ -938,10 +946,10 @@ static void test_sluicectl_watch_without_events(void **state)
 typedef struct {
     char cell[S_SCREEN_ROWS][S_SCREEN_COLS + 1];
     int r, c;
-    int cols;   /* the terminal's width (<= S_SCREEN_COLS) */
+    int cols;    /* the terminal's width (<= S_SCREEN_COLS) */
     bool nowrap; /* DECAWM off (CSI ?7l): the last column is overwritten */
-    int ups;    /* cursor-up sequences seen */
-    int erases; /* erase-below sequences seen */
+    int ups;     /* cursor-up sequences seen */
+    int erases;  /* erase-below sequences seen */
     char bad[128];
     size_t bad_at;
 } s_screen_t;
@@ -1013,7 +1021,7 @@ static void s_screen_feed(s_screen_t *s, const char *b, size_t n)
             s_screen_bad(s, "a raw control byte", i);
         } else {
             if (s->c == s->cols && s->nowrap) {
-                s->c = s->cols - 1; /* no autowrap: the last column is overwritten */
+                s->c = s->cols - 1;       /* no autowrap: the last column is overwritten */
             } else if (s->c == s->cols) { /* autowrap */
                 s->c = 0;
                 if (++s->r == S_SCREEN_ROWS) {

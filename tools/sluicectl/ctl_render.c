@@ -280,31 +280,58 @@ void ctl_render_dlq(FILE *out, const json_t *entries)
     s_table_print(&t, out);
 }
 
+/* A replica's tools, "a, b" ("(none)" for an empty list; "?" while the
+   replica has not said: null). */
+static const char *s_tools_text(const json_t *rep, char *buf, size_t size)
+{
+    const json_t *tools = ctl_get(rep, "tools");
+    if (!json_is_array(tools)) {
+        return "?";
+    }
+    if (json_array_size(tools) == 0) {
+        return "(none)";
+    }
+    buf[0] = '\0';
+    size_t i, off = 0;
+    json_t *v;
+    json_array_foreach(tools, i, v)
+    {
+        int w = snprintf(buf + off, size - off, "%s%s", i ? ", " : "",
+                         json_is_string(v) ? json_string_value(v) : "?");
+        if (w < 0 || (size_t)w >= size - off) {
+            break;
+        }
+        off += (size_t)w;
+    }
+    return buf;
+}
+
 void ctl_render_endpoints(FILE *out, const json_t *services)
 {
-    s_table_t t = {
-        .ncols = 7,
-        .head = {"SERVICE", "REPLICA", "BREAKER", "IN-FLIGHT", "EWMA MS", "CALLS", "FAILURES"}};
+    s_table_t t = {.ncols = 8,
+                   .head = {"SERVICE", "REPLICA", "BREAKER", "IN-FLIGHT", "EWMA MS", "CALLS",
+                            "FAILURES", "TOOLS"}};
     size_t i, j;
     json_t *svc, *rep;
     json_array_foreach(services, i, svc)
     {
         const json_t *replicas = ctl_get(svc, "replicas");
         if (!json_is_array(replicas) || json_array_size(replicas) == 0) {
-            const char *row[] = {ctl_str(svc, "name", "-"), "(none)", "-", "-", "-", "-", "-"};
+            const char *row[] = {ctl_str(svc, "name", "-"), "(none)", "-", "-", "-", "-", "-", "-"};
             s_table_add(&t, row);
             continue;
         }
         json_array_foreach(replicas, j, rep)
         {
-            char fl[32], ew[32], ca[32], fa[32];
+            char fl[32], ew[32], ca[32], fa[32], tl[1024];
             const char *row[] = {ctl_str(svc, "name", "-"),
                                  ctl_str(rep, "url", "-"),
                                  ctl_str(rep, "breaker", "-"),
                                  s_text(rep, "in_flight", fl, sizeof(fl)),
                                  s_text(rep, "ewma_ms", ew, sizeof(ew)),
                                  s_text(rep, "calls", ca, sizeof(ca)),
-                                 s_text(rep, "failures", fa, sizeof(fa))};
+                                 s_text(rep, "failures", fa, sizeof(fa)),
+                                 s_tools_text(rep, tl, sizeof(tl))};
             s_table_add(&t, row);
         }
     }

@@ -291,8 +291,18 @@ static void s_progress_listener(s_ctx_t *c)
     assert_true(c->progress_port > 0);
 }
 
+static void s_start_tools(s_ctx_t *c, const char *service, const char *task, uint64_t attempt,
+                          const char *exclude, const char *tools);
+
 static void s_start(s_ctx_t *c, const char *service, const char *task, uint64_t attempt,
                     const char *exclude)
+{
+    s_start_tools(c, service, task, attempt, exclude, NULL);
+}
+
+/* tools: comma-separated names the attempt asks for, NULL = all tools. */
+static void s_start_tools(s_ctx_t *c, const char *service, const char *task, uint64_t attempt,
+                          const char *exclude, const char *tools)
 {
     sl_attempt_start_t st = {0};
     st.task_id = (char *)task;
@@ -302,13 +312,23 @@ static void s_start(s_ctx_t *c, const char *service, const char *task, uint64_t 
     st.model = "openai_gpt-4";
     st.template_slug = "api_url_shortener";
     st.app_number = 7;
+    if (strcmp(service, "dynamic-analyzer") == 0) {
+        st.op = "dynamic_analyze";
+    }
     if (exclude) {
         assert_int_equal(sl_strs_push(&st.exclude, exclude), 0);
+    }
+    char list[256];
+    snprintf(list, sizeof list, "%s", tools ? tools : "");
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        assert_int_equal(sl_strs_push(&st.tools, t), 0);
     }
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_attempt_start_encode(&st, &buf, &len), 0);
     sl_strs_clear(&st.exclude);
+    sl_strs_clear(&st.tools);
     char to[SL_NAME_MAX];
     snprintf(to, sizeof to, "endpoint.%s", service);
     assert_int_equal(sl_port_send(c->owner, to, SL_MSG_ATTEMPT_START, buf, len), 0);
@@ -401,6 +421,77 @@ static void s_status(s_ctx_t *c, const char *service, const char *url, char *bre
         assert_int_equal(sl_mp_map_get_uint(r.counters.ptr, r.counters.len, counter, value), 0);
     }
     sl_endpoint_status_reply_clear(&r);
+}
+
+/* The tools endpoint.<service> lists for replica url: "a,b", "" for none,
+   "?" while unknown (nil). */
+static void s_replica_tools(s_ctx_t *c, const char *service, const char *url, char *out,
+                            size_t size)
+{
+    sl_endpoint_status_t q = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
+    char to[SL_NAME_MAX];
+    snprintf(to, sizeof to, "endpoint.%s", service);
+    sl_msg_t *rep = NULL;
+    assert_int_equal(sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, 3000, &rep),
+                     0);
+    free(buf);
+    sl_endpoint_status_reply_t r = {0};
+    assert_int_equal(sl_endpoint_status_reply_decode(rep->body, rep->body_len, &r), 0);
+    sl_msg_destroy(&rep);
+    snprintf(out, size, "not listed");
+    sl_mp_reader_t rd;
+    sl_mp_reader_init(&rd, r.replicas.ptr, r.replicas.len);
+    uint32_t n = 0;
+    assert_int_equal(sl_mp_read_array(&rd, &n), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *p;
+        size_t plen;
+        assert_int_equal(sl_mp_read_raw(&rd, &p, &plen), 0);
+        const char *u;
+        size_t ul;
+        assert_int_equal(sl_mp_map_get_str(p, plen, "url", &u, &ul), 0);
+        if (!sl_mp_str_eq(u, ul, url)) {
+            continue;
+        }
+        sl_mp_reader_t t;
+        assert_int_equal(sl_mp_map_find(p, plen, "tools", &t), 0);
+        uint32_t k = 0;
+        if (sl_mp_read_nil(&t) == 0) {
+            snprintf(out, size, "?");
+            continue;
+        }
+        assert_int_equal(sl_mp_read_array(&t, &k), 0);
+        out[0] = '\0';
+        for (uint32_t j = 0; j < k; j++) {
+            const char *name;
+            size_t nl;
+            assert_int_equal(sl_mp_read_str(&t, &name, &nl), 0);
+            size_t off = strlen(out);
+            snprintf(out + off, size - off, "%s%.*s", j ? "," : "", (int)nl, name);
+        }
+    }
+    sl_endpoint_status_reply_clear(&r);
+}
+
+/* Polls until the endpoint lists want as the replica's tools. */
+static void s_wait_tools(s_ctx_t *c, const char *service, const char *url, const char *want)
+{
+    char got[256] = "";
+    int64_t deadline = s_ms() + 5000;
+    while (s_ms() < deadline) {
+        s_replica_tools(c, service, url, got, sizeof got);
+        if (strcmp(got, want) == 0) {
+            return;
+        }
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(c->owner, 20, &m) == 0) {
+            sl_msg_destroy(&m); /* bounded poll interval */
+        }
+    }
+    fail_msg("%s: tools '%s', want '%s'", url, got, want);
 }
 
 /* Polls the status until the replica's breaker is in state want. */
@@ -897,9 +988,132 @@ static void test_endpoint_half_open_probe_closes(void **state)
     assert_true(s_wait_counter(c, "probes", 1, 3000) >= 1);
     s_status(c, "static-analyzer", c->fleet.url[0], b, sizeof b, NULL, NULL);
     assert_string_not_equal(b, "closed");
+    /* the probe also learns the replica's tools, which changed meanwhile */
+    char reply[256], cmd[256];
+    snprintf(cmd, sizeof cmd, "tools %s bandit,snyk", c->fleet.url[0]);
+    s_control(&c->fleet, cmd, reply, sizeof reply);
     s_replica_set(c, c->fleet.url[0], true);
     assert_true(s_wait_breaker(c, "static-analyzer", c->fleet.url[0], "closed", 5000));
+    s_wait_tools(c, "static-analyzer", c->fleet.url[0], "bandit,snyk");
     s_expect(c, "p0001-t0031", 3000, SL_OUT_SUCCESS);
+}
+
+/* Each replica's tools come from its health_response (asked at start):
+   a task naming a tool goes only to replicas that list it, and one that no
+   replica can run fails at once, naming the tool and every replica's
+   tools, without touching a breaker. */
+static void test_endpoint_tools_choose_replica(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:latency=10:tools=bandit,pylint",
+                           "static:127.0.0.1:0:latency=10:tools=bandit,snyk"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 2, &cfg);
+    s_spawn(c, &cfg);
+    s_wait_tools(c, "static-analyzer", c->fleet.url[0], "bandit,pylint");
+    s_wait_tools(c, "static-analyzer", c->fleet.url[1], "bandit,snyk");
+    for (int i = 0; i < 4; i++) {
+        char task[32];
+        snprintf(task, sizeof task, "p0001-t%04d", 40 + i);
+        s_start_tools(c, "static-analyzer", task, 1, NULL, i % 2 ? "SNYK" : "snyk,bandit");
+        sl_attempt_result_t r;
+        s_result(c, 5000, &r, NULL);
+        assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+        assert_string_equal(r.replica, c->fleet.url[1]);
+        assert_int_equal(r.warnings.n, 0);
+        sl_attempt_result_clear(&r);
+    }
+    /* the other replica still takes what it has */
+    s_start_tools(c, "static-analyzer", "p0001-t0050", 1, c->fleet.url[1], "pylint");
+    sl_attempt_result_t r;
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+    assert_string_equal(r.replica, c->fleet.url[0]);
+    sl_attempt_result_clear(&r);
+
+    int64_t t0 = s_ms();
+    s_start_tools(c, "static-analyzer", "p0001-t0051", 1, NULL, "bandit,nikto");
+    s_result(c, 5000, &r, NULL);
+    assert_true(s_ms() - t0 < 1000);
+    assert_int_equal(r.outcome, SL_OUT_VERDICT);
+    assert_null(r.replica);
+    char want[512];
+    snprintf(want, sizeof want,
+             "no replica of static-analyzer has tool 'nikto' (%s: bandit, pylint; %s: bandit, "
+             "snyk)",
+             c->fleet.url[0], c->fleet.url[1]);
+    assert_string_equal(r.error, want);
+    sl_attempt_result_clear(&r);
+    /* every tool exists somewhere, but no replica has both */
+    s_start_tools(c, "static-analyzer", "p0001-t0052", 1, NULL, "pylint,snyk");
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_VERDICT);
+    assert_int_equal(strncmp(r.error, "no replica of static-analyzer has all of the tools", 50), 0);
+    sl_attempt_result_clear(&r);
+    char b[32];
+    s_status(c, "static-analyzer", c->fleet.url[0], b, sizeof b, NULL, NULL);
+    assert_string_equal(b, "closed");
+    uint64_t probes = 9;
+    s_status(c, "static-analyzer", NULL, NULL, 0, "probes", &probes);
+    assert_int_equal(probes, 0); /* asking for tools is no breaker probe */
+}
+
+/* What a result says about the tools: a partial result and requested tools
+   that did not run are warnings on a success; none of them ran (the
+   replica lost the tool after it said it had it) is a verdict. */
+static void test_endpoint_tools_warnings(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"dynamic:127.0.0.1:0:latency=10:tools=curl,nmap,zap:partial_app=3"};
+    s_fleet_start(&c->fleet, NULL, specs, 1);
+    sl_endpoint_config_t cfg;
+    s_cfg(&cfg, "dynamic-analyzer", &c->fleet);
+    s_spawn(c, &cfg);
+    const char *url = c->fleet.url[0];
+    s_wait_tools(c, "dynamic-analyzer", url, "curl,nmap,zap");
+    char reply[256], cmd[256];
+    snprintf(cmd, sizeof cmd, "tools %s curl,zap", url);
+    s_control(&c->fleet, cmd, reply, sizeof reply);
+    assert_int_equal(strncmp(reply, "ok", 2), 0);
+
+    sl_attempt_result_t r;
+    s_start_tools(c, "dynamic-analyzer", "p0001-t0060", 1, NULL, "zap,nmap");
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+    assert_int_equal(r.warnings.n, 1);
+    assert_string_equal(r.warnings.v[0], "requested tools did not run: nmap (not_available)");
+    assert_true(r.result.len > 0);
+    sl_attempt_result_clear(&r);
+
+    s_start_tools(c, "dynamic-analyzer", "p0001-t0061", 1, NULL, "nmap");
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_VERDICT);
+    assert_string_equal(r.error, "none of the requested tools ran: nmap (not_available)");
+    assert_true(r.result.len > 0); /* the frame still goes to the owner */
+    sl_attempt_result_clear(&r);
+
+    /* app 3: the replica answers "partial" */
+    sl_attempt_start_t st = {0};
+    st.task_id = "p0001-t0062";
+    st.pipeline_id = "p0001";
+    st.attempt = 1;
+    st.op = "dynamic_analyze";
+    st.model = "m";
+    st.app_number = 3;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_attempt_start_encode(&st, &buf, &len), 0);
+    assert_int_equal(
+        sl_port_send(c->owner, "endpoint.dynamic-analyzer", SL_MSG_ATTEMPT_START, buf, len), 0);
+    free(buf);
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_PARTIAL);
+    assert_int_equal(r.warnings.n, 1);
+    assert_string_equal(r.warnings.v[0], "partial result (partial)");
+    sl_attempt_result_clear(&r);
+    char b[32];
+    s_status(c, "dynamic-analyzer", url, b, sizeof b, NULL, NULL);
+    assert_string_equal(b, "closed");
 }
 
 static void test_endpoint_retry_goes_elsewhere(void **state)
@@ -1361,6 +1575,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_health_events, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_half_open_probe_closes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_retry_goes_elsewhere, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_tools_choose_replica, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_tools_warnings, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_bulkhead_and_queue, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_shutdown_answers_live_attempts, s_setup,
