@@ -47,6 +47,7 @@ typedef enum {
     S_MERGE_PIPELINES = 1, /* pipeline.list: every shard's pipelines */
     S_MERGE_COUNT,         /* dlq.retry {all}: sum of every shard's retried */
     S_MERGE_ENDPOINTS,     /* endpoints.list: every endpoint's status */
+    S_MERGE_STATS,         /* stats: the runtime's, plus every endpoint's push counters */
     S_ROWS_EVENTS,         /* events.since: store rows are events */
     S_ROWS_DLQ             /* dlq.list: store rows are DLQ entries */
 } s_kind_t;
@@ -69,7 +70,23 @@ typedef struct {
     const char *what;   /* for error messages */
     uint8_t *refusal;   /* the first {ok: false} reply of a fan-out, sent as is */
     size_t refusal_len;
+    uint64_t pushes[4]; /* stats: progress pushes summed (s_push_keys) */
 } s_call_t;
+
+/* The endpoint counters of out-of-band progress pushes, and their names in
+   endpoints.list and stats. */
+static const char *const s_push_counters[4] = {"pushes_by_id", "pushes_attributed",
+                                               "pushes_unattributed", "unknown_progress"};
+static const char *const s_push_keys[4] = {"by_id", "attributed", "unattributed", "unknown_id"};
+
+static void s_write_pushes(sl_mp_writer_t *w, const uint64_t v[4])
+{
+    sl_mp_write_str(w, "pushes");
+    sl_mp_write_map(w, 4);
+    for (int i = 0; i < 4; i++) {
+        sl_mp_kv_uint(w, s_push_keys[i], v[i]);
+    }
+}
 
 void sl_api_config_defaults(sl_api_config_t *cfg)
 {
@@ -285,6 +302,8 @@ static void s_op_ping(s_api_t *self, sl_actor_t *actor, const s_call_t *call, co
     sl_mp_writer_fini(&w);
 }
 
+static void s_endpoints_fanout(s_api_t *self, sl_actor_t *actor, s_call_t *pending);
+
 static void s_op_stats(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const char *op,
                        const uint8_t *body, size_t len)
 {
@@ -295,32 +314,37 @@ static void s_op_stats(s_api_t *self, sl_actor_t *actor, const s_call_t *call, c
         return;
     }
     size_t n = sl_rt_stats(sl_actor_rt(actor), stats, MAX_ACTORS);
-    sl_mp_writer_t w;
-    sl_mp_writer_init(&w);
-    sl_mp_write_map(&w, 3);
-    sl_mp_kv_bool(&w, "ok", true);
-    sl_mp_write_str(&w, "api");
-    sl_mp_write_map(&w, 3);
+    s_call_t *pending = s_call_dup(call);
+    if (!pending) {
+        free(stats);
+        s_reply_sl_error(self, call, SL_ENOMEM, op);
+        return;
+    }
+    /* api and actors now; the endpoints' push counters when they answer. */
+    pending->kind = S_MERGE_STATS;
+    memset(pending->pushes, 0, sizeof(pending->pushes));
+    sl_mp_writer_t *w = &pending->items;
+    sl_mp_write_str(w, "api");
+    sl_mp_write_map(w, 3);
     sl_api_stats_t counters;
     sl_api_counters_read(self->counters, &counters);
-    sl_mp_kv_uint(&w, "requests", counters.requests);
-    sl_mp_kv_uint(&w, "errors", counters.errors);
-    sl_mp_kv_uint(&w, "published", counters.published);
-    sl_mp_write_str(&w, "actors");
-    sl_mp_write_array(&w, (uint32_t)n);
+    sl_mp_kv_uint(w, "requests", counters.requests);
+    sl_mp_kv_uint(w, "errors", counters.errors);
+    sl_mp_kv_uint(w, "published", counters.published);
+    sl_mp_write_str(w, "actors");
+    sl_mp_write_array(w, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
-        sl_mp_write_map(&w, 7);
-        sl_mp_kv_str(&w, "name", stats[i].name);
-        sl_mp_kv_uint(&w, "msgs_in", stats[i].msgs_in);
-        sl_mp_kv_uint(&w, "msgs_out", stats[i].msgs_out);
-        sl_mp_kv_uint(&w, "mailbox_depth", stats[i].mailbox_depth);
-        sl_mp_kv_uint(&w, "handler_us", stats[i].handler_ns / 1000);
-        sl_mp_kv_uint(&w, "timers", stats[i].timers);
-        sl_mp_kv_bool(&w, "running", stats[i].running);
+        sl_mp_write_map(w, 7);
+        sl_mp_kv_str(w, "name", stats[i].name);
+        sl_mp_kv_uint(w, "msgs_in", stats[i].msgs_in);
+        sl_mp_kv_uint(w, "msgs_out", stats[i].msgs_out);
+        sl_mp_kv_uint(w, "mailbox_depth", stats[i].mailbox_depth);
+        sl_mp_kv_uint(w, "handler_us", stats[i].handler_ns / 1000);
+        sl_mp_kv_uint(w, "timers", stats[i].timers);
+        sl_mp_kv_bool(w, "running", stats[i].running);
     }
-    s_send_reply(self, call, sl_mp_writer_data(&w), sl_mp_writer_len(&w));
-    sl_mp_writer_fini(&w);
     free(stats);
+    s_endpoints_fanout(self, actor, pending);
 }
 
 /* pipeline.start: the api names the pipeline, so it knows the shard. */
@@ -372,6 +396,15 @@ static void s_fanout_finish(s_api_t *self, s_call_t *call)
     }
     sl_mp_writer_t w;
     sl_mp_writer_init(&w);
+    if (call->kind == S_MERGE_STATS) {
+        sl_mp_write_map(&w, 4);
+        sl_mp_kv_bool(&w, "ok", true);
+        sl_mp_write_raw(&w, sl_mp_writer_data(&call->items), sl_mp_writer_len(&call->items));
+        s_write_pushes(&w, call->pushes);
+        s_send_reply(self, call, sl_mp_writer_data(&w), sl_mp_writer_len(&w));
+        sl_mp_writer_fini(&w);
+        return;
+    }
     sl_mp_write_map(&w, 2);
     sl_mp_kv_bool(&w, "ok", true);
     if (call->kind == S_MERGE_COUNT) {
@@ -496,17 +529,26 @@ static void s_on_endpoint_status(sl_actor_t *actor, void *arg, int status, const
     s_call_t *call = arg;
     sl_endpoint_status_reply_t st = {0};
     if (status == 0 && sl_endpoint_status_reply_decode(reply->body, reply->body_len, &st) == 0) {
-        sl_mp_write_map(&call->items, 4);
-        sl_mp_kv_str(&call->items, "name", st.service);
-        sl_mp_kv_str(&call->items, "protocol", st.protocol);
-        sl_mp_kv_uint(&call->items, "queued", st.queued);
-        if (st.replicas.len) {
-            sl_mp_kv_raw(&call->items, "replicas", st.replicas.ptr, st.replicas.len);
-        } else {
-            sl_mp_write_str(&call->items, "replicas");
-            sl_mp_write_array(&call->items, 0);
+        uint64_t pushes[4] = {0};
+        for (int i = 0; i < 4; i++) {
+            (void)sl_mp_map_get_uint(st.counters.ptr, st.counters.len, s_push_counters[i],
+                                     &pushes[i]);
+            call->pushes[i] += pushes[i];
         }
-        call->n_items++;
+        if (call->kind == S_MERGE_ENDPOINTS) {
+            sl_mp_write_map(&call->items, 5);
+            sl_mp_kv_str(&call->items, "name", st.service);
+            sl_mp_kv_str(&call->items, "protocol", st.protocol);
+            sl_mp_kv_uint(&call->items, "queued", st.queued);
+            if (st.replicas.len) {
+                sl_mp_kv_raw(&call->items, "replicas", st.replicas.ptr, st.replicas.len);
+            } else {
+                sl_mp_write_str(&call->items, "replicas");
+                sl_mp_write_array(&call->items, 0);
+            }
+            s_write_pushes(&call->items, pushes);
+            call->n_items++;
+        }
     }
     sl_endpoint_status_reply_clear(&st);
     if (--call->waiting == 0) {
@@ -515,15 +557,10 @@ static void s_on_endpoint_status(sl_actor_t *actor, void *arg, int status, const
     }
 }
 
-static void s_op_endpoints_list(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
-                                const char *op, const uint8_t *body, size_t len)
+/* Asks every endpoint for its status; pending (taken over) is answered by
+   s_fanout_finish once all replied or timed out. */
+static void s_endpoints_fanout(s_api_t *self, sl_actor_t *actor, s_call_t *pending)
 {
-    s_call_t *pending = s_call_dup(call);
-    if (!pending) {
-        s_reply_sl_error(self, call, SL_ENOMEM, op);
-        return;
-    }
-    pending->kind = S_MERGE_ENDPOINTS;
     pending->waiting = 1;
     sl_endpoint_status_t req = {.verbose = true};
     uint8_t *buf = NULL;
@@ -543,6 +580,19 @@ static void s_op_endpoints_list(s_api_t *self, sl_actor_t *actor, const s_call_t
         s_fanout_finish(self, pending);
         s_call_free(pending);
     }
+}
+
+static void s_op_endpoints_list(s_api_t *self, sl_actor_t *actor, const s_call_t *call,
+                                const char *op, const uint8_t *body, size_t len)
+{
+    s_call_t *pending = s_call_dup(call);
+    if (!pending) {
+        s_reply_sl_error(self, call, SL_ENOMEM, op);
+        return;
+    }
+    pending->kind = S_MERGE_ENDPOINTS;
+    memset(pending->pushes, 0, sizeof(pending->pushes));
+    s_endpoints_fanout(self, actor, pending);
 }
 
 /* ---- store-backed ops ---------------------------------------------------------- */

@@ -178,12 +178,34 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
         ep->c.unknown_progress++;
         return 0;
     }
+    bool has_pct = p.pct >= 0 && p.pct <= 100;
+    if (p.correlation_id[0] == '\0') {
+        /* The dynamic and performance services send no id: attribute the
+           push only when unambiguous. It updates the task's progress but
+           does not arm the stall timer: a later push of the same analysis
+           may be ambiguous, and ping/pong plus attempt_timeout cover these
+           services as before. */
+        const char *why = NULL;
+        sl_ep_attempt_t *a = sl_ep_push_attribute(ep, &p, &why);
+        if (a) {
+            ep->c.pushes_attributed++;
+            sl_ep_progress(a, p.stage, p.message, has_pct, (double)p.pct, p.data.ptr, p.data.len,
+                           NULL, false);
+        } else {
+            ep->c.pushes_unattributed++;
+            sl_debug("%s: push without an id from %s not attributed: %s", ep->name,
+                     p.source ? p.source : "?", why);
+        }
+        sl_progress_push_clear(&p);
+        return 0;
+    }
     sl_ep_attempt_t *a = sl_ep_find_id(ep, p.correlation_id);
     if (!a || a->probe || a->replica < 0) {
         ep->c.unknown_progress++;
     } else {
-        sl_ep_progress(a, p.stage, p.message, p.pct >= 0 && p.pct <= 100, (double)p.pct, p.data.ptr,
-                       p.data.len, NULL, true);
+        ep->c.pushes_by_id++;
+        sl_ep_progress(a, p.stage, p.message, has_pct, (double)p.pct, p.data.ptr, p.data.len, NULL,
+                       true);
     }
     sl_progress_push_clear(&p);
     return 0;
@@ -220,7 +242,7 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
         }
     }
     const sl_ep_counters_t *c = &ep->c;
-    sl_mp_write_map(&cw, 12);
+    sl_mp_write_map(&cw, 15);
     sl_mp_kv_uint(&cw, "started", c->started);
     sl_mp_kv_uint(&cw, "results", c->results);
     sl_mp_kv_uint(&cw, "rejected", c->rejected);
@@ -233,6 +255,9 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
     sl_mp_kv_uint(&cw, "breaker_transitions", c->breaker_transitions);
     sl_mp_kv_uint(&cw, "progress_sent", c->progress_sent);
     sl_mp_kv_uint(&cw, "progress_dropped", c->progress_dropped);
+    sl_mp_kv_uint(&cw, "pushes_by_id", c->pushes_by_id);
+    sl_mp_kv_uint(&cw, "pushes_attributed", c->pushes_attributed);
+    sl_mp_kv_uint(&cw, "pushes_unattributed", c->pushes_unattributed);
     sl_endpoint_status_reply_t rep = {0};
     rep.service = ep->service;
     rep.protocol = (char *)sl_endpoint_protocol_name(ep->protocol);

@@ -5,6 +5,8 @@
       sl_endpoint_attempt.c  attempts from queued to their one result:
                              queue, dispatch, connections, timers, progress,
                              breakers and probes
+      sl_endpoint_push.c     which attempt a progress push without an id
+                             belongs to (reads attempts only)
       sl_endpoint_config.c   configuration, protocol names, known ops
     Everything here belongs to one endpoint actor and is touched only on its
     thread. Not a public header.
@@ -95,6 +97,9 @@ typedef struct {
     uint64_t started, results, rejected, queue_timeouts, cancelled, unknown_progress,
         malformed_frames, unmatched_frames, probes, breaker_transitions, progress_sent,
         progress_dropped;
+    /* out-of-band pushes: matched by correlation_id; without an id,
+       attributed by sl_ep_push_attribute or not */
+    uint64_t pushes_by_id, pushes_attributed, pushes_unattributed;
 } sl_ep_counters_t;
 
 struct sl_ep {
@@ -120,6 +125,13 @@ struct sl_ep {
     sl_ep_counters_t c;
     sl_mp_writer_t w;
 };
+
+/* ---- sl_endpoint_push.c ------------------------------------------------- */
+
+/* The one live attempt an out-of-band push with an empty correlation_id
+   belongs to, or NULL with *why (static text) saying why none is: the rule
+   is at the top of sl_endpoint_push.c. */
+sl_ep_attempt_t *sl_ep_push_attribute(sl_ep_t *ep, const sl_progress_push_t *p, const char **why);
 
 /* ---- sl_endpoint_config.c ------------------------------------------------ */
 

@@ -4,6 +4,10 @@
     created in init, destroyed in fini) accepts the fleet's connections and
     hands every received message over as WSIO_FRAME. Nothing here blocks or
     trusts the bytes: a frame that fails to parse is counted and dropped.
+    Each push carries its connection's remote address (from WSIO_ACCEPTED),
+    which the endpoint may use to attribute a push without an id; the
+    addresses of the open connections sit in a small bounded table (the
+    fleet opens one short connection per push).
 */
 #include "actors/endpoint/sl_progress.h"
 
@@ -16,11 +20,20 @@
 #include "proto/sl_wire.h"
 #include "runtime/sl_log.h"
 
+#define S_PEERS 256 /* open connections whose address is remembered */
+
+typedef struct {
+    uint64_t conn; /* 0 = free */
+    char addr[48];
+} s_peer_t;
+
 typedef struct {
     sl_actor_t *self;
     sl_wsio_t *wsio;
     sl_mp_writer_t w;
     uint64_t connections, frames, routed, bad_frames, unknown_service;
+    s_peer_t peers[S_PEERS];
+    size_t next_peer; /* where the next one goes when none is free */
 } s_pl_t;
 
 typedef struct {
@@ -48,6 +61,39 @@ static bool s_service_ok(const char *s)
         }
     }
     return n > 0 && n + strlen("endpoint.") < SL_NAME_MAX;
+}
+
+/* Remembers conn's remote address; when the table is full the oldest
+   entry goes (that connection's pushes then carry no source). */
+static void s_peer_add(s_pl_t *pl, uint64_t conn, const char *addr)
+{
+    if (!addr || !addr[0]) {
+        return;
+    }
+    size_t slot = pl->next_peer;
+    for (size_t i = 0; i < S_PEERS; i++) {
+        if (pl->peers[i].conn == 0) {
+            slot = i;
+            break;
+        }
+    }
+    pl->next_peer = (slot + 1) % S_PEERS;
+    pl->peers[slot].conn = conn;
+    /* lws reports IPv4 peers of a dual-stack socket as ::ffff:a.b.c.d */
+    if (strncmp(addr, "::ffff:", 7) == 0 && strchr(addr + 7, '.')) {
+        addr += 7;
+    }
+    snprintf(pl->peers[slot].addr, sizeof pl->peers[slot].addr, "%s", addr);
+}
+
+static s_peer_t *s_peer_find(s_pl_t *pl, uint64_t conn)
+{
+    for (size_t i = 0; i < S_PEERS; i++) {
+        if (pl->peers[i].conn == conn) {
+            return &pl->peers[i];
+        }
+    }
+    return NULL;
 }
 
 static void s_on_frame(s_pl_t *pl, const sl_wsio_frame_t *ev)
@@ -85,6 +131,8 @@ static void s_on_frame(s_pl_t *pl, const sl_wsio_frame_t *ev)
         p.data.len = sl_mp_writer_len(&dw);
     }
     p.received_ms = sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(pl->self)));
+    s_peer_t *peer = s_peer_find(pl, ev->conn);
+    p.source = peer ? peer->addr : NULL;
     char to[SL_NAME_MAX];
     snprintf(to, sizeof to, "endpoint.%s", f.service);
     if (sl_progress_push_write(&p, &pl->w) == 0) {
@@ -173,9 +221,26 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
 {
     s_pl_t *pl = state;
     switch (msg->type) {
-    case SL_MSG_WSIO_ACCEPTED:
+    case SL_MSG_WSIO_ACCEPTED: {
         pl->connections++;
+        sl_wsio_accepted_t ev = {0};
+        if (sl_wsio_accepted_decode(msg->body, msg->body_len, &ev) == 0) {
+            s_peer_add(pl, ev.conn, ev.peer);
+        }
+        sl_wsio_accepted_clear(&ev);
         break;
+    }
+    case SL_MSG_WSIO_CLOSED: {
+        sl_wsio_closed_t ev = {0};
+        if (sl_wsio_closed_decode(msg->body, msg->body_len, &ev) == 0) {
+            s_peer_t *peer = s_peer_find(pl, ev.conn);
+            if (peer) {
+                peer->conn = 0;
+            }
+        }
+        sl_wsio_closed_clear(&ev);
+        break;
+    }
     case SL_MSG_WSIO_FRAME: {
         sl_wsio_frame_t ev = {0};
         if (sl_wsio_frame_decode(msg->body, msg->body_len, &ev) == 0) {
@@ -188,7 +253,7 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
         s_on_status(pl, msg);
         break;
     default:
-        break; /* WSIO_CLOSED and the rest: nothing to keep */
+        break; /* the rest: nothing to keep */
     }
     return 0;
 }

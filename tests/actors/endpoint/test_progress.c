@@ -27,8 +27,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "actors/endpoint/sl_endpoint.h"
+#include "actors/endpoint/sl_progress.h"
+#include "actors/endpoint/sl_wsio.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "proto/sl_outcome.h"
@@ -42,6 +45,11 @@ typedef struct {
     sl_clock_t *clock;
     sl_rt_t *rt;
     sl_port_t *owner;
+    sl_port_t *pusher; /* owns the client wsio that plays the fleet's pushes */
+    sl_wsio_t *cli;
+    uint64_t next_conn;
+    sl_actor_t *progress;
+    int progress_port;
     sl_actor_t *ep;
     int fds[S_MAX_REPLICAS];
     char urls[S_MAX_REPLICAS][64];
@@ -76,7 +84,10 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_ctx_t *c = *state;
+    sl_wsio_destroy(&c->cli);
+    sl_actor_destroy(&c->progress);
     sl_actor_destroy(&c->ep);
+    sl_port_destroy(&c->pusher);
     sl_port_destroy(&c->owner);
     sl_rt_destroy(&c->rt);
     sl_clock_destroy(&c->clock);
@@ -89,25 +100,32 @@ static int s_teardown(void **state)
     return 0;
 }
 
-/* n silent replicas: listeners on 127.0.0.1, port 0, never accepted (the
-   kernel completes TCP; nobody answers the upgrade). */
-static void s_replicas(s_ctx_t *c, int n)
+/* n silent replicas: listeners on port 0 of the given loopback addresses
+   (NULL: all on 127.0.0.1), never accepted (the kernel completes TCP;
+   nobody answers the upgrade). */
+static void s_replicas_at(s_ctx_t *c, int n, const char *const *addrs)
 {
     for (int i = 0; i < n; i++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         assert_true(fd >= 0);
         struct sockaddr_in sa = {0};
         sa.sin_family = AF_INET;
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(inet_pton(AF_INET, addrs ? addrs[i] : "127.0.0.1", &sa.sin_addr), 1);
         assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
         assert_int_equal(listen(fd, 16), 0);
         socklen_t sl = sizeof sa;
         assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
         c->fds[i] = fd;
-        snprintf(c->urls[i], sizeof c->urls[i], "ws://127.0.0.1:%d", ntohs(sa.sin_port));
+        snprintf(c->urls[i], sizeof c->urls[i], "ws://%s:%d", addrs ? addrs[i] : "127.0.0.1",
+                 ntohs(sa.sin_port));
         c->url_ptrs[i] = c->urls[i];
     }
     c->n = n;
+}
+
+static void s_replicas(s_ctx_t *c, int n)
+{
+    s_replicas_at(c, n, NULL);
 }
 
 /* An endpoint for service over the silent replicas; nothing times out
@@ -136,10 +154,14 @@ static void s_send(s_ctx_t *c, const char *service, uint16_t type, uint8_t *buf,
     free(buf);
 }
 
-static void s_start(s_ctx_t *c, const char *service, const char *op, const char *task,
-                    const char *model, int64_t app, const char *const *targets, size_t ntargets)
+static void s_start_ex(s_ctx_t *c, const char *service, const char *op, const char *task,
+                       const char *model, int64_t app, const char *const *targets, size_t ntargets,
+                       const char *exclude)
 {
     sl_attempt_start_t st = {0};
+    if (exclude) {
+        assert_int_equal(sl_strs_push(&st.exclude, exclude), 0);
+    }
     st.task_id = (char *)task;
     st.pipeline_id = "p0001";
     st.attempt = 1;
@@ -153,7 +175,14 @@ static void s_start(s_ctx_t *c, const char *service, const char *op, const char 
     size_t len = 0;
     assert_int_equal(sl_attempt_start_encode(&st, &buf, &len), 0);
     sl_strs_clear(&st.target_urls);
+    sl_strs_clear(&st.exclude);
     s_send(c, service, SL_MSG_ATTEMPT_START, buf, len);
+}
+
+static void s_start(s_ctx_t *c, const char *service, const char *op, const char *task,
+                    const char *model, int64_t app, const char *const *targets, size_t ntargets)
+{
+    s_start_ex(c, service, op, task, model, app, targets, ntargets, NULL);
 }
 
 /* A push as the progress listener forwards it. */
@@ -292,11 +321,238 @@ static void test_progress_every_stage_passes_within_stage_coalesced(void **state
     assert_true(s_counter(c, "static-analyzer", "results") == 1);
 }
 
+/* ---- pushes without an id (issue 15, section 4) --------------------------- */
+
+/* The progress listener, and a client wsio (owned by the port "pusher")
+   that plays the fleet: one new connection per push, as the fleet opens. */
+static void s_listener(s_ctx_t *c)
+{
+    sl_progress_config_t pc;
+    sl_progress_config_defaults(&pc);
+    pc.port = 0;
+    assert_int_equal(sl_progress_spawn(c->rt, &pc, &c->progress, &c->progress_port), 0);
+    c->pusher = sl_port_new(c->rt, "pusher");
+    assert_non_null(c->pusher);
+    sl_wsio_opts_t o = {0};
+    o.owner = "pusher";
+    o.listen_port = SL_WSIO_NO_LISTEN;
+    c->cli = sl_wsio_new(c->rt, &o);
+    assert_non_null(c->cli);
+    assert_int_equal(sl_wsio_start(c->cli), 0);
+}
+
+static void s_push_frame(s_ctx_t *c, const char *frame)
+{
+    char url[64];
+    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", c->progress_port);
+    uint64_t id = ++c->next_conn;
+    assert_int_equal(sl_wsio_connect(c->cli, id, url), 0);
+    /* Sent once open. Left open: a close now would abort a connection
+       still connecting; the client's destroy closes them all. */
+    assert_int_equal(sl_wsio_send(c->cli, id, frame, strlen(frame)), 0);
+}
+
+/* The captured pushes of one service (tests/data/protocol/fleet/), in
+   order; returns how many were sent. */
+static int s_push_captured(s_ctx_t *c, const char *service)
+{
+    const char *root = getenv("SLUICE_SOURCE_DIR");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/protocol/fleet/progress_pushes.json",
+             root ? root : ".");
+    json_error_t err;
+    json_t *all = json_load_file(path, 0, &err);
+    if (!all) {
+        fail_msg("%s: %s", path, err.text);
+    }
+    json_t *list = json_object_get(all, service);
+    assert_true(json_is_array(list));
+    size_t i;
+    json_t *f;
+    json_array_foreach(list, i, f)
+    {
+        char *text = json_dumps(f, JSON_COMPACT);
+        assert_non_null(text);
+        s_push_frame(c, text);
+        free(text);
+    }
+    int n = (int)json_array_size(list);
+    json_decref(all);
+    return n;
+}
+
+/* Waits until the endpoint has judged want pushes without an id. */
+static void s_wait_judged(s_ctx_t *c, const char *service, uint64_t want)
+{
+    int64_t deadline = s_ms() + S_WAIT_MS;
+    uint64_t got = 0;
+    while (s_ms() < deadline) {
+        got = s_counter(c, service, "pushes_attributed") +
+              s_counter(c, service, "pushes_unattributed");
+        if (got >= want) {
+            return;
+        }
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(c->pusher, 20, &m) == 0) {
+            sl_msg_destroy(&m); /* the client's own events; a bounded poll */
+        }
+    }
+    fail_msg("%s judged %llu pushes without an id, want %llu", service, (unsigned long long)got,
+             (unsigned long long)want);
+}
+
+/* Every ATTEMPT_PROGRESS waiting for the owner, by task: how many went to
+   t1, to t2 and to anything else; the replica of the last one in replica. */
+static void s_drain_progress(s_ctx_t *c, const char *t1, const char *t2, int counts[3],
+                             char *replica, size_t rcap)
+{
+    counts[0] = counts[1] = counts[2] = 0;
+    sl_msg_t *m = NULL;
+    while (sl_port_recv(c->owner, 0, &m) == 0) {
+        if (m->type == SL_MSG_ATTEMPT_PROGRESS) {
+            sl_attempt_progress_t p = {0};
+            assert_int_equal(sl_attempt_progress_decode(m->body, m->body_len, &p), 0);
+            int k = t1 && strcmp(p.task_id, t1) == 0 ? 0 : t2 && strcmp(p.task_id, t2) == 0 ? 1 : 2;
+            counts[k]++;
+            if (replica) {
+                snprintf(replica, rcap, "%s", p.replica ? p.replica : "");
+            }
+            sl_attempt_progress_clear(&p);
+        }
+        sl_msg_destroy(&m);
+    }
+}
+
+/* The captured dynamic pushes (model_slug + app_number, empty ids): those
+   of the two apps with a live attempt reach exactly that attempt; those of
+   an app with none (app 4) are unattributed. */
+static void test_progress_dynamic_pushes_attributed_by_model_and_app(void **state)
+{
+    s_ctx_t *c = *state;
+    s_replicas(c, 2);
+    s_spawn(c, "dynamic-analyzer", 100, 1);
+    s_listener(c);
+    s_start(c, "dynamic-analyzer", "dynamic_analyze", "p0001-t0001", "local_model", 1, NULL, 0);
+    s_start(c, "dynamic-analyzer", "dynamic_analyze", "p0001-t0002", "local_model", 2, NULL, 0);
+    int n = s_push_captured(c, "dynamic-analyzer");
+    assert_int_equal(n, 12);
+    s_wait_judged(c, "dynamic-analyzer", 12);
+    assert_int_equal(s_counter(c, "dynamic-analyzer", "pushes_attributed"), 6 + 3);
+    assert_int_equal(s_counter(c, "dynamic-analyzer", "pushes_unattributed"), 3);
+    assert_int_equal(s_counter(c, "dynamic-analyzer", "unknown_progress"), 0);
+    int counts[3];
+    s_drain_progress(c, "p0001-t0001", "p0001-t0002", counts, NULL, 0);
+    assert_true(counts[0] >= 1); /* the first of a stage always passes */
+    assert_true(counts[1] >= 1);
+    assert_int_equal(counts[2], 0);
+}
+
+/* Two live attempts for the same model and app on replicas at the same
+   address: no push can tell them apart, so none is attributed. */
+static void test_progress_two_candidates_never_guessed(void **state)
+{
+    s_ctx_t *c = *state;
+    s_replicas(c, 2);
+    s_spawn(c, "dynamic-analyzer", 100, 1);
+    s_listener(c);
+    s_start(c, "dynamic-analyzer", "dynamic_analyze", "p0001-t0001", "local_model", 1, NULL, 0);
+    s_start(c, "dynamic-analyzer", "dynamic_analyze", "p0002-t0001", "local_model", 1, NULL, 0);
+    assert_int_equal(s_push_captured(c, "dynamic-analyzer"), 12);
+    s_wait_judged(c, "dynamic-analyzer", 12);
+    assert_int_equal(s_counter(c, "dynamic-analyzer", "pushes_attributed"), 0);
+    assert_int_equal(s_counter(c, "dynamic-analyzer", "pushes_unattributed"), 12);
+    int counts[3];
+    s_drain_progress(c, NULL, NULL, counts, NULL, 0);
+    assert_int_equal(counts[2], 0);
+}
+
+/* The captured performance pushes: the "checking" ones carry data.url,
+   one of task A's target URLs; the others carry nothing to match on, and
+   the last resort decides: A's replica is the only one at the pushing
+   connection's address (127.0.0.1; B's is at 127.0.0.2). A URL no live
+   attempt has is never attributed, even where the address would single
+   one out; a URL of B's goes to B. */
+static void test_progress_performance_pushes_by_url_then_address(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *addrs[2] = {"127.0.0.2", "127.0.0.1"};
+    s_replicas_at(c, 2, addrs);
+    s_spawn(c, "performance-tester", 100, 1);
+    s_listener(c);
+    const char *a_urls[2] = {"http://local-model-app1_backend:5101",
+                             "http://local-model-app1_frontend:80"};
+    const char *b_urls[2] = {"http://local-model-app2_backend:5103",
+                             "http://local-model-app2_frontend:80/"};
+    s_start_ex(c, "performance-tester", "performance_test", "p0001-t0001", "local_model", 1, a_urls,
+               2, c->urls[0]);
+    s_start_ex(c, "performance-tester", "performance_test", "p0001-t0002", "local_model", 2, b_urls,
+               2, c->urls[1]);
+    assert_int_equal(s_push_captured(c, "performance-tester"), 25);
+    s_wait_judged(c, "performance-tester", 25);
+    assert_int_equal(s_counter(c, "performance-tester", "pushes_attributed"), 25);
+    int counts[3];
+    char replica[64];
+    s_drain_progress(c, "p0001-t0001", "p0001-t0002", counts, replica, sizeof replica);
+    assert_true(counts[0] >= 1);
+    assert_int_equal(counts[1], 0);
+    assert_int_equal(counts[2], 0);
+    assert_string_equal(replica, c->urls[1]);
+    s_push_frame(c, "{\"type\":\"progress_update\",\"correlation_id\":\"\",\"stage\":\"checking\","
+                    "\"service\":\"performance-tester\",\"data\":{\"url\":"
+                    "\"http://local-model-app9_backend:5101\"}}");
+    s_wait_judged(c, "performance-tester", 26);
+    assert_int_equal(s_counter(c, "performance-tester", "pushes_unattributed"), 1);
+    s_push_frame(c, "{\"type\":\"progress_update\",\"correlation_id\":\"\",\"stage\":\"checking\","
+                    "\"service\":\"performance-tester\",\"data\":{\"url\":"
+                    "\"http://local-model-app2_frontend:80\"}}");
+    s_wait_judged(c, "performance-tester", 27);
+    assert_int_equal(s_counter(c, "performance-tester", "pushes_attributed"), 26);
+    s_drain_progress(c, "p0001-t0001", "p0001-t0002", counts, replica, sizeof replica);
+    assert_int_equal(counts[1], 1);
+    assert_string_equal(replica, c->urls[0]);
+}
+
+/* Without the service's name, or without a source address and anything to
+   match on, a push is not attributed even to the only live attempt. */
+static void test_progress_push_needs_service_and_evidence(void **state)
+{
+    s_ctx_t *c = *state;
+    s_replicas(c, 1);
+    s_spawn(c, "performance-tester", 100, 1);
+    s_start(c, "performance-tester", "performance_test", "p0001-t0001", "m", 1, NULL, 0);
+    (void)s_counter(c, "performance-tester", "started");
+    s_push(c, "performance-tester", "", "checking", -1); /* no source, no data */
+    sl_progress_push_t p = {0};
+    p.correlation_id = "";
+    p.stage = "checking";
+    p.source = "127.0.0.1"; /* an address, but no service named */
+    p.pct = -1;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_progress_push_encode(&p, &buf, &len), 0);
+    s_send(c, "performance-tester", SL_MSG_PROGRESS_PUSH, buf, len);
+    assert_int_equal(s_counter(c, "performance-tester", "pushes_unattributed"), 2);
+    assert_int_equal(s_counter(c, "performance-tester", "pushes_attributed"), 0);
+    p.service = "performance-tester"; /* now both: the only live attempt there */
+    assert_int_equal(sl_progress_push_encode(&p, &buf, &len), 0);
+    s_send(c, "performance-tester", SL_MSG_PROGRESS_PUSH, buf, len);
+    assert_int_equal(s_counter(c, "performance-tester", "pushes_attributed"), 1);
+    s_expect_progress(c, "p0001-t0001", "checking", -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_progress_every_stage_passes_within_stage_coalesced,
                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_dynamic_pushes_attributed_by_model_and_app,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_two_candidates_never_guessed, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_performance_pushes_by_url_then_address,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_push_needs_service_and_evidence, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,261 @@
+/*  test_daemon_progress.c: progress through the real sluiced, from the
+    mock fleet to a PUB watcher, end to end.
+
+    One pipeline, one app, two analyses: a static analysis on a mux replica
+    that reports its 10 stages within one second, and a dynamic analysis on
+    a legacy replica that pushes its progress to the daemon's progress
+    listener with an empty correlation_id, as the fleet's dynamic service
+    does. A SUB socket subscribed before the start records every event.
+
+    - every one of the static analyzer's 10 stages reaches PUB as
+      task.progress, in order, and the last task.progress of each task
+      equals its progress in pipeline.get (issue 9, section 3);
+    - the dynamic task is attributed its pushes (the only live attempt of
+      its service; its first push names its model and app): it goes
+      `running` and shows a stage, and `endpoints.list` and `stats` count
+      the attributed pushes (issue 15, section 4).
+
+    The mock and sluiced run as children on loopback (port 0 replicas, API
+    and PUB on ipc:// paths in a mkdtemp directory), stopped by pid in the
+    teardown; every wait has a deadline.
+*/
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/e2e/e2e.h"
+
+typedef struct {
+    char *dir;
+    char data[512];
+    char api_ep[600];
+    char pub_ep[600];
+    char log_mock[600];
+    char log_d[600];
+    int gateway;
+    e2e_mock_t *mock;
+    e2e_proc_t *d;
+    e2e_api_t *api;
+    e2e_sub_t *sub;
+} s_fx_t;
+
+static int s_setup(void **state)
+{
+    s_fx_t *fx = calloc(1, sizeof(*fx));
+    if (!fx || !(fx->dir = e2e_tmpdir())) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
+    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
+    snprintf(fx->pub_ep, sizeof(fx->pub_ep), "ipc://%s/pub.sock", fx->dir);
+    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
+    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_api_close(&fx->api);
+    e2e_sub_close(&fx->sub);
+    e2e_proc_free(&fx->d);
+    e2e_mock_stop(&fx->mock);
+    e2e_kill_children();
+    if (getenv("E2E_KEEP")) {
+        fprintf(stderr, "e2e: kept %s\n", fx->dir);
+    } else {
+        e2e_rmrf(fx->dir);
+    }
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static const char *s_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* The mock (one static mux replica: 10 stages within a second; one dynamic
+   legacy replica pushing with empty ids) and sluiced pointed at it. */
+static void s_start(s_fx_t *fx)
+{
+    e2e_args_t m = {0};
+    fx->gateway = e2e_free_port();
+    assert_true(fx->gateway > 0);
+    e2e_args_add(&m, "--gateway");
+    e2e_args_add(&m, "ws://127.0.0.1:%d", fx->gateway);
+    e2e_args_add(&m, "--replica");
+    e2e_args_add(&m, "static:127.0.0.1:0:proto=mux:latency=950:progress=70:heartbeat=100");
+    e2e_args_add(&m, "--replica");
+    e2e_args_add(&m, "dynamic:127.0.0.1:0:latency=600:progress=100");
+    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
+    e2e_args_free(&m);
+    assert_non_null(fx->mock);
+    int code = -1;
+    for (int tries = 0; tries < 3 && !fx->d; tries++) {
+        e2e_args_t a = {0};
+        e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, fx->gateway);
+        e2e_args_add(&a, "--set");
+        e2e_args_add(&a, "services/static-analyzer/protocol=mux");
+        fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
+        e2e_args_free(&a);
+        if (!fx->d && e2e_file_contains(fx->log_d, "progress")) {
+            continue; /* the progress port was taken meanwhile */
+        }
+        break;
+    }
+    assert_non_null(fx->d);
+    fx->api = e2e_api_connect(fx->api_ep);
+    assert_non_null(fx->api);
+    fx->sub = e2e_sub_connect(fx->pub_ep);
+    assert_non_null(fx->sub);
+    /* The SUB connects while this request is answered, before the
+       pipeline exists. */
+    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
+    assert_true(e2e_ok(pong));
+    json_decref(pong);
+}
+
+/* The service's "pushes" counters in an endpoints.list reply. */
+static json_t *s_service_pushes(json_t *reply, const char *service)
+{
+    size_t i;
+    json_t *svc;
+    json_array_foreach(json_object_get(reply, "services"), i, svc)
+    {
+        if (strcmp(s_str(svc, "name"), service) == 0) {
+            return json_object_get(svc, "pushes");
+        }
+    }
+    return NULL;
+}
+
+static void test_daemon_progress_reaches_watchers(void **state)
+{
+    static const char *stages[10] = {
+        "starting",     "scanning_python", "python_completed",    "scanning_js", "js_completed",
+        "scanning_css", "scanning_html",   "analyzing_structure", "reporting",   "completed"};
+    s_fx_t *fx = *state;
+    s_start(fx);
+    json_t *r =
+        e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[ss] s{s[s]}}}}", "op",
+                  "pipeline.start", "config", "generation", "mode", "existing", "existing_apps",
+                  "model", "local_model", "app_number", 1, "analysis", "tools", "bandit", "zap",
+                  "options", "target_urls", "http://{model}-app{app}_backend:5000");
+    assert_true(e2e_ok(r));
+    char id[64];
+    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    json_decref(r);
+    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    assert_non_null(p);
+    assert_string_equal(s_str(p, "status"), "completed");
+
+    /* Every event in seq order, as the store replays what PUB sent (the
+       Python client test checks the two agree field for field); the SUB
+       saw them in seq order up to the last. */
+    uint64_t last_seq = 0;
+    json_t *events = e2e_events_all(fx->api, &last_seq);
+    assert_non_null(events);
+    uint64_t pub_seen = 0, pub_prev = 0;
+    for (;;) {
+        json_t *ev = e2e_sub_next(fx->sub, e2e_now_ms() + (pub_seen ? 200 : 3000));
+        if (!ev) {
+            break;
+        }
+        uint64_t seq = (uint64_t)json_integer_value(json_object_get(ev, "seq"));
+        assert_true(seq > pub_prev); /* PUB delivers in seq order */
+        pub_prev = seq;
+        pub_seen++;
+        json_decref(ev);
+        if (seq >= last_seq) {
+            break;
+        }
+    }
+    assert_true(pub_seen > 0);
+
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(p, "tasks"), i, t)
+    {
+        const char *tid = s_str(t, "id");
+        const char *svc = s_str(t, "service");
+        /* this task's task.progress stages, consecutive repeats folded */
+        const char *seen[64];
+        int n = 0;
+        json_t *last = NULL;
+        bool running = false;
+        size_t j;
+        json_t *ev;
+        json_array_foreach(events, j, ev)
+        {
+            if (strcmp(s_str(ev, "task_id"), tid) != 0) {
+                continue;
+            }
+            if (strcmp(s_str(ev, "topic"), "task.status") == 0 &&
+                strcmp(s_str(ev, "status"), "running") == 0) {
+                running = true;
+            }
+            if (strcmp(s_str(ev, "topic"), "task.progress") != 0) {
+                continue;
+            }
+            last = ev;
+            const char *st = s_str(ev, "stage");
+            if (n == 0 || strcmp(seen[n - 1], st) != 0) {
+                assert_true(n < 64);
+                seen[n++] = st;
+            }
+        }
+        assert_non_null(last);
+        assert_true(running);
+        /* the last task.progress is what pipeline.get shows */
+        json_t *pr = json_object_get(t, "progress");
+        assert_string_equal(s_str(last, "stage"), s_str(pr, "stage"));
+        assert_true(json_equal(json_object_get(last, "pct"), json_object_get(pr, "pct")));
+        assert_true(json_equal(json_object_get(last, "message"), json_object_get(pr, "message")));
+        if (strcmp(svc, "static-analyzer") == 0) {
+            assert_int_equal(n, 10);
+            for (int k = 0; k < 10; k++) {
+                assert_string_equal(seen[k], stages[k]);
+            }
+        } else {
+            assert_string_equal(svc, "dynamic-analyzer");
+            assert_true(s_str(pr, "stage")[0] != '\0');
+        }
+    }
+
+    r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
+    assert_true(e2e_ok(r));
+    json_t *dyn = s_service_pushes(r, "dynamic-analyzer");
+    assert_non_null(dyn);
+    int64_t attributed = json_integer_value(json_object_get(dyn, "attributed"));
+    assert_true(attributed >= 1);
+    assert_non_null(json_object_get(dyn, "unattributed"));
+    json_decref(r);
+    r = e2e_callf(fx->api, 5000, "{ss}", "op", "stats");
+    assert_true(e2e_ok(r));
+    json_t *all = json_object_get(r, "pushes");
+    assert_non_null(all);
+    assert_true(json_integer_value(json_object_get(all, "attributed")) >= attributed);
+    assert_non_null(json_object_get(r, "actors"));
+    json_decref(r);
+    json_decref(events);
+    json_decref(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_daemon_progress_reaches_watchers, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
