@@ -1162,6 +1162,256 @@ static void test_mock_config_pidfile_quit(void **state)
     rmdir(dir);
 }
 
+/* Returns the control port's stats entry of replica i (caller decrefs). */
+static json_t *s_stats_of(const s_mock_t *m, int i)
+{
+    char *r = s_control(m, "stats");
+    assert_non_null(r);
+    assert_int_equal(strncmp(r, "ok ", 3), 0);
+    json_t *st = json_loads(r + 3, 0, NULL);
+    free(r);
+    json_t *rep = json_incref(json_array_get(json_object_get(st, "replicas"), (size_t)i));
+    json_decref(st);
+    assert_non_null(rep);
+    return rep;
+}
+
+/* Reads frames (answering nothing) until a text frame of the given type;
+   counts pongs seen before it. Returns the frame or NULL. */
+static json_t *s_recv_type(mock_ws_t *ws, const char *type, int timeout_ms, int *pongs)
+{
+    long long deadline = s_now_ms() + timeout_ms;
+    while (s_now_ms() < deadline) {
+        char *text = NULL;
+        int rc = mock_ws_recv(ws, (int)(deadline - s_now_ms()) + 1, &text, NULL);
+        if (rc == MOCK_WS_PONG && pongs) {
+            (*pongs)++;
+        }
+        json_t *j = rc == MOCK_WS_TEXT ? json_loads(text, 0, NULL) : NULL;
+        free(text);
+        if (j && s_str(j, "type") && strcmp(s_str(j, "type"), type) == 0) {
+            return j;
+        }
+        json_decref(j);
+        if (rc != MOCK_WS_TEXT && rc != MOCK_WS_PONG) {
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void test_mock_block(void **state)
+{
+    mock_gw_t gw;
+    assert_int_equal(mock_gw_start(&gw), 0);
+    char gateway[64];
+    snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d", gw.port);
+    s_mock_t m;
+    /* request 2 blocks the whole replica for 1 s (scaled) at its
+       scanning_python stage; request 1 runs alongside on another connection */
+    assert_int_equal(s_mock_start(&m, "--replica",
+                                  "static-analyzer:127.0.0.1:0:latency=30000:progress=100:"
+                                  "fault=block=100000/scanning_python@2",
+                                  "--gateway", gateway, "--control", "127.0.0.1:0", "--time-scale",
+                                  "0.01", NULL),
+                     0);
+    mock_ws_t other, blocker, late;
+    assert_int_equal(mock_ws_connect(&other, m.port[0], 3000), 0);
+    json_decref(s_roundtrip(&other, s_static_req, "status_update"));
+    assert_int_equal(mock_ws_connect(&blocker, m.port[0], 3000), 0);
+    json_decref(s_roundtrip(&blocker, s_static_req, "status_update"));
+
+    long long deadline = s_now_ms() + 3000, blocked_at = 0;
+    while (!blocked_at && s_now_ms() < deadline) {
+        json_t *rep = s_stats_of(&m, 0);
+        if (json_is_true(json_object_get(rep, "blocked"))) {
+            blocked_at = s_now_ms();
+        }
+        json_decref(rep);
+    }
+    assert_true(blocked_at > 0);
+    json_t *rep = s_stats_of(&m, 0);
+    json_int_t pushes = json_integer_value(json_object_get(rep, "pushes"));
+    json_decref(rep);
+
+    /* the whole replica is stopped: no pong on either connection, no frame,
+       no handshake for a new connection, no progress push */
+    assert_int_equal(mock_ws_send_ping(&other), 0);
+    assert_int_equal(mock_ws_send_ping(&blocker), 0);
+    assert_int_equal(mock_ws_recv(&other, 150, NULL, NULL), MOCK_WS_TIMEOUT);
+    assert_int_equal(mock_ws_recv(&blocker, 50, NULL, NULL), MOCK_WS_TIMEOUT);
+    assert_int_equal(mock_ws_connect(&late, m.port[0], 100), -2);
+    rep = s_stats_of(&m, 0);
+    bool still_blocked = json_is_true(json_object_get(rep, "blocked"));
+    assert_int_equal(json_integer_value(json_object_get(rep, "pushes")), pushes);
+    json_decref(rep);
+    assert_true(still_blocked); /* the checks above ran inside the block */
+
+    /* then both analyses resume and complete normally: late pongs first */
+    int pongs = 0;
+    json_t *j = s_recv_type(&blocker, "static_analysis_result", 5000, &pongs);
+    assert_non_null(j);
+    assert_string_equal(s_str(j, "status"), "success");
+    json_decref(j);
+    assert_int_equal(pongs, 1);
+    assert_true(s_now_ms() - blocked_at >= 700);
+    assert_int_equal(s_expect_close(&blocker, NULL), 1000);
+    pongs = 0;
+    j = s_recv_type(&other, "static_analysis_result", 5000, &pongs);
+    assert_non_null(j);
+    json_decref(j);
+    assert_int_equal(pongs, 1);
+    assert_int_equal(s_expect_close(&other, NULL), 1000);
+    mock_ws_close(&blocker);
+    mock_ws_close(&other);
+    assert_true(s_gw_wait_completed(&gw, 3000) >= 0);
+
+    /* served again; the block counted once */
+    assert_int_equal(mock_ws_connect(&late, m.port[0], 3000), 0);
+    json_decref(s_roundtrip(&late, "{\"type\": \"ping\"}", "pong"));
+    mock_ws_close(&late);
+    rep = s_stats_of(&m, 0);
+    assert_int_equal(json_integer_value(json_object_get(rep, "blocks")), 1);
+    assert_true(json_integer_value(json_object_get(rep, "pushes")) > pushes);
+    assert_false(json_is_true(json_object_get(rep, "blocked")));
+    json_decref(rep);
+
+    /* plans are checked: a stage the service lacks, a bad duration */
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "fault %d block=5000/zap_scan", m.port[0]);
+    char *r = s_control(&m, cmd);
+    assert_non_null(strstr(r, "no stage 'zap_scan'"));
+    free(r);
+    snprintf(cmd, sizeof cmd, "fault %d block=abc", m.port[0]);
+    r = s_control(&m, cmd);
+    assert_int_equal(strncmp(r, "error bad fault plan", 20), 0);
+    free(r);
+    assert_int_equal(s_mock_stop(&m), 0);
+    mock_gw_stop(&gw);
+}
+
+/* Seconds of the day of a pushed frame's "timestamp" (ISO, microseconds). */
+static double s_frame_time(const json_t *j)
+{
+    const char *ts = s_str(j, "timestamp");
+    int h = 0, mi = 0;
+    double sec = 0;
+    assert_non_null(ts);
+    assert_int_equal(sscanf(strchr(ts, 'T') + 1, "%d:%d:%lf", &h, &mi, &sec), 3);
+    return h * 3600.0 + mi * 60.0 + sec;
+}
+
+/* The pushes recorded so far whose "service" is svc, in order (caller
+   decrefs the array). */
+static json_t *s_gw_pushes_of(mock_gw_t *gw, const char *svc)
+{
+    json_t *out = json_array();
+    for (int i = 0; i < mock_gw_count(gw); i++) {
+        char *f = mock_gw_frame(gw, i);
+        json_t *j = f ? json_loads(f, 0, NULL) : NULL;
+        free(f);
+        if (j && s_str(j, "service") && strcmp(s_str(j, "service"), svc) == 0) {
+            json_array_append_new(out, j);
+        } else {
+            json_decref(j);
+        }
+    }
+    return out;
+}
+
+/* Sends an analysis request and reads to the result: returns the type of
+   the first frame. */
+static char *s_analyze_to_result(int port, const char *req, const char *result_type)
+{
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, port, 3000), 0);
+    assert_int_equal(mock_ws_send_text(&ws, req), 0);
+    json_t *first = s_recv_json(&ws, 5000);
+    assert_non_null(first);
+    char *type = strdup(s_str(first, "type"));
+    if (strcmp(type, result_type) != 0) {
+        json_decref(s_recv_type(&ws, result_type, 5000, NULL));
+    }
+    json_decref(first);
+    mock_ws_close(&ws);
+    return type;
+}
+
+static void test_mock_profile_real(void **state)
+{
+    mock_gw_t gw;
+    assert_int_equal(mock_gw_start(&gw), 0);
+    char gateway[64];
+    snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d", gw.port);
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:profile=real",
+                                  "--replica", "dynamic-analyzer:127.0.0.1:0:profile=real",
+                                  "--replica", "performance-tester:127.0.0.1:0:profile=real",
+                                  "--latency", "40000", "--gateway", gateway, "--time-scale",
+                                  "0.01", NULL),
+                     0);
+
+    /* static: status_update, then pushes only between phases: the Python
+       scan is silent for half the analysis */
+    char *first = s_analyze_to_result(m.port[0], s_static_req, "static_analysis_result");
+    assert_string_equal(first, "status_update");
+    free(first);
+    assert_true(s_gw_wait_completed(&gw, 3000) >= 0);
+    json_t *st = s_gw_pushes_of(&gw, "static-analyzer");
+    const char *want[] = {
+        "starting",     "scanning_python", "python_completed",    "scanning_js", "js_completed",
+        "scanning_css", "scanning_html",   "analyzing_structure", "reporting",   "completed"};
+    assert_int_equal(json_array_size(st), 10);
+    for (size_t i = 0; i < 10; i++) {
+        json_t *p = json_array_get(st, i);
+        assert_string_equal(s_str(p, "stage"), want[i]);
+        assert_string_equal(s_str(p, "correlation_id"), "req-1");
+    }
+    double gap = s_frame_time(json_array_get(st, 2)) - s_frame_time(json_array_get(st, 1));
+    assert_true(gap >= 0.15); /* half of 400 ms */
+    json_decref(st);
+
+    /* dynamic: no status_update (the result comes first), one push,
+       "starting" with an empty correlation_id */
+    first = s_analyze_to_result(m.port[1],
+                                "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", "
+                                "\"app_number\": 3, \"id\": \"d-1\"}",
+                                "dynamic_analysis_result");
+    assert_string_equal(first, "dynamic_analysis_result");
+    free(first);
+    json_t *dy = s_gw_pushes_of(&gw, "dynamic-analyzer");
+    assert_int_equal(json_array_size(dy), 1);
+    assert_string_equal(s_str(json_array_get(dy, 0), "stage"), "starting");
+    assert_string_equal(s_str(json_array_get(dy, 0), "correlation_id"), "");
+    json_decref(dy);
+
+    /* performance: per-tool pushes with an empty id, no starting/completed */
+    first = s_analyze_to_result(m.port[2],
+                                "{\"type\": \"performance_test\", \"model_slug\": \"m\", "
+                                "\"app_number\": 3, \"id\": \"p-1\"}",
+                                "performance_analysis_result");
+    assert_string_equal(first, "performance_analysis_result");
+    free(first);
+    long long deadline = s_now_ms() + 3000;
+    json_t *pf = NULL;
+    while (s_now_ms() < deadline) {
+        json_decref(pf);
+        pf = s_gw_pushes_of(&gw, "performance-tester");
+        if (json_array_size(pf) == 10) {
+            break;
+        }
+    }
+    assert_int_equal(json_array_size(pf), 10);
+    assert_string_equal(s_str(json_array_get(pf, 0), "stage"), "checking");
+    assert_string_equal(s_str(json_array_get(pf, 9), "stage"), "artillery_complete");
+    for (size_t i = 0; i < 10; i++) {
+        assert_string_equal(s_str(json_array_get(pf, i), "correlation_id"), "");
+    }
+    json_decref(pf);
+    assert_int_equal(s_mock_stop(&m), 0);
+    mock_gw_stop(&gw);
+}
+
 /* Kills by pid any mock a failed case left running. */
 static int s_teardown(void **state)
 {
@@ -1190,6 +1440,8 @@ int main(void)
         cmocka_unit_test_teardown(test_mock_mux_faults, s_teardown),
         cmocka_unit_test_teardown(test_mock_bad_input, s_teardown),
         cmocka_unit_test_teardown(test_mock_config_pidfile_quit, s_teardown),
+        cmocka_unit_test_teardown(test_mock_block, s_teardown),
+        cmocka_unit_test_teardown(test_mock_profile_real, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

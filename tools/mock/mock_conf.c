@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "runtime/sl_err.h"
+#include "tools/mock/mock_frames.h"
 
 /* ---- names and configuration ------------------------------------------ */
 
@@ -114,6 +115,14 @@ static int s_parse_option(sl_mock_replica_conf_t *conf, char *key, char *val, ch
         } else {
             return s_fail(err, size, "bad cid '%s' (id|empty)", val);
         }
+    } else if (strcmp(key, "profile") == 0) {
+        if (strcmp(val, "real") == 0) {
+            conf->real = true;
+        } else if (strcmp(val, "uniform") == 0) {
+            conf->real = false;
+        } else {
+            return s_fail(err, size, "bad profile '%s' (uniform|real)", val);
+        }
     } else if (strcmp(key, "seed") == 0) {
         if (!s_parse_int(val, 0, INT64_MAX, &v)) {
             return s_fail(err, size, "bad seed '%s'", val);
@@ -206,6 +215,21 @@ void sl_mock_tools_effective(sl_service_t svc, const sl_mock_tools_t *conf, sl_m
     }
 }
 
+int sl_mock_plan_check_stages(const sl_mock_plan_t *plan, sl_service_t service, char *err,
+                              size_t err_size)
+{
+    for (int i = 0; plan && i < plan->count; i++) {
+        const sl_mock_plan_item_t *it = &plan->items[i];
+        if (it->fault == SL_MOCK_BLOCK && it->stage[0] &&
+            sl_mock_stage_find(service, it->stage) < 0 &&
+            sl_mock_real_stage_find(service, it->stage) < 0) {
+            return s_fail(err, err_size, "block: %s has no stage '%s'", sl_service_name(service),
+                          it->stage);
+        }
+    }
+    return 0;
+}
+
 int sl_mock_replica_conf_parse(sl_mock_replica_conf_t *conf, const char *spec, char *err,
                                size_t err_size)
 {
@@ -236,6 +260,7 @@ int sl_mock_replica_conf_parse(sl_mock_replica_conf_t *conf, const char *spec, c
         conf->heartbeat_ms = keep.heartbeat_ms;
         conf->seed = keep.seed;
         conf->plan = keep.plan;
+        conf->real = keep.real;
     }
     /* Loopback only: the mock must never be reachable from elsewhere. */
     if (!host || (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "localhost") != 0)) {
@@ -259,7 +284,7 @@ int sl_mock_replica_conf_parse(sl_mock_replica_conf_t *conf, const char *spec, c
             goto done;
         }
     }
-    rc = 0;
+    rc = sl_mock_plan_check_stages(&conf->plan, conf->service, err, err_size);
 done:
     free(copy);
     return rc;

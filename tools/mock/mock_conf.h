@@ -41,6 +41,7 @@ typedef struct {
     int slow_ms;      /* handshake delay of the slow fault */
     int stall_after;  /* progress frames sent before stall / disconnect */
     int cid;          /* legacy correlation_id: -1 service default, 0 empty, 1 request id */
+    bool real;        /* profile=real: the real service's own pushes and cadence (legacy) */
     uint64_t seed;
     sl_mock_plan_t plan;
     int64_t fail_apps[SL_MOCK_APPS_MAX]; /* requests for these apps get an error frame */
@@ -61,11 +62,17 @@ int sl_mock_service_parse(const char *name, sl_service_t *out);
    stall_after 2, cid -1, seed 1, empty plan. */
 void sl_mock_replica_conf_defaults(sl_mock_replica_conf_t *conf, sl_service_t service);
 
+/* Checks that every block item of plan names a stage service has ("" =
+   its first). On error writes a message into err (may be NULL). Returns 0
+   or SL_EINVAL. */
+int sl_mock_plan_check_stages(const sl_mock_plan_t *plan, sl_service_t service, char *err,
+                              size_t err_size);
+
 /* Parses "SERVICE:127.0.0.1:PORT[:key=value]..." over a conf that already
    holds defaults (the service's own defaults are applied first if the
    service differs). Keys: proto=legacy|mux, latency=MIN[-MAX], progress=MS,
-   heartbeat=MS, slow=MS, stall_after=N, cid=id|empty, seed=N, fault=PLAN,
-   fail_app=N, verdict_app=N, partial_app=N (repeatable), tls=CERT,KEY,
+   heartbeat=MS, slow=MS, stall_after=N, cid=id|empty, profile=uniform|real, seed=N,
+   fault=PLAN, fail_app=N, verdict_app=N, partial_app=N (repeatable), tls=CERT,KEY,
    tools=A,B,... (empty = no tools).
    On error writes a message into err (may be NULL). Returns 0 or SL_EINVAL. */
 /* Parses a comma-separated tool list ("" = none) into out (set = true).

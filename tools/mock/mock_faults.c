@@ -12,8 +12,8 @@
 #include "runtime/sl_err.h"
 
 static const char *s_names[SL_MOCK__FAULT_COUNT] = {
-    "ok",    "hang",      "freeze",  "stall",  "disconnect",
-    "error", "malformed", "verdict", "refuse", "slow",
+    "ok",        "hang",    "freeze", "stall", "disconnect", "error",
+    "malformed", "verdict", "refuse", "slow",  "block",
 };
 
 const char *sl_mock_fault_name(sl_mock_fault_t fault)
@@ -57,10 +57,41 @@ int sl_mock_plan_add(sl_mock_plan_t *plan, const sl_mock_plan_item_t *item)
     return 0;
 }
 
-/* Parses one item "name", "name@N" or "name%P" of len bytes. */
+/* Parses block's "=MS" and "/STAGE" arguments, args[0] being '=' or '/'. */
+static int s_parse_block_args(char *args, sl_mock_plan_item_t *item)
+{
+    item->ms = SL_MOCK_BLOCK_MS_DEFAULT;
+    char *slash = strchr(args, '/');
+    if (slash) {
+        *slash = '\0';
+        size_t n = strlen(slash + 1);
+        if (n == 0 || n >= sizeof item->stage) {
+            return SL_EINVAL;
+        }
+        memcpy(item->stage, slash + 1, n + 1);
+    }
+    if (args[0] == '=') {
+        char *end = NULL;
+        errno = 0;
+        if (args[1] < '0' || args[1] > '9') {
+            return SL_EINVAL;
+        }
+        long long ms = strtoll(args + 1, &end, 10);
+        if (errno != 0 || *end != '\0' || ms <= 0 || ms > 86400000) {
+            return SL_EINVAL;
+        }
+        item->ms = ms;
+    } else if (args[0] != '\0' && !slash) {
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+/* Parses one item "name[args]", "name[args]@N" or "name[args]%P" of len
+   bytes (args only for block). */
 static int s_parse_item(const char *s, size_t len, sl_mock_plan_item_t *item)
 {
-    char buf[64];
+    char buf[96];
     if (len == 0 || len >= sizeof buf) {
         return SL_EINVAL;
     }
@@ -68,8 +99,26 @@ static int s_parse_item(const char *s, size_t len, sl_mock_plan_item_t *item)
     buf[len] = '\0';
     memset(item, 0, sizeof *item);
     char *mark = strpbrk(buf, "@%");
-    size_t name_len = mark ? (size_t)(mark - buf) : len;
+    char *args = strpbrk(buf, "=/");
+    if (args && mark && args > mark) {
+        return SL_EINVAL;
+    }
+    size_t name_len = args ? (size_t)(args - buf) : mark ? (size_t)(mark - buf) : len;
     if (s_fault_from_name(buf, name_len, &item->fault) != 0) {
+        return SL_EINVAL;
+    }
+    if (item->fault == SL_MOCK_BLOCK) {
+        char mark_ch = mark ? *mark : '\0';
+        if (mark) {
+            *mark = '\0';
+        }
+        if (s_parse_block_args(args ? args : buf + len, item) != 0) {
+            return SL_EINVAL;
+        }
+        if (mark) {
+            *mark = mark_ch;
+        }
+    } else if (args) {
         return SL_EINVAL;
     }
     if (!mark) {
@@ -125,11 +174,12 @@ int sl_mock_plan_parse(sl_mock_plan_t *plan, const char *spec)
     return 0;
 }
 
-sl_mock_fault_t sl_mock_plan_choose(const sl_mock_plan_t *plan, bool connection_level, uint64_t n,
-                                    uint64_t *rng)
+const sl_mock_plan_item_t *sl_mock_plan_choose_item(const sl_mock_plan_t *plan,
+                                                    bool connection_level, uint64_t n,
+                                                    uint64_t *rng)
 {
     if (!plan) {
-        return SL_MOCK_OK;
+        return NULL;
     }
     bool has_prob = false;
     for (int i = 0; i < plan->count; i++) {
@@ -138,7 +188,7 @@ sl_mock_fault_t sl_mock_plan_choose(const sl_mock_plan_t *plan, bool connection_
             continue;
         }
         if (it->when == SL_MOCK_NTH && it->nth == n) {
-            return it->fault;
+            return it;
         }
         if (it->when == SL_MOCK_PROB) {
             has_prob = true;
@@ -148,11 +198,11 @@ sl_mock_fault_t sl_mock_plan_choose(const sl_mock_plan_t *plan, bool connection_
         const sl_mock_plan_item_t *it = &plan->items[i];
         if (sl_mock_fault_is_connection_level(it->fault) == connection_level &&
             it->when == SL_MOCK_ALWAYS) {
-            return it->fault;
+            return it;
         }
     }
     if (!has_prob || !rng) {
-        return SL_MOCK_OK;
+        return NULL;
     }
     /* One draw per request keeps the sequence reproducible whatever mix of
        probabilities the plan holds. */
@@ -166,10 +216,17 @@ sl_mock_fault_t sl_mock_plan_choose(const sl_mock_plan_t *plan, bool connection_
         }
         acc += it->pct;
         if (r < acc) {
-            return it->fault;
+            return it;
         }
     }
-    return SL_MOCK_OK;
+    return NULL;
+}
+
+sl_mock_fault_t sl_mock_plan_choose(const sl_mock_plan_t *plan, bool connection_level, uint64_t n,
+                                    uint64_t *rng)
+{
+    const sl_mock_plan_item_t *it = sl_mock_plan_choose_item(plan, connection_level, n, rng);
+    return it ? it->fault : SL_MOCK_OK;
 }
 
 uint64_t sl_mock_rng_next(uint64_t *state)

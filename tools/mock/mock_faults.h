@@ -10,11 +10,14 @@
         NAME        the fault applies to every request (or connection)
         NAME@N      only the N-th request (1-based) of this replica
         NAME%P      each request independently with probability P percent
+    The block fault takes arguments before the @/%: block[=MS][/STAGE]
+    (MS default 12000, the real static service's npm block; STAGE a stage
+    name of the replica's service, default its first stage).
     Evaluation per request: an item NAME@N matching the request's number
     wins; else the first fixed item; else one uniform draw in [0,100) is
     compared to the cumulative P of the NAME%P items; else no fault.
     Names (request-level): ok, hang, freeze, stall, disconnect, error,
-    malformed, verdict. Connection-level: refuse, slow (counted per accepted
+    malformed, verdict, block. Connection-level: refuse, slow (counted per accepted
     connection instead of per request).
 */
 #ifndef SL_MOCK_FAULTS_H
@@ -34,18 +37,23 @@ typedef enum {
     SL_MOCK_VERDICT,    /* outer status success, inner analysis.status error */
     SL_MOCK_REFUSE,     /* connection closed right after accept */
     SL_MOCK_SLOW,       /* WebSocket handshake answered only after slow_ms */
+    SL_MOCK_BLOCK,      /* the whole replica stops for ms at a stage, then resumes */
     SL_MOCK__FAULT_COUNT
 } sl_mock_fault_t;
 
 #define SL_MOCK_PLAN_MAX 16
+#define SL_MOCK_BLOCK_MS_DEFAULT 12000
+#define SL_MOCK_STAGE_NAME_MAX 32
 
 typedef enum { SL_MOCK_ALWAYS = 0, SL_MOCK_NTH, SL_MOCK_PROB } sl_mock_when_t;
 
 typedef struct {
     sl_mock_fault_t fault;
     sl_mock_when_t when;
-    uint64_t nth; /* SL_MOCK_NTH: 1-based request number */
-    double pct;   /* SL_MOCK_PROB: 0..100 */
+    uint64_t nth;                       /* SL_MOCK_NTH: 1-based request number */
+    double pct;                         /* SL_MOCK_PROB: 0..100 */
+    int64_t ms;                         /* SL_MOCK_BLOCK: how long the replica stops */
+    char stage[SL_MOCK_STAGE_NAME_MAX]; /* SL_MOCK_BLOCK: "" = the first stage */
 } sl_mock_plan_item_t;
 
 typedef struct {
@@ -72,6 +80,12 @@ int sl_mock_plan_add(sl_mock_plan_t *plan, const sl_mock_plan_item_t *item);
    probability items of that level. */
 sl_mock_fault_t sl_mock_plan_choose(const sl_mock_plan_t *plan, bool connection_level, uint64_t n,
                                     uint64_t *rng);
+
+/* The same, returning the chosen item (borrowed from plan) for its
+   arguments, or NULL for no fault. */
+const sl_mock_plan_item_t *sl_mock_plan_choose_item(const sl_mock_plan_t *plan,
+                                                    bool connection_level, uint64_t n,
+                                                    uint64_t *rng);
 
 /* splitmix64 step: returns the next 64 random bits and advances *state. */
 uint64_t sl_mock_rng_next(uint64_t *state);

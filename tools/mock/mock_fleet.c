@@ -25,6 +25,13 @@
     - Refuse / down: the accepted socket is closed at once (lws closes it
       when the filter callback says no), which a client sees as a reset or
       EOF during the handshake.
+    - Block (a Python service running a synchronous call on its event loop):
+      the whole replica stops. Its connections stop reading (so WebSocket
+      pings go unanswered), frames queued from then on are held, its jobs'
+      timers are paused (so no progress pushes, no heartbeats), and new
+      connections are parked like slow ones. When the block ends everything
+      resumes where it was: reads (late pongs), held frames, timers shifted
+      by the block's length, parked handshakes.
 */
 #include "tools/mock/mock_fleet.h"
 
@@ -54,6 +61,7 @@ typedef enum { S_OUT_TEXT = 0, S_OUT_CLOSE, S_OUT_DROP } s_out_kind_t;
 typedef struct s_out {
     struct s_out *next;
     s_out_kind_t kind;
+    bool held; /* queued while the replica was blocked: leaves when it ends */
     int close_code;
     char reason[64];
     size_t len;
@@ -96,6 +104,15 @@ typedef struct {
     lws_usec_t t0, duration, cadence, heartbeat;
     bool silent;
     bool instant; /* no accepted/progress frames: the result alone */
+    bool real;    /* profile=real: the real service's pushes, real_next the next one */
+    int real_next;
+    uint64_t chain; /* its progress pushes' chain */
+    /* block fault: the replica stops for block_us once the job reaches
+       block_stage; paused_* = a timer that the block cancelled */
+    bool block_armed;
+    int block_stage;
+    lws_usec_t block_us;
+    bool paused_step, paused_hb;
 } s_job_t;
 
 struct s_replica {
@@ -109,8 +126,11 @@ struct s_replica {
     bool down;
     uint64_t rng;
     uint64_t conn_seq, req_seq;
-    uint64_t connections, refused, requests, results, errors, faults, cancels, pushes;
+    uint64_t connections, refused, requests, results, errors, faults, cancels, pushes, blocks;
     lws_dll2_owner_t conns;
+    bool blocked;
+    lws_usec_t block_start, block_end;
+    lws_sorted_usec_list_t sul_unblock;
     sl_mock_result_tmpl_t *result_tmpl; /* the last instant result, pre-rendered */
 };
 
@@ -119,11 +139,14 @@ typedef struct {
     lws_sorted_usec_list_t sul;
     s_replica_t *replica;
     int fd;
+    bool parked; /* held by a block (not a slow fault): adopted when it ends */
 } s_slow_t;
 
 typedef struct {
     lws_dll2_t list;
     struct lws *wsi;
+    uint64_t chain; /* the analysis it belongs to: its pushes go one at a time */
+    bool started;   /* its connection was asked for */
     bool sent;
     size_t len;
     unsigned char buf[]; /* LWS_PRE + len */
@@ -141,6 +164,7 @@ struct sl_mock_fleet_t {
     struct lws_context *ctx;
     struct lws_vhost *push_vh;
     lws_dll2_owner_t pushes;
+    uint64_t chains; /* last push chain handed out */
     lws_dll2_owner_t slow;
     volatile sig_atomic_t stop;
     lws_usec_t started_us;
@@ -250,36 +274,31 @@ static bool s_push_owned(sl_mock_fleet_t *f, s_push_t *p)
     return false;
 }
 
+static void s_push_connect(sl_mock_fleet_t *f, s_push_t *p);
+
+/* Frees a finished push and starts the next one of its chain. */
 static void s_push_release(sl_mock_fleet_t *f, s_push_t *p)
 {
-    if (p && s_push_owned(f, p)) {
-        lws_dll2_remove(&p->list);
-        free(p);
+    if (!p || !s_push_owned(f, p)) {
+        return;
     }
+    uint64_t chain = p->chain;
+    lws_dll2_remove(&p->list);
+    free(p);
+    lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&f->pushes))
+    {
+        s_push_t *q = lws_container_of(d, s_push_t, list);
+        if (q->chain == chain && !q->started) {
+            s_push_connect(f, q);
+            return;
+        }
+    }
+    lws_end_foreach_dll(d);
 }
 
-/* Like the real services: a new connection per event, one frame, close;
-   an unreachable gateway drops the event silently. Takes json. */
-static void s_push(sl_mock_fleet_t *f, char *json)
+static void s_push_connect(sl_mock_fleet_t *f, s_push_t *p)
 {
-    if (!json) {
-        return;
-    }
-    if (!f->gw_ok) {
-        free(json);
-        return;
-    }
-    size_t len = strlen(json);
-    s_push_t *p = calloc(1, sizeof *p + LWS_PRE + len);
-    if (!p) {
-        free(json);
-        return;
-    }
-    memcpy(p->buf + LWS_PRE, json, len);
-    p->len = len;
-    free(json);
-    lws_dll2_add_tail(&p->list, &f->pushes);
-
+    p->started = true;
     struct lws_client_connect_info i;
     memset(&i, 0, sizeof i);
     i.context = f->ctx;
@@ -297,6 +316,41 @@ static void s_push(sl_mock_fleet_t *f, char *json)
     }
     if (!lws_client_connect_via_info(&i)) {
         s_push_release(f, p);
+    }
+}
+
+/* Like the real services: a new connection per event, one frame, close;
+   an unreachable gateway drops the event silently. The real services await
+   each push before going on, so one analysis's pushes arrive in order: a
+   push waits for the previous one of its chain. Takes json. */
+static void s_push(sl_mock_fleet_t *f, char *json, uint64_t chain)
+{
+    if (!json) {
+        return;
+    }
+    if (!f->gw_ok) {
+        free(json);
+        return;
+    }
+    size_t len = strlen(json);
+    s_push_t *p = calloc(1, sizeof *p + LWS_PRE + len);
+    if (!p) {
+        free(json);
+        return;
+    }
+    memcpy(p->buf + LWS_PRE, json, len);
+    p->len = len;
+    p->chain = chain;
+    free(json);
+    bool busy = false;
+    lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&f->pushes))
+    {
+        busy = busy || lws_container_of(d, s_push_t, list)->chain == chain;
+    }
+    lws_end_foreach_dll(d);
+    lws_dll2_add_tail(&p->list, &f->pushes);
+    if (!busy) {
+        s_push_connect(f, p);
     }
 }
 
@@ -351,6 +405,7 @@ static void s_out_free_all(s_conn_t *c)
 
 static void s_out_append(s_conn_t *c, s_out_t *o)
 {
+    o->held = c->replica->blocked && o->kind != S_OUT_DROP;
     if (c->out_tail) {
         c->out_tail->next = o;
     } else {
@@ -418,8 +473,8 @@ static void s_drop(s_conn_t *c, bool now)
 static int s_writable(s_conn_t *c)
 {
     s_out_t *o = c->out_head;
-    if (!o) {
-        return 0;
+    if (!o || (o->held && c->replica->blocked)) {
+        return 0; /* a held frame leaves when the block ends (s_unblock_cb) */
     }
     c->out_head = o->next;
     if (!c->out_head) {
@@ -438,8 +493,9 @@ static int s_writable(s_conn_t *c)
            callback cost a poll() round per frame, and a busy mux
            connection has hundreds queued. A close or drop still waits for
            its own callback, after everything queued before it. */
-        for (int n = 1; n < S_WRITES_PER_CALLBACK && c->out_head &&
-                        c->out_head->kind == S_OUT_TEXT && !lws_partial_buffered(c->wsi);
+        for (int n = 1;
+             n < S_WRITES_PER_CALLBACK && c->out_head && c->out_head->kind == S_OUT_TEXT &&
+             !(c->out_head->held && c->replica->blocked) && !lws_partial_buffered(c->wsi);
              n++) {
             s_out_t *next = c->out_head;
             c->out_head = next->next;
@@ -454,7 +510,7 @@ static int s_writable(s_conn_t *c)
                 break;
             }
         }
-        if (rc == 0 && c->out_head) {
+        if (rc == 0 && c->out_head && !(c->out_head->held && c->replica->blocked)) {
             lws_callback_on_writable(c->wsi);
         }
         break;
@@ -474,6 +530,9 @@ static int s_writable(s_conn_t *c)
 }
 
 /* ---- analyses ----------------------------------------------------------- */
+
+static void s_replica_block(s_replica_t *r, lws_usec_t us);
+static void s_job_real_advance(s_job_t *j);
 
 static void s_job_free(s_job_t *j)
 {
@@ -520,7 +579,12 @@ static void s_job_progress(s_job_t *j, int stage)
     } else {
         r->pushes += r->fleet->gw_ok ? 1 : 0;
         s_push(r->fleet,
-               sl_mock_frame_progress_update(svc, s_cid(j), stage, j->model, j->app, j->issues));
+               sl_mock_frame_progress_update(svc, s_cid(j), stage, j->model, j->app, j->issues),
+               j->chain);
+    }
+    if (j->block_armed && stage >= j->block_stage) {
+        j->block_armed = false;
+        s_replica_block(r, j->block_us);
     }
 }
 
@@ -581,10 +645,21 @@ static void s_job_finish(s_job_t *j)
         }
         break;
     default:
-        r->results++;
-        if (!j->instant) {
+        if (j->real) {
+            s_job_real_advance(j);
+            if (r->blocked) {
+                j->paused_step = true; /* the rest, and the result, after the block */
+                return;
+            }
+        } else if (!j->instant) {
             s_job_progress(j, sl_mock_stage_count(svc) - 1);
         }
+        if (j->block_armed) {
+            /* its stage never came: the block comes before the result */
+            j->block_armed = false;
+            s_replica_block(r, j->block_us);
+        }
+        r->results++;
         if (s_is_generator(j)) {
             s_send(c, sl_mock_frame_generation(mux_id, j->model, j->template_slug,
                                                s_next_app(r->fleet, j->model)));
@@ -605,11 +680,49 @@ static void s_job_finish(s_job_t *j)
 
 static void s_job_step_cb(lws_sorted_usec_list_t *sul);
 
+/* When push i of a profile=real job is due, relative to its start. */
+static lws_usec_t s_real_due(const s_job_t *j, int i)
+{
+    int pm = sl_mock_real_stage_permille(j->conn->replica->conf.service, i);
+    return (lws_usec_t)((double)j->duration * pm / 1000.0);
+}
+
+/* profile=real: pushes every stage that is due, in order, stopping when one
+   of them blocked the replica (the rest follow when the block ends). */
+static void s_job_real_advance(s_job_t *j)
+{
+    s_replica_t *r = j->conn->replica;
+    sl_service_t svc = r->conf.service;
+    lws_usec_t elapsed = lws_now_usecs() - j->t0;
+    int n = sl_mock_real_stage_count(svc);
+    while (j->real_next < n && !r->blocked && s_real_due(j, j->real_next) <= elapsed) {
+        int i = j->real_next++;
+        j->tick++;
+        r->pushes += r->fleet->gw_ok ? 1 : 0;
+        s_push(r->fleet, sl_mock_frame_real_progress(svc, s_cid(j), i, j->model, j->app, j->issues),
+               j->chain);
+        if (j->block_armed && i >= j->block_stage) {
+            j->block_armed = false;
+            s_replica_block(r, j->block_us);
+        }
+    }
+}
+
 static void s_job_schedule_step(s_job_t *j)
 {
+    if (j->conn->replica->blocked) {
+        j->paused_step = true;
+        return;
+    }
     sl_mock_fleet_t *f = j->conn->replica->fleet;
-    lws_usec_t left = j->duration - (lws_now_usecs() - j->t0);
+    lws_usec_t elapsed = lws_now_usecs() - j->t0;
+    lws_usec_t left = j->duration - elapsed;
     lws_usec_t next = j->cadence > 0 && j->cadence < left ? j->cadence : left;
+    if (j->real) {
+        int n = sl_mock_real_stage_count(j->conn->replica->conf.service);
+        lws_usec_t due = j->real_next < n ? s_real_due(j, j->real_next) : j->duration;
+        next = (due < j->duration ? due : j->duration) - elapsed;
+    }
     lws_sul_schedule(f->ctx, 0, &j->sul_step, s_job_step_cb, next > 0 ? next : 1);
 }
 
@@ -637,9 +750,13 @@ static void s_job_step_cb(lws_sorted_usec_list_t *sul)
         s_job_finish(j);
         return;
     }
-    int n = sl_mock_stage_count(j->conn->replica->conf.service);
-    j->tick++;
-    s_job_progress(j, j->tick < n - 2 ? j->tick : n - 2);
+    if (j->real) {
+        s_job_real_advance(j);
+    } else {
+        int n = sl_mock_stage_count(j->conn->replica->conf.service);
+        j->tick++;
+        s_job_progress(j, j->tick < n - 2 ? j->tick : n - 2);
+    }
     if (s_job_maybe_break(j)) {
         return;
     }
@@ -650,6 +767,10 @@ static void s_job_heartbeat_cb(lws_sorted_usec_list_t *sul)
 {
     s_job_t *j = lws_container_of(sul, s_job_t, sul_hb);
     if (j->silent) {
+        return;
+    }
+    if (j->conn->replica->blocked) {
+        j->paused_hb = true;
         return;
     }
     s_send(j->conn, sl_mock_frame_simple("heartbeat", j->id));
@@ -684,6 +805,8 @@ static void s_job_begin(s_job_t *j)
     }
     if (r->conf.mux) {
         s_send(c, sl_mock_frame_simple("accepted", j->id));
+    } else if (j->real && r->conf.service != SL_SVC_STATIC) {
+        /* only the real static service sends status_update */
     } else if (!s_is_generator(j)) {
         s_send(c,
                sl_mock_frame_status_update(r->conf.service, j->id ? j->id : "", j->model, j->app));
@@ -693,12 +816,20 @@ static void s_job_begin(s_job_t *j)
         s_job_finish(j);
         return;
     }
-    s_job_progress(j, 0);
+    if (j->real) {
+        s_job_real_advance(j);
+    } else {
+        s_job_progress(j, 0);
+    }
     if (s_job_maybe_break(j)) {
         return;
     }
     if (r->conf.mux && j->heartbeat > 0) {
-        lws_sul_schedule(f->ctx, 0, &j->sul_hb, s_job_heartbeat_cb, j->heartbeat);
+        if (r->blocked) {
+            j->paused_hb = true;
+        } else {
+            lws_sul_schedule(f->ctx, 0, &j->sul_hb, s_job_heartbeat_cb, j->heartbeat);
+        }
     }
     /* The next step comes a cadence (or the whole duration) later. */
     s_job_schedule_step(j);
@@ -761,19 +892,38 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
     }
     r->requests++;
     r->req_seq++;
-    j->fault = sl_mock_plan_choose(&r->conf.plan, false, r->req_seq, &r->rng);
+    const sl_mock_plan_item_t *item =
+        sl_mock_plan_choose_item(&r->conf.plan, false, r->req_seq, &r->rng);
+    j->fault = item ? item->fault : SL_MOCK_OK;
+    j->real = r->conf.real && !r->conf.mux && sl_mock_real_stage_count(r->conf.service) > 0;
+    if (j->fault == SL_MOCK_BLOCK) {
+        /* A stage this cadence never pushes: the block comes before the
+           result (s_job_finish). */
+        int stage = 0;
+        if (item->stage[0]) {
+            stage = j->real ? sl_mock_real_stage_find(r->conf.service, item->stage)
+                            : sl_mock_stage_find(r->conf.service, item->stage);
+            stage = stage < 0 ? INT32_MAX : stage;
+        }
+        j->block_armed = true;
+        j->block_stage = stage;
+        j->block_us = s_scaled(f, item->ms);
+    }
     int64_t ms = sl_mock_rng_range(&r->rng, r->conf.latency_min_ms, r->conf.latency_max_ms);
     if (!gen && s_app_in(r->conf.fail_apps, r->conf.fail_count, j->app)) {
         j->fault = SL_MOCK_ERROR;
         j->fail_app = true;
+        j->block_armed = false;
     } else if (!gen && s_app_in(r->conf.verdict_apps, r->conf.verdict_count, j->app)) {
         j->fault = SL_MOCK_VERDICT;
+        j->block_armed = false;
     }
     j->partial = !gen && s_app_in(r->conf.partial_apps, r->conf.partial_count, j->app);
     if (j->fault != SL_MOCK_OK) {
         r->faults++;
     }
     j->issues = (int)(j->app % 7);
+    j->chain = ++f->chains;
     j->t0 = lws_now_usecs();
     j->duration = s_scaled(f, ms);
     j->cadence = s_scaled(f, r->conf.progress_ms);
@@ -902,9 +1052,9 @@ static void s_slow_free(s_slow_t *s, bool close_fd)
     free(s);
 }
 
-static void s_slow_cb(lws_sorted_usec_list_t *sul)
+/* Hands the held socket to lws, which answers its handshake now. */
+static void s_slow_adopt(s_slow_t *s)
 {
-    s_slow_t *s = lws_container_of(sul, s_slow_t, sul);
     s_replica_t *r = s->replica;
     if (r->down) {
         s_slow_free(s, true);
@@ -919,6 +1069,124 @@ static void s_slow_cb(lws_sorted_usec_list_t *sul)
     /* On failure lws has already closed the descriptor. */
     lws_adopt_descriptor_vhost(r->vh, (lws_adoption_type)type, fd, NULL, NULL);
     s_slow_free(s, false);
+}
+
+static void s_slow_cb(lws_sorted_usec_list_t *sul)
+{
+    s_slow_t *s = lws_container_of(sul, s_slow_t, sul);
+    if (s->replica->blocked) {
+        s->parked = true; /* the block ends the wait */
+        return;
+    }
+    s_slow_adopt(s);
+}
+
+/* Keeps an accepted socket from lws (which closes its own descriptor when
+   the filter says no) until adopted. slow_us 0: parked until the replica's
+   block ends. Returns 1 (the filter's "drop it") or 0 if it could not. */
+static int s_slow_hold(s_replica_t *r, void *in, lws_usec_t slow_us)
+{
+    s_slow_t *s = calloc(1, sizeof *s);
+    int fd = s ? dup((int)(lws_intptr_t)in) : -1;
+    if (fd < 0) {
+        free(s);
+        return 0;
+    }
+    s->fd = fd;
+    s->replica = r;
+    s->parked = slow_us == 0;
+    lws_dll2_add_tail(&s->list, &r->fleet->slow);
+    if (!s->parked) {
+        lws_sul_schedule(r->fleet->ctx, 0, &s->sul, s_slow_cb, slow_us);
+    }
+    return 1;
+}
+
+/* ---- block ---------------------------------------------------------------- */
+
+static void s_unblock_cb(lws_sorted_usec_list_t *sul)
+{
+    s_replica_t *r = lws_container_of(sul, s_replica_t, sul_unblock);
+    lws_usec_t elapsed = lws_now_usecs() - r->block_start;
+    r->blocked = false;
+    lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&r->conns))
+    {
+        s_conn_t *c = lws_container_of(d, s_conn_t, in_replica);
+        if (!c->frozen) {
+            lws_rx_flow_control(c->wsi, 1);
+        }
+        lws_start_foreach_dll(struct lws_dll2 *, e, lws_dll2_get_head(&c->jobs))
+        {
+            s_job_t *j = lws_container_of(e, s_job_t, in_conn);
+            /* The analysis did not advance while the loop was blocked. */
+            j->t0 += elapsed;
+            if (j->paused_step) {
+                j->paused_step = false;
+                s_job_schedule_step(j);
+            }
+            if (j->paused_hb) {
+                j->paused_hb = false;
+                lws_sul_schedule(r->fleet->ctx, 0, &j->sul_hb, s_job_heartbeat_cb, j->heartbeat);
+            }
+        }
+        lws_end_foreach_dll(e);
+        if (c->out_head) {
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+    lws_end_foreach_dll(d);
+    lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&r->fleet->slow))
+    {
+        s_slow_t *s = lws_container_of(d, s_slow_t, list);
+        if (s->replica == r && s->parked) {
+            s_slow_adopt(s);
+        }
+    }
+    lws_end_foreach_dll_safe(d, d1);
+    if (r->fleet->conf.verbose) {
+        lwsl_user("%s: block ended after %lld ms\n", r->url, (long long)(elapsed / 1000));
+    }
+}
+
+static void s_replica_block(s_replica_t *r, lws_usec_t us)
+{
+    lws_usec_t now = lws_now_usecs();
+    if (r->blocked) {
+        if (now + us > r->block_end) {
+            r->block_end = now + us;
+            lws_sul_schedule(r->fleet->ctx, 0, &r->sul_unblock, s_unblock_cb, us);
+        }
+        return;
+    }
+    r->blocked = true;
+    r->blocks++;
+    r->block_start = now;
+    r->block_end = now + us;
+    lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&r->conns))
+    {
+        s_conn_t *c = lws_container_of(d, s_conn_t, in_replica);
+        if (!c->frozen) {
+            lws_rx_flow_control(c->wsi, 0);
+        }
+        lws_start_foreach_dll(struct lws_dll2 *, e, lws_dll2_get_head(&c->jobs))
+        {
+            s_job_t *j = lws_container_of(e, s_job_t, in_conn);
+            if (!lws_dll2_is_detached(&j->sul_step.list)) {
+                lws_sul_cancel(&j->sul_step);
+                j->paused_step = true;
+            }
+            if (!lws_dll2_is_detached(&j->sul_hb.list)) {
+                lws_sul_cancel(&j->sul_hb);
+                j->paused_hb = true;
+            }
+        }
+        lws_end_foreach_dll(e);
+    }
+    lws_end_foreach_dll(d);
+    lws_sul_schedule(r->fleet->ctx, 0, &r->sul_unblock, s_unblock_cb, us);
+    if (r->fleet->conf.verbose) {
+        lwsl_user("%s: blocked for %lld ms\n", r->url, (long long)(us / 1000));
+    }
 }
 
 /* ---- the analyzer protocol -------------------------------------------- */
@@ -947,19 +1215,13 @@ static int s_analyzer_cb(struct lws *wsi, enum lws_callback_reasons reason, void
             return 1;
         }
         if (cf == SL_MOCK_SLOW) {
-            s_slow_t *s = calloc(1, sizeof *s);
-            int fd = s ? dup((int)(lws_intptr_t)in) : -1;
-            if (fd < 0) {
-                free(s);
-                return 0;
-            }
-            s->fd = fd;
-            s->replica = r;
-            lws_dll2_add_tail(&s->list, &r->fleet->slow);
-            lws_sul_schedule(r->fleet->ctx, 0, &s->sul, s_slow_cb,
-                             s_scaled(r->fleet, r->conf.slow_ms));
             /* lws closes its descriptor; ours keeps the connection open. */
-            return 1;
+            return s_slow_hold(r, in, s_scaled(r->fleet, r->conf.slow_ms));
+        }
+        if (r->blocked) {
+            /* The blocked loop accepts nothing: the kernel holds the
+               connection, the handshake is answered when the block ends. */
+            return s_slow_hold(r, in, 0);
         }
         return 0;
     }
@@ -1055,14 +1317,15 @@ static void s_stats(sl_mock_fleet_t *f, char *reply, size_t size)
     json_t *arr = json_array();
     for (int i = 0; arr && i < f->count; i++) {
         s_replica_t *r = &f->replicas[i];
-        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "service",
-                              sl_service_name(r->conf.service), "url", r->url, "proto",
+        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
+                              "service", sl_service_name(r->conf.service), "url", r->url, "proto",
                               r->conf.mux ? "mux" : "legacy", "down", r->down, "connections",
                               (json_int_t)r->connections, "active", (json_int_t)r->conns.count,
                               "requests", (json_int_t)r->requests, "results",
                               (json_int_t)r->results, "errors", (json_int_t)r->errors, "faults",
                               (json_int_t)r->faults, "refused", (json_int_t)r->refused, "cancels",
-                              (json_int_t)r->cancels, "pushes", (json_int_t)r->pushes);
+                              (json_int_t)r->cancels, "pushes", (json_int_t)r->pushes, "blocks",
+                              (json_int_t)r->blocks, "blocked", r->blocked);
         if (o) {
             json_array_append_new(arr, o);
         }
@@ -1133,8 +1396,13 @@ static void s_execute(sl_mock_fleet_t *f, char *line, char *reply, size_t size)
         snprintf(reply, size, "ok tools %s %s", r->url, arg2 ? arg2 : "");
     } else {
         sl_mock_plan_t plan;
+        char why[160];
         if (!arg2 || sl_mock_plan_parse(&plan, arg2) != 0) {
             snprintf(reply, size, "error bad fault plan '%.128s'", arg2 ? arg2 : "");
+            return;
+        }
+        if (sl_mock_plan_check_stages(&plan, r->conf.service, why, sizeof why) != 0) {
+            snprintf(reply, size, "error %s", why);
             return;
         }
         /* Counting restarts so "hang@1" means the next request. */

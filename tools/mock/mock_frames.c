@@ -60,6 +60,95 @@ static const s_stage_t s_generator_stages[] = {
 
 #define S_N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* profile=real: each real service's own pushes and when they come, as a
+   share (per mille) of the analysis's duration (the fleet's source, README
+   "Progress cadence of the real services"). Static pushes only between
+   phases, with its two long silent scans (Python tools, then the JS phase);
+   dynamic pushes "starting" once and is silent through its ZAP scan;
+   performance pushes per tool, never "starting" or "completed"; ai pushes
+   around its long LLM call. */
+typedef struct {
+    const char *name;
+    const char *message;
+    int permille;
+} s_real_stage_t;
+
+static const s_real_stage_t s_static_real[] = {
+    {"starting", "Starting static analysis", 0},
+    {"scanning_python", "Scanning Python files", 0},
+    {"python_completed", "Python analysis complete", 500},
+    {"scanning_js", "Scanning JavaScript/TypeScript files", 500},
+    {"js_completed", "JS/TS analysis complete (0 findings)", 980},
+    {"scanning_css", "Scanning CSS files", 980},
+    {"scanning_html", "Scanning HTML files", 990},
+    {"analyzing_structure", "Analyzing project structure", 1000},
+    {"reporting", "Compiling report", 1000},
+    {"completed", "Static analysis completed", 1000},
+};
+static const s_real_stage_t s_dynamic_real[] = {
+    {"starting", "Starting dynamic analysis", 0},
+};
+static const s_real_stage_t s_performance_real[] = {
+    {"checking", "Checking connectivity", 0},
+    {"connected", "Connected", 20},
+    {"aiohttp_start", "Starting aiohttp load test", 20},
+    {"aiohttp_complete", "aiohttp load test complete", 100},
+    {"ab_start", "Starting Apache Bench", 100},
+    {"ab_complete", "Apache Bench complete", 300},
+    {"locust_start", "Starting Locust", 300},
+    {"locust_complete", "Locust complete", 650},
+    {"artillery_start", "Starting Artillery", 650},
+    {"artillery_complete", "Artillery complete", 1000},
+};
+static const s_real_stage_t s_ai_real[] = {
+    {"starting", "Starting AI analysis", 0},
+    {"reading_code", "Reading source code", 20},
+    {"analyzing_quality", "Analyzing code quality", 50},
+    {"completed", "AI analysis completed", 1000},
+};
+
+static const s_real_stage_t *s_real_stages(sl_service_t svc, int *count)
+{
+    switch (svc) {
+    case SL_SVC_STATIC:
+        *count = S_N(s_static_real);
+        return s_static_real;
+    case SL_SVC_DYNAMIC:
+        *count = S_N(s_dynamic_real);
+        return s_dynamic_real;
+    case SL_SVC_PERFORMANCE:
+        *count = S_N(s_performance_real);
+        return s_performance_real;
+    case SL_SVC_AI:
+        *count = S_N(s_ai_real);
+        return s_ai_real;
+    default:
+        *count = 0;
+        return NULL;
+    }
+}
+
+int sl_mock_real_stage_count(sl_service_t svc)
+{
+    int n;
+    s_real_stages(svc, &n);
+    return n;
+}
+
+int sl_mock_real_stage_permille(sl_service_t svc, int i)
+{
+    int n;
+    const s_real_stage_t *st = s_real_stages(svc, &n);
+    return i >= 0 && i < n ? st[i].permille : 1000;
+}
+
+const char *sl_mock_real_stage_name(sl_service_t svc, int i)
+{
+    int n;
+    const s_real_stage_t *st = s_real_stages(svc, &n);
+    return i >= 0 && i < n ? st[i].name : "?";
+}
+
 static const s_stage_t *s_stages(sl_service_t svc, int *count)
 {
     switch (svc) {
@@ -105,6 +194,30 @@ static const s_stage_t *s_stage_at(sl_service_t svc, int *i)
 const char *sl_mock_stage_name(sl_service_t svc, int i)
 {
     return s_stage_at(svc, &i)->name;
+}
+
+int sl_mock_stage_find(sl_service_t svc, const char *name)
+{
+    int n;
+    const s_stage_t *st = s_stages(svc, &n);
+    for (int i = 0; name && i < n; i++) {
+        if (strcmp(st[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int sl_mock_real_stage_find(sl_service_t svc, const char *name)
+{
+    int n;
+    const s_real_stage_t *st = s_real_stages(svc, &n);
+    for (int i = 0; name && i < n; i++) {
+        if (strcmp(st[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 const char *sl_mock_request_type(sl_service_t svc)
@@ -263,6 +376,49 @@ char *sl_mock_frame_progress_update(sl_service_t svc, const char *correlation_id
     s_set(o, "data", data);
     s_set_ts(o);
     free(msg);
+    return s_dump(o);
+}
+
+char *sl_mock_frame_real_progress(sl_service_t svc, const char *correlation_id, int i,
+                                  const char *model, int64_t app, int issues)
+{
+    int n;
+    const s_real_stage_t *st = s_real_stages(svc, &n);
+    if (i < 0 || i >= n) {
+        return NULL;
+    }
+    char msg[512];
+    bool first = i == 0 && strcmp(st[i].name, "starting") == 0;
+    if (first) {
+        snprintf(msg, sizeof msg, "%s for %s app %lld", st[i].message, model ? model : "",
+                 (long long)app);
+    } else {
+        snprintf(msg, sizeof msg, "%s", st[i].message);
+    }
+    json_t *o = json_object();
+    s_set(o, "type", json_string("progress_update"));
+    s_set(o, "correlation_id", json_string(correlation_id ? correlation_id : ""));
+    s_set(o, "stage", json_string(st[i].name));
+    s_set(o, "message", json_string(msg));
+    s_set(o, "service", json_string(s_svc(svc)));
+    json_t *data = json_object();
+    s_set(data, "stage", json_string(st[i].name));
+    s_set(data, "message", json_string(msg));
+    /* Only static and dynamic name the app, and only in their first push;
+       performance names the URL; ai nothing. */
+    if (first && (svc == SL_SVC_STATIC || svc == SL_SVC_DYNAMIC)) {
+        s_set(data, "model_slug", json_string(model ? model : ""));
+        s_set(data, "app_number", json_integer(app));
+    } else if (svc == SL_SVC_PERFORMANCE && i == 0) {
+        s_set(data, "url", json_string("http://localhost:5000"));
+    } else if (strcmp(st[i].name, "python_completed") == 0 ||
+               strcmp(st[i].name, "js_completed") == 0) {
+        s_set(data, "issues_found", json_integer(issues));
+    } else if (svc == SL_SVC_STATIC && strcmp(st[i].name, "completed") == 0) {
+        s_set(data, "total_issues", json_integer(issues));
+    }
+    s_set(o, "data", data);
+    s_set_ts(o);
     return s_dump(o);
 }
 

@@ -20,6 +20,19 @@
    "completed"), and the stage name and message of stage i (clamped). */
 int sl_mock_stage_count(sl_service_t svc);
 const char *sl_mock_stage_name(sl_service_t svc, int i);
+/* Index of the stage called name in svc's stages, or -1. */
+int sl_mock_stage_find(sl_service_t svc, const char *name);
+
+/* profile=real: the real service's own pushes (count 0 for the generator,
+   which was not studied), the share (per mille) of the analysis duration at
+   which push i comes, its stage name, the index of a name (-1), and the
+   push itself (NULL if i is out of range). */
+int sl_mock_real_stage_count(sl_service_t svc);
+int sl_mock_real_stage_permille(sl_service_t svc, int i);
+const char *sl_mock_real_stage_name(sl_service_t svc, int i);
+int sl_mock_real_stage_find(sl_service_t svc, const char *name);
+char *sl_mock_frame_real_progress(sl_service_t svc, const char *correlation_id, int i,
+                                  const char *model, int64_t app, int issues);
 
 /* Request "type" a service answers ("static_analyze", "generate"). */
 const char *sl_mock_request_type(sl_service_t svc);

@@ -34,6 +34,8 @@ static const char *s_usage =
     "      fault=PLAN              fault plan, see below\n"
     "      slow=MS                 handshake delay of the slow fault (default 3000)\n"
     "      stall_after=N           progress frames before stall/disconnect (default 2)\n"
+    "      profile=uniform|real    uniform: a stage every progress ms; real: each real\n"
+    "                              service's own pushes and silences (legacy)\n"
     "      cid=id|empty            legacy progress correlation_id (default: id for\n"
     "                              static/ai/generator, empty for dynamic/performance)\n"
     "      seed=N                  PRNG seed (latency and probabilistic faults)\n"
@@ -50,6 +52,7 @@ static const char *s_usage =
     "\n"
     "defaults for every replica (a replica's own key wins):\n"
     "  --proto legacy|mux  --latency MIN[-MAX]  --progress MS  --heartbeat MS\n"
+    "  --profile uniform|real\n"
     "  --fault PLAN  --seed N  --fail-app N  --verdict-app N  (last two repeatable)\n"
     "\n"
     "fleet:\n"
@@ -63,7 +66,8 @@ static const char *s_usage =
     "\n"
     "fault PLAN: comma-separated items NAME (every request), NAME@N (the N-th\n"
     "  request, 1-based), NAME%P (each request with probability P percent).\n"
-    "  Request faults: ok hang freeze stall disconnect error malformed verdict.\n"
+    "  Request faults: ok hang freeze stall disconnect error malformed verdict\n"
+    "  block.\n"
     "  Connection faults (counted per connection): refuse slow.\n"
     "  hang: nothing sent; freeze: nothing sent and the socket is no longer read\n"
     "  (pings unanswered); stall: stall_after progress frames then silence;\n"
@@ -71,6 +75,9 @@ static const char *s_usage =
     "  error: error frame; malformed: a non-JSON text frame; verdict: outer\n"
     "  success with analysis.status error; refuse: closed right after accept;\n"
     "  slow: no handshake answer for slow ms.\n"
+    "  block[=MS][/STAGE]: when the analysis reaches STAGE (default the first)\n"
+    "  the whole replica stops for MS (default 12000): no pongs, no frames, no\n"
+    "  pushes, no handshakes; then it resumes and completes normally.\n"
     "\n"
     "output (stdout): 'replica SERVICE URL' per replica, 'control 127.0.0.1:PORT',\n"
     "  then 'ready'.\n"
@@ -91,7 +98,7 @@ typedef struct {
     char *owned[S_REPLICAS_MAX]; /* specs read from --config, freed at exit */
     int count;
     /* globals applied to every replica before its own keys */
-    const char *proto, *latency, *progress, *heartbeat, *fault, *seed;
+    const char *proto, *latency, *progress, *heartbeat, *profile, *fault, *seed;
     const char *fail_apps[SL_MOCK_APPS_MAX], *verdict_apps[SL_MOCK_APPS_MAX];
     int fail_count, verdict_count;
 } s_args_t;
@@ -168,6 +175,7 @@ static int s_build_replica(const s_args_t *a, const char *spec, sl_mock_replica_
     S_GLOBAL("latency", a->latency);
     S_GLOBAL("progress", a->progress);
     S_GLOBAL("heartbeat", a->heartbeat);
+    S_GLOBAL("profile", a->profile);
     S_GLOBAL("fault", a->fault);
     S_GLOBAL("seed", a->seed);
     for (int i = 0; i < a->fail_count; i++) {
@@ -275,6 +283,8 @@ int main(int argc, char **argv)
             a.progress = val;
         } else if (strcmp(opt, "--heartbeat") == 0) {
             a.heartbeat = val;
+        } else if (strcmp(opt, "--profile") == 0) {
+            a.profile = val;
         } else if (strcmp(opt, "--fault") == 0) {
             a.fault = val;
         } else if (strcmp(opt, "--seed") == 0) {
