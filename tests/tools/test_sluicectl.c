@@ -614,6 +614,17 @@ static void test_sluicectl_tables(void **state)
     assert_non_null(line);
     const char *eol = strchr(line, '\n');
     assert_true(eol && eol[-1] == '?');
+    s_script(f, "stats",
+             "{\"ok\":true,\"api\":{\"requests\":3,\"errors\":0,\"published\":9},"
+             "\"actors\":[{\"name\":\"store\",\"msgs_in\":4,\"running\":true}],"
+             "\"pushes\":{\"by_id\":12,\"attributed\":5,\"unattributed\":2,\"unknown_id\":1}}",
+             NULL);
+    RUN(f, &run, "--api", f->api, "stats");
+    assert_int_equal(s_code(&run), 0);
+    assert_non_null(strstr(run.out, "requests 3"));
+    assert_non_null(strstr(run.out, "store"));
+    assert_non_null(
+        strstr(run.out, "progress pushes: by id 12  attributed 5  unattributed 2  unknown id 1"));
 }
 
 static void s_wait_case(s_fake_t *f, const char *final, int want)

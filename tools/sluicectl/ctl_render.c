@@ -341,8 +341,18 @@ void ctl_render_endpoints(FILE *out, const json_t *services)
 void ctl_render_stats(FILE *out, const json_t *reply)
 {
     const json_t *api = ctl_get(reply, "api");
-    fprintf(out, "api: requests %lld  errors %lld  published %lld\n\n", ctl_int(api, "requests", 0),
+    fprintf(out, "api: requests %lld  errors %lld  published %lld\n", ctl_int(api, "requests", 0),
             ctl_int(api, "errors", 0), ctl_int(api, "published", 0));
+    const json_t *pushes = ctl_get(reply, "pushes");
+    if (json_is_object(pushes)) {
+        /* out-of-band progress pushes, README "Pointing an existing fleet" */
+        fprintf(out,
+                "progress pushes: by id %lld  attributed %lld  unattributed %lld  unknown id "
+                "%lld\n",
+                ctl_int(pushes, "by_id", 0), ctl_int(pushes, "attributed", 0),
+                ctl_int(pushes, "unattributed", 0), ctl_int(pushes, "unknown_id", 0));
+    }
+    fputc('\n', out);
     s_table_t t = {
         .ncols = 7,
         .head = {"ACTOR", "MSGS IN", "MSGS OUT", "MAILBOX", "HANDLER US", "TIMERS", "RUNNING"}};
