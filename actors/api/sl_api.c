@@ -627,10 +627,24 @@ static void s_op_result_get(s_api_t *self, sl_actor_t *actor, const s_call_t *ca
                             const uint8_t *body, size_t len)
 {
     char id[SL_IDS_MAX];
-    if (s_need_str(self, call, body, len, "task_id", id, sizeof(id))) {
+    uint64_t attempt = 0;
+    if (s_need_str(self, call, body, len, "task_id", id, sizeof(id)) ||
+        s_opt_uint(self, call, body, len, "attempt", &attempt)) {
         return;
     }
-    sl_store_get_t get = {.db = SL_IDS_DB_RESULTS, .key = {(uint8_t *)id, strlen(id)}};
+    if (attempt > UINT16_MAX) {
+        s_reply_error(self, call, "invalid", "'attempt' must be 1..%u", UINT16_MAX);
+        return;
+    }
+    /* A failed attempt's frame is under <task_id>-a<NN>, the attempts db's
+       key (sl_attempt_key, docs/internals.md). */
+    char key[SL_IDS_MAX + 8];
+    if (attempt) {
+        snprintf(key, sizeof(key), "%s-a%02u", id, (unsigned)attempt);
+    } else {
+        snprintf(key, sizeof(key), "%s", id);
+    }
+    sl_store_get_t get = {.db = SL_IDS_DB_RESULTS, .key = {(uint8_t *)key, strlen(key)}};
     uint8_t *buf = NULL;
     size_t buf_len = 0;
     s_call_t *pending = s_call_dup(call);

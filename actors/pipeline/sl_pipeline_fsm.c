@@ -374,8 +374,13 @@ static sl_attempt_rec_t *s_open_attempt(sl_pl_task_t *t)
     sl_attempt_rec_t *a = s_cur_attempt(t);
     if (!a || a->attempt != t->attempts) {
         if (t->nhist >= SL_REC_MAX_HISTORY) {
-            /* Forget the oldest entry: a task retried for ever must not grow
-               without bound. */
+            /* Forget the oldest entry (and its stored frame): a task retried
+               for ever must not grow without bound. */
+            char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
+            sl_pl_task_id(t, id, sizeof(id));
+            if (sl_attempt_key(key, sizeof(key), id, t->hist[0].attempt) == 0) {
+                sl_pl_op_del(t->pipe->sh, SL_IDS_DB_RESULTS, key);
+            }
             sl_attempt_rec_clear(&t->hist[0]);
             memmove(t->hist, t->hist + 1, (t->nhist - 1u) * sizeof(*t->hist));
             t->nhist--;
@@ -533,6 +538,17 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
     }
     t->outcome = (int16_t)outcome;
     s_release_slot(t);
+    if (!ok && result && result_len) {
+        /* The frame of a failed attempt says why (a verdict, an error):
+           kept under the attempt's key, and as the task's frame until an
+           attempt succeeds. */
+        char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
+        sl_pl_task_id(t, id, sizeof(id));
+        if (a && sl_attempt_key(key, sizeof(key), id, a->attempt) == 0) {
+            sl_pl_op_put(sh, SL_IDS_DB_RESULTS, key, result, result_len);
+        }
+        sl_pl_op_put(sh, SL_IDS_DB_RESULTS, id, result, result_len);
+    }
     if (ok) {
         char id[SL_TASK_ID_MAX];
         sl_pl_task_id(t, id, sizeof(id));
@@ -1041,6 +1057,7 @@ void sl_pl_pipe_purge(sl_pl_pipe_t *p)
         for (uint16_t j = 0; j < t->nhist; j++) {
             if (sl_attempt_key(key, sizeof(key), id, t->hist[j].attempt) == 0) {
                 sl_pl_op_del(sh, SL_IDS_DB_ATTEMPTS, key);
+                sl_pl_op_del(sh, SL_IDS_DB_RESULTS, key);
             }
         }
         sl_pl_op_del(sh, SL_IDS_DB_RESULTS, id);

@@ -313,6 +313,11 @@ static json_t *s_wait_running_until(s_fx_t *fx, const char *id, bool (*ready)(co
 static char *s_result_get(s_fx_t *fx, const char *task_id)
 {
     json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", task_id);
+    if (!e2e_ok(r)) {
+        char *dump = r ? json_dumps(r, JSON_COMPACT) : NULL;
+        fprintf(stderr, "result.get %s: %s\n", task_id, dump ? dump : "no reply");
+        free(dump);
+    }
     assert_true(e2e_ok(r));
     char *text = strdup(s_str(r, "result"));
     assert_non_null(text);
@@ -1059,6 +1064,41 @@ static void test_daemon_list_bad_status(void **state)
     assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
 }
 
+/* A task that failed on a verdict keeps the analyzer's frame: result.get
+   returns it for the task and for its attempt, so an operator can read
+   why. */
+static void test_daemon_failed_task_keeps_its_frame(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    s_opt(&m, "--fleet", "incident");
+    s_opt(&m, "--verdict-app", "1");
+    s_opt(&m, "--time-scale", "0.02");
+    s_start_mock(fx, &m);
+    s_start_daemon_short(fx, NULL);
+    json_t *req = json_pack("{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start", "config",
+                            "generation", "mode", "existing", "existing_apps", "model", "m1",
+                            "app_number", 1, "analysis", "tools", "bandit");
+    char *id = s_start_pipeline(fx, req);
+    json_t *p = s_wait_final(fx, id, e2e_now_ms() + 30000, "failed");
+    const char *tid = s_str(json_array_get(json_object_get(p, "tasks"), 0), "id");
+    char *frame = s_result_get(fx, tid);
+    assert_non_null(strstr(frame, "Model path not found"));
+    json_t *r =
+        e2e_callf(fx->api, 5000, "{ss ss si}", "op", "result.get", "task_id", tid, "attempt", 1);
+    assert_true(e2e_ok(r));
+    assert_string_equal(s_str(r, "result"), frame);
+    json_decref(r);
+    s_expect_error(
+        fx,
+        e2e_callf(fx->api, 5000, "{ss ss si}", "op", "result.get", "task_id", tid, "attempt", 2),
+        "no second attempt", "not_found");
+    free(frame);
+    json_decref(p);
+    free(id);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1066,6 +1106,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_second_daemon_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_bad_requests, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_list_bad_status, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_failed_task_keeps_its_frame, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_drain, s_setup, s_teardown),

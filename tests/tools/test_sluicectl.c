@@ -863,6 +863,15 @@ static void test_sluicectl_result_to_file(void **state)
     RUN(f, &run, "--api", f->api, "result", "p1-t0001");
     assert_int_equal(s_code(&run), 0);
     assert_string_equal(run.out, "{\"status\":\"partial\"}\n");
+    assert_null(json_object_get(s_request(f, "result.get", 1), "attempt"));
+    /* One failed attempt's frame. */
+    RUN(f, &run, "--api", f->api, "result", "p1-t0001", "--attempt", "2");
+    assert_int_equal(s_code(&run), 0);
+    const json_t *req = s_request(f, "result.get", 2);
+    assert_string_equal(json_string_value(json_object_get(req, "task_id")), "p1-t0001");
+    assert_int_equal(json_integer_value(json_object_get(req, "attempt")), 2);
+    RUN(f, &run, "--api", f->api, "result", "p1-t0001", "--attempt", "0");
+    assert_int_equal(s_code(&run), 1);
 }
 
 static void test_sluicectl_watch_fills_gap(void **state)

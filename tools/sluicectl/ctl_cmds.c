@@ -214,16 +214,25 @@ static bool s_result_bytes(const ctl_reply_t *reply, const uint8_t **p, size_t *
 int ctl_cmd_result(ctl_t *self, int argc, char **argv)
 {
     static const char usage[] =
-        "usage: sluicectl result TASK_ID [-o FILE] [--json]\n"
+        "usage: sluicectl result TASK_ID [--attempt N] [-o FILE] [--json]\n"
         "  The analyzer's raw result frame (JSON text) as it was received, on stdout\n"
-        "  or into FILE. With --json: the reply with the result embedded as JSON.\n";
+        "  or into FILE: the success's frame, or until one succeeds the frame of the\n"
+        "  latest attempt that got one; --attempt N: that failed attempt's frame.\n"
+        "  With --json: the reply with the result embedded as JSON.\n";
     if (ctl_wants_help(argc, argv, usage)) {
         return CTL_EXIT_OK;
     }
     const char *id = NULL, *path = NULL;
+    long attempt = 0;
     for (int i = 1; i < argc; i++) {
+        char *end = NULL;
         if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) && i + 1 < argc) {
             path = argv[++i];
+        } else if (strcmp(argv[i], "--attempt") == 0 && i + 1 < argc) {
+            attempt = strtol(argv[++i], &end, 10);
+            if (!*argv[i] || *end || attempt < 1 || attempt > 65535) {
+                return ctl_usage_error(argv[0], "--attempt expects 1..65535, got '%s'", argv[i]);
+            }
         } else if (argv[i][0] != '-' && !id) {
             id = argv[i];
         } else {
@@ -234,7 +243,12 @@ int ctl_cmd_result(ctl_t *self, int argc, char **argv)
         return ctl_usage_error(argv[0], "expects a TASK_ID");
     }
     ctl_reply_t reply;
-    int rc = ctl_call_simple(self, "result.get", "task_id", id, &reply);
+    json_t *req = json_pack("{ss ss}", "op", "result.get", "task_id", id);
+    if (attempt) {
+        json_object_set_new(req, "attempt", json_integer(attempt));
+    }
+    int rc = ctl_call(self, req, &reply);
+    json_decref(req);
     if (rc == CTL_EXIT_OK || (rc == CTL_EXIT_DAEMON && self->json && reply.json)) {
         const uint8_t *p = NULL;
         size_t len = 0;

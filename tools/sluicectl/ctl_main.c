@@ -25,7 +25,7 @@ static const char s_usage[] =
     "  watch [ID]            live events (progress bars on a terminal)\n"
     "  cancel ID             cancel a pipeline\n"
     "  task TASK_ID          one task record\n"
-    "  result TASK_ID        the analyzer's raw JSON result [-o FILE]\n"
+    "  result TASK_ID        the analyzer's raw JSON result [--attempt N] [-o FILE]\n"
     "  dlq list|retry TASK_ID|retry --all|drop TASK_ID\n"
     "  endpoints             replicas, breaker states, in-flight, latency\n"
     "  stats                 daemon counters\n"

@@ -132,7 +132,12 @@ static void s_send_result(sl_actor_t *self, const char *to, const char *task_id,
                              .last_pct = 100,
                              .last_checkpoint = (char *)"ckpt-7"};
     const char *frame = "{\"type\":\"analysis_result\",\"status\":\"success\"}";
-    if (sl_outcome_succeeded(outcome)) {
+    if (outcome == SL_OUT_VERDICT) {
+        /* a verdict comes in a frame that says why */
+        frame = "{\"type\":\"analysis_result\",\"status\":\"success\",\"analysis\":"
+                "{\"status\":\"error\",\"error\":\"Model path not found\"}}";
+    }
+    if (sl_outcome_succeeded(outcome) || outcome == SL_OUT_VERDICT) {
         r.result.ptr = (uint8_t *)frame;
         r.result.len = strlen(frame);
     }
@@ -259,6 +264,7 @@ static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const 
                         const char *count_topic, int *count);
 static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want);
 static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec);
+static int s_wait_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen);
 
 static int s_setup(void **state)
 {
@@ -750,6 +756,21 @@ static void test_pipeline_generation_verdict_fails_at_once(void **state)
         assert_non_null(strstr(v.tasks[i].error, "model path not found"));
     }
     assert_int_equal(s_nstarts(), 3);
+    /* The analyzer's frame is kept, for the task and for its attempt, so an
+       operator can read why. */
+    char key[80];
+    for (int i = 0; i < 3; i++) {
+        uint8_t *val = NULL;
+        size_t vlen = 0;
+        snprintf(key, sizeof(key), "%s-t%04d", pid, i);
+        assert_int_equal(s_wait_stored(x, SL_IDS_DB_RESULTS, key, &val, &vlen), 0);
+        assert_non_null(memmem(val, vlen, "Model path not found", 20));
+        free(val);
+        snprintf(key, sizeof(key), "%s-t%04d-a01", pid, i);
+        assert_int_equal(s_wait_stored(x, SL_IDS_DB_RESULTS, key, &val, &vlen), 0);
+        assert_non_null(memmem(val, vlen, "Model path not found", 20));
+        free(val);
+    }
 }
 
 static int s_script_one_gen_fails(int svc, const sl_attempt_start_t *m, int64_t *app,
