@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/sl_err.h"
 #include "runtime/sl_hash.h"
 
 void sl_ids_new_pipeline(char *out, size_t size, int64_t wall_ms)
@@ -55,4 +56,22 @@ int sl_ids_shard_of(const char *id, int shards)
     }
     uint32_t h = sl_hash_bytes(id, sl_ids_pipeline_len(id));
     return (int)(h % (uint32_t)shards);
+}
+
+int sl_ids_pipeline_mailbox(char *out, size_t size, int shard)
+{
+    int n = snprintf(out, size, SL_IDS_PIPELINE_PREFIX "%d", shard);
+    return n >= 0 && (size_t)n < size ? 0 : SL_ETOOBIG;
+}
+
+int sl_ids_endpoint_mailbox(char *out, size_t size, const char *service)
+{
+    if (!service || !*service) {
+        if (size) {
+            out[0] = '\0';
+        }
+        return SL_EINVAL;
+    }
+    int n = snprintf(out, size, SL_IDS_ENDPOINT_PREFIX "%s", service);
+    return n >= 0 && (size_t)n < size ? 0 : SL_ETOOBIG;
 }

@@ -1,4 +1,5 @@
-/*  sl_ids.h: pipeline and task ids, shard routing, store database ids.
+/*  sl_ids.h: pipeline and task ids, shard routing, store database ids, and
+    the mailbox names the actors find each other by.
 
     The rules are in docs/internals.md: a pipeline id is `p` + 12 hex digits
     of wall-clock ms + 6 hex digits of a per-process counter mixed with
@@ -13,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_IDS_MAX 96        /* room for any id sluice makes, with the NUL */
+#define SL_IDS_MAX 96          /* room for any id sluice makes, with the NUL */
 #define SL_IDS_PIPELINE_LEN 19 /* "p" + 12 + 6 hex digits */
 
 /* Store database ids (docs/internals.md). */
@@ -26,6 +27,23 @@ enum {
     SL_IDS_DB_EVENTS = 5,
     SL_IDS_DB_DLQ = 6
 };
+
+/* Mailbox names (docs/internals.md, "Actors"): one actor each, plus one
+   "pipeline.<shard>" per shard and one "endpoint.<service>" per service. */
+#define SL_IDS_STORE "store"
+#define SL_IDS_API "api"
+#define SL_IDS_PROGRESS "progress"
+#define SL_IDS_WATCHDOG "watchdog"
+#define SL_IDS_PIPELINE_PREFIX "pipeline."
+#define SL_IDS_ENDPOINT_PREFIX "endpoint."
+
+/* Writes "pipeline.<shard>" into out: 0, or SL_ETOOBIG when it does not fit
+   (out then holds a cut name). */
+int sl_ids_pipeline_mailbox(char *out, size_t size, int shard);
+
+/* Writes "endpoint.<service>" into out: 0, SL_EINVAL for a NULL or empty
+   service, or SL_ETOOBIG when it does not fit. */
+int sl_ids_endpoint_mailbox(char *out, size_t size, const char *service);
 
 /* Writes a fresh pipeline id into out (size >= 20). */
 void sl_ids_new_pipeline(char *out, size_t size, int64_t wall_ms);

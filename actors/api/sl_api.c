@@ -62,7 +62,7 @@ typedef struct {
     size_t id_len;
     /* fan-out */
     int waiting;
-    int kind;             /* s_kind_t: how replies are merged */
+    s_kind_t kind;        /* how replies are merged */
     sl_mp_writer_t items; /* merged items so far */
     uint32_t n_items;
     int64_t limit;      /* pipeline.list: most items, 0 = all */
@@ -281,7 +281,7 @@ static int s_opt_uint(s_api_t *self, const s_call_t *call, const uint8_t *body, 
 
 static void s_shard_name(const s_api_t *self, const char *id, char *out, size_t size)
 {
-    snprintf(out, size, "pipeline.%d", sl_ids_shard_of(id, self->cfg.shards));
+    sl_ids_pipeline_mailbox(out, size, sl_ids_shard_of(id, self->cfg.shards));
 }
 
 /* ---- ops ---------------------------------------------------------------------- */
@@ -493,7 +493,7 @@ static void s_fanout_shards(s_api_t *self, sl_actor_t *actor, const s_call_t *ca
     pending->waiting = 1; /* held until every request is out */
     for (int i = 0; i < self->cfg.shards; i++) {
         char shard[SL_NAME_MAX];
-        snprintf(shard, sizeof(shard), "pipeline.%d", i);
+        sl_ids_pipeline_mailbox(shard, sizeof(shard), i);
         pending->waiting++;
         if (sl_actor_request(actor, shard, SL_MSG_API_CALL, buf, buf_len, self->cfg.call_timeout_ms,
                              s_on_fanout_shard, pending)) {
@@ -568,7 +568,7 @@ static void s_endpoints_fanout(s_api_t *self, sl_actor_t *actor, s_call_t *pendi
     sl_endpoint_status_encode(&req, &buf, &buf_len);
     for (size_t i = 0; i < self->cfg.n_services; i++) {
         char name[SL_NAME_MAX];
-        snprintf(name, sizeof(name), "endpoint.%s", self->services[i]);
+        sl_ids_endpoint_mailbox(name, sizeof(name), self->services[i]);
         pending->waiting++;
         if (sl_actor_request(actor, name, SL_MSG_ENDPOINT_STATUS, buf, buf_len,
                              self->cfg.call_timeout_ms, s_on_endpoint_status, pending)) {
@@ -603,13 +603,13 @@ static void s_on_result_value(sl_actor_t *actor, void *arg, int status, const sl
     s_api_t *self = call->api;
     sl_store_value_t val = {0};
     if (status) {
-        s_reply_sl_error(self, call, status, "store");
+        s_reply_sl_error(self, call, status, SL_IDS_STORE);
     } else if (sl_store_value_decode(reply->body, reply->body_len, &val)) {
         s_reply_error(self, call, "internal", "store sent a malformed reply");
     } else if (val.status == SL_ENOTFOUND) {
         s_reply_error(self, call, "not_found", "no result stored for this task");
     } else if (val.status) {
-        s_reply_sl_error(self, call, (int)val.status, "store");
+        s_reply_sl_error(self, call, (int)val.status, SL_IDS_STORE);
     } else {
         sl_mp_writer_t w;
         sl_mp_writer_init(&w);
@@ -653,7 +653,7 @@ static void s_op_result_get(s_api_t *self, sl_actor_t *actor, const s_call_t *ca
         s_reply_sl_error(self, call, SL_ENOMEM, op);
         return;
     }
-    int rc = sl_actor_request(actor, "store", SL_MSG_STORE_GET, buf, buf_len,
+    int rc = sl_actor_request(actor, SL_IDS_STORE, SL_MSG_STORE_GET, buf, buf_len,
                               self->cfg.call_timeout_ms, s_on_result_value, pending);
     free(buf);
     if (rc) {
@@ -669,7 +669,7 @@ static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
     s_api_t *self = call->api;
     sl_store_rows_t rows = {0};
     if (status) {
-        s_reply_sl_error(self, call, status, "store");
+        s_reply_sl_error(self, call, status, SL_IDS_STORE);
     } else if (sl_store_rows_decode(reply->body, reply->body_len, &rows) || rows.status) {
         s_reply_error(self, call, "internal", "store could not scan (%s)",
                       sl_err_msg((int)rows.status));
@@ -735,7 +735,7 @@ static void s_scan(s_api_t *self, sl_actor_t *actor, const s_call_t *call, const
     }
     pending->kind = kind;
     pending->since_seq = since_seq;
-    int rc = sl_actor_request(actor, "store", SL_MSG_STORE_SCAN, buf, buf_len,
+    int rc = sl_actor_request(actor, SL_IDS_STORE, SL_MSG_STORE_SCAN, buf, buf_len,
                               self->cfg.call_timeout_ms, s_on_rows, pending);
     free(buf);
     if (rc) {
@@ -1041,7 +1041,7 @@ int sl_api_spawn(sl_rt_t *rt, const sl_api_config_t *cfg, sl_actor_t **out)
         return SL_EINVAL;
     }
     sl_actor_spec_t spec = {
-        .name = "api",
+        .name = SL_IDS_API,
         .init = s_init,
         .handle = s_handle,
         .fini = s_fini,

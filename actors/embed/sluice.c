@@ -24,6 +24,7 @@
 #include "proto/sl_catalog.h"
 #include "runtime/sl_actor.h"
 #include "runtime/sl_log.h"
+#include "proto/sl_ids.h"
 
 #define S_MAX_SHARDS 256
 
@@ -382,7 +383,7 @@ static int64_t s_drain_round(sluice_t *self, sl_port_t *port, int64_t timeout_ms
     }
     for (int i = 0; i < self->n_shards; i++) {
         char name[SL_NAME_MAX];
-        snprintf(name, sizeof(name), "pipeline.%d", i);
+        sl_ids_pipeline_mailbox(name, sizeof(name), i);
         sl_msg_t *reply = NULL;
         sl_pipeline_drain_reply_t r = {0};
         int rc = sl_port_request(port, name, SL_MSG_PIPELINE_DRAIN, buf, len, timeout_ms, &reply);

@@ -48,6 +48,7 @@
 #include "proto/sl_outcome.h"
 #include "proto/sl_wire.h"
 #include "runtime/sl_log.h"
+#include "proto/sl_ids.h"
 
 /* ---- handlers: ATTEMPT_START / CANCEL / PROGRESS_PUSH / STATUS --------- */
 
@@ -326,7 +327,7 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     ep->service = strdup(cfg->service);
     ep->op = strdup(cfg->op && *cfg->op ? cfg->op : sl_ep_default_op(cfg->service));
     ep->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
-    ep->store = strdup(cfg->store ? cfg->store : "store");
+    ep->store = strdup(cfg->store ? cfg->store : SL_IDS_STORE);
     ep->protocol = cfg->protocol;
     ep->connect_timeout = cfg->connect_timeout_ms;
     ep->ping_interval = cfg->ping_interval_ms;
@@ -435,7 +436,7 @@ static void s_fini(sl_actor_t *self, void *state)
         sl_ep_attempt_t *a = ep->all;
         a->conn = 0;
         if (a->replica >= 0 && ep->protocol == SL_ENDPOINT_MUX) {
-            ep->replicas[a->replica].mux_state = 0;
+            ep->replicas[a->replica].mux_state = SL_EP_MUX_NONE;
         }
         ep->pumping = true; /* nothing may be dispatched any more */
         sl_ep_finish(a, SL_OUT_SHUTDOWN, NULL, NULL, 0, NULL, "endpoint stopping");
@@ -461,7 +462,7 @@ int sl_endpoint_spawn(sl_rt_t *rt, const sl_endpoint_config_t *cfg, sl_actor_t *
         return rc;
     }
     char name[SL_NAME_MAX];
-    snprintf(name, sizeof name, "endpoint.%s", cfg->service);
+    sl_ids_endpoint_mailbox(name, sizeof name, cfg->service);
     s_args_t args = {cfg};
     sl_actor_spec_t spec = {0};
     spec.name = name;

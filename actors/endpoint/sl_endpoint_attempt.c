@@ -311,7 +311,7 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
         } else if (ep->protocol == SL_ENDPOINT_MUX && !a->probe && raw == NULL &&
                    outcome != SL_OUT_TRANSPORT && outcome != SL_OUT_MALFORMED &&
                    outcome != SL_OUT_PONG_TIMEOUT && outcome != SL_OUT_CONNECT_TIMEOUT &&
-                   r->mux_state != 0) {
+                   r->mux_state != SL_EP_MUX_NONE) {
             /* The analyzer may still be working on it: tell it to stop. */
             char *cf = NULL;
             size_t cl = 0;
@@ -603,7 +603,7 @@ int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a)
                 break;
             }
         }
-        if (ep->protocol == SL_ENDPOINT_MUX && r->mux_state == 3) {
+        if (ep->protocol == SL_ENDPOINT_MUX && r->mux_state == SL_EP_MUX_CLOSING) {
             c[i].max_in_flight = 0; /* reconnect after its close event */
         }
         if (!s_replica_can(r, a)) {
@@ -760,7 +760,7 @@ static void s_mux_timer_fn(void *arg, uint64_t id)
         sl_ep_mux_fail(r, SL_OUT_PONG_TIMEOUT, why);
         return;
     }
-    if (r->m_ping <= now && r->mux_state == 2) {
+    if (r->m_ping <= now && r->mux_state == SL_EP_MUX_OPEN) {
         sl_wsio_ping(ep->wsio, (uint64_t)r->index + 1);
         r->m_ping = SL_EP_NEVER;
         r->m_pong = now + ep->pong_timeout;
@@ -771,17 +771,17 @@ static void s_mux_timer_fn(void *arg, uint64_t id)
 static int s_mux_ensure(sl_ep_replica_t *r)
 {
     sl_ep_t *ep = r->ep;
-    if (r->mux_state == 1 || r->mux_state == 2) {
+    if (r->mux_state == SL_EP_MUX_CONNECTING || r->mux_state == SL_EP_MUX_OPEN) {
         return 0;
     }
-    if (r->mux_state == 3) {
+    if (r->mux_state == SL_EP_MUX_CLOSING) {
         return SL_EBUSY; /* its WSIO_CLOSED has not come back yet */
     }
     int rc = sl_wsio_connect(ep->wsio, (uint64_t)r->index + 1, r->url);
     if (rc) {
         return rc;
     }
-    r->mux_state = 1;
+    r->mux_state = SL_EP_MUX_CONNECTING;
     r->m_connect = sl_ep_now(ep) + ep->connect_timeout;
     r->m_ping = r->m_pong = SL_EP_NEVER;
     sl_ep_mux_arm(r);
@@ -792,9 +792,9 @@ static int s_mux_ensure(sl_ep_replica_t *r)
 void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why)
 {
     sl_ep_t *ep = r->ep;
-    if (r->mux_state == 1 || r->mux_state == 2) {
+    if (r->mux_state == SL_EP_MUX_CONNECTING || r->mux_state == SL_EP_MUX_OPEN) {
         sl_wsio_close(ep->wsio, (uint64_t)r->index + 1, SL_WSIO_CLOSE_NORMAL, why);
-        r->mux_state = 3;
+        r->mux_state = SL_EP_MUX_CLOSING;
     }
     r->m_connect = r->m_ping = r->m_pong = SL_EP_NEVER;
     if (r->mtimer) {

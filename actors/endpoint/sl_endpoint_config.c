@@ -15,6 +15,7 @@
 #include "actors/endpoint/sl_endpoint_int.h"
 #include "proto/sl_services.h"
 #include "runtime/sl_err.h"
+#include "proto/sl_ids.h"
 
 const char *sl_endpoint_protocol_name(int protocol)
 {
@@ -73,7 +74,7 @@ int sl_endpoint_config_from_conf(sl_endpoint_config_t *cfg, const sl_service_con
     cfg->max_in_flight = (uint32_t)svc->max_in_flight;
     cfg->queue_max = (uint32_t)svc->queue_max;
     cfg->progress_max_per_sec = (uint32_t)svc->progress_per_sec;
-    cfg->store = "store";
+    cfg->store = SL_IDS_STORE;
     return 0;
 }
 
@@ -96,7 +97,7 @@ void sl_endpoint_config_defaults(sl_endpoint_config_t *cfg, const char *service)
 int sl_endpoint_config_check(const sl_endpoint_config_t *cfg)
 {
     if (!cfg || !cfg->service || !*cfg->service ||
-        strlen(cfg->service) + strlen("endpoint.") >= SL_NAME_MAX) {
+        strlen(cfg->service) + strlen(SL_IDS_ENDPOINT_PREFIX) >= SL_NAME_MAX) {
         return SL_ECONFIG;
     }
     if (cfg->protocol != SL_ENDPOINT_LEGACY && cfg->protocol != SL_ENDPOINT_MUX) {

@@ -36,6 +36,15 @@ typedef struct sl_ep_replica sl_ep_replica_t;
 
 typedef enum { SL_EP_QUEUED = 0, SL_EP_CONNECTING, SL_EP_RUNNING } sl_ep_astate_t;
 
+/* A replica's mux connection. CLOSING: a close was asked or seen and its
+   WSIO_CLOSED has not come back; the pump keeps away until it has. */
+typedef enum {
+    SL_EP_MUX_NONE = 0,
+    SL_EP_MUX_CONNECTING,
+    SL_EP_MUX_OPEN,
+    SL_EP_MUX_CLOSING
+} sl_ep_mux_state_t;
+
 typedef struct sl_ep_attempt {
     sl_ep_t *ep;
     char *id;                 /* "<task_id>-a<attempt>", the legacy id / mux id / correlation id */
@@ -87,7 +96,7 @@ struct sl_ep_replica {
     sl_strs_t tools;
     bool tools_known, tools_asking;
     /* mux */
-    int mux_state; /* 0 none, 1 connecting, 2 open, 3 closing */
+    sl_ep_mux_state_t mux_state;
     int64_t m_connect, m_ping, m_pong;
     uint64_t mtimer;
     int64_t mtimer_due;

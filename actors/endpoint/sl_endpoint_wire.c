@@ -77,8 +77,8 @@ void sl_ep_on_open(sl_ep_t *ep, uint64_t conn)
     int64_t now = sl_ep_now(ep);
     sl_ep_replica_t *r = s_mux_replica(ep, conn);
     if (r) {
-        if (r->mux_state == 1) {
-            r->mux_state = 2;
+        if (r->mux_state == SL_EP_MUX_CONNECTING) {
+            r->mux_state = SL_EP_MUX_OPEN;
             r->m_connect = SL_EP_NEVER;
             r->m_ping = now + ep->ping_interval;
             sl_ep_mux_arm(r);
@@ -118,16 +118,16 @@ void sl_ep_on_closed(sl_ep_t *ep, const sl_wsio_closed_t *ev)
     sl_ep_replica_t *r = s_mux_replica(ep, ev->conn);
     const char *err = ev->error ? ev->error : "connection lost";
     if (r) {
-        if (r->mux_state != 3) {
-            /* Closing (3) keeps the pump away from this replica while its
+        if (r->mux_state != SL_EP_MUX_CLOSING) {
+            /* CLOSING keeps the pump away from this replica while its
                attempts are being ended. */
-            r->mux_state = 3;
+            r->mux_state = SL_EP_MUX_CLOSING;
             char why[160];
             snprintf(why, sizeof why, "%s before a result: %s (code %" PRId64 ")",
                      ev->opened ? "connection closed" : "connect failed", err, ev->code);
             sl_ep_mux_fail(r, SL_OUT_TRANSPORT, why);
         }
-        r->mux_state = 0;
+        r->mux_state = SL_EP_MUX_NONE;
         sl_ep_pump(ep); /* attempts held back during the close can go now */
         return;
     }

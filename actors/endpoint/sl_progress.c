@@ -19,6 +19,7 @@
 #include "proto/sl_catalog.h"
 #include "proto/sl_wire.h"
 #include "runtime/sl_log.h"
+#include "proto/sl_ids.h"
 
 #define S_PEERS 256 /* open connections whose address is remembered */
 
@@ -44,7 +45,7 @@ typedef struct {
 void sl_progress_config_defaults(sl_progress_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
-    cfg->name = "progress";
+    cfg->name = SL_IDS_PROGRESS;
     cfg->listen_iface = "127.0.0.1";
     cfg->port = SL_PROGRESS_DEFAULT_PORT;
 }
@@ -60,7 +61,7 @@ static bool s_service_ok(const char *s)
             return false;
         }
     }
-    return n > 0 && n + strlen("endpoint.") < SL_NAME_MAX;
+    return n > 0 && n + strlen(SL_IDS_ENDPOINT_PREFIX) < SL_NAME_MAX;
 }
 
 /* Remembers conn's remote address; when the table is full the oldest
@@ -134,7 +135,7 @@ static void s_on_frame(s_pl_t *pl, const sl_wsio_frame_t *ev)
     s_peer_t *peer = s_peer_find(pl, ev->conn);
     p.source = peer ? peer->addr : NULL;
     char to[SL_NAME_MAX];
-    snprintf(to, sizeof to, "endpoint.%s", f.service);
+    sl_ids_endpoint_mailbox(to, sizeof to, f.service);
     if (sl_progress_push_write(&p, &pl->w) == 0) {
         int rc = sl_actor_send(pl->self, to, SL_MSG_PROGRESS_PUSH, sl_mp_writer_data(&pl->w),
                                sl_mp_writer_len(&pl->w));
@@ -162,7 +163,7 @@ static void s_on_status(s_pl_t *pl, const sl_msg_t *msg)
     sl_mp_kv_uint(&cw, "bad_frames", pl->bad_frames);
     sl_mp_kv_uint(&cw, "unknown_service", pl->unknown_service);
     sl_endpoint_status_reply_t rep = {0};
-    rep.service = "progress";
+    rep.service = SL_IDS_PROGRESS;
     rep.protocol = "gateway";
     if (sl_mp_writer_error(&cw) == 0) {
         rep.counters.ptr = (uint8_t *)sl_mp_writer_data(&cw);
@@ -273,7 +274,7 @@ int sl_progress_spawn(sl_rt_t *rt, const sl_progress_config_t *cfg, sl_actor_t *
     }
     s_args_t args = {cfg, -1};
     sl_actor_spec_t spec = {0};
-    spec.name = cfg->name ? cfg->name : "progress";
+    spec.name = cfg->name ? cfg->name : SL_IDS_PROGRESS;
     spec.init = s_init;
     spec.handle = s_handle;
     spec.fini = s_fini;

@@ -21,6 +21,7 @@
 
 #include "proto/sl_outcome.h"
 #include "runtime/sl_log.h"
+#include "proto/sl_ids.h"
 
 /* ---- pure helpers -------------------------------------------------------- */
 
@@ -144,8 +145,8 @@ static int s_scan(sl_pl_shard_t *sh, sl_port_t *port, int db, const char *prefix
             break;
         }
         sl_msg_t *reply = NULL;
-        rc = sl_port_request(port, "store", SL_MSG_STORE_SCAN, buf, len, sh->cfg.store_timeout_ms,
-                             &reply);
+        rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_SCAN, buf, len,
+                             sh->cfg.store_timeout_ms, &reply);
         free(buf);
         if (rc < 0) {
             break;
@@ -284,7 +285,7 @@ static void s_fill_holes(sl_pl_pipe_t *p)
 static int s_recover(sl_pl_shard_t *sh)
 {
     char name[SL_NAME_MAX];
-    snprintf(name, sizeof(name), "pipeline.%d.boot", sh->index);
+    snprintf(name, sizeof(name), SL_IDS_PIPELINE_PREFIX "%d.boot", sh->index);
     sl_port_t *port = sl_port_new(sl_actor_rt(sh->self), name);
     if (!port) {
         return SL_ENOMEM;
@@ -388,7 +389,7 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     sh->self = self;
     sh->cfg = a->cfg;
     sh->index = a->shard;
-    snprintf(sh->name, sizeof(sh->name), "pipeline.%d", a->shard);
+    sl_ids_pipeline_mailbox(sh->name, sizeof(sh->name), a->shard);
     sl_mp_writer_init(&sh->ops);
     sl_mp_writer_init(&sh->events);
     sh->rng = sh->cfg.seed ? sh->cfg.seed
@@ -478,7 +479,7 @@ int sl_pipeline_spawn(sl_rt_t *rt, const sl_pipeline_config_t *cfg, int shard, s
         args.cfg.dlq_timeout_factor = 1.0;
     }
     char name[SL_NAME_MAX];
-    snprintf(name, sizeof(name), "pipeline.%d", shard);
+    sl_ids_pipeline_mailbox(name, sizeof(name), shard);
     sl_actor_spec_t spec = {
         .name = name, .init = s_init, .handle = s_handle, .fini = s_fini, .args = &args};
     return sl_actor_spawn(rt, &spec, out);

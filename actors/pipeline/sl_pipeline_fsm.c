@@ -19,6 +19,7 @@
 
 #include "proto/sl_outcome.h"
 #include "runtime/sl_log.h"
+#include "proto/sl_ids.h"
 
 static void s_progressed(sl_pl_pipe_t *p);
 static void s_dispatch(sl_pl_task_t *t);
@@ -172,7 +173,7 @@ static void s_send_cancel(sl_pl_task_t *t)
     size_t len = 0;
     if (sl_attempt_cancel_encode(&m, &buf, &len) == 0) {
         char to[SL_NAME_MAX];
-        snprintf(to, sizeof(to), "endpoint.%s", sl_service_name(t->service));
+        sl_ids_endpoint_mailbox(to, sizeof(to), sl_service_name(t->service));
         sl_actor_send(t->pipe->sh->self, to, SL_MSG_ATTEMPT_CANCEL, buf, len);
     }
     free(buf);
@@ -462,14 +463,15 @@ static void s_dispatch(sl_pl_task_t *t)
     sl_strs_clear(&urls);
     if (rc == 0) {
         char to[SL_NAME_MAX];
-        snprintf(to, sizeof(to), "endpoint.%s", sl_service_name(t->service));
+        sl_ids_endpoint_mailbox(to, sizeof(to), sl_service_name(t->service));
         rc = sl_actor_send(sh->self, to, SL_MSG_ATTEMPT_START, buf, len);
     }
     free(buf);
     if (rc < 0) {
         /* No endpoint took it: the attempt ends here, like a rejection. */
         char why[96];
-        snprintf(why, sizeof(why), "endpoint.%s: %s", sl_service_name(t->service), sl_err_msg(rc));
+        snprintf(why, sizeof(why), SL_IDS_ENDPOINT_PREFIX "%s: %s", sl_service_name(t->service),
+                 sl_err_msg(rc));
         s_attempt_ended(t, &(sl_attempt_result_t){.outcome = SL_OUT_REJECTED, .error = why});
     }
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "runtime/sl_log.h"
+#include "proto/sl_ids.h"
 
 /* ---- string tables ------------------------------------------------------- */
 
@@ -140,10 +141,10 @@ int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg)
     }
     if (rc == 0) {
         if (fn) {
-            rc = sl_actor_request(sh->self, "store", SL_MSG_STORE_WRITE, buf, len,
+            rc = sl_actor_request(sh->self, SL_IDS_STORE, SL_MSG_STORE_WRITE, buf, len,
                                   sh->cfg.store_timeout_ms, fn, arg);
         } else {
-            rc = sl_actor_send(sh->self, "store", SL_MSG_STORE_WRITE, buf, len);
+            rc = sl_actor_send(sh->self, SL_IDS_STORE, SL_MSG_STORE_WRITE, buf, len);
         }
     }
     if (rc < 0) {

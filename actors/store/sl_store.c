@@ -28,6 +28,7 @@
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "runtime/sl_log.h"
+#include "proto/sl_ids.h"
 
 #define S_ERR_MAX 512
 #define S_SCAN_DEFAULT 1000
@@ -82,7 +83,7 @@ sl_store_config_t sl_store_config_defaults(void)
     return (sl_store_config_t){.data_dir = "./sluice-data",
                                .map_size = SL_DB_DEFAULT_MAP_SIZE,
                                .nosync = false,
-                               .publish_to = "api",
+                               .publish_to = SL_IDS_API,
                                .max_group = 4096,
                                .scan_max_rows = 10000,
                                .counters = NULL};
@@ -833,7 +834,7 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
     self->counters = cfg->counters ? cfg->counters : &self->own_counters;
     self->max_group = cfg->max_group ? cfg->max_group : 4096;
     self->scan_max_rows = cfg->scan_max_rows ? cfg->scan_max_rows : 10000;
-    self->publish_to = strdup(cfg->publish_to ? cfg->publish_to : "api");
+    self->publish_to = strdup(cfg->publish_to ? cfg->publish_to : SL_IDS_API);
     if (!self->publish_to) {
         rc = SL_ENOMEM;
         goto fail;
@@ -879,7 +880,7 @@ int sl_store_spawn(sl_rt_t *rt, const sl_store_config_t *cfg, sl_actor_t **out)
     sl_store_config_t defaults = sl_store_config_defaults();
     s_args_t args = {.cfg = cfg ? cfg : &defaults};
     sl_actor_spec_t spec = {
-        .name = SL_STORE_NAME, .init = s_init, .handle = s_handle, .fini = s_fini, .args = &args};
+        .name = SL_IDS_STORE, .init = s_init, .handle = s_handle, .fini = s_fini, .args = &args};
     int rc = sl_actor_spawn(rt, &spec, out);
     if (rc < 0) {
         if (args.err[0]) {

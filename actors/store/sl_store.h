@@ -29,8 +29,7 @@
 
 #include "actors/store/sl_db.h"
 #include "runtime/sl_actor.h"
-
-#define SL_STORE_NAME "store"
+#include "proto/sl_ids.h"
 
 /* Counters the store updates with relaxed atomics; readable from any
    thread with sl_store_counters_read. */

@@ -30,6 +30,7 @@
 #include "proto/sl_mp.h"
 #include "actors/config/sl_config.h"
 #include "runtime/sl_log.h"
+#include "proto/sl_ids.h"
 
 typedef struct s_wd_t s_wd_t;
 
@@ -76,7 +77,7 @@ sl_watchdog_config_t sl_watchdog_config_defaults(void)
                                   .hard_limit_ms = d->hard_limit_ms,
                                   .on_fatal = NULL,
                                   .fatal_arg = NULL,
-                                  .alert_to = "store",
+                                  .alert_to = SL_IDS_STORE,
                                   .counters = NULL};
 }
 
@@ -256,7 +257,7 @@ static void s_on_ping_tick(void *arg, uint64_t id)
         self->peers[i]->present = false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!self->snap[i].running || strcmp(self->snap[i].name, SL_WATCHDOG_NAME) == 0) {
+        if (!self->snap[i].running || strcmp(self->snap[i].name, SL_IDS_WATCHDOG) == 0) {
             continue;
         }
         s_peer_t *p = s_peer(self, self->snap[i].name, now);
@@ -453,7 +454,7 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
     self->actor = actor;
     self->cfg = *cfg;
     self->counters = cfg->counters ? cfg->counters : &self->own_counters;
-    self->alert_to = strdup(cfg->alert_to ? cfg->alert_to : "store");
+    self->alert_to = strdup(cfg->alert_to ? cfg->alert_to : SL_IDS_STORE);
     self->cap_snap = 64;
     self->snap = calloc(self->cap_snap, sizeof *self->snap);
     self->shards = calloc(cfg->shards ? cfg->shards : 1, sizeof *self->shards);
@@ -507,6 +508,6 @@ int sl_watchdog_spawn(sl_rt_t *rt, const sl_watchdog_config_t *cfg, sl_actor_t *
         c.scan_interval_ms = 100;
     }
     sl_actor_spec_t spec = {
-        .name = SL_WATCHDOG_NAME, .init = s_init, .handle = s_handle, .fini = s_fini, .args = &c};
+        .name = SL_IDS_WATCHDOG, .init = s_init, .handle = s_handle, .fini = s_fini, .args = &c};
     return sl_actor_spawn(rt, &spec, out);
 }

@@ -36,8 +36,8 @@
 #include <stdint.h>
 
 #include "runtime/sl_actor.h"
+#include "proto/sl_ids.h"
 
-#define SL_WATCHDOG_NAME "watchdog"
 #define SL_WATCHDOG_EXIT_CODE 70 /* EX_SOFTWARE: what the default on_fatal exits with */
 
 /* Called once, on the watchdog's thread, when an actor passed hard_limit.

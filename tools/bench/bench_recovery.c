@@ -89,7 +89,8 @@ static int s_start(sl_port_t *port, int apps, int first, char *id)
     sl_mp_writer_fini(&w);
     sl_msg_t *reply = NULL;
     if (rc == 0) {
-        rc = sl_port_request(port, "pipeline.0", SL_MSG_API_CALL, buf, len, 30000, &reply);
+        rc = sl_port_request(port, SL_IDS_PIPELINE_PREFIX "0", SL_MSG_API_CALL, buf, len, 30000,
+                             &reply);
     }
     free(buf);
     if (rc == 0) {
@@ -116,7 +117,7 @@ static bool s_stored_queued(sl_port_t *port, const char *task_id)
         return false;
     }
     sl_msg_t *reply = NULL;
-    if (sl_port_request(port, "store", SL_MSG_STORE_GET, buf, len, 30000, &reply) == 0) {
+    if (sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_GET, buf, len, 30000, &reply) == 0) {
         sl_store_value_t v = {0};
         if (sl_store_value_decode(reply->body, reply->body_len, &v) == 0 && v.status == 0) {
             sl_task_rec_t rec;
@@ -190,7 +191,7 @@ int sl_bench_recovery(int argc, char **argv)
     }
     for (int s = 0; s < SL_SVC__COUNT; s++) {
         char name[SL_NAME_MAX];
-        snprintf(name, sizeof(name), "endpoint.%s", sl_service_name(s));
+        sl_ids_endpoint_mailbox(name, sizeof(name), sl_service_name(s));
         sl_actor_spec_t spec = {.name = name, .handle = s_sink, .mailbox_hwm = 0};
         if (sl_actor_spawn(rt, &spec, &sinks[s]) < 0) {
             goto done;

@@ -25,6 +25,7 @@
 #include "runtime/sl_actor.h"
 #include "runtime/sl_log.h"
 #include "tools/bench/bench.h"
+#include "proto/sl_ids.h"
 
 #define B_START 60001   /* port -> driver: go */
 #define B_DONE 60002    /* driver -> port: finished (body: u64 failures) */
@@ -126,7 +127,7 @@ static void s_send_next(sl_actor_t *self, s_driver_t *d)
     uint64_t i = d->sent++;
     int rc = s_transition("g", i, &body, &len);
     if (rc == 0) {
-        rc = sl_actor_request(self, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len, B_TIMEOUT,
+        rc = sl_actor_request(self, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len, B_TIMEOUT,
                               s_on_ack, d);
     }
     free(body);
@@ -238,7 +239,7 @@ int sl_bench_store(int argc, char **argv)
         sl_msg_t *reply = NULL;
         int rc = s_transition("s", i, &body, &len);
         if (rc == 0) {
-            rc = sl_port_request(port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len, B_TIMEOUT,
+            rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len, B_TIMEOUT,
                                  &reply);
         }
         free(body);

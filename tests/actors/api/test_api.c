@@ -39,7 +39,7 @@ static int setup(void **state)
     assert_non_null(f->rt);
     f->shard0 = sl_port_new(f->rt, "pipeline.0");
     f->shard1 = sl_port_new(f->rt, "pipeline.1");
-    f->store = sl_port_new(f->rt, "store");
+    f->store = sl_port_new(f->rt, SL_IDS_STORE);
     f->endpoint = sl_port_new(f->rt, "endpoint.generator");
     sl_api_config_t cfg;
     sl_api_config_defaults(&cfg);
@@ -462,7 +462,7 @@ static void test_api_publishes_committed_events(void **state)
     char topic[64] = "";
     int got = -1;
     for (int tries = 0; tries < 50 && got < 0; tries++) {
-        assert_int_equal(sl_port_send(store_side, "api", SL_MSG_EVENT_PUBLISH, buf, len), 0);
+        assert_int_equal(sl_port_send(store_side, SL_IDS_API, SL_MSG_EVENT_PUBLISH, buf, len), 0);
         int ms = 100;
         zmq_setsockopt(f->sub, ZMQ_RCVTIMEO, &ms, sizeof(ms));
         got = zmq_recv(f->sub, topic, sizeof(topic) - 1, 0);

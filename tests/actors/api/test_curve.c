@@ -32,6 +32,7 @@
 #include "proto/sl_mp.h"
 #include "tests/tchild.h"
 #include "tests/ttmp.h"
+#include "proto/sl_ids.h"
 
 #define WAIT_MS 5000 /* bound of every wait that should succeed */
 #define QUIET_MS 300 /* window in which nothing may arrive */
@@ -48,9 +49,9 @@ typedef struct {
     sl_rt_t *rt;
     sl_actor_t *api;
     sl_api_counters_t counters; /* the api's, read by the test thread */
-    sl_port_t *store; /* plays the store: sends EVENT_PUBLISH */
-    void *cctx;       /* the clients' own context */
-    void *socks[16];  /* every client socket, closed by teardown too */
+    sl_port_t *store;           /* plays the store: sends EVENT_PUBLISH */
+    void *cctx;                 /* the clients' own context */
+    void *socks[16];            /* every client socket, closed by teardown too */
     int n_socks;
     int mon_seq;
 } fixture_t;
@@ -107,7 +108,7 @@ static int setup(void **state)
     snprintf(f->pub_ep, sizeof(f->pub_ep), "ipc://%s/pub.sock", f->dir);
     f->rt = sl_rt_new(NULL, NULL);
     assert_non_null(f->rt);
-    f->store = sl_port_new(f->rt, "store");
+    f->store = sl_port_new(f->rt, SL_IDS_STORE);
     assert_non_null(f->store);
     f->cctx = zmq_ctx_new();
     assert_non_null(f->cctx);
@@ -270,7 +271,7 @@ static void s_publish(fixture_t *f, uint64_t seq)
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_event_publish_encode(&ev, &buf, &len), 0);
-    assert_int_equal(sl_port_send(f->store, "api", SL_MSG_EVENT_PUBLISH, buf, len), 0);
+    assert_int_equal(sl_port_send(f->store, SL_IDS_API, SL_MSG_EVENT_PUBLISH, buf, len), 0);
     free(buf);
     sl_mp_writer_fini(&body);
 }
@@ -442,7 +443,7 @@ static void test_curve_bad_certificates_fail_spawn(void **state)
     cfg.curve_secret_file = NULL;
     assert_int_equal(sl_api_spawn(f->rt, &cfg, &f->api), SL_EINVAL);
     assert_null(f->api);
-    assert_false(sl_rt_has(f->rt, "api"));
+    assert_false(sl_rt_has(f->rt, SL_IDS_API));
 
     /* nothing was left bound: a good config still starts */
     s_spawn(f);

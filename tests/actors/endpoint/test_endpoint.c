@@ -40,6 +40,7 @@
 #include "proto/sl_outcome.h"
 #include "runtime/sl_actor.h"
 #include "tests/tchild.h"
+#include "proto/sl_ids.h"
 
 #define S_MAX_REPLICAS 8
 
@@ -330,7 +331,7 @@ static void s_start_tools(s_ctx_t *c, const char *service, const char *task, uin
     sl_strs_clear(&st.exclude);
     sl_strs_clear(&st.tools);
     char to[SL_NAME_MAX];
-    snprintf(to, sizeof to, "endpoint.%s", service);
+    sl_ids_endpoint_mailbox(to, sizeof to, service);
     assert_int_equal(sl_port_send(c->owner, to, SL_MSG_ATTEMPT_START, buf, len), 0);
     free(buf);
 }
@@ -342,7 +343,7 @@ static void s_cancel(s_ctx_t *c, const char *service, const char *task, uint64_t
     size_t len = 0;
     assert_int_equal(sl_attempt_cancel_encode(&m, &buf, &len), 0);
     char to[SL_NAME_MAX];
-    snprintf(to, sizeof to, "endpoint.%s", service);
+    sl_ids_endpoint_mailbox(to, sizeof to, service);
     assert_int_equal(sl_port_send(c->owner, to, SL_MSG_ATTEMPT_CANCEL, buf, len), 0);
     free(buf);
 }
@@ -389,7 +390,7 @@ static void s_status(s_ctx_t *c, const char *service, const char *url, char *bre
     size_t len = 0;
     assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
     char to[SL_NAME_MAX];
-    snprintf(to, sizeof to, "endpoint.%s", service);
+    sl_ids_endpoint_mailbox(to, sizeof to, service);
     sl_msg_t *rep = NULL;
     assert_int_equal(sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, 3000, &rep),
                      0);
@@ -433,7 +434,7 @@ static void s_replica_tools(s_ctx_t *c, const char *service, const char *url, ch
     size_t len = 0;
     assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
     char to[SL_NAME_MAX];
-    snprintf(to, sizeof to, "endpoint.%s", service);
+    sl_ids_endpoint_mailbox(to, sizeof to, service);
     sl_msg_t *rep = NULL;
     assert_int_equal(sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, 3000, &rep),
                      0);
@@ -868,7 +869,7 @@ static void test_endpoint_breaker_opens_and_traffic_moves(void **state)
     s_fleet_cfg(c, NULL, specs, 2, &cfg);
     cfg.breaker.open_ms = 60000; /* stays open for the test */
     cfg.breaker.open_max_ms = 60000;
-    sl_port_t *store = sl_port_new(c->rt, "store"); /* plays the store */
+    sl_port_t *store = sl_port_new(c->rt, SL_IDS_STORE); /* plays the store */
     assert_non_null(store);
     s_spawn(c, &cfg);
     int bad = 0, good = 0;
@@ -919,7 +920,7 @@ static void test_endpoint_health_events(void **state)
     sl_endpoint_config_t cfg;
     s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.queue_timeout_ms = 200;
-    c->store = sl_port_new(c->rt, "store"); /* plays the store */
+    c->store = sl_port_new(c->rt, SL_IDS_STORE); /* plays the store */
     assert_non_null(c->store);
     s_spawn(c, &cfg);
     const char *url = c->fleet.url[0];

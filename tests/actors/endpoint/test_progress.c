@@ -37,6 +37,7 @@
 #include "proto/sl_outcome.h"
 #include "runtime/sl_actor.h"
 #include "runtime/sl_clock.h"
+#include "proto/sl_ids.h"
 
 #define S_MAX_REPLICAS 4
 #define S_WAIT_MS 3000
@@ -149,7 +150,7 @@ static void s_spawn(s_ctx_t *c, const char *service, uint32_t per_sec, uint32_t 
 static void s_send(s_ctx_t *c, const char *service, uint16_t type, uint8_t *buf, size_t len)
 {
     char to[SL_NAME_MAX];
-    snprintf(to, sizeof to, "endpoint.%s", service);
+    sl_ids_endpoint_mailbox(to, sizeof to, service);
     assert_int_equal(sl_port_send(c->owner, to, type, buf, len), 0);
     free(buf);
 }
@@ -209,7 +210,7 @@ static uint64_t s_counter(s_ctx_t *c, const char *service, const char *counter)
     size_t len = 0;
     assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
     char to[SL_NAME_MAX];
-    snprintf(to, sizeof to, "endpoint.%s", service);
+    sl_ids_endpoint_mailbox(to, sizeof to, service);
     sl_msg_t *rep = NULL;
     assert_int_equal(
         sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, S_WAIT_MS, &rep), 0);

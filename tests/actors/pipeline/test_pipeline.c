@@ -289,7 +289,7 @@ static int s_setup(void **state)
         memset(&g_fakes[s], 0, sizeof(g_fakes[s]));
         g_fakes[s].svc = s;
         char name[SL_NAME_MAX];
-        snprintf(name, sizeof(name), "endpoint.%s", sl_service_name(s));
+        sl_ids_endpoint_mailbox(name, sizeof(name), sl_service_name(s));
         sl_actor_spec_t spec = {.name = name, .handle = s_fake_handle, .args = &g_fakes[s]};
         assert_int_equal(sl_actor_spawn(x->rt, &spec, &x->fakes[s]), 0);
     }
@@ -544,7 +544,7 @@ static void s_release(s_fix_t *x, int svc, int outcome)
     sl_mp_write_map(&w, 1);
     sl_mp_kv_int(&w, "outcome", outcome);
     char name[SL_NAME_MAX];
-    snprintf(name, sizeof(name), "endpoint.%s", sl_service_name(svc));
+    sl_ids_endpoint_mailbox(name, sizeof(name), sl_service_name(svc));
     assert_int_equal(
         sl_port_send(x->port, name, RELEASE_MSG, sl_mp_writer_data(&w), sl_mp_writer_len(&w)), 0);
     sl_mp_writer_fini(&w);
@@ -1039,7 +1039,8 @@ static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
     /* ...and reconciles it. */
     sl_wd_reconcile_t rc = {.pipeline_id = pid, .reason = (char *)"stuck"};
     assert_int_equal(sl_wd_reconcile_encode(&rc, &buf, &len), 0);
-    assert_int_equal(sl_port_send(x->port, "pipeline.0", SL_MSG_WD_RECONCILE, buf, len), 0);
+    assert_int_equal(
+        sl_port_send(x->port, SL_IDS_PIPELINE_PREFIX "0", SL_MSG_WD_RECONCILE, buf, len), 0);
     free(buf);
     s_wait_status(x, pid, "completed", &v);
     assert_non_null(strstr(v.error, "reconciled by watchdog: stuck"));
@@ -1055,7 +1056,8 @@ static void s_send_stage(s_fix_t *x, const char *task_id, const char *stage, int
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_attempt_progress_encode(&p, &buf, &len), 0);
-    assert_int_equal(sl_port_send(x->port, "pipeline.0", SL_MSG_ATTEMPT_PROGRESS, buf, len), 0);
+    assert_int_equal(
+        sl_port_send(x->port, SL_IDS_PIPELINE_PREFIX "0", SL_MSG_ATTEMPT_PROGRESS, buf, len), 0);
     free(buf);
 }
 
@@ -1321,7 +1323,7 @@ static void s_put_raw(s_fix_t *x, int db, const char *key, const uint8_t *val, s
     uint8_t *buf = NULL;
     size_t blen = 0;
     assert_int_equal(sl_store_write_encode(&w, &buf, &blen), 0);
-    sl_msg_t *reply = s_request(x, "store", SL_MSG_STORE_WRITE, buf, blen);
+    sl_msg_t *reply = s_request(x, SL_IDS_STORE, SL_MSG_STORE_WRITE, buf, blen);
     sl_store_ack_t ack = {0};
     assert_int_equal(sl_store_ack_decode(reply->body, reply->body_len, &ack), 0);
     assert_int_equal(ack.status, 0);
@@ -1388,7 +1390,7 @@ static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_store_get_encode(&g, &buf, &len), 0);
-    sl_msg_t *reply = s_request(x, "store", SL_MSG_STORE_GET, buf, len);
+    sl_msg_t *reply = s_request(x, SL_IDS_STORE, SL_MSG_STORE_GET, buf, len);
     sl_store_value_t val = {0};
     assert_int_equal(sl_store_value_decode(reply->body, reply->body_len, &val), 0);
     sl_msg_destroy(&reply);
@@ -1720,8 +1722,9 @@ static void test_pipeline_bad_requests_change_nothing(void **state)
     assert_int_equal(sl_api_call_encode(&c, &buf, &len), 0);
     sl_msg_t *reply = s_request(x, "pipeline.0", SL_MSG_API_CALL, buf, len);
     sl_msg_destroy(&reply);
-    assert_int_equal(
-        sl_port_request(x->port, "pipeline.0", SL_MSG_API_CALL, "\xc1", 1, 5000, &reply), 0);
+    assert_int_equal(sl_port_request(x->port, SL_IDS_PIPELINE_PREFIX "0", SL_MSG_API_CALL, "\xc1",
+                                     1, 5000, &reply),
+                     0);
     sl_msg_destroy(&reply);
     uint8_t *b = s_call(x, "pipeline.list", "{}", NULL, &n);
     assert_true(s_ok(b, n));

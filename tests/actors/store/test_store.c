@@ -24,6 +24,7 @@
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "tests/ttmp.h"
+#include "proto/sl_ids.h"
 
 #define T_WAIT 5000 /* ms: every wait has a deadline */
 
@@ -66,7 +67,7 @@ static int s_setup(void **state)
     fx_t *fx = *state;
     fx->rt = sl_rt_new(NULL, NULL);
     fx->port = sl_port_new(fx->rt, "client");
-    fx->api = sl_port_new(fx->rt, "api");
+    fx->api = sl_port_new(fx->rt, SL_IDS_API);
     if (!fx->rt || !fx->port || !fx->api || s_spawn(fx) != 0) {
         return -1;
     }
@@ -153,7 +154,7 @@ static int s_write(sl_port_t *port, batch_t *b, uint64_t *first, uint64_t *last)
     size_t len;
     uint8_t *body = s_batch_body(b, &len);
     sl_msg_t *reply = NULL;
-    int rc = sl_port_request(port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
+    int rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
     free(body);
     if (rc < 0) {
         return rc;
@@ -177,7 +178,7 @@ static int s_write(sl_port_t *port, batch_t *b, uint64_t *first, uint64_t *last)
 static int s_raw_write(sl_port_t *port, const void *body, size_t len)
 {
     sl_msg_t *reply = NULL;
-    int rc = sl_port_request(port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
+    int rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
     if (rc < 0) {
         return rc;
     }
@@ -196,7 +197,7 @@ static int s_get(sl_port_t *port, unsigned db, const void *key, size_t klen, uin
     size_t len = 0;
     assert_int_equal(sl_store_get_encode(&g, &body, &len), 0);
     sl_msg_t *reply = NULL;
-    int rc = sl_port_request(port, SL_STORE_NAME, SL_MSG_STORE_GET, body, len, T_WAIT, &reply);
+    int rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_GET, body, len, T_WAIT, &reply);
     free(body);
     if (rc < 0) {
         return rc;
@@ -325,8 +326,7 @@ static void *s_writer(void *arg)
         size_t len;
         uint8_t *body = s_batch_body(&b, &len);
         sl_msg_t *reply = NULL;
-        int rc =
-            sl_port_request(port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
+        int rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
         free(body);
         sl_store_ack_t ack = {0};
         if (rc == 0 && sl_store_ack_decode(reply->body, reply->body_len, &ack) == 0 &&
@@ -431,7 +431,7 @@ static void test_store_publishes_in_seq_order(void **state)
         size_t len;
         uint8_t *body = s_batch_body(&b, &len);
         /* fire-and-forget: committed and published, never acked */
-        assert_int_equal(sl_port_send(fx->port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len), 0);
+        assert_int_equal(sl_port_send(fx->port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len), 0);
         free(body);
     }
     for (uint64_t want = 1; want <= N; want++) {
@@ -464,7 +464,7 @@ static void test_store_publishes_in_seq_order(void **state)
     uint8_t *body = NULL;
     size_t len = 0;
     assert_int_equal(sl_alert_encode(&a, &body, &len), 0);
-    assert_int_equal(sl_port_send(fx->port, SL_STORE_NAME, SL_MSG_ALERT, body, len), 0);
+    assert_int_equal(sl_port_send(fx->port, SL_IDS_STORE, SL_MSG_ALERT, body, len), 0);
     free(body);
     sl_msg_t *msg = NULL;
     assert_int_equal(sl_port_recv(fx->api, T_WAIT, &msg), 0);
@@ -492,7 +492,7 @@ static void test_store_read_after_write_per_sender(void **state)
         s_batch_put(&b, SL_DB_ATTEMPTS, key, val);
         size_t len;
         uint8_t *body = s_batch_body(&b, &len);
-        assert_int_equal(sl_port_send(fx->port, SL_STORE_NAME, SL_MSG_STORE_WRITE, body, len), 0);
+        assert_int_equal(sl_port_send(fx->port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len), 0);
         free(body);
         /* No ack awaited: the GET behind it must still see it. */
         s_expect(fx->port, SL_DB_ATTEMPTS, key, val);
@@ -546,7 +546,7 @@ static void test_store_malformed_writes_rejected(void **state)
     s_batch_put(&b, SL_DB_TASKS, big, "x");
     assert_true(s_write(fx->port, &b, NULL, NULL) < 0);
     /* Unknown message types are dropped; the store keeps working. */
-    assert_int_equal(sl_port_send(fx->port, SL_STORE_NAME, 9999, "\x80", 1), 0);
+    assert_int_equal(sl_port_send(fx->port, SL_IDS_STORE, 9999, "\x80", 1), 0);
 
     s_expect(fx->port, SL_DB_TASKS, "good", NULL);
     sl_store_stats_t st;
@@ -566,7 +566,7 @@ static void s_scan(fx_t *fx, sl_store_scan_t *sc, sl_store_rows_t *rows)
     sl_store_scan_clear(sc);
     sl_msg_t *reply = NULL;
     assert_int_equal(
-        sl_port_request(fx->port, SL_STORE_NAME, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply), 0);
+        sl_port_request(fx->port, SL_IDS_STORE, SL_MSG_STORE_SCAN, body, len, T_WAIT, &reply), 0);
     free(body);
     memset(rows, 0, sizeof *rows);
     assert_int_equal(sl_store_rows_decode(reply->body, reply->body_len, rows), 0);

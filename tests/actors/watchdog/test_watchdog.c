@@ -24,6 +24,7 @@
 #include "actors/watchdog/sl_watchdog.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
+#include "proto/sl_ids.h"
 
 #define T_WAIT 5000
 #define T0 1000000 /* manual clock start, ms */
@@ -65,7 +66,7 @@ static int s_setup(void **state)
     fx->clock = sl_clock_new_manual(T0, 1700000000000LL);
     fx->rt = sl_rt_new(NULL, fx->clock);
     fx->shard = sl_port_new(fx->rt, "pipeline.0");
-    fx->store = sl_port_new(fx->rt, "store");
+    fx->store = sl_port_new(fx->rt, SL_IDS_STORE);
     fx->client = sl_port_new(fx->rt, "client");
     if (!fx->rt || !fx->shard || !fx->store || !fx->client) {
         return -1;
