@@ -12,6 +12,7 @@
 
 #include "actors/pipeline/sl_plan.h"
 #include "actors/pipeline/sl_records.h"
+#include "tests/actors/pipeline/rec_testutil.h"
 
 static void s_fill_attempt(sl_attempt_rec_t *a, uint32_t n)
 {
@@ -270,6 +271,94 @@ static void test_records_refuse_hostile_values(void **state)
     sl_mp_writer_fini(&w);
 }
 
+/* Every declared field of every record survives encode and decode. */
+static void test_records_every_field_round_trips(void **state)
+{
+    const sl_msg_desc_t *descs[] = {sl_attempt_rec_desc(), sl_task_rec_desc(),
+                                    sl_pipeline_rec_desc(), sl_dlq_rec_desc()};
+    for (size_t i = 0; i < sizeof descs / sizeof descs[0]; i++) {
+        const sl_msg_desc_t *d = descs[i];
+        rec_fill_reset();
+        void *in = calloc(1, d->size), *out = calloc(1, d->size);
+        rec_fill(d, in);
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        assert_int_equal(sl_codec_encode(d, in, &buf, &len), 0);
+        assert_int_equal(sl_codec_decode(d, buf, len, out), 0);
+        rec_assert_same(d, in, out, d->name);
+        /* And a deep copy carries every field too. */
+        void *copy = calloc(1, d->size);
+        assert_int_equal(sl_codec_copy(d, copy, out), 0);
+        rec_assert_same(d, in, copy, d->name);
+        sl_codec_clear(d, copy);
+        sl_codec_clear(d, out);
+        sl_codec_clear(d, in);
+        free(buf);
+        free(copy);
+        free(out);
+        free(in);
+    }
+}
+
+/* Absent fields read as their declared defaults; long values are cut, not
+   refused, so a record we keep is always one we can write. */
+static void test_records_defaults_and_truncation(void **state)
+{
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    sl_mp_write_map(&w, 1);
+    sl_mp_kv_uint(&w, "attempt", 2);
+    sl_attempt_rec_t a;
+    assert_int_equal(sl_attempt_rec_decode(sl_mp_writer_data(&w), sl_mp_writer_len(&w), &a), 0);
+    assert_int_equal(a.outcome, -1);
+    assert_int_equal(a.last_pct, -1);
+    sl_attempt_rec_clear(&a);
+    sl_mp_writer_fini(&w);
+
+    sl_task_rec_t t;
+    sl_task_rec_init(&t);
+    assert_int_equal(t.app_number, -1);
+    assert_int_equal(t.timeout_permille, 1000);
+    t.id = strdup("p1-t0000");
+    t.pipeline_id = strdup("p1");
+    t.error = calloc(1, SL_REC_MAX_STR + 100);
+    memset(t.error, 'e', SL_REC_MAX_STR + 99);
+    for (unsigned i = 0; i < SL_REC_MAX_EXCLUDE + 3; i++) {
+        char r[32];
+        snprintf(r, sizeof r, "ws://r%u", i);
+        sl_strs_push(&t.exclude, r);
+    }
+    t.history.n = SL_REC_MAX_HISTORY + 2;
+    t.history.v = calloc(t.history.n, sizeof(*t.history.v));
+    for (size_t i = 0; i < t.history.n; i++) {
+        sl_attempt_rec_init(&t.history.v[i]);
+        t.history.v[i].attempt = (uint32_t)i + 1;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_task_rec_encode(&t, &buf, &len), 0);
+    sl_task_rec_t d;
+    assert_int_equal(sl_task_rec_decode(buf, len, &d), 0);
+    assert_int_equal(strlen(d.error), SL_REC_MAX_STR);
+    assert_int_equal(d.exclude.n, SL_REC_MAX_EXCLUDE);
+    assert_string_equal(d.exclude.v[0], "ws://r0"); /* the first replicas stay */
+    assert_int_equal(d.history.n, SL_REC_MAX_HISTORY);
+    assert_int_equal(d.history.v[0].attempt, 3); /* the newest attempts stay */
+    free(buf);
+    sl_task_rec_clear(&d);
+    sl_task_rec_clear(&t);
+
+    /* The stored request is never cut: too big is refused. */
+    sl_pipeline_rec_t p;
+    sl_pipeline_rec_init(&p);
+    p.id = strdup("p1");
+    uint8_t *big = calloc(1, SL_REC_MAX_REQUEST + 1);
+    sl_bytes_set(&p.request, big, SL_REC_MAX_REQUEST + 1);
+    free(big);
+    assert_int_equal(sl_pipeline_rec_encode(&p, &buf, &len), SL_ETOOBIG);
+    sl_pipeline_rec_clear(&p);
+}
+
 static void test_records_names(void **state)
 {
     assert_string_equal(sl_pstatus_name(SL_PS_PARTIAL), "partial_success");
@@ -290,6 +379,8 @@ int main(void)
         cmocka_unit_test(test_records_pipeline_round_trip),
         cmocka_unit_test(test_records_attempt_and_dlq_round_trip),
         cmocka_unit_test(test_records_refuse_hostile_values),
+        cmocka_unit_test(test_records_every_field_round_trips),
+        cmocka_unit_test(test_records_defaults_and_truncation),
         cmocka_unit_test(test_records_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
