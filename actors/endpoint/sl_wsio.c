@@ -78,6 +78,7 @@ typedef struct s_cmd_t {
     bool tls;
     int port;
     char *host;
+    char *host_header; /* host[:port], the port when not the scheme's (RFC 7230 5.4) */
     char *path;
     /* SEND: payload at buf + LWS_PRE, len bytes; off = bytes already sent */
     uint8_t *buf;
@@ -160,6 +161,7 @@ static void s_cmd_free(s_cmd_t *cmd)
         return;
     }
     free(cmd->host);
+    free(cmd->host_header);
     free(cmd->path);
     free(cmd->buf);
     free(cmd);
@@ -269,6 +271,17 @@ static int s_parse_url(const char *url, s_cmd_t *cmd)
         return SL_EINVAL;
     }
     cmd->host = strndup(host, host_len);
+    /* An IPv6 address keeps its brackets in Host. lws cuts the Host value
+       at its first ':' for SNI and the certificate check, so with a port
+       those still see the bare name. */
+    bool v6 = host[-1] == '[';
+    char hh[300];
+    int n = v6 ? snprintf(hh, sizeof hh, "[%.*s]", (int)host_len, host)
+               : snprintf(hh, sizeof hh, "%.*s", (int)host_len, host);
+    if (cmd->port != (cmd->tls ? 443 : 80)) {
+        snprintf(hh + n, sizeof hh - (size_t)n, ":%d", cmd->port);
+    }
+    cmd->host_header = strdup(hh);
     if (*p == '/') {
         cmd->path = strdup(p);
     } else {
@@ -278,7 +291,7 @@ static int s_parse_url(const char *url, s_cmd_t *cmd)
             strcpy(cmd->path + 1, p);
         }
     }
-    if (!cmd->host || !cmd->path) {
+    if (!cmd->host || !cmd->host_header || !cmd->path) {
         return SL_ENOMEM;
     }
     return 0;
@@ -367,9 +380,11 @@ static void s_emit_closed(sl_wsio_t *self, uint64_t conn, int code, const char *
     s_emit(self, SL_MSG_WSIO_CLOSED, rc, body, len);
 }
 
-static void s_emit_accepted(sl_wsio_t *self, uint64_t conn, const char *peer, const char *path)
+static void s_emit_accepted(sl_wsio_t *self, uint64_t conn, const char *peer, const char *path,
+                            const char *host)
 {
-    sl_wsio_accepted_t m = {.conn = conn, .peer = (char *)peer, .path = (char *)path};
+    sl_wsio_accepted_t m = {
+        .conn = conn, .peer = (char *)peer, .path = (char *)path, .host = (char *)host};
     uint8_t *body = NULL;
     size_t len = 0;
     int rc = sl_wsio_accepted_encode(&m, &body, &len);
@@ -451,7 +466,7 @@ static void s_do_connect(sl_wsio_t *self, s_cmd_t *cmd)
     info.address = cmd->host;
     info.port = cmd->port;
     info.path = cmd->path;
-    info.host = cmd->host;
+    info.host = cmd->host_header;
     info.ssl_connection = cmd->tls ? LCCSCF_USE_SSL : 0;
     info.local_protocol_name = S_PROTOCOL_NAME;
     info.opaque_user_data = c;
@@ -632,9 +647,14 @@ static void s_on_accept(sl_wsio_t *self, struct lws *wsi)
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0) {
         path[0] = '\0';
     }
-    char safe[256];
+    char host[256] = "";
+    if (lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) < 0) {
+        host[0] = '\0';
+    }
+    char safe[256], safe_host[256];
     s_printable(safe, sizeof safe, path, strlen(path));
-    s_emit_accepted(self, id, peer, safe);
+    s_printable(safe_host, sizeof safe_host, host, strlen(host));
+    s_emit_accepted(self, id, peer, safe, safe_host);
 }
 
 static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

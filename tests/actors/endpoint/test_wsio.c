@@ -37,7 +37,8 @@ typedef struct {
     char error[256];
     char peer[64];
     char path[256];
-    uint8_t *data; /* owned, WSIO_FRAME only */
+    char host[256]; /* the Host header the server saw */
+    uint8_t *data;  /* owned, WSIO_FRAME only */
     size_t len;
 } ev_t;
 
@@ -114,6 +115,7 @@ static int s_next(sl_port_t *port, int64_t ms, ev_t *ev)
         ev->conn = m.conn;
         s_copy(ev->peer, sizeof ev->peer, m.peer);
         s_copy(ev->path, sizeof ev->path, m.path);
+        s_copy(ev->host, sizeof ev->host, m.host);
         sl_wsio_accepted_clear(&m);
         break;
     }
@@ -215,6 +217,12 @@ static uint64_t s_open(fx_t *fx, uint64_t id)
     assert_true(sid & SL_WSIO_SERVER_BIT);
     assert_string_equal(ev.peer, "127.0.0.1");
     assert_string_equal(ev.path, "/echo");
+    /* RFC 7230 5.4: the port is part of Host when it is not the scheme's
+       default (a proxy routing by Host needs it); wss checks the
+       certificate against the name without it. */
+    char host[32];
+    snprintf(host, sizeof host, "127.0.0.1:%d", fx->port);
+    assert_string_equal(ev.host, host);
     s_expect(fx->cli_port, SL_MSG_WSIO_OPEN, &ev);
     assert_true(ev.conn == id);
     return sid;
