@@ -223,8 +223,9 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
         sl_breaker_stats_t bs;
         sl_ep_breaker_tick(r);
         sl_breaker_stats(r->breaker, &bs);
-        sl_mp_write_map(&rw, 9);
+        sl_mp_write_map(&rw, 10);
         sl_mp_kv_str(&rw, "url", r->url);
+        sl_mp_kv_str(&rw, "address", r->addr[0] ? r->addr : NULL); /* nil until connected */
         sl_mp_kv_str(&rw, "breaker", sl_breaker_state_name(bs.state));
         sl_mp_kv_uint(&rw, "in_flight", r->in_flight);
         sl_mp_kv_double(&rw, "ewma_ms", r->ewma_ms);
@@ -393,8 +394,10 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
     case SL_MSG_WSIO_OPEN: {
         sl_wsio_open_t ev = {0};
         if (sl_wsio_open_decode(msg->body, msg->body_len, &ev) == 0) {
+            sl_ep_push_learn(ep, ev.conn, ev.peer);
             sl_ep_on_open(ep, ev.conn);
         }
+        sl_wsio_open_clear(&ev);
         return 0;
     }
     case SL_MSG_WSIO_FRAME: {

@@ -91,6 +91,7 @@ struct sl_ep_replica {
     uint64_t btimer; /* breaker timer */
     int64_t btimer_due;
     bool unhealthy; /* as last sent in endpoint.health: breaker not closed */
+    char addr[48];  /* IP address its last connection reached, "" unknown */
     /* tools: its health_response available_tools (known once it answered
        one); asking = a health_check for them is under way */
     sl_strs_t tools;
@@ -141,6 +142,9 @@ struct sl_ep {
    belongs to, or NULL with *why (static text) saying why none is: the rule
    is at the top of sl_endpoint_push.c. */
 sl_ep_attempt_t *sl_ep_push_attribute(sl_ep_t *ep, const sl_progress_push_t *p, const char **why);
+/* Remembers the IP address a connection of a replica reached (WSIO_OPEN's
+   peer), so a replica named by a host name can match a push's source. */
+void sl_ep_push_learn(sl_ep_t *ep, uint64_t conn, const char *peer);
 
 /* ---- sl_endpoint_config.c ------------------------------------------------ */
 

@@ -13,8 +13,10 @@
          attempt's model and app number; a URL among its target_urls);
       2. otherwise (nothing to match on, or several attempts match) as a
          last resort: exactly one live attempt among those candidates runs
-         on a replica whose URL host is the pushing connection's source
-         address.
+         on a replica at the pushing connection's source address: the
+         address sluice's last connection to that replica reached (learned
+         from WSIO_OPEN, so a replica named by a host name matches once
+         connected), or the replica URL's host when it is an address.
     A push whose data matches no live attempt is not attributed at all (it
     is likely a late push of an attempt that has ended), and two candidates
     are never guessed between. "Live" = dispatched to a replica and not yet
@@ -134,13 +136,17 @@ static void s_url_host(const char *url, char *out, size_t cap)
     out[n] = '\0';
 }
 
-/* Whether the replica at url is the host that source (an IP address) names.
-   Only addresses compare: a replica named by a host name other than
-   localhost never matches (resolving names here would block the actor). */
-static bool s_replica_at(const char *url, const char *source)
+/* Whether replica r is at source (an IP address): the address its last
+   connection reached, or its URL's host. Names are never resolved here
+   (that would block the actor): a host name counts once a connection to
+   it opened. */
+static bool s_replica_at(const sl_ep_replica_t *r, const char *source)
 {
+    if (r->addr[0] && strcasecmp(r->addr, source) == 0) {
+        return true;
+    }
     char host[64];
-    s_url_host(url, host, sizeof host);
+    s_url_host(r->url, host, sizeof host);
     if (!host[0]) {
         return false;
     }
@@ -191,7 +197,7 @@ sl_ep_attempt_t *sl_ep_push_attribute(sl_ep_t *ep, const sl_progress_push_t *p, 
     n = 0;
     for (sl_ep_attempt_t *a = ep->all; a; a = a->next) {
         if (s_live(a) && (!keyed || s_matches(a, &k)) &&
-            s_replica_at(ep->replicas[a->replica].url, p->source)) {
+            s_replica_at(&ep->replicas[a->replica], p->source)) {
             found = a;
             n++;
         }
@@ -202,4 +208,22 @@ sl_ep_attempt_t *sl_ep_push_attribute(sl_ep_t *ep, const sl_progress_push_t *p, 
     *why = n == 0 ? "no live attempt on a replica at the source address"
                   : "several live attempts on replicas at the source address";
     return NULL;
+}
+
+void sl_ep_push_learn(sl_ep_t *ep, uint64_t conn, const char *peer)
+{
+    if (!peer || !peer[0]) {
+        return;
+    }
+    int idx = -1;
+    if (ep->protocol == SL_ENDPOINT_MUX && conn >= 1 && conn <= ep->n_replicas) {
+        idx = (int)conn - 1; /* a replica's mux connection: id = index + 1 */
+    } else {
+        const sl_ep_attempt_t *a = sl_map_get(&ep->by_conn, conn);
+        idx = a ? a->replica : -1;
+    }
+    if (idx >= 0 && (size_t)idx < ep->n_replicas) {
+        sl_ep_replica_t *r = &ep->replicas[idx];
+        snprintf(r->addr, sizeof r->addr, "%s", peer);
+    }
 }

@@ -344,9 +344,22 @@ static void s_emit(sl_wsio_t *self, uint16_t type, int enc_rc, uint8_t *body, si
     free(body);
 }
 
-static void s_emit_open(sl_wsio_t *self, uint64_t conn)
+/* The remote IP address of wsi into peer; lws listens and connects
+   dual-stack, so an IPv4 peer may come as ::ffff:a.b.c.d: show it as IPv4. */
+static void s_peer(struct lws *wsi, char *peer, size_t cap)
 {
-    sl_wsio_open_t m = {.conn = conn};
+    peer[0] = '\0';
+    lws_get_peer_simple(wsi, peer, cap);
+    if (strncmp(peer, "::ffff:", 7) == 0 && strchr(peer + 7, '.')) {
+        memmove(peer, peer + 7, strlen(peer + 7) + 1);
+    }
+}
+
+static void s_emit_open(sl_wsio_t *self, uint64_t conn, struct lws *wsi)
+{
+    char peer[64];
+    s_peer(wsi, peer, sizeof peer);
+    sl_wsio_open_t m = {.conn = conn, .peer = peer[0] ? peer : NULL};
     uint8_t *body = NULL;
     size_t len = 0;
     int rc = sl_wsio_open_encode(&m, &body, &len);
@@ -637,13 +650,9 @@ static void s_on_accept(sl_wsio_t *self, struct lws *wsi)
     c->wsi = wsi;
     c->opened = true;
     lws_set_opaque_user_data(wsi, c);
-    char peer[64] = "";
+    char peer[64];
     char path[256] = "";
-    lws_get_peer_simple(wsi, peer, sizeof peer);
-    /* lws listens dual-stack: show an IPv4 peer as IPv4. */
-    if (strncmp(peer, "::ffff:", 7) == 0 && strchr(peer + 7, '.')) {
-        memmove(peer, peer + 7, strlen(peer + 7) + 1);
-    }
+    s_peer(wsi, peer, sizeof peer);
     if (lws_hdr_copy(wsi, path, sizeof path, WSI_TOKEN_GET_URI) < 0) {
         path[0] = '\0';
     }
@@ -679,7 +688,7 @@ static int s_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (c) {
             c->opened = true;
-            s_emit_open(self, c->id);
+            s_emit_open(self, c->id, wsi);
             if (c->out.head) {
                 lws_callback_on_writable(wsi);
             }

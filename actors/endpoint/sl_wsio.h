@@ -29,7 +29,8 @@
       with SL_WSIO_SERVER_BIT set, announced by WSIO_ACCEPTED.
 
     Events (to opts.owner, in order per connection)
-    - WSIO_OPEN {conn}: a client connection finished its TCP+TLS+WS handshake.
+    - WSIO_OPEN {conn, peer}: a client connection finished its TCP+TLS+WS
+      handshake. peer is the IP address it reached.
     - WSIO_ACCEPTED {conn, peer, path}: a server-mode connection was accepted
       (after its WS handshake). peer is the remote IP address.
     - WSIO_FRAME {conn, data}: one complete message (text or binary),

@@ -46,7 +46,9 @@ typedef struct {
     sl_clock_t *clock;
     sl_rt_t *rt;
     sl_port_t *owner;
-    sl_port_t *pusher; /* owns the client wsio that plays the fleet's pushes */
+    sl_port_t *pusher;       /* owns the client wsio that plays the fleet's pushes */
+    sl_port_t *replica_port; /* owns srv, a WebSocket replica that never answers */
+    sl_wsio_t *srv;
     sl_wsio_t *cli;
     uint64_t next_conn;
     sl_actor_t *progress;
@@ -88,6 +90,8 @@ static int s_teardown(void **state)
     sl_wsio_destroy(&c->cli);
     sl_actor_destroy(&c->progress);
     sl_actor_destroy(&c->ep);
+    sl_wsio_destroy(&c->srv);
+    sl_port_destroy(&c->replica_port);
     sl_port_destroy(&c->pusher);
     sl_port_destroy(&c->owner);
     sl_rt_destroy(&c->rt);
@@ -541,6 +545,78 @@ static void test_progress_push_needs_service_and_evidence(void **state)
     s_expect_progress(c, "p0001-t0001", "checking", -1);
 }
 
+/* One replica's field as a string from the endpoint's status ("" if nil). */
+static void s_replica_field(s_ctx_t *c, const char *service, const char *key, char *out, size_t cap)
+{
+    sl_endpoint_status_t q = {0};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
+    char to[SL_NAME_MAX];
+    snprintf(to, sizeof to, "endpoint.%s", service);
+    sl_msg_t *rep = NULL;
+    assert_int_equal(
+        sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, S_WAIT_MS, &rep), 0);
+    free(buf);
+    sl_endpoint_status_reply_t r = {0};
+    assert_int_equal(sl_endpoint_status_reply_decode(rep->body, rep->body_len, &r), 0);
+    sl_msg_destroy(&rep);
+    sl_mp_reader_t rd;
+    sl_mp_reader_init(&rd, r.replicas.ptr, r.replicas.len);
+    uint32_t n = 0;
+    assert_int_equal(sl_mp_read_array(&rd, &n), 0);
+    assert_true(n >= 1);
+    const uint8_t *p;
+    size_t plen;
+    assert_int_equal(sl_mp_read_raw(&rd, &p, &plen), 0);
+    const char *v;
+    size_t vl;
+    out[0] = '\0';
+    if (sl_mp_map_get_str(p, plen, key, &v, &vl) == 0) {
+        snprintf(out, cap, "%.*s", (int)vl, v);
+    }
+    sl_endpoint_status_reply_clear(&r);
+}
+
+/* A replica whose URL names no address sluice can compare (here "127.1",
+   which the resolver reads as 127.0.0.1, as it would read a container
+   name as that container's address) matches a push's source once a
+   connection to it opened: the address it reached is what counts. */
+static void test_progress_replica_address_learned_on_connect(void **state)
+{
+    s_ctx_t *c = *state;
+    c->replica_port = sl_port_new(c->rt, "replica");
+    assert_non_null(c->replica_port);
+    sl_wsio_opts_t so = {.owner = "replica", .listen_port = 0};
+    c->srv = sl_wsio_new(c->rt, &so);
+    assert_non_null(c->srv);
+    assert_int_equal(sl_wsio_start(c->srv), 0);
+    snprintf(c->urls[0], sizeof c->urls[0], "ws://127.1:%d", sl_wsio_port(c->srv));
+    c->url_ptrs[0] = c->urls[0];
+    c->n = 1;
+    s_spawn(c, "performance-tester", 100, 1);
+    s_listener(c);
+    /* The address comes from the first connection that opens (the
+       endpoint's health_check at start, or the attempt's). */
+    char addr[64] = "";
+    s_start(c, "performance-tester", "performance_test", "p0001-t0001", "m", 1, NULL, 0);
+    int64_t deadline = s_ms() + S_WAIT_MS;
+    while (strcmp(addr, "127.0.0.1") != 0 && s_ms() < deadline) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(c->replica_port, 20, &m) == 0) {
+            sl_msg_destroy(&m); /* the replica's own events; a bounded poll */
+        }
+        s_replica_field(c, "performance-tester", "address", addr, sizeof addr);
+    }
+    assert_string_equal(addr, "127.0.0.1");
+    s_push_frame(
+        c, "{\"type\":\"progress_update\",\"correlation_id\":\"\",\"stage\":"
+           "\"aiohttp_start\",\"service\":\"performance-tester\",\"data\":{\"requests\":20}}");
+    s_wait_judged(c, "performance-tester", 1);
+    assert_int_equal(s_counter(c, "performance-tester", "pushes_attributed"), 1);
+    s_expect_progress(c, "p0001-t0001", "aiohttp_start", -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -553,6 +629,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_progress_performance_pushes_by_url_then_address,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_progress_push_needs_service_and_evidence, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_replica_address_learned_on_connect, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
