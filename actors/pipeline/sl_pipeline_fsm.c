@@ -316,6 +316,7 @@ void sl_pl_task_free(sl_pl_task_t *t)
     s_cancel_timer(sh, &t->retry_timer);
     free(t->progress_message);
     free(t->error);
+    free(t->warning);
     free(t->exclude);
     for (uint16_t i = 0; i < t->nhist; i++) {
         sl_attempt_rec_clear(&t->hist[i]);
@@ -494,6 +495,34 @@ static void s_create_analysis(sl_pl_task_t *gen)
    ATTEMPT_RESULT, or one we make for a dispatch no endpoint took. task_id
    and attempt are not read (the caller matched them); last_pct counts only
    with a last_stage or last_message beside it. */
+/* The task's warning: the succeeded attempt's warnings joined with "; "
+   (NULL when it had none), cut to a stored string's limit. */
+static void s_set_warning(sl_pl_task_t *t, const sl_strs_t *warnings)
+{
+    free(t->warning);
+    t->warning = NULL;
+    size_t len = 0;
+    for (size_t i = 0; i < warnings->n; i++) {
+        len += strlen(warnings->v[i]) + 2;
+    }
+    if (len == 0) {
+        return;
+    }
+    if (len > SL_REC_MAX_STR) {
+        len = SL_REC_MAX_STR;
+    }
+    char *w = malloc(len);
+    if (!w) {
+        return;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < warnings->n && off + 1 < len; i++) {
+        int n = snprintf(w + off, len - off, "%s%s", i ? "; " : "", warnings->v[i]);
+        off += n > 0 ? (size_t)n : 0;
+    }
+    t->warning = w;
+}
+
 static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
 {
     int outcome = (int)r->outcome;
@@ -565,6 +594,7 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
             t->app_number = (int32_t)app_number;
         }
         s_set_str(&t->error, NULL);
+        s_set_warning(t, &r->warnings);
         s_cancel_timer(sh, &t->deadline_timer);
         s_set_status(t, SL_TS_SUCCEEDED);
         if (t->kind == SL_TK_GENERATION) {

@@ -73,6 +73,7 @@ typedef struct {
     const char *progress_stage; /* interned */
     char *progress_message;     /* owned */
     char *error;                /* owned */
+    char *warning;              /* owned: what the success left out, NULL none */
     int64_t created_ms, updated_ms, deadline_ms, retry_at_ms;
     uint64_t deadline_timer, retry_timer;
     const char **exclude; /* interned replicas, owned array */

@@ -45,6 +45,7 @@ void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size
     rec->deadline_ms = t->deadline_ms;
     rec->retry_at_ms = t->retry_at_ms;
     rec->error = t->error;
+    rec->warning = t->warning;
     rec->progress_stage = (char *)t->progress_stage;
     rec->progress_pct = t->progress_pct;
     rec->progress_message = t->progress_message;
@@ -89,6 +90,8 @@ sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
     rec->progress_message = NULL;
     t->error = rec->error;
     rec->error = NULL;
+    t->warning = rec->warning;
+    rec->warning = NULL;
     t->created_ms = rec->created_ms;
     t->updated_ms = rec->updated_ms;
     t->deadline_ms = rec->deadline_ms;
@@ -327,7 +330,7 @@ void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
 {
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_write_map(w, full ? 18 : 10);
+    sl_mp_write_map(w, full ? 19 : 11);
     sl_mp_kv_str(w, "id", id);
     sl_mp_kv_str(w, "kind", sl_tkind_name(t->kind));
     sl_mp_kv_str(w, "service", sl_service_name(t->service));
@@ -346,6 +349,7 @@ void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
     s_kv_pct(w, "pct", t->progress_pct);
     sl_mp_kv_str(w, "message", t->progress_message);
     sl_mp_kv_str(w, "error", t->error);
+    sl_mp_kv_str(w, "warning", t->warning);
     if (!full) {
         return;
     }

@@ -587,7 +587,9 @@ static void test_sluicectl_tables(void **state)
              "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"name\":\"demo\",\"status\":"
              "\"partial_success\",\"stage\":\"done\",\"tasks\":[{\"id\":\"p1-t0003\",\"service\":"
              "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":29,\"status\":\"dead\","
-             "\"attempts\":3,\"error\":\"no response from service\"}]}}",
+             "\"attempts\":3,\"error\":\"no response from service\"},{\"id\":\"p1-t0004\",\"service\":"
+             "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":30,\"status\":\"succeeded\","
+             "\"attempts\":1,\"error\":null,\"warning\":\"requested tools did not run: nikto\"}]}}",
              NULL);
     s_script(f, "endpoints.list",
              "{\"ok\":true,\"services\":[{\"name\":\"static-analyzer\",\"protocol\":\"legacy\","
@@ -602,6 +604,7 @@ static void test_sluicectl_tables(void **state)
     assert_non_null(strstr(run.out, "p1-t0003"));
     assert_non_null(strstr(run.out, "no response from service"));
     assert_non_null(strstr(run.out, "m app 29"));
+    assert_non_null(strstr(run.out, "warning: requested tools did not run: nikto"));
     RUN(f, &run, "--api", f->api, "endpoints");
     assert_int_equal(s_code(&run), 0);
     assert_non_null(strstr(run.out, "ws://127.0.0.1:2001"));

@@ -194,8 +194,15 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
     json_t *task;
     json_array_foreach(tasks, i, task)
     {
-        char app[256], att[32], prog[160];
+        char app[256], att[32], prog[160], note[1024];
         s_app_label(task, app, sizeof(app));
+        /* a success that left something out says so where errors go */
+        const char *error = ctl_str(task, "error", "");
+        const char *warning = ctl_str(task, "warning", "");
+        if (!*error && *warning) {
+            snprintf(note, sizeof(note), "warning: %s", warning);
+            error = note;
+        }
         s_text(task, "attempts", att, sizeof(att));
         const json_t *pr = ctl_get(task, "progress");
         long long pct = ctl_int(pr, "pct", -1);
@@ -213,7 +220,7 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
                              ctl_str(task, "status", "-"),
                              att,
                              prog,
-                             ctl_str(task, "error", "")};
+                             error};
         s_table_add(&t, row);
     }
     s_table_print(&t, out);

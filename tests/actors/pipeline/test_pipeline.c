@@ -137,6 +137,13 @@ static void s_send_result(sl_actor_t *self, const char *to, const char *task_id,
         frame = "{\"type\":\"analysis_result\",\"status\":\"success\",\"analysis\":"
                 "{\"status\":\"error\",\"error\":\"Model path not found\"}}";
     }
+    /* what the endpoint says about a partial result: two warnings */
+    char *warnings[2] = {(char *)"partial result (partial)",
+                         (char *)"requested tools did not run: zap (not_available)"};
+    if (outcome == SL_OUT_PARTIAL) {
+        r.warnings.v = warnings;
+        r.warnings.n = 2;
+    }
     if (sl_outcome_succeeded(outcome) || outcome == SL_OUT_VERDICT) {
         r.result.ptr = (uint8_t *)frame;
         r.result.len = strlen(frame);
@@ -416,7 +423,7 @@ static char *s_start(s_fix_t *x, const char *json)
 }
 
 typedef struct {
-    char id[64], kind[16], service[32], status[16], error[256];
+    char id[64], kind[16], service[32], status[16], error[256], warning[256];
     int64_t app;
     uint64_t attempts;
 } s_tview_t;
@@ -486,6 +493,7 @@ static void s_view(s_fix_t *x, const char *pid, s_pview_t *v)
         s_rd_str(&t, "service", tv->service, sizeof(tv->service));
         s_rd_str(&t, "status", tv->status, sizeof(tv->status));
         s_rd_str(&t, "error", tv->error, sizeof(tv->error));
+        s_rd_str(&t, "warning", tv->warning, sizeof(tv->warning));
         tv->attempts = s_rd_uint(&t, "attempts");
         sl_mp_reader_t a;
         tv->app = -1;
@@ -804,6 +812,43 @@ static const char *EXISTING_REQ =
     "\"m\", \"app_number\": 1}, {\"model\": \"m\", \"app_number\": 2}]}, \"analysis\": "
     "{\"tools\": [\"bandit\"]}}, \"timeouts\": {\"task\": 10, \"stage\": 100, \"pipeline\": 200, "
     "\"attempt\": 10}, \"retry\": {\"max_attempts\": 2, \"initial\": 0, \"max\": 0}}";
+
+static int s_script_partial_app1(int svc, const sl_attempt_start_t *m, int64_t *app,
+                                 const char **err)
+{
+    return m->app_number == 1 ? SL_OUT_PARTIAL : SL_OUT_SUCCESS;
+}
+
+/* A success that left something out shows it on the task, in pipeline.get
+   and task.get, and keeps it in the stored record; a clean success has no
+   warning. */
+static void test_pipeline_success_warnings_on_the_task(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_partial_app1, EXISTING_REQ);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    const s_tview_t *t1 = s_task(&v, "static-analyzer", 1);
+    assert_string_equal(t1->status, "succeeded");
+    assert_string_equal(t1->warning, "partial result (partial); requested tools did not run: zap "
+                                     "(not_available)");
+    assert_string_equal(s_task(&v, "static-analyzer", 2)->warning, "");
+    char args[128];
+    s_id_args(args, sizeof(args), "task_id", t1->id);
+    size_t n;
+    uint8_t *b = s_call(x, "task.get", args, t1->id, &n);
+    assert_true(s_ok(b, n));
+    sl_mp_reader_t task;
+    assert_int_equal(sl_mp_map_find(b, n, "task", &task), 0);
+    char w[256];
+    s_rd_str(&task, "warning", w, sizeof(w));
+    assert_string_equal(w, t1->warning);
+    free(b);
+    sl_task_rec_t rec;
+    s_stored_task(x, t1->id, &rec);
+    assert_string_equal(rec.warning, t1->warning);
+    sl_task_rec_clear(&rec);
+}
 
 static void test_pipeline_cancel_mid_run(void **state)
 {
@@ -1770,6 +1815,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_seed_incident_ends_partial_success, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_all_succeed_completed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_success_warnings_on_the_task, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_generation_verdict_fails_at_once, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_generation_failure_counts_against, s_setup,

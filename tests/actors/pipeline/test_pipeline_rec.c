@@ -65,6 +65,7 @@ static const s_view_row_t s_view[] = {
     {"task", "deadline_ms", V_SHOWN, "deadline_at"},
     {"task", "retry_at_ms", V_HIDDEN, NULL}, /* timer bookkeeping */
     {"task", "error", V_SHOWN, "error"},
+    {"task", "warning", V_SHOWN, "warning"},
     {"task", "progress_stage", V_SHOWN, "stage"},
     {"task", "progress_pct", V_SHOWN, "pct"},
     {"task", "progress_message", V_SHOWN, "message"},
