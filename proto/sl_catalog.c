@@ -38,7 +38,9 @@ static const sl_codec_limits_t s_limits = {SL_MSG_MAX_STR, SL_MSG_MAX_BIN, SL_MS
             sym, #cname, sizeof(s_cur_t), fields, sizeof fields / sizeof fields[0], &s_limits};    \
         return &desc;                                                                              \
     }
+#define SL_ITEM(cname, ...) SL_MSG(0, 0, cname, __VA_ARGS__)
 #include "proto/sl_catalog.def"
+#undef SL_ITEM
 #undef SL_MSG
 #undef SL_FIELD
 
@@ -47,7 +49,9 @@ typedef const sl_msg_desc_t *(s_desc_fn)(void);
 static s_desc_fn *const s_all[] = {
 #define SL_FIELD(kind, cname, key, presence, dflt, x)
 #define SL_MSG(sym, id, cname, ...) s_desc_##cname,
+#define SL_ITEM(cname, ...)
 #include "proto/sl_catalog.def"
+#undef SL_ITEM
 #undef SL_MSG
 #undef SL_FIELD
 };
@@ -59,7 +63,9 @@ const sl_msg_desc_t *sl_msg_desc(uint16_t type)
 #define SL_MSG(sym, id, cname, ...)                                                                \
     case sym:                                                                                      \
         return s_desc_##cname();
+#define SL_ITEM(cname, ...)
 #include "proto/sl_catalog.def"
+#undef SL_ITEM
 #undef SL_MSG
 #undef SL_FIELD
     default:
@@ -181,6 +187,24 @@ void sl_msg_free(uint16_t type, void **msg)
     {                                                                                              \
         sl_msg_clear(sym, m);                                                                      \
     }
+#define SL_ITEM(cname, ...)                                                                        \
+    const sl_msg_desc_t *sl_##cname##_desc(void)                                                   \
+    {                                                                                              \
+        return s_desc_##cname();                                                                   \
+    }                                                                                              \
+    int sl_##cname##_write(const sl_##cname##_t *m, sl_mp_writer_t *w)                             \
+    {                                                                                              \
+        return sl_codec_write(s_desc_##cname(), m, w);                                             \
+    }                                                                                              \
+    int sl_##cname##_next(sl_mp_reader_t *r, sl_##cname##_t *out)                                  \
+    {                                                                                              \
+        return sl_codec_items_next(r, s_desc_##cname(), out);                                      \
+    }                                                                                              \
+    void sl_##cname##_clear(sl_##cname##_t *m)                                                     \
+    {                                                                                              \
+        sl_codec_clear(s_desc_##cname(), m);                                                       \
+    }
 #include "proto/sl_catalog.def"
 #undef SL_MSG
 #undef SL_FIELD
+#undef SL_ITEM

@@ -41,7 +41,9 @@
 enum {
 #define SL_FIELD(kind, cname, key, presence, dflt, x)
 #define SL_MSG(sym, id, cname, ...) sym = id,
+#define SL_ITEM(cname, ...)
 #include "proto/sl_catalog.def"
+#undef SL_ITEM
 #undef SL_MSG
 #undef SL_FIELD
 };
@@ -51,7 +53,9 @@ enum {
     typedef struct {                                                                               \
         __VA_ARGS__                                                                                \
     } sl_##cname##_t;
+#define SL_ITEM(cname, ...) SL_MSG(0, 0, cname, __VA_ARGS__)
 #include "proto/sl_catalog.def"
+#undef SL_ITEM
 #undef SL_MSG
 #undef SL_FIELD
 
@@ -96,13 +100,24 @@ void sl_msg_free(uint16_t type, void **msg);
 
 /* ---- generated: typed wrappers --------------------------------------------- */
 
+/* Messages: sl_<name>_write/_encode/_decode/_clear. Items (SL_ITEM, the
+   elements of an ITEMS field): sl_<name>_write appends one item to a
+   writer, sl_<name>_next reads the next one (sl_codec_items_next),
+   sl_<name>_clear frees it, sl_<name>_desc describes it. */
+
 #define SL_FIELD(kind, cname, key, presence, dflt, x)
 #define SL_MSG(sym, id, cname, ...)                                                                \
     int sl_##cname##_write(const sl_##cname##_t *m, sl_mp_writer_t *w);                            \
     int sl_##cname##_encode(const sl_##cname##_t *m, uint8_t **out, size_t *len);                  \
     int sl_##cname##_decode(const uint8_t *buf, size_t len, sl_##cname##_t *out);                  \
     void sl_##cname##_clear(sl_##cname##_t *m);
+#define SL_ITEM(cname, ...)                                                                        \
+    const sl_msg_desc_t *sl_##cname##_desc(void);                                                  \
+    int sl_##cname##_write(const sl_##cname##_t *m, sl_mp_writer_t *w);                            \
+    int sl_##cname##_next(sl_mp_reader_t *r, sl_##cname##_t *out);                                 \
+    void sl_##cname##_clear(sl_##cname##_t *m);
 #include "proto/sl_catalog.def"
+#undef SL_ITEM
 #undef SL_MSG
 #undef SL_FIELD
 

@@ -175,7 +175,8 @@ static int s_field_check(const sl_msg_desc_t *d, const sl_field_desc_t *f, const
         }
         return b->len > lim->max_bin ? SL_ETOOBIG : 0;
     }
-    case SL_FK_RAW: {
+    case SL_FK_RAW:
+    case SL_FK_ITEMS: {
         const sl_bytes_t *b = at;
         if (b->len == 0) {
             *write = false;
@@ -186,6 +187,13 @@ static int s_field_check(const sl_msg_desc_t *d, const sl_field_desc_t *f, const
         }
         if (b->len > lim->max_bin) {
             return SL_ETOOBIG;
+        }
+        if (f->kind == SL_FK_ITEMS) {
+            sl_mp_reader_t r;
+            sl_mp_reader_init(&r, b->ptr, b->len);
+            if (sl_mp_peek(&r) != SL_MP_ARRAY) {
+                return SL_EINVAL;
+            }
         }
         /* Verbatim bytes: make sure the body stays one well-formed map,
            within the depth limit once nested one level into it. */
@@ -269,7 +277,8 @@ static int s_field_write(const sl_msg_desc_t *d, const sl_field_desc_t *f, const
         const sl_bytes_t *b = at;
         return sl_mp_write_bin(w, b->ptr, b->len);
     }
-    case SL_FK_RAW: {
+    case SL_FK_RAW:
+    case SL_FK_ITEMS: {
         const sl_bytes_t *b = at;
         return sl_mp_write_raw(w, b->ptr, b->len);
     }
@@ -485,7 +494,11 @@ static int s_field_read(const sl_msg_desc_t *d, const sl_field_desc_t *f, char *
         int rc = sl_mp_read_bin(r, &p, &len);
         return rc < 0 ? rc : s_dup_bytes(at, p, len, lim->max_bin);
     }
-    case SL_FK_RAW: {
+    case SL_FK_RAW:
+    case SL_FK_ITEMS: {
+        if (f->kind == SL_FK_ITEMS && sl_mp_peek(r) != SL_MP_ARRAY) {
+            return SL_EPROTO; /* the items are read (distrustfully) by their user */
+        }
         const uint8_t *p;
         size_t len;
         int rc = sl_mp_read_raw(r, &p, &len);
@@ -619,6 +632,7 @@ void sl_codec_clear(const sl_msg_desc_t *d, void *s)
             break;
         case SL_FK_BIN:
         case SL_FK_RAW:
+        case SL_FK_ITEMS:
             sl_bytes_clear(at);
             break;
         case SL_FK_STRS:
@@ -640,6 +654,32 @@ void sl_codec_clear(const sl_msg_desc_t *d, void *s)
     memset(base, 0, d->size);
 }
 
+int sl_codec_items(const sl_bytes_t *items, sl_mp_reader_t *r, uint32_t *n)
+{
+    *n = 0;
+    sl_mp_reader_init(r, items->ptr, items->len);
+    if (items->len == 0) {
+        return 0;
+    }
+    if (sl_mp_read_array(r, n) < 0) {
+        *n = 0;
+        return SL_EPROTO;
+    }
+    return 0;
+}
+
+int sl_codec_items_next(sl_mp_reader_t *r, const sl_msg_desc_t *d, void *out)
+{
+    const uint8_t *p;
+    size_t len;
+    if (sl_mp_read_raw(r, &p, &len) < 0) {
+        memset(out, 0, d->size);
+        r->pos = r->len;
+        return SL_ETRUNC;
+    }
+    return sl_codec_decode(d, p, len, out);
+}
+
 /* ---- copying -------------------------------------------------------------- */
 
 static int s_field_copy(const sl_field_desc_t *f, void *dat, const void *sat)
@@ -651,7 +691,8 @@ static int s_field_copy(const sl_field_desc_t *f, void *dat, const void *sat)
         return s && !*(char **)dat ? SL_ENOMEM : 0;
     }
     case SL_FK_BIN:
-    case SL_FK_RAW: {
+    case SL_FK_RAW:
+    case SL_FK_ITEMS: {
         const sl_bytes_t *b = sat;
         *(sl_bytes_t *)dat = (sl_bytes_t){0};
         return sl_bytes_set(dat, b->ptr, b->len);
@@ -709,6 +750,7 @@ int sl_codec_copy(const sl_msg_desc_t *d, void *dst, const void *src)
             break;
         case SL_FK_BIN:
         case SL_FK_RAW:
+        case SL_FK_ITEMS:
             *(sl_bytes_t *)at = (sl_bytes_t){0};
             break;
         case SL_FK_STRS:

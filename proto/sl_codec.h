@@ -19,6 +19,10 @@
                                                the sl_enum_desc_t s_enum_<vocab>
         SL_FL(name, presence, elem)            a list of <elem> records
                                                (sl_<elem>_rec_list_t {v, n})
+        SL_FI(name, presence, elem)            a list of <elem> items kept
+                                               encoded (sl_bytes_t): written
+                                               item by item with the item's
+                                               _write, read with its _read
 
     kind: U64 (uint64_t), I64 (int64_t), U32 (uint32_t), I32 (int32_t),
     BOOL, DBL (double), STR (char *, NUL-terminated, owned; NULL = absent),
@@ -86,7 +90,8 @@ typedef enum {
     SL_FK_U32,
     SL_FK_I32,
     SL_FK_ENUM, /* int32_t, stored by name */
-    SL_FK_LIST  /* {T *v; size_t n} of element records T */
+    SL_FK_LIST, /* {T *v; size_t n} of element records T */
+    SL_FK_ITEMS /* sl_bytes_t: one msgpack array of element maps, kept encoded */
 } sl_field_kind_t;
 
 /* An enumeration stored by name: name(v) ("unknown" out of range, never
@@ -105,7 +110,7 @@ typedef struct {
     size_t offset;                      /* offsetof in the struct */
     int64_t dflt;                       /* U32/I32/I64/U64/ENUM: value when absent */
     const sl_enum_desc_t *en;           /* ENUM: the vocabulary */
-    const sl_msg_desc_t *(*elem)(void); /* LIST: the element's schema */
+    const sl_msg_desc_t *(*elem)(void); /* LIST, ITEMS: the element's schema */
 } sl_field_desc_t;
 
 typedef struct {
@@ -178,6 +183,17 @@ int sl_codec_read(const sl_msg_desc_t *d, sl_mp_reader_t *r, void *out);
 /* Frees the owned fields of s and zeroes it. s NULL is OK. */
 void sl_codec_clear(const sl_msg_desc_t *d, void *s);
 
+/* Starts reading an ITEMS field: r over its bytes, *n its item count (0
+   for an empty field). 0 or SL_EPROTO (then *n is 0). */
+int sl_codec_items(const sl_bytes_t *items, sl_mp_reader_t *r, uint32_t *n);
+
+/* Reads the next item at r into *out (overwritten without freeing). 0; an
+   item that does not decode gives its error with r moved past it, so the
+   caller may skip it and go on; a list that is itself broken gives
+   SL_ETRUNC with r moved to its end (sl_mp_reader_done). On error *out is
+   zeroed. */
+int sl_codec_items_next(sl_mp_reader_t *r, const sl_msg_desc_t *d, void *out);
+
 /* Deep copy of src into *dst (overwritten without freeing). 0 or SL_ENOMEM
    (then *dst is zeroed). */
 int sl_codec_copy(const sl_msg_desc_t *d, void *dst, const void *src);
@@ -194,6 +210,7 @@ int sl_codec_copy(const sl_msg_desc_t *d, void *dst, const void *src);
 #define SL_FE(name, presence, vocab) SL_FIELD(ENUM, name, #name, presence, 0, vocab)
 #define SL_FED(name, presence, vocab, dflt) SL_FIELD(ENUM, name, #name, presence, dflt, vocab)
 #define SL_FL(name, presence, elem) SL_FIELD(LIST, name, #name, presence, 0, elem)
+#define SL_FI(name, presence, elem) SL_FIELD(ITEMS, name, #name, presence, 0, elem)
 
 /* C types per kind (x: the SL_FIELD's last argument). */
 #define SL_FT_U64(x) uint64_t
@@ -208,6 +225,7 @@ int sl_codec_copy(const sl_msg_desc_t *d, void *dst, const void *src);
 #define SL_FT_RAW(x) sl_bytes_t
 #define SL_FT_ENUM(x) int32_t
 #define SL_FT_LIST(x) sl_##x##_rec_list_t
+#define SL_FT_ITEMS(x) sl_bytes_t
 
 /* SL_FIELD as a struct member. */
 #define SL_CODEC_MEMBER(kind, cname, key, presence, dflt, x) SL_FT_##kind(x) cname;
@@ -228,6 +246,7 @@ int sl_codec_copy(const sl_msg_desc_t *d, void *dst, const void *src);
 #define SL_FX_RAW(x) NULL, NULL
 #define SL_FX_ENUM(x) &s_enum_##x, NULL
 #define SL_FX_LIST(x) NULL, s_desc_##x
+#define SL_FX_ITEMS(x) NULL, s_desc_##x
 
 #define SL_CODEC_PRES_REQ true
 #define SL_CODEC_PRES_OPT false

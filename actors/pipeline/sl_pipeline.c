@@ -56,16 +56,16 @@ static void s_on_wd_scan(sl_pl_shard_t *sh, const sl_msg_t *msg)
         if (sl_pstatus_terminal(p->status)) {
             continue;
         }
-        sl_mp_write_map(&w, 7);
-        sl_mp_kv_str(&w, "id", p->id);
-        sl_mp_kv_str(&w, "status", sl_pstatus_name(p->status));
-        sl_mp_kv_str(&w, "stage", sl_stage_name(p->stage));
-        sl_mp_kv_int(&w, "last_change_ms", mono + (p->last_change_ms - wall));
-        sl_mp_kv_uint(&w, "live_attempts", sl_pl_live_attempts(p));
-        sl_mp_kv_int(&w, "stage_deadline_ms",
-                     p->stage_deadline_ms ? mono + (p->stage_deadline_ms - wall) : 0);
-        sl_mp_kv_int(&w, "pipeline_deadline_ms",
-                     p->pipeline_deadline_ms ? mono + (p->pipeline_deadline_ms - wall) : 0);
+        sl_wd_pipeline_t item = {
+            .id = (char *)p->id,
+            .status = (char *)sl_pstatus_name(p->status),
+            .stage = (char *)sl_stage_name(p->stage),
+            .last_change_ms = mono + (p->last_change_ms - wall),
+            .live_attempts = sl_pl_live_attempts(p),
+            .stage_deadline_ms = p->stage_deadline_ms ? mono + (p->stage_deadline_ms - wall) : 0,
+            .pipeline_deadline_ms =
+                p->pipeline_deadline_ms ? mono + (p->pipeline_deadline_ms - wall) : 0};
+        sl_wd_pipeline_write(&item, &w);
     }
     sl_wd_report_t r = {.pipelines = {(uint8_t *)sl_mp_writer_data(&w), sl_mp_writer_len(&w)}};
     uint8_t *buf = NULL;

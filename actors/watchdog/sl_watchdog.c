@@ -315,35 +315,29 @@ static void s_reconcile(s_wd_t *self, s_shard_t *sh, const char *id, size_t idle
 }
 
 /* Judges one pipeline map of a report at time now. */
-static int s_judge(s_wd_t *self, s_shard_t *sh, const uint8_t *map, size_t len, int64_t now)
+/* An item without its id, last change or live count is refused by its
+   declaration (proto/sl_catalog.def): without them we cannot call a
+   pipeline stuck, and never finalize on a guess. */
+static int s_judge(s_wd_t *self, s_shard_t *sh, const sl_wd_pipeline_t *pl, int64_t now)
 {
-    const char *id, *status;
-    size_t idlen, slen;
-    int rc = sl_mp_map_get_str(map, len, "id", &id, &idlen);
-    if (rc < 0 || idlen == 0 || idlen >= 256 || memchr(id, 0, idlen)) {
+    const char *id = pl->id;
+    size_t idlen = strlen(id);
+    if (idlen == 0 || idlen >= 256) {
         return SL_EPROTO;
     }
-    if (sl_mp_map_get_str(map, len, "status", &status, &slen) == 0 && s_terminal(status, slen)) {
+    if (pl->status && s_terminal(pl->status, strlen(pl->status))) {
         return 0;
     }
-    int64_t pipeline_deadline = 0, stage_deadline = 0, last_change = 0, live = 0;
-    sl_mp_map_get_int(map, len, "pipeline_deadline_ms", &pipeline_deadline);
-    sl_mp_map_get_int(map, len, "stage_deadline_ms", &stage_deadline);
-    if (pipeline_deadline > 0 && now >= pipeline_deadline) {
+    if (pl->pipeline_deadline_ms > 0 && now >= pl->pipeline_deadline_ms) {
         s_reconcile(self, sh, id, idlen, "pipeline_timeout");
         return 0;
     }
-    if (stage_deadline > 0 && now >= stage_deadline) {
+    if (pl->stage_deadline_ms > 0 && now >= pl->stage_deadline_ms) {
         s_reconcile(self, sh, id, idlen, "stage_timeout");
         return 0;
     }
-    /* Without both facts we cannot call it stuck: never finalize on a guess. */
-    if (sl_mp_map_get_int(map, len, "last_change_ms", &last_change) < 0 ||
-        sl_mp_map_get_int(map, len, "live_attempts", &live) < 0) {
-        return 0;
-    }
-    int64_t idle = now - last_change;
-    if (live == 0 && idle >= self->cfg.stuck_after_ms) {
+    int64_t idle = now - pl->last_change_ms;
+    if (pl->live_attempts == 0 && idle >= self->cfg.stuck_after_ms) {
         char reason[80];
         snprintf(reason, sizeof reason, "stuck: no live work for %" PRId64 "s", idle / 1000);
         s_reconcile(self, sh, id, idlen, reason);
@@ -371,22 +365,16 @@ static void s_on_report(sl_actor_t *actor, void *arg, int status, const sl_msg_t
     }
     s_count(&self->counters->reports);
     sl_mp_reader_t r;
-    sl_mp_reader_init(&r, rep.pipelines.ptr, rep.pipelines.len);
     uint32_t n = 0;
-    if (rep.pipelines.len > 0 && sl_mp_read_array(&r, &n) < 0) {
+    if (sl_codec_items(&rep.pipelines, &r, &n) < 0) {
         s_count(&self->counters->bad_reports);
-        n = 0;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *map;
-        size_t len;
-        if (sl_mp_peek(&r) != SL_MP_MAP || sl_mp_read_raw(&r, &map, &len) < 0) {
-            s_count(&self->counters->bad_reports);
-            break;
-        }
-        if (s_judge(self, sh, map, len, sh->sent_at) < 0) {
+    for (uint32_t i = 0; i < n && !sl_mp_reader_done(&r); i++) {
+        sl_wd_pipeline_t pl;
+        if (sl_wd_pipeline_next(&r, &pl) < 0 || s_judge(self, sh, &pl, sh->sent_at) < 0) {
             s_count(&self->counters->bad_reports);
         }
+        sl_wd_pipeline_clear(&pl);
     }
     sl_wd_report_clear(&rep);
 }

@@ -20,6 +20,8 @@
 
 /* A valid RAW value: {"k": [1, "x"], "n": nil}. */
 static const uint8_t s_raw[] = {0x82, 0xa1, 'k', 0x92, 0x01, 0xa1, 'x', 0xa1, 'n', 0xc0};
+/* An ITEMS value: an array of two maps. */
+static const uint8_t s_items[] = {0x92, 0x81, 0xa1, 'k', 0x01, 0x80};
 
 /* ---- helpers: fill and compare structs generically ------------------------ */
 
@@ -64,6 +66,9 @@ static void s_fill_field(const sl_field_desc_t *f, size_t i, char *m)
         break;
     case SL_FK_I32:
         *(int32_t *)at = INT32_MIN + (int32_t)i;
+        break;
+    case SL_FK_ITEMS:
+        assert_int_equal(sl_bytes_set(at, s_items, sizeof s_items), 0);
         break;
     case SL_FK_ENUM:
     case SL_FK_LIST:
@@ -124,7 +129,8 @@ static void s_assert_equal(const sl_msg_desc_t *d, const char *a, const char *b)
             break;
         }
         case SL_FK_BIN:
-        case SL_FK_RAW: {
+        case SL_FK_RAW:
+        case SL_FK_ITEMS: {
             const sl_bytes_t *s = x;
             const sl_bytes_t *t = y;
             assert_int_equal(s->len, t->len);
@@ -203,6 +209,9 @@ static void s_write_good(sl_mp_writer_t *w, const sl_field_desc_t *f)
     case SL_FK_I32:
         sl_mp_write_int(w, -7);
         break;
+    case SL_FK_ITEMS:
+        sl_mp_write_raw(w, s_items, sizeof s_items);
+        break;
     case SL_FK_ENUM:
     case SL_FK_LIST:
         fail_msg("%s: no message used this kind when this test was written: extend it", f->name);
@@ -211,7 +220,8 @@ static void s_write_good(sl_mp_writer_t *w, const sl_field_desc_t *f)
 }
 
 /* Wrong-type values, by the kind they are wrong for; a kind's variants are
-   its rows in order. RAW has none: any well-formed object is a valid RAW.
+   its rows in order. RAW has none: any well-formed object is a valid RAW;
+   ITEMS must be an array (its items are read by their user).
    Adding a wrong value: one row. */
 typedef enum {
     V_STR,        /* str s */
@@ -254,6 +264,8 @@ static const s_bad_t s_bad[] = {
     {SL_FK_STRS, V_STR, .s = "ab"},
     {SL_FK_STRS, V_ARRAY_OK_I, .i = 1},
     {SL_FK_STRS, V_ARRAY_STRN, .s = "a\0", .n = 2},
+    {SL_FK_ITEMS, V_MAP, .n = 0},
+    {SL_FK_ITEMS, V_STR, .s = "[]"},
 };
 
 /* Writes the wrong value for field f that variant v names; false when the

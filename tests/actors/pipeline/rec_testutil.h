@@ -74,6 +74,11 @@ static void rec_fill(const sl_msg_desc_t *d, void *rec)
         case SL_FK_STR:
             assert_int_equal(sl_str_set((char **)at, str), 0);
             break;
+        case SL_FK_ITEMS: {
+            uint8_t items[] = {0x91, 0x81, 0xa1, 'n', (uint8_t)(n & 0x7f)}; /* [{n: n}] */
+            assert_int_equal(sl_bytes_set(at, items, sizeof items), 0);
+            break;
+        }
         case SL_FK_BIN:
         case SL_FK_RAW: {
             uint8_t one[] = {0xa1, (uint8_t)('a' + n % 26)}; /* one msgpack str */
@@ -128,7 +133,8 @@ static bool rec_field_same(const sl_field_desc_t *f, const void *a, const void *
         return (!s && !t) || (s && t && strcmp(s, t) == 0);
     }
     case SL_FK_BIN:
-    case SL_FK_RAW: {
+    case SL_FK_RAW:
+    case SL_FK_ITEMS: {
         const sl_bytes_t *s = (const void *)x, *t = (const void *)y;
         return s->len == t->len && (!s->len || memcmp(s->ptr, t->ptr, s->len) == 0);
     }

@@ -1071,14 +1071,15 @@ static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
     sl_wd_report_t rep = {0};
     assert_int_equal(sl_wd_report_decode(reply->body, reply->body_len, &rep), 0);
     sl_mp_reader_t r;
-    sl_mp_reader_init(&r, rep.pipelines.ptr, rep.pipelines.len);
     uint32_t np;
-    assert_int_equal(sl_mp_read_array(&r, &np), 0);
+    assert_int_equal(sl_codec_items(&rep.pipelines, &r, &np), 0);
     assert_int_equal(np, 1);
-    assert_int_equal(s_rd_uint(&r, "live_attempts"), 0);
-    char id[64];
-    s_rd_str(&r, "id", id, sizeof(id));
-    assert_string_equal(id, pid);
+    sl_wd_pipeline_t item;
+    assert_int_equal(sl_wd_pipeline_next(&r, &item), 0);
+    assert_int_equal(item.live_attempts, 0);
+    assert_string_equal(item.id, pid);
+    assert_string_equal(item.status, "running");
+    sl_wd_pipeline_clear(&item);
     sl_wd_report_clear(&rep);
     sl_msg_destroy(&reply);
     /* ...and reconciles it. */

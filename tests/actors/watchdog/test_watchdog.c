@@ -156,14 +156,14 @@ static void s_expect_scan_and_report(fx_t *fx, const pl_t *pls, size_t n, bool w
         sl_mp_kv_int(&w, "live_attempts", 0); /* no id */
     }
     for (size_t i = 0; i < n; i++) {
-        sl_mp_write_map(&w, 7);
-        sl_mp_kv_str(&w, "id", pls[i].id);
-        sl_mp_kv_str(&w, "status", pls[i].status ? pls[i].status : "running");
-        sl_mp_kv_str(&w, "stage", "analysis");
-        sl_mp_kv_int(&w, "last_change_ms", pls[i].last_change_ms);
-        sl_mp_kv_int(&w, "live_attempts", pls[i].live_attempts);
-        sl_mp_kv_int(&w, "stage_deadline_ms", pls[i].stage_deadline_ms);
-        sl_mp_kv_int(&w, "pipeline_deadline_ms", pls[i].pipeline_deadline_ms);
+        sl_wd_pipeline_t item = {.id = (char *)pls[i].id,
+                                 .status = (char *)(pls[i].status ? pls[i].status : "running"),
+                                 .stage = (char *)"analysis",
+                                 .last_change_ms = pls[i].last_change_ms,
+                                 .live_attempts = (uint64_t)pls[i].live_attempts,
+                                 .stage_deadline_ms = pls[i].stage_deadline_ms,
+                                 .pipeline_deadline_ms = pls[i].pipeline_deadline_ms};
+        assert_int_equal(sl_wd_pipeline_write(&item, &w), 0);
     }
     sl_wd_report_t rep = {
         .pipelines = {.ptr = (uint8_t *)sl_mp_writer_data(&w), .len = sl_mp_writer_len(&w)}};
