@@ -424,6 +424,9 @@ static void s_dispatch(sl_pl_task_t *t)
     s_arm_task_deadline(t);
     s_open_attempt(t);
     t->retry_at_ms = 0;
+    /* The last attempt's error stays in its history; the new attempt has
+       none, so its task.status events and pipeline.get carry none. */
+    s_set_str(&t->error, NULL);
     s_set_status(t, SL_TS_QUEUED);
     sl_pl_save_attempt(t);
 

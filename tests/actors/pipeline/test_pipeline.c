@@ -1053,6 +1053,57 @@ static void test_pipeline_dlq_park_retry_third_strike(void **state)
     s_call_fails(x, "dlq.drop", args, tid, NULL);
 }
 
+static int s_script_first_fails(int svc, const sl_attempt_start_t *m, int64_t *app,
+                                const char **err)
+{
+    *err = "connection reset";
+    return m->attempt == 1 ? SL_OUT_TRANSPORT : SL_OUT_SUCCESS;
+}
+
+/* The error of attempt 1 is said once, when it ends; the events of attempt
+   2 carry none of it. */
+static void test_pipeline_new_attempt_has_no_old_error(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_first_fails,
+                      "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": "
+                      "\"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": [\"bandit\"]}, "
+                      "\"retry\": {\"max_attempts\": 2, \"initial\": 0, \"max\": 0}}");
+    int seen = 0;
+    for (double until = s_mono() + WAIT_S; s_mono() < until && seen < 4;) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(x->events, 10, &m) < 0) {
+            continue;
+        }
+        sl_event_publish_t e = {0};
+        assert_int_equal(sl_event_publish_decode(m->body, m->body_len, &e), 0);
+        const uint8_t *b = e.body.ptr;
+        size_t n = e.body.len;
+        const char *st = NULL, *err = NULL;
+        size_t stl = 0, errl = 0;
+        uint64_t attempt = 0;
+        if (strcmp(e.topic, "task.status") == 0) {
+            assert_int_equal(sl_mp_map_get_str(b, n, "status", &st, &stl), 0);
+            assert_int_equal(sl_mp_map_get_uint(b, n, "attempt", &attempt), 0);
+            bool has_err = sl_mp_map_get_str(b, n, "error", &err, &errl) == 0;
+            if (sl_mp_str_eq(st, stl, "retry_wait")) {
+                assert_int_equal(attempt, 1);
+                assert_true(has_err && memmem(err, errl, "connection reset", 16));
+                seen++;
+            } else if (attempt == 2) {
+                assert_false(has_err); /* queued, running, succeeded */
+                seen++;
+            }
+        }
+        sl_event_publish_clear(&e);
+        sl_msg_destroy(&m);
+    }
+    assert_int_equal(seen, 4);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_string_equal(v.tasks[0].error, "");
+}
+
 static void test_pipeline_watchdog_reconciles_lost_finalize(void **state)
 {
     s_fix_t *x = *state;
@@ -1829,6 +1880,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_stage_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_pipeline_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_dlq_park_retry_third_strike, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_new_attempt_has_no_old_error, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_watchdog_reconciles_lost_finalize, s_setup,
                                         s_teardown),
