@@ -2,7 +2,11 @@
 
     The pipeline actor decides retries from this value alone: see
     sl_outcome_retryable(). Values are stable (they travel in messages and
-    are stored).
+    are stored); names are what users see (an attempt's `outcome`, the
+    "<outcome>: " before a task's error; README "Statuses"), and each symbol
+    is its name. This is the one vocabulary for how work ended: the error
+    table (runtime/sl_err.h) says why a call failed and has no codes for
+    outcomes.
 */
 #ifndef SL_OUTCOME_H
 #define SL_OUTCOME_H
@@ -10,22 +14,22 @@
 #include <stdbool.h>
 
 /* X(symbol, value, "name", retryable, replica_fault) */
-#define SL_OUTCOME_TABLE(X)                                                              \
-    X(SL_OUT_SUCCESS, 0, "success", false, false)                                        \
-    X(SL_OUT_PARTIAL, 1, "partial_success", false, false) /* success with warning */    \
-    X(SL_OUT_VERDICT, 2, "analyzer_error", false, false)  /* the input is bad */        \
-    X(SL_OUT_TARGETS_UNREACHABLE, 3, "targets_unreachable", true, false)                \
-    X(SL_OUT_ANALYZER_ERROR, 4, "error", true, true)      /* error frame / status */     \
-    X(SL_OUT_TRANSPORT, 5, "transport", true, true)       /* closed before result */     \
-    X(SL_OUT_MALFORMED, 6, "malformed", true, true)       /* unparseable frame */        \
-    X(SL_OUT_CONNECT_TIMEOUT, 7, "connect_timeout", true, true)                         \
-    X(SL_OUT_PONG_TIMEOUT, 8, "pong_timeout", true, true)                               \
-    X(SL_OUT_QUEUE_TIMEOUT, 9, "queue_timeout", true, false)                            \
-    X(SL_OUT_PROGRESS_TIMEOUT, 10, "progress_timeout", true, true)                      \
-    X(SL_OUT_ATTEMPT_TIMEOUT, 11, "attempt_timeout", true, true)                        \
-    X(SL_OUT_REJECTED, 12, "rejected", true, false)       /* queue full, no replica */   \
-    X(SL_OUT_CANCELLED, 13, "cancelled", false, false)                                  \
-    X(SL_OUT_SHUTDOWN, 14, "interrupted", true, false)    /* daemon stopping */
+#define SL_OUTCOME_TABLE(X)                                                                        \
+    X(SL_OUT_SUCCESS, 0, "success", false, false)                                                  \
+    X(SL_OUT_PARTIAL_SUCCESS, 1, "partial_success", false, false) /* success, with a warning */    \
+    X(SL_OUT_VERDICT, 2, "verdict", false, false)                 /* cannot succeed anywhere */    \
+    X(SL_OUT_TARGETS_UNREACHABLE, 3, "targets_unreachable", true, false)                           \
+    X(SL_OUT_ERROR, 4, "error", true, true) /* the analyzer failed: error frame, failed status */  \
+    X(SL_OUT_TRANSPORT, 5, "transport", true, true) /* connection closed before a result */        \
+    X(SL_OUT_MALFORMED, 6, "malformed", true, true) /* unparseable frame */                        \
+    X(SL_OUT_CONNECT_TIMEOUT, 7, "connect_timeout", true, true)                                    \
+    X(SL_OUT_PONG_TIMEOUT, 8, "pong_timeout", true, true)                                          \
+    X(SL_OUT_QUEUE_TIMEOUT, 9, "queue_timeout", true, false)                                       \
+    X(SL_OUT_PROGRESS_TIMEOUT, 10, "progress_timeout", true, true)                                 \
+    X(SL_OUT_ATTEMPT_TIMEOUT, 11, "attempt_timeout", true, true)                                   \
+    X(SL_OUT_REJECTED, 12, "rejected", true, false) /* queue full, no replica */                   \
+    X(SL_OUT_CANCELLED, 13, "cancelled", false, false)                                             \
+    X(SL_OUT_INTERRUPTED, 14, "interrupted", true, false) /* the daemon stopped under it */
 
 typedef enum {
 #define SL_OUTCOME_ENUM(sym, val, name, retry, fault) sym = val,
@@ -37,8 +41,8 @@ typedef enum {
 static inline const char *sl_outcome_name(int o)
 {
     switch (o) {
-#define SL_OUTCOME_NAME(sym, val, name, retry, fault)                                    \
-    case val:                                                                            \
+#define SL_OUTCOME_NAME(sym, val, name, retry, fault)                                              \
+    case val:                                                                                      \
         return name;
         SL_OUTCOME_TABLE(SL_OUTCOME_NAME)
 #undef SL_OUTCOME_NAME
@@ -50,8 +54,8 @@ static inline const char *sl_outcome_name(int o)
 static inline bool sl_outcome_retryable(int o)
 {
     switch (o) {
-#define SL_OUTCOME_RETRY(sym, val, name, retry, fault)                                   \
-    case val:                                                                            \
+#define SL_OUTCOME_RETRY(sym, val, name, retry, fault)                                             \
+    case val:                                                                                      \
         return retry;
         SL_OUTCOME_TABLE(SL_OUTCOME_RETRY)
 #undef SL_OUTCOME_RETRY
@@ -63,8 +67,8 @@ static inline bool sl_outcome_retryable(int o)
 static inline bool sl_outcome_replica_fault(int o)
 {
     switch (o) {
-#define SL_OUTCOME_FAULT(sym, val, name, retry, fault)                                   \
-    case val:                                                                            \
+#define SL_OUTCOME_FAULT(sym, val, name, retry, fault)                                             \
+    case val:                                                                                      \
         return fault;
         SL_OUTCOME_TABLE(SL_OUTCOME_FAULT)
 #undef SL_OUTCOME_FAULT
@@ -74,7 +78,7 @@ static inline bool sl_outcome_replica_fault(int o)
 
 static inline bool sl_outcome_succeeded(int o)
 {
-    return o == SL_OUT_SUCCESS || o == SL_OUT_PARTIAL;
+    return o == SL_OUT_SUCCESS || o == SL_OUT_PARTIAL_SUCCESS;
 }
 
 #endif

@@ -902,7 +902,7 @@ static void s_set_errorf(sl_wire_verdict_t *v, const char *prefix, const char *w
 
 static void s_error_outcome(sl_wire_verdict_t *v, const char *text, const char *fallback)
 {
-    v->outcome = sl_wire_error_is_verdict(text) ? SL_OUT_VERDICT : SL_OUT_ANALYZER_ERROR;
+    v->outcome = sl_wire_error_is_verdict(text) ? SL_OUT_VERDICT : SL_OUT_ERROR;
     s_set_error(v, text ? text : fallback);
 }
 
@@ -924,7 +924,7 @@ static void s_classify_result(const sl_wire_frame_t *f, sl_wire_verdict_t *v)
         return;
     }
     if (strcmp(status, "partial") == 0 || strcmp(status, "partial_success") == 0) {
-        v->outcome = SL_OUT_PARTIAL;
+        v->outcome = SL_OUT_PARTIAL_SUCCESS;
         if (text) {
             s_set_error(v, text);
         }
@@ -939,7 +939,7 @@ static void s_classify_result(const sl_wire_frame_t *f, sl_wire_verdict_t *v)
         s_error_outcome(v, text, "analyzer reported an error");
         return;
     }
-    v->outcome = SL_OUT_ANALYZER_ERROR;
+    v->outcome = SL_OUT_ERROR;
     s_set_errorf(v, "unknown result status: ", status);
 }
 
@@ -948,7 +948,7 @@ static void s_classify_generation(const sl_wire_frame_t *f, sl_wire_verdict_t *v
     const char *status = f->u.generation.status;
     if (strcmp(status, "success") == 0) {
         if (!f->u.generation.has_app_number || f->u.generation.app_number < 0) {
-            v->outcome = SL_OUT_ANALYZER_ERROR;
+            v->outcome = SL_OUT_ERROR;
             s_set_error(v, "generation_result success without a valid app_number");
             return;
         }
@@ -961,7 +961,7 @@ static void s_classify_generation(const sl_wire_frame_t *f, sl_wire_verdict_t *v
         s_error_outcome(v, f->u.generation.error, "generator reported an error");
         return;
     }
-    v->outcome = SL_OUT_ANALYZER_ERROR;
+    v->outcome = SL_OUT_ERROR;
     s_set_errorf(v, "unknown generation status: ", status);
 }
 

@@ -442,7 +442,7 @@ static void s_fini(sl_actor_t *self, void *state)
             ep->replicas[a->replica].mux_state = SL_EP_MUX_NONE;
         }
         ep->pumping = true; /* nothing may be dispatched any more */
-        sl_ep_finish(a, SL_OUT_SHUTDOWN, NULL, NULL, 0, NULL, "endpoint stopping");
+        sl_ep_finish(a, SL_OUT_INTERRUPTED, NULL, NULL, 0, NULL, "endpoint stopping");
     }
     for (size_t i = 0; i < ep->n_replicas; i++) {
         if (ep->replicas[i].btimer) {

@@ -111,7 +111,7 @@ int sl_endpoint_config_check(const sl_endpoint_config_t *cfg);
 /* Spawns the actor "endpoint.<service>" with its I/O thread, and returns
    once it is ready. Any thread. Returns 0 and *out (caller owns; destroy
    with sl_actor_destroy, which answers attempts still running with outcome
-   SL_OUT_SHUTDOWN), SL_ECONFIG, SL_EEXIST (name taken), SL_ELWS (the I/O
+   SL_OUT_INTERRUPTED), SL_ECONFIG, SL_EEXIST (name taken), SL_ELWS (the I/O
    thread could not start), SL_ENOMEM. */
 int sl_endpoint_spawn(sl_rt_t *rt, const sl_endpoint_config_t *cfg, sl_actor_t **out);
 

@@ -321,7 +321,7 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
             free(cf);
         }
     }
-    if (outcome != SL_OUT_CANCELLED && outcome != SL_OUT_SHUTDOWN && !a->discover) {
+    if (outcome != SL_OUT_CANCELLED && outcome != SL_OUT_INTERRUPTED && !a->discover) {
         s_breaker_record(a, outcome);
     }
     if (a->probe) {

@@ -177,7 +177,7 @@ static void s_result_warnings(sl_ep_attempt_t *a, const sl_wire_frame_t *f, cons
                               size_t raw_len, sl_wire_verdict_t *v)
 {
     char w[SL_WIRE_ERROR_MAX + 64];
-    if (v->outcome == SL_OUT_PARTIAL) {
+    if (v->outcome == SL_OUT_PARTIAL_SUCCESS) {
         snprintf(w, sizeof w, "partial result (%s)%s%s", f->u.result.status,
                  v->error[0] ? ": " : "", v->error);
         (void)sl_strs_push(&a->warnings, w);
@@ -229,10 +229,10 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
             s_learn_tools(&ep->replicas[a->replica], f->u.health.available_tools);
             const char *st = f->u.health.status;
             bool ok = !st || strcmp(st, "healthy") == 0 || strcmp(st, "ok") == 0;
-            sl_ep_finish(a, ok ? SL_OUT_SUCCESS : SL_OUT_ANALYZER_ERROR, NULL, NULL, 0, NULL,
+            sl_ep_finish(a, ok ? SL_OUT_SUCCESS : SL_OUT_ERROR, NULL, NULL, 0, NULL,
                          "health: %s", st ? st : "?");
         } else if (f->kind == SL_WIRE_ERROR) {
-            sl_ep_finish(a, SL_OUT_ANALYZER_ERROR, NULL, NULL, 0, NULL, "health: error frame");
+            sl_ep_finish(a, SL_OUT_ERROR, NULL, NULL, 0, NULL, "health: error frame");
         }
         return;
     }

@@ -603,7 +603,7 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
         if (t->kind == SL_TK_GENERATION) {
             s_create_analysis(t);
         }
-    } else if (outcome == SL_OUT_SHUTDOWN) {
+    } else if (outcome == SL_OUT_INTERRUPTED) {
         /* The endpoint was stopping: try again without counting it. */
         free(t->error);
         t->error = why;

@@ -251,7 +251,7 @@ static void test_wire_basic_capture_parses(void **state)
         assert_int_equal(f.kind, SL_WIRE_ERROR);
         assert_non_null(f.u.error.message);
         assert_int_equal(sl_wire_classify(&f, &v), 0);
-        assert_int_equal(v.outcome, SL_OUT_ANALYZER_ERROR);
+        assert_int_equal(v.outcome, SL_OUT_ERROR);
         assert_string_equal(v.error, f.u.error.message);
         sl_wire_frame_clear(&f);
     }
@@ -382,7 +382,7 @@ static void test_wire_tools_report_real_results(void **state)
     assert_string_equal(r.text, "nikto");
     sl_wire_verdict_t v;
     assert_int_equal(sl_wire_classify(&f, &v), 0);
-    assert_int_equal(v.outcome, SL_OUT_PARTIAL);
+    assert_int_equal(v.outcome, SL_OUT_PARTIAL_SUCCESS);
     sl_wire_frame_clear(&f);
 
     /* ai: per-tool results under analysis.tools, the old name accepted */
@@ -644,20 +644,20 @@ static void test_wire_classify_statuses(void **state)
     (void)state;
     s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"success\",\"analysis\":{}}",
                   SL_OUT_SUCCESS, "");
-    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"partial\"}", SL_OUT_PARTIAL,
+    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"partial\"}", SL_OUT_PARTIAL_SUCCESS,
                   NULL);
     s_check_class("{\"type\":\"ai_analysis_result\",\"status\":\"partial_success\","
                   "\"error\":\"2 of 3 tools failed\"}",
-                  SL_OUT_PARTIAL, "2 of 3 tools failed");
+                  SL_OUT_PARTIAL_SUCCESS, "2 of 3 tools failed");
     s_check_class("{\"type\":\"performance_analysis_result\",\"status\":\"targets_unreachable\","
                   "\"analysis\":{\"error\":\"connection refused\"}}",
                   SL_OUT_TARGETS_UNREACHABLE, "connection refused");
     s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"error\","
                   "\"error\":\"ZAP daemon crashed\"}",
-                  SL_OUT_ANALYZER_ERROR, "ZAP daemon crashed");
+                  SL_OUT_ERROR, "ZAP daemon crashed");
     s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"error\","
                   "\"analysis\":null,\"message\":\"bandit: command not found\"}",
-                  SL_OUT_ANALYZER_ERROR, "command not found");
+                  SL_OUT_ERROR, "command not found");
     s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"error\","
                   "\"error\":\"App not found: m app 9\"}",
                   SL_OUT_VERDICT, "App not found");
@@ -665,9 +665,9 @@ static void test_wire_classify_statuses(void **state)
                   "\"error\":{\"message\":\"Unknown tool: frobnicate\"}}",
                   SL_OUT_VERDICT, "Unknown tool");
     s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"error\"}",
-                  SL_OUT_ANALYZER_ERROR, "analyzer reported an error");
+                  SL_OUT_ERROR, "analyzer reported an error");
     s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"weird\"}",
-                  SL_OUT_ANALYZER_ERROR, "unknown result status: weird");
+                  SL_OUT_ERROR, "unknown result status: weird");
     s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"success\","
                   "\"analysis\":{\"status\":\"failed\"}}",
                   SL_OUT_VERDICT, "analysis reported an error");
@@ -677,26 +677,26 @@ static void test_wire_classify_statuses(void **state)
 
     s_check_class("{\"type\":\"generation_result\",\"status\":\"success\",\"app_number\":3}",
                   SL_OUT_SUCCESS, NULL);
-    s_check_class("{\"type\":\"generation_result\",\"status\":\"success\"}", SL_OUT_ANALYZER_ERROR,
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"success\"}", SL_OUT_ERROR,
                   "app_number");
     s_check_class("{\"type\":\"generation_result\",\"status\":\"error\","
                   "\"error\":\"Template not found: nope\"}",
                   SL_OUT_VERDICT, "Template not found");
     s_check_class("{\"type\":\"generation_result\",\"status\":\"error\",\"error\":\"LLM timeout\"}",
-                  SL_OUT_ANALYZER_ERROR, "LLM timeout");
-    s_check_class("{\"type\":\"generation_result\",\"status\":\"queued\"}", SL_OUT_ANALYZER_ERROR,
+                  SL_OUT_ERROR, "LLM timeout");
+    s_check_class("{\"type\":\"generation_result\",\"status\":\"queued\"}", SL_OUT_ERROR,
                   "unknown generation status");
 
     s_check_class("{\"type\":\"error\",\"error\":\"Invalid request: missing model_slug\"}",
                   SL_OUT_VERDICT, "Invalid request");
     s_check_class("{\"type\":\"error\",\"message\":\"Unknown message type: x\"}",
-                  SL_OUT_ANALYZER_ERROR, "Unknown message type");
-    s_check_class("{\"type\":\"error\",\"message\":\"Invalid JSON format\"}", SL_OUT_ANALYZER_ERROR,
+                  SL_OUT_ERROR, "Unknown message type");
+    s_check_class("{\"type\":\"error\",\"message\":\"Invalid JSON format\"}", SL_OUT_ERROR,
                   "Invalid JSON format");
-    s_check_class("{\"type\":\"error\"}", SL_OUT_ANALYZER_ERROR, "without a message");
+    s_check_class("{\"type\":\"error\"}", SL_OUT_ERROR, "without a message");
     s_check_class("{\"type\":\"error\",\"error\":\"Analysis service temporarily unavailable - "
                   "event loop error\"}",
-                  SL_OUT_ANALYZER_ERROR, "event loop");
+                  SL_OUT_ERROR, "event loop");
     s_check_class("{\"type\":\"cancelled\",\"id\":\"a\"}", SL_OUT_CANCELLED,
                   "the analyzer cancelled it");
 

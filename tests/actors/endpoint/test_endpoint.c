@@ -672,7 +672,7 @@ static const s_fault_t s_faults[] = {
     {"test_endpoint_fault_disconnect", "static:127.0.0.1:0:fault=disconnect:latency=50", S_LEGACY,
      0, 0, SL_OUT_TRANSPORT, 2000, "connection closed before a result: "},
     {"test_endpoint_fault_error_frame", "static:127.0.0.1:0:fault=error:latency=20", S_LEGACY, 0, 0,
-     SL_OUT_ANALYZER_ERROR, 2000, NULL},
+     SL_OUT_ERROR, 2000, NULL},
     {"test_endpoint_fault_malformed", "static:127.0.0.1:0:fault=malformed:latency=20", S_LEGACY, 0,
      0, SL_OUT_MALFORMED, 2000, "unparseable frame ("},
     {"test_endpoint_fault_refuse", "static:127.0.0.1:0:fault=refuse", S_LEGACY, 0, 0,
@@ -690,7 +690,7 @@ static const s_fault_t s_faults[] = {
      SL_OUT_TRANSPORT, 2000, "connection closed before a result: "},
     {"test_endpoint_mux_error_frame",
      "static:127.0.0.1:0:proto=mux:fault=error:latency=20:heartbeat=50", S_MUX, 0, 0,
-     SL_OUT_ANALYZER_ERROR, 2000, NULL},
+     SL_OUT_ERROR, 2000, NULL},
     /* The app is bad, not the replica: no breaker count, not retryable. */
     {"test_endpoint_mux_verdict",
      "static:127.0.0.1:0:proto=mux:fault=verdict:latency=20:heartbeat=50", S_MUX, 0, 0,
@@ -880,7 +880,7 @@ static void test_endpoint_breaker_opens_and_traffic_moves(void **state)
         sl_attempt_result_t r;
         s_result(c, 5000, &r, NULL);
         if (strcmp(r.replica, c->fleet.url[0]) == 0) {
-            assert_int_equal(r.outcome, SL_OUT_ANALYZER_ERROR);
+            assert_int_equal(r.outcome, SL_OUT_ERROR);
             bad++;
             assert_true(good == 0); /* never back once it opened */
         } else {
@@ -1108,7 +1108,7 @@ static void test_endpoint_tools_warnings(void **state)
         sl_port_send(c->owner, "endpoint.dynamic-analyzer", SL_MSG_ATTEMPT_START, buf, len), 0);
     free(buf);
     s_result(c, 5000, &r, NULL);
-    assert_int_equal(r.outcome, SL_OUT_PARTIAL);
+    assert_int_equal(r.outcome, SL_OUT_PARTIAL_SUCCESS);
     assert_int_equal(r.warnings.n, 1);
     assert_string_equal(r.warnings.v[0], "partial result (partial)");
     sl_attempt_result_clear(&r);
@@ -1223,7 +1223,7 @@ static void test_endpoint_shutdown_answers_live_attempts(void **state)
     for (int i = 0; i < 2; i++) {
         sl_attempt_result_t r;
         s_result(c, 2000, &r, NULL);
-        assert_int_equal(r.outcome, SL_OUT_SHUTDOWN);
+        assert_int_equal(r.outcome, SL_OUT_INTERRUPTED);
         assert_true(sl_outcome_retryable((int)r.outcome));
         sl_attempt_result_clear(&r);
     }

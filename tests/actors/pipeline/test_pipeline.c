@@ -140,7 +140,7 @@ static void s_send_result(sl_actor_t *self, const char *to, const char *task_id,
     /* what the endpoint says about a partial result: two warnings */
     char *warnings[2] = {(char *)"partial result (partial)",
                          (char *)"requested tools did not run: zap (not_available)"};
-    if (outcome == SL_OUT_PARTIAL) {
+    if (outcome == SL_OUT_PARTIAL_SUCCESS) {
         r.warnings.v = warnings;
         r.warnings.n = 2;
     }
@@ -641,7 +641,7 @@ static int s_script_seed(int svc, const sl_attempt_start_t *m, int64_t *app, con
     }
     if (m->app_number == 30) {
         *err = "Analysis service temporarily unavailable - event loop error";
-        return SL_OUT_ANALYZER_ERROR;
+        return SL_OUT_ERROR;
     }
     if (m->app_number == 29 && (svc == SL_SVC_DYNAMIC || svc == SL_SVC_PERFORMANCE)) {
         *err = "Connection closed before result received";
@@ -816,7 +816,7 @@ static const char *EXISTING_REQ =
 static int s_script_partial_app1(int svc, const sl_attempt_start_t *m, int64_t *app,
                                  const char **err)
 {
-    return m->app_number == 1 ? SL_OUT_PARTIAL : SL_OUT_SUCCESS;
+    return m->app_number == 1 ? SL_OUT_PARTIAL_SUCCESS : SL_OUT_SUCCESS;
 }
 
 /* A success that left something out shows it on the task, in pipeline.get
@@ -1257,7 +1257,7 @@ static int s_script_shutdown_once(int svc, const sl_attempt_start_t *m, int64_t 
         seen += strcmp(g_starts[i].task_id, m->task_id) == 0;
     }
     pthread_mutex_unlock(&g_mu);
-    return seen == 1 ? SL_OUT_SHUTDOWN : SL_OUT_SUCCESS;
+    return seen == 1 ? SL_OUT_INTERRUPTED : SL_OUT_SUCCESS;
 }
 
 static void test_pipeline_interrupted_attempt_is_not_counted(void **state)
