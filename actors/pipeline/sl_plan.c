@@ -574,6 +574,14 @@ int sl_plan_parse(const uint8_t *buf, size_t len, const sl_plan_defaults_t *defa
     if (rc < 0) {
         goto fail;
     }
+    if (rc == 1 && !prefix[0]) {
+        /* Neither shape: name the request's own container, not a field of
+           the seed's shape the user may never have heard of. */
+        rc = s_fail(&ctx, "config: required: a pipeline.start carries config: {generation: "
+                          "{mode, models, templates | existing_apps}, analysis?} (or the "
+                          "same generation and analysis at the top level)");
+        goto fail;
+    }
     if (rc == 1) {
         rc = s_fail(&ctx, "%s: required", p);
         goto fail;

@@ -1014,6 +1014,14 @@ static void test_daemon_bad_requests(void **state)
     /* start requests that must not start anything */
     s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss}", "op", "pipeline.start"), "start empty",
                    NULL);
+    {
+        /* no config at all: the reply names config, not a field inside it */
+        json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.start", "name", "n");
+        assert_false(e2e_ok(r));
+        const char *msg = s_str(json_object_get(r, "error"), "message");
+        assert_true(strncmp(msg, "config: required", 16) == 0);
+        json_decref(r);
+    }
     s_expect_error(fx,
                    e2e_callf(fx->api, 5000, "{ss s{ss ss s[s]}}", "op", "pipeline.start",
                              "generation", "mode", "generate", "models", S_MODEL, "templates",
@@ -1042,6 +1050,18 @@ static void test_daemon_bad_requests(void **state)
     uint64_t seq_after = 0;
     ev = e2e_events_all(fx->api, &seq_after);
     assert_non_null(ev);
+    if (seq_after != seq_before) {
+        size_t j;
+        json_t *e;
+        json_array_foreach(ev, j, e)
+        {
+            if ((uint64_t)json_integer_value(json_object_get(e, "seq")) > seq_before) {
+                char *d = json_dumps(e, JSON_COMPACT);
+                fprintf(stderr, "new event: %s\n", d);
+                free(d);
+            }
+        }
+    }
     json_decref(ev);
     assert_int_equal(seq_after, seq_before);
     json_decref(before);

@@ -109,7 +109,8 @@ static void test_plan_rejects_every_bad_field(void **state)
     const char *G = "\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}";
     char buf[1024];
     s_bad("[1, 2]", "request");
-    s_bad("{}", "generation");
+    s_bad("{}", "config: required");
+    s_bad("{\"name\": \"n\", \"analysis\": {}}", "config: required");
     s_bad("{\"config\": 5}", "config");
     s_bad("{\"config\": {}}", "config.generation");
     s_bad("{\"name\": 5, \"generation\": {}}", "name");
