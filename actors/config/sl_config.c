@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "proto/sl_services.h"
 #include "runtime/sl_err.h"
@@ -104,6 +105,7 @@ static const s_key_t s_keys[] = {
 static const s_key_t s_service_keys[] = {
     V_STR("protocol", protocol, "legacy"),
     V_STR("ca_file", ca_file, ""),
+    V_STR("tools", tools, NULL),
     V_INT("connect_timeout_ms", connect_timeout_ms, 1, 3600000, 1, "10000"),
     V_INT("ping_interval_ms", ping_interval_ms, 10, 3600000, 1, "20000"),
     V_INT("pong_timeout_ms", pong_timeout_ms, 10, 3600000, 1, "10000"),
@@ -300,6 +302,53 @@ static bool s_url_ok(const char *url)
 }
 
 /* Parses "ws://a:1,ws://b:2" into svc->urls. */
+/* services/<name>/tools: comma-separated names of [A-Za-z0-9._-], each
+   shorter than SL_CONFIG_TOOL_NAME; "" = none. Stored without spaces. */
+static int s_set_tools(s_ctx_t *ctx, sl_service_conf_t *svc, const char *path, const char *list)
+{
+    char out[SL_CONFIG_TOOLS] = "";
+    size_t used = 0;
+    const char *p = list;
+    while (*p) {
+        p += strspn(p, " ,");
+        if (!*p) {
+            break;
+        }
+        size_t len = strcspn(p, ", ");
+        if (len >= SL_CONFIG_TOOL_NAME) {
+            return s_fail(ctx, path, "tool name longer than %d bytes", SL_CONFIG_TOOL_NAME - 1);
+        }
+        for (size_t i = 0; i < len; i++) {
+            char c = p[i];
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-')) {
+                return s_fail(ctx, path, "'%.*s' is not a tool name (letters, digits, . _ -)",
+                              (int)len, p);
+            }
+        }
+        if (used + len + 2 > sizeof(out)) {
+            return s_fail(ctx, path, "list longer than %d bytes", SL_CONFIG_TOOLS - 1);
+        }
+        used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%.*s", used ? "," : "",
+                                 (int)len, p);
+        p += len;
+    }
+    s_copy(svc->tools, sizeof(svc->tools), out);
+    return 0;
+}
+
+bool sl_config_tools_have(const char *list, const char *tool, size_t len)
+{
+    for (const char *p = list ? list : ""; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == len && len > 0 && strncasecmp(p, tool, len) == 0) {
+            return true;
+        }
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
 static int s_set_urls(s_ctx_t *ctx, sl_service_conf_t *svc, const char *path, const char *list)
 {
     sl_service_conf_t tmp = *svc;
@@ -361,6 +410,11 @@ void sl_config_service_defaults(sl_service_conf_t *svc, const char *name)
     s_copy(svc->name, sizeof(svc->name), name);
     s_copy(svc->op, sizeof(svc->op), sl_service_op(id));
     svc->max_in_flight = sl_service_max_in_flight(id);
+    /* the declaration's list is space-separated, the key's comma-separated */
+    s_copy(svc->tools, sizeof(svc->tools), sl_service_tools(id));
+    for (char *c = svc->tools; *c; c++) {
+        *c = *c == ' ' ? ',' : *c;
+    }
     const char *ports = sl_service_ports(id);
     while (*ports && svc->n_urls < SL_CONFIG_MAX_REPLICAS) {
         int port = atoi(ports);
@@ -422,6 +476,8 @@ static int s_load_service(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *node)
         int rc = 0;
         if (strcmp(key, "urls") == 0) {
             rc = s_set_urls(ctx, svc, path, value);
+        } else if (strcmp(key, "tools") == 0) {
+            rc = s_set_tools(ctx, svc, path, value);
         } else {
             const s_key_t *found = NULL;
             for (size_t i = 0; i < S_COUNT(s_service_keys); i++) {

@@ -26,6 +26,8 @@
 #define SL_CONFIG_MAX_SERVICES 8
 #define SL_CONFIG_MAX_REPLICAS 32
 #define SL_CONFIG_STR 256
+#define SL_CONFIG_TOOLS 1024   /* services/<name>/tools: a comma-separated list */
+#define SL_CONFIG_TOOL_NAME 64 /* one tool name, with the NUL */
 
 /* pipeline/max_concurrent_tasks and a request's max_concurrent_tasks are
    both 1..this. */
@@ -38,6 +40,9 @@ typedef struct {
     char urls[SL_CONFIG_MAX_REPLICAS][SL_CONFIG_STR];
     size_t n_urls;
     char ca_file[SL_CONFIG_STR]; /* "" = system trust store */
+    /* the tool names a pipeline may ask of this service, comma-separated
+       (default: proto/sl_services.def's; "" = none) */
+    char tools[SL_CONFIG_TOOLS];
     int64_t connect_timeout_ms;
     int64_t ping_interval_ms;
     int64_t pong_timeout_ms;
@@ -103,9 +108,14 @@ const sl_config_t *sl_config_builtin(void);
 
 /* Fills svc with the per-service defaults for name: the key table's, plus
    (for a service of proto/sl_services.def) its name, op, default replica
-   URLs and max_in_flight. An unknown name gets only the key table's
+   URLs, max_in_flight and tools. An unknown name gets only the key table's
    defaults (no name, no URLs, max_in_flight 0). */
 void sl_config_service_defaults(sl_service_conf_t *svc, const char *name);
+
+/* True if the comma-separated tool list (a services/<name>/tools value)
+   names tool (len bytes), compared without case (the fleet lowercases the
+   names it is sent). */
+bool sl_config_tools_have(const char *list, const char *tool, size_t len);
 
 /* Loads a ZPL file over the defaults already in cfg. On error returns
    SL_ECONFIG (or SL_EIO for an unreadable file), writes "file:line: key:

@@ -66,6 +66,25 @@ void sl_plan_defaults_from_config(sl_plan_defaults_t *self, const sl_config_t *c
     self->retry.max_ms = cfg->backoff_max_ms;
     self->max_concurrent_tasks = (uint32_t)cfg->max_concurrent_tasks;
     self->max_tasks = SL_PLAN_MAX_TASKS;
+    for (int svc = 0; svc < SL_SVC_ANALYZERS; svc++) {
+        const sl_service_conf_t *sc = NULL;
+        for (size_t i = 0; i < cfg->n_services && !sc; i++) {
+            sc =
+                strcmp(cfg->services[i].name, sl_service_name(svc)) == 0 ? &cfg->services[i] : NULL;
+        }
+        snprintf(self->tools[svc], sizeof(self->tools[svc]), "%s", sc ? sc->tools : "");
+    }
+}
+
+/* The analyzer whose configured tools name tool, or SL_ENOTFOUND. */
+static int s_service_of_tool(const sl_plan_defaults_t *d, const char *tool)
+{
+    for (int svc = 0; svc < SL_SVC_ANALYZERS; svc++) {
+        if (sl_config_tools_have(d->tools[svc], tool, strlen(tool))) {
+            return svc;
+        }
+    }
+    return SL_ENOTFOUND;
 }
 
 void sl_plan_defaults_init(sl_plan_defaults_t *self)
@@ -407,25 +426,47 @@ static int s_analysis(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
         return rc;
     }
     sl_mp_reader_t v;
-    sl_strs_t tools = {0};
-    snprintf(p, sizeof(p), "%s.tools", path);
-    rc = s_find(a, "tools", &v);
+    sl_strs_t tools = {0}, analyzers = {0};
+    char ap[128];
+    snprintf(ap, sizeof(ap), "%s.analyzers", path);
+    rc = s_find(a, "analyzers", &v);
     if (rc == 0) {
+        rc = s_str_list(ctx, &v, ap, MAX_SLUG, true, &analyzers);
+    }
+    snprintf(p, sizeof(p), "%s.tools", path);
+    if (rc >= 0 && (rc = s_find(a, "tools", &v)) == 0) {
         rc = s_str_list(ctx, &v, p, MAX_SLUG, true, &tools);
     }
     if (rc < 0) {
         sl_strs_clear(&tools);
+        sl_strs_clear(&analyzers);
         return rc;
     }
-    if (tools.n == 0) {
+    rc = 0;
+    if (tools.n == 0 && analyzers.n == 0) {
         for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
             plan->services[s] = true;
         }
     }
-    for (size_t i = 0; i < tools.n; i++) {
-        int svc = sl_service_of_tool(tools.v[i], strlen(tools.v[i]));
+    /* An analyzer named without tools runs with all of its own: its
+       request carries no "tools" key, the fleet's form for "all". */
+    for (size_t i = 0; i < analyzers.n && rc == 0; i++) {
+        int svc = sl_service_parse_alias(analyzers.v[i], strlen(analyzers.v[i]));
+        if (svc < 0 || svc >= SL_SVC_ANALYZERS) {
+            rc = s_fail(ctx,
+                        "%s[%zu]: unknown analyzer '%.64s' (static-analyzer, dynamic-analyzer, "
+                        "performance-tester, ai-analyzer)",
+                        ap, i, analyzers.v[i]);
+            break;
+        }
+        plan->services[svc] = true;
+    }
+    sl_strs_clear(&analyzers);
+    for (size_t i = 0; i < tools.n && rc == 0; i++) {
+        int svc = s_service_of_tool(d, tools.v[i]);
         if (svc < 0) {
-            rc = s_fail(ctx, "%s[%zu]: unknown tool '%.64s'", p, i, tools.v[i]);
+            rc = s_fail(ctx, "%s[%zu]: unknown tool '%.64s' (no services/<name>/tools lists it)", p,
+                        i, tools.v[i]);
             break;
         }
         plan->services[svc] = true;

@@ -16,8 +16,13 @@
                                       {model: str, app_number: int >= 0}
         generation.options            {parallel: bool, max_concurrent_tasks: int}
         analysis.enabled              bool (default true when analysis is given)
-        analysis.tools                list of tool names (see the table below);
-                                      empty or absent = every analyzer, all tools
+        analysis.analyzers            list of analyzer names (static-analyzer, ...,
+                                      or static, dynamic, performance, ai): each
+                                      runs with all its tools (no "tools" key sent)
+        analysis.tools                list of tool names, each one of an analyzer's
+                                      `tools` (defaults.tools, compared without
+                                      case): that analyzer runs those tools;
+                                      neither list = every analyzer, all tools
         analysis.options              {parallel, max_concurrent_tasks,
                                        target_urls: up to 64 str with {model},
                                        {app} placeholders}
@@ -28,8 +33,8 @@
     the top level are ignored (the API may add its own); unknown keys inside
     timeouts and retry are errors (a typo must not silently use a default).
 
-    Tools by service: proto/sl_services.def (also in the README). Generation
-    goes to the `generator` service.
+    Tools by service: services/<name>/tools (default: proto/sl_services.def;
+    also in the README). Generation goes to the `generator` service.
 */
 #ifndef SL_PLAN_H
 #define SL_PLAN_H
@@ -78,12 +83,15 @@ typedef struct {
     sl_retry_policy_t retry;
     uint32_t max_concurrent_tasks; /* per stage of a pipeline */
     uint32_t max_tasks;            /* refuse bigger pipelines [SL_PLAN_MAX_TASKS] */
+    /* each analyzer's tool names, comma-separated (services/<name>/tools) */
+    char tools[SL_SVC_ANALYZERS][SL_CONFIG_TOOLS];
 } sl_plan_defaults_t;
 
 /* Tasks a pipeline may have at most (not a configuration key). */
 #define SL_PLAN_MAX_TASKS 100000
 
-/* The defaults of a configuration: its [pipeline] keys. */
+/* The defaults of a configuration: its [pipeline] keys and each analyzer's
+   services/<name>/tools. */
 void sl_plan_defaults_from_config(sl_plan_defaults_t *self, const sl_config_t *cfg);
 
 /* The built-in defaults: sl_plan_defaults_from_config(sl_config_builtin()),

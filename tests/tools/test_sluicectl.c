@@ -504,10 +504,13 @@ static void test_sluicectl_submit_flags_request(void **state)
     assert_string_equal(json_string_value(s_at(req, "name")), "n1");
     assert_int_equal(json_array_size(s_at(req, "config.generation.models")), 1);
     assert_int_equal(json_array_size(s_at(req, "config.generation.templates")), 2);
+    /* --analyzer names the analyzer (all its tools: no list), --tool a tool */
+    const json_t *analyzers = s_at(req, "config.analysis.analyzers");
+    assert_int_equal(json_array_size(analyzers), 1);
+    assert_string_equal(json_string_value(json_array_get(analyzers, 0)), "dynamic-analyzer");
     const json_t *tools = s_at(req, "config.analysis.tools");
-    assert_int_equal(json_array_size(tools), 5); /* zap curl nmap nikto + bandit */
-    assert_string_equal(json_string_value(json_array_get(tools, 0)), "zap");
-    assert_string_equal(json_string_value(json_array_get(tools, 4)), "bandit");
+    assert_int_equal(json_array_size(tools), 1);
+    assert_string_equal(json_string_value(json_array_get(tools, 0)), "bandit");
     assert_int_equal(json_integer_value(s_at(req, "timeouts.task")), 30);
     assert_true(json_is_real(s_at(req, "timeouts.pipeline")));
     assert_int_equal(json_integer_value(s_at(req, "retry.max_attempts")), 2);
@@ -583,14 +586,15 @@ static void test_sluicectl_json_output(void **state)
 static void test_sluicectl_tables(void **state)
 {
     s_fake_t *f = *state;
-    s_script(f, "pipeline.get",
-             "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"name\":\"demo\",\"status\":"
-             "\"partial_success\",\"stage\":\"done\",\"tasks\":[{\"id\":\"p1-t0003\",\"service\":"
-             "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":29,\"status\":\"dead\","
-             "\"attempts\":3,\"error\":\"no response from service\"},{\"id\":\"p1-t0004\",\"service\":"
-             "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":30,\"status\":\"succeeded\","
-             "\"attempts\":1,\"error\":null,\"warning\":\"requested tools did not run: nikto\"}]}}",
-             NULL);
+    s_script(
+        f, "pipeline.get",
+        "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"name\":\"demo\",\"status\":"
+        "\"partial_success\",\"stage\":\"done\",\"tasks\":[{\"id\":\"p1-t0003\",\"service\":"
+        "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":29,\"status\":\"dead\","
+        "\"attempts\":3,\"error\":\"no response from service\"},{\"id\":\"p1-t0004\",\"service\":"
+        "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":30,\"status\":\"succeeded\","
+        "\"attempts\":1,\"error\":null,\"warning\":\"requested tools did not run: nikto\"}]}}",
+        NULL);
     s_script(f, "endpoints.list",
              "{\"ok\":true,\"services\":[{\"name\":\"static-analyzer\",\"protocol\":\"legacy\","
              "\"replicas\":[{\"url\":\"ws://127.0.0.1:2001\",\"breaker\":\"open\",\"in_flight\":0,"

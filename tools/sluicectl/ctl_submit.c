@@ -24,10 +24,13 @@ static const char s_usage[] =
     "  --model M *                 generate apps with model M (with --template)\n"
     "  --template T *              ... from template T (models x templates apps)\n"
     "  --existing-app MODEL:N *    analyze existing app N of MODEL (no generation)\n"
-    "  --analyzer A *, --tool T *  analyzers (static-analyzer, dynamic-analyzer,\n"
-    "                              performance-tester, ai-analyzer; or static, dynamic,\n"
-    "                              performance, ai) or single tools (bandit, zap, ...);\n"
-    "                              none = every analyzer with every tool\n"
+    "  --analyzer A *              an analyzer with all of its tools (static-analyzer,\n"
+    "                              dynamic-analyzer, performance-tester, ai-analyzer;\n"
+    "                              or static, dynamic, performance, ai): its requests\n"
+    "                              carry no tools list, the fleet's \"all tools\"\n"
+    "  --tool T *                  a single tool (bandit, zap, snyk, ab-load-test, ...),\n"
+    "                              sent to the analyzer whose tools setting lists it;\n"
+    "                              neither = every analyzer with every tool\n"
     "  --no-analysis               generation only\n"
     "  --target-url TEMPLATE *     URL of a running app, {model} and {app} expanded\n"
     "  --max-concurrent N          analysis tasks at once (N=1: one at a time)\n"
@@ -36,7 +39,7 @@ static const char s_usage[] =
     "  --max-attempts N            attempts per task, the first included\n"
     "  --file REQUEST.json         the request as JSON: {name?, generation: {mode,\n"
     "                              models, templates, existing_apps}, analysis:\n"
-    "                              {enabled, tools, options: {parallel,\n"
+    "                              {enabled, analyzers, tools, options: {parallel,\n"
     "                              max_concurrent_tasks, target_urls}}, timeouts?,\n"
     "                              retry?} (or the same under \"config\"); --name,\n"
     "                              timeouts and --max-attempts may still be given\n"
@@ -50,23 +53,14 @@ static const char s_usage[] =
     "exit: 0 submitted (or completed), 1 usage, 2 partial_success, 3 failed,\n"
     "      4 cancelled, 5 daemon unreachable or wait timeout, 6 daemon error.\n";
 
-/* Appends the tools an --analyzer/--tool value stands for: an analyzer's
-   name or alias of the services declaration (proto/sl_services.def, the
-   daemon's too) means its built-in tools; anything else is sent as a tool
-   name and the daemon decides. */
-static void s_add_tools(json_t *tools, const char *value)
+/* Appends an --analyzer value: its service name when it is one of the
+   declaration's analyzers or their aliases (proto/sl_services.def, the
+   daemon's too), else as given, for the daemon to refuse by name. */
+static void s_add_analyzer(json_t *analyzers, const char *value)
 {
     int svc = sl_service_parse_alias(value, strlen(value));
-    if (svc < 0 || svc >= SL_SVC_ANALYZERS) {
-        json_array_append_new(tools, json_string(value));
-        return;
-    }
-    char *copy = strdup(sl_service_tools(svc));
-    char *save = NULL;
-    for (char *t = copy ? strtok_r(copy, " ", &save) : NULL; t; t = strtok_r(NULL, " ", &save)) {
-        json_array_append_new(tools, json_string(t));
-    }
-    free(copy);
+    const char *name = svc >= 0 && svc < SL_SVC_ANALYZERS ? sl_service_name(svc) : value;
+    json_array_append_new(analyzers, json_string(name));
 }
 
 static bool s_seconds(const char *s, double *out)
@@ -131,7 +125,7 @@ static int s_load_file(json_t *req, const char *path)
 
 typedef struct {
     json_t *req;
-    json_t *models, *templates, *apps, *tools, *urls;
+    json_t *models, *templates, *apps, *analyzers, *tools, *urls;
     const char *file;
     bool no_analysis, sequential, wait, watch;
     long long max_concurrent;
@@ -173,8 +167,10 @@ static int s_parse(s_submit_t *s, int argc, char **argv)
             json_array_append_new(s->apps,
                                   json_pack("{s:s%,s:I}", "model", val, (size_t)(colon - val),
                                             "app_number", (json_int_t)n));
-        } else if (strcmp(opt, "--analyzer") == 0 || strcmp(opt, "--tool") == 0) {
-            s_add_tools(s->tools, val);
+        } else if (strcmp(opt, "--analyzer") == 0) {
+            s_add_analyzer(s->analyzers, val);
+        } else if (strcmp(opt, "--tool") == 0) {
+            json_array_append_new(s->tools, json_string(val));
         } else if (strcmp(opt, "--target-url") == 0) {
             json_array_append_new(s->urls, json_string(val));
         } else if (strcmp(opt, "--max-concurrent") == 0) {
@@ -234,6 +230,9 @@ static int s_from_flags(s_submit_t *s)
     }
     json_t *ana = json_object();
     json_object_set_new(ana, "enabled", json_boolean(!s->no_analysis));
+    if (json_array_size(s->analyzers)) {
+        json_object_set(ana, "analyzers", s->analyzers);
+    }
     json_object_set(ana, "tools", s->tools);
     json_t *opts = json_object();
     json_object_set_new(opts, "parallel", json_boolean(!s->sequential && s->max_concurrent != 1));
@@ -260,14 +259,15 @@ int ctl_cmd_submit(ctl_t *self, int argc, char **argv)
                     .models = json_array(),
                     .templates = json_array(),
                     .apps = json_array(),
+                    .analyzers = json_array(),
                     .tools = json_array(),
                     .urls = json_array(),
                     .poll_ms = 1000};
     int rc = s_parse(&s, argc, argv);
     if (rc == CTL_EXIT_OK && s.file) {
         if (json_array_size(s.models) || json_array_size(s.templates) || json_array_size(s.apps) ||
-            json_array_size(s.tools) || json_array_size(s.urls) || s.no_analysis || s.sequential ||
-            s.max_concurrent) {
+            json_array_size(s.analyzers) || json_array_size(s.tools) || json_array_size(s.urls) ||
+            s.no_analysis || s.sequential || s.max_concurrent) {
             rc = ctl_usage_error("submit", "--file cannot be combined with generation or "
                                            "analysis flags");
         } else {
@@ -327,6 +327,7 @@ int ctl_cmd_submit(ctl_t *self, int argc, char **argv)
     json_decref(s.models);
     json_decref(s.templates);
     json_decref(s.apps);
+    json_decref(s.analyzers);
     json_decref(s.tools);
     json_decref(s.urls);
     return rc;

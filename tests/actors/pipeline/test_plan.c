@@ -242,7 +242,10 @@ static void test_plan_tool_table(void **state)
                               {"html-validator", "static-analyzer"},
                               {"detect-secrets", "static-analyzer"},
                               {"zap", "dynamic-analyzer"},
-                              {"nikto", "dynamic-analyzer"},
+                              {"curl-endpoint-tester", "dynamic-analyzer"},
+                              {"snyk", "static-analyzer"},
+                              {"ab-load-test", "performance-tester"},
+                              {"requirements-checker", "ai-analyzer"},
                               {"artillery", "performance-tester"},
                               {"ab", "performance-tester"},
                               {"requirements-scanner", "ai-analyzer"},
@@ -252,18 +255,74 @@ static void test_plan_tool_table(void **state)
         assert_string_equal(sl_service_name(svc), tools[i][1]);
     }
     assert_int_equal(sl_service_of_tool("hammer", 6), SL_ENOTFOUND);
+    /* the real dynamic service has no nikto: asking for it is refused */
+    assert_int_equal(sl_service_of_tool("nikto", 5), SL_ENOTFOUND);
     size_t n = 0;
     for (const char *t = sl_service_tools(SL_SVC_STATIC); *t; t += strspn(t, " ")) {
         t += strcspn(t, " ");
         n++;
     }
-    assert_int_equal(n, 14);
+    assert_int_equal(n, 15);
     assert_string_equal(sl_service_op(SL_SVC_PERFORMANCE), "performance_test");
     assert_string_equal(sl_service_op(SL_SVC_GENERATOR), "generate");
     assert_int_equal(sl_service_parse("ai-analyzer", 11), SL_SVC_AI);
     assert_false(sl_service_needs_targets(SL_SVC_STATIC));
     assert_true(sl_service_needs_targets(SL_SVC_DYNAMIC));
     assert_string_equal(sl_service_name(99), "unknown");
+}
+
+/* The tool table is the configuration's (services/<name>/tools), names
+   compare without case; an analyzer named without tools runs with all of
+   them (no tools listed, so the request carries no "tools" key). */
+static void test_plan_tools_from_config_and_analyzers(void **state)
+{
+    sl_plan_defaults_t d;
+    sl_plan_defaults_init(&d);
+    snprintf(d.tools[SL_SVC_STATIC], sizeof(d.tools[SL_SVC_STATIC]), "bandit,My-Scanner");
+    const char *gen = "\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                      "[{\"model\": \"m\", \"app_number\": 1}]}";
+    char json[512];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    sl_plan_t *plan = NULL;
+    char err[256];
+
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"tools\": [\"my-scanner\"]}}", gen);
+    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
+    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), 0);
+    assert_true(plan->services[SL_SVC_STATIC]);
+    assert_false(plan->services[SL_SVC_DYNAMIC]);
+    assert_string_equal(plan->tools[SL_SVC_STATIC].v[0], "my-scanner");
+    sl_plan_destroy(&plan);
+    free(buf);
+
+    /* pylint is built in, but this configuration's static-analyzer lacks it */
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"tools\": [\"pylint\"]}}", gen);
+    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
+    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), SL_EINVAL);
+    assert_non_null(strstr(err, "analysis.tools[0]: unknown tool 'pylint'"));
+    free(buf);
+
+    snprintf(json, sizeof(json),
+             "{%s, \"analysis\": {\"analyzers\": [\"static-analyzer\", \"dynamic\"], "
+             "\"tools\": [\"zap\"]}}",
+             gen);
+    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
+    assert_int_equal(sl_plan_parse(buf, len, NULL, &plan, err, sizeof(err)), 0);
+    assert_true(plan->services[SL_SVC_STATIC]);
+    assert_int_equal(plan->tools[SL_SVC_STATIC].n, 0); /* all its tools */
+    assert_true(plan->services[SL_SVC_DYNAMIC]);
+    assert_int_equal(plan->tools[SL_SVC_DYNAMIC].n, 1);
+    assert_false(plan->services[SL_SVC_PERFORMANCE]);
+    assert_false(plan->services[SL_SVC_AI]);
+    sl_plan_destroy(&plan);
+    free(buf);
+
+    const char *bad[] = {"[\"generator\"]", "[\"hammer\"]", "\"static\"", "[3]"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(json, sizeof(json), "{%s, \"analysis\": {\"analyzers\": %s}}", gen, bad[i]);
+        s_bad(json, "analysis.analyzers");
+    }
 }
 
 static void test_plan_expands_target_urls(void **state)
@@ -349,6 +408,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_defaults_are_the_configs),
         cmocka_unit_test(test_plan_seed_shape),
+        cmocka_unit_test(test_plan_tools_from_config_and_analyzers),
         cmocka_unit_test(test_plan_config_shape),
         cmocka_unit_test(test_plan_rejects_every_bad_field),
         cmocka_unit_test(test_plan_rejects_garbage_bytes),
