@@ -131,11 +131,7 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
         sl_ep_attempt_free(a);
         return 0;
     }
-    a->next = ep->all;
-    if (ep->all) {
-        ep->all->prev = a;
-    }
-    ep->all = a;
+    sl_ep_attempt_link(a);
     /* Queue it behind earlier waiters (FIFO), then let the pump place it. */
     a->queued = true;
     a->qprev = ep->qtail;

@@ -56,27 +56,48 @@ void sl_ep_send_writer(sl_ep_t *ep, const char *to, uint16_t type)
     sl_mp_writer_reset(&ep->w);
 }
 
+/* Arms *timer to run fn(arg) at `due` (SL_EP_NEVER: no timer). A timer
+   already due no later is kept: it fires early and its callback re-arms,
+   which is cheaper than moving it for every later deadline (every progress
+   frame pushes the stall deadline). */
+static void s_timer_arm(sl_ep_t *ep, uint64_t *timer, int64_t *timer_due, int64_t due,
+                        sl_timer_fn *fn, void *arg)
+{
+    if (*timer && *timer_due <= due) {
+        return;
+    }
+    if (*timer) {
+        sl_actor_timer_cancel(ep->self, *timer);
+        *timer = 0;
+    }
+    if (due == SL_EP_NEVER) {
+        return;
+    }
+    int64_t delay = due - sl_ep_now(ep);
+    *timer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, fn, arg);
+    *timer_due = due;
+}
+
+/* The earliest of n deadlines. */
+static int64_t s_earliest(const int64_t *d, size_t n)
+{
+    int64_t min = SL_EP_NEVER;
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] < min) {
+            min = d[i];
+        }
+    }
+    return min;
+}
+
 /* ---- breaker events ---------------------------------------------------- */
 
 static void s_breaker_timer_fn(void *arg, uint64_t id);
 
 static void s_breaker_arm(sl_ep_replica_t *r)
 {
-    sl_ep_t *ep = r->ep;
-    int64_t due = sl_breaker_next_due(r->breaker);
-    if (r->btimer && r->btimer_due == due) {
-        return;
-    }
-    if (r->btimer) {
-        sl_actor_timer_cancel(ep->self, r->btimer);
-        r->btimer = 0;
-    }
-    if (due == INT64_MAX) {
-        return;
-    }
-    int64_t delay = due - sl_ep_now(ep);
-    r->btimer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_breaker_timer_fn, r);
-    r->btimer_due = due;
+    s_timer_arm(r->ep, &r->btimer, &r->btimer_due, sl_breaker_next_due(r->breaker),
+                s_breaker_timer_fn, r);
 }
 
 /* Sends ev (events = [[topic, body]]) to the store as a fire-and-forget
@@ -238,6 +259,17 @@ static void s_unqueue(sl_ep_attempt_t *a)
     ep->queued--;
 }
 
+void sl_ep_attempt_link(sl_ep_attempt_t *a)
+{
+    sl_ep_t *ep = a->ep;
+    a->prev = NULL;
+    a->next = ep->all;
+    if (ep->all) {
+        ep->all->prev = a;
+    }
+    ep->all = a;
+}
+
 static void s_unlink(sl_ep_attempt_t *a)
 {
     sl_ep_t *ep = a->ep;
@@ -376,36 +408,12 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
 
 static void s_attempt_timer_fn(void *arg, uint64_t id);
 
-static int64_t s_min_deadline(const sl_ep_attempt_t *a)
-{
-    int64_t d = a->d_queue;
-    const int64_t all[] = {a->d_connect, a->d_ping,    a->d_pong,
-                           a->d_stall,   a->d_attempt, a->d_flush};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (all[i] < d) {
-            d = all[i];
-        }
-    }
-    return d;
-}
-
 void sl_ep_attempt_arm(sl_ep_attempt_t *a)
 {
-    sl_ep_t *ep = a->ep;
-    int64_t due = s_min_deadline(a);
-    if (a->timer && a->timer_due <= due) {
-        return; /* fires early and re-arms: cheaper than moving it */
-    }
-    if (a->timer) {
-        sl_actor_timer_cancel(ep->self, a->timer);
-        a->timer = 0;
-    }
-    if (due == SL_EP_NEVER) {
-        return;
-    }
-    int64_t delay = due - sl_ep_now(ep);
-    a->timer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_attempt_timer_fn, a);
-    a->timer_due = due;
+    const int64_t d[] = {a->d_queue, a->d_connect, a->d_ping, a->d_pong,
+                         a->d_stall, a->d_attempt, a->d_flush};
+    s_timer_arm(a->ep, &a->timer, &a->timer_due, s_earliest(d, sizeof d / sizeof d[0]),
+                s_attempt_timer_fn, a);
 }
 
 /* The one progress throttle (services/<name>/progress_per_sec): a new stage
@@ -717,27 +725,8 @@ static void s_mux_timer_fn(void *arg, uint64_t id);
 
 void sl_ep_mux_arm(sl_ep_replica_t *r)
 {
-    sl_ep_t *ep = r->ep;
-    int64_t due = r->m_connect;
-    if (r->m_ping < due) {
-        due = r->m_ping;
-    }
-    if (r->m_pong < due) {
-        due = r->m_pong;
-    }
-    if (r->mtimer && r->mtimer_due <= due) {
-        return;
-    }
-    if (r->mtimer) {
-        sl_actor_timer_cancel(ep->self, r->mtimer);
-        r->mtimer = 0;
-    }
-    if (due == SL_EP_NEVER) {
-        return;
-    }
-    int64_t delay = due - sl_ep_now(ep);
-    r->mtimer = sl_actor_timer(ep->self, delay > 0 ? delay : 0, 0, s_mux_timer_fn, r);
-    r->mtimer_due = due;
+    const int64_t d[] = {r->m_connect, r->m_ping, r->m_pong};
+    s_timer_arm(r->ep, &r->mtimer, &r->mtimer_due, s_earliest(d, 3), s_mux_timer_fn, r);
 }
 
 static void s_mux_timer_fn(void *arg, uint64_t id)
@@ -814,6 +803,27 @@ void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why)
     }
 }
 
+/* Opens a connection of the attempt's own (legacy attempts, health checks)
+   and queues its request frame on it (sl_wsio holds it until the handshake
+   completes). 0, or the error with nothing left open or indexed. */
+static int s_conn_open(sl_ep_attempt_t *a, const char *url)
+{
+    sl_ep_t *ep = a->ep;
+    a->conn = ep->next_conn++;
+    int rc = sl_map_put(&ep->by_conn, a->conn, a);
+    if (rc == 0) {
+        rc = sl_wsio_connect(ep->wsio, a->conn, url);
+    }
+    if (rc) {
+        sl_map_take(&ep->by_conn, a->conn);
+        a->conn = 0;
+        return rc;
+    }
+    sl_wsio_send(ep->wsio, a->conn, a->frame, a->frame_len);
+    a->state = SL_EP_CONNECTING;
+    return 0;
+}
+
 /* Sends the attempt to replica idx (legacy: a new connection; mux: the
    replica's connection). May finish it at once when connecting fails. */
 static void s_dispatch(sl_ep_attempt_t *a, int idx)
@@ -828,20 +838,12 @@ static void s_dispatch(sl_ep_attempt_t *a, int idx)
     a->d_attempt = now + a->attempt_timeout;
     int rc;
     if (ep->protocol == SL_ENDPOINT_LEGACY) {
-        a->conn = ep->next_conn++;
-        rc = sl_map_put(&ep->by_conn, a->conn, a);
-        if (rc == 0) {
-            rc = sl_wsio_connect(ep->wsio, a->conn, r->url);
-        }
+        a->d_connect = now + ep->connect_timeout;
+        rc = s_conn_open(a, r->url);
         if (rc) {
-            sl_map_take(&ep->by_conn, a->conn);
-            a->conn = 0;
             sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect: %s", sl_err_msg(rc));
             return;
         }
-        sl_wsio_send(ep->wsio, a->conn, a->frame, a->frame_len);
-        a->state = SL_EP_CONNECTING;
-        a->d_connect = now + ep->connect_timeout;
     } else {
         rc = s_mux_ensure(r);
         if (rc) {
@@ -910,23 +912,11 @@ static void s_health_start(sl_ep_replica_t *r, bool probe)
     a->d_attempt = now + a->attempt_timeout;
     a->d_connect = now + ep->connect_timeout;
     a->dispatched_ms = now;
-    a->next = ep->all;
-    if (ep->all) {
-        ep->all->prev = a;
-    }
-    ep->all = a;
-    a->conn = ep->next_conn++;
-    int rc = sl_map_put(&ep->by_conn, a->conn, a);
-    if (rc == 0) {
-        rc = sl_wsio_connect(ep->wsio, a->conn, r->url);
-    }
+    sl_ep_attempt_link(a);
+    int rc = s_conn_open(a, r->url);
     if (rc) {
-        sl_map_take(&ep->by_conn, a->conn);
-        a->conn = 0;
         sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe connect: %s", sl_err_msg(rc));
         return;
     }
-    sl_wsio_send(ep->wsio, a->conn, a->frame, a->frame_len);
-    a->state = SL_EP_CONNECTING;
     sl_ep_attempt_arm(a);
 }

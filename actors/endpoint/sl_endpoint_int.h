@@ -159,6 +159,9 @@ int64_t sl_ep_now(sl_ep_t *ep);
 int64_t sl_ep_wall(sl_ep_t *ep);
 /* Sends ep->w's message to `to` and resets ep->w; a missing mailbox is fine. */
 void sl_ep_send_writer(sl_ep_t *ep, const char *to, uint16_t type);
+/* Puts a new attempt on the list of all attempts (sl_ep_finish takes it
+   off). */
+void sl_ep_attempt_link(sl_ep_attempt_t *a);
 /* Frees an attempt that is in no index and holds nothing open. */
 void sl_ep_attempt_free(sl_ep_attempt_t *a);
 /* Ends an attempt: exactly once, unlinks it, frees its slot, closes or

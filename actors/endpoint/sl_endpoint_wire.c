@@ -229,8 +229,8 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
             s_learn_tools(&ep->replicas[a->replica], f->u.health.available_tools);
             const char *st = f->u.health.status;
             bool ok = !st || strcmp(st, "healthy") == 0 || strcmp(st, "ok") == 0;
-            sl_ep_finish(a, ok ? SL_OUT_SUCCESS : SL_OUT_ERROR, NULL, NULL, 0, NULL,
-                         "health: %s", st ? st : "?");
+            sl_ep_finish(a, ok ? SL_OUT_SUCCESS : SL_OUT_ERROR, NULL, NULL, 0, NULL, "health: %s",
+                         st ? st : "?");
         } else if (f->kind == SL_WIRE_ERROR) {
             sl_ep_finish(a, SL_OUT_ERROR, NULL, NULL, 0, NULL, "health: error frame");
         }

@@ -41,6 +41,7 @@
 #include "runtime/sl_actor.h"
 #include "tests/tchild.h"
 #include "proto/sl_ids.h"
+#include "tests/actors/endpoint/ep_testutil.h"
 
 #define S_MAX_REPLICAS 8
 
@@ -53,13 +54,6 @@ typedef struct {
     char url[S_MAX_REPLICAS][128];
     int control_port;
 } s_fleet_t;
-
-static int64_t s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void s_mock_path(char *buf, size_t size)
 {
@@ -116,12 +110,12 @@ static void s_fleet_start(s_fleet_t *f, const char *gateway, const char *const *
     f->pid = pid;
     f->out = fdopen(pfd[0], "r");
     assert_non_null(f->out);
-    int64_t deadline = s_ms() + 10000;
+    int64_t deadline = ep_test_ms() + 10000;
     /* Raw reads, not stdio: poll(2) cannot see what a FILE buffered. */
     char buf[4096];
     size_t have = 0;
     bool ready = false;
-    while (!ready && s_ms() < deadline) {
+    while (!ready && ep_test_ms() < deadline) {
         struct pollfd p = {fileno(f->out), POLLIN, 0};
         if (poll(&p, 1, 200) <= 0) {
             continue;
@@ -167,10 +161,10 @@ static void s_fleet_stop(s_fleet_t *f)
         return;
     }
     kill(f->pid, SIGTERM);
-    int64_t deadline = s_ms() + 3000;
+    int64_t deadline = ep_test_ms() + 3000;
     int st;
     while (waitpid(f->pid, &st, WNOHANG) == 0) {
-        if (s_ms() > deadline) {
+        if (ep_test_ms() > deadline) {
             kill(f->pid, SIGKILL);
             waitpid(f->pid, &st, 0);
             break;
@@ -201,8 +195,8 @@ static void s_control(s_fleet_t *f, const char *cmd, char *reply, size_t size)
     int len = snprintf(line, sizeof line, "%s\n", cmd);
     assert_int_equal(write(fd, line, (size_t)len), len);
     size_t got = 0;
-    int64_t deadline = s_ms() + 5000;
-    while (got + 1 < size && s_ms() < deadline) {
+    int64_t deadline = ep_test_ms() + 5000;
+    while (got + 1 < size && ep_test_ms() < deadline) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 100) <= 0) {
             continue;
@@ -351,9 +345,9 @@ static void s_cancel(s_ctx_t *c, const char *service, const char *task, uint64_t
 /* Waits for the next ATTEMPT_RESULT (counting progress on the way). */
 static void s_result(s_ctx_t *c, int64_t timeout_ms, sl_attempt_result_t *out, int *progress)
 {
-    int64_t deadline = s_ms() + timeout_ms;
+    int64_t deadline = ep_test_ms() + timeout_ms;
     memset(out, 0, sizeof *out);
-    while (s_ms() < deadline) {
+    while (ep_test_ms() < deadline) {
         sl_msg_t *m = NULL;
         if (sl_port_recv(c->owner, 50, &m) != 0) {
             continue;
@@ -385,19 +379,8 @@ static void s_result(s_ctx_t *c, int64_t timeout_ms, sl_attempt_result_t *out, i
 static void s_status(s_ctx_t *c, const char *service, const char *url, char *breaker, size_t bsize,
                      const char *counter, uint64_t *value)
 {
-    sl_endpoint_status_t q = {0};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
-    char to[SL_NAME_MAX];
-    sl_ids_endpoint_mailbox(to, sizeof to, service);
-    sl_msg_t *rep = NULL;
-    assert_int_equal(sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, 3000, &rep),
-                     0);
-    free(buf);
-    sl_endpoint_status_reply_t r = {0};
-    assert_int_equal(sl_endpoint_status_reply_decode(rep->body, rep->body_len, &r), 0);
-    sl_msg_destroy(&rep);
+    sl_endpoint_status_reply_t r;
+    ep_test_status(c->owner, service, 3000, &r);
     if (url && breaker) {
         breaker[0] = '\0';
         sl_mp_reader_t rd;
@@ -429,19 +412,8 @@ static void s_status(s_ctx_t *c, const char *service, const char *url, char *bre
 static void s_replica_tools(s_ctx_t *c, const char *service, const char *url, char *out,
                             size_t size)
 {
-    sl_endpoint_status_t q = {0};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
-    char to[SL_NAME_MAX];
-    sl_ids_endpoint_mailbox(to, sizeof to, service);
-    sl_msg_t *rep = NULL;
-    assert_int_equal(sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, 3000, &rep),
-                     0);
-    free(buf);
-    sl_endpoint_status_reply_t r = {0};
-    assert_int_equal(sl_endpoint_status_reply_decode(rep->body, rep->body_len, &r), 0);
-    sl_msg_destroy(&rep);
+    sl_endpoint_status_reply_t r;
+    ep_test_status(c->owner, service, 3000, &r);
     snprintf(out, size, "not listed");
     sl_mp_reader_t rd;
     sl_mp_reader_init(&rd, r.replicas.ptr, r.replicas.len);
@@ -481,8 +453,8 @@ static void s_replica_tools(s_ctx_t *c, const char *service, const char *url, ch
 static void s_wait_tools(s_ctx_t *c, const char *service, const char *url, const char *want)
 {
     char got[256] = "";
-    int64_t deadline = s_ms() + 5000;
-    while (s_ms() < deadline) {
+    int64_t deadline = ep_test_ms() + 5000;
+    while (ep_test_ms() < deadline) {
         s_replica_tools(c, service, url, got, sizeof got);
         if (strcmp(got, want) == 0) {
             return;
@@ -499,9 +471,9 @@ static void s_wait_tools(s_ctx_t *c, const char *service, const char *url, const
 static bool s_wait_breaker(s_ctx_t *c, const char *service, const char *url, const char *want,
                            int64_t timeout_ms)
 {
-    int64_t deadline = s_ms() + timeout_ms;
+    int64_t deadline = ep_test_ms() + timeout_ms;
     char b[32];
-    while (s_ms() < deadline) {
+    while (ep_test_ms() < deadline) {
         s_status(c, service, url, b, sizeof b, NULL, NULL);
         if (strcmp(b, want) == 0) {
             return true;
@@ -569,8 +541,8 @@ static void s_expect_n(s_ctx_t *c, int first, int n, int outcome)
 static uint64_t s_wait_counter(s_ctx_t *c, const char *counter, uint64_t want, int64_t timeout_ms)
 {
     uint64_t value = 0;
-    int64_t deadline = s_ms() + timeout_ms;
-    while (value < want && s_ms() < deadline) {
+    int64_t deadline = ep_test_ms() + timeout_ms;
+    while (value < want && ep_test_ms() < deadline) {
         s_status(c, "static-analyzer", NULL, NULL, 0, counter, &value);
     }
     return value;
@@ -689,8 +661,8 @@ static const s_fault_t s_faults[] = {
      "static:127.0.0.1:0:proto=mux:fault=disconnect:latency=50:heartbeat=50", S_MUX, 0, 0,
      SL_OUT_TRANSPORT, 2000, "connection closed before a result: "},
     {"test_endpoint_mux_error_frame",
-     "static:127.0.0.1:0:proto=mux:fault=error:latency=20:heartbeat=50", S_MUX, 0, 0,
-     SL_OUT_ERROR, 2000, NULL},
+     "static:127.0.0.1:0:proto=mux:fault=error:latency=20:heartbeat=50", S_MUX, 0, 0, SL_OUT_ERROR,
+     2000, NULL},
     /* The app is bad, not the replica: no breaker count, not retryable. */
     {"test_endpoint_mux_verdict",
      "static:127.0.0.1:0:proto=mux:fault=verdict:latency=20:heartbeat=50", S_MUX, 0, 0,
@@ -721,10 +693,10 @@ static void s_fault_case(void **state, const char *test)
         cfg.connect_timeout_ms = f->connect_timeout_ms;
     }
     s_spawn(c, &cfg);
-    int64_t t0 = s_ms();
+    int64_t t0 = ep_test_ms();
     sl_attempt_result_t r;
     s_attempt(c, "p0001-t0001", 10000, &r);
-    int64_t took = s_ms() - t0;
+    int64_t took = ep_test_ms() - t0;
     if ((int)r.outcome != f->outcome) {
         fail_msg("%s: outcome %s (%s), want %s", f->spec, sl_outcome_name((int)r.outcome),
                  r.error ? r.error : "", sl_outcome_name(f->outcome));
@@ -810,13 +782,13 @@ static void test_endpoint_stall_after_progress(void **state)
     s_fleet_cfg_progress(c, "static:127.0.0.1:0:fault=stall:progress=50:cid=id:latency=3000", &cfg);
     cfg.progress_timeout_ms = 300;
     s_spawn(c, &cfg);
-    int64_t t0 = s_ms();
+    int64_t t0 = ep_test_ms();
     s_start(c, "static-analyzer", "p0001-t0002", 1, NULL);
     sl_attempt_result_t r;
     int progress = 0;
     s_result(c, 5000, &r, &progress);
     assert_int_equal(r.outcome, SL_OUT_PROGRESS_TIMEOUT);
-    assert_true(s_ms() - t0 < 2500);
+    assert_true(ep_test_ms() - t0 < 2500);
     assert_true(progress >= 1);
     assert_non_null(r.error);
     assert_non_null(strstr(r.error, "no progress for 300 ms"));
@@ -831,12 +803,12 @@ static void test_endpoint_slow_analysis_with_progress_survives(void **state)
     s_fleet_cfg_progress(c, "static:127.0.0.1:0:progress=100:cid=id:latency=1500", &cfg);
     cfg.progress_timeout_ms = 300;
     s_spawn(c, &cfg);
-    int64_t t0 = s_ms();
+    int64_t t0 = ep_test_ms();
     s_start(c, "static-analyzer", "p0001-t0003", 1, NULL);
     sl_attempt_result_t r;
     int progress = 0;
     s_result(c, 8000, &r, &progress);
-    int64_t took = s_ms() - t0;
+    int64_t took = ep_test_ms() - t0;
     if (r.outcome != SL_OUT_SUCCESS) {
         fail_msg("outcome %s: %s", sl_outcome_name((int)r.outcome), r.error ? r.error : "");
     }
@@ -1032,10 +1004,10 @@ static void test_endpoint_tools_choose_replica(void **state)
     assert_string_equal(r.replica, c->fleet.url[0]);
     sl_attempt_result_clear(&r);
 
-    int64_t t0 = s_ms();
+    int64_t t0 = ep_test_ms();
     s_start_tools(c, "static-analyzer", "p0001-t0051", 1, NULL, "bandit,nikto");
     s_result(c, 5000, &r, NULL);
-    assert_true(s_ms() - t0 < 1000);
+    assert_true(ep_test_ms() - t0 < 1000);
     assert_int_equal(r.outcome, SL_OUT_VERDICT);
     assert_null(r.replica);
     char want[512];
@@ -1152,7 +1124,7 @@ static void test_endpoint_bulkhead_and_queue(void **state)
     cfg.queue_timeout_ms = 250;
     cfg.progress_timeout_ms = 0;
     s_spawn(c, &cfg);
-    int64_t t0 = s_ms();
+    int64_t t0 = ep_test_ms();
     s_start(c, "static-analyzer", "p0001-t0050", 1, NULL); /* runs */
     s_start(c, "static-analyzer", "p0001-t0051", 1, NULL); /* waits */
     s_start(c, "static-analyzer", "p0001-t0052", 1, NULL); /* queue full */
@@ -1160,7 +1132,7 @@ static void test_endpoint_bulkhead_and_queue(void **state)
     s_result(c, 3000, &r, NULL);
     assert_string_equal(r.task_id, "p0001-t0052");
     assert_int_equal(r.outcome, SL_OUT_REJECTED);
-    assert_true(s_ms() - t0 < 200);
+    assert_true(ep_test_ms() - t0 < 200);
     sl_attempt_result_clear(&r);
     s_result(c, 3000, &r, NULL);
     assert_string_equal(r.task_id, "p0001-t0051");
@@ -1187,12 +1159,12 @@ static void test_endpoint_cancel(void **state)
     s_start(c, "static-analyzer", "p0001-t0060", 1, NULL);
     /* Cancel once it is on the wire: the status shows it in flight. */
     s_wait_counter(c, "started", 1, 2000);
-    int64_t t0 = s_ms();
+    int64_t t0 = ep_test_ms();
     s_cancel(c, "static-analyzer", "p0001-t0060", 1);
     sl_attempt_result_t r;
     s_result(c, 2000, &r, NULL);
     assert_int_equal(r.outcome, SL_OUT_CANCELLED);
-    assert_true(s_ms() - t0 < 500);
+    assert_true(ep_test_ms() - t0 < 500);
     sl_attempt_result_clear(&r);
     /* A second cancel for a finished attempt gets nothing. */
     s_cancel(c, "static-analyzer", "p0001-t0060", 1);
@@ -1289,19 +1261,10 @@ static void test_endpoint_progress_listener_routes_and_counts(void **state)
     assert_int_equal(s_wait_counter(c, "unknown_progress", 1, 3000), 1);
     /* The listener's own counters. */
     uint64_t bad = 0, unknown_svc = 0, routed = 0;
-    int64_t deadline = s_ms() + 3000;
-    while ((bad < 2 || unknown_svc < 1) && s_ms() < deadline) {
-        sl_endpoint_status_t q = {0};
-        uint8_t *buf;
-        size_t len;
-        assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
-        sl_msg_t *rep = NULL;
-        assert_int_equal(
-            sl_port_request(c->owner, "progress", SL_MSG_ENDPOINT_STATUS, buf, len, 2000, &rep), 0);
-        free(buf);
-        sl_endpoint_status_reply_t r = {0};
-        assert_int_equal(sl_endpoint_status_reply_decode(rep->body, rep->body_len, &r), 0);
-        sl_msg_destroy(&rep);
+    int64_t deadline = ep_test_ms() + 3000;
+    while ((bad < 2 || unknown_svc < 1) && ep_test_ms() < deadline) {
+        sl_endpoint_status_reply_t r;
+        ep_test_status_of(c->owner, SL_IDS_PROGRESS, 2000, &r);
         sl_mp_map_get_uint(r.counters.ptr, r.counters.len, "bad_frames", &bad);
         sl_mp_map_get_uint(r.counters.ptr, r.counters.len, "unknown_service", &unknown_svc);
         sl_mp_map_get_uint(r.counters.ptr, r.counters.len, "routed", &routed);
@@ -1385,11 +1348,11 @@ static void test_endpoint_mux_many_and_stall(void **state)
     cfg.n_replicas = 1;
     cfg.progress_timeout_ms = 300;
     s_spawn(c, &cfg);
-    int64_t t0 = s_ms();
+    int64_t t0 = ep_test_ms();
     sl_attempt_result_t r;
     s_attempt(c, "p0001-t0200", 5000, &r);
     assert_int_equal(r.outcome, SL_OUT_PROGRESS_TIMEOUT);
-    assert_true(s_ms() - t0 < 2000);
+    assert_true(ep_test_ms() - t0 < 2000);
     sl_attempt_result_clear(&r);
 }
 

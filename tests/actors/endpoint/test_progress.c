@@ -38,6 +38,7 @@
 #include "runtime/sl_actor.h"
 #include "runtime/sl_clock.h"
 #include "proto/sl_ids.h"
+#include "tests/actors/endpoint/ep_testutil.h"
 
 #define S_MAX_REPLICAS 4
 #define S_WAIT_MS 3000
@@ -59,13 +60,6 @@ typedef struct {
     const char *url_ptrs[S_MAX_REPLICAS];
     int n;
 } s_ctx_t;
-
-static int64_t s_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int s_setup(void **state)
 {
@@ -209,19 +203,8 @@ static void s_push(s_ctx_t *c, const char *service, const char *cid, const char 
    before it has been handled). */
 static uint64_t s_counter(s_ctx_t *c, const char *service, const char *counter)
 {
-    sl_endpoint_status_t q = {0};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
-    char to[SL_NAME_MAX];
-    sl_ids_endpoint_mailbox(to, sizeof to, service);
-    sl_msg_t *rep = NULL;
-    assert_int_equal(
-        sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, S_WAIT_MS, &rep), 0);
-    free(buf);
-    sl_endpoint_status_reply_t r = {0};
-    assert_int_equal(sl_endpoint_status_reply_decode(rep->body, rep->body_len, &r), 0);
-    sl_msg_destroy(&rep);
+    sl_endpoint_status_reply_t r;
+    ep_test_status(c->owner, service, S_WAIT_MS, &r);
     uint64_t v = 0;
     assert_int_equal(sl_mp_map_get_uint(r.counters.ptr, r.counters.len, counter, &v), 0);
     sl_endpoint_status_reply_clear(&r);
@@ -231,8 +214,8 @@ static uint64_t s_counter(s_ctx_t *c, const char *service, const char *counter)
 /* The next ATTEMPT_PROGRESS within the deadline (caller clears), or fails. */
 static void s_next_progress(s_ctx_t *c, sl_attempt_progress_t *out)
 {
-    int64_t deadline = s_ms() + S_WAIT_MS;
-    while (s_ms() < deadline) {
+    int64_t deadline = ep_test_ms() + S_WAIT_MS;
+    while (ep_test_ms() < deadline) {
         sl_msg_t *m = NULL;
         if (sl_port_recv(c->owner, 50, &m) != 0) {
             continue;
@@ -389,9 +372,9 @@ static int s_push_captured(s_ctx_t *c, const char *service)
 /* Waits until the endpoint has judged want pushes without an id. */
 static void s_wait_judged(s_ctx_t *c, const char *service, uint64_t want)
 {
-    int64_t deadline = s_ms() + S_WAIT_MS;
+    int64_t deadline = ep_test_ms() + S_WAIT_MS;
     uint64_t got = 0;
-    while (s_ms() < deadline) {
+    while (ep_test_ms() < deadline) {
         got = s_counter(c, service, "pushes_attributed") +
               s_counter(c, service, "pushes_unattributed");
         if (got >= want) {
@@ -548,19 +531,8 @@ static void test_progress_push_needs_service_and_evidence(void **state)
 /* One replica's field as a string from the endpoint's status ("" if nil). */
 static void s_replica_field(s_ctx_t *c, const char *service, const char *key, char *out, size_t cap)
 {
-    sl_endpoint_status_t q = {0};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    assert_int_equal(sl_endpoint_status_encode(&q, &buf, &len), 0);
-    char to[SL_NAME_MAX];
-    snprintf(to, sizeof to, "endpoint.%s", service);
-    sl_msg_t *rep = NULL;
-    assert_int_equal(
-        sl_port_request(c->owner, to, SL_MSG_ENDPOINT_STATUS, buf, len, S_WAIT_MS, &rep), 0);
-    free(buf);
-    sl_endpoint_status_reply_t r = {0};
-    assert_int_equal(sl_endpoint_status_reply_decode(rep->body, rep->body_len, &r), 0);
-    sl_msg_destroy(&rep);
+    sl_endpoint_status_reply_t r;
+    ep_test_status(c->owner, service, S_WAIT_MS, &r);
     sl_mp_reader_t rd;
     sl_mp_reader_init(&rd, r.replicas.ptr, r.replicas.len);
     uint32_t n = 0;
@@ -600,8 +572,8 @@ static void test_progress_replica_address_learned_on_connect(void **state)
        endpoint's health_check at start, or the attempt's). */
     char addr[64] = "";
     s_start(c, "performance-tester", "performance_test", "p0001-t0001", "m", 1, NULL, 0);
-    int64_t deadline = s_ms() + S_WAIT_MS;
-    while (strcmp(addr, "127.0.0.1") != 0 && s_ms() < deadline) {
+    int64_t deadline = ep_test_ms() + S_WAIT_MS;
+    while (strcmp(addr, "127.0.0.1") != 0 && ep_test_ms() < deadline) {
         sl_msg_t *m = NULL;
         if (sl_port_recv(c->replica_port, 20, &m) == 0) {
             sl_msg_destroy(&m); /* the replica's own events; a bounded poll */
