@@ -644,8 +644,8 @@ static void test_wire_classify_statuses(void **state)
     (void)state;
     s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"success\",\"analysis\":{}}",
                   SL_OUT_SUCCESS, "");
-    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"partial\"}", SL_OUT_PARTIAL_SUCCESS,
-                  NULL);
+    s_check_class("{\"type\":\"dynamic_analysis_result\",\"status\":\"partial\"}",
+                  SL_OUT_PARTIAL_SUCCESS, NULL);
     s_check_class("{\"type\":\"ai_analysis_result\",\"status\":\"partial_success\","
                   "\"error\":\"2 of 3 tools failed\"}",
                   SL_OUT_PARTIAL_SUCCESS, "2 of 3 tools failed");
@@ -664,10 +664,10 @@ static void test_wire_classify_statuses(void **state)
     s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"error\","
                   "\"error\":{\"message\":\"Unknown tool: frobnicate\"}}",
                   SL_OUT_VERDICT, "Unknown tool");
-    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"error\"}",
-                  SL_OUT_ERROR, "analyzer reported an error");
-    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"weird\"}",
-                  SL_OUT_ERROR, "unknown result status: weird");
+    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"error\"}", SL_OUT_ERROR,
+                  "analyzer reported an error");
+    s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"weird\"}", SL_OUT_ERROR,
+                  "unknown result status: weird");
     s_check_class("{\"type\":\"static_analysis_result\",\"status\":\"success\","
                   "\"analysis\":{\"status\":\"failed\"}}",
                   SL_OUT_VERDICT, "analysis reported an error");
@@ -689,8 +689,8 @@ static void test_wire_classify_statuses(void **state)
 
     s_check_class("{\"type\":\"error\",\"error\":\"Invalid request: missing model_slug\"}",
                   SL_OUT_VERDICT, "Invalid request");
-    s_check_class("{\"type\":\"error\",\"message\":\"Unknown message type: x\"}",
-                  SL_OUT_ERROR, "Unknown message type");
+    s_check_class("{\"type\":\"error\",\"message\":\"Unknown message type: x\"}", SL_OUT_ERROR,
+                  "Unknown message type");
     s_check_class("{\"type\":\"error\",\"message\":\"Invalid JSON format\"}", SL_OUT_ERROR,
                   "Invalid JSON format");
     s_check_class("{\"type\":\"error\"}", SL_OUT_ERROR, "without a message");
