@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "tests/tchild.h"
+#include "tests/ttmp.h"
 #include "tests/tools/mock_ws.h"
 
 #ifndef MOCK_SOURCE_DIR
@@ -400,8 +401,8 @@ static void test_mock_dynamic_empty_correlation(void **state)
     assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
     json_decref(s_roundtrip(&ws,
                             "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", "
-                            "\"app_number\": 3, \"id\": \"d-1\", \"config\": "
-                            "{\"target_urls\": [\"http://m-app3_backend:5000\"]}}",
+                            "\"app_number\": 3, \"target_urls\": [\"http://m-app3_backend:5000\"], "
+                            "\"id\": \"d-1\"}",
                             "status_update"));
     json_t *j = s_recv_json(&ws, 3000);
     assert_non_null(j);
@@ -418,6 +419,118 @@ static void test_mock_dynamic_empty_correlation(void **state)
     json_decref(j);
     assert_int_equal(s_mock_stop(&m), 0);
     mock_gw_stop(&gw);
+}
+
+/* One legacy analysis: its result frame (caller decrefs). */
+static json_t *s_analyze_raw(int port, const char *request, const char *result_type)
+{
+    mock_ws_t ws;
+    assert_int_equal(mock_ws_connect(&ws, port, 3000), 0);
+    assert_int_equal(mock_ws_send_text(&ws, request), 0);
+    json_t *j = NULL;
+    for (int i = 0; i < 50 && !j; i++) {
+        j = s_recv_json(&ws, 3000);
+        assert_non_null(j);
+        if (strcmp(s_str(j, "type"), result_type) != 0) {
+            json_decref(j); /* status_update */
+            j = NULL;
+        }
+    }
+    assert_non_null(j);
+    assert_int_equal(s_expect_close(&ws, NULL), 1000);
+    mock_ws_close(&ws);
+    return j;
+}
+
+/* The mock reads target URLs only where the real services read them (the
+   top level; performance also its legacy target_url), never
+   config.target_urls, and records every request as sent. */
+static void test_mock_reads_targets_where_the_services_do(void **state)
+{
+    char dir[256], record[320];
+    assert_int_equal(ttmp_make(dir, sizeof dir, "mockrec"), 0);
+    snprintf(record, sizeof record, "%s/requests.jsonl", dir);
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica", "dynamic-analyzer:127.0.0.1:0:targets=required",
+                                  "--replica", "performance-tester:127.0.0.1:0:targets=required",
+                                  "--replica", "ai-analyzer:127.0.0.1:0", "--record", record,
+                                  "--time-scale", "0.01", NULL),
+                     0);
+    /* the old mistake: URLs inside config reach nothing */
+    const char *in_config = "{\"type\": \"dynamic_analyze\", \"model_slug\": \"a_b.c\", "
+                            "\"app_number\": 3, \"id\": \"d-1\", \"config\": "
+                            "{\"target_urls\": [\"http://127.0.0.1:5003\"]}}";
+    json_t *j = s_analyze_raw(m.port[0], in_config, "dynamic_analysis_result");
+    assert_string_equal(s_str(j, "status"), "targets_unreachable");
+    json_t *urls = json_object_get(json_object_get(j, "analysis"), "target_urls");
+    assert_string_equal(json_string_value(json_array_get(urls, 0)),
+                        "http://a-b-c-app3_backend:5000"); /* the names it made up */
+    json_decref(j);
+    /* top-level: tested */
+    j = s_analyze_raw(m.port[0],
+                      "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", \"app_number\": 3, "
+                      "\"target_urls\": [\"http://127.0.0.1:5003\"], \"id\": \"d-2\", "
+                      "\"config\": {\"template_slug\": \"api_url_shortener\"}}",
+                      "dynamic_analysis_result");
+    assert_string_equal(s_str(j, "status"), "success");
+    urls = json_object_get(json_object_get(j, "analysis"), "target_urls");
+    assert_int_equal(json_array_size(urls), 1);
+    assert_string_equal(json_string_value(json_array_get(urls, 0)), "http://127.0.0.1:5003");
+    json_decref(j);
+    /* performance: the legacy single URL alone is enough */
+    j = s_analyze_raw(m.port[1],
+                      "{\"type\": \"performance_test\", \"model_slug\": \"m\", \"app_number\": 3, "
+                      "\"target_url\": \"http://127.0.0.1:5004\", \"users\": 2, \"duration\": 5, "
+                      "\"id\": \"p-1\"}",
+                      "performance_analysis_result");
+    assert_string_equal(s_str(j, "status"), "success");
+    urls = json_object_get(json_object_get(j, "analysis"), "target_urls");
+    assert_string_equal(json_string_value(json_array_get(urls, 0)), "http://127.0.0.1:5004");
+    json_decref(j);
+    j = s_analyze_raw(
+        m.port[1],
+        "{\"type\": \"performance_test\", \"model_slug\": \"m\", \"app_number\": 3, "
+        "\"id\": \"p-2\", \"config\": {\"target_urls\": [\"http://127.0.0.1:5004\"]}}",
+        "performance_analysis_result");
+    assert_string_equal(s_str(j, "status"), "targets_unreachable");
+    json_decref(j);
+    /* ai without URLs falls back to its own backend name and runs */
+    j = s_analyze_raw(m.port[2],
+                      "{\"type\": \"ai_analyze\", \"model_slug\": \"m\", \"app_number\": 3, "
+                      "\"id\": \"a-1\"}",
+                      "ai_analysis_result");
+    urls = json_object_get(json_object_get(j, "analysis"), "target_urls");
+    assert_string_equal(json_string_value(json_array_get(urls, 0)), "http://m-app3_backend:5000");
+    json_decref(j);
+    assert_int_equal(s_mock_stop(&m), 0);
+
+    /* every request recorded as sent, in order */
+    FILE *f = fopen(record, "r");
+    assert_non_null(f);
+    char line[4096];
+    const char *ids[] = {"d-1", "d-2", "p-1", "p-2", "a-1"};
+    size_t n = 0;
+    while (fgets(line, sizeof line, f)) {
+        json_t *rec = json_loads(line, 0, NULL);
+        assert_non_null(rec);
+        assert_true(n < 5);
+        json_t *frame = json_object_get(rec, "frame");
+        assert_string_equal(s_str(frame, "id"), ids[n]);
+        assert_non_null(strstr(s_str(rec, "replica"), "ws://127.0.0.1:"));
+        if (n == 1) {
+            assert_string_equal(s_str(rec, "service"), "dynamic-analyzer");
+            assert_string_equal(s_str(json_object_get(frame, "config"), "template_slug"),
+                                "api_url_shortener");
+        }
+        if (n == 2) {
+            assert_int_equal(json_integer_value(json_object_get(frame, "users")), 2);
+        }
+        json_decref(rec);
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 5);
+    ttmp_remove(dir);
 }
 
 static int64_t s_generate(int port, const char *model, const char *id)
@@ -1427,6 +1540,7 @@ int main(void)
         cmocka_unit_test_teardown(test_mock_control_frames, s_teardown),
         cmocka_unit_test_teardown(test_mock_static_analyze, s_teardown),
         cmocka_unit_test_teardown(test_mock_dynamic_empty_correlation, s_teardown),
+        cmocka_unit_test_teardown(test_mock_reads_targets_where_the_services_do, s_teardown),
         cmocka_unit_test_teardown(test_mock_generator, s_teardown),
         cmocka_unit_test_teardown(test_mock_faults, s_teardown),
         cmocka_unit_test_teardown(test_mock_fail_and_verdict_apps, s_teardown),

@@ -144,6 +144,11 @@ static int s_parse_option(sl_mock_replica_conf_t *conf, char *key, char *val, ch
             return s_fail(err, size, "bad or too many app numbers '%s'", val);
         }
         apps[(*n)++] = v;
+    } else if (strcmp(key, "targets") == 0) {
+        if (strcmp(val, "required") != 0 && strcmp(val, "fallback") != 0) {
+            return s_fail(err, size, "bad targets '%s' (required|fallback)", val);
+        }
+        conf->targets_required = strcmp(val, "required") == 0;
     } else if (strcmp(key, "tools") == 0) {
         if (sl_mock_tools_parse(&conf->tools, val) != 0) {
             return s_fail(err, size, "bad tools '%s' (A,B,... of [A-Za-z0-9._-], at most %d)", val,

@@ -50,6 +50,11 @@ typedef struct {
     int verdict_count;
     int64_t partial_apps[SL_MOCK_APPS_MAX]; /* ... get an outer "partial" result */
     int partial_count;
+    /* targets=required: a dynamic or performance request without top-level
+       target URLs (performance: or target_url) gets targets_unreachable, as
+       the real services do when their made-up container names reach
+       nothing; default: the analysis runs against those names */
+    bool targets_required;
     sl_mock_tools_t tools; /* available tools */
 } sl_mock_replica_conf_t;
 
@@ -73,7 +78,7 @@ int sl_mock_plan_check_stages(const sl_mock_plan_t *plan, sl_service_t service, 
    service differs). Keys: proto=legacy|mux, latency=MIN[-MAX], progress=MS,
    heartbeat=MS, slow=MS, stall_after=N, cid=id|empty, profile=uniform|real, seed=N,
    fault=PLAN, fail_app=N, verdict_app=N, partial_app=N (repeatable), tls=CERT,KEY,
-   tools=A,B,... (empty = no tools).
+   tools=A,B,... (empty = no tools), targets=required|fallback.
    On error writes a message into err (may be NULL). Returns 0 or SL_EINVAL. */
 /* Parses a comma-separated tool list ("" = none) into out (set = true).
    Names are 1..63 bytes of [A-Za-z0-9._-]. Returns 0 or SL_EINVAL. */

@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -98,7 +99,9 @@ typedef struct {
     int64_t app;
     sl_mock_fault_t fault;
     bool fail_app;
-    bool partial; /* partial_app: an outer "partial" result */
+    bool partial;     /* partial_app: an outer "partial" result */
+    json_t *targets;  /* the URLs a running-app service tests (read or made up), or NULL */
+    bool unreachable; /* targets=required and none given: targets_unreachable */
     int tick;
     int issues;
     lws_usec_t t0, duration, cadence, heartbeat;
@@ -159,6 +162,7 @@ typedef struct {
 
 struct sl_mock_fleet_t {
     sl_mock_fleet_conf_t conf;
+    FILE *record; /* --record, or NULL */
     s_replica_t *replicas;
     int count;
     struct lws_context *ctx;
@@ -546,6 +550,7 @@ static void s_job_free(s_job_t *j)
     free(j->model);
     free(j->template_slug);
     json_decref(j->tools);
+    json_decref(j->targets);
     free(j);
 }
 
@@ -594,8 +599,11 @@ static void s_job_progress(s_job_t *j, int stage)
 static char *s_instant_result(s_replica_t *r, const s_job_t *j)
 {
     sl_service_t svc = r->conf.service;
-    if (r->conf.tools.set || j->partial) {
-        sl_mock_result_opts_t opts = {.available = &r->conf.tools, .partial = j->partial};
+    if (r->conf.tools.set || j->partial || j->targets) {
+        sl_mock_result_opts_t opts = {.available = &r->conf.tools,
+                                      .partial = j->partial,
+                                      .target_urls = j->targets,
+                                      .unreachable = j->unreachable};
         return sl_mock_frame_result_with(svc, j->id, j->model, j->app, j->tools, 0, &opts);
     }
     if (!sl_mock_result_tmpl_matches(r->result_tmpl, svc, j->model, j->app, j->tools)) {
@@ -666,7 +674,10 @@ static void s_job_finish(s_job_t *j)
         } else if (j->instant) {
             s_send(c, s_instant_result(r, j));
         } else {
-            sl_mock_result_opts_t opts = {.available = &r->conf.tools, .partial = j->partial};
+            sl_mock_result_opts_t opts = {.available = &r->conf.tools,
+                                          .partial = j->partial,
+                                          .target_urls = j->targets,
+                                          .unreachable = j->unreachable};
             s_send(c, sl_mock_frame_result_with(svc, mux_id, j->model, j->app, j->tools, 0, &opts));
         }
         if (!r->conf.mux) {
@@ -848,6 +859,66 @@ static s_job_t *s_job_find(s_conn_t *c, const char *id)
     return NULL;
 }
 
+/* The URLs a running-app service tests, read only where the real services
+   read them: the top-level "target_urls" (performance: else its legacy
+   "target_url"); a "config.target_urls" is not looked at. Without any, the
+   names the services make up themselves (their fallback: the slug with '_'
+   and '.' made '-', backend port 5000, frontend 80). *fallback says which. */
+static json_t *s_targets(sl_service_t svc, const json_t *root, const char *model, int64_t app,
+                         bool *fallback)
+{
+    *fallback = false;
+    if (svc != SL_SVC_DYNAMIC && svc != SL_SVC_PERFORMANCE && svc != SL_SVC_AI) {
+        return NULL;
+    }
+    const json_t *urls = json_object_get(root, "target_urls");
+    json_t *out = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(urls, i, v)
+    {
+        if (json_is_string(v)) {
+            json_array_append(out, v);
+        }
+    }
+    const json_t *one = json_object_get(root, "target_url");
+    if (json_array_size(out) == 0 && svc == SL_SVC_PERFORMANCE && json_is_string(one)) {
+        json_array_append(out, (json_t *)one);
+    }
+    if (json_array_size(out) == 0) {
+        char safe[256], url[400];
+        snprintf(safe, sizeof safe, "%s", model);
+        for (char *ch = safe; *ch; ch++) {
+            *ch = *ch == '_' || *ch == '.' ? '-' : *ch;
+        }
+        snprintf(url, sizeof url, "http://%s-app%lld_backend:5000", safe, (long long)app);
+        json_array_append_new(out, json_string(url));
+        if (svc != SL_SVC_AI) {
+            snprintf(url, sizeof url, "http://%s-app%lld_frontend:80", safe, (long long)app);
+            json_array_append_new(out, json_string(url));
+        }
+        *fallback = true;
+    }
+    return out;
+}
+
+/* --record: one JSON line per request, flushed so a test sees it at once. */
+static void s_record(sl_mock_fleet_t *f, const s_replica_t *r, const json_t *root)
+{
+    if (!f->record) {
+        return;
+    }
+    json_t *line = json_pack("{s:s,s:s,s:O}", "replica", r->url, "service",
+                             sl_service_name(r->conf.service), "frame", root);
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    if (text) {
+        fprintf(f->record, "%s\n", text);
+        fflush(f->record);
+    }
+    free(text);
+    json_decref(line);
+}
+
 static void s_request(s_conn_t *c, json_t *root, const char *id)
 {
     s_replica_t *r = c->replica;
@@ -859,6 +930,7 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
     const char *tmpl = json_string_value(json_object_get(root, "template_slug"));
     bool gen = r->conf.service == SL_SVC_GENERATOR;
 
+    s_record(f, r, root);
     if (r->conf.mux && !id) {
         s_send(c, sl_mock_frame_error(NULL, "Missing required field: id", svc));
         return;
@@ -919,6 +991,9 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
         j->block_armed = false;
     }
     j->partial = !gen && s_app_in(r->conf.partial_apps, r->conf.partial_count, j->app);
+    bool fallback = false;
+    j->targets = gen ? NULL : s_targets(r->conf.service, root, j->model, j->app, &fallback);
+    j->unreachable = fallback && r->conf.targets_required && r->conf.service != SL_SVC_AI;
     if (j->fault != SL_MOCK_OK) {
         r->faults++;
     }
@@ -1484,6 +1559,9 @@ sl_mock_fleet_t *sl_mock_fleet_new(const sl_mock_fleet_conf_t *conf,
         goto fail;
     }
     self->count = count;
+    if (self->conf.record[0] && !(self->record = fopen(self->conf.record, "a"))) {
+        goto fail;
+    }
     for (int i = 0; i < count; i++) {
         s_replica_t *r = &self->replicas[i];
         r->conf = replicas[i];
@@ -1671,6 +1749,9 @@ void sl_mock_fleet_destroy(sl_mock_fleet_t **p_self)
         sl_mock_result_tmpl_destroy(&self->replicas[i].result_tmpl);
     }
     free(self->replicas);
+    if (self->record) {
+        fclose(self->record);
+    }
     free(self);
     *p_self = NULL;
 }

@@ -31,6 +31,9 @@ typedef struct {
     bool control;                   /* open the TCP control port */
     int control_port;               /* 0 = the kernel picks */
     bool verbose;                   /* log connections and requests to stderr */
+    char record[SL_MOCK_PATH_MAX];  /* append every analysis/generation request received to
+                                       this file, one JSON line {"replica", "service",
+                                       "frame"}; "" = off */
 } sl_mock_fleet_conf_t;
 
 typedef struct sl_mock_fleet_t sl_mock_fleet_t;

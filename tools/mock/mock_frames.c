@@ -590,6 +590,23 @@ static char *s_result(sl_service_t svc, const char *id, const char *model, int64
         }
     }
     bool none = asked && json_array_size(used) == 0;
+    if (opts && opts->unreachable) {
+        /* what the dynamic and performance services answer when no URL
+           they were given (or made up) answers */
+        s_set(o, "status", json_string("targets_unreachable"));
+        s_set(a, "status", json_string("targets_unreachable"));
+        s_set(a, "model_slug", json_string(model ? model : ""));
+        s_set(a, "app_number", json_integer(app));
+        s_set(a, "error", json_string("No target URLs are reachable"));
+        if (opts->target_urls) {
+            s_set(a, "target_urls", json_deep_copy(opts->target_urls));
+        }
+        s_set(o, "analysis", a);
+        s_set_ts(o);
+        json_decref(used);
+        json_decref(missing);
+        return s_dump(o);
+    }
     if (none && svc == SL_SVC_AI) {
         /* The ai service answers an analysis with no tool it knows with an
            error result naming what it has. */
@@ -673,6 +690,9 @@ static char *s_result(sl_service_t svc, const char *id, const char *model, int64
         s_set(summary_by_tool, "connectivity", t);
     }
     s_set(a, "tools_used", used);
+    if (opts && opts->target_urls) {
+        s_set(a, "target_urls", json_deep_copy(opts->target_urls));
+    }
     s_set(a, "configuration_applied", json_false());
     s_set(a, "results", results);
     if (svc == SL_SVC_DYNAMIC || svc == SL_SVC_PERFORMANCE) {

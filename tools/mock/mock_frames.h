@@ -66,6 +66,8 @@ char *sl_mock_frame_result(sl_service_t svc, const char *id, const char *model, 
 typedef struct {
     const sl_mock_tools_t *available; /* the replica's tools; NULL = the service's defaults */
     bool partial;                     /* outer and inner status "partial" (ai: "partial_success") */
+    const json_t *target_urls;        /* the URLs the service tested (analysis.target_urls) */
+    bool unreachable;                 /* none reachable: status "targets_unreachable" */
 } sl_mock_result_opts_t;
 
 /* The result as a replica with these tools answers it, as the real services

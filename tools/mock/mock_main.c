@@ -62,6 +62,8 @@ static const char *s_usage =
     "  --control [127.0.0.1:]PORT  line-based control port (PORT 0 = any)\n"
     "  --pidfile PATH              write the process id\n"
     "  --verbose                   log connections and requests to stderr\n"
+    "  --record FILE               append every request received to FILE, one JSON line\n"
+    "                              {\"replica\", \"service\", \"frame\"} (the frame as sent)\n"
     "  --help\n"
     "\n"
     "fault PLAN: comma-separated items NAME (every request), NAME@N (the N-th\n"
@@ -260,6 +262,8 @@ int main(int argc, char **argv)
             }
         } else if (strcmp(opt, "--gateway") == 0) {
             snprintf(fc.gateway, sizeof fc.gateway, "%s", val);
+        } else if (strcmp(opt, "--record") == 0) {
+            snprintf(fc.record, sizeof fc.record, "%s", val);
         } else if (strcmp(opt, "--time-scale") == 0) {
             char *end = NULL;
             fc.time_scale = strtod(val, &end);
