@@ -17,9 +17,6 @@
 
 #include "runtime/sl_err.h"
 
-/* A URL template never needs more; a bigger result is a config mistake. */
-#define S_URL_MAX (64u * 1024u)
-
 static const char *s_kind_names[SL_WIRE__KIND_COUNT] = {
     "unknown",      "status_update",   "analysis_result", "generation_result", "error",
     "pong",         "health_response", "progress_update", "accepted",          "progress",
@@ -154,10 +151,80 @@ static int s_iso_timestamp(int64_t wall_ms, char *buf, size_t size)
     return 0;
 }
 
+/* Adds an array of strings under key; count 0 adds nothing. */
+static int s_set_strs(json_t *obj, const char *key, const char *const *items, size_t count)
+{
+    if (count == 0) {
+        return 0;
+    }
+    json_t *arr = NULL;
+    int rc = s_str_array(items, count, &arr);
+    return rc == 0 ? s_set_new(obj, key, arr) : rc;
+}
+
+static int s_set_timestamp(json_t *obj, int64_t wall_ms)
+{
+    if (wall_ms < 0) {
+        return 0;
+    }
+    char ts[64];
+    int rc = s_iso_timestamp(wall_ms, ts, sizeof ts);
+    return rc == 0 ? s_set_str(obj, "timestamp", ts) : rc;
+}
+
+/* An option the performance request carries at the top level: the given
+   integer, else the fleet client's default. */
+static int s_set_load(json_t *obj, const json_t *options, const char *key, int64_t dflt)
+{
+    const json_t *v = options ? json_object_get(options, key) : NULL;
+    if (v && !json_is_integer(v)) {
+        return SL_EINVAL;
+    }
+    return s_set_new(obj, key, json_integer(v ? json_integer_value(v) : dflt));
+}
+
+/* The request's "config": what the service reads there (template_slug,
+   the ai service's ports), then the caller's options, minus the keys the
+   request carries at the top level. Added only when it has a key. */
+static int s_set_config(json_t *obj, const sl_wire_analyze_req_t *req)
+{
+    json_t *config = json_object();
+    if (!config) {
+        return SL_ENOMEM;
+    }
+    int rc = 0;
+    if (req->template_slug && req->analysis != SL_SVC_STATIC &&
+        req->analysis != SL_SVC_PERFORMANCE) {
+        rc = s_set_str(config, "template_slug", req->template_slug);
+    }
+    if (rc == 0 && req->analysis == SL_SVC_AI && req->backend_port > 0) {
+        rc = s_set_new(config, "backend_port", json_integer(req->backend_port));
+    }
+    if (rc == 0 && req->analysis == SL_SVC_AI && req->frontend_port > 0) {
+        rc = s_set_new(config, "frontend_port", json_integer(req->frontend_port));
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)req->options, key, value)
+    {
+        bool top = req->analysis == SL_SVC_PERFORMANCE &&
+                   (strcmp(key, "users") == 0 || strcmp(key, "duration") == 0);
+        if (rc == 0 && !top && !json_object_get(config, key)) {
+            rc = s_set_new(config, key, json_deep_copy(value));
+        }
+    }
+    if (rc == 0 && json_object_size(config) > 0) {
+        return s_set_new(obj, "config", config);
+    }
+    json_decref(config);
+    return rc;
+}
+
 int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *out_len)
 {
     if (!req || !out || !req->model_slug || !req->id || !s_is_analyzer(req->analysis) ||
-        (req->tools_count && !req->tools) || (req->target_urls_count && !req->target_urls)) {
+        (req->tools_count && !req->tools) || (req->target_urls_count && !req->target_urls) ||
+        (req->options && !json_is_object(req->options))) {
         return SL_EINVAL;
     }
     json_t *obj = json_object();
@@ -171,35 +238,81 @@ int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *
     if (rc == 0) {
         rc = s_set_new(obj, "app_number", json_integer(req->app_number));
     }
-    if (rc == 0 && req->tools_count > 0) {
-        json_t *tools = NULL;
-        rc = s_str_array(req->tools, req->tools_count, &tools);
+    /* The rest in the order the fleet's client writes each request
+       (analyzer_manager.py); "tools" is omitted for all tools. */
+    switch (req->analysis) {
+    case SL_SVC_DYNAMIC:
         if (rc == 0) {
-            rc = s_set_new(obj, "tools", tools);
+            rc = s_set_strs(obj, "target_urls", req->target_urls, req->target_urls_count);
         }
-    }
-    if (rc == 0) {
-        rc = s_set_str(obj, "id", req->id);
-    }
-    if (rc == 0 && req->wall_ms >= 0) {
-        char ts[64];
-        rc = s_iso_timestamp(req->wall_ms, ts, sizeof ts);
         if (rc == 0) {
-            rc = s_set_str(obj, "timestamp", ts);
+            rc = s_set_strs(obj, "tools", req->tools, req->tools_count);
         }
-    }
-    if (rc == 0 && req->target_urls_count > 0) {
-        json_t *urls = NULL;
-        rc = s_str_array(req->target_urls, req->target_urls_count, &urls);
         if (rc == 0) {
-            json_t *config = json_object();
-            rc = s_set_new(obj, "config", config);
-            if (rc == 0) {
-                rc = s_set_new(config, "target_urls", urls);
+            rc = s_set_timestamp(obj, req->wall_ms);
+        }
+        if (rc == 0) {
+            rc = s_set_str(obj, "id", req->id);
+        }
+        break;
+    case SL_SVC_PERFORMANCE:
+        if (rc == 0 && req->target_urls_count > 0) {
+            if (!req->target_urls[0]) {
+                rc = SL_EINVAL;
             } else {
-                json_decref(urls);
+                rc = s_set_str(obj, "target_url", req->target_urls[0]);
             }
         }
+        if (rc == 0) {
+            rc = s_set_strs(obj, "target_urls", req->target_urls, req->target_urls_count);
+        }
+        if (rc == 0) {
+            rc = s_set_load(obj, req->options, "users", SL_WIRE_PERF_USERS);
+        }
+        if (rc == 0) {
+            rc = s_set_load(obj, req->options, "duration", SL_WIRE_PERF_DURATION_S);
+        }
+        if (rc == 0) {
+            rc = s_set_strs(obj, "tools", req->tools, req->tools_count);
+        }
+        if (rc == 0) {
+            rc = s_set_timestamp(obj, req->wall_ms);
+        }
+        if (rc == 0) {
+            rc = s_set_str(obj, "id", req->id);
+        }
+        break;
+    case SL_SVC_AI:
+        if (rc == 0) {
+            rc = s_set_strs(obj, "tools", req->tools, req->tools_count);
+        }
+        if (rc == 0) {
+            rc = s_set_strs(obj, "target_urls", req->target_urls, req->target_urls_count);
+        }
+        if (rc == 0) {
+            rc = s_set_config(obj, req);
+        }
+        if (rc == 0) {
+            rc = s_set_timestamp(obj, req->wall_ms);
+        }
+        if (rc == 0) {
+            rc = s_set_str(obj, "id", req->id);
+        }
+        return s_finish(obj, rc, out, out_len);
+    default: /* static: no target URLs */
+        if (rc == 0) {
+            rc = s_set_strs(obj, "tools", req->tools, req->tools_count);
+        }
+        if (rc == 0) {
+            rc = s_set_str(obj, "id", req->id);
+        }
+        if (rc == 0) {
+            rc = s_set_timestamp(obj, req->wall_ms);
+        }
+        break;
+    }
+    if (rc == 0) {
+        rc = s_set_config(obj, req);
     }
     return s_finish(obj, rc, out, out_len);
 }
@@ -380,95 +493,6 @@ int sl_wire_build_generation_result(const char *id, const char *status, int64_t 
         rc = s_set_str(obj, "error", error);
     }
     return s_finish(obj, rc, out, out_len);
-}
-
-/* ---- target URLs --------------------------------------------------------- */
-
-int sl_wire_expand_url(const char *tmpl, const char *model_slug, int64_t app_number, char **out)
-{
-    if (!tmpl || !model_slug || !out) {
-        return SL_EINVAL;
-    }
-    char app[24];
-    snprintf(app, sizeof app, "%lld", (long long)app_number);
-    size_t model_len = strlen(model_slug);
-    size_t app_len = strlen(app);
-
-    /* first pass sizes the result so the copy needs no reallocation */
-    size_t need = 0;
-    for (const char *p = tmpl; *p;) {
-        if (strncmp(p, "{model}", 7) == 0) {
-            need += model_len;
-            p += 7;
-        } else if (strncmp(p, "{app}", 5) == 0) {
-            need += app_len;
-            p += 5;
-        } else {
-            need++;
-            p++;
-        }
-        if (need > S_URL_MAX) {
-            return SL_ETOOBIG;
-        }
-    }
-    char *url = malloc(need + 1);
-    if (!url) {
-        return SL_ENOMEM;
-    }
-    char *w = url;
-    for (const char *p = tmpl; *p;) {
-        if (strncmp(p, "{model}", 7) == 0) {
-            memcpy(w, model_slug, model_len);
-            w += model_len;
-            p += 7;
-        } else if (strncmp(p, "{app}", 5) == 0) {
-            memcpy(w, app, app_len);
-            w += app_len;
-            p += 5;
-        } else {
-            *w++ = *p++;
-        }
-    }
-    *w = '\0';
-    *out = url;
-    return 0;
-}
-
-int sl_wire_expand_urls(const char *const *templates, size_t count, const char *model_slug,
-                        int64_t app_number, char ***out)
-{
-    if (!out || !model_slug || (count && !templates) || count > S_URL_MAX) {
-        return SL_EINVAL;
-    }
-    *out = NULL;
-    char **strv = calloc(count + 1, sizeof *strv);
-    if (!strv) {
-        return SL_ENOMEM;
-    }
-    int rc = 0;
-    for (size_t i = 0; i < count; i++) {
-        rc = sl_wire_expand_url(templates[i], model_slug, app_number, &strv[i]);
-        if (rc != 0) {
-            goto fail;
-        }
-    }
-    *out = strv;
-    return 0;
-fail:
-    sl_wire_strv_destroy(&strv);
-    return rc;
-}
-
-void sl_wire_strv_destroy(char ***p_strv)
-{
-    if (!p_strv || !*p_strv) {
-        return;
-    }
-    for (char **s = *p_strv; *s; s++) {
-        free(*s);
-    }
-    free(*p_strv);
-    *p_strv = NULL;
 }
 
 /* ---- parsing ------------------------------------------------------------- */
@@ -720,12 +744,27 @@ static int s_parse_body(sl_wire_frame_t *self, const json_t *obj, sl_service_t a
         if (rc == 0) {
             rc = s_get_str_array(obj, "tools", &self->u.analyze.tools);
         }
-        const json_t *config = NULL;
+        /* top-level target_urls, as the services read them; a
+           config.target_urls is not theirs and not ours */
         if (rc == 0) {
-            rc = s_get_obj(obj, "config", &config);
+            rc = s_get_str_array(obj, "target_urls", &self->u.analyze.target_urls);
         }
-        if (rc == 0 && config) {
-            rc = s_get_str_array(config, "target_urls", &self->u.analyze.target_urls);
+        if (rc == 0) {
+            rc = s_get_str(obj, "target_url", false, &self->u.analyze.target_url);
+        }
+        if (rc == 0) {
+            rc = s_get_int(obj, "users", false, &self->u.analyze.users, &self->u.analyze.has_users);
+        }
+        if (rc == 0) {
+            rc = s_get_int(obj, "duration", false, &self->u.analyze.duration,
+                           &self->u.analyze.has_duration);
+        }
+        if (rc == 0) {
+            rc = s_get_obj(obj, "config", &self->u.analyze.config);
+        }
+        if (rc == 0 && self->u.analyze.config) {
+            rc = s_get_str(self->u.analyze.config, "template_slug", false,
+                           &self->u.analyze.template_slug);
         }
         return rc;
     }
@@ -1211,4 +1250,107 @@ int sl_wire_json_to_mp(sl_mp_writer_t *w, const json_t *value, int max_depth)
     bool whole = s_json_to_mp(w, value, 1, max_depth);
     int rc = sl_mp_writer_error(w);
     return rc ? rc : whole ? 0 : SL_ETOOBIG;
+}
+
+/* ---- msgpack -> JSON --------------------------------------------------- */
+
+static int s_mp_value(sl_mp_reader_t *r, int depth, json_t **out)
+{
+    *out = NULL;
+    if (depth > SL_WIRE_JSON_MAX_DEPTH) {
+        return SL_ETOOBIG;
+    }
+    int rc = 0;
+    switch (sl_mp_peek(r)) {
+    case SL_MP_NIL:
+        rc = sl_mp_read_nil(r);
+        *out = json_null();
+        break;
+    case SL_MP_BOOL: {
+        bool b;
+        rc = sl_mp_read_bool(r, &b);
+        *out = json_boolean(b);
+        break;
+    }
+    case SL_MP_INT: {
+        int64_t i;
+        rc = sl_mp_read_int(r, &i);
+        *out = json_integer(i);
+        break;
+    }
+    case SL_MP_DOUBLE: {
+        double d;
+        rc = sl_mp_read_double(r, &d);
+        *out = json_real(d);
+        break;
+    }
+    case SL_MP_STR: {
+        const char *str;
+        size_t len;
+        rc = sl_mp_read_str(r, &str, &len);
+        *out = rc == 0 ? json_stringn(str, len) : NULL;
+        if (rc == 0 && !*out) {
+            return SL_EPROTO; /* not UTF-8, or a NUL */
+        }
+        break;
+    }
+    case SL_MP_ARRAY: {
+        uint32_t n;
+        rc = sl_mp_read_array(r, &n);
+        json_t *arr = json_array();
+        for (uint32_t i = 0; rc == 0 && arr && i < n; i++) {
+            json_t *v = NULL;
+            rc = s_mp_value(r, depth + 1, &v);
+            if (rc == 0 && json_array_append_new(arr, v) != 0) {
+                rc = SL_ENOMEM;
+            }
+        }
+        *out = arr;
+        break;
+    }
+    case SL_MP_MAP: {
+        uint32_t n;
+        rc = sl_mp_read_map(r, &n);
+        json_t *obj = json_object();
+        for (uint32_t i = 0; rc == 0 && obj && i < n; i++) {
+            const char *k;
+            size_t klen;
+            rc = sl_mp_peek(r) == SL_MP_STR ? sl_mp_read_str(r, &k, &klen) : SL_EPROTO;
+            json_t *v = NULL;
+            if (rc == 0) {
+                rc = s_mp_value(r, depth + 1, &v);
+            }
+            if (rc == 0 && json_object_setn_new(obj, k, klen, v) != 0) {
+                rc = SL_EPROTO; /* a key that is not UTF-8 */
+            }
+        }
+        *out = obj;
+        break;
+    }
+    default:
+        return SL_EPROTO; /* bin and ext have no JSON form */
+    }
+    if (rc == 0 && !*out) {
+        rc = SL_ENOMEM;
+    }
+    if (rc != 0) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int sl_wire_mp_to_json(const void *buf, size_t len, json_t **out)
+{
+    if (!out || (!buf && len)) {
+        return SL_EINVAL;
+    }
+    *out = NULL;
+    int rc = sl_mp_validate(buf, len);
+    if (rc != 0) {
+        return rc;
+    }
+    sl_mp_reader_t r;
+    sl_mp_reader_init(&r, buf, len);
+    return s_mp_value(&r, 1, out);
 }

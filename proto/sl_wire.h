@@ -27,8 +27,12 @@
     ---- legacy protocol (the existing fleet) ----------------
     One analysis per connection. Client sends
       {"type":"static_analyze"|"dynamic_analyze"|"performance_test"|"ai_analyze",
-       "model_slug","app_number","tools"?,"id","timestamp"?,"config"?{"target_urls":[..]}}
-    (keys in this order; "tools" omitted when empty = all tools). The server
+       "model_slug","app_number","tools"?,"id","timestamp"?, ...} with the
+    running-app services' fields as their own client sends them (see
+    sl_wire_build_analyze): a top-level "target_urls" (never inside
+    "config": the services do not read it there), performance's
+    "target_url", "users", "duration", and "config"{"template_slug", ai's
+    "backend_port", "frontend_port"}. "tools" omitted when empty = all tools. The server
     may send {"type":"status_update","stage","message","analysis_id"}, then one
     result frame {"type":"<x>_analysis_result","status","service","analysis":{..}}
     and closes with 1000. Error frames: {"type":"error","message"|"error":..}.
@@ -84,6 +88,11 @@
 
 /* ---- requests ---------------------------------------------------------- */
 
+/* The fleet client's load settings for a performance_test that names none
+   (analyzer_manager.py run_performance_test). */
+#define SL_WIRE_PERF_USERS 10
+#define SL_WIRE_PERF_DURATION_S 60
+
 /* An analysis request. All pointers are borrowed for the call only. */
 typedef struct {
     sl_service_t analysis;    /* an analyzer (SL_SVC_STATIC .. SL_SVC_AI) */
@@ -93,17 +102,36 @@ typedef struct {
     size_t tools_count;
     const char *id;                 /* required: legacy id / mux correlation */
     int64_t wall_ms;                /* "timestamp" from epoch ms; < 0 = omit */
-    const char *const *target_urls; /* already expanded; 0 = no "config" */
+    const char *const *target_urls; /* expanded; top-level "target_urls"; 0 = omit */
     size_t target_urls_count;
+    const char *template_slug; /* dynamic, ai: config.template_slug; NULL = omit */
+    int64_t backend_port;      /* ai: config.backend_port; <= 0 = omit */
+    int64_t frontend_port;     /* ai: config.frontend_port; <= 0 = omit */
+    const json_t *options;     /* the service's options object or NULL: performance's
+                                  integer "users" and "duration" go top-level, every
+                                  other key into "config" (after the keys above) */
 } sl_wire_analyze_req_t;
 
-/* Builds an analysis request frame, keys in the fleet's order: type,
-   model_slug, app_number, tools, id, timestamp, config. The timestamp is
+/* Builds an analysis request frame as the fleet's own client builds it
+   (analyzer_manager.py), keys in its order:
+     static_analyze    type, model_slug, app_number, tools, id, timestamp, config
+     dynamic_analyze   type, model_slug, app_number, target_urls, tools, timestamp,
+                       id, config{template_slug, options...}
+     performance_test  type, model_slug, app_number, target_url (the first URL),
+                       target_urls, users, duration, tools, timestamp, id,
+                       config{options...}
+     ai_analyze        type, model_slug, app_number, tools, target_urls,
+                       config{template_slug, backend_port, frontend_port,
+                       options... (e.g. gemini_model)}, timestamp, id
+   "tools" is omitted when empty (= all tools), "target_urls" when there are
+   none, "config" when it would be empty; users/duration default to
+   SL_WIRE_PERF_USERS/SL_WIRE_PERF_DURATION_S. The timestamp is
    UTC like Python's isoformat(): "2026-11-28T20:55:00+00:00", with
    ".mmm000" before the offset when wall_ms has a millisecond part.
    On success *out is a malloc'd NUL-terminated string (caller frees with
    free()) and *out_len (if out_len is not NULL) its length.
-   Returns 0, SL_EINVAL, SL_ENOMEM. */
+   Returns 0, SL_EINVAL (also: options not an object, a performance
+   users/duration not an integer), SL_ENOMEM. */
 int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *out_len);
 
 /* {"type":"generate","id","model_slug","template_slug","options"}.
@@ -153,24 +181,6 @@ int sl_wire_build_result(sl_service_t analysis, const char *id, const char *stat
    id NULL / app_number < 0 / error NULL omit those keys. */
 int sl_wire_build_generation_result(const char *id, const char *status, int64_t app_number,
                                     const char *error, char **out, size_t *out_len);
-
-/* ---- target URLs ------------------------------------------------------- */
-
-/* Expands one target URL template: every "{model}" becomes model_slug and
-   every "{app}" the decimal app_number; other text (including other braces)
-   is copied verbatim. *out is malloc'd (caller frees with free()).
-   Returns 0, SL_EINVAL (NULL args), SL_ENOMEM, SL_ETOOBIG (result > 64 KiB). */
-int sl_wire_expand_url(const char *tmpl, const char *model_slug, int64_t app_number, char **out);
-
-/* Expands count templates. *out is a malloc'd array of count malloc'd
-   strings plus a NULL terminator; free it with sl_wire_strv_destroy().
-   On failure *out is NULL and nothing is left allocated. */
-int sl_wire_expand_urls(const char *const *templates, size_t count, const char *model_slug,
-                        int64_t app_number, char ***out);
-
-/* Frees a NULL-terminated string array from sl_wire_expand_urls; accepts
-   NULL and nulls *p_strv. */
-void sl_wire_strv_destroy(char ***p_strv);
 
 /* ---- parsing ----------------------------------------------------------- */
 
@@ -252,7 +262,13 @@ typedef struct {
             const char *model_slug;    /* required */
             int64_t app_number;        /* required */
             const json_t *tools;       /* array of strings, or NULL = all */
-            const json_t *target_urls; /* config.target_urls strings, or NULL */
+            const json_t *target_urls; /* top-level target_urls strings, or NULL
+                                          (a config.target_urls is not read) */
+            const char *target_url;    /* performance's legacy single URL or NULL */
+            int64_t users, duration;   /* performance's load settings */
+            bool has_users, has_duration;
+            const json_t *config;      /* "config" object or NULL */
+            const char *template_slug; /* config.template_slug or NULL */
         } analyze;
         struct {
             const char *model_slug, *template_slug; /* required */
@@ -394,5 +410,13 @@ int sl_wire_tools_report(const sl_wire_frame_t *frame, const char *const *tools,
    was cut at max_depth (callers that must not lose data refuse then), else
    0. Any thread; w is the caller's. */
 int sl_wire_json_to_mp(sl_mp_writer_t *w, const json_t *value, int max_depth);
+
+/* Reads one msgpack object (maps with string keys, arrays, strings,
+   integers, doubles, bools, nil) into a new JSON value (*out, caller
+   decrefs). Returns 0, SL_EINVAL, SL_EPROTO/SL_ETRUNC (not one msgpack
+   object; bin or ext; a non-string key; a string that is not UTF-8 or holds
+   a NUL), SL_ETOOBIG (nested deeper than SL_WIRE_JSON_MAX_DEPTH), SL_ENOMEM.
+   On failure *out is NULL. Any thread. */
+int sl_wire_mp_to_json(const void *buf, size_t len, json_t **out);
 
 #endif

@@ -43,19 +43,27 @@ int sl_ep_build_frame(sl_ep_t *ep, sl_ep_attempt_t *a, char *why, size_t whylen)
     req.tools_count = st->tools.n;
     req.id = a->id;
     req.wall_ms = a->started_wall;
-    char **urls = NULL;
-    if (st->target_urls.n) {
-        int rc = sl_wire_expand_urls((const char *const *)st->target_urls.v, st->target_urls.n,
-                                     st->model, st->app_number, &urls);
+    /* the pipeline expanded the URL templates (sl_plan_expand_url) */
+    req.target_urls = (const char *const *)st->target_urls.v;
+    req.target_urls_count = st->target_urls.n;
+    req.template_slug = st->template_slug;
+    req.backend_port = st->backend_port;
+    req.frontend_port = st->frontend_port;
+    json_t *options = NULL;
+    if (st->options.len) {
+        int rc = sl_wire_mp_to_json(st->options.ptr, st->options.len, &options);
+        if (rc == 0 && !json_is_object(options)) {
+            rc = SL_EINVAL;
+        }
         if (rc) {
-            snprintf(why, whylen, "invalid request: target_urls: %s", sl_err_msg(rc));
+            json_decref(options);
+            snprintf(why, whylen, "invalid request: options: %s", sl_err_msg(rc));
             return rc;
         }
-        req.target_urls = (const char *const *)urls;
-        req.target_urls_count = st->target_urls.n;
+        req.options = options;
     }
     int rc = sl_wire_build_analyze(&req, &a->frame, &a->frame_len);
-    sl_wire_strv_destroy(&urls);
+    json_decref(options);
     if (rc) {
         snprintf(why, whylen, "invalid request: %s", sl_err_msg(rc));
     }

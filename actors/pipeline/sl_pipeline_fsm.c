@@ -442,12 +442,23 @@ static void s_dispatch(sl_pl_task_t *t)
     if (t->kind == SL_TK_GENERATION) {
         m.template_slug = (char *)t->tmpl;
     } else {
+        /* what the analyzer needs about the app: its template, its URLs
+           (the entry's own templates, else the plan's) and ports */
+        const sl_plan_app_t *app = sl_plan_app_find(plan, t->model, t->app_number);
         m.app_number = t->app_number;
+        m.template_slug = (char *)t->tmpl;
         m.tools = plan->tools[t->service];
+        m.options = plan->options[t->service];
+        if (app) {
+            m.backend_port = app->backend_port;
+            m.frontend_port = app->frontend_port;
+        }
         if (sl_service_needs_targets(t->service)) {
-            for (size_t i = 0; i < plan->target_urls.n; i++) {
-                char *u = sl_plan_expand_url(plan->target_urls.v[i], t->model ? t->model : "",
-                                             t->app_number);
+            const sl_strs_t *tmpls =
+                app && app->target_urls.n ? &app->target_urls : &plan->target_urls;
+            for (size_t i = 0; i < tmpls->n; i++) {
+                char *u = sl_plan_expand_url(tmpls->v[i], t->model ? t->model : "", t->app_number,
+                                             m.backend_port, m.frontend_port);
                 if (u) {
                     sl_strs_push(&urls, u);
                     free(u);
@@ -927,8 +938,9 @@ int sl_pl_pipe_create(sl_pl_pipe_t *p)
     } else {
         for (size_t a = 0; a < plan->napps; a++) {
             for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
-                if (plan->services[s] && !sl_pl_task_add(p, SL_TK_ANALYSIS, s, plan->apps[a].model,
-                                                         NULL, plan->apps[a].app_number)) {
+                if (plan->services[s] &&
+                    !sl_pl_task_add(p, SL_TK_ANALYSIS, s, plan->apps[a].model, plan->apps[a].tmpl,
+                                    plan->apps[a].app_number)) {
                     return SL_ENOMEM;
                 }
             }

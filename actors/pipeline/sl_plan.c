@@ -261,8 +261,50 @@ static int s_str_list(s_ctx_t *ctx, sl_mp_reader_t *v, const char *path, size_t 
     return 0;
 }
 
+/* analysis.options.<alias>: a map for that analyzer, kept as msgpack; the
+   performance service's load settings are checked here, the rest is the
+   analyzer's business. */
+static int s_service_options(s_ctx_t *ctx, const sl_mp_reader_t *o, const char *path,
+                             sl_plan_t *plan)
+{
+    for (int svc = 0; svc < SL_SVC_ANALYZERS; svc++) {
+        sl_mp_reader_t m;
+        char sp[160];
+        snprintf(sp, sizeof(sp), "%s.%s", path, sl_service_alias(svc));
+        int rc = s_find(o, sl_service_alias(svc), &m);
+        if (rc < 0) {
+            return rc;
+        }
+        if (rc == 1) {
+            continue;
+        }
+        if ((rc = s_want_map(ctx, &m, sp)) < 0) {
+            return rc;
+        }
+        if (svc == SL_SVC_PERFORMANCE) {
+            int64_t v;
+            if ((rc = s_get_int(ctx, &m, "users", sp, 1, 100000, &v, NULL)) < 0 ||
+                (rc = s_get_int(ctx, &m, "duration", sp, 1, 86400, &v, NULL)) < 0) {
+                return rc;
+            }
+        }
+        const uint8_t *raw;
+        size_t len;
+        if ((rc = sl_mp_read_raw(&m, &raw, &len)) < 0) {
+            return rc;
+        }
+        if (sl_mp_validate_depth(raw, len, 16) < 0) {
+            return s_fail(ctx, "%s: nested too deep", sp);
+        }
+        if ((rc = sl_bytes_set(&plan->options[svc], raw, len)) < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int s_options(s_ctx_t *ctx, const sl_mp_reader_t *sect, const char *path, uint32_t dflt,
-                     uint32_t *limit, sl_strs_t *target_urls)
+                     uint32_t *limit, sl_strs_t *target_urls, sl_plan_t *plan)
 {
     sl_mp_reader_t o;
     char p[128];
@@ -308,6 +350,78 @@ static int s_options(s_ctx_t *ctx, const sl_mp_reader_t *sect, const char *path,
             if (target_urls->n > MAX_TARGETS) {
                 return s_fail(ctx, "%s: more than %d entries", tp, MAX_TARGETS);
             }
+        }
+    }
+    if (plan) {
+        return s_service_options(ctx, &o, p, plan);
+    }
+    return 0;
+}
+
+/* An existing app's optional template, own URL templates and ports. */
+static int s_app_extras(s_ctx_t *ctx, const sl_mp_reader_t *entry, const char *ap,
+                        sl_plan_app_t *app)
+{
+    sl_mp_reader_t v;
+    char p[192];
+    int rc = s_find(entry, "template", &v);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == 0) {
+        rc = sl_mp_peek(&v) == SL_MP_STR ? sl_mp_read_strdup(&v, MAX_SLUG, &app->tmpl) : SL_EPROTO;
+        if (rc == SL_ENOMEM) {
+            return rc;
+        }
+        if (rc < 0 || app->tmpl[0] == '\0') {
+            return s_fail(ctx, "%s.template: must be a non-empty string of at most %d bytes", ap,
+                          MAX_SLUG);
+        }
+    }
+    rc = s_find(entry, "target_urls", &v);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == 0) {
+        snprintf(p, sizeof(p), "%s.target_urls", ap);
+        if ((rc = s_str_list(ctx, &v, p, MAX_URL, true, &app->target_urls)) < 0) {
+            return rc;
+        }
+        if (app->target_urls.n > MAX_TARGETS) {
+            return s_fail(ctx, "%s: more than %d entries", p, MAX_TARGETS);
+        }
+    }
+    rc = s_find(entry, "ports", &v);
+    if (rc < 0) {
+        return rc;
+    }
+    if (rc == 0) {
+        static const char *const keys[] = {"backend", "frontend", NULL};
+        snprintf(p, sizeof(p), "%s.ports", ap);
+        if ((rc = s_want_map(ctx, &v, p)) < 0 || (rc = s_only_keys(ctx, &v, p, keys)) < 0 ||
+            (rc = s_get_int(ctx, &v, "backend", p, 1, 65535, &app->backend_port, NULL)) < 0 ||
+            (rc = s_get_int(ctx, &v, "frontend", p, 1, 65535, &app->frontend_port, NULL)) < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* A URL template naming a port the app does not have is refused (it would
+   reach no app). */
+static int s_ports_known(s_ctx_t *ctx, const sl_strs_t *urls, const char *path,
+                         int64_t backend_port, int64_t frontend_port)
+{
+    for (size_t i = 0; i < urls->n; i++) {
+        const char *missing = strstr(urls->v[i], "{backend_port}") && backend_port <= 0 ? "backend"
+                              : strstr(urls->v[i], "{frontend_port}") && frontend_port <= 0
+                                  ? "frontend"
+                                  : NULL;
+        if (missing) {
+            return s_fail(ctx,
+                          "%s[%zu]: uses {%s_port}, but the app's ports.%s is not known (give "
+                          "ports in existing_apps)",
+                          path, i, missing, missing);
         }
     }
     return 0;
@@ -362,7 +476,7 @@ static int s_generation(s_ctx_t *ctx, const sl_mp_reader_t *g, const char *path,
             return s_fail(ctx, "%s: required in existing mode", p);
         }
         if (sl_mp_peek(&v) != SL_MP_ARRAY || sl_mp_read_array(&v, &n) < 0) {
-            return s_fail(ctx, "%s: must be a list of {model, app_number}", p);
+            return s_fail(ctx, "%s: must be a list of {model, app_number, ...}", p);
         }
         if (n == 0) {
             return s_fail(ctx, "%s: must not be empty", p);
@@ -405,12 +519,15 @@ static int s_generation(s_ctx_t *ctx, const sl_mp_reader_t *g, const char *path,
             if (!has) {
                 return s_fail(ctx, "%s.app_number: required", ap);
             }
+            if ((rc = s_app_extras(ctx, &v, ap, &plan->apps[i])) < 0) {
+                return rc;
+            }
             if ((rc = sl_mp_skip(&v)) < 0) {
                 return rc;
             }
         }
     }
-    return s_options(ctx, g, path, d->max_concurrent_tasks, &plan->gen_limit, NULL);
+    return s_options(ctx, g, path, d->max_concurrent_tasks, &plan->gen_limit, NULL, NULL);
 }
 
 static int s_analysis(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
@@ -482,7 +599,8 @@ static int s_analysis(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
     if (rc < 0) {
         return rc;
     }
-    return s_options(ctx, a, path, d->max_concurrent_tasks, &plan->ana_limit, &plan->target_urls);
+    return s_options(ctx, a, path, d->max_concurrent_tasks, &plan->ana_limit, &plan->target_urls,
+                     plan);
 }
 
 static int s_timeouts(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
@@ -545,6 +663,30 @@ static int s_retry(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
     }
     if (plan->retry.max_ms < plan->retry.initial_ms) {
         return s_fail(ctx, "retry.max: must not be below retry.initial");
+    }
+    return 0;
+}
+
+static int s_check_ports(s_ctx_t *ctx, const sl_plan_t *plan, const char *prefix)
+{
+    char p[192];
+    snprintf(p, sizeof(p), "%sanalysis.options.target_urls", prefix);
+    if (!plan->existing) {
+        return s_ports_known(ctx, &plan->target_urls, p, 0, 0);
+    }
+    for (size_t i = 0; i < plan->napps; i++) {
+        const sl_plan_app_t *app = &plan->apps[i];
+        int rc;
+        if (app->target_urls.n) {
+            char ap[192];
+            snprintf(ap, sizeof(ap), "%sgeneration.existing_apps[%zu].target_urls", prefix, i);
+            rc = s_ports_known(ctx, &app->target_urls, ap, app->backend_port, app->frontend_port);
+        } else {
+            rc = s_ports_known(ctx, &plan->target_urls, p, app->backend_port, app->frontend_port);
+        }
+        if (rc < 0) {
+            return rc;
+        }
     }
     return 0;
 }
@@ -642,6 +784,9 @@ int sl_plan_parse(const uint8_t *buf, size_t len, const sl_plan_defaults_t *defa
     if ((rc = s_timeouts(&ctx, &root, plan)) < 0 || (rc = s_retry(&ctx, &root, plan)) < 0) {
         goto fail;
     }
+    if ((rc = s_check_ports(&ctx, plan, prefix)) < 0) {
+        goto fail;
+    }
     if (plan->existing && !plan->analysis) {
         rc = s_fail(&ctx,
                     "%sanalysis.enabled: existing mode with analysis disabled has "
@@ -672,10 +817,13 @@ void sl_plan_destroy(sl_plan_t **p)
     sl_strs_clear(&self->templates);
     for (size_t i = 0; i < self->napps; i++) {
         free(self->apps[i].model);
+        free(self->apps[i].tmpl);
+        sl_strs_clear(&self->apps[i].target_urls);
     }
     free(self->apps);
     for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
         sl_strs_clear(&self->tools[s]);
+        sl_bytes_clear(&self->options[s]);
     }
     sl_strs_clear(&self->target_urls);
     free(self);
@@ -703,42 +851,72 @@ uint64_t sl_plan_task_bound(const sl_plan_t *self)
     return (uint64_t)self->models.n * self->templates.n * per_app;
 }
 
-char *sl_plan_expand_url(const char *tmpl, const char *model, int64_t app_number)
+const sl_plan_app_t *sl_plan_app_find(const sl_plan_t *self, const char *model, int64_t app_number)
 {
-    char app[24];
-    snprintf(app, sizeof(app), "%lld", (long long)app_number);
-    size_t ml = strlen(model), al = strlen(app), n = 0;
-    /* Two passes: size, then copy; placeholders are short so the bound is
-       simple. */
-    for (const char *s = tmpl; *s;) {
-        if (strncmp(s, "{model}", 7) == 0) {
-            n += ml;
-            s += 7;
-        } else if (strncmp(s, "{app}", 5) == 0) {
-            n += al;
-            s += 5;
-        } else {
-            n++;
-            s++;
+    for (size_t i = 0; self->existing && model && i < self->napps; i++) {
+        if (self->apps[i].app_number == app_number && strcmp(self->apps[i].model, model) == 0) {
+            return &self->apps[i];
         }
     }
-    char *out = malloc(n + 1), *o = out;
-    if (!out) {
+    return NULL;
+}
+
+/* The text a placeholder at s stands for (*used = its length), or NULL. */
+static const char *s_placeholder(const char *s, const char *const values[][2], size_t *used)
+{
+    for (size_t i = 0; values[i][0]; i++) {
+        size_t n = strlen(values[i][0]);
+        if (values[i][1] && strncmp(s, values[i][0], n) == 0) {
+            *used = n;
+            return values[i][1];
+        }
+    }
+    return NULL;
+}
+
+char *sl_plan_expand_url(const char *tmpl, const char *model, int64_t app_number,
+                         int64_t backend_port, int64_t frontend_port)
+{
+    char app[24], be[24], fe[24];
+    snprintf(app, sizeof(app), "%lld", (long long)app_number);
+    snprintf(be, sizeof(be), "%lld", (long long)backend_port);
+    snprintf(fe, sizeof(fe), "%lld", (long long)frontend_port);
+    char *safe = strdup(model);
+    if (!safe) {
         return NULL;
     }
+    for (char *c = safe; *c; c++) {
+        if (*c == '/' || *c == '_' || *c == '.') {
+            *c = '-'; /* the fleet's compose project names */
+        }
+    }
+    const char *const values[][2] = {{"{model_safe}", safe},
+                                     {"{model}", model},
+                                     {"{app}", app},
+                                     {"{backend_port}", backend_port > 0 ? be : NULL},
+                                     {"{frontend_port}", frontend_port > 0 ? fe : NULL},
+                                     {NULL, NULL}};
+    /* Two passes: size, then copy. */
+    size_t n = 0, used;
     for (const char *s = tmpl; *s;) {
-        if (strncmp(s, "{model}", 7) == 0) {
-            memcpy(o, model, ml);
-            o += ml;
-            s += 7;
-        } else if (strncmp(s, "{app}", 5) == 0) {
-            memcpy(o, app, al);
-            o += al;
-            s += 5;
+        const char *v = s_placeholder(s, values, &used);
+        n += v ? strlen(v) : 1;
+        s += v ? used : 1;
+    }
+    char *out = malloc(n + 1), *o = out;
+    for (const char *s = tmpl; out && *s;) {
+        const char *v = s_placeholder(s, values, &used);
+        if (v) {
+            memcpy(o, v, strlen(v));
+            o += strlen(v);
+            s += used;
         } else {
             *o++ = *s++;
         }
     }
-    *o = '\0';
+    if (out) {
+        *o = '\0';
+    }
+    free(safe);
     return out;
 }

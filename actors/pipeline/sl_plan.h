@@ -13,7 +13,10 @@
         generation.models             generate: non-empty list of non-empty str
         generation.templates          generate: non-empty list of non-empty str
         generation.existing_apps      existing: non-empty list of
-                                      {model: str, app_number: int >= 0}
+                                      {model: str, app_number: int >= 0,
+                                       template?: str, target_urls?: up to 64
+                                       URL templates (instead of the plan's),
+                                       ports?: {backend?, frontend?: 1..65535}}
         generation.options            {parallel: bool, max_concurrent_tasks: int}
         analysis.enabled              bool (default true when analysis is given)
         analysis.analyzers            list of analyzer names (static-analyzer, ...,
@@ -24,8 +27,13 @@
                                       case): that analyzer runs those tools;
                                       neither list = every analyzer, all tools
         analysis.options              {parallel, max_concurrent_tasks,
-                                       target_urls: up to 64 str with {model},
-                                       {app} placeholders}
+                                       target_urls: up to 64 URL templates with
+                                       {model}, {app}, {model_safe},
+                                       {backend_port}, {frontend_port},
+                                       static?, dynamic?, performance?, ai?:
+                                       a map passed to that analyzer
+                                       (performance.users 1..100000,
+                                       performance.duration 1..86400 s)}
         timeouts  (seconds, > 0)      {task, stage, pipeline, attempt, progress, queue}
         retry                         {max_attempts 1..100, initial s >= 0,
                                        coefficient 1..100, max s >= initial}
@@ -100,9 +108,14 @@ void sl_plan_defaults_init(sl_plan_defaults_t *self);
 
 /* ---- plan --------------------------------------------------------------------------- */
 
+/* An existing app (existing mode). */
 typedef struct {
     char *model;
     int64_t app_number;
+    char *tmpl;            /* its template slug, or NULL */
+    sl_strs_t target_urls; /* its own URL templates; empty = the plan's */
+    int64_t backend_port;  /* its host ports, 0 = unknown */
+    int64_t frontend_port;
 } sl_plan_app_t;
 
 typedef struct {
@@ -112,12 +125,14 @@ typedef struct {
     sl_strs_t templates; /* generate mode */
     sl_plan_app_t *apps; /* existing mode */
     size_t napps;
-    bool analysis;                     /* analysis enabled */
-    bool services[SL_SVC_ANALYZERS];   /* analyzers to run per app */
-    sl_strs_t tools[SL_SVC_ANALYZERS]; /* tools per analyzer; empty = all */
-    sl_strs_t target_urls;             /* templates with {model} and {app} */
-    uint32_t gen_limit;                /* concurrent generation tasks */
-    uint32_t ana_limit;                /* concurrent analysis tasks */
+    bool analysis;                        /* analysis enabled */
+    bool services[SL_SVC_ANALYZERS];      /* analyzers to run per app */
+    sl_strs_t tools[SL_SVC_ANALYZERS];    /* tools per analyzer; empty = all */
+    sl_strs_t target_urls;                /* URL templates (sl_plan_expand_url) */
+    sl_bytes_t options[SL_SVC_ANALYZERS]; /* analysis.options.<alias> maps (msgpack),
+                                             passed to the analyzer; empty = none */
+    uint32_t gen_limit;                   /* concurrent generation tasks */
+    uint32_t ana_limit;                   /* concurrent analysis tasks */
     sl_plan_timeouts_t timeouts;
     sl_retry_policy_t retry;
 } sl_plan_t;
@@ -139,8 +154,17 @@ uint32_t sl_plan_analyzers(const sl_plan_t *self);
    existing mode) and at most in all. */
 uint64_t sl_plan_task_bound(const sl_plan_t *self);
 
-/* Expands one target URL template for an app: every "{model}" and "{app}"
-   replaced. Returns a new string (caller owns) or NULL on ENOMEM. */
-char *sl_plan_expand_url(const char *tmpl, const char *model, int64_t app_number);
+/* The existing app entry for (model, app_number): the first that matches,
+   or NULL (generate mode, or no such entry). Borrowed from self. */
+const sl_plan_app_t *sl_plan_app_find(const sl_plan_t *self, const char *model, int64_t app_number);
+
+/* Expands one target URL template for an app: "{model}" = the model slug,
+   "{app}" = the app number, "{model_safe}" = the slug with '/', '_' and '.'
+   made '-' (the fleet's compose container names), "{backend_port}" and
+   "{frontend_port}" = the app's ports (left as written when <= 0; the plan
+   refuses such templates where ports are unknown). Other text is copied.
+   Returns a new string (caller owns) or NULL on ENOMEM. */
+char *sl_plan_expand_url(const char *tmpl, const char *model, int64_t app_number,
+                         int64_t backend_port, int64_t frontend_port);
 
 #endif

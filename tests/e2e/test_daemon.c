@@ -1130,6 +1130,127 @@ static void test_daemon_failed_task_keeps_its_frame(void **state)
     assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
 }
 
+/* The request record of the first frame of `type` for (model, app) in the
+   mock's --record file; NULL if none (caller decrefs). */
+static json_t *s_recorded(const char *path, const char *type, const char *model, int64_t app)
+{
+    char *text = e2e_read_file(path);
+    assert_non_null(text);
+    json_t *found = NULL;
+    for (char *line = strtok(text, "\n"); line && !found; line = strtok(NULL, "\n")) {
+        json_t *rec = json_loads(line, 0, NULL);
+        json_t *frame = json_object_get(rec, "frame");
+        if (frame && strcmp(s_str(frame, "type"), type) == 0 &&
+            strcmp(s_str(frame, "model_slug"), model) == 0 && s_int(frame, "app_number") == app) {
+            found = json_incref(frame);
+        }
+        json_decref(rec);
+    }
+    free(text);
+    if (!found) {
+        fprintf(stderr, "no %s for %s app %lld recorded\n", type, model, (long long)app);
+    }
+    return found;
+}
+
+static void s_expect_urls(const json_t *frame, const char *a, const char *b)
+{
+    const json_t *urls = json_object_get(frame, "target_urls");
+    assert_int_equal(json_array_size(urls), b ? 2 : 1);
+    assert_string_equal(json_string_value(json_array_get(urls, 0)), a);
+    if (b) {
+        assert_string_equal(json_string_value(json_array_get(urls, 1)), b);
+    }
+}
+
+/* Each service's request as the fleet's own client builds it, through the
+   daemon: top-level target_urls from the app's entry or the URL templates
+   ({model_safe}, {backend_port}), the template and ports, the per-service
+   options; tools omitted for all tools; never config.target_urls. The mock
+   records every request as it received it. */
+static void test_daemon_fleet_request_dialect(void **state)
+{
+    s_fx_t *fx = *state;
+    char record[700];
+    snprintf(record, sizeof(record), "%s/requests.jsonl", fx->dir);
+    e2e_args_t m = {0};
+    s_opt(&m, "--fleet", "incident");
+    s_opt(&m, "--latency", "20");
+    s_opt(&m, "--progress", "0");
+    s_opt(&m, "--time-scale", "1");
+    s_opt(&m, "--record", "%s", record);
+    s_start_mock(fx, &m);
+    s_start_daemon_short(fx, NULL);
+
+    json_t *req = json_pack(
+        "{ss ss s{s{ss s[{ss si ss s{si si}} {ss si s[s]}]} s{s{s[ss] s{si si s{si}} s{ss}}}}}",
+        "op", "pipeline.start", "name", "dialect", "config", "generation", "mode", "existing",
+        "existing_apps", "model", "openai/gpt_4.1", "app_number", 7, "template",
+        "api_url_shortener", "ports", "backend", 5007, "frontend", 8007, "model", S_MODEL,
+        "app_number", 2, "target_urls", "http://127.0.0.1:9/app2", "analysis", "options",
+        "target_urls", "http://{model_safe}-app{app}_backend:{backend_port}",
+        "http://{model_safe}-app{app}_frontend:80", "performance", "users", 3, "duration", 9,
+        "aiohttp", "requests", 5, "ai", "gemini_model", "x/y");
+    assert_non_null(req);
+    char *id = s_start_pipeline(fx, req); /* takes req */
+    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 60000);
+    assert_non_null(p);
+    json_decref(p);
+    free(id);
+
+    const char *be = "http://openai-gpt-4-1-app7_backend:5007";
+    const char *fe = "http://openai-gpt-4-1-app7_frontend:80";
+    json_t *f = s_recorded(record, "dynamic_analyze", "openai/gpt_4.1", 7);
+    assert_non_null(f);
+    s_expect_urls(f, be, fe);
+    assert_null(json_object_get(f, "tools"));
+    assert_string_equal(s_str(json_object_get(f, "config"), "template_slug"), "api_url_shortener");
+    assert_int_equal(json_object_size(json_object_get(f, "config")), 1);
+    json_decref(f);
+
+    f = s_recorded(record, "performance_test", "openai/gpt_4.1", 7);
+    assert_non_null(f);
+    assert_string_equal(s_str(f, "target_url"), be);
+    s_expect_urls(f, be, fe);
+    assert_int_equal(s_int(f, "users"), 3);
+    assert_int_equal(s_int(f, "duration"), 9);
+    const json_t *c = json_object_get(f, "config");
+    assert_int_equal(json_object_size(c), 1);
+    assert_int_equal(s_int(json_object_get(c, "aiohttp"), "requests"), 5);
+    json_decref(f);
+
+    f = s_recorded(record, "ai_analyze", "openai/gpt_4.1", 7);
+    assert_non_null(f);
+    s_expect_urls(f, be, fe);
+    c = json_object_get(f, "config");
+    assert_string_equal(s_str(c, "template_slug"), "api_url_shortener");
+    assert_int_equal(s_int(c, "backend_port"), 5007);
+    assert_int_equal(s_int(c, "frontend_port"), 8007);
+    assert_string_equal(s_str(c, "gemini_model"), "x/y");
+    assert_null(json_object_get(c, "target_urls"));
+    json_decref(f);
+
+    f = s_recorded(record, "static_analyze", "openai/gpt_4.1", 7);
+    assert_non_null(f);
+    assert_null(json_object_get(f, "target_urls"));
+    assert_null(json_object_get(f, "config"));
+    assert_null(json_object_get(f, "tools"));
+    json_decref(f);
+
+    /* the second app: its own URL, no template, no ports */
+    f = s_recorded(record, "dynamic_analyze", S_MODEL, 2);
+    assert_non_null(f);
+    s_expect_urls(f, "http://127.0.0.1:9/app2", NULL);
+    assert_null(json_object_get(f, "config"));
+    json_decref(f);
+    f = s_recorded(record, "ai_analyze", S_MODEL, 2);
+    assert_non_null(f);
+    c = json_object_get(f, "config");
+    assert_null(json_object_get(c, "backend_port"));
+    assert_string_equal(s_str(c, "gemini_model"), "x/y");
+    json_decref(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1139,6 +1260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_list_bad_status, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_failed_task_keeps_its_frame, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_fleet_request_dialect, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_drain, s_setup, s_teardown),

@@ -96,6 +96,31 @@ static void s_assert_same_json(const char *built, const json_t *expected)
     json_decref(got);
 }
 
+/* Like s_assert_same_json for every key but the skipped ones (values the
+   fleet's client fills its own way: its local-time timestamp, a
+   source_path every service ignores). */
+static void s_assert_same_json_but(const char *built, const json_t *expected,
+                                   const char *const *skip)
+{
+    json_error_t err;
+    json_t *got = json_loads(built, 0, &err);
+    assert_non_null(got);
+    json_t *want = json_deep_copy(expected);
+    for (const char *const *k = skip; *k; k++) {
+        json_object_del(got, *k);
+        json_object_del(want, *k);
+    }
+    char *text = json_dumps(got, JSON_COMPACT);
+    if (!json_equal(got, want)) {
+        char *w = json_dumps(want, JSON_COMPACT);
+        fail_msg("built %s\nwant  %s", text, w);
+    }
+    s_assert_same_json(text, want);
+    free(text);
+    json_decref(got);
+    json_decref(want);
+}
+
 /* Wall ms from "YYYY-MM-DDTHH:MM:SS+00:00", computed independently of the
    code under test (day counting by brute force). */
 static int64_t s_wall_ms(const char *iso)
@@ -117,7 +142,9 @@ static int64_t s_wall_ms(const char *iso)
     return ((days * 86400) + h * 3600 + mi * 60 + s) * 1000;
 }
 
-/* Builds the request the way the endpoint would, from a captured "sent". */
+/* Builds the request the way the endpoint would, from a captured "sent":
+   what the pipeline hands the endpoint (target URLs, template, ports, the
+   service's options) read back from the frame. */
 static char *s_build_from_sent(const json_t *sent)
 {
     sl_wire_analyze_req_t req = {0};
@@ -129,7 +156,7 @@ static char *s_build_from_sent(const json_t *sent)
     req.app_number = f.u.analyze.app_number;
     req.id = f.id;
     req.wall_ms = f.timestamp ? s_wall_ms(f.timestamp) : -1;
-    const char *tools[16];
+    const char *tools[16], *urls[16];
     if (f.u.analyze.tools) {
         req.tools_count = json_array_size(f.u.analyze.tools);
         assert_true(req.tools_count <= 16);
@@ -138,10 +165,36 @@ static char *s_build_from_sent(const json_t *sent)
         }
         req.tools = tools;
     }
+    if (f.u.analyze.target_urls) {
+        req.target_urls_count = json_array_size(f.u.analyze.target_urls);
+        assert_true(req.target_urls_count <= 16);
+        for (size_t i = 0; i < req.target_urls_count; i++) {
+            urls[i] = json_string_value(json_array_get(f.u.analyze.target_urls, i));
+        }
+        req.target_urls = urls;
+    }
+    req.template_slug = f.u.analyze.template_slug;
+    json_t *options = f.u.analyze.config ? json_deep_copy(f.u.analyze.config) : json_object();
+    json_object_del(options, "template_slug");
+    if (req.analysis == SL_SVC_AI) {
+        const json_t *c = f.u.analyze.config;
+        req.backend_port = json_integer_value(json_object_get(c, "backend_port"));
+        req.frontend_port = json_integer_value(json_object_get(c, "frontend_port"));
+        json_object_del(options, "backend_port");
+        json_object_del(options, "frontend_port");
+    }
+    if (f.u.analyze.has_users) {
+        json_object_set_new(options, "users", json_integer(f.u.analyze.users));
+    }
+    if (f.u.analyze.has_duration) {
+        json_object_set_new(options, "duration", json_integer(f.u.analyze.duration));
+    }
+    req.options = options;
     char *out = NULL;
     size_t len = 0;
     assert_int_equal(sl_wire_build_analyze(&req, &out, &len), 0);
     assert_int_equal(len, strlen(out));
+    json_decref(options);
     sl_wire_frame_clear(&f);
     return out;
 }
@@ -524,6 +577,103 @@ static void test_wire_build_matches_capture(void **state)
     free(out);
 }
 
+/* The dynamic, performance and ai requests as the fleet's own client builds
+   them (fleet/client_requests.json, from analyzer_manager.py), field for
+   field and in its key order; and the frames that reached the real
+   services: top-level target_urls (measured), never config.target_urls
+   (ignored by the services: targets_unreachable). */
+static void test_wire_build_matches_fleet_client(void **state)
+{
+    (void)state;
+    static const char *const skip[] = {"timestamp", "source_path", NULL};
+    json_t *client = s_load_json("fleet/client_requests.json");
+    const char *types[] = {"dynamic_analyze", "performance_test", "ai_analyze"};
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *frame = json_object_get(client, types[i]);
+        assert_non_null(frame);
+        char *built = s_build_from_sent(frame);
+        s_assert_same_json_but(built, frame, skip);
+        /* the timestamp sits where the client writes it */
+        json_error_t err;
+        json_t *got = json_loads(built, 0, &err);
+        const char *prev = NULL;
+        const char *before_ts = NULL;
+        void *it = json_object_iter(got);
+        for (; it; it = json_object_iter_next(got, it)) {
+            if (strcmp(json_object_iter_key(it), "timestamp") == 0) {
+                before_ts = prev;
+            }
+            prev = json_object_iter_key(it);
+        }
+        const char *want_before = NULL;
+        prev = NULL;
+        for (it = json_object_iter((json_t *)frame); it;
+             it = json_object_iter_next((json_t *)frame, it)) {
+            const char *k = json_object_iter_key(it);
+            if (strcmp(k, "timestamp") == 0) {
+                want_before = prev;
+            }
+            if (strcmp(k, "source_path") != 0) {
+                prev = k;
+            }
+        }
+        assert_non_null(before_ts);
+        assert_string_equal(before_ts, want_before);
+        json_decref(got);
+        free(built);
+    }
+    json_decref(client);
+
+    /* the request that got real measurements: every field it sent, and the
+       load settings the client adds */
+    json_t *rec = s_load_json("fleet/performance_test_top_level_urls.json");
+    const json_t *sent = json_object_get(rec, "sent");
+    char *built = s_build_from_sent(sent);
+    json_error_t err;
+    json_t *got = json_loads(built, 0, &err);
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)sent, key, value)
+    {
+        assert_true(json_equal(json_object_get(got, key), value));
+    }
+    assert_int_equal(json_integer_value(json_object_get(got, "users")), SL_WIRE_PERF_USERS);
+    assert_int_equal(json_integer_value(json_object_get(got, "duration")), SL_WIRE_PERF_DURATION_S);
+    json_decref(got);
+    free(built);
+    json_decref(rec);
+
+    /* the old mistake: URLs inside config, which no service reads */
+    const char *files[] = {"fleet/dynamic_analyze_config_urls_unreachable.json",
+                           "fleet/performance_test_config_urls_unreachable.json"};
+    for (size_t i = 0; i < 2; i++) {
+        rec = s_load_json(files[i]);
+        sent = json_object_get(rec, "sent");
+        const json_t *urls = json_object_get(json_object_get(sent, "config"), "target_urls");
+        assert_non_null(urls);
+        sl_wire_frame_t f;
+        s_parse_json(&f, sent);
+        assert_null(f.u.analyze.target_urls); /* not where the services read */
+        sl_wire_frame_clear(&f);
+        const char *u[] = {json_string_value(json_array_get(urls, 0))};
+        sl_wire_analyze_req_t req = {.analysis = i == 0 ? SL_SVC_DYNAMIC : SL_SVC_PERFORMANCE,
+                                     .model_slug = "m",
+                                     .app_number = 1,
+                                     .id = "x",
+                                     .wall_ms = -1,
+                                     .target_urls = u,
+                                     .target_urls_count = 1};
+        assert_int_equal(sl_wire_build_analyze(&req, &built, NULL), 0);
+        got = json_loads(built, 0, &err);
+        assert_true(json_equal(json_array_get(json_object_get(got, "target_urls"), 0),
+                               json_array_get(urls, 0)));
+        assert_null(json_object_get(json_object_get(got, "config"), "target_urls"));
+        json_decref(got);
+        free(built);
+        json_decref(rec);
+    }
+}
+
 static void test_wire_build_analyze_options(void **state)
 {
     (void)state;
@@ -539,30 +689,75 @@ static void test_wire_build_analyze_options(void **state)
     };
     char *out = NULL;
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
-    /* no tools key when the list is empty; config last */
+    /* no tools key when the list is empty; target_urls at the top level;
+       no config without a template or options */
     assert_string_equal(out, "{\"type\":\"dynamic_analyze\",\"model_slug\":\"m\",\"app_number\":3,"
-                             "\"id\":\"p0193f1c2a4b7c01a2f-t0007-a2\","
+                             "\"target_urls\":[\"http://m-app3_backend:5000\","
+                             "\"http://m-app3_frontend:8000\"],"
                              "\"timestamp\":\"2026-11-28T20:55:00.123000+00:00\","
-                             "\"config\":{\"target_urls\":[\"http://m-app3_backend:5000\","
-                             "\"http://m-app3_frontend:8000\"]}}");
+                             "\"id\":\"p0193f1c2a4b7c01a2f-t0007-a2\"}");
     free(out);
+    /* the template and the service's options in config, template first */
+    json_t *options = json_pack("{s:{s:b}}", "zap", "ajax_spider_enabled", 1);
+    req.template_slug = "api_url_shortener";
+    req.options = options;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
+    assert_non_null(strstr(out, "\"id\":\"p0193f1c2a4b7c01a2f-t0007-a2\",\"config\":{"
+                                "\"template_slug\":\"api_url_shortener\",\"zap\":{"
+                                "\"ajax_spider_enabled\":true}}}"));
+    free(out);
+    json_decref(options);
 
+    /* ai: ports (when known) and the model in config */
+    options = json_pack("{s:s}", "gemini_model", "anthropic/claude-3-5-haiku");
+    req.options = options;
     req.analysis = SL_SVC_AI;
     req.wall_ms = 0;
-    req.target_urls_count = 0;
+    req.target_urls_count = 1;
+    req.backend_port = 5029;
+    req.frontend_port = 8029;
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
-    assert_non_null(strstr(out, "\"type\":\"ai_analyze\""));
-    assert_non_null(strstr(out, "\"timestamp\":\"1970-01-01T00:00:00+00:00\""));
-    assert_null(strstr(out, "config"));
+    assert_string_equal(out, "{\"type\":\"ai_analyze\",\"model_slug\":\"m\",\"app_number\":3,"
+                             "\"target_urls\":[\"http://m-app3_backend:5000\"],"
+                             "\"config\":{\"template_slug\":\"api_url_shortener\","
+                             "\"backend_port\":5029,\"frontend_port\":8029,"
+                             "\"gemini_model\":\"anthropic/claude-3-5-haiku\"},"
+                             "\"timestamp\":\"1970-01-01T00:00:00+00:00\","
+                             "\"id\":\"p0193f1c2a4b7c01a2f-t0007-a2\"}");
     free(out);
+    json_decref(options);
+    req.options = NULL;
+    req.backend_port = req.frontend_port = 0;
 
-    /* 2000-02-29T12:34:56Z: leap day in a century leap year */
+    /* performance: the legacy single URL, load settings (given or the
+       client's defaults) at the top level, other options in config;
+       2000-02-29T12:34:56Z: leap day in a century leap year */
     req.wall_ms = 951827696000;
     req.analysis = SL_SVC_PERFORMANCE;
+    req.target_urls_count = 2;
     assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
-    assert_non_null(strstr(out, "\"timestamp\":\"2000-02-29T12:34:56+00:00\""));
-    assert_non_null(strstr(out, "\"type\":\"performance_test\""));
+    assert_string_equal(out, "{\"type\":\"performance_test\",\"model_slug\":\"m\","
+                             "\"app_number\":3,\"target_url\":\"http://m-app3_backend:5000\","
+                             "\"target_urls\":[\"http://m-app3_backend:5000\","
+                             "\"http://m-app3_frontend:8000\"],\"users\":10,\"duration\":60,"
+                             "\"timestamp\":\"2000-02-29T12:34:56+00:00\","
+                             "\"id\":\"p0193f1c2a4b7c01a2f-t0007-a2\"}");
     free(out);
+    options = json_pack("{s:i,s:i,s:{s:i}}", "users", 3, "duration", 5, "aiohttp", "requests", 7);
+    req.options = options;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
+    assert_non_null(strstr(out, "\"users\":3,\"duration\":5,"));
+    assert_non_null(strstr(out, "\"config\":{\"aiohttp\":{\"requests\":7}}}"));
+    free(out);
+    json_decref(options);
+    options = json_pack("{s:s}", "users", "ten");
+    req.options = options;
+    out = NULL;
+    assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), SL_EINVAL);
+    assert_null(out);
+    json_decref(options);
+    req.options = NULL;
+    req.template_slug = NULL;
 
     /* caller mistakes */
     out = NULL;
@@ -824,7 +1019,10 @@ static void test_wire_malformed_input_rejected(void **state)
     S_BAD("{\"type\":\"static_analyze\",\"model_slug\":\"m\",\"app_number\":1,\"tools\":[1]}",
           SL_EPROTO);
     S_BAD("{\"type\":\"dynamic_analyze\",\"model_slug\":\"m\",\"app_number\":1,"
-          "\"config\":{\"target_urls\":\"http://x\"}}",
+          "\"target_urls\":\"http://x\"}",
+          SL_EPROTO);
+    S_BAD("{\"type\":\"performance_test\",\"model_slug\":\"m\",\"app_number\":1,"
+          "\"users\":\"10\"}",
           SL_EPROTO);
     S_BAD("{\"type\":\"progress_update\",\"correlation_id\":5}", SL_EPROTO);
 
@@ -911,52 +1109,6 @@ static void test_wire_oversize_rejected(void **state)
 }
 
 /* ---- target URLs -------------------------------------------------------- */
-
-static void test_wire_expand_target_urls(void **state)
-{
-    (void)state;
-    char *url = NULL;
-    assert_int_equal(
-        sl_wire_expand_url("http://{model}-app{app}_backend:5000", "test_model-1", 1, &url), 0);
-    assert_string_equal(url, "http://test_model-1-app1_backend:5000");
-    free(url);
-    assert_int_equal(sl_wire_expand_url("{app}{app}/{model}/{x}/{mod/{app", "m", 42, &url), 0);
-    assert_string_equal(url, "4242/m/{x}/{mod/{app");
-    free(url);
-    assert_int_equal(sl_wire_expand_url("", "m", 1, &url), 0);
-    assert_string_equal(url, "");
-    free(url);
-    assert_int_equal(sl_wire_expand_url(NULL, "m", 1, &url), SL_EINVAL);
-
-    const char *tmpls[] = {"http://{model}-app{app}_backend:5000",
-                           "http://{model}-app{app}_frontend:8000"};
-    char **urls = NULL;
-    assert_int_equal(sl_wire_expand_urls(tmpls, 2, "gpt", 7, &urls), 0);
-    assert_string_equal(urls[0], "http://gpt-app7_backend:5000");
-    assert_string_equal(urls[1], "http://gpt-app7_frontend:8000");
-    assert_null(urls[2]);
-    sl_wire_strv_destroy(&urls);
-    assert_null(urls);
-    sl_wire_strv_destroy(&urls);
-    sl_wire_strv_destroy(NULL);
-
-    assert_int_equal(sl_wire_expand_urls(NULL, 0, "m", 1, &urls), 0);
-    assert_null(urls[0]);
-    sl_wire_strv_destroy(&urls);
-
-    /* a failure part-way leaves nothing allocated (ASan checks the leak) */
-    const char *bad[] = {"http://{model}", NULL};
-    assert_int_equal(sl_wire_expand_urls(bad, 2, "m", 1, &urls), SL_EINVAL);
-    assert_null(urls);
-
-    /* a model slug that blows the result past 64 KiB */
-    char *big = malloc(40000);
-    assert_non_null(big);
-    memset(big, 'a', 39999);
-    big[39999] = '\0';
-    assert_int_equal(sl_wire_expand_url("{model}{model}", big, 1, &url), SL_ETOOBIG);
-    free(big);
-}
 
 /* ---- mux ---------------------------------------------------------------- */
 
@@ -1157,6 +1309,44 @@ static void test_wire_names(void **state)
 
 /* Progress "data" and sluicectl requests: every JSON type keeps its msgpack
    type, NULL is nil, a tree deeper than the limit is cut to nil and said. */
+/* msgpack -> JSON (the options a request carries): round trip through
+   json_to_mp, and what has no JSON form refused. */
+static void test_wire_mp_to_json(void **state)
+{
+    (void)state;
+    json_t *j = json_loads("{\"s\":\"x\",\"i\":-3,\"d\":1.5,\"t\":true,\"n\":null,"
+                           "\"a\":[1,[2,{\"k\":\"v\"}]]}",
+                           0, NULL);
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    assert_int_equal(sl_wire_json_to_mp(&w, j, SL_WIRE_JSON_MAX_DEPTH), 0);
+    json_t *back = NULL;
+    assert_int_equal(sl_wire_mp_to_json(sl_mp_writer_data(&w), sl_mp_writer_len(&w), &back), 0);
+    assert_true(json_equal(back, j));
+    json_decref(back);
+    /* truncated, bin, a non-string key */
+    assert_int_equal(sl_wire_mp_to_json(sl_mp_writer_data(&w), sl_mp_writer_len(&w) - 1, &back) < 0,
+                     1);
+    assert_null(back);
+    static const uint8_t bin[] = {0x81, 0xa1, 'b', 0xc4, 0x01, 0x00};
+    assert_int_equal(sl_wire_mp_to_json(bin, sizeof bin, &back), SL_EPROTO);
+    static const uint8_t intkey[] = {0x81, 0x01, 0x02};
+    assert_int_equal(sl_wire_mp_to_json(intkey, sizeof intkey, &back), SL_EPROTO);
+    static const uint8_t badutf8[] = {0x81, 0xa1, 'k', 0xa1, 0xff};
+    assert_int_equal(sl_wire_mp_to_json(badutf8, sizeof badutf8, &back), SL_EPROTO);
+    assert_int_equal(sl_wire_mp_to_json(NULL, 1, &back), SL_EINVAL);
+    /* deeper than SL_WIRE_JSON_MAX_DEPTH */
+    uint8_t deep[64];
+    for (size_t i = 0; i < sizeof deep - 1; i++) {
+        deep[i] = 0x91; /* [ [ [ ... */
+    }
+    deep[sizeof deep - 1] = 0x01;
+    assert_int_equal(sl_wire_mp_to_json(deep, sizeof deep, &back), SL_ETOOBIG);
+    assert_null(back);
+    sl_mp_writer_fini(&w);
+    json_decref(j);
+}
+
 static void test_wire_json_to_mp(void **state)
 {
     (void)state;
@@ -1222,6 +1412,7 @@ int main(void)
         cmocka_unit_test(test_wire_tools_report_real_results),
         cmocka_unit_test(test_wire_tools_report_statuses),
         cmocka_unit_test(test_wire_build_matches_capture),
+        cmocka_unit_test(test_wire_build_matches_fleet_client),
         cmocka_unit_test(test_wire_build_analyze_options),
         cmocka_unit_test(test_wire_build_generate),
         cmocka_unit_test(test_wire_classify_statuses),
@@ -1229,10 +1420,10 @@ int main(void)
         cmocka_unit_test(test_wire_malformed_input_rejected),
         cmocka_unit_test(test_wire_deep_nesting_rejected),
         cmocka_unit_test(test_wire_oversize_rejected),
-        cmocka_unit_test(test_wire_expand_target_urls),
         cmocka_unit_test(test_wire_mux_round_trip),
         cmocka_unit_test(test_wire_names),
         cmocka_unit_test(test_wire_json_to_mp),
+        cmocka_unit_test(test_wire_mp_to_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

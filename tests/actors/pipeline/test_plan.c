@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -327,12 +328,109 @@ static void test_plan_tools_from_config_and_analyzers(void **state)
 
 static void test_plan_expands_target_urls(void **state)
 {
-    char *u = sl_plan_expand_url("http://{model}-app{app}_backend:5000/{app}", "gpt", 30);
+    char *u = sl_plan_expand_url("http://{model}-app{app}_backend:5000/{app}", "gpt", 30, 0, 0);
     assert_string_equal(u, "http://gpt-app30_backend:5000/30");
     free(u);
-    u = sl_plan_expand_url("{nothing}", "m", 1);
+    u = sl_plan_expand_url("{nothing}", "m", 1, 0, 0);
     assert_string_equal(u, "{nothing}");
     free(u);
+    /* the fleet's compose names: '/', '_', '.' -> '-' in {model_safe} */
+    u = sl_plan_expand_url("http://{model_safe}-app{app}_backend:{backend_port}|{frontend_port}|"
+                           "{model}",
+                           "openai/gpt_4.1", 7, 5007, 8007);
+    assert_string_equal(u, "http://openai-gpt-4-1-app7_backend:5007|8007|openai/gpt_4.1");
+    free(u);
+    /* unknown ports stay as written (the plan refuses such templates) */
+    u = sl_plan_expand_url("{backend_port}{frontend_port}{app}{app}{model_saf", "m", 42, 0, -1);
+    assert_string_equal(u, "{backend_port}{frontend_port}4242{model_saf");
+    free(u);
+}
+
+/* existing_apps entries carry what the running-app analyzers need; each
+   service's options are kept for its requests. */
+static void test_plan_existing_app_details_and_options(void **state)
+{
+    sl_plan_t *plan = NULL;
+    char err[256];
+    assert_int_equal(
+        s_parse("{\"generation\": {\"mode\": \"existing\", \"existing_apps\": ["
+                "{\"model\": \"a/b_c\", \"app_number\": 3, \"template\": \"api_url_shortener\","
+                " \"target_urls\": [\"http://h:{backend_port}\"], \"ports\": {\"backend\": 5003,"
+                " \"frontend\": 8003}}, {\"model\": \"m\", \"app_number\": 1}]}, "
+                "\"analysis\": {\"options\": {\"target_urls\": [\"http://{model_safe}-app{app}\"],"
+                " \"performance\": {\"users\": 5, \"duration\": 20, \"ab\": {\"requests\": 9}},"
+                " \"ai\": {\"gemini_model\": \"x/y\"}}}}",
+                &plan, err, sizeof(err)),
+        0);
+    assert_int_equal(plan->napps, 2);
+    const sl_plan_app_t *a = sl_plan_app_find(plan, "a/b_c", 3);
+    assert_non_null(a);
+    assert_string_equal(a->tmpl, "api_url_shortener");
+    assert_int_equal(a->target_urls.n, 1);
+    assert_int_equal(a->backend_port, 5003);
+    assert_int_equal(a->frontend_port, 8003);
+    a = sl_plan_app_find(plan, "m", 1);
+    assert_null(a->tmpl);
+    assert_int_equal(a->target_urls.n, 0);
+    assert_int_equal(a->backend_port, 0);
+    assert_null(sl_plan_app_find(plan, "m", 2));
+    assert_true(plan->options[SL_SVC_PERFORMANCE].len > 0);
+    assert_true(plan->options[SL_SVC_AI].len > 0);
+    assert_int_equal(plan->options[SL_SVC_STATIC].len, 0);
+    sl_mp_reader_t r, v;
+    sl_mp_reader_init(&r, plan->options[SL_SVC_PERFORMANCE].ptr,
+                      plan->options[SL_SVC_PERFORMANCE].len);
+    assert_int_equal(sl_mp_reader_find(&r, "users", &v), 0);
+    int64_t users;
+    assert_int_equal(sl_mp_read_int(&v, &users), 0);
+    assert_int_equal(users, 5);
+    sl_plan_destroy(&plan);
+
+    /* bad details name their field */
+    static const struct {
+        const char *json, *field;
+    } bad[] = {
+        {"{\"model\": \"m\", \"app_number\": 1, \"template\": 3}", "existing_apps[0].template"},
+        {"{\"model\": \"m\", \"app_number\": 1, \"target_urls\": \"http://x\"}",
+         "existing_apps[0].target_urls"},
+        {"{\"model\": \"m\", \"app_number\": 1, \"ports\": {\"backend\": 70000}}",
+         "existing_apps[0].ports.backend"},
+        {"{\"model\": \"m\", \"app_number\": 1, \"ports\": {\"api\": 5000}}",
+         "existing_apps[0].ports: unknown key 'api'"},
+        {"{\"model\": \"m\", \"app_number\": 1, \"target_urls\": [\"http://h:{frontend_port}\"],"
+         " \"ports\": {\"backend\": 5000}}",
+         "existing_apps[0].target_urls[0]: uses {frontend_port}"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf),
+                 "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [%s]}}",
+                 bad[i].json);
+        assert_int_equal(s_parse(buf, &plan, err, sizeof(err)), SL_EINVAL);
+        if (!strstr(err, bad[i].field)) {
+            fail_msg("case %zu: '%s' does not name '%s'", i, err, bad[i].field);
+        }
+    }
+    /* generate mode never knows ports; performance load settings are checked */
+    static const struct {
+        const char *options, *field;
+    } bad_opts[] = {
+        {"\"target_urls\": [\"http://{model}:{backend_port}\"]", "uses {backend_port}"},
+        {"\"performance\": {\"users\": 0}", "analysis.options.performance.users"},
+        {"\"performance\": {\"duration\": \"60\"}", "analysis.options.performance.duration"},
+        {"\"ai\": [1]", "analysis.options.ai: must be a map"},
+    };
+    for (size_t i = 0; i < sizeof(bad_opts) / sizeof(bad_opts[0]); i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf),
+                 "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}, "
+                 "\"analysis\": {\"options\": {%s}}}",
+                 bad_opts[i].options);
+        assert_int_equal(s_parse(buf, &plan, err, sizeof(err)), SL_EINVAL);
+        if (!strstr(err, bad_opts[i].field)) {
+            fail_msg("case %zu: '%s' does not name '%s'", i, err, bad_opts[i].field);
+        }
+    }
 }
 
 static void test_plan_backoff_bounds(void **state)
@@ -407,6 +505,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_defaults_are_the_configs),
+        cmocka_unit_test(test_plan_existing_app_details_and_options),
         cmocka_unit_test(test_plan_seed_shape),
         cmocka_unit_test(test_plan_tools_from_config_and_analyzers),
         cmocka_unit_test(test_plan_config_shape),
