@@ -1027,11 +1027,11 @@ size_t sl_rt_stats(sl_rt_t *self, sl_actor_stats_t *out, size_t max)
     /* Under the registry lock a registered actor cannot finish exiting (it
        must take this lock to leave), so its struct stays valid. */
     pthread_mutex_lock(&self->lock);
-    for (size_t b = 0; b < self->n_buckets && n < max; b++) {
-        for (sl_entry_t *e = self->buckets[b]; e && n < max; e = e->next) {
-            if (e->actor) {
-                s_fill_stats(e->actor, e, &out[n++]);
-            }
+    void *v;
+    for (size_t pos = 0; n < max && sl_map_next(&self->registry, &pos, &v);) {
+        sl_entry_t *e = v;
+        if (e->actor) {
+            s_fill_stats(e->actor, e, &out[n++]);
         }
     }
     pthread_mutex_unlock(&self->lock);

@@ -16,13 +16,13 @@
 #include <zmq.h>
 
 #include "runtime/sl_actor.h"
+#include "runtime/sl_map.h"
 
 #define SL_ENV_HEADER 13 /* version, flags, type u16, corr u64, name length */
 #define SL_MAILBOX_HWM_DEFAULT 1000000
 
 typedef struct sl_entry_t {
     char name[SL_NAME_MAX];
-    struct sl_entry_t *next; /* registry hash chain */
     _Atomic int refs;
     _Atomic bool alive;
     uint64_t hwm;       /* messages; 0 = unlimited */
@@ -41,9 +41,7 @@ struct sl_rt_t {
     sl_clock_t *clock;
     bool own_clock;
     pthread_mutex_t lock; /* registry */
-    sl_entry_t **buckets;
-    size_t n_buckets;
-    size_t n_entries;
+    sl_map_t registry;    /* name -> entry (keys: entry->name) */
     _Atomic bool closing; /* set under sl_list_lock_ */
     int spawning;         /* spawns between admission and listing; under sl_list_lock_ */
     _Atomic int ports;
@@ -80,16 +78,13 @@ typedef struct sl_conn_t {
     char name[SL_NAME_MAX];
     sl_entry_t *entry; /* reference held */
     void *push;
-    struct sl_conn_t *next;
 } sl_conn_t;
 
 typedef struct {
     sl_rt_t *rt;
     char from[SL_NAME_MAX];
     size_t from_len;
-    sl_conn_t **buckets;
-    size_t n_buckets;
-    size_t count;
+    sl_map_t conns;  /* name -> connection (keys: conn->name) */
     sl_conn_t *last; /* most recent destination: skips the hash */
 } sl_sendcache_t;
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "runtime/sl_actor_int.h"
-#include "runtime/sl_hash.h"
+#include "runtime/sl_map.h"
 #include "runtime/sl_log.h"
 
 pthread_mutex_t sl_list_lock_ = PTHREAD_MUTEX_INITIALIZER;
@@ -48,48 +48,19 @@ int sl_zmq_err(int err)
 
 int sl_registry_init(sl_rt_t *rt)
 {
-    rt->n_buckets = 256;
-    rt->n_entries = 0;
-    rt->buckets = calloc(rt->n_buckets, sizeof(*rt->buckets));
-    return rt->buckets ? 0 : SL_ENOMEM;
+    sl_map_init(&rt->registry);
+    return 0;
 }
 
 void sl_registry_fini(sl_rt_t *rt)
 {
-    for (size_t i = 0; rt->buckets && i < rt->n_buckets; i++) {
-        sl_entry_t *e = rt->buckets[i];
-        while (e) {
-            sl_entry_t *next = e->next;
-            atomic_store(&e->alive, false);
-            sl_entry_unref(&e);
-            e = next;
-        }
+    void *v;
+    for (size_t pos = 0; sl_map_next(&rt->registry, &pos, &v);) {
+        sl_entry_t *e = v;
+        atomic_store(&e->alive, false);
+        sl_entry_unref(&e);
     }
-    free(rt->buckets);
-    rt->buckets = NULL;
-}
-
-/* Lock held. Doubles the table when it gets crowded (1,000s of actors). */
-static void s_registry_grow(sl_rt_t *rt)
-{
-    size_t nb = rt->n_buckets * 2;
-    sl_entry_t **nbk = calloc(nb, sizeof(*nbk));
-    if (!nbk) {
-        return; /* longer chains, still correct */
-    }
-    for (size_t i = 0; i < rt->n_buckets; i++) {
-        sl_entry_t *e = rt->buckets[i];
-        while (e) {
-            sl_entry_t *next = e->next;
-            size_t b = sl_hash_str(e->name) & (nb - 1);
-            e->next = nbk[b];
-            nbk[b] = e;
-            e = next;
-        }
-    }
-    free(rt->buckets);
-    rt->buckets = nbk;
-    rt->n_buckets = nb;
+    sl_map_fini(&rt->registry);
 }
 
 int sl_registry_claim(sl_rt_t *rt, const char *name, uint64_t hwm, sl_actor_t *actor,
@@ -110,21 +81,14 @@ int sl_registry_claim(sl_rt_t *rt, const char *name, uint64_t hwm, sl_actor_t *a
     entry->is_actor = actor != NULL;
 
     pthread_mutex_lock(&rt->lock);
-    size_t b = sl_hash_str(name) & (rt->n_buckets - 1);
-    for (sl_entry_t *e = rt->buckets[b]; e; e = e->next) {
-        if (strcmp(e->name, name) == 0) {
-            pthread_mutex_unlock(&rt->lock);
-            free(entry);
-            return SL_EEXIST;
-        }
-    }
-    entry->next = rt->buckets[b];
-    rt->buckets[b] = entry;
-    rt->n_entries++;
-    if (rt->n_entries > rt->n_buckets * 2) {
-        s_registry_grow(rt);
-    }
+    int rc = sl_map_get_str(&rt->registry, entry->name)
+                 ? SL_EEXIST
+                 : sl_map_put_str(&rt->registry, entry->name, entry);
     pthread_mutex_unlock(&rt->lock);
+    if (rc) {
+        free(entry);
+        return rc;
+    }
     *out = entry;
     return 0;
 }
@@ -132,16 +96,9 @@ int sl_registry_claim(sl_rt_t *rt, const char *name, uint64_t hwm, sl_actor_t *a
 void sl_registry_release(sl_rt_t *rt, sl_entry_t *entry)
 {
     pthread_mutex_lock(&rt->lock);
-    size_t b = sl_hash_str(entry->name) & (rt->n_buckets - 1);
-    sl_entry_t **pp = &rt->buckets[b];
-    while (*pp && *pp != entry) {
-        pp = &(*pp)->next;
-    }
-    bool found = *pp != NULL;
+    bool found = sl_map_get_str(&rt->registry, entry->name) == entry;
     if (found) {
-        *pp = entry->next;
-        entry->next = NULL;
-        rt->n_entries--;
+        sl_map_take_str(&rt->registry, entry->name);
     }
     atomic_store(&entry->alive, false);
     entry->actor = NULL;
@@ -154,15 +111,12 @@ void sl_registry_release(sl_rt_t *rt, sl_entry_t *entry)
 
 sl_entry_t *sl_registry_get(sl_rt_t *rt, const char *name)
 {
-    sl_entry_t *found = NULL;
     pthread_mutex_lock(&rt->lock);
-    size_t b = sl_hash_str(name) & (rt->n_buckets - 1);
-    for (sl_entry_t *e = rt->buckets[b]; e; e = e->next) {
-        if (strcmp(e->name, name) == 0 && atomic_load(&e->alive)) {
-            atomic_fetch_add(&e->refs, 1);
-            found = e;
-            break;
-        }
+    sl_entry_t *found = sl_map_get_str(&rt->registry, name);
+    if (found && atomic_load(&found->alive)) {
+        atomic_fetch_add(&found->refs, 1);
+    } else {
+        found = NULL;
     }
     pthread_mutex_unlock(&rt->lock);
     return found;
@@ -267,59 +221,23 @@ static void s_conn_close(sl_conn_t *conn)
 
 void sl_sendcache_fini(sl_sendcache_t *self)
 {
-    for (size_t i = 0; self->buckets && i < self->n_buckets; i++) {
-        sl_conn_t *c = self->buckets[i];
-        while (c) {
-            sl_conn_t *next = c->next;
-            s_conn_close(c);
-            c = next;
-        }
+    void *c;
+    for (size_t pos = 0; sl_map_next(&self->conns, &pos, &c);) {
+        s_conn_close(c);
     }
-    free(self->buckets);
-    self->buckets = NULL;
-    self->n_buckets = 0;
-    self->count = 0;
+    sl_map_fini(&self->conns);
     self->last = NULL;
 }
 
 static void s_cache_remove(sl_sendcache_t *self, sl_conn_t *conn)
 {
-    size_t b = sl_hash_str(conn->name) & (self->n_buckets - 1);
-    sl_conn_t **pp = &self->buckets[b];
-    while (*pp && *pp != conn) {
-        pp = &(*pp)->next;
-    }
-    if (*pp) {
-        *pp = conn->next;
-        self->count--;
+    if (sl_map_get_str(&self->conns, conn->name) == conn) {
+        sl_map_take_str(&self->conns, conn->name);
     }
     if (self->last == conn) {
         self->last = NULL;
     }
     s_conn_close(conn);
-}
-
-static int s_cache_grow(sl_sendcache_t *self)
-{
-    size_t nb = self->n_buckets ? self->n_buckets * 2 : 16;
-    sl_conn_t **nbk = calloc(nb, sizeof(*nbk));
-    if (!nbk) {
-        return SL_ENOMEM;
-    }
-    for (size_t i = 0; i < self->n_buckets; i++) {
-        sl_conn_t *c = self->buckets[i];
-        while (c) {
-            sl_conn_t *next = c->next;
-            size_t b = sl_hash_str(c->name) & (nb - 1);
-            c->next = nbk[b];
-            nbk[b] = c;
-            c = next;
-        }
-    }
-    free(self->buckets);
-    self->buckets = nbk;
-    self->n_buckets = nb;
-    return 0;
 }
 
 /* A live connection to `to`, reconnecting when the cached one points at a
@@ -328,16 +246,7 @@ static int s_cache_conn(sl_sendcache_t *self, const char *to, sl_conn_t **out)
 {
     sl_conn_t *conn = self->last;
     if (!conn || strcmp(conn->name, to) != 0) {
-        conn = NULL;
-        if (self->n_buckets) {
-            size_t b = sl_hash_str(to) & (self->n_buckets - 1);
-            for (sl_conn_t *c = self->buckets[b]; c; c = c->next) {
-                if (strcmp(c->name, to) == 0) {
-                    conn = c;
-                    break;
-                }
-            }
-        }
+        conn = sl_map_get_str(&self->conns, to);
     }
     if (conn && !atomic_load_explicit(&conn->entry->alive, memory_order_acquire)) {
         s_cache_remove(self, conn);
@@ -355,10 +264,6 @@ static int s_cache_conn(sl_sendcache_t *self, const char *to, sl_conn_t **out)
     sl_entry_t *entry = sl_registry_get(self->rt, to);
     if (!entry) {
         return SL_ENOTFOUND;
-    }
-    if ((self->count + 1) > self->n_buckets * 2 && s_cache_grow(self) < 0) {
-        sl_entry_unref(&entry);
-        return SL_ENOMEM;
     }
     conn = calloc(1, sizeof(*conn));
     if (!conn) {
@@ -385,10 +290,10 @@ static int s_cache_conn(sl_sendcache_t *self, const char *to, sl_conn_t **out)
         s_conn_close(conn);
         return rc;
     }
-    size_t b = sl_hash_str(to) & (self->n_buckets - 1);
-    conn->next = self->buckets[b];
-    self->buckets[b] = conn;
-    self->count++;
+    if (sl_map_put_str(&self->conns, conn->name, conn) != 0) {
+        s_conn_close(conn);
+        return SL_ENOMEM;
+    }
     self->last = conn;
     *out = conn;
     return 0;
