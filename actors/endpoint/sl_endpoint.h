@@ -29,7 +29,8 @@
 
     Tools: at start the actor asks every replica for its tools (a
     health_check on a fresh connection, no breaker involved); every
-    half-open probe asks again. ENDPOINT_STATUS shows them (nil until a
+    half-open probe asks again, and so does a result from a replica that
+    has not told its tools yet. ENDPOINT_STATUS shows them (nil until a
     replica answered). An attempt naming tools goes only to a replica that
     lists them all (the fleet's other names count, sl_wire_tool_listed), or
     one that never answered a health_check; while a replica's answer is

@@ -356,6 +356,11 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
     if (outcome != SL_OUT_CANCELLED && outcome != SL_OUT_INTERRUPTED && !a->discover) {
         s_breaker_record(a, outcome);
     }
+    /* A replica that did not answer when asked for its tools (down at
+       start, say) has just answered an analysis: ask again. */
+    if (!a->probe && a->replica >= 0 && raw && !ep->replicas[a->replica].tools_known) {
+        s_health_start(&ep->replicas[a->replica], false);
+    }
     if (a->probe) {
         if (a->replica >= 0) {
             ep->replicas[a->replica].tools_asking = false;

@@ -1031,6 +1031,31 @@ static void test_endpoint_tools_choose_replica(void **state)
     assert_int_equal(probes, 0); /* asking for tools is no breaker probe */
 }
 
+/* A replica that was down when the endpoint asked for its tools is asked
+   again once it answers an analysis. */
+static void test_endpoint_tools_asked_again(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:latency=10:tools=bandit,snyk"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
+    s_replica_set(c, c->fleet.url[0], false);
+    s_spawn(c, &cfg);
+    char got[64];
+    s_replica_tools(c, "static-analyzer", c->fleet.url[0], got, sizeof got);
+    assert_string_equal(got, "?");
+    s_replica_set(c, c->fleet.url[0], true);
+    s_expect(c, "p0001-t0070", 5000, SL_OUT_SUCCESS);
+    s_wait_tools(c, "static-analyzer", c->fleet.url[0], "bandit,snyk");
+    /* asking is no breaker probe */
+    uint64_t probes = 9;
+    s_status(c, "static-analyzer", NULL, NULL, 0, "probes", &probes);
+    assert_int_equal(probes, 0);
+    char b[32];
+    s_status(c, "static-analyzer", c->fleet.url[0], b, sizeof b, NULL, NULL);
+    assert_string_equal(b, "closed");
+}
+
 /* What a result says about the tools: a partial result and requested tools
    that did not run are warnings on a success; none of them ran (the
    replica lost the tool after it said it had it) is a verdict. */
@@ -1544,6 +1569,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_retry_goes_elsewhere, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_tools_choose_replica, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_tools_warnings, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_tools_asked_again, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_bulkhead_and_queue, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_cancel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_shutdown_answers_live_attempts, s_setup,
