@@ -115,6 +115,20 @@ static void s_store_events(sl_ep_t *ep, sl_mp_writer_t *ev)
     }
 }
 
+/* Starts ev (caller finis) as events = [[topic, {service, replica, ...}]]
+   about replica r, with room for `more` fields after those two. */
+static void s_replica_event(sl_mp_writer_t *ev, const sl_ep_replica_t *r, const char *topic,
+                            uint32_t more)
+{
+    sl_mp_writer_init(ev);
+    sl_mp_write_array(ev, 1);
+    sl_mp_write_array(ev, 2);
+    sl_mp_write_str(ev, topic);
+    sl_mp_write_map(ev, 2 + more);
+    sl_mp_kv_str(ev, "service", r->ep->service);
+    sl_mp_kv_str(ev, "replica", r->url);
+}
+
 /* endpoint.health: a replica is healthy while its breaker is closed. Only
    changes are sent, never the initial "healthy" of a new endpoint (every
    replica starts healthy; endpoints.list gives the current state): so a
@@ -130,13 +144,7 @@ static void s_health_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *
     }
     r->unhealthy = !healthy;
     sl_mp_writer_t ev;
-    sl_mp_writer_init(&ev);
-    sl_mp_write_array(&ev, 1);
-    sl_mp_write_array(&ev, 2);
-    sl_mp_write_str(&ev, "endpoint.health");
-    sl_mp_write_map(&ev, 4);
-    sl_mp_kv_str(&ev, "service", ep->service);
-    sl_mp_kv_str(&ev, "replica", r->url);
+    s_replica_event(&ev, r, "endpoint.health", 2);
     sl_mp_kv_bool(&ev, "healthy", healthy);
     sl_mp_kv_str(&ev, "reason", tr->reason);
     s_store_events(ep, &ev);
@@ -154,13 +162,7 @@ static void s_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t 
     sl_info("%s: breaker %s %s -> %s (%s)", ep->name, r->url, from, to, tr->reason);
 
     sl_mp_writer_t ev;
-    sl_mp_writer_init(&ev);
-    sl_mp_write_array(&ev, 1);
-    sl_mp_write_array(&ev, 2);
-    sl_mp_write_str(&ev, "endpoint.breaker");
-    sl_mp_write_map(&ev, 5);
-    sl_mp_kv_str(&ev, "service", ep->service);
-    sl_mp_kv_str(&ev, "replica", r->url);
+    s_replica_event(&ev, r, "endpoint.breaker", 3);
     sl_mp_kv_str(&ev, "from", from);
     sl_mp_kv_str(&ev, "to", to);
     sl_mp_kv_str(&ev, "reason", tr->reason);
