@@ -119,6 +119,27 @@ static void test_config_services_follow_the_declaration(void **state)
 }
 
 /* Each bad file names the file, the line and the key, and changes nothing. */
+/* services/<name>/tools: a list, spaces around names dropped; "" = none. */
+static void test_config_tools_setting(void **state)
+{
+    sl_config_t cfg;
+    sl_config_defaults(&cfg);
+    assert_non_null(strstr(sl_config_service(&cfg, "static-analyzer")->tools, "snyk"));
+    assert_string_equal(sl_config_service(&cfg, "generator")->tools, "");
+    char err[512] = "";
+    assert_int_equal(sl_config_load_str(&cfg,
+                                        "services\n    static-analyzer\n        tools = \"bandit, "
+                                        "My-Scanner\"\n    ai-analyzer\n        tools = \"\"\n",
+                                        "t.cfg", err, sizeof(err)),
+                     0);
+    const char *st = sl_config_service(&cfg, "static-analyzer")->tools;
+    assert_string_equal(st, "bandit,My-Scanner");
+    assert_true(sl_config_tools_have(st, "my-scanner", 10));
+    assert_false(sl_config_tools_have(st, "my-scan", 7));
+    assert_false(sl_config_tools_have(st, "", 0));
+    assert_string_equal(sl_config_service(&cfg, "ai-analyzer")->tools, "");
+}
+
 static void test_config_errors_name_line_and_key(void **state)
 {
     struct {
@@ -139,6 +160,10 @@ static void test_config_errors_name_line_and_key(void **state)
         {"store\n  nosync = true\n", "t.cfg:2: indent with multiples of 4 spaces"},
         {"store\n    nosync = maybe\n", "t.cfg:2: store/nosync: expected true or false"},
         {"sluice\n    log_level = loud\n", "sluice/log_level: expected debug"},
+        {"services\n    static-analyzer\n        tools = \"bandit,rm;rf\"\n",
+         "t.cfg:3: services/static-analyzer/tools: 'rm;rf' is not a tool name"},
+        {"services\n    static-analyzer\n        tools = \"bandit,a/b\"\n",
+         "services/static-analyzer/tools: 'a/b' is not a tool name"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sl_config_t cfg, before;
@@ -368,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_config_loads_values),
         cmocka_unit_test(test_config_services_follow_the_declaration),
         cmocka_unit_test(test_config_readme_matches_print_config),
+        cmocka_unit_test(test_config_tools_setting),
         cmocka_unit_test(test_config_errors_name_line_and_key),
         cmocka_unit_test(test_config_env_overrides_fleet_urls),
         cmocka_unit_test(test_config_written_config_loads_back),
