@@ -3,7 +3,8 @@
     This file is the actor: spawn, init/fini and its mailbox (ATTEMPT_START,
     ATTEMPT_CANCEL, PROGRESS_PUSH, ENDPOINT_STATUS, and the WSIO_* events it
     hands to sl_endpoint_wire.c). Attempts, the service queue, replica
-    choice, breakers and timeouts are in sl_endpoint_attempt.c, the
+    choice, breakers and timeouts are in sl_endpoint_attempt.c, which
+    attempt an id-less progress push belongs to in sl_endpoint_push.c, the
     configuration in sl_endpoint_config.c (the order of calls is in
     sl_endpoint_int.h). The actor thread runs all of them. The only other
     thread is the sl_wsio I/O thread, which it owns (created in init,

@@ -1,10 +1,10 @@
-/*  sl_endpoint_int.h: internals of the endpoint actor, shared by its four
+/*  sl_endpoint_int.h: internals of the endpoint actor, shared by its five
     source files. Calls run one way, each file using only those below it:
       sl_endpoint.c          the actor: spawn, init/fini, its mailbox
       sl_endpoint_wire.c     request frames out, I/O events and frames in
       sl_endpoint_attempt.c  attempts from queued to their one result:
                              queue, dispatch, connections, timers, progress,
-                             breakers and probes
+                             breakers, probes and tool discovery
       sl_endpoint_push.c     which attempt a progress push without an id
                              belongs to (reads attempts only)
       sl_endpoint_config.c   configuration, protocol names, known ops
