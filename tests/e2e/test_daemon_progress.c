@@ -14,6 +14,11 @@
       its service; its first push names its model and app): it goes
       `running` and shows a stage, and `endpoints.list` and `stats` count
       the attributed pushes (issue 15, section 4).
+    - performance_by_url: two performance analyses at once on two replicas
+      of one host, pushing as the real service does (profile=real: only
+      the "checking" push names a URL): each task goes `running` on the
+      push that names its own target URL and never shows the other's; the
+      pushes that name nothing cannot be told apart and are unattributed.
 
     The mock and sluiced run as children on loopback (port 0 replicas, API
     and PUB on ipc:// paths in a mkdtemp directory), stopped by pid in the
@@ -85,19 +90,19 @@ static const char *s_str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-/* The mock (one static mux replica: 10 stages within a second; one dynamic
-   legacy replica pushing with empty ids) and sluiced pointed at it. */
-static void s_start(s_fx_t *fx)
+/* The mock with these replicas (NULL-terminated specs) and sluiced pointed
+   at it, static-analyzer speaking mux. */
+static void s_start(s_fx_t *fx, const char *const *replicas)
 {
     e2e_args_t m = {0};
     fx->gateway = e2e_free_port();
     assert_true(fx->gateway > 0);
     e2e_args_add(&m, "--gateway");
     e2e_args_add(&m, "ws://127.0.0.1:%d", fx->gateway);
-    e2e_args_add(&m, "--replica");
-    e2e_args_add(&m, "static:127.0.0.1:0:proto=mux:latency=950:progress=70:heartbeat=100");
-    e2e_args_add(&m, "--replica");
-    e2e_args_add(&m, "dynamic:127.0.0.1:0:latency=600:progress=100");
+    for (int i = 0; replicas[i]; i++) {
+        e2e_args_add(&m, "--replica");
+        e2e_args_add(&m, "%s", replicas[i]);
+    }
     fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
     e2e_args_free(&m);
     assert_non_null(fx->mock);
@@ -146,7 +151,11 @@ static void test_daemon_progress_reaches_watchers(void **state)
         "starting",     "scanning_python", "python_completed",    "scanning_js", "js_completed",
         "scanning_css", "scanning_html",   "analyzing_structure", "reporting",   "completed"};
     s_fx_t *fx = *state;
-    s_start(fx);
+    /* static: 10 stages within a second, over mux; dynamic: legacy, pushing
+       with empty ids */
+    const char *replicas[] = {"static:127.0.0.1:0:proto=mux:latency=950:progress=70:heartbeat=100",
+                              "dynamic:127.0.0.1:0:latency=600:progress=100", NULL};
+    s_start(fx, replicas);
     json_t *r =
         e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[ss] s{s[s]}}}}", "op",
                   "pipeline.start", "config", "generation", "mode", "existing", "existing_apps",
@@ -252,10 +261,75 @@ static void test_daemon_progress_reaches_watchers(void **state)
     json_decref(p);
 }
 
+static void test_daemon_progress_performance_by_url(void **state)
+{
+    s_fx_t *fx = *state;
+    const char *replicas[] = {"performance:127.0.0.1:0:profile=real:latency=1500",
+                              "performance:127.0.0.1:0:profile=real:latency=1500", NULL};
+    s_start(fx, replicas);
+    static const char *urls[2] = {"http://127.0.0.1:5101", "http://127.0.0.1:5103"};
+    json_t *r = e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si s[s]} {ss si s[s]}]} s{s[s]}}}",
+                          "op", "pipeline.start", "config", "generation", "mode", "existing",
+                          "existing_apps", "model", "local_model", "app_number", 1, "target_urls",
+                          urls[0], "model", "local_model", "app_number", 2, "target_urls", urls[1],
+                          "analysis", "analyzers", "performance-tester");
+    assert_true(e2e_ok(r));
+    char id[64];
+    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    json_decref(r);
+    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    assert_non_null(p);
+    assert_string_equal(s_str(p, "status"), "completed");
+    uint64_t last_seq = 0;
+    json_t *events = e2e_events_all(fx->api, &last_seq);
+    assert_non_null(events);
+    size_t i;
+    json_t *t;
+    int checked = 0;
+    json_array_foreach(json_object_get(p, "tasks"), i, t)
+    {
+        const char *tid = s_str(t, "id");
+        int app = (int)json_integer_value(json_object_get(t, "app_number"));
+        assert_true(app == 1 || app == 2);
+        const char *own = urls[app - 1], *other = urls[2 - app];
+        bool running = false, saw_own = false;
+        size_t j;
+        json_t *ev;
+        json_array_foreach(events, j, ev)
+        {
+            if (strcmp(s_str(ev, "task_id"), tid) != 0) {
+                continue;
+            }
+            running |= strcmp(s_str(ev, "topic"), "task.status") == 0 &&
+                       strcmp(s_str(ev, "status"), "running") == 0;
+            if (strcmp(s_str(ev, "topic"), "task.progress") == 0) {
+                const char *msg = s_str(ev, "message");
+                saw_own |= strstr(msg, own) != NULL;
+                assert_null(strstr(msg, other));
+            }
+        }
+        assert_true(running);
+        assert_true(saw_own);
+        checked++;
+    }
+    assert_int_equal(checked, 2);
+    r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
+    assert_true(e2e_ok(r));
+    json_t *perf = s_service_pushes(r, "performance-tester");
+    assert_non_null(perf);
+    assert_true(json_integer_value(json_object_get(perf, "attributed")) >= 2);
+    assert_true(json_integer_value(json_object_get(perf, "unattributed")) >= 1);
+    json_decref(r);
+    json_decref(events);
+    json_decref(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_daemon_progress_reaches_watchers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_progress_performance_by_url, s_setup,
+                                        s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -710,7 +710,9 @@ static void s_job_real_advance(s_job_t *j)
         int i = j->real_next++;
         j->tick++;
         r->pushes += r->fleet->gw_ok ? 1 : 0;
-        s_push(r->fleet, sl_mock_frame_real_progress(svc, s_cid(j), i, j->model, j->app, j->issues),
+        const char *url = json_string_value(json_array_get(j->targets, 0));
+        s_push(r->fleet,
+               sl_mock_frame_real_progress(svc, s_cid(j), i, j->model, j->app, j->issues, url),
                j->chain);
         if (j->block_armed && i >= j->block_stage) {
             j->block_armed = false;

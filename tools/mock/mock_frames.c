@@ -380,7 +380,7 @@ char *sl_mock_frame_progress_update(sl_service_t svc, const char *correlation_id
 }
 
 char *sl_mock_frame_real_progress(sl_service_t svc, const char *correlation_id, int i,
-                                  const char *model, int64_t app, int issues)
+                                  const char *model, int64_t app, int issues, const char *url)
 {
     int n;
     const s_real_stage_t *st = s_real_stages(svc, &n);
@@ -389,9 +389,13 @@ char *sl_mock_frame_real_progress(sl_service_t svc, const char *correlation_id, 
     }
     char msg[512];
     bool first = i == 0 && strcmp(st[i].name, "starting") == 0;
+    /* The performance service checks each URL it tests, and says which. */
+    const char *checked = url ? url : "http://localhost:5000";
     if (first) {
         snprintf(msg, sizeof msg, "%s for %s app %lld", st[i].message, model ? model : "",
                  (long long)app);
+    } else if (svc == SL_SVC_PERFORMANCE && i == 0) {
+        snprintf(msg, sizeof msg, "%s: %s", st[i].message, checked);
     } else {
         snprintf(msg, sizeof msg, "%s", st[i].message);
     }
@@ -410,7 +414,7 @@ char *sl_mock_frame_real_progress(sl_service_t svc, const char *correlation_id, 
         s_set(data, "model_slug", json_string(model ? model : ""));
         s_set(data, "app_number", json_integer(app));
     } else if (svc == SL_SVC_PERFORMANCE && i == 0) {
-        s_set(data, "url", json_string("http://localhost:5000"));
+        s_set(data, "url", json_string(checked));
     } else if (strcmp(st[i].name, "python_completed") == 0 ||
                strcmp(st[i].name, "js_completed") == 0) {
         s_set(data, "issues_found", json_integer(issues));

@@ -31,8 +31,10 @@ int sl_mock_real_stage_count(sl_service_t svc);
 int sl_mock_real_stage_permille(sl_service_t svc, int i);
 const char *sl_mock_real_stage_name(sl_service_t svc, int i);
 int sl_mock_real_stage_find(sl_service_t svc, const char *name);
+/* url: the target URL a performance "checking" push names (NULL: a
+   made-up one). */
 char *sl_mock_frame_real_progress(sl_service_t svc, const char *correlation_id, int i,
-                                  const char *model, int64_t app, int issues);
+                                  const char *model, int64_t app, int issues, const char *url);
 
 /* Request "type" a service answers ("static_analyze", "generate"). */
 const char *sl_mock_request_type(sl_service_t svc);
