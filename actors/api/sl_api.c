@@ -524,6 +524,49 @@ static void s_op_dlq_retry(s_api_t *self, sl_actor_t *actor, const s_call_t *cal
     s_op_by_task(self, actor, call, op, body, len);
 }
 
+/* endpoints.list's view of an endpoint's replicas (README, "API"): every
+   key present, null where the endpoint does not know yet. */
+static void s_write_replicas(sl_mp_writer_t *w, const sl_bytes_t *items)
+{
+    sl_mp_reader_t r;
+    uint32_t n = 0;
+    sl_codec_items(items, &r, &n);
+    sl_mp_writer_t list;
+    sl_mp_writer_init(&list);
+    uint32_t shown = 0;
+    for (uint32_t i = 0; i < n && !sl_mp_reader_done(&r); i++) {
+        sl_replica_status_t rs;
+        if (sl_replica_status_next(&r, &rs) < 0) {
+            continue;
+        }
+        sl_mp_write_map(&list, 10);
+        sl_mp_kv_str(&list, "url", rs.url);
+        sl_mp_kv_str(&list, "address", rs.address); /* nil until connected */
+        sl_mp_kv_str(&list, "breaker", rs.breaker);
+        sl_mp_kv_uint(&list, "in_flight", rs.in_flight);
+        sl_mp_kv_double(&list, "ewma_ms", rs.ewma_ms);
+        sl_mp_kv_uint(&list, "calls", rs.calls);
+        sl_mp_kv_uint(&list, "failures", rs.failures);
+        sl_mp_kv_uint(&list, "consecutive_failures", rs.consecutive_failures);
+        sl_mp_kv_int(&list, "open_until_ms", rs.open_until_ms);
+        sl_mp_write_str(&list, "tools");
+        if (rs.tools_known) {
+            sl_mp_write_array(&list, (uint32_t)rs.tools.n);
+            for (size_t k = 0; k < rs.tools.n; k++) {
+                sl_mp_write_str(&list, rs.tools.v[k]);
+            }
+        } else {
+            sl_mp_write_nil(&list);
+        }
+        sl_replica_status_clear(&rs);
+        shown++;
+    }
+    sl_mp_write_str(w, "replicas");
+    sl_mp_write_array(w, shown);
+    sl_mp_write_raw(w, sl_mp_writer_data(&list), sl_mp_writer_len(&list));
+    sl_mp_writer_fini(&list);
+}
+
 static void s_on_endpoint_status(sl_actor_t *actor, void *arg, int status, const sl_msg_t *reply)
 {
     s_call_t *call = arg;
@@ -540,12 +583,7 @@ static void s_on_endpoint_status(sl_actor_t *actor, void *arg, int status, const
             sl_mp_kv_str(&call->items, "name", st.service);
             sl_mp_kv_str(&call->items, "protocol", st.protocol);
             sl_mp_kv_uint(&call->items, "queued", st.queued);
-            if (st.replicas.len) {
-                sl_mp_kv_raw(&call->items, "replicas", st.replicas.ptr, st.replicas.len);
-            } else {
-                sl_mp_write_str(&call->items, "replicas");
-                sl_mp_write_array(&call->items, 0);
-            }
+            s_write_replicas(&call->items, &st.replicas);
             s_write_pushes(&call->items, pushes);
             call->n_items++;
         }

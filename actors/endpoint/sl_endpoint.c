@@ -220,25 +220,18 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
         sl_breaker_stats_t bs;
         sl_ep_breaker_tick(r);
         sl_breaker_stats(r->breaker, &bs);
-        sl_mp_write_map(&rw, 10);
-        sl_mp_kv_str(&rw, "url", r->url);
-        sl_mp_kv_str(&rw, "address", r->addr[0] ? r->addr : NULL); /* nil until connected */
-        sl_mp_kv_str(&rw, "breaker", sl_breaker_state_name(bs.state));
-        sl_mp_kv_uint(&rw, "in_flight", r->in_flight);
-        sl_mp_kv_double(&rw, "ewma_ms", r->ewma_ms);
-        sl_mp_kv_uint(&rw, "calls", bs.calls);
-        sl_mp_kv_uint(&rw, "failures", bs.failures);
-        sl_mp_kv_uint(&rw, "consecutive_failures", bs.consecutive_failures);
-        sl_mp_kv_int(&rw, "open_until_ms", bs.open_until_ms);
-        sl_mp_write_str(&rw, "tools");
-        if (r->tools_known) {
-            sl_mp_write_array(&rw, (uint32_t)r->tools.n);
-            for (size_t k = 0; k < r->tools.n; k++) {
-                sl_mp_write_str(&rw, r->tools.v[k]);
-            }
-        } else {
-            sl_mp_write_nil(&rw);
-        }
+        sl_replica_status_t item = {.url = r->url,
+                                    .address = r->addr[0] ? r->addr : NULL,
+                                    .breaker = (char *)sl_breaker_state_name(bs.state),
+                                    .in_flight = r->in_flight,
+                                    .ewma_ms = r->ewma_ms,
+                                    .calls = bs.calls,
+                                    .failures = bs.failures,
+                                    .consecutive_failures = bs.consecutive_failures,
+                                    .open_until_ms = bs.open_until_ms,
+                                    .tools_known = r->tools_known,
+                                    .tools = r->tools};
+        sl_replica_status_write(&item, &rw);
     }
     const sl_ep_counters_t *c = &ep->c;
     sl_mp_write_map(&cw, 15);

@@ -249,6 +249,26 @@ static void test_daemon_progress_reaches_watchers(void **state)
     int64_t attributed = json_integer_value(json_object_get(dyn, "attributed"));
     assert_true(attributed >= 1);
     assert_non_null(json_object_get(dyn, "unattributed"));
+    /* Every replica shows every documented key (null while unknown). */
+    static const char *keys[] = {"url",     "address", "breaker",  "in_flight",
+                                 "ewma_ms", "calls",   "failures", "consecutive_failures",
+                                 "tools"};
+    size_t si, ri;
+    json_t *svc, *rep;
+    json_array_foreach(json_object_get(r, "services"), si, svc)
+    {
+        assert_true(json_array_size(json_object_get(svc, "replicas")) > 0);
+        json_array_foreach(json_object_get(svc, "replicas"), ri, rep)
+        {
+            for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+                if (!json_object_get(rep, keys[k])) {
+                    fail_msg("endpoints.list: a %s replica has no %s", s_str(svc, "name"), keys[k]);
+                }
+            }
+            assert_true(json_is_string(json_object_get(rep, "address")) ||
+                        json_is_null(json_object_get(rep, "address")));
+        }
+    }
     json_decref(r);
     r = e2e_callf(fx->api, 5000, "{ss}", "op", "stats");
     assert_true(e2e_ok(r));

@@ -384,20 +384,16 @@ static void s_status(s_ctx_t *c, const char *service, const char *url, char *bre
     if (url && breaker) {
         breaker[0] = '\0';
         sl_mp_reader_t rd;
-        sl_mp_reader_init(&rd, r.replicas.ptr, r.replicas.len);
         uint32_t n = 0;
-        assert_int_equal(sl_mp_read_array(&rd, &n), 0);
+        assert_int_equal(sl_codec_items(&r.replicas, &rd, &n), 0);
         for (uint32_t i = 0; i < n; i++) {
-            const uint8_t *p;
-            size_t plen;
-            assert_int_equal(sl_mp_read_raw(&rd, &p, &plen), 0);
-            const char *u, *b;
-            size_t ul, bl;
-            assert_int_equal(sl_mp_map_get_str(p, plen, "url", &u, &ul), 0);
-            if (sl_mp_str_eq(u, ul, url)) {
-                assert_int_equal(sl_mp_map_get_str(p, plen, "breaker", &b, &bl), 0);
-                snprintf(breaker, bsize, "%.*s", (int)bl, b);
+            sl_replica_status_t rs;
+            assert_int_equal(sl_replica_status_next(&rd, &rs), 0);
+            if (strcmp(rs.url, url) == 0) {
+                assert_non_null(rs.breaker);
+                snprintf(breaker, bsize, "%s", rs.breaker);
             }
+            sl_replica_status_clear(&rs);
         }
     }
     if (counter && value) {
@@ -416,35 +412,23 @@ static void s_replica_tools(s_ctx_t *c, const char *service, const char *url, ch
     ep_test_status(c->owner, service, 3000, &r);
     snprintf(out, size, "not listed");
     sl_mp_reader_t rd;
-    sl_mp_reader_init(&rd, r.replicas.ptr, r.replicas.len);
     uint32_t n = 0;
-    assert_int_equal(sl_mp_read_array(&rd, &n), 0);
+    assert_int_equal(sl_codec_items(&r.replicas, &rd, &n), 0);
     for (uint32_t i = 0; i < n; i++) {
-        const uint8_t *p;
-        size_t plen;
-        assert_int_equal(sl_mp_read_raw(&rd, &p, &plen), 0);
-        const char *u;
-        size_t ul;
-        assert_int_equal(sl_mp_map_get_str(p, plen, "url", &u, &ul), 0);
-        if (!sl_mp_str_eq(u, ul, url)) {
-            continue;
+        sl_replica_status_t rs;
+        assert_int_equal(sl_replica_status_next(&rd, &rs), 0);
+        if (strcmp(rs.url, url) == 0) {
+            if (!rs.tools_known) {
+                snprintf(out, size, "?");
+            } else {
+                out[0] = '\0';
+                for (size_t j = 0; j < rs.tools.n; j++) {
+                    size_t off = strlen(out);
+                    snprintf(out + off, size - off, "%s%s", j ? "," : "", rs.tools.v[j]);
+                }
+            }
         }
-        sl_mp_reader_t t;
-        assert_int_equal(sl_mp_map_find(p, plen, "tools", &t), 0);
-        uint32_t k = 0;
-        if (sl_mp_read_nil(&t) == 0) {
-            snprintf(out, size, "?");
-            continue;
-        }
-        assert_int_equal(sl_mp_read_array(&t, &k), 0);
-        out[0] = '\0';
-        for (uint32_t j = 0; j < k; j++) {
-            const char *name;
-            size_t nl;
-            assert_int_equal(sl_mp_read_str(&t, &name, &nl), 0);
-            size_t off = strlen(out);
-            snprintf(out + off, size - off, "%s%.*s", j ? "," : "", (int)nl, name);
-        }
+        sl_replica_status_clear(&rs);
     }
     sl_endpoint_status_reply_clear(&r);
 }

@@ -534,19 +534,22 @@ static void s_replica_field(s_ctx_t *c, const char *service, const char *key, ch
     sl_endpoint_status_reply_t r;
     ep_test_status(c->owner, service, S_WAIT_MS, &r);
     sl_mp_reader_t rd;
-    sl_mp_reader_init(&rd, r.replicas.ptr, r.replicas.len);
     uint32_t n = 0;
-    assert_int_equal(sl_mp_read_array(&rd, &n), 0);
+    assert_int_equal(sl_codec_items(&r.replicas, &rd, &n), 0);
     assert_true(n >= 1);
-    const uint8_t *p;
-    size_t plen;
-    assert_int_equal(sl_mp_read_raw(&rd, &p, &plen), 0);
-    const char *v;
-    size_t vl;
+    sl_replica_status_t rs;
+    assert_int_equal(sl_replica_status_next(&rd, &rs), 0);
+    /* the first replica's key, as the generic codec would show it */
+    const sl_msg_desc_t *d = sl_replica_status_desc();
     out[0] = '\0';
-    if (sl_mp_map_get_str(p, plen, key, &v, &vl) == 0) {
-        snprintf(out, cap, "%.*s", (int)vl, v);
+    for (size_t i = 0; i < d->nfields; i++) {
+        const sl_field_desc_t *f = &d->fields[i];
+        const char *v = *(char *const *)((const char *)&rs + f->offset);
+        if (f->kind == SL_FK_STR && strcmp(f->name, key) == 0 && v) {
+            snprintf(out, cap, "%s", v);
+        }
     }
+    sl_replica_status_clear(&rs);
     sl_endpoint_status_reply_clear(&r);
 }
 
