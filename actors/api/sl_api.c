@@ -718,17 +718,17 @@ static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
         uint32_t n = 0, count = 0;
         uint64_t last_seq = call->since_seq;
         sl_mp_reader_t r;
-        sl_mp_reader_init(&r, rows.rows.ptr, rows.rows.len);
-        if (rows.rows.len && sl_mp_read_array(&r, &n) == 0) {
+        if (sl_codec_items(&rows.rows, &r, &n) == 0) {
             for (uint32_t i = 0; i < n; i++) {
-                uint32_t pair = 0;
-                const uint8_t *key = NULL, *value = NULL;
-                size_t key_len = 0, value_len = 0;
-                if (sl_mp_read_array(&r, &pair) || pair != 2 ||
-                    sl_mp_read_bin(&r, &key, &key_len) || sl_mp_read_bin(&r, &value, &value_len)) {
+                sl_store_row_t row;
+                if (sl_store_row_next(&r, &row) < 0) {
+                    sl_store_row_clear(&row);
                     break;
                 }
+                const uint8_t *key = row.key.ptr, *value = row.value.ptr;
+                size_t key_len = row.key.len, value_len = row.value.len;
                 if (sl_mp_validate(value, value_len)) {
+                    sl_store_row_clear(&row);
                     continue; /* the store quarantines corrupt values; skip here */
                 }
                 if (events && key_len == 8) {
@@ -739,6 +739,7 @@ static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
                 }
                 sl_mp_write_raw(&items, value, value_len);
                 count++;
+                sl_store_row_clear(&row);
             }
         }
         sl_mp_writer_t w;

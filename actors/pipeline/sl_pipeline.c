@@ -158,28 +158,21 @@ static int s_scan(sl_pl_shard_t *sh, sl_port_t *port, int db, const char *prefix
         }
         sl_mp_reader_t r;
         uint32_t n = 0;
-        if (rc == 0 && rows.rows.len) {
-            sl_mp_reader_init(&r, rows.rows.ptr, rows.rows.len);
-            rc = sl_mp_read_array(&r, &n);
+        if (rc == 0) {
+            rc = sl_codec_items(&rows.rows, &r, &n);
         }
         for (uint32_t i = 0; rc == 0 && i < n; i++) {
-            uint32_t two;
-            const uint8_t *k, *v;
-            size_t kl, vl;
-            if ((rc = sl_mp_read_array(&r, &two)) < 0 || two != 2 ||
-                (rc = sl_mp_read_bin(&r, &k, &kl)) < 0 || (rc = sl_mp_read_bin(&r, &v, &vl)) < 0) {
-                rc = rc < 0 ? rc : SL_EPROTO;
-                break;
+            sl_store_row_t row;
+            rc = sl_store_row_next(&r, &row);
+            if (rc == 0) {
+                fn(sh, arg, row.key.ptr, row.key.len, row.value.ptr, row.value.len);
+                /* The next page starts after this key: keep it (row goes). */
+                free(after);
+                after = row.key.ptr;
+                after_len = row.key.len;
+                row.key = (sl_bytes_t){0};
             }
-            fn(sh, arg, k, kl, v, vl);
-            uint8_t *na = realloc(after, kl ? kl : 1);
-            if (!na) {
-                rc = SL_ENOMEM;
-                break;
-            }
-            after = na;
-            memcpy(after, k, kl);
-            after_len = kl;
+            sl_store_row_clear(&row);
         }
         bool more = rows.more && n > 0;
         sl_store_rows_clear(&rows);

@@ -679,7 +679,7 @@ static void s_on_get(s_store_t *self, const sl_msg_t *msg)
 }
 
 typedef struct {
-    sl_mp_writer_t rows; /* the [key, value] pairs, without the array header */
+    sl_mp_writer_t rows; /* the store_row items, without the array header */
     uint32_t n;
     size_t bytes;
     bool full;
@@ -706,9 +706,8 @@ static int s_scan_row(void *arg, const uint8_t *key, size_t klen, const uint8_t 
         sc->full = true; /* a further row exists: the caller asks again */
         return 1;
     }
-    sl_mp_write_array(&sc->rows, 2);
-    sl_mp_write_bin(&sc->rows, key, klen);
-    sl_mp_write_bin(&sc->rows, val, vlen);
+    sl_store_row_t row = {.key = {(uint8_t *)key, klen}, .value = {(uint8_t *)val, vlen}};
+    sl_store_row_write(&row, &sc->rows);
     sc->n++;
     sc->bytes += klen + vlen + 16;
     return sl_mp_writer_error(&sc->rows);

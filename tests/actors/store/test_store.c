@@ -574,20 +574,18 @@ static void s_scan(fx_t *fx, sl_store_scan_t *sc, sl_store_rows_t *rows)
     assert_int_equal(rows->status, 0);
 }
 
-/* The rows hold n [key, value] pairs, the first keyed first_key. */
+/* The rows hold n items, the first keyed first_key. */
 static void s_rows_check(const sl_store_rows_t *rows, uint32_t n, const char *first_key)
 {
     sl_mp_reader_t r;
-    sl_mp_reader_init(&r, rows->rows.ptr, rows->rows.len);
-    uint32_t got = 0, two;
-    const uint8_t *k;
-    size_t kl;
-    assert_int_equal(sl_mp_read_array(&r, &got), 0);
+    uint32_t got = 0;
+    assert_int_equal(sl_codec_items(&rows->rows, &r, &got), 0);
     assert_int_equal(got, n);
-    assert_int_equal(sl_mp_read_array(&r, &two), 0);
-    assert_int_equal(sl_mp_read_bin(&r, &k, &kl), 0);
-    assert_int_equal(kl, strlen(first_key));
-    assert_memory_equal(k, first_key, kl);
+    sl_store_row_t row;
+    assert_int_equal(sl_store_row_next(&r, &row), 0);
+    assert_int_equal(row.key.len, strlen(first_key));
+    assert_memory_equal(row.key.ptr, first_key, row.key.len);
+    sl_store_row_clear(&row);
 }
 
 static void test_store_scan_rows(void **state)
