@@ -86,6 +86,8 @@ typedef struct {
     int64_t backoff_initial_ms;
     double backoff_coefficient;
     int64_t backoff_max_ms;
+    int64_t app_unreachable_retry_ms;
+    int64_t app_unreachable_retries;
     int64_t max_concurrent_tasks;
     /* [watchdog] */
     int64_t stuck_after_ms;

@@ -409,6 +409,23 @@ static sl_attempt_rec_t *s_open_attempt(sl_pl_task_t *t)
 
 static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r);
 
+/* The app's target URLs for an analysis task: the entry's own templates,
+   else the plan's, expanded for its model, app and ports. */
+static void s_target_urls(const sl_pl_task_t *t, sl_strs_t *urls)
+{
+    const sl_plan_t *plan = t->pipe->plan;
+    const sl_plan_app_t *app = sl_plan_app_find(plan, t->model, t->app_number);
+    const sl_strs_t *tmpls = app && app->target_urls.n ? &app->target_urls : &plan->target_urls;
+    for (size_t i = 0; i < tmpls->n; i++) {
+        char *u = sl_plan_expand_url(tmpls->v[i], t->model ? t->model : "", t->app_number,
+                                     app ? app->backend_port : 0, app ? app->frontend_port : 0);
+        if (u) {
+            sl_strs_push(urls, u);
+            free(u);
+        }
+    }
+}
+
 static void s_dispatch(sl_pl_task_t *t)
 {
     sl_pl_pipe_t *p = t->pipe;
@@ -454,16 +471,7 @@ static void s_dispatch(sl_pl_task_t *t)
             m.frontend_port = app->frontend_port;
         }
         if (sl_service_needs_targets(t->service)) {
-            const sl_strs_t *tmpls =
-                app && app->target_urls.n ? &app->target_urls : &plan->target_urls;
-            for (size_t i = 0; i < tmpls->n; i++) {
-                char *u = sl_plan_expand_url(tmpls->v[i], t->model ? t->model : "", t->app_number,
-                                             m.backend_port, m.frontend_port);
-                if (u) {
-                    sl_strs_push(&urls, u);
-                    free(u);
-                }
-            }
+            s_target_urls(t, &urls);
             m.target_urls = urls;
         }
     }
@@ -535,6 +543,57 @@ static void s_set_warning(sl_pl_task_t *t, const sl_strs_t *warnings)
         off += n > 0 ? (size_t)n : 0;
     }
     t->warning = w;
+}
+
+/* Attempts of this budget (since the last DLQ retry) the app's targets
+   did not answer, the one ending now included. */
+static uint32_t s_unreachable_count(const sl_pl_task_t *t)
+{
+    uint32_t n = 0;
+    for (uint16_t i = 0; i < t->nhist; i++) {
+        n += t->hist[i].attempt > t->attempt_base &&
+             t->hist[i].outcome == SL_OUT_TARGETS_UNREACHABLE;
+    }
+    return n;
+}
+
+/* targets_unreachable is a fact about the app (not started yet, or wrong
+   URLs): another replica cannot reach it either, so no replica is
+   excluded, none is retried at once and max_attempts is not spent. The
+   task waits retry.unreachable_ms (the app may be starting) up to
+   unreachable_retries times, then fails naming the URLs and what to do.
+   Takes why (owned). */
+static void s_app_unreachable(sl_pl_task_t *t, char *why, int64_t now)
+{
+    sl_pl_pipe_t *p = t->pipe;
+    sl_pl_shard_t *sh = p->sh;
+    const sl_retry_policy_t *rp = &p->plan->retry;
+    uint32_t n = s_unreachable_count(t);
+    free(t->error);
+    t->error = NULL;
+    if (n <= rp->unreachable_retries) {
+        t->error = why;
+        p->live[t->kind]++;
+        t->retry_at_ms = now + rp->unreachable_ms;
+        t->retry_timer = sl_actor_timer(sh->self, rp->unreachable_ms, 0, s_on_retry, t);
+        s_set_status(t, SL_TS_RETRY_WAIT);
+        return;
+    }
+    sl_strs_t urls = {0};
+    s_target_urls(t, &urls);
+    char list[1024] = "";
+    size_t off = 0;
+    for (size_t i = 0; i < urls.n && off < sizeof(list); i++) {
+        off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", urls.v[i]);
+    }
+    sl_strs_clear(&urls);
+    t->error = s_strdupf("targets_unreachable: the app did not answer at %s in %u attempts %.3g s "
+                         "apart; start the app, or check its target_urls (last: %s)",
+                         list[0] ? list : "(no target_urls given: the analyzer's own guess)", n,
+                         (double)rp->unreachable_ms / 1000.0, why ? why : "?");
+    free(why);
+    s_cancel_timer(sh, &t->deadline_timer);
+    s_set_status(t, SL_TS_FAILED);
 }
 
 static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
@@ -624,12 +683,15 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
         t->retry_at_ms = now + plan->retry.initial_ms;
         t->retry_timer = sl_actor_timer(sh->self, plan->retry.initial_ms, 0, s_on_retry, t);
         s_set_status(t, SL_TS_RETRY_WAIT);
+    } else if (outcome == SL_OUT_TARGETS_UNREACHABLE) {
+        s_app_unreachable(t, why, now);
+        why = NULL;
     } else {
         s_add_exclude(t, replica);
         free(t->error);
         t->error = why;
         why = NULL;
-        uint32_t used = (uint32_t)(t->attempts - t->attempt_base);
+        uint32_t used = (uint32_t)(t->attempts - t->attempt_base) - s_unreachable_count(t);
         if (!sl_outcome_retryable(outcome)) {
             s_cancel_timer(sh, &t->deadline_timer);
             s_set_status(t, SL_TS_FAILED);

@@ -219,6 +219,8 @@ void sl_pl_pipe_to_rec(const sl_pl_pipe_t *p, sl_pipeline_rec_t *rec)
         rec->backoff_initial_ms = p->plan->retry.initial_ms;
         rec->backoff_max_ms = p->plan->retry.max_ms;
         rec->backoff_coefficient = p->plan->retry.coefficient;
+        rec->app_unreachable_retry_ms = p->plan->retry.unreachable_ms;
+        rec->app_unreachable_retries = (int32_t)p->plan->retry.unreachable_retries;
     }
     rec->request.ptr = p->request;
     rec->request.len = p->request_len;
@@ -255,8 +257,14 @@ int sl_pl_pipe_from_rec(sl_pl_pipe_t *p, sl_pipeline_rec_t *rec)
         d.timeouts = (sl_plan_timeouts_t){rec->task_timeout_ms,     rec->stage_timeout_ms,
                                           rec->pipeline_timeout_ms, rec->attempt_timeout_ms,
                                           rec->progress_timeout_ms, rec->queue_timeout_ms};
-        d.retry = (sl_retry_policy_t){rec->max_attempts, rec->backoff_initial_ms,
-                                      rec->backoff_coefficient, rec->backoff_max_ms};
+        d.retry.max_attempts = rec->max_attempts;
+        d.retry.initial_ms = rec->backoff_initial_ms;
+        d.retry.coefficient = rec->backoff_coefficient;
+        d.retry.max_ms = rec->backoff_max_ms;
+    }
+    if (rec->app_unreachable_retry_ms >= 0 && rec->app_unreachable_retries >= 0) {
+        d.retry.unreachable_ms = rec->app_unreachable_retry_ms;
+        d.retry.unreachable_retries = (uint32_t)rec->app_unreachable_retries;
     }
     d.max_tasks = UINT32_MAX;
     char err[256];

@@ -64,6 +64,8 @@ void sl_plan_defaults_from_config(sl_plan_defaults_t *self, const sl_config_t *c
     self->retry.initial_ms = cfg->backoff_initial_ms;
     self->retry.coefficient = cfg->backoff_coefficient;
     self->retry.max_ms = cfg->backoff_max_ms;
+    self->retry.unreachable_ms = cfg->app_unreachable_retry_ms;
+    self->retry.unreachable_retries = (uint32_t)cfg->app_unreachable_retries;
     self->max_concurrent_tasks = (uint32_t)cfg->max_concurrent_tasks;
     self->max_tasks = SL_PLAN_MAX_TASKS;
     for (int svc = 0; svc < SL_SVC_ANALYZERS; svc++) {
@@ -629,7 +631,13 @@ static int s_timeouts(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
 
 static int s_retry(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
 {
-    static const char *const keys[] = {"max_attempts", "initial", "coefficient", "max", NULL};
+    static const char *const keys[] = {"max_attempts",
+                                       "initial",
+                                       "coefficient",
+                                       "max",
+                                       "app_unreachable",
+                                       "app_unreachable_retries",
+                                       NULL};
     sl_mp_reader_t t;
     int rc = s_find(root, "retry", &t);
     if (rc != 0) {
@@ -644,9 +652,16 @@ static int s_retry(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
     }
     plan->retry.max_attempts = (uint32_t)n;
     if ((rc = s_get_seconds(ctx, &t, "initial", "retry", true, &plan->retry.initial_ms)) < 0 ||
-        (rc = s_get_seconds(ctx, &t, "max", "retry", true, &plan->retry.max_ms)) < 0) {
+        (rc = s_get_seconds(ctx, &t, "max", "retry", true, &plan->retry.max_ms)) < 0 ||
+        (rc = s_get_seconds(ctx, &t, "app_unreachable", "retry", true,
+                            &plan->retry.unreachable_ms)) < 0) {
         return rc;
     }
+    n = plan->retry.unreachable_retries;
+    if ((rc = s_get_int(ctx, &t, "app_unreachable_retries", "retry", 0, 100, &n, NULL)) < 0) {
+        return rc;
+    }
+    plan->retry.unreachable_retries = (uint32_t)n;
     sl_mp_reader_t c;
     rc = s_find(&t, "coefficient", &c);
     if (rc < 0) {

@@ -36,7 +36,9 @@
                                        performance.duration 1..86400 s)}
         timeouts  (seconds, > 0)      {task, stage, pipeline, attempt, progress, queue}
         retry                         {max_attempts 1..100, initial s >= 0,
-                                       coefficient 1..100, max s >= initial}
+                                       coefficient 1..100, max s >= initial,
+                                       app_unreachable s >= 0,
+                                       app_unreachable_retries 0..100}
     parallel false means one task of that stage at a time. Unknown keys at
     the top level are ignored (the API may add its own); unknown keys inside
     timeouts and retry are errors (a typo must not silently use a default).
@@ -63,6 +65,10 @@ typedef struct {
     int64_t initial_ms;
     double coefficient;
     int64_t max_ms;
+    /* targets_unreachable (the app, not the replica): wait this long, this
+       many times, then fail; such attempts use none of max_attempts */
+    int64_t unreachable_ms;
+    uint32_t unreachable_retries;
 } sl_retry_policy_t;
 
 /* The wait before retry number `retry` (1 = the wait after the first failed

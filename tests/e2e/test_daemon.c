@@ -1251,6 +1251,57 @@ static void test_daemon_fleet_request_dialect(void **state)
     json_decref(f);
 }
 
+/* The app is down: both dynamic replicas answer targets_unreachable. The
+   task waits and tries again (request terms: 0.1 s, twice), blames no
+   replica, then fails naming the URL and what to do; the frames are kept. */
+static void test_daemon_unreachable_app(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    s_opt(&m, "--replica", "dynamic-analyzer:127.0.0.1:0:fault=unreachable");
+    s_opt(&m, "--replica", "dynamic-analyzer:127.0.0.1:0:fault=unreachable");
+    s_opt(&m, "--time-scale", "0.02");
+    s_start_mock(fx, &m);
+    s_start_daemon_short(fx, NULL);
+    json_t *req = json_pack(
+        "{ss s{s{ss s[{ss si s[s]}]} s{s[s]}} s{sf si si}}", "op", "pipeline.start", "config",
+        "generation", "mode", "existing", "existing_apps", "model", "m1", "app_number", 1,
+        "target_urls", "http://127.0.0.1:9/app1", "analysis", "analyzers", "dynamic", "retry",
+        "app_unreachable", 0.1, "app_unreachable_retries", 2, "max_attempts", 1);
+    char *id = s_start_pipeline(fx, req);
+    json_t *p = s_wait_final(fx, id, e2e_now_ms() + 30000, "failed");
+    json_t *t = json_array_get(json_object_get(p, "tasks"), 0);
+    const char *tid = s_str(t, "id");
+    assert_int_equal(s_int(t, "attempts"), 3);
+    const char *err = s_str(t, "error");
+    assert_true(strncmp(err, "targets_unreachable: ", 21) == 0);
+    assert_non_null(strstr(err, "http://127.0.0.1:9/app1"));
+    assert_non_null(strstr(err, "start the app, or check its target_urls"));
+    assert_non_null(strstr(err, "No targets reachable out of 1 tested"));
+    char *frame = s_result_get(fx, tid);
+    assert_non_null(strstr(frame, "\"targets_unreachable\""));
+    free(frame);
+    /* no replica was blamed */
+    json_t *r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
+    assert_true(e2e_ok(r));
+    size_t i, k;
+    json_t *svc, *rep;
+    json_array_foreach(json_object_get(r, "services"), i, svc)
+    {
+        if (strcmp(s_str(svc, "name"), "dynamic-analyzer") == 0) {
+            json_array_foreach(json_object_get(svc, "replicas"), k, rep)
+            {
+                assert_string_equal(s_str(rep, "breaker"), "closed");
+                assert_int_equal(s_int(rep, "failures"), 0);
+            }
+        }
+    }
+    json_decref(r);
+    json_decref(p);
+    free(id);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1260,6 +1311,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_list_bad_status, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_failed_task_keeps_its_frame, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_unreachable_app, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_fleet_request_dialect, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, s_setup, s_teardown),

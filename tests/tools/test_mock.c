@@ -571,6 +571,35 @@ static void s_start_static(int port, mock_ws_t *ws, json_t **first, int wait_ms)
     *first = s_recv_json(ws, wait_ms);
 }
 
+/* fault=unreachable: the app is down. The analysis answers as the real
+   dynamic service does when none of its URLs answers; the next request of
+   fault=unreachable@1 finds the app up. */
+static void test_mock_unreachable_app(void **state)
+{
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica",
+                                  "dynamic-analyzer:127.0.0.1:0:fault=unreachable@1",
+                                  "--time-scale", "0.01", NULL),
+                     0);
+    const char *req = "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", \"app_number\": 3, "
+                      "\"target_urls\": [\"http://127.0.0.1:5003\", \"http://127.0.0.1:8003\"], "
+                      "\"id\": \"d-1\"}";
+    json_t *j = s_analyze_raw(m.port[0], req, "dynamic_analysis_result");
+    assert_string_equal(s_str(j, "status"), "targets_unreachable");
+    json_t *a = json_object_get(j, "analysis");
+    assert_string_equal(s_str(a, "status"), "targets_unreachable");
+    assert_string_equal(s_str(a, "error"),
+                        "No targets reachable out of 2 tested. App containers may not be running.");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(a, "target_urls"), 1)),
+                        "http://127.0.0.1:8003");
+    json_decref(j);
+    j = s_analyze_raw(m.port[0], req, "dynamic_analysis_result");
+    assert_string_equal(s_str(j, "status"), "success");
+    json_decref(j);
+    assert_int_equal(s_mock_stop(&m), 0);
+    (void)state;
+}
+
 static void test_mock_faults(void **state)
 {
     s_mock_t m;
@@ -1543,6 +1572,7 @@ int main(void)
         cmocka_unit_test_teardown(test_mock_reads_targets_where_the_services_do, s_teardown),
         cmocka_unit_test_teardown(test_mock_generator, s_teardown),
         cmocka_unit_test_teardown(test_mock_faults, s_teardown),
+        cmocka_unit_test_teardown(test_mock_unreachable_app, s_teardown),
         cmocka_unit_test_teardown(test_mock_fail_and_verdict_apps, s_teardown),
         cmocka_unit_test_teardown(test_mock_refuse_and_slow, s_teardown),
         cmocka_unit_test_teardown(test_mock_control_down_up, s_teardown),

@@ -13,7 +13,7 @@
 
 static const char *s_names[SL_MOCK__FAULT_COUNT] = {
     "ok",        "hang",    "freeze", "stall", "disconnect", "error",
-    "malformed", "verdict", "refuse", "slow",  "block",
+    "malformed", "verdict", "refuse", "slow",  "block",      "unreachable",
 };
 
 const char *sl_mock_fault_name(sl_mock_fault_t fault)

@@ -17,7 +17,7 @@
     wins; else the first fixed item; else one uniform draw in [0,100) is
     compared to the cumulative P of the NAME%P items; else no fault.
     Names (request-level): ok, hang, freeze, stall, disconnect, error,
-    malformed, verdict, block. Connection-level: refuse, slow (counted per accepted
+    malformed, verdict, block, unreachable. Connection-level: refuse, slow (counted per accepted
     connection instead of per request).
 */
 #ifndef SL_MOCK_FAULTS_H
@@ -28,16 +28,17 @@
 
 typedef enum {
     SL_MOCK_OK = 0,
-    SL_MOCK_HANG,       /* nothing is ever sent for the request; WS pings still answered */
-    SL_MOCK_FREEZE,     /* like hang, and the connection stops reading (pings unanswered) */
-    SL_MOCK_STALL,      /* status/progress for a while, then silence */
-    SL_MOCK_DISCONNECT, /* some progress, then the TCP connection is dropped, no close frame */
-    SL_MOCK_ERROR,      /* an error frame instead of the result */
-    SL_MOCK_MALFORMED,  /* a non-JSON text frame instead of the result */
-    SL_MOCK_VERDICT,    /* outer status success, inner analysis.status error */
-    SL_MOCK_REFUSE,     /* connection closed right after accept */
-    SL_MOCK_SLOW,       /* WebSocket handshake answered only after slow_ms */
-    SL_MOCK_BLOCK,      /* the whole replica stops for ms at a stage, then resumes */
+    SL_MOCK_HANG,        /* nothing is ever sent for the request; WS pings still answered */
+    SL_MOCK_FREEZE,      /* like hang, and the connection stops reading (pings unanswered) */
+    SL_MOCK_STALL,       /* status/progress for a while, then silence */
+    SL_MOCK_DISCONNECT,  /* some progress, then the TCP connection is dropped, no close frame */
+    SL_MOCK_ERROR,       /* an error frame instead of the result */
+    SL_MOCK_MALFORMED,   /* a non-JSON text frame instead of the result */
+    SL_MOCK_VERDICT,     /* outer status success, inner analysis.status error */
+    SL_MOCK_REFUSE,      /* connection closed right after accept */
+    SL_MOCK_SLOW,        /* WebSocket handshake answered only after slow_ms */
+    SL_MOCK_BLOCK,       /* the whole replica stops for ms at a stage, then resumes */
+    SL_MOCK_UNREACHABLE, /* the app is down: the analysis runs, its result is targets_unreachable */
     SL_MOCK__FAULT_COUNT
 } sl_mock_fault_t;
 

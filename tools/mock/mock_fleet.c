@@ -996,6 +996,12 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
     bool fallback = false;
     j->targets = gen ? NULL : s_targets(r->conf.service, root, j->model, j->app, &fallback);
     j->unreachable = fallback && r->conf.targets_required && r->conf.service != SL_SVC_AI;
+    if (j->fault == SL_MOCK_UNREACHABLE) {
+        /* the app is down: the analysis itself runs as usual */
+        j->fault = SL_MOCK_OK;
+        j->unreachable = !gen;
+        r->faults++;
+    }
     if (j->fault != SL_MOCK_OK) {
         r->faults++;
     }

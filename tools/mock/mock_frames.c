@@ -601,10 +601,19 @@ static char *s_result(sl_service_t svc, const char *id, const char *model, int64
         s_set(a, "status", json_string("targets_unreachable"));
         s_set(a, "model_slug", json_string(model ? model : ""));
         s_set(a, "app_number", json_integer(app));
-        s_set(a, "error", json_string("No target URLs are reachable"));
+        size_t tested = opts->target_urls ? json_array_size(opts->target_urls) : 0;
+        char text[160];
+        snprintf(text, sizeof text,
+                 "No targets reachable out of %zu tested. App containers may not be running.",
+                 tested ? tested : 1);
+        s_set(a, "error", json_string(text));
         if (opts->target_urls) {
             s_set(a, "target_urls", json_deep_copy(opts->target_urls));
         }
+        json_t *sum = json_object();
+        s_set(sum, "total_urls_tested", json_integer((json_int_t)(tested ? tested : 1)));
+        s_set(sum, "reachable_urls", json_integer(0));
+        s_set(a, "summary", sum);
         s_set(o, "analysis", a);
         s_set_ts(o);
         json_decref(used);

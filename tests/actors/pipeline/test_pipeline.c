@@ -136,6 +136,9 @@ static void s_send_result(sl_actor_t *self, const char *to, const char *task_id,
         /* a verdict comes in a frame that says why */
         frame = "{\"type\":\"analysis_result\",\"status\":\"success\",\"analysis\":"
                 "{\"status\":\"error\",\"error\":\"Model path not found\"}}";
+    } else if (outcome == SL_OUT_TARGETS_UNREACHABLE) {
+        frame = "{\"type\":\"dynamic_analysis_result\",\"status\":\"targets_unreachable\","
+                "\"analysis\":{\"error\":\"No targets reachable out of 1 tested.\"}}";
     }
     /* what the endpoint says about a partial result: two warnings */
     char *warnings[2] = {(char *)"partial result (partial)",
@@ -144,7 +147,8 @@ static void s_send_result(sl_actor_t *self, const char *to, const char *task_id,
         r.warnings.v = warnings;
         r.warnings.n = 2;
     }
-    if (sl_outcome_succeeded(outcome) || outcome == SL_OUT_VERDICT) {
+    if (sl_outcome_succeeded(outcome) || outcome == SL_OUT_VERDICT ||
+        outcome == SL_OUT_TARGETS_UNREACHABLE) {
         r.result.ptr = (uint8_t *)frame;
         r.result.len = strlen(frame);
     }
@@ -272,6 +276,7 @@ static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const 
 static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want);
 static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec);
 static int s_wait_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen);
+static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen);
 
 static int s_setup(void **state)
 {
@@ -914,6 +919,102 @@ static void test_pipeline_task_timeout_parks_in_dlq(void **state)
     s_wait_status(x, pid, "failed", &v);
     assert_int_equal(v.dead, 2);
     assert_non_null(strstr(v.tasks[0].error, "task_timeout"));
+}
+
+static int g_up_at; /* s_script_app_down: the attempt that finds the app up, 0 never */
+
+static int s_script_app_down(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    *err = "No targets reachable out of 1 tested.";
+    return g_up_at && (int)m->attempt >= g_up_at ? SL_OUT_SUCCESS : SL_OUT_TARGETS_UNREACHABLE;
+}
+
+static const char *DOWN_REQ =
+    "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": \"m\", "
+    "\"app_number\": 1}]}, \"analysis\": {\"analyzers\": [\"dynamic\"], \"options\": "
+    "{\"target_urls\": [\"http://{model}-app{app}:5000\"]}}, \"retry\": {\"max_attempts\": 1, "
+    "\"app_unreachable\": 5, \"app_unreachable_retries\": 2}}";
+
+/* Polls the store until the task waits for its retry after attempt n. */
+static void s_wait_retry_after(s_fix_t *x, const char *tid, uint32_t n)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until; s_pause()) {
+        uint8_t *val = NULL;
+        size_t vlen = 0;
+        sl_task_rec_t rec;
+        bool hit = false;
+        if (s_stored(x, SL_IDS_DB_TASKS, tid, &val, &vlen) == 0 &&
+            sl_task_rec_decode(val, vlen, &rec) == 0) {
+            hit = rec.status == SL_TS_RETRY_WAIT && rec.attempts == n;
+            sl_task_rec_clear(&rec);
+        }
+        free(val);
+        if (hit) {
+            return;
+        }
+    }
+    fail_msg("task %s never waited after attempt %u", tid, n);
+}
+
+/* targets_unreachable is about the app: no replica is excluded, nothing is
+   retried at once, max_attempts (1 here) is not spent; the task tries
+   again every app_unreachable seconds, app_unreachable_retries times, then
+   fails naming the URLs and what to do, its frames kept. */
+static void test_pipeline_unreachable_app_waits_then_fails(void **state)
+{
+    s_fix_t *x = *state;
+    g_up_at = 0;
+    char *pid = s_run(x, s_script_app_down, DOWN_REQ);
+    char tid[64];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_wait_retry_after(x, tid, 1);
+    assert_int_equal(s_nstarts(), 1);
+    sl_rt_advance(x->rt, 4900);
+    s_wait_retry_after(x, tid, 1);
+    assert_int_equal(s_nstarts(), 1); /* not at once */
+    sl_rt_advance(x->rt, 100);
+    s_wait_retry_after(x, tid, 2);
+    sl_rt_advance(x->rt, 5000);
+    s_wait_starts(3);
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    assert_string_equal(v.tasks[0].status, "failed");
+    assert_int_equal(v.tasks[0].attempts, 3);
+    assert_non_null(strstr(v.tasks[0].error, "targets_unreachable: "));
+    assert_non_null(strstr(v.tasks[0].error, "http://m-app1:5000"));
+    assert_non_null(strstr(v.tasks[0].error, "in 3 attempts 5 s apart"));
+    assert_non_null(strstr(v.tasks[0].error, "start the app, or check its target_urls"));
+    pthread_mutex_lock(&g_mu);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(g_starts[i].nexclude, 0); /* no replica blamed */
+        assert_string_equal(g_starts[i].target0, "http://m-app1:5000");
+    }
+    pthread_mutex_unlock(&g_mu);
+    char key[80];
+    for (int a = 1; a <= 3; a++) {
+        uint8_t *val = NULL;
+        size_t vlen = 0;
+        snprintf(key, sizeof(key), "%s-a%02d", tid, a);
+        assert_int_equal(s_wait_stored(x, SL_IDS_DB_RESULTS, key, &val, &vlen), 0);
+        assert_non_null(memmem(val, vlen, "targets_unreachable", 19));
+        free(val);
+    }
+}
+
+/* The app comes up while the task waits: the next try succeeds. */
+static void test_pipeline_unreachable_app_comes_up(void **state)
+{
+    s_fix_t *x = *state;
+    g_up_at = 2;
+    char *pid = s_run(x, s_script_app_down, DOWN_REQ);
+    char tid[64];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_wait_retry_after(x, tid, 1);
+    sl_rt_advance(x->rt, 5000);
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(v.tasks[0].attempts, 2);
+    assert_string_equal(v.tasks[0].error, "");
 }
 
 static void test_pipeline_stage_timeout(void **state)
@@ -1882,6 +1983,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_dlq_park_retry_third_strike, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_new_attempt_has_no_old_error, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_unreachable_app_waits_then_fails, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_unreachable_app_comes_up, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_watchdog_reconciles_lost_finalize, s_setup,
                                         s_teardown),

@@ -106,6 +106,8 @@ static const s_view_row_t s_view[] = {
     {"pipeline", "backoff_initial_ms", V_HIDDEN, NULL},
     {"pipeline", "backoff_max_ms", V_HIDDEN, NULL},
     {"pipeline", "backoff_coefficient", V_HIDDEN, NULL},
+    {"pipeline", "app_unreachable_retry_ms", V_HIDDEN, NULL},
+    {"pipeline", "app_unreachable_retries", V_HIDDEN, NULL},
     {"pipeline", "request", V_HIDDEN, NULL},
 };
 

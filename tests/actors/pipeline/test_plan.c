@@ -435,7 +435,7 @@ static void test_plan_existing_app_details_and_options(void **state)
 
 static void test_plan_backoff_bounds(void **state)
 {
-    sl_retry_policy_t p = {3, 2000, 2.0, 60000};
+    sl_retry_policy_t p = {3, 2000, 2.0, 60000, 0, 0};
     assert_int_equal(sl_retry_cap_ms(&p, 1), 2000);
     assert_int_equal(sl_retry_cap_ms(&p, 2), 4000);
     assert_int_equal(sl_retry_cap_ms(&p, 5), 32000);
@@ -454,7 +454,7 @@ static void test_plan_backoff_bounds(void **state)
         assert_true(lo < cap / 10);
         assert_true(hi > cap - cap / 10);
     }
-    sl_retry_policy_t zero = {3, 0, 2.0, 0};
+    sl_retry_policy_t zero = {3, 0, 2.0, 0, 0, 0};
     assert_int_equal(sl_retry_backoff_ms(&zero, 3, &rng), 0);
     /* A seed of 0 still produces numbers. */
     uint64_t z = 0;
