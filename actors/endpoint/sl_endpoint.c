@@ -163,7 +163,7 @@ static int s_on_cancel(sl_ep_t *ep, const sl_msg_t *msg)
     snprintf(idbuf, sizeof idbuf, "%s-a%" PRIu64, c.task_id, c.attempt);
     sl_ep_attempt_t *a = sl_ep_find_id(ep, idbuf);
     if (a) {
-        sl_ep_finish(a, SL_OUT_CANCELLED, NULL, NULL, 0, NULL, "cancel requested by the owner");
+        sl_ep_fail(a, SL_OUT_CANCELLED, "cancel requested by the owner");
     }
     sl_attempt_cancel_clear(&c);
     return 0;
@@ -432,7 +432,7 @@ static void s_fini(sl_actor_t *self, void *state)
             ep->replicas[a->replica].mux_state = SL_EP_MUX_NONE;
         }
         ep->pumping = true; /* nothing may be dispatched any more */
-        sl_ep_finish(a, SL_OUT_INTERRUPTED, NULL, NULL, 0, NULL, "endpoint stopping");
+        sl_ep_fail(a, SL_OUT_INTERRUPTED, "endpoint stopping");
     }
     for (size_t i = 0; i < ep->n_replicas; i++) {
         if (ep->replicas[i].btimer) {

@@ -322,10 +322,12 @@ static void s_progress_send(sl_ep_attempt_t *a)
     }
 }
 
+static void s_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
+                     size_t raw_len, const sl_wire_verdict_t *v, const char *err);
+
 void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
                   size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
 {
-    sl_ep_t *ep = a->ep;
     char err[SL_WIRE_ERROR_MAX + 64] = "";
     if (fmt) {
         va_list ap;
@@ -333,6 +335,24 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
         vsnprintf(err, sizeof err, fmt, ap);
         va_end(ap);
     }
+    s_finish(a, outcome, status, raw, raw_len, v, err);
+}
+
+void sl_ep_fail(sl_ep_attempt_t *a, int outcome, const char *fmt, ...)
+{
+    char err[SL_WIRE_ERROR_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, sizeof err, fmt, ap);
+    va_end(ap);
+    s_finish(a, outcome, NULL, NULL, 0, NULL, err);
+}
+
+/* err: "" when none (the verdict's text stands in). */
+static void s_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
+                     size_t raw_len, const sl_wire_verdict_t *v, const char *err)
+{
+    sl_ep_t *ep = a->ep;
     s_unlink(a);
 
     /* Free the replica's slot and close what this attempt holds open. */
@@ -384,7 +404,7 @@ void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uin
     m.attempt = a->start.attempt;
     m.outcome = (uint64_t)outcome;
     m.replica = a->replica >= 0 ? ep->replicas[a->replica].url : NULL;
-    m.error = err[0] ? err : (v && v->error[0] ? (char *)v->error : NULL);
+    m.error = err[0] ? (char *)err : (v && v->error[0] ? (char *)v->error : NULL);
     m.status = (char *)status;
     m.result.ptr = (uint8_t *)raw;
     m.result.len = raw ? raw_len : 0;
@@ -462,28 +482,27 @@ static void s_attempt_timer_fn(void *arg, uint64_t id)
     int64_t now = sl_ep_now(ep);
     if (a->d_queue <= now) {
         ep->c.queue_timeouts++;
-        sl_ep_finish(a, SL_OUT_QUEUE_TIMEOUT, NULL, NULL, 0, NULL,
-                     "no replica slot within %" PRId64 " ms", a->queue_timeout);
+        sl_ep_fail(a, SL_OUT_QUEUE_TIMEOUT, "no replica slot within %" PRId64 " ms",
+                   a->queue_timeout);
         return;
     }
     if (a->d_connect <= now) {
-        sl_ep_finish(a, SL_OUT_CONNECT_TIMEOUT, NULL, NULL, 0, NULL,
-                     "no handshake within %" PRId64 " ms", ep->connect_timeout);
+        sl_ep_fail(a, SL_OUT_CONNECT_TIMEOUT, "no handshake within %" PRId64 " ms",
+                   ep->connect_timeout);
         return;
     }
     if (a->d_pong <= now) {
-        sl_ep_finish(a, SL_OUT_PONG_TIMEOUT, NULL, NULL, 0, NULL, "no pong within %" PRId64 " ms",
-                     ep->pong_timeout);
+        sl_ep_fail(a, SL_OUT_PONG_TIMEOUT, "no pong within %" PRId64 " ms", ep->pong_timeout);
         return;
     }
     if (a->d_stall <= now) {
-        sl_ep_finish(a, SL_OUT_PROGRESS_TIMEOUT, NULL, NULL, 0, NULL,
-                     "no progress for %" PRId64 " ms", a->progress_timeout);
+        sl_ep_fail(a, SL_OUT_PROGRESS_TIMEOUT, "no progress for %" PRId64 " ms",
+                   a->progress_timeout);
         return;
     }
     if (a->d_attempt <= now) {
-        sl_ep_finish(a, SL_OUT_ATTEMPT_TIMEOUT, NULL, NULL, 0, NULL,
-                     "no result within %" PRId64 " ms", a->attempt_timeout);
+        sl_ep_fail(a, SL_OUT_ATTEMPT_TIMEOUT, "no result within %" PRId64 " ms",
+                   a->attempt_timeout);
         return;
     }
     if (a->d_ping <= now && a->conn) {
@@ -648,7 +667,7 @@ void sl_ep_pump(sl_ep_t *ep)
         if (s_nobody_can(ep, a, why, sizeof why)) {
             /* about the request, not a replica: no retry would help */
             s_unqueue(a);
-            sl_ep_finish(a, SL_OUT_VERDICT, NULL, NULL, 0, NULL, "%s", why);
+            sl_ep_fail(a, SL_OUT_VERDICT, "%s", why);
             a = ep->qhead;
             continue;
         }
@@ -802,7 +821,7 @@ void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why)
     while (a) {
         sl_ep_attempt_t *next = a->next;
         if (a->replica == r->index && !a->probe && !a->conn) {
-            sl_ep_finish(a, outcome, NULL, NULL, 0, NULL, "%s", why);
+            sl_ep_fail(a, outcome, "%s", why);
             /* sl_ep_finish may have ended others (pump dispatches, never ends);
                restart from the head to stay safe. */
             next = ep->all;
@@ -849,13 +868,13 @@ static void s_dispatch(sl_ep_attempt_t *a, int idx)
         a->d_connect = now + ep->connect_timeout;
         rc = s_conn_open(a, r->url);
         if (rc) {
-            sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect: %s", sl_err_msg(rc));
+            sl_ep_fail(a, SL_OUT_TRANSPORT, "connect: %s", sl_err_msg(rc));
             return;
         }
     } else {
         rc = s_mux_ensure(r);
         if (rc) {
-            sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect: %s", sl_err_msg(rc));
+            sl_ep_fail(a, SL_OUT_TRANSPORT, "connect: %s", sl_err_msg(rc));
             return;
         }
         sl_wsio_send(ep->wsio, (uint64_t)r->index + 1, a->frame, a->frame_len);
@@ -923,7 +942,7 @@ static void s_health_start(sl_ep_replica_t *r, bool probe)
     sl_ep_attempt_link(a);
     int rc = s_conn_open(a, r->url);
     if (rc) {
-        sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe connect: %s", sl_err_msg(rc));
+        sl_ep_fail(a, SL_OUT_TRANSPORT, "probe connect: %s", sl_err_msg(rc));
         return;
     }
     sl_ep_attempt_arm(a);

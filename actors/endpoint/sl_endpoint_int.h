@@ -172,6 +172,10 @@ void sl_ep_attempt_free(sl_ep_attempt_t *a);
 void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
                   size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
+/* sl_ep_finish for an end with no frame from the analyzer (timeouts,
+   transport, cancel, shutdown): fmt names the cause. */
+void sl_ep_fail(sl_ep_attempt_t *a, int outcome, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Arms the attempt's timer at its earliest deadline (never moves it later). */
 void sl_ep_attempt_arm(sl_ep_attempt_t *a);
 /* The replica the attempt would go to now, or -1 (full, open, excluded,

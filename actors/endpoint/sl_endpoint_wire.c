@@ -146,12 +146,12 @@ void sl_ep_on_closed(sl_ep_t *ep, const sl_wsio_closed_t *ev)
     sl_map_take(&ep->by_conn, ev->conn);
     a->conn = 0; /* already gone: nothing to close */
     if (a->probe) {
-        sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "probe: %s", err);
+        sl_ep_fail(a, SL_OUT_TRANSPORT, "probe: %s", err);
     } else if (!ev->opened) {
-        sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL, "connect failed: %s", err);
+        sl_ep_fail(a, SL_OUT_TRANSPORT, "connect failed: %s", err);
     } else {
-        sl_ep_finish(a, SL_OUT_TRANSPORT, NULL, NULL, 0, NULL,
-                     "connection closed before a result: %s (code %" PRId64 ")", err, ev->code);
+        sl_ep_fail(a, SL_OUT_TRANSPORT, "connection closed before a result: %s (code %" PRId64 ")",
+                   err, ev->code);
     }
 }
 
@@ -237,10 +237,9 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
             s_learn_tools(&ep->replicas[a->replica], f->u.health.available_tools);
             const char *st = f->u.health.status;
             bool ok = !st || strcmp(st, "healthy") == 0 || strcmp(st, "ok") == 0;
-            sl_ep_finish(a, ok ? SL_OUT_SUCCESS : SL_OUT_ERROR, NULL, NULL, 0, NULL, "health: %s",
-                         st ? st : "?");
+            sl_ep_fail(a, ok ? SL_OUT_SUCCESS : SL_OUT_ERROR, "health: %s", st ? st : "?");
         } else if (f->kind == SL_WIRE_ERROR) {
-            sl_ep_finish(a, SL_OUT_ERROR, NULL, NULL, 0, NULL, "health: error frame");
+            sl_ep_fail(a, SL_OUT_ERROR, "health: error frame");
         }
         return;
     }
@@ -350,8 +349,8 @@ void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev)
         sl_wsio_close(ep->wsio, a->conn, SL_WSIO_CLOSE_PROTOCOL, "malformed frame");
         sl_map_take(&ep->by_conn, a->conn);
         a->conn = 0;
-        sl_ep_finish(a, SL_OUT_MALFORMED, NULL, NULL, 0, NULL, "%s frame (%zu bytes)",
-                     prc == SL_ETOOBIG ? "oversized" : "unparseable", ev->data.len);
+        sl_ep_fail(a, SL_OUT_MALFORMED, "%s frame (%zu bytes)",
+                   prc == SL_ETOOBIG ? "oversized" : "unparseable", ev->data.len);
         return;
     }
     s_attempt_frame(a, &f, ev->data.ptr, ev->data.len);
