@@ -176,7 +176,12 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
         ep->c.unknown_progress++;
         return 0;
     }
-    bool has_pct = p.pct >= 0 && p.pct <= 100;
+    const sl_ep_checkpoint_t cp = {.stage = p.stage,
+                                   .message = p.message,
+                                   .has_pct = p.pct >= 0 && p.pct <= 100,
+                                   .pct = (double)p.pct,
+                                   .data = p.data.ptr,
+                                   .data_len = p.data.len};
     if (p.correlation_id[0] == '\0') {
         /* The dynamic and performance services send no id: attribute the
            push only when unambiguous. It updates the task's progress but
@@ -187,8 +192,7 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
         sl_ep_attempt_t *a = sl_ep_push_attribute(ep, &p, &why);
         if (a) {
             ep->c.pushes_attributed++;
-            sl_ep_progress(a, p.stage, p.message, has_pct, (double)p.pct, p.data.ptr, p.data.len,
-                           NULL, false);
+            sl_ep_progress(a, &cp, false);
         } else {
             ep->c.pushes_unattributed++;
             sl_debug("%s: push without an id from %s not attributed: %s", ep->name,
@@ -202,8 +206,7 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
         ep->c.unknown_progress++;
     } else {
         ep->c.pushes_by_id++;
-        sl_ep_progress(a, p.stage, p.message, has_pct, (double)p.pct, p.data.ptr, p.data.len, NULL,
-                       true);
+        sl_ep_progress(a, &cp, true);
     }
     sl_progress_push_clear(&p);
     return 0;

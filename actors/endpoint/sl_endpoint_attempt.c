@@ -694,11 +694,7 @@ void sl_ep_pump(sl_ep_t *ep)
 
 /* ---- progress ------------------------------------------------------------ */
 
-/* Replaces the checkpoint and forwards it (throttled). arms: whether this
-   kind of frame proves the analysis is alive (resets the stall timer). */
-void sl_ep_progress(sl_ep_attempt_t *a, const char *stage, const char *message, bool has_pct,
-                    double pct, const uint8_t *data, size_t data_len, const char *checkpoint,
-                    bool arms)
+void sl_ep_progress(sl_ep_attempt_t *a, const sl_ep_checkpoint_t *cp, bool arms)
 {
     sl_ep_t *ep = a->ep;
     if (a->probe) {
@@ -707,30 +703,29 @@ void sl_ep_progress(sl_ep_attempt_t *a, const char *stage, const char *message, 
     if (arms && a->progress_timeout > 0) {
         a->d_stall = sl_ep_now(ep) + a->progress_timeout;
     }
-    /* Replace each part only when the frame carries it: a frame with only
-       a pct keeps the stage it refines. */
-    if (stage) {
+    /* Replace each part only when the report carries it. */
+    if (cp->stage) {
         free(a->last_stage);
-        a->last_stage = strdup(stage);
+        a->last_stage = strdup(cp->stage);
     }
-    if (message) {
+    if (cp->message) {
         free(a->last_message);
-        a->last_message = strdup(message);
+        a->last_message = strdup(cp->message);
     }
-    if (checkpoint) {
+    if (cp->checkpoint) {
         free(a->last_checkpoint);
-        a->last_checkpoint = strdup(checkpoint);
+        a->last_checkpoint = strdup(cp->checkpoint);
     }
-    if (has_pct) {
-        a->last_pct = (int64_t)(pct + 0.5);
+    if (cp->has_pct) {
+        a->last_pct = (int64_t)(cp->pct + 0.5);
     }
-    if (data && data_len) {
-        uint8_t *copy = malloc(data_len);
+    if (cp->data && cp->data_len) {
+        uint8_t *copy = malloc(cp->data_len);
         if (copy) {
-            memcpy(copy, data, data_len);
+            memcpy(copy, cp->data, cp->data_len);
             free(a->last_data);
             a->last_data = copy;
-            a->last_data_len = data_len;
+            a->last_data_len = cp->data_len;
         }
     }
     a->has_progress = true;

@@ -183,11 +183,19 @@ void sl_ep_attempt_arm(sl_ep_attempt_t *a);
 int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a);
 /* Dispatches queued attempts while replicas have room. */
 void sl_ep_pump(sl_ep_t *ep);
-/* Replaces the checkpoint, forwards it throttled; arms = resets the stall
-   timer. */
-void sl_ep_progress(sl_ep_attempt_t *a, const char *stage, const char *message, bool has_pct,
-                    double pct, const uint8_t *data, size_t data_len, const char *checkpoint,
-                    bool arms);
+/* What one progress frame or push says about an attempt; a NULL or absent
+   part keeps what the attempt had (a frame with only a pct keeps the stage
+   it refines). */
+typedef struct {
+    const char *stage, *message, *checkpoint;
+    bool has_pct;
+    double pct;
+    const uint8_t *data; /* msgpack map, or NULL */
+    size_t data_len;
+} sl_ep_checkpoint_t;
+/* Updates the attempt's checkpoint from cp and forwards it throttled; arms:
+   this kind of report proves the analysis alive (resets the stall timer). */
+void sl_ep_progress(sl_ep_attempt_t *a, const sl_ep_checkpoint_t *cp, bool arms);
 sl_ep_attempt_t *sl_ep_find_id(sl_ep_t *ep, const char *id);
 /* Moves the replica's breaker on time (emitting any transition). */
 void sl_ep_breaker_tick(sl_ep_replica_t *r);

@@ -247,12 +247,19 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
     case SL_WIRE_STATUS_UPDATE:
         /* "started" proves nothing about liveness later on: forward it, but
            only real progress arms the stall timer. */
-        sl_ep_progress(a, f->u.status_update.stage, f->u.status_update.message, false, 0, NULL, 0,
-                       NULL, ep->protocol == SL_ENDPOINT_MUX);
+        sl_ep_progress(a,
+                       &(sl_ep_checkpoint_t){.stage = f->u.status_update.stage,
+                                             .message = f->u.status_update.message},
+                       ep->protocol == SL_ENDPOINT_MUX);
         break;
     case SL_WIRE_PROGRESS:
-        sl_ep_progress(a, f->u.progress.stage, f->u.progress.message, f->u.progress.has_pct,
-                       f->u.progress.pct, NULL, 0, f->u.progress.checkpoint, true);
+        sl_ep_progress(a,
+                       &(sl_ep_checkpoint_t){.stage = f->u.progress.stage,
+                                             .message = f->u.progress.message,
+                                             .checkpoint = f->u.progress.checkpoint,
+                                             .has_pct = f->u.progress.has_pct,
+                                             .pct = f->u.progress.pct},
+                       true);
         break;
     case SL_WIRE_PROGRESS_UPDATE: {
         sl_mp_writer_t dw;
@@ -262,9 +269,13 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
             (void)sl_wire_json_to_mp(&dw, f->u.progress_update.data, SL_WIRE_JSON_MAX_DEPTH);
         }
         bool ok = sl_mp_writer_error(&dw) == 0 && sl_mp_writer_len(&dw) > 0;
-        sl_ep_progress(a, f->u.progress_update.stage, f->u.progress_update.message,
-                       f->u.progress_update.has_pct, f->u.progress_update.pct,
-                       ok ? sl_mp_writer_data(&dw) : NULL, ok ? sl_mp_writer_len(&dw) : 0, NULL,
+        sl_ep_progress(a,
+                       &(sl_ep_checkpoint_t){.stage = f->u.progress_update.stage,
+                                             .message = f->u.progress_update.message,
+                                             .has_pct = f->u.progress_update.has_pct,
+                                             .pct = f->u.progress_update.pct,
+                                             .data = ok ? sl_mp_writer_data(&dw) : NULL,
+                                             .data_len = ok ? sl_mp_writer_len(&dw) : 0},
                        true);
         sl_mp_writer_fini(&dw);
         break;
