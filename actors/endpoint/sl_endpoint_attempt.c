@@ -101,30 +101,35 @@ static void s_breaker_arm(sl_ep_replica_t *r)
                 s_breaker_timer_fn, r);
 }
 
-/* Sends ev (events = [[topic, body]]) to the store as a fire-and-forget
-   STORE_WRITE; no store running is fine. */
-static void s_store_events(sl_ep_t *ep, sl_mp_writer_t *ev)
+/* Sends the event topic with the fields in ev to the store as a
+   fire-and-forget STORE_WRITE of one store_event; no store running is
+   fine. */
+static void s_store_events(sl_ep_t *ep, const char *topic, sl_mp_writer_t *ev)
 {
     if (sl_mp_writer_error(ev) == 0) {
-        sl_store_write_t sw = {0};
-        sw.events.ptr = (uint8_t *)sl_mp_writer_data(ev);
-        sw.events.len = sl_mp_writer_len(ev);
-        if (sl_store_write_write(&sw, &ep->w) == 0) {
-            sl_ep_send_writer(ep, ep->store, SL_MSG_STORE_WRITE);
+        sl_store_event_t item = {
+            .topic = (char *)topic,
+            .fields = {(uint8_t *)sl_mp_writer_data(ev), sl_mp_writer_len(ev)}};
+        sl_mp_writer_t items;
+        sl_mp_writer_init(&items);
+        sl_mp_write_array(&items, 1);
+        if (sl_store_event_write(&item, &items) == 0 && sl_mp_writer_error(&items) == 0) {
+            sl_store_write_t sw = {
+                .events = {(uint8_t *)sl_mp_writer_data(&items), sl_mp_writer_len(&items)}};
+            if (sl_store_write_write(&sw, &ep->w) == 0) {
+                sl_ep_send_writer(ep, ep->store, SL_MSG_STORE_WRITE);
+            }
+            sl_mp_writer_reset(&ep->w);
         }
-        sl_mp_writer_reset(&ep->w);
+        sl_mp_writer_fini(&items);
     }
 }
 
-/* Starts ev (caller finis) as events = [[topic, {service, replica, ...}]]
-   about replica r, with room for `more` fields after those two. */
-static void s_replica_event(sl_mp_writer_t *ev, const sl_ep_replica_t *r, const char *topic,
-                            uint32_t more)
+/* Starts ev (caller finis) as the fields {service, replica, ...} of an
+   event about replica r, with room for `more` fields after those two. */
+static void s_replica_event(sl_mp_writer_t *ev, const sl_ep_replica_t *r, uint32_t more)
 {
     sl_mp_writer_init(ev);
-    sl_mp_write_array(ev, 1);
-    sl_mp_write_array(ev, 2);
-    sl_mp_write_str(ev, topic);
     sl_mp_write_map(ev, 2 + more);
     sl_mp_kv_str(ev, "service", r->ep->service);
     sl_mp_kv_str(ev, "replica", r->url);
@@ -145,10 +150,10 @@ static void s_health_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *
     }
     r->unhealthy = !healthy;
     sl_mp_writer_t ev;
-    s_replica_event(&ev, r, "endpoint.health", 2);
+    s_replica_event(&ev, r, 2);
     sl_mp_kv_bool(&ev, "healthy", healthy);
     sl_mp_kv_str(&ev, "reason", tr->reason);
-    s_store_events(ep, &ev);
+    s_store_events(ep, "endpoint.health", &ev);
     sl_mp_writer_fini(&ev);
 }
 
@@ -163,11 +168,11 @@ static void s_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t 
     sl_info("%s: breaker %s %s -> %s (%s)", ep->name, r->url, from, to, tr->reason);
 
     sl_mp_writer_t ev;
-    s_replica_event(&ev, r, "endpoint.breaker", 3);
+    s_replica_event(&ev, r, 3);
     sl_mp_kv_str(&ev, "from", from);
     sl_mp_kv_str(&ev, "to", to);
     sl_mp_kv_str(&ev, "reason", tr->reason);
-    s_store_events(ep, &ev);
+    s_store_events(ep, "endpoint.breaker", &ev);
     sl_mp_writer_fini(&ev);
     s_health_changed(r, tr);
 

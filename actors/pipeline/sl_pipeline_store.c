@@ -80,31 +80,58 @@ int64_t sl_pl_now(sl_pl_shard_t *sh)
 
 /* ---- the store batch ----------------------------------------------------- */
 
+static void s_op(sl_pl_shard_t *sh, const sl_store_op_t *op)
+{
+    /* The item is checked before a byte of it is written: a refused one
+       leaves the batch as it was. */
+    int rc = sl_store_op_write(op, &sh->ops);
+    if (rc < 0) {
+        sh->store_errors++;
+        sl_error("%s: store op on %.*s refused: %s", sh->name, (int)op->key.len,
+                 (const char *)op->key.ptr, sl_err_name(rc));
+        return;
+    }
+    sh->nops++;
+}
+
 void sl_pl_op_put(sl_pl_shard_t *sh, int db, const char *key, const void *val, size_t len)
 {
-    sl_mp_write_array(&sh->ops, 3);
-    sl_mp_write_uint(&sh->ops, (uint64_t)db);
-    sl_mp_write_bin(&sh->ops, key, strlen(key));
-    sl_mp_write_bin(&sh->ops, val, len);
-    sh->nops++;
+    s_op(sh, &(sl_store_op_t){.db = (uint64_t)db,
+                              .key = {(uint8_t *)key, strlen(key)},
+                              .value = {(uint8_t *)val, len}});
 }
 
 void sl_pl_op_del(sl_pl_shard_t *sh, int db, const char *key)
 {
-    sl_mp_write_array(&sh->ops, 3);
-    sl_mp_write_uint(&sh->ops, (uint64_t)db);
-    sl_mp_write_bin(&sh->ops, key, strlen(key));
-    sl_mp_write_nil(&sh->ops);
-    sh->nops++;
+    s_op(sh,
+         &(sl_store_op_t){.db = (uint64_t)db, .key = {(uint8_t *)key, strlen(key)}, .del = true});
 }
 
-static sl_mp_writer_t *s_event(sl_pl_shard_t *sh, const char *topic, uint32_t nfields)
+/* An event is its fields written into w (s_event_begin: the map header),
+   then appended to the batch as one store_event item (s_event_end, which
+   finis w). */
+static sl_mp_writer_t *s_event_begin(sl_mp_writer_t *w, uint32_t nfields)
 {
-    sl_mp_write_array(&sh->events, 2);
-    sl_mp_write_str(&sh->events, topic);
-    sl_mp_write_map(&sh->events, nfields);
-    sh->nevents++;
-    return &sh->events;
+    sl_mp_writer_init(w);
+    sl_mp_write_map(w, nfields);
+    return w;
+}
+
+static void s_event_end(sl_pl_shard_t *sh, const char *topic, sl_mp_writer_t *w)
+{
+    sl_store_event_t ev = {.topic = (char *)topic,
+                           .fields = {(uint8_t *)sl_mp_writer_data(w), sl_mp_writer_len(w)}};
+    int rc = sl_mp_writer_error(w);
+    if (rc == 0) {
+        rc = sl_store_event_write(&ev, &sh->events);
+    }
+    if (rc == 0) {
+        sh->nevents++;
+    } else {
+        sh->store_errors++;
+        sl_error("%s: %s event refused: %s", sh->name, topic, sl_err_name(rc));
+    }
+    sl_mp_writer_fini(w);
 }
 
 static int s_wrap(sl_mp_writer_t *out, uint32_t n, const sl_mp_writer_t *items)
@@ -172,27 +199,29 @@ int sl_pl_flush(sl_pl_shard_t *sh, sl_reply_fn *fn, void *arg)
 
 void sl_pl_ev_pipe_status(sl_pl_pipe_t *p)
 {
-    sl_mp_writer_t *w = s_event(p->sh, "pipeline.status", p->error ? 4 : 3);
+    sl_mp_writer_t fw, *w = s_event_begin(&fw, p->error ? 4 : 3);
     sl_mp_kv_str(w, "pipeline_id", p->id);
     sl_mp_kv_str(w, "status", sl_pstatus_name(p->status));
     sl_mp_kv_str(w, "stage", sl_stage_name(p->stage));
     if (p->error) {
         sl_mp_kv_str(w, "error", p->error);
     }
+    s_event_end(p->sh, "pipeline.status", w);
 }
 
 void sl_pl_ev_pipe_stage(sl_pl_pipe_t *p)
 {
-    sl_mp_writer_t *w = s_event(p->sh, "pipeline.stage", 2);
+    sl_mp_writer_t fw, *w = s_event_begin(&fw, 2);
     sl_mp_kv_str(w, "pipeline_id", p->id);
     sl_mp_kv_str(w, "stage", sl_stage_name(p->stage));
+    s_event_end(p->sh, "pipeline.stage", w);
 }
 
 void sl_pl_ev_task_status(sl_pl_task_t *t)
 {
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_writer_t *w = s_event(t->pipe->sh, "task.status", t->error ? 6 : 5);
+    sl_mp_writer_t fw, *w = s_event_begin(&fw, t->error ? 6 : 5);
     sl_mp_kv_str(w, "pipeline_id", t->pipe->id);
     sl_mp_kv_str(w, "task_id", id);
     sl_mp_kv_str(w, "status", sl_tstatus_name(t->status));
@@ -201,13 +230,14 @@ void sl_pl_ev_task_status(sl_pl_task_t *t)
     if (t->error) {
         sl_mp_kv_str(w, "error", t->error);
     }
+    s_event_end(t->pipe->sh, "task.status", w);
 }
 
 void sl_pl_ev_task_progress(sl_pl_task_t *t)
 {
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_writer_t *w = s_event(t->pipe->sh, "task.progress", 6);
+    sl_mp_writer_t fw, *w = s_event_begin(&fw, 6);
     sl_mp_kv_str(w, "pipeline_id", t->pipe->id);
     sl_mp_kv_str(w, "task_id", id);
     sl_mp_kv_uint(w, "attempt", t->attempts);
@@ -218,14 +248,16 @@ void sl_pl_ev_task_progress(sl_pl_task_t *t)
         sl_mp_kv_nil(w, "pct"); /* unknown: null, as in pipeline.get */
     }
     sl_mp_kv_str(w, "message", t->progress_message);
+    s_event_end(t->pipe->sh, "task.progress", w);
 }
 
 void sl_pl_ev_alert(sl_pl_shard_t *sh, const char *kind, const char *message, const char *subject)
 {
-    sl_mp_writer_t *w = s_event(sh, "alert", subject ? 3 : 2);
+    sl_mp_writer_t fw, *w = s_event_begin(&fw, subject ? 3 : 2);
     sl_mp_kv_str(w, "kind", kind);
     sl_mp_kv_str(w, "message", message);
     if (subject) {
         sl_mp_kv_str(w, "subject", subject);
     }
+    s_event_end(sh, "alert", w);
 }

@@ -265,63 +265,28 @@ static bool s_user_db(uint64_t db)
     return db >= SL_DB_PIPELINES && db <= SL_DB_DLQ && db != SL_DB_EVENTS;
 }
 
-static int s_read_bytes(sl_mp_reader_t *r, const uint8_t **p, size_t *len)
-{
-    int t = sl_mp_peek(r);
-    if (t == SL_MP_BIN) {
-        return sl_mp_read_bin(r, p, len);
-    }
-    if (t == SL_MP_STR) {
-        return sl_mp_read_str(r, (const char **)p, len);
-    }
-    return t < 0 ? t : SL_EPROTO;
-}
-
-/* Walks ops [[db, key, value|nil], ...]; with apply false it only checks
-   them, so a bad request is refused before any of it touches the group. */
+/* Walks the ops (store_op items); with apply false it only checks them,
+   so a bad request is refused before any of it touches the group. */
 static int s_walk_ops(s_store_t *self, const sl_bytes_t *ops, bool apply)
 {
-    if (ops->len == 0) {
-        return 0;
-    }
     sl_mp_reader_t r;
-    sl_mp_reader_init(&r, ops->ptr, ops->len);
     uint32_t n;
-    int rc = sl_mp_read_array(&r, &n);
+    int rc = sl_codec_items(ops, &r, &n);
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        uint32_t m;
-        uint64_t db;
-        const uint8_t *key, *val = NULL;
-        size_t klen, vlen = 0;
-        bool del = false;
-        rc = sl_mp_read_array(&r, &m);
-        if (rc == 0 && m != 3) {
-            rc = SL_EPROTO;
-        }
-        if (rc == 0) {
-            rc = sl_mp_read_uint(&r, &db);
-        }
-        if (rc == 0 && !s_user_db(db)) {
+        sl_store_op_t op;
+        rc = sl_store_op_next(&r, &op);
+        if (rc == 0 && !s_user_db(op.db)) {
             rc = SL_EINVAL;
         }
-        if (rc == 0) {
-            rc = s_read_bytes(&r, &key, &klen);
-        }
-        if (rc == 0 && (klen == 0 || klen > SL_DB_MAX_KEY)) {
+        if (rc == 0 && (op.key.len == 0 || op.key.len > SL_DB_MAX_KEY)) {
             rc = SL_EINVAL;
-        }
-        if (rc == 0) {
-            if (sl_mp_peek(&r) == SL_MP_NIL) {
-                rc = sl_mp_read_nil(&r);
-                del = true;
-            } else {
-                rc = s_read_bytes(&r, &val, &vlen);
-            }
         }
         if (rc == 0 && apply) {
-            rc = del ? sl_db_del(self->db, (unsigned)db, key, klen)
-                     : sl_db_put(self->db, (unsigned)db, key, klen, val, vlen);
+            rc = op.del ? sl_db_del(self->db, (unsigned)op.db, op.key.ptr, op.key.len)
+                        : sl_db_put(self->db, (unsigned)op.db, op.key.ptr, op.key.len, op.value.ptr,
+                                    op.value.len);
         }
+        sl_store_op_clear(&op);
     }
     return rc;
 }
@@ -332,31 +297,17 @@ static bool s_reserved_key(const char *k, size_t len)
            sl_mp_str_eq(k, len, "topic");
 }
 
-/* Checks one [topic, {fields}] pair and returns its parts. */
-static int s_read_event(sl_mp_reader_t *r, const char **topic, size_t *tlen, const uint8_t **body,
-                        size_t *blen, uint32_t *kept)
+/* Checks one event (topic and fields map) and counts the fields kept. */
+static int s_check_event(const sl_store_event_t *ev, uint32_t *kept)
 {
-    uint32_t m;
-    int rc = sl_mp_read_array(r, &m);
-    if (rc == 0 && m != 2) {
-        rc = SL_EPROTO;
-    }
-    if (rc == 0) {
-        rc = sl_mp_read_str(r, topic, tlen);
-    }
-    if (rc == 0 && (*tlen == 0 || *tlen > S_TOPIC_MAX || memchr(*topic, 0, *tlen))) {
-        rc = SL_EPROTO;
-    }
-    if (rc == 0) {
-        rc = sl_mp_read_raw(r, body, blen);
-    }
-    if (rc < 0) {
-        return rc;
+    size_t tlen = strlen(ev->topic);
+    if (tlen == 0 || tlen > S_TOPIC_MAX) {
+        return SL_EPROTO;
     }
     sl_mp_reader_t b;
-    sl_mp_reader_init(&b, *body, *blen);
+    sl_mp_reader_init(&b, ev->fields.ptr, ev->fields.len);
     uint32_t pairs;
-    rc = sl_mp_read_map(&b, &pairs);
+    int rc = sl_mp_read_map(&b, &pairs);
     *kept = 0;
     for (uint32_t i = 0; rc == 0 && i < pairs; i++) {
         const char *k;
@@ -454,23 +405,25 @@ static int s_walk_events(s_store_t *self, const sl_bytes_t *events, bool apply, 
         return 0;
     }
     sl_mp_reader_t r;
-    sl_mp_reader_init(&r, events->ptr, events->len);
     uint32_t n;
-    int rc = sl_mp_read_array(&r, &n);
+    int rc = sl_codec_items(events, &r, &n);
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        const char *topic;
-        const uint8_t *body;
-        size_t tlen, blen;
-        uint32_t kept;
-        rc = s_read_event(&r, &topic, &tlen, &body, &blen, &kept);
+        sl_store_event_t ev;
+        uint32_t kept = 0;
+        rc = sl_store_event_next(&r, &ev);
+        if (rc == 0) {
+            rc = s_check_event(&ev, &kept);
+        }
         if (rc == 0 && apply) {
             uint64_t seq;
-            rc = s_add_event(self, topic, tlen, body, blen, kept, &seq);
+            rc = s_add_event(self, ev.topic, strlen(ev.topic), ev.fields.ptr, ev.fields.len, kept,
+                             &seq);
             if (rc == 0) {
                 *first = *first ? *first : seq;
                 *last = seq;
             }
         }
+        sl_store_event_clear(&ev);
     }
     return rc;
 }

@@ -58,19 +58,24 @@ static int s_transition(const char *run, uint64_t i, uint8_t **out, size_t *len)
     sl_mp_kv_str(&rec, "replica", "ws://127.0.0.1:2001");
 
     sl_mp_write_array(&ops, 1);
-    sl_mp_write_array(&ops, 3);
-    sl_mp_write_uint(&ops, SL_DB_TASKS);
-    sl_mp_write_bin(&ops, task, strlen(task));
-    sl_mp_write_bin(&ops, sl_mp_writer_data(&rec), sl_mp_writer_len(&rec));
+    sl_store_op_t op = {.db = SL_DB_TASKS,
+                        .key = {(uint8_t *)task, strlen(task)},
+                        .value = {(uint8_t *)sl_mp_writer_data(&rec), sl_mp_writer_len(&rec)}};
+    sl_store_op_write(&op, &ops);
 
+    sl_mp_writer_t fields;
+    sl_mp_writer_init(&fields);
+    sl_mp_write_map(&fields, 4);
+    sl_mp_kv_str(&fields, "task_id", task);
+    sl_mp_kv_str(&fields, "status", "running");
+    sl_mp_kv_uint(&fields, "attempt", 1);
+    sl_mp_kv_str(&fields, "service", "static-analyzer");
     sl_mp_write_array(&evs, 1);
-    sl_mp_write_array(&evs, 2);
-    sl_mp_write_str(&evs, "task.status");
-    sl_mp_write_map(&evs, 4);
-    sl_mp_kv_str(&evs, "task_id", task);
-    sl_mp_kv_str(&evs, "status", "running");
-    sl_mp_kv_uint(&evs, "attempt", 1);
-    sl_mp_kv_str(&evs, "service", "static-analyzer");
+    sl_store_event_t ev = {
+        .topic = (char *)"task.status",
+        .fields = {(uint8_t *)sl_mp_writer_data(&fields), sl_mp_writer_len(&fields)}};
+    sl_store_event_write(&ev, &evs);
+    sl_mp_writer_fini(&fields);
 
     sl_store_write_t m = {
         .ops = {.ptr = (uint8_t *)sl_mp_writer_data(&ops), .len = sl_mp_writer_len(&ops)},

@@ -557,21 +557,16 @@ static void s_store_event(sl_port_t *store, int64_t timeout_ms, char *topic, siz
     sl_msg_destroy(&m);
     assert_int_equal(w.ops.len, 0);
     sl_mp_reader_t rd;
-    sl_mp_reader_init(&rd, w.events.ptr, w.events.len);
-    uint32_t n = 0, two = 0;
-    assert_int_equal(sl_mp_read_array(&rd, &n), 0);
+    uint32_t n = 0;
+    assert_int_equal(sl_codec_items(&w.events, &rd, &n), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(sl_mp_read_array(&rd, &two), 0);
-    assert_int_equal(two, 2);
-    const char *t;
-    size_t tl;
-    const uint8_t *p;
-    assert_int_equal(sl_mp_read_str(&rd, &t, &tl), 0);
-    snprintf(topic, tsize, "%.*s", (int)tl, t);
-    assert_int_equal(sl_mp_read_raw(&rd, &p, blen), 0);
-    *body = malloc(*blen);
-    assert_non_null(*body);
-    memcpy(*body, p, *blen);
+    sl_store_event_t ev;
+    assert_int_equal(sl_store_event_next(&rd, &ev), 0);
+    snprintf(topic, tsize, "%s", ev.topic);
+    *blen = ev.fields.len;
+    *body = ev.fields.ptr; /* taken over */
+    ev.fields = (sl_bytes_t){0};
+    sl_store_event_clear(&ev);
     sl_store_write_clear(&w);
 }
 

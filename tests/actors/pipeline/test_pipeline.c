@@ -1513,10 +1513,9 @@ static void s_put_raw(s_fix_t *x, int db, const char *key, const uint8_t *val, s
     sl_mp_writer_t ops;
     sl_mp_writer_init(&ops);
     sl_mp_write_array(&ops, 1);
-    sl_mp_write_array(&ops, 3);
-    sl_mp_write_uint(&ops, (uint64_t)db);
-    sl_mp_write_bin(&ops, key, strlen(key));
-    sl_mp_write_bin(&ops, val, len);
+    sl_store_op_t op = {
+        .db = (uint64_t)db, .key = {(uint8_t *)key, strlen(key)}, .value = {(uint8_t *)val, len}};
+    assert_int_equal(sl_store_op_write(&op, &ops), 0);
     sl_store_write_t w = {.ops = {(uint8_t *)sl_mp_writer_data(&ops), sl_mp_writer_len(&ops)}};
     uint8_t *buf = NULL;
     size_t blen = 0;

@@ -102,25 +102,26 @@ static void s_batch_init(batch_t *b)
 
 static void s_batch_put(batch_t *b, unsigned db, const char *key, const char *val)
 {
-    sl_mp_write_array(&b->ops, 3);
-    sl_mp_write_uint(&b->ops, db);
-    sl_mp_write_bin(&b->ops, key, strlen(key));
-    if (val) {
-        sl_mp_write_bin(&b->ops, val, strlen(val));
-    } else {
-        sl_mp_write_nil(&b->ops);
-    }
+    sl_store_op_t op = {.db = db,
+                        .key = {(uint8_t *)key, strlen(key)},
+                        .value = {(uint8_t *)val, val ? strlen(val) : 0},
+                        .del = !val};
+    assert_int_equal(sl_store_op_write(&op, &b->ops), 0);
     b->n_ops++;
 }
 
 static void s_batch_event(batch_t *b, const char *topic, const char *task_id)
 {
-    sl_mp_write_array(&b->events, 2);
-    sl_mp_write_str(&b->events, topic);
-    sl_mp_write_map(&b->events, 3);
-    sl_mp_kv_str(&b->events, "task_id", task_id);
-    sl_mp_kv_str(&b->events, "status", "running");
-    sl_mp_kv_uint(&b->events, "seq", 999999); /* the store's seq wins */
+    sl_mp_writer_t f;
+    sl_mp_writer_init(&f);
+    sl_mp_write_map(&f, 3);
+    sl_mp_kv_str(&f, "task_id", task_id);
+    sl_mp_kv_str(&f, "status", "running");
+    sl_mp_kv_uint(&f, "seq", 999999); /* the store's seq wins */
+    sl_store_event_t ev = {.topic = (char *)topic,
+                           .fields = {(uint8_t *)sl_mp_writer_data(&f), sl_mp_writer_len(&f)}};
+    assert_int_equal(sl_store_event_write(&ev, &b->events), 0);
+    sl_mp_writer_fini(&f);
     b->n_events++;
 }
 
@@ -521,9 +522,9 @@ static void test_store_malformed_writes_rejected(void **state)
         s_batch_put(&b, SL_DB_TASKS, "good", "must not land");
         s_batch_put(&b, cases[i].db, cases[i].key, "x");
         if (cases[i].bad_event) {
-            sl_mp_write_array(&b.events, 2);
-            sl_mp_write_str(&b.events, "task.status");
-            sl_mp_write_str(&b.events, "not a map");
+            sl_store_event_t ev = {.topic = (char *)"task.status",
+                                   .fields = {(uint8_t *)"\xa9not a map", 10}};
+            assert_int_equal(sl_store_event_write(&ev, &b.events), 0);
             b.n_events++;
         }
         int rc = s_write(fx->port, &b, NULL, NULL);
