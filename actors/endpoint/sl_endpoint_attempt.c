@@ -327,22 +327,6 @@ static void s_progress_send(sl_ep_attempt_t *a)
     }
 }
 
-static void s_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
-                     size_t raw_len, const sl_wire_verdict_t *v, const char *err);
-
-void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
-                  size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
-{
-    char err[SL_WIRE_ERROR_MAX + 64] = "";
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, sizeof err, fmt, ap);
-        va_end(ap);
-    }
-    s_finish(a, outcome, status, raw, raw_len, v, err);
-}
-
 void sl_ep_fail(sl_ep_attempt_t *a, int outcome, const char *fmt, ...)
 {
     char err[SL_WIRE_ERROR_MAX + 64];
@@ -350,14 +334,17 @@ void sl_ep_fail(sl_ep_attempt_t *a, int outcome, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, sizeof err, fmt, ap);
     va_end(ap);
-    s_finish(a, outcome, NULL, NULL, 0, NULL, err);
+    sl_ep_finish(a, &(sl_ep_end_t){.outcome = outcome, .error = err});
 }
 
-/* err: "" when none (the verdict's text stands in). */
-static void s_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
-                     size_t raw_len, const sl_wire_verdict_t *v, const char *err)
+void sl_ep_finish(sl_ep_attempt_t *a, const sl_ep_end_t *end)
 {
     sl_ep_t *ep = a->ep;
+    int outcome = end->outcome;
+    const char *status = end->status, *err = end->error ? end->error : "";
+    const uint8_t *raw = end->raw;
+    size_t raw_len = end->raw_len;
+    const sl_wire_verdict_t *v = end->v;
     s_unlink(a);
 
     /* Free the replica's slot and close what this attempt holds open. */

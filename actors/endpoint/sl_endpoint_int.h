@@ -164,14 +164,21 @@ void sl_ep_send_writer(sl_ep_t *ep, const char *to, uint16_t type);
 void sl_ep_attempt_link(sl_ep_attempt_t *a);
 /* Frees an attempt that is in no index and holds nothing open. */
 void sl_ep_attempt_free(sl_ep_attempt_t *a);
+/* How an attempt ended. */
+typedef struct {
+    int outcome;        /* sl_outcome_t */
+    const char *status; /* the result's status, or NULL */
+    const uint8_t *raw; /* the analyzer's frame (JSON), kept as the result, or NULL */
+    size_t raw_len;
+    const sl_wire_verdict_t *v; /* the frame's classification, or NULL */
+    const char *error;          /* the cause, or NULL: the verdict's text stands in */
+} sl_ep_end_t;
 /* Ends an attempt: exactly once, unlinks it, frees its slot, closes or
    cancels what it holds, records the breaker, sends the result (after any
-   held-back progress), frees it and pumps the queue. fmt names the error
-   (NULL: the verdict's text): the cause only, never the outcome's name,
-   which is its own field (the pipeline puts "<outcome>: " before it). */
-void sl_ep_finish(sl_ep_attempt_t *a, int outcome, const char *status, const uint8_t *raw,
-                  size_t raw_len, const sl_wire_verdict_t *v, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
+   held-back progress), frees it and pumps the queue. The error is the cause
+   only, never the outcome's name, which is its own field (the pipeline
+   puts "<outcome>: " before it). */
+void sl_ep_finish(sl_ep_attempt_t *a, const sl_ep_end_t *end);
 /* sl_ep_finish for an end with no frame from the analyzer (timeouts,
    transport, cancel, shutdown): fmt names the cause. */
 void sl_ep_fail(sl_ep_attempt_t *a, int outcome, const char *fmt, ...)

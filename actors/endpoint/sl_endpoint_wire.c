@@ -292,8 +292,11 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
         sl_wire_verdict_t v;
         memset(&v, 0, sizeof v);
         if (sl_wire_classify(f, &v) != 0) {
-            sl_ep_finish(a, SL_OUT_MALFORMED, NULL, raw, raw_len, NULL, "unclassifiable %s frame",
-                         f->type);
+            char why[96];
+            snprintf(why, sizeof why, "unclassifiable %s frame", f->type);
+            sl_ep_finish(
+                a, &(sl_ep_end_t){
+                       .outcome = SL_OUT_MALFORMED, .raw = raw, .raw_len = raw_len, .error = why});
             return;
         }
         const char *status = NULL;
@@ -305,7 +308,11 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
         } else if (f->kind == SL_WIRE_GENERATION_RESULT) {
             status = f->u.generation.status;
         }
-        sl_ep_finish(a, (int)v.outcome, status, raw, raw_len, &v, NULL);
+        sl_ep_finish(a, &(sl_ep_end_t){.outcome = (int)v.outcome,
+                                       .status = status,
+                                       .raw = raw,
+                                       .raw_len = raw_len,
+                                       .v = &v});
         break;
     }
     default:
