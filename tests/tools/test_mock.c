@@ -1352,7 +1352,7 @@ static void test_mock_block(void **state)
     /* request 2 blocks the whole replica for 1 s (scaled) at its
        scanning_python stage; request 1 runs alongside on another connection */
     assert_int_equal(s_mock_start(&m, "--replica",
-                                  "static-analyzer:127.0.0.1:0:latency=30000:progress=100:"
+                                  "static-analyzer:127.0.0.1:0:latency=30000:progress=1000:"
                                   "fault=block=100000/scanning_python@2",
                                   "--gateway", gateway, "--control", "127.0.0.1:0", "--time-scale",
                                   "0.01", NULL),
