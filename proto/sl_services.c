@@ -11,11 +11,12 @@ typedef struct {
     const char *name, *alias, *op, *result, *env, *ports, *tools;
     bool targets;
     int max_in_flight;
+    int progress_s, attempt_s;
 } s_service_t;
 
 static const s_service_t s_services[SL_SVC__COUNT] = {
-#define SL_SERVICE(id, name, alias, op, result, env, ports, tools, targets, mif)                   \
-    {name, alias, op, result, env, ports, tools, targets, mif},
+#define SL_SERVICE(id, name, alias, op, result, env, ports, tools, targets, mif, prog, att)        \
+    {name, alias, op, result, env, ports, tools, targets, mif, prog, att},
 #include "proto/sl_services.def"
 #undef SL_SERVICE
 };
@@ -68,6 +69,16 @@ bool sl_service_needs_targets(int svc)
 int sl_service_max_in_flight(int svc)
 {
     return s_get(svc) ? s_get(svc)->max_in_flight : 0;
+}
+
+int sl_service_progress_timeout_s(int svc)
+{
+    return s_get(svc) ? s_get(svc)->progress_s : 0;
+}
+
+int sl_service_attempt_timeout_s(int svc)
+{
+    return s_get(svc) ? s_get(svc)->attempt_s : 0;
 }
 
 static bool s_eq(const char *s, size_t len, const char *z)

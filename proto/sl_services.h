@@ -11,7 +11,8 @@
 #include <stddef.h>
 
 typedef enum {
-#define SL_SERVICE(id, name, alias, op, result, env, ports, tools, targets, mif) SL_SVC_##id,
+#define SL_SERVICE(id, name, alias, op, result, env, ports, tools, targets, mif, prog, att)        \
+    SL_SVC_##id,
 #include "proto/sl_services.def"
 #undef SL_SERVICE
     SL_SVC__COUNT
@@ -45,6 +46,11 @@ bool sl_service_needs_targets(int svc);
 /* Default analyses per replica at a time (services/<name>/max_in_flight);
    0 out of range. */
 int sl_service_max_in_flight(int svc);
+/* Default legacy stall timeout (progress_timeout_s) and attempt timeout
+   (attempt_timeout_s) in seconds, from how the real service reports
+   progress; 0 out of range. */
+int sl_service_progress_timeout_s(int svc);
+int sl_service_attempt_timeout_s(int svc);
 
 /* Service name (s, len bytes, need not be NUL-terminated) -> sl_service_t,
    or SL_ENOTFOUND (SL_EINVAL for NULL s). sl_service_parse_alias also

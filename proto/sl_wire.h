@@ -60,8 +60,8 @@
         pct is a number 0..100 (optional), checkpoint an optional opaque
         string the analyzer could resume from;
       - {"type":"heartbeat","id"} per running analysis, at least every
-        progress_timeout/3; {"type":"heartbeat"} without id = connection
-        liveness only;
+        heartbeat_timeout/3 (services/<name>/heartbeat_timeout_s);
+        {"type":"heartbeat"} without id = connection liveness only;
       - the legacy result frame plus "id" (or generation_result plus "id");
       - {"type":"error","id","message"} ends that id like a result;
         {"type":"error","message"} without id is about the connection;

@@ -539,10 +539,11 @@ static void s_write_replicas(sl_mp_writer_t *w, const sl_bytes_t *items)
         if (sl_replica_status_next(&r, &rs) < 0) {
             continue;
         }
-        sl_mp_write_map(&list, 10);
+        sl_mp_write_map(&list, 11);
         sl_mp_kv_str(&list, "url", rs.url);
         sl_mp_kv_str(&list, "address", rs.address); /* nil until connected */
         sl_mp_kv_str(&list, "breaker", rs.breaker);
+        sl_mp_kv_bool(&list, "suspect", rs.suspect); /* README "Liveness" */
         sl_mp_kv_uint(&list, "in_flight", rs.in_flight);
         sl_mp_kv_double(&list, "ewma_ms", rs.ewma_ms);
         sl_mp_kv_uint(&list, "calls", rs.calls);

@@ -112,8 +112,10 @@ static const s_key_t s_service_keys[] = {
     V_INT("ping_interval_ms", ping_interval_ms, 10, 3600000, 1, "20000"),
     V_INT("pong_timeout_ms", pong_timeout_ms, 10, 3600000, 1, "10000"),
     V_INT("queue_timeout_s", queue_timeout_ms, 1, 86400, 1000, "300"),
-    V_INT("progress_timeout_s", progress_timeout_ms, 0, 86400, 1000, "120"),
-    V_INT("attempt_timeout_s", attempt_timeout_ms, 1, 7 * 86400, 1000, "900"),
+    V_INT("progress_timeout_s", progress_timeout_ms, 0, 86400, 1000, NULL),
+    V_INT("heartbeat_timeout_s", heartbeat_timeout_ms, 0, 86400, 1000, "120"),
+    V_INT("liveness_grace_s", liveness_grace_ms, 0, 86400, 1000, "90"),
+    V_INT("attempt_timeout_s", attempt_timeout_ms, 1, 7 * 86400, 1000, NULL),
     V_INT("max_in_flight", max_in_flight, 1, 100000, 1, NULL),
     V_INT("queue_max", queue_max, 0, 10000000, 1, "1000"),
     V_INT("failure_threshold", failure_threshold, 1, 1000, 1, "3"),
@@ -417,6 +419,8 @@ void sl_config_service_defaults(sl_service_conf_t *svc, const char *name)
     for (char *c = svc->tools; *c; c++) {
         *c = *c == ' ' ? ',' : *c;
     }
+    svc->progress_timeout_ms = (int64_t)sl_service_progress_timeout_s(id) * 1000;
+    svc->attempt_timeout_ms = (int64_t)sl_service_attempt_timeout_s(id) * 1000;
     const char *ports = sl_service_ports(id);
     while (*ports && svc->n_urls < SL_CONFIG_MAX_REPLICAS) {
         int port = atoi(ports);

@@ -47,7 +47,9 @@ typedef struct {
     int64_t ping_interval_ms;
     int64_t pong_timeout_ms;
     int64_t queue_timeout_ms;
-    int64_t progress_timeout_ms; /* 0 = off */
+    int64_t progress_timeout_ms;  /* legacy stall; 0 = off */
+    int64_t heartbeat_timeout_ms; /* mux stall; 0 = off */
+    int64_t liveness_grace_ms;    /* after a missed pong; 0 = a missed pong is death */
     int64_t attempt_timeout_ms;
     int64_t max_in_flight;
     int64_t queue_max;

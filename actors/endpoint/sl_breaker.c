@@ -264,6 +264,15 @@ void sl_breaker_stats(const sl_breaker_t *self, sl_breaker_stats_t *out)
     out->window_failures = s_window_failures(self);
 }
 
+/* Whether a is a better choice than b, both admitting a call. */
+static bool s_better(const sl_breaker_candidate_t *a, const sl_breaker_candidate_t *b)
+{
+    if (a->suspect != b->suspect) {
+        return !a->suspect; /* a replica that may be blocked goes last */
+    }
+    return a->in_flight < b->in_flight || (a->in_flight == b->in_flight && a->ewma_ms < b->ewma_ms);
+}
+
 int sl_breaker_pick(const sl_breaker_candidate_t *c, size_t n)
 {
     bool other_admits = false;
@@ -281,8 +290,7 @@ int sl_breaker_pick(const sl_breaker_candidate_t *c, size_t n)
         if (c[i].excluded && other_admits) {
             continue;
         }
-        if (best < 0 || c[i].in_flight < c[best].in_flight ||
-            (c[i].in_flight == c[best].in_flight && c[i].ewma_ms < c[best].ewma_ms)) {
+        if (best < 0 || s_better(&c[i], &c[best])) {
             best = (int)i;
         }
     }

@@ -134,11 +134,13 @@ typedef struct {
     uint32_t max_in_flight;      /* bulkhead */
     double ewma_ms;              /* latency EWMA; 0 = no sample yet */
     bool excluded;               /* the task already failed on it */
+    bool suspect;                /* missed a pong, silent since: chosen last */
 } sl_breaker_candidate_t;
 
 /* Picks the replica for a call: among replicas whose breaker
-   admits a call and that have a free slot, the least in-flight, then the
-   lowest latency EWMA, then the lowest index. Excluded replicas are used
+   admits a call and that have a free slot, one that is not suspect (missed
+   a pong, see sl_endpoint.h) before one that is, then the least in-flight,
+   then the lowest latency EWMA, then the lowest index. Excluded replicas are used
    only when no other replica's breaker admits (a full but healthy other
    replica makes the call wait instead). Returns the index, or -1 when the
    call must wait (or be rejected). */

@@ -101,11 +101,14 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
     a->started_ms = sl_ep_now(ep);
     a->started_wall = sl_ep_wall(ep);
     a->queue_timeout = st.queue_timeout_ms > 0 ? st.queue_timeout_ms : ep->queue_timeout;
-    a->progress_timeout =
-        st.progress_timeout_ms > 0 ? st.progress_timeout_ms : ep->progress_timeout;
+    /* The request's own stall timeout wins; else legacy waits between
+       progress pushes, mux between heartbeats. */
+    a->progress_timeout = st.progress_timeout_ms > 0        ? st.progress_timeout_ms
+                          : ep->protocol == SL_ENDPOINT_MUX ? ep->heartbeat_timeout
+                                                            : ep->progress_timeout;
     a->attempt_timeout = st.attempt_timeout_ms > 0 ? st.attempt_timeout_ms : ep->attempt_timeout;
     a->d_queue = a->d_connect = a->d_ping = a->d_pong = a->d_stall = a->d_attempt = a->d_flush =
-        SL_EP_NEVER;
+        a->d_grace = SL_EP_NEVER;
     a->pwin_start = INT64_MIN / 2;
 
     const char *reject = NULL;
@@ -192,6 +195,7 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
         sl_ep_attempt_t *a = sl_ep_push_attribute(ep, &p, &why);
         if (a) {
             ep->c.pushes_attributed++;
+            sl_ep_alive(&ep->replicas[a->replica], a, "progress");
             sl_ep_progress(a, &cp, false);
         } else {
             ep->c.pushes_unattributed++;
@@ -206,6 +210,7 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
         ep->c.unknown_progress++;
     } else {
         ep->c.pushes_by_id++;
+        sl_ep_alive(&ep->replicas[a->replica], a, "progress");
         sl_ep_progress(a, &cp, true);
     }
     sl_progress_push_clear(&p);
@@ -226,6 +231,7 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
         sl_replica_status_t item = {.url = r->url,
                                     .address = r->addr[0] ? r->addr : NULL,
                                     .breaker = (char *)sl_breaker_state_name(bs.state),
+                                    .suspect = r->suspect,
                                     .in_flight = r->in_flight,
                                     .ewma_ms = r->ewma_ms,
                                     .calls = bs.calls,
@@ -237,7 +243,7 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
         sl_replica_status_write(&item, &rw);
     }
     const sl_ep_counters_t *c = &ep->c;
-    sl_mp_write_map(&cw, 15);
+    sl_mp_write_map(&cw, 17);
     sl_mp_kv_uint(&cw, "started", c->started);
     sl_mp_kv_uint(&cw, "results", c->results);
     sl_mp_kv_uint(&cw, "rejected", c->rejected);
@@ -253,6 +259,8 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
     sl_mp_kv_uint(&cw, "pushes_by_id", c->pushes_by_id);
     sl_mp_kv_uint(&cw, "pushes_attributed", c->pushes_attributed);
     sl_mp_kv_uint(&cw, "pushes_unattributed", c->pushes_unattributed);
+    sl_mp_kv_uint(&cw, "pongs_missed", c->pongs_missed);
+    sl_mp_kv_uint(&cw, "revived", c->revived);
     sl_endpoint_status_reply_t rep = {0};
     rep.service = ep->service;
     rep.protocol = (char *)sl_endpoint_protocol_name(ep->protocol);
@@ -328,6 +336,10 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     ep->pong_timeout = cfg->pong_timeout_ms;
     ep->queue_timeout = cfg->queue_timeout_ms;
     ep->progress_timeout = cfg->progress_timeout_ms;
+    ep->heartbeat_timeout = cfg->heartbeat_timeout_ms;
+    ep->liveness_grace = cfg->liveness_grace_ms > 0 && cfg->liveness_grace_ms < cfg->pong_timeout_ms
+                             ? cfg->pong_timeout_ms
+                             : cfg->liveness_grace_ms;
     ep->attempt_timeout = cfg->attempt_timeout_ms;
     ep->bcfg = cfg->breaker;
     ep->max_in_flight = cfg->max_in_flight;
@@ -345,7 +357,7 @@ static int s_init(sl_actor_t *self, void *args, void **state)
         r->index = (int)i;
         r->url = strdup(cfg->replicas[i]);
         r->breaker = sl_breaker_new(&cfg->breaker);
-        r->m_connect = r->m_ping = r->m_pong = SL_EP_NEVER;
+        r->m_connect = r->m_ping = r->m_pong = r->m_grace = SL_EP_NEVER;
         if (!r->url || !r->breaker) {
             goto fail;
         }

@@ -22,9 +22,11 @@
     It sends every breaker transition to "store" as a fire-and-forget
     STORE_WRITE holding one "endpoint.breaker" event (no store running is
     fine), and, in a second one, an "endpoint.health" event {service,
-    replica, healthy, reason} when the transition flips the replica's
-    health: unhealthy when the breaker opens, healthy when the half-open
-    probe closes it. Only changes: a new endpoint's replicas are healthy
+    replica, healthy, reason} when the replica's health flips. A replica is
+    healthy while its breaker is closed and it is not suspect (a connection
+    to it missed a pong and nothing came from the replica since; reasons
+    "suspect: no pong within N ms" and "alive: <pong|frame|progress|open>
+    after N ms"). Only changes: a new endpoint's replicas are healthy
     without an event.
 
     Tools: at start the actor asks every replica for its tools (a
@@ -77,14 +79,20 @@ typedef struct {
        static_analyze, ...] An
        ATTEMPT_START's own op wins when it is one of these. */
     const char *op;
-    const char *const *replicas;   /* ws:// or wss:// URLs */
-    size_t n_replicas;             /* 1..SL_ENDPOINT_MAX_REPLICAS */
-    const char *ca_file;           /* PEM CA trusted for wss:// [NULL = system] */
-    int64_t connect_timeout_ms;    /* TCP+TLS+WS handshake */
-    int64_t ping_interval_ms;      /* WebSocket ping on an open link */
-    int64_t pong_timeout_ms;       /* no pong within this = dead link */
-    int64_t queue_timeout_ms;      /* waiting for a replica slot */
-    int64_t progress_timeout_ms;   /* stall; 0 = off */
+    const char *const *replicas;  /* ws:// or wss:// URLs */
+    size_t n_replicas;            /* 1..SL_ENDPOINT_MAX_REPLICAS */
+    const char *ca_file;          /* PEM CA trusted for wss:// [NULL = system] */
+    int64_t connect_timeout_ms;   /* TCP+TLS+WS handshake */
+    int64_t ping_interval_ms;     /* WebSocket ping on an open link */
+    int64_t pong_timeout_ms;      /* no pong within this = dead link */
+    int64_t queue_timeout_ms;     /* waiting for a replica slot */
+    int64_t progress_timeout_ms;  /* legacy stall, between progress pushes; 0 = off */
+    int64_t heartbeat_timeout_ms; /* mux stall, no heartbeat/progress; 0 = off */
+    /* A missed pong makes the connection (and its replica) suspect; the
+       attempt lives on until this long after the unanswered ping without
+       any sign of life (pong, frame, out-of-band progress). 0 = a missed
+       pong ends the attempt at once. Below pong_timeout_ms: pong_timeout_ms. */
+    int64_t liveness_grace_ms;
     int64_t attempt_timeout_ms;    /* one attempt, dispatch to end */
     sl_breaker_config_t breaker;   /* see sl_breaker.h */
     uint32_t max_in_flight;        /* bulkhead per replica (per service: sl_services.def) */

@@ -135,16 +135,17 @@ static void s_replica_event(sl_mp_writer_t *ev, const sl_ep_replica_t *r, uint32
     sl_mp_kv_str(ev, "replica", r->url);
 }
 
-/* endpoint.health: a replica is healthy while its breaker is closed. Only
-   changes are sent, never the initial "healthy" of a new endpoint (every
-   replica starts healthy; endpoints.list gives the current state): so a
-   monitor sees one event when a replica goes bad (the breaker opens) and one
-   when it is back (the half-open probe succeeded). A failed probe re-opens a
-   breaker that is already unhealthy: no event. */
-static void s_health_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *tr)
+/* endpoint.health: a replica is healthy while its breaker is closed and
+   it is not suspect. Only changes are sent, never the initial "healthy" of
+   a new endpoint (every replica starts healthy; endpoints.list gives the
+   current state): so a monitor sees one event when a replica goes bad (the
+   breaker opens, or it missed a pong) and one when it is back (the
+   half-open probe succeeded, or it showed a sign of life). A failed probe
+   re-opens a breaker that is already unhealthy: no event. */
+static void s_health_update(sl_ep_replica_t *r, const char *reason)
 {
     sl_ep_t *ep = r->ep;
-    bool healthy = tr->to == SL_BREAKER_CLOSED;
+    bool healthy = sl_breaker_state(r->breaker) == SL_BREAKER_CLOSED && !r->suspect;
     if (healthy != r->unhealthy) {
         return; /* no change */
     }
@@ -152,7 +153,7 @@ static void s_health_changed(sl_ep_replica_t *r, const sl_breaker_transition_t *
     sl_mp_writer_t ev;
     s_replica_event(&ev, r, 2);
     sl_mp_kv_bool(&ev, "healthy", healthy);
-    sl_mp_kv_str(&ev, "reason", tr->reason);
+    sl_mp_kv_str(&ev, "reason", reason);
     s_store_events(ep, "endpoint.health", &ev);
     sl_mp_writer_fini(&ev);
 }
@@ -174,13 +175,55 @@ static void s_breaker_changed(sl_ep_replica_t *r, const sl_breaker_transition_t 
     sl_mp_kv_str(&ev, "reason", tr->reason);
     s_store_events(ep, "endpoint.breaker", &ev);
     sl_mp_writer_fini(&ev);
-    s_health_changed(r, tr);
+    s_health_update(r, tr->reason);
 
     s_breaker_arm(r);
     if (tr->to == SL_BREAKER_HALF_OPEN) {
         s_probe_start(r);
     } else if (tr->to == SL_BREAKER_CLOSED) {
         sl_ep_pump(ep);
+    }
+}
+
+/* ---- liveness: suspect is not dead ---------------------------------------- */
+
+/* A connection to r missed a pong: r is suspect until anything comes from
+   it (see sl_ep_alive). New work prefers other replicas meanwhile. */
+static void s_suspect(sl_ep_replica_t *r)
+{
+    sl_ep_t *ep = r->ep;
+    ep->c.pongs_missed++;
+    if (r->suspect) {
+        return;
+    }
+    r->suspect = true;
+    r->suspect_since = sl_ep_now(ep);
+    char reason[96];
+    snprintf(reason, sizeof reason, "suspect: no pong within %" PRId64 " ms", ep->pong_timeout);
+    sl_info("%s: %s %s (grace %" PRId64 " ms)", ep->name, r->url, reason, ep->liveness_grace);
+    s_health_update(r, reason);
+}
+
+void sl_ep_alive(sl_ep_replica_t *r, sl_ep_attempt_t *a, const char *how)
+{
+    sl_ep_t *ep = r->ep;
+    int64_t now = sl_ep_now(ep);
+    if (a && a->suspect) {
+        a->suspect = false;
+        a->d_grace = SL_EP_NEVER;
+        ep->c.revived++;
+        if (a->conn && a->d_ping == SL_EP_NEVER && a->d_pong == SL_EP_NEVER) {
+            a->d_ping = now + ep->ping_interval; /* the late pong may follow */
+        }
+        sl_ep_attempt_arm(a);
+    }
+    if (r->suspect) {
+        r->suspect = false;
+        char reason[96];
+        snprintf(reason, sizeof reason, "alive: %s after %" PRId64 " ms", how,
+                 now - r->suspect_since);
+        sl_info("%s: %s %s", ep->name, r->url, reason);
+        s_health_update(r, reason);
     }
 }
 
@@ -430,8 +473,8 @@ static void s_attempt_timer_fn(void *arg, uint64_t id);
 
 void sl_ep_attempt_arm(sl_ep_attempt_t *a)
 {
-    const int64_t d[] = {a->d_queue, a->d_connect, a->d_ping, a->d_pong,
-                         a->d_stall, a->d_attempt, a->d_flush};
+    const int64_t d[] = {a->d_queue, a->d_connect, a->d_ping,  a->d_pong,
+                         a->d_stall, a->d_attempt, a->d_flush, a->d_grace};
     s_timer_arm(a->ep, &a->timer, &a->timer_due, s_earliest(d, sizeof d / sizeof d[0]),
                 s_attempt_timer_fn, a);
 }
@@ -484,7 +527,27 @@ static void s_attempt_timer_fn(void *arg, uint64_t id)
         return;
     }
     if (a->d_pong <= now) {
-        sl_ep_fail(a, SL_OUT_PONG_TIMEOUT, "no pong within %" PRId64 " ms", ep->pong_timeout);
+        if (ep->liveness_grace <= 0) {
+            sl_ep_fail(a, SL_OUT_PONG_TIMEOUT, "no pong within %" PRId64 " ms", ep->pong_timeout);
+            return;
+        }
+        /* A blocked event loop answers nothing for a while, then carries
+           on: suspect, not dead, until the grace passes in silence. */
+        a->d_pong = SL_EP_NEVER;
+        a->suspect = true;
+        a->d_grace = a->ping_sent + ep->liveness_grace;
+        if (a->replica >= 0) {
+            s_suspect(&ep->replicas[a->replica]);
+        }
+    }
+    if (a->d_grace <= now) {
+        sl_info("%s: %s: attempt %s: no sign of life for %" PRId64 " ms after a missed pong",
+                ep->name, a->replica >= 0 ? ep->replicas[a->replica].url : "?", a->id,
+                now - a->ping_sent);
+        sl_ep_fail(a, SL_OUT_PONG_TIMEOUT,
+                   "no pong within %" PRId64 " ms and no sign of life for %" PRId64
+                   " ms after the ping",
+                   ep->pong_timeout, now - a->ping_sent);
         return;
     }
     if (a->d_stall <= now) {
@@ -501,6 +564,7 @@ static void s_attempt_timer_fn(void *arg, uint64_t id)
         sl_wsio_ping(ep->wsio, a->conn);
         a->d_ping = SL_EP_NEVER;
         a->d_pong = now + ep->pong_timeout;
+        a->ping_sent = now;
     }
     if (a->d_flush <= now) {
         a->d_flush = SL_EP_NEVER;
@@ -623,6 +687,7 @@ int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a)
         c[i].in_flight = r->in_flight;
         c[i].max_in_flight = ep->max_in_flight;
         c[i].ewma_ms = r->ewma_ms;
+        c[i].suspect = r->suspect;
         c[i].excluded = false;
         for (size_t k = 0; k < a->start.exclude.n; k++) {
             if (strcmp(a->start.exclude.v[k], r->url) == 0) {
@@ -739,8 +804,8 @@ static void s_mux_timer_fn(void *arg, uint64_t id);
 
 void sl_ep_mux_arm(sl_ep_replica_t *r)
 {
-    const int64_t d[] = {r->m_connect, r->m_ping, r->m_pong};
-    s_timer_arm(r->ep, &r->mtimer, &r->mtimer_due, s_earliest(d, 3), s_mux_timer_fn, r);
+    const int64_t d[] = {r->m_connect, r->m_ping, r->m_pong, r->m_grace};
+    s_timer_arm(r->ep, &r->mtimer, &r->mtimer_due, s_earliest(d, 4), s_mux_timer_fn, r);
 }
 
 static void s_mux_timer_fn(void *arg, uint64_t id)
@@ -759,7 +824,20 @@ static void s_mux_timer_fn(void *arg, uint64_t id)
         return;
     }
     if (r->m_pong <= now) {
-        snprintf(why, sizeof why, "no pong within %" PRId64 " ms", ep->pong_timeout);
+        if (ep->liveness_grace <= 0) {
+            snprintf(why, sizeof why, "no pong within %" PRId64 " ms", ep->pong_timeout);
+            sl_ep_mux_fail(r, SL_OUT_PONG_TIMEOUT, why);
+            return;
+        }
+        r->m_pong = SL_EP_NEVER;
+        r->m_grace = r->m_ping_sent + ep->liveness_grace;
+        s_suspect(r);
+    }
+    if (r->m_grace <= now) {
+        snprintf(why, sizeof why,
+                 "no pong within %" PRId64 " ms and no sign of life for %" PRId64
+                 " ms after the ping",
+                 ep->pong_timeout, now - r->m_ping_sent);
         sl_ep_mux_fail(r, SL_OUT_PONG_TIMEOUT, why);
         return;
     }
@@ -767,6 +845,7 @@ static void s_mux_timer_fn(void *arg, uint64_t id)
         sl_wsio_ping(ep->wsio, (uint64_t)r->index + 1);
         r->m_ping = SL_EP_NEVER;
         r->m_pong = now + ep->pong_timeout;
+        r->m_ping_sent = now;
     }
     sl_ep_mux_arm(r);
 }
@@ -786,7 +865,7 @@ static int s_mux_ensure(sl_ep_replica_t *r)
     }
     r->mux_state = SL_EP_MUX_CONNECTING;
     r->m_connect = sl_ep_now(ep) + ep->connect_timeout;
-    r->m_ping = r->m_pong = SL_EP_NEVER;
+    r->m_ping = r->m_pong = r->m_grace = SL_EP_NEVER;
     sl_ep_mux_arm(r);
     return 0;
 }
@@ -799,7 +878,7 @@ void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why)
         sl_wsio_close(ep->wsio, (uint64_t)r->index + 1, SL_WSIO_CLOSE_NORMAL, why);
         r->mux_state = SL_EP_MUX_CLOSING;
     }
-    r->m_connect = r->m_ping = r->m_pong = SL_EP_NEVER;
+    r->m_connect = r->m_ping = r->m_pong = r->m_grace = SL_EP_NEVER;
     if (r->mtimer) {
         sl_actor_timer_cancel(ep->self, r->mtimer);
         r->mtimer = 0;
@@ -919,7 +998,7 @@ static void s_health_start(sl_ep_replica_t *r, bool probe)
     r->tools_asking = true;
     a->replica = r->index;
     a->last_pct = -1;
-    a->d_queue = a->d_ping = a->d_pong = a->d_stall = a->d_flush = SL_EP_NEVER;
+    a->d_queue = a->d_ping = a->d_pong = a->d_stall = a->d_flush = a->d_grace = SL_EP_NEVER;
     a->attempt_timeout = ep->bcfg.half_open_max_wait_ms < ep->attempt_timeout
                              ? ep->bcfg.half_open_max_wait_ms
                              : ep->attempt_timeout;

@@ -69,6 +69,8 @@ int sl_endpoint_config_from_conf(sl_endpoint_config_t *cfg, const sl_service_con
     cfg->pong_timeout_ms = svc->pong_timeout_ms;
     cfg->queue_timeout_ms = svc->queue_timeout_ms;
     cfg->progress_timeout_ms = svc->progress_timeout_ms;
+    cfg->heartbeat_timeout_ms = svc->heartbeat_timeout_ms;
+    cfg->liveness_grace_ms = svc->liveness_grace_ms;
     cfg->attempt_timeout_ms = svc->attempt_timeout_ms;
     sl_breaker_config_from_conf(&cfg->breaker, svc);
     cfg->max_in_flight = (uint32_t)svc->max_in_flight;
@@ -117,6 +119,7 @@ int sl_endpoint_config_check(const sl_endpoint_config_t *cfg)
     }
     if (cfg->connect_timeout_ms <= 0 || cfg->ping_interval_ms <= 0 || cfg->pong_timeout_ms <= 0 ||
         cfg->queue_timeout_ms <= 0 || cfg->progress_timeout_ms < 0 ||
+        cfg->heartbeat_timeout_ms < 0 || cfg->liveness_grace_ms < 0 ||
         cfg->attempt_timeout_ms <= 0) {
         return SL_ECONFIG;
     }

@@ -60,8 +60,11 @@ typedef struct sl_ep_attempt {
     size_t frame_len;
     int64_t started_ms, started_wall, dispatched_ms;
     int64_t queue_timeout, progress_timeout, attempt_timeout; /* effective */
-    /* deadlines (SL_EP_NEVER = off) */
-    int64_t d_queue, d_connect, d_ping, d_pong, d_stall, d_attempt, d_flush;
+    /* deadlines (SL_EP_NEVER = off); d_grace: suspect, dead without a sign
+       of life by then */
+    int64_t d_queue, d_connect, d_ping, d_pong, d_stall, d_attempt, d_flush, d_grace;
+    int64_t ping_sent; /* when the outstanding ping went */
+    bool suspect;      /* its connection missed a pong, nothing came since */
     uint64_t timer;
     int64_t timer_due;
     /* last checkpoint */
@@ -90,15 +93,17 @@ struct sl_ep_replica {
     double ewma_ms;
     uint64_t btimer; /* breaker timer */
     int64_t btimer_due;
-    bool unhealthy; /* as last sent in endpoint.health: breaker not closed */
-    char addr[48];  /* IP address its last connection reached, "" unknown */
+    bool unhealthy; /* as last sent in endpoint.health: breaker not closed or suspect */
+    bool suspect;   /* a connection to it missed a pong and nothing came from it since */
+    int64_t suspect_since;
+    char addr[48]; /* IP address its last connection reached, "" unknown */
     /* tools: its health_response available_tools (known once it answered
        one); asking = a health_check for them is under way */
     sl_strs_t tools;
     bool tools_known, tools_asking;
     /* mux */
     sl_ep_mux_state_t mux_state;
-    int64_t m_connect, m_ping, m_pong;
+    int64_t m_connect, m_ping, m_pong, m_grace, m_ping_sent;
     uint64_t mtimer;
     int64_t mtimer_due;
 };
@@ -106,7 +111,7 @@ struct sl_ep_replica {
 typedef struct {
     uint64_t started, results, rejected, queue_timeouts, cancelled, unknown_progress,
         malformed_frames, unmatched_frames, probes, breaker_transitions, progress_sent,
-        progress_dropped;
+        progress_dropped, pongs_missed, revived;
     /* out-of-band pushes: matched by correlation_id; without an id,
        attributed by sl_ep_push_attribute or not */
     uint64_t pushes_by_id, pushes_attributed, pushes_unattributed;
@@ -118,7 +123,7 @@ struct sl_ep {
     char *service, *op, *ca_file, *store;
     sl_endpoint_protocol_t protocol;
     int64_t connect_timeout, ping_interval, pong_timeout, queue_timeout, progress_timeout,
-        attempt_timeout;
+        heartbeat_timeout, liveness_grace, attempt_timeout;
     sl_breaker_config_t bcfg;
     uint32_t max_in_flight, queue_max, progress_max;
     sl_ep_replica_t *replicas;
@@ -204,6 +209,10 @@ typedef struct {
    this kind of report proves the analysis alive (resets the stall timer). */
 void sl_ep_progress(sl_ep_attempt_t *a, const sl_ep_checkpoint_t *cp, bool arms);
 sl_ep_attempt_t *sl_ep_find_id(sl_ep_t *ep, const char *id);
+/* A sign of life from replica r (how: "pong", "frame", "progress",
+   "open"), and, when a is not NULL, for that attempt: clears their
+   suspicion (an endpoint.health event when the replica's health flips). */
+void sl_ep_alive(sl_ep_replica_t *r, sl_ep_attempt_t *a, const char *how);
 /* Moves the replica's breaker on time (emitting any transition). */
 void sl_ep_breaker_tick(sl_ep_replica_t *r);
 /* Arms the replica's mux timer at its earliest deadline. */

@@ -90,12 +90,17 @@ void sl_ep_on_open(sl_ep_t *ep, uint64_t conn)
             r->m_connect = SL_EP_NEVER;
             r->m_ping = now + ep->ping_interval;
             sl_ep_mux_arm(r);
+            sl_ep_alive(r, NULL, "open");
         }
         return;
     }
     sl_ep_attempt_t *a = sl_map_get(&ep->by_conn, conn);
     if (!a) {
         return;
+    }
+    /* An answered handshake: the replica's event loop runs. */
+    if (a->replica >= 0) {
+        sl_ep_alive(&ep->replicas[a->replica], NULL, "open");
     }
     a->state = SL_EP_RUNNING;
     a->d_connect = SL_EP_NEVER;
@@ -108,15 +113,19 @@ void sl_ep_on_pong(sl_ep_t *ep, uint64_t conn)
     int64_t now = sl_ep_now(ep);
     sl_ep_replica_t *r = s_mux_replica(ep, conn);
     if (r) {
-        r->m_pong = SL_EP_NEVER;
+        r->m_pong = r->m_grace = SL_EP_NEVER;
         r->m_ping = now + ep->ping_interval;
         sl_ep_mux_arm(r);
+        sl_ep_alive(r, NULL, "pong");
         return;
     }
     sl_ep_attempt_t *a = sl_map_get(&ep->by_conn, conn);
     if (a) {
         a->d_pong = SL_EP_NEVER;
         a->d_ping = now + ep->ping_interval;
+        if (a->replica >= 0) {
+            sl_ep_alive(&ep->replicas[a->replica], a, "pong");
+        }
         sl_ep_attempt_arm(a);
     }
 }
@@ -342,6 +351,12 @@ void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev)
             return;
         }
         /* Any frame proves the link is alive. */
+        if (r->m_grace != SL_EP_NEVER) {
+            r->m_grace = SL_EP_NEVER;
+            r->m_ping = sl_ep_now(ep) + ep->ping_interval;
+            sl_ep_mux_arm(r);
+        }
+        sl_ep_alive(r, NULL, "frame");
         sl_ep_attempt_t *a = f.id ? sl_ep_find_id(ep, f.id) : NULL;
         if (a && a->replica == r->index && !a->probe) {
             s_attempt_frame(a, &f, ev->data.ptr, ev->data.len);
@@ -370,6 +385,9 @@ void sl_ep_on_frame(sl_ep_t *ep, const sl_wsio_frame_t *ev)
         sl_ep_fail(a, SL_OUT_MALFORMED, "%s frame (%zu bytes)",
                    prc == SL_ETOOBIG ? "oversized" : "unparseable", ev->data.len);
         return;
+    }
+    if (a->replica >= 0) {
+        sl_ep_alive(&ep->replicas[a->replica], a, "frame");
     }
     s_attempt_frame(a, &f, ev->data.ptr, ev->data.len);
     sl_wire_frame_clear(&f);

@@ -22,6 +22,11 @@
       while it drains, and the held-back tasks run after the restart.
     - bad_requests: malformed and invalid requests get error replies and
       change nothing; list_bad_status: an invalid pipeline.list filter too.
+    - block_survives / freeze_retried: on sluiced's built-in defaults
+      divided by 45 (the mock at --time-scale 1/45), a replica whose event
+      loop blocks for 20 s (scaled) mid-analysis is suspect, not dead: one
+      attempt, no breaker event; a frozen one is still found within ping
+      interval + grace and the task retried on the other replica.
 */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -142,6 +147,7 @@ static void s_short_timeouts(e2e_args_t *a)
         s_opt(a, "--set", "services/%s/pong_timeout_ms=300", n);
         s_opt(a, "--set", "services/%s/progress_timeout_s=1", n);
         s_opt(a, "--set", "services/%s/attempt_timeout_s=2", n);
+        s_opt(a, "--set", "services/%s/liveness_grace_s=1", n);
     }
     s_opt(a, "--set", "pipeline/backoff_initial_ms=50");
     s_opt(a, "--set", "pipeline/backoff_max_ms=200");
@@ -1302,6 +1308,167 @@ static void test_daemon_unreachable_app(void **state)
     assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
 }
 
+/* ---- liveness: a block is not a death, a freeze still is -------------------------- */
+
+#define S_DIV 45 /* sluiced's defaults / 45, the mock at --time-scale 1/45 */
+
+/* The static analyzer's built-in defaults, time-scaled: ping 20 s, pong
+   10 s, grace 90 s, connect 10 s, progress 900 s, attempt 1800 s, queue
+   300 s, all / 45. */
+static void s_scaled_defaults(e2e_args_t *a)
+{
+    const char *n = "static-analyzer";
+    s_opt(a, "--set", "services/%s/connect_timeout_ms=%d", n, 10000 / S_DIV);
+    s_opt(a, "--set", "services/%s/ping_interval_ms=%d", n, 20000 / S_DIV);
+    s_opt(a, "--set", "services/%s/pong_timeout_ms=%d", n, 10000 / S_DIV);
+    s_opt(a, "--set", "services/%s/liveness_grace_s=%d", n, 90 / S_DIV);
+    s_opt(a, "--set", "services/%s/progress_timeout_s=%d", n, 900 / S_DIV);
+    s_opt(a, "--set", "services/%s/attempt_timeout_s=%d", n, 1800 / S_DIV);
+    s_opt(a, "--set", "services/%s/queue_timeout_s=%d", n, 300 / S_DIV);
+    s_opt(a, "--set", "pipeline/backoff_initial_ms=%d", 2000 / S_DIV);
+}
+
+/* A mock of static replicas (specs) at time scale 1/45, and sluiced on the
+   scaled defaults; returns once every replica's tools are known, so the
+   first attempt goes to the first replica (both idle, lowest index). */
+static void s_start_scaled(s_fx_t *fx, const char *const *specs, int n)
+{
+    e2e_args_t m = {0};
+    for (int i = 0; i < n; i++) {
+        s_opt(&m, "--replica", "%s", specs[i]);
+    }
+    s_opt(&m, "--time-scale", "%.6f", 1.0 / S_DIV);
+    s_start_mock(fx, &m);
+    e2e_args_t d = {0};
+    s_scaled_defaults(&d);
+    s_start_daemon(fx, &d);
+    int64_t deadline = e2e_now_ms() + 10000;
+    for (;;) {
+        json_t *r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
+        assert_true(e2e_ok(r));
+        int known = 0;
+        size_t i, k;
+        json_t *svc, *rep;
+        json_array_foreach(json_object_get(r, "services"), i, svc)
+        {
+            if (!strcmp(s_str(svc, "name"), "static-analyzer")) {
+                json_array_foreach(json_object_get(svc, "replicas"), k, rep)
+                {
+                    known += json_is_array(json_object_get(rep, "tools"));
+                }
+            }
+        }
+        json_decref(r);
+        if (known == n) {
+            return;
+        }
+        assert_true(e2e_now_ms() < deadline);
+        e2e_nap(10);
+    }
+}
+
+/* One static analysis of an existing app (bandit); its pipeline id. */
+static char *s_start_static_one(s_fx_t *fx)
+{
+    json_t *req = json_pack("{ss ss s{s{ss s[{sssi}]} s{sb s[s]} s{si}}}", "op", "pipeline.start",
+                            "name", "liveness", "config", "generation", "mode", "existing",
+                            "existing_apps", "model", "m1", "app_number", 1, "analysis", "enabled",
+                            1, "tools", "bandit", "retry", "max_attempts", 3);
+    assert_non_null(req);
+    return s_start_pipeline(fx, req); /* takes req */
+}
+
+/* The only task of pipeline p (its task_id; caller frees). */
+static char *s_only_task(const json_t *p)
+{
+    json_t *tasks = json_object_get(p, "tasks");
+    assert_int_equal(json_array_size(tasks), 1);
+    char *id = strdup(s_str(json_array_get(tasks, 0), "id"));
+    assert_non_null(id);
+    return id;
+}
+
+/* How many events have topic (and, unless NULL, replica url and a reason
+   starting with reason). */
+static int s_count_events(const json_t *events, const char *topic, const char *url,
+                          const char *reason)
+{
+    int n = 0;
+    size_t j;
+    json_t *ev;
+    json_array_foreach(events, j, ev)
+    {
+        n += !strcmp(s_str(ev, "topic"), topic) && (!url || !strcmp(s_str(ev, "replica"), url)) &&
+             (!reason || !strncmp(s_str(ev, "reason"), reason, strlen(reason)));
+    }
+    return n;
+}
+
+static void test_daemon_block_survives(void **state)
+{
+    s_fx_t *fx = *state;
+    /* Pushes between phases only (profile=real): starting at 0, scanning_js
+       at half of 70 s; there the replica blocks 20 s, so the ping at 40 s
+       goes unanswered (pong due at 50 s) until the block ends at 55 s. */
+    const char *specs[] = {"static-analyzer:127.0.0.1:0:profile=real:latency=70000:"
+                           "fault=block=20000/scanning_js"};
+    s_start_scaled(fx, specs, 1);
+    const char *url = fx->mock->urls[E2E_STATIC][0];
+    char *id = s_start_static_one(fx);
+    json_t *p = s_wait_final(fx, id, e2e_now_ms() + 30000, "completed");
+    char *task_id = s_only_task(p);
+    json_t *t = s_task_get(fx, task_id);
+    assert_int_equal(s_int(t, "attempts"), 1);
+    assert_int_equal(json_array_size(json_object_get(t, "history")), 1);
+    json_t *events = e2e_events_all(fx->api, NULL);
+    assert_non_null(events);
+    /* suspect, then alive again; the breaker never heard of it */
+    assert_int_equal(
+        s_count_events(events, "endpoint.health", url, "suspect: no pong within 222 ms"), 1);
+    assert_int_equal(s_count_events(events, "endpoint.health", url, "alive: "), 1);
+    assert_int_equal(s_count_events(events, "endpoint.breaker", NULL, NULL), 0);
+    char answer[4096];
+    assert_int_equal(e2e_mock_control(fx->mock, "stats", answer, sizeof(answer)), 0);
+    assert_non_null(strstr(answer, "\"blocks\":1"));
+    json_decref(events);
+    json_decref(t);
+    free(task_id);
+    json_decref(p);
+    free(id);
+}
+
+static void test_daemon_freeze_retried(void **state)
+{
+    s_fx_t *fx = *state;
+    const char *specs[] = {"static-analyzer:127.0.0.1:0:latency=2000:fault=freeze",
+                           "static-analyzer:127.0.0.1:0:latency=2000"};
+    s_start_scaled(fx, specs, 2);
+    const char *frozen = fx->mock->urls[E2E_STATIC][0], *other = fx->mock->urls[E2E_STATIC][1];
+    char *id = s_start_static_one(fx);
+    json_t *p = s_wait_final(fx, id, e2e_now_ms() + 30000, "completed");
+    char *task_id = s_only_task(p);
+    json_t *t = s_task_get(fx, task_id);
+    json_t *hist = json_object_get(t, "history");
+    assert_int_equal(json_array_size(hist), 2);
+    json_t *a1 = json_array_get(hist, 0), *a2 = json_array_get(hist, 1);
+    assert_string_equal(s_str(a1, "replica"), frozen);
+    assert_string_equal(s_str(a1, "outcome"), "pong_timeout");
+    assert_non_null(strstr(s_str(a1, "error"), "no pong within 222 ms and no sign of life for"));
+    /* found within ping interval + grace (444 ms + 2 s), not the attempt budget */
+    int64_t took = s_int(a1, "ended_at") - s_int(a1, "started_at");
+    assert_true(took >= 2000);
+    assert_true(took < 20000 / S_DIV + 2000 + 1000);
+    assert_string_equal(s_str(a2, "replica"), other);
+    assert_string_equal(s_str(a2, "outcome"), "success");
+    json_t *events = e2e_events_all(fx->api, NULL);
+    assert_int_equal(s_count_events(events, "endpoint.health", frozen, "suspect: "), 1);
+    json_decref(events);
+    json_decref(t);
+    free(task_id);
+    json_decref(p);
+    free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1316,6 +1483,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_drain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_block_survives, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_freeze_retried, s_setup, s_teardown),
     };
     if (getenv("E2E_FILTER")) {
         cmocka_set_test_filter(getenv("E2E_FILTER"));

@@ -599,7 +599,8 @@ static void test_sluicectl_tables(void **state)
              "{\"ok\":true,\"services\":[{\"name\":\"static-analyzer\",\"protocol\":\"legacy\","
              "\"replicas\":[{\"url\":\"ws://127.0.0.1:2001\",\"breaker\":\"open\",\"in_flight\":0,"
              "\"ewma_ms\":12.5,\"calls\":7,\"failures\":5,\"tools\":[\"bandit\",\"snyk\"]},"
-             "{\"url\":\"ws://127.0.0.1:2051\",\"breaker\":\"closed\",\"tools\":null}]}]}",
+             "{\"url\":\"ws://127.0.0.1:2051\",\"breaker\":\"closed\",\"suspect\":true,"
+             "\"tools\":null}]}]}",
              NULL);
     s_run_t run;
     RUN(f, &run, "--api", f->api, "get", "p1");
@@ -621,6 +622,9 @@ static void test_sluicectl_tables(void **state)
     assert_non_null(line);
     const char *eol = strchr(line, '\n');
     assert_true(eol && eol[-1] == '?');
+    /* it missed a pong (README "Liveness") */
+    const char *sus = strstr(line, "closed suspect");
+    assert_true(sus && sus < eol);
     s_script(f, "stats",
              "{\"ok\":true,\"api\":{\"requests\":3,\"errors\":0,\"published\":9},"
              "\"actors\":[{\"name\":\"store\",\"msgs_in\":4,\"running\":true}],"

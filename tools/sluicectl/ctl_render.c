@@ -330,10 +330,13 @@ void ctl_render_endpoints(FILE *out, const json_t *services)
         }
         json_array_foreach(replicas, j, rep)
         {
-            char fl[32], ew[32], ca[32], fa[32], tl[1024];
+            char fl[32], ew[32], ca[32], fa[32], tl[1024], br[64];
+            /* a suspect replica missed a pong (README "Liveness") */
+            snprintf(br, sizeof(br), "%s%s", ctl_str(rep, "breaker", "-"),
+                     json_is_true(ctl_get(rep, "suspect")) ? " suspect" : "");
             const char *row[] = {ctl_str(svc, "name", "-"),
                                  ctl_str(rep, "url", "-"),
-                                 ctl_str(rep, "breaker", "-"),
+                                 br,
                                  s_text(rep, "in_flight", fl, sizeof(fl)),
                                  s_text(rep, "ewma_ms", ew, sizeof(ew)),
                                  s_text(rep, "calls", ca, sizeof(ca)),

@@ -32,8 +32,14 @@ static void test_config_defaults_match_design(void **state)
     assert_string_equal(st->urls[0], "ws://127.0.0.1:2001");
     assert_string_equal(st->urls[3], "ws://127.0.0.1:2056");
     assert_int_equal(st->connect_timeout_ms, 10000);
-    assert_int_equal(st->progress_timeout_ms, 120000);
-    assert_int_equal(st->attempt_timeout_ms, 900000);
+    /* from how each real service reports progress (README) */
+    assert_int_equal(st->progress_timeout_ms, 900000);
+    assert_int_equal(st->attempt_timeout_ms, 1800000);
+    assert_int_equal(st->liveness_grace_ms, 90000);
+    assert_int_equal(st->heartbeat_timeout_ms, 120000);
+    const sl_service_conf_t *ai = sl_config_service(&cfg, "ai-analyzer");
+    assert_int_equal(ai->progress_timeout_ms, 1200000);
+    assert_int_equal(sl_config_service(&cfg, "generator")->progress_timeout_ms, 120000);
     assert_int_equal(st->max_in_flight, 2);
     /* one at a time where the service keeps one analysis's state */
     assert_int_equal(sl_config_service(&cfg, "performance-tester")->max_in_flight, 1);
@@ -68,7 +74,9 @@ static void test_config_loads_values(void **state)
                        "    ai-analyzer\n"
                        "        urls = \"ws://h1:1,wss://h2:2/path\"\n"
                        "        protocol = mux\n"
-                       "        progress_timeout_s = 0\n";
+                       "        progress_timeout_s = 0\n"
+                       "        liveness_grace_s = 0\n"
+                       "        heartbeat_timeout_s = 15\n";
     assert_int_equal(sl_config_load_str(&cfg, text, "t.cfg", err, sizeof(err)), 0);
     assert_string_equal(cfg.data_dir, "/tmp/x");
     assert_int_equal(cfg.shards, 3);
@@ -79,6 +87,8 @@ static void test_config_loads_values(void **state)
     assert_int_equal(ai->n_urls, 2);
     assert_string_equal(ai->urls[1], "wss://h2:2/path");
     assert_string_equal(ai->protocol, "mux");
+    assert_int_equal(ai->liveness_grace_ms, 0);
+    assert_int_equal(ai->heartbeat_timeout_ms, 15000);
     assert_int_equal(ai->progress_timeout_ms, 0);
 }
 
@@ -106,7 +116,8 @@ static void test_config_services_follow_the_declaration(void **state)
     assert_string_equal(one.name, "");
     assert_int_equal(one.n_urls, 0);
     assert_int_equal(one.max_in_flight, 0);
-    assert_int_equal(one.attempt_timeout_ms, 900000);
+    assert_int_equal(one.attempt_timeout_ms, 0); /* per service: none for an unknown one */
+    assert_int_equal(one.liveness_grace_ms, 90000);
     /* the request's bound is the configuration's bound */
     char err[512] = "";
     char text[128];

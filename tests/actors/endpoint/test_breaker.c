@@ -283,9 +283,9 @@ static void test_breaker_pick_least_in_flight_then_ewma(void **state)
     (void)state;
     sl_breaker_t *b[3] = {s_new_default(), s_new_default(), s_new_default()};
     sl_breaker_candidate_t c[3] = {
-        {b[0], 1, 2, 5.0, false},
-        {b[1], 0, 2, 50.0, false},
-        {b[2], 0, 2, 20.0, false},
+        {b[0], 1, 2, 5.0, false, false},
+        {b[1], 0, 2, 50.0, false, false},
+        {b[2], 0, 2, 20.0, false, false},
     };
     assert_int_equal(sl_breaker_pick(c, 3), 2);
     c[2].in_flight = 1;
@@ -306,8 +306,8 @@ static void test_breaker_pick_skips_open_breakers(void **state)
     (void)state;
     sl_breaker_t *b[2] = {s_new_default(), s_new_default()};
     sl_breaker_candidate_t c[2] = {
-        {b[0], 0, 2, 1.0, false},
-        {b[1], 1, 2, 100.0, false},
+        {b[0], 0, 2, 1.0, false, false},
+        {b[1], 1, 2, 100.0, false, false},
     };
     assert_int_equal(sl_breaker_pick(c, 2), 0);
     s_open_at(b[0], 0);
@@ -322,13 +322,36 @@ static void test_breaker_pick_skips_open_breakers(void **state)
     }
 }
 
+static void test_breaker_pick_prefers_not_suspect(void **state)
+{
+    (void)state;
+    sl_breaker_t *b[3] = {s_new_default(), s_new_default(), s_new_default()};
+    sl_breaker_candidate_t c[3] = {
+        {b[0], 0, 2, 1.0, false, true},
+        {b[1], 1, 2, 100.0, false, false},
+        {b[2], 1, 2, 50.0, false, true},
+    };
+    /* The suspect replica is idle and fast; the busier, slower one wins. */
+    assert_int_equal(sl_breaker_pick(c, 3), 1);
+    /* When it is full, a suspect replica with a free slot still takes it. */
+    c[1].in_flight = 2;
+    assert_int_equal(sl_breaker_pick(c, 3), 0);
+    /* Back to the usual order once nobody is suspect. */
+    c[0].suspect = c[2].suspect = false;
+    c[1].in_flight = 0;
+    assert_int_equal(sl_breaker_pick(c, 3), 0);
+    for (int i = 0; i < 3; i++) {
+        sl_breaker_destroy(&b[i]);
+    }
+}
+
 static void test_breaker_pick_avoids_excluded(void **state)
 {
     (void)state;
     sl_breaker_t *b[2] = {s_new_default(), s_new_default()};
     sl_breaker_candidate_t c[2] = {
-        {b[0], 0, 2, 1.0, true},
-        {b[1], 1, 2, 100.0, false},
+        {b[0], 0, 2, 1.0, true, false},
+        {b[1], 1, 2, 100.0, false, false},
     };
     /* The excluded replica is idle and fast, the other one still wins. */
     assert_int_equal(sl_breaker_pick(c, 2), 1);
@@ -362,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_breaker_pick_least_in_flight_then_ewma),
         cmocka_unit_test(test_breaker_pick_skips_open_breakers),
         cmocka_unit_test(test_breaker_pick_avoids_excluded),
+        cmocka_unit_test(test_breaker_pick_prefers_not_suspect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

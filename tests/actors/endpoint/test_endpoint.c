@@ -271,6 +271,8 @@ static void s_cfg(sl_endpoint_config_t *cfg, const char *service, s_fleet_t *f)
     cfg->pong_timeout_ms = 300;
     cfg->queue_timeout_ms = 2000;
     cfg->progress_timeout_ms = 400;
+    cfg->heartbeat_timeout_ms = 400;
+    cfg->liveness_grace_ms = 0; /* a missed pong is death, unless a case says */
     cfg->attempt_timeout_ms = 5000;
     cfg->breaker.open_ms = 300;
     cfg->breaker.open_max_ms = 2000;
@@ -1350,7 +1352,7 @@ static void test_endpoint_mux_many_and_stall(void **state)
     const char *urls[] = {c->fleet.url[1]};
     cfg.replicas = urls;
     cfg.n_replicas = 1;
-    cfg.progress_timeout_ms = 300;
+    cfg.heartbeat_timeout_ms = 300;
     s_spawn(c, &cfg);
     int64_t t0 = ep_test_ms();
     sl_attempt_result_t r;
@@ -1519,6 +1521,171 @@ static void test_endpoint_invalid_start_and_config(void **state)
     assert_true(sl_actor_running(c->ep));
 }
 
+/* ---- liveness: a blocked replica is suspect, not dead ---------------------- */
+
+/* Whether endpoints.list shows replica url as suspect. */
+static bool s_suspect(s_ctx_t *c, const char *url)
+{
+    sl_endpoint_status_reply_t r;
+    ep_test_status(c->owner, "static-analyzer", 3000, &r);
+    bool suspect = false;
+    sl_mp_reader_t rd;
+    uint32_t n = 0;
+    assert_int_equal(sl_codec_items(&r.replicas, &rd, &n), 0);
+    for (uint32_t i = 0; i < n; i++) {
+        sl_replica_status_t rs;
+        assert_int_equal(sl_replica_status_next(&rd, &rs), 0);
+        if (strcmp(rs.url, url) == 0) {
+            suspect = rs.suspect;
+        }
+        sl_replica_status_clear(&rs);
+    }
+    sl_endpoint_status_reply_clear(&r);
+    return suspect;
+}
+
+/* The next endpoint.health event at the fake store (endpoint.breaker events
+   fail the case: a block must not count against the replica). */
+static void s_health_event(s_ctx_t *c, const char *url, bool healthy, const char *reason_prefix)
+{
+    char topic[64];
+    uint8_t *body = NULL;
+    size_t blen = 0;
+    s_store_event(c->store, 3000, topic, sizeof topic, &body, &blen);
+    assert_string_equal(topic, "endpoint.health");
+    bool h = !healthy;
+    assert_true(s_body_is(body, blen, "replica", url));
+    assert_int_equal(sl_mp_map_get_bool(body, blen, "healthy", &h), 0);
+    assert_int_equal(h, healthy);
+    const char *why;
+    size_t wl;
+    assert_int_equal(sl_mp_map_get_str(body, blen, "reason", &why, &wl), 0);
+    if (wl < strlen(reason_prefix) || strncmp(why, reason_prefix, strlen(reason_prefix)) != 0) {
+        fail_msg("endpoint.health reason '%.*s', want '%s...'", (int)wl, why, reason_prefix);
+    }
+    free(body);
+}
+
+/* The replica's whole event loop stops for 1 s (no pong, no frame) in the
+   middle of the analysis: the missed pong makes it suspect, the attempt
+   lives on, the late pong clears the suspicion, and the analysis succeeds
+   with no breaker event. */
+static void test_endpoint_block_is_suspect_not_dead(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:latency=300:progress=100:fault=block=1000"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
+    cfg.liveness_grace_ms = 1500;
+    cfg.progress_timeout_ms = 0;
+    c->store = sl_port_new(c->rt, "store"); /* plays the store */
+    assert_non_null(c->store);
+    s_spawn(c, &cfg);
+    const char *url = c->fleet.url[0];
+    s_start(c, "static-analyzer", "p0001-t0700", 1, NULL);
+    s_health_event(c, url, false, "suspect: no pong within 300 ms");
+    assert_true(s_suspect(c, url));
+    s_health_event(c, url, true, "alive: ");
+    sl_attempt_result_t r;
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+    assert_string_equal(r.replica, url);
+    sl_attempt_result_clear(&r);
+    assert_false(s_suspect(c, url));
+    uint64_t missed = 0, revived = 0;
+    s_status(c, "static-analyzer", NULL, NULL, 0, "pongs_missed", &missed);
+    s_status(c, "static-analyzer", NULL, NULL, 0, "revived", &revived);
+    assert_true(missed >= 1);
+    assert_true(revived >= 1);
+    char breaker[32];
+    s_status(c, "static-analyzer", url, breaker, sizeof breaker, NULL, NULL);
+    assert_string_equal(breaker, "closed");
+    sl_msg_t *m = NULL;
+    assert_int_equal(sl_port_recv(c->store, 100, &m), SL_ETIMEOUT); /* no breaker event */
+}
+
+/* A frozen connection (pings never answered again) is still found: within
+   ping interval + grace of its last sign of life, as pong_timeout. */
+static void test_endpoint_freeze_found_within_grace(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:fault=freeze"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
+    cfg.liveness_grace_ms = 800;
+    s_spawn(c, &cfg);
+    int64_t t0 = ep_test_ms();
+    sl_attempt_result_t r;
+    s_attempt(c, "p0001-t0710", 5000, &r);
+    int64_t took = ep_test_ms() - t0;
+    assert_int_equal(r.outcome, SL_OUT_PONG_TIMEOUT);
+    assert_non_null(r.error);
+    assert_non_null(strstr(r.error, "no pong within 300 ms and no sign of life for"));
+    assert_true(took >= 800);            /* it had its grace */
+    assert_true(took < 200 + 800 + 600); /* ping interval + grace, plus slack */
+    sl_attempt_result_clear(&r);
+}
+
+/* While a replica is suspect, new work goes to the others. */
+static void test_endpoint_suspect_replica_chosen_last(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:latency=300:progress=100:fault=block=1500@1",
+                           "static:127.0.0.1:0:latency=400"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 2, &cfg);
+    cfg.liveness_grace_ms = 3000;
+    cfg.progress_timeout_ms = 0;
+    c->store = sl_port_new(c->rt, "store");
+    assert_non_null(c->store);
+    s_spawn(c, &cfg);
+    const char *blocked = c->fleet.url[0], *other = c->fleet.url[1];
+    s_start(c, "static-analyzer", "p0001-t0720", 1, NULL); /* both idle: the first */
+    s_health_event(c, blocked, false, "suspect: ");
+    /* one in flight on each would tie on load and latency: the suspect loses */
+    s_start(c, "static-analyzer", "p0001-t0721", 1, NULL);
+    s_start(c, "static-analyzer", "p0001-t0722", 1, NULL);
+    int on_other = 0;
+    for (int i = 0; i < 3; i++) {
+        sl_attempt_result_t r;
+        s_result(c, 5000, &r, NULL);
+        assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+        if (strcmp(r.task_id, "p0001-t0720") == 0) {
+            assert_string_equal(r.replica, blocked); /* survived its block */
+        } else {
+            assert_string_equal(r.replica, other);
+            on_other++;
+        }
+        sl_attempt_result_clear(&r);
+    }
+    assert_int_equal(on_other, 2);
+}
+
+/* mux: the replica's one connection goes suspect and recovers; its
+   analysis survives the block when the heartbeat timeout allows it. */
+static void test_endpoint_mux_block_survives(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {
+        "static:127.0.0.1:0:proto=mux:latency=300:heartbeat=50:fault=block=1000"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 1, &cfg);
+    cfg.protocol = SL_ENDPOINT_MUX;
+    cfg.liveness_grace_ms = 1500;
+    cfg.heartbeat_timeout_ms = 2000;
+    c->store = sl_port_new(c->rt, "store");
+    assert_non_null(c->store);
+    s_spawn(c, &cfg);
+    const char *url = c->fleet.url[0];
+    s_start(c, "static-analyzer", "p0001-t0730", 1, NULL);
+    s_health_event(c, url, false, "suspect: no pong within 300 ms");
+    s_health_event(c, url, true, "alive: ");
+    sl_attempt_result_t r;
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+    sl_attempt_result_clear(&r);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -1566,6 +1733,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_mux_error_frame, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_mux_verdict, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_generator, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_block_is_suspect_not_dead, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_freeze_found_within_grace, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_suspect_replica_chosen_last, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_mux_block_survives, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
