@@ -4,12 +4,16 @@
 # Installs what is missing, builds, starts a mock fleet shaped like the
 # incident's (4 static, 3 dynamic, 2 performance, 2 ai replicas and a
 # generator, on the fleet's usual ports; analyses take seconds; static
-# replica :2001 freezes (hangs and stops answering pings) and dynamic replica
-# :2002 drops its connections mid-analysis), starts sluiced on its built-in
+# replica :2001 freezes (hangs and stops answering pings), static replica
+# :2051 blocks its whole event loop for 45 s in its first analysis (as the
+# real service does running npm synchronously) and dynamic replica :2002
+# drops its connections mid-analysis), starts sluiced on its built-in
 # defaults (only the data directory is a fresh temporary one), submits the
 # incident's pipeline (1 model x 3 templates x 4 analyzers), shows live
-# progress, prints the final per-task table and pipeline status, and stops
-# everything it started, by pid.
+# progress, prints the final per-task table, pipeline status and what the
+# liveness rule made of the two quiet replicas (suspect then alive: not
+# dead; suspect then dead: retried elsewhere), and stops everything it
+# started, by pid.
 #
 # Exit code: sluicectl's (0 completed, 2 partial_success, 3 failed,
 # 4 cancelled), or 1 when something could not start.
@@ -54,7 +58,8 @@ replicas=()
 add() { replicas+=(--replica "$1:127.0.0.1:$2${3:+:$3}"); }
 # The troublemakers sit first in each list, where the first tasks land.
 add static-analyzer 2001 fault=freeze        # hangs; stops answering pings
-add static-analyzer 2051; add static-analyzer 2052; add static-analyzer 2056
+add static-analyzer 2051 fault=block=45000/scanning_js@1 # event loop blocked 45 s, then fine
+add static-analyzer 2052; add static-analyzer 2056
 add dynamic-analyzer 2002 fault=disconnect   # drops the connection mid-analysis
 add dynamic-analyzer 2053; add dynamic-analyzer 2057
 add performance-tester 2003; add performance-tester 2054
@@ -66,7 +71,10 @@ build/tools/sluice-mock-analyzer "${replicas[@]}" --latency 2000-6000 --progress
 pids+=($!)
 wait_for_line "$work/mock.log" '^ready'
 echo "demo: mock fleet up (pid ${pids[0]}): 11 analyzer replicas + generator;"
-echo "      static :2001 freezes (found by WebSocket ping/pong, ~30 s on the defaults),"
+echo "      static :2001 freezes: no pong, ever (dead after ping interval + liveness grace,"
+echo "        at most 20 s + 90 s on the defaults, then retried on another replica),"
+echo "      static :2051 blocks its event loop for 45 s mid-analysis (suspect, not dead:"
+echo "        the analysis completes there, in one attempt),"
 echo "      dynamic :2002 drops connections mid-analysis (retried on another replica)"
 
 build/tools/sluiced --set sluice/data_dir="$work/data" >"$work/sluiced.log" 2>&1 &
@@ -82,5 +90,9 @@ echo
 build/tools/sluicectl get "$id" || true
 echo
 build/tools/sluicectl endpoints || true
+echo
+echo "demo: liveness (sluiced's log): a missed pong makes a replica suspect; a sign of"
+echo "      life clears it (:2051, blocked); silence past the grace ends the attempt (:2001)"
+grep -E "suspect: no pong|alive: |no sign of life" "$work/sluiced.log" | sed 's/^/  /' || true
 echo "demo: sluiced log: $(grep -c . "$work/sluiced.log") lines; exit code $status"
 exit "$status"
