@@ -18,6 +18,23 @@
 #include "proto/sl_outcome.h"
 #include "runtime/sl_log.h"
 
+/* Appends rec (of schema d) to the store batch as db/key; a record that
+   does not encode is counted in store_errors and logged, never written. */
+static void s_save(sl_pl_shard_t *sh, int db, const char *key, const sl_msg_desc_t *d,
+                   const void *rec)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int erc = sl_codec_encode(d, rec, &buf, &len);
+    if (erc < 0) {
+        sh->store_errors++;
+        sl_error("%s: cannot encode a %s record: %s", sh->name, d->name, sl_err_name(erc));
+    } else {
+        sl_pl_op_put(sh, db, key, buf, len);
+    }
+    free(buf);
+}
+
 /* ---- task ------------------------------------------------------------------ */
 
 void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap)
@@ -118,16 +135,7 @@ void sl_pl_save_task(sl_pl_task_t *t)
     sl_task_rec_t rec;
     char id[SL_TASK_ID_MAX];
     sl_pl_task_to_rec(t, &rec, id, sizeof(id));
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int erc = sl_task_rec_encode(&rec, &buf, &len);
-    if (erc < 0) {
-        t->pipe->sh->store_errors++;
-        sl_error("%s: cannot encode a task record: %s", t->pipe->sh->name, sl_err_name(erc));
-    } else {
-        sl_pl_op_put(t->pipe->sh, SL_IDS_DB_TASKS, id, buf, len);
-    }
-    free(buf);
+    s_save(t->pipe->sh, SL_IDS_DB_TASKS, id, sl_task_rec_desc(), &rec);
 }
 
 void sl_pl_save_attempt(sl_pl_task_t *t)
@@ -142,16 +150,7 @@ void sl_pl_save_attempt(sl_pl_task_t *t)
     if (sl_attempt_key(key, sizeof(key), id, a.attempt) < 0) {
         return;
     }
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int erc = sl_attempt_rec_encode(&a, &buf, &len);
-    if (erc < 0) {
-        t->pipe->sh->store_errors++;
-        sl_error("%s: cannot encode a attempt record: %s", t->pipe->sh->name, sl_err_name(erc));
-    } else {
-        sl_pl_op_put(t->pipe->sh, SL_IDS_DB_ATTEMPTS, key, buf, len);
-    }
-    free(buf);
+    s_save(t->pipe->sh, SL_IDS_DB_ATTEMPTS, key, sl_attempt_rec_desc(), &a);
 }
 
 /* ---- DLQ entry (written when a task is parked, never read back) ----------- */
@@ -174,20 +173,10 @@ void sl_pl_task_to_dlq_rec(const sl_pl_task_t *t, int64_t parked_ms, sl_dlq_rec_
 
 void sl_pl_save_dlq(sl_pl_task_t *t, int64_t parked_ms)
 {
-    sl_pl_shard_t *sh = t->pipe->sh;
     sl_dlq_rec_t d;
     char id[SL_TASK_ID_MAX];
     sl_pl_task_to_dlq_rec(t, parked_ms, &d, id, sizeof(id));
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int erc = sl_dlq_rec_encode(&d, &buf, &len);
-    if (erc < 0) {
-        sh->store_errors++;
-        sl_error("%s: cannot encode a DLQ entry: %s", sh->name, sl_err_name(erc));
-    } else {
-        sl_pl_op_put(sh, SL_IDS_DB_DLQ, id, buf, len);
-    }
-    free(buf);
+    s_save(t->pipe->sh, SL_IDS_DB_DLQ, id, sl_dlq_rec_desc(), &d);
 }
 
 /* ---- pipeline -------------------------------------------------------------- */
@@ -287,16 +276,7 @@ void sl_pl_save_pipe(sl_pl_pipe_t *p)
 {
     sl_pipeline_rec_t rec;
     sl_pl_pipe_to_rec(p, &rec);
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    int erc = sl_pipeline_rec_encode(&rec, &buf, &len);
-    if (erc < 0) {
-        p->sh->store_errors++;
-        sl_error("%s: cannot encode a pipeline record: %s", p->sh->name, sl_err_name(erc));
-    } else {
-        sl_pl_op_put(p->sh, SL_IDS_DB_PIPELINES, p->id, buf, len);
-    }
-    free(buf);
+    s_save(p->sh, SL_IDS_DB_PIPELINES, p->id, sl_pipeline_rec_desc(), &rec);
 }
 
 /* ---- the API views (README, "API") ----------------------------------------- */
