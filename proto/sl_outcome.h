@@ -38,42 +38,41 @@ typedef enum {
         SL_OUT__COUNT
 } sl_outcome_t;
 
+typedef struct {
+    const char *name;
+    bool retryable;     /* another attempt may succeed (the pipeline retries it) */
+    bool replica_fault; /* the replica is to blame (counts against its breaker) */
+} sl_outcome_info_t;
+
+/* The table's row for o, or NULL for a value not in it. */
+static inline const sl_outcome_info_t *sl_outcome_info(int o)
+{
+    static const sl_outcome_info_t rows[SL_OUT__COUNT] = {
+#define SL_OUTCOME_ROW(sym, val, name, retry, fault) [val] = {name, retry, fault},
+        SL_OUTCOME_TABLE(SL_OUTCOME_ROW)
+#undef SL_OUTCOME_ROW
+    };
+    return o >= 0 && o < SL_OUT__COUNT ? &rows[o] : NULL;
+}
+
 static inline const char *sl_outcome_name(int o)
 {
-    switch (o) {
-#define SL_OUTCOME_NAME(sym, val, name, retry, fault)                                              \
-    case val:                                                                                      \
-        return name;
-        SL_OUTCOME_TABLE(SL_OUTCOME_NAME)
-#undef SL_OUTCOME_NAME
-    }
-    return "unknown";
+    const sl_outcome_info_t *r = sl_outcome_info(o);
+    return r ? r->name : "unknown";
 }
 
 /* True when another attempt may succeed (the pipeline retries it). */
 static inline bool sl_outcome_retryable(int o)
 {
-    switch (o) {
-#define SL_OUTCOME_RETRY(sym, val, name, retry, fault)                                             \
-    case val:                                                                                      \
-        return retry;
-        SL_OUTCOME_TABLE(SL_OUTCOME_RETRY)
-#undef SL_OUTCOME_RETRY
-    }
-    return false;
+    const sl_outcome_info_t *r = sl_outcome_info(o);
+    return r && r->retryable;
 }
 
 /* True when the replica is to blame (counts against its breaker). */
 static inline bool sl_outcome_replica_fault(int o)
 {
-    switch (o) {
-#define SL_OUTCOME_FAULT(sym, val, name, retry, fault)                                             \
-    case val:                                                                                      \
-        return fault;
-        SL_OUTCOME_TABLE(SL_OUTCOME_FAULT)
-#undef SL_OUTCOME_FAULT
-    }
-    return false;
+    const sl_outcome_info_t *r = sl_outcome_info(o);
+    return r && r->replica_fault;
 }
 
 static inline bool sl_outcome_succeeded(int o)
