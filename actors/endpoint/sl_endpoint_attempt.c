@@ -370,6 +370,20 @@ static void s_progress_send(sl_ep_attempt_t *a)
     }
 }
 
+int sl_ep_close_code(int outcome, bool answered)
+{
+    if (answered || sl_outcome_succeeded(outcome)) {
+        return SL_WSIO_CLOSE_NORMAL; /* the analyzer's own answer ended it */
+    }
+    if (outcome == SL_OUT_INTERRUPTED) {
+        return SL_WSIO_CLOSE_GOING_AWAY; /* sluiced is stopping */
+    }
+    if (outcome == SL_OUT_MALFORMED) {
+        return SL_WSIO_CLOSE_PROTOCOL;
+    }
+    return SL_WSIO_CLOSE_ABANDONED + outcome;
+}
+
 void sl_ep_fail(sl_ep_attempt_t *a, int outcome, const char *fmt, ...)
 {
     char err[SL_WIRE_ERROR_MAX + 64];
@@ -397,7 +411,8 @@ void sl_ep_finish(sl_ep_attempt_t *a, const sl_ep_end_t *end)
             r->in_flight--;
         }
         if (a->conn) {
-            sl_wsio_close(ep->wsio, a->conn, SL_WSIO_CLOSE_NORMAL, sl_outcome_name(outcome));
+            sl_wsio_close(ep->wsio, a->conn, sl_ep_close_code(outcome, raw != NULL),
+                          sl_outcome_name(outcome));
         } else if (ep->protocol == SL_ENDPOINT_MUX && !a->probe && raw == NULL &&
                    outcome != SL_OUT_TRANSPORT && outcome != SL_OUT_MALFORMED &&
                    outcome != SL_OUT_PONG_TIMEOUT && outcome != SL_OUT_CONNECT_TIMEOUT &&
@@ -875,7 +890,7 @@ void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why)
 {
     sl_ep_t *ep = r->ep;
     if (r->mux_state == SL_EP_MUX_CONNECTING || r->mux_state == SL_EP_MUX_OPEN) {
-        sl_wsio_close(ep->wsio, (uint64_t)r->index + 1, SL_WSIO_CLOSE_NORMAL, why);
+        sl_wsio_close(ep->wsio, (uint64_t)r->index + 1, sl_ep_close_code(outcome, false), why);
         r->mux_state = SL_EP_MUX_CLOSING;
     }
     r->m_connect = r->m_ping = r->m_pong = r->m_grace = SL_EP_NEVER;

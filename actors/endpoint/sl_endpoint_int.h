@@ -178,6 +178,12 @@ typedef struct {
     const sl_wire_verdict_t *v; /* the frame's classification, or NULL */
     const char *error;          /* the cause, or NULL: the verdict's text stands in */
 } sl_ep_end_t;
+/* The close code sluice sends when it closes an analyzer connection:
+   1000 when the analyzer answered (its result or error frame ended the
+   attempt), 1001 when sluiced is stopping, 1002 after a frame it could not
+   read, else SL_WSIO_CLOSE_ABANDONED + outcome (the reason is the outcome's
+   name): sluice gave the attempt up (cancelled, a timeout, a dead link). */
+int sl_ep_close_code(int outcome, bool answered);
 /* Ends an attempt: exactly once, unlinks it, frees its slot, closes or
    cancels what it holds, records the breaker, sends the result (after any
    held-back progress), frees it and pumps the queue. The error is the cause

@@ -101,6 +101,9 @@
 #define SL_WSIO_CLOSE_GOING_AWAY 1001
 #define SL_WSIO_CLOSE_PROTOCOL 1002
 #define SL_WSIO_CLOSE_TOO_BIG 1009
+/* 4000 + an outcome's number (proto/sl_outcome.h), reason its name: sluice
+   abandoned the attempt (cancelled, a timeout, a dead link). */
+#define SL_WSIO_CLOSE_ABANDONED 4000
 
 /* Listen port value for a client-only wsio. */
 #define SL_WSIO_NO_LISTEN (-1)

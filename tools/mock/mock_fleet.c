@@ -130,6 +130,7 @@ struct s_replica {
     uint64_t rng;
     uint64_t conn_seq, req_seq;
     uint64_t connections, refused, requests, results, errors, faults, cancels, pushes, blocks;
+    char last_close[96]; /* the last close frame a client sent: "CODE reason" */
     lws_dll2_owner_t conns;
     bool blocked;
     lws_usec_t block_start, block_end;
@@ -1337,6 +1338,15 @@ static int s_analyzer_cb(struct lws *wsi, enum lws_callback_reasons reason, void
             return 0;
         }
         return s_writable(c);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        r = c && c->magic == S_CONN_MAGIC ? c->replica : NULL;
+        if (r && in && len >= 2) {
+            const unsigned char *p = in;
+            size_t rl = len - 2 < 64 ? len - 2 : 64;
+            snprintf(r->last_close, sizeof r->last_close, "%d %.*s", (p[0] << 8) | p[1], (int)rl,
+                     (const char *)p + 2);
+        }
+        return 0;
     case LWS_CALLBACK_CLOSED:
     case LWS_CALLBACK_WSI_DESTROY:
         s_conn_cleanup(c);
@@ -1400,15 +1410,16 @@ static void s_stats(sl_mock_fleet_t *f, char *reply, size_t size)
     json_t *arr = json_array();
     for (int i = 0; arr && i < f->count; i++) {
         s_replica_t *r = &f->replicas[i];
-        json_t *o = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
-                              "service", sl_service_name(r->conf.service), "url", r->url, "proto",
-                              r->conf.mux ? "mux" : "legacy", "down", r->down, "connections",
-                              (json_int_t)r->connections, "active", (json_int_t)r->conns.count,
-                              "requests", (json_int_t)r->requests, "results",
-                              (json_int_t)r->results, "errors", (json_int_t)r->errors, "faults",
-                              (json_int_t)r->faults, "refused", (json_int_t)r->refused, "cancels",
-                              (json_int_t)r->cancels, "pushes", (json_int_t)r->pushes, "blocks",
-                              (json_int_t)r->blocks, "blocked", r->blocked);
+        json_t *o =
+            json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b,s:s}",
+                      "service", sl_service_name(r->conf.service), "url", r->url, "proto",
+                      r->conf.mux ? "mux" : "legacy", "down", r->down, "connections",
+                      (json_int_t)r->connections, "active", (json_int_t)r->conns.count, "requests",
+                      (json_int_t)r->requests, "results", (json_int_t)r->results, "errors",
+                      (json_int_t)r->errors, "faults", (json_int_t)r->faults, "refused",
+                      (json_int_t)r->refused, "cancels", (json_int_t)r->cancels, "pushes",
+                      (json_int_t)r->pushes, "blocks", (json_int_t)r->blocks, "blocked", r->blocked,
+                      "last_close", r->last_close);
         if (o) {
             json_array_append_new(arr, o);
         }

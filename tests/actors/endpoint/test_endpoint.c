@@ -542,6 +542,31 @@ static void s_replica_set(s_ctx_t *c, const char *url, bool up)
     s_control(&c->fleet, cmd, reply, sizeof reply);
 }
 
+/* Polls the mock's stats (bounded) until they hold key, e.g.
+   "\"requests\":1". */
+static void s_wait_stat(s_ctx_t *c, const char *key)
+{
+    char reply[8192];
+    for (int64_t deadline = ep_test_ms() + 3000; ep_test_ms() < deadline;) {
+        s_control(&c->fleet, "stats", reply, sizeof reply);
+        if (strstr(reply, key)) {
+            return;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL); /* the pause between two polls */
+    }
+    fail_msg("the mock's stats never showed %s: %s", key, reply);
+}
+
+/* Until the first replica's last close frame from sluice reads want
+   ("CODE reason"). */
+static void s_wait_close(s_ctx_t *c, const char *want)
+{
+    char key[128];
+    snprintf(key, sizeof key, "\"last_close\":\"%s\"", want);
+    s_wait_stat(c, key);
+}
+
 /* The next event the endpoint sent to the fake store: its topic and a copy
    of its body (caller frees). The endpoint sends one event per STORE_WRITE,
    fire-and-forget. */
@@ -693,6 +718,10 @@ static void s_fault_case(void **state, const char *test)
         fail_msg("%s: error \"%s\", want \"%s...\"", f->spec, r.error ? r.error : "", f->error);
     }
     sl_attempt_result_clear(&r);
+    if (f->outcome == SL_OUT_ATTEMPT_TIMEOUT) {
+        /* an analyzer that still reads is told it was abandoned, and why */
+        s_wait_close(c, "4011 attempt_timeout");
+    }
 }
 
 /* ---- tests ---------------------------------------------------------------- */
@@ -1165,6 +1194,7 @@ static void test_endpoint_cancel(void **state)
     s_start(c, "static-analyzer", "p0001-t0060", 1, NULL);
     /* Cancel once it is on the wire: the status shows it in flight. */
     s_wait_counter(c, "started", 1, 2000);
+    s_wait_stat(c, "\"requests\":1"); /* the analyzer has it */
     int64_t t0 = ep_test_ms();
     s_cancel(c, "static-analyzer", "p0001-t0060", 1);
     sl_attempt_result_t r;
@@ -1172,6 +1202,8 @@ static void test_endpoint_cancel(void **state)
     assert_int_equal(r.outcome, SL_OUT_CANCELLED);
     assert_true(ep_test_ms() - t0 < 500);
     sl_attempt_result_clear(&r);
+    /* The analyzer is told the attempt was abandoned, and why. */
+    s_wait_close(c, "4013 cancelled");
     /* A second cancel for a finished attempt gets nothing. */
     s_cancel(c, "static-analyzer", "p0001-t0060", 1);
     sl_msg_t *m = NULL;
