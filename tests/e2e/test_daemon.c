@@ -27,6 +27,8 @@
       loop blocks for 20 s (scaled) mid-analysis is suspect, not dead: one
       attempt, no breaker event; a frozen one is still found within ping
       interval + grace and the task retried on the other replica.
+    - static_slow_phases_on_defaults: a static analysis silent for 10
+      minutes per phase (scaled) succeeds on the per-service defaults.
 */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -1469,6 +1471,41 @@ static void test_daemon_freeze_retried(void **state)
     free(id);
 }
 
+/* The real static service pushes only between phases; on the defaults
+   (here / 150: progress_timeout_s 900 -> 6 s, attempt 1800 -> 12 s) an
+   analysis whose two scans take 10 minutes each (4 s here) succeeds in one
+   attempt, where the old 120 s stall timeout (0.8 s here) killed it. */
+static void test_daemon_static_slow_phases_on_defaults(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    s_opt(&m, "--replica", "%s",
+          "static-analyzer:127.0.0.1:0:profile=real:latency=1200000"); /* 2 x 10 min */
+    s_opt(&m, "--time-scale", "%.6f", 1.0 / 150);
+    s_start_mock(fx, &m);
+    e2e_args_t d = {0};
+    const char *n = "static-analyzer";
+    s_opt(&d, "--set", "services/%s/connect_timeout_ms=%d", n, 10000 / 150);
+    s_opt(&d, "--set", "services/%s/ping_interval_ms=%d", n, 20000 / 150);
+    s_opt(&d, "--set", "services/%s/pong_timeout_ms=%d", n, 10000 / 150);
+    s_opt(&d, "--set", "services/%s/liveness_grace_s=1", n); /* 90 / 150, rounded up */
+    s_opt(&d, "--set", "services/%s/progress_timeout_s=%d", n, 900 / 150);
+    s_opt(&d, "--set", "services/%s/attempt_timeout_s=%d", n, 1800 / 150);
+    s_start_daemon(fx, &d);
+    char *id = s_start_static_one(fx);
+    json_t *p = s_wait_final(fx, id, e2e_now_ms() + 30000, "completed");
+    char *task_id = s_only_task(p);
+    json_t *t = s_task_get(fx, task_id);
+    assert_int_equal(s_int(t, "attempts"), 1);
+    json_t *a1 = json_array_get(json_object_get(t, "history"), 0);
+    int64_t took = s_int(a1, "ended_at") - s_int(a1, "started_at");
+    assert_true(took >= 1200000 / 150 - 500); /* it really was silent that long */
+    json_decref(t);
+    free(task_id);
+    json_decref(p);
+    free(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1485,6 +1522,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_drain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_block_survives, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_freeze_retried, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_static_slow_phases_on_defaults, s_setup,
+                                        s_teardown),
     };
     if (getenv("E2E_FILTER")) {
         cmocka_set_test_filter(getenv("E2E_FILTER"));
