@@ -20,6 +20,11 @@
     every actor is ready (pipelines recovered from the data directory);
     sluice_destroy returns once every thread has exited. Configuration keys
     are those of sluiced's config file (README, "Configuration").
+
+    Linking: `pkg-config --cflags --libs sluice` (libsluice.so) or
+    `pkg-config --static --cflags --libs sluice` (libsluice.a). The shared
+    library exports exactly the functions below (SLUICE_EXPORT); everything
+    else in it is hidden.
 */
 #ifndef SLUICE_H
 #define SLUICE_H
@@ -27,39 +32,51 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Marks the public API: visible from libsluice.so, which is built with
+   hidden visibility by default. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SLUICE_EXPORT __attribute__((visibility("default")))
+#else
+#define SLUICE_EXPORT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct sluice_t sluice_t;
 
 /* zmq_ctx: the host's ZeroMQ context (borrowed; must outlive the sluice_t)
    or NULL for a private one. Starts with the built-in defaults. Caller owns;
    NULL on ENOMEM. */
-sluice_t *sluice_new(void *zmq_ctx);
+SLUICE_EXPORT sluice_t *sluice_new(void *zmq_ctx);
 
 /* Loads a config file over the current settings. 0, or a negative code
    with the reason in sluice_error() ("file:line: key: problem"); a bad file
    changes nothing. Before sluice_start only. */
-int sluice_load_config(sluice_t *self, const char *path);
+SLUICE_EXPORT int sluice_load_config(sluice_t *self, const char *path);
 
 /* Sets one key, e.g. ("services/static-analyzer/urls", "ws://a:1,ws://b:1"),
    ("api/endpoint", "inproc://x,tcp://127.0.0.1:5570"). Errors as above. */
-int sluice_set(sluice_t *self, const char *key, const char *value);
+SLUICE_EXPORT int sluice_set(sluice_t *self, const char *key, const char *value);
 
 /* Applies the fleet's STATIC_ANALYZER_URLS, DYNAMIC_ANALYZER_URLS,
    PERF_TESTER_URLS, AI_ANALYZER_URLS and GENERATOR_URLS variables. */
-int sluice_apply_env(sluice_t *self);
+SLUICE_EXPORT int sluice_apply_env(sluice_t *self);
 
 /* Writes the effective configuration in the config file's format. */
-int sluice_write_config(sluice_t *self, FILE *out);
+SLUICE_EXPORT int sluice_write_config(sluice_t *self, FILE *out);
 
 /* Called (from the watchdog's thread) when an actor is dead or wedged past
    the hard limit. The default logs and exits the process with code 70 so an
    outer supervisor restarts it; recovery resumes everything. */
 typedef void(sluice_fatal_fn)(const char *why, void *arg);
-void sluice_on_fatal(sluice_t *self, sluice_fatal_fn *fn, void *arg);
+SLUICE_EXPORT void sluice_on_fatal(sluice_t *self, sluice_fatal_fn *fn, void *arg);
 
 /* Starts every actor. 0, or a negative code with the reason in
    sluice_error() (data directory held by another daemon, an API endpoint
    that cannot be bound, ...); on failure nothing is left running. */
-int sluice_start(sluice_t *self);
+SLUICE_EXPORT int sluice_start(sluice_t *self);
 
 /* Graceful stop, step one: closes the API (no new work), tells every
    pipeline shard to start no further attempts (pending tasks and retries
@@ -70,21 +87,25 @@ int sluice_start(sluice_t *self);
    still running when it gave up (0 when all ended). Everything unfinished,
    the held-back tasks and the cut-off attempts, resumes at the next start
    on the same data directory. */
-int sluice_drain(sluice_t *self, int64_t grace_ms);
+SLUICE_EXPORT int sluice_drain(sluice_t *self, int64_t grace_ms);
 
 /* Stops everything that runs and frees. Accepts NULL; nulls *p. */
-void sluice_destroy(sluice_t **p);
+SLUICE_EXPORT void sluice_destroy(sluice_t **p);
 
 /* The last error message ("" if none). Borrowed until the next call. */
-const char *sluice_error(const sluice_t *self);
+SLUICE_EXPORT const char *sluice_error(const sluice_t *self);
 
 /* The port the progress listener bound (useful with a configured port 0),
    or -1 when it is off or not started. */
-int sluice_progress_port(const sluice_t *self);
+SLUICE_EXPORT int sluice_progress_port(const sluice_t *self);
 
 /* Validates a config file without starting anything (sluiced
    --check-config): 0, or SL_ECONFIG/SL_EIO with "file:line: key: problem"
    in err. */
-int sluice_check_config(const char *path, char *err, size_t errlen);
+SLUICE_EXPORT int sluice_check_config(const char *path, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
