@@ -31,7 +31,7 @@ s_options() {
   opts=$(printf '%s\n' "$@" | { grep -oE -- '--[a-z][a-z0-9-]*' || true; } | sort -u)
   for o in $opts; do
     grep -qE -- "(^|[^a-z0-9-])$o([^a-z0-9-]|\$)" <<<"$text" ||
-      { echo "$page does not name $o (from --help)"; fail=1; }
+      { echo "tools/man/$page does not name $o (from --help): document it there"; fail=1; }
   done
 }
 
@@ -68,7 +68,7 @@ for k in $keys; do
     continue # a service's name, listed under services/NAME
   fi
   grep -qE -- "(^|[^a-z0-9_])$k([^a-z0-9_]|\$)" <<<"$text" ||
-    { echo "sluiced.8 does not name the configuration key or section '$k'"; fail=1; }
+    { echo "tools/man/sluiced.8 does not name the configuration key or section '$k': add it under CONFIGURATION"; fail=1; }
 done
 for s in $services; do
   grep -qE -- "(^|[^a-z0-9_-])$s([^a-z0-9_-]|\$)" <<<"$text" ||
