@@ -445,6 +445,19 @@ void sl_ep_finish(sl_ep_attempt_t *a, const sl_ep_end_t *end)
         }
         return;
     }
+    /* One line per attempt end at info (README "sluiced"): with its start
+       line, the whole story of an attempt in sluiced.log. The cause may
+       come from the analyzer: kept to one line. */
+    const char *why = err[0] ? err : (v && v->error[0] ? v->error : "");
+    char cause[200];
+    size_t n = 0;
+    for (const char *p = why; *p && n + 1 < sizeof cause; p++) {
+        cause[n++] = (unsigned char)*p < 0x20 || *p == 0x7f ? ' ' : *p;
+    }
+    cause[n] = '\0';
+    sl_info("attempt %s ended: %s on %s after %.3f s%s%s", a->id, sl_outcome_name(outcome),
+            a->replica >= 0 ? ep->replicas[a->replica].url : "no replica",
+            (double)(sl_ep_wall(ep) - a->started_wall) / 1000.0, n ? ": " : "", cause);
 
     if (a->pending) {
         s_progress_send(a);
@@ -942,6 +955,8 @@ static void s_dispatch(sl_ep_attempt_t *a, int idx)
     a->replica = idx;
     r->in_flight++;
     a->dispatched_ms = now;
+    sl_info("attempt %s started on %s (queued %.3f s)", a->id, r->url,
+            (double)(now - a->started_ms) / 1000.0);
     a->d_queue = SL_EP_NEVER;
     a->d_attempt = now + a->attempt_timeout;
     int rc;

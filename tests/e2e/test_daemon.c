@@ -1132,10 +1132,30 @@ static void test_daemon_failed_task_keeps_its_frame(void **state)
         fx,
         e2e_callf(fx->api, 5000, "{ss ss si}", "op", "result.get", "task_id", tid, "attempt", 2),
         "no second attempt", "not_found");
+    /* sluiced.log at info: one line for the attempt's start, one for its end */
+    char start[160], end[160];
+    snprintf(start, sizeof(start),
+             "INFO  [endpoint.static-analyzer] attempt %s-a1 started on ws://", tid);
+    snprintf(end, sizeof(end),
+             "INFO  [endpoint.static-analyzer] attempt %s-a1 ended: verdict on ws://", tid);
     free(frame);
     json_decref(p);
     free(id);
     assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    char *log = e2e_read_file(fx->log_d);
+    assert_non_null(log);
+    int starts = 0, ends = 0;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        starts += strstr(line, start) != NULL;
+        if (strstr(line, end)) {
+            ends++;
+            assert_non_null(strstr(line, " after "));
+            assert_non_null(strstr(line, " s: Model path not found"));
+        }
+    }
+    free(log);
+    assert_int_equal(starts, 1);
+    assert_int_equal(ends, 1);
 }
 
 /* The request record of the first frame of `type` for (model, app) in the

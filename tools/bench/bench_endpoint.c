@@ -29,6 +29,7 @@
 #include "proto/sl_catalog.h"
 #include "proto/sl_outcome.h"
 #include "runtime/sl_actor.h"
+#include "runtime/sl_log.h"
 #include "tools/bench/bench.h"
 
 #define S_REPLICAS_MAX 8
@@ -487,6 +488,7 @@ int sl_bench_endpoint(int argc, char **argv)
         return 1;
     }
     s_mock_pid = mock.pid;
+    sl_log_set_level(SL_LOG_WARN); /* two info lines per attempt would be the benchmark */
     sl_rt_t *rt = sl_rt_new(NULL, NULL);
     int rc = rt ? 0 : 1;
     const char *urls[S_REPLICAS_MAX];
