@@ -33,6 +33,14 @@
     - Breakers move on time in a per-replica timer. A half-open breaker gets
       its probe at once: a health_check on a fresh connection (both
       protocols), run as an internal attempt with no owner.
+    - Suspect is not dead (README "Liveness"): a Python replica whose event
+      loop is held by a synchronous call answers no ping for a while, then
+      carries on. A missed pong only marks the connection and its replica
+      suspect and arms a grace deadline counted from the unanswered ping;
+      any sign of life (pong, frame, matched progress push, and for the
+      replica a new handshake) clears it through sl_ep_alive. Suspicion is
+      not a breaker failure, so a block costs nothing; only the grace
+      running out is one (pong_timeout).
 */
 #include "actors/endpoint/sl_endpoint.h"
 

@@ -6,7 +6,8 @@
     the attempt indexes, the service queue and replica choice (the pump),
     dispatch to a replica (a legacy connection per attempt, or the replica's
     mux connection and its heartbeat timer), the attempt timers, throttled
-    progress forwarding, the breakers, and the health checks run as
+    progress forwarding, the liveness rule (suspect replicas, sl_ep_alive),
+    the breakers, and the health checks run as
     internal attempts (half-open probes, and asking a replica for its
     tools), and sl_ep_finish, the only way an attempt ends. These call each other
     (ending an attempt pumps the queue, which dispatches, which can end an
