@@ -948,11 +948,39 @@ static void s_publish(s_api_t *self, const sl_msg_t *msg)
     sl_event_publish_clear(&ev);
 }
 
+/* API_RELOAD (sluice_reload): the CURVE clients, re-read on this thread,
+   which also answers ZAP. */
+static void s_reload(s_api_t *self, sl_actor_t *actor, const sl_msg_t *msg)
+{
+    sl_api_reload_t m = {0};
+    sl_api_reload_reply_t r = {0};
+    int rc = sl_api_reload_decode(msg->body, msg->body_len, &m);
+    if (rc) {
+        r.error = (char *)"malformed API_RELOAD";
+    } else if (!self->curve) {
+        r.error = (char *)"CURVE is off";
+    } else if ((rc = sl_curve_reload_clients(self->curve, m.curve_clients_dir)) != 0) {
+        r.error = (char *)"cannot read api/curve_clients_dir (see the log); the previous clients "
+                          "stay allowed";
+    } else {
+        r.clients = sl_curve_clients(self->curve);
+    }
+    uint8_t *body = NULL;
+    size_t len = 0;
+    if ((msg->flags & SL_MSG_F_REQUEST) && sl_api_reload_reply_encode(&r, &body, &len) == 0) {
+        sl_actor_reply(actor, msg, SL_MSG_API_RELOAD_REPLY, body, len);
+    }
+    free(body);
+    sl_api_reload_clear(&m);
+}
+
 static int s_handle(sl_actor_t *actor, void *state, const sl_msg_t *msg)
 {
     s_api_t *self = state;
     if (msg->type == SL_MSG_EVENT_PUBLISH) {
         s_publish(self, msg);
+    } else if (msg->type == SL_MSG_API_RELOAD) {
+        s_reload(self, actor, msg);
     }
     return 0;
 }

@@ -248,6 +248,25 @@ int sl_curve_load(sl_curve_t *self, const char *secret_file, const char *clients
     return rc;
 }
 
+int sl_curve_reload_clients(sl_curve_t *self, const char *clients_dir)
+{
+    if (!self || !clients_dir || !*clients_dir) {
+        return SL_EINVAL;
+    }
+    sl_curve_t fresh = {0};
+    int rc = s_load_clients(&fresh, clients_dir);
+    if (rc) {
+        free(fresh.keys);
+        return rc;
+    }
+    /* one thread answers ZAP and runs this: no request sees half a swap */
+    free(self->keys);
+    self->keys = fresh.keys;
+    self->n_keys = fresh.n_keys;
+    sl_info("api: CURVE: %zu allowed client key(s) from %s (reloaded)", self->n_keys, clients_dir);
+    return 0;
+}
+
 /* ---- the ZAP handler ---------------------------------------------------------- */
 
 static bool s_frame_is(zmq_msg_t *m, const char *text)

@@ -48,6 +48,11 @@ sl_curve_t *sl_curve_new(void);
    SL_CURVE_MAX_CLIENTS keys) with the reason logged, or SL_ENOMEM. */
 int sl_curve_load(sl_curve_t *self, const char *secret_file, const char *clients_dir);
 
+/* Re-reads the allowed clients from clients_dir (the rules of
+   sl_curve_load) and swaps them in; on an error the previous set stays.
+   The api actor's thread. 0, SL_EINVAL, SL_ECONFIG or SL_ENOMEM. */
+int sl_curve_reload_clients(sl_curve_t *self, const char *clients_dir);
+
 /* Binds the ZAP handler in actor's runtime context and watches it in the
    actor's poll. Call from actor's init, after sl_curve_load. Returns 0,
    SL_EEXIST when another ZAP handler is already bound in that context (only

@@ -65,6 +65,7 @@ typedef struct {
 static const s_key_t s_keys[] = {
     S_STR("sluice", "data_dir", data_dir, "./sluice-data"),
     S_STR("sluice", "log_level", log_level, "info"),
+    S_STR("sluice", "log_format", log_format, "text"),
     S_INT("sluice", "shards", shards, 0, 256, 1, "0"),
     S_INT("sluice", "shutdown_grace_ms", shutdown_grace_ms, 0, 3600000, 1, "10000"),
     S_STR("api", "endpoint", api_endpoint, "tcp://127.0.0.1:5570"),
@@ -591,6 +592,9 @@ static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
         strcmp(cfg->log_level, "off")) {
         return s_fail(ctx, "sluice/log_level", "expected debug, info, warn, error or off");
     }
+    if (strcmp(cfg->log_format, "text") && strcmp(cfg->log_format, "json")) {
+        return s_fail(ctx, "sluice/log_format", "expected text or json, got '%s'", cfg->log_format);
+    }
     return 0;
 }
 
@@ -714,6 +718,72 @@ int sl_config_apply_env(sl_config_t *cfg, char *err, size_t errlen)
     free(work);
     free(ix);
     return rc;
+}
+
+/* ---- diff ---------------------------------------------------------------- */
+
+static bool s_same(const s_key_t *key, const void *a, const void *b)
+{
+    const char *fa = (const char *)a + key->offset;
+    const char *fb = (const char *)b + key->offset;
+    switch (key->kind) {
+    case K_STR:
+        return strcmp(fa, fb) == 0;
+    case K_BOOL:
+        return *(const bool *)fa == *(const bool *)fb;
+    case K_INT:
+        return *(const int64_t *)fa == *(const int64_t *)fb;
+    case K_DBL:
+        return *(const double *)fa == *(const double *)fb;
+    }
+    return false;
+}
+
+static bool s_same_urls(const sl_service_conf_t *a, const sl_service_conf_t *b)
+{
+    if (a->n_urls != b->n_urls) {
+        return false;
+    }
+    for (size_t u = 0; u < a->n_urls; u++) {
+        if (strcmp(a->urls[u], b->urls[u])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+size_t sl_config_diff(const sl_config_t *a, const sl_config_t *b, sl_config_diff_fn *fn, void *arg)
+{
+    size_t n = 0;
+    char path[160];
+    for (size_t i = 0; i < S_COUNT(s_keys); i++) {
+        if (!s_same(&s_keys[i], a, b)) {
+            snprintf(path, sizeof(path), "%s/%s", s_keys[i].section, s_keys[i].key);
+            fn(path, arg);
+            n++;
+        }
+    }
+    /* both come from the same declaration, so the services line up by name */
+    for (size_t s = 0; s < a->n_services; s++) {
+        const sl_service_conf_t *sa = &a->services[s];
+        const sl_service_conf_t *sb = sl_config_service((sl_config_t *)b, sa->name);
+        if (!sb) {
+            continue;
+        }
+        if (!s_same_urls(sa, sb)) {
+            snprintf(path, sizeof(path), "services/%s/urls", sa->name);
+            fn(path, arg);
+            n++;
+        }
+        for (size_t i = 0; i < S_COUNT(s_service_keys); i++) {
+            if (!s_same(&s_service_keys[i], sa, sb)) {
+                snprintf(path, sizeof(path), "services/%s/%s", sa->name, s_service_keys[i].key);
+                fn(path, arg);
+                n++;
+            }
+        }
+    }
+    return n;
 }
 
 static void s_write_value(FILE *out, const s_key_t *key, const void *base)

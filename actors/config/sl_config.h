@@ -66,7 +66,8 @@ typedef struct {
     /* [sluice] */
     char data_dir[SL_CONFIG_STR];
     char log_level[16];
-    int64_t shards; /* 0 = number of cores */
+    char log_format[16]; /* text | json */
+    int64_t shards;      /* 0 = number of cores */
     int64_t shutdown_grace_ms;
     /* [api] */
     char api_endpoint[SL_CONFIG_STR];
@@ -148,6 +149,12 @@ int sl_config_apply_env(sl_config_t *cfg, char *err, size_t errlen);
 
 /* The service entry with that name, or NULL. Borrowed from cfg. */
 sl_service_conf_t *sl_config_service(sl_config_t *cfg, const char *name);
+
+/* Calls fn with the path ("section/key", "services/<name>/key") of every
+   key whose value differs between a and b, in the order of
+   --print-config; returns how many. */
+typedef void(sl_config_diff_fn)(const char *path, void *arg);
+size_t sl_config_diff(const sl_config_t *a, const sl_config_t *b, sl_config_diff_fn *fn, void *arg);
 
 /* Writes the effective configuration as ZPL (for `sluiced --print-config`). */
 int sl_config_write(const sl_config_t *cfg, FILE *out);

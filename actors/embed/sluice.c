@@ -5,11 +5,21 @@
     api. Stop runs the same list backwards, so nothing receives work from an
     actor that is already gone: the api stops taking requests first, the
     store stops last, after every writer.
+
+    Reload (sluice_reload) rebuilds the configuration as at start (defaults,
+    the file, the sluice_set values in order, the environment), compares it
+    with the running one key by key (sl_config_diff), and applies what can
+    change under running work: the log level and format here, replica URLs
+    and breaker settings by ENDPOINT_RECONFIGURE to each endpoint, the CURVE
+    clients by API_RELOAD to the api. Every other changed key is named in a
+    warning and keeps its running value, so the configuration the daemon
+    holds is always the one it runs.
 */
 #include <sluice/sluice.h>
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +37,8 @@
 #include "proto/sl_ids.h"
 
 #define S_MAX_SHARDS 256
+#define S_MAX_SETS 64            /* sluice_set values kept for sluice_reload */
+#define S_RELOAD_TIMEOUT_MS 5000 /* an actor's answer to a reload request */
 
 struct sluice_t {
     void *host_ctx;
@@ -45,6 +57,9 @@ struct sluice_t {
     sl_actor_t *watchdog;
     sl_actor_t *api;
     sl_store_counters_t store_counters;
+    sl_watchdog_counters_t wd_counters;
+    char *sets[S_MAX_SETS][2]; /* sluice_set (key, value) in order, owned */
+    size_t n_sets;
 };
 
 static int s_fail(sluice_t *self, int rc, const char *fmt, ...)
@@ -109,11 +124,8 @@ int sluice_check_config(const char *path, char *err, size_t errlen)
 
 /* "a/b" or "services/name/key": written as a one-key ZPL text and loaded
    through the same validation as a file. */
-int sluice_set(sluice_t *self, const char *key, const char *value)
+static int s_set_key(sluice_t *self, sl_config_t *cfg, const char *key, const char *value)
 {
-    if (self->rt) {
-        return s_fail(self, SL_ESTATE, "configuration is fixed once started");
-    }
     if (!key || !value || strchr(value, '"') || strchr(value, '\n') || strchr(key, ' ')) {
         return s_fail(self, SL_EINVAL, "sluice_set: bad key or value");
     }
@@ -129,7 +141,31 @@ int sluice_set(sluice_t *self, const char *key, const char *value)
         return s_fail(self, SL_EINVAL, "sluice_set: key '%s' is not section/key", key);
     }
     /* related keys may come one at a time: sluice_start checks them together */
-    return sl_config_load_part(&self->cfg, text, "sluice_set", self->error, sizeof(self->error));
+    return sl_config_load_part(cfg, text, "sluice_set", self->error, sizeof(self->error));
+}
+
+int sluice_set(sluice_t *self, const char *key, const char *value)
+{
+    if (self->rt) {
+        return s_fail(self, SL_ESTATE, "configuration is fixed once started");
+    }
+    int rc = s_set_key(self, &self->cfg, key, value);
+    if (rc) {
+        return rc;
+    }
+    if (self->n_sets == S_MAX_SETS) {
+        return s_fail(self, SL_EFULL, "sluice_set: more than %d keys set", S_MAX_SETS);
+    }
+    char *k = strdup(key), *v = strdup(value);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return s_fail(self, SL_ENOMEM, "out of memory");
+    }
+    self->sets[self->n_sets][0] = k;
+    self->sets[self->n_sets][1] = v;
+    self->n_sets++;
+    return 0;
 }
 
 int sluice_apply_env(sluice_t *self)
@@ -278,6 +314,7 @@ static int s_start_watchdog(sluice_t *self)
     wc.hard_limit_ms = self->cfg.hard_limit_ms;
     wc.on_fatal = s_watchdog_fatal;
     wc.fatal_arg = self;
+    wc.counters = &self->wd_counters;
     int rc = sl_watchdog_spawn(self->rt, &wc, &self->watchdog);
     return rc ? s_fail(self, rc, "cannot start the watchdog: %s", sl_err_msg(rc)) : 0;
 }
@@ -323,15 +360,39 @@ static void s_stop_all(sluice_t *self)
     sl_rt_destroy(&self->rt);
 }
 
+/* True when stderr is the journal's stream (systemd sets JOURNAL_STREAM
+   to its "device:inode"; a child whose stderr was redirected keeps the
+   variable, hence the comparison). */
+static bool s_under_journald(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev = 0, ino = 0;
+    struct stat st;
+    if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) != 0) {
+        return false;
+    }
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+/* The log level (SLUICE_LOG wins) and format (json under journald). */
+static void s_apply_logging(const sl_config_t *cfg)
+{
+    sl_log_level_t level;
+    if (sl_log_parse_level(cfg->log_level, &level) == 0 && !getenv("SLUICE_LOG")) {
+        sl_log_set_level(level);
+    }
+    sl_log_format_t format = SL_LOG_TEXT;
+    if (sl_log_parse_format(cfg->log_format, &format) == 0) {
+        sl_log_set_format(s_under_journald() ? SL_LOG_JSON : format);
+    }
+}
+
 int sluice_start(sluice_t *self)
 {
     if (self->rt) {
         return s_fail(self, SL_ESTATE, "already started");
     }
-    sl_log_level_t level;
-    if (sl_log_parse_level(self->cfg.log_level, &level) == 0 && !getenv("SLUICE_LOG")) {
-        sl_log_set_level(level);
-    }
+    s_apply_logging(&self->cfg);
     self->error[0] = '\0';
     char why[256];
     if (sl_config_check(&self->cfg, why, sizeof(why))) {
@@ -458,6 +519,227 @@ void sluice_destroy(sluice_t **p)
         return;
     }
     s_stop_all(*p);
+    for (size_t i = 0; i < (*p)->n_sets; i++) {
+        free((*p)->sets[i][0]);
+        free((*p)->sets[i][1]);
+    }
     free(*p);
     *p = NULL;
+}
+
+void sluice_log(int level, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (level < SLUICE_LOG_DEBUG || level > SLUICE_LOG_ERROR) {
+        level = SLUICE_LOG_ERROR;
+    }
+    sl_log((sl_log_level_t)level, "%s", msg);
+}
+
+bool sluice_healthy(const sluice_t *self)
+{
+    if (!self || !self->rt || !self->watchdog) {
+        return false;
+    }
+    /* a judgement older than two ping rounds means the watchdog itself is
+       stuck */
+    int64_t max_age = 2 * self->cfg.ping_interval_ms + self->cfg.ping_late_ms;
+    return sl_watchdog_healthy(&self->wd_counters, sl_clock_now(sl_rt_clock(self->rt)), max_age);
+}
+
+/* ---- reload ---------------------------------------------------------------- */
+
+typedef struct {
+    sluice_t *self;
+    sl_config_t *next;                     /* the configuration the file etc. ask for */
+    sl_config_t *applied;                  /* the running one, with what could change changed */
+    bool services[SL_CONFIG_MAX_SERVICES]; /* urls or breaker settings changed */
+    bool curve;                            /* api/curve_clients_dir changed */
+    char kept[400];                        /* keys that need a restart */
+    size_t n_kept;
+} s_reload_t;
+
+static bool s_is_breaker_key(const char *key)
+{
+    static const char *keys[] = {"failure_threshold", "failure_rate_pct", "window",
+                                 "open_for_s",        "open_max_s",       "half_open_max_s"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(key, keys[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void s_reload_key(const char *path, void *arg)
+{
+    s_reload_t *r = arg;
+    if (strcmp(path, "sluice/log_level") == 0 || strcmp(path, "sluice/log_format") == 0) {
+        return; /* copied over below */
+    }
+    if (strncmp(path, "services/", 9) == 0) {
+        const char *name = path + 9;
+        const char *slash = strchr(name, '/');
+        for (size_t i = 0; slash && i < r->applied->n_services; i++) {
+            const char *svc = r->applied->services[i].name;
+            if (strlen(svc) == (size_t)(slash - name) && strncmp(svc, name, strlen(svc)) == 0 &&
+                (strcmp(slash + 1, "urls") == 0 || s_is_breaker_key(slash + 1))) {
+                r->services[i] = true;
+                return;
+            }
+        }
+    }
+    if (strcmp(path, "api/curve_clients_dir") == 0 && r->applied->curve_clients_dir[0] &&
+        r->next->curve_clients_dir[0]) {
+        r->curve = true;
+        return;
+    }
+    sl_warn("sluice: reload: %s changed, which needs a restart; it keeps its running value "
+            "until then",
+            path);
+    size_t used = strlen(r->kept);
+    snprintf(r->kept + used, sizeof(r->kept) - used, "%s%s", used ? ", " : "", path);
+    r->n_kept++;
+}
+
+/* Sends a service's URLs and breaker settings to its endpoint; on success
+   copies them into applied. */
+static void s_reload_service(s_reload_t *r, sl_port_t *port, size_t i)
+{
+    sl_service_conf_t *now = &r->applied->services[i];
+    const sl_service_conf_t *want = sl_config_service(r->next, now->name);
+    char *urls[SL_CONFIG_MAX_REPLICAS];
+    for (size_t u = 0; u < want->n_urls; u++) {
+        urls[u] = (char *)want->urls[u];
+    }
+    sl_endpoint_reconfigure_t m = {.urls = {.v = urls, .n = want->n_urls},
+                                   .failure_threshold = want->failure_threshold,
+                                   .failure_rate_pct = want->failure_rate_pct,
+                                   .window = want->window,
+                                   .open_for_ms = want->open_for_ms,
+                                   .open_max_ms = want->open_max_ms,
+                                   .half_open_max_ms = want->half_open_max_ms};
+    uint8_t *body = NULL;
+    size_t len = 0;
+    char name[SL_NAME_MAX];
+    sl_ids_endpoint_mailbox(name, sizeof(name), now->name);
+    sl_msg_t *reply = NULL;
+    sl_endpoint_reconfigure_reply_t rep = {0};
+    int rc = sl_endpoint_reconfigure_encode(&m, &body, &len);
+    if (rc == 0) {
+        rc = sl_port_request(port, name, SL_MSG_ENDPOINT_RECONFIGURE, body, len,
+                             S_RELOAD_TIMEOUT_MS, &reply);
+    }
+    if (rc == 0) {
+        rc = sl_endpoint_reconfigure_reply_decode(reply->body, reply->body_len, &rep);
+    }
+    if (rc != 0 || rep.error) {
+        sl_error("sluice: reload: services/%s: not applied: %s", now->name,
+                 rep.error ? rep.error : sl_err_msg(rc));
+    } else {
+        memcpy(now->urls, want->urls, sizeof(now->urls));
+        now->n_urls = want->n_urls;
+        now->failure_threshold = want->failure_threshold;
+        now->failure_rate_pct = want->failure_rate_pct;
+        now->window = want->window;
+        now->open_for_ms = want->open_for_ms;
+        now->open_max_ms = want->open_max_ms;
+        now->half_open_max_ms = want->half_open_max_ms;
+        sl_info("sluice: reload: services/%s: %llu replica(s) added, %llu removed, breaker "
+                "settings applied",
+                now->name, (unsigned long long)rep.added, (unsigned long long)rep.retired);
+    }
+    sl_endpoint_reconfigure_reply_clear(&rep);
+    sl_msg_destroy(&reply);
+    free(body);
+}
+
+static void s_reload_curve(s_reload_t *r, sl_port_t *port)
+{
+    sl_api_reload_t m = {.curve_clients_dir = r->next->curve_clients_dir};
+    uint8_t *body = NULL;
+    size_t len = 0;
+    sl_msg_t *reply = NULL;
+    sl_api_reload_reply_t rep = {0};
+    int rc = sl_api_reload_encode(&m, &body, &len);
+    if (rc == 0) {
+        rc = sl_port_request(port, SL_IDS_API, SL_MSG_API_RELOAD, body, len, S_RELOAD_TIMEOUT_MS,
+                             &reply);
+    }
+    if (rc == 0) {
+        rc = sl_api_reload_reply_decode(reply->body, reply->body_len, &rep);
+    }
+    if (rc != 0 || rep.error) {
+        sl_error("sluice: reload: api/curve_clients_dir: not applied: %s",
+                 rep.error ? rep.error : sl_err_msg(rc));
+    } else {
+        snprintf(r->applied->curve_clients_dir, sizeof(r->applied->curve_clients_dir), "%s",
+                 r->next->curve_clients_dir);
+    }
+    sl_api_reload_reply_clear(&rep);
+    sl_msg_destroy(&reply);
+    free(body);
+}
+
+int sluice_reload(sluice_t *self, const char *path)
+{
+    if (!self->rt) {
+        return s_fail(self, SL_ESTATE, "not started");
+    }
+    s_reload_t r = {.self = self};
+    r.next = malloc(sizeof(*r.next));
+    r.applied = malloc(sizeof(*r.applied));
+    sl_port_t *port = sl_port_new(self->rt, "sluice.reload");
+    int rc = r.next && r.applied && port ? 0 : s_fail(self, SL_ENOMEM, "out of memory");
+    if (rc == 0) {
+        sl_config_defaults(r.next);
+        *r.applied = self->cfg;
+        if (path) {
+            rc = sl_config_load(r.next, path, self->error, sizeof(self->error));
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < self->n_sets; i++) {
+        rc = s_set_key(self, r.next, self->sets[i][0], self->sets[i][1]);
+    }
+    if (rc == 0) {
+        rc = sl_config_apply_env(r.next, self->error, sizeof(self->error));
+    }
+    char why[256];
+    if (rc == 0 && sl_config_check(r.next, why, sizeof(why))) {
+        rc = s_fail(self, SL_ECONFIG, "%s", why);
+    }
+    if (rc != 0) {
+        sl_error("sluice: reload refused, nothing changed: %s", self->error);
+        goto done;
+    }
+    size_t changed = sl_config_diff(&self->cfg, r.next, s_reload_key, &r);
+    snprintf(r.applied->log_level, sizeof(r.applied->log_level), "%s", r.next->log_level);
+    snprintf(r.applied->log_format, sizeof(r.applied->log_format), "%s", r.next->log_format);
+    s_apply_logging(r.applied);
+    for (size_t i = 0; i < r.applied->n_services; i++) {
+        if (r.services[i]) {
+            s_reload_service(&r, port, i);
+        }
+    }
+    /* the directory's files may have changed even when its name did not */
+    if (r.curve || (self->cfg.curve_clients_dir[0] && r.next->curve_clients_dir[0])) {
+        s_reload_curve(&r, port);
+    }
+    self->cfg = *r.applied;
+    self->error[0] = '\0';
+    if (r.n_kept) {
+        s_fail(self, 0, "needs a restart: %s", r.kept);
+    }
+    sl_info("sluice: reloaded %s: %zu key(s) changed, %zu need a restart",
+            path ? path : "(no file)", changed, r.n_kept);
+    rc = (int)r.n_kept;
+done:
+    sl_port_destroy(&port);
+    free(r.next);
+    free(r.applied);
+    return rc;
 }

@@ -67,6 +67,26 @@ int sl_breaker_config_check(const sl_breaker_config_t *cfg)
     return 0;
 }
 
+int sl_breaker_set_config(sl_breaker_t *self, const sl_breaker_config_t *cfg)
+{
+    if (sl_breaker_config_check(cfg) != 0) {
+        return SL_ECONFIG;
+    }
+    if (cfg->window != self->cfg.window) {
+        self->ring = 0;
+        self->ring_pos = 0;
+        self->ring_count = 0;
+    }
+    self->cfg = *cfg;
+    if (self->open_period > cfg->open_max_ms) {
+        self->open_period = cfg->open_max_ms;
+    }
+    if (self->open_period < cfg->open_ms) {
+        self->open_period = cfg->open_ms;
+    }
+    return 0;
+}
+
 sl_breaker_t *sl_breaker_new(const sl_breaker_config_t *cfg)
 {
     if (sl_breaker_config_check(cfg) != 0) {

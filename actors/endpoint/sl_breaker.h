@@ -75,6 +75,12 @@ typedef struct sl_breaker_t sl_breaker_t;
    sl_breaker_config_check). Caller owns; NULL on ENOMEM or a bad config. */
 sl_breaker_t *sl_breaker_new(const sl_breaker_config_t *cfg);
 
+/* Replaces the settings (cfg must pass sl_breaker_config_check, else
+   SL_ECONFIG and nothing changes), keeping the state, the counts and the
+   current run of failures; a changed window empties the rate window, and
+   the open period is kept within the new open_ms..open_max_ms. */
+int sl_breaker_set_config(sl_breaker_t *self, const sl_breaker_config_t *cfg);
+
 /* Accepts NULL; nulls *p. */
 void sl_breaker_destroy(sl_breaker_t **p);
 

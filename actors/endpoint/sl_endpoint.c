@@ -33,14 +33,6 @@
     - Breakers move on time in a per-replica timer. A half-open breaker gets
       its probe at once: a health_check on a fresh connection (both
       protocols), run as an internal attempt with no owner.
-    - Suspect is not dead (README "Liveness"): a Python replica whose event
-      loop is held by a synchronous call answers no ping for a while, then
-      carries on. A missed pong only marks the connection and its replica
-      suspect and arms a grace deadline counted from the unanswered ping;
-      any sign of life (pong, frame, matched progress push, and for the
-      replica a new handshake) clears it through sl_ep_alive. Suspicion is
-      not a breaker failure, so a block costs nothing; only the grace
-      running out is one (pong_timeout).
 */
 #include "actors/endpoint/sl_endpoint.h"
 
@@ -230,10 +222,17 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
     sl_mp_writer_t rw, cw;
     sl_mp_writer_init(&rw);
     sl_mp_writer_init(&cw);
-    sl_mp_write_array(&rw, (uint32_t)ep->n_replicas);
+    uint32_t live = 0;
+    for (size_t i = 0; i < ep->n_replicas; i++) {
+        live += ep->replicas[i].retired ? 0 : 1;
+    }
+    sl_mp_write_array(&rw, live);
     for (size_t i = 0; i < ep->n_replicas; i++) {
         sl_ep_replica_t *r = &ep->replicas[i];
         sl_breaker_stats_t bs;
+        if (r->retired) {
+            continue;
+        }
         sl_ep_breaker_tick(r);
         sl_breaker_stats(r->breaker, &bs);
         sl_replica_status_t item = {.url = r->url,
@@ -296,6 +295,136 @@ static int s_on_status(sl_ep_t *ep, const sl_msg_t *msg)
     return 0;
 }
 
+static int s_replica_init(sl_ep_t *ep, size_t i, const char *url, const sl_breaker_config_t *bcfg)
+{
+    sl_ep_replica_t *r = &ep->replicas[i];
+    r->ep = ep;
+    r->index = (int)i;
+    r->url = strdup(url);
+    r->breaker = sl_breaker_new(bcfg);
+    r->m_connect = r->m_ping = r->m_pong = r->m_grace = SL_EP_NEVER;
+    return r->url && r->breaker ? 0 : SL_ENOMEM;
+}
+
+static int64_t s_or(int64_t value, int64_t current)
+{
+    return value > 0 ? value : current;
+}
+
+/* Works out the new replica set and breaker settings without touching
+   anything, so a refused reconfigure changes nothing. */
+static const char *s_reconfigure_check(sl_ep_t *ep, const sl_endpoint_reconfigure_t *m,
+                                       sl_breaker_config_t *bcfg)
+{
+    *bcfg = ep->bcfg;
+    bcfg->failure_threshold = (int)s_or(m->failure_threshold, bcfg->failure_threshold);
+    bcfg->failure_rate_pct = (int)s_or(m->failure_rate_pct, bcfg->failure_rate_pct);
+    bcfg->window = (int)s_or(m->window, bcfg->window);
+    bcfg->min_calls = SL_BREAKER_MIN_CALLS < bcfg->window ? SL_BREAKER_MIN_CALLS : bcfg->window;
+    bcfg->open_ms = s_or(m->open_for_ms, bcfg->open_ms);
+    bcfg->open_max_ms = s_or(m->open_max_ms, bcfg->open_max_ms);
+    bcfg->half_open_max_wait_ms = s_or(m->half_open_max_ms, bcfg->half_open_max_wait_ms);
+    if (sl_breaker_config_check(bcfg) != 0) {
+        return "invalid breaker settings";
+    }
+    if (m->urls.n == 0) {
+        return "no replica URL";
+    }
+    size_t fresh = 0;
+    for (size_t u = 0; u < m->urls.n; u++) {
+        const char *url = m->urls.v[u];
+        if (strncmp(url, "ws://", 5) != 0 && strncmp(url, "wss://", 6) != 0) {
+            return "a replica URL is not ws:// or wss://";
+        }
+        bool known = false;
+        for (size_t i = 0; i < ep->n_replicas && !known; i++) {
+            known = strcmp(ep->replicas[i].url, url) == 0;
+        }
+        fresh += known ? 0 : 1;
+    }
+    if (ep->n_replicas + fresh > SL_ENDPOINT_MAX_REPLICAS) {
+        return "more replicas than an endpoint can hold since it started (restart sluiced)";
+    }
+    return NULL;
+}
+
+static void s_reconfigure_reply(sl_ep_t *ep, const sl_msg_t *msg, uint64_t added, uint64_t retired,
+                                const char *error)
+{
+    sl_endpoint_reconfigure_reply_t r = {
+        .added = added, .retired = retired, .error = (char *)error};
+    uint8_t *body = NULL;
+    size_t len = 0;
+    if ((msg->flags & SL_MSG_F_REQUEST) &&
+        sl_endpoint_reconfigure_reply_encode(&r, &body, &len) == 0) {
+        sl_actor_reply(ep->self, msg, SL_MSG_ENDPOINT_RECONFIGURE_REPLY, body, len);
+    }
+    free(body);
+}
+
+static int s_on_reconfigure(sl_ep_t *ep, const sl_msg_t *msg)
+{
+    sl_endpoint_reconfigure_t m = {0};
+    sl_breaker_config_t bcfg;
+    const char *why = NULL;
+    if (sl_endpoint_reconfigure_decode(msg->body, msg->body_len, &m) != 0) {
+        why = "malformed ENDPOINT_RECONFIGURE";
+    } else {
+        why = s_reconfigure_check(ep, &m, &bcfg);
+    }
+    if (why) {
+        sl_warn("%s: reconfigure refused: %s", ep->name, why);
+        s_reconfigure_reply(ep, msg, 0, 0, why);
+        sl_endpoint_reconfigure_clear(&m);
+        return 0;
+    }
+    uint64_t added = 0, retired = 0;
+    for (size_t i = 0; i < ep->n_replicas; i++) {
+        sl_ep_replica_t *r = &ep->replicas[i];
+        bool listed = false;
+        for (size_t u = 0; u < m.urls.n && !listed; u++) {
+            listed = strcmp(m.urls.v[u], r->url) == 0;
+        }
+        if (!listed && !r->retired) {
+            r->retired = true;
+            retired++;
+            sl_info("%s: replica %s removed (%u attempt(s) still running there end as usual)",
+                    ep->name, r->url, r->in_flight);
+        } else if (listed && r->retired) {
+            r->retired = false;
+            added++;
+            sl_info("%s: replica %s back", ep->name, r->url);
+        }
+        sl_breaker_set_config(r->breaker, &bcfg); /* checked above */
+    }
+    for (size_t u = 0; u < m.urls.n; u++) {
+        bool known = false;
+        for (size_t i = 0; i < ep->n_replicas && !known; i++) {
+            known = strcmp(ep->replicas[i].url, m.urls.v[u]) == 0;
+        }
+        if (known) {
+            continue;
+        }
+        size_t i = ep->n_replicas;
+        if (s_replica_init(ep, i, m.urls.v[u], &bcfg) != 0) {
+            free(ep->replicas[i].url);
+            sl_breaker_destroy(&ep->replicas[i].breaker);
+            memset(&ep->replicas[i], 0, sizeof ep->replicas[i]);
+            sl_warn("%s: out of memory adding replica %s", ep->name, m.urls.v[u]);
+            continue;
+        }
+        ep->n_replicas++;
+        added++;
+        sl_info("%s: replica %s added", ep->name, m.urls.v[u]);
+        sl_ep_replica_ask_tools(&ep->replicas[i]);
+    }
+    ep->bcfg = bcfg;
+    s_reconfigure_reply(ep, msg, added, retired, NULL);
+    sl_endpoint_reconfigure_clear(&m);
+    sl_ep_pump(ep);
+    return 0;
+}
+
 /* ---- actor ------------------------------------------------------------ */
 
 typedef struct {
@@ -354,19 +483,14 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     ep->queue_max = cfg->queue_max;
     ep->progress_max = cfg->progress_max_per_sec;
     ep->next_conn = SL_EP_CONN_FIRST;
-    ep->replicas = calloc(cfg->n_replicas, sizeof *ep->replicas);
+    /* room for every replica a reload may add: the array never moves */
+    ep->replicas = calloc(SL_ENDPOINT_MAX_REPLICAS, sizeof *ep->replicas);
     if (!ep->service || !ep->op || !ep->store || !ep->replicas || (cfg->ca_file && !ep->ca_file)) {
         goto fail;
     }
-    ep->n_replicas = cfg->n_replicas;
     for (size_t i = 0; i < cfg->n_replicas; i++) {
-        sl_ep_replica_t *r = &ep->replicas[i];
-        r->ep = ep;
-        r->index = (int)i;
-        r->url = strdup(cfg->replicas[i]);
-        r->breaker = sl_breaker_new(&cfg->breaker);
-        r->m_connect = r->m_ping = r->m_pong = r->m_grace = SL_EP_NEVER;
-        if (!r->url || !r->breaker) {
+        ep->n_replicas = i + 1; /* so a failure frees what was made */
+        if (s_replica_init(ep, i, cfg->replicas[i], &cfg->breaker) != 0) {
             goto fail;
         }
     }
@@ -404,6 +528,8 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
         return s_on_push(ep, msg);
     case SL_MSG_ENDPOINT_STATUS:
         return s_on_status(ep, msg);
+    case SL_MSG_ENDPOINT_RECONFIGURE:
+        return s_on_reconfigure(ep, msg);
     case SL_MSG_WSIO_OPEN: {
         sl_wsio_open_t ev = {0};
         if (sl_wsio_open_decode(msg->body, msg->body_len, &ev) == 0) {

@@ -19,6 +19,12 @@
                        (the request id "<task_id>-a<attempt>"), unknown ids
                        are counted and dropped.
       ENDPOINT_STATUS  request; answered with ENDPOINT_STATUS_REPLY.
+      ENDPOINT_RECONFIGURE  request (sluice_reload): new replica URLs and
+                       breaker settings. Kept URLs keep their replica; new
+                       ones are added (and asked for their tools); dropped
+                       ones are retired: no new attempt, running ones end as
+                       usual, hidden from ENDPOINT_STATUS. Answered with
+                       ENDPOINT_RECONFIGURE_REPLY.
     It sends every breaker transition to "store" as a fire-and-forget
     STORE_WRITE holding one "endpoint.breaker" event (no store running is
     fine), and, in a second one, an "endpoint.health" event {service,

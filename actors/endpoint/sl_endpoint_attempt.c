@@ -6,8 +6,7 @@
     the attempt indexes, the service queue and replica choice (the pump),
     dispatch to a replica (a legacy connection per attempt, or the replica's
     mux connection and its heartbeat timer), the attempt timers, throttled
-    progress forwarding, the liveness rule (suspect replicas, sl_ep_alive),
-    the breakers, and the health checks run as
+    progress forwarding, the breakers, and the health checks run as
     internal attempts (half-open probes, and asking a replica for its
     tools), and sl_ep_finish, the only way an attempt ends. These call each other
     (ending an attempt pumps the queue, which dispatches, which can end an
@@ -231,6 +230,9 @@ void sl_ep_alive(sl_ep_replica_t *r, sl_ep_attempt_t *a, const char *how)
 void sl_ep_breaker_tick(sl_ep_replica_t *r)
 {
     sl_breaker_transition_t tr;
+    if (r->retired) {
+        return; /* no probes, no events for a replica that is gone */
+    }
     if (sl_breaker_tick(r->breaker, sl_ep_now(r->ep), &tr)) {
         s_breaker_changed(r, &tr);
     }
@@ -637,7 +639,8 @@ static bool s_nobody_can(const sl_ep_t *ep, const sl_ep_attempt_t *a, char *why,
         return false;
     }
     for (size_t i = 0; i < ep->n_replicas; i++) {
-        if (!ep->replicas[i].tools_known || s_replica_can(&ep->replicas[i], a)) {
+        if (!ep->replicas[i].retired &&
+            (!ep->replicas[i].tools_known || s_replica_can(&ep->replicas[i], a))) {
             return false;
         }
     }
@@ -646,8 +649,9 @@ static bool s_nobody_can(const sl_ep_t *ep, const sl_ep_attempt_t *a, char *why,
         bool someone = false;
         for (size_t i = 0; i < ep->n_replicas && !someone; i++) {
             const sl_ep_replica_t *r = &ep->replicas[i];
-            someone = sl_wire_tool_listed(a->start.tools.v[t], (const char *const *)r->tools.v,
-                                          r->tools.n);
+            someone =
+                !r->retired && sl_wire_tool_listed(a->start.tools.v[t],
+                                                   (const char *const *)r->tools.v, r->tools.n);
         }
         lacking = someone ? NULL : a->start.tools.v[t];
     }
@@ -655,9 +659,14 @@ static bool s_nobody_can(const sl_ep_t *ep, const sl_ep_attempt_t *a, char *why,
         lacking
             ? snprintf(why, size, "no replica of %s has tool '%s' (", ep->service, lacking)
             : snprintf(why, size, "no replica of %s has all of the tools asked for (", ep->service);
+    bool first = true;
     for (size_t i = 0; i < ep->n_replicas && off > 0 && (size_t)off < size; i++) {
         const sl_ep_replica_t *r = &ep->replicas[i];
-        off += snprintf(why + off, size - (size_t)off, "%s%s: ", i ? "; " : "", r->url);
+        if (r->retired) {
+            continue;
+        }
+        off += snprintf(why + off, size - (size_t)off, "%s%s: ", first ? "" : "; ", r->url);
+        first = false;
         for (size_t k = 0; k < r->tools.n && off > 0 && (size_t)off < size; k++) {
             off += snprintf(why + off, size - (size_t)off, "%s%s", k ? ", " : "", r->tools.v[k]);
         }
@@ -674,8 +683,15 @@ static bool s_nobody_can(const sl_ep_t *ep, const sl_ep_attempt_t *a, char *why,
 void sl_ep_tools_ask(sl_ep_t *ep)
 {
     for (size_t i = 0; i < ep->n_replicas; i++) {
-        s_health_start(&ep->replicas[i], false);
+        if (!ep->replicas[i].retired) {
+            s_health_start(&ep->replicas[i], false);
+        }
     }
+}
+
+void sl_ep_replica_ask_tools(sl_ep_replica_t *r)
+{
+    s_health_start(r, false);
 }
 
 void sl_ep_tools_learned(sl_ep_replica_t *r, const char *const *tools, size_t n)
@@ -727,7 +743,7 @@ int sl_ep_pick(sl_ep_t *ep, const sl_ep_attempt_t *a)
         if (ep->protocol == SL_ENDPOINT_MUX && r->mux_state == SL_EP_MUX_CLOSING) {
             c[i].max_in_flight = 0; /* reconnect after its close event */
         }
-        if (!s_replica_can(r, a)) {
+        if (!s_replica_can(r, a) || r->retired) {
             c[i].max_in_flight = 0; /* never admits this attempt */
         }
     }
@@ -766,7 +782,7 @@ void sl_ep_pump(sl_ep_t *ep)
         a = next;
         bool room = false;
         for (size_t i = 0; i < ep->n_replicas; i++) {
-            if (ep->replicas[i].in_flight < ep->max_in_flight) {
+            if (!ep->replicas[i].retired && ep->replicas[i].in_flight < ep->max_in_flight) {
                 room = true;
                 break;
             }

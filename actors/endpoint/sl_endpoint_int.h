@@ -97,6 +97,10 @@ struct sl_ep_replica {
     bool suspect;   /* a connection to it missed a pong and nothing came from it since */
     int64_t suspect_since;
     char addr[48]; /* IP address its last connection reached, "" unknown */
+    /* removed by ENDPOINT_RECONFIGURE: takes no new attempt, its running
+       ones end as usual; kept in the array (indices and pointers to
+       replicas stay valid) and revived if its URL comes back */
+    bool retired;
     /* tools: its health_response available_tools (known once it answered
        one); asking = a health_check for them is under way */
     sl_strs_t tools;
@@ -229,6 +233,8 @@ void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why);
    each, with no breaker involved (a replica that does not answer stays
    "tools unknown" and is chosen as before). */
 void sl_ep_tools_ask(sl_ep_t *ep);
+/* Asks one replica for its tools (a replica added by a reload). */
+void sl_ep_replica_ask_tools(sl_ep_replica_t *r);
 /* A replica's health_response listed these n tools (copied): replaces what
    the replica is known to have, logs a change and pumps the queue. */
 void sl_ep_tools_learned(sl_ep_replica_t *r, const char *const *tools, size_t n);

@@ -178,6 +178,37 @@ static void s_on_pong(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
     }
 }
 
+/* Records whether every actor answered in time (see sl_watchdog_healthy):
+   a present actor with a ping out longer than ping_late is not, and
+   neither is one gone from the runtime that last answered longer ago than
+   a ping round. */
+static void s_judge_health(s_wd_t *self, int64_t now)
+{
+    bool alive = true;
+    for (size_t i = 0; i < self->n_peers && alive; i++) {
+        const s_peer_t *p = self->peers[i];
+        if (p->present) {
+            alive = !(p->outstanding && now - p->sent_at > self->cfg.ping_late_ms);
+        } else {
+            alive = now - p->last_ok <= self->cfg.ping_interval_ms + self->cfg.ping_late_ms;
+        }
+    }
+    atomic_store_explicit(&self->counters->all_alive, alive, memory_order_relaxed);
+    if (alive) {
+        atomic_store_explicit(&self->counters->alive_at, now, memory_order_relaxed);
+    }
+}
+
+bool sl_watchdog_healthy(const sl_watchdog_counters_t *c, int64_t now_ms, int64_t max_age_ms)
+{
+    if (!c) {
+        return false;
+    }
+    int64_t at = atomic_load_explicit(&c->alive_at, memory_order_relaxed);
+    return atomic_load_explicit(&c->all_alive, memory_order_relaxed) && at >= 0 &&
+           now_ms - at <= max_age_ms;
+}
+
 /* Raises actor_late for pings still unanswered past ping_late. */
 static void s_check_late(s_wd_t *self, int64_t now)
 {
@@ -199,7 +230,9 @@ static void s_check_late(s_wd_t *self, int64_t now)
 static void s_on_late_timer(void *arg, uint64_t id)
 {
     s_wd_t *self = arg;
-    s_check_late(self, sl_actor_now(self->actor));
+    int64_t now = sl_actor_now(self->actor);
+    s_check_late(self, now);
+    s_judge_health(self, now);
 }
 
 static s_peer_t *s_peer(s_wd_t *self, const char *name, int64_t now)
@@ -284,6 +317,7 @@ static void s_on_ping_tick(void *arg, uint64_t id)
         }
     }
     s_check_late(self, now);
+    s_judge_health(self, now);
     if (sent) {
         /* +1: "later than ping_late" means strictly after it. */
         sl_actor_timer(self->actor, self->cfg.ping_late_ms + 1, 0, s_on_late_timer, self);
@@ -442,6 +476,8 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
     self->actor = actor;
     self->cfg = *cfg;
     self->counters = cfg->counters ? cfg->counters : &self->own_counters;
+    atomic_store(&self->counters->all_alive, false);
+    atomic_store(&self->counters->alive_at, -1);
     self->alert_to = strdup(cfg->alert_to ? cfg->alert_to : SL_IDS_STORE);
     self->cap_snap = 64;
     self->snap = calloc(self->cap_snap, sizeof *self->snap);
@@ -462,6 +498,9 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
                         s_on_ping_tick, self)) {
         goto fail;
     }
+    /* Every actor started before us answered its spawn: alive until the
+       first ping round says otherwise. */
+    s_judge_health(self, sl_actor_now(actor));
     sl_info("watchdog: %u shards, stuck after %" PRId64 " ms, scan every %" PRId64
             " ms, ping every %" PRId64 " ms (late %" PRId64 ", hard limit %" PRId64 ")",
             cfg->shards, self->cfg.stuck_after_ms, self->cfg.scan_interval_ms,

@@ -33,6 +33,7 @@
 #define SL_WATCHDOG_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "runtime/sl_actor.h"
@@ -54,6 +55,13 @@ typedef struct {
     _Atomic uint64_t pongs;       /* pongs received (on time or late) */
     _Atomic uint64_t late;        /* actor_late alerts raised */
     _Atomic uint64_t fatal;       /* on_fatal calls (0 or 1) */
+    /* Health, judged at every ping tick and late check: all_alive when
+       every actor answered its last ping within ping_late (none wedged,
+       none gone); alive_at the runtime-clock time of the last such
+       judgement that found all alive (-1: never). A reader also checks
+       that alive_at is recent, which catches a wedged watchdog. */
+    _Atomic bool all_alive;
+    _Atomic int64_t alive_at;
 } sl_watchdog_counters_t;
 
 typedef struct {
@@ -69,6 +77,12 @@ typedef struct {
     const char *alert_to;             /* ["store"] mailbox for ALERT messages */
     sl_watchdog_counters_t *counters; /* optional, borrowed: must outlive the actor */
 } sl_watchdog_config_t;
+
+/* Any thread: true when c says every actor answered in time at a
+   judgement no older than max_age_ms before now_ms (runtime clock). A
+   wedged or missing actor makes it false within ping_interval + ping_late;
+   a wedged watchdog within max_age_ms. */
+bool sl_watchdog_healthy(const sl_watchdog_counters_t *c, int64_t now_ms, int64_t max_age_ms);
 
 /* Fills the defaults above. */
 sl_watchdog_config_t sl_watchdog_config_defaults(void);

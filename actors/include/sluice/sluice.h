@@ -29,6 +29,7 @@
 #ifndef SLUICE_H
 #define SLUICE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -88,6 +89,40 @@ SLUICE_EXPORT int sluice_start(sluice_t *self);
    the held-back tasks and the cut-off attempts, resumes at the next start
    on the same data directory. */
 SLUICE_EXPORT int sluice_drain(sluice_t *self, int64_t grace_ms);
+
+/* Reloads the configuration of a running sluice: rebuilds it as at start
+   (built-in defaults, the file at path (NULL: none), the sluice_set values
+   in the order given, the fleet's *_URLS variables) and applies what can
+   change under running work: sluice/log_level, sluice/log_format, every
+   service's urls (a removed replica takes no new attempt; those running
+   there end as usual) and breaker settings (failure_threshold,
+   failure_rate_pct, window, open_for_s, open_max_s, half_open_max_s), and
+   the CURVE clients (api/curve_clients_dir is read again). Any other
+   changed key is logged at warning level, keeps its running value and is
+   named in sluice_error() ("needs a restart: api/endpoint, ..."). Returns
+   0 when everything that changed was applied, the number of changed keys
+   that need a restart, or a negative code for a bad file (the reason in
+   sluice_error() and the log; nothing changed). Blocks up to a few seconds
+   for the actors' answers; the host thread, after sluice_start. */
+SLUICE_EXPORT int sluice_reload(sluice_t *self, const char *path);
+
+/* True while the watchdog says every actor answers its pings in time (no
+   actor wedged or gone) and the watchdog itself is judging (its last
+   judgement is no older than two ping intervals plus ping_late). Any
+   thread, after sluice_start; false before. For a supervisor's heartbeat
+   (sluiced's systemd WATCHDOG=1). */
+SLUICE_EXPORT bool sluice_healthy(const sluice_t *self);
+
+/* Writes one log record the way sluice's own are written (text, or a
+   JSON line with sluice/log_format = json or under journald), so a host's
+   lines mix with sluice's. level: SLUICE_LOG_DEBUG .. SLUICE_LOG_ERROR.
+   Any thread. */
+#define SLUICE_LOG_DEBUG 0
+#define SLUICE_LOG_INFO 1
+#define SLUICE_LOG_WARN 2
+#define SLUICE_LOG_ERROR 3
+SLUICE_EXPORT void sluice_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Stops everything that runs and frees. Accepts NULL; nulls *p. */
 SLUICE_EXPORT void sluice_destroy(sluice_t **p);

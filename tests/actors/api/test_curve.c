@@ -364,6 +364,63 @@ static void test_curve_plain_client_gets_nothing(void **state)
     s_shut_out(*state, PLAIN, s_mechanism_refused);
 }
 
+/* API_RELOAD (sluice_reload, SIGHUP) from a port: the reply's clients, or
+   -1 with the error. */
+static int64_t s_reload(fixture_t *f, const char *dir)
+{
+    sl_port_t *port = sl_port_new(f->rt, "reloader");
+    assert_non_null(port);
+    sl_api_reload_t m = {.curve_clients_dir = (char *)dir};
+    uint8_t *body = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_api_reload_encode(&m, &body, &len), 0);
+    sl_msg_t *reply = NULL;
+    assert_int_equal(
+        sl_port_request(port, SL_IDS_API, SL_MSG_API_RELOAD, body, len, WAIT_MS, &reply), 0);
+    sl_api_reload_reply_t r = {0};
+    assert_int_equal(sl_api_reload_reply_decode(reply->body, reply->body_len, &r), 0);
+    int64_t clients = r.error ? -1 : (int64_t)r.clients;
+    sl_api_reload_reply_clear(&r);
+    sl_msg_destroy(&reply);
+    free(body);
+    sl_port_destroy(&port);
+    return clients;
+}
+
+/* The allowed clients are read again on a reload: a client added to the
+   directory gets in, one removed is shut out, and an unreadable directory
+   keeps the previous set. */
+static void test_curve_reload_clients(void **state)
+{
+    fixture_t *f = *state;
+    s_spawn(f);
+    s_client_t rogue = s_client(f, ZMQ_DEALER, ROGUE, f->api_ep);
+    assert_true(s_denied_by_zap(&rogue));
+    s_client_close(&rogue);
+
+    char from[200], to[200];
+    snprintf(from, sizeof(from), "%s/rogue.cert", f->dir);
+    snprintf(to, sizeof(to), "%s/rogue.cert", f->clients);
+    assert_int_equal(rename(from, to), 0);
+    snprintf(from, sizeof(from), "%s/alice.cert", f->clients);
+    assert_int_equal(unlink(from), 0);
+    assert_int_equal(s_reload(f, f->clients), 1); /* README is no certificate */
+
+    rogue = s_client(f, ZMQ_DEALER, ROGUE, f->api_ep);
+    assert_int_equal(s_handshake(&rogue), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    s_client_close(&rogue);
+    s_client_t alice = s_client(f, ZMQ_DEALER, ALICE, f->api_ep);
+    assert_true(s_denied_by_zap(&alice));
+    s_client_close(&alice);
+
+    char missing[200];
+    snprintf(missing, sizeof(missing), "%s/no-such-dir", f->dir);
+    assert_int_equal(s_reload(f, missing), -1);
+    rogue = s_client(f, ZMQ_DEALER, ROGUE, f->api_ep);
+    assert_int_equal(s_handshake(&rogue), ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    s_client_close(&rogue);
+}
+
 /* Only one ZAP handler per context: a taken endpoint fails the spawn; the
    api's own handler is unbound at destroy, so a new api can start at once. */
 static void test_curve_zap_endpoint_taken_fails_spawn(void **state)
@@ -573,6 +630,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_curve_allowed_client_pings_and_receives_events, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_curve_reload_clients, setup, teardown),
         cmocka_unit_test_setup_teardown(test_curve_unknown_key_gets_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_curve_plain_client_gets_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_curve_zap_endpoint_taken_fails_spawn, setup, teardown),

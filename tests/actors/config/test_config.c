@@ -397,6 +397,46 @@ static void test_config_readme_matches_print_config(void **state)
     }
 }
 
+static void s_collect(const char *path, void *arg)
+{
+    char *out = arg;
+    size_t len = strlen(out);
+    snprintf(out + len, 1024 - len, "%s%s", len ? " " : "", path);
+}
+
+static void test_config_log_format_and_diff(void **state)
+{
+    sl_config_t *a = malloc(sizeof(*a)), *b = malloc(sizeof(*b));
+    assert_non_null(a);
+    assert_non_null(b);
+    char err[256];
+    sl_config_defaults(a);
+    assert_string_equal(a->log_format, "text");
+    *b = *a;
+    assert_int_equal(
+        sl_config_load_str(b, "sluice\n    log_format = \"yaml\"\n", "t.zpl", err, sizeof(err)),
+        SL_ECONFIG);
+    assert_non_null(strstr(err, "sluice/log_format"));
+    assert_non_null(strstr(err, "expected text or json"));
+    assert_string_equal(b->log_format, "text"); /* a bad file changes nothing */
+
+    char paths[1024] = "";
+    assert_int_equal(sl_config_diff(a, b, s_collect, paths), 0);
+    assert_int_equal(sl_config_load_str(b,
+                                        "sluice\n    log_format = \"json\"\n"
+                                        "api\n    max_request_bytes = 4096\n"
+                                        "services\n    generator\n"
+                                        "        urls = \"ws://g:1,ws://g:2\"\n"
+                                        "        open_for_s = 5\n",
+                                        "t.zpl", err, sizeof(err)),
+                     0);
+    assert_int_equal(sl_config_diff(a, b, s_collect, paths), 4);
+    assert_string_equal(paths, "sluice/log_format api/max_request_bytes services/generator/urls "
+                               "services/generator/open_for_s");
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -408,6 +448,7 @@ int main(void)
         cmocka_unit_test(test_config_errors_name_line_and_key),
         cmocka_unit_test(test_config_env_overrides_fleet_urls),
         cmocka_unit_test(test_config_written_config_loads_back),
+        cmocka_unit_test(test_config_log_format_and_diff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

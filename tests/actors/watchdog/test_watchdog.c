@@ -317,6 +317,10 @@ static void test_watchdog_wedged_actor_late_then_fatal(void **state)
 
     sl_rt_advance(fx->rt, 2000); /* T0+2000: both answer */
     s_wait_counter(&fx->counters.pongs, 2);
+    /* healthy (what sluiced's systemd watchdog pings are gated on), and
+       only while the judgement is fresh */
+    assert_true(sl_watchdog_healthy(&fx->counters, T0 + 2000, 5000));
+    assert_false(sl_watchdog_healthy(&fx->counters, T0 + 7001, 5000));
 
     assert_int_equal(sl_port_send(fx->client, "wedgy", MSG_BLOCK, NULL, 0), 0);
     struct timespec nap = {0, 1000000};
@@ -330,6 +334,11 @@ static void test_watchdog_wedged_actor_late_then_fatal(void **state)
     sl_rt_advance(fx->rt, 1001); /* ping_late passed */
     s_expect_alert(fx, "actor_late", "wedgy");
     assert_int_equal(atomic_load(&fx->fatal_calls), 0);
+    /* the late check judges health right after raising the alert */
+    for (int i = 0; i < T_WAIT && atomic_load(&fx->counters.all_alive); i++) {
+        nanosleep(&nap, NULL);
+    }
+    assert_false(sl_watchdog_healthy(&fx->counters, T0 + 5001, 5000));
 
     /* Ticks go on; fatal only once wedgy has been silent for hard_limit
        since its last pong at T0+2000, i.e. at the tick of T0+32000. */
