@@ -1017,6 +1017,31 @@ static void test_pipeline_unreachable_app_comes_up(void **state)
     assert_string_equal(v.tasks[0].error, "");
 }
 
+/* Retention takes a failed attempt's frame with its pipeline. */
+static void test_pipeline_retention_purges_attempt_frames(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.retention_ms = 5000;
+    g_up_at = 0;
+    char *pid = s_run(x, s_script_app_down,
+                      "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": "
+                      "\"m\", \"app_number\": 1}]}, \"analysis\": {\"analyzers\": [\"dynamic\"]}, "
+                      "\"retry\": {\"app_unreachable_retries\": 0}}");
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    char tid[64], key[80];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    snprintf(key, sizeof(key), "%s-a01", tid);
+    assert_int_equal(s_wait_stored(x, SL_IDS_DB_RESULTS, key, NULL, NULL), 0);
+    sl_rt_advance(x->rt, 5000);
+    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, pid, NULL, NULL) == 0;) {
+        s_pause();
+    }
+    assert_int_equal(s_stored(x, 1, pid, NULL, NULL), SL_ENOTFOUND);
+    assert_int_equal(s_stored(x, SL_IDS_DB_RESULTS, tid, NULL, NULL), SL_ENOTFOUND);
+    assert_int_equal(s_stored(x, SL_IDS_DB_RESULTS, key, NULL, NULL), SL_ENOTFOUND);
+}
+
 static void test_pipeline_stage_timeout(void **state)
 {
     s_fix_t *x = *state;
@@ -1986,6 +2011,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_unreachable_app_waits_then_fails, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_unreachable_app_comes_up, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_retention_purges_attempt_frames, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_watchdog_reconciles_lost_finalize, s_setup,
                                         s_teardown),
