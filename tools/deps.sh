@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libzmq3-dev libczmq-dev libmsgpack-dev libwebsockets-dev liblmdb-dev
       libcmocka-dev libjansson-dev libssl-dev openssl
-      python3 python3-zmq python3-msgpack man-db groff-base)
+      python3 python3-zmq python3-msgpack man-db groff-base
+      systemd)  # systemd-analyze verify of the unit (test_systemd_unit); nothing runs under it
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -27,7 +27,7 @@ grep -qE '^u sluice - ' "$sysusers" || fail "sysusers.d file does not create the
     || fail "sluiced refuses the unit's --set"
 
 if ! command -v systemd-analyze >/dev/null; then
-    echo "test_systemd_unit: systemd-analyze not installed: verify skipped"
+    echo "test_systemd_unit: systemd-analyze not installed (tools/deps.sh installs it): verify skipped"
     exit 0
 fi
 tmp=$(mktemp -d)
