@@ -1183,6 +1183,109 @@ static void test_endpoint_bulkhead_and_queue(void **state)
     assert_int_equal(rejected, 1);
 }
 
+/* ENDPOINT_RECONFIGURE (sluice_reload) with urls; the reply in out
+   (caller clears). */
+static void s_reconfigure(s_ctx_t *c, const char *const *urls, size_t n,
+                          sl_endpoint_reconfigure_reply_t *out)
+{
+    sl_endpoint_reconfigure_t m = {.urls = {.v = (char **)urls, .n = n}, .failure_threshold = 5};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_endpoint_reconfigure_encode(&m, &buf, &len), 0);
+    sl_msg_t *rep = NULL;
+    assert_int_equal(sl_port_request(c->owner, "endpoint.static-analyzer",
+                                     SL_MSG_ENDPOINT_RECONFIGURE, buf, len, 3000, &rep),
+                     0);
+    free(buf);
+    *out = (sl_endpoint_reconfigure_reply_t){0};
+    assert_int_equal(sl_endpoint_reconfigure_reply_decode(rep->body, rep->body_len, out), 0);
+    sl_msg_destroy(&rep);
+}
+
+/* The replica URLs in ENDPOINT_STATUS, joined by ",". */
+static void s_replica_urls(s_ctx_t *c, char *out, size_t size)
+{
+    sl_endpoint_status_reply_t r;
+    ep_test_status(c->owner, "static-analyzer", 3000, &r);
+    sl_mp_reader_t rd;
+    uint32_t n = 0;
+    assert_int_equal(sl_codec_items(&r.replicas, &rd, &n), 0);
+    out[0] = '\0';
+    for (uint32_t i = 0; i < n; i++) {
+        sl_replica_status_t rs;
+        assert_int_equal(sl_replica_status_next(&rd, &rs), 0);
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s%s", i ? "," : "", rs.url);
+        sl_replica_status_clear(&rs);
+    }
+    sl_endpoint_status_reply_clear(&r);
+}
+
+/* A reload swaps replicas under running work: the attempt on the removed
+   replica ends as usual, no new attempt goes there even when it is free,
+   the new replica takes the work; a bad list changes nothing. */
+static void test_endpoint_reconfigure_replicas(void **state)
+{
+    s_ctx_t *c = *state;
+    const char *specs[] = {"static:127.0.0.1:0:latency=400", "static:127.0.0.1:0:latency=400"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 2, &cfg);
+    cfg.n_replicas = 1; /* only A at first */
+    cfg.max_in_flight = 1;
+    cfg.progress_timeout_ms = 0;
+    s_spawn(c, &cfg);
+    const char *a = c->fleet.url[0], *b = c->fleet.url[1];
+    s_start(c, "static-analyzer", "p0001-t0061", 1, NULL); /* runs on A */
+    char urls[512];
+    s_replica_urls(c, urls, sizeof urls); /* t0061 was dispatched before this */
+
+    sl_endpoint_reconfigure_reply_t rep;
+    const char *only_b[] = {b};
+    s_reconfigure(c, only_b, 1, &rep);
+    assert_null(rep.error);
+    assert_int_equal(rep.added, 1);
+    assert_int_equal(rep.retired, 1);
+    sl_endpoint_reconfigure_reply_clear(&rep);
+    s_replica_urls(c, urls, sizeof urls);
+    assert_string_equal(urls, b);
+
+    s_start(c, "static-analyzer", "p0001-t0062", 1, NULL); /* B */
+    s_start(c, "static-analyzer", "p0001-t0063", 1, NULL); /* waits for B, not A */
+    for (int i = 0; i < 3; i++) {
+        sl_attempt_result_t r;
+        s_result(c, 5000, &r, NULL);
+        assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+        assert_non_null(r.replica);
+        if (strcmp(r.task_id, "p0001-t0061") == 0) {
+            assert_string_equal(r.replica, a); /* ended as usual */
+        } else {
+            assert_string_equal(r.replica, b);
+        }
+        sl_attempt_result_clear(&r);
+    }
+
+    /* refused as a whole */
+    const char *bad[] = {b, "http://not-a-replica"};
+    s_reconfigure(c, bad, 2, &rep);
+    assert_non_null(rep.error);
+    assert_int_equal(rep.added, 0);
+    sl_endpoint_reconfigure_reply_clear(&rep);
+    s_replica_urls(c, urls, sizeof urls);
+    assert_string_equal(urls, b);
+
+    /* A comes back: a retired replica is revived, not added twice */
+    const char *both[] = {a, b};
+    s_reconfigure(c, both, 2, &rep);
+    assert_null(rep.error);
+    assert_int_equal(rep.added, 1);
+    assert_int_equal(rep.retired, 0);
+    sl_endpoint_reconfigure_reply_clear(&rep);
+    s_replica_urls(c, urls, sizeof urls);
+    char want[512];
+    snprintf(want, sizeof want, "%s,%s", a, b);
+    assert_string_equal(urls, want);
+}
+
 static void test_endpoint_cancel(void **state)
 {
     s_ctx_t *c = *state;
@@ -1750,6 +1853,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_tools_asked_again, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_bulkhead_and_queue, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_cancel, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_reconfigure_replicas, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_shutdown_answers_live_attempts, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_unknown_progress_counted, s_setup,
