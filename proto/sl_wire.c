@@ -298,7 +298,7 @@ int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *
         if (rc == 0) {
             rc = s_set_str(obj, "id", req->id);
         }
-        return s_finish(obj, rc, out, out_len);
+        break;
     default: /* static: no target URLs */
         if (rc == 0) {
             rc = s_set_strs(obj, "tools", req->tools, req->tools_count);
@@ -311,8 +311,11 @@ int sl_wire_build_analyze(const sl_wire_analyze_req_t *req, char **out, size_t *
         }
         break;
     }
-    if (rc == 0) {
+    if (rc == 0 && req->analysis != SL_SVC_AI) {
         rc = s_set_config(obj, req);
+    }
+    if (rc == 0 && req->resume_from) {
+        rc = s_set_str(obj, "resume_from", req->resume_from); /* mux only: the caller's choice */
     }
     return s_finish(obj, rc, out, out_len);
 }

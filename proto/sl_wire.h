@@ -51,7 +51,13 @@
     A persistent connection carrying many analyses keyed by "id".
     Client -> server:
       - the legacy request frames above (analyze or generate), each with an
-        "id" unique on the connection;
+        "id" unique on the connection; a retry of an analysis (another
+        attempt of the same task: after a failure, a DLQ retry, a
+        re-dispatch after sluiced restarted) ends with "resume_from": the
+        last "checkpoint" the task reached on any replica, verbatim. An
+        analyzer that can resume skips the work before that checkpoint (and
+        may say so in its result); one that cannot ignores the key. Never
+        sent on the legacy protocol (the fleet has no such field);
       - {"type":"ping"}, {"type":"health_check"} as in legacy;
       - {"type":"cancel","id"}.
     Server -> client:
@@ -110,6 +116,8 @@ typedef struct {
     const json_t *options;     /* the service's options object or NULL: performance's
                                   integer "users" and "duration" go top-level, every
                                   other key into "config" (after the keys above) */
+    const char *resume_from;   /* mux only: the task's last checkpoint, sent as a last
+                                  "resume_from" key; NULL = omit (always NULL on legacy) */
 } sl_wire_analyze_req_t;
 
 /* Builds an analysis request frame as the fleet's own client builds it
@@ -124,7 +132,8 @@ typedef struct {
                        config{template_slug, backend_port, frontend_port,
                        options... (e.g. gemini_model)}, timestamp, id
    "tools" is omitted when empty (= all tools), "target_urls" when there are
-   none, "config" when it would be empty; users/duration default to
+   none, "config" when it would be empty, "resume_from" (mux) unless set,
+   after all the others; users/duration default to
    SL_WIRE_PERF_USERS/SL_WIRE_PERF_DURATION_S. The timestamp is
    UTC like Python's isoformat(): "2026-11-28T20:55:00+00:00", with
    ".mmm000" before the offset when wall_ms has a millisecond part.

@@ -359,6 +359,7 @@ static void s_progress_send(sl_ep_attempt_t *a)
     p.data.ptr = a->last_data;
     p.data.len = a->last_data_len;
     p.ts_ms = sl_ep_wall(ep);
+    p.checkpoint = a->last_checkpoint; /* stored with the task: a retry resumes from it */
     if (sl_attempt_progress_write(&p, &ep->w) == 0) {
         sl_ep_send_writer(ep, a->owner, SL_MSG_ATTEMPT_PROGRESS);
         ep->c.progress_sent++;

@@ -62,6 +62,10 @@ int sl_ep_build_frame(sl_ep_t *ep, sl_ep_attempt_t *a, char *why, size_t whylen)
         }
         req.options = options;
     }
+    /* Only mux analyzers can resume; a legacy frame stays the fleet's own. */
+    if (ep->protocol == SL_ENDPOINT_MUX && st->resume_from && st->resume_from[0]) {
+        req.resume_from = st->resume_from;
+    }
     int rc = sl_wire_build_analyze(&req, &a->frame, &a->frame_len);
     json_decref(options);
     if (rc) {

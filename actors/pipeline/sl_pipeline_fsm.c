@@ -317,6 +317,7 @@ void sl_pl_task_free(sl_pl_task_t *t)
     free(t->progress_message);
     free(t->error);
     free(t->warning);
+    free(t->resume_from);
     free(t->exclude);
     for (uint16_t i = 0; i < t->nhist; i++) {
         sl_attempt_rec_clear(&t->hist[i]);
@@ -480,6 +481,7 @@ static void s_dispatch(sl_pl_task_t *t)
     m.attempt_timeout_ms = s_scaled(plan->timeouts.attempt_ms, t->timeout_permille);
     m.progress_timeout_ms = s_scaled(plan->timeouts.progress_ms, t->timeout_permille);
     m.queue_timeout_ms = s_scaled(plan->timeouts.queue_ms, t->timeout_permille);
+    m.resume_from = t->resume_from; /* where any earlier attempt got to (mux only) */
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = sl_attempt_start_encode(&m, &buf, &len);
@@ -634,6 +636,7 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
         }
         if (last_checkpoint && last_checkpoint[0]) {
             s_set_str(&a->last_checkpoint, last_checkpoint);
+            s_set_str(&t->resume_from, last_checkpoint); /* saved with the status below */
         }
         if (last_pct >= 0 && last_pct <= 100) {
             a->last_pct = (int32_t)last_pct;
@@ -750,7 +753,14 @@ void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m)
         if (m->message) {
             s_set_str(&a->last_message, m->message);
         }
+        if (m->checkpoint && m->checkpoint[0]) {
+            s_set_str(&a->last_checkpoint, m->checkpoint);
+        }
         a->last_pct = t->progress_pct;
+    }
+    if (m->checkpoint && m->checkpoint[0]) {
+        /* saved below with the task: a SIGKILL does not lose it */
+        s_set_str(&t->resume_from, m->checkpoint);
     }
     /* Every checkpoint that reaches the shard is published: the endpoint
        already throttled it (services/<name>/progress_per_sec, stage changes

@@ -74,6 +74,7 @@ typedef struct {
     char *progress_message;     /* owned */
     char *error;                /* owned */
     char *warning;              /* owned: what the success left out, NULL none */
+    char *resume_from;          /* owned: the last checkpoint any attempt reached, NULL none */
     int64_t created_ms, updated_ms, deadline_ms, retry_at_ms;
     uint64_t deadline_timer, retry_timer;
     const char **exclude; /* interned replicas, owned array */

@@ -63,6 +63,7 @@ void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size
     rec->retry_at_ms = t->retry_at_ms;
     rec->error = t->error;
     rec->warning = t->warning;
+    rec->resume_from = t->resume_from;
     rec->progress_stage = (char *)t->progress_stage;
     rec->progress_pct = t->progress_pct;
     rec->progress_message = t->progress_message;
@@ -109,6 +110,8 @@ sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
     rec->error = NULL;
     t->warning = rec->warning;
     rec->warning = NULL;
+    t->resume_from = rec->resume_from;
+    rec->resume_from = NULL;
     t->created_ms = rec->created_ms;
     t->updated_ms = rec->updated_ms;
     t->deadline_ms = rec->deadline_ms;
@@ -318,7 +321,7 @@ void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
 {
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_write_map(w, full ? 19 : 11);
+    sl_mp_write_map(w, full ? 20 : 11);
     sl_mp_kv_str(w, "id", id);
     sl_mp_kv_str(w, "kind", sl_tkind_name(t->kind));
     sl_mp_kv_str(w, "service", sl_service_name(t->service));
@@ -347,6 +350,7 @@ void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
     s_kv_time(w, "created_at", t->created_ms);
     s_kv_time(w, "updated_at", t->updated_ms);
     s_kv_time(w, "deadline_at", t->deadline_ms);
+    sl_mp_kv_str(w, "resume_from", t->resume_from);
     sl_mp_write_str(w, "exclude");
     sl_mp_write_array(w, t->nexclude);
     for (uint16_t i = 0; i < t->nexclude; i++) {

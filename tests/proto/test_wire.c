@@ -674,6 +674,37 @@ static void test_wire_build_matches_fleet_client(void **state)
     }
 }
 
+/* mux's resume_from is the last key of every analysis request, after
+   config; without one the frame is the fleet's own. */
+static void test_wire_build_analyze_resume_from(void **state)
+{
+    (void)state;
+    const char *urls[] = {"http://m-app3_backend:5000"};
+    json_t *options = json_pack("{s:b}", "quick", 1);
+    for (int s = SL_SVC_STATIC; s <= SL_SVC_AI; s++) {
+        sl_wire_analyze_req_t req = {.analysis = (sl_service_t)s,
+                                     .model_slug = "m",
+                                     .app_number = 3,
+                                     .id = "p1-t0001-a2",
+                                     .wall_ms = 0,
+                                     .target_urls = urls,
+                                     .target_urls_count = 1,
+                                     .template_slug = "t",
+                                     .options = options};
+        char *plain = NULL, *out = NULL;
+        assert_int_equal(sl_wire_build_analyze(&req, &plain, NULL), 0);
+        assert_null(strstr(plain, "resume_from"));
+        req.resume_from = "scanning_js:3";
+        assert_int_equal(sl_wire_build_analyze(&req, &out, NULL), 0);
+        size_t n = strlen(plain);
+        assert_memory_equal(out, plain, n - 1); /* the same frame up to its last brace */
+        assert_string_equal(out + n - 1, ",\"resume_from\":\"scanning_js:3\"}");
+        free(plain);
+        free(out);
+    }
+    json_decref(options);
+}
+
 static void test_wire_build_analyze_options(void **state)
 {
     (void)state;
@@ -1414,6 +1445,7 @@ int main(void)
         cmocka_unit_test(test_wire_build_matches_capture),
         cmocka_unit_test(test_wire_build_matches_fleet_client),
         cmocka_unit_test(test_wire_build_analyze_options),
+        cmocka_unit_test(test_wire_build_analyze_resume_from),
         cmocka_unit_test(test_wire_build_generate),
         cmocka_unit_test(test_wire_classify_statuses),
         cmocka_unit_test(test_wire_classify_truncates_on_utf8_boundary),

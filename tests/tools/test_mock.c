@@ -1014,6 +1014,99 @@ static void test_mock_mux_concurrent_and_cancel(void **state)
    result alone, nothing before or after it, also in a burst (several
    frames per writeable callback) and for an id the pre-rendered result
    cannot take as is. */
+/* The stages one mux analysis reports (stage indexes from its checkpoints,
+   into stages[], up to max) until its result or a close; the result (or
+   NULL when the connection closed first). */
+static json_t *s_mux_run(mock_ws_t *ws, const char *req, int *stages, int max, int *n)
+{
+    assert_int_equal(mock_ws_send_text(ws, req), 0);
+    *n = 0;
+    long long deadline = s_now_ms() + 5000;
+    while (s_now_ms() < deadline) {
+        json_t *j = s_recv_json(ws, 2000);
+        if (!j) {
+            return NULL;
+        }
+        const char *type = s_str(j, "type");
+        if (type && strcmp(type, "progress") == 0) {
+            const char *cp = strrchr(s_str(j, "checkpoint"), ':');
+            assert_non_null(cp);
+            if (*n < max) {
+                stages[(*n)++] = atoi(cp + 1);
+            }
+        } else if (type && strcmp(type, "dynamic_analysis_result") == 0) {
+            return j;
+        }
+        json_decref(j);
+    }
+    fail_msg("no result in time");
+    return NULL;
+}
+
+/* mux resume: a checkpoint of its own ("<stage>:<index>") skips the stages
+   before it and the result says where it resumed; a checkpoint that is not
+   its own is ignored; disconnect=N drops the connection once stage N was
+   reported. */
+static void test_mock_mux_resume(void **state)
+{
+    (void)state;
+    s_mock_t m;
+    assert_int_equal(s_mock_start(&m, "--replica",
+                                  "dynamic-analyzer:127.0.0.1:0:proto=mux:latency=3000:"
+                                  "progress=400:fault=disconnect=3@1",
+                                  "--control", "127.0.0.1:0", "--time-scale", "0.01", NULL),
+                     0);
+    mock_ws_t ws;
+    int st[16], n = 0;
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    json_t *res = s_mux_run(&ws,
+                            "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", "
+                            "\"app_number\": 1, \"id\": \"a1\"}",
+                            st, 16, &n);
+    assert_null(res); /* dropped after stage 3: starting .. vulnerability_scan */
+    assert_int_equal(n, 4);
+    assert_int_equal(st[0], 0);
+    assert_int_equal(st[n - 1], 3);
+    mock_ws_close(&ws);
+
+    assert_int_equal(mock_ws_connect(&ws, m.port[0], 3000), 0);
+    res = s_mux_run(&ws,
+                    "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", \"app_number\": 1, "
+                    "\"id\": \"a2\", \"resume_from\": \"vulnerability_scan:3\"}",
+                    st, 16, &n);
+    assert_non_null(res);
+    assert_string_equal(s_str(res, "resumed_from"), "vulnerability_scan");
+    assert_true(n >= 2);
+    assert_int_equal(st[0], 3); /* nothing before the checkpoint again */
+    assert_int_equal(st[n - 1], 5);
+    json_decref(res);
+
+    /* not its own: run from the start, no resumed_from */
+    res = s_mux_run(&ws,
+                    "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", \"app_number\": 1, "
+                    "\"id\": \"a3\", \"resume_from\": \"zap:3\"}",
+                    st, 16, &n);
+    assert_non_null(res);
+    assert_null(json_object_get(res, "resumed_from"));
+    assert_int_equal(st[0], 0);
+    json_decref(res);
+    mock_ws_close(&ws);
+
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "fault %d stall=2%%50,disconnect=0@3", m.port[0]);
+    char *r = s_control(&m, cmd);
+    assert_int_equal(strncmp(r, "ok", 2), 0);
+    free(r);
+    const char *bad[] = {"disconnect=", "disconnect=x", "stall=-1", "disconnect=3/x", "error=2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd, "fault %d %s", m.port[0], bad[i]);
+        r = s_control(&m, cmd);
+        assert_int_equal(strncmp(r, "error bad fault plan", 20), 0);
+        free(r);
+    }
+    assert_int_equal(s_mock_stop(&m), 0);
+}
+
 static void test_mock_mux_instant(void **state)
 {
     s_mock_t m;
@@ -1577,6 +1670,7 @@ int main(void)
         cmocka_unit_test_teardown(test_mock_refuse_and_slow, s_teardown),
         cmocka_unit_test_teardown(test_mock_control_down_up, s_teardown),
         cmocka_unit_test_teardown(test_mock_mux_concurrent_and_cancel, s_teardown),
+        cmocka_unit_test_teardown(test_mock_mux_resume, s_teardown),
         cmocka_unit_test_teardown(test_mock_mux_instant, s_teardown),
         cmocka_unit_test_teardown(test_mock_incident_fleet_and_bad_cli, s_teardown),
         cmocka_unit_test_teardown(test_mock_tls, s_teardown),

@@ -98,6 +98,7 @@ static int s_parse_item(const char *s, size_t len, sl_mock_plan_item_t *item)
     memcpy(buf, s, len);
     buf[len] = '\0';
     memset(item, 0, sizeof *item);
+    item->after = -1;
     char *mark = strpbrk(buf, "@%");
     char *args = strpbrk(buf, "=/");
     if (args && mark && args > mark) {
@@ -118,6 +119,16 @@ static int s_parse_item(const char *s, size_t len, sl_mock_plan_item_t *item)
         if (mark) {
             *mark = mark_ch;
         }
+    } else if (args && (item->fault == SL_MOCK_STALL || item->fault == SL_MOCK_DISCONNECT)) {
+        /* "=N": the fault fires once stage N was reported */
+        char *end = NULL;
+        errno = 0;
+        long n =
+            args[0] == '=' && args[1] >= '0' && args[1] <= '9' ? strtol(args + 1, &end, 10) : -1;
+        if (n < 0 || errno != 0 || n > 1000 || (end != (mark ? mark : buf + len))) {
+            return SL_EINVAL;
+        }
+        item->after = (int)n;
     } else if (args) {
         return SL_EINVAL;
     }

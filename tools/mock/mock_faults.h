@@ -12,7 +12,10 @@
         NAME%P      each request independently with probability P percent
     The block fault takes arguments before the @/%: block[=MS][/STAGE]
     (MS default 12000, the real static service's npm block; STAGE a stage
-    name of the replica's service, default its first stage).
+    name of the replica's service, default its first stage). stall and
+    disconnect take one: stall[=N], disconnect[=N], N the index of the
+    last stage reported before the fault (default: the replica's
+    stall_after).
     Evaluation per request: an item NAME@N matching the request's number
     wins; else the first fixed item; else one uniform draw in [0,100) is
     compared to the cumulative P of the NAME%P items; else no fault.
@@ -55,6 +58,7 @@ typedef struct {
     double pct;                         /* SL_MOCK_PROB: 0..100 */
     int64_t ms;                         /* SL_MOCK_BLOCK: how long the replica stops */
     char stage[SL_MOCK_STAGE_NAME_MAX]; /* SL_MOCK_BLOCK: "" = the first stage */
+    int after; /* stall, disconnect: last stage index reported; -1 = stall_after */
 } sl_mock_plan_item_t;
 
 typedef struct {

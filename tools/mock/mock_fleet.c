@@ -103,6 +103,8 @@ typedef struct {
     json_t *targets;  /* the URLs a running-app service tests (read or made up), or NULL */
     bool unreachable; /* targets=required and none given: targets_unreachable */
     int tick;
+    int break_after; /* stall/disconnect: fires once stage tick reaches it */
+    int resume;      /* mux resume_from: the stage it started at, -1 = from the start */
     int issues;
     lws_usec_t t0, duration, cadence, heartbeat;
     bool silent;
@@ -594,17 +596,45 @@ static void s_job_progress(s_job_t *j, int stage)
     }
 }
 
+/* The stage a resumed job started at, for its result; NULL = not resumed. */
+static const char *s_resumed_from(const s_job_t *j)
+{
+    return j->resume >= 0 ? sl_mock_stage_name(j->conn->replica->conf.service, j->resume) : NULL;
+}
+
+/* mux "resume_from": a checkpoint of ours ("<stage>:<index>", the stage's
+   name at that index) gives the stage to start at; anything else is not
+   ours to resume from and is ignored (-1), as an analyzer that cannot
+   resume ignores the key. */
+static int s_resume_stage(sl_service_t svc, const json_t *root)
+{
+    const char *cp = json_string_value(json_object_get(root, "resume_from"));
+    const char *colon = cp ? strrchr(cp, ':') : NULL;
+    if (!colon || colon[1] < '0' || colon[1] > '9') {
+        return -1;
+    }
+    char *end = NULL;
+    long i = strtol(colon + 1, &end, 10);
+    const char *name = i < sl_mock_stage_count(svc) ? sl_mock_stage_name(svc, (int)i) : NULL;
+    if (*end || !name || strlen(name) != (size_t)(colon - cp) ||
+        strncmp(name, cp, (size_t)(colon - cp)) != 0) {
+        return -1;
+    }
+    return (int)i;
+}
+
 /* An instant analysis's result: the benchmark sends the same request over
    and over, and building the ~1 KB frame with jansson was most of the
    mock's CPU per attempt; the replica keeps the last one pre-rendered. */
 static char *s_instant_result(s_replica_t *r, const s_job_t *j)
 {
     sl_service_t svc = r->conf.service;
-    if (r->conf.tools.set || j->partial || j->targets) {
+    if (r->conf.tools.set || j->partial || j->targets || j->resume >= 0) {
         sl_mock_result_opts_t opts = {.available = &r->conf.tools,
                                       .partial = j->partial,
                                       .target_urls = j->targets,
-                                      .unreachable = j->unreachable};
+                                      .unreachable = j->unreachable,
+                                      .resumed_from = s_resumed_from(j)};
         return sl_mock_frame_result_with(svc, j->id, j->model, j->app, j->tools, 0, &opts);
     }
     if (!sl_mock_result_tmpl_matches(r->result_tmpl, svc, j->model, j->app, j->tools)) {
@@ -678,7 +708,8 @@ static void s_job_finish(s_job_t *j)
             sl_mock_result_opts_t opts = {.available = &r->conf.tools,
                                           .partial = j->partial,
                                           .target_urls = j->targets,
-                                          .unreachable = j->unreachable};
+                                          .unreachable = j->unreachable,
+                                          .resumed_from = s_resumed_from(j)};
             s_send(c, sl_mock_frame_result_with(svc, mux_id, j->model, j->app, j->tools, 0, &opts));
         }
         if (!r->conf.mux) {
@@ -744,8 +775,7 @@ static void s_job_schedule_step(s_job_t *j)
    or about to be dropped with its connection). */
 static bool s_job_maybe_break(s_job_t *j)
 {
-    if ((j->fault != SL_MOCK_STALL && j->fault != SL_MOCK_DISCONNECT) ||
-        j->tick < j->conn->replica->conf.stall_after) {
+    if ((j->fault != SL_MOCK_STALL && j->fault != SL_MOCK_DISCONNECT) || j->tick < j->break_after) {
         return false;
     }
     lws_sul_cancel(&j->sul_hb);
@@ -833,7 +863,7 @@ static void s_job_begin(s_job_t *j)
     if (j->real) {
         s_job_real_advance(j);
     } else {
-        s_job_progress(j, 0);
+        s_job_progress(j, j->tick); /* the first stage, or the one it resumed at */
     }
     if (s_job_maybe_break(j)) {
         return;
@@ -970,6 +1000,10 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
     const sl_mock_plan_item_t *item =
         sl_mock_plan_choose_item(&r->conf.plan, false, r->req_seq, &r->rng);
     j->fault = item ? item->fault : SL_MOCK_OK;
+    j->break_after = item && item->after >= 0 ? item->after : r->conf.stall_after;
+    /* mux analyses resume (stages before the checkpoint skipped); legacy
+       ones, like the fleet's, know no resume_from */
+    j->resume = r->conf.mux && !gen ? s_resume_stage(r->conf.service, root) : -1;
     j->real = r->conf.real && !r->conf.mux && sl_mock_real_stage_count(r->conf.service) > 0;
     if (j->fault == SL_MOCK_BLOCK) {
         /* A stage this cadence never pushes: the block comes before the
@@ -1010,6 +1044,12 @@ static void s_request(s_conn_t *c, json_t *root, const char *id)
     j->chain = ++f->chains;
     j->t0 = lws_now_usecs();
     j->duration = s_scaled(f, ms);
+    if (j->resume > 0) {
+        /* the skipped stages' share of the work is not done again */
+        int n = sl_mock_stage_count(r->conf.service);
+        j->tick = j->resume;
+        j->duration = j->duration * (n - 1 - j->resume) / (n - 1);
+    }
     j->cadence = s_scaled(f, r->conf.progress_ms);
     j->heartbeat = s_scaled(f, r->conf.heartbeat_ms);
     lws_dll2_add_tail(&j->in_conn, &c->jobs);

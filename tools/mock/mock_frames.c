@@ -735,6 +735,9 @@ static char *s_result(sl_service_t svc, const char *id, const char *model, int64
         s_set(a, "status", json_string(status));
         s_set(o, "status", json_string(status));
     }
+    if (opts && opts->resumed_from) {
+        s_set(o, "resumed_from", json_string(opts->resumed_from));
+    }
     s_set(o, "analysis", a);
     if (timestamp) {
         s_set(o, "timestamp", json_string(timestamp));

@@ -70,6 +70,7 @@ typedef struct {
     bool partial;                     /* outer and inner status "partial" (ai: "partial_success") */
     const json_t *target_urls;        /* the URLs the service tested (analysis.target_urls) */
     bool unreachable;                 /* none reachable: status "targets_unreachable" */
+    const char *resumed_from;         /* mux resume: top-level "resumed_from" (a stage name) */
 } sl_mock_result_opts_t;
 
 /* The result as a replica with these tools answers it, as the real services

@@ -40,6 +40,7 @@
 #include "proto/sl_outcome.h"
 #include "runtime/sl_actor.h"
 #include "tests/tchild.h"
+#include "tests/ttmp.h"
 #include "proto/sl_ids.h"
 #include "tests/actors/endpoint/ep_testutil.h"
 
@@ -69,6 +70,9 @@ static void s_mock_path(char *buf, size_t size)
     snprintf(buf, size, "%s/tools/sluice-mock-analyzer", bd ? bd : ".");
 }
 
+/* The next fleet's --record file, when a case sets it. */
+static const char *s_record;
+
 /* Starts the fleet with the given replica specs ("static:127.0.0.1:0:..."),
    an optional gateway URL, and the control port; waits for "ready". */
 static void s_fleet_start(s_fleet_t *f, const char *gateway, const char *const *specs, int n)
@@ -88,6 +92,10 @@ static void s_fleet_start(s_fleet_t *f, const char *gateway, const char *const *
         snprintf(gw, sizeof gw, "%s", gateway);
         argv[argc++] = "--gateway";
         argv[argc++] = gw;
+    }
+    if (s_record) {
+        argv[argc++] = "--record";
+        argv[argc++] = (char *)s_record;
     }
     for (int i = 0; i < n && argc < 29; i++) {
         argv[argc++] = "--replica";
@@ -290,6 +298,8 @@ static void s_progress_listener(s_ctx_t *c)
 
 static void s_start_tools(s_ctx_t *c, const char *service, const char *task, uint64_t attempt,
                           const char *exclude, const char *tools);
+static void s_start_resume(s_ctx_t *c, const char *service, const char *task, uint64_t attempt,
+                           const char *exclude, const char *tools, const char *resume_from);
 
 static void s_start(s_ctx_t *c, const char *service, const char *task, uint64_t attempt,
                     const char *exclude)
@@ -301,7 +311,15 @@ static void s_start(s_ctx_t *c, const char *service, const char *task, uint64_t 
 static void s_start_tools(s_ctx_t *c, const char *service, const char *task, uint64_t attempt,
                           const char *exclude, const char *tools)
 {
+    s_start_resume(c, service, task, attempt, exclude, tools, NULL);
+}
+
+/* resume_from: the task's last checkpoint, NULL = none. */
+static void s_start_resume(s_ctx_t *c, const char *service, const char *task, uint64_t attempt,
+                           const char *exclude, const char *tools, const char *resume_from)
+{
     sl_attempt_start_t st = {0};
+    st.resume_from = (char *)resume_from;
     st.task_id = (char *)task;
     st.pipeline_id = "p0001";
     st.attempt = attempt;
@@ -742,6 +760,39 @@ static void test_endpoint_legacy_success(void **state)
     assert_true(r.result.ptr[0] == '{');
     assert_true(r.ended_ms >= r.started_ms);
     sl_attempt_result_clear(&r);
+}
+
+/* resume_from goes to mux analyzers only: a legacy request frame stays
+   the fleet's own, whatever checkpoint the task has. */
+static void test_endpoint_legacy_sends_no_resume_from(void **state)
+{
+    s_ctx_t *c = *state;
+    char dir[64], record[128];
+    assert_int_equal(ttmp_make(dir, sizeof dir, "sl-ep-resume"), 0);
+    snprintf(record, sizeof record, "%s/record.jsonl", dir);
+    s_record = record;
+    const char *specs[] = {"static:127.0.0.1:0:latency=10", "static:127.0.0.1:0:latency=10"};
+    sl_endpoint_config_t cfg;
+    s_fleet_cfg(c, NULL, specs, 2, &cfg);
+    s_record = NULL;
+    s_spawn(c, &cfg);
+    s_start_resume(c, "static-analyzer", "p0001-t0090", 2, NULL, NULL, "scanning_js:3");
+    sl_attempt_result_t r;
+    s_result(c, 5000, &r, NULL);
+    assert_int_equal(r.outcome, SL_OUT_SUCCESS);
+    sl_attempt_result_clear(&r);
+    FILE *f = fopen(record, "r");
+    assert_non_null(f);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f)) {
+        assert_non_null(strstr(line, "\"id\":\"p0001-t0090-a2\""));
+        assert_null(strstr(line, "resume_from"));
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 1);
+    ttmp_remove(dir);
 }
 
 static void test_endpoint_fault_hang(void **state)
@@ -1831,6 +1882,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endpoint_invalid_start_and_config, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_legacy_success, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_endpoint_legacy_sends_no_resume_from, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_manual_clock_timeouts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_fault_hang, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_endpoint_fault_freeze, s_setup, s_teardown),

@@ -99,6 +99,7 @@ typedef struct {
     size_t ntools;
     size_t ntargets;
     char target0[128];
+    char resume_from[32]; /* "" = none */
 } s_start_t;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -198,6 +199,8 @@ static int s_fake_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
             if (m.target_urls.n) {
                 snprintf(s->target0, sizeof(s->target0), "%s", m.target_urls.v[0]);
             }
+            snprintf(s->resume_from, sizeof(s->resume_from), "%s",
+                     m.resume_from ? m.resume_from : "");
         }
         s_script_fn script = g_script;
         pthread_mutex_unlock(&g_mu);
@@ -1173,6 +1176,11 @@ static void test_pipeline_dlq_park_retry_third_strike(void **state)
     /* A fresh budget per retry, and the exclude list starts afresh too. */
     assert_int_equal(g_starts[2].nexclude, 0);
     assert_int_equal(g_starts[3].nexclude, 1);
+    /* Every retry, the DLQ's included, resumes from the last checkpoint. */
+    assert_string_equal(g_starts[0].resume_from, "");
+    for (int i = 1; i < 6; i++) {
+        assert_string_equal(g_starts[i].resume_from, "ckpt-7");
+    }
     pthread_mutex_unlock(&g_mu);
     /* Dropping takes it out of the DLQ; a second drop finds nothing. */
     s_call_ok(x, "dlq.drop", args, tid);

@@ -70,6 +70,7 @@ static const s_view_row_t s_view[] = {
     {"task", "progress_pct", V_SHOWN, "pct"},
     {"task", "progress_message", V_SHOWN, "message"},
     {"task", "exclude", V_SHOWN, "exclude"},
+    {"task", "resume_from", V_SHOWN, "resume_from"},
     {"task", "history", V_LIST, "history"},
     {"attempt", "task_id", V_HIDDEN, NULL}, /* the task's id */
     {"attempt", "attempt", V_SHOWN, "attempt"},

@@ -1,0 +1,229 @@
+/*  test_resume.c: retries resume from the last checkpoint, through the real
+    sluiced and the mock fleet on the mux protocol (issue 10, section 2).
+
+    One pipeline, one app, one dynamic analysis (6 stages, starting ..
+    completed, the mock's checkpoints "<stage>:<index>"):
+    - another_replica: replica A drops its connection after stage 3
+      (fault disconnect=3); the retry goes to replica B with resume_from
+      "vulnerability_scan:3", and B's result says it resumed there. The
+      first attempt's history entry keeps the checkpoint.
+    - sigkill: the only replica stalls after stage 3 (fault stall=3);
+      once task.get shows resume_from, sluiced is killed with SIGKILL, the
+      replica's fault removed, sluiced restarted on the same data: the
+      re-dispatched attempt carries the stored checkpoint and the result
+      says it resumed.
+
+    The mock and sluiced run as children on loopback (port 0 replicas, API
+    on an ipc:// path in a mkdtemp directory), stopped by pid in the
+    teardown; every wait has a deadline.
+*/
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/e2e/e2e.h"
+
+typedef struct {
+    char *dir;
+    char data[512];
+    char api_ep[600];
+    char log_mock[600];
+    char log_d[600];
+    e2e_mock_t *mock;
+    e2e_proc_t *d;
+    e2e_api_t *api;
+    int starts;
+} s_fx_t;
+
+static int s_setup(void **state)
+{
+    s_fx_t *fx = calloc(1, sizeof(*fx));
+    if (!fx || !(fx->dir = e2e_tmpdir())) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
+    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
+    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_api_close(&fx->api);
+    e2e_proc_free(&fx->d);
+    e2e_mock_stop(&fx->mock);
+    e2e_kill_children();
+    if (getenv("E2E_KEEP")) {
+        fprintf(stderr, "e2e: kept %s\n", fx->dir);
+    } else {
+        e2e_rmrf(fx->dir);
+    }
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static const char *s_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void s_start_mock(s_fx_t *fx, const char *const *replicas)
+{
+    e2e_args_t m = {0};
+    for (int i = 0; replicas[i]; i++) {
+        e2e_args_add(&m, "--replica");
+        e2e_args_add(&m, "%s", replicas[i]);
+    }
+    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
+    e2e_args_free(&m);
+    assert_non_null(fx->mock);
+}
+
+/* sluiced on fx->data, dynamic-analyzer speaking mux; one log per start. */
+static void s_start_daemon(s_fx_t *fx)
+{
+    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.%d.log", fx->dir, fx->starts++);
+    e2e_args_t a = {0};
+    e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, 0);
+    const char *sets[] = {"services/dynamic-analyzer/protocol=mux",
+                          "pipeline/backoff_initial_ms=50", "pipeline/backoff_max_ms=200"};
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+        e2e_args_add(&a, "--set");
+        e2e_args_add(&a, "%s", sets[i]);
+    }
+    int code = -1;
+    fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
+    e2e_args_free(&a);
+    if (!fx->d) {
+        fprintf(stderr, "sluiced did not start (exit %d)\n", code);
+    }
+    assert_non_null(fx->d);
+    e2e_api_close(&fx->api);
+    fx->api = e2e_api_connect(fx->api_ep);
+    assert_non_null(fx->api);
+}
+
+/* Starts the one-app dynamic pipeline; its id into id, its task's into tid. */
+static void s_start_pipeline(s_fx_t *fx, char *id, char *tid)
+{
+    json_t *r =
+        e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[s] s{s[s]}}}}", "op",
+                  "pipeline.start", "config", "generation", "mode", "existing", "existing_apps",
+                  "model", "local_model", "app_number", 1, "analysis", "tools", "zap", "options",
+                  "target_urls", "http://{model}-app{app}_backend:5000");
+    assert_true(e2e_ok(r));
+    snprintf(id, 64, "%s", s_str(r, "pipeline_id"));
+    json_decref(r);
+    json_t *p = e2e_pipeline_get(fx->api, id);
+    assert_non_null(p);
+    json_t *tasks = json_object_get(p, "tasks");
+    assert_int_equal(json_array_size(tasks), 1);
+    snprintf(tid, 64, "%s", s_str(json_array_get(tasks, 0), "id"));
+    json_decref(p);
+}
+
+static json_t *s_task(s_fx_t *fx, const char *tid)
+{
+    json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "task.get", "task_id", tid);
+    assert_true(e2e_ok(r));
+    json_t *t = json_incref(json_object_get(r, "task"));
+    json_decref(r);
+    assert_non_null(t);
+    return t;
+}
+
+/* The pipeline completed and its task's result says it resumed at stage. */
+static void s_check_resumed(s_fx_t *fx, const char *id, const char *tid, const char *stage)
+{
+    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    assert_non_null(p);
+    assert_string_equal(s_str(p, "status"), "completed");
+    json_decref(p);
+    json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", tid);
+    assert_true(e2e_ok(r));
+    json_error_t err;
+    json_t *frame = json_loads(s_str(r, "result"), 0, &err);
+    assert_non_null(frame);
+    assert_string_equal(s_str(frame, "resumed_from"), stage);
+    json_decref(frame);
+    json_decref(r);
+}
+
+static void test_resume_on_another_replica(void **state)
+{
+    s_fx_t *fx = *state;
+    const char *replicas[] = {
+        "dynamic:127.0.0.1:0:proto=mux:latency=600:progress=40:fault=disconnect=3",
+        "dynamic:127.0.0.1:0:proto=mux:latency=600:progress=40", NULL};
+    s_start_mock(fx, replicas);
+    s_start_daemon(fx);
+    char id[64], tid[64];
+    s_start_pipeline(fx, id, tid);
+    s_check_resumed(fx, id, tid, "vulnerability_scan");
+
+    json_t *t = s_task(fx, tid);
+    assert_string_equal(s_str(t, "resume_from"), "completed:5"); /* where B got to */
+    json_t *hist = json_object_get(t, "history");
+    assert_int_equal(json_array_size(hist), 2);
+    json_t *a1 = json_array_get(hist, 0), *a2 = json_array_get(hist, 1);
+    assert_string_equal(s_str(a1, "outcome"), "transport");
+    assert_string_equal(s_str(a1, "last_checkpoint"), "vulnerability_scan:3");
+    assert_string_equal(s_str(a1, "replica"), fx->mock->urls[E2E_DYNAMIC][0]);
+    assert_string_equal(s_str(a2, "replica"), fx->mock->urls[E2E_DYNAMIC][1]);
+    assert_string_equal(s_str(a2, "outcome"), "success");
+    json_decref(t);
+}
+
+static void test_resume_after_sigkill(void **state)
+{
+    s_fx_t *fx = *state;
+    const char *replicas[] = {
+        "dynamic:127.0.0.1:0:proto=mux:latency=5000:progress=40:heartbeat=100:fault=stall=3", NULL};
+    s_start_mock(fx, replicas);
+    s_start_daemon(fx);
+    char id[64], tid[64];
+    s_start_pipeline(fx, id, tid);
+    /* the checkpoint is stored with the task as soon as it is reported */
+    int64_t deadline = e2e_now_ms() + 15000;
+    for (;;) {
+        json_t *t = s_task(fx, tid);
+        bool there = strcmp(s_str(t, "resume_from"), "vulnerability_scan:3") == 0;
+        json_decref(t);
+        if (there) {
+            break;
+        }
+        assert_true(e2e_now_ms() < deadline);
+        e2e_nap(10);
+    }
+    assert_int_equal(e2e_stop(fx->d, SIGKILL, 5000), 128 + SIGKILL);
+    e2e_proc_free(&fx->d);
+    e2e_api_close(&fx->api);
+
+    char cmd[128], answer[256];
+    snprintf(cmd, sizeof(cmd), "fault %s none", fx->mock->urls[E2E_DYNAMIC][0]);
+    assert_int_equal(e2e_mock_control(fx->mock, cmd, answer, sizeof(answer)), 0);
+    assert_true(strncmp(answer, "ok", 2) == 0);
+    s_start_daemon(fx);
+    s_check_resumed(fx, id, tid, "vulnerability_scan");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_resume_on_another_replica, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_sigkill, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
