@@ -8,13 +8,15 @@ temporary directory, children stopped by pid, every wait bounded):
   - no daemon: every call, wait() and an event stream raise Timeout within
     their deadline;
   - CURVE: a client with an allowed key is answered; one with an unknown
-    key, or none, gets Timeout; a bad certificate file is a ValueError;
+    key, or none, gets Timeout; keys by value and from the environment
+    work; a bad certificate file, or one variable alone, is a ValueError;
   - typed errors: each bad request raises the class of its API error code
     (NotFound, UnknownOp, Invalid, MissingField, TooBig), with .code;
   - start_pipeline + wait() to a final status that equals pipeline.get's,
     and the other ops (list, task, result, endpoints, stats, dlq_*);
   - cancel: a cancelled pipeline ends `cancelled`; wait() with a short
     timeout on a running pipeline raises Timeout;
+  - events() without since starts at the first event PUB delivers;
   - events(): a stream from seq 0 across a daemon restart (SIGTERM, start
     again on the same data directory) hands out every seq exactly once, in
     order, equal to the store's replay, and PUB delivers again after the
@@ -109,6 +111,18 @@ def case_curve(daemon, certs):
     e = raises(ValueError, sc.Curve.from_files, certs["server"], certs["server"])
     check("secret" in str(e), "a public certificate as the client's: %s" % e)
     raises(ValueError, sc.Curve.from_files, certs["server"] + ".missing", certs["alice"])
+    # The keys from the environment, as sluicectl reads them; one alone is an error.
+    os.environ["SLUICE_CURVE_SERVER_KEY"] = certs["server"]
+    os.environ["SLUICE_CURVE_CLIENT"] = certs["alice"]
+    try:
+        with sc.Client(api=daemon.api, pub=daemon.pub, timeout=5) as c:
+            check(c.ping().get("pong") is True, "CURVE keys from the environment: no pong")
+        del os.environ["SLUICE_CURVE_CLIENT"]
+        e = raises(ValueError, sc.Client, api=daemon.api)
+        check("SLUICE_CURVE_CLIENT" in str(e), "a lone CURVE variable: %s" % e)
+    finally:
+        os.environ.pop("SLUICE_CURVE_SERVER_KEY", None)
+        os.environ.pop("SLUICE_CURVE_CLIENT", None)
     # The same keys by value (Z85), as an app reading them from its own config would.
     pair = sc.curve.read_cert(certs["alice"])
     server = sc.curve.read_cert(certs["server"])
@@ -210,6 +224,18 @@ def case_cancel(c):
     log("ok: cancel: %s cancelled; wait(timeout=0.2) raised Timeout" % pid)
 
 
+def case_live(c):
+    """events() without since: from the first event PUB delivers, in order."""
+    with c.events(timeout=20) as stream:
+        pid = c.start_pipeline(small_request("python live"))
+        got = [next(stream) for _ in range(6)]
+        seqs = [ev["seq"] for ev in got]
+        check(seqs == list(range(seqs[0], seqs[0] + 6)), "live seqs %s" % seqs)
+        check(stream.from_pub >= 1, "no event came over PUB")
+    c.wait(pid, timeout=DEADLINE_S)
+    log("ok: events() from now: seqs %d..%d" % (seqs[0], seqs[-1]))
+
+
 def case_restart(c, daemon):
     import sluice_client as sc
     seen = []
@@ -301,6 +327,7 @@ def run(tmp, sluiced_path, mock_path, keygen_path):
             case_errors(c)
             case_start_wait(c)
             case_cancel(c)
+            case_live(c)
             case_restart(c, daemon)
         return 0
     finally:
