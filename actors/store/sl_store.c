@@ -18,6 +18,17 @@
       gapless and consecutive in commit order; a failed group leaves no hole
       because its seqs are reused by the next one.
     - Acks and EVENT_PUBLISH go out only after sl_db_commit returned 0.
+    - Reads wait for the end of the drain too (a second 0 ms timer), then
+      commit the open group and answer in arrival order. The mailbox is fair
+      queued per sender, so a read can arrive in the same wake-up as, but
+      ahead of, a write that was sent before it by another actor: a shard
+      writes a task's result fire-and-forget, answers pipeline.get, and the
+      api's result.get for that task races the write to this mailbox. The
+      write was queued before the read was even sent, so it is in this
+      drain; answering after the drain makes what pipeline.get showed
+      readable (read-your-writes across actors). Only a drain cut short at
+      S_DRAIN_MAX messages (runtime/sl_actor.c) could leave it for the next
+      wake-up.
 */
 #include "actors/store/sl_store.h"
 
@@ -47,6 +58,12 @@ typedef struct {
     uint64_t first_seq, last_seq; /* 0, 0 when the request had no events */
 } s_waiter_t;
 
+/* A GET or SCAN waiting for the end of the drain (its body copied). */
+typedef struct {
+    sl_msg_t msg;
+    uint8_t *body;
+} s_read_t;
+
 typedef struct {
     uint64_t seq;
     char *topic;
@@ -70,6 +87,9 @@ typedef struct {
     size_t n_waiters, cap_waiters;
     s_event_t *events;
     size_t n_events, cap_events;
+    uint64_t read_timer_id; /* the 0 ms timer that answers reads, 0 when not armed */
+    s_read_t *reads;
+    size_t n_reads, cap_reads;
     sl_mp_writer_t w; /* scratch for event bodies and replies */
 } s_store_t;
 
@@ -728,6 +748,71 @@ static void s_on_scan(s_store_t *self, const sl_msg_t *msg)
     sl_store_scan_clear(&m);
 }
 
+/* Answers the reads queued during the drain, after committing the open
+   group (s_on_get/s_on_scan flush it). */
+static void s_answer_reads(s_store_t *self)
+{
+    for (size_t i = 0; i < self->n_reads; i++) {
+        s_read_t *r = &self->reads[i];
+        r->msg.body = r->body;
+        if (r->msg.type == SL_MSG_STORE_GET) {
+            s_on_get(self, &r->msg);
+        } else {
+            s_on_scan(self, &r->msg);
+        }
+        free(r->body);
+    }
+    self->n_reads = 0;
+}
+
+static void s_on_read_timer(void *arg, uint64_t id)
+{
+    s_store_t *self = arg;
+    self->read_timer_id = 0; /* one-shot: already gone from the heap */
+    s_answer_reads(self);
+}
+
+/* Queues a read until the end of the drain; answered at once only when
+   it cannot be queued (out of memory). */
+static void s_defer_read(s_store_t *self, const sl_msg_t *msg)
+{
+    if (self->n_reads == self->cap_reads) {
+        size_t cap = self->cap_reads ? self->cap_reads * 2 : 16;
+        s_read_t *nr = realloc(self->reads, cap * sizeof *nr);
+        if (!nr) {
+            goto now;
+        }
+        self->reads = nr;
+        self->cap_reads = cap;
+    }
+    uint8_t *body = msg->body_len ? malloc(msg->body_len) : NULL;
+    if (msg->body_len && !body) {
+        goto now;
+    }
+    if (!self->read_timer_id) {
+        self->read_timer_id = sl_actor_timer(self->actor, 0, 0, s_on_read_timer, self);
+        if (!self->read_timer_id) {
+            free(body);
+            goto now;
+        }
+    }
+    if (body) {
+        memcpy(body, msg->body, msg->body_len);
+    }
+    s_read_t *r = &self->reads[self->n_reads++];
+    r->msg = *msg;
+    r->msg.body = NULL;
+    r->msg.priv_ = NULL;
+    r->body = body;
+    return;
+now:
+    if (msg->type == SL_MSG_STORE_GET) {
+        s_on_get(self, msg);
+    } else {
+        s_on_scan(self, msg);
+    }
+}
+
 /* ---- the actor ----------------------------------------------------------------------- */
 
 static int s_handle(sl_actor_t *actor, void *state, const sl_msg_t *msg)
@@ -741,10 +826,8 @@ static int s_handle(sl_actor_t *actor, void *state, const sl_msg_t *msg)
         s_on_alert(self, msg);
         break;
     case SL_MSG_STORE_GET:
-        s_on_get(self, msg);
-        break;
     case SL_MSG_STORE_SCAN:
-        s_on_scan(self, msg);
+        s_defer_read(self, msg);
         break;
     case SL_MSG_ACTOR_EXIT:
         break;
@@ -763,6 +846,10 @@ static void s_free(s_store_t *self)
         return;
     }
     sl_db_close(&self->db);
+    for (size_t i = 0; i < self->n_reads; i++) {
+        free(self->reads[i].body);
+    }
+    free(self->reads);
     s_events_clear(self);
     free(self->events);
     free(self->waiters);
@@ -818,6 +905,7 @@ static void s_fini(sl_actor_t *actor, void *state)
     s_store_t *self = state;
     /* Whatever was received before the stop is committed and answered. */
     s_flush(self);
+    s_answer_reads(self);
     s_free(self);
 }
 

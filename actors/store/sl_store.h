@@ -13,8 +13,10 @@
     STORE_WRITE to one open write transaction as it arrives and arms a 0 ms
     timer; the timer commits the whole group once, then acknowledges every
     request of the group and publishes its events. So N writers waiting at
-    once cost one fsync. A read (GET/SCAN) first commits the open group, so a
-    sender always reads its own acknowledged or fire-and-forget writes.
+    once cost one fsync. A read (GET/SCAN) is answered after the drain, once
+    the open group is committed, so a sender always reads its own
+    acknowledged or fire-and-forget writes, and so does anyone it told about
+    them: a write sent before a read (by any actor) is read first.
 
     Retention: the store deletes nothing on its own. The pipeline module
     removes finished pipelines (and their tasks, attempts, results) with

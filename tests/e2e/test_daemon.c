@@ -317,21 +317,10 @@ static json_t *s_wait_running_until(s_fx_t *fx, const char *id, bool (*ready)(co
     }
 }
 
-/* The stored result of a task (must exist; caller frees). pipeline.get
-   answers from the shard's memory and may run ahead of the commit that
-   stores the result (the task.status event never does): not_found is
-   asked again until a deadline. */
+/* The stored result of a task (must exist; caller frees). */
 static char *s_result_get(s_fx_t *fx, const char *task_id)
 {
-    json_t *r = NULL;
-    for (int64_t until = e2e_now_ms() + 5000;;) {
-        r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", task_id);
-        if (e2e_ok(r) || strcmp(e2e_err_code(r), "not_found") || e2e_now_ms() > until) {
-            break;
-        }
-        json_decref(r);
-        e2e_nap(10);
-    }
+    json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", task_id);
     if (!e2e_ok(r)) {
         char *dump = r ? json_dumps(r, JSON_COMPACT) : NULL;
         fprintf(stderr, "result.get %s: %s\n", task_id, dump ? dump : "no reply");

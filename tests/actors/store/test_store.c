@@ -500,6 +500,32 @@ static void test_store_read_after_write_per_sender(void **state)
     }
 }
 
+/* A write sent fire-and-forget by one sender, then a read by another (as
+   a shard writes a result, then the api reads it for a client the shard
+   answered): the two reach the store through different pipes that it reads
+   fair-queued, often in the same wake-up, the read first. The read must
+   still see the write, every time. */
+static void test_store_read_after_write_across_senders(void **state)
+{
+    fx_t *fx = *state;
+    sl_port_t *reader = sl_port_new(fx->rt, "reader");
+    assert_non_null(reader);
+    for (int i = 0; i < 500; i++) {
+        char key[32], val[32];
+        snprintf(key, sizeof key, "x%04d", i);
+        snprintf(val, sizeof val, "v%d", i);
+        batch_t b;
+        s_batch_init(&b);
+        s_batch_put(&b, SL_DB_RESULTS, key, val);
+        size_t len;
+        uint8_t *body = s_batch_body(&b, &len);
+        assert_int_equal(sl_port_send(fx->port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len), 0);
+        free(body);
+        s_expect(reader, SL_DB_RESULTS, key, val);
+    }
+    sl_port_destroy(&reader);
+}
+
 static void test_store_malformed_writes_rejected(void **state)
 {
     fx_t *fx = *state;
@@ -868,6 +894,8 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_store_publishes_in_seq_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_read_after_write_per_sender, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_store_read_after_write_across_senders, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_store_malformed_writes_rejected, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_scan_rows, s_setup, s_teardown),
