@@ -1193,6 +1193,34 @@ int sl_wire_tools_report(const sl_wire_frame_t *frame, const char *const *tools,
     return 0;
 }
 
+int64_t sl_wire_result_issues(const sl_wire_frame_t *frame)
+{
+    if (!frame || frame->kind != SL_WIRE_ANALYSIS_RESULT) {
+        return -1;
+    }
+    const json_t *a = json_object_get(frame->root, "analysis");
+    const json_t *sum = json_object_get(a, "summary");
+    static const char *const totals[] = {"total_issues_found", "total_findings"};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *v = json_object_get(sum, totals[i]);
+        if (json_is_integer(v) && json_integer_value(v) >= 0) {
+            return (int64_t)json_integer_value(v);
+        }
+    }
+    int64_t n = -1;
+    const char *tool;
+    const json_t *entry;
+    json_object_foreach((json_t *)json_object_get(a, "tool_results"), tool, entry)
+    {
+        const json_t *v = json_object_get(entry, "total_issues");
+        if (json_is_integer(v) && json_integer_value(v) >= 0) {
+            int64_t x = (int64_t)json_integer_value(v);
+            n = n < 0 ? x : (x > INT64_MAX - n ? INT64_MAX : n + x);
+        }
+    }
+    return n;
+}
+
 /* ---- JSON -> msgpack ----------------------------------------------------- */
 
 /* Recursion is bounded by max_depth; jansson's parser already bounds the

@@ -406,6 +406,15 @@ typedef struct {
 int sl_wire_tools_report(const sl_wire_frame_t *frame, const char *const *tools, size_t n,
                          sl_wire_tools_report_t *out);
 
+/* The issues an analysis result frame reports (the escalation rule of
+   scan profiles, README "Scan profiles"): analysis.summary.total_issues_found
+   (the static analyzer's, the mock's), else analysis.summary.total_findings
+   (the dynamic analyzer's), else the sum of analysis.tool_results.<tool>.
+   total_issues (dynamic, performance); the first of these the frame has as
+   a non-negative integer. -1 when it has none (the ai analyzer counts no
+   issues), or for NULL or a frame that is not an analysis result. */
+int64_t sl_wire_result_issues(const sl_wire_frame_t *frame);
+
 /* ---- JSON -> msgpack ---------------------------------------------------- */
 
 /* Nesting sl_wire_json_to_mp keeps for analyzer data (progress "data"). */

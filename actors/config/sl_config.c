@@ -1,10 +1,12 @@
 /*  sl_config.c: defaults, ZPL loading, validation and environment overrides.
 
     Design notes
-    - Every key lives in one of two tables (s_keys for the global sections,
-      s_service_keys for each service), with its range and its default (the
-      only place a default is written; what varies by service comes from
-      the services declaration, proto/sl_services.def). Loading, validation,
+    - Every key lives in one of three tables (s_keys for the global sections,
+      s_service_keys for each service, s_profile_keys for each scan
+      profile), with its range and its default (the only place a default
+      is written; what varies by service comes from the services
+      declaration, proto/sl_services.def; the three built-in profiles are
+      one ZPL text, s_builtin_profiles, loaded through the same checks). Loading, validation,
       the defaults, the --print-config output and the README's key list all
       follow these tables, so a key is added in exactly one place.
     - zconfig parses the text but forgets line numbers, so a small pre-pass
@@ -127,6 +129,50 @@ static const s_key_t s_service_keys[] = {
     V_INT("half_open_max_s", half_open_max_ms, 1, 86400, 1000, "60"),
     V_INT("progress_per_sec", progress_per_sec, 1, 1000, 1, "2"),
 };
+
+#define P_STR(k, field)                                                                            \
+    {                                                                                              \
+        NULL, k, K_STR, offsetof(sl_profile_conf_t, field),                                        \
+            sizeof(((sl_profile_conf_t *)0)->field), 0, 0, 1, ""                                   \
+    }
+#define P_INT(k, field)                                                                            \
+    {                                                                                              \
+        NULL, k, K_INT, offsetof(sl_profile_conf_t, field), 0, 0, 7 * 86400, 1000, "0"             \
+    }
+
+/* Each profile's keys, with a user-defined profile's defaults (nothing
+   chosen, every timeout the service's or the pipeline's). */
+static const s_key_t s_profile_keys[] = {
+    P_STR("analyzers", analyzers),
+    P_STR("tools", tools),
+    P_INT("attempt_timeout_s", attempt_timeout_ms),
+    P_INT("progress_timeout_s", progress_timeout_ms),
+    P_INT("task_timeout_s", task_timeout_ms),
+};
+
+/* The built-in profiles, the incident report's three scans, loaded at
+   start through the same validation as a file (README, "Scan profiles"):
+   quick (~30 s): basic security and linting of the code; standard
+   (~2 min): more of the code's tools plus a short load test; deep
+   (~10 min): every analyzer with all its tools, ZAP included. */
+static const char s_builtin_profiles[] =
+    "profiles\n"
+    "    quick\n"
+    "        tools = \"bandit,detect-secrets,pylint,ruff,eslint\"\n"
+    "        attempt_timeout_s = 60\n"
+    "        progress_timeout_s = 60\n"
+    "        task_timeout_s = 180\n"
+    "    standard\n"
+    "        tools = "
+    "\"bandit,detect-secrets,pylint,ruff,eslint,semgrep,safety,npm-audit,ab,aiohttp\"\n"
+    "        attempt_timeout_s = 180\n"
+    "        progress_timeout_s = 120\n"
+    "        task_timeout_s = 600\n"
+    "    deep\n"
+    "        analyzers = \"static-analyzer,dynamic-analyzer,performance-tester,ai-analyzer\"\n"
+    "        attempt_timeout_s = 900\n"
+    "        progress_timeout_s = 600\n"
+    "        task_timeout_s = 3600\n";
 
 #define S_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -309,7 +355,7 @@ static bool s_url_ok(const char *url)
 /* Parses "ws://a:1,ws://b:2" into svc->urls. */
 /* services/<name>/tools: comma-separated names of [A-Za-z0-9._-], each
    shorter than SL_CONFIG_TOOL_NAME; "" = none. Stored without spaces. */
-static int s_set_tools(s_ctx_t *ctx, sl_service_conf_t *svc, const char *path, const char *list)
+static int s_set_tools(s_ctx_t *ctx, char *dst, const char *path, const char *list)
 {
     char out[SL_CONFIG_TOOLS] = "";
     size_t used = 0;
@@ -338,7 +384,36 @@ static int s_set_tools(s_ctx_t *ctx, sl_service_conf_t *svc, const char *path, c
                                  (int)len, p);
         p += len;
     }
-    s_copy(svc->tools, sizeof(svc->tools), out);
+    s_copy(dst, SL_CONFIG_TOOLS, out);
+    return 0;
+}
+
+/* profiles/<name>/analyzers: comma-separated analyzer names or aliases,
+   stored as the services' names. */
+static int s_set_analyzers(s_ctx_t *ctx, char *dst, size_t size, const char *path, const char *list)
+{
+    char out[SL_CONFIG_STR] = "";
+    size_t used = 0;
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ,");
+        size_t len = strcspn(p, ", ");
+        if (len == 0) {
+            break;
+        }
+        int svc = sl_service_parse_alias(p, len);
+        if (svc < 0 || svc >= SL_SVC_ANALYZERS) {
+            return s_fail(ctx, path,
+                          "'%.*s' is not an analyzer (static-analyzer, dynamic-analyzer, "
+                          "performance-tester, ai-analyzer)",
+                          (int)(len > 64 ? 64 : len), p);
+        }
+        if (!strstr(out, sl_service_name(svc))) {
+            used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s", used ? "," : "",
+                                     sl_service_name(svc));
+        }
+        p += len;
+    }
+    s_copy(dst, size, out);
     return 0;
 }
 
@@ -431,6 +506,8 @@ void sl_config_service_defaults(sl_service_conf_t *svc, const char *name)
     }
 }
 
+static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root);
+
 static void s_defaults(sl_config_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -438,6 +515,13 @@ static void s_defaults(sl_config_t *cfg)
     for (int i = 0; i < SL_SVC__COUNT && cfg->n_services < SL_CONFIG_MAX_SERVICES; i++) {
         sl_config_service_defaults(&cfg->services[cfg->n_services++], sl_service_name(i));
     }
+    char err[256] = "";
+    s_ctx_t ctx = {"built-in profiles", NULL, err, sizeof(err), true};
+    zconfig_t *root = zconfig_str_load(s_builtin_profiles);
+    int rc = root ? s_load_tree(&ctx, cfg, root) : SL_ECONFIG;
+    zconfig_destroy(&root);
+    assert(rc == 0); /* the table above is ours */
+    (void)rc;
 }
 
 static sl_config_t s_builtin;
@@ -484,7 +568,7 @@ static int s_load_service(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *node)
         if (strcmp(key, "urls") == 0) {
             rc = s_set_urls(ctx, svc, path, value);
         } else if (strcmp(key, "tools") == 0) {
-            rc = s_set_tools(ctx, svc, path, value);
+            rc = s_set_tools(ctx, svc->tools, path, value);
         } else {
             const s_key_t *found = NULL;
             for (size_t i = 0; i < S_COUNT(s_service_keys); i++) {
@@ -504,6 +588,61 @@ static int s_load_service(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *node)
     if (strcmp(svc->protocol, "legacy") && strcmp(svc->protocol, "mux")) {
         snprintf(path, sizeof(path), "services/%s/protocol", name);
         return s_fail(ctx, path, "expected legacy or mux, got '%s'", svc->protocol);
+    }
+    return 0;
+}
+
+const sl_profile_conf_t *sl_config_profile(const sl_config_t *cfg, const char *name)
+{
+    for (size_t i = 0; name && i < cfg->n_profiles; i++) {
+        if (strcmp(cfg->profiles[i].name, name) == 0) {
+            return &cfg->profiles[i];
+        }
+    }
+    return NULL;
+}
+
+/* profiles/<name>: an existing profile's keys are changed, a new name
+   starts from the key table's defaults. */
+static int s_load_profile(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *node)
+{
+    const char *name = zconfig_name(node);
+    char path[160];
+    snprintf(path, sizeof(path), "profiles/%.64s", name);
+    size_t len = strlen(name);
+    if (len == 0 || len >= sizeof(cfg->profiles[0].name) ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != len) {
+        return s_fail(ctx, path, "a profile name is 1 to 63 of a-z 0-9 _ -");
+    }
+    sl_profile_conf_t *pr = (sl_profile_conf_t *)sl_config_profile(cfg, name);
+    if (!pr) {
+        if (cfg->n_profiles == SL_CONFIG_MAX_PROFILES) {
+            return s_fail(ctx, path, "more than %d profiles", SL_CONFIG_MAX_PROFILES);
+        }
+        pr = &cfg->profiles[cfg->n_profiles++];
+        memset(pr, 0, sizeof(*pr));
+        s_apply_defaults(s_profile_keys, S_COUNT(s_profile_keys), pr);
+        s_copy(pr->name, sizeof(pr->name), name);
+    }
+    for (zconfig_t *kv = zconfig_child(node); kv; kv = zconfig_next(kv)) {
+        const char *key = zconfig_name(kv);
+        const char *value = zconfig_value(kv) ? zconfig_value(kv) : "";
+        snprintf(path, sizeof(path), "profiles/%s/%s", name, key);
+        if (zconfig_child(kv)) {
+            return s_fail(ctx, path, "is a key, not a section");
+        }
+        const s_key_t *found = NULL;
+        for (size_t i = 0; i < S_COUNT(s_profile_keys); i++) {
+            found = strcmp(s_profile_keys[i].key, key) == 0 ? &s_profile_keys[i] : found;
+        }
+        int rc = !found                      ? s_fail(ctx, path, "unknown key")
+                 : strcmp(key, "tools") == 0 ? s_set_tools(ctx, pr->tools, path, value)
+                 : strcmp(key, "analyzers") == 0
+                     ? s_set_analyzers(ctx, pr->analyzers, sizeof(pr->analyzers), path, value)
+                     : s_set(ctx, found, pr, path, value);
+        if (rc) {
+            return rc;
+        }
     }
     return 0;
 }
@@ -550,6 +689,15 @@ static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
             }
             continue;
         }
+        if (strcmp(sname, "profiles") == 0) {
+            for (zconfig_t *pr = zconfig_child(sec); pr; pr = zconfig_next(pr)) {
+                int rc = s_load_profile(ctx, cfg, pr);
+                if (rc) {
+                    return rc;
+                }
+            }
+            continue;
+        }
         bool known_section = false;
         for (size_t i = 0; i < S_COUNT(s_keys); i++) {
             known_section |= strcmp(s_keys[i].section, sname) == 0;
@@ -557,7 +705,7 @@ static int s_load_tree(s_ctx_t *ctx, sl_config_t *cfg, zconfig_t *root)
         if (!known_section) {
             return s_fail(ctx, sname,
                           "unknown section (known: sluice, api, progress, store, pipeline, "
-                          "watchdog, services)");
+                          "watchdog, services, profiles)");
         }
         for (zconfig_t *kv = zconfig_child(sec); kv; kv = zconfig_next(kv)) {
             char path[160];
@@ -828,6 +976,15 @@ int sl_config_write(const sl_config_t *cfg, FILE *out)
         for (size_t i = 0; i < S_COUNT(s_service_keys); i++) {
             fprintf(out, "        %s = ", s_service_keys[i].key);
             s_write_value(out, &s_service_keys[i], svc);
+            fprintf(out, "\n");
+        }
+    }
+    fprintf(out, "profiles\n");
+    for (size_t p = 0; p < cfg->n_profiles; p++) {
+        fprintf(out, "    %s\n", cfg->profiles[p].name);
+        for (size_t i = 0; i < S_COUNT(s_profile_keys); i++) {
+            fprintf(out, "        %s = ", s_profile_keys[i].key);
+            s_write_value(out, &s_profile_keys[i], &cfg->profiles[p]);
             fprintf(out, "\n");
         }
     }

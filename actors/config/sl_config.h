@@ -28,6 +28,7 @@
 #define SL_CONFIG_STR 256
 #define SL_CONFIG_TOOLS 1024   /* services/<name>/tools: a comma-separated list */
 #define SL_CONFIG_TOOL_NAME 64 /* one tool name, with the NUL */
+#define SL_CONFIG_MAX_PROFILES 16
 
 /* pipeline/max_concurrent_tasks and a request's max_concurrent_tasks are
    both 1..this. */
@@ -61,6 +62,18 @@ typedef struct {
     int64_t half_open_max_ms;
     int64_t progress_per_sec;
 } sl_service_conf_t;
+
+/* profiles/<name>/: a scan profile a pipeline names (analysis.profile):
+   which analyzers and tools run, and the timeouts of the tasks it creates.
+   analyzers and tools read as a request's analysis.analyzers/tools do. */
+typedef struct {
+    char name[64];
+    char analyzers[SL_CONFIG_STR]; /* comma-separated service names, "" = none */
+    char tools[SL_CONFIG_TOOLS];   /* comma-separated tool names, "" = none */
+    int64_t attempt_timeout_ms;    /* 0 = the service's (services/<name>/...) */
+    int64_t progress_timeout_ms;   /* 0 = the service's */
+    int64_t task_timeout_ms;       /* 0 = pipeline/task_timeout_s */
+} sl_profile_conf_t;
 
 typedef struct {
     /* [sluice] */
@@ -100,6 +113,10 @@ typedef struct {
     /* [services] */
     sl_service_conf_t services[SL_CONFIG_MAX_SERVICES];
     size_t n_services;
+    /* [profiles]: quick, standard, deep built in (sl_config.c), then the
+       file's own */
+    sl_profile_conf_t profiles[SL_CONFIG_MAX_PROFILES];
+    size_t n_profiles;
 } sl_config_t;
 
 /* Fills every key with its built-in default (the five fleet services on
@@ -121,6 +138,9 @@ void sl_config_service_defaults(sl_service_conf_t *svc, const char *name);
    names tool (len bytes), compared without case (the fleet lowercases the
    names it is sent). */
 bool sl_config_tools_have(const char *list, const char *tool, size_t len);
+
+/* The profile with that name, or NULL. Borrowed from cfg. */
+const sl_profile_conf_t *sl_config_profile(const sl_config_t *cfg, const char *name);
 
 /* Loads a ZPL file over the defaults already in cfg. On error returns
    SL_ECONFIG (or SL_EIO for an unreadable file), writes "file:line: key:

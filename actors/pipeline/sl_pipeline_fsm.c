@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "proto/sl_outcome.h"
+#include "proto/sl_wire.h"
 #include "runtime/sl_log.h"
 #include "proto/sl_ids.h"
 
@@ -50,6 +51,14 @@ static void s_set_str(char **dst, const char *src)
 static int64_t s_scaled(int64_t ms, uint32_t permille)
 {
     return ms > 0 ? ms * (int64_t)permille / 1000 : 0;
+}
+
+/* The timeouts a task runs under: its pipeline's, or for a task of the
+   escalation profile, that profile's. */
+static const sl_plan_timeouts_t *s_timeouts(const sl_pl_task_t *t)
+{
+    const sl_plan_t *plan = t->pipe->plan;
+    return t->flags & SL_PL_T_ESCALATED ? &plan->esc_timeouts : &plan->timeouts;
 }
 
 static bool s_live_attempt(const sl_pl_task_t *t)
@@ -296,6 +305,7 @@ sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char 
     t->model = sl_pl_intern(sh, model);
     t->tmpl = sl_pl_intern(sh, tmpl);
     t->app_number = (int32_t)app_number;
+    t->issues = -1;
     t->created_ms = t->updated_ms = sl_pl_now(sh);
     s_task_link(p, t);
     if (s_pq_push(p, kind, t->index) < 0) {
@@ -436,8 +446,9 @@ static void s_dispatch(sl_pl_task_t *t)
         t->attempts++;
     }
     t->flags &= (uint8_t)~SL_PL_T_REDISPATCH;
-    if (t->deadline_ms == 0 && plan->timeouts.task_ms > 0) {
-        t->deadline_ms = sl_pl_now(sh) + s_scaled(plan->timeouts.task_ms, t->timeout_permille);
+    const sl_plan_timeouts_t *tmo = s_timeouts(t);
+    if (t->deadline_ms == 0 && tmo->task_ms > 0) {
+        t->deadline_ms = sl_pl_now(sh) + s_scaled(tmo->task_ms, t->timeout_permille);
     }
     s_arm_task_deadline(t);
     s_open_attempt(t);
@@ -465,7 +476,8 @@ static void s_dispatch(sl_pl_task_t *t)
         const sl_plan_app_t *app = sl_plan_app_find(plan, t->model, t->app_number);
         m.app_number = t->app_number;
         m.template_slug = (char *)t->tmpl;
-        m.tools = plan->tools[t->service];
+        m.tools =
+            t->flags & SL_PL_T_ESCALATED ? plan->esc_tools[t->service] : plan->tools[t->service];
         m.options = plan->options[t->service];
         if (app) {
             m.backend_port = app->backend_port;
@@ -478,9 +490,9 @@ static void s_dispatch(sl_pl_task_t *t)
     }
     m.exclude.v = (char **)t->exclude;
     m.exclude.n = t->nexclude;
-    m.attempt_timeout_ms = s_scaled(plan->timeouts.attempt_ms, t->timeout_permille);
-    m.progress_timeout_ms = s_scaled(plan->timeouts.progress_ms, t->timeout_permille);
-    m.queue_timeout_ms = s_scaled(plan->timeouts.queue_ms, t->timeout_permille);
+    m.attempt_timeout_ms = s_scaled(tmo->attempt_ms, t->timeout_permille);
+    m.progress_timeout_ms = s_scaled(tmo->progress_ms, t->timeout_permille);
+    m.queue_timeout_ms = s_scaled(tmo->queue_ms, t->timeout_permille);
     m.resume_from = t->resume_from; /* where any earlier attempt got to (mux only) */
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -510,6 +522,85 @@ static void s_create_analysis(sl_pl_task_t *gen)
     for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
         if (p->plan->services[s]) {
             sl_pl_task_add(p, SL_TK_ANALYSIS, s, gen->model, gen->tmpl, gen->app_number);
+        }
+    }
+    sl_pl_save_pipe(p);
+}
+
+/* ---- escalation (README, "Scan profiles") --------------------------------- */
+
+/* The issues a result frame reports (sl_wire_result_issues), -1 none. */
+static int32_t s_result_issues(const uint8_t *buf, size_t len)
+{
+    sl_wire_frame_t f;
+    int32_t n = -1;
+    if (buf && sl_wire_frame_parse(&f, buf, len) == 0) {
+        int64_t v = sl_wire_result_issues(&f);
+        n = v < 0 ? -1 : v > INT32_MAX ? INT32_MAX : (int32_t)v;
+    }
+    sl_wire_frame_clear(&f);
+    return n;
+}
+
+/* o is one of the first analyses of t's app. */
+static bool s_same_app(const sl_pl_task_t *o, const sl_pl_task_t *t)
+{
+    return o && o->kind == SL_TK_ANALYSIS && !(o->flags & SL_PL_T_ESCALATED) &&
+           o->model == t->model && o->tmpl == t->tmpl && o->app_number == t->app_number;
+}
+
+/* The escalation rule for t's app, once every first analysis of the app is
+   terminal: none cancelled, and one failed or dead, or their issues sum
+   above the threshold, adds one task per analyzer of the escalation
+   profile. Decided once per app (marked on its first task, in the same
+   write as the new tasks, so a restart neither loses nor repeats it). */
+static void s_escalate(sl_pl_task_t *t)
+{
+    sl_pl_pipe_t *p = t->pipe;
+    const sl_plan_t *plan = p->plan;
+    if (!plan || !plan->escalate || t->kind != SL_TK_ANALYSIS || (t->flags & SL_PL_T_ESCALATED) ||
+        sl_pstatus_terminal(p->status)) {
+        return;
+    }
+    /* An app's first analyses were created together, one per analyzer. */
+    uint32_t n = sl_plan_analyzers(plan), lo = t->index, hi = t->index;
+    while (lo > 0 && hi - lo + 1 < n && s_same_app(p->tasks[lo - 1], t)) {
+        lo--;
+    }
+    while (hi + 1 < p->ntasks && hi - lo + 1 < n && s_same_app(p->tasks[hi + 1], t)) {
+        hi++;
+    }
+    sl_pl_task_t *first = p->tasks[lo];
+    if (first->flags & SL_PL_T_ESC_DECIDED) {
+        return;
+    }
+    int64_t issues = 0;
+    bool failed = false, cancelled = false;
+    for (uint32_t i = lo; i <= hi; i++) {
+        const sl_pl_task_t *o = p->tasks[i];
+        if (!sl_tstatus_terminal(o->status)) {
+            return;
+        }
+        failed |= o->status == SL_TS_FAILED || o->status == SL_TS_DEAD;
+        cancelled |= o->status == SL_TS_CANCELLED;
+        issues += o->issues > 0 ? o->issues : 0;
+    }
+    first->flags |= SL_PL_T_ESC_DECIDED;
+    sl_pl_save_task(first);
+    if (cancelled || (!failed && issues <= plan->escalate_threshold)) {
+        return;
+    }
+    sl_info("%s: %s: %s app %d %s (%lld issues): escalating to %s", p->sh->name, p->id,
+            t->model ? t->model : "?", (int)t->app_number, failed ? "failed" : "found issues",
+            (long long)issues, plan->escalate);
+    for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+        if (!plan->esc_services[s]) {
+            continue;
+        }
+        sl_pl_task_t *e = sl_pl_task_add(p, SL_TK_ANALYSIS, s, t->model, t->tmpl, t->app_number);
+        if (e) {
+            e->flags |= SL_PL_T_ESCALATED;
+            sl_pl_save_task(e);
         }
     }
     sl_pl_save_pipe(p);
@@ -671,6 +762,9 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
         }
         s_set_str(&t->error, NULL);
         s_set_warning(t, &r->warnings);
+        if (t->kind == SL_TK_ANALYSIS && plan->escalate && !(t->flags & SL_PL_T_ESCALATED)) {
+            t->issues = s_result_issues(result, result_len);
+        }
         s_cancel_timer(sh, &t->deadline_timer);
         s_set_status(t, SL_TS_SUCCEEDED);
         if (t->kind == SL_TK_GENERATION) {
@@ -712,6 +806,7 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
         }
     }
     free(why);
+    s_escalate(t);
     s_progressed(p);
 }
 
@@ -847,12 +942,13 @@ static void s_on_task_deadline(void *arg, uint64_t id)
     if (sl_tstatus_terminal(t->status) || sl_pstatus_terminal(t->pipe->status)) {
         return;
     }
-    char *why = s_strdupf(
-        "task_timeout: task exceeded %lld s",
-        (long long)(s_scaled(t->pipe->plan->timeouts.task_ms, t->timeout_permille) / 1000));
+    char *why =
+        s_strdupf("task_timeout: task exceeded %lld s",
+                  (long long)(s_scaled(s_timeouts(t)->task_ms, t->timeout_permille) / 1000));
     s_abort_attempt(t, SL_OUT_CANCELLED, why ? why : "task_timeout");
     s_park(t, why ? why : "task_timeout");
     free(why);
+    s_escalate(t);
     s_progressed(t->pipe);
     sl_pl_flush(sh, NULL, NULL);
 }

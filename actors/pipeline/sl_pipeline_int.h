@@ -51,8 +51,10 @@ typedef struct sl_pl_pipe_t sl_pl_pipe_t;
 #define SL_PL_MAX_TASKS 1000000u
 
 /* Task flags */
-#define SL_PL_T_IN_DLQ 0x01     /* has an entry in the dlq db */
-#define SL_PL_T_REDISPATCH 0x02 /* next dispatch reuses the attempt number (stored) */
+#define SL_PL_T_IN_DLQ 0x01      /* has an entry in the dlq db */
+#define SL_PL_T_REDISPATCH 0x02  /* next dispatch reuses the attempt number (stored) */
+#define SL_PL_T_ESCALATED 0x04   /* runs the plan's escalation profile (stored) */
+#define SL_PL_T_ESC_DECIDED 0x08 /* the app's escalation rule was applied (stored) */
 
 typedef struct {
     sl_pl_pipe_t *pipe;
@@ -68,6 +70,7 @@ typedef struct {
     int16_t outcome;
     int16_t progress_pct;
     int32_t app_number;
+    int32_t issues;             /* issues its success reported, -1 none */
     const char *model;          /* interned */
     const char *tmpl;           /* interned */
     const char *progress_stage; /* interned */

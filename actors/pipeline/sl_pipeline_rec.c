@@ -69,6 +69,9 @@ void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size
     rec->progress_message = t->progress_message;
     rec->exclude.v = (char **)t->exclude;
     rec->exclude.n = t->nexclude;
+    rec->escalated = (t->flags & SL_PL_T_ESCALATED) != 0;
+    rec->escalation_decided = (t->flags & SL_PL_T_ESC_DECIDED) != 0;
+    rec->issues = t->issues;
     rec->history.v = t->hist;
     rec->history.n = t->nhist;
 }
@@ -91,7 +94,10 @@ sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
     t->service = (uint8_t)rec->service;
     t->status = (uint8_t)rec->status;
     t->flags =
-        (uint8_t)((rec->in_dlq ? SL_PL_T_IN_DLQ : 0) | (rec->redispatch ? SL_PL_T_REDISPATCH : 0));
+        (uint8_t)((rec->in_dlq ? SL_PL_T_IN_DLQ : 0) | (rec->redispatch ? SL_PL_T_REDISPATCH : 0) |
+                  (rec->escalated ? SL_PL_T_ESCALATED : 0) |
+                  (rec->escalation_decided ? SL_PL_T_ESC_DECIDED : 0));
+    t->issues = (int32_t)(rec->issues < -1 || rec->issues > INT32_MAX ? -1 : rec->issues);
     t->attempts = (uint16_t)(rec->attempts > 60000 ? 60000 : rec->attempts);
     t->attempt_base = (uint16_t)(rec->attempt_base > t->attempts ? t->attempts : rec->attempt_base);
     t->dlq_returns = (uint16_t)(rec->dlq_returns > 60000 ? 60000 : rec->dlq_returns);
@@ -321,7 +327,7 @@ void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
 {
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_write_map(w, full ? 20 : 11);
+    sl_mp_write_map(w, full ? 22 : 13);
     sl_mp_kv_str(w, "id", id);
     sl_mp_kv_str(w, "kind", sl_tkind_name(t->kind));
     sl_mp_kv_str(w, "service", sl_service_name(t->service));
@@ -341,6 +347,12 @@ void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
     sl_mp_kv_str(w, "message", t->progress_message);
     sl_mp_kv_str(w, "error", t->error);
     sl_mp_kv_str(w, "warning", t->warning);
+    sl_mp_kv_bool(w, "escalated", (t->flags & SL_PL_T_ESCALATED) != 0);
+    if (t->issues >= 0) {
+        sl_mp_kv_int(w, "issues", t->issues);
+    } else {
+        sl_mp_kv_nil(w, "issues");
+    }
     if (!full) {
         return;
     }
@@ -367,11 +379,19 @@ void sl_pl_view_pipe(sl_mp_writer_t *w, const sl_pl_pipe_t *p)
 {
     sl_pipeline_counts_t c;
     sl_pl_counts(p, &c);
-    sl_mp_write_map(w, 10);
+    sl_mp_write_map(w, 13);
     sl_mp_kv_str(w, "id", p->id);
     sl_mp_kv_str(w, "name", p->name);
     sl_mp_kv_str(w, "status", sl_pstatus_name(p->status));
     sl_mp_kv_str(w, "stage", sl_stage_name(p->stage));
+    /* the scan profiles of its start request (README, "Scan profiles") */
+    sl_mp_kv_str(w, "profile", p->plan ? p->plan->profile : NULL);
+    sl_mp_kv_str(w, "escalate", p->plan ? p->plan->escalate : NULL);
+    if (p->plan && p->plan->escalate) {
+        sl_mp_kv_int(w, "escalate_threshold", p->plan->escalate_threshold);
+    } else {
+        sl_mp_kv_nil(w, "escalate_threshold");
+    }
     s_kv_time(w, "created_at", p->created_ms);
     s_kv_time(w, "started_at", p->started_ms);
     s_kv_time(w, "completed_at", p->completed_ms);

@@ -76,6 +76,8 @@ void sl_plan_defaults_from_config(sl_plan_defaults_t *self, const sl_config_t *c
         }
         snprintf(self->tools[svc], sizeof(self->tools[svc]), "%s", sc ? sc->tools : "");
     }
+    self->nprofiles = cfg->n_profiles;
+    memcpy(self->profiles, cfg->profiles, cfg->n_profiles * sizeof(cfg->profiles[0]));
 }
 
 /* The analyzer whose configured tools name tool, or SL_ENOTFOUND. */
@@ -532,9 +534,130 @@ static int s_generation(s_ctx_t *ctx, const sl_mp_reader_t *g, const char *path,
     return s_options(ctx, g, path, d->max_concurrent_tasks, &plan->gen_limit, NULL, NULL);
 }
 
+/* ---- scan profiles -------------------------------------------------------- */
+
+/* Pushes tool onto list unless it is there. */
+static int s_push_tool(sl_strs_t *list, const char *tool)
+{
+    for (size_t j = 0; j < list->n; j++) {
+        if (strcmp(list->v[j], tool) == 0) {
+            return 0;
+        }
+    }
+    return sl_strs_push(list, tool);
+}
+
+/* A profile's analyzers and tools, read as a request's analysis.analyzers
+   and analysis.tools are, into services and tools (empty on entry). */
+static int s_profile_scan(s_ctx_t *ctx, const sl_plan_defaults_t *d, const sl_profile_conf_t *pr,
+                          const char *path, bool *services, sl_strs_t *tools)
+{
+    for (const char *c = pr->analyzers; *c;) {
+        size_t n = strcspn(c, ",");
+        int svc = sl_service_parse_alias(c, n);
+        if (svc >= 0 && svc < SL_SVC_ANALYZERS) {
+            services[svc] = true; /* the configuration checked the names */
+        }
+        c += n + (c[n] == ',');
+    }
+    for (const char *c = pr->tools; *c;) {
+        char tool[SL_CONFIG_TOOL_NAME];
+        size_t n = strcspn(c, ",");
+        snprintf(tool, sizeof(tool), "%.*s", (int)n, c);
+        c += n + (c[n] == ',');
+        int svc = s_service_of_tool(d, tool);
+        if (svc < 0) {
+            return s_fail(ctx,
+                          "%s: profile '%s' names tool '%s', which no services/<name>/tools "
+                          "lists (fix profiles/%s/tools)",
+                          path, pr->name, tool, pr->name);
+        }
+        services[svc] = true;
+        int rc = s_push_tool(&tools[svc], tool);
+        if (rc < 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* A profile's timeouts over t (0 = keep t's). */
+static void s_profile_timeouts(const sl_profile_conf_t *pr, sl_plan_timeouts_t *t)
+{
+    t->attempt_ms = pr->attempt_timeout_ms ? pr->attempt_timeout_ms : t->attempt_ms;
+    t->progress_ms = pr->progress_timeout_ms ? pr->progress_timeout_ms : t->progress_ms;
+    t->task_ms = pr->task_timeout_ms ? pr->task_timeout_ms : t->task_ms;
+}
+
+/* The profile named by key of a (NULL when absent), its name in *name
+   (caller owns). */
+static int s_get_profile(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *key, const char *path,
+                         const sl_plan_defaults_t *d, const sl_profile_conf_t **out, char **name)
+{
+    sl_mp_reader_t v;
+    int rc = s_find(a, key, &v);
+    *out = NULL;
+    if (rc != 0) {
+        return rc < 0 ? rc : 0;
+    }
+    rc = sl_mp_peek(&v) == SL_MP_STR ? sl_mp_read_strdup(&v, MAX_SLUG, name) : SL_EPROTO;
+    if (rc == SL_ENOMEM) {
+        return rc;
+    }
+    if (rc < 0) {
+        return s_fail(ctx, "%s.%s: must be a profile's name", path, key);
+    }
+    for (size_t i = 0; i < d->nprofiles && !*out; i++) {
+        *out = strcmp(d->profiles[i].name, *name) == 0 ? &d->profiles[i] : NULL;
+    }
+    if (!*out) {
+        char known[512] = "";
+        for (size_t i = 0; i < d->nprofiles; i++) {
+            snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", i ? ", " : "",
+                     d->profiles[i].name);
+        }
+        return s_fail(ctx, "%s.%s: unknown profile '%.64s' (known: %s; more in profiles/<name>)",
+                      path, key, *name, known);
+    }
+    return 0;
+}
+
+/* analysis.profile, .escalate and .escalate_threshold; *pr = the profile. */
+static int s_profiles(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
+                      const sl_plan_defaults_t *d, sl_plan_t *plan, const sl_profile_conf_t **pr)
+{
+    const sl_profile_conf_t *esc = NULL;
+    char p[160];
+    int rc = s_get_profile(ctx, a, "profile", path, d, pr, &plan->profile);
+    if (rc < 0 || (rc = s_get_profile(ctx, a, "escalate", path, d, &esc, &plan->escalate)) < 0) {
+        return rc;
+    }
+    bool has = false;
+    if ((rc = s_get_int(ctx, a, "escalate_threshold", path, 0, INT32_MAX, &plan->escalate_threshold,
+                        &has)) < 0) {
+        return rc;
+    }
+    if (has && !esc) {
+        return s_fail(ctx, "%s.escalate_threshold: needs %s.escalate (the profile to escalate to)",
+                      path, path);
+    }
+    if (*pr) {
+        s_profile_timeouts(*pr, &plan->timeouts);
+    }
+    if (esc) {
+        snprintf(p, sizeof(p), "%s.escalate", path);
+        plan->esc_timeouts = d->timeouts;
+        s_profile_timeouts(esc, &plan->esc_timeouts);
+        return s_profile_scan(ctx, d, esc, p, plan->esc_services, plan->esc_tools);
+    }
+    return 0;
+}
+
 static int s_analysis(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
                       const sl_plan_defaults_t *d, sl_plan_t *plan)
 {
+    const sl_profile_conf_t *pr = NULL;
+    bool allowed[SL_SVC_ANALYZERS] = {false};
     int rc;
     char p[128];
     if ((rc = s_want_map(ctx, a, path)) < 0) {
@@ -561,8 +684,24 @@ static int s_analysis(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
         sl_strs_clear(&analyzers);
         return rc;
     }
-    rc = 0;
-    if (tools.n == 0 && analyzers.n == 0) {
+    rc = s_profiles(ctx, a, path, d, plan, &pr);
+    if (rc == 0 && pr && analyzers.n) {
+        rc = s_fail(ctx, "%s: give analyzers or a profile, not both (profile '%s' names its own)",
+                    ap, pr->name);
+    }
+    if (rc == 0 && pr) {
+        /* The profile's analyzers and tools, unless a tools list picks
+           among its analyzers: explicit tools win. */
+        sl_strs_t scratch[SL_SVC_ANALYZERS] = {{0}};
+        snprintf(p, sizeof(p), "%s.profile", path);
+        rc = s_profile_scan(ctx, d, pr, p, tools.n ? allowed : plan->services,
+                            tools.n ? scratch : plan->tools);
+        for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+            sl_strs_clear(&scratch[s]);
+        }
+        snprintf(p, sizeof(p), "%s.tools", path);
+    }
+    if (rc == 0 && tools.n == 0 && analyzers.n == 0 && !pr) {
         for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
             plan->services[s] = true;
         }
@@ -588,12 +727,20 @@ static int s_analysis(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
                         i, tools.v[i]);
             break;
         }
-        plan->services[svc] = true;
-        bool dup = false;
-        for (size_t j = 0; j < plan->tools[svc].n; j++) {
-            dup = dup || strcmp(plan->tools[svc].v[j], tools.v[i]) == 0;
+        if (pr && !allowed[svc]) {
+            char names[160] = "";
+            for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+                snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                         allowed[s] && names[0] ? ", " : "", allowed[s] ? sl_service_name(s) : "");
+            }
+            rc = s_fail(ctx,
+                        "%s[%zu]: tool '%.64s' runs on %s, which profile '%s' does not run (its "
+                        "analyzers: %s)",
+                        p, i, tools.v[i], sl_service_name(svc), pr->name, names);
+            break;
         }
-        if (!dup && (rc = sl_strs_push(&plan->tools[svc], tools.v[i])) < 0) {
+        plan->services[svc] = true;
+        if ((rc = s_push_tool(&plan->tools[svc], tools.v[i])) < 0) {
             break;
         }
     }
@@ -621,9 +768,17 @@ static int s_timeouts(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
     int64_t *outs[] = {&plan->timeouts.task_ms,     &plan->timeouts.stage_ms,
                        &plan->timeouts.pipeline_ms, &plan->timeouts.attempt_ms,
                        &plan->timeouts.progress_ms, &plan->timeouts.queue_ms};
+    int64_t *esc[] = {&plan->esc_timeouts.task_ms,     &plan->esc_timeouts.stage_ms,
+                      &plan->esc_timeouts.pipeline_ms, &plan->esc_timeouts.attempt_ms,
+                      &plan->esc_timeouts.progress_ms, &plan->esc_timeouts.queue_ms};
     for (int i = 0; keys[i]; i++) {
-        if ((rc = s_get_seconds(ctx, &t, keys[i], "timeouts", false, outs[i])) < 0) {
+        int64_t given = -1;
+        if ((rc = s_get_seconds(ctx, &t, keys[i], "timeouts", false, &given)) < 0) {
             return rc;
+        }
+        /* the request's own timeouts win over its profiles' */
+        if (given >= 0) {
+            *outs[i] = *esc[i] = given;
         }
     }
     return 0;
@@ -735,6 +890,7 @@ int sl_plan_parse(const uint8_t *buf, size_t len, const sl_plan_defaults_t *defa
         return SL_ENOMEM;
     }
     plan->timeouts = defaults->timeouts;
+    plan->esc_timeouts = defaults->timeouts;
     plan->retry = defaults->retry;
 
     sl_mp_reader_t v, sect = root;
@@ -802,6 +958,10 @@ int sl_plan_parse(const uint8_t *buf, size_t len, const sl_plan_defaults_t *defa
     if ((rc = s_check_ports(&ctx, plan, prefix)) < 0) {
         goto fail;
     }
+    if (plan->escalate && !plan->analysis) {
+        rc = s_fail(&ctx, "%sanalysis.escalate: analysis is disabled", prefix);
+        goto fail;
+    }
     if (plan->existing && !plan->analysis) {
         rc = s_fail(&ctx,
                     "%sanalysis.enabled: existing mode with analysis disabled has "
@@ -828,6 +988,8 @@ void sl_plan_destroy(sl_plan_t **p)
     }
     sl_plan_t *self = *p;
     free(self->name);
+    free(self->profile);
+    free(self->escalate);
     sl_strs_clear(&self->models);
     sl_strs_clear(&self->templates);
     for (size_t i = 0; i < self->napps; i++) {
@@ -838,6 +1000,7 @@ void sl_plan_destroy(sl_plan_t **p)
     free(self->apps);
     for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
         sl_strs_clear(&self->tools[s]);
+        sl_strs_clear(&self->esc_tools[s]);
         sl_bytes_clear(&self->options[s]);
     }
     sl_strs_clear(&self->target_urls);
@@ -857,11 +1020,20 @@ uint32_t sl_plan_analyzers(const sl_plan_t *self)
     return n;
 }
 
+uint32_t sl_plan_esc_analyzers(const sl_plan_t *self)
+{
+    uint32_t n = 0;
+    for (int s = 0; self->escalate && self->analysis && s < SL_SVC_ANALYZERS; s++) {
+        n += self->esc_services[s] ? 1 : 0;
+    }
+    return n;
+}
+
 uint64_t sl_plan_task_bound(const sl_plan_t *self)
 {
-    uint64_t per_app = 1 + sl_plan_analyzers(self);
+    uint64_t per_app = 1 + sl_plan_analyzers(self) + sl_plan_esc_analyzers(self);
     if (self->existing) {
-        return (uint64_t)self->napps * sl_plan_analyzers(self);
+        return (uint64_t)self->napps * (per_app - 1);
     }
     return (uint64_t)self->models.n * self->templates.n * per_app;
 }

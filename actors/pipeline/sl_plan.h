@@ -26,6 +26,18 @@
                                       `tools` (defaults.tools, compared without
                                       case): that analyzer runs those tools;
                                       neither list = every analyzer, all tools
+        analysis.profile              a scan profile's name (profiles/<name>:
+                                      quick, standard, deep, the config's
+                                      own): its analyzers, tools and
+                                      timeouts; not with analysis.analyzers;
+                                      analysis.tools then picks among the
+                                      profile's analyzers (another analyzer's
+                                      tool is an error naming it)
+        analysis.escalate             a profile run again for each app whose
+                                      analyses (all terminal) had one failed
+                                      or dead, or found more than
+                                      escalate_threshold issues in all
+        analysis.escalate_threshold   int >= 0 [0]; only with escalate
         analysis.options              {parallel, max_concurrent_tasks,
                                        target_urls: up to 64 URL templates with
                                        {model}, {app}, {model_safe},
@@ -99,13 +111,16 @@ typedef struct {
     uint32_t max_tasks;            /* refuse bigger pipelines [SL_PLAN_MAX_TASKS] */
     /* each analyzer's tool names, comma-separated (services/<name>/tools) */
     char tools[SL_SVC_ANALYZERS][SL_CONFIG_TOOLS];
+    /* the scan profiles a request may name (profiles/<name>/...) */
+    sl_profile_conf_t profiles[SL_CONFIG_MAX_PROFILES];
+    size_t nprofiles;
 } sl_plan_defaults_t;
 
 /* Tasks a pipeline may have at most (not a configuration key). */
 #define SL_PLAN_MAX_TASKS 100000
 
-/* The defaults of a configuration: its [pipeline] keys and each analyzer's
-   services/<name>/tools. */
+/* The defaults of a configuration: its [pipeline] keys, each analyzer's
+   services/<name>/tools and its profiles. */
 void sl_plan_defaults_from_config(sl_plan_defaults_t *self, const sl_config_t *cfg);
 
 /* The built-in defaults: sl_plan_defaults_from_config(sl_config_builtin()),
@@ -141,6 +156,16 @@ typedef struct {
     uint32_t ana_limit;                   /* concurrent analysis tasks */
     sl_plan_timeouts_t timeouts;
     sl_retry_policy_t retry;
+    /* Scan profiles (README, "Scan profiles"): the profile the analyzers,
+       tools and timeouts above came from, and the one run again for an
+       app whose first analyses found more than escalate_threshold issues
+       or failed, with its own analyzers, tools and timeouts. */
+    char *profile;  /* analysis.profile, NULL = none */
+    char *escalate; /* analysis.escalate, NULL = no escalation */
+    int64_t escalate_threshold;
+    bool esc_services[SL_SVC_ANALYZERS];
+    sl_strs_t esc_tools[SL_SVC_ANALYZERS];
+    sl_plan_timeouts_t esc_timeouts;
 } sl_plan_t;
 
 /* Parses and validates a start request. defaults: NULL for the built-in
@@ -156,8 +181,11 @@ void sl_plan_destroy(sl_plan_t **p);
 /* Analysis tasks per app (the number of analyzers the plan runs). */
 uint32_t sl_plan_analyzers(const sl_plan_t *self);
 
+/* Escalation tasks per app (the analyzers of analysis.escalate; 0 without). */
+uint32_t sl_plan_esc_analyzers(const sl_plan_t *self);
+
 /* Tasks the plan creates up front (generation tasks, or analysis tasks in
-   existing mode) and at most in all. */
+   existing mode) and at most in all (escalation included). */
 uint64_t sl_plan_task_bound(const sl_plan_t *self);
 
 /* The existing app entry for (model, app_number): the first that matches,

@@ -1147,6 +1147,106 @@ static void test_daemon_failed_task_keeps_its_frame(void **state)
     assert_int_equal(ends, 1);
 }
 
+/* The task's dispatch-to-deadline span: its task timeout (ms). */
+static int64_t s_task_span(s_fx_t *fx, const char *tid)
+{
+    json_t *t = s_task_get(fx, tid);
+    json_t *first = json_array_get(json_object_get(t, "history"), 0);
+    int64_t span = s_int(t, "deadline_at") - s_int(first, "started_at");
+    json_decref(t);
+    return span;
+}
+
+/* Scan profiles through the daemon (README, "Scan profiles"): a quick scan
+   of four apps with escalation to deep for the apps whose quick scan
+   failed (app 1, the mock's verdict) or found more than 8 issues, as the
+   quick result frame itself reports them (result.get); deep's tasks are
+   new tasks of the same pipeline, under deep's timeouts; a profile with a
+   tool its analyzers cannot run is refused naming the tool. */
+static void test_daemon_profile_escalation(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    s_opt(&m, "--fleet", "incident");
+    s_opt(&m, "--verdict-app", "1");
+    s_opt(&m, "--time-scale", "0.02");
+    s_start_mock(fx, &m);
+    e2e_args_t d = {0};
+    s_short_timeouts(&d);
+    /* the mock's static replicas run bandit and pylint, not quick's others */
+    s_opt(&d, "--set", "profiles/quick/tools=bandit,pylint");
+    s_start_daemon(fx, &d);
+
+    json_t *bad =
+        e2e_callf(fx->api, 5000, "{ss s{s{ss s[{ss si}]} s{ss s[s]}}}", "op", "pipeline.start",
+                  "config", "generation", "mode", "existing", "existing_apps", "model", "m1",
+                  "app_number", 1, "analysis", "profile", "quick", "tools", "zap");
+    assert_false(e2e_ok(bad));
+    assert_string_equal(e2e_err_code(bad), "invalid");
+    assert_non_null(strstr(s_str(json_object_get(bad, "error"), "message"),
+                           "tool 'zap' runs on dynamic-analyzer, which profile 'quick' does not "
+                           "run"));
+    json_decref(bad);
+
+    json_t *req = json_pack(
+        "{ss s{s{ss s[{ss si} {ss si} {ss si} {ss si}]} s{ss ss si}}}", "op", "pipeline.start",
+        "config", "generation", "mode", "existing", "existing_apps", "model", "m1", "app_number", 1,
+        "model", "m1", "app_number", 2, "model", "m1", "app_number", 3, "model", "m1", "app_number",
+        4, "analysis", "profile", "quick", "escalate", "deep", "escalate_threshold", 8);
+    char *id = s_start_pipeline(fx, req);
+    json_t *p = s_wait_final(fx, id, e2e_now_ms() + 60000, "partial_success");
+    assert_string_equal(s_str(p, "profile"), "quick");
+    assert_string_equal(s_str(p, "escalate"), "deep");
+    assert_int_equal(s_int(p, "escalate_threshold"), 8);
+    const json_t *tasks = json_object_get(p, "tasks");
+    int deep[5] = {0}, want_total = 4, escalated_clean = 0, held_back = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(tasks, i, t)
+    {
+        int64_t app = s_int(t, "app_number");
+        assert_true(app >= 1 && app <= 4);
+        if (json_is_true(json_object_get(t, "escalated"))) {
+            assert_true(i >= 4); /* appended after the quick scans */
+            deep[app]++;
+            assert_int_equal(s_task_span(fx, s_str(t, "id")), 3600000);
+        }
+    }
+    for (i = 0; i < 4; i++) {
+        t = json_array_get(tasks, i);
+        int64_t app = s_int(t, "app_number");
+        assert_string_equal(s_str(t, "service"), "static-analyzer");
+        assert_false(json_is_true(json_object_get(t, "escalated")));
+        assert_int_equal(s_task_span(fx, s_str(t, "id")), 180000);
+        if (app == 1) {
+            assert_string_equal(s_str(t, "status"), "failed");
+            assert_int_equal(deep[app], 4);
+            want_total += 4;
+            continue;
+        }
+        assert_string_equal(s_str(t, "status"), "succeeded");
+        char *frame = s_result_get(fx, s_str(t, "id"));
+        json_t *r = json_loads(frame, 0, NULL);
+        free(frame);
+        int64_t issues =
+            s_int(json_object_get(json_object_get(r, "analysis"), "summary"), "total_issues_found");
+        json_decref(r);
+        assert_int_equal(s_int(t, "issues"), issues);
+        assert_int_equal(deep[app], issues > 8 ? 4 : 0);
+        want_total += issues > 8 ? 4 : 0;
+        escalated_clean += issues > 8;
+        held_back += issues <= 8;
+    }
+    assert_int_equal(json_array_size(tasks), want_total);
+    /* the mock's issue counts for m1 (apps 2 and 3: 10, app 4: 6) give
+       both cases */
+    assert_true(escalated_clean > 0);
+    assert_true(held_back > 0);
+    json_decref(p);
+    free(id);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
 /* The request record of the first frame of `type` for (model, app) in the
    mock's --record file; NULL if none (caller decrefs). */
 static json_t *s_recorded(const char *path, const char *type, const char *model, int64_t app)
@@ -1526,6 +1626,7 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_unreachable_app, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_fleet_request_dialect, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_profile_escalation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_sigterm_drain, s_setup, s_teardown),

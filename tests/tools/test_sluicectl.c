@@ -532,6 +532,17 @@ static void test_sluicectl_submit_flags_request(void **state)
                         "org/model");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(apps, 1), "app_number")),
                      30);
+
+    /* scan profiles: --profile, --then, --escalate-threshold */
+    json_array_clear(f->requests);
+    RUN(f, &run, "--api", f->api, "submit", "--existing-app", "m:1", "--profile", "quick", "--then",
+        "deep", "--escalate-threshold", "4");
+    assert_int_equal(s_code(&run), 0);
+    req = s_request(f, "pipeline.start", 0);
+    assert_string_equal(json_string_value(s_at(req, "config.analysis.profile")), "quick");
+    assert_string_equal(json_string_value(s_at(req, "config.analysis.escalate")), "deep");
+    assert_int_equal(json_integer_value(s_at(req, "config.analysis.escalate_threshold")), 4);
+    assert_null(s_at(req, "config.analysis.analyzers"));
 }
 
 static void test_sluicectl_json_output(void **state)
@@ -593,7 +604,10 @@ static void test_sluicectl_tables(void **state)
         "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":29,\"status\":\"dead\","
         "\"attempts\":3,\"error\":\"no response from service\"},{\"id\":\"p1-t0004\",\"service\":"
         "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":30,\"status\":\"succeeded\","
-        "\"attempts\":1,\"error\":null,\"warning\":\"requested tools did not run: nikto\"}]}}",
+        "\"attempts\":1,\"error\":null,\"warning\":\"requested tools did not run: nikto\"},"
+        "{\"id\":\"p1-t0005\",\"service\":\"ai-analyzer\",\"model\":\"m\",\"app_number\":30,"
+        "\"status\":\"running\",\"attempts\":1,\"escalated\":true}],\"profile\":\"quick\","
+        "\"escalate\":\"deep\",\"escalate_threshold\":0}}",
         NULL);
     s_script(f, "endpoints.list",
              "{\"ok\":true,\"services\":[{\"name\":\"static-analyzer\",\"protocol\":\"legacy\","
@@ -610,6 +624,9 @@ static void test_sluicectl_tables(void **state)
     assert_non_null(strstr(run.out, "no response from service"));
     assert_non_null(strstr(run.out, "m app 29"));
     assert_non_null(strstr(run.out, "warning: requested tools did not run: nikto"));
+    assert_non_null(strstr(run.out, "profile    quick, then deep for apps that failed or found "
+                                    "more than 0 issues"));
+    assert_non_null(strstr(run.out, "ai-analyzer (deep)"));
     RUN(f, &run, "--api", f->api, "endpoints");
     assert_int_equal(s_code(&run), 0);
     assert_non_null(strstr(run.out, "ws://127.0.0.1:2001"));
@@ -771,6 +788,8 @@ static void test_sluicectl_usage_errors(void **state)
         {"submit", "--model", "m", NULL},
         {"submit", "--model", "m", "--template", "t", "--max-attempts", "0", NULL},
         {"submit", "--existing-app", "nocolon", NULL},
+        {"submit", "--existing-app", "m:1", "--escalate-threshold", "2", NULL},
+        {"submit", "--existing-app", "m:1", "--then", "deep", "--escalate-threshold", "-1", NULL},
         {"submit", "--file", "/nonexistent/request.json", NULL},
         {"list", "--limit", "-3", NULL},
         {"dlq", "retry", NULL},

@@ -179,6 +179,15 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
                 ctl_int(counts, "queued", 0), ctl_int(counts, "cancelled", 0),
                 ctl_int(counts, "dead", 0));
     }
+    const char *profile = ctl_str(p, "profile", NULL), *esc = ctl_str(p, "escalate", NULL);
+    if (profile || esc) {
+        fprintf(out, "profile    %s", profile ? profile : "-");
+        if (esc) {
+            fprintf(out, ", then %s for apps that failed or found more than %lld issues", esc,
+                    ctl_int(p, "escalate_threshold", 0));
+        }
+        fputc('\n', out);
+    }
     const char *err = ctl_str(p, "error_message", NULL);
     if (err && *err) {
         fprintf(out, "error      %s\n", err);
@@ -194,8 +203,13 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
     json_t *task;
     json_array_foreach(tasks, i, task)
     {
-        char app[256], att[32], prog[160], note[1024];
+        char app[256], att[32], prog[160], note[1024], svc[128];
         s_app_label(task, app, sizeof(app));
+        /* an escalated task names the profile it runs */
+        snprintf(svc, sizeof(svc), "%s%s%s%s", ctl_str(task, "service", "-"),
+                 json_is_true(ctl_get(task, "escalated")) ? " (" : "",
+                 json_is_true(ctl_get(task, "escalated")) ? (esc ? esc : "escalated") : "",
+                 json_is_true(ctl_get(task, "escalated")) ? ")" : "");
         /* a success that left something out says so where errors go */
         const char *error = ctl_str(task, "error", "");
         const char *warning = ctl_str(task, "warning", "");
@@ -214,13 +228,8 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
         } else {
             snprintf(prog, sizeof(prog), "-");
         }
-        const char *row[] = {ctl_str(task, "id", "-"),
-                             ctl_str(task, "service", "-"),
-                             app,
-                             ctl_str(task, "status", "-"),
-                             att,
-                             prog,
-                             error};
+        const char *row[] = {
+            ctl_str(task, "id", "-"), svc, app, ctl_str(task, "status", "-"), att, prog, error};
         s_table_add(&t, row);
     }
     s_table_print(&t, out);

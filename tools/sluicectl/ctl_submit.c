@@ -31,6 +31,13 @@ static const char s_usage[] =
     "  --tool T *                  a single tool (bandit, zap, snyk, ab-load-test, ...),\n"
     "                              sent to the analyzer whose tools setting lists it;\n"
     "                              neither = every analyzer with every tool\n"
+    "  --profile P                 a scan profile: quick, standard, deep or one of\n"
+    "                              the daemon's profiles/<name> (its analyzers, tools\n"
+    "                              and timeouts; --tool picks among its analyzers)\n"
+    "  --then P                    escalate: run profile P for each app whose first\n"
+    "                              scan failed or found issues above the threshold\n"
+    "  --escalate-threshold N      issues an app's first scan may find without\n"
+    "                              escalating (default 0)\n"
     "  --no-analysis               generation only\n"
     "  --target-url TEMPLATE *     URL of a running app, {model} and {app} expanded\n"
     "  --max-concurrent N          analysis tasks at once (N=1: one at a time)\n"
@@ -127,6 +134,8 @@ typedef struct {
     json_t *req;
     json_t *models, *templates, *apps, *analyzers, *tools, *urls;
     const char *file;
+    const char *profile, *then; /* analysis.profile, analysis.escalate */
+    long long threshold;        /* analysis.escalate_threshold, -1 = not given */
     bool no_analysis, sequential, wait, watch;
     long long max_concurrent;
     long long poll_ms;
@@ -167,6 +176,15 @@ static int s_parse(s_submit_t *s, int argc, char **argv)
             json_array_append_new(s->apps,
                                   json_pack("{s:s%,s:I}", "model", val, (size_t)(colon - val),
                                             "app_number", (json_int_t)n));
+        } else if (strcmp(opt, "--profile") == 0) {
+            s->profile = val;
+        } else if (strcmp(opt, "--then") == 0) {
+            s->then = val;
+        } else if (strcmp(opt, "--escalate-threshold") == 0) {
+            if (!ctl_parse_int(val, 0, 2147483647, &s->threshold)) {
+                return ctl_usage_error("submit", "--escalate-threshold wants 0 or more, not '%s'",
+                                       val);
+            }
         } else if (strcmp(opt, "--analyzer") == 0) {
             s_add_analyzer(s->analyzers, val);
         } else if (strcmp(opt, "--tool") == 0) {
@@ -250,6 +268,34 @@ static int s_from_flags(s_submit_t *s)
     return CTL_EXIT_OK;
 }
 
+/* --profile, --then and --escalate-threshold into config.analysis (over a
+   file's). */
+static int s_profiles(s_submit_t *s)
+{
+    if (!s->profile && !s->then && s->threshold < 0) {
+        return CTL_EXIT_OK;
+    }
+    if (s->threshold >= 0 && !s->then) {
+        return ctl_usage_error("submit", "--escalate-threshold needs --then PROFILE");
+    }
+    json_t *config = json_object_get(s->req, "config");
+    json_t *ana = json_object_get(config, "analysis");
+    if (!json_is_object(ana)) {
+        ana = json_object();
+        json_object_set_new(config, "analysis", ana);
+    }
+    if (s->profile) {
+        json_object_set_new(ana, "profile", json_string(s->profile));
+    }
+    if (s->then) {
+        json_object_set_new(ana, "escalate", json_string(s->then));
+    }
+    if (s->threshold >= 0) {
+        json_object_set_new(ana, "escalate_threshold", json_integer(s->threshold));
+    }
+    return CTL_EXIT_OK;
+}
+
 int ctl_cmd_submit(ctl_t *self, int argc, char **argv)
 {
     if (ctl_wants_help(argc, argv, s_usage)) {
@@ -262,6 +308,7 @@ int ctl_cmd_submit(ctl_t *self, int argc, char **argv)
                     .analyzers = json_array(),
                     .tools = json_array(),
                     .urls = json_array(),
+                    .threshold = -1,
                     .poll_ms = 1000};
     int rc = s_parse(&s, argc, argv);
     if (rc == CTL_EXIT_OK && s.file) {
@@ -292,6 +339,9 @@ int ctl_cmd_submit(ctl_t *self, int argc, char **argv)
         }
     } else if (rc == CTL_EXIT_OK) {
         rc = s_from_flags(&s);
+    }
+    if (rc == CTL_EXIT_OK) {
+        rc = s_profiles(&s);
     }
     if (rc == CTL_EXIT_OK && s.wait && s.watch) {
         rc = ctl_usage_error("submit", "--wait and --watch are alternatives");

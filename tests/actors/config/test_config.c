@@ -151,6 +151,53 @@ static void test_config_tools_setting(void **state)
     assert_string_equal(sl_config_service(&cfg, "ai-analyzer")->tools, "");
 }
 
+/* profiles/<name>/: three built in, changed or added by a file, checked
+   like every other key. */
+static void test_config_profiles(void **state)
+{
+    (void)state;
+    sl_config_t cfg;
+    sl_config_defaults(&cfg);
+    assert_int_equal(cfg.n_profiles, 3);
+    assert_string_equal(sl_config_profile(&cfg, "quick")->tools,
+                        "bandit,detect-secrets,pylint,ruff,eslint");
+    assert_int_equal(sl_config_profile(&cfg, "deep")->attempt_timeout_ms, 900000);
+    assert_null(sl_config_profile(&cfg, "web"));
+    char err[512] = "";
+    assert_int_equal(sl_config_load_str(&cfg,
+                                        "profiles\n    quick\n        task_timeout_s = 90\n"
+                                        "    web\n        analyzers = \"dynamic, performance\"\n",
+                                        "t.cfg", err, sizeof(err)),
+                     0);
+    assert_int_equal(cfg.n_profiles, 4);
+    assert_int_equal(sl_config_profile(&cfg, "quick")->task_timeout_ms, 90000);
+    assert_int_equal(sl_config_profile(&cfg, "quick")->attempt_timeout_ms, 60000);
+    const sl_profile_conf_t *web = sl_config_profile(&cfg, "web");
+    assert_string_equal(web->analyzers, "dynamic-analyzer,performance-tester");
+    assert_string_equal(web->tools, "");
+    assert_int_equal(web->attempt_timeout_ms, 0);
+    struct {
+        const char *text;
+        const char *expect;
+    } bad[] = {
+        {"profiles\n    x\n        analyzers = \"static,zap\"\n",
+         "t.cfg:3: profiles/x/analyzers: 'zap' is not an analyzer"},
+        {"profiles\n    x\n        speed = 1\n", "t.cfg:3: profiles/x/speed: unknown key"},
+        {"profiles\n    Quick\n        tools = \"bandit\"\n",
+         "t.cfg:2: profiles/Quick: a profile name is 1 to 63 of a-z 0-9 _ -"},
+        {"profiles\n    x\n        task_timeout_s = -1\n",
+         "t.cfg:3: profiles/x/task_timeout_s: -1 is out of range"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(sl_config_load_str(&cfg, bad[i].text, "t.cfg", err, sizeof(err)),
+                         SL_ECONFIG);
+        if (!strstr(err, bad[i].expect)) {
+            fail_msg("'%s': got '%s'", bad[i].expect, err);
+        }
+    }
+    assert_int_equal(cfg.n_profiles, 4); /* a bad file changes nothing */
+}
+
 static void test_config_errors_name_line_and_key(void **state)
 {
     struct {
@@ -445,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_config_services_follow_the_declaration),
         cmocka_unit_test(test_config_readme_matches_print_config),
         cmocka_unit_test(test_config_tools_setting),
+        cmocka_unit_test(test_config_profiles),
         cmocka_unit_test(test_config_errors_name_line_and_key),
         cmocka_unit_test(test_config_env_overrides_fleet_urls),
         cmocka_unit_test(test_config_written_config_loads_back),

@@ -103,6 +103,7 @@ typedef struct {
 } s_start_t;
 
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t g_issues_app = -1; /* this app's successes report 3 issues */
 static s_start_t g_starts[1024];
 static int g_nstarts, g_ncancels;
 static s_script_fn g_script;
@@ -133,6 +134,10 @@ static void s_send_result(sl_actor_t *self, const char *to, const char *task_id,
                              .last_pct = 100,
                              .last_checkpoint = (char *)"ckpt-7"};
     const char *frame = "{\"type\":\"analysis_result\",\"status\":\"success\"}";
+    if (app >= 0 && app == g_issues_app) {
+        frame = "{\"type\":\"static_analysis_result\",\"status\":\"success\",\"analysis\":"
+                "{\"summary\":{\"total_issues_found\":3}}}";
+    }
     if (outcome == SL_OUT_VERDICT) {
         /* a verdict comes in a frame that says why */
         frame = "{\"type\":\"analysis_result\",\"status\":\"success\",\"analysis\":"
@@ -299,6 +304,7 @@ static int s_setup(void **state)
     pthread_mutex_lock(&g_mu);
     g_nstarts = g_ncancels = 0;
     g_script = NULL;
+    g_issues_app = -1;
     pthread_mutex_unlock(&g_mu);
     for (int s = 0; s < SL_SVC__COUNT; s++) {
         memset(&g_fakes[s], 0, sizeof(g_fakes[s]));
@@ -1410,6 +1416,126 @@ static void test_pipeline_interrupted_attempt_is_not_counted(void **state)
     pthread_mutex_unlock(&g_mu);
 }
 
+/* ---- scan profiles: escalation (README, "Scan profiles") ---------------------------------- */
+
+/* Quick scans of three apps: app 1 clean, app 2 with 3 issues, app 3's
+   static analysis a verdict; deep scans of the apps whose quick scan
+   failed or found more than 2 issues held until released. */
+static int s_script_escalation(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
+{
+    if (m->attempt_timeout_ms == 900000) {
+        return HOLD; /* a deep task */
+    }
+    if (m->app_number == 3) {
+        *err = "Model path not found";
+        return SL_OUT_VERDICT;
+    }
+    return SL_OUT_SUCCESS;
+}
+
+static const char *ESCALATE_REQ =
+    "{\"config\": {\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": "
+    "\"m\", \"app_number\": 1}, {\"model\": \"m\", \"app_number\": 2}, {\"model\": \"m\", "
+    "\"app_number\": 3}]}, \"analysis\": {\"profile\": \"quick\", \"escalate\": \"deep\", "
+    "\"escalate_threshold\": 2}}, \"retry\": {\"max_attempts\": 1, \"initial\": 0, \"max\": "
+    "0}}";
+
+/* The apps whose quick scan failed or found issues above the threshold
+   get the deep profile's tasks, appended to the same pipeline, with deep's
+   tools and timeouts; the others do not. The escalation is stored: a
+   restart neither loses the deep tasks nor escalates again. */
+static void test_pipeline_escalation_runs_deep_where_quick_found_issues(void **state)
+{
+    s_fix_t *x = *state;
+    pthread_mutex_lock(&g_mu);
+    g_issues_app = 2;
+    pthread_mutex_unlock(&g_mu);
+    char *pid = s_run(x, s_script_escalation, ESCALATE_REQ);
+    char keep[SL_PIPELINE_ID_MAX];
+    snprintf(keep, sizeof(keep), "%s", pid);
+    pid = keep;
+    s_wait_starts(3 + 8); /* 3 quick, then 4 deep for each of apps 2 and 3 */
+    s_pview_t v;
+    s_view(x, pid, &v);
+    assert_int_equal(v.total, 11);
+    assert_string_equal(v.status, "running");
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(v.tasks[i].service, "static-analyzer");
+        assert_int_equal(v.tasks[i].app, i + 1);
+    }
+    int deep[4] = {0};
+    for (int i = 3; i < 11; i++) {
+        assert_true(v.tasks[i].app == 2 || v.tasks[i].app == 3);
+        deep[v.tasks[i].app]++;
+    }
+    assert_int_equal(deep[2], 4);
+    assert_int_equal(deep[3], 4);
+    pthread_mutex_lock(&g_mu);
+    for (int i = 0; i < g_nstarts; i++) {
+        const s_start_t *st = &g_starts[i];
+        bool quick = st->svc == SL_SVC_STATIC && st->attempt_timeout_ms == 60000;
+        assert_true(quick || st->attempt_timeout_ms == 900000);
+        assert_int_equal(st->ntools, quick ? 5 : 0); /* deep: all of each analyzer's tools */
+    }
+    assert_int_equal(g_nstarts, 11);
+    pthread_mutex_unlock(&g_mu);
+
+    /* what the stored records say: issues on the quick tasks, the deep
+       tasks marked, the decision on each app's first task */
+    char tid[64];
+    sl_task_rec_t rec;
+    snprintf(tid, sizeof(tid), "%s-t0001", pid);
+    s_stored_task(x, tid, &rec);
+    assert_int_equal(rec.issues, 3);
+    assert_false(rec.escalated);
+    assert_true(rec.escalation_decided);
+    sl_task_rec_clear(&rec);
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_stored_task(x, tid, &rec);
+    assert_int_equal(rec.issues, -1); /* the fake's plain frame reports none */
+    assert_true(rec.escalation_decided);
+    sl_task_rec_clear(&rec);
+    snprintf(tid, sizeof(tid), "%s-t0010", pid);
+    s_stored_task(x, tid, &rec);
+    assert_true(rec.escalated);
+    sl_task_rec_clear(&rec);
+
+    /* restart with the deep tasks in flight */
+    sl_actor_destroy(&x->shard);
+    s_spawn_shard(x);
+    s_wait_starts(11 + 8); /* the 8 deep attempts re-sent, nothing new */
+    s_view(x, pid, &v);
+    assert_int_equal(v.total, 11);
+    s_release(x, SL_SVC_STATIC, SL_OUT_SUCCESS);
+    s_release(x, SL_SVC_DYNAMIC, SL_OUT_SUCCESS);
+    s_release(x, SL_SVC_PERFORMANCE, SL_OUT_SUCCESS);
+    s_release(x, SL_SVC_AI, SL_OUT_SUCCESS);
+    s_wait_status(x, pid, "partial_success", &v);
+    assert_int_equal(v.total, 11);
+    assert_int_equal(v.succeeded, 10);
+    assert_int_equal(v.failed, 1);
+    assert_int_equal(s_nstarts(), 19);
+}
+
+/* No escalation without a reason: every app clean, and a threshold the
+   issues do not pass. */
+static void test_pipeline_escalation_threshold_holds_back(void **state)
+{
+    s_fix_t *x = *state;
+    pthread_mutex_lock(&g_mu);
+    g_issues_app = 1;
+    pthread_mutex_unlock(&g_mu);
+    char *pid = s_run(x, s_script_ok,
+                      "{\"config\": {\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                      "[{\"model\": \"m\", \"app_number\": 1}, {\"model\": \"m\", \"app_number\": "
+                      "2}]}, \"analysis\": {\"profile\": \"quick\", \"escalate\": \"deep\", "
+                      "\"escalate_threshold\": 3}}}");
+    s_pview_t v;
+    s_wait_status(x, pid, "completed", &v);
+    assert_int_equal(v.total, 2); /* 3 issues do not pass a threshold of 3 */
+    assert_int_equal(s_nstarts(), 2);
+}
+
 /* The interrupted attempt's re-send is due 30 s later; the shard stops and
    starts again on the same store before that. */
 static void test_pipeline_interrupted_attempt_survives_restart(void **state)
@@ -2031,6 +2157,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_progress_every_stage_published, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_is_not_counted, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_escalation_runs_deep_where_quick_found_issues,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_escalation_threshold_holds_back, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_survives_restart, s_setup,
                                         s_teardown),

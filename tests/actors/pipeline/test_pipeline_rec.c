@@ -71,6 +71,9 @@ static const s_view_row_t s_view[] = {
     {"task", "progress_message", V_SHOWN, "message"},
     {"task", "exclude", V_SHOWN, "exclude"},
     {"task", "resume_from", V_SHOWN, "resume_from"},
+    {"task", "escalated", V_SHOWN, "escalated"},
+    {"task", "escalation_decided", V_HIDDEN, NULL}, /* escalation bookkeeping */
+    {"task", "issues", V_SHOWN, "issues"},
     {"task", "history", V_LIST, "history"},
     {"attempt", "task_id", V_HIDDEN, NULL}, /* the task's id */
     {"attempt", "attempt", V_SHOWN, "attempt"},
@@ -316,6 +319,7 @@ static void s_fill_task(sl_task_rec_t *in, sl_pl_pipe_t *p)
     sl_str_set(&in->id, id);
     sl_str_set(&in->pipeline_id, p->id);
     in->app_number = 4242; /* the shard keeps app numbers in 32 bits */
+    in->issues = 17;       /* and issue counts */
     for (size_t i = 0; i < in->history.n; i++) {
         sl_attempt_rec_t *a = &in->history.v[i];
         sl_str_set(&a->task_id, NULL); /* a history entry's task is its record's key */

@@ -464,6 +464,128 @@ static void test_plan_backoff_bounds(void **state)
 
 /* Embedders and tests get sluiced's defaults: the configuration's key table
    is the one place they are written. */
+/* Scan profiles: the built-in three, a configured one, explicit tools
+   within a profile, contradictions, and escalation. */
+static void test_plan_profiles(void **state)
+{
+    (void)state;
+    const char *gen = "\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                      "[{\"model\": \"m\", \"app_number\": 1}]}";
+    char json[768];
+    sl_plan_t *plan = NULL;
+    char err[256];
+
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"profile\": \"quick\"}}", gen);
+    assert_int_equal(s_parse(json, &plan, err, sizeof(err)), 0);
+    assert_string_equal(plan->profile, "quick");
+    assert_null(plan->escalate);
+    assert_true(plan->services[SL_SVC_STATIC]);
+    assert_false(plan->services[SL_SVC_DYNAMIC]);
+    assert_false(plan->services[SL_SVC_PERFORMANCE]);
+    assert_int_equal(plan->tools[SL_SVC_STATIC].n, 5);
+    assert_string_equal(plan->tools[SL_SVC_STATIC].v[0], "bandit");
+    assert_int_equal(plan->timeouts.attempt_ms, 60000);
+    assert_int_equal(plan->timeouts.progress_ms, 60000);
+    assert_int_equal(plan->timeouts.task_ms, 180000);
+    assert_int_equal(plan->timeouts.stage_ms, 1800000); /* not a profile's */
+    assert_int_equal(sl_plan_esc_analyzers(plan), 0);
+    sl_plan_destroy(&plan);
+
+    /* standard adds a load test: the performance tester with two tools */
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"profile\": \"standard\"}}", gen);
+    assert_int_equal(s_parse(json, &plan, err, sizeof(err)), 0);
+    assert_true(plan->services[SL_SVC_PERFORMANCE]);
+    assert_int_equal(plan->tools[SL_SVC_PERFORMANCE].n, 2);
+    assert_false(plan->services[SL_SVC_DYNAMIC]);
+    sl_plan_destroy(&plan);
+
+    /* quick, then deep: every analyzer with all its tools, deep's timeouts;
+       the request's own timeouts win over both profiles' */
+    snprintf(json, sizeof(json),
+             "{%s, \"analysis\": {\"profile\": \"quick\", \"escalate\": \"deep\", "
+             "\"escalate_threshold\": 3}, \"timeouts\": {\"progress\": 7}}",
+             gen);
+    assert_int_equal(s_parse(json, &plan, err, sizeof(err)), 0);
+    assert_string_equal(plan->escalate, "deep");
+    assert_int_equal(plan->escalate_threshold, 3);
+    assert_int_equal(sl_plan_esc_analyzers(plan), 4);
+    for (int s = 0; s < SL_SVC_ANALYZERS; s++) {
+        assert_true(plan->esc_services[s]);
+        assert_int_equal(plan->esc_tools[s].n, 0);
+    }
+    assert_int_equal(plan->esc_timeouts.attempt_ms, 900000);
+    assert_int_equal(plan->esc_timeouts.task_ms, 3600000);
+    assert_int_equal(plan->esc_timeouts.progress_ms, 7000);
+    assert_int_equal(plan->timeouts.progress_ms, 7000);
+    assert_int_equal(plan->timeouts.attempt_ms, 60000);
+    assert_int_equal(sl_plan_task_bound(plan), 5); /* 1 quick + 4 deep */
+    sl_plan_destroy(&plan);
+
+    /* explicit tools win, among the profile's analyzers */
+    snprintf(json, sizeof(json),
+             "{%s, \"analysis\": {\"profile\": \"quick\", \"tools\": [\"semgrep\"]}}", gen);
+    assert_int_equal(s_parse(json, &plan, err, sizeof(err)), 0);
+    assert_true(plan->services[SL_SVC_STATIC]);
+    assert_int_equal(plan->tools[SL_SVC_STATIC].n, 1);
+    assert_string_equal(plan->tools[SL_SVC_STATIC].v[0], "semgrep");
+    assert_int_equal(plan->timeouts.attempt_ms, 60000);
+    sl_plan_destroy(&plan);
+
+    snprintf(json, sizeof(json),
+             "{%s, \"analysis\": {\"profile\": \"quick\", \"tools\": [\"bandit\", \"zap\"]}}", gen);
+    s_bad(json, "analysis.tools[1]: tool 'zap' runs on dynamic-analyzer, which profile 'quick' "
+                "does not run (its analyzers: static-analyzer)");
+    snprintf(json, sizeof(json),
+             "{%s, \"analysis\": {\"profile\": \"quick\", \"analyzers\": [\"static\"]}}", gen);
+    s_bad(json, "analysis.analyzers: give analyzers or a profile, not both");
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"profile\": \"fast\"}}", gen);
+    s_bad(json, "analysis.profile: unknown profile 'fast' (known: quick, standard, deep");
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"profile\": 3}}", gen);
+    s_bad(json, "analysis.profile: must be a profile's name");
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"escalate\": \"deeper\"}}", gen);
+    s_bad(json, "analysis.escalate: unknown profile 'deeper'");
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"escalate_threshold\": 2}}", gen);
+    s_bad(json, "analysis.escalate_threshold: needs analysis.escalate");
+    snprintf(json, sizeof(json),
+             "{%s, \"analysis\": {\"escalate\": \"deep\", \"escalate_threshold\": -1}}", gen);
+    s_bad(json, "analysis.escalate_threshold: must be an integer from 0");
+    snprintf(json, sizeof(json),
+             "{\"generation\": {\"models\": [\"m\"], \"templates\": [\"t\"]}, "
+             "\"analysis\": {\"enabled\": false, \"escalate\": \"deep\"}}");
+    s_bad(json, "analysis.escalate: analysis is disabled");
+
+    /* a profile of the configuration; its tools are checked when used */
+    sl_config_t cfg;
+    sl_config_defaults(&cfg);
+    assert_int_equal(sl_config_load_str(&cfg,
+                                        "profiles\n    web\n        analyzers = \"dynamic\"\n"
+                                        "        tools = \"locust\"\n"
+                                        "        attempt_timeout_s = 42\n"
+                                        "    broken\n        tools = \"nikto\"\n",
+                                        "t", err, sizeof(err)),
+                     0);
+    sl_plan_defaults_t d;
+    sl_plan_defaults_from_config(&d, &cfg);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"profile\": \"web\"}}", gen);
+    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
+    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), 0);
+    assert_true(plan->services[SL_SVC_DYNAMIC]);
+    assert_int_equal(plan->tools[SL_SVC_DYNAMIC].n, 0); /* all of dynamic's */
+    assert_true(plan->services[SL_SVC_PERFORMANCE]);
+    assert_string_equal(plan->tools[SL_SVC_PERFORMANCE].v[0], "locust");
+    assert_int_equal(plan->timeouts.attempt_ms, 42000);
+    assert_int_equal(plan->timeouts.progress_ms, 0); /* the service's */
+    sl_plan_destroy(&plan);
+    free(buf);
+    snprintf(json, sizeof(json), "{%s, \"analysis\": {\"profile\": \"broken\"}}", gen);
+    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
+    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), SL_EINVAL);
+    assert_non_null(strstr(err, "analysis.profile: profile 'broken' names tool 'nikto'"));
+    free(buf);
+}
+
 static void test_plan_defaults_are_the_configs(void **state)
 {
     (void)state;
@@ -505,6 +627,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_defaults_are_the_configs),
+        cmocka_unit_test(test_plan_profiles),
         cmocka_unit_test(test_plan_existing_app_details_and_options),
         cmocka_unit_test(test_plan_seed_shape),
         cmocka_unit_test(test_plan_tools_from_config_and_analyzers),
