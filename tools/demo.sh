@@ -9,10 +9,13 @@
 # real service does running npm synchronously) and dynamic replica :2002
 # drops its connections mid-analysis), starts sluiced on its built-in
 # defaults (only the data directory is a fresh temporary one), submits the
-# incident's pipeline (1 model x 3 templates x 4 analyzers), shows live
+# incident's pipeline (1 model x 3 templates) with the quick scan profile,
+# escalating to the deep one (all 4 analyzers) for each app whose quick
+# scan failed or found issues (README, "Scan profiles"), shows live
 # progress, prints the final per-task table, pipeline status and what the
 # liveness rule made of the two quiet replicas (suspect then alive: not
-# dead; suspect then dead: retried elsewhere), and stops everything it
+# dead; suspect, then ended by the quick profile's attempt timeout: retried
+# elsewhere), and stops everything it
 # started, by pid.
 #
 # Exit code: sluicectl's (0 completed, 2 partial_success, 3 failed,
@@ -57,9 +60,11 @@ wait_for_line() {
 replicas=()
 add() { replicas+=(--replica "$1:127.0.0.1:$2${3:+:$3}"); }
 # The troublemakers sit first in each list, where the first tasks land.
-add static-analyzer 2001 fault=freeze        # hangs; stops answering pings
-add static-analyzer 2051 fault=block=45000/scanning_js@1 # event loop blocked 45 s, then fine
-add static-analyzer 2052; add static-analyzer 2056
+# The static replicas have the quick profile's tools (the real service's).
+st=tools=bandit,pylint,vulture,npm-audit,detect-secrets,ruff,eslint,semgrep,safety
+add static-analyzer 2001 fault=freeze:$st    # hangs; stops answering pings
+add static-analyzer 2051 fault=block=45000/scanning_js@1:$st # event loop blocked 45 s, then fine
+add static-analyzer 2052 $st; add static-analyzer 2056 $st
 add dynamic-analyzer 2002 fault=disconnect   # drops the connection mid-analysis
 add dynamic-analyzer 2053; add dynamic-analyzer 2057
 add performance-tester 2003; add performance-tester 2054
@@ -71,8 +76,8 @@ build/tools/sluice-mock-analyzer "${replicas[@]}" --latency 2000-6000 --progress
 pids+=($!)
 wait_for_line "$work/mock.log" '^ready'
 echo "demo: mock fleet up (pid ${pids[0]}): 11 analyzer replicas + generator;"
-echo "      static :2001 freezes: no pong, ever (dead after ping interval + liveness grace,"
-echo "        at most 20 s + 90 s on the defaults, then retried on another replica),"
+echo "      static :2001 freezes: no pong, ever (suspect after a missed pong; the quick"
+echo "        profile's 60 s attempt timeout ends its attempt, retried on another replica),"
 echo "      static :2051 blocks its event loop for 45 s mid-analysis (suspect, not dead:"
 echo "        the analysis completes there, in one attempt),"
 echo "      dynamic :2002 drops connections mid-analysis (retried on another replica)"
@@ -82,8 +87,9 @@ pids+=($!)
 wait_for_line "$work/sluiced.log" 'sluiced: ready'
 echo "demo: sluiced up (pid ${pids[1]}), defaults: API tcp://127.0.0.1:5570, PUB :5571, progress ws://127.0.0.1:8765"
 
-id=$(build/tools/sluicectl submit --file tests/data/requests/incident.json)
-echo "demo: submitted the incident's pipeline: $id"
+id=$(build/tools/sluicectl submit --file tests/data/requests/incident.json --profile quick \
+  --then deep)
+echo "demo: submitted the incident's pipeline, quick scan then deep where it found issues: $id"
 status=0
 build/tools/sluicectl watch "$id" --timeout 600000 || status=$?
 echo
@@ -92,7 +98,8 @@ echo
 build/tools/sluicectl endpoints || true
 echo
 echo "demo: liveness (sluiced's log): a missed pong makes a replica suspect; a sign of"
-echo "      life clears it (:2051, blocked); silence past the grace ends the attempt (:2001)"
+echo "      life clears it (:2051, blocked); silence past the grace (or, first, the"
+echo "      attempt's timeout: the quick profile's 60 s) ends the attempt (:2001)"
 grep -E "suspect: no pong|alive: |no sign of life" "$work/sluiced.log" | sed 's/^/  /' || true
 echo "demo: sluiced log: $(grep -c . "$work/sluiced.log") lines; exit code $status"
 exit "$status"
