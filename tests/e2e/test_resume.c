@@ -8,7 +8,9 @@
       "vulnerability_scan:3", and B's result says it resumed there. The
       first attempt's history entry keeps the checkpoint.
     - sigkill: the only replica stalls after stage 3 (fault stall=3);
-      once task.get shows resume_from, sluiced is killed with SIGKILL, the
+      once the task.progress event of stage 3 is stored (the checkpoint is
+      committed with it) and task.get shows resume_from, sluiced is
+      killed with SIGKILL, the
       replica's fault removed, sluiced restarted on the same data: the
       re-dispatched attempt carries the stored checkpoint and the result
       says it resumed.
@@ -144,6 +146,25 @@ static json_t *s_task(s_fx_t *fx, const char *tid)
     return t;
 }
 
+/* Whether a task.progress event of task tid at stage is stored. */
+static bool s_progress_committed(s_fx_t *fx, const char *tid, const char *stage)
+{
+    uint64_t last = 0;
+    json_t *events = e2e_events_all(fx->api, &last);
+    assert_non_null(events);
+    bool found = false;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        found = found ||
+                (strcmp(s_str(ev, "topic"), "task.progress") == 0 &&
+                 strcmp(s_str(ev, "task_id"), tid) == 0 && strcmp(s_str(ev, "stage"), stage) == 0);
+    }
+    json_decref(events);
+    return found;
+}
+
 /* The pipeline completed and its task's result says it resumed at stage. */
 static void s_check_resumed(s_fx_t *fx, const char *id, const char *tid, const char *stage)
 {
@@ -151,7 +172,18 @@ static void s_check_resumed(s_fx_t *fx, const char *id, const char *tid, const c
     assert_non_null(p);
     assert_string_equal(s_str(p, "status"), "completed");
     json_decref(p);
-    json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", tid);
+    /* pipeline.get shows the shard's state; the result is readable once
+       its write is committed, a moment later */
+    int64_t deadline = e2e_now_ms() + 5000;
+    json_t *r = NULL;
+    for (;;) {
+        r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", tid);
+        if (e2e_ok(r) || e2e_now_ms() >= deadline) {
+            break;
+        }
+        json_decref(r);
+        e2e_nap(10);
+    }
     assert_true(e2e_ok(r));
     json_error_t err;
     json_t *frame = json_loads(s_str(r, "result"), 0, &err);
@@ -195,18 +227,17 @@ static void test_resume_after_sigkill(void **state)
     s_start_daemon(fx);
     char id[64], tid[64];
     s_start_pipeline(fx, id, tid);
-    /* the checkpoint is stored with the task as soon as it is reported */
+    /* The checkpoint is stored with the task as soon as it is reported,
+       committed with the task.progress event of its stage: once that event
+       can be read, a SIGKILL cannot lose it. */
     int64_t deadline = e2e_now_ms() + 15000;
-    for (;;) {
-        json_t *t = s_task(fx, tid);
-        bool there = strcmp(s_str(t, "resume_from"), "vulnerability_scan:3") == 0;
-        json_decref(t);
-        if (there) {
-            break;
-        }
+    while (!s_progress_committed(fx, tid, "vulnerability_scan")) {
         assert_true(e2e_now_ms() < deadline);
         e2e_nap(10);
     }
+    json_t *t = s_task(fx, tid);
+    assert_string_equal(s_str(t, "resume_from"), "vulnerability_scan:3");
+    json_decref(t);
     assert_int_equal(e2e_stop(fx->d, SIGKILL, 5000), 128 + SIGKILL);
     e2e_proc_free(&fx->d);
     e2e_api_close(&fx->api);
