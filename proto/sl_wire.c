@@ -727,6 +727,9 @@ static int s_parse_body(sl_wire_frame_t *self, const json_t *obj, sl_service_t a
         if (rc == 0) {
             rc = s_get_str(obj, "checkpoint", false, &self->u.progress.checkpoint);
         }
+        if (rc == 0) {
+            rc = s_get_obj(obj, "partial", &self->u.progress.partial);
+        }
         json_t *pct = json_object_get(obj, "pct");
         if (rc == 0 && pct && !json_is_null(pct)) {
             if (!json_is_number(pct)) {

@@ -62,7 +62,7 @@
       - {"type":"cancel","id"}.
     Server -> client:
       - {"type":"accepted","id"}                       optional, once per id;
-      - {"type":"progress","id","stage","pct","message","checkpoint"}
+      - {"type":"progress","id","stage","pct","message","checkpoint","partial"?}  (partial: object, the result so far)
         pct is a number 0..100 (optional), checkpoint an optional opaque
         string the analyzer could resume from;
       - {"type":"heartbeat","id"} per running analysis, at least every
@@ -265,6 +265,7 @@ typedef struct {
             const char *stage, *message, *checkpoint;
             double pct; /* clamped 0..100 */
             bool has_pct;
+            const json_t *partial; /* "partial": the result so far, object or NULL */
         } progress;
         struct {
             sl_service_t analysis;

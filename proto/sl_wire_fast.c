@@ -52,11 +52,12 @@ enum {
     F_STAGE,
     F_CHECKPOINT,
     F_PCT,
+    F_PARTIAL, /* a progress frame's partial result: left to sl_wire_frame_parse */
     F__COUNT
 };
 static const char *const s_top_names[F__COUNT] = {
     "type",  "id",      "service", "timestamp",  "status", "analysis",
-    "error", "message", "stage",   "checkpoint", "pct",
+    "error", "message", "stage",   "checkpoint", "pct",    "partial",
 };
 /* Fields of the "analysis" object of a result. */
 enum { A_STATUS, A_ERROR, A_MESSAGE, A__COUNT };
@@ -462,7 +463,8 @@ static int s_fill(sl_wire_frame_t *self, const s_scan_t *sc, s_arena_t *a)
     case SL_WIRE_ERROR:
         return s_error_text(a, &top[F_MESSAGE], &top[F_ERROR], &self->u.error.message);
     case SL_WIRE_PROGRESS:
-        if (s_get_str(a, &top[F_STAGE], false, &self->u.progress.stage) ||
+        if (top[F_PARTIAL].t != S_V_NONE ||
+            s_get_str(a, &top[F_STAGE], false, &self->u.progress.stage) ||
             s_get_str(a, &top[F_MESSAGE], false, &self->u.progress.message) ||
             s_get_str(a, &top[F_CHECKPOINT], false, &self->u.progress.checkpoint)) {
             return S_DECLINE;

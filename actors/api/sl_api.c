@@ -70,7 +70,9 @@ typedef struct {
     const char *what;   /* for error messages */
     uint8_t *refusal;   /* the first {ok: false} reply of a fan-out, sent as is */
     size_t refusal_len;
-    uint64_t pushes[4]; /* stats: progress pushes summed (s_push_keys) */
+    uint64_t pushes[4];        /* stats: progress pushes summed (s_push_keys) */
+    char key[SL_IDS_MAX + 12]; /* result.get: the results key asked for */
+    bool partial;              /* result.get: asking for the partial result */
 } s_call_t;
 
 /* The endpoint counters of out-of-band progress pushes, and their names in
@@ -636,6 +638,8 @@ static void s_op_endpoints_list(s_api_t *self, sl_actor_t *actor, const s_call_t
 
 /* ---- store-backed ops ---------------------------------------------------------- */
 
+static void s_result_request(s_api_t *self, sl_actor_t *actor, const s_call_t *call);
+
 static void s_on_result_value(sl_actor_t *actor, void *arg, int status, const sl_msg_t *reply)
 {
     s_call_t *call = arg;
@@ -645,6 +649,13 @@ static void s_on_result_value(sl_actor_t *actor, void *arg, int status, const sl
         s_reply_sl_error(self, call, status, SL_IDS_STORE);
     } else if (sl_store_value_decode(reply->body, reply->body_len, &val)) {
         s_reply_error(self, call, "internal", "store sent a malformed reply");
+    } else if (val.status == SL_ENOTFOUND && !call->partial) {
+        /* No frame: what the analyzer reported before it ran out of time,
+           if anything (stored under the key + "-p"). */
+        s_call_t next = *call;
+        next.partial = true;
+        strncat(next.key, "-p", sizeof(next.key) - strlen(next.key) - 1);
+        s_result_request(self, actor, &next);
     } else if (val.status == SL_ENOTFOUND) {
         s_reply_error(self, call, "not_found", "no result stored for this task");
     } else if (val.status) {
@@ -652,9 +663,12 @@ static void s_on_result_value(sl_actor_t *actor, void *arg, int status, const sl
     } else {
         sl_mp_writer_t w;
         sl_mp_writer_init(&w);
-        sl_mp_write_map(&w, 2);
+        sl_mp_write_map(&w, call->partial ? 3 : 2);
         sl_mp_kv_bool(&w, "ok", true);
         sl_mp_kv_bin(&w, "result", val.value.ptr, val.value.len);
+        if (call->partial) {
+            sl_mp_kv_bool(&w, "partial", true);
+        }
         s_send_reply(self, call, sl_mp_writer_data(&w), sl_mp_writer_len(&w));
         sl_mp_writer_fini(&w);
     }
@@ -676,20 +690,30 @@ static void s_op_result_get(s_api_t *self, sl_actor_t *actor, const s_call_t *ca
         return;
     }
     /* A failed attempt's frame is under <task_id>-a<NN>, the attempts db's
-       key (sl_attempt_key, docs/internals.md). */
-    char key[SL_IDS_MAX + 8];
+       key (sl_attempt_key, docs/internals.md); a partial result under the
+       same key + "-p". */
+    s_call_t first = *call;
+    first.partial = false;
     if (attempt) {
-        snprintf(key, sizeof(key), "%s-a%02u", id, (unsigned)attempt);
+        snprintf(first.key, sizeof(first.key), "%s-a%02u", id, (unsigned)attempt);
     } else {
-        snprintf(key, sizeof(key), "%s", id);
+        snprintf(first.key, sizeof(first.key), "%s", id);
     }
-    sl_store_get_t get = {.db = SL_IDS_DB_RESULTS, .key = {(uint8_t *)key, strlen(key)}};
+    s_result_request(self, actor, &first);
+}
+
+/* Asks the store for call->key of the results db; answers the client from
+   s_on_result_value. */
+static void s_result_request(s_api_t *self, sl_actor_t *actor, const s_call_t *call)
+{
+    sl_store_get_t get = {.db = SL_IDS_DB_RESULTS,
+                          .key = {(uint8_t *)call->key, strlen(call->key)}};
     uint8_t *buf = NULL;
     size_t buf_len = 0;
     s_call_t *pending = s_call_dup(call);
     if (!pending || sl_store_get_encode(&get, &buf, &buf_len)) {
         s_call_free(pending);
-        s_reply_sl_error(self, call, SL_ENOMEM, op);
+        s_reply_sl_error(self, call, SL_ENOMEM, "result.get");
         return;
     }
     int rc = sl_actor_request(actor, SL_IDS_STORE, SL_MSG_STORE_GET, buf, buf_len,

@@ -179,12 +179,21 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
         ep->c.unknown_progress++;
         return 0;
     }
+    /* The push's data is what the analysis found so far: its partial
+       result, if it ends without one. */
+    json_t *partial = NULL;
+    if (p.data.len && sl_wire_mp_to_json(p.data.ptr, p.data.len, &partial) == 0 &&
+        !json_is_object(partial)) {
+        json_decref(partial);
+        partial = NULL;
+    }
     const sl_ep_checkpoint_t cp = {.stage = p.stage,
                                    .message = p.message,
                                    .has_pct = p.pct >= 0 && p.pct <= 100,
                                    .pct = (double)p.pct,
                                    .data = p.data.ptr,
-                                   .data_len = p.data.len};
+                                   .data_len = p.data.len,
+                                   .partial = partial};
     if (p.correlation_id[0] == '\0') {
         /* The dynamic and performance services send no id: attribute the
            push only when unambiguous. It updates the task's progress but
@@ -202,6 +211,7 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
             sl_debug("%s: push without an id from %s not attributed: %s", ep->name,
                      p.source ? p.source : "?", why);
         }
+        json_decref(partial);
         sl_progress_push_clear(&p);
         return 0;
     }
@@ -213,6 +223,7 @@ static int s_on_push(sl_ep_t *ep, const sl_msg_t *msg)
         sl_ep_alive(&ep->replicas[a->replica], a, "progress");
         sl_ep_progress(a, &cp, true);
     }
+    json_decref(partial);
     sl_progress_push_clear(&p);
     return 0;
 }

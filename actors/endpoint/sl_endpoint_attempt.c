@@ -288,6 +288,7 @@ void sl_ep_attempt_free(sl_ep_attempt_t *a)
     free(a->last_message);
     free(a->last_checkpoint);
     free(a->last_data);
+    free(a->last_partial);
     sl_strs_clear(&a->warnings);
     free(a);
 }
@@ -358,6 +359,8 @@ static void s_progress_send(sl_ep_attempt_t *a)
     p.message = a->last_message;
     p.data.ptr = a->last_data;
     p.data.len = a->last_data_len;
+    p.partial.ptr = (uint8_t *)a->last_partial;
+    p.partial.len = a->last_partial ? strlen(a->last_partial) : 0;
     p.ts_ms = sl_ep_wall(ep);
     p.checkpoint = a->last_checkpoint; /* stored with the task: a retry resumes from it */
     if (sl_attempt_progress_write(&p, &ep->w) == 0) {
@@ -485,6 +488,14 @@ void sl_ep_finish(sl_ep_attempt_t *a, const sl_ep_end_t *end)
     m.last_pct = a->last_pct;
     m.last_checkpoint = a->last_checkpoint;
     m.warnings = a->warnings;
+    char key[SL_NAME_MAX + 64];
+    if (a->fired_key) {
+        bool own = strncmp(a->fired_key, "timeouts.", 9) == 0; /* the request's */
+        snprintf(key, sizeof key, "%s%s%s%s", own ? "" : "services/", own ? "" : ep->service,
+                 own ? "" : "/", a->fired_key);
+        m.timeout_key = key;
+        m.timeout_ms = a->fired_ms;
+    }
     if (sl_attempt_result_write(&m, &ep->w) == 0) {
         sl_ep_send_writer(ep, a->owner, SL_MSG_ATTEMPT_RESULT);
     } else {
@@ -538,6 +549,14 @@ static void s_progress_throttled(sl_ep_attempt_t *a)
     }
 }
 
+/* Notes which timeout is about to end a: own (the request set it) names
+   the request's timeouts.<x>, else the service's key. */
+static void s_fired(sl_ep_attempt_t *a, bool own, const char *req, const char *key, int64_t ms)
+{
+    a->fired_key = own ? req : key;
+    a->fired_ms = ms;
+}
+
 static void s_attempt_timer_fn(void *arg, uint64_t id)
 {
     sl_ep_attempt_t *a = arg;
@@ -549,17 +568,21 @@ static void s_attempt_timer_fn(void *arg, uint64_t id)
     int64_t now = sl_ep_now(ep);
     if (a->d_queue <= now) {
         ep->c.queue_timeouts++;
+        s_fired(a, a->start.queue_timeout_ms > 0, "timeouts.queue", "queue_timeout_s",
+                a->queue_timeout);
         sl_ep_fail(a, SL_OUT_QUEUE_TIMEOUT, "no replica slot within %" PRId64 " ms",
                    a->queue_timeout);
         return;
     }
     if (a->d_connect <= now) {
+        s_fired(a, false, NULL, "connect_timeout_ms", ep->connect_timeout);
         sl_ep_fail(a, SL_OUT_CONNECT_TIMEOUT, "no handshake within %" PRId64 " ms",
                    ep->connect_timeout);
         return;
     }
     if (a->d_pong <= now) {
         if (ep->liveness_grace <= 0) {
+            s_fired(a, false, NULL, "pong_timeout_ms", ep->pong_timeout);
             sl_ep_fail(a, SL_OUT_PONG_TIMEOUT, "no pong within %" PRId64 " ms", ep->pong_timeout);
             return;
         }
@@ -576,6 +599,7 @@ static void s_attempt_timer_fn(void *arg, uint64_t id)
         sl_info("%s: %s: attempt %s: no sign of life for %" PRId64 " ms after a missed pong",
                 ep->name, a->replica >= 0 ? ep->replicas[a->replica].url : "?", a->id,
                 now - a->ping_sent);
+        s_fired(a, false, NULL, "liveness_grace_s", ep->liveness_grace);
         sl_ep_fail(a, SL_OUT_PONG_TIMEOUT,
                    "no pong within %" PRId64 " ms and no sign of life for %" PRId64
                    " ms after the ping",
@@ -583,11 +607,16 @@ static void s_attempt_timer_fn(void *arg, uint64_t id)
         return;
     }
     if (a->d_stall <= now) {
+        s_fired(a, a->start.progress_timeout_ms > 0, "timeouts.progress",
+                ep->protocol == SL_ENDPOINT_MUX ? "heartbeat_timeout_s" : "progress_timeout_s",
+                a->progress_timeout);
         sl_ep_fail(a, SL_OUT_PROGRESS_TIMEOUT, "no progress for %" PRId64 " ms",
                    a->progress_timeout);
         return;
     }
     if (a->d_attempt <= now) {
+        s_fired(a, a->start.attempt_timeout_ms > 0, "timeouts.attempt", "attempt_timeout_s",
+                a->attempt_timeout);
         sl_ep_fail(a, SL_OUT_ATTEMPT_TIMEOUT, "no result within %" PRId64 " ms",
                    a->attempt_timeout);
         return;
@@ -822,6 +851,13 @@ void sl_ep_progress(sl_ep_attempt_t *a, const sl_ep_checkpoint_t *cp, bool arms)
     if (cp->has_pct) {
         a->last_pct = (int64_t)(cp->pct + 0.5);
     }
+    if (cp->partial) {
+        char *json = json_dumps(cp->partial, JSON_COMPACT);
+        if (json) {
+            free(a->last_partial);
+            a->last_partial = json;
+        }
+    }
     if (cp->data && cp->data_len) {
         uint8_t *copy = malloc(cp->data_len);
         if (copy) {
@@ -933,6 +969,13 @@ void sl_ep_mux_fail(sl_ep_replica_t *r, int outcome, const char *why)
     while (a) {
         sl_ep_attempt_t *next = a->next;
         if (a->replica == r->index && !a->probe && !a->conn) {
+            if (outcome == SL_OUT_PONG_TIMEOUT) {
+                s_fired(a, false, NULL,
+                        ep->liveness_grace > 0 ? "liveness_grace_s" : "pong_timeout_ms",
+                        ep->liveness_grace > 0 ? ep->liveness_grace : ep->pong_timeout);
+            } else if (outcome == SL_OUT_CONNECT_TIMEOUT) {
+                s_fired(a, false, NULL, "connect_timeout_ms", ep->connect_timeout);
+            }
             sl_ep_fail(a, outcome, "%s", why);
             /* sl_ep_finish may have ended others (pump dispatches, never ends);
                restart from the head to stay safe. */

@@ -72,6 +72,11 @@ typedef struct sl_ep_attempt {
     int64_t last_pct;   /* -1 unknown */
     uint8_t *last_data; /* msgpack map or NULL */
     size_t last_data_len;
+    char *last_partial; /* the latest partial result (JSON) or NULL */
+    /* the timeout that ended it: its key below services/<name>/ (or a
+       request's "timeouts.<x>") and value, for ATTEMPT_RESULT */
+    const char *fired_key;
+    int64_t fired_ms;
     bool has_progress;
     /* throttle */
     int64_t pwin_start;
@@ -214,6 +219,7 @@ typedef struct {
     double pct;
     const uint8_t *data; /* msgpack map, or NULL */
     size_t data_len;
+    const json_t *partial; /* a partial result object, or NULL */
 } sl_ep_checkpoint_t;
 /* Updates the attempt's checkpoint from cp and forwards it throttled; arms:
    this kind of report proves the analysis alive (resets the stall timer). */

@@ -271,7 +271,8 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
                                              .message = f->u.progress.message,
                                              .checkpoint = f->u.progress.checkpoint,
                                              .has_pct = f->u.progress.has_pct,
-                                             .pct = f->u.progress.pct},
+                                             .pct = f->u.progress.pct,
+                                             .partial = f->u.progress.partial},
                        true);
         break;
     case SL_WIRE_PROGRESS_UPDATE: {
@@ -288,7 +289,8 @@ static void s_attempt_frame(sl_ep_attempt_t *a, const sl_wire_frame_t *f, const 
                                              .has_pct = f->u.progress_update.has_pct,
                                              .pct = f->u.progress_update.pct,
                                              .data = ok ? sl_mp_writer_data(&dw) : NULL,
-                                             .data_len = ok ? sl_mp_writer_len(&dw) : 0},
+                                             .data_len = ok ? sl_mp_writer_len(&dw) : 0,
+                                             .partial = f->u.progress_update.data},
                        true);
         sl_mp_writer_fini(&dw);
         break;

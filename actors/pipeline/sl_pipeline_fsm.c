@@ -173,6 +173,93 @@ static sl_attempt_rec_t *s_cur_attempt(sl_pl_task_t *t)
     return t->nhist ? &t->hist[t->nhist - 1] : NULL;
 }
 
+/* Forgets the error_detail and the partial result of the last attempt. */
+static void s_forget(sl_pl_task_t *t)
+{
+    sl_explain_clear(&t->detail);
+    free(t->partial);
+    t->partial = NULL;
+    t->partial_len = 0;
+}
+
+/* What set t's timeout `which` (task, stage, pipeline, attempt, progress,
+   queue): the request's timeouts.<which> when it has one, else the profile's
+   profiles/<name>/<which>_timeout_s when the task's profile set it (attempt,
+   progress, task), else ep_key (the endpoint's services/<name>/... key) or
+   the configuration's key. Written into buf. */
+static const char *s_timeout_key(const sl_pl_task_t *t, const char *which, const char *ep_key,
+                                 char *buf, size_t cap)
+{
+    const sl_pl_pipe_t *p = t->pipe;
+    sl_mp_reader_t tm, v;
+    if (p->request && sl_mp_map_find(p->request, p->request_len, "timeouts", &tm) == 0 &&
+        sl_mp_reader_find(&tm, which, &v) == 0) {
+        snprintf(buf, cap, "timeouts.%s", which);
+        return buf;
+    }
+    const sl_plan_timeouts_t *mine = s_timeouts(t), *dflt = &p->sh->cfg.defaults.timeouts;
+    const char *profile = t->flags & SL_PL_T_ESCALATED ? p->plan->escalate : p->plan->profile;
+    int64_t m = -1, d = -1;
+    if (strcmp(which, "attempt") == 0) {
+        m = mine->attempt_ms, d = dflt->attempt_ms;
+    } else if (strcmp(which, "progress") == 0) {
+        m = mine->progress_ms, d = dflt->progress_ms;
+    } else if (strcmp(which, "task") == 0) {
+        m = mine->task_ms, d = dflt->task_ms;
+    }
+    if (profile && m > 0 && m != d) {
+        snprintf(buf, cap, "profiles/%s/%s_timeout_s", profile, which);
+    } else if (ep_key && strncmp(ep_key, "timeouts.", 9) != 0) {
+        snprintf(buf, cap, "%s", ep_key);
+    } else if (!strcmp(which, "task") || !strcmp(which, "stage") || !strcmp(which, "pipeline")) {
+        snprintf(buf, cap, "pipeline/%s_timeout_s", which);
+    } else {
+        snprintf(buf, cap, "services/%s/%s_timeout_s", sl_service_name(t->service), which);
+    }
+    return buf;
+}
+
+/* Records a timeout's error_detail on the task (README "Timeouts"): which
+   timeout (code), what set it (key) and its value, what the analyzer last
+   reported (the attempt a timed out, or the task's last progress). */
+static void s_explain(sl_pl_task_t *t, const char *code, const char *key, int64_t value_ms,
+                      const sl_attempt_rec_t *a)
+{
+    sl_explain_in_t in = {.code = code,
+                          .service = sl_service_name(t->service),
+                          .attempt = a ? a->attempt : 0,
+                          .key = key,
+                          .value_ms = value_ms,
+                          .last_stage = a ? a->last_stage : t->progress_stage,
+                          .last_pct = a ? a->last_pct : t->progress_pct,
+                          .last_message = a ? a->last_message : t->progress_message};
+    sl_explain_clear(&t->detail);
+    (void)sl_explain_timeout(&in, &t->detail);
+}
+
+/* Keeps what the attempt reported before it ended without a result: under
+   <task>-aNN-p and <task>-p in the results db (result.get answers it with
+   partial: true when no frame is stored). */
+static void s_keep_partial(sl_pl_task_t *t, sl_attempt_rec_t *a)
+{
+    if (!t->partial || !a) {
+        return;
+    }
+    sl_pl_shard_t *sh = t->pipe->sh;
+    char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 12];
+    sl_pl_task_id(t, id, sizeof(id));
+    if (sl_attempt_key(key, sizeof(key) - 2, id, a->attempt) == 0) {
+        strcat(key, "-p");
+        sl_pl_op_put(sh, SL_IDS_DB_RESULTS, key, t->partial, t->partial_len);
+    }
+    snprintf(key, sizeof(key), "%s-p", id);
+    sl_pl_op_put(sh, SL_IDS_DB_RESULTS, key, t->partial, t->partial_len);
+    a->partial = true;
+    free(t->partial);
+    t->partial = NULL;
+    t->partial_len = 0;
+}
+
 static void s_send_cancel(sl_pl_task_t *t)
 {
     char id[SL_TASK_ID_MAX];
@@ -201,6 +288,7 @@ static void s_abort_attempt(sl_pl_task_t *t, int outcome, const char *why)
         a->ended_ms = sl_pl_now(t->pipe->sh);
         a->outcome = outcome;
         s_set_str(&a->error, why);
+        s_keep_partial(t, a);
         sl_pl_save_attempt(t);
     }
 }
@@ -328,6 +416,7 @@ void sl_pl_task_free(sl_pl_task_t *t)
     free(t->error);
     free(t->warning);
     free(t->resume_from);
+    s_forget(t);
     free(t->exclude);
     for (uint16_t i = 0; i < t->nhist; i++) {
         sl_attempt_rec_clear(&t->hist[i]);
@@ -389,10 +478,14 @@ static sl_attempt_rec_t *s_open_attempt(sl_pl_task_t *t)
         if (t->nhist >= SL_REC_MAX_HISTORY) {
             /* Forget the oldest entry (and its stored frame): a task retried
                for ever must not grow without bound. */
-            char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
+            char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 12];
             sl_pl_task_id(t, id, sizeof(id));
-            if (sl_attempt_key(key, sizeof(key), id, t->hist[0].attempt) == 0) {
+            if (sl_attempt_key(key, sizeof(key) - 2, id, t->hist[0].attempt) == 0) {
                 sl_pl_op_del(t->pipe->sh, SL_IDS_DB_RESULTS, key);
+                if (t->hist[0].partial) {
+                    strcat(key, "-p");
+                    sl_pl_op_del(t->pipe->sh, SL_IDS_DB_RESULTS, key);
+                }
             }
             sl_attempt_rec_clear(&t->hist[0]);
             memmove(t->hist, t->hist + 1, (t->nhist - 1u) * sizeof(*t->hist));
@@ -456,6 +549,7 @@ static void s_dispatch(sl_pl_task_t *t)
     /* The last attempt's error stays in its history; the new attempt has
        none, so its task.status events and pipeline.get carry none. */
     s_set_str(&t->error, NULL);
+    s_forget(t);
     s_set_status(t, SL_TS_QUEUED);
     sl_pl_save_attempt(t);
 
@@ -732,9 +826,25 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
         if (last_pct >= 0 && last_pct <= 100) {
             a->last_pct = (int32_t)last_pct;
         }
+        if (!ok) {
+            s_keep_partial(t, a);
+        }
         sl_pl_save_attempt(t);
     }
     t->outcome = (int16_t)outcome;
+    if (!ok && sl_explain_is_timeout(sl_outcome_name(outcome))) {
+        static const char *const which[][2] = {{"attempt_timeout", "attempt"},
+                                               {"progress_timeout", "progress"},
+                                               {"queue_timeout", "queue"}};
+        char key[SL_NAME_MAX + 64];
+        const char *k = r->timeout_key;
+        for (size_t i = 0; i < 3; i++) {
+            if (strcmp(which[i][0], sl_outcome_name(outcome)) == 0) {
+                k = s_timeout_key(t, which[i][1], r->timeout_key, key, sizeof(key));
+            }
+        }
+        s_explain(t, sl_outcome_name(outcome), k, r->timeout_ms, a);
+    }
     s_release_slot(t);
     if (!ok && result && result_len) {
         /* The frame of a failed attempt says why (a verdict, an error):
@@ -761,6 +871,7 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
             t->app_number = (int32_t)app_number;
         }
         s_set_str(&t->error, NULL);
+        s_forget(t);
         s_set_warning(t, &r->warnings);
         if (t->kind == SL_TK_ANALYSIS && plan->escalate && !(t->flags & SL_PL_T_ESCALATED)) {
             t->issues = s_result_issues(result, result_len);
@@ -837,6 +948,13 @@ void sl_pl_on_progress(sl_pl_shard_t *sh, const sl_attempt_progress_t *m)
     if (m->message) {
         s_set_str(&t->progress_message, m->message);
     }
+    uint8_t *partial = m->partial.len ? malloc(m->partial.len) : NULL;
+    if (partial) {
+        memcpy(partial, m->partial.ptr, m->partial.len);
+        free(t->partial);
+        t->partial = partial;
+        t->partial_len = m->partial.len;
+    }
     sl_attempt_rec_t *a = s_cur_attempt(t);
     if (a) {
         if (m->replica && m->replica[0] && !a->replica) {
@@ -898,6 +1016,7 @@ int sl_pl_task_dlq_retry(sl_pl_task_t *t)
     t->deadline_ms = 0;
     t->flags &= (uint8_t)~SL_PL_T_IN_DLQ;
     s_set_str(&t->error, NULL);
+    s_forget(t);
     sl_pl_op_del(sh, SL_IDS_DB_DLQ, id);
     if (sl_pstatus_terminal(p->status)) {
         /* Re-open the pipeline: it ends again, by the same rule, when this
@@ -942,9 +1061,10 @@ static void s_on_task_deadline(void *arg, uint64_t id)
     if (sl_tstatus_terminal(t->status) || sl_pstatus_terminal(t->pipe->status)) {
         return;
     }
-    char *why =
-        s_strdupf("task_timeout: task exceeded %lld s",
-                  (long long)(s_scaled(s_timeouts(t)->task_ms, t->timeout_permille) / 1000));
+    int64_t limit = s_scaled(s_timeouts(t)->task_ms, t->timeout_permille);
+    char *why = s_strdupf("task_timeout: task exceeded %lld s", (long long)(limit / 1000));
+    char key[SL_NAME_MAX + 64];
+    s_explain(t, "task_timeout", s_timeout_key(t, "task", NULL, key, sizeof(key)), limit, NULL);
     s_abort_attempt(t, SL_OUT_CANCELLED, why ? why : "task_timeout");
     s_park(t, why ? why : "task_timeout");
     free(why);
@@ -970,11 +1090,19 @@ static void s_on_retry(void *arg, uint64_t id)
     sl_pl_flush(sh, NULL, NULL);
 }
 
-static void s_end_by_deadline(sl_pl_pipe_t *p, const char *why)
+/* Stops every live task of p for a stage (which 1) or pipeline (2)
+   deadline of limit ms, then finalizes p. */
+static void s_end_by_deadline(sl_pl_pipe_t *p, const char *why, int which, int64_t limit)
 {
     for (uint32_t i = 0; i < p->ntasks; i++) {
         sl_pl_task_t *t = p->tasks[i];
         if (t && !sl_tstatus_terminal(t->status)) {
+            if (which) {
+                char key[SL_NAME_MAX + 64];
+                const char *name = which == 1 ? "stage" : "pipeline";
+                s_explain(t, which == 1 ? "stage_timeout" : "pipeline_timeout",
+                          s_timeout_key(t, name, NULL, key, sizeof(key)), limit, NULL);
+            }
             s_stop_task(t, SL_TS_CANCELLED, why);
         }
     }
@@ -990,7 +1118,7 @@ static void s_on_stage_deadline(void *arg, uint64_t id)
     }
     char *why = s_strdupf("stage_timeout: %s stage exceeded %lld s", sl_stage_name(p->stage),
                           (long long)(p->plan->timeouts.stage_ms / 1000));
-    s_end_by_deadline(p, why ? why : "stage_timeout");
+    s_end_by_deadline(p, why ? why : "stage_timeout", 1, p->plan->timeouts.stage_ms);
     free(why);
     sl_pl_flush(p->sh, NULL, NULL);
 }
@@ -1004,7 +1132,7 @@ static void s_on_pipeline_deadline(void *arg, uint64_t id)
     }
     char *why = s_strdupf("pipeline_timeout: pipeline exceeded %lld s",
                           (long long)(p->plan->timeouts.pipeline_ms / 1000));
-    s_end_by_deadline(p, why ? why : "pipeline_timeout");
+    s_end_by_deadline(p, why ? why : "pipeline_timeout", 2, p->plan->timeouts.pipeline_ms);
     free(why);
     sl_pl_flush(p->sh, NULL, NULL);
 }
@@ -1220,6 +1348,36 @@ sl_pstatus_t sl_pipeline_final_status(const sl_pipeline_counts_t *c, bool user_c
     return SL_PS_PARTIAL;
 }
 
+/* Why a task did not succeed, for the summary: its timeout's code, else
+   cancelled, else its last attempt's outcome, else its status. */
+static const char *s_cause(const sl_pl_task_t *t)
+{
+    if (t->detail.code) {
+        return t->detail.code;
+    }
+    if (t->status != SL_TS_CANCELLED && t->outcome >= 0) {
+        return sl_outcome_name(t->outcome);
+    }
+    return sl_tstatus_name(t->status);
+}
+
+/* "4/12 tasks succeeded, 8 failed: 5 attempt_timeout (static-analyzer 3,
+   ...), 3 verdict (...)" over p's terminal tasks that did not succeed. */
+static char *s_summary(const sl_pl_pipe_t *p, uint32_t succeeded, uint32_t total)
+{
+    sl_explain_miss_t *m = calloc(p->ntasks + 1, sizeof(*m));
+    size_t n = 0;
+    for (uint32_t i = 0; m && i < p->ntasks; i++) {
+        const sl_pl_task_t *t = p->tasks[i];
+        if (t && sl_tstatus_terminal(t->status) && t->status != SL_TS_SUCCEEDED) {
+            m[n++] = (sl_explain_miss_t){s_cause(t), sl_service_name(t->service)};
+        }
+    }
+    char *s = sl_explain_summary(succeeded, total, m, n);
+    free(m);
+    return s;
+}
+
 void sl_pl_pipe_finalize(sl_pl_pipe_t *p, const char *why)
 {
     sl_pl_shard_t *sh = p->sh;
@@ -1233,9 +1391,9 @@ void sl_pl_pipe_finalize(sl_pl_pipe_t *p, const char *why)
     p->completed_ms = p->last_change_ms = sl_pl_now(sh);
     char *summary = NULL;
     if (p->status != SL_PS_COMPLETED || why) {
-        summary =
-            s_strdupf("%s%s%u/%u tasks succeeded, %u failed, %u dead, %u cancelled", why ? why : "",
-                      why ? "; " : "", c.succeeded, c.total, c.failed, c.dead, c.cancelled);
+        char *counts = s_summary(p, c.succeeded, c.total);
+        summary = s_strdupf("%s%s%s", why ? why : "", why ? "; " : "", counts ? counts : "");
+        free(counts);
     }
     free(p->error);
     p->error = summary;
@@ -1264,18 +1422,24 @@ void sl_pl_pipe_purge(sl_pl_pipe_t *p)
     sl_pl_shard_t *sh = p->sh;
     for (uint32_t i = 0; i < p->ntasks; i++) {
         sl_pl_task_t *t = p->tasks[i];
-        char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 8];
+        char id[SL_TASK_ID_MAX], key[SL_TASK_ID_MAX + 12];
         if (!t) {
             continue;
         }
         sl_pl_task_id(t, id, sizeof(id));
         for (uint16_t j = 0; j < t->nhist; j++) {
-            if (sl_attempt_key(key, sizeof(key), id, t->hist[j].attempt) == 0) {
+            if (sl_attempt_key(key, sizeof(key) - 2, id, t->hist[j].attempt) == 0) {
                 sl_pl_op_del(sh, SL_IDS_DB_ATTEMPTS, key);
                 sl_pl_op_del(sh, SL_IDS_DB_RESULTS, key);
+                if (t->hist[j].partial) {
+                    strcat(key, "-p");
+                    sl_pl_op_del(sh, SL_IDS_DB_RESULTS, key);
+                }
             }
         }
         sl_pl_op_del(sh, SL_IDS_DB_RESULTS, id);
+        snprintf(key, sizeof(key), "%s-p", id);
+        sl_pl_op_del(sh, SL_IDS_DB_RESULTS, key);
         sl_pl_op_del(sh, SL_IDS_DB_TASKS, id);
     }
     sl_pl_op_del(sh, SL_IDS_DB_PIPELINES, p->id);
@@ -1309,7 +1473,7 @@ void sl_pl_pipe_reconcile(sl_pl_pipe_t *p, const char *reason)
     char *why = s_strdupf("reconciled by watchdog: %s", reason ? reason : "stuck");
     if ((p->pipeline_deadline_ms && now >= p->pipeline_deadline_ms) ||
         (p->stage_deadline_ms && now >= p->stage_deadline_ms)) {
-        s_end_by_deadline(p, why ? why : "reconciled by watchdog");
+        s_end_by_deadline(p, why ? why : "reconciled by watchdog", 0, 0);
         free(why);
         return;
     }

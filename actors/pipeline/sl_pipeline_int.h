@@ -38,6 +38,7 @@
 #ifndef SL_PIPELINE_INT_H
 #define SL_PIPELINE_INT_H
 
+#include "actors/pipeline/sl_explain.h"
 #include "actors/pipeline/sl_pipeline.h"
 #include "proto/sl_ids.h"
 #include "proto/sl_catalog.h"
@@ -78,6 +79,10 @@ typedef struct {
     char *error;                /* owned */
     char *warning;              /* owned: what the success left out, NULL none */
     char *resume_from;          /* owned: the last checkpoint any attempt reached, NULL none */
+    sl_explain_t detail;        /* owned: error_detail of a timeout, code NULL none */
+    uint8_t *partial;           /* owned: the live attempt's latest partial result
+                                   (JSON), stored when it ends without one */
+    size_t partial_len;
     int64_t created_ms, updated_ms, deadline_ms, retry_at_ms;
     uint64_t deadline_timer, retry_timer;
     const char **exclude; /* interned replicas, owned array */
@@ -177,9 +182,10 @@ void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size
    rec); NULL for a record that does not fit (index, kind, service) or out
    of memory. */
 sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec);
-/* The DLQ entry of a task parked at parked_ms (borrowing like to_rec). */
+/* The DLQ entry of a task parked at parked_ms (borrowing like to_rec; its
+   error_detail is written in scratch, which the caller owns). */
 void sl_pl_task_to_dlq_rec(const sl_pl_task_t *t, int64_t parked_ms, sl_dlq_rec_t *rec, char *id,
-                           size_t idcap);
+                           size_t idcap, sl_mp_writer_t *scratch);
 /* Pipeline -> record, borrowing p's strings and request. */
 void sl_pl_pipe_to_rec(const sl_pl_pipe_t *p, sl_pipeline_rec_t *rec);
 /* Record -> the fields of a new pipeline p (from sl_pl_pipe_new): takes
@@ -198,6 +204,8 @@ void sl_pl_save_dlq(sl_pl_task_t *t, int64_t parked_ms);
 /* API views (README, "API"): task.get (full) and the tasks of pipeline.get,
    pipeline.get, and a pipeline.list entry. */
 void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full);
+/* "error_detail": {code, message, suggestion}, or nil when d has no code. */
+void sl_pl_view_detail(sl_mp_writer_t *w, const sl_explain_t *d);
 void sl_pl_view_pipe(sl_mp_writer_t *w, const sl_pl_pipe_t *p);
 void sl_pl_view_pipe_brief(sl_mp_writer_t *w, const sl_pl_pipe_t *p);
 

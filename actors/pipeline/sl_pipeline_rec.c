@@ -35,6 +35,15 @@ static void s_save(sl_pl_shard_t *sh, int db, const char *key, const sl_msg_desc
     free(buf);
 }
 
+/* {code, message, suggestion} of a timeout's error_detail. */
+static void s_detail_map(sl_mp_writer_t *w, const sl_explain_t *d)
+{
+    sl_mp_write_map(w, 3);
+    sl_mp_kv_str(w, "code", d->code);
+    sl_mp_kv_str(w, "message", d->message);
+    sl_mp_kv_str(w, "suggestion", d->suggestion);
+}
+
 /* ---- task ------------------------------------------------------------------ */
 
 void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size_t idcap)
@@ -64,6 +73,9 @@ void sl_pl_task_to_rec(const sl_pl_task_t *t, sl_task_rec_t *rec, char *id, size
     rec->error = t->error;
     rec->warning = t->warning;
     rec->resume_from = t->resume_from;
+    rec->error_code = t->detail.code;
+    rec->error_text = t->detail.message;
+    rec->error_suggestion = t->detail.suggestion;
     rec->progress_stage = (char *)t->progress_stage;
     rec->progress_pct = t->progress_pct;
     rec->progress_message = t->progress_message;
@@ -118,6 +130,10 @@ sl_pl_task_t *sl_pl_task_from_rec(sl_pl_pipe_t *p, sl_task_rec_t *rec)
     rec->warning = NULL;
     t->resume_from = rec->resume_from;
     rec->resume_from = NULL;
+    if (rec->error_code) {
+        t->detail = (sl_explain_t){rec->error_code, rec->error_text, rec->error_suggestion};
+        rec->error_code = rec->error_text = rec->error_suggestion = NULL;
+    }
     t->created_ms = rec->created_ms;
     t->updated_ms = rec->updated_ms;
     t->deadline_ms = rec->deadline_ms;
@@ -165,7 +181,7 @@ void sl_pl_save_attempt(sl_pl_task_t *t)
 /* ---- DLQ entry (written when a task is parked, never read back) ----------- */
 
 void sl_pl_task_to_dlq_rec(const sl_pl_task_t *t, int64_t parked_ms, sl_dlq_rec_t *rec, char *id,
-                           size_t idcap)
+                           size_t idcap, sl_mp_writer_t *scratch)
 {
     sl_pl_task_id(t, id, idcap);
     sl_dlq_rec_init(rec);
@@ -176,6 +192,14 @@ void sl_pl_task_to_dlq_rec(const sl_pl_task_t *t, int64_t parked_ms, sl_dlq_rec_
     rec->returns = t->dlq_returns;
     rec->parked_ms = parked_ms;
     rec->error = t->error;
+    if (t->detail.code) {
+        sl_mp_writer_reset(scratch);
+        s_detail_map(scratch, &t->detail);
+        if (!sl_mp_writer_error(scratch)) {
+            rec->error_detail.ptr = (uint8_t *)sl_mp_writer_data(scratch);
+            rec->error_detail.len = sl_mp_writer_len(scratch);
+        }
+    }
     rec->history.v = t->hist;
     rec->history.n = t->nhist;
 }
@@ -184,8 +208,11 @@ void sl_pl_save_dlq(sl_pl_task_t *t, int64_t parked_ms)
 {
     sl_dlq_rec_t d;
     char id[SL_TASK_ID_MAX];
-    sl_pl_task_to_dlq_rec(t, parked_ms, &d, id, sizeof(id));
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    sl_pl_task_to_dlq_rec(t, parked_ms, &d, id, sizeof(id), &w);
     s_save(t->pipe->sh, SL_IDS_DB_DLQ, id, sl_dlq_rec_desc(), &d);
+    sl_mp_writer_fini(&w);
 }
 
 /* ---- pipeline -------------------------------------------------------------- */
@@ -310,7 +337,7 @@ static void s_kv_pct(sl_mp_writer_t *w, const char *key, int64_t pct)
 
 static void s_view_attempt(sl_mp_writer_t *w, const sl_attempt_rec_t *a)
 {
-    sl_mp_write_map(w, 10);
+    sl_mp_write_map(w, 11);
     sl_mp_kv_uint(w, "attempt", a->attempt);
     sl_mp_kv_str(w, "replica", a->replica);
     s_kv_time(w, "started_at", a->started_ms);
@@ -321,13 +348,24 @@ static void s_view_attempt(sl_mp_writer_t *w, const sl_attempt_rec_t *a)
     sl_mp_kv_str(w, "last_message", a->last_message);
     s_kv_pct(w, "last_pct", a->last_pct);
     sl_mp_kv_str(w, "last_checkpoint", a->last_checkpoint);
+    sl_mp_kv_bool(w, "partial", a->partial);
+}
+
+void sl_pl_view_detail(sl_mp_writer_t *w, const sl_explain_t *d)
+{
+    sl_mp_write_str(w, "error_detail");
+    if (!d->code) {
+        sl_mp_write_nil(w);
+        return;
+    }
+    s_detail_map(w, d);
 }
 
 void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
 {
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_write_map(w, full ? 22 : 13);
+    sl_mp_write_map(w, full ? 23 : 14);
     sl_mp_kv_str(w, "id", id);
     sl_mp_kv_str(w, "kind", sl_tkind_name(t->kind));
     sl_mp_kv_str(w, "service", sl_service_name(t->service));
@@ -353,6 +391,7 @@ void sl_pl_view_task(sl_mp_writer_t *w, const sl_pl_task_t *t, bool full)
     } else {
         sl_mp_kv_nil(w, "issues");
     }
+    sl_pl_view_detail(w, &t->detail);
     if (!full) {
         return;
     }

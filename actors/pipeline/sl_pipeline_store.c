@@ -221,7 +221,7 @@ void sl_pl_ev_task_status(sl_pl_task_t *t)
 {
     char id[SL_TASK_ID_MAX];
     sl_pl_task_id(t, id, sizeof(id));
-    sl_mp_writer_t fw, *w = s_event_begin(&fw, t->error ? 6 : 5);
+    sl_mp_writer_t fw, *w = s_event_begin(&fw, (t->error ? 6 : 5) + (t->detail.code ? 1 : 0));
     sl_mp_kv_str(w, "pipeline_id", t->pipe->id);
     sl_mp_kv_str(w, "task_id", id);
     sl_mp_kv_str(w, "status", sl_tstatus_name(t->status));
@@ -229,6 +229,9 @@ void sl_pl_ev_task_status(sl_pl_task_t *t)
     sl_mp_kv_str(w, "service", sl_service_name(t->service));
     if (t->error) {
         sl_mp_kv_str(w, "error", t->error);
+    }
+    if (t->detail.code) {
+        sl_pl_view_detail(w, &t->detail);
     }
     s_event_end(t->pipe->sh, "task.status", w);
 }

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "proto/sl_wire.h"
+#include "proto/sl_wire_fast.h"
 #include "runtime/sl_err.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -1189,6 +1190,22 @@ static void test_wire_mux_round_trip(void **state)
     /* integer pct from a server is fine too */
     assert_int_equal(s_parse_str(&f, "{\"type\":\"progress\",\"id\":\"t\",\"pct\":-5}"), 0);
     assert_true(f.u.progress.has_pct && f.u.progress.pct == 0.0);
+    sl_wire_frame_clear(&f);
+    /* a partial result so far: an object, kept; anything else refused; the
+       fast parser leaves such frames to this one */
+    const char *with_partial =
+        "{\"type\":\"progress\",\"id\":\"t\",\"partial\":{\"issues_so_far\":3}}";
+    assert_int_equal(s_parse_str(&f, with_partial), 0);
+    assert_true(json_is_object(f.u.progress.partial));
+    assert_int_equal(json_integer_value(json_object_get(f.u.progress.partial, "issues_so_far")), 3);
+    sl_wire_frame_clear(&f);
+    char arena[1024];
+    assert_true(
+        sl_wire_frame_parse_fast(&f, with_partial, strlen(with_partial), arena, sizeof arena) != 0);
+    assert_true(s_parse_str(&f, "{\"type\":\"progress\",\"id\":\"t\",\"partial\":7}") < 0);
+    sl_wire_frame_clear(&f);
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"progress\",\"id\":\"t\"}"), 0);
+    assert_null(f.u.progress.partial);
     sl_wire_frame_clear(&f);
 
     assert_int_equal(sl_wire_build_heartbeat("t1-a1", &out, NULL), 0);

@@ -107,6 +107,11 @@ static int s_parse_option(sl_mock_replica_conf_t *conf, char *key, char *val, ch
         } else {
             conf->stall_after = (int)v;
         }
+    } else if (strcmp(key, "partial") == 0) {
+        if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+            return s_fail(err, size, "bad partial '%s' (on|off)", val);
+        }
+        conf->partial = strcmp(val, "on") == 0;
     } else if (strcmp(key, "cid") == 0) {
         if (strcmp(val, "id") == 0) {
             conf->cid = 1;

@@ -41,6 +41,7 @@ typedef struct {
     int slow_ms;      /* handshake delay of the slow fault */
     int stall_after;  /* progress frames sent before stall / disconnect */
     int cid;          /* legacy correlation_id: -1 service default, 0 empty, 1 request id */
+    bool partial;     /* mux progress frames carry a "partial" result so far */
     bool real;        /* profile=real: the real service's own pushes and cadence (legacy) */
     uint64_t seed;
     sl_mock_plan_t plan;

@@ -583,7 +583,8 @@ static void s_job_progress(s_job_t *j, int stage)
             pct = (double)(lws_now_usecs() - j->t0) * 100.0 / (double)j->duration;
             pct = pct > 99.0 ? 99.0 : pct;
         }
-        s_send(j->conn, sl_mock_frame_progress(svc, j->id, stage, pct, j->model, j->app));
+        s_send(j->conn, sl_mock_frame_progress(svc, j->id, stage, pct, j->model, j->app,
+                                               r->conf.partial ? j->issues : -1));
     } else {
         r->pushes += r->fleet->gw_ok ? 1 : 0;
         s_push(r->fleet,

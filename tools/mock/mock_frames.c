@@ -427,7 +427,7 @@ char *sl_mock_frame_real_progress(sl_service_t svc, const char *correlation_id, 
 }
 
 char *sl_mock_frame_progress(sl_service_t svc, const char *id, int i, double pct, const char *model,
-                             int64_t app)
+                             int64_t app, int issues)
 {
     char *msg = s_stage_message(svc, i, model, app, 0);
     json_t *o = json_object();
@@ -440,6 +440,15 @@ char *sl_mock_frame_progress(sl_service_t svc, const char *id, int i, double pct
     char checkpoint[64];
     snprintf(checkpoint, sizeof checkpoint, "%s:%d", sl_mock_stage_name(svc, i), i);
     s_set(o, "checkpoint", json_string(checkpoint));
+    if (issues >= 0) {
+        /* The result so far: the stages done and the issues they found. */
+        json_t *partial = json_object();
+        s_set(partial, "stages_done", json_integer(i + 1));
+        s_set(partial, "last_stage", json_string(sl_mock_stage_name(svc, i)));
+        s_set(partial, "issues_so_far",
+              json_integer((json_int_t)issues * (i + 1) / sl_mock_stage_count(svc)));
+        s_set(o, "partial", partial);
+    }
     free(msg);
     return s_dump(o);
 }

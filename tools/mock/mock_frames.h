@@ -55,9 +55,10 @@ char *sl_mock_frame_status_update(sl_service_t svc, const char *analysis_id, con
 /* Legacy out-of-band push for stage i. */
 char *sl_mock_frame_progress_update(sl_service_t svc, const char *correlation_id, int i,
                                     const char *model, int64_t app, int issues);
-/* mux in-band progress for stage i. */
+/* mux in-band progress for stage i; issues >= 0 adds a "partial" result
+   (stages done, issues found so far of issues in all). */
 char *sl_mock_frame_progress(sl_service_t svc, const char *id, int i, double pct, const char *model,
-                             int64_t app);
+                             int64_t app, int issues);
 char *sl_mock_frame_simple(const char *type, const char *id); /* accepted, heartbeat, cancelled */
 /* "<x>_analysis_result". tools: the request's array of strings or NULL
    (= every available tool). verdict: outer success, inner error. */

@@ -34,6 +34,7 @@ static const char *s_usage =
     "      fault=PLAN              fault plan, see below\n"
     "      slow=MS                 handshake delay of the slow fault (default 3000)\n"
     "      stall_after=N           progress frames before stall/disconnect (default 2)\n"
+    "      partial=on|off          mux progress carries a partial result (default off)\n"
     "      profile=uniform|real    uniform: a stage every progress ms; real: each real\n"
     "                              service's own pushes and silences (legacy)\n"
     "      cid=id|empty            legacy progress correlation_id (default: id for\n"

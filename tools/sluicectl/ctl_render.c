@@ -233,6 +233,16 @@ void ctl_render_pipeline(FILE *out, const json_t *p)
         s_table_add(&t, row);
     }
     s_table_print(&t, out);
+    /* A timeout says which, with what value, and what to change. */
+    json_array_foreach(tasks, i, task)
+    {
+        const json_t *d = ctl_get(task, "error_detail");
+        if (json_is_object(d)) {
+            fprintf(out, "\n%s %s: %s\n  suggestion: %s\n", ctl_str(task, "id", "-"),
+                    ctl_str(d, "code", "-"), ctl_str(d, "message", ""),
+                    ctl_str(d, "suggestion", ""));
+        }
+    }
 }
 
 void ctl_render_pipelines(FILE *out, const json_t *list)

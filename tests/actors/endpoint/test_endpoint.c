@@ -363,8 +363,13 @@ static void s_cancel(s_ctx_t *c, const char *service, const char *task, uint64_t
 }
 
 /* Waits for the next ATTEMPT_RESULT (counting progress on the way). */
+/* The partial result (JSON) the last ATTEMPT_PROGRESS that s_result saw
+   carried, "" none. */
+static char s_last_partial[512];
+
 static void s_result(s_ctx_t *c, int64_t timeout_ms, sl_attempt_result_t *out, int *progress)
 {
+    s_last_partial[0] = '\0';
     int64_t deadline = ep_test_ms() + timeout_ms;
     memset(out, 0, sizeof *out);
     while (ep_test_ms() < deadline) {
@@ -376,6 +381,12 @@ static void s_result(s_ctx_t *c, int64_t timeout_ms, sl_attempt_result_t *out, i
             if (progress) {
                 (*progress)++;
             }
+            sl_attempt_progress_t p = {0};
+            if (sl_attempt_progress_decode(m->body, m->body_len, &p) == 0 && p.partial.len) {
+                snprintf(s_last_partial, sizeof s_last_partial, "%.*s", (int)p.partial.len,
+                         (const char *)p.partial.ptr);
+            }
+            sl_attempt_progress_clear(&p);
         } else if (m->type == SL_MSG_ATTEMPT_RESULT) {
             int rc = sl_attempt_result_decode(m->body, m->body_len, out);
             sl_msg_destroy(&m);
@@ -853,6 +864,11 @@ static void test_endpoint_stall_after_progress(void **state)
     assert_true(progress >= 1);
     assert_non_null(r.error);
     assert_non_null(strstr(r.error, "no progress for 300 ms"));
+    /* which timeout fired, and what the analyzer reported before (a legacy
+       push's data is its partial result) */
+    assert_string_equal(r.timeout_key, "services/static-analyzer/progress_timeout_s");
+    assert_int_equal(r.timeout_ms, 300);
+    assert_non_null(strstr(s_last_partial, "\"stage\""));
     sl_attempt_result_clear(&r);
 }
 
@@ -1511,7 +1527,8 @@ static void test_endpoint_mux_many_and_stall(void **state)
 {
     s_ctx_t *c = *state;
     const char *specs[] = {"static:127.0.0.1:0:proto=mux:latency=20-60:heartbeat=50",
-                           "static:127.0.0.1:0:proto=mux:fault=stall:latency=5000:heartbeat=0"};
+                           "static:127.0.0.1:0:proto=mux:fault=stall:latency=5000:heartbeat=0:"
+                           "partial=on"};
     sl_endpoint_config_t cfg;
     s_fleet_cfg(c, NULL, specs, 2, &cfg);
     cfg.protocol = SL_ENDPOINT_MUX;
@@ -1545,6 +1562,9 @@ static void test_endpoint_mux_many_and_stall(void **state)
     s_attempt(c, "p0001-t0200", 5000, &r);
     assert_int_equal(r.outcome, SL_OUT_PROGRESS_TIMEOUT);
     assert_true(ep_test_ms() - t0 < 2000);
+    assert_string_equal(r.timeout_key, "services/static-analyzer/heartbeat_timeout_s");
+    assert_int_equal(r.timeout_ms, 300);
+    assert_non_null(strstr(s_last_partial, "\"stages_done\":")); /* the mux frame's partial */
     sl_attempt_result_clear(&r);
 }
 
@@ -1643,6 +1663,8 @@ static void test_endpoint_manual_clock_timeouts(void **state)
     s_result(c, 3000, &r, NULL);
     assert_string_equal(r.task_id, "p0001-t0601");
     assert_int_equal(r.outcome, SL_OUT_QUEUE_TIMEOUT);
+    assert_string_equal(r.timeout_key, "services/static-analyzer/queue_timeout_s");
+    assert_int_equal(r.timeout_ms, 5000);
     sl_attempt_result_clear(&r);
     assert_int_equal(sl_rt_advance(c->rt, 54999), 0);
     assert_int_equal(sl_port_recv(c->owner, 200, &m), SL_ETIMEOUT);
@@ -1650,6 +1672,8 @@ static void test_endpoint_manual_clock_timeouts(void **state)
     s_result(c, 3000, &r, NULL);
     assert_string_equal(r.task_id, "p0001-t0600");
     assert_int_equal(r.outcome, SL_OUT_ATTEMPT_TIMEOUT);
+    assert_string_equal(r.timeout_key, "services/static-analyzer/attempt_timeout_s");
+    assert_int_equal(r.timeout_ms, 60000);
     sl_attempt_result_clear(&r);
     sl_actor_destroy(&c->ep);
     sl_port_destroy(&c->owner);

@@ -153,6 +153,14 @@ static void s_send_result(sl_actor_t *self, const char *to, const char *task_id,
         r.warnings.v = warnings;
         r.warnings.n = 2;
     }
+    if (outcome == SL_OUT_ATTEMPT_TIMEOUT) {
+        /* what the endpoint says about the timeout that fired */
+        r.timeout_key = (char *)"timeouts.attempt";
+        r.timeout_ms = 10000;
+        r.last_stage = (char *)"scanning_js";
+        r.last_pct = 40;
+        r.last_message = (char *)"running eslint";
+    }
     if (sl_outcome_succeeded(outcome) || outcome == SL_OUT_VERDICT ||
         outcome == SL_OUT_TARGETS_UNREACHABLE) {
         r.result.ptr = (uint8_t *)frame;
@@ -226,6 +234,10 @@ static int s_fake_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
                                        .replica = (char *)replica,
                                        .stage = (char *)"started",
                                        .pct = 0};
+            static const char partial[] = "{\"issues_so_far\":3}";
+            if (outcome == SL_OUT_ATTEMPT_TIMEOUT) {
+                p.partial = (sl_bytes_t){(uint8_t *)partial, sizeof partial - 1};
+            }
             uint8_t *buf = NULL;
             size_t len = 0;
             if (sl_attempt_progress_encode(&p, &buf, &len) == 0) {
@@ -921,6 +933,128 @@ static void test_pipeline_cancel_one_task(void **state)
     assert_string_equal(v.tasks[1].status, "succeeded");
 }
 
+/* The error_detail of the stored task tid: its code, message and
+   suggestion copied into the caller's buffers ("" when none). */
+static void s_detail(s_fix_t *x, const char *tid, const char *status, char *code, char *msg,
+                     char *sugg, size_t cap)
+{
+    s_wait_stored_status(x, tid, status);
+    sl_task_rec_t rec;
+    s_stored_task(x, tid, &rec);
+    snprintf(code, cap, "%s", rec.error_code ? rec.error_code : "");
+    snprintf(msg, cap, "%s", rec.error_text ? rec.error_text : "");
+    snprintf(sugg, cap, "%s", rec.error_suggestion ? rec.error_suggestion : "");
+    sl_task_rec_clear(&rec);
+}
+
+/* Waits for tid's task.status event with status `status`; true when it
+   carries error_detail.code == code. */
+static bool s_event_detail(s_fix_t *x, const char *tid, const char *status, const char *code)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(x->events, 10, &m) < 0) {
+            continue;
+        }
+        sl_event_publish_t e = {0};
+        int hit = 0;
+        const char *s;
+        size_t sl;
+        sl_mp_reader_t d;
+        if (sl_event_publish_decode(m->body, m->body_len, &e) == 0 &&
+            strcmp(e.topic, "task.status") == 0 &&
+            sl_mp_map_get_str(e.body.ptr, e.body.len, "task_id", &s, &sl) == 0 &&
+            sl_mp_str_eq(s, sl, tid) &&
+            sl_mp_map_get_str(e.body.ptr, e.body.len, "status", &s, &sl) == 0 &&
+            sl_mp_str_eq(s, sl, status)) {
+            hit = sl_mp_map_find(e.body.ptr, e.body.len, "error_detail", &d) == 0 &&
+                          sl_mp_map_get_str(d.buf + d.pos, d.len - d.pos, "code", &s, &sl) == 0 &&
+                          sl_mp_str_eq(s, sl, code)
+                      ? 1
+                      : -1;
+        }
+        sl_event_publish_clear(&e);
+        sl_msg_destroy(&m);
+        if (hit) {
+            return hit > 0;
+        }
+    }
+    return false;
+}
+
+static int s_script_attempt_timeout(int svc, const sl_attempt_start_t *m, int64_t *app,
+                                    const char **err)
+{
+    *err = "no result within 10000 ms";
+    return SL_OUT_ATTEMPT_TIMEOUT;
+}
+
+/* An attempt timeout reported by the endpoint: the task's error_detail
+   names the timeout, its value, what the analyzer last reported and the
+   key to raise; the task.status event and the DLQ entry carry it; what the
+   analyzer reported before is kept as the attempt's partial result; the
+   pipeline's error_message counts the causes. */
+static void test_pipeline_attempt_timeout_explained(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_attempt_timeout, EXISTING_REQ);
+    char tid[64];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    assert_true(s_event_detail(x, tid, "retry_wait", "attempt_timeout"));
+    s_pview_t v;
+    s_wait_status(x, pid, "failed", &v);
+    assert_string_equal(v.error, "0/2 tasks succeeded, 2 failed: 2 attempt_timeout "
+                                 "(static-analyzer 2)");
+    char code[256], msg[256], sugg[256];
+    s_detail(x, tid, "dead", code, msg, sugg, sizeof code);
+    assert_string_equal(code, "attempt_timeout");
+    assert_string_equal(msg, "static-analyzer attempt 2 got no result within 10 s; the analyzer "
+                             "last reported: scanning_js 40% \"running eslint\"");
+    assert_string_equal(sugg,
+                        "raise timeouts.attempt (10) or use the quick profile or fewer tools");
+
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    assert_int_equal(s_wait_stored(x, 6, tid, &val, &vlen), 0);
+    sl_dlq_rec_t dq;
+    assert_int_equal(sl_dlq_rec_decode(val, vlen, &dq), 0);
+    free(val);
+    const char *s;
+    size_t sl;
+    assert_int_equal(
+        sl_mp_map_get_str(dq.error_detail.ptr, dq.error_detail.len, "suggestion", &s, &sl), 0);
+    assert_true(sl_mp_str_eq(s, sl, sugg));
+    assert_true(dq.history.n == 2 && dq.history.v[1].partial);
+    sl_dlq_rec_clear(&dq);
+
+    char key[80];
+    snprintf(key, sizeof(key), "%s-a02-p", tid);
+    assert_int_equal(s_stored(x, 4, key, &val, &vlen), 0);
+    assert_memory_equal(val, "{\"issues_so_far\":3}", vlen);
+    free(val);
+    snprintf(key, sizeof(key), "%s-p", tid);
+    assert_int_equal(s_stored(x, 4, key, &val, &vlen), 0);
+    free(val);
+    assert_int_equal(s_stored(x, 4, tid, NULL, NULL), SL_ENOTFOUND); /* no frame */
+}
+
+/* With a profile and no timeouts of the request's own, the suggestion
+   names the profile's key. */
+static void test_pipeline_attempt_timeout_names_the_profile_key(void **state)
+{
+    s_fix_t *x = *state;
+    char *pid = s_run(x, s_script_attempt_timeout,
+                      "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": [{\"model\": "
+                      "\"m\", \"app_number\": 1}]}, \"analysis\": {\"profile\": \"quick\"}, "
+                      "\"retry\": {\"max_attempts\": 1}}");
+    char tid[64], code[256], msg[256], sugg[256];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_detail(x, tid, "dead", code, msg, sugg, sizeof code);
+    assert_string_equal(code, "attempt_timeout");
+    assert_string_equal(sugg, "raise profiles/quick/attempt_timeout_s (10) or use the quick "
+                              "profile or fewer tools");
+}
+
 static void test_pipeline_task_timeout_parks_in_dlq(void **state)
 {
     s_fix_t *x = *state;
@@ -936,6 +1070,15 @@ static void test_pipeline_task_timeout_parks_in_dlq(void **state)
     s_wait_status(x, pid, "failed", &v);
     assert_int_equal(v.dead, 2);
     assert_non_null(strstr(v.tasks[0].error, "task_timeout"));
+    assert_string_equal(v.error, "0/2 tasks succeeded, 2 failed: 2 task_timeout "
+                                 "(static-analyzer 2)");
+    char tid[64], code[256], msg[256], sugg[256];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_detail(x, tid, "dead", code, msg, sugg, sizeof code);
+    assert_string_equal(code, "task_timeout");
+    assert_string_equal(msg, "static-analyzer task did not succeed within 10 s (all attempts and "
+                             "waits); the analyzer reported no progress");
+    assert_non_null(strstr(sugg, "raise timeouts.task (10) or "));
 }
 
 static int g_up_at; /* s_script_app_down: the attempt that finds the app up, 0 never */
@@ -1075,6 +1218,14 @@ static void test_pipeline_stage_timeout(void **state)
     s_wait_status(x, pid, "partial_success", &v);
     assert_non_null(strstr(v.error, "stage_timeout"));
     assert_string_equal(s_task(&v, "dynamic-analyzer", 1)->status, "cancelled");
+    assert_non_null(strstr(v.error, "; 1/2 tasks succeeded, 1 failed: 1 stage_timeout "
+                                    "(dynamic-analyzer 1)"));
+    char tid[64], code[256], msg[256], sugg[256];
+    snprintf(tid, sizeof(tid), "%s-t0001", pid);
+    s_detail(x, tid, "cancelled", code, msg, sugg, sizeof code);
+    assert_string_equal(code, "stage_timeout");
+    assert_non_null(strstr(msg, "dynamic-analyzer task was stopped by the stage deadline of 5 s"));
+    assert_non_null(strstr(sugg, "raise timeouts.stage (5) or "));
 }
 
 static void test_pipeline_pipeline_timeout(void **state)
@@ -1090,6 +1241,11 @@ static void test_pipeline_pipeline_timeout(void **state)
     s_wait_status(x, pid, "failed", &v);
     assert_non_null(strstr(v.error, "pipeline_timeout"));
     assert_int_equal(v.cancelled, 1);
+    char tid[64], code[256], msg[256], sugg[256];
+    snprintf(tid, sizeof(tid), "%s-t0000", pid);
+    s_detail(x, tid, "cancelled", code, msg, sugg, sizeof code);
+    assert_string_equal(code, "pipeline_timeout");
+    assert_non_null(strstr(sugg, "raise timeouts.pipeline (3) or "));
 }
 
 static int s_script_transport(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
@@ -2142,6 +2298,10 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_cancel_mid_run, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_cancel_one_task, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_attempt_timeout_explained, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_attempt_timeout_names_the_profile_key,
+                                        s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_task_timeout_parks_in_dlq, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_stage_timeout, s_setup, s_teardown),

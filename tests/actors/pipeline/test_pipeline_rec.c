@@ -66,6 +66,9 @@ static const s_view_row_t s_view[] = {
     {"task", "retry_at_ms", V_HIDDEN, NULL}, /* timer bookkeeping */
     {"task", "error", V_SHOWN, "error"},
     {"task", "warning", V_SHOWN, "warning"},
+    {"task", "error_code", V_SHOWN, "code"}, /* error_detail: {code, message, suggestion} */
+    {"task", "error_text", V_SHOWN, "message"},
+    {"task", "error_suggestion", V_SHOWN, "suggestion"},
     {"task", "progress_stage", V_SHOWN, "stage"},
     {"task", "progress_pct", V_SHOWN, "pct"},
     {"task", "progress_message", V_SHOWN, "message"},
@@ -86,6 +89,7 @@ static const s_view_row_t s_view[] = {
     {"attempt", "last_pct", V_SHOWN, "last_pct"},
     {"attempt", "last_message", V_SHOWN, "last_message"},
     {"attempt", "last_checkpoint", V_SHOWN, "last_checkpoint"},
+    {"attempt", "partial", V_SHOWN, "partial"},
     {"pipeline", "id", V_SHOWN, "id"},
     {"pipeline", "name", V_SHOWN, "name"},
     {"pipeline", "status", V_SHOWN, "status"},
@@ -358,7 +362,8 @@ static void test_pipeline_rec_task_fields_carried(void **state)
 
     /* the DLQ entry carries every field it declares */
     sl_dlq_rec_t dq, dback, dzero;
-    sl_pl_task_to_dlq_rec(t, 1700000999000, &dq, id, sizeof id);
+    sl_mp_writer_init(&w);
+    sl_pl_task_to_dlq_rec(t, 1700000999000, &dq, id, sizeof id, &w);
     s_through_disk(sl_dlq_rec_desc(), &dq, &dback);
     sl_dlq_rec_init(&dzero);
     const sl_msg_desc_t *dd = sl_dlq_rec_desc();
@@ -373,6 +378,7 @@ static void test_pipeline_rec_task_fields_carried(void **state)
     assert_int_equal(dback.parked_ms, 1700000999000);
     rec_assert_same(sl_attempt_rec_desc(), &in.history.v[1], &dback.history.v[1], "dlq.history");
 
+    sl_mp_writer_fini(&w);
     sl_dlq_rec_clear(&dback);
     sl_task_rec_clear(&back);
     sl_task_rec_clear(&in);
