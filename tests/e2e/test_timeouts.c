@@ -1,0 +1,202 @@
+/*  test_timeouts.c: when time runs out, through the real sluiced and the
+    mock fleet (issue 10, section 3).
+
+    One pipeline, one app, one dynamic analysis on a mux replica that
+    reports progress with a partial result (partial=on) and heartbeats but
+    takes 20 s; the request's own attempt timeout is 1 s and it allows one
+    attempt. The attempt ends attempt_timeout and the task is parked:
+    pipeline.get's task carries error_detail {code, message, suggestion}
+    naming timeouts.attempt (1) and the analyzer's last progress, the
+    pipeline's error_message counts the cause by service, the task.status
+    event and the DLQ entry carry the same error_detail, and result.get
+    answers the partial result with partial: true.
+
+    The mock and sluiced run as children on loopback (port 0 replicas, API
+    on an ipc:// path in a mkdtemp directory), stopped by pid in the
+    teardown; every wait has a deadline.
+*/
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/e2e/e2e.h"
+
+typedef struct {
+    char *dir;
+    char data[512];
+    char api_ep[600];
+    char log_mock[600];
+    char log_d[600];
+    e2e_mock_t *mock;
+    e2e_proc_t *d;
+    e2e_api_t *api;
+    int starts;
+} s_fx_t;
+
+static int s_setup(void **state)
+{
+    s_fx_t *fx = calloc(1, sizeof(*fx));
+    if (!fx || !(fx->dir = e2e_tmpdir())) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
+    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
+    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_api_close(&fx->api);
+    e2e_proc_free(&fx->d);
+    e2e_mock_stop(&fx->mock);
+    e2e_kill_children();
+    if (getenv("E2E_KEEP")) {
+        fprintf(stderr, "e2e: kept %s\n", fx->dir);
+    } else {
+        e2e_rmrf(fx->dir);
+    }
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static const char *s_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static void s_start_mock(s_fx_t *fx, const char *const *replicas)
+{
+    e2e_args_t m = {0};
+    for (int i = 0; replicas[i]; i++) {
+        e2e_args_add(&m, "--replica");
+        e2e_args_add(&m, "%s", replicas[i]);
+    }
+    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
+    e2e_args_free(&m);
+    assert_non_null(fx->mock);
+}
+
+static const json_t *s_detail_of(const json_t *o)
+{
+    const json_t *d = json_object_get(o, "error_detail");
+    assert_true(json_is_object(d));
+    return d;
+}
+
+static void test_timeouts_attempt_timeout_explained(void **state)
+{
+    s_fx_t *fx = *state;
+    const char *replicas[] = {
+        "dynamic:127.0.0.1:0:proto=mux:latency=20000:progress=40:heartbeat=100:partial=on", NULL};
+    s_start_mock(fx, replicas);
+    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
+    e2e_args_t a = {0};
+    e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, 0);
+    e2e_args_add(&a, "--set");
+    e2e_args_add(&a, "services/dynamic-analyzer/protocol=mux");
+    int code = -1;
+    fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
+    e2e_args_free(&a);
+    assert_non_null(fx->d);
+    fx->api = e2e_api_connect(fx->api_ep);
+    assert_non_null(fx->api);
+
+    json_t *r =
+        e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[s] s{s[s]}}} s{si} s{si}}", "op",
+                  "pipeline.start", "config", "generation", "mode", "existing", "existing_apps",
+                  "model", "local_model", "app_number", 1, "analysis", "tools", "zap", "options",
+                  "target_urls", "http://{model}-app{app}_backend:5000", "timeouts", "attempt", 1,
+                  "retry", "max_attempts", 1);
+    assert_true(e2e_ok(r));
+    char id[64];
+    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    json_decref(r);
+
+    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    assert_non_null(p);
+    assert_string_equal(s_str(p, "status"), "failed");
+    assert_string_equal(s_str(p, "error_message"),
+                        "0/1 tasks succeeded, 1 failed: 1 attempt_timeout (dynamic-analyzer 1)");
+    json_t *task = json_array_get(json_object_get(p, "tasks"), 0);
+    char tid[64];
+    snprintf(tid, sizeof(tid), "%s", s_str(task, "id"));
+    assert_string_equal(s_str(task, "status"), "dead");
+    assert_non_null(strstr(s_str(task, "error"), "attempt_timeout")); /* the string stays */
+    const json_t *d = s_detail_of(task);
+    assert_string_equal(s_str(d, "code"), "attempt_timeout");
+    assert_non_null(strstr(s_str(d, "message"), "dynamic-analyzer attempt 1 got no result within "
+                                                "1 s; the analyzer last reported: "));
+    assert_string_equal(s_str(d, "suggestion"),
+                        "raise timeouts.attempt (1) or use the quick profile or fewer tools");
+    char suggestion[256];
+    snprintf(suggestion, sizeof(suggestion), "%s", s_str(d, "suggestion"));
+    json_decref(p);
+
+    /* the task.status event that parked it */
+    uint64_t last = 0;
+    json_t *events = e2e_events_all(fx->api, &last);
+    assert_non_null(events);
+    bool seen = false;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev)
+    {
+        if (strcmp(s_str(ev, "topic"), "task.status") == 0 &&
+            strcmp(s_str(ev, "task_id"), tid) == 0 && strcmp(s_str(ev, "status"), "dead") == 0) {
+            assert_string_equal(s_str(s_detail_of(ev), "suggestion"), suggestion);
+            seen = true;
+        }
+    }
+    assert_true(seen);
+    json_decref(events);
+
+    /* the DLQ entry */
+    r = e2e_callf(fx->api, 5000, "{ss}", "op", "dlq.list");
+    assert_true(e2e_ok(r));
+    json_t *entries = json_object_get(r, "entries");
+    assert_int_equal(json_array_size(entries), 1);
+    assert_string_equal(s_str(s_detail_of(json_array_get(entries, 0)), "code"), "attempt_timeout");
+    json_decref(r);
+
+    /* what the analyzer reported before: its partial result */
+    r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", tid);
+    assert_true(e2e_ok(r));
+    assert_true(json_is_true(json_object_get(r, "partial")));
+    json_error_t err;
+    json_t *partial = json_loads(s_str(r, "result"), 0, &err);
+    assert_non_null(partial);
+    assert_true(json_integer_value(json_object_get(partial, "stages_done")) >= 1);
+    json_decref(partial);
+    json_decref(r);
+    r = e2e_callf(fx->api, 5000, "{ss ss si}", "op", "result.get", "task_id", tid, "attempt", 1);
+    assert_true(e2e_ok(r));
+    assert_true(json_is_true(json_object_get(r, "partial")));
+    json_decref(r);
+    r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "task.get", "task_id", tid);
+    assert_true(e2e_ok(r));
+    json_t *hist = json_object_get(json_object_get(r, "task"), "history");
+    assert_true(json_is_true(json_object_get(json_array_get(hist, 0), "partial")));
+    json_decref(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_timeouts_attempt_timeout_explained, s_setup,
+                                        s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
