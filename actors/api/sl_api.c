@@ -725,6 +725,30 @@ static void s_result_request(s_api_t *self, sl_actor_t *actor, const s_call_t *c
     }
 }
 
+/* events.since after a cursor whose next events were pruned: {ok: false,
+   error: {code: pruned, message, first_seq}}. */
+static void s_reply_pruned(s_api_t *self, const s_call_t *call, uint64_t first_seq)
+{
+    char message[160];
+    snprintf(message, sizeof(message),
+             "events after seq %llu were pruned; the first kept event is seq %llu (re-read "
+             "state with pipeline.get, then follow from seq %llu)",
+             (unsigned long long)call->since_seq, (unsigned long long)first_seq,
+             (unsigned long long)(first_seq - 1));
+    sl_mp_writer_t w;
+    sl_mp_writer_init(&w);
+    sl_mp_write_map(&w, 2);
+    sl_mp_kv_bool(&w, "ok", false);
+    sl_mp_write_str(&w, "error");
+    sl_mp_write_map(&w, 3);
+    sl_mp_kv_str(&w, "code", "pruned");
+    sl_mp_kv_str(&w, "message", message);
+    sl_mp_kv_uint(&w, "first_seq", first_seq);
+    s_send_reply(self, call, sl_mp_writer_data(&w), sl_mp_writer_len(&w));
+    sl_mp_writer_fini(&w);
+    atomic_fetch_add_explicit(&self->counters->errors, 1, memory_order_relaxed);
+}
+
 /* events.since and dlq.list: rows of the store, values passed through. */
 static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *reply)
 {
@@ -741,7 +765,7 @@ static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
         sl_mp_writer_t items;
         sl_mp_writer_init(&items);
         uint32_t n = 0, count = 0;
-        uint64_t last_seq = call->since_seq;
+        uint64_t last_seq = call->since_seq, pruned_first = 0;
         sl_mp_reader_t r;
         if (sl_codec_items(&rows.rows, &r, &n) == 0) {
             for (uint32_t i = 0; i < n; i++) {
@@ -761,11 +785,26 @@ static void s_on_rows(sl_actor_t *actor, void *arg, int status, const sl_msg_t *
                     for (int b = 0; b < 8; b++) {
                         last_seq = last_seq << 8 | key[b];
                     }
+                    if (count == 0 && call->since_seq > 0 && last_seq > call->since_seq + 1) {
+                        /* Seqs are gapless: a hole after the cursor is
+                           the prune (the newest event is never pruned, so
+                           a pruned cursor always finds a first row). */
+                        pruned_first = last_seq;
+                        sl_store_row_clear(&row);
+                        break;
+                    }
                 }
                 sl_mp_write_raw(&items, value, value_len);
                 count++;
                 sl_store_row_clear(&row);
             }
+        }
+        if (pruned_first) {
+            s_reply_pruned(self, call, pruned_first);
+            sl_mp_writer_fini(&items);
+            sl_store_rows_clear(&rows);
+            s_call_free(call);
+            return;
         }
         sl_mp_writer_t w;
         sl_mp_writer_init(&w);

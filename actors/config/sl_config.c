@@ -79,6 +79,7 @@ static const s_key_t s_keys[] = {
     S_INT("store", "map_size_mb", map_size_mb, 16, 1 << 20, 1, "8192"),
     S_BOOL("store", "nosync", nosync, "false"),
     S_INT("store", "retention_s", retention_s, 0, INT64_C(10) * 365 * 86400, 1, "604800"),
+    S_INT("store", "events_max", events_max, 0, INT64_C(1) << 40, 1, "0"),
     S_INT("pipeline", "task_timeout_s", task_timeout_ms, 1, 30 * 86400, 1000, "3600"),
     S_INT("pipeline", "stage_timeout_s", stage_timeout_ms, 1, 30 * 86400, 1000, "1800"),
     S_INT("pipeline", "pipeline_timeout_s", pipeline_timeout_ms, 1, 30 * 86400, 1000, "7200"),

@@ -94,6 +94,7 @@ typedef struct {
     int64_t map_size_mb;
     bool nosync;
     int64_t retention_s;
+    int64_t events_max; /* 0 = no cap on the events db */
     /* [pipeline] */
     int64_t task_timeout_ms;
     int64_t stage_timeout_ms;

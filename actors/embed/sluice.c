@@ -406,6 +406,14 @@ int sluice_start(sluice_t *self)
     sc.data_dir = self->cfg.data_dir;
     sc.map_size = (uint64_t)self->cfg.map_size_mb << 20;
     sc.nosync = self->cfg.nosync;
+    /* Events go with their pipelines: the prune follows retention's sweep
+       (every min(retention, 60 s)), and every second under a cap. */
+    sc.retention_ms = self->cfg.retention_s * 1000;
+    sc.events_max = (uint64_t)self->cfg.events_max;
+    sc.prune_every_ms = sc.retention_ms > 0 && sc.retention_ms < 60000 ? sc.retention_ms : 60000;
+    if (sc.events_max > 0) {
+        sc.prune_every_ms = 1000;
+    }
     sc.counters = &self->store_counters;
     int rc = sl_store_spawn(self->rt, &sc, &self->store);
     if (rc) {

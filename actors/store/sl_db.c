@@ -731,3 +731,98 @@ uint64_t sl_db_count(sl_db_t *self, unsigned db)
     s_read_end(self);
     return n;
 }
+
+/* ---- pruning events ---------------------------------------------------------- */
+
+int sl_db_prune_events(sl_db_t *self, size_t max, sl_db_prune_fn *fn, void *arg, size_t *pruned)
+{
+    if (pruned) {
+        *pruned = 0;
+    }
+    if (!fn) {
+        return SL_EINVAL;
+    }
+    int rc = sl_db_begin(self);
+    if (rc < 0) {
+        return rc;
+    }
+    MDB_cursor *cur = NULL;
+    size_t n = 0;
+    rc = mdb_cursor_open(self->wtxn, self->dbi[SL_DB_EVENTS], &cur);
+    if (rc != MDB_SUCCESS) {
+        sl_db_abort(self);
+        return sl_db_err(rc);
+    }
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == MDB_SUCCESS && n < max && k.mv_size == 8) {
+        uint64_t seq = s_rd_be64(k.mv_data);
+        if (seq >= self->last_seq) {
+            break; /* the newest event stays */
+        }
+        const uint8_t *p;
+        size_t len;
+        int st = s_unframe(&v, &p, &len);
+        bool go = st == 0 ? fn(arg, seq, p, len, 0) : fn(arg, seq, v.mv_data, v.mv_size, st);
+        if (!go) {
+            break;
+        }
+        rc = mdb_cursor_del(cur, 0);
+        if (rc != MDB_SUCCESS) {
+            break;
+        }
+        n++;
+        /* After a delete LMDB's MDB_NEXT yields the row that followed. */
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+        sl_db_abort(self);
+        return sl_db_err(rc);
+    }
+    if (n == 0) {
+        sl_db_abort(self);
+        return 0;
+    }
+    rc = sl_db_commit(self);
+    if (rc == 0 && pruned) {
+        *pruned = n;
+    }
+    return rc;
+}
+
+bool sl_db_has(sl_db_t *self, unsigned db, const void *key, size_t klen)
+{
+    if (db >= SL_DB_COUNT || !key || klen == 0 || klen > SL_DB_MAX_KEY + 1) {
+        return false;
+    }
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    MDB_val v;
+    if (self->wtxn) {
+        return mdb_get(self->wtxn, self->dbi[db], &k, &v) == MDB_SUCCESS;
+    }
+    if (s_read_begin(self) < 0) {
+        return false;
+    }
+    bool found = mdb_get(self->rtxn, self->dbi[db], &k, &v) == MDB_SUCCESS;
+    s_read_end(self);
+    return found;
+}
+
+uint64_t sl_db_first_seq(sl_db_t *self)
+{
+    if (s_read_begin(self) < 0) {
+        return 0;
+    }
+    uint64_t seq = 0;
+    MDB_cursor *cur = NULL;
+    if (mdb_cursor_open(self->rtxn, self->dbi[SL_DB_EVENTS], &cur) == MDB_SUCCESS) {
+        MDB_val k, v;
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == MDB_SUCCESS && k.mv_size == 8) {
+            seq = s_rd_be64(k.mv_data);
+        }
+        mdb_cursor_close(cur);
+    }
+    s_read_end(self);
+    return seq;
+}

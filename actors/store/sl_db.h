@@ -144,6 +144,27 @@ typedef int(sl_db_row_fn)(void *arg, const uint8_t *key, size_t klen, const uint
 int sl_db_scan(sl_db_t *self, unsigned db, const void *prefix, size_t plen, const void *start_after,
                size_t salen, size_t limit, sl_db_row_fn *fn, void *arg, bool *more);
 
+/* ---- pruning events ---------------------------------------------------------- */
+
+/* Asked for the oldest events in seq order: return true to delete this
+   one, false to keep it (which ends the prune: only a prefix goes). val is
+   the payload (status 0) or the raw stored bytes (SL_ECORRUPT). */
+typedef bool(sl_db_prune_fn)(void *arg, uint64_t seq, const uint8_t *val, size_t vlen, int status);
+
+/* Deletes, in one write transaction of its own, the oldest events while fn
+   says so: at most max, never the newest event (so the first kept seq is
+   always known and the kept events stay gapless). last_seq is untouched.
+   *pruned (may be NULL) gets the count. SL_ESTATE while a write transaction
+   is open; SL_EFULL, SL_ELMDB (then nothing was deleted). */
+int sl_db_prune_events(sl_db_t *self, size_t max, sl_db_prune_fn *fn, void *arg, size_t *pruned);
+
+/* Whether key is in db, seen from the transaction sl_db_prune_events has
+   open (from the last committed state outside one). */
+bool sl_db_has(sl_db_t *self, unsigned db, const void *key, size_t klen);
+
+/* The seq of the oldest kept event; 0 when there is none (or on error). */
+uint64_t sl_db_first_seq(sl_db_t *self);
+
 /* Rows in db (0..7), from the last committed state; 0 on error. */
 uint64_t sl_db_count(sl_db_t *self, unsigned db);
 

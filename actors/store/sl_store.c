@@ -49,6 +49,9 @@
 /* Commit early past this many payload bytes: keeps one group well inside
    LMDB's dirty-page limit for a single transaction (MDB_TXN_FULL). */
 #define S_GROUP_BYTES (64u << 20)
+/* Events one prune deletes at most before yielding to messages (the next
+   prune follows at once while more are due). */
+#define S_PRUNE_BATCH 10000
 
 static _Thread_local char s_last_error[S_ERR_MAX];
 
@@ -91,6 +94,11 @@ typedef struct {
     s_read_t *reads;
     size_t n_reads, cap_reads;
     sl_mp_writer_t w; /* scratch for event bodies and replies */
+
+    int64_t retention_ms; /* prune: events naming no pipeline older than this */
+    uint64_t events_max;  /* prune: cap on kept events, 0 none */
+    int64_t prune_every_ms;
+    uint64_t prune_timer; /* the one-shot prune timer, 0 when not armed */
 } s_store_t;
 
 typedef struct {
@@ -106,6 +114,7 @@ sl_store_config_t sl_store_config_defaults(void)
                                .publish_to = SL_IDS_API,
                                .max_group = 4096,
                                .scan_max_rows = 10000,
+                               .prune_every_ms = 60000,
                                .counters = NULL};
 }
 
@@ -131,6 +140,8 @@ void sl_store_counters_read(const sl_store_counters_t *c, sl_store_stats_t *out)
     S_LOAD(reads);
     S_LOAD(corrupt);
     S_LOAD(publish_dropped);
+    S_LOAD(events_pruned);
+    S_LOAD(first_seq);
 #undef S_LOAD
 }
 
@@ -813,6 +824,83 @@ now:
     }
 }
 
+/* ---- pruning events ------------------------------------------------------------------ */
+
+typedef struct {
+    s_store_t *self;
+    int64_t now_ms;
+    uint64_t over;      /* events above the cap still to go */
+    char last_pipe[64]; /* ids are shorter (actors/pipeline/sl_pipeline.h) */
+    bool last_gone;     /* whether last_pipe's record is gone */
+} s_prune_t;
+
+static bool s_prunable(void *arg, uint64_t seq, const uint8_t *val, size_t vlen, int status)
+{
+    s_prune_t *pr = arg;
+    (void)seq;
+    if (pr->over > 0) {
+        pr->over--;
+        return true;
+    }
+    if (status < 0) {
+        return false; /* a corrupt event waits for the cap or an operator */
+    }
+    const char *id = NULL;
+    size_t idlen = 0;
+    if (sl_mp_map_get_str(val, vlen, "pipeline_id", &id, &idlen) == 0) {
+        if (idlen == 0 || idlen >= sizeof(pr->last_pipe)) {
+            return false;
+        }
+        if (strlen(pr->last_pipe) != idlen || memcmp(pr->last_pipe, id, idlen) != 0) {
+            memcpy(pr->last_pipe, id, idlen);
+            pr->last_pipe[idlen] = '\0';
+            pr->last_gone = !sl_db_has(pr->self->db, SL_DB_PIPELINES, id, idlen);
+        }
+        return pr->last_gone;
+    }
+    int64_t ts = 0;
+    return pr->self->retention_ms > 0 && sl_mp_map_get_int(val, vlen, "ts", &ts) == 0 &&
+           pr->now_ms - ts >= pr->self->retention_ms;
+}
+
+static void s_arm_prune(s_store_t *self, int64_t delay_ms);
+
+static void s_on_prune_timer(void *arg, uint64_t id)
+{
+    s_store_t *self = arg;
+    (void)id;
+    self->prune_timer = 0;
+    s_flush(self); /* the prune runs in a transaction of its own */
+    s_prune_t pr = {.self = self,
+                    .now_ms = sl_clock_wall_ms(sl_rt_clock(sl_actor_rt(self->actor)))};
+    uint64_t count = sl_db_count(self->db, SL_DB_EVENTS);
+    if (self->events_max > 0 && count > self->events_max) {
+        pr.over = count - self->events_max;
+    }
+    size_t pruned = 0;
+    int rc = sl_db_prune_events(self->db, S_PRUNE_BATCH, s_prunable, &pr, &pruned);
+    if (rc < 0) {
+        sl_error("store: pruning events failed, kept them: %s", sl_err_msg(rc));
+    } else if (pruned > 0) {
+        s_count(&self->counters->events_pruned, pruned);
+        sl_debug("store: pruned %zu events", pruned);
+    }
+    atomic_store_explicit(&self->counters->first_seq, sl_db_first_seq(self->db),
+                          memory_order_relaxed);
+    s_arm_prune(self, rc == 0 && pruned == S_PRUNE_BATCH ? 0 : self->prune_every_ms);
+}
+
+static void s_arm_prune(s_store_t *self, int64_t delay_ms)
+{
+    if (self->retention_ms <= 0 && self->events_max == 0) {
+        return;
+    }
+    self->prune_timer = sl_actor_timer(self->actor, delay_ms, 0, s_on_prune_timer, self);
+    if (!self->prune_timer) {
+        sl_error("store: cannot arm the events prune (out of timers); events are kept");
+    }
+}
+
 /* ---- the actor ----------------------------------------------------------------------- */
 
 static int s_handle(sl_actor_t *actor, void *state, const sl_msg_t *msg)
@@ -891,6 +979,12 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
     }
     atomic_store_explicit(&self->counters->last_seq, sl_db_last_seq(self->db),
                           memory_order_relaxed);
+    atomic_store_explicit(&self->counters->first_seq, sl_db_first_seq(self->db),
+                          memory_order_relaxed);
+    self->retention_ms = cfg->retention_ms > 0 ? cfg->retention_ms : 0;
+    self->events_max = cfg->events_max;
+    self->prune_every_ms = cfg->prune_every_ms > 0 ? cfg->prune_every_ms : 60000;
+    s_arm_prune(self, self->prune_every_ms);
     sl_info("store: opened %s (last seq %llu%s)", dbc.dir,
             (unsigned long long)sl_db_last_seq(self->db), cfg->nosync ? ", nosync" : "");
     *state = self;

@@ -18,9 +18,15 @@
     acknowledged or fire-and-forget writes, and so does anyone it told about
     them: a write sent before a read (by any actor) is read first.
 
-    Retention: the store deletes nothing on its own. The pipeline module
-    removes finished pipelines (and their tasks, attempts, results) with
-    STORE_WRITE delete ops (value nil) under its retention setting.
+    Retention: the pipeline module removes finished pipelines (and their
+    tasks, attempts, results) with STORE_WRITE delete ops (value nil) under
+    its retention setting. The store prunes the `events` db after them:
+    every prune_every_ms it deletes the oldest events, in seq order, while
+    each one is of a pipeline whose record is gone, or names no pipeline
+    and is older than retention_ms, or the db holds more than events_max
+    events; the first event that fails all three ends the prune (only a
+    prefix goes, so what is kept stays gapless), and the newest event always
+    stays. last_seq never goes back.
 */
 #ifndef SL_STORE_H
 #define SL_STORE_H
@@ -46,11 +52,13 @@ typedef struct {
     _Atomic uint64_t reads;           /* GET and SCAN answered */
     _Atomic uint64_t corrupt;         /* corrupt values found (and quarantined) */
     _Atomic uint64_t publish_dropped; /* EVENT_PUBLISH refused by a full mailbox */
+    _Atomic uint64_t events_pruned;   /* events deleted by the prune */
+    _Atomic uint64_t first_seq;       /* oldest kept event seq (0: none) */
 } sl_store_counters_t;
 
 typedef struct {
     uint64_t commits, failed_commits, writes, rejected, events, last_seq, bytes, reads, corrupt,
-        publish_dropped;
+        publish_dropped, events_pruned, first_seq;
 } sl_store_stats_t;
 
 typedef struct {
@@ -61,6 +69,10 @@ typedef struct {
     const char *publish_to; /* ["api"] mailbox that receives EVENT_PUBLISH; NULL = "api" */
     uint32_t max_group;     /* [4096] requests per commit before committing early */
     uint32_t scan_max_rows; /* [10000] cap on a STORE_SCAN's limit (0 in the request = 1000) */
+    int64_t retention_ms;   /* [0 = keep] events naming no pipeline older than this go */
+    uint64_t events_max;    /* [0 = no cap] events kept at most (the oldest go first) */
+    int64_t prune_every_ms; /* [60000] how often the prune runs; it runs only when
+                               retention_ms or events_max is set */
     sl_store_counters_t *counters; /* optional, borrowed: must outlive the actor */
 } sl_store_config_t;
 

@@ -1247,6 +1247,59 @@ static void test_daemon_profile_escalation(void **state)
     assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
 }
 
+/* Retention takes a finished pipeline and its events with it: pipeline.get
+   answers not_found, events.since from before the first kept event answers
+   `pruned` naming that seq, and reading from there (or from 0) works. */
+static void test_daemon_events_pruned_with_pipelines(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    s_opt(&m, "--fleet", "incident");
+    s_opt(&m, "--verdict-app", "1");
+    s_opt(&m, "--time-scale", "0.02");
+    s_start_mock(fx, &m);
+    s_start_daemon_short(fx, "store/retention_s=1");
+    json_t *req = json_pack("{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start", "config",
+                            "generation", "mode", "existing", "existing_apps", "model", "m1",
+                            "app_number", 1, "analysis", "tools", "bandit");
+    char *id = s_start_pipeline(fx, req);
+    json_decref(s_wait_final(fx, id, e2e_now_ms() + 30000, "failed"));
+    uint64_t last_seq = 0;
+    json_decref(e2e_events_all(fx->api, &last_seq));
+    assert_true(last_seq >= 3);
+    json_t *r = NULL;
+    int64_t deadline = e2e_now_ms() + 20000;
+    for (; e2e_now_ms() < deadline; e2e_nap(50)) {
+        json_decref(r);
+        r = e2e_callf(fx->api, 5000, "{ss sI}", "op", "events.since", "seq", (json_int_t)1);
+        if (r && !e2e_ok(r) && strcmp(e2e_err_code(r), "pruned") == 0) {
+            break;
+        }
+    }
+    s_expect_error(fx, json_incref(r), "events.since 1 after retention", "pruned");
+    json_t *err = json_object_get(r, "error");
+    int64_t first = s_int(err, "first_seq");
+    assert_true(first > 2 && first <= (int64_t)last_seq);
+    char want[96];
+    snprintf(want, sizeof(want), "the first kept event is seq %lld", (long long)first);
+    assert_non_null(strstr(s_str(err, "message"), want));
+    json_decref(r);
+    s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.get", "pipeline_id", id),
+                   "pipeline.get after retention", "not_found");
+    /* From the first kept event on, and from 0 (the oldest kept), it reads. */
+    r = e2e_callf(fx->api, 5000, "{ss sI}", "op", "events.since", "seq", (json_int_t)(first - 1));
+    assert_true(e2e_ok(r));
+    assert_int_equal(s_int(json_array_get(json_object_get(r, "events"), 0), "seq"), first);
+    json_decref(r);
+    r = e2e_callf(fx->api, 5000, "{ss sI}", "op", "events.since", "seq", (json_int_t)0);
+    assert_true(e2e_ok(r));
+    assert_int_equal(s_int(json_array_get(json_object_get(r, "events"), 0), "seq"), first);
+    assert_true(s_int(r, "last_seq") >= (int64_t)last_seq);
+    json_decref(r);
+    free(id);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
 /* The request record of the first frame of `type` for (model, app) in the
    mock's --record file; NULL if none (caller decrefs). */
 static json_t *s_recorded(const char *path, const char *type, const char *model, int64_t app)
@@ -1625,6 +1678,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daemon_failed_task_keeps_its_frame, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_unreachable_app, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_events_pruned_with_pipelines, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_fleet_request_dialect, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_profile_escalation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),

@@ -17,6 +17,8 @@ temporary directory, children stopped by pid, every wait bounded):
   - cancel: a cancelled pipeline ends `cancelled`; wait() with a short
     timeout on a running pipeline raises Timeout;
   - events() without since starts at the first event PUB delivers;
+  - pruned: the `pruned` error reply raises Pruned with .first_seq, and an
+    event stream behind the oldest kept event raises it from next();
   - events(): a stream from seq 0 across a daemon restart (SIGTERM, start
     again on the same data directory) hands out every seq exactly once, in
     order, equal to the store's replay, and PUB delivers again after the
@@ -162,6 +164,45 @@ def case_errors(c):
     # The client still works after the errors (and after a timed-out call).
     check(c.ping().get("pong") is True, "ping after the errors")
     log("ok: typed errors: %s" % ", ".join(sorted({cls.__name__ for cls, *_ in cases})))
+
+
+class _PrunedClient:
+    """Stands in for a Client whose daemon pruned everything before seq 40."""
+    timeout = 1.0
+
+    class _Sub:
+        def poll(self, ms):
+            return 0
+
+        def close(self, linger=0):
+            pass
+
+    def _sub(self):
+        return self._Sub()
+
+    def events_since(self, seq=0, limit=None, timeout=None):
+        import sluice_client as sc
+        if 0 < seq < 39:
+            raise sc.errors.api_error("pruned", "events after seq %d were pruned" % seq,
+                                      "events.since",
+                                      {"ok": False, "error": {"code": "pruned", "message": "m",
+                                                              "first_seq": 40}})
+        return {"events": [{"seq": 40, "topic": "alert"}], "last_seq": 40, "more": False}
+
+
+def case_pruned():
+    import sluice_client as sc
+    e = sc.errors.api_error("pruned", "gone", "events.since",
+                            {"ok": False, "error": {"code": "pruned", "first_seq": 7}})
+    check(type(e) is sc.Pruned and e.code == "pruned" and e.first_seq == 7,
+          "pruned: %r first_seq %r" % (type(e).__name__, getattr(e, "first_seq", None)))
+    check(sc.errors.api_error("pruned", "no seq").first_seq is None, "pruned without first_seq")
+    with sc.EventStream(_PrunedClient(), 5, 1.0, 0.05) as stream:
+        e = raises(sc.Pruned, next, stream)
+        check(e.first_seq == 40, "stream: first_seq %r" % e.first_seq)
+    with sc.EventStream(_PrunedClient(), 39, 1.0, 0.05) as stream:
+        check(next(stream)["seq"] == 40, "a stream from first_seq - 1 reads on")
+    log("ok: pruned: Pruned with first_seq, raised by a stream that fell behind")
 
 
 def case_start_wait(c):
@@ -310,6 +351,7 @@ def run(tmp, sluiced_path, mock_path, keygen_path):
     for var in ("SLUICE_CURVE_SERVER_KEY", "SLUICE_CURVE_CLIENT", "SLUICE_API", "SLUICE_PUB"):
         os.environ.pop(var, None)  # Client(curve=None) would read them
     case_no_daemon(tmp)
+    case_pruned()
     certs = keygen(tmp, keygen_path)
     progress = "ws://127.0.0.1:%d" % h.free_port()
     fleet = daemon = None

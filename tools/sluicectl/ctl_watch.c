@@ -6,7 +6,9 @@
       socket dropped or never saw some events (slow joiner, high-water mark);
       they are fetched with events.since and shown in order before the event
       that revealed the gap. An event at or below the last seq was already
-      shown (it came through a replay) and is skipped.
+      shown (it came through a replay) and is skipped. Events pruned with
+      their finished pipelines (events.since answers `pruned` with the
+      first kept seq) are reported and skipped.
     - PUB is lossy by design, so a watch never trusts it alone to learn the
       end: it asks pipeline.get at the start and again whenever events have
       been quiet for a while; the first final status from either source ends
@@ -145,6 +147,17 @@ static void s_fill_gap(s_watch_t *w, long long upto)
         int rc = ctl_call(w->ctl, req, &reply);
         json_decref(req);
         const json_t *events = ctl_get(reply.json, "events");
+        const json_t *err = ctl_get(reply.json, "error");
+        long long first = ctl_int(err, "first_seq", 0);
+        if (rc == CTL_EXIT_DAEMON && strcmp(ctl_str(err, "code", ""), "pruned") == 0 &&
+            first > w->last_seq + 1) {
+            /* Pruned with their finished pipelines (ctl_call printed why):
+               go on from the oldest kept event; pipeline.get still tells
+               how the pipeline stands. */
+            w->last_seq = first - 1;
+            ctl_reply_clear(&reply);
+            continue;
+        }
         if (rc != CTL_EXIT_OK || !json_is_array(events) || json_array_size(events) == 0) {
             if (rc == CTL_EXIT_OK) {
                 fprintf(stderr, "sluicectl: events %lld..%lld are not available\n", w->last_seq + 1,

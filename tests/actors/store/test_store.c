@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "actors/store/sl_store.h"
@@ -36,6 +37,8 @@ typedef struct {
     sl_port_t *api;  /* "api": receives EVENT_PUBLISH */
     sl_store_counters_t counters;
     uint64_t map_size;
+    int64_t retention_ms, prune_every_ms; /* the events prune (0: off) */
+    uint64_t events_max;
 } fx_t;
 
 static int s_spawn(fx_t *fx)
@@ -44,6 +47,11 @@ static int s_spawn(fx_t *fx)
     cfg.data_dir = fx->dir;
     cfg.counters = &fx->counters;
     cfg.map_size = fx->map_size;
+    cfg.retention_ms = fx->retention_ms;
+    cfg.events_max = fx->events_max;
+    if (fx->prune_every_ms) {
+        cfg.prune_every_ms = fx->prune_every_ms;
+    }
     return sl_store_spawn(fx->rt, &cfg, &fx->store);
 }
 
@@ -883,6 +891,122 @@ static void test_store_kill9_loses_nothing_acked(void **state)
     print_message("3 kills, %llu acknowledged writes all found\n", (unsigned long long)acked_total);
 }
 
+/* ---- the events prune ---------------------------------------------------------------- */
+
+/* One write: a pipeline record put (val) or deleted (NULL), and n events
+   of that pipeline (pipe NULL: events naming no pipeline). */
+static void s_pipe_write(fx_t *fx, const char *pipe, const char *val, int n)
+{
+    batch_t b;
+    s_batch_init(&b);
+    if (pipe) {
+        s_batch_put(&b, SL_DB_PIPELINES, pipe, val);
+    }
+    for (int i = 0; i < n; i++) {
+        sl_mp_writer_t f;
+        sl_mp_writer_init(&f);
+        sl_mp_write_map(&f, pipe ? 2 : 1);
+        sl_mp_kv_str(&f, "status", "running");
+        if (pipe) {
+            sl_mp_kv_str(&f, "pipeline_id", pipe);
+        }
+        sl_store_event_t ev = {.topic = pipe ? "pipeline.status" : "alert",
+                               .fields = {(uint8_t *)sl_mp_writer_data(&f), sl_mp_writer_len(&f)}};
+        assert_int_equal(sl_store_event_write(&ev, &b.events), 0);
+        sl_mp_writer_fini(&f);
+        b.n_events++;
+    }
+    assert_int_equal(s_write(fx->port, &b, NULL, NULL), 0);
+}
+
+static void s_pause_ms(int ms)
+{
+    struct timespec ts = {0, ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits (deadline T_WAIT) until the store's oldest kept event is want. */
+static void s_wait_first_seq(fx_t *fx, uint64_t want)
+{
+    sl_store_stats_t st;
+    for (int waited = 0; waited < T_WAIT; waited += 5, s_pause_ms(5)) {
+        sl_store_counters_read(&fx->counters, &st);
+        if (st.first_seq == want) {
+            return;
+        }
+    }
+    fail_msg("first kept seq is %llu, never %llu", (unsigned long long)st.first_seq,
+             (unsigned long long)want);
+}
+
+static bool s_has_event(fx_t *fx, uint64_t seq)
+{
+    uint8_t k[8];
+    for (int i = 0; i < 8; i++) {
+        k[i] = (uint8_t)(seq >> (56 - 8 * i));
+    }
+    uint8_t *v = NULL;
+    size_t n = 0;
+    int rc = s_get(fx->port, SL_DB_EVENTS, k, 8, &v, &n);
+    free(v);
+    assert_true(rc == 0 || rc == SL_ENOTFOUND);
+    return rc == 0;
+}
+
+/* Events go with their pipelines (a prefix whose pipeline records are
+   gone), the newest event always stays, the cap trims the oldest, and
+   seqs go on from last_seq across a restart: gapless, never back. */
+static void test_store_prunes_events_of_gone_pipelines(void **state)
+{
+    fx_t *fx = *state;
+    sl_actor_destroy(&fx->store);
+    fx->retention_ms = 3600000; /* events naming no pipeline: kept an hour */
+    fx->prune_every_ms = 10;
+    assert_int_equal(s_spawn(fx), 0);
+    s_pipe_write(fx, "pA", "rec", 3); /* seqs 1-3 */
+    s_pipe_write(fx, "pB", "rec", 2); /* 4-5 */
+    s_pipe_write(fx, NULL, NULL, 1);  /* 6: an alert, young */
+    s_pipe_write(fx, "pA", "rec", 1); /* 7 */
+    s_pipe_write(fx, "pA", NULL, 0);  /* pA deleted (retention) */
+    s_wait_first_seq(fx, 4);          /* 1-3 go, pB's 4 stops the prune */
+    assert_false(s_has_event(fx, 3));
+    assert_true(s_has_event(fx, 4));
+    s_pipe_write(fx, "pB", NULL, 0);
+    s_wait_first_seq(fx, 6); /* the young alert stops it now */
+    assert_true(s_has_event(fx, 7));
+    sl_store_stats_t st;
+    sl_store_counters_read(&fx->counters, &st);
+    assert_int_equal(st.events_pruned, 5);
+    assert_int_equal(st.last_seq, 7);
+
+    /* With events naming no pipeline past retention, only the newest
+       event (7, pA's, gone) stays. */
+    sl_actor_destroy(&fx->store);
+    fx->retention_ms = 1;
+    assert_int_equal(s_spawn(fx), 0);
+    s_wait_first_seq(fx, 7);
+    assert_true(s_has_event(fx, 7));
+
+    /* A cap: the oldest go whatever they belong to. */
+    sl_actor_destroy(&fx->store);
+    fx->retention_ms = 0;
+    fx->events_max = 3;
+    assert_int_equal(s_spawn(fx), 0);
+    uint64_t first = 0, last = 0;
+    batch_t b;
+    s_batch_init(&b);
+    s_batch_put(&b, SL_DB_PIPELINES, "pC", "rec");
+    for (int i = 0; i < 4; i++) {
+        s_batch_event(&b, "task.status", "pC-t0000");
+    }
+    assert_int_equal(s_write(fx->port, &b, &first, &last), 0);
+    assert_int_equal(first, 8); /* last_seq did not go back with the prune */
+    assert_int_equal(last, 11);
+    s_wait_first_seq(fx, 9); /* 9, 10, 11 kept */
+    assert_false(s_has_event(fx, 8));
+    assert_true(s_has_event(fx, 9) && s_has_event(fx, 11));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -902,6 +1026,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_corrupt_value_quarantined, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_map_full_error_ack, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_held_dir, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_store_prunes_events_of_gone_pipelines, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_store_kill9_loses_nothing_acked, s_setup_bare,
                                         s_teardown),
     };

@@ -10,7 +10,7 @@ Depends only on pyzmq and msgpack (Debian: python3-zmq, python3-msgpack).
 from .client import DEFAULT_API, DEFAULT_PUB, DEFAULT_TIMEOUT, FINAL, Client
 from .curve import Curve
 from .errors import (ERRORS, ApiError, DaemonTimeout, Internal, Invalid, Malformed,
-                     MissingField, NotFound, ProtocolError, SluiceError, Timeout, TooBig,
+                     MissingField, NotFound, ProtocolError, Pruned, SluiceError, Timeout, TooBig,
                      Unavailable, UnknownOp)
 from .events import EventStream
 
@@ -20,5 +20,5 @@ __all__ = [
     "Client", "Curve", "EventStream", "FINAL", "DEFAULT_API", "DEFAULT_PUB", "DEFAULT_TIMEOUT",
     "SluiceError", "Timeout", "ProtocolError", "ApiError", "ERRORS", "Malformed", "TooBig",
     "MissingField", "Invalid", "UnknownOp", "NotFound", "DaemonTimeout", "Unavailable",
-    "Internal",
+    "Internal", "Pruned",
 ]

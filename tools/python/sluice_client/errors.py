@@ -82,6 +82,19 @@ class Internal(ApiError):
     reply, a failed store scan)."""
 
 
+class Pruned(ApiError):
+    """pruned: events.since was asked for events that were pruned with
+    their finished pipelines (README "Durability and recovery").
+    `first_seq` is the oldest event the daemon still has: re-read the state
+    you follow (pipeline.get), then go on from first_seq - 1."""
+
+    def __init__(self, code, message, op=None, reply=None):
+        super().__init__(code, message, op, reply)
+        err = (reply or {}).get("error") if isinstance(reply, dict) else None
+        seq = err.get("first_seq") if isinstance(err, dict) else None
+        self.first_seq = seq if isinstance(seq, int) else None
+
+
 # The API's own codes (README "The API"); any other code raises ApiError.
 ERRORS = {
     "malformed": Malformed,
@@ -93,6 +106,7 @@ ERRORS = {
     "timeout": DaemonTimeout,
     "unavailable": Unavailable,
     "internal": Internal,
+    "pruned": Pruned,
 }
 
 

@@ -13,6 +13,10 @@ socket when the daemon comes back; while it is away, the store requests
 time out and are tried again at the next idle, so a restart costs no event
 and no duplicate. Seqs belong to one data directory: a daemon started on a
 fresh one starts again at 1, which this stream (rightly) does not follow.
+Events are pruned with their finished pipelines: a stream that fell behind
+the oldest kept event raises Pruned (with `first_seq`) from next(), since
+what it missed cannot be replayed; the caller re-reads state with
+pipeline.get and opens a new stream from first_seq - 1.
 """
 import collections
 import time
