@@ -1,7 +1,9 @@
 /*  sl_ids.c: id generation and shard routing (see sl_ids.h). */
 #include "proto/sl_ids.h"
 
+#include <inttypes.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,4 +76,67 @@ int sl_ids_endpoint_mailbox(char *out, size_t size, const char *service)
     }
     int n = snprintf(out, size, SL_IDS_ENDPOINT_PREFIX "%s", service);
     return n >= 0 && (size_t)n < size ? 0 : SL_ETOOBIG;
+}
+
+/* 64 random bits from getrandom(2); when the kernel cannot give them (never
+   on a booted Linux) the clock and a counter, so an id is still unique. */
+static uint64_t s_random64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) == (ssize_t)sizeof v) {
+        return v;
+    }
+    static uint64_t counter;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    v = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 48);
+    v ^= __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9e3779b97f4a7c15ull;
+    return v;
+}
+
+int sl_ids_attempt_wire(char *out, size_t size, const char *task_id, uint64_t attempt)
+{
+    if (!task_id || !*task_id) {
+        if (size) {
+            out[0] = '\0';
+        }
+        return SL_EINVAL;
+    }
+    int n = snprintf(out, size, "%s-a%" PRIu64 "-%016" PRIx64, task_id, attempt, s_random64());
+    return n >= 0 && (size_t)n < size ? 0 : SL_ETOOBIG;
+}
+
+int sl_ids_attempt_parse(const char *id, char *task, size_t task_size, uint64_t *attempt)
+{
+    size_t len = id ? strlen(id) : 0;
+    if (len < SL_IDS_ATTEMPT_RANDOM + 4 || id[len - SL_IDS_ATTEMPT_RANDOM - 1] != '-') {
+        return SL_EINVAL;
+    }
+    for (size_t i = len - SL_IDS_ATTEMPT_RANDOM; i < len; i++) {
+        if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f'))) {
+            return SL_EINVAL;
+        }
+    }
+    /* Back from the random part over the digits to "-a". */
+    size_t end = len - SL_IDS_ATTEMPT_RANDOM - 1, d = end;
+    while (d > 0 && id[d - 1] >= '0' && id[d - 1] <= '9') {
+        d--;
+    }
+    if (d == end || d < 3 || id[d - 1] != 'a' || id[d - 2] != '-' || end - d > 19) {
+        return SL_EINVAL;
+    }
+    uint64_t n = 0;
+    for (size_t i = d; i < end; i++) {
+        n = n * 10 + (uint64_t)(id[i] - '0');
+    }
+    size_t tl = d - 2;
+    if (task && task_size) {
+        size_t c = tl < task_size - 1 ? tl : task_size - 1;
+        memcpy(task, id, c);
+        task[c] = '\0';
+    }
+    if (attempt) {
+        *attempt = n;
+    }
+    return 0;
 }

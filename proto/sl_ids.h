@@ -5,7 +5,11 @@
     of wall-clock ms + 6 hex digits of a per-process counter mixed with
     randomness (ids grow with time, so LMDB appends); a task id is
     `<pipeline_id>-t<4 digits>`; the shard of either is FNV-1a 32 of the
-    pipeline id modulo the shard count. Pure functions, thread-safe.
+    pipeline id modulo the shard count. An attempt's wire id (the request
+    `id` and so the pushes' `correlation_id`) is `<task_id>-a<attempt>-`
+    followed by 16 hex digits from the kernel's random source, so that
+    nobody who can reach the progress listener can guess a live attempt's
+    id. Thread-safe.
 */
 #ifndef SL_IDS_H
 #define SL_IDS_H
@@ -56,5 +60,16 @@ size_t sl_ids_pipeline_len(const char *id);
 
 /* Shard in [0, shards) of a pipeline id or of a task id. */
 int sl_ids_shard_of(const char *id, int shards);
+
+#define SL_IDS_ATTEMPT_RANDOM 16 /* hex digits of an attempt wire id's random part */
+
+/* Writes a fresh attempt wire id "<task_id>-a<attempt>-<16 hex>" into out:
+   0, SL_EINVAL for a NULL or empty task id, SL_ETOOBIG when it does not
+   fit. */
+int sl_ids_attempt_wire(char *out, size_t size, const char *task_id, uint64_t attempt);
+
+/* Parses a wire id made by sl_ids_attempt_wire: the task id (into task,
+   cut to fit) and the attempt number. 0, or SL_EINVAL when id is not one. */
+int sl_ids_attempt_parse(const char *id, char *task, size_t task_size, uint64_t *attempt);
 
 #endif

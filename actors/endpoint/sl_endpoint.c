@@ -70,6 +70,20 @@ static void s_reply_result_now(sl_ep_t *ep, const char *owner, const sl_attempt_
     ep->c.results++;
 }
 
+/* The attempt (not a probe) running or queued for task_id's attempt, or
+   NULL. A walk of the live attempts: the wire id's random part is unknown
+   to the owner, who names an attempt by task and number. */
+static sl_ep_attempt_t *s_find_task(sl_ep_t *ep, const char *task_id, uint64_t attempt)
+{
+    for (sl_ep_attempt_t *a = ep->all; a && task_id; a = a->next) {
+        if (!a->probe && a->start.attempt == attempt && a->start.task_id &&
+            strcmp(a->start.task_id, task_id) == 0) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
 static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
 {
     sl_attempt_start_t st = {0};
@@ -91,7 +105,14 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
         sl_attempt_start_clear(&st);
         return 0;
     }
-    snprintf(idbuf, sizeof idbuf, "%s-a%" PRIu64, st.task_id, st.attempt);
+    /* The wire id carries a random part: a pusher must have seen the
+       request to name the attempt (proto/sl_ids.h). */
+    if (sl_ids_attempt_wire(idbuf, sizeof idbuf, st.task_id, st.attempt) != 0) {
+        s_reply_result_now(ep, msg->from, &st, SL_OUT_VERDICT, "invalid task id");
+        sl_attempt_start_clear(&st);
+        free(a);
+        return 0;
+    }
     a->ep = ep;
     a->start = st; /* owned now */
     snprintf(a->owner, sizeof a->owner, "%s", msg->from);
@@ -116,7 +137,7 @@ static int s_on_start(sl_ep_t *ep, const sl_msg_t *msg)
     char why[160] = "";
     if (!a->id) {
         reject = "out of memory";
-    } else if (sl_map_get_str(&ep->by_id, a->id)) {
+    } else if (s_find_task(ep, st.task_id, st.attempt)) {
         reject = "duplicate attempt: this task attempt is already running";
     } else if (sl_ep_build_frame(ep, a, why, sizeof why) != 0) {
         outcome = SL_OUT_VERDICT;
@@ -162,9 +183,7 @@ static int s_on_cancel(sl_ep_t *ep, const sl_msg_t *msg)
     if (sl_attempt_cancel_decode(msg->body, msg->body_len, &c) != 0) {
         return 0;
     }
-    char idbuf[SL_NAME_MAX + 600];
-    snprintf(idbuf, sizeof idbuf, "%s-a%" PRIu64, c.task_id, c.attempt);
-    sl_ep_attempt_t *a = sl_ep_find_id(ep, idbuf);
+    sl_ep_attempt_t *a = s_find_task(ep, c.task_id, c.attempt);
     if (a) {
         sl_ep_fail(a, SL_OUT_CANCELLED, "cancel requested by the owner");
     }

@@ -16,7 +16,7 @@
                        sends a cancel frame; the result is CANCELLED (unless
                        it already went).
       PROGRESS_PUSH    from the progress listener; matched by correlation_id
-                       (the request id "<task_id>-a<attempt>"), unknown ids
+                       (the request id "<task_id>-a<attempt>-<random>"), unknown ids
                        are counted and dropped.
       ENDPOINT_STATUS  request; answered with ENDPOINT_STATUS_REPLY.
       ENDPOINT_RECONFIGURE  request (sluice_reload): new replica URLs and

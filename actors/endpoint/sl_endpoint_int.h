@@ -47,7 +47,7 @@ typedef enum {
 
 typedef struct sl_ep_attempt {
     sl_ep_t *ep;
-    char *id;                 /* "<task_id>-a<attempt>", the legacy id / mux id / correlation id */
+    char *id; /* "<task_id>-a<attempt>-<random>", the legacy id / mux id / correlation id */
     sl_attempt_start_t start; /* decoded start, owned */
     char owner[SL_NAME_MAX];
     bool probe;         /* an internal health_check, no owner: a half-open breaker's probe, */

@@ -45,12 +45,44 @@ static void test_ids_fixed_names(void **unused)
     assert_string_equal(SL_IDS_WATCHDOG, "watchdog");
 }
 
+static void test_ids_attempt_wire(void **unused)
+{
+    (void)unused;
+    char a[SL_IDS_MAX], b[SL_IDS_MAX], task[SL_IDS_MAX];
+    const char *tid = "p0193f1c2a4b7c01a2f-t0007";
+    assert_int_equal(sl_ids_attempt_wire(a, sizeof a, tid, 2), 0);
+    assert_int_equal(sl_ids_attempt_wire(b, sizeof b, tid, 2), 0);
+    /* Readable prefix, then 16 hex digits that differ between two ids. */
+    assert_int_equal(strncmp(a, "p0193f1c2a4b7c01a2f-t0007-a2-", 29), 0);
+    assert_int_equal(strlen(a), 29 + SL_IDS_ATTEMPT_RANDOM);
+    assert_string_not_equal(a, b);
+    uint64_t n = 0;
+    assert_int_equal(sl_ids_attempt_parse(a, task, sizeof task, &n), 0);
+    assert_string_equal(task, tid);
+    assert_int_equal(n, 2);
+    assert_int_equal(sl_ids_attempt_wire(a, sizeof a, "t1", 12), 0);
+    assert_int_equal(sl_ids_attempt_parse(a, task, sizeof task, &n), 0);
+    assert_string_equal(task, "t1");
+    assert_int_equal(n, 12);
+    /* The old guessable form and other shapes are not wire ids. */
+    assert_int_equal(sl_ids_attempt_parse("p0193f1c2a4b7c01a2f-t0007-a2", task, sizeof task, &n),
+                     SL_EINVAL);
+    assert_int_equal(sl_ids_attempt_parse("t1-a-0123456789abcdef", task, sizeof task, &n),
+                     SL_EINVAL);
+    assert_int_equal(sl_ids_attempt_parse("t1-a1-0123456789abcdeg", task, sizeof task, &n),
+                     SL_EINVAL);
+    assert_int_equal(sl_ids_attempt_parse(NULL, task, sizeof task, &n), SL_EINVAL);
+    assert_int_equal(sl_ids_attempt_wire(a, sizeof a, "", 1), SL_EINVAL);
+    assert_int_equal(sl_ids_attempt_wire(a, 10, tid, 1), SL_ETOOBIG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids_pipeline_mailbox),
         cmocka_unit_test(test_ids_endpoint_mailbox),
         cmocka_unit_test(test_ids_fixed_names),
+        cmocka_unit_test(test_ids_attempt_wire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

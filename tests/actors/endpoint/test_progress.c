@@ -199,6 +199,51 @@ static void s_push(s_ctx_t *c, const char *service, const char *cid, const char 
     s_send(c, service, SL_MSG_PROGRESS_PUSH, buf, len);
 }
 
+/* One replica that completes the WebSocket handshake and never answers,
+   owned by the port "replica": the case reads the requests it is sent. */
+static void s_wire_replica(s_ctx_t *c)
+{
+    c->replica_port = sl_port_new(c->rt, "replica");
+    assert_non_null(c->replica_port);
+    sl_wsio_opts_t so = {.owner = "replica", .listen_port = 0};
+    c->srv = sl_wsio_new(c->rt, &so);
+    assert_non_null(c->srv);
+    assert_int_equal(sl_wsio_start(c->srv), 0);
+    snprintf(c->urls[0], sizeof c->urls[0], "ws://127.0.0.1:%d", sl_wsio_port(c->srv));
+    c->url_ptrs[0] = c->urls[0];
+    c->n = 1;
+}
+
+/* The id of the next request of type op the wire replica receives. */
+static void s_request_id(s_ctx_t *c, const char *op, char *out, size_t cap)
+{
+    int64_t deadline = ep_test_ms() + S_WAIT_MS;
+    while (ep_test_ms() < deadline) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(c->replica_port, 50, &m) != 0) {
+            continue;
+        }
+        sl_wsio_frame_t f = {0};
+        if (m->type == SL_MSG_WSIO_FRAME && sl_wsio_frame_decode(m->body, m->body_len, &f) == 0) {
+            json_t *j = json_loadb((const char *)f.data.ptr, f.data.len, 0, NULL);
+            const char *type = json_string_value(json_object_get(j, "type"));
+            const char *id = json_string_value(json_object_get(j, "id"));
+            bool hit = type && id && strcmp(type, op) == 0;
+            if (hit) {
+                snprintf(out, cap, "%s", id);
+            }
+            json_decref(j);
+            sl_wsio_frame_clear(&f);
+            if (hit) {
+                sl_msg_destroy(&m);
+                return;
+            }
+        }
+        sl_msg_destroy(&m);
+    }
+    fail_msg("no %s request within %d ms", op, S_WAIT_MS);
+}
+
 /* One endpoint counter, asked as a request (so every message the case sent
    before it has been handled). */
 static uint64_t s_counter(s_ctx_t *c, const char *service, const char *counter)
@@ -273,11 +318,13 @@ static const char *s_static_stages[10] = {
 static void test_progress_every_stage_passes_within_stage_coalesced(void **state)
 {
     s_ctx_t *c = *state;
-    s_replicas(c, 1);
+    s_wire_replica(c);
     s_spawn(c, "static-analyzer", 2, 2);
     s_start(c, "static-analyzer", "static_analyze", "p0001-t0001", "m", 1, NULL, 0);
+    char id[SL_IDS_MAX];
+    s_request_id(c, "static_analyze", id, sizeof id);
     for (int i = 0; i < 10; i++) {
-        s_push(c, "static-analyzer", "p0001-t0001-a1", s_static_stages[i], i * 10);
+        s_push(c, "static-analyzer", id, s_static_stages[i], i * 10);
     }
     for (int i = 0; i < 10; i++) {
         s_expect_progress(c, "p0001-t0001", s_static_stages[i], i * 10);
@@ -285,7 +332,7 @@ static void test_progress_every_stage_passes_within_stage_coalesced(void **state
     /* The same stage, five times in the same instant: the window's budget
        is spent, so they wait; only the latest leaves at the window's end. */
     for (int pct = 91; pct <= 95; pct++) {
-        s_push(c, "static-analyzer", "p0001-t0001-a1", "completed", pct);
+        s_push(c, "static-analyzer", id, "completed", pct);
     }
     s_no_progress(c, "static-analyzer");
     assert_int_equal(sl_rt_advance(c->rt, 999), 0);
@@ -295,9 +342,9 @@ static void test_progress_every_stage_passes_within_stage_coalesced(void **state
     /* That flush opened a new window and used one of its two: the next
        passes, the two after it wait, and the latest goes out just before
        the result. */
-    s_push(c, "static-analyzer", "p0001-t0001-a1", "completed", 96);
-    s_push(c, "static-analyzer", "p0001-t0001-a1", "completed", 97);
-    s_push(c, "static-analyzer", "p0001-t0001-a1", "completed", 98);
+    s_push(c, "static-analyzer", id, "completed", 96);
+    s_push(c, "static-analyzer", id, "completed", 97);
+    s_push(c, "static-analyzer", id, "completed", 98);
     s_expect_progress(c, "p0001-t0001", "completed", 96);
     s_no_progress(c, "static-analyzer");
     sl_attempt_cancel_t m = {(char *)"p0001-t0001", 1};
@@ -307,6 +354,70 @@ static void test_progress_every_stage_passes_within_stage_coalesced(void **state
     s_send(c, "static-analyzer", SL_MSG_ATTEMPT_CANCEL, buf, len);
     s_expect_progress(c, "p0001-t0001", "completed", 98);
     assert_true(s_counter(c, "static-analyzer", "results") == 1);
+}
+
+/* Issue 13, section 5: the request id carries a random part, so a push
+   that guesses "<task_id>-a<attempt>" names no attempt: it is counted as
+   unknown and does not keep a hung attempt's stall timer alive. The real
+   id (which only the replica saw) does. */
+static void test_progress_guessed_id_does_not_keep_attempt_alive(void **state)
+{
+    s_ctx_t *c = *state;
+    s_wire_replica(c);
+    s_spawn(c, "static-analyzer", 100, 1);
+    sl_attempt_start_t st = {0};
+    st.task_id = "p0001-t0001";
+    st.pipeline_id = "p0001";
+    st.attempt = 1;
+    st.op = "static_analyze";
+    st.model = "m";
+    st.app_number = 1;
+    st.progress_timeout_ms = 1000;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_attempt_start_encode(&st, &buf, &len), 0);
+    s_send(c, "static-analyzer", SL_MSG_ATTEMPT_START, buf, len);
+    char id[SL_IDS_MAX], task[SL_IDS_MAX];
+    uint64_t attempt = 0;
+    s_request_id(c, "static_analyze", id, sizeof id);
+    assert_int_equal(sl_ids_attempt_parse(id, task, sizeof task, &attempt), 0);
+    assert_string_equal(task, "p0001-t0001");
+    assert_int_equal(attempt, 1);
+    /* The real id keeps it alive past its first stall deadline. */
+    s_push(c, "static-analyzer", id, "scanning", 10);
+    s_expect_progress(c, "p0001-t0001", "scanning", 10);
+    assert_int_equal(sl_rt_advance(c->rt, 700), 0);
+    s_push(c, "static-analyzer", id, "scanning", 20);
+    s_expect_progress(c, "p0001-t0001", "scanning", 20);
+    assert_int_equal(sl_rt_advance(c->rt, 700), 0);
+    assert_int_equal(s_counter(c, "static-analyzer", "results"), 0);
+    /* Forged: the guessable form, and the real prefix with another random
+       part. Neither counts as a sign of life. */
+    const char *forged[] = {"p0001-t0001-a1", "p0001-t0001-a1-0000000000000000"};
+    for (size_t i = 0; i < 2; i++) {
+        s_push(c, "static-analyzer", forged[i], "scanning", 30);
+    }
+    assert_int_equal(s_counter(c, "static-analyzer", "unknown_progress"), 2);
+    assert_int_equal(sl_rt_advance(c->rt, 700), 0);
+    int64_t deadline = ep_test_ms() + S_WAIT_MS;
+    bool ended = false;
+    while (!ended && ep_test_ms() < deadline) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(c->owner, 50, &m) != 0) {
+            continue;
+        }
+        if (m->type == SL_MSG_ATTEMPT_RESULT) {
+            sl_attempt_result_t r = {0};
+            assert_int_equal(sl_attempt_result_decode(m->body, m->body_len, &r), 0);
+            assert_int_equal(r.outcome, SL_OUT_PROGRESS_TIMEOUT);
+            sl_attempt_result_clear(&r);
+            ended = true;
+        } else {
+            assert_int_not_equal(m->type, SL_MSG_ATTEMPT_PROGRESS);
+        }
+        sl_msg_destroy(&m);
+    }
+    assert_true(ended);
 }
 
 /* ---- pushes without an id (issue 15, section 4) --------------------------- */
@@ -560,15 +671,8 @@ static void s_replica_field(s_ctx_t *c, const char *service, const char *key, ch
 static void test_progress_replica_address_learned_on_connect(void **state)
 {
     s_ctx_t *c = *state;
-    c->replica_port = sl_port_new(c->rt, "replica");
-    assert_non_null(c->replica_port);
-    sl_wsio_opts_t so = {.owner = "replica", .listen_port = 0};
-    c->srv = sl_wsio_new(c->rt, &so);
-    assert_non_null(c->srv);
-    assert_int_equal(sl_wsio_start(c->srv), 0);
+    s_wire_replica(c);
     snprintf(c->urls[0], sizeof c->urls[0], "ws://127.1:%d", sl_wsio_port(c->srv));
-    c->url_ptrs[0] = c->urls[0];
-    c->n = 1;
     s_spawn(c, "performance-tester", 100, 1);
     s_listener(c);
     /* The address comes from the first connection that opens (the
@@ -596,6 +700,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_progress_every_stage_passes_within_stage_coalesced,
+                                        s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_guessed_id_does_not_keep_attempt_alive,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_progress_dynamic_pushes_attributed_by_model_and_app,
                                         s_setup, s_teardown),
