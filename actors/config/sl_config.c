@@ -76,6 +76,12 @@ static const s_key_t s_keys[] = {
     S_STR("api", "curve_secret_file", curve_secret_file, ""),
     S_STR("api", "curve_clients_dir", curve_clients_dir, ""),
     S_STR("progress", "listen", progress_listen, "ws://127.0.0.1:8765"),
+    S_STR("progress", "path", progress_path, ""),
+    S_STR("progress", "cert_file", progress_cert_file, ""),
+    S_STR("progress", "key_file", progress_key_file, ""),
+    S_INT("progress", "max_frame_bytes", progress_max_frame_bytes, 256, 16 << 20, 1, "65536"),
+    S_INT("progress", "max_connections_per_s", progress_max_connections_per_s, 1, 1000000, 1,
+          "200"),
     S_INT("store", "map_size_mb", map_size_mb, 16, 1 << 20, 1, "8192"),
     S_BOOL("store", "nosync", nosync, "false"),
     S_INT("store", "retention_s", retention_s, 0, INT64_C(10) * 365 * 86400, 1, "604800"),
@@ -662,6 +668,23 @@ static bool s_keys_agree(const sl_config_t *cfg, const char **path, const char *
     if (cfg->curve_clients_dir[0] && !cfg->curve_secret_file[0]) {
         *path = "api/curve_clients_dir";
         *why = "needs api/curve_secret_file too (the server's secret certificate)";
+        return false;
+    }
+    bool wss = strncmp(cfg->progress_listen, "wss://", 6) == 0;
+    if (wss && (!cfg->progress_cert_file[0] || !cfg->progress_key_file[0])) {
+        *path = "progress/listen";
+        *why = "wss:// needs progress/cert_file and progress/key_file";
+        return false;
+    }
+    if (!wss && (cfg->progress_cert_file[0] || cfg->progress_key_file[0])) {
+        *path = cfg->progress_cert_file[0] ? "progress/cert_file" : "progress/key_file";
+        *why = "needs a wss:// progress/listen (and both of cert_file and key_file)";
+        return false;
+    }
+    if (strchr(cfg->progress_path, '?') || strchr(cfg->progress_path, '#') ||
+        strchr(cfg->progress_path, ' ')) {
+        *path = "progress/path";
+        *why = "no '?', '#' or spaces: the path is compared as sent";
         return false;
     }
     return true;

@@ -89,7 +89,12 @@ typedef struct {
     char curve_secret_file[SL_CONFIG_STR]; /* server's secret zcert; "" = CURVE off */
     char curve_clients_dir[SL_CONFIG_STR]; /* allowed clients' public zcerts */
     /* [progress] */
-    char progress_listen[SL_CONFIG_STR]; /* ws://host:port, "" = off */
+    char progress_listen[SL_CONFIG_STR];    /* ws[s]://host:port, "" = off */
+    char progress_path[SL_CONFIG_STR];      /* secret path pushes must use; "" = any */
+    char progress_cert_file[SL_CONFIG_STR]; /* PEM cert (chain) for wss://; "" = ws:// */
+    char progress_key_file[SL_CONFIG_STR];  /* PEM key of progress_cert_file */
+    int64_t progress_max_frame_bytes;       /* a larger frame closes its connection */
+    int64_t progress_max_connections_per_s; /* more in one second are refused */
     /* [store] */
     int64_t map_size_mb;
     bool nosync;

@@ -196,9 +196,12 @@ static size_t s_split(char *storage, const char **out, size_t max)
 }
 
 /* "ws://host:port" -> host (into buf) and port; SL_ECONFIG otherwise. */
-static int s_parse_listen(const char *url, char *host, size_t host_size, int *port)
+/* "ws://host:port" or "wss://host:port" (a trailing "/" allowed; a longer
+   path is refused: the secret path is progress/path). */
+static int s_parse_listen(const char *url, char *host, size_t host_size, int *port, bool *tls)
 {
-    const char *rest = strncmp(url, "ws://", 5) == 0 ? url + 5 : NULL;
+    *tls = strncmp(url, "wss://", 6) == 0;
+    const char *rest = strncmp(url, "ws://", 5) == 0 ? url + 5 : *tls ? url + 6 : NULL;
     const char *colon = rest ? strrchr(rest, ':') : NULL;
     if (!colon || (size_t)(colon - rest) >= host_size || colon == rest) {
         return SL_ECONFIG;
@@ -207,7 +210,7 @@ static int s_parse_listen(const char *url, char *host, size_t host_size, int *po
     host[colon - rest] = '\0';
     char *end = NULL;
     long p = strtol(colon + 1, &end, 10);
-    if (*end != '\0' && *end != '/') {
+    if (end == colon + 1 || (*end != '\0' && strcmp(end, "/") != 0)) {
         return SL_ECONFIG;
     }
     if (p < 0 || p > 65535) {
@@ -262,11 +265,20 @@ static int s_start_progress(sluice_t *self)
     char host[128];
     sl_progress_config_t pc;
     sl_progress_config_defaults(&pc);
-    if (s_parse_listen(self->cfg.progress_listen, host, sizeof(host), &pc.port)) {
-        return s_fail(self, SL_ECONFIG, "progress/listen: '%s' is not ws://host:port",
+    bool tls = false;
+    if (s_parse_listen(self->cfg.progress_listen, host, sizeof(host), &pc.port, &tls)) {
+        return s_fail(self, SL_ECONFIG,
+                      "progress/listen: '%s' is not ws://host:port or wss://host:port (a "
+                      "secret path goes in progress/path)",
                       self->cfg.progress_listen);
     }
+    /* sl_config_check made sure wss:// comes with a cert and a key */
     pc.listen_iface = host;
+    pc.cert_file = tls ? self->cfg.progress_cert_file : NULL;
+    pc.key_file = tls ? self->cfg.progress_key_file : NULL;
+    pc.path = self->cfg.progress_path;
+    pc.max_frame = (size_t)self->cfg.progress_max_frame_bytes;
+    pc.max_conn_per_s = (uint32_t)self->cfg.progress_max_connections_per_s;
     int rc = sl_progress_spawn(self->rt, &pc, &self->progress, &self->progress_port);
     if (rc) {
         return s_fail(self, rc, "cannot listen for analyzer progress on %s: %s",

@@ -18,8 +18,11 @@
 #include "actors/endpoint/sl_wsio.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_wire.h"
-#include "runtime/sl_log.h"
 #include "proto/sl_ids.h"
+#include "runtime/sl_clock.h"
+#include "runtime/sl_err.h"
+#include "runtime/sl_log.h"
+#include "runtime/sl_map.h"
 
 #define S_PEERS 256 /* open connections whose address is remembered */
 
@@ -32,9 +35,15 @@ typedef struct {
     sl_actor_t *self;
     sl_wsio_t *wsio;
     sl_mp_writer_t w;
-    uint64_t connections, frames, routed, bad_frames, unknown_service;
+    uint64_t connections, frames, routed, bad_frames, unknown_service, wrong_path, rate_limited,
+        too_big;
     s_peer_t peers[S_PEERS];
     size_t next_peer; /* where the next one goes when none is free */
+    char *path;       /* "/<token>" or NULL = any */
+    uint32_t max_conn_per_s;
+    int64_t win_start; /* the one-second connection window (monotonic ms) */
+    uint32_t win_count;
+    sl_map_t refused; /* conn -> (void *)1: closed by us, its frames dropped */
 } s_pl_t;
 
 typedef struct {
@@ -48,6 +57,8 @@ void sl_progress_config_defaults(sl_progress_config_t *cfg)
     cfg->name = SL_IDS_PROGRESS;
     cfg->listen_iface = "127.0.0.1";
     cfg->port = SL_PROGRESS_DEFAULT_PORT;
+    cfg->max_frame = SL_PROGRESS_DEFAULT_MAX_FRAME;
+    cfg->max_conn_per_s = SL_PROGRESS_DEFAULT_MAX_CONN_PER_S;
 }
 
 /* Service names become mailbox names: keep them to a safe alphabet. */
@@ -97,8 +108,48 @@ static s_peer_t *s_peer_find(s_pl_t *pl, uint64_t conn)
     return NULL;
 }
 
+/* Whether a new connection on path may stay: the secret path when one is
+   set (the query string is not part of it), and within the second's cap. */
+static void s_on_accepted(s_pl_t *pl, const sl_wsio_accepted_t *ev)
+{
+    const char *why = NULL;
+    int code = SL_WSIO_CLOSE_NORMAL;
+    if (pl->path) {
+        const char *got = ev->path ? ev->path : "";
+        size_t n = strcspn(got, "?");
+        if (n != strlen(pl->path) || memcmp(got, pl->path, n) != 0) {
+            pl->wrong_path++;
+            why = "wrong path";
+            code = 1008; /* policy violation */
+        }
+    }
+    int64_t now = sl_clock_now(sl_rt_clock(sl_actor_rt(pl->self)));
+    if (!why) {
+        if (now - pl->win_start >= 1000) {
+            pl->win_start = now;
+            pl->win_count = 0;
+        }
+        if (++pl->win_count > pl->max_conn_per_s) {
+            pl->rate_limited++;
+            why = "too many connections";
+            code = 1008; /* lws 4.1 sends 1013 (try again later) as 1002 */
+        }
+    }
+    if (!why) {
+        s_peer_add(pl, ev->conn, ev->peer);
+        return;
+    }
+    if (sl_map_put(&pl->refused, ev->conn, (void *)1) != 0) {
+        sl_warn("progress: out of memory refusing a connection");
+    }
+    sl_wsio_close(pl->wsio, ev->conn, code, why);
+}
+
 static void s_on_frame(s_pl_t *pl, const sl_wsio_frame_t *ev)
 {
+    if (sl_map_get(&pl->refused, ev->conn)) {
+        return; /* sent before our close reached it */
+    }
     pl->frames++;
     sl_wire_frame_t f;
     if (sl_wire_frame_parse(&f, ev->data.ptr, ev->data.len) != 0) {
@@ -156,7 +207,10 @@ static void s_on_status(s_pl_t *pl, const sl_msg_t *msg)
 {
     sl_mp_writer_t cw;
     sl_mp_writer_init(&cw);
-    sl_mp_write_map(&cw, 5);
+    sl_mp_write_map(&cw, 8);
+    sl_mp_kv_uint(&cw, "wrong_path", pl->wrong_path);
+    sl_mp_kv_uint(&cw, "rate_limited", pl->rate_limited);
+    sl_mp_kv_uint(&cw, "too_big", pl->too_big);
     sl_mp_kv_uint(&cw, "connections", pl->connections);
     sl_mp_kv_uint(&cw, "frames", pl->frames);
     sl_mp_kv_uint(&cw, "routed", pl->routed);
@@ -192,6 +246,19 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     int rc = SL_ENOMEM;
     pl->self = self;
     sl_mp_writer_init(&pl->w);
+    sl_map_init(&pl->refused);
+    pl->max_conn_per_s =
+        a->cfg->max_conn_per_s ? a->cfg->max_conn_per_s : SL_PROGRESS_DEFAULT_MAX_CONN_PER_S;
+    pl->win_start = INT64_MIN / 2;
+    const char *path = a->cfg->path;
+    if (path && path[0] && strcmp(path, "/") != 0) {
+        size_t n = strlen(path);
+        pl->path = malloc(n + 2);
+        if (!pl->path) {
+            goto fail;
+        }
+        snprintf(pl->path, n + 2, "%s%s", path[0] == '/' ? "" : "/", path);
+    }
     sl_wsio_opts_t o = {0};
     o.owner = sl_actor_name(self);
     o.name = sl_actor_name(self);
@@ -199,7 +266,7 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     o.listen_iface = a->cfg->listen_iface;
     o.cert_file = a->cfg->cert_file;
     o.key_file = a->cfg->key_file;
-    o.max_message = 1u << 20; /* a progress frame is small */
+    o.max_message = a->cfg->max_frame ? a->cfg->max_frame : SL_PROGRESS_DEFAULT_MAX_FRAME;
     pl->wsio = sl_wsio_new(sl_actor_rt(self), &o);
     if (!pl->wsio) {
         goto fail;
@@ -214,6 +281,8 @@ static int s_init(sl_actor_t *self, void *args, void **state)
 fail:
     sl_wsio_destroy(&pl->wsio);
     sl_mp_writer_fini(&pl->w);
+    sl_map_fini(&pl->refused);
+    free(pl->path);
     free(pl);
     return rc;
 }
@@ -226,7 +295,7 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
         pl->connections++;
         sl_wsio_accepted_t ev = {0};
         if (sl_wsio_accepted_decode(msg->body, msg->body_len, &ev) == 0) {
-            s_peer_add(pl, ev.conn, ev.peer);
+            s_on_accepted(pl, &ev);
         }
         sl_wsio_accepted_clear(&ev);
         break;
@@ -237,6 +306,10 @@ static int s_handle(sl_actor_t *self, void *state, const sl_msg_t *msg)
             s_peer_t *peer = s_peer_find(pl, ev.conn);
             if (peer) {
                 peer->conn = 0;
+            }
+            sl_map_take(&pl->refused, ev.conn);
+            if (ev.code == SL_WSIO_CLOSE_TOO_BIG) {
+                pl->too_big++;
             }
         }
         sl_wsio_closed_clear(&ev);
@@ -264,6 +337,8 @@ static void s_fini(sl_actor_t *self, void *state)
     s_pl_t *pl = state;
     sl_wsio_destroy(&pl->wsio);
     sl_mp_writer_fini(&pl->w);
+    sl_map_fini(&pl->refused);
+    free(pl->path);
     free(pl);
 }
 

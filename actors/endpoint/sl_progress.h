@@ -9,11 +9,21 @@
     a PROGRESS_PUSH to "endpoint.<service>", which matches correlation_id to
     its attempt. Frames that do not parse, are not progress_update, or name
     no service are counted and dropped; so are frames for a service with no
-    endpoint actor. Point the fleet's GATEWAY_URL at ws://<host>:<port>/.
+    endpoint actor. Point the fleet's GATEWAY_URL at ws://<host>:<port>/
+    (with cfg.path: ws://<host>:<port>/<token>; with a certificate: wss://).
+
+    The listener is reachable by whoever can reach its port, so it trusts
+    nothing: the attempt ids a push must name carry a random part
+    (proto/sl_ids.h) and the endpoint takes a push only for an attempt live
+    on one of its replicas; here a frame above max_frame closes its
+    connection, connections beyond max_conn_per_s in one second (of the
+    runtime's clock) are closed at once, and with a secret path a
+    connection on any other path is closed before its frames are read.
 
     Counters: send ENDPOINT_STATUS to "progress" (as a request); the reply is
     an ENDPOINT_STATUS_REPLY with service "progress", protocol "gateway" and
-    counters {connections, frames, routed, bad_frames, unknown_service}.
+    counters {connections, frames, routed, bad_frames, unknown_service,
+    wrong_path, rate_limited, too_big}.
 */
 #ifndef SL_PROGRESS_H
 #define SL_PROGRESS_H
@@ -21,6 +31,8 @@
 #include "runtime/sl_actor.h"
 
 #define SL_PROGRESS_DEFAULT_PORT 8765
+#define SL_PROGRESS_DEFAULT_MAX_FRAME 65536
+#define SL_PROGRESS_DEFAULT_MAX_CONN_PER_S 200
 
 typedef struct {
     const char *name;         /* actor name ["progress"] */
@@ -29,6 +41,12 @@ typedef struct {
     const char *cert_file;    /* PEM cert for wss:// [NULL = ws://] */
     const char *key_file;     /* PEM key for cert_file */
     const char *parent;       /* told of the actor's exit [NULL] */
+    /* The secret path pushes must be sent on ("/<token>", a missing "/"
+       is added) [NULL or "" = any path]: a connection on another path is
+       closed with 1008 and its frames are dropped. */
+    const char *path;
+    size_t max_frame;        /* a larger frame closes its connection (1009) [65536] */
+    uint32_t max_conn_per_s; /* connections accepted per second; more are closed (1008) [200] */
 } sl_progress_config_t;
 
 /* Fills cfg with the defaults above. */

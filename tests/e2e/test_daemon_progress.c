@@ -92,13 +92,14 @@ static const char *s_str(const json_t *o, const char *key)
 
 /* The mock with these replicas (NULL-terminated specs) and sluiced pointed
    at it, static-analyzer speaking mux. */
-static void s_start(s_fx_t *fx, const char *const *replicas)
+static void s_start_path(s_fx_t *fx, const char *const *replicas, const char *mock_path,
+                         const char *secret)
 {
     e2e_args_t m = {0};
     fx->gateway = e2e_free_port();
     assert_true(fx->gateway > 0);
     e2e_args_add(&m, "--gateway");
-    e2e_args_add(&m, "ws://127.0.0.1:%d", fx->gateway);
+    e2e_args_add(&m, "ws://127.0.0.1:%d%s", fx->gateway, mock_path);
     for (int i = 0; replicas[i]; i++) {
         e2e_args_add(&m, "--replica");
         e2e_args_add(&m, "%s", replicas[i]);
@@ -112,6 +113,10 @@ static void s_start(s_fx_t *fx, const char *const *replicas)
         e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, fx->gateway);
         e2e_args_add(&a, "--set");
         e2e_args_add(&a, "services/static-analyzer/protocol=mux");
+        if (secret) {
+            e2e_args_add(&a, "--set");
+            e2e_args_add(&a, "progress/path=%s", secret);
+        }
         fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
         e2e_args_free(&a);
         if (!fx->d && e2e_file_contains(fx->log_d, "progress")) {
@@ -129,6 +134,11 @@ static void s_start(s_fx_t *fx, const char *const *replicas)
     json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
     assert_true(e2e_ok(pong));
     json_decref(pong);
+}
+
+static void s_start(s_fx_t *fx, const char *const *replicas)
+{
+    s_start_path(fx, replicas, "", NULL);
 }
 
 /* The service's "pushes" counters in an endpoints.list reply. */
@@ -344,11 +354,59 @@ static void test_daemon_progress_performance_by_url(void **state)
     json_decref(p);
 }
 
+/* progress/path (README, "Security of the progress listener"): the pushes
+   of an analyzer whose GATEWAY_URL names the secret path reach their
+   task, those of one pointed at another path are refused before they are
+   read. The ai analyzer pushes with its request id, which now carries a
+   random part the mock echoes. */
+static int64_t s_ai_by_id(s_fx_t *fx, const char *path, int64_t *unknown)
+{
+    const char *replicas[] = {"ai:127.0.0.1:0:latency=800:progress=100", NULL};
+    s_start_path(fx, replicas, path, "s3cret-t0ken");
+    json_t *r =
+        e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start",
+                  "config", "generation", "mode", "existing", "existing_apps", "model",
+                  "local_model", "app_number", 1, "analysis", "analyzers", "ai-analyzer");
+    assert_true(e2e_ok(r));
+    char id[64];
+    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    json_decref(r);
+    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    assert_non_null(p);
+    assert_string_equal(s_str(p, "status"), "completed");
+    json_decref(p);
+    r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
+    assert_true(e2e_ok(r));
+    json_t *ai = s_service_pushes(r, "ai-analyzer");
+    assert_non_null(ai);
+    int64_t by_id = json_integer_value(json_object_get(ai, "by_id"));
+    *unknown = json_integer_value(json_object_get(ai, "unknown_id"));
+    json_decref(r);
+    return by_id;
+}
+
+static void test_daemon_progress_secret_path_heard(void **state)
+{
+    int64_t unknown = 0;
+    assert_true(s_ai_by_id(*state, "/s3cret-t0ken", &unknown) >= 1);
+}
+
+static void test_daemon_progress_wrong_path_refused(void **state)
+{
+    int64_t unknown = 0;
+    assert_int_equal(s_ai_by_id(*state, "/", &unknown), 0);
+    assert_int_equal(unknown, 0); /* not even read */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_daemon_progress_reaches_watchers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_progress_performance_by_url, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_progress_secret_path_heard, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_progress_wrong_path_refused, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

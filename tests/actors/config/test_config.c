@@ -484,6 +484,55 @@ static void test_config_log_format_and_diff(void **state)
     free(b);
 }
 
+/* The progress listener's keys: defaults, and the combinations
+   sl_config_check refuses (wss:// without a certificate, a certificate
+   without wss://). */
+static void test_config_progress_listener_keys(void **state)
+{
+    (void)state;
+    sl_config_t *cfg = calloc(1, sizeof *cfg);
+    assert_non_null(cfg);
+    char err[256];
+    sl_config_defaults(cfg);
+    assert_string_equal(cfg->progress_path, "");
+    assert_int_equal(cfg->progress_max_frame_bytes, 65536);
+    assert_int_equal(cfg->progress_max_connections_per_s, 200);
+    assert_int_equal(sl_config_check(cfg, err, sizeof err), 0);
+    assert_int_equal(sl_config_load_str(cfg,
+                                        "progress\n    listen = \"wss://0.0.0.0:8765\"\n"
+                                        "    path = \"t0ken\"\n",
+                                        "t.cfg", err, sizeof err),
+                     SL_ECONFIG);
+    assert_non_null(strstr(err, "wss:// needs progress/cert_file"));
+    sl_config_defaults(cfg);
+    assert_int_equal(sl_config_load_part(cfg,
+                                         "progress\n    listen = \"wss://0.0.0.0:8765\"\n"
+                                         "    path = \"t0ken\"\n",
+                                         "set", err, sizeof err),
+                     0);
+    assert_string_equal(cfg->progress_path, "t0ken");
+    assert_int_equal(sl_config_check(cfg, err, sizeof err), SL_ECONFIG);
+    assert_string_equal(err,
+                        "progress/listen: wss:// needs progress/cert_file and progress/key_file");
+    assert_int_equal(sl_config_load_part(cfg,
+                                         "progress\n    cert_file = \"/c.pem\"\n"
+                                         "    key_file = \"/k.pem\"\n",
+                                         "set", err, sizeof err),
+                     0);
+    assert_int_equal(sl_config_check(cfg, err, sizeof err), 0);
+    assert_int_equal(sl_config_load_part(cfg, "progress\n    listen = \"ws://0.0.0.0:8765\"\n",
+                                         "set", err, sizeof err),
+                     0);
+    assert_int_equal(sl_config_check(cfg, err, sizeof err), SL_ECONFIG);
+    assert_non_null(strstr(err, "progress/cert_file: needs a wss:// progress/listen"));
+    sl_config_defaults(cfg);
+    assert_int_equal(
+        sl_config_load_part(cfg, "progress\n    path = \"a?b\"\n", "set", err, sizeof err), 0);
+    assert_int_equal(sl_config_check(cfg, err, sizeof err), SL_ECONFIG);
+    assert_non_null(strstr(err, "progress/path"));
+    free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +546,7 @@ int main(void)
         cmocka_unit_test(test_config_env_overrides_fleet_urls),
         cmocka_unit_test(test_config_written_config_loads_back),
         cmocka_unit_test(test_config_log_format_and_diff),
+        cmocka_unit_test(test_config_progress_listener_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

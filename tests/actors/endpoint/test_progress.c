@@ -51,6 +51,7 @@ typedef struct {
     sl_port_t *replica_port; /* owns srv, a WebSocket replica that never answers */
     sl_wsio_t *srv;
     sl_wsio_t *cli;
+    bool tls; /* the listener serves wss:// */
     uint64_t next_conn;
     sl_actor_t *progress;
     int progress_port;
@@ -424,31 +425,60 @@ static void test_progress_guessed_id_does_not_keep_attempt_alive(void **state)
 
 /* The progress listener, and a client wsio (owned by the port "pusher")
    that plays the fleet: one new connection per push, as the fleet opens. */
-static void s_listener(s_ctx_t *c)
+static char *s_tls_file(const char *name)
 {
-    sl_progress_config_t pc;
-    sl_progress_config_defaults(&pc);
-    pc.port = 0;
-    assert_int_equal(sl_progress_spawn(c->rt, &pc, &c->progress, &c->progress_port), 0);
+    static char paths[3][512];
+    static int next;
+    char *p = paths[next++ % 3];
+    const char *src = getenv("SLUICE_SOURCE_DIR");
+    snprintf(p, sizeof paths[0], "%s/tests/data/tls/%s", src ? src : ".", name);
+    return p;
+}
+
+/* The listener as configured by pc (NULL: defaults), and the pusher's
+   client wsio, trusting the test CA when the listener serves wss://. */
+static void s_listener_with(s_ctx_t *c, sl_progress_config_t *pc)
+{
+    sl_progress_config_t dflt;
+    if (!pc) {
+        sl_progress_config_defaults(&dflt);
+        pc = &dflt;
+    }
+    pc->port = 0;
+    assert_int_equal(sl_progress_spawn(c->rt, pc, &c->progress, &c->progress_port), 0);
+    c->tls = pc->cert_file != NULL;
     c->pusher = sl_port_new(c->rt, "pusher");
     assert_non_null(c->pusher);
     sl_wsio_opts_t o = {0};
     o.owner = "pusher";
     o.listen_port = SL_WSIO_NO_LISTEN;
+    o.ca_file = c->tls ? s_tls_file("ca.pem") : NULL;
     c->cli = sl_wsio_new(c->rt, &o);
     assert_non_null(c->cli);
     assert_int_equal(sl_wsio_start(c->cli), 0);
 }
 
-static void s_push_frame(s_ctx_t *c, const char *frame)
+static void s_listener(s_ctx_t *c)
 {
-    char url[64];
-    snprintf(url, sizeof url, "ws://127.0.0.1:%d/", c->progress_port);
+    s_listener_with(c, NULL);
+}
+
+/* One new connection to the listener on path, sending frame; its id. */
+static uint64_t s_push_frame_on(s_ctx_t *c, const char *path, const char *frame)
+{
+    char url[128];
+    snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", c->tls ? "wss" : "ws", c->progress_port, path);
     uint64_t id = ++c->next_conn;
     assert_int_equal(sl_wsio_connect(c->cli, id, url), 0);
     /* Sent once open. Left open: a close now would abort a connection
        still connecting; the client's destroy closes them all. */
     assert_int_equal(sl_wsio_send(c->cli, id, frame, strlen(frame)), 0);
+    return id;
+}
+
+static void s_push_frame(s_ctx_t *c, const char *frame)
+{
+    (void)s_push_frame_on(c, "/", frame);
 }
 
 /* The captured pushes of one service (tests/data/protocol/fleet/), in
@@ -696,6 +726,177 @@ static void test_progress_replica_address_learned_on_connect(void **state)
     s_expect_progress(c, "p0001-t0001", "aiohttp_start", -1);
 }
 
+/* ---- the listener's own defences (issue 13, section 5) ------------------- */
+
+/* A progress_update frame for id, as the fleet sends it. */
+static void s_frame_for(char *out, size_t cap, const char *id, const char *stage, int pct)
+{
+    snprintf(out, cap,
+             "{\"type\":\"progress_update\",\"correlation_id\":\"%s\",\"stage\":\"%s\","
+             "\"message\":\"m\",\"service\":\"static-analyzer\",\"data\":{\"pct\":%d}}",
+             id, stage, pct);
+}
+
+/* One listener counter, asked as a request. */
+static uint64_t s_listener_counter(s_ctx_t *c, const char *counter)
+{
+    sl_endpoint_status_reply_t r;
+    ep_test_status_of(c->owner, SL_IDS_PROGRESS, S_WAIT_MS, &r);
+    uint64_t v = 0;
+    assert_int_equal(sl_mp_map_get_uint(r.counters.ptr, r.counters.len, counter, &v), 0);
+    sl_endpoint_status_reply_clear(&r);
+    return v;
+}
+
+/* Waits for the pusher's connection conn to end; its close code. */
+static int s_wait_closed(s_ctx_t *c, uint64_t conn)
+{
+    int64_t deadline = ep_test_ms() + S_WAIT_MS;
+    while (ep_test_ms() < deadline) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(c->pusher, 50, &m) != 0) {
+            continue;
+        }
+        sl_wsio_closed_t ev = {0};
+        int code = -1;
+        if (m->type == SL_MSG_WSIO_CLOSED &&
+            sl_wsio_closed_decode(m->body, m->body_len, &ev) == 0) {
+            code = ev.conn == conn ? (int)ev.code : -1;
+            sl_wsio_closed_clear(&ev);
+        }
+        sl_msg_destroy(&m);
+        if (code >= 0) {
+            return code;
+        }
+    }
+    fail_msg("connection %llu did not end within %d ms", (unsigned long long)conn, S_WAIT_MS);
+    return -1;
+}
+
+/* An attempt of static-analyzer running on the wire replica; its id. */
+static void s_running_attempt(s_ctx_t *c, char *id, size_t cap)
+{
+    s_wire_replica(c);
+    s_spawn(c, "static-analyzer", 100, 1);
+    s_start(c, "static-analyzer", "static_analyze", "p0001-t0001", "m", 1, NULL, 0);
+    s_request_id(c, "static_analyze", id, cap);
+}
+
+/* With a secret path, a connection on any other path is closed (1008)
+   before its frame is read, even one that names a live attempt's id. */
+static void test_progress_listener_wrong_path_refused(void **state)
+{
+    s_ctx_t *c = *state;
+    char id[SL_IDS_MAX], frame[512];
+    s_running_attempt(c, id, sizeof id);
+    sl_progress_config_t pc;
+    sl_progress_config_defaults(&pc);
+    pc.path = "s3cret-token";
+    s_listener_with(c, &pc);
+    s_frame_for(frame, sizeof frame, id, "scanning", 10);
+    const char *wrong[] = {"/", "/s3cret", "/s3cret-token/x", "/S3CRET-TOKEN"};
+    for (size_t i = 0; i < 4; i++) {
+        uint64_t conn = s_push_frame_on(c, wrong[i], frame);
+        assert_int_equal(s_wait_closed(c, conn), 1008);
+    }
+    assert_int_equal(s_listener_counter(c, "wrong_path"), 4);
+    assert_int_equal(s_listener_counter(c, "frames"), 0);
+    /* The right path (a query string is no part of it) is heard. */
+    s_push_frame_on(c, "/s3cret-token?x=1", frame);
+    s_expect_progress(c, "p0001-t0001", "scanning", 10);
+    assert_int_equal(s_counter(c, "static-analyzer", "pushes_by_id"), 1);
+}
+
+/* A frame above max_frame closes its connection (1009) unread; the next
+   connection is served as usual. */
+static void test_progress_listener_oversize_frame_closes(void **state)
+{
+    s_ctx_t *c = *state;
+    char id[SL_IDS_MAX], frame[512];
+    s_running_attempt(c, id, sizeof id);
+    sl_progress_config_t pc;
+    sl_progress_config_defaults(&pc);
+    pc.max_frame = 1024;
+    s_listener_with(c, &pc);
+    char big[2048];
+    int n = snprintf(big, sizeof big,
+                     "{\"type\":\"progress_update\",\"correlation_id\":\"%s\",\"stage\":"
+                     "\"scanning\",\"service\":\"static-analyzer\",\"message\":\"",
+                     id);
+    memset(big + n, 'x', sizeof big - (size_t)n - 4);
+    memcpy(big + sizeof big - 4, "\"}", 3);
+    assert_int_equal(s_wait_closed(c, s_push_frame_on(c, "/", big)), SL_WSIO_CLOSE_TOO_BIG);
+    assert_int_equal(s_listener_counter(c, "too_big"), 1);
+    assert_int_equal(s_listener_counter(c, "frames"), 0);
+    s_frame_for(frame, sizeof frame, id, "scanning", 20);
+    s_push_frame_on(c, "/", frame);
+    s_expect_progress(c, "p0001-t0001", "scanning", 20);
+}
+
+/* Connections beyond max_conn_per_s in one second of the (manual) clock
+   are closed (1008) and their frames dropped; the next second takes new
+   ones again. */
+static void test_progress_listener_connection_rate_capped(void **state)
+{
+    s_ctx_t *c = *state;
+    sl_progress_config_t pc;
+    sl_progress_config_defaults(&pc);
+    pc.max_conn_per_s = 3;
+    s_listener_with(c, &pc);
+    const char *junk = "{\"type\":\"status_update\"}";
+    for (int i = 0; i < 5; i++) {
+        s_push_frame_on(c, "/", junk);
+    }
+    /* The two refused get 1008; the three taken have their frame read. */
+    int refused = 0;
+    int64_t deadline = ep_test_ms() + S_WAIT_MS;
+    while ((refused < 2 || s_listener_counter(c, "connections") < 5) && ep_test_ms() < deadline) {
+        sl_msg_t *m = NULL;
+        if (sl_port_recv(c->pusher, 20, &m) != 0) {
+            continue;
+        }
+        sl_wsio_closed_t ev = {0};
+        if (m->type == SL_MSG_WSIO_CLOSED &&
+            sl_wsio_closed_decode(m->body, m->body_len, &ev) == 0) {
+            refused += ev.code == 1008;
+            sl_wsio_closed_clear(&ev);
+        }
+        sl_msg_destroy(&m);
+    }
+    assert_int_equal(s_listener_counter(c, "connections"), 5);
+    assert_int_equal(s_listener_counter(c, "rate_limited"), 2);
+    assert_int_equal(refused, 2);
+    deadline = ep_test_ms() + S_WAIT_MS;
+    while (s_listener_counter(c, "bad_frames") < 3 && ep_test_ms() < deadline) {
+    }
+    assert_int_equal(s_listener_counter(c, "frames"), 3);
+    assert_int_equal(sl_rt_advance(c->rt, 1000), 0);
+    s_push_frame_on(c, "/", junk);
+    deadline = ep_test_ms() + S_WAIT_MS;
+    while (s_listener_counter(c, "frames") < 4 && ep_test_ms() < deadline) {
+    }
+    assert_int_equal(s_listener_counter(c, "frames"), 4);
+    assert_int_equal(s_listener_counter(c, "rate_limited"), 2);
+}
+
+/* wss:// with a certificate: a client that trusts the test CA pushes as
+   over ws://. */
+static void test_progress_listener_wss_push_accepted(void **state)
+{
+    s_ctx_t *c = *state;
+    char id[SL_IDS_MAX], frame[512];
+    s_running_attempt(c, id, sizeof id);
+    sl_progress_config_t pc;
+    sl_progress_config_defaults(&pc);
+    pc.cert_file = s_tls_file("server.pem");
+    pc.key_file = s_tls_file("server.key");
+    s_listener_with(c, &pc);
+    s_frame_for(frame, sizeof frame, id, "scanning", 30);
+    s_push_frame_on(c, "/", frame);
+    s_expect_progress(c, "p0001-t0001", "scanning", 30);
+    assert_int_equal(s_counter(c, "static-analyzer", "pushes_by_id"), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -712,6 +913,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_progress_push_needs_service_and_evidence, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_progress_replica_address_learned_on_connect, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_listener_wrong_path_refused, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_listener_oversize_frame_closes, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_listener_connection_rate_capped, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_progress_listener_wss_push_accepted, s_setup,
                                         s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
