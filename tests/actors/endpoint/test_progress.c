@@ -826,6 +826,11 @@ static void test_progress_listener_oversize_frame_closes(void **state)
     memset(big + n, 'x', sizeof big - (size_t)n - 4);
     memcpy(big + sizeof big - 4, "\"}", 3);
     assert_int_equal(s_wait_closed(c, s_push_frame_on(c, "/", big)), SL_WSIO_CLOSE_TOO_BIG);
+    /* The client may see the close before the listener's actor has its
+       WSIO_CLOSED: wait for the count. */
+    int64_t deadline = ep_test_ms() + S_WAIT_MS;
+    while (s_listener_counter(c, "too_big") < 1 && ep_test_ms() < deadline) {
+    }
     assert_int_equal(s_listener_counter(c, "too_big"), 1);
     assert_int_equal(s_listener_counter(c, "frames"), 0);
     s_frame_for(frame, sizeof frame, id, "scanning", 20);
