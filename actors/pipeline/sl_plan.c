@@ -646,7 +646,9 @@ static int s_profiles(s_ctx_t *ctx, const sl_mp_reader_t *a, const char *path,
     }
     if (esc) {
         snprintf(p, sizeof(p), "%s.escalate", path);
-        plan->esc_timeouts = d->timeouts;
+        /* over the first scan's: the same after a restart, whose defaults
+           are the pipeline's stored (resolved) timeouts */
+        plan->esc_timeouts = plan->timeouts;
         s_profile_timeouts(esc, &plan->esc_timeouts);
         return s_profile_scan(ctx, d, esc, p, plan->esc_services, plan->esc_tools);
     }

@@ -579,6 +579,28 @@ static void test_plan_profiles(void **state)
     assert_int_equal(plan->timeouts.progress_ms, 0); /* the service's */
     sl_plan_destroy(&plan);
     free(buf);
+
+    /* escalating to it from quick: its 0s keep quick's, also when a
+       restart parses the request again over the stored, resolved terms */
+    snprintf(json, sizeof(json),
+             "{%s, \"analysis\": {\"profile\": \"quick\", \"escalate\": \"web\"}, "
+             "\"timeouts\": {\"stage\": 99}}",
+             gen);
+    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
+    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), 0);
+    sl_plan_timeouts_t esc = plan->esc_timeouts;
+    assert_int_equal(esc.attempt_ms, 42000);
+    assert_int_equal(esc.progress_ms, 60000);
+    assert_int_equal(esc.task_ms, 180000);
+    assert_int_equal(esc.stage_ms, 99000);
+    sl_plan_defaults_t stored = d;
+    stored.timeouts = plan->timeouts;
+    sl_plan_destroy(&plan);
+    assert_int_equal(sl_plan_parse(buf, len, &stored, &plan, err, sizeof(err)), 0);
+    assert_memory_equal(&plan->esc_timeouts, &esc, sizeof(esc));
+    sl_plan_destroy(&plan);
+    free(buf);
+
     snprintf(json, sizeof(json), "{%s, \"analysis\": {\"profile\": \"broken\"}}", gen);
     assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
     assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), SL_EINVAL);
