@@ -1443,9 +1443,15 @@ static void test_mock_block(void **state)
     snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d", gw.port);
     s_mock_t m;
     /* request 2 blocks the whole replica for 1 s (scaled) at its
-       scanning_python stage; request 1 runs alongside on another connection */
+       scanning_python stage; request 1 runs alongside on another connection.
+       Each push is a connection of its own and one analysis's pushes go one
+       at a time, so a cadence faster than a loaded machine connects would
+       queue them up behind the result: 100 ms (scaled) gives ~10 pushes per
+       analysis, still 2 or more for the block to hold back while it is
+       checked. Request 1 lasts 1 s, so it is still running when the block
+       begins even if request 2 was slow to start. */
     assert_int_equal(s_mock_start(&m, "--replica",
-                                  "static-analyzer:127.0.0.1:0:latency=30000:progress=1000:"
+                                  "static-analyzer:127.0.0.1:0:latency=100000:progress=10000:"
                                   "fault=block=100000/scanning_python@2",
                                   "--gateway", gateway, "--control", "127.0.0.1:0", "--time-scale",
                                   "0.01", NULL),
