@@ -1361,6 +1361,9 @@ static void test_endpoint_cancel(void **state)
     s_fleet_cfg(c, NULL, specs, 1, &cfg);
     cfg.progress_timeout_ms = 0;
     s_spawn(c, &cfg);
+    /* The start's health_check is closed first, so that the attempt's
+       close is the mock's last one. */
+    s_wait_close(c, "1000 success");
     s_start(c, "static-analyzer", "p0001-t0060", 1, NULL);
     /* Cancel once it is on the wire: the status shows it in flight. */
     s_wait_counter(c, "started", 1, 2000);
