@@ -15,7 +15,9 @@
 # progress, prints the final per-task table, pipeline status and what the
 # liveness rule made of the two quiet replicas (suspect then alive: not
 # dead; suspect, then ended by the quick profile's attempt timeout: retried
-# elsewhere), and stops everything it
+# elsewhere), then one structured timeout error with its suggestion and the
+# partial result of a second, tiny pipeline whose attempt timeout is 1 s
+# (README, "Timeouts"), and stops everything it
 # started, by pid.
 #
 # Exit code: sluicectl's (0 completed, 2 partial_success, 3 failed,
@@ -101,5 +103,26 @@ echo "demo: liveness (sluiced's log): a missed pong makes a replica suspect; a s
 echo "      life clears it (:2051, blocked); silence past the grace (or, first, the"
 echo "      attempt's timeout: the quick profile's 60 s) ends the attempt (:2001)"
 grep -E "suspect: no pong|alive: |no sign of life" "$work/sluiced.log" | sed 's/^/  /' || true
+echo
+
+# When time runs out (README, "Timeouts"): one app's ai analysis given a 1 s
+# attempt timeout and one attempt, on replicas that take 2-6 s. The task
+# says which timeout, its value, what the analyzer last reported and what
+# to change; what the analyzer reported before is its partial result.
+cat >"$work/timeout.json" <<'JSON'
+{"name": "demo: a timeout", "generation": {"mode": "existing", "existing_apps":
+ [{"model": "local_model", "app_number": 1}]}, "analysis": {"analyzers": ["ai-analyzer"]},
+ "timeouts": {"attempt": 1}, "retry": {"max_attempts": 1}}
+JSON
+tid=$(build/tools/sluicectl submit --file "$work/timeout.json")
+build/tools/sluicectl watch "$tid" >/dev/null 2>&1 || true
+echo "demo: a 1 s attempt timeout on a 2-6 s analysis, one attempt ($tid):"
+build/tools/sluicectl get "$tid" | grep -E "^error |^$tid-t[0-9]+ [a-z_]+: |^  suggestion: " |
+  sed 's/^/  /' || true
+task=$(build/tools/sluicectl get "$tid" | grep -oE "$tid-t[0-9]+" | head -1 || true)
+if [ -n "$task" ]; then
+  echo "demo: what the analyzer reported before the timeout (sluicectl result $task):"
+  build/tools/sluicectl result "$task" 2>&1 | sed 's/^/  /' || true
+fi
 echo "demo: sluiced log: $(grep -c . "$work/sluiced.log") lines; exit code $status"
 exit "$status"

@@ -24,24 +24,29 @@ static char *s_fmt(const char *fmt, ...)
     return s;
 }
 
-/* One row per timeout: what ran out (for the message: before and after the value) and
-   what to do besides raising its key (for the suggestion). */
+/* One row per timeout: what ran out (for the message: before and after the
+   value) and what to do besides raising its key (for the suggestion; on the
+   quick profile already, advice_quick). */
 static const struct {
-    const char *code, *what, *after, *advice;
+    const char *code, *what, *after, *advice, *advice_quick;
 } s_rows[] = {
-    {"queue_timeout", "found no free replica slot within ", "", "add replicas of the service"},
-    {"connect_timeout", "could not connect within ", "", "check that the replica is reachable"},
+    {"queue_timeout", "found no free replica slot within ", "", "add replicas of the service",
+     NULL},
+    {"connect_timeout", "could not connect within ", "", "check that the replica is reachable",
+     NULL},
     {"pong_timeout", "lost its replica: no sign of life within ", " after a missed pong",
-     "check the replica (its event loop may block for longer)"},
+     "check the replica (its event loop may block for longer)", NULL},
     {"progress_timeout", "reported no progress within ", "",
-     "check the replica, or use fewer tools"},
-    {"attempt_timeout", "got no result within ", "", "use the quick profile or fewer tools"},
+     "check the replica, or use fewer tools", NULL},
+    {"attempt_timeout", "got no result within ", "", "use the quick profile or fewer tools",
+     "use fewer tools"},
     {"task_timeout", "did not succeed within ", " (all attempts and waits)",
-     "use the quick profile or fewer tools, or retry it from the DLQ (timeouts x1.5)"},
+     "use the quick profile or fewer tools, or retry it from the DLQ (timeouts x1.5)",
+     "use fewer tools, or retry it from the DLQ (timeouts x1.5)"},
     {"stage_timeout", "was stopped by the stage deadline of ", "",
-     "use the quick profile, fewer tools or fewer apps per pipeline"},
+     "use the quick profile, fewer tools or fewer apps per pipeline", NULL},
     {"pipeline_timeout", "was stopped by the pipeline deadline of ", "",
-     "use the quick profile, fewer tools or fewer apps per pipeline"},
+     "use the quick profile, fewer tools or fewer apps per pipeline", NULL},
 };
 
 static int s_row(const char *code)
@@ -112,11 +117,16 @@ int sl_explain_timeout(const sl_explain_in_t *in, sl_explain_t *out)
     }
     out->code = strdup(in->code ? in->code : "timeout");
     out->message = s_fmt("%s %s%s", subject, what, last);
+    /* already on the quick profile: the rest of the advice */
+    const char *advice = row >= 0 ? s_rows[row].advice : "";
+    const char *quick = strstr(advice, "the quick profile");
+    if (quick && in->key && strncmp(in->key, "profiles/quick/", 15) == 0) {
+        advice = row >= 0 ? s_rows[row].advice_quick : "";
+    }
     if (in->key) {
-        out->suggestion = s_fmt("raise %s (%s)%s%s", in->key, num, row >= 0 ? " or " : "",
-                                row >= 0 ? s_rows[row].advice : "");
+        out->suggestion = s_fmt("raise %s (%s)%s%s", in->key, num, advice[0] ? " or " : "", advice);
     } else {
-        out->suggestion = strdup(row >= 0 ? s_rows[row].advice : "");
+        out->suggestion = strdup(advice);
     }
     if (!out->code || !out->message || !out->suggestion) {
         sl_explain_clear(out);

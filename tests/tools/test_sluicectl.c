@@ -597,18 +597,21 @@ static void test_sluicectl_json_output(void **state)
 static void test_sluicectl_tables(void **state)
 {
     s_fake_t *f = *state;
-    s_script(
-        f, "pipeline.get",
-        "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"name\":\"demo\",\"status\":"
-        "\"partial_success\",\"stage\":\"done\",\"tasks\":[{\"id\":\"p1-t0003\",\"service\":"
-        "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":29,\"status\":\"dead\","
-        "\"attempts\":3,\"error\":\"no response from service\"},{\"id\":\"p1-t0004\",\"service\":"
-        "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":30,\"status\":\"succeeded\","
-        "\"attempts\":1,\"error\":null,\"warning\":\"requested tools did not run: nikto\"},"
-        "{\"id\":\"p1-t0005\",\"service\":\"ai-analyzer\",\"model\":\"m\",\"app_number\":30,"
-        "\"status\":\"running\",\"attempts\":1,\"escalated\":true}],\"profile\":\"quick\","
-        "\"escalate\":\"deep\",\"escalate_threshold\":0}}",
-        NULL);
+    s_script(f, "pipeline.get",
+             "{\"ok\":true,\"pipeline\":{\"id\":\"p1\",\"name\":\"demo\",\"status\":"
+             "\"partial_success\",\"stage\":\"done\",\"tasks\":[{\"id\":\"p1-t0003\",\"service\":"
+             "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":29,\"status\":\"dead\","
+             "\"attempts\":3,\"error\":\"no response from service\",\"error_detail\":{\"code\":"
+             "\"attempt_timeout\",\"message\":\"dynamic-analyzer attempt 3 got no result within "
+             "1200 s\","
+             "\"suggestion\":\"raise services/dynamic-analyzer/attempt_timeout_s (1200) or use the "
+             "quick profile or fewer tools\"}},{\"id\":\"p1-t0004\",\"service\":"
+             "\"dynamic-analyzer\",\"model\":\"m\",\"app_number\":30,\"status\":\"succeeded\","
+             "\"attempts\":1,\"error\":null,\"warning\":\"requested tools did not run: nikto\"},"
+             "{\"id\":\"p1-t0005\",\"service\":\"ai-analyzer\",\"model\":\"m\",\"app_number\":30,"
+             "\"status\":\"running\",\"attempts\":1,\"escalated\":true}],\"profile\":\"quick\","
+             "\"escalate\":\"deep\",\"escalate_threshold\":0}}",
+             NULL);
     s_script(f, "endpoints.list",
              "{\"ok\":true,\"services\":[{\"name\":\"static-analyzer\",\"protocol\":\"legacy\","
              "\"replicas\":[{\"url\":\"ws://127.0.0.1:2001\",\"breaker\":\"open\",\"in_flight\":0,"
@@ -624,6 +627,13 @@ static void test_sluicectl_tables(void **state)
     assert_non_null(strstr(run.out, "no response from service"));
     assert_non_null(strstr(run.out, "m app 29"));
     assert_non_null(strstr(run.out, "warning: requested tools did not run: nikto"));
+    /* a timeout's error_detail under the table */
+    assert_non_null(strstr(run.out, "\np1-t0003 attempt_timeout: dynamic-analyzer attempt 3 got no "
+                                    "result within 1200 s\n  suggestion: raise services/"
+                                    "dynamic-analyzer/attempt_timeout_s (1200) or use the quick "
+                                    "profile or fewer tools\n"));
+    const char *sugg = strstr(run.out, "suggestion: ");
+    assert_null(strstr(sugg + 1, "suggestion: ")); /* no detail, no line */
     assert_non_null(strstr(run.out, "profile    quick, then deep for apps that failed or found "
                                     "more than 0 issues"));
     assert_non_null(strstr(run.out, "ai-analyzer (deep)"));
@@ -902,6 +912,14 @@ static void test_sluicectl_result_to_file(void **state)
     assert_int_equal(json_integer_value(json_object_get(req, "attempt")), 2);
     RUN(f, &run, "--api", f->api, "result", "p1-t0001", "--attempt", "0");
     assert_int_equal(s_code(&run), 1);
+    /* a partial result: stdout stays the bytes, stderr says what they are */
+    assert_null(strstr(run.err, "partial result"));
+    s_script(f, "result.get",
+             "{\"ok\":true,\"result\":\"bin:{\\\"stages_done\\\":2}\",\"partial\":true}", NULL);
+    RUN(f, &run, "--api", f->api, "result", "p1-t0002");
+    assert_int_equal(s_code(&run), 0);
+    assert_string_equal(run.out, "{\"stages_done\":2}\n");
+    assert_non_null(strstr(run.err, "a partial result"));
 }
 
 static void test_sluicectl_watch_fills_gap(void **state)

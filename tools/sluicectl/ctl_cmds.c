@@ -218,6 +218,8 @@ int ctl_cmd_result(ctl_t *self, int argc, char **argv)
         "  The analyzer's raw result frame (JSON text) as it was received, on stdout\n"
         "  or into FILE: the success's frame, or until one succeeds the frame of the\n"
         "  latest attempt that got one; --attempt N: that failed attempt's frame.\n"
+        "  Without a frame: the partial result the analyzer reported before its\n"
+        "  attempt ran out of time (a note on stderr says so).\n"
         "  With --json: the reply with the result embedded as JSON.\n";
     if (ctl_wants_help(argc, argv, usage)) {
         return CTL_EXIT_OK;
@@ -258,6 +260,11 @@ int ctl_cmd_result(ctl_t *self, int argc, char **argv)
             fprintf(stderr, "sluicectl: result: the reply holds no result bytes\n");
             rc = CTL_EXIT_DAEMON;
         } else if (rc == CTL_EXIT_OK) {
+            bool partial = false;
+            if (sl_mp_map_get_bool(reply.data, reply.len, "partial", &partial) == 0 && partial) {
+                fprintf(stderr, "sluicectl: result: a partial result: what the analyzer "
+                                "reported before its attempt ended without one\n");
+            }
             FILE *out = path ? fopen(path, "wb") : stdout;
             if (!out) {
                 fprintf(stderr, "sluicectl: result: cannot write '%s': %s\n", path,

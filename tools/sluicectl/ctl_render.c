@@ -640,6 +640,14 @@ void ctl_live_event(ctl_live_t *self, const char *topic, const json_t *ev)
         s_set_str(t, "stage", ev, "stage");
         s_set_int(t, "pct", ev, "pct");
         s_set_str(t, "error", ev, "error");
+        const json_t *d = ctl_get(ev, "error_detail");
+        if (json_is_object(d)) {
+            /* a timeout: which, and what to change */
+            snprintf(line, sizeof(line), "%s %s %s: %s; suggestion: %s", clock, id,
+                     ctl_str(d, "code", "-"), ctl_str(d, "message", ""),
+                     ctl_str(d, "suggestion", ""));
+            s_note(self, line);
+        }
         if (strcmp(topic, "task.status") == 0 && !ctl_get(ev, "pct")) {
             const char *st = ctl_str(ev, "status", "");
             if (strcmp(st, "succeeded") == 0) {

@@ -33,6 +33,13 @@ static void test_explain_attempt_timeout_names_key_value_and_progress(void **sta
                                       "use the quick profile or fewer tools");
     sl_explain_clear(&e);
     assert_null(e.message);
+    /* already on the quick profile: no advice to use it */
+    in.key = "profiles/quick/attempt_timeout_s";
+    in.value_ms = 60000;
+    assert_int_equal(sl_explain_timeout(&in, &e), 0);
+    assert_string_equal(e.suggestion,
+                        "raise profiles/quick/attempt_timeout_s (60) or use fewer tools");
+    sl_explain_clear(&e);
 }
 
 static void test_explain_units_follow_the_key(void **state)
