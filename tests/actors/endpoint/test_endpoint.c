@@ -746,6 +746,17 @@ static void s_fault_case(void **state, const char *test)
     if (f->error && (!r.error || strncmp(r.error, f->error, strlen(f->error)) != 0)) {
         fail_msg("%s: error \"%s\", want \"%s...\"", f->spec, r.error ? r.error : "", f->error);
     }
+    /* a timeout names the key that set it, and its value */
+    bool timeout = f->outcome == SL_OUT_ATTEMPT_TIMEOUT || f->outcome == SL_OUT_PONG_TIMEOUT ||
+                   f->outcome == SL_OUT_CONNECT_TIMEOUT;
+    if (timeout && (!r.timeout_key || strncmp(r.timeout_key, "services/static-analyzer/", 25) ||
+                    r.timeout_ms <= 0)) {
+        fail_msg("%s: timeout_key \"%s\" (%lld ms)", f->spec, r.timeout_key ? r.timeout_key : "",
+                 (long long)r.timeout_ms);
+    }
+    if (!timeout && r.timeout_key) {
+        fail_msg("%s: a timeout_key without a timeout: %s", f->spec, r.timeout_key);
+    }
     sl_attempt_result_clear(&r);
     if (f->outcome == SL_OUT_ATTEMPT_TIMEOUT) {
         /* an analyzer that still reads is told it was abandoned, and why */
