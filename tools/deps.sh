@@ -7,7 +7,8 @@ PKGS=(build-essential cmake pkg-config
       libzmq3-dev libczmq-dev libmsgpack-dev libwebsockets-dev liblmdb-dev
       libcmocka-dev libjansson-dev libssl-dev openssl
       python3 python3-zmq python3-msgpack man-db groff-base
-      systemd)  # systemd-analyze verify of the unit (test_systemd_unit); nothing runs under it
+      systemd   # systemd-analyze verify of the unit (test_systemd_unit); nothing runs under it
+      dpkg-dev file)  # cpack -G DEB: dpkg-shlibdeps and file find the Depends (test_deb)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
