@@ -826,7 +826,8 @@ static void s_attempt_ended(sl_pl_task_t *t, const sl_attempt_result_t *r)
         if (last_pct >= 0 && last_pct <= 100) {
             a->last_pct = (int32_t)last_pct;
         }
-        if (!ok) {
+        if (!ok && outcome != SL_OUT_INTERRUPTED) {
+            /* (an interrupted attempt is re-dispatched under its number) */
             s_keep_partial(t, a);
         }
         sl_pl_save_attempt(t);
