@@ -3,7 +3,8 @@
 # /usr tree, `cpack -G DEB`, check the package (name, Depends from the
 # shared libraries, the unit, the conffile, the maintainer scripts, no
 # RPATH), `dpkg -i` it, then use only the installed files as the README
-# says: the sluice user and /var/lib/sluice exist, sluiced runs as sluice
+# says: the sluice user and /var/lib/sluice exist (and survive a second
+# install, which keeps an edited conffile), sluiced runs as sluice
 # with /etc/sluice/sluiced.conf (as the unit starts it, but not under
 # systemd: on loopback ports), `sluicectl ping` and a small pipeline against
 # the installed mock fleet complete, `man sluicectl` and `pkg-config
@@ -105,6 +106,14 @@ getent group sluice >/dev/null || fail "postinst made no group sluice"
   fail "/var/lib/sluice is $(stat -c '%U:%G %a' /var/lib/sluice)"
 [ "$(/usr/bin/sluiced --check-config /etc/sluice/sluiced.conf)" = "/etc/sluice/sluiced.conf: ok" ] ||
   fail "the installed /etc/sluice/sluiced.conf is refused"
+
+# Installing again (an upgrade) keeps an edited conffile, the user and the
+# state directory.
+echo "# edited by test_deb" >>/etc/sluice/sluiced.conf
+dpkg -i "$pkg" >"$tmp/reinstall.log" 2>&1 || { cat "$tmp/reinstall.log"; fail "dpkg -i, a second time"; }
+[ "$(tail -n 1 /etc/sluice/sluiced.conf)" = "# edited by test_deb" ] || fail "reinstalling lost the edited conffile"
+[ "$(getent passwd sluice | cut -d: -f3)" = "$uid" ] || fail "reinstalling changed the sluice user"
+[ "$(stat -c '%U:%G %a' /var/lib/sluice)" = "sluice:sluice 750" ] || fail "reinstalling changed /var/lib/sluice"
 
 # The installed mock fleet (port 0, fast) and sluiced as the unit runs it,
 # as the sluice user, on free loopback ports.
