@@ -1,4 +1,4 @@
-/*  sl_ids.c: id generation and shard routing (see sl_ids.h). */
+/*  sl_ids.c: id generation, shard routing and mailbox names (see sl_ids.h). */
 #include "proto/sl_ids.h"
 
 #include <inttypes.h>

@@ -1,9 +1,10 @@
 /*  sl_endpoint.h: the endpoint actor of one analyzer service.
 
     One actor per service, named "endpoint.<service>", owns that service's
-    replicas: their circuit breakers (actors/endpoint/sl_breaker.h), the bulkhead and
-    the bounded service queue, one libwebsockets I/O thread (actors/
-    sl_wsio.h) with every connection to the replicas, the wire protocol
+    replicas: their circuit breakers (actors/endpoint/sl_breaker.h), the
+    bulkhead and the bounded service queue, one libwebsockets I/O thread
+    (actors/endpoint/sl_wsio.h) with every connection to the replicas, the
+    wire protocol
     (legacy: one connection per attempt; mux: one persistent connection per
     replica) and every per-attempt timeout (README, "Timeouts").
 

@@ -2,12 +2,14 @@
 
     Runs on the shard's thread only (called by the actor and the API ops,
     and from the timers it arms); records what it decides through
-    sl_pipeline_rec.c and sl_pipeline_store.c, never calling back up. Task states move pending ->
-   queued -> running -> (retry_wait -> queued)* -> succeeded | failed | cancelled | dead, and every
-   move goes through s_set_status, which keeps the per-status counts, writes the task record and
-   emits the task.status event. A pipeline is finalized by sl_pl_pipe_finalize, which applies
-   sl_pipeline_final_status, the moment its last task is terminal (s_check_finish) or a deadline
-   ends it. See sl_pipeline_int.h for the design notes.
+    sl_pipeline_rec.c and sl_pipeline_store.c, never calling back up. Task
+    states move pending -> queued -> running -> (retry_wait -> queued)* ->
+    succeeded | failed | cancelled | dead, and every move goes through
+    s_set_status, which keeps the per-status counts, writes the task record
+    and emits the task.status event. A pipeline is finalized by
+    sl_pl_pipe_finalize, which applies sl_pipeline_final_status, the moment
+    its last task is terminal (s_check_finish) or a deadline ends it. See
+    sl_pipeline_int.h for the design notes.
 */
 #define _GNU_SOURCE /* vasprintf */
 #include "actors/pipeline/sl_pipeline_int.h"

@@ -5,7 +5,7 @@
     Runs on the shard's thread only. The records themselves are declared in
     actors/pipeline/sl_records.def; this file is where a stored field is
     carried between the shard's compact structs (sl_pipeline_int.h) and its
-    record, both ways, and shown to clients. test_records drives every
+    record, both ways, and shown to clients. test_pipeline_rec drives every
     declared field through these converters and fails on one that is not
     carried. Calls only sl_pipeline_store.c (ids, interning, the batch).
 */

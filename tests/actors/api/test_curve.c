@@ -1,5 +1,5 @@
 /*  test_curve.c: CURVE on the api's ROUTER and PUB, with the api's own ZAP
-    handler (actors/sl_curve.c), and the config keys that turn it on.
+    handler (actors/api/sl_curve.c), and the config keys that turn it on.
 
     Each case makes certificates with czmq's zcert in a mkdtemp directory
     (the server's, allowed clients' in clients/, a rogue one outside), spawns

@@ -1,4 +1,4 @@
-/*  test_db.c: the store's synchronous LMDB layer (actors/sl_db.c) against
+/*  test_db.c: the store's synchronous LMDB layer (actors/store/sl_db.c) against
     real LMDB in temporary directories: reopen, schema and lock refusal,
     batches, scans, corruption detection and quarantine, a large store.
     Everything runs on the test thread, except a forked child that holds a
