@@ -59,7 +59,28 @@ char *e2e_tmpdir(void)
 
 void e2e_rmrf(const char *dir)
 {
+    if (getenv("E2E_KEEP")) {
+        fprintf(stderr, "e2e: kept %s\n", dir);
+        return;
+    }
     ttmp_remove(dir);
+}
+
+void e2e_dump(const char *what, const char *path)
+{
+    char *text = e2e_read_file(path);
+    if (text && *text) {
+        size_t n = strlen(text);
+        fprintf(stderr, "---- %s (last 4000 bytes) ----\n%s\n", what,
+                n > 4000 ? text + n - 4000 : text);
+    }
+    free(text);
+}
+
+const char *e2e_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
 }
 
 static bool s_port_free(int port)

@@ -24,15 +24,17 @@
 
 /* ---- time, files, ports ---------------------------------------------------- */
 
-int64_t e2e_now_ms(void);       /* CLOCK_MONOTONIC */
-int64_t e2e_wall_ms(void);      /* CLOCK_REALTIME, as the API's times */
-void e2e_nap(int ms);           /* the pause between two polls of a condition */
-char *e2e_tmpdir(void);         /* mkdtemp under /tmp; caller frees */
-void e2e_rmrf(const char *dir); /* removes a tree made by the test */
-int e2e_free_port(void);        /* free loopback port below the ephemeral range */
+int64_t e2e_now_ms(void);  /* CLOCK_MONOTONIC */
+int64_t e2e_wall_ms(void); /* CLOCK_REALTIME, as the API's times */
+void e2e_nap(int ms);      /* the pause between two polls of a condition */
+char *e2e_tmpdir(void);    /* mkdtemp under /tmp; caller frees */
+void e2e_rmrf(
+    const char *dir);    /* removes a tree made by the test (E2E_KEEP: keeps it, named on stderr) */
+int e2e_free_port(void); /* free loopback port below the ephemeral range */
 bool e2e_file_contains(const char *path, const char *needle);
 int e2e_write_file(const char *path, const char *text);
-char *e2e_read_file(const char *path); /* caller frees; NULL if unreadable */
+char *e2e_read_file(const char *path);             /* caller frees; NULL if unreadable */
+void e2e_dump(const char *what, const char *path); /* its last 4000 bytes to stderr */
 
 /* ---- argument lists ------------------------------------------------------------ */
 
@@ -184,5 +186,8 @@ json_t *e2e_events_all(e2e_api_t *api, uint64_t *last_seq);
 
 /* Number of tasks of pipeline p in status (p as from pipeline.get). */
 int e2e_count_tasks(const json_t *p, const char *kind, const char *status);
+
+/* o's string member key, "" when it is absent or not a string. */
+const char *e2e_str(const json_t *o, const char *key);
 
 #endif

@@ -92,11 +92,7 @@ static int s_teardown(void **state)
         }
         free(text);
     }
-    if (getenv("E2E_KEEP")) {
-        fprintf(stderr, "e2e: kept %s\n", fx->dir);
-    } else {
-        e2e_rmrf(fx->dir);
-    }
+    e2e_rmrf(fx->dir);
     for (int i = 0; i < fx->ndone; i++) {
         free(fx->done[i].result);
     }
@@ -104,12 +100,6 @@ static int s_teardown(void **state)
     free(fx->dir);
     free(fx);
     return 0;
-}
-
-static const char *s_str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
 }
 
 static int64_t s_int(const json_t *o, const char *key)
@@ -176,7 +166,7 @@ static char *s_start_pipeline(s_fx_t *fx)
     assert_non_null(req);
     json_t *r = e2e_call(fx->api, req, 10000);
     assert_true(e2e_ok(r));
-    const char *id = s_str(r, "pipeline_id");
+    const char *id = e2e_str(r, "pipeline_id");
     assert_true(fx->npipes < S_MAX_PIPES);
     snprintf(fx->pipes[fx->npipes], 64, "%s", id);
     json_decref(r);
@@ -208,23 +198,23 @@ static void s_check_and_record(s_fx_t *fx)
         json_t *t;
         json_array_foreach(json_object_get(p, "tasks"), i, t)
         {
-            const char *tid = s_str(t, "id");
+            const char *tid = e2e_str(t, "id");
             s_done_t *d = s_find_done(fx, tid);
             if (d) {
                 /* committed before: same status, same attempts, same bytes */
-                assert_string_equal(s_str(t, "status"), "succeeded");
+                assert_string_equal(e2e_str(t, "status"), "succeeded");
                 if (s_int(t, "attempts") != d->attempts) {
                     fprintf(stderr, "task %s: attempts %lld, was %lld when its result was read\n",
                             tid, (long long)s_int(t, "attempts"), (long long)d->attempts);
                 }
                 assert_int_equal(s_int(t, "attempts"), d->attempts);
             }
-            if (strcmp(s_str(t, "status"), "succeeded")) {
+            if (strcmp(e2e_str(t, "status"), "succeeded")) {
                 continue;
             }
             json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", tid);
             assert_true(e2e_ok(r));
-            const char *bytes = s_str(r, "result");
+            const char *bytes = e2e_str(r, "result");
             assert_true(strlen(bytes) > 0);
             if (d) {
                 if (strcmp(d->result, bytes)) {
@@ -274,7 +264,7 @@ static void s_wait_point(s_fx_t *fx, const char *id, int point)
     for (;;) {
         json_t *p = e2e_pipeline_get(fx->api, id);
         assert_non_null(p);
-        bool ended = e2e_pstatus_terminal(s_str(p, "status"));
+        bool ended = e2e_pstatus_terminal(e2e_str(p, "status"));
         int running = e2e_count_tasks(p, "analysis", "running");
         int ok = e2e_count_tasks(p, "analysis", "succeeded");
         int total = e2e_count_tasks(p, "analysis", NULL);
@@ -356,9 +346,9 @@ static void test_crash_sigkill_loop(void **state)
             json_decref(last);
         }
         assert_non_null(p);
-        if (strcmp(s_str(p, "status"), "completed")) {
+        if (strcmp(e2e_str(p, "status"), "completed")) {
             char *dump = json_dumps(p, JSON_COMPACT);
-            fprintf(stderr, "pipeline %s ended %s: %s\n", fx->pipes[k], s_str(p, "status"), dump);
+            fprintf(stderr, "pipeline %s ended %s: %s\n", fx->pipes[k], e2e_str(p, "status"), dump);
             free(dump);
         }
         json_decref(p);
@@ -370,24 +360,24 @@ static void test_crash_sigkill_loop(void **state)
     for (int k = 0; k < fx->npipes; k++) {
         json_t *p = e2e_pipeline_get(fx->api, fx->pipes[k]);
         assert_non_null(p);
-        not_completed += strcmp(s_str(p, "status"), "completed") != 0;
+        not_completed += strcmp(e2e_str(p, "status"), "completed") != 0;
         assert_int_equal(json_array_size(json_object_get(p, "tasks")), 15);
         json_array_foreach(json_object_get(p, "tasks"), i, t)
         {
-            const char *tid = s_str(t, "id");
+            const char *tid = e2e_str(t, "id");
             if (s_int(t, "attempts") != 1) {
                 inflated++;
                 fprintf(stderr, "task %s: %s with attempts %lld on a fault-free fleet\n", tid,
-                        s_str(t, "status"), (long long)s_int(t, "attempts"));
+                        e2e_str(t, "status"), (long long)s_int(t, "attempts"));
             }
             int succeeded_events = 0;
             json_array_foreach(fx->events, j, ev)
             {
-                succeeded_events += !strcmp(s_str(ev, "topic"), "task.status") &&
-                                    !strcmp(s_str(ev, "task_id"), tid) &&
-                                    !strcmp(s_str(ev, "status"), "succeeded");
+                succeeded_events += !strcmp(e2e_str(ev, "topic"), "task.status") &&
+                                    !strcmp(e2e_str(ev, "task_id"), tid) &&
+                                    !strcmp(e2e_str(ev, "status"), "succeeded");
             }
-            if (!strcmp(s_str(t, "status"), "succeeded") && succeeded_events != 1) {
+            if (!strcmp(e2e_str(t, "status"), "succeeded") && succeeded_events != 1) {
                 fprintf(stderr, "task %s: %d 'succeeded' events (recorded twice?)\n", tid,
                         succeeded_events);
                 fail();

@@ -75,17 +75,6 @@ static int s_setup(void **state)
     return 0;
 }
 
-static void s_dump(const char *what, const char *path)
-{
-    char *text = e2e_read_file(path);
-    if (text && *text) {
-        size_t n = strlen(text);
-        fprintf(stderr, "---- %s (last 4000 bytes) ----\n%s\n", what,
-                n > 4000 ? text + n - 4000 : text);
-    }
-    free(text);
-}
-
 static int s_teardown(void **state)
 {
     s_fx_t *fx = *state;
@@ -96,14 +85,10 @@ static int s_teardown(void **state)
     e2e_mock_stop(&fx->mock);
     e2e_kill_children();
     if (getenv("E2E_VERBOSE")) {
-        s_dump("sluiced stderr", fx->log_d);
-        s_dump("mock stderr", fx->log_mock);
+        e2e_dump("sluiced stderr", fx->log_d);
+        e2e_dump("mock stderr", fx->log_mock);
     }
-    if (getenv("E2E_KEEP")) {
-        fprintf(stderr, "e2e: kept %s\n", fx->dir);
-    } else {
-        e2e_rmrf(fx->dir);
-    }
+    e2e_rmrf(fx->dir);
     free(fx->dir);
     free(fx);
     return 0;
@@ -186,7 +171,7 @@ static void s_start_daemon(s_fx_t *fx, e2e_args_t *extra)
         e2e_args_free(extra);
     }
     if (!fx->d) {
-        s_dump("sluiced stderr", fx->log_d);
+        e2e_dump("sluiced stderr", fx->log_d);
     }
     assert_non_null(fx->d);
     e2e_api_close(&fx->api);
@@ -262,12 +247,6 @@ static json_t *s_task_get(s_fx_t *fx, const char *task_id)
     return t;
 }
 
-static const char *s_str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 static int64_t s_int(const json_t *o, const char *key)
 {
     return json_integer_value(json_object_get(o, key));
@@ -291,10 +270,10 @@ static json_t *s_wait_final(s_fx_t *fx, const char *id, int64_t deadline_ms, con
         json_decref(last);
     }
     assert_non_null(p);
-    if (strcmp(s_str(p, "status"), want)) {
+    if (strcmp(e2e_str(p, "status"), want)) {
         s_print_pipeline(p);
     }
-    assert_string_equal(s_str(p, "status"), want);
+    assert_string_equal(e2e_str(p, "status"), want);
     return p;
 }
 
@@ -308,7 +287,7 @@ static json_t *s_wait_running_until(s_fx_t *fx, const char *id, bool (*ready)(co
         json_decref(p);
         p = e2e_pipeline_get(fx->api, id);
         assert_non_null(p);
-        assert_false(e2e_pstatus_terminal(s_str(p, "status")));
+        assert_false(e2e_pstatus_terminal(e2e_str(p, "status")));
         if (ready(p)) {
             return p;
         }
@@ -327,7 +306,7 @@ static char *s_result_get(s_fx_t *fx, const char *task_id)
         free(dump);
     }
     assert_true(e2e_ok(r));
-    char *text = strdup(s_str(r, "result"));
+    char *text = strdup(e2e_str(r, "result"));
     assert_non_null(text);
     json_decref(r);
     return text;
@@ -341,8 +320,8 @@ static int s_count_status_events(const json_t *events, const char *task_id, cons
     json_t *ev;
     json_array_foreach(events, j, ev)
     {
-        n += !strcmp(s_str(ev, "topic"), "task.status") && !strcmp(s_str(ev, "task_id"), task_id) &&
-             !strcmp(s_str(ev, "status"), status);
+        n += !strcmp(e2e_str(ev, "topic"), "task.status") &&
+             !strcmp(e2e_str(ev, "task_id"), task_id) && !strcmp(e2e_str(ev, "status"), status);
     }
     return n;
 }
@@ -399,7 +378,7 @@ static void test_daemon_incident_partial_success(void **state)
     char *id = s_start_pipeline(fx, req);
     json_t *p = s_wait_final(fx, id, t0 + 30000, "partial_success");
     int64_t took = e2e_now_ms() - t0;
-    fprintf(stderr, "incident pipeline %s ended %s in %lld ms\n", id, s_str(p, "status"),
+    fprintf(stderr, "incident pipeline %s ended %s in %lld ms\n", id, e2e_str(p, "status"),
             (long long)took);
     json_t *tasks = json_object_get(p, "tasks");
     assert_int_equal(json_array_size(tasks), 15);
@@ -416,9 +395,9 @@ static void test_daemon_incident_partial_success(void **state)
     json_t *t;
     json_array_foreach(tasks, i, t)
     {
-        json_t *full = s_task_get(fx, s_str(t, "id"));
-        const char *kind = s_str(t, "kind");
-        const char *status = s_str(t, "status");
+        json_t *full = s_task_get(fx, e2e_str(t, "id"));
+        const char *kind = e2e_str(t, "kind");
+        const char *status = e2e_str(t, "status");
         int64_t app = s_int(t, "app_number");
         if (!strcmp(kind, "generation")) {
             assert_true(app >= 1 && app <= 3);
@@ -426,10 +405,10 @@ static void test_daemon_incident_partial_success(void **state)
         } else if (app == 2) {
             app2++;
             if (strcmp(status, "failed") && strcmp(status, "dead")) {
-                fprintf(stderr, "task %s of app 2 ended %s\n", s_str(t, "id"), status);
+                fprintf(stderr, "task %s of app 2 ended %s\n", e2e_str(t, "id"), status);
                 fail();
             }
-            assert_non_null(strstr(s_str(t, "error"), "event loop error"));
+            assert_non_null(strstr(e2e_str(t, "error"), "event loop error"));
         } else if (strcmp(status, "succeeded")) {
             char *dump = json_dumps(full, JSON_COMPACT);
             fprintf(stderr, "task should have succeeded: %s\n", dump);
@@ -443,8 +422,8 @@ static void test_daemon_incident_partial_success(void **state)
         assert_true(nh >= 1 && nh <= 3);
         for (size_t h = 0; h < nh; h++) {
             json_t *a = json_array_get(hist, h);
-            const char *rep = s_str(a, "replica");
-            const char *outcome = s_str(a, "outcome");
+            const char *rep = e2e_str(a, "replica");
+            const char *outcome = e2e_str(a, "outcome");
             if (!strcmp(rep, hang_url) && (app != 2 || !strcmp(kind, "generation"))) {
                 /* a hang is ended by a timer well before the task budget */
                 assert_true(!strcmp(outcome, "attempt_timeout") ||
@@ -470,7 +449,7 @@ static void test_daemon_incident_partial_success(void **state)
             }
             if (h > 0 && !strcmp(status, "succeeded") && h + 1 == nh) {
                 /* the retry that succeeded went to another replica */
-                const char *prev = s_str(json_array_get(hist, h - 1), "replica");
+                const char *prev = e2e_str(json_array_get(hist, h - 1), "replica");
                 assert_string_not_equal(prev, rep);
                 retried_ok++;
             }
@@ -495,7 +474,7 @@ static void test_daemon_incident_partial_success(void **state)
     fprintf(stderr, "completed_at - last task end = %lld ms\n", (long long)(completed - last_end));
     assert_true(completed >= last_end);
     assert_true(completed - last_end <= 500);
-    assert_true(s_str(p, "error_message")[0] != '\0');
+    assert_true(e2e_str(p, "error_message")[0] != '\0');
 
     /* The dead tasks of app 2 are in the DLQ with their context. */
     if (s_int(counts, "dead") > 0) {
@@ -505,7 +484,7 @@ static void test_daemon_incident_partial_success(void **state)
         json_t *e;
         json_array_foreach(json_object_get(r, "entries"), i, e)
         {
-            in_dlq += !strcmp(s_str(e, "pipeline_id"), id);
+            in_dlq += !strcmp(e2e_str(e, "pipeline_id"), id);
         }
         assert_int_equal(in_dlq, s_int(counts, "dead"));
         json_decref(r);
@@ -521,9 +500,10 @@ static void test_daemon_incident_partial_success(void **state)
     json_array_foreach(events, i, ev)
     {
         assert_int_equal(s_int(ev, "seq"), (int64_t)i + 1);
-        if (!strcmp(s_str(ev, "topic"), "pipeline.status") &&
-            !strcmp(s_str(ev, "pipeline_id"), id) && e2e_pstatus_terminal(s_str(ev, "status"))) {
-            assert_string_equal(s_str(ev, "status"), "partial_success");
+        if (!strcmp(e2e_str(ev, "topic"), "pipeline.status") &&
+            !strcmp(e2e_str(ev, "pipeline_id"), id) &&
+            e2e_pstatus_terminal(e2e_str(ev, "status"))) {
+            assert_string_equal(e2e_str(ev, "status"), "partial_success");
             finals++;
         }
     }
@@ -552,9 +532,9 @@ static void test_daemon_incident_partial_success(void **state)
             free(b);
             fail();
         }
-        bool final = !strcmp(s_str(pe, "topic"), "pipeline.status") &&
-                     !strcmp(s_str(pe, "pipeline_id"), id) &&
-                     e2e_pstatus_terminal(s_str(pe, "status"));
+        bool final = !strcmp(e2e_str(pe, "topic"), "pipeline.status") &&
+                     !strcmp(e2e_str(pe, "pipeline_id"), id) &&
+                     e2e_pstatus_terminal(e2e_str(pe, "status"));
         json_decref(pe);
         if (final) {
             break;
@@ -710,11 +690,11 @@ static void test_daemon_sigterm_resume(void **state)
     json_t *t;
     json_array_foreach(json_object_get(p, "tasks"), i, t)
     {
-        if (strcmp(s_str(t, "status"), "succeeded") || ndone == 16) {
+        if (strcmp(e2e_str(t, "status"), "succeeded") || ndone == 16) {
             continue;
         }
         s_done_t *x = &done[ndone++];
-        snprintf(x->id, sizeof(x->id), "%s", s_str(t, "id"));
+        snprintf(x->id, sizeof(x->id), "%s", e2e_str(t, "id"));
         json_t *full = s_task_get(fx, x->id);
         x->attempts = s_int(full, "attempts");
         x->nhist = json_array_size(json_object_get(full, "history"));
@@ -738,7 +718,7 @@ static void test_daemon_sigterm_resume(void **state)
     json_array_foreach(json_object_get(p, "tasks"), i, t)
     {
         if (s_int(t, "attempts") != 1) {
-            json_t *full = s_task_get(fx, s_str(t, "id"));
+            json_t *full = s_task_get(fx, e2e_str(t, "id"));
             char *dump = json_dumps(full, JSON_COMPACT);
             fprintf(stderr, "attempts inflated: %s\n", dump);
             free(dump);
@@ -748,7 +728,7 @@ static void test_daemon_sigterm_resume(void **state)
     }
     for (size_t k = 0; k < ndone; k++) {
         json_t *full = s_task_get(fx, done[k].id);
-        assert_string_equal(s_str(full, "status"), "succeeded");
+        assert_string_equal(e2e_str(full, "status"), "succeeded");
         assert_int_equal(s_int(full, "attempts"), done[k].attempts);
         assert_int_equal(json_array_size(json_object_get(full, "history")), done[k].nhist);
         json_decref(full);
@@ -765,7 +745,7 @@ static void test_daemon_sigterm_resume(void **state)
     json_t *ev;
     json_array_foreach(json_object_get(p, "tasks"), i, t)
     {
-        assert_int_equal(s_count_status_events(events, s_str(t, "id"), "succeeded"), 1);
+        assert_int_equal(s_count_status_events(events, e2e_str(t, "id"), "succeeded"), 1);
     }
     json_array_foreach(events, i, ev)
     {
@@ -830,9 +810,9 @@ static void test_daemon_sigterm_drain(void **state)
     json_t *t;
     json_array_foreach(json_object_get(p, "tasks"), i, t)
     {
-        const char *st = s_str(t, "status");
+        const char *st = e2e_str(t, "status");
         if ((!strcmp(st, "queued") || !strcmp(st, "running")) && nlive < 16) {
-            snprintf(live[nlive++], sizeof(live[0]), "%s", s_str(t, "id"));
+            snprintf(live[nlive++], sizeof(live[0]), "%s", e2e_str(t, "id"));
         }
     }
     json_decref(p);
@@ -859,7 +839,7 @@ static void test_daemon_sigterm_drain(void **state)
     /* The ones in flight at the signal ended in the old daemon, once. */
     for (size_t k = 0; k < nlive; k++) {
         json_t *full = s_task_get(fx, live[k]);
-        assert_string_equal(s_str(full, "status"), "succeeded");
+        assert_string_equal(e2e_str(full, "status"), "succeeded");
         assert_int_equal(s_int(full, "attempts"), 1);
         json_t *hist = json_object_get(full, "history");
         assert_int_equal(json_array_size(hist), 1);
@@ -876,14 +856,14 @@ static void test_daemon_sigterm_drain(void **state)
     json_array_foreach(json_object_get(p, "tasks"), i, t)
     {
         assert_int_equal(s_int(t, "attempts"), 1);
-        json_t *full = s_task_get(fx, s_str(t, "id"));
+        json_t *full = s_task_get(fx, e2e_str(t, "id"));
         json_t *hist = json_object_get(full, "history");
         assert_int_equal(json_array_size(hist), 1);
         int64_t started = s_int(json_array_get(hist, 0), "started_at");
         if (started >= t_restart) {
             after++;
         } else if (started > t_drain) {
-            fprintf(stderr, "%s started %lld ms into the drain\n", s_str(t, "id"),
+            fprintf(stderr, "%s started %lld ms into the drain\n", e2e_str(t, "id"),
                     (long long)(started - t_drain));
             fail();
         }
@@ -909,7 +889,7 @@ static void s_expect_error(s_fx_t *fx, json_t *r, const char *what, const char *
         json_decref(r);
         fail();
     }
-    const char *msg = s_str(json_object_get(r, "error"), "message");
+    const char *msg = e2e_str(json_object_get(r, "error"), "message");
     assert_true(strlen(msg) > 0);
     assert_true(strlen(e2e_err_code(r)) > 0);
     json_decref(r);
@@ -1026,7 +1006,7 @@ static void test_daemon_bad_requests(void **state)
         /* no config at all: the reply names config, not a field inside it */
         json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.start", "name", "n");
         assert_false(e2e_ok(r));
-        const char *msg = s_str(json_object_get(r, "error"), "message");
+        const char *msg = e2e_str(json_object_get(r, "error"), "message");
         assert_true(strncmp(msg, "config: required", 16) == 0);
         json_decref(r);
     }
@@ -1109,13 +1089,13 @@ static void test_daemon_failed_task_keeps_its_frame(void **state)
                             "app_number", 1, "analysis", "tools", "bandit");
     char *id = s_start_pipeline(fx, req);
     json_t *p = s_wait_final(fx, id, e2e_now_ms() + 30000, "failed");
-    const char *tid = s_str(json_array_get(json_object_get(p, "tasks"), 0), "id");
+    const char *tid = e2e_str(json_array_get(json_object_get(p, "tasks"), 0), "id");
     char *frame = s_result_get(fx, tid);
     assert_non_null(strstr(frame, "Model path not found"));
     json_t *r =
         e2e_callf(fx->api, 5000, "{ss ss si}", "op", "result.get", "task_id", tid, "attempt", 1);
     assert_true(e2e_ok(r));
-    assert_string_equal(s_str(r, "result"), frame);
+    assert_string_equal(e2e_str(r, "result"), frame);
     json_decref(r);
     s_expect_error(
         fx,
@@ -1185,7 +1165,7 @@ static void test_daemon_profile_escalation(void **state)
                   "app_number", 1, "analysis", "profile", "quick", "tools", "zap");
     assert_false(e2e_ok(bad));
     assert_string_equal(e2e_err_code(bad), "invalid");
-    assert_non_null(strstr(s_str(json_object_get(bad, "error"), "message"),
+    assert_non_null(strstr(e2e_str(json_object_get(bad, "error"), "message"),
                            "tool 'zap' runs on dynamic-analyzer, which profile 'quick' does not "
                            "run"));
     json_decref(bad);
@@ -1197,8 +1177,8 @@ static void test_daemon_profile_escalation(void **state)
         4, "analysis", "profile", "quick", "escalate", "deep", "escalate_threshold", 8);
     char *id = s_start_pipeline(fx, req);
     json_t *p = s_wait_final(fx, id, e2e_now_ms() + 60000, "partial_success");
-    assert_string_equal(s_str(p, "profile"), "quick");
-    assert_string_equal(s_str(p, "escalate"), "deep");
+    assert_string_equal(e2e_str(p, "profile"), "quick");
+    assert_string_equal(e2e_str(p, "escalate"), "deep");
     assert_int_equal(s_int(p, "escalate_threshold"), 8);
     const json_t *tasks = json_object_get(p, "tasks");
     int deep[5] = {0}, want_total = 4, escalated_clean = 0, held_back = 0;
@@ -1211,23 +1191,23 @@ static void test_daemon_profile_escalation(void **state)
         if (json_is_true(json_object_get(t, "escalated"))) {
             assert_true(i >= 4); /* appended after the quick scans */
             deep[app]++;
-            assert_int_equal(s_task_span(fx, s_str(t, "id")), 3600000);
+            assert_int_equal(s_task_span(fx, e2e_str(t, "id")), 3600000);
         }
     }
     for (i = 0; i < 4; i++) {
         t = json_array_get(tasks, i);
         int64_t app = s_int(t, "app_number");
-        assert_string_equal(s_str(t, "service"), "static-analyzer");
+        assert_string_equal(e2e_str(t, "service"), "static-analyzer");
         assert_false(json_is_true(json_object_get(t, "escalated")));
-        assert_int_equal(s_task_span(fx, s_str(t, "id")), 180000);
+        assert_int_equal(s_task_span(fx, e2e_str(t, "id")), 180000);
         if (app == 1) {
-            assert_string_equal(s_str(t, "status"), "failed");
+            assert_string_equal(e2e_str(t, "status"), "failed");
             assert_int_equal(deep[app], 4);
             want_total += 4;
             continue;
         }
-        assert_string_equal(s_str(t, "status"), "succeeded");
-        char *frame = s_result_get(fx, s_str(t, "id"));
+        assert_string_equal(e2e_str(t, "status"), "succeeded");
+        char *frame = s_result_get(fx, e2e_str(t, "id"));
         json_t *r = json_loads(frame, 0, NULL);
         free(frame);
         int64_t issues =
@@ -1284,7 +1264,7 @@ static void test_daemon_events_pruned_with_pipelines(void **state)
     assert_true(first > 2 && first <= (int64_t)last_seq);
     char want[96];
     snprintf(want, sizeof(want), "the first kept event is seq %lld", (long long)first);
-    assert_non_null(strstr(s_str(err, "message"), want));
+    assert_non_null(strstr(e2e_str(err, "message"), want));
     json_decref(r);
     s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.get", "pipeline_id", id),
                    "pipeline.get after retention", "not_found");
@@ -1312,8 +1292,8 @@ static json_t *s_recorded(const char *path, const char *type, const char *model,
     for (char *line = strtok(text, "\n"); line && !found; line = strtok(NULL, "\n")) {
         json_t *rec = json_loads(line, 0, NULL);
         json_t *frame = json_object_get(rec, "frame");
-        if (frame && strcmp(s_str(frame, "type"), type) == 0 &&
-            strcmp(s_str(frame, "model_slug"), model) == 0 && s_int(frame, "app_number") == app) {
+        if (frame && strcmp(e2e_str(frame, "type"), type) == 0 &&
+            strcmp(e2e_str(frame, "model_slug"), model) == 0 && s_int(frame, "app_number") == app) {
             found = json_incref(frame);
         }
         json_decref(rec);
@@ -1376,13 +1356,14 @@ static void test_daemon_fleet_request_dialect(void **state)
     assert_non_null(f);
     s_expect_urls(f, be, fe);
     assert_null(json_object_get(f, "tools"));
-    assert_string_equal(s_str(json_object_get(f, "config"), "template_slug"), "api_url_shortener");
+    assert_string_equal(e2e_str(json_object_get(f, "config"), "template_slug"),
+                        "api_url_shortener");
     assert_int_equal(json_object_size(json_object_get(f, "config")), 1);
     json_decref(f);
 
     f = s_recorded(record, "performance_test", "openai/gpt_4.1", 7);
     assert_non_null(f);
-    assert_string_equal(s_str(f, "target_url"), be);
+    assert_string_equal(e2e_str(f, "target_url"), be);
     s_expect_urls(f, be, fe);
     assert_int_equal(s_int(f, "users"), 3);
     assert_int_equal(s_int(f, "duration"), 9);
@@ -1395,10 +1376,10 @@ static void test_daemon_fleet_request_dialect(void **state)
     assert_non_null(f);
     s_expect_urls(f, be, fe);
     c = json_object_get(f, "config");
-    assert_string_equal(s_str(c, "template_slug"), "api_url_shortener");
+    assert_string_equal(e2e_str(c, "template_slug"), "api_url_shortener");
     assert_int_equal(s_int(c, "backend_port"), 5007);
     assert_int_equal(s_int(c, "frontend_port"), 8007);
-    assert_string_equal(s_str(c, "gemini_model"), "x/y");
+    assert_string_equal(e2e_str(c, "gemini_model"), "x/y");
     assert_null(json_object_get(c, "target_urls"));
     json_decref(f);
 
@@ -1419,7 +1400,7 @@ static void test_daemon_fleet_request_dialect(void **state)
     assert_non_null(f);
     c = json_object_get(f, "config");
     assert_null(json_object_get(c, "backend_port"));
-    assert_string_equal(s_str(c, "gemini_model"), "x/y");
+    assert_string_equal(e2e_str(c, "gemini_model"), "x/y");
     json_decref(f);
 }
 
@@ -1443,9 +1424,9 @@ static void test_daemon_unreachable_app(void **state)
     char *id = s_start_pipeline(fx, req);
     json_t *p = s_wait_final(fx, id, e2e_now_ms() + 30000, "failed");
     json_t *t = json_array_get(json_object_get(p, "tasks"), 0);
-    const char *tid = s_str(t, "id");
+    const char *tid = e2e_str(t, "id");
     assert_int_equal(s_int(t, "attempts"), 3);
-    const char *err = s_str(t, "error");
+    const char *err = e2e_str(t, "error");
     assert_true(strncmp(err, "targets_unreachable: ", 21) == 0);
     assert_non_null(strstr(err, "http://127.0.0.1:9/app1"));
     assert_non_null(strstr(err, "start the app, or check its target_urls"));
@@ -1460,10 +1441,10 @@ static void test_daemon_unreachable_app(void **state)
     json_t *svc, *rep;
     json_array_foreach(json_object_get(r, "services"), i, svc)
     {
-        if (strcmp(s_str(svc, "name"), "dynamic-analyzer") == 0) {
+        if (strcmp(e2e_str(svc, "name"), "dynamic-analyzer") == 0) {
             json_array_foreach(json_object_get(svc, "replicas"), k, rep)
             {
-                assert_string_equal(s_str(rep, "breaker"), "closed");
+                assert_string_equal(e2e_str(rep, "breaker"), "closed");
                 assert_int_equal(s_int(rep, "failures"), 0);
             }
         }
@@ -1517,7 +1498,7 @@ static void s_start_scaled(s_fx_t *fx, const char *const *specs, int n)
         json_t *svc, *rep;
         json_array_foreach(json_object_get(r, "services"), i, svc)
         {
-            if (!strcmp(s_str(svc, "name"), "static-analyzer")) {
+            if (!strcmp(e2e_str(svc, "name"), "static-analyzer")) {
                 json_array_foreach(json_object_get(svc, "replicas"), k, rep)
                 {
                     known += json_is_array(json_object_get(rep, "tools"));
@@ -1549,7 +1530,7 @@ static char *s_only_task(const json_t *p)
 {
     json_t *tasks = json_object_get(p, "tasks");
     assert_int_equal(json_array_size(tasks), 1);
-    char *id = strdup(s_str(json_array_get(tasks, 0), "id"));
+    char *id = strdup(e2e_str(json_array_get(tasks, 0), "id"));
     assert_non_null(id);
     return id;
 }
@@ -1564,8 +1545,9 @@ static int s_count_events(const json_t *events, const char *topic, const char *u
     json_t *ev;
     json_array_foreach(events, j, ev)
     {
-        n += !strcmp(s_str(ev, "topic"), topic) && (!url || !strcmp(s_str(ev, "replica"), url)) &&
-             (!reason || !strncmp(s_str(ev, "reason"), reason, strlen(reason)));
+        n += !strcmp(e2e_str(ev, "topic"), topic) &&
+             (!url || !strcmp(e2e_str(ev, "replica"), url)) &&
+             (!reason || !strncmp(e2e_str(ev, "reason"), reason, strlen(reason)));
     }
     return n;
 }
@@ -1617,15 +1599,15 @@ static void test_daemon_freeze_retried(void **state)
     json_t *hist = json_object_get(t, "history");
     assert_int_equal(json_array_size(hist), 2);
     json_t *a1 = json_array_get(hist, 0), *a2 = json_array_get(hist, 1);
-    assert_string_equal(s_str(a1, "replica"), frozen);
-    assert_string_equal(s_str(a1, "outcome"), "pong_timeout");
-    assert_non_null(strstr(s_str(a1, "error"), "no pong within 222 ms and no sign of life for"));
+    assert_string_equal(e2e_str(a1, "replica"), frozen);
+    assert_string_equal(e2e_str(a1, "outcome"), "pong_timeout");
+    assert_non_null(strstr(e2e_str(a1, "error"), "no pong within 222 ms and no sign of life for"));
     /* found within ping interval + grace (444 ms + 2 s), not the attempt budget */
     int64_t took = s_int(a1, "ended_at") - s_int(a1, "started_at");
     assert_true(took >= 2000);
     assert_true(took < 20000 / S_DIV + 2000 + 1000);
-    assert_string_equal(s_str(a2, "replica"), other);
-    assert_string_equal(s_str(a2, "outcome"), "success");
+    assert_string_equal(e2e_str(a2, "replica"), other);
+    assert_string_equal(e2e_str(a2, "outcome"), "success");
     json_t *events = e2e_events_all(fx->api, NULL);
     assert_int_equal(s_count_events(events, "endpoint.health", frozen, "suspect: "), 1);
     json_decref(events);

@@ -74,20 +74,10 @@ static int s_teardown(void **state)
     e2e_proc_free(&fx->d);
     e2e_mock_stop(&fx->mock);
     e2e_kill_children();
-    if (getenv("E2E_KEEP")) {
-        fprintf(stderr, "e2e: kept %s\n", fx->dir);
-    } else {
-        e2e_rmrf(fx->dir);
-    }
+    e2e_rmrf(fx->dir);
     free(fx->dir);
     free(fx);
     return 0;
-}
-
-static const char *s_str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
 }
 
 /* The mock with these replicas (NULL-terminated specs) and sluiced pointed
@@ -148,7 +138,7 @@ static json_t *s_service_pushes(json_t *reply, const char *service)
     json_t *svc;
     json_array_foreach(json_object_get(reply, "services"), i, svc)
     {
-        if (strcmp(s_str(svc, "name"), service) == 0) {
+        if (strcmp(e2e_str(svc, "name"), service) == 0) {
             return json_object_get(svc, "pushes");
         }
     }
@@ -173,11 +163,11 @@ static void test_daemon_progress_reaches_watchers(void **state)
                   "options", "target_urls", "http://{model}-app{app}_backend:5000");
     assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
     json_decref(r);
     json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
     assert_non_null(p);
-    assert_string_equal(s_str(p, "status"), "completed");
+    assert_string_equal(e2e_str(p, "status"), "completed");
 
     /* Every event in seq order, as the store replays what PUB sent (the
        Python client test checks the two agree field for field); the SUB
@@ -206,8 +196,8 @@ static void test_daemon_progress_reaches_watchers(void **state)
     json_t *t;
     json_array_foreach(json_object_get(p, "tasks"), i, t)
     {
-        const char *tid = s_str(t, "id");
-        const char *svc = s_str(t, "service");
+        const char *tid = e2e_str(t, "id");
+        const char *svc = e2e_str(t, "service");
         /* this task's task.progress stages, consecutive repeats folded */
         const char *seen[64];
         int n = 0;
@@ -217,18 +207,18 @@ static void test_daemon_progress_reaches_watchers(void **state)
         json_t *ev;
         json_array_foreach(events, j, ev)
         {
-            if (strcmp(s_str(ev, "task_id"), tid) != 0) {
+            if (strcmp(e2e_str(ev, "task_id"), tid) != 0) {
                 continue;
             }
-            if (strcmp(s_str(ev, "topic"), "task.status") == 0 &&
-                strcmp(s_str(ev, "status"), "running") == 0) {
+            if (strcmp(e2e_str(ev, "topic"), "task.status") == 0 &&
+                strcmp(e2e_str(ev, "status"), "running") == 0) {
                 running = true;
             }
-            if (strcmp(s_str(ev, "topic"), "task.progress") != 0) {
+            if (strcmp(e2e_str(ev, "topic"), "task.progress") != 0) {
                 continue;
             }
             last = ev;
-            const char *st = s_str(ev, "stage");
+            const char *st = e2e_str(ev, "stage");
             if (n == 0 || strcmp(seen[n - 1], st) != 0) {
                 assert_true(n < 64);
                 seen[n++] = st;
@@ -238,7 +228,7 @@ static void test_daemon_progress_reaches_watchers(void **state)
         assert_true(running);
         /* the last task.progress is what pipeline.get shows */
         json_t *pr = json_object_get(t, "progress");
-        assert_string_equal(s_str(last, "stage"), s_str(pr, "stage"));
+        assert_string_equal(e2e_str(last, "stage"), e2e_str(pr, "stage"));
         assert_true(json_equal(json_object_get(last, "pct"), json_object_get(pr, "pct")));
         assert_true(json_equal(json_object_get(last, "message"), json_object_get(pr, "message")));
         if (strcmp(svc, "static-analyzer") == 0) {
@@ -248,7 +238,7 @@ static void test_daemon_progress_reaches_watchers(void **state)
             }
         } else {
             assert_string_equal(svc, "dynamic-analyzer");
-            assert_true(s_str(pr, "stage")[0] != '\0');
+            assert_true(e2e_str(pr, "stage")[0] != '\0');
         }
     }
 
@@ -272,7 +262,8 @@ static void test_daemon_progress_reaches_watchers(void **state)
         {
             for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
                 if (!json_object_get(rep, keys[k])) {
-                    fail_msg("endpoints.list: a %s replica has no %s", s_str(svc, "name"), keys[k]);
+                    fail_msg("endpoints.list: a %s replica has no %s", e2e_str(svc, "name"),
+                             keys[k]);
                 }
             }
             assert_true(json_is_string(json_object_get(rep, "address")) ||
@@ -305,11 +296,11 @@ static void test_daemon_progress_performance_by_url(void **state)
                           "analysis", "analyzers", "performance-tester");
     assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
     json_decref(r);
     json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
     assert_non_null(p);
-    assert_string_equal(s_str(p, "status"), "completed");
+    assert_string_equal(e2e_str(p, "status"), "completed");
     uint64_t last_seq = 0;
     json_t *events = e2e_events_all(fx->api, &last_seq);
     assert_non_null(events);
@@ -318,7 +309,7 @@ static void test_daemon_progress_performance_by_url(void **state)
     int checked = 0;
     json_array_foreach(json_object_get(p, "tasks"), i, t)
     {
-        const char *tid = s_str(t, "id");
+        const char *tid = e2e_str(t, "id");
         int app = (int)json_integer_value(json_object_get(t, "app_number"));
         assert_true(app == 1 || app == 2);
         const char *own = urls[app - 1], *other = urls[2 - app];
@@ -327,13 +318,13 @@ static void test_daemon_progress_performance_by_url(void **state)
         json_t *ev;
         json_array_foreach(events, j, ev)
         {
-            if (strcmp(s_str(ev, "task_id"), tid) != 0) {
+            if (strcmp(e2e_str(ev, "task_id"), tid) != 0) {
                 continue;
             }
-            running |= strcmp(s_str(ev, "topic"), "task.status") == 0 &&
-                       strcmp(s_str(ev, "status"), "running") == 0;
-            if (strcmp(s_str(ev, "topic"), "task.progress") == 0) {
-                const char *msg = s_str(ev, "message");
+            running |= strcmp(e2e_str(ev, "topic"), "task.status") == 0 &&
+                       strcmp(e2e_str(ev, "status"), "running") == 0;
+            if (strcmp(e2e_str(ev, "topic"), "task.progress") == 0) {
+                const char *msg = e2e_str(ev, "message");
                 saw_own |= strstr(msg, own) != NULL;
                 assert_null(strstr(msg, other));
             }
@@ -369,11 +360,11 @@ static int64_t s_ai_by_id(s_fx_t *fx, const char *path, int64_t *unknown)
                   "local_model", "app_number", 1, "analysis", "analyzers", "ai-analyzer");
     assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
     json_decref(r);
     json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
     assert_non_null(p);
-    assert_string_equal(s_str(p, "status"), "completed");
+    assert_string_equal(e2e_str(p, "status"), "completed");
     json_decref(p);
     r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
     assert_true(e2e_ok(r));

@@ -69,20 +69,10 @@ static int s_teardown(void **state)
     e2e_proc_free(&fx->d);
     e2e_mock_stop(&fx->mock);
     e2e_kill_children();
-    if (getenv("E2E_KEEP")) {
-        fprintf(stderr, "e2e: kept %s\n", fx->dir);
-    } else {
-        e2e_rmrf(fx->dir);
-    }
+    e2e_rmrf(fx->dir);
     free(fx->dir);
     free(fx);
     return 0;
-}
-
-static const char *s_str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
 }
 
 static void s_start(s_fx_t *fx)
@@ -126,7 +116,7 @@ static void s_tools_of(s_fx_t *fx, const char *url, char *out, size_t size)
     {
         json_array_foreach(json_object_get(svc, "replicas"), j, rep)
         {
-            if (strcmp(s_str(rep, "url"), url) != 0) {
+            if (strcmp(e2e_str(rep, "url"), url) != 0) {
                 continue;
             }
             json_t *tools = json_object_get(rep, "tools");
@@ -176,7 +166,7 @@ static json_t *s_run(s_fx_t *fx, int app, const char *analysis)
         fail_msg("pipeline.start %s: %s", analysis, dump ? dump : "(no reply)");
     }
     char id[64];
-    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
     json_decref(r);
     json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
     assert_non_null(p);
@@ -188,7 +178,7 @@ static json_t *s_only_task(s_fx_t *fx, const json_t *p)
 {
     const json_t *tasks = json_object_get(p, "tasks");
     assert_int_equal(json_array_size(tasks), 1);
-    const char *tid = s_str(json_array_get(tasks, 0), "id");
+    const char *tid = e2e_str(json_array_get(tasks, 0), "id");
     json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "task.get", "task_id", tid);
     assert_true(e2e_ok(r));
     json_t *t = json_incref(json_object_get(r, "task"));
@@ -234,11 +224,11 @@ static void test_daemon_tools_per_replica(void **state)
     /* snyk: only B has it, every time */
     for (int i = 0; i < 3; i++) {
         json_t *p = s_run(fx, 1, "{\"tools\": [\"snyk\"]}");
-        assert_string_equal(s_str(p, "status"), "completed");
+        assert_string_equal(e2e_str(p, "status"), "completed");
         json_t *t = s_only_task(fx, p);
         const json_t *hist = json_object_get(t, "history");
         assert_int_equal(json_array_size(hist), 1);
-        assert_string_equal(s_str(json_array_get(hist, 0), "replica"), b);
+        assert_string_equal(e2e_str(json_array_get(hist, 0), "replica"), b);
         assert_true(json_is_null(json_object_get(t, "warning")));
         json_decref(t);
         json_decref(p);
@@ -248,16 +238,16 @@ static void test_daemon_tools_per_replica(void **state)
     int64_t t0 = e2e_now_ms();
     json_t *p = s_run(fx, 1, "{\"tools\": [\"semgrep\"]}");
     assert_true(e2e_now_ms() - t0 < 5000);
-    assert_string_equal(s_str(p, "status"), "failed");
+    assert_string_equal(e2e_str(p, "status"), "failed");
     json_t *t = s_only_task(fx, p);
-    assert_string_equal(s_str(t, "status"), "failed");
+    assert_string_equal(e2e_str(t, "status"), "failed");
     assert_int_equal(json_integer_value(json_object_get(t, "attempts")), 1);
     char want[512];
     snprintf(want, sizeof(want),
              "verdict: no replica of static-analyzer has tool 'semgrep' (%s: bandit, pylint; %s: "
              "bandit, snyk, my-scanner)",
              a, b);
-    assert_string_equal(s_str(t, "error"), want);
+    assert_string_equal(e2e_str(t, "error"), want);
     json_decref(t);
     json_decref(p);
     uint64_t last = 0;
@@ -266,15 +256,15 @@ static void test_daemon_tools_per_replica(void **state)
     json_t *ev;
     json_array_foreach(events, i, ev)
     {
-        assert_string_not_equal(s_str(ev, "topic"), "endpoint.breaker");
+        assert_string_not_equal(e2e_str(ev, "topic"), "endpoint.breaker");
     }
     json_decref(events);
 
     /* the operator's own tool runs where it is; one no setting lists is refused */
     p = s_run(fx, 2, "{\"tools\": [\"MY-SCANNER\"]}");
-    assert_string_equal(s_str(p, "status"), "completed");
+    assert_string_equal(e2e_str(p, "status"), "completed");
     t = s_only_task(fx, p);
-    assert_string_equal(s_str(json_array_get(json_object_get(t, "history"), 0), "replica"), b);
+    assert_string_equal(e2e_str(json_array_get(json_object_get(t, "history"), 0), "replica"), b);
     json_decref(t);
     json_decref(p);
     json_t *r = e2e_callf(fx->api, 5000, "{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start",
@@ -282,17 +272,18 @@ static void test_daemon_tools_per_replica(void **state)
                           "app_number", 1, "analysis", "tools", "nikto");
     assert_false(e2e_ok(r));
     assert_string_equal(e2e_err_code(r), "invalid");
-    assert_non_null(strstr(s_str(json_object_get(r, "error"), "message"), "unknown tool 'nikto'"));
+    assert_non_null(
+        strstr(e2e_str(json_object_get(r, "error"), "message"), "unknown tool 'nikto'"));
     json_decref(r);
 
     /* an analyzer named without tools: the "all tools" form, so the replica
        ran all it has */
     p = s_run(fx, 4, "{\"analyzers\": [\"static-analyzer\"]}");
-    assert_string_equal(s_str(p, "status"), "completed");
+    assert_string_equal(e2e_str(p, "status"), "completed");
     t = s_only_task(fx, p);
-    const char *replica = s_str(json_array_get(json_object_get(t, "history"), 0), "replica");
+    const char *replica = e2e_str(json_array_get(json_object_get(t, "history"), 0), "replica");
     char used[256];
-    s_tools_used(fx, s_str(t, "id"), used, sizeof(used));
+    s_tools_used(fx, e2e_str(t, "id"), used, sizeof(used));
     assert_string_equal(used, strcmp(replica, a) == 0 ? "bandit,pylint" : "bandit,snyk,my-scanner");
     json_decref(t);
     json_decref(p);
@@ -311,27 +302,27 @@ static void test_daemon_tools_not_run_and_partial(void **state)
     assert_int_equal(strncmp(answer, "ok", 2), 0);
 
     json_t *p = s_run(fx, 1, "{\"tools\": [\"zap\", \"nmap\"]}");
-    assert_string_equal(s_str(p, "status"), "completed");
+    assert_string_equal(e2e_str(p, "status"), "completed");
     const json_t *task = json_array_get(json_object_get(p, "tasks"), 0);
-    assert_string_equal(s_str(task, "warning"),
+    assert_string_equal(e2e_str(task, "warning"),
                         "requested tools did not run: nmap (not_available)");
     json_decref(p);
 
     p = s_run(fx, 1, "{\"tools\": [\"nmap\"]}");
-    assert_string_equal(s_str(p, "status"), "failed");
+    assert_string_equal(e2e_str(p, "status"), "failed");
     json_t *t = s_only_task(fx, p);
     assert_int_equal(json_integer_value(json_object_get(t, "attempts")), 1);
-    assert_string_equal(s_str(t, "error"),
+    assert_string_equal(e2e_str(t, "error"),
                         "verdict: none of the requested tools ran: nmap (not_available)");
     json_decref(t);
     json_decref(p);
 
     /* app 3: the analyzer answers "partial" */
     p = s_run(fx, 3, "{\"analyzers\": [\"dynamic\"]}");
-    assert_string_equal(s_str(p, "status"), "completed");
+    assert_string_equal(e2e_str(p, "status"), "completed");
     task = json_array_get(json_object_get(p, "tasks"), 0);
-    assert_string_equal(s_str(task, "status"), "succeeded");
-    assert_string_equal(s_str(task, "warning"), "partial result (partial)");
+    assert_string_equal(e2e_str(task, "status"), "succeeded");
+    assert_string_equal(e2e_str(task, "warning"), "partial result (partial)");
     json_decref(p);
 }
 

@@ -65,20 +65,10 @@ static int s_teardown(void **state)
     e2e_proc_free(&fx->d);
     e2e_mock_stop(&fx->mock);
     e2e_kill_children();
-    if (getenv("E2E_KEEP")) {
-        fprintf(stderr, "e2e: kept %s\n", fx->dir);
-    } else {
-        e2e_rmrf(fx->dir);
-    }
+    e2e_rmrf(fx->dir);
     free(fx->dir);
     free(fx);
     return 0;
-}
-
-static const char *s_str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
 }
 
 static void s_start_mock(s_fx_t *fx, const char *const *replicas)
@@ -126,13 +116,13 @@ static void s_start_pipeline(s_fx_t *fx, char *id, char *tid)
                   "model", "local_model", "app_number", 1, "analysis", "tools", "zap", "options",
                   "target_urls", "http://{model}-app{app}_backend:5000");
     assert_true(e2e_ok(r));
-    snprintf(id, 64, "%s", s_str(r, "pipeline_id"));
+    snprintf(id, 64, "%s", e2e_str(r, "pipeline_id"));
     json_decref(r);
     json_t *p = e2e_pipeline_get(fx->api, id);
     assert_non_null(p);
     json_t *tasks = json_object_get(p, "tasks");
     assert_int_equal(json_array_size(tasks), 1);
-    snprintf(tid, 64, "%s", s_str(json_array_get(tasks, 0), "id"));
+    snprintf(tid, 64, "%s", e2e_str(json_array_get(tasks, 0), "id"));
     json_decref(p);
 }
 
@@ -157,9 +147,9 @@ static bool s_progress_committed(s_fx_t *fx, const char *tid, const char *stage)
     json_t *ev;
     json_array_foreach(events, i, ev)
     {
-        found = found ||
-                (strcmp(s_str(ev, "topic"), "task.progress") == 0 &&
-                 strcmp(s_str(ev, "task_id"), tid) == 0 && strcmp(s_str(ev, "stage"), stage) == 0);
+        found = found || (strcmp(e2e_str(ev, "topic"), "task.progress") == 0 &&
+                          strcmp(e2e_str(ev, "task_id"), tid) == 0 &&
+                          strcmp(e2e_str(ev, "stage"), stage) == 0);
     }
     json_decref(events);
     return found;
@@ -170,16 +160,16 @@ static void s_check_resumed(s_fx_t *fx, const char *id, const char *tid, const c
 {
     json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
     assert_non_null(p);
-    assert_string_equal(s_str(p, "status"), "completed");
+    assert_string_equal(e2e_str(p, "status"), "completed");
     json_decref(p);
     /* readable at once: the store answers a read after every write sent
        before it, and the shard wrote the result before it answered */
     json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", tid);
     assert_true(e2e_ok(r));
     json_error_t err;
-    json_t *frame = json_loads(s_str(r, "result"), 0, &err);
+    json_t *frame = json_loads(e2e_str(r, "result"), 0, &err);
     assert_non_null(frame);
-    assert_string_equal(s_str(frame, "resumed_from"), stage);
+    assert_string_equal(e2e_str(frame, "resumed_from"), stage);
     json_decref(frame);
     json_decref(r);
 }
@@ -197,15 +187,15 @@ static void test_resume_on_another_replica(void **state)
     s_check_resumed(fx, id, tid, "vulnerability_scan");
 
     json_t *t = s_task(fx, tid);
-    assert_string_equal(s_str(t, "resume_from"), "completed:5"); /* where B got to */
+    assert_string_equal(e2e_str(t, "resume_from"), "completed:5"); /* where B got to */
     json_t *hist = json_object_get(t, "history");
     assert_int_equal(json_array_size(hist), 2);
     json_t *a1 = json_array_get(hist, 0), *a2 = json_array_get(hist, 1);
-    assert_string_equal(s_str(a1, "outcome"), "transport");
-    assert_string_equal(s_str(a1, "last_checkpoint"), "vulnerability_scan:3");
-    assert_string_equal(s_str(a1, "replica"), fx->mock->urls[E2E_DYNAMIC][0]);
-    assert_string_equal(s_str(a2, "replica"), fx->mock->urls[E2E_DYNAMIC][1]);
-    assert_string_equal(s_str(a2, "outcome"), "success");
+    assert_string_equal(e2e_str(a1, "outcome"), "transport");
+    assert_string_equal(e2e_str(a1, "last_checkpoint"), "vulnerability_scan:3");
+    assert_string_equal(e2e_str(a1, "replica"), fx->mock->urls[E2E_DYNAMIC][0]);
+    assert_string_equal(e2e_str(a2, "replica"), fx->mock->urls[E2E_DYNAMIC][1]);
+    assert_string_equal(e2e_str(a2, "outcome"), "success");
     json_decref(t);
 }
 
@@ -227,7 +217,7 @@ static void test_resume_after_sigkill(void **state)
         e2e_nap(10);
     }
     json_t *t = s_task(fx, tid);
-    assert_string_equal(s_str(t, "resume_from"), "vulnerability_scan:3");
+    assert_string_equal(e2e_str(t, "resume_from"), "vulnerability_scan:3");
     json_decref(t);
     assert_int_equal(e2e_stop(fx->d, SIGKILL, 5000), 128 + SIGKILL);
     e2e_proc_free(&fx->d);

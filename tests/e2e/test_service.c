@@ -63,17 +63,6 @@ static int s_setup(void **state)
     return 0;
 }
 
-static void s_dump(const char *what, const char *path)
-{
-    char *text = e2e_read_file(path);
-    if (text && *text) {
-        size_t n = strlen(text);
-        fprintf(stderr, "---- %s (last 4000 bytes) ----\n%s\n", what,
-                n > 4000 ? text + n - 4000 : text);
-    }
-    free(text);
-}
-
 static int s_teardown(void **state)
 {
     s_fx_t *fx = *state;
@@ -84,7 +73,7 @@ static int s_teardown(void **state)
         close(fx->nfd);
     }
     if (getenv("E2E_VERBOSE")) {
-        s_dump("sluiced stderr", fx->log_d);
+        e2e_dump("sluiced stderr", fx->log_d);
     }
     e2e_rmrf(fx->dir);
     free(fx->dir);
@@ -158,7 +147,7 @@ static void s_start(s_fx_t *fx, char *const *env, const char *set)
     assert_non_null(fx->d);
     char line[256];
     if (e2e_wait_line(fx->d, "sluiced: ready", line, sizeof(line), e2e_now_ms() + 15000) != 0) {
-        s_dump("sluiced stderr", fx->log_d);
+        e2e_dump("sluiced stderr", fx->log_d);
         fail_msg("sluiced did not get ready");
     }
     fx->api = e2e_api_connect(fx->api_ep);
@@ -266,7 +255,7 @@ static void test_service_sighup_reload(void **state)
     assert_non_null(log);
     const char *kept = strstr(log, "api/max_request_bytes changed, which needs a restart");
     if (!kept) {
-        s_dump("sluiced stderr", fx->log_d);
+        e2e_dump("sluiced stderr", fx->log_d);
     }
     assert_non_null(kept);
     /* said at warning level, on its own line */

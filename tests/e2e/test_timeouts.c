@@ -61,20 +61,10 @@ static int s_teardown(void **state)
     e2e_proc_free(&fx->d);
     e2e_mock_stop(&fx->mock);
     e2e_kill_children();
-    if (getenv("E2E_KEEP")) {
-        fprintf(stderr, "e2e: kept %s\n", fx->dir);
-    } else {
-        e2e_rmrf(fx->dir);
-    }
+    e2e_rmrf(fx->dir);
     free(fx->dir);
     free(fx);
     return 0;
-}
-
-static const char *s_str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
 }
 
 static void s_start_mock(s_fx_t *fx, const char *const *replicas)
@@ -122,27 +112,27 @@ static void test_timeouts_attempt_timeout_explained(void **state)
                   "retry", "max_attempts", 1);
     assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", s_str(r, "pipeline_id"));
+    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
     json_decref(r);
 
     json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
     assert_non_null(p);
-    assert_string_equal(s_str(p, "status"), "failed");
-    assert_string_equal(s_str(p, "error_message"),
+    assert_string_equal(e2e_str(p, "status"), "failed");
+    assert_string_equal(e2e_str(p, "error_message"),
                         "0/1 tasks succeeded, 1 failed: 1 attempt_timeout (dynamic-analyzer 1)");
     json_t *task = json_array_get(json_object_get(p, "tasks"), 0);
     char tid[64];
-    snprintf(tid, sizeof(tid), "%s", s_str(task, "id"));
-    assert_string_equal(s_str(task, "status"), "dead");
-    assert_non_null(strstr(s_str(task, "error"), "attempt_timeout")); /* the string stays */
+    snprintf(tid, sizeof(tid), "%s", e2e_str(task, "id"));
+    assert_string_equal(e2e_str(task, "status"), "dead");
+    assert_non_null(strstr(e2e_str(task, "error"), "attempt_timeout")); /* the string stays */
     const json_t *d = s_detail_of(task);
-    assert_string_equal(s_str(d, "code"), "attempt_timeout");
-    assert_non_null(strstr(s_str(d, "message"), "dynamic-analyzer attempt 1 got no result within "
-                                                "1 s; the analyzer last reported: "));
-    assert_string_equal(s_str(d, "suggestion"),
+    assert_string_equal(e2e_str(d, "code"), "attempt_timeout");
+    assert_non_null(strstr(e2e_str(d, "message"), "dynamic-analyzer attempt 1 got no result within "
+                                                  "1 s; the analyzer last reported: "));
+    assert_string_equal(e2e_str(d, "suggestion"),
                         "raise timeouts.attempt (1) or use the quick profile or fewer tools");
     char suggestion[256];
-    snprintf(suggestion, sizeof(suggestion), "%s", s_str(d, "suggestion"));
+    snprintf(suggestion, sizeof(suggestion), "%s", e2e_str(d, "suggestion"));
     json_decref(p);
 
     /* the task.status event that parked it */
@@ -154,9 +144,10 @@ static void test_timeouts_attempt_timeout_explained(void **state)
     json_t *ev;
     json_array_foreach(events, i, ev)
     {
-        if (strcmp(s_str(ev, "topic"), "task.status") == 0 &&
-            strcmp(s_str(ev, "task_id"), tid) == 0 && strcmp(s_str(ev, "status"), "dead") == 0) {
-            assert_string_equal(s_str(s_detail_of(ev), "suggestion"), suggestion);
+        if (strcmp(e2e_str(ev, "topic"), "task.status") == 0 &&
+            strcmp(e2e_str(ev, "task_id"), tid) == 0 &&
+            strcmp(e2e_str(ev, "status"), "dead") == 0) {
+            assert_string_equal(e2e_str(s_detail_of(ev), "suggestion"), suggestion);
             seen = true;
         }
     }
@@ -168,7 +159,8 @@ static void test_timeouts_attempt_timeout_explained(void **state)
     assert_true(e2e_ok(r));
     json_t *entries = json_object_get(r, "entries");
     assert_int_equal(json_array_size(entries), 1);
-    assert_string_equal(s_str(s_detail_of(json_array_get(entries, 0)), "code"), "attempt_timeout");
+    assert_string_equal(e2e_str(s_detail_of(json_array_get(entries, 0)), "code"),
+                        "attempt_timeout");
     json_decref(r);
 
     /* what the analyzer reported before: its partial result */
@@ -176,7 +168,7 @@ static void test_timeouts_attempt_timeout_explained(void **state)
     assert_true(e2e_ok(r));
     assert_true(json_is_true(json_object_get(r, "partial")));
     json_error_t err;
-    json_t *partial = json_loads(s_str(r, "result"), 0, &err);
+    json_t *partial = json_loads(e2e_str(r, "result"), 0, &err);
     assert_non_null(partial);
     assert_true(json_integer_value(json_object_get(partial, "stages_done")) >= 1);
     json_decref(partial);
