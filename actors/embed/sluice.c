@@ -195,31 +195,6 @@ static size_t s_split(char *storage, const char **out, size_t max)
     return n;
 }
 
-/* "ws://host:port" -> host (into buf) and port; SL_ECONFIG otherwise. */
-/* "ws://host:port" or "wss://host:port" (a trailing "/" allowed; a longer
-   path is refused: the secret path is progress/path). */
-static int s_parse_listen(const char *url, char *host, size_t host_size, int *port, bool *tls)
-{
-    *tls = strncmp(url, "wss://", 6) == 0;
-    const char *rest = strncmp(url, "ws://", 5) == 0 ? url + 5 : *tls ? url + 6 : NULL;
-    const char *colon = rest ? strrchr(rest, ':') : NULL;
-    if (!colon || (size_t)(colon - rest) >= host_size || colon == rest) {
-        return SL_ECONFIG;
-    }
-    memcpy(host, rest, (size_t)(colon - rest));
-    host[colon - rest] = '\0';
-    char *end = NULL;
-    long p = strtol(colon + 1, &end, 10);
-    if (end == colon + 1 || (*end != '\0' && strcmp(end, "/") != 0)) {
-        return SL_ECONFIG;
-    }
-    if (p < 0 || p > 65535) {
-        return SL_ECONFIG;
-    }
-    *port = (int)p;
-    return 0;
-}
-
 static void s_default_fatal(const char *why, void *arg)
 {
     sl_error("sluice: fatal: %s; exiting so a supervisor can restart and recover", why);
@@ -262,18 +237,16 @@ static int s_start_progress(sluice_t *self)
     if (self->cfg.progress_listen[0] == '\0') {
         return 0;
     }
-    char host[128];
     sl_progress_config_t pc;
     sl_progress_config_defaults(&pc);
     bool tls = false;
-    if (s_parse_listen(self->cfg.progress_listen, host, sizeof(host), &pc.port, &tls)) {
+    if (sl_progress_config_listen(&pc, self->cfg.progress_listen, &tls)) {
         return s_fail(self, SL_ECONFIG,
                       "progress/listen: '%s' is not ws://host:port or wss://host:port (a "
                       "secret path goes in progress/path)",
                       self->cfg.progress_listen);
     }
     /* sl_config_check made sure wss:// comes with a cert and a key */
-    pc.listen_iface = host;
     pc.cert_file = tls ? self->cfg.progress_cert_file : NULL;
     pc.key_file = tls ? self->cfg.progress_key_file : NULL;
     pc.path = self->cfg.progress_path;

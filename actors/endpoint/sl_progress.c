@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/config/sl_config.h"
 #include "actors/endpoint/sl_wsio.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_wire.h"
@@ -55,10 +56,32 @@ void sl_progress_config_defaults(sl_progress_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     cfg->name = SL_IDS_PROGRESS;
-    cfg->listen_iface = "127.0.0.1";
-    cfg->port = SL_PROGRESS_DEFAULT_PORT;
-    cfg->max_frame = SL_PROGRESS_DEFAULT_MAX_FRAME;
-    cfg->max_conn_per_s = SL_PROGRESS_DEFAULT_MAX_CONN_PER_S;
+    const sl_config_t *d = sl_config_builtin(); /* the [progress] keys */
+    (void)sl_progress_config_listen(cfg, d->progress_listen, NULL);
+    cfg->max_frame = (size_t)d->progress_max_frame_bytes;
+    cfg->max_conn_per_s = (uint32_t)d->progress_max_connections_per_s;
+}
+
+int sl_progress_config_listen(sl_progress_config_t *cfg, const char *url, bool *tls)
+{
+    bool wss = url && strncmp(url, "wss://", 6) == 0;
+    const char *rest = url && strncmp(url, "ws://", 5) == 0 ? url + 5 : wss ? url + 6 : NULL;
+    const char *colon = rest ? strrchr(rest, ':') : NULL;
+    if (!colon || colon == rest || (size_t)(colon - rest) >= sizeof cfg->listen_iface) {
+        return SL_ECONFIG;
+    }
+    char *end = NULL;
+    long port = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || (*end != '\0' && strcmp(end, "/") != 0) || port < 0 || port > 65535) {
+        return SL_ECONFIG;
+    }
+    memcpy(cfg->listen_iface, rest, (size_t)(colon - rest));
+    cfg->listen_iface[colon - rest] = '\0';
+    cfg->port = (int)port;
+    if (tls) {
+        *tls = wss;
+    }
+    return 0;
 }
 
 /* Service names become mailbox names: keep them to a safe alphabet. */
@@ -247,8 +270,9 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     pl->self = self;
     sl_mp_writer_init(&pl->w);
     sl_map_init(&pl->refused);
-    pl->max_conn_per_s =
-        a->cfg->max_conn_per_s ? a->cfg->max_conn_per_s : SL_PROGRESS_DEFAULT_MAX_CONN_PER_S;
+    pl->max_conn_per_s = a->cfg->max_conn_per_s
+                             ? a->cfg->max_conn_per_s
+                             : (uint32_t)sl_config_builtin()->progress_max_connections_per_s;
     pl->win_start = INT64_MIN / 2;
     const char *path = a->cfg->path;
     if (path && path[0] && strcmp(path, "/") != 0) {
@@ -266,7 +290,8 @@ static int s_init(sl_actor_t *self, void *args, void **state)
     o.listen_iface = a->cfg->listen_iface;
     o.cert_file = a->cfg->cert_file;
     o.key_file = a->cfg->key_file;
-    o.max_message = a->cfg->max_frame ? a->cfg->max_frame : SL_PROGRESS_DEFAULT_MAX_FRAME;
+    o.max_message = a->cfg->max_frame ? a->cfg->max_frame
+                                      : (size_t)sl_config_builtin()->progress_max_frame_bytes;
     pl->wsio = sl_wsio_new(sl_actor_rt(self), &o);
     if (!pl->wsio) {
         goto fail;

@@ -30,27 +30,31 @@
 
 #include "runtime/sl_actor.h"
 
-#define SL_PROGRESS_DEFAULT_PORT 8765
-#define SL_PROGRESS_DEFAULT_MAX_FRAME 65536
-#define SL_PROGRESS_DEFAULT_MAX_CONN_PER_S 200
-
 typedef struct {
-    const char *name;         /* actor name ["progress"] */
-    const char *listen_iface; /* IP to bind ["127.0.0.1"] */
-    int port;                 /* [8765]; 0 = ephemeral (tests) */
-    const char *cert_file;    /* PEM cert for wss:// [NULL = ws://] */
-    const char *key_file;     /* PEM key for cert_file */
-    const char *parent;       /* told of the actor's exit [NULL] */
+    const char *name;       /* actor name ["progress"] */
+    char listen_iface[128]; /* IP to bind [progress/listen's host] */
+    int port;               /* [progress/listen's port]; 0 = ephemeral (tests) */
+    const char *cert_file;  /* PEM cert for wss:// [NULL = ws://] */
+    const char *key_file;   /* PEM key for cert_file */
+    const char *parent;     /* told of the actor's exit [NULL] */
     /* The secret path pushes must be sent on ("/<token>", a missing "/"
        is added) [NULL or "" = any path]: a connection on another path is
        closed with 1008 and its frames are dropped. */
     const char *path;
-    size_t max_frame;        /* a larger frame closes its connection (1009) [65536] */
-    uint32_t max_conn_per_s; /* connections accepted per second; more are closed (1008) [200] */
+    size_t max_frame; /* a larger frame closes its connection (1009) [progress/max_frame_bytes] */
+    uint32_t max_conn_per_s; /* connections accepted per second; more are closed (1008)
+                                [progress/max_connections_per_s] */
 } sl_progress_config_t;
 
-/* Fills cfg with the defaults above. */
+/* Fills cfg with the defaults above: [section/key] is that configuration
+   key's default (actors/config/sl_config.c). */
 void sl_progress_config_defaults(sl_progress_config_t *cfg);
+
+/* Reads a progress/listen value, "ws://host:port" or "wss://host:port" (a
+   trailing "/" allowed; a longer path is refused: the secret path is
+   progress/path), into cfg's listen_iface and port, and *tls (may be NULL)
+   true for wss://. Returns 0, or SL_ECONFIG leaving cfg unchanged. */
+int sl_progress_config_listen(sl_progress_config_t *cfg, const char *url, bool *tls);
 
 /* Spawns the listener and returns once it listens. Any thread. Returns 0,
    *out (caller owns; sl_actor_destroy) and *port (may be NULL) the bound

@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/config/sl_config.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
 #include "runtime/sl_log.h"
@@ -108,9 +109,10 @@ typedef struct {
 
 sl_store_config_t sl_store_config_defaults(void)
 {
-    return (sl_store_config_t){.data_dir = "./sluice-data",
-                               .map_size = SL_DB_DEFAULT_MAP_SIZE,
-                               .nosync = false,
+    const sl_config_t *d = sl_config_builtin(); /* the [sluice] and [store] keys */
+    return (sl_store_config_t){.data_dir = d->data_dir,
+                               .map_size = (uint64_t)d->map_size_mb << 20,
+                               .nosync = d->nosync,
                                .publish_to = SL_IDS_API,
                                .max_group = 4096,
                                .scan_max_rows = 10000,
@@ -966,7 +968,7 @@ static int s_init(sl_actor_t *actor, void *args, void **state)
         rc = SL_ENOMEM;
         goto fail;
     }
-    sl_db_config_t dbc = {.dir = cfg->data_dir ? cfg->data_dir : "./sluice-data",
+    sl_db_config_t dbc = {.dir = cfg->data_dir ? cfg->data_dir : sl_config_builtin()->data_dir,
                           .map_size = cfg->map_size,
                           .nosync = cfg->nosync};
     rc = sl_db_open(&dbc, &self->db, a->err, sizeof a->err);

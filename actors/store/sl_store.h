@@ -62,10 +62,11 @@ typedef struct {
 } sl_store_stats_t;
 
 typedef struct {
-    const char *data_dir;   /* ["./sluice-data"], created if missing */
-    uint64_t map_size;      /* [8 GiB] LMDB map size; sparse, grows on disk as used */
-    bool nosync;            /* [false] true: no fsync per commit (a crash may lose
-                               the last commits; never for production) */
+    const char *data_dir;   /* [sluice/data_dir], created if missing */
+    uint64_t map_size;      /* [store/map_size_mb] LMDB map size in bytes; sparse,
+                               grows on disk as used */
+    bool nosync;            /* [store/nosync] true: no fsync per commit (a crash may
+                               lose the last commits; never for production) */
     const char *publish_to; /* ["api"] mailbox that receives EVENT_PUBLISH; NULL = "api" */
     uint32_t max_group;     /* [4096] requests per commit before committing early */
     uint32_t scan_max_rows; /* [10000] cap on a STORE_SCAN's limit (0 in the request = 1000) */
@@ -76,7 +77,8 @@ typedef struct {
     sl_store_counters_t *counters; /* optional, borrowed: must outlive the actor */
 } sl_store_config_t;
 
-/* Fills the defaults above. */
+/* Fills the defaults above: [section/key] is that configuration key's
+   default (actors/config/sl_config.c), [value] a default of the store's own. */
 sl_store_config_t sl_store_config_defaults(void);
 
 /* Spawns the actor `store` and returns once it opened the data directory.

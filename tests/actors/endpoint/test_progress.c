@@ -29,6 +29,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "actors/config/sl_config.h"
 #include "actors/endpoint/sl_endpoint.h"
 #include "actors/endpoint/sl_progress.h"
 #include "actors/endpoint/sl_wsio.h"
@@ -902,9 +903,41 @@ static void test_progress_listener_wss_push_accepted(void **state)
     assert_int_equal(s_counter(c, "static-analyzer", "pushes_by_id"), 1);
 }
 
+/* The listener's defaults are the [progress] keys' defaults, where to listen
+   read by the same function that reads a configured value; bad values change
+   nothing. */
+static void test_progress_defaults_from_config(void **state)
+{
+    (void)state;
+    const sl_config_t *d = sl_config_builtin();
+    sl_progress_config_t pc;
+    sl_progress_config_defaults(&pc);
+    char want[160];
+    snprintf(want, sizeof want, "ws://%s:%d", pc.listen_iface, pc.port);
+    assert_string_equal(want, d->progress_listen);
+    assert_true(pc.max_frame == (size_t)d->progress_max_frame_bytes);
+    assert_true(pc.max_conn_per_s == (uint32_t)d->progress_max_connections_per_s);
+    bool tls = true;
+    assert_int_equal(sl_progress_config_listen(&pc, "ws://0.0.0.0:9001/", &tls), 0);
+    assert_string_equal(pc.listen_iface, "0.0.0.0");
+    assert_int_equal(pc.port, 9001);
+    assert_false(tls);
+    assert_int_equal(sl_progress_config_listen(&pc, "wss://127.0.0.1:9443", &tls), 0);
+    assert_true(tls);
+    assert_int_equal(pc.port, 9443);
+    const char *bad[] = {"http://127.0.0.1:1", "ws://127.0.0.1", "ws://:80",         "ws://h:70000",
+                         "ws://h:80x",         "ws://h:",        "ws://h:80/secret", NULL};
+    for (int i = 0; bad[i]; i++) {
+        assert_int_equal(sl_progress_config_listen(&pc, bad[i], NULL), SL_ECONFIG);
+        assert_string_equal(pc.listen_iface, "127.0.0.1");
+        assert_int_equal(pc.port, 9443);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_progress_defaults_from_config),
         cmocka_unit_test_setup_teardown(test_progress_every_stage_passes_within_stage_coalesced,
                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_progress_guessed_id_does_not_keep_attempt_alive,

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actors/config/sl_config.h"
 #include "actors/store/sl_store.h"
 #include "proto/sl_catalog.h"
 #include "proto/sl_mp.h"
@@ -1007,9 +1008,21 @@ static void test_store_prunes_events_of_gone_pipelines(void **state)
     assert_true(s_has_event(fx, 9) && s_has_event(fx, 11));
 }
 
+/* The store's defaults are the configuration keys' defaults, not copies. */
+static void test_store_defaults_from_config(void **state)
+{
+    (void)state;
+    sl_store_config_t c = sl_store_config_defaults();
+    const sl_config_t *d = sl_config_builtin();
+    assert_string_equal(c.data_dir, d->data_dir);
+    assert_true(c.map_size == (uint64_t)d->map_size_mb << 20);
+    assert_true(c.nosync == d->nosync);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_store_defaults_from_config),
         cmocka_unit_test_setup_teardown(test_store_write_ack_get, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_ack_only_after_commit, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_store_group_commit_concurrent_writers, s_setup,
