@@ -317,17 +317,24 @@ int main(int argc, char **argv)
         }
     }
 
+    /* The incident fleet: one replica for each default port of each service
+       (proto/sl_services.def), so as many as the real fleet runs. */
     static char preset_specs[16][64];
-    if (fleet_preset) {
-        static const char *layout[] = {
-            "static-analyzer",    "static-analyzer",  "static-analyzer",  "static-analyzer",
-            "dynamic-analyzer",   "dynamic-analyzer", "dynamic-analyzer", "performance-tester",
-            "performance-tester", "ai-analyzer",      "ai-analyzer",      "generator",
-        };
-        for (int k = 0; k < 12; k++) {
-            snprintf(preset_specs[k], sizeof preset_specs[k], "%s:127.0.0.1:%ld", layout[k],
-                     base_port ? base_port + k : 0);
-            if (s_add_spec(&a, preset_specs[k], NULL) != 0) {
+    int n_preset = 0;
+    for (int svc = 0; fleet_preset && svc < SL_SVC__COUNT; svc++) {
+        for (const char *p = sl_service_ports(svc); *p; p += strspn(p, " ")) {
+            size_t len = strcspn(p, " ");
+            p += len;
+            if (len == 0) {
+                continue;
+            }
+            if (n_preset == 16) {
+                fprintf(stderr, "sluice-mock-analyzer: the incident fleet has over 16 replicas\n");
+                goto done;
+            }
+            snprintf(preset_specs[n_preset], sizeof preset_specs[n_preset], "%s:127.0.0.1:%ld",
+                     sl_service_name(svc), base_port ? base_port + n_preset : 0);
+            if (s_add_spec(&a, preset_specs[n_preset++], NULL) != 0) {
                 goto done;
             }
         }
