@@ -542,11 +542,14 @@ static void s_dispatch(sl_pl_task_t *t)
     }
     t->flags &= (uint8_t)~SL_PL_T_REDISPATCH;
     const sl_plan_timeouts_t *tmo = s_timeouts(t);
+    /* One clock reading for the attempt's start and the task's deadline,
+       so deadline_at - started_at is exactly the task timeout. */
+    const sl_attempt_rec_t *a = s_open_attempt(t);
     if (t->deadline_ms == 0 && tmo->task_ms > 0) {
-        t->deadline_ms = sl_pl_now(sh) + s_scaled(tmo->task_ms, t->timeout_permille);
+        t->deadline_ms =
+            (a ? a->started_ms : sl_pl_now(sh)) + s_scaled(tmo->task_ms, t->timeout_permille);
     }
     s_arm_task_deadline(t);
-    s_open_attempt(t);
     t->retry_at_ms = 0;
     /* The last attempt's error stays in its history; the new attempt has
        none, so its task.status events and pipeline.get carry none. */
