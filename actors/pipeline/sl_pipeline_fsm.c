@@ -68,11 +68,6 @@ static bool s_live_attempt(const sl_pl_task_t *t)
     return t->status == SL_TS_QUEUED || t->status == SL_TS_RUNNING;
 }
 
-static bool s_holds_slot(const sl_pl_task_t *t)
-{
-    return s_live_attempt(t) || t->status == SL_TS_RETRY_WAIT;
-}
-
 /* ---- timers -------------------------------------------------------------- */
 
 static void s_cancel_timer(sl_pl_shard_t *sh, uint64_t *id)
@@ -143,7 +138,7 @@ static void s_set_status(sl_pl_task_t *t, int st)
 
 static void s_release_slot(sl_pl_task_t *t)
 {
-    if (s_holds_slot(t) && t->pipe->live[t->kind] > 0) {
+    if (sl_pl_task_holds_slot(t) && t->pipe->live[t->kind] > 0) {
         t->pipe->live[t->kind]--;
     }
 }
@@ -333,58 +328,11 @@ static void s_park(sl_pl_task_t *t, const char *why)
 
 /* ---- tasks --------------------------------------------------------------- */
 
-static int s_tasks_reserve(sl_pl_pipe_t *p)
-{
-    if (p->ntasks < p->cap) {
-        return 0;
-    }
-    uint32_t ncap = p->cap ? p->cap * 2 : 16;
-    sl_pl_task_t **n = realloc(p->tasks, ncap * sizeof(*n));
-    if (!n) {
-        return SL_ENOMEM;
-    }
-    p->tasks = n;
-    p->cap = ncap;
-    return 0;
-}
-
-static sl_pl_task_t *s_task_alloc(sl_pl_pipe_t *p)
-{
-    if (s_tasks_reserve(p) < 0) {
-        return NULL;
-    }
-    sl_pl_task_t *t = calloc(1, sizeof(*t));
-    if (!t) {
-        return NULL;
-    }
-    t->pipe = p;
-    t->outcome = -1;
-    t->progress_pct = -1;
-    t->app_number = -1;
-    t->timeout_permille = 1000;
-    return t;
-}
-
-static void s_task_link(sl_pl_pipe_t *p, sl_pl_task_t *t)
-{
-    p->tasks[t->index] = t;
-    if (t->index >= p->ntasks) {
-        p->ntasks = t->index + 1;
-    }
-    p->cnt[t->status]++;
-    if (t->kind == SL_TK_GENERATION) {
-        p->gen_total++;
-        if (sl_tstatus_terminal(t->status)) {
-            p->gen_terminal++;
-        }
-    }
-}
-
 sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char *model,
                              const char *tmpl, int64_t app_number)
 {
     sl_pl_shard_t *sh = p->sh;
-    sl_pl_task_t *t = s_task_alloc(p);
+    sl_pl_task_t *t = sl_pl_task_new(p);
     if (!t) {
         return NULL;
     }
@@ -397,7 +345,7 @@ sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char 
     t->app_number = (int32_t)app_number;
     t->issues = -1;
     t->created_ms = t->updated_ms = sl_pl_now(sh);
-    s_task_link(p, t);
+    sl_pl_task_link(p, t);
     if (s_pq_push(p, kind, t->index) < 0) {
         sl_error("%s: out of memory queueing a task of %s", sh->name, p->id);
     }
@@ -425,28 +373,6 @@ void sl_pl_task_free(sl_pl_task_t *t)
     }
     free(t->hist);
     free(t);
-}
-
-int sl_pl_task_attach(sl_pl_pipe_t *p, sl_pl_task_t *t)
-{
-    while (p->cap <= t->index) {
-        uint32_t ncap = p->cap ? p->cap * 2 : 16;
-        sl_pl_task_t **n = realloc(p->tasks, ncap * sizeof(*n));
-        if (!n) {
-            return SL_ENOMEM;
-        }
-        memset(n + p->cap, 0, (ncap - p->cap) * sizeof(*n));
-        p->tasks = n;
-        p->cap = ncap;
-    }
-    if (p->tasks[t->index]) {
-        return SL_EEXIST; /* a duplicate index */
-    }
-    s_task_link(p, t);
-    if (s_holds_slot(t)) {
-        p->live[t->kind]++;
-    }
-    return 0;
 }
 
 static void s_add_exclude(sl_pl_task_t *t, const char *replica)
@@ -1145,20 +1071,6 @@ static void s_on_pipeline_deadline(void *arg, uint64_t id)
 
 /* ---- pipelines ----------------------------------------------------------- */
 
-sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id)
-{
-    if (strlen(id) >= SL_PIPELINE_ID_MAX) {
-        return NULL;
-    }
-    sl_pl_pipe_t *p = calloc(1, sizeof(*p));
-    if (!p) {
-        return NULL;
-    }
-    p->sh = sh;
-    strcpy(p->id, id);
-    return p;
-}
-
 void sl_pl_pipe_free(sl_pl_pipe_t *p)
 {
     if (!p) {
@@ -1179,43 +1091,6 @@ void sl_pl_pipe_free(sl_pl_pipe_t *p)
     sl_plan_destroy(&p->plan);
     free(p->start_req); /* our own copy: from, corr and flags only */
     free(p);
-}
-
-int sl_pl_pipe_add(sl_pl_shard_t *sh, sl_pl_pipe_t *p)
-{
-    if (sh->npipes == sh->cap) {
-        size_t ncap = sh->cap ? sh->cap * 2 : 16;
-        sl_pl_pipe_t **n = realloc(sh->pipes, ncap * sizeof(*n));
-        if (!n) {
-            return SL_ENOMEM;
-        }
-        sh->pipes = n;
-        sh->cap = ncap;
-    }
-    if (sl_map_put_str(&sh->byid, p->id, p) < 0) {
-        return SL_ENOMEM;
-    }
-    /* Keep id order (ids grow with time; recovery may load out of order). */
-    size_t i = sh->npipes;
-    while (i > 0 && strcmp(sh->pipes[i - 1]->id, p->id) > 0) {
-        sh->pipes[i] = sh->pipes[i - 1];
-        i--;
-    }
-    sh->pipes[i] = p;
-    sh->npipes++;
-    return 0;
-}
-
-void sl_pl_pipe_remove(sl_pl_shard_t *sh, sl_pl_pipe_t *p)
-{
-    sl_map_take_str(&sh->byid, p->id);
-    for (size_t i = 0; i < sh->npipes; i++) {
-        if (sh->pipes[i] == p) {
-            memmove(sh->pipes + i, sh->pipes + i + 1, (sh->npipes - i - 1) * sizeof(*sh->pipes));
-            sh->npipes--;
-            break;
-        }
-    }
 }
 
 int sl_pl_pipe_create(sl_pl_pipe_t *p)

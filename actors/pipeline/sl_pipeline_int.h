@@ -1,6 +1,6 @@
 /*  sl_pipeline_int.h: internals shared by the pipeline shard's files.
 
-    Five files, each with one job, each calling only the ones after it:
+    Six files, each with one job, each calling only the ones after it:
       sl_pipeline.c        the actor: spawn, message dispatch, recovery at
                            start, the watchdog protocol, the drain, retention;
       sl_pipeline_api.c    the client API ops (validate, act, answer);
@@ -11,7 +11,9 @@
                            records (actors/pipeline/sl_records.def), their
                            saves, and the API views;
       sl_pipeline_store.c  string tables, task ids, the clock, the store
-                           batch every change goes through, the events.
+                           batch every change goes through, the events;
+      sl_pipeline_table.c  the shard's pipelines and each pipeline's
+                           tasks in memory: allocation, indexes, counts.
     Everything here runs on the shard's own thread only.
 
     Design notes
@@ -212,10 +214,7 @@ void sl_pl_view_pipe_brief(sl_mp_writer_t *w, const sl_pl_pipe_t *p);
 /* ---- sl_pipeline_fsm.c ------------------------------------------------------ */
 
 /* Pipelines */
-sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id);
 void sl_pl_pipe_free(sl_pl_pipe_t *p);
-int sl_pl_pipe_add(sl_pl_shard_t *sh, sl_pl_pipe_t *p);
-void sl_pl_pipe_remove(sl_pl_shard_t *sh, sl_pl_pipe_t *p);
 /* Creates the initial tasks of a planned pipeline (status running, not yet
    dispatched), writes everything, arms its deadlines. */
 int sl_pl_pipe_create(sl_pl_pipe_t *p);
@@ -242,9 +241,6 @@ void sl_pl_drain_counts(const sl_pl_shard_t *sh, uint64_t *in_flight, uint64_t *
 /* Tasks */
 sl_pl_task_t *sl_pl_task_add(sl_pl_pipe_t *p, int kind, int service, const char *model,
                              const char *tmpl, int64_t app_number);
-/* Puts a task loaded from its record into its pipeline (counts, slots).
-   0, SL_EEXIST for an index already taken, SL_ENOMEM. */
-int sl_pl_task_attach(sl_pl_pipe_t *p, sl_pl_task_t *t);
 void sl_pl_task_free(sl_pl_task_t *t);
 void sl_pl_task_cancel(sl_pl_task_t *t, const char *why);
 int sl_pl_task_dlq_retry(sl_pl_task_t *t);
@@ -256,5 +252,24 @@ void sl_pl_on_result(sl_pl_shard_t *sh, const sl_attempt_result_t *m);
 
 /* Answers one API_CALL (always exactly one API_RESULT reply). */
 void sl_pl_on_api_call(sl_pl_shard_t *sh, const sl_msg_t *msg);
+
+/* ---- sl_pipeline_table.c ---------------------------------------------------- */
+
+/* A new pipeline (not yet in the shard); NULL for an id too long or out of
+   memory. */
+sl_pl_pipe_t *sl_pl_pipe_new(sl_pl_shard_t *sh, const char *id);
+/* Into / out of the shard's id-ordered list and its index by id. */
+int sl_pl_pipe_add(sl_pl_shard_t *sh, sl_pl_pipe_t *p);
+void sl_pl_pipe_remove(sl_pl_shard_t *sh, sl_pl_pipe_t *p);
+/* A new task of p with the record defaults, room made for it at index
+   p->ntasks; not yet linked. NULL out of memory. */
+sl_pl_task_t *sl_pl_task_new(sl_pl_pipe_t *p);
+/* Puts t at its index in p and counts it (status, generation totals). */
+void sl_pl_task_link(sl_pl_pipe_t *p, sl_pl_task_t *t);
+/* Puts a task loaded from its record into its pipeline (counts, slots).
+   0, SL_EEXIST for an index already taken, SL_ENOMEM. */
+int sl_pl_task_attach(sl_pl_pipe_t *p, sl_pl_task_t *t);
+/* Queued, running or retry_wait: the task holds one of its kind's slots. */
+bool sl_pl_task_holds_slot(const sl_pl_task_t *t);
 
 #endif
