@@ -95,6 +95,7 @@ static const s_key_t s_keys[] = {
     S_INT("pipeline", "backoff_max_ms", backoff_max_ms, 0, 86400000, 1, "60000"),
     S_INT("pipeline", "app_unreachable_retry_s", app_unreachable_retry_ms, 0, 86400, 1000, "30"),
     S_INT("pipeline", "app_unreachable_retries", app_unreachable_retries, 0, 100, 1, "2"),
+    S_INT("pipeline", "evict_after_s", evict_after_ms, 0, INT64_C(10) * 365 * 86400, 1000, "3600"),
     S_INT("pipeline", "max_concurrent_tasks", max_concurrent_tasks, 1,
           SL_CONFIG_MAX_CONCURRENT_TASKS, 1, "64"),
     S_INT("watchdog", "stuck_after_s", stuck_after_ms, 1, 86400, 1000, "60"),

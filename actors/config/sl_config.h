@@ -72,6 +72,7 @@ typedef struct {
     char tools[SL_CONFIG_TOOLS];   /* comma-separated tool names, "" = none */
     int64_t attempt_timeout_ms;    /* 0 = the service's (services/<name>/...) */
     int64_t progress_timeout_ms;   /* 0 = the service's */
+    int64_t evict_after_ms;        /* 0 = finished pipelines stay in memory */
     int64_t task_timeout_ms;       /* 0 = pipeline/task_timeout_s */
 } sl_profile_conf_t;
 
@@ -101,6 +102,7 @@ typedef struct {
     int64_t retention_s;
     int64_t events_max; /* 0 = no cap on the events db */
     /* [pipeline] */
+    int64_t evict_after_ms; /* 0 = finished pipelines stay in memory */
     int64_t task_timeout_ms;
     int64_t stage_timeout_ms;
     int64_t pipeline_timeout_ms;

@@ -272,6 +272,7 @@ static int s_start_shards(sluice_t *self)
     pc.shards = self->n_shards;
     sl_plan_defaults_from_config(&pc.defaults, &self->cfg);
     pc.retention_ms = self->cfg.retention_s * 1000; /* [store] retention_s, 0 = keep */
+    pc.evict_after_ms = self->cfg.evict_after_ms;   /* [pipeline] evict_after_s, 0 = keep */
     for (int i = 0; i < self->n_shards; i++) {
         int rc = sl_pipeline_spawn(self->rt, &pc, i, &self->shards[i]);
         if (rc) {

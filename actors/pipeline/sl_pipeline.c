@@ -328,6 +328,8 @@ static bool s_expired(const sl_pl_pipe_t *p, int64_t now, int64_t retention)
     return true;
 }
 
+static void s_retention_stored(sl_pl_shard_t *sh, int64_t now);
+
 static void s_on_retention(void *arg, uint64_t id)
 {
     sl_pl_shard_t *sh = arg;
@@ -350,6 +352,194 @@ static void s_on_retention(void *arg, uint64_t id)
         sl_info("%s: retention removed %zu finished pipelines", sh->name, purged);
     }
     sl_pl_flush(sh, NULL, NULL);
+    s_retention_stored(sh, now);
+    sl_pl_flush(sh, NULL, NULL);
+}
+
+/* ---- eviction and reload ------------------------------------------------ */
+
+/* A finished pipeline nobody asked for in evict_after leaves memory; its
+   records stay in the store, where the API ops read it back. A task still
+   parked in the DLQ keeps it in memory (dlq.retry all walks memory). */
+static bool s_evictable(const sl_pl_pipe_t *p, int64_t now, int64_t after)
+{
+    int64_t last = p->completed_ms > p->touched_ms ? p->completed_ms : p->touched_ms;
+    if (!sl_pstatus_terminal(p->status) || p->start_req || p->completed_ms <= 0 ||
+        now - last < after) {
+        return false;
+    }
+    for (uint32_t i = 0; i < p->ntasks; i++) {
+        if (p->tasks[i] && (p->tasks[i]->flags & SL_PL_T_IN_DLQ)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void s_evict(sl_pl_shard_t *sh)
+{
+    int64_t now = sl_pl_now(sh);
+    size_t n = 0;
+    for (size_t i = 0; i < sh->npipes;) {
+        sl_pl_pipe_t *p = sh->pipes[i];
+        if (s_evictable(p, now, sh->cfg.evict_after_ms)) {
+            sl_pl_pipe_remove(sh, p); /* removes pipes[i] */
+            sl_pl_pipe_free(p);
+            n++;
+        } else {
+            i++;
+        }
+    }
+    if (n) {
+        sh->evicted += n;
+        sl_info("%s: %zu finished pipelines left memory (%zu stay)", sh->name, n, sh->npipes);
+    }
+}
+
+static void s_on_evict(void *arg, uint64_t id)
+{
+    (void)id;
+    s_evict(arg);
+}
+
+sl_pl_pipe_t *sl_pl_reload(sl_pl_shard_t *sh, const char *id)
+{
+    /* evicted counts boot's evictions too: 0 means nothing is only stored */
+    if (sh->evicted == 0 || !sh->port || !sl_ids_pipeline_valid(id) ||
+        sl_ids_shard_of(id, sh->cfg.shards) != sh->index) {
+        return NULL;
+    }
+    sl_pl_pipe_t *p = sl_map_get_str(&sh->byid, id);
+    if (p) {
+        return p;
+    }
+    if (s_scan(sh, sh->port, SL_IDS_DB_PIPELINES, id, s_load_pipe_row, NULL) < 0 ||
+        !(p = sl_map_get_str(&sh->byid, id))) {
+        return NULL;
+    }
+    char prefix[SL_PIPELINE_ID_MAX + 4];
+    snprintf(prefix, sizeof(prefix), "%s-t", p->id);
+    if (s_scan(sh, sh->port, SL_IDS_DB_TASKS, prefix, s_load_task_row, p) < 0) {
+        sl_pl_pipe_remove(sh, p);
+        sl_pl_pipe_free(p);
+        return NULL;
+    }
+    s_fill_holes(p);
+    p->touched_ms = sl_pl_now(sh);
+    if (!sl_pstatus_terminal(p->status)) {
+        sl_pl_pipe_resume(p); /* not evicted by us: a record the boot missed */
+    }
+    return p;
+}
+
+typedef struct {
+    int want;
+    uint32_t limit;
+    sl_pl_brief_t *ring;
+    size_t n, next;         /* entries held, next slot */
+    int64_t expired_before; /* retention: completed before this (0: off) */
+    char (*expired)[SL_PIPELINE_ID_MAX];
+    size_t nexpired;
+} s_stored_t;
+
+/* One stored pipeline record: into the list ring, or the expired ids. */
+static int s_stored_row(sl_pl_shard_t *sh, void *arg, const uint8_t *key, size_t klen,
+                        const uint8_t *val, size_t vlen)
+{
+    s_stored_t *st = arg;
+    char id[SL_PIPELINE_ID_MAX];
+    if (klen >= sizeof(id)) {
+        return 0;
+    }
+    memcpy(id, key, klen);
+    id[klen] = '\0';
+    if (!sl_ids_pipeline_valid(id) || sl_ids_shard_of(id, sh->cfg.shards) != sh->index ||
+        sl_map_get_str(&sh->byid, id)) {
+        return 0; /* another shard's, or in memory */
+    }
+    sl_pipeline_rec_t rec;
+    if (sl_pipeline_rec_decode(val, vlen, &rec) < 0) {
+        return 0;
+    }
+    if (st->expired_before > 0) {
+        if (sl_pstatus_terminal(rec.status) && rec.completed_ms > 0 &&
+            rec.completed_ms < st->expired_before && st->nexpired < 1000) {
+            memcpy(st->expired[st->nexpired++], id, klen + 1);
+        }
+    } else if (st->want < 0 || (int)rec.status == st->want) {
+        sl_pl_pipe_t view = {.status = (uint8_t)rec.status,
+                             .stage = (uint8_t)rec.stage,
+                             .created_ms = rec.created_ms,
+                             .name = rec.name ? rec.name : ""};
+        memcpy(view.id, id, klen + 1);
+        sl_mp_writer_t w;
+        sl_mp_writer_init(&w);
+        sl_pl_view_pipe_brief(&w, &view);
+        sl_pl_brief_t *b = &st->ring[st->next];
+        free(b->brief);
+        b->brief = NULL;
+        if (sl_mp_writer_error(&w) == 0 && sl_mp_writer_release(&w, &b->brief, &b->len) == 0) {
+            memcpy(b->id, id, klen + 1);
+            st->next = (st->next + 1) % st->limit;
+            st->n += st->n < st->limit;
+        }
+        sl_mp_writer_fini(&w);
+    }
+    sl_pipeline_rec_clear(&rec);
+    return 0;
+}
+
+size_t sl_pl_list_stored(sl_pl_shard_t *sh, int want, uint32_t limit, sl_pl_brief_t **out)
+{
+    *out = NULL;
+    if (sh->evicted == 0 || !sh->port || limit == 0) {
+        return 0;
+    }
+    s_stored_t st = {.want = want, .limit = limit, .ring = calloc(limit, sizeof(sl_pl_brief_t))};
+    if (!st.ring) {
+        return 0;
+    }
+    if (s_scan(sh, sh->port, SL_IDS_DB_PIPELINES, NULL, s_stored_row, &st) < 0) {
+        sl_warn("%s: pipeline.list could not read the stored pipelines", sh->name);
+    }
+    /* Oldest first: the ring's oldest entry is at next once it is full. */
+    sl_pl_brief_t *res = calloc(st.n ? st.n : 1, sizeof(*res));
+    size_t start = st.n < limit ? 0 : st.next;
+    for (size_t i = 0; res && i < st.n; i++) {
+        res[i] = st.ring[(start + i) % limit];
+        st.ring[(start + i) % limit].brief = NULL;
+    }
+    for (size_t i = 0; i < limit; i++) {
+        free(st.ring[i].brief);
+    }
+    free(st.ring);
+    *out = res;
+    return res ? st.n : 0;
+}
+
+/* Retention for pipelines that are only in the store: read back, purged. */
+static void s_retention_stored(sl_pl_shard_t *sh, int64_t now)
+{
+    if (sh->evicted == 0 || !sh->port) {
+        return;
+    }
+    s_stored_t st = {.expired_before = now - sh->cfg.retention_ms,
+                     .expired = calloc(1000, SL_PIPELINE_ID_MAX)};
+    if (!st.expired) {
+        return;
+    }
+    s_scan(sh, sh->port, SL_IDS_DB_PIPELINES, NULL, s_stored_row, &st);
+    for (size_t i = 0; i < st.nexpired; i++) {
+        sl_pl_pipe_t *p = sl_pl_reload(sh, st.expired[i]);
+        if (p) {
+            sl_pl_pipe_purge(p);
+        }
+    }
+    if (st.nexpired) {
+        sl_info("%s: retention removed %zu finished pipelines from the store", sh->name,
+                st.nexpired);
+    }
+    free(st.expired);
 }
 
 /* ---- the actor ----------------------------------------------------------- */
@@ -365,6 +555,7 @@ static void s_shard_free(sl_pl_shard_t *sh)
         sl_pl_pipe_free(sh->pipes[i]);
     }
     free(sh->pipes);
+    sl_port_destroy(&sh->port);
     sl_map_fini(&sh->byid);
     sl_pl_intern_fini(sh);
     sl_mp_writer_fini(&sh->ops);
@@ -398,6 +589,18 @@ static int s_init(sl_actor_t *self, void *args, void **state)
             return rc;
         }
         sl_pl_flush(sh, NULL, NULL);
+    }
+    if (sh->cfg.evict_after_ms > 0) {
+        char port[SL_NAME_MAX];
+        snprintf(port, sizeof(port), SL_IDS_PIPELINE_PREFIX "%d.load", sh->index);
+        sh->port = sl_port_new(sl_actor_rt(self), port);
+        if (!sh->port) {
+            s_shard_free(sh);
+            return SL_ENOMEM;
+        }
+        s_evict(sh); /* what the boot loaded and nobody needs */
+        int64_t every = sh->cfg.evict_after_ms < 60000 ? sh->cfg.evict_after_ms : 60000;
+        sh->evict_timer = sl_actor_timer(self, every, every, s_on_evict, sh);
     }
     if (sh->cfg.retention_ms > 0) {
         int64_t every = sh->cfg.retention_ms < 60000 ? sh->cfg.retention_ms : 60000;

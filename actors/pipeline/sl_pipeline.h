@@ -50,6 +50,10 @@ typedef struct {
                                     attempts and results, unless a task is still
                                     parked in the DLQ; swept every min(retention,
                                     60 s) */
+    int64_t evict_after_ms;      /* [0 = keep] a finished pipeline (no task in the
+                                    DLQ) not asked for this long leaves memory and
+                                    is read back from the store when an API op
+                                    names it; swept every min(this, 60 s) */
     /* Fault hook for tests: lose every n-th "last task terminal -> finalize"
        step (0 = off), so the watchdog's WD_RECONCILE must finish the job. */
     uint32_t drop_finalize_every_n;

@@ -135,7 +135,12 @@ static sl_pl_pipe_t *s_need_pipe(sl_pl_shard_t *sh, const s_call_t *c)
     }
     sl_pl_pipe_t *p = sl_map_get_str(&sh->byid, id);
     if (!p) {
+        p = sl_pl_reload(sh, id); /* evicted: read back from the store */
+    }
+    if (!p) {
         s_reply_err(sh, c->msg, SL_ENOTFOUND, "no pipeline %s", id);
+    } else {
+        p->touched_ms = sl_pl_now(sh);
     }
     return p;
 }
@@ -147,8 +152,19 @@ static sl_pl_task_t *s_need_task(sl_pl_shard_t *sh, const s_call_t *c)
         return NULL;
     }
     sl_pl_task_t *t = sl_pl_find_task(sh, id);
+    const char *dash = strstr(id, "-t");
+    if (!t && dash && (size_t)(dash - id) < SL_PIPELINE_ID_MAX) {
+        char pid[SL_PIPELINE_ID_MAX];
+        memcpy(pid, id, (size_t)(dash - id));
+        pid[dash - id] = '\0';
+        if (!sl_map_get_str(&sh->byid, pid) && sl_pl_reload(sh, pid)) {
+            t = sl_pl_find_task(sh, id); /* evicted: read back from the store */
+        }
+    }
     if (!t) {
         s_reply_err(sh, c->msg, SL_ENOTFOUND, "no task %s", id);
+    } else {
+        t->pipe->touched_ms = sl_pl_now(sh);
     }
     return t;
 }
@@ -340,22 +356,48 @@ static void s_op_list(sl_pl_shard_t *sh, const s_call_t *c)
     if (limit == 0) {
         limit = 1000;
     }
+    if (limit > 100000) {
+        limit = 100000;
+    }
+    /* Memory and (with eviction) the pipelines only in the store, merged
+       newest first: ids grow with time. */
+    sl_pl_brief_t *stored = NULL;
+    size_t ns = sl_pl_list_stored(sh, want, (uint32_t)limit, &stored);
     uint32_t n = 0;
-    for (size_t i = sh->npipes; i-- > 0 && n < limit;) {
-        n += want < 0 || sh->pipes[i]->status == want;
+    size_t mi = sh->npipes, si = ns;
+    for (; n < limit; n++) {
+        while (mi > 0 && want >= 0 && sh->pipes[mi - 1]->status != want) {
+            mi--;
+        }
+        if (mi == 0 && si == 0) {
+            break;
+        }
+        if (si > 0 && (mi == 0 || strcmp(stored[si - 1].id, sh->pipes[mi - 1]->id) > 0)) {
+            si--;
+        } else {
+            mi--;
+        }
     }
     sl_mp_writer_t w;
     s_reply_ok_begin(&w, "pipelines");
     sl_mp_write_array(&w, n);
-    /* Newest first: ids grow with time. */
-    for (size_t i = sh->npipes; i-- > 0 && n > 0;) {
-        const sl_pl_pipe_t *p = sh->pipes[i];
-        if (want >= 0 && p->status != want) {
-            continue;
+    mi = sh->npipes;
+    si = ns;
+    for (uint32_t k = 0; k < n; k++) {
+        while (mi > 0 && want >= 0 && sh->pipes[mi - 1]->status != want) {
+            mi--;
         }
-        n--;
-        sl_pl_view_pipe_brief(&w, p);
+        if (si > 0 && (mi == 0 || strcmp(stored[si - 1].id, sh->pipes[mi - 1]->id) > 0)) {
+            si--;
+            sl_mp_write_raw(&w, stored[si].brief, stored[si].len);
+        } else {
+            sl_pl_view_pipe_brief(&w, sh->pipes[--mi]);
+        }
     }
+    for (size_t i = 0; i < ns; i++) {
+        free(stored[i].brief);
+    }
+    free(stored);
     s_reply_writer(sh, c->msg, &w);
 }
 

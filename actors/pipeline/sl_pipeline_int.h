@@ -116,6 +116,7 @@ struct sl_pl_pipe_t {
     uint32_t pq_head[SL_TK__COUNT], pq_len[SL_TK__COUNT], pq_cap[SL_TK__COUNT];
     uint64_t stage_timer, pipeline_timer;
     sl_msg_t *start_req; /* pipeline.start waiting for its STORE_ACK */
+    int64_t touched_ms;  /* last named by an API op (eviction), wall ms */
 };
 
 struct sl_pl_shard_t {
@@ -134,8 +135,30 @@ struct sl_pl_shard_t {
     uint64_t dropped_results;  /* stale/unknown attempt results */
     uint64_t store_errors;
     uint64_t retention_timer;
-    bool draining; /* PIPELINE_DRAIN seen: no new attempts until the shard stops */
+    uint64_t evict_timer;
+    uint64_t evicted; /* pipelines evicted (counter) */
+    sl_port_t *port;  /* reads from `store` for reloads (cfg.evict_after_ms) */
+    bool draining;    /* PIPELINE_DRAIN seen: no new attempts until the shard stops */
 };
+
+/* ---- sl_pipeline.c (the one call back into it) ------------------------------ */
+
+/* With eviction on: the pipeline id of this shard read back from the store
+   into memory (with its tasks), NULL when it is not there (or eviction is
+   off, or the store did not answer). Blocks on the store. */
+sl_pl_pipe_t *sl_pl_reload(sl_pl_shard_t *sh, const char *id);
+
+/* A pipeline.list entry of a pipeline that is only in the store. */
+typedef struct {
+    char id[SL_PIPELINE_ID_MAX];
+    uint8_t *brief; /* its brief view (msgpack map), owned */
+    size_t len;
+} sl_pl_brief_t;
+
+/* With eviction on: the newest (at most limit) pipelines of this shard
+   that are only in the store, of status want (-1 any), oldest first, in
+   *out (caller frees each brief and the array); returns how many. */
+size_t sl_pl_list_stored(sl_pl_shard_t *sh, int want, uint32_t limit, sl_pl_brief_t **out);
 
 /* ---- sl_pipeline_store.c --------------------------------------------------- */
 

@@ -1229,6 +1229,55 @@ static void test_daemon_profile_escalation(void **state)
     assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
 }
 
+/* pipeline/evict_after_s: a finished pipeline leaves the shard's memory
+   (the log says so) and every op still answers for it, read back from the
+   store: pipeline.get, task.get, result.get, pipeline.list. */
+static void test_daemon_evicted_pipeline_reads_back(void **state)
+{
+    s_fx_t *fx = *state;
+    e2e_args_t m = {0};
+    s_opt(&m, "--fleet", "incident");
+    s_opt(&m, "--verdict-app", "1");
+    s_opt(&m, "--time-scale", "0.02");
+    s_start_mock(fx, &m);
+    s_start_daemon_short(fx, "pipeline/evict_after_s=1");
+    json_t *req = json_pack("{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start", "config",
+                            "generation", "mode", "existing", "existing_apps", "model", "m1",
+                            "app_number", 1, "analysis", "tools", "bandit");
+    char *id = s_start_pipeline(fx, req);
+    json_t *before = s_wait_final(fx, id, e2e_now_ms() + 30000, "failed");
+    char *tid = strdup(e2e_str(json_array_get(json_object_get(before, "tasks"), 0), "id"));
+    char *frame = s_result_get(fx, tid);
+    int64_t deadline = e2e_now_ms() + 20000;
+    while (e2e_now_ms() < deadline && !e2e_file_contains(fx->log_d, "pipelines left memory")) {
+        e2e_nap(50);
+    }
+    assert_true(e2e_file_contains(fx->log_d, "1 finished pipelines left memory"));
+    json_t *after = e2e_pipeline_get(fx->api, id);
+    assert_non_null(after);
+    assert_string_equal(e2e_str(after, "status"), "failed");
+    assert_int_equal(json_array_size(json_object_get(after, "tasks")), 1);
+    assert_true(json_equal(json_object_get(after, "counts"), json_object_get(before, "counts")));
+    json_t *t = s_task_get(fx, tid);
+    assert_string_equal(e2e_str(t, "status"), "failed");
+    assert_int_equal(json_array_size(json_object_get(t, "history")), 1);
+    json_decref(t);
+    char *again = s_result_get(fx, tid);
+    assert_string_equal(again, frame);
+    json_t *l = e2e_callf(fx->api, 5000, "{ss}", "op", "pipeline.list");
+    assert_true(e2e_ok(l));
+    assert_int_equal(json_array_size(json_object_get(l, "pipelines")), 1);
+    assert_string_equal(e2e_str(json_array_get(json_object_get(l, "pipelines"), 0), "id"), id);
+    json_decref(l);
+    free(again);
+    free(frame);
+    free(tid);
+    json_decref(after);
+    json_decref(before);
+    free(id);
+    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+}
+
 /* Retention takes a finished pipeline and its events with it: pipeline.get
    answers not_found, events.since from before the first kept event answers
    `pruned` naming that seq, and reading from there (or from 0) works. */
@@ -1663,6 +1712,8 @@ int main(void)
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_unreachable_app, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_events_pruned_with_pipelines, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_evicted_pipeline_reads_back, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_fleet_request_dialect, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_daemon_profile_escalation, s_setup, s_teardown),

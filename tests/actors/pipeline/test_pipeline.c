@@ -2022,6 +2022,157 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     assert_int_equal(s_stored(x, 1, parked, NULL, NULL), SL_ENOTFOUND);
 }
 
+/* Puts val under key in db, as the shard would (acknowledged). */
+static void s_store_put(s_fix_t *x, int db, const char *key, const uint8_t *val, size_t vlen)
+{
+    sl_mp_writer_t ops;
+    sl_mp_writer_init(&ops);
+    sl_mp_write_array(&ops, 1);
+    sl_store_op_t op = {
+        .db = (uint64_t)db, .key = {(uint8_t *)key, strlen(key)}, .value = {(uint8_t *)val, vlen}};
+    assert_int_equal(sl_store_op_write(&op, &ops), 0);
+    sl_store_write_t m = {.ops = {(uint8_t *)sl_mp_writer_data(&ops), sl_mp_writer_len(&ops)}};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_store_write_encode(&m, &buf, &len), 0);
+    sl_mp_writer_fini(&ops);
+    sl_msg_t *reply = s_request(x, SL_IDS_STORE, SL_MSG_STORE_WRITE, buf, len);
+    sl_store_ack_t ack = {0};
+    assert_int_equal(sl_store_ack_decode(reply->body, reply->body_len, &ack), 0);
+    assert_int_equal(ack.status, 0);
+    sl_msg_destroy(&reply);
+}
+
+/* Renames the stored record of pid, so a read-back shows. */
+static void s_rename_stored(s_fix_t *x, const char *pid, const char *name)
+{
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    assert_int_equal(s_wait_stored(x, 1, pid, &val, &vlen), 0);
+    sl_pipeline_rec_t rec;
+    assert_int_equal(sl_pipeline_rec_decode(val, vlen, &rec), 0);
+    free(val);
+    free(rec.name);
+    rec.name = strdup(name);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(sl_pipeline_rec_encode(&rec, &buf, &len), 0);
+    s_store_put(x, 1, pid, buf, len);
+    free(buf);
+    sl_pipeline_rec_clear(&rec);
+}
+
+/* The name pipeline.get shows for pid. */
+static void s_name_of(s_fix_t *x, const char *pid, char *out, size_t cap)
+{
+    char args[96];
+    s_id_args(args, sizeof(args), "pipeline_id", pid);
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.get", args, pid, &n);
+    assert_true(s_ok(b, n));
+    sl_mp_reader_t p;
+    assert_int_equal(sl_mp_map_find(b, n, "pipeline", &p), 0);
+    s_rd_str(&p, "name", out, cap);
+    free(b);
+}
+
+/* The name pipeline.list shows for pid ("" when it is not listed); a
+   list does not count as asking for a pipeline, so it never keeps one in
+   memory. */
+static void s_listed_name(s_fix_t *x, const char *pid, char *out, size_t cap)
+{
+    size_t n;
+    uint8_t *b = s_call(x, "pipeline.list", "{}", NULL, &n);
+    sl_mp_reader_t l;
+    uint32_t np = 0;
+    assert_int_equal(sl_mp_map_find(b, n, "pipelines", &l), 0);
+    assert_int_equal(sl_mp_read_array(&l, &np), 0);
+    out[0] = '\0';
+    for (uint32_t i = 0; i < np; i++) {
+        const uint8_t *e;
+        size_t elen;
+        assert_int_equal(sl_mp_read_raw(&l, &e, &elen), 0);
+        const char *id, *nm;
+        size_t idlen, nmlen;
+        if (sl_mp_map_get_str(e, elen, "id", &id, &idlen) == 0 && idlen == strlen(pid) &&
+            memcmp(id, pid, idlen) == 0 && sl_mp_map_get_str(e, elen, "name", &nm, &nmlen) == 0 &&
+            nmlen < cap) {
+            memcpy(out, nm, nmlen);
+            out[nmlen] = '\0';
+        }
+    }
+    free(b);
+}
+
+/* Finished pipelines leave memory after evict_after_ms (manual clock) and
+   are read back from the store for pipeline.get, task.get and
+   pipeline.list; one with a task in the DLQ stays until it leaves the
+   DLQ. The stored record is renamed behind the shard's back: a read-back
+   shows the stored name, memory the old one. */
+static void test_pipeline_evicts_finished_and_reads_back(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.evict_after_ms = 5000;
+    char done[SL_PIPELINE_ID_MAX];
+    snprintf(done, sizeof(done), "%s",
+             s_run(x, s_script_app2_fails,
+                   "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
+                   "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
+                   "[\"bandit\"]}}"));
+    char *parked = s_start(x, EXISTING_REQ);
+    s_pview_t v;
+    s_wait_status(x, done, "completed", &v);
+    s_wait_status(x, parked, "partial_success", &v);
+    char t_done[64], t_dead[64], args[128], name[64];
+    snprintf(t_done, sizeof(t_done), "%s-t0000", done);
+    snprintf(t_dead, sizeof(t_dead), "%s-t0001", parked);
+    s_wait_stored_status(x, t_done, "succeeded");
+    s_wait_stored_status(x, t_dead, "dead");
+    s_rename_stored(x, done, "stored copy");
+    s_rename_stored(x, parked, "stored copy");
+    s_name_of(x, done, name, sizeof(name));
+    assert_string_not_equal(name, "stored copy"); /* still in memory */
+
+    sl_rt_advance(x->rt, 5000);
+    for (double u = s_mono() + WAIT_S; s_mono() < u; s_pause()) {
+        s_listed_name(x, done, name, sizeof(name));
+        if (strcmp(name, "stored copy") == 0) {
+            break;
+        }
+    }
+    assert_string_equal(name, "stored copy"); /* evicted: listed from the store */
+    s_name_of(x, done, name, sizeof(name));
+    assert_string_equal(name, "stored copy"); /* read back */
+    s_view(x, done, &v);
+    assert_string_equal(v.status, "completed");
+    assert_int_equal(v.succeeded, 1);
+    s_listed_name(x, parked, name, sizeof(name));
+    assert_string_not_equal(name, "stored copy"); /* its DLQ task kept it */
+    assert_int_equal(s_list_count(x, "{}"), 2);
+
+    s_id_args(args, sizeof(args), "task_id", t_dead);
+    s_call_ok(x, "dlq.drop", args, t_dead);
+    sl_rt_advance(x->rt, 5000);
+    for (double u = s_mono() + WAIT_S; s_mono() < u; s_pause()) {
+        s_listed_name(x, parked, name, sizeof(name));
+        if (strcmp(name, "stored copy") == 0) {
+            break;
+        }
+    }
+    assert_string_equal(name, "stored copy"); /* the DLQ let go: evicted too */
+    s_id_args(args, sizeof(args), "task_id", t_dead);
+    s_call_ok(x, "task.get", args, t_dead); /* read back by its task */
+    s_name_of(x, parked, name, sizeof(name));
+    assert_string_equal(name, "stored copy");
+    /* Both listed once (memory and store merged), newest first. */
+    assert_int_equal(s_list_count(x, "{}"), 2);
+    assert_int_equal(s_list_count(x, "{\"limit\": 1}"), 1);
+    assert_int_equal(s_list_count(x, "{\"status\": \"completed\"}"), 1);
+    s_id_args(args, sizeof(args), "task_id", t_done);
+    s_call_ok(x, "task.get", args, t_done);
+    s_call_fails(x, "pipeline.get", "{\"pipeline_id\": \"p00000000000000000\"}", NULL, "not_found");
+}
+
 static int s_script_app1_ok(int svc, const sl_attempt_start_t *m, int64_t *app, const char **err)
 {
     return m->app_number == 1 ? SL_OUT_SUCCESS : HOLD;
@@ -2308,6 +2459,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pipeline_retention_purges_attempt_frames, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_watchdog_reconciles_lost_finalize, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_evicts_finished_and_reads_back, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_pipeline_recovery_resumes_without_rerun, s_setup,
                                         s_teardown),
