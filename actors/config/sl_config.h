@@ -33,6 +33,12 @@
 /* pipeline/max_concurrent_tasks and a request's max_concurrent_tasks are
    both 1..this. */
 #define SL_CONFIG_MAX_CONCURRENT_TASKS 100000
+/* Likewise for the retry policy: pipeline/max_attempts and retry.max_attempts,
+   pipeline/app_unreachable_retries and retry.app_unreachable_retries,
+   pipeline/backoff_coefficient and retry.coefficient. */
+#define SL_CONFIG_MAX_ATTEMPTS 100
+#define SL_CONFIG_MAX_UNREACHABLE_RETRIES 100
+#define SL_CONFIG_MAX_BACKOFF_COEFFICIENT 100
 
 typedef struct {
     char name[64];     /* static-analyzer, dynamic-analyzer, ... */

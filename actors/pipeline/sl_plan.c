@@ -804,7 +804,8 @@ static int s_retry(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
         return rc;
     }
     int64_t n = plan->retry.max_attempts;
-    if ((rc = s_get_int(ctx, &t, "max_attempts", "retry", 1, 100, &n, NULL)) < 0) {
+    if ((rc = s_get_int(ctx, &t, "max_attempts", "retry", 1, SL_CONFIG_MAX_ATTEMPTS, &n, NULL)) <
+        0) {
         return rc;
     }
     plan->retry.max_attempts = (uint32_t)n;
@@ -815,7 +816,8 @@ static int s_retry(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
         return rc;
     }
     n = plan->retry.unreachable_retries;
-    if ((rc = s_get_int(ctx, &t, "app_unreachable_retries", "retry", 0, 100, &n, NULL)) < 0) {
+    if ((rc = s_get_int(ctx, &t, "app_unreachable_retries", "retry", 0,
+                        SL_CONFIG_MAX_UNREACHABLE_RETRIES, &n, NULL)) < 0) {
         return rc;
     }
     plan->retry.unreachable_retries = (uint32_t)n;
@@ -828,8 +830,9 @@ static int s_retry(s_ctx_t *ctx, const sl_mp_reader_t *root, sl_plan_t *plan)
         double co;
         int ty = sl_mp_peek(&c);
         if ((ty != SL_MP_INT && ty != SL_MP_DOUBLE) || sl_mp_read_double(&c, &co) < 0 ||
-            isnan(co) || co < 1.0 || co > 100.0) {
-            return s_fail(ctx, "retry.coefficient: must be a number from 1 to 100");
+            isnan(co) || co < 1.0 || co > SL_CONFIG_MAX_BACKOFF_COEFFICIENT) {
+            return s_fail(ctx, "retry.coefficient: must be a number from 1 to %d",
+                          SL_CONFIG_MAX_BACKOFF_COEFFICIENT);
         }
         plan->retry.coefficient = co;
     }
