@@ -1,26 +1,37 @@
-/*  test_crash.c: sluiced killed with SIGKILL at several points of running
+/*  test_crash.c: sluiced killed with SIGKILL at random moments of running
     pipelines, restarted on the same data directory, over and over.
 
     A fault-free mock fleet (so every pipeline should end `completed` and
-    every task with exactly one counted attempt). Each round starts
-    pipelines and kills the daemon at one of three points, each found by
-    polling pipeline.get (never by sleeping): right after pipeline.start was
-    acknowledged, while analyses are running, while results arrive (some
-    analyses succeeded, others not yet), and during a graceful drain (after
-    SIGTERM, once sluiced logged it). Before each kill the test records
-    what the daemon acknowledged: pipeline ids, committed results and their
-    attempt counts, and the events read so far. After each restart and at
-    the end it checks:
+    every task with exactly one counted attempt). Each kill starts a
+    pipeline and kills the daemon at one of six points, each found by
+    polling pipeline.get or the daemon's log (never by sleeping; only the
+    kill moment itself is a random delay after the point): right after a
+    burst of pipeline.start was acknowledged; while analyses are running;
+    while results arrive (some analyses succeeded, others not yet); amid
+    group commits (results and progress flowing, at a random 0-150 ms past
+    the first success); during a graceful drain (after SIGTERM, once
+    sluiced logged it); and during recovery itself (after the store opened,
+    before the daemon is ready). The first six kills take each point once
+    in a random order, the rest draw points at random. Before each kill
+    the test records what the daemon acknowledged: pipeline ids, committed
+    results and their attempt counts, and the events read so far. After
+    each restart and at the end it checks:
     - every acknowledged pipeline id is found by pipeline.get;
     - a committed result keeps its bytes and its attempt count (never re-run);
     - events already read are still there, unchanged, and seqs stay gapless
       from 1 to last_seq;
     and at the end, once every pipeline is terminal: all completed, every
     task with attempts == 1 (interrupted attempts do not count), exactly one
-    `task.status succeeded` event per task.
+    terminal `task.status` event per task.
 
-    E2E_CRASH_ROUNDS (default 4) sets the rounds; each round kills 4 times.
+    Two builds of this file: test_crash_bounded (default suite, 12 kills,
+    well under a minute on 2 cores) and test_crash (label fault, 100
+    kills). E2E_CRASH_KILLS overrides the number, E2E_CRASH_SEED replays
+    one run's draws (the seed is printed).
 */
+#ifndef S_KILLS_DEFAULT
+#define S_KILLS_DEFAULT 100
+#endif
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <signal.h>
@@ -107,6 +118,23 @@ static int64_t s_int(const json_t *o, const char *key)
     return json_integer_value(json_object_get(o, key));
 }
 
+static void s_daemon_args(s_fx_t *fx, e2e_args_t *a)
+{
+    e2e_sluiced_base_args(a, fx->dir, fx->data, fx->mock, fx->gateway);
+    for (int s = 0; s < E2E_NSERVICES; s++) {
+        e2e_args_add(a, "--set");
+        e2e_args_add(a, "services/%s/connect_timeout_ms=500", e2e_service_names[s]);
+        e2e_args_add(a, "--set");
+        e2e_args_add(a, "services/%s/attempt_timeout_s=5", e2e_service_names[s]);
+    }
+    const char *sets[] = {"pipeline/backoff_initial_ms=50", "pipeline/backoff_max_ms=200",
+                          "watchdog/stuck_after_s=3"};
+    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+        e2e_args_add(a, "--set");
+        e2e_args_add(a, "%s", sets[i]);
+    }
+}
+
 static void s_start_daemon(s_fx_t *fx)
 {
     int code = -1;
@@ -115,19 +143,7 @@ static void s_start_daemon(s_fx_t *fx)
         snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.%d.%d.log", fx->dir, fx->restarts,
                  tries);
         e2e_args_t a = {0};
-        e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, fx->gateway);
-        for (int s = 0; s < E2E_NSERVICES; s++) {
-            e2e_args_add(&a, "--set");
-            e2e_args_add(&a, "services/%s/connect_timeout_ms=500", e2e_service_names[s]);
-            e2e_args_add(&a, "--set");
-            e2e_args_add(&a, "services/%s/attempt_timeout_s=5", e2e_service_names[s]);
-        }
-        const char *sets[] = {"pipeline/backoff_initial_ms=50", "pipeline/backoff_max_ms=200",
-                              "watchdog/stuck_after_s=3"};
-        for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
-            e2e_args_add(&a, "--set");
-            e2e_args_add(&a, "%s", sets[i]);
-        }
+        s_daemon_args(fx, &a);
         fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 20000, &code);
         e2e_args_free(&a);
         if (!fx->d && e2e_file_contains(fx->log_d, "progress")) {
@@ -151,6 +167,29 @@ static void s_kill(s_fx_t *fx)
     assert_true(code == 128 + SIGKILL || code == 0);
     e2e_proc_free(&fx->d);
     e2e_api_close(&fx->api);
+}
+
+/* Starts a daemon and kills it while it recovers: once its store opened
+   (the shards then load and resume pipelines), at a random 0-30 ms. */
+static void s_kill_in_recovery(s_fx_t *fx, unsigned *seed)
+{
+    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.%d.recovery.log", fx->dir, fx->restarts);
+    e2e_args_t a = {0};
+    e2e_args_add(&a, "%s", SLUICED_BIN);
+    s_daemon_args(fx, &a);
+    e2e_proc_t *p = e2e_spawn(a.v, NULL, fx->log_d);
+    e2e_args_free(&a);
+    assert_non_null(p);
+    int64_t deadline = e2e_now_ms() + 20000;
+    while (!e2e_file_contains(fx->log_d, "store: opened") && e2e_now_ms() < deadline) {
+        e2e_nap(1);
+    }
+    assert_true(e2e_file_contains(fx->log_d, "store: opened"));
+    e2e_nap((int)(rand_r(seed) % 31));
+    /* never told to stop: anything but the kill is a crash of its own */
+    int code = e2e_stop(p, SIGKILL, 5000);
+    assert_int_equal(code, 128 + SIGKILL);
+    e2e_proc_free(&p);
 }
 
 static char *s_start_pipeline(s_fx_t *fx)
@@ -252,7 +291,7 @@ static void s_check_and_record(s_fx_t *fx)
     fx->events = events;
 }
 
-enum { S_AT_ACK, S_AT_RUNNING, S_AT_RESULTS, S_AT_DRAIN };
+enum { S_AT_ACK, S_AT_RUNNING, S_AT_RESULTS, S_AT_DRAIN, S_AT_COMMITS, S_AT_RECOVERY, S_POINTS };
 
 /* Polls the newest pipeline until the kill point is reached (or it ended). */
 static void s_wait_point(s_fx_t *fx, const char *id, int point)
@@ -287,7 +326,6 @@ static void s_wait_point(s_fx_t *fx, const char *id, int point)
 static void test_crash_sigkill_loop(void **state)
 {
     s_fx_t *fx = *state;
-    int rounds = getenv("E2E_CRASH_ROUNDS") ? atoi(getenv("E2E_CRASH_ROUNDS")) : 4;
     fx->gateway = e2e_free_port();
     e2e_args_t m = {0};
     e2e_args_add(&m, "--fleet");
@@ -304,35 +342,59 @@ static void test_crash_sigkill_loop(void **state)
     e2e_args_free(&m);
     assert_non_null(fx->mock);
 
+    int kills = getenv("E2E_CRASH_KILLS") ? atoi(getenv("E2E_CRASH_KILLS")) : S_KILLS_DEFAULT;
+    unsigned seed = getenv("E2E_CRASH_SEED") ? (unsigned)strtoul(getenv("E2E_CRASH_SEED"), NULL, 0)
+                                             : (unsigned)e2e_wall_ms();
+    fprintf(stderr, "%d kills, E2E_CRASH_SEED=%u\n", kills, seed);
+    /* the first S_POINTS kills: every point once, shuffled */
+    int order[S_POINTS];
+    for (int i = 0; i < S_POINTS; i++) {
+        order[i] = i;
+    }
+    for (int i = S_POINTS - 1; i > 0; i--) {
+        int j = (int)(rand_r(&seed) % (unsigned)(i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
     s_start_daemon(fx);
-    static const char *const names[] = {"after the start ack", "mid-analysis",
-                                        "while results arrive", "while draining after SIGTERM"};
-    for (int r = 0; r < rounds; r++) {
-        for (int point = S_AT_ACK; point <= S_AT_DRAIN; point++) {
-            s_check_and_record(fx);
-            const char *id = s_start_pipeline(fx);
-            if (point == S_AT_ACK) {
-                /* a burst, killed right after the last acknowledgement */
-                s_start_pipeline(fx);
-                id = s_start_pipeline(fx);
+    static const char *const names[] = {"after the start ack",  "mid-analysis",
+                                        "while results arrive", "while draining after SIGTERM",
+                                        "amid group commits",   "during recovery"};
+    for (int k = 0; k < kills; k++) {
+        int point = k < S_POINTS ? order[k] : (int)(rand_r(&seed) % S_POINTS);
+        s_check_and_record(fx);
+        const char *id = s_start_pipeline(fx);
+        if (point == S_AT_ACK) {
+            /* a burst, killed right after the last acknowledgement */
+            s_start_pipeline(fx);
+            id = s_start_pipeline(fx);
+        }
+        int wait = point == S_AT_DRAIN || point == S_AT_COMMITS ? S_AT_RESULTS
+                   : point == S_AT_RECOVERY                     ? S_AT_RUNNING
+                                                                : point;
+        s_wait_point(fx, id, wait);
+        if (point == S_AT_COMMITS) {
+            /* results, progress and events are being committed in groups */
+            e2e_nap((int)(rand_r(&seed) % 151));
+        }
+        if (point == S_AT_DRAIN) {
+            /* a graceful stop that an outer supervisor cuts short */
+            kill(fx->d->pid, SIGTERM);
+            int64_t deadline = e2e_now_ms() + 10000;
+            while (!e2e_file_contains(fx->log_d, "SIGTERM received") && e2e_now_ms() < deadline) {
+                e2e_nap(2);
             }
-            s_wait_point(fx, id, point == S_AT_DRAIN ? S_AT_RESULTS : point);
-            if (point == S_AT_DRAIN) {
-                /* a graceful stop that an outer supervisor cuts short */
-                kill(fx->d->pid, SIGTERM);
-                int64_t deadline = e2e_now_ms() + 10000;
-                char line[64];
-                snprintf(line, sizeof(line), "SIGTERM received");
-                while (!e2e_file_contains(fx->log_d, line) && e2e_now_ms() < deadline) {
-                    e2e_nap(2);
-                }
-            }
-            fprintf(stderr, "round %d: SIGKILL %s (%d pipelines, %d results so far)\n", r,
-                    names[point], fx->npipes, fx->ndone);
-            s_kill(fx);
-            s_start_daemon(fx);
+        }
+        fprintf(stderr, "kill %d: SIGKILL %s (%d pipelines, %d results so far)\n", k + 1,
+                names[point], fx->npipes, fx->ndone);
+        s_kill(fx);
+        if (point == S_AT_RECOVERY) {
+            /* the restart that recovers this work is itself killed */
+            s_kill_in_recovery(fx, &seed);
             fx->restarts++;
         }
+        s_start_daemon(fx);
+        fx->restarts++;
     }
     /* Let everything finish on the last daemon. */
     int64_t deadline = e2e_now_ms() + 120000;
@@ -370,16 +432,16 @@ static void test_crash_sigkill_loop(void **state)
                 fprintf(stderr, "task %s: %s with attempts %lld on a fault-free fleet\n", tid,
                         e2e_str(t, "status"), (long long)s_int(t, "attempts"));
             }
-            int succeeded_events = 0;
+            int terminal_events = 0;
             json_array_foreach(fx->events, j, ev)
             {
-                succeeded_events += !strcmp(e2e_str(ev, "topic"), "task.status") &&
-                                    !strcmp(e2e_str(ev, "task_id"), tid) &&
-                                    !strcmp(e2e_str(ev, "status"), "succeeded");
+                terminal_events += !strcmp(e2e_str(ev, "topic"), "task.status") &&
+                                   !strcmp(e2e_str(ev, "task_id"), tid) &&
+                                   e2e_tstatus_terminal(e2e_str(ev, "status"));
             }
-            if (!strcmp(e2e_str(t, "status"), "succeeded") && succeeded_events != 1) {
-                fprintf(stderr, "task %s: %d 'succeeded' events (recorded twice?)\n", tid,
-                        succeeded_events);
+            if (e2e_tstatus_terminal(e2e_str(t, "status")) && terminal_events != 1) {
+                fprintf(stderr, "task %s: %d terminal task.status events (recorded twice?)\n", tid,
+                        terminal_events);
                 fail();
             }
         }
