@@ -45,8 +45,8 @@
 
 #include "tests/e2e/e2e.h"
 
-#define S_MAX_PIPES 128
-#define S_MAX_DONE 2048
+#define S_MAX_PIPES 512
+#define S_MAX_DONE 8192
 
 typedef struct {
     char id[64];
