@@ -57,6 +57,7 @@ typedef struct {
     sl_actor_t *progress;
     int progress_port;
     sl_actor_t *ep;
+    const char *service; /* the spawned endpoint's service */
     int fds[S_MAX_REPLICAS];
     char urls[S_MAX_REPLICAS][64];
     const char *url_ptrs[S_MAX_REPLICAS];
@@ -145,6 +146,7 @@ static void s_spawn(s_ctx_t *c, const char *service, uint32_t per_sec, uint32_t 
     cfg.progress_max_per_sec = per_sec;
     cfg.max_in_flight = max_in_flight;
     assert_int_equal(sl_endpoint_spawn(c->rt, &cfg, &c->ep), 0);
+    c->service = service;
 }
 
 static void s_send(s_ctx_t *c, const char *service, uint16_t type, uint8_t *buf, size_t len)
@@ -469,6 +471,13 @@ static uint64_t s_push_frame_on(s_ctx_t *c, const char *path, const char *frame)
 {
     char url[128];
     snprintf(url, sizeof url, "%s://127.0.0.1:%d%s", c->tls ? "wss" : "ws", c->progress_port, path);
+    if (c->service) {
+        /* A barrier: the endpoint answers this status request only after
+           every ATTEMPT_START the test sent before it (one pipe, in
+           order). Without it a push, which reaches the endpoint through
+           the listener on another pipe, can be read between two starts. */
+        (void)s_counter(c, c->service, "pushes_attributed");
+    }
     uint64_t id = ++c->next_conn;
     assert_int_equal(sl_wsio_connect(c->cli, id, url), 0);
     /* Sent once open. Left open: a close now would abort a connection
