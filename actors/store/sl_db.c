@@ -8,6 +8,8 @@
 */
 #include "actors/store/sl_db.h"
 
+#include "actors/config/sl_config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -349,7 +351,8 @@ int sl_db_open(const sl_db_config_t *cfg, sl_db_t **out, char *err, size_t errle
         rc = mdb_env_set_maxdbs(self->env, SL_DB_COUNT);
     }
     if (rc == MDB_SUCCESS) {
-        uint64_t size = cfg->map_size ? cfg->map_size : SL_DB_DEFAULT_MAP_SIZE;
+        uint64_t size =
+            cfg->map_size ? cfg->map_size : (uint64_t)sl_config_builtin()->map_size_mb << 20;
         rc = mdb_env_set_mapsize(self->env, (size_t)size);
     }
     if (rc == MDB_SUCCESS) {

@@ -50,15 +50,14 @@ enum {
 };
 
 #define SL_DB_SCHEMA_VERSION 1u
-#define SL_DB_MAX_KEY 500                   /* bytes; LMDB's limit is 511, quarantine adds 1 */
-#define SL_DB_VALUE_HEADER 8                /* bytes added in front of every stored value */
-#define SL_DB_DEFAULT_MAP_SIZE (8ull << 30) /* 8 GiB, sparse */
+#define SL_DB_MAX_KEY 500    /* bytes; LMDB's limit is 511, quarantine adds 1 */
+#define SL_DB_VALUE_HEADER 8 /* bytes added in front of every stored value */
 
 typedef struct sl_db_t sl_db_t;
 
 typedef struct {
     const char *dir;   /* data directory; created (0700) if missing */
-    uint64_t map_size; /* bytes; 0 = SL_DB_DEFAULT_MAP_SIZE */
+    uint64_t map_size; /* bytes; 0 = the store/map_size_mb default */
     bool nosync;       /* MDB_NOSYNC: faster, loses the last commits on a crash */
 } sl_db_config_t;
 
