@@ -1,5 +1,6 @@
-/*  e2e.c: child processes, the mock fleet, sluiced and an API client for the
-    end-to-end tests (see e2e.h). Runs on the test thread only.
+/*  e2e.c: child processes, the mock fleet, sluiced, an API client and the
+    shared fixture for the end-to-end tests (see e2e.h). Runs on the test
+    thread only; the fixture's start functions fail the test via cmocka.
 */
 #define _GNU_SOURCE
 #include "e2e.h"
@@ -9,6 +10,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cmocka.h>
 #include <msgpack.h>
 #include <zmq.h>
 
@@ -813,6 +816,16 @@ json_t *e2e_wait_terminal(e2e_api_t *api, const char *id, int64_t deadline_ms)
     }
 }
 
+json_t *e2e_wait_started(e2e_api_t *api, json_t *reply, char *id, size_t size, int64_t deadline_ms)
+{
+    assert_true(e2e_ok(reply));
+    snprintf(id, size, "%s", e2e_str(reply, "pipeline_id"));
+    json_decref(reply);
+    json_t *p = e2e_wait_terminal(api, id, deadline_ms);
+    assert_non_null(p);
+    return p;
+}
+
 json_t *e2e_events_all(e2e_api_t *api, uint64_t *last_seq)
 {
     json_t *all = json_array();
@@ -855,4 +868,144 @@ int e2e_count_tasks(const json_t *p, const char *kind, const char *status)
         }
     }
     return n;
+}
+
+/* ---- the fixture ------------------------------------------------------------------------- */
+
+/* MOCK_BIN and SLUICED_BIN are compile definitions of every e2e target
+   (tests/e2e/CMakeLists.txt), this file included. */
+
+int e2e_fx_init(e2e_fx_t *fx)
+{
+    if (!(fx->dir = e2e_tmpdir())) {
+        return -1;
+    }
+    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
+    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
+    snprintf(fx->pub_ep, sizeof(fx->pub_ep), "ipc://%s/pub.sock", fx->dir);
+    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
+    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
+    fx->start_ms = 15000;
+    return 0;
+}
+
+void e2e_fx_fini(e2e_fx_t *fx)
+{
+    e2e_api_close(&fx->api);
+    e2e_sub_close(&fx->sub);
+    e2e_proc_free(&fx->d2);
+    e2e_proc_free(&fx->d);
+    e2e_mock_stop(&fx->mock);
+    e2e_kill_children();
+    if (getenv("E2E_VERBOSE")) {
+        e2e_dump(fx->log_d, fx->log_d);
+        e2e_dump(fx->log_mock, fx->log_mock);
+    }
+    e2e_rmrf(fx->dir);
+    free(fx->dir);
+    fx->dir = NULL;
+}
+
+void *e2e_fx_new(size_t size)
+{
+    e2e_fx_t *fx = calloc(1, size);
+    if (!fx || e2e_fx_init(fx) != 0) {
+        free(fx);
+        return NULL;
+    }
+    return fx;
+}
+
+int e2e_fx_setup(void **state)
+{
+    e2e_fx_t *fx = e2e_fx_new(sizeof(*fx));
+    *state = fx;
+    return fx ? 0 : -1;
+}
+
+int e2e_fx_teardown(void **state)
+{
+    e2e_fx_t *fx = *state;
+    e2e_fx_fini(fx);
+    free(fx);
+    return 0;
+}
+
+void e2e_fx_add_gateway(e2e_fx_t *fx, e2e_args_t *args, const char *path)
+{
+    fx->gateway = e2e_free_port();
+    assert_true(fx->gateway > 0);
+    e2e_args_add(args, "--gateway");
+    e2e_args_add(args, "ws://127.0.0.1:%d%s", fx->gateway, path ? path : "");
+}
+
+void e2e_fx_start_mock(e2e_fx_t *fx, e2e_args_t *args, const char *const *replicas)
+{
+    e2e_args_t m = {0};
+    for (int i = 0; args && i < args->n; i++) {
+        e2e_args_add(&m, "%s", args->v[i]);
+    }
+    for (int i = 0; replicas && replicas[i]; i++) {
+        e2e_args_add(&m, "--replica");
+        e2e_args_add(&m, "%s", replicas[i]);
+    }
+    if (args) {
+        e2e_args_free(args);
+    }
+    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
+    e2e_args_free(&m);
+    if (!fx->mock) {
+        e2e_dump("mock stderr", fx->log_mock);
+    }
+    assert_non_null(fx->mock);
+}
+
+void e2e_fx_start_daemon_args(e2e_fx_t *fx, const e2e_args_t *extra)
+{
+    assert_null(fx->d); /* a former sluiced is stopped and freed first */
+    int code = -1;
+    for (int tries = 0; tries < 3 && !fx->d; tries++) {
+        /* one log per start, so a line found in it is this daemon's */
+        snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.%d.log", fx->dir, fx->starts++);
+        e2e_args_t a = {0};
+        e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, fx->gateway);
+        for (int i = 0; extra && i < extra->n; i++) {
+            e2e_args_add(&a, "%s", extra->v[i]);
+        }
+        fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, fx->start_ms, &code);
+        e2e_args_free(&a);
+        if (!fx->d && fx->gateway > 0 && e2e_file_contains(fx->log_d, "progress")) {
+            continue; /* the progress port was taken meanwhile */
+        }
+        break;
+    }
+    if (!fx->d) {
+        fprintf(stderr, "sluiced did not start (exit %d)\n", code);
+        e2e_dump("sluiced stderr", fx->log_d);
+    }
+    assert_non_null(fx->d);
+    e2e_api_close(&fx->api);
+    fx->api = e2e_api_connect(fx->api_ep);
+    assert_non_null(fx->api);
+}
+
+void e2e_fx_start_daemon(e2e_fx_t *fx, const char *const *sets)
+{
+    e2e_args_t a = {0};
+    for (int i = 0; sets && sets[i]; i++) {
+        e2e_args_add(&a, "--set");
+        e2e_args_add(&a, "%s", sets[i]);
+    }
+    e2e_fx_start_daemon_args(fx, &a);
+    e2e_args_free(&a);
+}
+
+void e2e_fx_connect_sub(e2e_fx_t *fx)
+{
+    fx->sub = e2e_sub_connect(fx->pub_ep);
+    assert_non_null(fx->sub);
+    /* the SUB connects while this request is answered */
+    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
+    assert_true(e2e_ok(pong));
+    json_decref(pong);
 }

@@ -12,6 +12,8 @@
     (msgpack bin becomes a JSON string when it is UTF-8), so the tests read
     like the API reference. Single-threaded: call everything from the test
     thread. Nothing here uses sluice's own code: it is an outside client.
+    The fixture (e2e_fx_t) is what each test holds: the directory, the mock,
+    sluiced and the clients, set up and torn down in one place.
 */
 #ifndef E2E_H
 #define E2E_H
@@ -168,6 +170,74 @@ void e2e_sub_close(e2e_sub_t **sub);
    frame (a new reference), or NULL. */
 json_t *e2e_sub_next(e2e_sub_t *sub, int64_t deadline_ms);
 
+/* ---- the fixture ------------------------------------------------------------------------- */
+
+/* What an e2e test holds: a mkdtemp directory with sluiced's data dir in
+   it, the mock fleet, sluiced, its API client and (when the test connects
+   one) a SUB. The teardown stops and frees whatever is set, kills any child
+   a failed assert left running and removes the directory. A test program
+   with state of its own embeds an e2e_fx_t and calls e2e_fx_init/fini from
+   its own setup/teardown. The start functions fail the test (cmocka) when
+   the child is not ready in time. */
+typedef struct {
+    char *dir;          /* the mkdtemp directory */
+    char data[512];     /* sluiced's data dir: dir/data */
+    char api_ep[600];   /* ipc://dir/api.sock, as e2e_sluiced_base_args sets it */
+    char pub_ep[600];   /* ipc://dir/pub.sock, likewise */
+    char log_mock[600]; /* the mock's stderr: dir/mock.log */
+    char log_d[600];    /* the last sluiced's stderr: dir/sluiced.log until
+                           e2e_fx_start_daemon names one per start */
+    int gateway;        /* the mock's progress gateway port sluiced is given (0: none) */
+    int start_ms;       /* how long sluiced may take to be ready: 15000 */
+    int starts;         /* sluiced starts (tries) so far: the N of dir/sluiced.N.log */
+    e2e_mock_t *mock;
+    e2e_proc_t *d;  /* sluiced (or the program under test) */
+    e2e_proc_t *d2; /* a second sluiced, when a test starts one */
+    e2e_api_t *api;
+    e2e_sub_t *sub;
+} e2e_fx_t;
+
+/* Fills a zeroed fx: the directory and the paths. 0, or -1 when the
+   directory could not be made. */
+int e2e_fx_init(e2e_fx_t *fx);
+
+/* A zeroed block of size bytes whose start is an e2e_fx_t, initialised (a
+   test's own fixture struct with the e2e_fx_t as its first member): NULL
+   when it could not be made. Caller frees after e2e_fx_fini. */
+void *e2e_fx_new(size_t size);
+
+/* Closes the clients, stops sluiced and the mock, kills leftover children,
+   dumps the logs when E2E_VERBOSE is set, removes the directory. */
+void e2e_fx_fini(e2e_fx_t *fx);
+
+/* cmocka setup/teardown: a new e2e_fx_t in *state, and its end. */
+int e2e_fx_setup(void **state);
+int e2e_fx_teardown(void **state);
+
+/* Picks a free loopback port for the mock's progress gateway as
+   fx->gateway and adds `--gateway ws://127.0.0.1:<port><path>` to args. */
+void e2e_fx_add_gateway(e2e_fx_t *fx, e2e_args_t *args, const char *path);
+
+/* Starts the mock (MOCK_BIN) as fx->mock with args (NULL or its options,
+   freed here) plus a `--replica spec` for each spec of replicas (NULL or
+   NULL-terminated), logging to fx->log_mock. */
+void e2e_fx_start_mock(e2e_fx_t *fx, e2e_args_t *args, const char *const *replicas);
+
+/* Starts sluiced (SLUICED_BIN) as fx->d with e2e_sluiced_base_args (fx->dir,
+   fx->data, fx->mock, fx->gateway) plus extra's arguments (NULL or
+   borrowed), each try logging to a new dir/sluiced.N.log (fx->log_d). With
+   a gateway, a start that lost the progress port to a race is tried again
+   (three tries). Waits fx->start_ms for ready, then connects fx->api to
+   fx->api_ep (closing the former client). */
+void e2e_fx_start_daemon_args(e2e_fx_t *fx, const e2e_args_t *extra);
+
+/* The same with `--set s` for each s of sets (NULL or NULL-terminated). */
+void e2e_fx_start_daemon(e2e_fx_t *fx, const char *const *sets);
+
+/* Connects fx->sub to fx->pub_ep and pings the API, so the SUB is connected
+   before anything the test does next is published. */
+void e2e_fx_connect_sub(e2e_fx_t *fx);
+
 /* ---- pipelines ------------------------------------------------------------------------------ */
 
 bool e2e_pstatus_terminal(const char *status);
@@ -179,6 +249,11 @@ json_t *e2e_pipeline_get(e2e_api_t *api, const char *id);
 /* Polls pipeline.get until the pipeline's status is terminal: the pipeline
    (new reference), or NULL at deadline_ms. */
 json_t *e2e_wait_terminal(e2e_api_t *api, const char *id, int64_t deadline_ms);
+
+/* For a pipeline.start reply (stolen): asserts (cmocka) that it is ok,
+   copies its pipeline_id into id (size bytes), and waits as
+   e2e_wait_terminal, asserting the pipeline came: a new reference. */
+json_t *e2e_wait_started(e2e_api_t *api, json_t *reply, char *id, size_t size, int64_t deadline_ms);
 
 /* Every stored event from seq 1 (events.since paged): a JSON array (new
    reference) and *last_seq, or NULL. */

@@ -37,30 +37,16 @@
 #define S_REPLY_MS 10000
 
 typedef struct {
-    char *dir;
-    char data[512];
-    char log_d[512];
-    char api_ep[128];
-    char pub_ep[128];
-    e2e_proc_t *d;
-    e2e_api_t *api;
+    e2e_fx_t e; /* no mock: every service points at a port nobody listens on */
     e2e_api_t *clients[S_CLIENTS];
 } s_fx_t;
 
-static const char *s_bin_sluiced(void)
-{
-    return SLUICED_BIN;
-}
-
 static int s_setup(void **state)
 {
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
+    s_fx_t *fx = e2e_fx_new(sizeof(*fx));
+    if (!fx) {
         return -1;
     }
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
     *state = fx;
     return 0;
 }
@@ -71,23 +57,9 @@ static int s_teardown(void **state)
     for (int i = 0; i < S_CLIENTS; i++) {
         e2e_api_close(&fx->clients[i]);
     }
-    e2e_api_close(&fx->api);
-    e2e_proc_free(&fx->d);
-    e2e_kill_children();
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
+    e2e_fx_fini(&fx->e);
     free(fx);
     return 0;
-}
-
-static void s_dump_log(const s_fx_t *fx)
-{
-    char *log = e2e_read_file(fx->log_d);
-    if (log) {
-        size_t n = strlen(log);
-        fprintf(stderr, "---- sluiced stderr (tail) ----\n%s\n", n > 4000 ? log + n - 4000 : log);
-        free(log);
-    }
 }
 
 /* Starts sluiced on free loopback ports (a lost race for a port is retried)
@@ -95,35 +67,35 @@ static void s_dump_log(const s_fx_t *fx)
 static void s_start(s_fx_t *fx)
 {
     int code = -1;
-    for (int tries = 0; tries < 3 && !fx->d; tries++) {
+    for (int tries = 0; tries < 3 && !fx->e.d; tries++) {
         int api = e2e_free_port(), pub = e2e_free_port(), none = e2e_free_port();
         assert_true(api > 0 && pub > 0 && none > 0 && api != pub);
-        snprintf(fx->api_ep, sizeof(fx->api_ep), "tcp://127.0.0.1:%d", api);
-        snprintf(fx->pub_ep, sizeof(fx->pub_ep), "tcp://127.0.0.1:%d", pub);
+        snprintf(fx->e.api_ep, sizeof(fx->e.api_ep), "tcp://127.0.0.1:%d", api);
+        snprintf(fx->e.pub_ep, sizeof(fx->e.pub_ep), "tcp://127.0.0.1:%d", pub);
         e2e_args_t a = {0};
-        e2e_sluiced_base_args(&a, fx->dir, fx->data, NULL, 0);
+        e2e_sluiced_base_args(&a, fx->e.dir, fx->e.data, NULL, 0);
         e2e_args_add(&a, "--set");
-        e2e_args_add(&a, "api/endpoint=%s", fx->api_ep);
+        e2e_args_add(&a, "api/endpoint=%s", fx->e.api_ep);
         e2e_args_add(&a, "--set");
-        e2e_args_add(&a, "api/pub=%s", fx->pub_ep);
+        e2e_args_add(&a, "api/pub=%s", fx->e.pub_ep);
         for (int s = 0; s < E2E_NSERVICES; s++) {
             e2e_args_add(&a, "--set");
             e2e_args_add(&a, "services/%s/urls=ws://127.0.0.1:%d", e2e_service_names[s], none);
         }
-        fx->d = e2e_sluiced_start(s_bin_sluiced(), &a, fx->log_d, 15000, &code);
+        fx->e.d = e2e_sluiced_start(SLUICED_BIN, &a, fx->e.log_d, 15000, &code);
         e2e_args_free(&a);
-        if (!fx->d && e2e_file_contains(fx->log_d, "Address already in use")) {
+        if (!fx->e.d && e2e_file_contains(fx->e.log_d, "Address already in use")) {
             continue;
         }
         break;
     }
-    if (!fx->d) {
-        s_dump_log(fx);
+    if (!fx->e.d) {
+        e2e_dump("sluiced stderr", fx->e.log_d);
     }
-    assert_non_null(fx->d);
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
-    json_t *pong = e2e_callf(fx->api, S_REPLY_MS, "{ss}", "op", "ping");
+    assert_non_null(fx->e.d);
+    fx->e.api = e2e_api_connect(fx->e.api_ep);
+    assert_non_null(fx->e.api);
+    json_t *pong = e2e_callf(fx->e.api, S_REPLY_MS, "{ss}", "op", "ping");
     assert_true(e2e_ok(pong));
     json_decref(pong);
 }
@@ -448,7 +420,7 @@ static void s_sweep(s_fx_t *fx, int *sent)
                     json_array_set(leaves[l].parent, 0, wrong[w]);
                 }
                 char *text = json_dumps(wrong[w], JSON_COMPACT | JSON_ENCODE_ANY);
-                json_t *r = e2e_call(fx->api, json_deep_copy(probe), S_REPLY_MS);
+                json_t *r = e2e_call(fx->e.api, json_deep_copy(probe), S_REPLY_MS);
                 (*sent)++;
                 if (!r) {
                     fail_msg("%s with %s = %s: no reply",
@@ -460,9 +432,9 @@ static void s_sweep(s_fx_t *fx, int *sent)
                     accepted++;
                     const char *started = json_string_value(json_object_get(r, "pipeline_id"));
                     if (started) {
-                        json_decref(e2e_callf(fx->api, S_REPLY_MS, "{ss ss}", "op",
+                        json_decref(e2e_callf(fx->e.api, S_REPLY_MS, "{ss ss}", "op",
                                               "pipeline.cancel", "pipeline_id", started));
-                        json_decref(e2e_wait_terminal(fx->api, started, e2e_now_ms() + 30000));
+                        json_decref(e2e_wait_terminal(fx->e.api, started, e2e_now_ms() + 30000));
                     }
                 }
                 json_decref(r);
@@ -639,7 +611,7 @@ static char *s_deep(size_t depth, bool maps, size_t *len)
 /* Sends a few requests (some slow ones) and vanishes without reading. */
 static void s_vanish(const s_fx_t *fx)
 {
-    e2e_api_t *c = e2e_api_connect(fx->api_ep);
+    e2e_api_t *c = e2e_api_connect(fx->e.api_ep);
     assert_non_null(c);
     for (uint32_t i = 1 + s_below(6); i > 0; i--) {
         json_t *req = s_chance(2)
@@ -658,7 +630,7 @@ static void s_vanish(const s_fx_t *fx)
 /* Ping on a fresh client: sluiced still answers. */
 static void s_alive(const s_fx_t *fx, const s_run_t *run, const char *after)
 {
-    e2e_api_t *c = e2e_api_connect(fx->api_ep);
+    e2e_api_t *c = e2e_api_connect(fx->e.api_ep);
     assert_non_null(c);
     json_t *pong = e2e_callf(c, S_REPLY_MS, "{ss}", "op", "ping");
     if (!e2e_ok(pong)) {
@@ -806,15 +778,15 @@ static json_t *s_field(e2e_api_t *api, const char *field, json_t *req)
 
 static void s_state(s_fx_t *fx, const char *id, s_state_t *st)
 {
-    st->list = s_field(fx->api, "pipelines", json_pack("{ss}", "op", "pipeline.list"));
-    st->pipeline =
-        s_field(fx->api, "pipeline", json_pack("{ss ss}", "op", "pipeline.get", "pipeline_id", id));
-    st->dlq = s_field(fx->api, "entries", json_pack("{ss}", "op", "dlq.list"));
+    st->list = s_field(fx->e.api, "pipelines", json_pack("{ss}", "op", "pipeline.list"));
+    st->pipeline = s_field(fx->e.api, "pipeline",
+                           json_pack("{ss ss}", "op", "pipeline.get", "pipeline_id", id));
+    st->dlq = s_field(fx->e.api, "entries", json_pack("{ss}", "op", "dlq.list"));
     json_t *r =
-        e2e_callf(fx->api, S_REPLY_MS, "{ss si si}", "op", "events.since", "seq", 0, "limit", 1);
+        e2e_callf(fx->e.api, S_REPLY_MS, "{ss si si}", "op", "events.since", "seq", 0, "limit", 1);
     assert_true(e2e_ok(r));
     json_decref(r);
-    json_t *all = e2e_events_all(fx->api, &st->last_seq);
+    json_t *all = e2e_events_all(fx->e.api, &st->last_seq);
     assert_non_null(all);
     json_decref(all);
 }
@@ -842,8 +814,8 @@ static void s_assert_same(const json_t *a, const json_t *b, const char *what)
 static char *s_settled_pipeline(s_fx_t *fx)
 {
     json_t *r = e2e_callf(
-        fx->api, S_REPLY_MS, "{ss ss s{s{ss s[{sssi}{sssi}]} s{sb s[] s{sb si s[s]}}} s{si}}", "op",
-        "pipeline.start", "name", "fuzz target", "config", "generation", "mode", "existing",
+        fx->e.api, S_REPLY_MS, "{ss ss s{s{ss s[{sssi}{sssi}]} s{sb s[] s{sb si s[s]}}} s{si}}",
+        "op", "pipeline.start", "name", "fuzz target", "config", "generation", "mode", "existing",
         "existing_apps", "model", "m1", "app_number", 29, "model", "m1", "app_number", 30,
         "analysis", "enabled", 1, "tools", "options", "parallel", 1, "max_concurrent_tasks", 2,
         "target_urls", "http://x:1", "retry", "max_attempts", 2);
@@ -853,9 +825,9 @@ static char *s_settled_pipeline(s_fx_t *fx)
     assert_true(e2e_ok(r));
     char *id = strdup(json_string_value(json_object_get(r, "pipeline_id")));
     json_decref(r);
-    r = e2e_callf(fx->api, S_REPLY_MS, "{ss ss}", "op", "pipeline.cancel", "pipeline_id", id);
+    r = e2e_callf(fx->e.api, S_REPLY_MS, "{ss ss}", "op", "pipeline.cancel", "pipeline_id", id);
     json_decref(r); /* it may have ended already */
-    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
+    json_t *p = e2e_wait_terminal(fx->e.api, id, e2e_now_ms() + 30000);
     assert_non_null(p);
     json_decref(p);
     return id;
@@ -884,7 +856,7 @@ static void test_api_fuzz_hostile_stream(void **state)
     assert_true(json_array_size(before.list) >= 1);
     assert_true(before.last_seq > 0);
     for (int i = 0; i < S_CLIENTS; i++) {
-        fx->clients[i] = e2e_api_connect(fx->api_ep);
+        fx->clients[i] = e2e_api_connect(fx->e.api_ep);
         assert_non_null(fx->clients[i]);
     }
 
@@ -905,7 +877,7 @@ static void test_api_fuzz_hostile_stream(void **state)
        dropped, no reply; and an empty first frame (a REQ-style envelope
        with no body). Both on their own clients. */
     {
-        e2e_api_t *c = e2e_api_connect(fx->api_ep);
+        e2e_api_t *c = e2e_api_connect(fx->e.api_ep);
         size_t len = 3u << 20;
         char *buf = calloc(1, len);
         buf[0] = (char)0x81;
@@ -935,10 +907,10 @@ static void test_api_fuzz_hostile_stream(void **state)
     for (int i = 0; i < S_CLIENTS; i++) {
         e2e_api_close(&fx->clients[i]);
     }
-    e2e_api_close(&fx->api);
-    int code = e2e_stop(fx->d, SIGTERM, 20000);
+    e2e_api_close(&fx->e.api);
+    int code = e2e_stop(fx->e.d, SIGTERM, 20000);
     if (code != 0) {
-        s_dump_log(fx);
+        e2e_dump("sluiced stderr", fx->e.log_d);
     }
     assert_int_equal(code, 0);
 }

@@ -55,15 +55,7 @@ typedef struct {
 } s_done_t;
 
 typedef struct {
-    char *dir;
-    char data[512];
-    char api_ep[600];
-    char log_d[600];
-    char log_mock[600];
-    int gateway;
-    e2e_mock_t *mock;
-    e2e_proc_t *d;
-    e2e_api_t *api;
+    e2e_fx_t e;
     char pipes[S_MAX_PIPES][64];
     int npipes;
     s_done_t done[S_MAX_DONE];
@@ -74,15 +66,11 @@ typedef struct {
 
 static int s_setup(void **state)
 {
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
+    s_fx_t *fx = e2e_fx_new(sizeof(*fx));
+    if (!fx) {
         return -1;
     }
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
-    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
+    fx->e.start_ms = 20000;
     fx->events = json_array();
     *state = fx;
     return 0;
@@ -91,24 +79,11 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_fx_t *fx = *state;
-    e2e_api_close(&fx->api);
-    e2e_proc_free(&fx->d);
-    e2e_mock_stop(&fx->mock);
-    e2e_kill_children();
-    if (getenv("E2E_VERBOSE")) {
-        char *text = e2e_read_file(fx->log_d);
-        if (text) {
-            size_t n = strlen(text);
-            fprintf(stderr, "---- sluiced stderr ----\n%s\n", n > 6000 ? text + n - 6000 : text);
-        }
-        free(text);
-    }
-    e2e_rmrf(fx->dir);
+    e2e_fx_fini(&fx->e);
     for (int i = 0; i < fx->ndone; i++) {
         free(fx->done[i].result);
     }
     json_decref(fx->events);
-    free(fx->dir);
     free(fx);
     return 0;
 }
@@ -118,9 +93,9 @@ static int64_t s_int(const json_t *o, const char *key)
     return json_integer_value(json_object_get(o, key));
 }
 
-static void s_daemon_args(s_fx_t *fx, e2e_args_t *a)
+/* The settings every daemon of the loop gets besides the fixture's base. */
+static void s_daemon_sets(e2e_args_t *a)
 {
-    e2e_sluiced_base_args(a, fx->dir, fx->data, fx->mock, fx->gateway);
     for (int s = 0; s < E2E_NSERVICES; s++) {
         e2e_args_add(a, "--set");
         e2e_args_add(a, "services/%s/connect_timeout_ms=500", e2e_service_names[s]);
@@ -137,54 +112,39 @@ static void s_daemon_args(s_fx_t *fx, e2e_args_t *a)
 
 static void s_start_daemon(s_fx_t *fx)
 {
-    int code = -1;
-    for (int tries = 0; tries < 3 && !fx->d; tries++) {
-        /* one log per start, so a line found is this daemon's */
-        snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.%d.%d.log", fx->dir, fx->restarts,
-                 tries);
-        e2e_args_t a = {0};
-        s_daemon_args(fx, &a);
-        fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 20000, &code);
-        e2e_args_free(&a);
-        if (!fx->d && e2e_file_contains(fx->log_d, "progress")) {
-            continue;
-        }
-        break;
-    }
-    if (!fx->d) {
-        fprintf(stderr, "sluiced did not start (exit %d)\n", code);
-    }
-    assert_non_null(fx->d);
-    e2e_api_close(&fx->api);
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
+    e2e_args_t a = {0};
+    s_daemon_sets(&a);
+    e2e_fx_start_daemon_args(&fx->e, &a);
+    e2e_args_free(&a);
 }
 
 static void s_kill(s_fx_t *fx)
 {
     /* 0 is possible when a drain finished before the kill landed */
-    int code = e2e_stop(fx->d, SIGKILL, 5000);
+    int code = e2e_stop(fx->e.d, SIGKILL, 5000);
     assert_true(code == 128 + SIGKILL || code == 0);
-    e2e_proc_free(&fx->d);
-    e2e_api_close(&fx->api);
+    e2e_proc_free(&fx->e.d);
+    e2e_api_close(&fx->e.api);
 }
 
 /* Starts a daemon and kills it while it recovers: once its store opened
    (the shards then load and resume pipelines), at a random 0-30 ms. */
 static void s_kill_in_recovery(s_fx_t *fx, unsigned *seed)
 {
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.%d.recovery.log", fx->dir, fx->restarts);
+    snprintf(fx->e.log_d, sizeof(fx->e.log_d), "%s/sluiced.%d.recovery.log", fx->e.dir,
+             fx->restarts);
     e2e_args_t a = {0};
     e2e_args_add(&a, "%s", SLUICED_BIN);
-    s_daemon_args(fx, &a);
-    e2e_proc_t *p = e2e_spawn(a.v, NULL, fx->log_d);
+    e2e_sluiced_base_args(&a, fx->e.dir, fx->e.data, fx->e.mock, fx->e.gateway);
+    s_daemon_sets(&a);
+    e2e_proc_t *p = e2e_spawn(a.v, NULL, fx->e.log_d);
     e2e_args_free(&a);
     assert_non_null(p);
     int64_t deadline = e2e_now_ms() + 20000;
-    while (!e2e_file_contains(fx->log_d, "store: opened") && e2e_now_ms() < deadline) {
+    while (!e2e_file_contains(fx->e.log_d, "store: opened") && e2e_now_ms() < deadline) {
         e2e_nap(1);
     }
-    assert_true(e2e_file_contains(fx->log_d, "store: opened"));
+    assert_true(e2e_file_contains(fx->e.log_d, "store: opened"));
     e2e_nap((int)(rand_r(seed) % 31));
     /* never told to stop: anything but the kill is a crash of its own */
     int code = e2e_stop(p, SIGKILL, 5000);
@@ -203,7 +163,7 @@ static char *s_start_pipeline(s_fx_t *fx)
                   "target_urls", "http://{model}-app{app}_backend:5000", "retry", "max_attempts", 3,
                   "initial", 0.05, "max", 0.2);
     assert_non_null(req);
-    json_t *r = e2e_call(fx->api, req, 10000);
+    json_t *r = e2e_call(fx->e.api, req, 10000);
     assert_true(e2e_ok(r));
     const char *id = e2e_str(r, "pipeline_id");
     assert_true(fx->npipes < S_MAX_PIPES);
@@ -227,7 +187,7 @@ static s_done_t *s_find_done(s_fx_t *fx, const char *task_id)
 static void s_check_and_record(s_fx_t *fx)
 {
     for (int k = 0; k < fx->npipes; k++) {
-        json_t *p = e2e_pipeline_get(fx->api, fx->pipes[k]);
+        json_t *p = e2e_pipeline_get(fx->e.api, fx->pipes[k]);
         if (!p) {
             fprintf(stderr, "acknowledged pipeline %s is lost after %d restarts\n", fx->pipes[k],
                     fx->restarts);
@@ -251,7 +211,7 @@ static void s_check_and_record(s_fx_t *fx)
             if (strcmp(e2e_str(t, "status"), "succeeded")) {
                 continue;
             }
-            json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", tid);
+            json_t *r = e2e_callf(fx->e.api, 5000, "{ss ss}", "op", "result.get", "task_id", tid);
             assert_true(e2e_ok(r));
             const char *bytes = e2e_str(r, "result");
             assert_true(strlen(bytes) > 0);
@@ -274,7 +234,7 @@ static void s_check_and_record(s_fx_t *fx)
     }
     /* Events: what was read before is still there, unchanged; gapless. */
     uint64_t last = 0;
-    json_t *events = e2e_events_all(fx->api, &last);
+    json_t *events = e2e_events_all(fx->e.api, &last);
     assert_non_null(events);
     size_t n = json_array_size(events);
     assert_int_equal(n, last);
@@ -301,7 +261,7 @@ static void s_wait_point(s_fx_t *fx, const char *id, int point)
     }
     int64_t deadline = e2e_now_ms() + 20000;
     for (;;) {
-        json_t *p = e2e_pipeline_get(fx->api, id);
+        json_t *p = e2e_pipeline_get(fx->e.api, id);
         assert_non_null(p);
         bool ended = e2e_pstatus_terminal(e2e_str(p, "status"));
         int running = e2e_count_tasks(p, "analysis", "running");
@@ -326,8 +286,8 @@ static void s_wait_point(s_fx_t *fx, const char *id, int point)
 static void test_crash_sigkill_loop(void **state)
 {
     s_fx_t *fx = *state;
-    fx->gateway = e2e_free_port();
     e2e_args_t m = {0};
+    e2e_fx_add_gateway(&fx->e, &m, NULL);
     e2e_args_add(&m, "--fleet");
     e2e_args_add(&m, "incident");
     e2e_args_add(&m, "--latency");
@@ -336,11 +296,7 @@ static void test_crash_sigkill_loop(void **state)
     e2e_args_add(&m, "700");
     e2e_args_add(&m, "--time-scale");
     e2e_args_add(&m, "0.1");
-    e2e_args_add(&m, "--gateway");
-    e2e_args_add(&m, "ws://127.0.0.1:%d", fx->gateway);
-    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
-    e2e_args_free(&m);
-    assert_non_null(fx->mock);
+    e2e_fx_start_mock(&fx->e, &m, NULL);
 
     int kills = getenv("E2E_CRASH_KILLS") ? atoi(getenv("E2E_CRASH_KILLS")) : S_KILLS_DEFAULT;
     unsigned seed = getenv("E2E_CRASH_SEED") ? (unsigned)strtoul(getenv("E2E_CRASH_SEED"), NULL, 0)
@@ -379,9 +335,9 @@ static void test_crash_sigkill_loop(void **state)
         }
         if (point == S_AT_DRAIN) {
             /* a graceful stop that an outer supervisor cuts short */
-            kill(fx->d->pid, SIGTERM);
+            kill(fx->e.d->pid, SIGTERM);
             int64_t deadline = e2e_now_ms() + 10000;
-            while (!e2e_file_contains(fx->log_d, "SIGTERM received") && e2e_now_ms() < deadline) {
+            while (!e2e_file_contains(fx->e.log_d, "SIGTERM received") && e2e_now_ms() < deadline) {
                 e2e_nap(2);
             }
         }
@@ -399,9 +355,9 @@ static void test_crash_sigkill_loop(void **state)
     /* Let everything finish on the last daemon. */
     int64_t deadline = e2e_now_ms() + 120000;
     for (int k = 0; k < fx->npipes; k++) {
-        json_t *p = e2e_wait_terminal(fx->api, fx->pipes[k], deadline);
+        json_t *p = e2e_wait_terminal(fx->e.api, fx->pipes[k], deadline);
         if (!p) {
-            json_t *last = e2e_pipeline_get(fx->api, fx->pipes[k]);
+            json_t *last = e2e_pipeline_get(fx->e.api, fx->pipes[k]);
             char *dump = last ? json_dumps(last, JSON_COMPACT) : NULL;
             fprintf(stderr, "pipeline %s never ended: %s\n", fx->pipes[k], dump ? dump : "lost");
             free(dump);
@@ -420,7 +376,7 @@ static void test_crash_sigkill_loop(void **state)
     size_t i, j;
     json_t *t, *ev;
     for (int k = 0; k < fx->npipes; k++) {
-        json_t *p = e2e_pipeline_get(fx->api, fx->pipes[k]);
+        json_t *p = e2e_pipeline_get(fx->e.api, fx->pipes[k]);
         assert_non_null(p);
         not_completed += strcmp(e2e_str(p, "status"), "completed") != 0;
         assert_int_equal(json_array_size(json_object_get(p, "tasks")), 15);
@@ -454,7 +410,7 @@ static void test_crash_sigkill_loop(void **state)
             inflated);
     assert_int_equal(not_completed, 0);
     assert_int_equal(inflated, 0);
-    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    assert_int_equal(e2e_stop(fx->e.d, SIGTERM, 15000), 0);
 }
 
 int main(void)

@@ -46,69 +46,11 @@
 
 #define S_MODEL "google_gemini-3-flash-preview-20251217"
 
-typedef struct {
-    char *dir;
-    char data[512];
-    char api_ep[600];
-    char log_mock[600];
-    char log_d[600];
-    int gateway;
-    e2e_mock_t *mock;
-    e2e_proc_t *d;
-    e2e_proc_t *d2;
-    e2e_api_t *api;
-    e2e_sub_t *sub;
-} s_fx_t;
-
-static int s_setup(void **state)
+/* Starts the mock with the given args (consumed) plus a progress gateway. */
+static void s_start_mock(e2e_fx_t *fx, e2e_args_t *args)
 {
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
-    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    e2e_api_close(&fx->api);
-    e2e_sub_close(&fx->sub);
-    e2e_proc_free(&fx->d2);
-    e2e_proc_free(&fx->d);
-    e2e_mock_stop(&fx->mock);
-    e2e_kill_children();
-    if (getenv("E2E_VERBOSE")) {
-        e2e_dump("sluiced stderr", fx->log_d);
-        e2e_dump("mock stderr", fx->log_mock);
-    }
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
-static const char *s_bin_sluiced(void)
-{
-    return SLUICED_BIN;
-}
-
-/* Starts the mock with the given args plus the fleet-wide defaults. */
-static void s_start_mock(s_fx_t *fx, e2e_args_t *args)
-{
-    fx->gateway = e2e_free_port();
-    assert_true(fx->gateway > 0);
-    e2e_args_add(args, "--gateway");
-    e2e_args_add(args, "ws://127.0.0.1:%d", fx->gateway);
-    fx->mock = e2e_mock_start(MOCK_BIN, args, fx->log_mock);
-    e2e_args_free(args);
-    assert_non_null(fx->mock);
+    e2e_fx_add_gateway(fx, args, NULL);
+    e2e_fx_start_mock(fx, args, NULL);
 }
 
 /* One option and its value: `flag`, then the formatted value. */
@@ -141,47 +83,26 @@ static void s_short_timeouts(e2e_args_t *a)
     s_opt(a, "--set", "watchdog/stuck_after_s=3");
 }
 
-static void s_ping(s_fx_t *fx)
+static void s_ping(e2e_fx_t *fx)
 {
     json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
     assert_true(e2e_ok(pong));
     json_decref(pong);
 }
 
-/* Starts sluiced on fx->data with the base settings plus extra (consumed);
-   the progress listener's port is picked by bind+close, so a lost race
-   for it is retried. */
-static void s_start_daemon(s_fx_t *fx, e2e_args_t *extra)
+/* Starts sluiced on fx->data with the base settings plus extra (consumed,
+   may be NULL) and pings it. */
+static void s_start_daemon(e2e_fx_t *fx, e2e_args_t *extra)
 {
-    int code = -1;
-    for (int tries = 0; tries < 3 && !fx->d; tries++) {
-        e2e_args_t a = {0};
-        e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, fx->gateway);
-        for (int i = 0; extra && i < extra->n; i++) {
-            e2e_args_add(&a, "%s", extra->v[i]);
-        }
-        fx->d = e2e_sluiced_start(s_bin_sluiced(), &a, fx->log_d, 15000, &code);
-        e2e_args_free(&a);
-        if (!fx->d && e2e_file_contains(fx->log_d, "progress")) {
-            continue; /* the progress port was taken meanwhile */
-        }
-        break;
-    }
+    e2e_fx_start_daemon_args(fx, extra);
     if (extra) {
         e2e_args_free(extra);
     }
-    if (!fx->d) {
-        e2e_dump("sluiced stderr", fx->log_d);
-    }
-    assert_non_null(fx->d);
-    e2e_api_close(&fx->api);
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
     s_ping(fx);
 }
 
 /* The mock's "incident" fleet; latency and progress (ms) may be NULL. */
-static void s_start_incident_fleet(s_fx_t *fx, const char *latency, const char *progress,
+static void s_start_incident_fleet(e2e_fx_t *fx, const char *latency, const char *progress,
                                    const char *time_scale)
 {
     e2e_args_t m = {0};
@@ -196,8 +117,19 @@ static void s_start_incident_fleet(s_fx_t *fx, const char *latency, const char *
     s_start_mock(fx, &m);
 }
 
+/* The incident fleet whose analyzers all return a verdict about app 1
+   ("Model path not found", not retried), time-scaled. */
+static void s_start_verdict_fleet(e2e_fx_t *fx)
+{
+    e2e_args_t m = {0};
+    s_opt(&m, "--fleet", "incident");
+    s_opt(&m, "--verdict-app", "1");
+    s_opt(&m, "--time-scale", "0.02");
+    s_start_mock(fx, &m);
+}
+
 /* sluiced with short timeouts and, unless NULL, one more --set. */
-static void s_start_daemon_short(s_fx_t *fx, const char *set)
+static void s_start_daemon_short(e2e_fx_t *fx, const char *set)
 {
     e2e_args_t d = {0};
     s_short_timeouts(&d);
@@ -223,7 +155,7 @@ static json_t *s_incident_request(void)
     return req;
 }
 
-static char *s_start_pipeline(s_fx_t *fx, json_t *req)
+static char *s_start_pipeline(e2e_fx_t *fx, json_t *req)
 {
     json_t *r = e2e_call(fx->api, req, 10000);
     if (!e2e_ok(r)) {
@@ -238,7 +170,16 @@ static char *s_start_pipeline(s_fx_t *fx, json_t *req)
     return id;
 }
 
-static json_t *s_task_get(s_fx_t *fx, const char *task_id)
+/* One app of model m1 analysed by bandit: the pipeline's id (caller frees). */
+static char *s_start_bandit_pipeline(e2e_fx_t *fx)
+{
+    json_t *req = json_pack("{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start", "config",
+                            "generation", "mode", "existing", "existing_apps", "model", "m1",
+                            "app_number", 1, "analysis", "tools", "bandit");
+    return s_start_pipeline(fx, req);
+}
+
+static json_t *s_task_get(e2e_fx_t *fx, const char *task_id)
 {
     json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "task.get", "task_id", task_id);
     assert_true(e2e_ok(r));
@@ -261,7 +202,7 @@ static void s_print_pipeline(const json_t *p)
 
 /* Waits (until deadline_ms) for the pipeline to end, with status want;
    the final pipeline (caller decrefs). */
-static json_t *s_wait_final(s_fx_t *fx, const char *id, int64_t deadline_ms, const char *want)
+static json_t *s_wait_final(e2e_fx_t *fx, const char *id, int64_t deadline_ms, const char *want)
 {
     json_t *p = e2e_wait_terminal(fx->api, id, deadline_ms);
     if (!p) {
@@ -279,7 +220,7 @@ static json_t *s_wait_final(s_fx_t *fx, const char *id, int64_t deadline_ms, con
 
 /* Polls pipeline.get (bounded: 20 s) until ready(p) while the pipeline is
    still running; that pipeline (caller decrefs). */
-static json_t *s_wait_running_until(s_fx_t *fx, const char *id, bool (*ready)(const json_t *p))
+static json_t *s_wait_running_until(e2e_fx_t *fx, const char *id, bool (*ready)(const json_t *p))
 {
     json_t *p = NULL;
     int64_t deadline = e2e_now_ms() + 20000;
@@ -297,7 +238,7 @@ static json_t *s_wait_running_until(s_fx_t *fx, const char *id, bool (*ready)(co
 }
 
 /* The stored result of a task (must exist; caller frees). */
-static char *s_result_get(s_fx_t *fx, const char *task_id)
+static char *s_result_get(e2e_fx_t *fx, const char *task_id)
 {
     json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", task_id);
     if (!e2e_ok(r)) {
@@ -330,7 +271,7 @@ static int s_count_status_events(const json_t *events, const char *task_id, cons
 
 static void test_daemon_incident_partial_success(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     e2e_args_t m = {0};
     /* Faulty replicas come first in their lists: with equal load the
        endpoint prefers the first replica, so the first tasks meet them. */
@@ -549,7 +490,7 @@ static void test_daemon_incident_partial_success(void **state)
 
 /* ---- (b) --check-config ------------------------------------------------------------- */
 
-static int s_run(s_fx_t *fx, char *const argv[], char *out, size_t outsize)
+static int s_run(e2e_fx_t *fx, char *const argv[], char *out, size_t outsize)
 {
     e2e_proc_t *p = e2e_spawn(argv, NULL, fx->log_d);
     assert_non_null(p);
@@ -573,7 +514,7 @@ static int s_run(s_fx_t *fx, char *const argv[], char *out, size_t outsize)
 
 static void test_daemon_check_config(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     char bad1[600], bad2[600], good[600], out[4096];
     snprintf(bad1, sizeof(bad1), "%s/bad-value.conf", fx->dir);
     snprintf(bad2, sizeof(bad2), "%s/bad-key.conf", fx->dir);
@@ -624,7 +565,7 @@ static void test_daemon_check_config(void **state)
 
 static void test_daemon_second_daemon_refused(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start_daemon(fx, NULL);
     /* Same data dir, other sockets: only the data dir can stop it. */
     e2e_args_t a = {0};
@@ -636,7 +577,7 @@ static void test_daemon_second_daemon_refused(void **state)
     snprintf(log2, sizeof(log2), "%s/sluiced2.log", fx->dir);
     int code = 0;
     int64_t t0 = e2e_now_ms();
-    fx->d2 = e2e_sluiced_start(s_bin_sluiced(), &a, log2, 10000, &code);
+    fx->d2 = e2e_sluiced_start(SLUICED_BIN, &a, log2, 10000, &code);
     e2e_args_free(&a);
     assert_null(fx->d2);
     assert_int_equal(code, 3);
@@ -672,7 +613,7 @@ static bool s_some_done_some_running(const json_t *p)
 
 static void test_daemon_sigterm_resume(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start_incident_fleet(fx, "3000-6000", "700", "0.1");
     s_start_daemon_short(fx, "sluice/shutdown_grace_ms=100");
 
@@ -797,7 +738,7 @@ static bool s_some_done_live_and_pending(const json_t *p)
    during the drain, and the held-back tasks run after the restart. */
 static void test_daemon_sigterm_drain(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start_incident_fleet(fx, "3000-6000", "700", "0.1");
     s_start_daemon_short(fx, "sluice/shutdown_grace_ms=10000");
 
@@ -879,7 +820,7 @@ static void test_daemon_sigterm_drain(void **state)
 
 /* ---- (e) bad requests change nothing -------------------------------------------------------- */
 
-static void s_expect_error(s_fx_t *fx, json_t *r, const char *what, const char *code)
+static void s_expect_error(e2e_fx_t *fx, json_t *r, const char *what, const char *code)
 {
     if (!r || e2e_ok(r) || (code && strcmp(e2e_err_code(r), code))) {
         char *dump = r ? json_dumps(r, JSON_COMPACT) : NULL;
@@ -896,7 +837,7 @@ static void s_expect_error(s_fx_t *fx, json_t *r, const char *what, const char *
     (void)fx;
 }
 
-static json_t *s_list(s_fx_t *fx)
+static json_t *s_list(e2e_fx_t *fx)
 {
     json_t *r = e2e_callf(fx->api, 5000, "{ss}", "op", "pipeline.list");
     assert_true(e2e_ok(r));
@@ -907,7 +848,7 @@ static json_t *s_list(s_fx_t *fx)
 
 static void test_daemon_bad_requests(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start_incident_fleet(fx, NULL, NULL, "0.02");
     s_start_daemon_short(fx, "api/max_request_bytes=4096");
 
@@ -1063,7 +1004,7 @@ static void test_daemon_bad_requests(void **state)
    into an empty, successful list. */
 static void test_daemon_list_bad_status(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start_daemon(fx, NULL);
     s_expect_error(fx, e2e_callf(fx->api, 5000, "{ss ss}", "op", "pipeline.list", "status", "sad"),
                    "list bad status", NULL);
@@ -1077,17 +1018,10 @@ static void test_daemon_list_bad_status(void **state)
    why. */
 static void test_daemon_failed_task_keeps_its_frame(void **state)
 {
-    s_fx_t *fx = *state;
-    e2e_args_t m = {0};
-    s_opt(&m, "--fleet", "incident");
-    s_opt(&m, "--verdict-app", "1");
-    s_opt(&m, "--time-scale", "0.02");
-    s_start_mock(fx, &m);
+    e2e_fx_t *fx = *state;
+    s_start_verdict_fleet(fx);
     s_start_daemon_short(fx, NULL);
-    json_t *req = json_pack("{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start", "config",
-                            "generation", "mode", "existing", "existing_apps", "model", "m1",
-                            "app_number", 1, "analysis", "tools", "bandit");
-    char *id = s_start_pipeline(fx, req);
+    char *id = s_start_bandit_pipeline(fx);
     json_t *p = s_wait_final(fx, id, e2e_now_ms() + 30000, "failed");
     const char *tid = e2e_str(json_array_get(json_object_get(p, "tasks"), 0), "id");
     char *frame = s_result_get(fx, tid);
@@ -1130,7 +1064,7 @@ static void test_daemon_failed_task_keeps_its_frame(void **state)
 }
 
 /* The task's dispatch-to-deadline span: its task timeout (ms). */
-static int64_t s_task_span(s_fx_t *fx, const char *tid)
+static int64_t s_task_span(e2e_fx_t *fx, const char *tid)
 {
     json_t *t = s_task_get(fx, tid);
     json_t *first = json_array_get(json_object_get(t, "history"), 0);
@@ -1147,12 +1081,8 @@ static int64_t s_task_span(s_fx_t *fx, const char *tid)
    tool its analyzers cannot run is refused naming the tool. */
 static void test_daemon_profile_escalation(void **state)
 {
-    s_fx_t *fx = *state;
-    e2e_args_t m = {0};
-    s_opt(&m, "--fleet", "incident");
-    s_opt(&m, "--verdict-app", "1");
-    s_opt(&m, "--time-scale", "0.02");
-    s_start_mock(fx, &m);
+    e2e_fx_t *fx = *state;
+    s_start_verdict_fleet(fx);
     e2e_args_t d = {0};
     s_short_timeouts(&d);
     /* the mock's static replicas run bandit and pylint, not quick's others */
@@ -1234,17 +1164,10 @@ static void test_daemon_profile_escalation(void **state)
    store: pipeline.get, task.get, result.get, pipeline.list. */
 static void test_daemon_evicted_pipeline_reads_back(void **state)
 {
-    s_fx_t *fx = *state;
-    e2e_args_t m = {0};
-    s_opt(&m, "--fleet", "incident");
-    s_opt(&m, "--verdict-app", "1");
-    s_opt(&m, "--time-scale", "0.02");
-    s_start_mock(fx, &m);
+    e2e_fx_t *fx = *state;
+    s_start_verdict_fleet(fx);
     s_start_daemon_short(fx, "pipeline/evict_after_s=1");
-    json_t *req = json_pack("{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start", "config",
-                            "generation", "mode", "existing", "existing_apps", "model", "m1",
-                            "app_number", 1, "analysis", "tools", "bandit");
-    char *id = s_start_pipeline(fx, req);
+    char *id = s_start_bandit_pipeline(fx);
     json_t *before = s_wait_final(fx, id, e2e_now_ms() + 30000, "failed");
     char *tid = strdup(e2e_str(json_array_get(json_object_get(before, "tasks"), 0), "id"));
     char *frame = s_result_get(fx, tid);
@@ -1283,17 +1206,10 @@ static void test_daemon_evicted_pipeline_reads_back(void **state)
    `pruned` naming that seq, and reading from there (or from 0) works. */
 static void test_daemon_events_pruned_with_pipelines(void **state)
 {
-    s_fx_t *fx = *state;
-    e2e_args_t m = {0};
-    s_opt(&m, "--fleet", "incident");
-    s_opt(&m, "--verdict-app", "1");
-    s_opt(&m, "--time-scale", "0.02");
-    s_start_mock(fx, &m);
+    e2e_fx_t *fx = *state;
+    s_start_verdict_fleet(fx);
     s_start_daemon_short(fx, "store/retention_s=1");
-    json_t *req = json_pack("{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start", "config",
-                            "generation", "mode", "existing", "existing_apps", "model", "m1",
-                            "app_number", 1, "analysis", "tools", "bandit");
-    char *id = s_start_pipeline(fx, req);
+    char *id = s_start_bandit_pipeline(fx);
     json_decref(s_wait_final(fx, id, e2e_now_ms() + 30000, "failed"));
     uint64_t last_seq = 0;
     json_decref(e2e_events_all(fx->api, &last_seq));
@@ -1371,7 +1287,7 @@ static void s_expect_urls(const json_t *frame, const char *a, const char *b)
    records every request as it received it. */
 static void test_daemon_fleet_request_dialect(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     char record[700];
     snprintf(record, sizeof(record), "%s/requests.jsonl", fx->dir);
     e2e_args_t m = {0};
@@ -1458,7 +1374,7 @@ static void test_daemon_fleet_request_dialect(void **state)
    replica, then fails naming the URL and what to do; the frames are kept. */
 static void test_daemon_unreachable_app(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     e2e_args_t m = {0};
     s_opt(&m, "--replica", "dynamic-analyzer:127.0.0.1:0:fault=unreachable");
     s_opt(&m, "--replica", "dynamic-analyzer:127.0.0.1:0:fault=unreachable");
@@ -1527,7 +1443,7 @@ static void s_scaled_defaults(e2e_args_t *a)
 /* A mock of static replicas (specs) at time scale 1/45, and sluiced on the
    scaled defaults; returns once every replica's tools are known, so the
    first attempt goes to the first replica (both idle, lowest index). */
-static void s_start_scaled(s_fx_t *fx, const char *const *specs, int n)
+static void s_start_scaled(e2e_fx_t *fx, const char *const *specs, int n)
 {
     e2e_args_t m = {0};
     for (int i = 0; i < n; i++) {
@@ -1564,7 +1480,7 @@ static void s_start_scaled(s_fx_t *fx, const char *const *specs, int n)
 }
 
 /* One static analysis of an existing app (bandit); its pipeline id. */
-static char *s_start_static_one(s_fx_t *fx)
+static char *s_start_static_one(e2e_fx_t *fx)
 {
     json_t *req = json_pack("{ss ss s{s{ss s[{sssi}]} s{sb s[s]} s{si}}}", "op", "pipeline.start",
                             "name", "liveness", "config", "generation", "mode", "existing",
@@ -1603,7 +1519,7 @@ static int s_count_events(const json_t *events, const char *topic, const char *u
 
 static void test_daemon_block_survives(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     /* Pushes between phases only (profile=real): starting at 0, scanning_js
        at half of 70 s; there the replica blocks 20 s, so the ping at 40 s
        goes unanswered (pong due at 50 s) until the block ends at 55 s. */
@@ -1636,7 +1552,7 @@ static void test_daemon_block_survives(void **state)
 
 static void test_daemon_freeze_retried(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     const char *specs[] = {"static-analyzer:127.0.0.1:0:latency=2000:fault=freeze",
                            "static-analyzer:127.0.0.1:0:latency=2000"};
     s_start_scaled(fx, specs, 2);
@@ -1672,7 +1588,7 @@ static void test_daemon_freeze_retried(void **state)
    attempt, where the old 120 s stall timeout (0.8 s here) killed it. */
 static void test_daemon_static_slow_phases_on_defaults(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     e2e_args_t m = {0};
     s_opt(&m, "--replica", "%s",
           "static-analyzer:127.0.0.1:0:profile=real:latency=1200000"); /* 2 x 10 min */
@@ -1704,26 +1620,30 @@ static void test_daemon_static_slow_phases_on_defaults(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_daemon_check_config, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_second_daemon_refused, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_bad_requests, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_list_bad_status, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_failed_task_keeps_its_frame, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_unreachable_app, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_events_pruned_with_pipelines, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_evicted_pipeline_reads_back, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_fleet_request_dialect, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_profile_escalation, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_sigterm_drain, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_block_survives, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_freeze_retried, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_static_slow_phases_on_defaults, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_check_config, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_second_daemon_refused, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_bad_requests, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_list_bad_status, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_failed_task_keeps_its_frame, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_unreachable_app, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_events_pruned_with_pipelines, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_evicted_pipeline_reads_back, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_fleet_request_dialect, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_profile_escalation, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_incident_partial_success, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_sigterm_resume, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_sigterm_drain, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_block_survives, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_freeze_retried, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_static_slow_phases_on_defaults, e2e_fx_setup,
+                                        e2e_fx_teardown),
     };
     if (getenv("E2E_FILTER")) {
         cmocka_set_test_filter(getenv("E2E_FILTER"));

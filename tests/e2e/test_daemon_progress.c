@@ -36,97 +36,28 @@
 
 #include "tests/e2e/e2e.h"
 
-typedef struct {
-    char *dir;
-    char data[512];
-    char api_ep[600];
-    char pub_ep[600];
-    char log_mock[600];
-    char log_d[600];
-    int gateway;
-    e2e_mock_t *mock;
-    e2e_proc_t *d;
-    e2e_api_t *api;
-    e2e_sub_t *sub;
-} s_fx_t;
-
-static int s_setup(void **state)
-{
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
-    snprintf(fx->pub_ep, sizeof(fx->pub_ep), "ipc://%s/pub.sock", fx->dir);
-    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    e2e_api_close(&fx->api);
-    e2e_sub_close(&fx->sub);
-    e2e_proc_free(&fx->d);
-    e2e_mock_stop(&fx->mock);
-    e2e_kill_children();
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
 /* The mock with these replicas (NULL-terminated specs) and sluiced pointed
    at it, static-analyzer speaking mux. */
-static void s_start_path(s_fx_t *fx, const char *const *replicas, const char *mock_path,
+static void s_start_path(e2e_fx_t *fx, const char *const *replicas, const char *mock_path,
                          const char *secret)
 {
     e2e_args_t m = {0};
-    fx->gateway = e2e_free_port();
-    assert_true(fx->gateway > 0);
-    e2e_args_add(&m, "--gateway");
-    e2e_args_add(&m, "ws://127.0.0.1:%d%s", fx->gateway, mock_path);
-    for (int i = 0; replicas[i]; i++) {
-        e2e_args_add(&m, "--replica");
-        e2e_args_add(&m, "%s", replicas[i]);
-    }
-    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
-    e2e_args_free(&m);
-    assert_non_null(fx->mock);
-    int code = -1;
-    for (int tries = 0; tries < 3 && !fx->d; tries++) {
-        e2e_args_t a = {0};
-        e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, fx->gateway);
+    e2e_fx_add_gateway(fx, &m, mock_path);
+    e2e_fx_start_mock(fx, &m, replicas);
+    e2e_args_t a = {0};
+    e2e_args_add(&a, "--set");
+    e2e_args_add(&a, "services/static-analyzer/protocol=mux");
+    if (secret) {
         e2e_args_add(&a, "--set");
-        e2e_args_add(&a, "services/static-analyzer/protocol=mux");
-        if (secret) {
-            e2e_args_add(&a, "--set");
-            e2e_args_add(&a, "progress/path=%s", secret);
-        }
-        fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
-        e2e_args_free(&a);
-        if (!fx->d && e2e_file_contains(fx->log_d, "progress")) {
-            continue; /* the progress port was taken meanwhile */
-        }
-        break;
+        e2e_args_add(&a, "progress/path=%s", secret);
     }
-    assert_non_null(fx->d);
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
-    fx->sub = e2e_sub_connect(fx->pub_ep);
-    assert_non_null(fx->sub);
-    /* The SUB connects while this request is answered, before the
-       pipeline exists. */
-    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
-    assert_true(e2e_ok(pong));
-    json_decref(pong);
+    e2e_fx_start_daemon_args(fx, &a);
+    e2e_args_free(&a);
+    /* The SUB connects before the pipeline exists. */
+    e2e_fx_connect_sub(fx);
 }
 
-static void s_start(s_fx_t *fx, const char *const *replicas)
+static void s_start(e2e_fx_t *fx, const char *const *replicas)
 {
     s_start_path(fx, replicas, "", NULL);
 }
@@ -150,7 +81,7 @@ static void test_daemon_progress_reaches_watchers(void **state)
     static const char *stages[10] = {
         "starting",     "scanning_python", "python_completed",    "scanning_js", "js_completed",
         "scanning_css", "scanning_html",   "analyzing_structure", "reporting",   "completed"};
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     /* static: 10 stages within a second, over mux; dynamic: legacy, pushing
        with empty ids */
     const char *replicas[] = {"static:127.0.0.1:0:proto=mux:latency=950:progress=70:heartbeat=100",
@@ -161,12 +92,8 @@ static void test_daemon_progress_reaches_watchers(void **state)
                   "pipeline.start", "config", "generation", "mode", "existing", "existing_apps",
                   "model", "local_model", "app_number", 1, "analysis", "tools", "bandit", "zap",
                   "options", "target_urls", "http://{model}-app{app}_backend:5000");
-    assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
-    json_decref(r);
-    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
-    assert_non_null(p);
+    json_t *p = e2e_wait_started(fx->api, r, id, sizeof(id), e2e_now_ms() + 30000);
     assert_string_equal(e2e_str(p, "status"), "completed");
 
     /* Every event in seq order, as the store replays what PUB sent (the
@@ -284,7 +211,7 @@ static void test_daemon_progress_reaches_watchers(void **state)
 
 static void test_daemon_progress_performance_by_url(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     const char *replicas[] = {"performance:127.0.0.1:0:profile=real:latency=1500",
                               "performance:127.0.0.1:0:profile=real:latency=1500", NULL};
     s_start(fx, replicas);
@@ -294,12 +221,8 @@ static void test_daemon_progress_performance_by_url(void **state)
                           "existing_apps", "model", "local_model", "app_number", 1, "target_urls",
                           urls[0], "model", "local_model", "app_number", 2, "target_urls", urls[1],
                           "analysis", "analyzers", "performance-tester");
-    assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
-    json_decref(r);
-    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
-    assert_non_null(p);
+    json_t *p = e2e_wait_started(fx->api, r, id, sizeof(id), e2e_now_ms() + 30000);
     assert_string_equal(e2e_str(p, "status"), "completed");
     uint64_t last_seq = 0;
     json_t *events = e2e_events_all(fx->api, &last_seq);
@@ -350,7 +273,7 @@ static void test_daemon_progress_performance_by_url(void **state)
    task, those of one pointed at another path are refused before they are
    read. The ai analyzer pushes with its request id, which now carries a
    random part the mock echoes. */
-static int64_t s_ai_by_id(s_fx_t *fx, const char *path, int64_t *unknown)
+static int64_t s_ai_by_id(e2e_fx_t *fx, const char *path, int64_t *unknown)
 {
     const char *replicas[] = {"ai:127.0.0.1:0:latency=800:progress=100", NULL};
     s_start_path(fx, replicas, path, "s3cret-t0ken");
@@ -358,12 +281,8 @@ static int64_t s_ai_by_id(s_fx_t *fx, const char *path, int64_t *unknown)
         e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start",
                   "config", "generation", "mode", "existing", "existing_apps", "model",
                   "local_model", "app_number", 1, "analysis", "analyzers", "ai-analyzer");
-    assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
-    json_decref(r);
-    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
-    assert_non_null(p);
+    json_t *p = e2e_wait_started(fx->api, r, id, sizeof(id), e2e_now_ms() + 30000);
     assert_string_equal(e2e_str(p, "status"), "completed");
     json_decref(p);
     r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
@@ -392,13 +311,14 @@ static void test_daemon_progress_wrong_path_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_daemon_progress_reaches_watchers, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_progress_performance_by_url, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_progress_secret_path_heard, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_progress_wrong_path_refused, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_progress_reaches_watchers, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_progress_performance_by_url, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_progress_secret_path_heard, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_progress_wrong_path_refused, e2e_fx_setup,
+                                        e2e_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

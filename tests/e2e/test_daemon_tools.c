@@ -36,76 +36,23 @@
 
 #include "tests/e2e/e2e.h"
 
-typedef struct {
-    char *dir;
-    char data[512];
-    char api_ep[600];
-    char log_mock[600];
-    char log_d[600];
-    e2e_mock_t *mock;
-    e2e_proc_t *d;
-    e2e_api_t *api;
-} s_fx_t;
-
-static int s_setup(void **state)
-{
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
-    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    e2e_api_close(&fx->api);
-    e2e_proc_free(&fx->d);
-    e2e_mock_stop(&fx->mock);
-    e2e_kill_children();
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
-static void s_start(s_fx_t *fx)
+static void s_start(e2e_fx_t *fx)
 {
     e2e_args_t m = {0};
-    const char *specs[] = {"static:127.0.0.1:0:latency=20-40:tools=bandit,pylint",
-                           "static:127.0.0.1:0:latency=20-40:tools=bandit,snyk,my-scanner",
-                           "dynamic:127.0.0.1:0:latency=20-40:tools=curl,nmap,zap:partial_app=3"};
-    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
-        e2e_args_add(&m, "--replica");
-        e2e_args_add(&m, "%s", specs[i]);
-    }
     e2e_args_add(&m, "--time-scale");
     e2e_args_add(&m, "0.1");
-    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
-    e2e_args_free(&m);
-    assert_non_null(fx->mock);
-    e2e_args_t a = {0};
-    e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, 0);
-    e2e_args_add(&a, "--set");
-    e2e_args_add(&a, "services/static-analyzer/tools=bandit,pylint,snyk,semgrep,my-scanner");
-    e2e_args_add(&a, "--set");
-    e2e_args_add(&a, "pipeline/backoff_initial_ms=50");
-    int code = -1;
-    fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
-    e2e_args_free(&a);
-    assert_non_null(fx->d);
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
+    const char *specs[] = {"static:127.0.0.1:0:latency=20-40:tools=bandit,pylint",
+                           "static:127.0.0.1:0:latency=20-40:tools=bandit,snyk,my-scanner",
+                           "dynamic:127.0.0.1:0:latency=20-40:tools=curl,nmap,zap:partial_app=3",
+                           NULL};
+    e2e_fx_start_mock(fx, &m, specs);
+    const char *sets[] = {"services/static-analyzer/tools=bandit,pylint,snyk,semgrep,my-scanner",
+                          "pipeline/backoff_initial_ms=50", NULL};
+    e2e_fx_start_daemon(fx, sets);
 }
 
 /* "a,b" of the tools endpoints.list shows for url; "?" while null. */
-static void s_tools_of(s_fx_t *fx, const char *url, char *out, size_t size)
+static void s_tools_of(e2e_fx_t *fx, const char *url, char *out, size_t size)
 {
     json_t *r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
     assert_true(e2e_ok(r));
@@ -135,7 +82,7 @@ static void s_tools_of(s_fx_t *fx, const char *url, char *out, size_t size)
     json_decref(r);
 }
 
-static void s_wait_tools(s_fx_t *fx, const char *url, const char *want)
+static void s_wait_tools(e2e_fx_t *fx, const char *url, const char *want)
 {
     char got[256] = "";
     for (int64_t until = e2e_now_ms() + 10000; e2e_now_ms() < until;) {
@@ -150,7 +97,7 @@ static void s_wait_tools(s_fx_t *fx, const char *url, const char *want)
 
 /* One app (model m, app_number app) analyzed with the analysis object
    `analysis` (JSON text); returns the finished pipeline (caller decrefs). */
-static json_t *s_run(s_fx_t *fx, int app, const char *analysis)
+static json_t *s_run(e2e_fx_t *fx, int app, const char *analysis)
 {
     char text[1024];
     snprintf(text, sizeof(text),
@@ -174,7 +121,7 @@ static json_t *s_run(s_fx_t *fx, int app, const char *analysis)
 }
 
 /* The pipeline's only task, with its attempts (task.get; caller decrefs). */
-static json_t *s_only_task(s_fx_t *fx, const json_t *p)
+static json_t *s_only_task(e2e_fx_t *fx, const json_t *p)
 {
     const json_t *tasks = json_object_get(p, "tasks");
     assert_int_equal(json_array_size(tasks), 1);
@@ -187,7 +134,7 @@ static json_t *s_only_task(s_fx_t *fx, const json_t *p)
 }
 
 /* The analyzer's tools_used in the task's stored result. */
-static void s_tools_used(s_fx_t *fx, const char *task_id, char *out, size_t size)
+static void s_tools_used(e2e_fx_t *fx, const char *task_id, char *out, size_t size)
 {
     json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "result.get", "task_id", task_id);
     assert_true(e2e_ok(r));
@@ -213,7 +160,7 @@ static void s_tools_used(s_fx_t *fx, const char *task_id, char *out, size_t size
 
 static void test_daemon_tools_per_replica(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start(fx);
     const char *a = fx->mock->urls[E2E_STATIC][0], *b = fx->mock->urls[E2E_STATIC][1];
     const char *c = fx->mock->urls[E2E_DYNAMIC][0];
@@ -291,7 +238,7 @@ static void test_daemon_tools_per_replica(void **state)
 
 static void test_daemon_tools_not_run_and_partial(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start(fx);
     const char *c = fx->mock->urls[E2E_DYNAMIC][0];
     s_wait_tools(fx, c, "curl,nmap,zap");
@@ -329,8 +276,10 @@ static void test_daemon_tools_not_run_and_partial(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_daemon_tools_per_replica, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_daemon_tools_not_run_and_partial, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_tools_per_replica, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_daemon_tools_not_run_and_partial, e2e_fx_setup,
+                                        e2e_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,58 +26,19 @@
 #define EMBED_BIN "embed_host-not-built"
 #endif
 
-typedef struct {
-    char *dir;
-    e2e_mock_t *mock;
-    e2e_proc_t *host;
-    char log[600];
-} s_fx_t;
-
-static int s_setup(void **state)
-{
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->log, sizeof(fx->log), "%s/embed.log", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    e2e_proc_free(&fx->host);
-    e2e_mock_stop(&fx->mock);
-    e2e_kill_children();
-    if (getenv("E2E_VERBOSE")) {
-        char *text = e2e_read_file(fx->log);
-        fprintf(stderr, "---- embed_host stderr ----\n%s\n", text ? text : "");
-        free(text);
-    }
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
-static void s_start_mock(s_fx_t *fx, const char *extra)
+/* The incident fleet, time-scaled, with the options of more (NULL or
+   NULL-terminated) added. */
+static void s_start_mock(e2e_fx_t *fx, const char *const *more)
 {
     e2e_args_t a = {0};
     e2e_args_add(&a, "--fleet");
     e2e_args_add(&a, "incident");
     e2e_args_add(&a, "--time-scale");
     e2e_args_add(&a, "0.02");
-    if (extra) {
-        e2e_args_add(&a, "--replica");
-        e2e_args_add(&a, "%s", extra);
+    for (int i = 0; more && more[i]; i++) {
+        e2e_args_add(&a, "%s", more[i]);
     }
-    char mlog[700];
-    snprintf(mlog, sizeof(mlog), "%s/mock.log", fx->dir);
-    fx->mock = e2e_mock_start(MOCK_BIN, &a, mlog);
-    e2e_args_free(&a);
-    assert_non_null(fx->mock);
+    e2e_fx_start_mock(fx, &a, NULL);
 }
 
 typedef struct {
@@ -90,8 +51,9 @@ typedef struct {
     int failed; /* failed or dead */
 } s_out_t;
 
-/* Runs embed_host with the mock's services in its environment. */
-static void s_run_host(s_fx_t *fx, const char *generator_urls, s_out_t *out)
+/* Runs embed_host (as fx->d, its stderr in dir/embed.log) with the mock's
+   services in its environment. */
+static void s_run_host(e2e_fx_t *fx, const char *generator_urls, s_out_t *out)
 {
     static const char *const vars[E2E_NSERVICES] = {"STATIC_ANALYZER_URLS", "DYNAMIC_ANALYZER_URLS",
                                                     "PERF_TESTER_URLS", "AI_ANALYZER_URLS",
@@ -107,7 +69,7 @@ static void s_run_host(s_fx_t *fx, const char *generator_urls, s_out_t *out)
     e2e_args_t argv = {0};
     e2e_args_add(&argv, "%s", EMBED_BIN);
     e2e_args_add(&argv, "--data-dir");
-    e2e_args_add(&argv, "%s/data", fx->dir);
+    e2e_args_add(&argv, "%s", fx->data);
     e2e_args_add(&argv, "--timeout-ms");
     e2e_args_add(&argv, "30000");
     /* the progress listener stays off: no fixed port in tests */
@@ -119,12 +81,13 @@ static void s_run_host(s_fx_t *fx, const char *generator_urls, s_out_t *out)
         e2e_args_add(&argv, "--set");
         e2e_args_add(&argv, "%s", sets[i]);
     }
-    fx->host = e2e_spawn(argv.v, env.v, fx->log);
-    assert_non_null(fx->host);
+    snprintf(fx->log_d, sizeof(fx->log_d), "%s/embed.log", fx->dir);
+    fx->d = e2e_spawn(argv.v, env.v, fx->log_d);
+    assert_non_null(fx->d);
     memset(out, 0, sizeof(*out));
     int64_t deadline = e2e_now_ms() + 60000;
     char line[512];
-    while (e2e_read_line(fx->host, line, sizeof(line), deadline) == 0) {
+    while (e2e_read_line(fx->d, line, sizeof(line), deadline) == 0) {
         fprintf(stderr, "embed_host: %s\n", line);
         char a[128], b[128], c[128], d[128], e[128];
         if (sscanf(line, "started %127s", a) == 1) {
@@ -144,12 +107,12 @@ static void s_run_host(s_fx_t *fx, const char *generator_urls, s_out_t *out)
             snprintf(out->final_status, sizeof(out->final_status), "%s", b);
         }
     }
-    out->code = e2e_wait_exit(fx->host, deadline);
+    out->code = e2e_wait_exit(fx->d, deadline);
     if (out->code == -1) {
-        out->code = e2e_stop(fx->host, SIGKILL, 1000);
+        out->code = e2e_stop(fx->d, SIGKILL, 1000);
         fail_msg("embed_host did not exit in time");
     }
-    e2e_proc_free(&fx->host);
+    e2e_proc_free(&fx->d);
     e2e_args_free(&argv);
     e2e_args_free(&env);
     assert_true(out->id[0] == 'p');
@@ -159,7 +122,7 @@ static void s_run_host(s_fx_t *fx, const char *generator_urls, s_out_t *out)
 
 static void test_embed_completed(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start_mock(fx, NULL);
     s_out_t out;
     s_run_host(fx, NULL, &out);
@@ -177,22 +140,12 @@ static void test_embed_completed(void **state)
 
 static void test_embed_partial_success(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     /* Every analyzer replica returns a verdict about app 1 ("Model path not
        found", not retried): the generation succeeds, the four analyses
        fail at their first attempt, the pipeline ends partial_success. */
-    e2e_args_t a = {0};
-    e2e_args_add(&a, "--fleet");
-    e2e_args_add(&a, "incident");
-    e2e_args_add(&a, "--time-scale");
-    e2e_args_add(&a, "0.02");
-    e2e_args_add(&a, "--verdict-app");
-    e2e_args_add(&a, "1");
-    char mlog[700];
-    snprintf(mlog, sizeof(mlog), "%s/mock.log", fx->dir);
-    fx->mock = e2e_mock_start(MOCK_BIN, &a, mlog);
-    e2e_args_free(&a);
-    assert_non_null(fx->mock);
+    const char *verdict[] = {"--verdict-app", "1", NULL};
+    s_start_mock(fx, verdict);
     s_out_t out;
     s_run_host(fx, NULL, &out);
     assert_int_equal(out.tasks, 5);
@@ -204,7 +157,7 @@ static void test_embed_partial_success(void **state)
 
 static void test_embed_failed(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     s_start_mock(fx, NULL);
     /* A generator URL from the environment where nothing listens: the
        generation fails, nothing else can run, the pipeline fails. */
@@ -222,9 +175,9 @@ static void test_embed_failed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_embed_completed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_embed_partial_success, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_embed_failed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_embed_completed, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_embed_partial_success, e2e_fx_setup, e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_embed_failed, e2e_fx_setup, e2e_fx_teardown),
     };
     if (getenv("E2E_FILTER")) {
         cmocka_set_test_filter(getenv("E2E_FILTER"));

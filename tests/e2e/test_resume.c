@@ -32,83 +32,16 @@
 
 #include "tests/e2e/e2e.h"
 
-typedef struct {
-    char *dir;
-    char data[512];
-    char api_ep[600];
-    char log_mock[600];
-    char log_d[600];
-    e2e_mock_t *mock;
-    e2e_proc_t *d;
-    e2e_api_t *api;
-    int starts;
-} s_fx_t;
-
-static int s_setup(void **state)
-{
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
-    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    e2e_api_close(&fx->api);
-    e2e_proc_free(&fx->d);
-    e2e_mock_stop(&fx->mock);
-    e2e_kill_children();
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
-static void s_start_mock(s_fx_t *fx, const char *const *replicas)
-{
-    e2e_args_t m = {0};
-    for (int i = 0; replicas[i]; i++) {
-        e2e_args_add(&m, "--replica");
-        e2e_args_add(&m, "%s", replicas[i]);
-    }
-    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
-    e2e_args_free(&m);
-    assert_non_null(fx->mock);
-}
-
 /* sluiced on fx->data, dynamic-analyzer speaking mux; one log per start. */
-static void s_start_daemon(s_fx_t *fx)
+static void s_start_daemon(e2e_fx_t *fx)
 {
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.%d.log", fx->dir, fx->starts++);
-    e2e_args_t a = {0};
-    e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, 0);
     const char *sets[] = {"services/dynamic-analyzer/protocol=mux",
-                          "pipeline/backoff_initial_ms=50", "pipeline/backoff_max_ms=200"};
-    for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
-        e2e_args_add(&a, "--set");
-        e2e_args_add(&a, "%s", sets[i]);
-    }
-    int code = -1;
-    fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
-    e2e_args_free(&a);
-    if (!fx->d) {
-        fprintf(stderr, "sluiced did not start (exit %d)\n", code);
-    }
-    assert_non_null(fx->d);
-    e2e_api_close(&fx->api);
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
+                          "pipeline/backoff_initial_ms=50", "pipeline/backoff_max_ms=200", NULL};
+    e2e_fx_start_daemon(fx, sets);
 }
 
 /* Starts the one-app dynamic pipeline; its id into id, its task's into tid. */
-static void s_start_pipeline(s_fx_t *fx, char *id, char *tid)
+static void s_start_pipeline(e2e_fx_t *fx, char *id, char *tid)
 {
     json_t *r =
         e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[s] s{s[s]}}}}", "op",
@@ -126,7 +59,7 @@ static void s_start_pipeline(s_fx_t *fx, char *id, char *tid)
     json_decref(p);
 }
 
-static json_t *s_task(s_fx_t *fx, const char *tid)
+static json_t *s_task(e2e_fx_t *fx, const char *tid)
 {
     json_t *r = e2e_callf(fx->api, 5000, "{ss ss}", "op", "task.get", "task_id", tid);
     assert_true(e2e_ok(r));
@@ -137,7 +70,7 @@ static json_t *s_task(s_fx_t *fx, const char *tid)
 }
 
 /* Whether a task.progress event of task tid at stage is stored. */
-static bool s_progress_committed(s_fx_t *fx, const char *tid, const char *stage)
+static bool s_progress_committed(e2e_fx_t *fx, const char *tid, const char *stage)
 {
     uint64_t last = 0;
     json_t *events = e2e_events_all(fx->api, &last);
@@ -156,7 +89,7 @@ static bool s_progress_committed(s_fx_t *fx, const char *tid, const char *stage)
 }
 
 /* The pipeline completed and its task's result says it resumed at stage. */
-static void s_check_resumed(s_fx_t *fx, const char *id, const char *tid, const char *stage)
+static void s_check_resumed(e2e_fx_t *fx, const char *id, const char *tid, const char *stage)
 {
     json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
     assert_non_null(p);
@@ -176,11 +109,11 @@ static void s_check_resumed(s_fx_t *fx, const char *id, const char *tid, const c
 
 static void test_resume_on_another_replica(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     const char *replicas[] = {
         "dynamic:127.0.0.1:0:proto=mux:latency=600:progress=40:fault=disconnect=3",
         "dynamic:127.0.0.1:0:proto=mux:latency=600:progress=40", NULL};
-    s_start_mock(fx, replicas);
+    e2e_fx_start_mock(fx, NULL, replicas);
     s_start_daemon(fx);
     char id[64], tid[64];
     s_start_pipeline(fx, id, tid);
@@ -201,10 +134,10 @@ static void test_resume_on_another_replica(void **state)
 
 static void test_resume_after_sigkill(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     const char *replicas[] = {
         "dynamic:127.0.0.1:0:proto=mux:latency=5000:progress=40:heartbeat=100:fault=stall=3", NULL};
-    s_start_mock(fx, replicas);
+    e2e_fx_start_mock(fx, NULL, replicas);
     s_start_daemon(fx);
     char id[64], tid[64];
     s_start_pipeline(fx, id, tid);
@@ -234,8 +167,9 @@ static void test_resume_after_sigkill(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_resume_on_another_replica, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_resume_after_sigkill, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_on_another_replica, e2e_fx_setup,
+                                        e2e_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_sigkill, e2e_fx_setup, e2e_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,29 +36,20 @@
 #include "tests/e2e/e2e.h"
 
 typedef struct {
-    char *dir;
-    char data[512];
-    char api_ep[600];
-    char log_d[600];
-    char conf[600];
+    e2e_fx_t e;       /* no mock: sluiced runs on its config file */
+    char conf[600];   /* that file */
     char notify[600]; /* the NOTIFY_SOCKET value */
     int nfd;          /* the bound notify socket */
-    e2e_proc_t *d;
-    e2e_api_t *api;
 } s_fx_t;
 
 static int s_setup(void **state)
 {
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
+    s_fx_t *fx = e2e_fx_new(sizeof(*fx));
+    if (!fx) {
         return -1;
     }
     fx->nfd = -1;
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
-    snprintf(fx->conf, sizeof(fx->conf), "%s/sluiced.conf", fx->dir);
+    snprintf(fx->conf, sizeof(fx->conf), "%s/sluiced.conf", fx->e.dir);
     *state = fx;
     return 0;
 }
@@ -66,17 +57,10 @@ static int s_setup(void **state)
 static int s_teardown(void **state)
 {
     s_fx_t *fx = *state;
-    e2e_api_close(&fx->api);
-    e2e_proc_free(&fx->d);
-    e2e_kill_children();
     if (fx->nfd >= 0) {
         close(fx->nfd);
     }
-    if (getenv("E2E_VERBOSE")) {
-        e2e_dump("sluiced stderr", fx->log_d);
-    }
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
+    e2e_fx_fini(&fx->e);
     free(fx);
     return 0;
 }
@@ -89,13 +73,13 @@ static void s_bind_notify(s_fx_t *fx, bool abstract)
     socklen_t len;
     if (abstract) {
         snprintf(fx->notify, sizeof(fx->notify), "@sluice-test-notify-%d-%s", (int)getpid(),
-                 strrchr(fx->dir, '/') + 1);
+                 strrchr(fx->e.dir, '/') + 1);
         size_t n = strlen(fx->notify);
         memcpy(addr.sun_path, fx->notify, n);
         addr.sun_path[0] = '\0';
         len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
     } else {
-        snprintf(fx->notify, sizeof(fx->notify), "%s/notify.sock", fx->dir);
+        snprintf(fx->notify, sizeof(fx->notify), "%s/notify.sock", fx->e.dir);
         assert_true(strlen(fx->notify) < sizeof(addr.sun_path));
         memcpy(addr.sun_path, fx->notify, strlen(fx->notify) + 1);
         len = (socklen_t)sizeof(addr);
@@ -137,27 +121,27 @@ static void s_start(s_fx_t *fx, char *const *env, const char *set)
     e2e_args_add(&a, "%s", SLUICED_BIN);
     e2e_args_add(&a, "--config");
     e2e_args_add(&a, "%s", fx->conf);
-    e2e_sluiced_base_args(&a, fx->dir, fx->data, NULL, 0);
+    e2e_sluiced_base_args(&a, fx->e.dir, fx->e.data, NULL, 0);
     if (set) {
         e2e_args_add(&a, "--set");
         e2e_args_add(&a, "%s", set);
     }
-    fx->d = e2e_spawn(a.v, env, fx->log_d);
+    fx->e.d = e2e_spawn(a.v, env, fx->e.log_d);
     e2e_args_free(&a);
-    assert_non_null(fx->d);
+    assert_non_null(fx->e.d);
     char line[256];
-    if (e2e_wait_line(fx->d, "sluiced: ready", line, sizeof(line), e2e_now_ms() + 15000) != 0) {
-        e2e_dump("sluiced stderr", fx->log_d);
+    if (e2e_wait_line(fx->e.d, "sluiced: ready", line, sizeof(line), e2e_now_ms() + 15000) != 0) {
+        e2e_dump("sluiced stderr", fx->e.log_d);
         fail_msg("sluiced did not get ready");
     }
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
+    fx->e.api = e2e_api_connect(fx->e.api_ep);
+    assert_non_null(fx->e.api);
 }
 
 /* The static analyzer's replica URLs in endpoints.list, joined by ",". */
 static void s_static_urls(s_fx_t *fx, char *out, size_t size)
 {
-    json_t *r = e2e_callf(fx->api, 5000, "{ss}", "op", "endpoints.list");
+    json_t *r = e2e_callf(fx->e.api, 5000, "{ss}", "op", "endpoints.list");
     assert_true(e2e_ok(r));
     out[0] = '\0';
     size_t i, k;
@@ -195,14 +179,14 @@ static void test_service_ready_watchdog_stopping(void **state)
 
     /* READY=1 comes first, once the API is up (it answers now) */
     assert_int_equal(s_expect_notify(fx, "READY=1"), 0);
-    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
+    json_t *pong = e2e_callf(fx->e.api, 5000, "{ss}", "op", "ping");
     assert_true(e2e_ok(pong));
     json_decref(pong);
     /* heartbeats every 100 ms while every actor answers */
     for (int i = 0; i < 3; i++) {
         s_expect_notify(fx, "WATCHDOG=1");
     }
-    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    assert_int_equal(e2e_stop(fx->e.d, SIGTERM, 15000), 0);
     s_expect_notify(fx, "STOPPING=1");
 }
 
@@ -215,7 +199,7 @@ static void test_service_abstract_socket(void **state)
     snprintf(env_notify, sizeof(env_notify), "NOTIFY_SOCKET=%s", fx->notify);
     s_start(fx, env, NULL);
     s_expect_notify(fx, "READY=1");
-    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    assert_int_equal(e2e_stop(fx->e.d, SIGTERM, 15000), 0);
     s_expect_notify(fx, "STOPPING=1");
 }
 
@@ -246,16 +230,16 @@ static void test_service_sighup_reload(void **state)
                      "    static-analyzer\n"
                      "        urls = \"ws://127.0.0.1:19,ws://127.0.0.1:29\"\n"
                      "        failure_threshold = 7\n");
-    assert_int_equal(kill(fx->d->pid, SIGHUP), 0);
+    assert_int_equal(kill(fx->e.d->pid, SIGHUP), 0);
     s_expect_notify(fx, "RELOADING=1");
     s_expect_notify(fx, "READY=1");
     s_static_urls(fx, urls, sizeof(urls));
     assert_string_equal(urls, "ws://127.0.0.1:19,ws://127.0.0.1:29");
-    char *log = e2e_read_file(fx->log_d);
+    char *log = e2e_read_file(fx->e.log_d);
     assert_non_null(log);
     const char *kept = strstr(log, "api/max_request_bytes changed, which needs a restart");
     if (!kept) {
-        e2e_dump("sluiced stderr", fx->log_d);
+        e2e_dump("sluiced stderr", fx->e.log_d);
     }
     assert_non_null(kept);
     /* said at warning level, on its own line */
@@ -275,17 +259,17 @@ static void test_service_sighup_reload(void **state)
 
     /* a bad file changes nothing and the daemon runs on */
     s_write_conf(fx, "services\n    static-analyzer\n        urls = \"http://nope\"\n");
-    assert_int_equal(kill(fx->d->pid, SIGHUP), 0);
+    assert_int_equal(kill(fx->e.d->pid, SIGHUP), 0);
     s_expect_notify(fx, "RELOADING=1");
     s_expect_notify(fx, "READY=1");
     s_static_urls(fx, urls, sizeof(urls));
     assert_string_equal(urls, "ws://127.0.0.1:19,ws://127.0.0.1:29");
-    assert_true(e2e_file_contains(fx->log_d, "reload refused"));
-    assert_true(e2e_file_contains(fx->log_d, "is not a ws:// or wss:// URL"));
+    assert_true(e2e_file_contains(fx->e.log_d, "reload refused"));
+    assert_true(e2e_file_contains(fx->e.log_d, "is not a ws:// or wss:// URL"));
 
-    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    assert_int_equal(e2e_stop(fx->e.d, SIGTERM, 15000), 0);
     /* still at warn: the info line of a clean stop was not written */
-    assert_false(e2e_file_contains(fx->log_d, "sluiced: stopped"));
+    assert_false(e2e_file_contains(fx->e.log_d, "sluiced: stopped"));
 }
 
 /* Every line of the log parses as a JSON object with the stable fields;
@@ -333,7 +317,7 @@ static void test_service_json_log(void **state)
     s_write_conf(fx, "services\n    static-analyzer\n        urls = \"ws://127.0.0.1:9\"\n");
     s_start(fx, NULL, "sluice/log_format=json");
     s_write_conf(fx, "services\n    static-analyzer\n        urls = \"ws://127.0.0.1:19\"\n");
-    assert_int_equal(kill(fx->d->pid, SIGHUP), 0);
+    assert_int_equal(kill(fx->e.d->pid, SIGHUP), 0);
     /* the reload is done once the API shows the new replica */
     char urls[256] = "";
     for (int64_t deadline = e2e_now_ms() + 10000;
@@ -341,10 +325,10 @@ static void test_service_json_log(void **state)
         s_static_urls(fx, urls, sizeof(urls));
     }
     assert_string_equal(urls, "ws://127.0.0.1:19");
-    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    assert_int_equal(e2e_stop(fx->e.d, SIGTERM, 15000), 0);
 
     json_t *added = NULL;
-    size_t lines = s_check_json_log(fx->log_d, "replica ws://127.0.0.1:19 added", &added);
+    size_t lines = s_check_json_log(fx->e.log_d, "replica ws://127.0.0.1:19 added", &added);
     assert_true(lines > 5);
     assert_non_null(added);
     assert_string_equal(json_string_value(json_object_get(added, "level")), "info");
@@ -361,28 +345,28 @@ static void test_service_journald_means_json(void **state)
     s_write_conf(fx, "");
     /* stderr is "the journal's stream" when JOURNAL_STREAM names its
        device and inode, as systemd sets it */
-    assert_int_equal(e2e_write_file(fx->log_d, ""), 0);
+    assert_int_equal(e2e_write_file(fx->e.log_d, ""), 0);
     struct stat st;
-    assert_int_equal(stat(fx->log_d, &st), 0);
+    assert_int_equal(stat(fx->e.log_d, &st), 0);
     char env_js[128], *env[] = {env_js, NULL};
     snprintf(env_js, sizeof(env_js), "JOURNAL_STREAM=%llu:%llu", (unsigned long long)st.st_dev,
              (unsigned long long)st.st_ino);
     s_start(fx, env, NULL);
-    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
+    assert_int_equal(e2e_stop(fx->e.d, SIGTERM, 15000), 0);
     json_t *stopped = NULL;
-    assert_true(s_check_json_log(fx->log_d, "sluiced: stopped", &stopped) > 5);
+    assert_true(s_check_json_log(fx->e.log_d, "sluiced: stopped", &stopped) > 5);
     assert_non_null(stopped); /* sluiced's own lines too (sluice_log) */
     json_decref(stopped);
 
     /* a JOURNAL_STREAM inherited by a process whose stderr is elsewhere
        does not count */
-    e2e_proc_free(&fx->d);
-    e2e_api_close(&fx->api);
-    assert_int_equal(unlink(fx->log_d), 0);
+    e2e_proc_free(&fx->e.d);
+    e2e_api_close(&fx->e.api);
+    assert_int_equal(unlink(fx->e.log_d), 0);
     snprintf(env_js, sizeof(env_js), "JOURNAL_STREAM=1:1");
     s_start(fx, env, NULL);
-    assert_int_equal(e2e_stop(fx->d, SIGTERM, 15000), 0);
-    char *text = e2e_read_file(fx->log_d);
+    assert_int_equal(e2e_stop(fx->e.d, SIGTERM, 15000), 0);
+    char *text = e2e_read_file(fx->e.log_d);
     assert_non_null(text);
     assert_true(text[0] != '{');
     assert_non_null(strstr(text, " INFO  [main] sluiced: stopped"));

@@ -28,57 +28,6 @@
 
 #include "tests/e2e/e2e.h"
 
-typedef struct {
-    char *dir;
-    char data[512];
-    char api_ep[600];
-    char log_mock[600];
-    char log_d[600];
-    e2e_mock_t *mock;
-    e2e_proc_t *d;
-    e2e_api_t *api;
-    int starts;
-} s_fx_t;
-
-static int s_setup(void **state)
-{
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->api_ep, sizeof(fx->api_ep), "ipc://%s/api.sock", fx->dir);
-    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    e2e_api_close(&fx->api);
-    e2e_proc_free(&fx->d);
-    e2e_mock_stop(&fx->mock);
-    e2e_kill_children();
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
-static void s_start_mock(s_fx_t *fx, const char *const *replicas)
-{
-    e2e_args_t m = {0};
-    for (int i = 0; replicas[i]; i++) {
-        e2e_args_add(&m, "--replica");
-        e2e_args_add(&m, "%s", replicas[i]);
-    }
-    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
-    e2e_args_free(&m);
-    assert_non_null(fx->mock);
-}
-
 static const json_t *s_detail_of(const json_t *o)
 {
     const json_t *d = json_object_get(o, "error_detail");
@@ -88,21 +37,12 @@ static const json_t *s_detail_of(const json_t *o)
 
 static void test_timeouts_attempt_timeout_explained(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     const char *replicas[] = {
         "dynamic:127.0.0.1:0:proto=mux:latency=20000:progress=40:heartbeat=100:partial=on", NULL};
-    s_start_mock(fx, replicas);
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
-    e2e_args_t a = {0};
-    e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, 0);
-    e2e_args_add(&a, "--set");
-    e2e_args_add(&a, "services/dynamic-analyzer/protocol=mux");
-    int code = -1;
-    fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
-    e2e_args_free(&a);
-    assert_non_null(fx->d);
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
+    e2e_fx_start_mock(fx, NULL, replicas);
+    const char *sets[] = {"services/dynamic-analyzer/protocol=mux", NULL};
+    e2e_fx_start_daemon(fx, sets);
 
     json_t *r =
         e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[s] s{s[s]}}} s{si} s{si}}", "op",
@@ -110,13 +50,8 @@ static void test_timeouts_attempt_timeout_explained(void **state)
                   "model", "local_model", "app_number", 1, "analysis", "tools", "zap", "options",
                   "target_urls", "http://{model}-app{app}_backend:5000", "timeouts", "attempt", 1,
                   "retry", "max_attempts", 1);
-    assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
-    json_decref(r);
-
-    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
-    assert_non_null(p);
+    json_t *p = e2e_wait_started(fx->api, r, id, sizeof(id), e2e_now_ms() + 30000);
     assert_string_equal(e2e_str(p, "status"), "failed");
     assert_string_equal(e2e_str(p, "error_message"),
                         "0/1 tasks succeeded, 1 failed: 1 attempt_timeout (dynamic-analyzer 1)");
@@ -187,8 +122,8 @@ static void test_timeouts_attempt_timeout_explained(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_timeouts_attempt_timeout_explained, s_setup,
-                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_timeouts_attempt_timeout_explained, e2e_fx_setup,
+                                        e2e_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

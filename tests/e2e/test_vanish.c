@@ -38,48 +38,6 @@
 #define S_ROUNDS 400 /* vanishing clients per listener and storm */
 #define S_FD_SLACK 40
 
-typedef struct {
-    char *dir;
-    char data[512];
-    char api_ep[600];
-    char pub_ep[600];
-    char log_mock[600];
-    char log_d[600];
-    int gateway, api_port, pub_port;
-    e2e_mock_t *mock;
-    e2e_proc_t *d;
-    e2e_api_t *api;
-    e2e_sub_t *sub;
-} s_fx_t;
-
-static int s_setup(void **state)
-{
-    s_fx_t *fx = calloc(1, sizeof(*fx));
-    if (!fx || !(fx->dir = e2e_tmpdir())) {
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->data, sizeof(fx->data), "%s/data", fx->dir);
-    snprintf(fx->log_mock, sizeof(fx->log_mock), "%s/mock.log", fx->dir);
-    snprintf(fx->log_d, sizeof(fx->log_d), "%s/sluiced.log", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int s_teardown(void **state)
-{
-    s_fx_t *fx = *state;
-    e2e_api_close(&fx->api);
-    e2e_sub_close(&fx->sub);
-    e2e_proc_free(&fx->d);
-    e2e_mock_stop(&fx->mock);
-    e2e_kill_children();
-    e2e_rmrf(fx->dir);
-    free(fx->dir);
-    free(fx);
-    return 0;
-}
-
 static int s_open_fds(pid_t pid)
 {
     char path[64];
@@ -180,18 +138,14 @@ static size_t s_ws_opening(unsigned char *out, size_t cap)
 
 /* A pipeline on the legacy ai analyzer completes, PUB carries its events
    and its pushes reach the task by id (want: the by_id count at least). */
-static void s_pipeline_heard(s_fx_t *fx, int64_t want)
+static void s_pipeline_heard(e2e_fx_t *fx, int64_t want)
 {
     json_t *r =
         e2e_callf(fx->api, 10000, "{ss s{s{ss s[{ss si}]} s{s[s]}}}", "op", "pipeline.start",
                   "config", "generation", "mode", "existing", "existing_apps", "model",
                   "local_model", "app_number", 1, "analysis", "analyzers", "ai-analyzer");
-    assert_true(e2e_ok(r));
     char id[64];
-    snprintf(id, sizeof(id), "%s", e2e_str(r, "pipeline_id"));
-    json_decref(r);
-    json_t *p = e2e_wait_terminal(fx->api, id, e2e_now_ms() + 30000);
-    assert_non_null(p);
+    json_t *p = e2e_wait_started(fx->api, r, id, sizeof(id), e2e_now_ms() + 30000);
     assert_string_equal(e2e_str(p, "status"), "completed");
     json_decref(p);
     bool published = false;
@@ -217,29 +171,23 @@ static void s_pipeline_heard(s_fx_t *fx, int64_t want)
 
 static void test_vanish_clients_mid_frame(void **state)
 {
-    s_fx_t *fx = *state;
+    e2e_fx_t *fx = *state;
     unsigned seed = getenv("E2E_VANISH_SEED")
                         ? (unsigned)strtoul(getenv("E2E_VANISH_SEED"), NULL, 0)
                         : (unsigned)e2e_wall_ms();
     fprintf(stderr, "E2E_VANISH_SEED=%u\n", seed);
-    fx->gateway = e2e_free_port();
-    fx->api_port = e2e_free_port();
-    fx->pub_port = e2e_free_port();
-    while (fx->pub_port == fx->api_port || fx->pub_port == fx->gateway) {
-        fx->pub_port = e2e_free_port();
-    }
-    snprintf(fx->api_ep, sizeof fx->api_ep, "tcp://127.0.0.1:%d", fx->api_port);
-    snprintf(fx->pub_ep, sizeof fx->pub_ep, "tcp://127.0.0.1:%d", fx->pub_port);
     e2e_args_t m = {0};
-    e2e_args_add(&m, "--gateway");
-    e2e_args_add(&m, "ws://127.0.0.1:%d", fx->gateway);
-    e2e_args_add(&m, "--replica");
-    e2e_args_add(&m, "ai:127.0.0.1:0:latency=800:progress=100");
-    fx->mock = e2e_mock_start(MOCK_BIN, &m, fx->log_mock);
-    e2e_args_free(&m);
-    assert_non_null(fx->mock);
+    e2e_fx_add_gateway(fx, &m, NULL);
+    int api_port = e2e_free_port();
+    int pub_port = e2e_free_port();
+    while (pub_port == api_port || pub_port == fx->gateway) {
+        pub_port = e2e_free_port();
+    }
+    snprintf(fx->api_ep, sizeof fx->api_ep, "tcp://127.0.0.1:%d", api_port);
+    snprintf(fx->pub_ep, sizeof fx->pub_ep, "tcp://127.0.0.1:%d", pub_port);
+    const char *replicas[] = {"ai:127.0.0.1:0:latency=800:progress=100", NULL};
+    e2e_fx_start_mock(fx, &m, replicas);
     e2e_args_t a = {0};
-    e2e_sluiced_base_args(&a, fx->dir, fx->data, fx->mock, fx->gateway);
     e2e_args_add(&a, "--set");
     e2e_args_add(&a, "api/endpoint=%s", fx->api_ep);
     e2e_args_add(&a, "--set");
@@ -247,17 +195,9 @@ static void test_vanish_clients_mid_frame(void **state)
     /* the storm is about vanishing clients, not the rate cap */
     e2e_args_add(&a, "--set");
     e2e_args_add(&a, "progress/max_connections_per_s=1000000");
-    int code = -1;
-    fx->d = e2e_sluiced_start(SLUICED_BIN, &a, fx->log_d, 15000, &code);
+    e2e_fx_start_daemon_args(fx, &a);
     e2e_args_free(&a);
-    assert_non_null(fx->d);
-    fx->api = e2e_api_connect(fx->api_ep);
-    assert_non_null(fx->api);
-    fx->sub = e2e_sub_connect(fx->pub_ep);
-    assert_non_null(fx->sub);
-    json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
-    assert_true(e2e_ok(pong));
-    json_decref(pong);
+    e2e_fx_connect_sub(fx);
     s_pipeline_heard(fx, 1);
     /* Two storms: sluiced's libraries may grow what they pool on first
        use (up to ~26 eventfds seen, whatever the storm's size), but
@@ -273,15 +213,15 @@ static void test_vanish_clients_mid_frame(void **state)
         int64_t t0 = e2e_now_ms();
         int made = 0;
         for (int i = 0; i < rounds; i++) {
-            made += s_vanish(fx->api_port, router, rand_r(&seed) % (lr + 1));
-            made += s_vanish(fx->pub_port, pub, rand_r(&seed) % (lp + 1));
+            made += s_vanish(api_port, router, rand_r(&seed) % (lr + 1));
+            made += s_vanish(pub_port, pub, rand_r(&seed) % (lp + 1));
             made += s_vanish(fx->gateway, ws, rand_r(&seed) % (lw + 1));
         }
         fprintf(stderr, "storm %d: %d of %d vanishing clients connected in %lld ms\n", storm + 1,
                 made, 3 * rounds, (long long)(e2e_now_ms() - t0));
         assert_true(made >= 3 * rounds * 9 / 10);
         /* Alive, answering, publishing, and hearing pushes. */
-        pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
+        json_t *pong = e2e_callf(fx->api, 5000, "{ss}", "op", "ping");
         assert_true(e2e_ok(pong));
         json_decref(pong);
         s_pipeline_heard(fx, 2 + storm);
@@ -299,7 +239,8 @@ static void test_vanish_clients_mid_frame(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_vanish_clients_mid_frame, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_vanish_clients_mid_frame, e2e_fx_setup,
+                                        e2e_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
