@@ -298,28 +298,72 @@ static bool s_user_db(uint64_t db)
     return db >= SL_DB_PIPELINES && db <= SL_DB_DLQ && db != SL_DB_EVENTS;
 }
 
-/* Walks the ops (store_op items); with apply false it only checks them,
-   so a bad request is refused before any of it touches the group. */
-static int s_walk_ops(s_store_t *self, const sl_bytes_t *ops, bool apply)
+/* A STORE_WRITE's ops and events, each decoded once: checked whole, then
+   applied from here, so a bad request is refused before any of it touches
+   the group and no item is decoded (and its bytes copied) twice. */
+typedef struct {
+    sl_store_op_t *ops;
+    uint32_t n_ops;
+    sl_store_event_t *events;
+    uint32_t *kept; /* per event: its fields that are not seq/ts/topic */
+    uint32_t n_events;
+} s_write_t;
+
+static void s_write_clear(s_write_t *wr)
+{
+    for (uint32_t i = 0; i < wr->n_ops; i++) {
+        sl_store_op_clear(&wr->ops[i]);
+    }
+    for (uint32_t i = 0; i < wr->n_events; i++) {
+        sl_store_event_clear(&wr->events[i]);
+    }
+    free(wr->ops);
+    free(wr->events);
+    free(wr->kept);
+    memset(wr, 0, sizeof *wr);
+}
+
+/* Decodes and checks the ops (store_op items). */
+static int s_read_ops(const sl_bytes_t *ops, s_write_t *wr)
 {
     sl_mp_reader_t r;
     uint32_t n;
     int rc = sl_codec_items(ops, &r, &n);
+    if (rc < 0 || n == 0) {
+        return rc;
+    }
+    /* Every item is at least one byte, so n is bounded by the body. */
+    if (n > ops->len) {
+        return SL_EPROTO;
+    }
+    wr->ops = calloc(n, sizeof *wr->ops);
+    if (!wr->ops) {
+        return SL_ENOMEM;
+    }
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        sl_store_op_t op;
-        rc = sl_store_op_next(&r, &op);
-        if (rc == 0 && !s_user_db(op.db)) {
+        sl_store_op_t *op = &wr->ops[i];
+        rc = sl_store_op_next(&r, op);
+        if (rc < 0) {
+            break;
+        }
+        wr->n_ops++;
+        if (!s_user_db(op->db)) {
+            rc = SL_EINVAL;
+        } else if (op->key.len == 0 || op->key.len > SL_DB_MAX_KEY) {
             rc = SL_EINVAL;
         }
-        if (rc == 0 && (op.key.len == 0 || op.key.len > SL_DB_MAX_KEY)) {
-            rc = SL_EINVAL;
-        }
-        if (rc == 0 && apply) {
-            rc = op.del ? sl_db_del(self->db, (unsigned)op.db, op.key.ptr, op.key.len)
-                        : sl_db_put(self->db, (unsigned)op.db, op.key.ptr, op.key.len, op.value.ptr,
-                                    op.value.len);
-        }
-        sl_store_op_clear(&op);
+    }
+    return rc;
+}
+
+static int s_apply_ops(s_store_t *self, const s_write_t *wr)
+{
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < wr->n_ops; i++) {
+        const sl_store_op_t *op = &wr->ops[i];
+        rc = op->del ? sl_db_del(self->db, (unsigned)op->db, op->key.ptr, op->key.len)
+                     : sl_db_put(self->db, (unsigned)op->db, op->key.ptr, op->key.len,
+                                 op->value.ptr, op->value.len);
     }
     return rc;
 }
@@ -431,32 +475,46 @@ static int s_add_event(s_store_t *self, const char *topic, size_t tlen, const ui
     return 0;
 }
 
-static int s_walk_events(s_store_t *self, const sl_bytes_t *events, bool apply, uint64_t *first,
-                         uint64_t *last)
+/* Decodes and checks the events (store_event items). */
+static int s_read_events(const sl_bytes_t *events, s_write_t *wr)
 {
-    if (events->len == 0) {
-        return 0;
-    }
     sl_mp_reader_t r;
     uint32_t n;
     int rc = sl_codec_items(events, &r, &n);
+    if (rc < 0 || n == 0) {
+        return rc;
+    }
+    if (n > events->len) {
+        return SL_EPROTO;
+    }
+    wr->events = calloc(n, sizeof *wr->events);
+    wr->kept = calloc(n, sizeof *wr->kept);
+    if (!wr->events || !wr->kept) {
+        return SL_ENOMEM;
+    }
     for (uint32_t i = 0; rc == 0 && i < n; i++) {
-        sl_store_event_t ev;
-        uint32_t kept = 0;
-        rc = sl_store_event_next(&r, &ev);
+        rc = sl_store_event_next(&r, &wr->events[i]);
+        if (rc < 0) {
+            break;
+        }
+        wr->n_events++;
+        rc = s_check_event(&wr->events[i], &wr->kept[i]);
+    }
+    return rc;
+}
+
+static int s_apply_events(s_store_t *self, const s_write_t *wr, uint64_t *first, uint64_t *last)
+{
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < wr->n_events; i++) {
+        const sl_store_event_t *ev = &wr->events[i];
+        uint64_t seq;
+        rc = s_add_event(self, ev->topic, strlen(ev->topic), ev->fields.ptr, ev->fields.len,
+                         wr->kept[i], &seq);
         if (rc == 0) {
-            rc = s_check_event(&ev, &kept);
+            *first = *first ? *first : seq;
+            *last = seq;
         }
-        if (rc == 0 && apply) {
-            uint64_t seq;
-            rc = s_add_event(self, ev.topic, strlen(ev.topic), ev.fields.ptr, ev.fields.len, kept,
-                             &seq);
-            if (rc == 0) {
-                *first = *first ? *first : seq;
-                *last = seq;
-            }
-        }
-        sl_store_event_clear(&ev);
     }
     return rc;
 }
@@ -508,13 +566,14 @@ static void s_joined(s_store_t *self)
 static void s_on_write(s_store_t *self, const sl_msg_t *msg)
 {
     sl_store_write_t m = {0};
+    s_write_t wr = {0};
     int rc = sl_store_write_decode(msg->body, msg->body_len, &m);
     uint64_t first = 0, last = 0;
     if (rc == 0) {
-        rc = s_walk_ops(self, &m.ops, false);
+        rc = s_read_ops(&m.ops, &wr);
     }
     if (rc == 0) {
-        rc = s_walk_events(self, &m.events, false, &first, &last);
+        rc = s_read_events(&m.events, &wr);
     }
     if (rc < 0) {
         s_reject(self, msg, rc);
@@ -522,10 +581,10 @@ static void s_on_write(s_store_t *self, const sl_msg_t *msg)
     }
     rc = s_open_group(self);
     if (rc == 0) {
-        rc = s_walk_ops(self, &m.ops, true);
+        rc = s_apply_ops(self, &wr);
     }
     if (rc == 0) {
-        rc = s_walk_events(self, &m.events, true, &first, &last);
+        rc = s_apply_events(self, &wr, &first, &last);
     }
     if (rc == 0 && s_wants_reply(msg)) {
         rc = s_add_waiter(self, msg, first, last);
@@ -542,6 +601,7 @@ static void s_on_write(s_store_t *self, const sl_msg_t *msg)
     }
     s_joined(self);
 done:
+    s_write_clear(&wr);
     sl_store_write_clear(&m);
 }
 
