@@ -923,19 +923,33 @@ bool sl_wire_error_is_verdict(const char *text)
     return false;
 }
 
-/* Copies text into the verdict, cut on a UTF-8 boundary (the parser only
-   hands out valid UTF-8, so backing off continuation bytes is enough). */
+size_t sl_wire_utf8_trim(char *s)
+{
+    if (!s) {
+        return 0;
+    }
+    size_t len = strlen(s);
+    size_t lead = len;
+    while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80) {
+        lead--;
+    }
+    if (lead == 0) {
+        return len; /* no lead byte: nothing of ours to judge */
+    }
+    unsigned char c = (unsigned char)s[lead - 1];
+    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (len - (lead - 1) < need) {
+        len = lead - 1;
+        s[len] = '\0';
+    }
+    return len;
+}
+
+/* Copies text into the verdict, cut on a UTF-8 boundary. */
 static void s_set_error(sl_wire_verdict_t *v, const char *text)
 {
-    size_t n = strlen(text);
-    if (n >= sizeof v->error) {
-        n = sizeof v->error - 1;
-        while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80) {
-            n--;
-        }
-    }
-    memcpy(v->error, text, n);
-    v->error[n] = '\0';
+    snprintf(v->error, sizeof v->error, "%s", text);
+    sl_wire_utf8_trim(v->error);
 }
 
 static void s_set_errorf(sl_wire_verdict_t *v, const char *prefix, const char *what)
@@ -1153,19 +1167,10 @@ static void s_report_add(sl_wire_tools_report_t *out, const char *tool, const ch
     } else {
         snprintf(item, sizeof item, "%s", tool);
     }
+    sl_wire_utf8_trim(item);
     size_t used = strlen(out->text);
-    size_t need = used + (used ? 2 : 0) + strlen(item);
-    if (need >= sizeof out->text) {
-        /* cut on a UTF-8 boundary: the names come from valid JSON */
-        snprintf(out->text + used, sizeof out->text - used, "%s%s", used ? ", " : "", item);
-        size_t n = sizeof out->text - 1;
-        while (n > 0 && ((unsigned char)out->text[n] & 0xC0) == 0x80) {
-            n--;
-        }
-        out->text[n] = '\0';
-        return;
-    }
     snprintf(out->text + used, sizeof out->text - used, "%s%s", used ? ", " : "", item);
+    sl_wire_utf8_trim(out->text);
 }
 
 int sl_wire_tools_report(const sl_wire_frame_t *frame, const char *const *tools, size_t n,

@@ -62,9 +62,9 @@
       - {"type":"cancel","id"}.
     Server -> client:
       - {"type":"accepted","id"}                       optional, once per id;
-      - {"type":"progress","id","stage","pct","message","checkpoint","partial"?}  (partial: object, the result so far)
-        pct is a number 0..100 (optional), checkpoint an optional opaque
-        string the analyzer could resume from;
+      - {"type":"progress","id","stage","pct","message","checkpoint","partial"?}  (partial: object,
+   the result so far) pct is a number 0..100 (optional), checkpoint an optional opaque string the
+   analyzer could resume from;
       - {"type":"heartbeat","id"} per running analysis, at least every
         heartbeat_timeout/3 (services/<name>/heartbeat_timeout_s);
         {"type":"heartbeat"} without id = connection liveness only;
@@ -415,6 +415,12 @@ int sl_wire_tools_report(const sl_wire_frame_t *frame, const char *const *tools,
    a non-negative integer. -1 when it has none (the ai analyzer counts no
    issues), or for NULL or a frame that is not an analysis result. */
 int64_t sl_wire_result_issues(const sl_wire_frame_t *frame);
+
+/* Trims s back to its last complete UTF-8 sequence, for text that was
+   valid UTF-8 until snprintf (or a copy) cut it short to fit a buffer: a
+   sequence cut in two would make the text unencodable as JSON. Returns
+   the new length. s NULL gives 0. */
+size_t sl_wire_utf8_trim(char *s);
 
 /* ---- JSON -> msgpack ---------------------------------------------------- */
 

@@ -201,6 +201,7 @@ static void s_result_warnings(sl_ep_attempt_t *a, const sl_wire_frame_t *f, cons
     if (v->outcome == SL_OUT_PARTIAL_SUCCESS) {
         snprintf(w, sizeof w, "partial result (%s)%s%s", f->u.result.status,
                  v->error[0] ? ": " : "", v->error);
+        sl_wire_utf8_trim(w); /* the status is the analyzer's, of any length */
         (void)sl_strs_push(&a->warnings, w);
     }
     if (a->start.tools.n == 0) {
@@ -221,17 +222,11 @@ static void s_result_warnings(sl_ep_attempt_t *a, const sl_wire_frame_t *f, cons
         if (rep.missed == rep.asked) {
             v->outcome = SL_OUT_VERDICT;
             snprintf(w, sizeof w, "none of the requested tools ran: %s", rep.text);
-            size_t n = strlen(w);
-            if (n >= sizeof v->error) { /* cut on a UTF-8 boundary */
-                n = sizeof v->error - 1;
-                while (n > 0 && ((unsigned char)w[n] & 0xC0) == 0x80) {
-                    n--;
-                }
-            }
-            memcpy(v->error, w, n);
-            v->error[n] = '\0';
+            w[sizeof v->error - 1] = '\0'; /* w is the larger */
+            memcpy(v->error, w, sl_wire_utf8_trim(w) + 1);
         } else {
             snprintf(w, sizeof w, "requested tools did not run: %s", rep.text);
+            sl_wire_utf8_trim(w);
             (void)sl_strs_push(&a->warnings, w);
         }
     }

@@ -411,6 +411,76 @@ static void test_wire_tool_names(void **state)
     assert_true(sl_wire_error_is_verdict("No valid analysis tool selected. Available: ['x']"));
 }
 
+/* True if s is valid UTF-8 (jansson refuses to make a string of anything else). */
+static bool s_utf8_ok(const char *s)
+{
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
+
+static void test_wire_utf8_trim(void **state)
+{
+    (void)state;
+    char s[16];
+    snprintf(s, sizeof s, "ab\xc3"); /* é cut after its lead byte */
+    assert_int_equal(sl_wire_utf8_trim(s), 2);
+    assert_string_equal(s, "ab");
+    snprintf(s, sizeof s, "a\xe2\x82"); /* € cut in its middle */
+    assert_int_equal(sl_wire_utf8_trim(s), 1);
+    snprintf(s, sizeof s, "a\xf0\x9f\x98"); /* an emoji one byte short */
+    assert_int_equal(sl_wire_utf8_trim(s), 1);
+    snprintf(s, sizeof s, "a\xe2\x82\xac"); /* whole sequences stay */
+    assert_int_equal(sl_wire_utf8_trim(s), 4);
+    snprintf(s, sizeof s, "\xc3\xa9");
+    assert_int_equal(sl_wire_utf8_trim(s), 2);
+    s[0] = '\0';
+    assert_int_equal(sl_wire_utf8_trim(s), 0);
+    assert_int_equal(sl_wire_utf8_trim(NULL), 0);
+}
+
+/* Texts cut to fit their buffers stay valid UTF-8 at every cut point: a
+   tools report of many multi-byte tool names, and an analyzer's unknown
+   status behind a prefix (before, snprintf split a sequence in two and
+   the text could not be encoded as JSON any more). */
+static void test_wire_cut_texts_stay_utf8(void **state)
+{
+    (void)state;
+    sl_wire_frame_t f;
+    sl_wire_tools_report_t r;
+    assert_int_equal(s_parse_str(&f, "{\"type\":\"static_analysis_result\",\"status\":\"success\","
+                                     "\"analysis\":{\"tools_used\":[]}}"),
+                     0);
+    for (size_t pad = 0; pad < 4; pad++) {
+        char names[40][32];
+        const char *asked[40];
+        for (size_t i = 0; i < 40; i++) {
+            snprintf(names[i], sizeof names[i], "%.*st\xc3\xa9\xe2\x82\xac%zu", (int)pad, "xxx", i);
+            asked[i] = names[i];
+        }
+        assert_int_equal(sl_wire_tools_report(&f, asked, 40, &r), 0);
+        assert_int_equal(r.missed, 40);
+        assert_true(s_utf8_ok(r.text));
+    }
+    sl_wire_frame_clear(&f);
+
+    for (size_t pad = 0; pad < 4; pad++) {
+        char msg[1200];
+        size_t n = (size_t)snprintf(msg, sizeof msg, "%.*s", (int)pad, "xxx");
+        while (n + 3 < 1000) {
+            n += (size_t)snprintf(msg + n, sizeof msg - n, "\xe2\x82\xac");
+        }
+        char frame[1400];
+        snprintf(frame, sizeof frame, "{\"type\":\"generation_result\",\"status\":\"%s\"}", msg);
+        assert_int_equal(s_parse_str(&f, frame), 0);
+        sl_wire_verdict_t v;
+        assert_int_equal(sl_wire_classify(&f, &v), 0);
+        assert_true(strlen(v.error) > 0);
+        assert_true(s_utf8_ok(v.error));
+        sl_wire_frame_clear(&f);
+    }
+}
+
 static void test_wire_tools_report_real_results(void **state)
 {
     (void)state;
@@ -1459,6 +1529,8 @@ int main(void)
         cmocka_unit_test(test_wire_tool_names),
         cmocka_unit_test(test_wire_tools_report_real_results),
         cmocka_unit_test(test_wire_tools_report_statuses),
+        cmocka_unit_test(test_wire_utf8_trim),
+        cmocka_unit_test(test_wire_cut_texts_stay_utf8),
         cmocka_unit_test(test_wire_build_matches_capture),
         cmocka_unit_test(test_wire_build_matches_fleet_client),
         cmocka_unit_test(test_wire_build_analyze_options),
