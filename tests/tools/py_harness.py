@@ -13,11 +13,14 @@ does not already provide it.
 """
 import os
 import random
+import importlib
 import select
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 SKIP = 77
@@ -195,3 +198,42 @@ def dump_logs(tmp, log):
         if os.environ.get("SLUICE_PY_VERBOSE") and os.path.exists(path):
             with open(path, errors="replace") as f:
                 log("---- %s ----\n%s" % (name, f.read()[-4000:]))
+
+
+def stop_all(daemon, fleet, log):
+    """Stops sluiced first (so it does not spend its grace on a vanished
+    fleet), then the mock, each by pid; logs and returns the exit codes."""
+    codes = {"sluiced": daemon.stop() if daemon else None,
+             "mock": stop(fleet.proc, "mock", log) if fleet else None}
+    log("stopped by pid: %s" % codes)
+    return codes
+
+
+def main(name, run, log, modules=("sluice_client",)):
+    """A test program's main: finds the binaries (SKIP when sluiced is not
+    built), imports modules, then returns run(tmp, sluiced, mock, keygen)
+    in a fresh temporary directory, kept (and named) when the run raised."""
+    try:
+        found = binaries(log)
+        if found is None:
+            return SKIP
+        for module in modules:
+            importlib.import_module(module)
+    except ImportError as e:
+        log("FAIL: %s (install Debian's python3-zmq and python3-msgpack; run with "
+            "/usr/bin/python3)" % e)
+        return 1
+    except Fail as e:
+        log("FAIL: %s" % e)
+        return 1
+    tmp = tempfile.mkdtemp(prefix="%s." % name)
+    try:
+        return run(tmp, *found)
+    except Exception as e:
+        log("FAIL: %s: %s" % (type(e).__name__, e))
+        log("logs kept in %s" % tmp)
+        tmp = None
+        return 1
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -27,9 +27,7 @@ and tools/python), SLUICE_PY_DEADLINE_S, SLUICE_PY_VERBOSE.
 """
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 import py_harness as h
@@ -204,7 +202,7 @@ def follow(client):
     return 0
 
 
-def run(tmp, sluiced_path, mock_path):
+def run(tmp, sluiced_path, mock_path, _keygen_path):
     from sluice_client import Client
 
     progress = "ws://127.0.0.1:%d" % h.free_port()
@@ -217,41 +215,14 @@ def run(tmp, sluiced_path, mock_path):
         with Client(api=daemon.api, pub=daemon.pub, timeout=REQUEST_TIMEOUT_S) as client:
             return follow(client)
     finally:
-        # The daemon first, so it does not spend its grace on a vanished fleet.
-        codes = {"sluiced": daemon.stop() if daemon else None,
-                 "mock": h.stop(fleet.proc, "mock", log) if fleet else None}
-        log("stopped by pid: %s" % codes)
+        codes = h.stop_all(daemon, fleet, log)
         if codes.get("sluiced") not in (None, 0):
             log("sluiced did not exit 0 on SIGTERM (%s)" % codes["sluiced"])
         h.dump_logs(tmp, log)
 
 
 def main():
-    try:
-        found = h.binaries(log)
-        if found is None:
-            return h.SKIP
-        import msgpack  # noqa: F401
-        import zmq  # noqa: F401
-        import sluice_client  # noqa: F401
-    except ImportError as e:
-        log("FAIL: %s (install Debian's python3-zmq and python3-msgpack; run with "
-            "/usr/bin/python3)" % e)
-        return 1
-    except Fail as e:
-        log("FAIL: %s" % e)
-        return 1
-    tmp = tempfile.mkdtemp(prefix="test_python_client.")
-    try:
-        return run(tmp, found[0], found[1])
-    except Exception as e:
-        log("FAIL: %s: %s" % (type(e).__name__, e))
-        log("logs kept in %s" % tmp)
-        tmp = None
-        return 1
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return h.main("test_python_client", run, log, modules=("msgpack", "zmq", "sluice_client"))
 
 
 if __name__ == "__main__":

@@ -29,10 +29,8 @@ Environment: as test_python_client.py.
 """
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 import py_harness as h
@@ -373,36 +371,12 @@ def run(tmp, sluiced_path, mock_path, keygen_path):
             case_restart(c, daemon)
         return 0
     finally:
-        codes = {"sluiced": daemon.stop() if daemon else None,
-                 "mock": h.stop(fleet.proc, "mock", log) if fleet else None}
-        log("stopped by pid: %s" % codes)
+        h.stop_all(daemon, fleet, log)
         h.dump_logs(tmp, log)
 
 
 def main():
-    try:
-        found = h.binaries(log)
-        if found is None:
-            return h.SKIP
-        import sluice_client  # noqa: F401
-    except ImportError as e:
-        log("FAIL: %s (install Debian's python3-zmq and python3-msgpack; run with "
-            "/usr/bin/python3)" % e)
-        return 1
-    except Fail as e:
-        log("FAIL: %s" % e)
-        return 1
-    tmp = tempfile.mkdtemp(prefix="test_sluice_client.")
-    try:
-        return run(tmp, *found)
-    except Exception as e:
-        log("FAIL: %s: %s" % (type(e).__name__, e))
-        log("logs kept in %s" % tmp)
-        tmp = None
-        return 1
-    finally:
-        if tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+    return h.main("test_sluice_client", run, log)
 
 
 if __name__ == "__main__":
