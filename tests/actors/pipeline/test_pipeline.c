@@ -296,6 +296,7 @@ static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const 
 static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want);
 static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec);
 static int s_wait_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen);
+static void s_wait_gone(s_fix_t *x, int db, const char *key);
 static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen);
 
 static int s_setup(void **state)
@@ -1185,10 +1186,7 @@ static void test_pipeline_retention_purges_attempt_frames(void **state)
     snprintf(key, sizeof(key), "%s-a01", tid);
     assert_int_equal(s_wait_stored(x, SL_IDS_DB_RESULTS, key, NULL, NULL), 0);
     sl_rt_advance(x->rt, 5000);
-    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, pid, NULL, NULL) == 0;) {
-        s_pause();
-    }
-    assert_int_equal(s_stored(x, 1, pid, NULL, NULL), SL_ENOTFOUND);
+    s_wait_gone(x, 1, pid);
     assert_int_equal(s_stored(x, SL_IDS_DB_RESULTS, tid, NULL, NULL), SL_ENOTFOUND);
     assert_int_equal(s_stored(x, SL_IDS_DB_RESULTS, key, NULL, NULL), SL_ENOTFOUND);
 }
@@ -1961,23 +1959,47 @@ static int s_script_app2_fails(int svc, const sl_attempt_start_t *m, int64_t *ap
     return SL_OUT_SUCCESS;
 }
 
-static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
+/* Two pipelines on a quiet fleet: done ran app 1 to completed; parked
+   (EXISTING_REQ) ended partial_success with its app-2 task dead in the
+   DLQ. */
+typedef struct {
+    char done[SL_PIPELINE_ID_MAX], parked[SL_PIPELINE_ID_MAX];
+    char t_done[64], t_dead[64]; /* done's task 0, parked's task 1 */
+} s_pair_t;
+
+static void s_run_done_and_parked(s_fix_t *x, s_pair_t *pr)
 {
-    s_fix_t *x = *state;
-    x->cfg.retention_ms = 5000;
-    char done[SL_PIPELINE_ID_MAX];
-    snprintf(done, sizeof(done), "%s",
+    snprintf(pr->done, sizeof(pr->done), "%s",
              s_run(x, s_script_app2_fails,
                    "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
                    "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
                    "[\"bandit\"]}}"));
-    char *parked = s_start(x, EXISTING_REQ);
+    snprintf(pr->parked, sizeof(pr->parked), "%s", s_start(x, EXISTING_REQ));
     s_pview_t v;
-    s_wait_status(x, done, "completed", &v);
-    s_wait_status(x, parked, "partial_success", &v);
-    char t_done[64], t_dead[64], args[128];
-    snprintf(t_done, sizeof(t_done), "%s-t0000", done);
-    snprintf(t_dead, sizeof(t_dead), "%s-t0001", parked);
+    s_wait_status(x, pr->done, "completed", &v);
+    s_wait_status(x, pr->parked, "partial_success", &v);
+    snprintf(pr->t_done, sizeof(pr->t_done), "%s-t0000", pr->done);
+    snprintf(pr->t_dead, sizeof(pr->t_dead), "%s-t0001", pr->parked);
+}
+
+/* Polls until db/key has left the store (a purge or eviction commits
+   after the clock advance that caused it), then asserts it is gone. */
+static void s_wait_gone(s_fix_t *x, int db, const char *key)
+{
+    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, db, key, NULL, NULL) == 0;) {
+        s_pause();
+    }
+    assert_int_equal(s_stored(x, db, key, NULL, NULL), SL_ENOTFOUND);
+}
+
+static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
+{
+    s_fix_t *x = *state;
+    x->cfg.retention_ms = 5000;
+    s_pair_t pr;
+    s_run_done_and_parked(x, &pr);
+    const char *done = pr.done, *parked = pr.parked, *t_done = pr.t_done, *t_dead = pr.t_dead;
+    char args[128];
     /* The DLQ entry holds the whole story: both attempts and their errors. */
     uint8_t *val = NULL;
     size_t vlen = 0;
@@ -1999,10 +2021,7 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     free(val);
 
     sl_rt_advance(x->rt, 5000);
-    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, done, NULL, NULL) == 0;) {
-        s_pause();
-    }
-    assert_int_equal(s_stored(x, 1, done, NULL, NULL), SL_ENOTFOUND);
+    s_wait_gone(x, 1, done);
     assert_int_equal(s_stored(x, 2, t_done, NULL, NULL), SL_ENOTFOUND);
     assert_int_equal(s_stored(x, 4, t_done, NULL, NULL), SL_ENOTFOUND);
     char akey[80];
@@ -2016,10 +2035,7 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     s_call_ok(x, "dlq.drop", args, t_dead);
     assert_int_equal(s_stored(x, 6, t_dead, NULL, NULL), SL_ENOTFOUND);
     sl_rt_advance(x->rt, 5000);
-    for (double u = s_mono() + WAIT_S; s_mono() < u && s_stored(x, 1, parked, NULL, NULL) == 0;) {
-        s_pause();
-    }
-    assert_int_equal(s_stored(x, 1, parked, NULL, NULL), SL_ENOTFOUND);
+    s_wait_gone(x, 1, parked);
 }
 
 /* Puts val under key in db, as the shard would (acknowledged). */
@@ -2104,6 +2120,19 @@ static void s_listed_name(s_fix_t *x, const char *pid, char *out, size_t cap)
     free(b);
 }
 
+/* Polls pipeline.list until it shows pid under want; name holds the last
+   listed name (the caller asserts on it). */
+static void s_wait_listed_name(s_fix_t *x, const char *pid, const char *want, char *name,
+                               size_t cap)
+{
+    for (double u = s_mono() + WAIT_S; s_mono() < u; s_pause()) {
+        s_listed_name(x, pid, name, cap);
+        if (strcmp(name, want) == 0) {
+            break;
+        }
+    }
+}
+
 /* Finished pipelines leave memory after evict_after_ms (manual clock) and
    are read back from the store for pipeline.get, task.get and
    pipeline.list; one with a task in the DLQ stays until it leaves the
@@ -2113,19 +2142,11 @@ static void test_pipeline_evicts_finished_and_reads_back(void **state)
 {
     s_fix_t *x = *state;
     x->cfg.evict_after_ms = 5000;
-    char done[SL_PIPELINE_ID_MAX];
-    snprintf(done, sizeof(done), "%s",
-             s_run(x, s_script_app2_fails,
-                   "{\"generation\": {\"mode\": \"existing\", \"existing_apps\": "
-                   "[{\"model\": \"m\", \"app_number\": 1}]}, \"analysis\": {\"tools\": "
-                   "[\"bandit\"]}}"));
-    char *parked = s_start(x, EXISTING_REQ);
+    s_pair_t pr;
+    s_run_done_and_parked(x, &pr);
+    const char *done = pr.done, *parked = pr.parked, *t_done = pr.t_done, *t_dead = pr.t_dead;
     s_pview_t v;
-    s_wait_status(x, done, "completed", &v);
-    s_wait_status(x, parked, "partial_success", &v);
-    char t_done[64], t_dead[64], args[128], name[64];
-    snprintf(t_done, sizeof(t_done), "%s-t0000", done);
-    snprintf(t_dead, sizeof(t_dead), "%s-t0001", parked);
+    char args[128], name[64];
     s_wait_stored_status(x, t_done, "succeeded");
     s_wait_stored_status(x, t_dead, "dead");
     s_rename_stored(x, done, "stored copy");
@@ -2134,12 +2155,7 @@ static void test_pipeline_evicts_finished_and_reads_back(void **state)
     assert_string_not_equal(name, "stored copy"); /* still in memory */
 
     sl_rt_advance(x->rt, 5000);
-    for (double u = s_mono() + WAIT_S; s_mono() < u; s_pause()) {
-        s_listed_name(x, done, name, sizeof(name));
-        if (strcmp(name, "stored copy") == 0) {
-            break;
-        }
-    }
+    s_wait_listed_name(x, done, "stored copy", name, sizeof(name));
     assert_string_equal(name, "stored copy"); /* evicted: listed from the store */
     s_name_of(x, done, name, sizeof(name));
     assert_string_equal(name, "stored copy"); /* read back */
@@ -2153,12 +2169,7 @@ static void test_pipeline_evicts_finished_and_reads_back(void **state)
     s_id_args(args, sizeof(args), "task_id", t_dead);
     s_call_ok(x, "dlq.drop", args, t_dead);
     sl_rt_advance(x->rt, 5000);
-    for (double u = s_mono() + WAIT_S; s_mono() < u; s_pause()) {
-        s_listed_name(x, parked, name, sizeof(name));
-        if (strcmp(name, "stored copy") == 0) {
-            break;
-        }
-    }
+    s_wait_listed_name(x, parked, "stored copy", name, sizeof(name));
     assert_string_equal(name, "stored copy"); /* the DLQ let go: evicted too */
     s_id_args(args, sizeof(args), "task_id", t_dead);
     s_call_ok(x, "task.get", args, t_dead); /* read back by its task */
