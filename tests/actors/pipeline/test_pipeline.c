@@ -294,6 +294,8 @@ static const char *g_dest = "pipeline.0"; /* the shard s_call talks to */
 static bool s_saw_event(s_fix_t *x, const char *topic, const char *field, const char *value,
                         const char *count_topic, int *count);
 static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want);
+typedef bool (*s_task_pred_fn)(const sl_task_rec_t *rec, const void *arg);
+static bool s_poll_task(s_fix_t *x, const char *tid, s_task_pred_fn ok, const void *arg);
 static void s_stored_task(s_fix_t *x, const char *tid, sl_task_rec_t *rec);
 static int s_wait_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *outlen);
 static void s_wait_gone(s_fix_t *x, int db, const char *key);
@@ -1087,25 +1089,17 @@ static const char *DOWN_REQ =
     "{\"target_urls\": [\"http://{model}-app{app}:5000\"]}}, \"retry\": {\"max_attempts\": 1, "
     "\"app_unreachable\": 5, \"app_unreachable_retries\": 2}}";
 
+static bool s_waits_after(const sl_task_rec_t *rec, const void *n)
+{
+    return rec->status == SL_TS_RETRY_WAIT && rec->attempts == *(const uint32_t *)n;
+}
+
 /* Polls the store until the task waits for its retry after attempt n. */
 static void s_wait_retry_after(s_fix_t *x, const char *tid, uint32_t n)
 {
-    for (double until = s_mono() + WAIT_S; s_mono() < until; s_pause()) {
-        uint8_t *val = NULL;
-        size_t vlen = 0;
-        sl_task_rec_t rec;
-        bool hit = false;
-        if (s_stored(x, SL_IDS_DB_TASKS, tid, &val, &vlen) == 0 &&
-            sl_task_rec_decode(val, vlen, &rec) == 0) {
-            hit = rec.status == SL_TS_RETRY_WAIT && rec.attempts == n;
-            sl_task_rec_clear(&rec);
-        }
-        free(val);
-        if (hit) {
-            return;
-        }
+    if (!s_poll_task(x, tid, s_waits_after, &n)) {
+        fail_msg("task %s never waited after attempt %u", tid, n);
     }
-    fail_msg("task %s never waited after attempt %u", tid, n);
 }
 
 /* targets_unreachable is about the app: no replica is excluded, nothing is
@@ -1914,27 +1908,39 @@ static int s_stored(s_fix_t *x, int db, const char *key, uint8_t **out, size_t *
     return rc;
 }
 
+/* Polls the store until tid's task record satisfies ok; false when it
+   never did within WAIT_S. */
+static bool s_poll_task(s_fix_t *x, const char *tid, s_task_pred_fn ok, const void *arg)
+{
+    for (double until = s_mono() + WAIT_S; s_mono() < until; s_pause()) {
+        uint8_t *val = NULL;
+        size_t vlen = 0;
+        sl_task_rec_t rec;
+        bool hit = false;
+        if (s_stored(x, SL_IDS_DB_TASKS, tid, &val, &vlen) == 0 &&
+            sl_task_rec_decode(val, vlen, &rec) == 0) {
+            hit = ok(&rec, arg);
+            sl_task_rec_clear(&rec);
+        }
+        free(val);
+        if (hit) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool s_has_status(const sl_task_rec_t *rec, const void *want)
+{
+    return strcmp(sl_tstatus_name(rec->status), want) == 0;
+}
+
 /* Polls the store until the task record has the given status. */
 static void s_wait_stored_status(s_fix_t *x, const char *tid, const char *want)
 {
-    for (double until = s_mono() + WAIT_S; s_mono() < until;) {
-        uint8_t *val = NULL;
-        size_t vlen = 0;
-        bool hit = false;
-        if (s_stored(x, 2, tid, &val, &vlen) == 0) {
-            sl_task_rec_t rec;
-            if (sl_task_rec_decode(val, vlen, &rec) == 0) {
-                hit = strcmp(sl_tstatus_name(rec.status), want) == 0;
-                sl_task_rec_clear(&rec);
-            }
-            free(val);
-        }
-        if (hit) {
-            return;
-        }
-        s_pause();
+    if (!s_poll_task(x, tid, s_has_status, want)) {
+        fail_msg("task %s never stored as %s", tid, want);
     }
-    fail_msg("task %s never stored as %s", tid, want);
 }
 
 /* Polls until db/key is stored (pipeline.get can run ahead of the commit
@@ -2434,71 +2440,48 @@ static void test_pipeline_list_and_task_get(void **state)
     assert_int_equal(s_list_count(x, "{}"), 2);
 }
 
+/* Every case runs between s_setup and s_teardown. */
+#define S_CASE(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_final_status_every_combination),
         cmocka_unit_test(test_pipeline_ids_and_shards),
-        cmocka_unit_test_setup_teardown(test_pipeline_seed_incident_ends_partial_success, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_all_succeed_completed, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_success_warnings_on_the_task, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_generation_verdict_fails_at_once, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_generation_failure_counts_against, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_cancel_mid_run, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_cancel_one_task, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_attempt_timeout_explained, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_attempt_timeout_names_the_profile_key,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_task_timeout_parks_in_dlq, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_stage_timeout, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_pipeline_timeout, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_dlq_park_retry_third_strike, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_new_attempt_has_no_old_error, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_unreachable_app_waits_then_fails, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_unreachable_app_comes_up, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_retention_purges_attempt_frames, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_watchdog_reconciles_lost_finalize, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_evicts_finished_and_reads_back, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_recovery_resumes_without_rerun, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_retention_keeps_dlq_and_purges_the_rest,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_progress_every_stage_published, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_is_not_counted, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_escalation_runs_deep_where_quick_found_issues,
-                                        s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_escalation_threshold_holds_back, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_interrupted_attempt_survives_restart, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_shards_recover_their_own, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_concurrency_limit, s_setup, s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_missing_endpoint_parks_tasks, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_recovery_survives_damaged_records, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_drain_holds_back_and_resumes, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_bad_requests_change_nothing, s_setup,
-                                        s_teardown),
-        cmocka_unit_test_setup_teardown(test_pipeline_list_and_task_get, s_setup, s_teardown),
+        S_CASE(test_pipeline_seed_incident_ends_partial_success),
+        S_CASE(test_pipeline_all_succeed_completed),
+        S_CASE(test_pipeline_success_warnings_on_the_task),
+        S_CASE(test_pipeline_generation_verdict_fails_at_once),
+        S_CASE(test_pipeline_generation_failure_counts_against),
+        S_CASE(test_pipeline_cancel_mid_run),
+        S_CASE(test_pipeline_cancel_one_task),
+        S_CASE(test_pipeline_attempt_timeout_explained),
+        S_CASE(test_pipeline_attempt_timeout_names_the_profile_key),
+        S_CASE(test_pipeline_task_timeout_parks_in_dlq),
+        S_CASE(test_pipeline_stage_timeout),
+        S_CASE(test_pipeline_pipeline_timeout),
+        S_CASE(test_pipeline_dlq_park_retry_third_strike),
+        S_CASE(test_pipeline_new_attempt_has_no_old_error),
+        S_CASE(test_pipeline_unreachable_app_waits_then_fails),
+        S_CASE(test_pipeline_unreachable_app_comes_up),
+        S_CASE(test_pipeline_retention_purges_attempt_frames),
+        S_CASE(test_pipeline_watchdog_reconciles_lost_finalize),
+        S_CASE(test_pipeline_evicts_finished_and_reads_back),
+        S_CASE(test_pipeline_recovery_resumes_without_rerun),
+        S_CASE(test_pipeline_retention_keeps_dlq_and_purges_the_rest),
+        S_CASE(test_pipeline_progress_every_stage_published),
+        S_CASE(test_pipeline_interrupted_attempt_is_not_counted),
+        S_CASE(test_pipeline_escalation_runs_deep_where_quick_found_issues),
+        S_CASE(test_pipeline_escalation_threshold_holds_back),
+        S_CASE(test_pipeline_interrupted_attempt_survives_restart),
+        S_CASE(test_pipeline_shards_recover_their_own),
+        S_CASE(test_pipeline_concurrency_limit),
+        S_CASE(test_pipeline_missing_endpoint_parks_tasks),
+        S_CASE(test_pipeline_recovery_survives_damaged_records),
+        S_CASE(test_pipeline_drain_holds_back_and_resumes),
+        S_CASE(test_pipeline_bad_requests_change_nothing),
+        S_CASE(test_pipeline_list_and_task_get),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
