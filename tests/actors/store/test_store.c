@@ -185,6 +185,25 @@ static int s_write(sl_port_t *port, batch_t *b, uint64_t *first, uint64_t *last)
     return (int)ack.status;
 }
 
+/* Sends b fire-and-forget: the store commits (and publishes) it, never
+   acks it. */
+static void s_send(sl_port_t *port, batch_t *b)
+{
+    size_t len;
+    uint8_t *body = s_batch_body(b, &len);
+    assert_int_equal(sl_port_send(port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len), 0);
+    free(body);
+}
+
+/* Sends a one-put write fire-and-forget. */
+static void s_send_put(sl_port_t *port, unsigned db, const char *key, const char *val)
+{
+    batch_t b;
+    s_batch_init(&b);
+    s_batch_put(&b, db, key, val);
+    s_send(port, &b);
+}
+
 static int s_raw_write(sl_port_t *port, const void *body, size_t len)
 {
     sl_msg_t *reply = NULL;
@@ -438,11 +457,7 @@ static void test_store_publishes_in_seq_order(void **state)
         char id[32];
         snprintf(id, sizeof id, "t%04d", i);
         s_batch_event(&b, "task.status", id);
-        size_t len;
-        uint8_t *body = s_batch_body(&b, &len);
-        /* fire-and-forget: committed and published, never acked */
-        assert_int_equal(sl_port_send(fx->port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len), 0);
-        free(body);
+        s_send(fx->port, &b);
     }
     for (uint64_t want = 1; want <= N; want++) {
         sl_msg_t *msg = NULL;
@@ -497,13 +512,7 @@ static void test_store_read_after_write_per_sender(void **state)
         char key[32], val[32];
         snprintf(key, sizeof key, "r%04d", i);
         snprintf(val, sizeof val, "v%d", i);
-        batch_t b;
-        s_batch_init(&b);
-        s_batch_put(&b, SL_DB_ATTEMPTS, key, val);
-        size_t len;
-        uint8_t *body = s_batch_body(&b, &len);
-        assert_int_equal(sl_port_send(fx->port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len), 0);
-        free(body);
+        s_send_put(fx->port, SL_DB_ATTEMPTS, key, val);
         /* No ack awaited: the GET behind it must still see it. */
         s_expect(fx->port, SL_DB_ATTEMPTS, key, val);
     }
@@ -523,13 +532,7 @@ static void test_store_read_after_write_across_senders(void **state)
         char key[32], val[32];
         snprintf(key, sizeof key, "x%04d", i);
         snprintf(val, sizeof val, "v%d", i);
-        batch_t b;
-        s_batch_init(&b);
-        s_batch_put(&b, SL_DB_RESULTS, key, val);
-        size_t len;
-        uint8_t *body = s_batch_body(&b, &len);
-        assert_int_equal(sl_port_send(fx->port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len), 0);
-        free(body);
+        s_send_put(fx->port, SL_DB_RESULTS, key, val);
         s_expect(reader, SL_DB_RESULTS, key, val);
     }
     sl_port_destroy(&reader);
