@@ -301,6 +301,13 @@ static void test_mock_control_frames(void **state)
     assert_int_equal(s_mock_stop(&m), 0);
 }
 
+/* Starts a recording gateway; url gets its ws:// address, path appended. */
+static void s_gw_start(mock_gw_t *gw, const char *path, char *url, size_t cap)
+{
+    assert_int_equal(mock_gw_start(gw), 0);
+    snprintf(url, cap, "ws://127.0.0.1:%d%s", gw->port, path);
+}
+
 /* Waits for a pushed frame with stage "completed"; returns its index. */
 static int s_gw_wait_completed(mock_gw_t *gw, int timeout_ms)
 {
@@ -327,9 +334,8 @@ static int s_gw_wait_completed(mock_gw_t *gw, int timeout_ms)
 static void test_mock_static_analyze(void **state)
 {
     mock_gw_t gw;
-    assert_int_equal(mock_gw_start(&gw), 0);
     char gateway[64];
-    snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d", gw.port);
+    s_gw_start(&gw, "", gateway, sizeof gateway);
     s_mock_t m;
     assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:latency=2000-3000",
                                   "--gateway", gateway, "--time-scale", "0.01", NULL),
@@ -390,9 +396,8 @@ static void test_mock_static_analyze(void **state)
 static void test_mock_dynamic_empty_correlation(void **state)
 {
     mock_gw_t gw;
-    assert_int_equal(mock_gw_start(&gw), 0);
     char gateway[64];
-    snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d/progress", gw.port);
+    s_gw_start(&gw, "/progress", gateway, sizeof gateway);
     s_mock_t m;
     assert_int_equal(s_mock_start(&m, "--replica", "dynamic-analyzer:127.0.0.1:0", "--gateway",
                                   gateway, "--time-scale", "0.01", NULL),
@@ -1438,9 +1443,8 @@ static json_t *s_recv_type(mock_ws_t *ws, const char *type, int timeout_ms, int 
 static void test_mock_block(void **state)
 {
     mock_gw_t gw;
-    assert_int_equal(mock_gw_start(&gw), 0);
     char gateway[64];
-    snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d", gw.port);
+    s_gw_start(&gw, "", gateway, sizeof gateway);
     s_mock_t m;
     /* request 2 blocks the whole replica for 1 s (scaled) at its
        scanning_python stage; request 1 runs alongside on another connection.
@@ -1560,9 +1564,10 @@ static json_t *s_gw_pushes_of(mock_gw_t *gw, const char *svc)
     return out;
 }
 
-/* Sends an analysis request and reads to the result: returns the type of
-   the first frame. */
-static char *s_analyze_to_result(int port, const char *req, const char *result_type)
+/* Sends an analysis request and reads to the result; the first frame's
+   type must be want_first. */
+static void s_analyze_to_result(int port, const char *req, const char *result_type,
+                                const char *want_first)
 {
     mock_ws_t ws;
     assert_int_equal(mock_ws_connect(&ws, port, 3000), 0);
@@ -1575,15 +1580,15 @@ static char *s_analyze_to_result(int port, const char *req, const char *result_t
     }
     json_decref(first);
     mock_ws_close(&ws);
-    return type;
+    assert_string_equal(type, want_first);
+    free(type);
 }
 
 static void test_mock_profile_real(void **state)
 {
     mock_gw_t gw;
-    assert_int_equal(mock_gw_start(&gw), 0);
     char gateway[64];
-    snprintf(gateway, sizeof gateway, "ws://127.0.0.1:%d", gw.port);
+    s_gw_start(&gw, "", gateway, sizeof gateway);
     s_mock_t m;
     assert_int_equal(s_mock_start(&m, "--replica", "static-analyzer:127.0.0.1:0:profile=real",
                                   "--replica", "dynamic-analyzer:127.0.0.1:0:profile=real",
@@ -1594,9 +1599,7 @@ static void test_mock_profile_real(void **state)
 
     /* static: status_update, then pushes only between phases: the Python
        scan is silent for half the analysis */
-    char *first = s_analyze_to_result(m.port[0], s_static_req, "static_analysis_result");
-    assert_string_equal(first, "status_update");
-    free(first);
+    s_analyze_to_result(m.port[0], s_static_req, "static_analysis_result", "status_update");
     assert_true(s_gw_wait_completed(&gw, 3000) >= 0);
     json_t *st = s_gw_pushes_of(&gw, "static-analyzer");
     const char *want[] = {
@@ -1614,12 +1617,10 @@ static void test_mock_profile_real(void **state)
 
     /* dynamic: no status_update (the result comes first), one push,
        "starting" with an empty correlation_id */
-    first = s_analyze_to_result(m.port[1],
-                                "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", "
-                                "\"app_number\": 3, \"id\": \"d-1\"}",
-                                "dynamic_analysis_result");
-    assert_string_equal(first, "dynamic_analysis_result");
-    free(first);
+    s_analyze_to_result(m.port[1],
+                        "{\"type\": \"dynamic_analyze\", \"model_slug\": \"m\", "
+                        "\"app_number\": 3, \"id\": \"d-1\"}",
+                        "dynamic_analysis_result", "dynamic_analysis_result");
     json_t *dy = s_gw_pushes_of(&gw, "dynamic-analyzer");
     assert_int_equal(json_array_size(dy), 1);
     assert_string_equal(s_str(json_array_get(dy, 0), "stage"), "starting");
@@ -1627,12 +1628,10 @@ static void test_mock_profile_real(void **state)
     json_decref(dy);
 
     /* performance: per-tool pushes with an empty id, no starting/completed */
-    first = s_analyze_to_result(m.port[2],
-                                "{\"type\": \"performance_test\", \"model_slug\": \"m\", "
-                                "\"app_number\": 3, \"id\": \"p-1\"}",
-                                "performance_analysis_result");
-    assert_string_equal(first, "performance_analysis_result");
-    free(first);
+    s_analyze_to_result(m.port[2],
+                        "{\"type\": \"performance_test\", \"model_slug\": \"m\", "
+                        "\"app_number\": 3, \"id\": \"p-1\"}",
+                        "performance_analysis_result", "performance_analysis_result");
     long long deadline = s_now_ms() + 3000;
     json_t *pf = NULL;
     while (s_now_ms() < deadline) {
