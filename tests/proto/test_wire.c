@@ -143,6 +143,17 @@ static int64_t s_wall_ms(const char *iso)
     return ((days * 86400) + h * 3600 + mi * 60 + s) * 1000;
 }
 
+/* Points out at the strings of arr (at most cap) and returns how many. */
+static size_t s_strings(const json_t *arr, const char **out, size_t cap)
+{
+    size_t n = json_array_size(arr);
+    assert_true(n <= cap);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = json_string_value(json_array_get(arr, i));
+    }
+    return n;
+}
+
 /* Builds the request the way the endpoint would, from a captured "sent":
    what the pipeline hands the endpoint (target URLs, template, ports, the
    service's options) read back from the frame. */
@@ -159,19 +170,11 @@ static char *s_build_from_sent(const json_t *sent)
     req.wall_ms = f.timestamp ? s_wall_ms(f.timestamp) : -1;
     const char *tools[16], *urls[16];
     if (f.u.analyze.tools) {
-        req.tools_count = json_array_size(f.u.analyze.tools);
-        assert_true(req.tools_count <= 16);
-        for (size_t i = 0; i < req.tools_count; i++) {
-            tools[i] = json_string_value(json_array_get(f.u.analyze.tools, i));
-        }
+        req.tools_count = s_strings(f.u.analyze.tools, tools, 16);
         req.tools = tools;
     }
     if (f.u.analyze.target_urls) {
-        req.target_urls_count = json_array_size(f.u.analyze.target_urls);
-        assert_true(req.target_urls_count <= 16);
-        for (size_t i = 0; i < req.target_urls_count; i++) {
-            urls[i] = json_string_value(json_array_get(f.u.analyze.target_urls, i));
-        }
+        req.target_urls_count = s_strings(f.u.analyze.target_urls, urls, 16);
         req.target_urls = urls;
     }
     req.template_slug = f.u.analyze.template_slug;

@@ -14,25 +14,38 @@
 #include "actors/pipeline/sl_plan.h"
 #include "tests/actors/pipeline/pl_testutil.h"
 
-static int s_parse(const char *json, sl_plan_t **plan, char *err, size_t errlen)
+/* Parses json against d (NULL: the built-in defaults). */
+static int s_parse_d(const sl_plan_defaults_t *d, const char *json, sl_plan_t **plan, char *err,
+                     size_t errlen)
 {
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
-    int rc = sl_plan_parse(buf, len, NULL, plan, err, errlen);
+    int rc = sl_plan_parse(buf, len, d, plan, err, errlen);
     free(buf);
     return rc;
 }
 
-/* The request must fail with SL_EINVAL and a message mentioning `field`. */
-static void s_bad(const char *json, const char *field)
+static int s_parse(const char *json, sl_plan_t **plan, char *err, size_t errlen)
+{
+    return s_parse_d(NULL, json, plan, err, errlen);
+}
+
+/* The request must fail against d with SL_EINVAL and a message mentioning
+   `field`. */
+static void s_bad_d(const sl_plan_defaults_t *d, const char *json, const char *field)
 {
     sl_plan_t *plan = (sl_plan_t *)1;
     char err[256];
-    int rc = s_parse(json, &plan, err, sizeof(err));
+    int rc = s_parse_d(d, json, &plan, err, sizeof(err));
     if (rc != SL_EINVAL || plan != NULL || !strstr(err, field)) {
         fail_msg("request %s: rc %d, err '%s', wanted a message naming '%s'", json, rc, err, field);
     }
+}
+
+static void s_bad(const char *json, const char *field)
+{
+    s_bad_d(NULL, json, field);
 }
 
 static void test_plan_seed_shape(void **state)
@@ -299,10 +312,7 @@ static void test_plan_tools_from_config_and_analyzers(void **state)
 
     /* pylint is built in, but this configuration's static-analyzer lacks it */
     snprintf(json, sizeof(json), "{%s, \"analysis\": {\"tools\": [\"pylint\"]}}", gen);
-    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
-    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), SL_EINVAL);
-    assert_non_null(strstr(err, "analysis.tools[0]: unknown tool 'pylint'"));
-    free(buf);
+    s_bad_d(&d, json, "analysis.tools[0]: unknown tool 'pylint'");
 
     snprintf(json, sizeof(json),
              "{%s, \"analysis\": {\"analyzers\": [\"static-analyzer\", \"dynamic\"], "
@@ -602,10 +612,7 @@ static void test_plan_profiles(void **state)
     free(buf);
 
     snprintf(json, sizeof(json), "{%s, \"analysis\": {\"profile\": \"broken\"}}", gen);
-    assert_int_equal(pl_json_to_mp(json, &buf, &len), 0);
-    assert_int_equal(sl_plan_parse(buf, len, &d, &plan, err, sizeof(err)), SL_EINVAL);
-    assert_non_null(strstr(err, "analysis.profile: profile 'broken' names tool 'nikto'"));
-    free(buf);
+    s_bad_d(&d, json, "analysis.profile: profile 'broken' names tool 'nikto'");
 }
 
 static void test_plan_defaults_are_the_configs(void **state)

@@ -195,6 +195,16 @@ static void test_records_attempt_and_dlq_round_trip(void **state)
     sl_dlq_rec_clear(&q); /* also frees a's strings (moved into q) */
 }
 
+/* Opens a pipeline record map of n keys whose first three are id "p1",
+   status and stage. */
+static void s_rec_head(sl_mp_writer_t *w, uint32_t n, const char *status, const char *stage)
+{
+    sl_mp_write_map(w, n);
+    sl_mp_kv_str(w, "id", "p1");
+    sl_mp_kv_str(w, "status", status);
+    sl_mp_kv_str(w, "stage", stage);
+}
+
 static void test_records_refuse_hostile_values(void **state)
 {
     /* Hand-built maps: {"id": 5}, unknown status, a key twice, trailing
@@ -226,27 +236,18 @@ static void test_records_refuse_hostile_values(void **state)
     /* A known status name is required, a wrong one is refused. */
     sl_mp_writer_t w;
     sl_mp_writer_init(&w);
-    sl_mp_write_map(&w, 3);
-    sl_mp_kv_str(&w, "id", "p1");
-    sl_mp_kv_str(&w, "status", "exploded");
-    sl_mp_kv_str(&w, "stage", "done");
+    s_rec_head(&w, 3, "exploded", "done");
     sl_pipeline_rec_t p;
     assert_int_equal(sl_pipeline_rec_decode(sl_mp_writer_data(&w), sl_mp_writer_len(&w), &p),
                      SL_EPROTO);
     sl_mp_writer_reset(&w);
-    sl_mp_write_map(&w, 4);
-    sl_mp_kv_str(&w, "id", "p1");
-    sl_mp_kv_str(&w, "status", "running");
-    sl_mp_kv_str(&w, "stage", "done");
+    s_rec_head(&w, 4, "running", "done");
     sl_mp_kv_str(&w, "id", "p2");
     assert_int_equal(sl_pipeline_rec_decode(sl_mp_writer_data(&w), sl_mp_writer_len(&w), &p),
                      SL_EPROTO);
     /* Unknown keys from a newer writer are skipped. */
     sl_mp_writer_reset(&w);
-    sl_mp_write_map(&w, 4);
-    sl_mp_kv_str(&w, "id", "p1");
-    sl_mp_kv_str(&w, "status", "running");
-    sl_mp_kv_str(&w, "stage", "analysis");
+    s_rec_head(&w, 4, "running", "analysis");
     sl_mp_write_str(&w, "future");
     sl_mp_write_array(&w, 1);
     sl_mp_write_map(&w, 0);
