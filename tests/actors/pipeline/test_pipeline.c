@@ -1813,7 +1813,8 @@ static void test_pipeline_missing_endpoint_parks_tasks(void **state)
     assert_int_equal(v.tasks[0].attempts, 3);
 }
 
-/* Puts raw records into the store, as a crashed or damaged daemon left them. */
+/* Puts val under key in db and waits for the ack: a record as the shard
+   would write it, or as a crashed or damaged daemon left it. */
 static void s_put_raw(s_fix_t *x, int db, const char *key, const uint8_t *val, size_t len)
 {
     sl_mp_writer_t ops;
@@ -2044,27 +2045,6 @@ static void test_pipeline_retention_keeps_dlq_and_purges_the_rest(void **state)
     s_wait_gone(x, 1, parked);
 }
 
-/* Puts val under key in db, as the shard would (acknowledged). */
-static void s_store_put(s_fix_t *x, int db, const char *key, const uint8_t *val, size_t vlen)
-{
-    sl_mp_writer_t ops;
-    sl_mp_writer_init(&ops);
-    sl_mp_write_array(&ops, 1);
-    sl_store_op_t op = {
-        .db = (uint64_t)db, .key = {(uint8_t *)key, strlen(key)}, .value = {(uint8_t *)val, vlen}};
-    assert_int_equal(sl_store_op_write(&op, &ops), 0);
-    sl_store_write_t m = {.ops = {(uint8_t *)sl_mp_writer_data(&ops), sl_mp_writer_len(&ops)}};
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    assert_int_equal(sl_store_write_encode(&m, &buf, &len), 0);
-    sl_mp_writer_fini(&ops);
-    sl_msg_t *reply = s_request(x, SL_IDS_STORE, SL_MSG_STORE_WRITE, buf, len);
-    sl_store_ack_t ack = {0};
-    assert_int_equal(sl_store_ack_decode(reply->body, reply->body_len, &ack), 0);
-    assert_int_equal(ack.status, 0);
-    sl_msg_destroy(&reply);
-}
-
 /* Renames the stored record of pid, so a read-back shows. */
 static void s_rename_stored(s_fix_t *x, const char *pid, const char *name)
 {
@@ -2079,7 +2059,7 @@ static void s_rename_stored(s_fix_t *x, const char *pid, const char *name)
     uint8_t *buf = NULL;
     size_t len = 0;
     assert_int_equal(sl_pipeline_rec_encode(&rec, &buf, &len), 0);
-    s_store_put(x, 1, pid, buf, len);
+    s_put_raw(x, 1, pid, buf, len);
     free(buf);
     sl_pipeline_rec_clear(&rec);
 }

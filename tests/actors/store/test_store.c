@@ -158,14 +158,13 @@ static uint8_t *s_batch_body(batch_t *b, size_t *len)
     return out;
 }
 
-/* Sends a STORE_WRITE request and returns its ack (status, seqs). */
-static int s_write(sl_port_t *port, batch_t *b, uint64_t *first, uint64_t *last)
+/* Sends a STORE_WRITE request of raw bytes and returns its ack's status
+   (and seqs), or the error that kept it from an ack. */
+static int s_raw_write_seqs(sl_port_t *port, const void *body, size_t len, uint64_t *first,
+                            uint64_t *last)
 {
-    size_t len;
-    uint8_t *body = s_batch_body(b, &len);
     sl_msg_t *reply = NULL;
     int rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
-    free(body);
     if (rc < 0) {
         return rc;
     }
@@ -206,15 +205,17 @@ static void s_send_put(sl_port_t *port, unsigned db, const char *key, const char
 
 static int s_raw_write(sl_port_t *port, const void *body, size_t len)
 {
-    sl_msg_t *reply = NULL;
-    int rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
-    if (rc < 0) {
-        return rc;
-    }
-    sl_store_ack_t ack = {0};
-    rc = sl_store_ack_decode(reply->body, reply->body_len, &ack);
-    sl_msg_destroy(&reply);
-    return rc < 0 ? rc : (int)ack.status;
+    return s_raw_write_seqs(port, body, len, NULL, NULL);
+}
+
+/* Sends a STORE_WRITE request and returns its ack (status, seqs). */
+static int s_write(sl_port_t *port, batch_t *b, uint64_t *first, uint64_t *last)
+{
+    size_t len;
+    uint8_t *body = s_batch_body(b, &len);
+    int rc = s_raw_write_seqs(port, body, len, first, last);
+    free(body);
+    return rc;
 }
 
 /* GET: returns the status; on 0 *val (caller frees) and *vlen. */
@@ -352,19 +353,12 @@ static void *s_writer(void *arg)
         s_batch_init(&b);
         s_batch_put(&b, SL_DB_TASKS, key, "succeeded");
         s_batch_event(&b, "task.status", key);
-        size_t len;
-        uint8_t *body = s_batch_body(&b, &len);
-        sl_msg_t *reply = NULL;
-        int rc = sl_port_request(port, SL_IDS_STORE, SL_MSG_STORE_WRITE, body, len, T_WAIT, &reply);
-        free(body);
-        sl_store_ack_t ack = {0};
-        if (rc == 0 && sl_store_ack_decode(reply->body, reply->body_len, &ack) == 0 &&
-            ack.status == 0 && ack.first_seq == ack.last_seq) {
-            w->seqs[w->acked++] = ack.first_seq;
+        uint64_t first = 0, last = 0;
+        if (s_write(port, &b, &first, &last) == 0 && first == last) {
+            w->seqs[w->acked++] = first;
         } else {
             w->failed++;
         }
-        sl_msg_destroy(&reply);
     }
     sl_port_destroy(&port);
     return NULL;
